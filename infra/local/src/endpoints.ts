@@ -1,0 +1,60 @@
+/**
+ * Where the local stack's servers answer. Tests and tools import this instead of hard-coding
+ * ports, so one environment variable moves a server for everyone.
+ *
+ *   import { localEndpoints } from '@cdc/local-stack';
+ *   const { kafka } = localEndpoints();
+ *   new Kafka({ brokers: kafka.brokers });
+ */
+import { resolve } from 'node:path';
+import { HOST, port } from './ports.ts';
+
+export interface LocalEndpoints {
+  postgres: { host: string; port: number; user: string; password: string; database: string; url: string };
+  /** A role with REPLICATION for logical replication slots. */
+  postgresReplication: { user: string; password: string; url: string };
+  kafka: { brokers: string[] };
+  /** Confluent-compatible REST API base URL of the schema registry. */
+  registry: { url: string };
+  /** SecantusDB: the MongoDB-compatible server with change streams (single-node replica set). */
+  mongo: { url: string };
+  /** mongo-java-server with its oplog enabled: a second, independent implementation. */
+  mongoJava: { url: string };
+  /** Debian's clickhouse-server over HTTP (old: for HTTP transport tests only). */
+  clickhouse: { url: string };
+  /** A scratch directory for embedded chdb databases. */
+  chdbDir: string;
+  /** The stack's folder (data, logs, caches). */
+  stackDir: string;
+}
+
+export function stackDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.CDC_STACK_DIR ?? resolve(import.meta.dirname, '../../../.stack'));
+}
+
+export function localEndpoints(env: NodeJS.ProcessEnv = process.env): LocalEndpoints {
+  const dir = stackDir(env);
+  const pg = port('postgres', env);
+  return {
+    postgres: {
+      host: HOST,
+      port: pg,
+      user: 'cdc',
+      password: 'cdc',
+      database: 'cdc',
+      url: `postgres://cdc:cdc@${HOST}:${pg}/cdc`,
+    },
+    postgresReplication: {
+      user: 'cdc_replication',
+      password: 'cdc_replication',
+      url: `postgres://cdc_replication:cdc_replication@${HOST}:${pg}/cdc`,
+    },
+    kafka: { brokers: [`${HOST}:${port('kafka', env)}`] },
+    registry: { url: `http://${HOST}:${port('registry', env)}/apis/ccompat/v7` },
+    mongo: { url: `mongodb://${HOST}:${port('mongo', env)}/?directConnection=true` },
+    mongoJava: { url: `mongodb://${HOST}:${port('mongoJava', env)}/?directConnection=true` },
+    clickhouse: { url: `http://${HOST}:${port('clickhouseHttp', env)}` },
+    chdbDir: resolve(dir, 'data', 'chdb'),
+    stackDir: dir,
+  };
+}
