@@ -1,0 +1,92 @@
+/**
+ * Every failure the product reports is a `CdcError` with a code from this closed list, a
+ * `retriable` flag (retry helpers retry only those), typed context and the original `cause`.
+ */
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'CONFIG_FILE_UNREADABLE',
+  'KAFKA_UNAVAILABLE',
+  'KAFKA_FENCED',
+  'KAFKA_TRANSACTION_FAILED',
+  'KAFKA_TOPIC_INVALID',
+  'KAFKA_REQUEST_FAILED',
+  'SCHEMA_REGISTRY_UNAVAILABLE',
+  'SCHEMA_INCOMPATIBLE',
+  'SCHEMA_UNSUPPORTED_TYPE',
+  'SERDE_FAILED',
+  'SOURCE_UNAVAILABLE',
+  'SOURCE_POSITION_LOST',
+  'SOURCE_PERMISSION_DENIED',
+  'SOURCE_UNSUPPORTED',
+  'SINK_UNAVAILABLE',
+  'SINK_REJECTED',
+  'STATE_STORE_FAILED',
+  'POISON_RECORD',
+  'INVARIANT_VIOLATED',
+  'SHUTTING_DOWN',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type ErrorContext = Readonly<
+  Record<string, string | number | boolean | null | undefined | readonly string[]>
+>;
+
+export interface CdcErrorOptions<C extends ErrorContext = ErrorContext> {
+  retriable?: boolean;
+  context?: C;
+  cause?: unknown;
+}
+
+export class CdcError<C extends ErrorContext = ErrorContext> extends Error {
+  override readonly name = 'CdcError';
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly context: C;
+
+  constructor(code: ErrorCode, message: string, options: CdcErrorOptions<C> = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.context = options.context ?? ({} as C);
+  }
+
+  /** A JSON-safe view for structured logs and dead-letter headers. */
+  toJSON(): { code: ErrorCode; message: string; retriable: boolean; context: C; cause?: string } {
+    const cause =
+      this.cause instanceof Error
+        ? this.cause.message
+        : this.cause === undefined
+          ? undefined
+          : String(this.cause);
+    return {
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      context: this.context,
+      ...(cause === undefined ? {} : { cause }),
+    };
+  }
+}
+
+export function isCdcError(err: unknown, code?: ErrorCode): err is CdcError {
+  return err instanceof CdcError && (code === undefined || err.code === code);
+}
+
+/**
+ * Whether retrying may help. Only errors that say so are retried: a `CdcError` with
+ * `retriable`, or an error from a client library that marks itself retriable (kafkajs sets
+ * `retriable: true`). Programming errors such as `TypeError` never are.
+ */
+export function isRetriable(err: unknown): boolean {
+  if (err instanceof CdcError) return err.retriable;
+  if (
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    err instanceof SyntaxError ||
+    err instanceof ReferenceError
+  ) {
+    return false;
+  }
+  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+}

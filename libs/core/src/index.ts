@@ -1,0 +1,65 @@
+/**
+ * @cdc/core: the vocabulary every package shares, with no I/O of its own beyond reading a
+ * config file.
+ *
+ *   import { CdcError, postgresChangeId, topicFor } from '@cdc/core';
+ *   const topic = topicFor('shop', { db: 'shop', schema: 'public', table: 'orders' });
+ *   // 'shop.shop.public.orders'
+ *   const id = postgresChangeId({ commitLsn: '16/B374D848', index: 3 });
+ *   // '00000016b374d848-00000003', the same on every replay
+ *   throw new CdcError('SOURCE_POSITION_LOST', 'slot cdc is gone', { context: { slot: 'cdc' } });
+ */
+export {
+  assertValidChangeEvent,
+  type ChangeEvent,
+  type MongoSourceInfo,
+  OPS,
+  type Op,
+  type PostgresSourceInfo,
+  type Row,
+  type SnapshotMarker,
+  type SourceInfo,
+  sanitizeTopicPart,
+  topicFor,
+} from './change-event.ts';
+export { type Clock, ManualClock, systemClock } from './clock.ts';
+export {
+  applyEnvOverrides,
+  describeIssues,
+  interpolateEnv,
+  type LoadConfigOptions,
+  loadConfig,
+  printableConfig,
+} from './config.ts';
+export {
+  CdcError,
+  type CdcErrorOptions,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorContext,
+  isCdcError,
+  isRetriable,
+} from './errors.ts';
+export {
+  createJsonLogger,
+  type JsonLoggerOptions,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  noopLogger,
+} from './logger.ts';
+export {
+  comparePostgresPositions,
+  formatLsn,
+  type LsnText,
+  type MongoPosition,
+  mongoChangeId,
+  type PostgresPosition,
+  parseLsn,
+  postgresChangeId,
+  type SourcePosition,
+  snapshotChangeId,
+  stableJson,
+} from './position.ts';
+export { isSecretKey, REDACTED, redactSecrets, redactUrlPasswords } from './redact.ts';
+export { backoffDelay, type RetryOptions, retry } from './retry.ts';
