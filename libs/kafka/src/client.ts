@@ -1,0 +1,64 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Logger } from '@cdc/core';
+import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig } from './config.ts';
+
+/** A PEM value from config: inline, or read from the file it names. */
+function pem(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.includes('-----BEGIN')) return value;
+  if (!existsSync(value)) throw new Error(`kafka.ssl: ${value} is neither a PEM block nor an existing file`);
+  return readFileSync(value, 'utf8');
+}
+
+function ssl(config: KafkaConfig): KafkaJsConfig['ssl'] {
+  if (typeof config.ssl === 'boolean') return config.ssl;
+  const { ca, cert, key, passphrase, servername, rejectUnauthorized } = config.ssl;
+  return {
+    rejectUnauthorized,
+    ...(ca ? { ca: [pem(ca)!] } : {}),
+    ...(cert ? { cert: pem(cert) } : {}),
+    ...(key ? { key: pem(key) } : {}),
+    ...(passphrase ? { passphrase } : {}),
+    ...(servername ? { servername } : {}),
+  };
+}
+
+function sasl(config: KafkaConfig): SASLOptions | undefined {
+  if (!config.sasl) return undefined;
+  const { mechanism, username, password } = config.sasl;
+  return { mechanism, username, password } as SASLOptions;
+}
+
+const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs client from validated config; kafkajs' own log lines go to `logger` (component `kafkajs`). */
+export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  const saslOptions = sasl(config);
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    ssl: ssl(config),
+    ...(saslOptions ? { sasl: saslOptions } : {}),
+    connectionTimeout: config.connectionTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    retry: {
+      retries: config.retry.retries,
+      initialRetryTime: config.retry.initialRetryTimeMs,
+      maxRetryTime: config.retry.maxRetryTimeMs,
+    },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...fields } = entry;
+        log[LEVEL_NAMES[level] ?? 'info'](message, fields);
+      },
+  });
+}

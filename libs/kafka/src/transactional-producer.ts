@@ -1,0 +1,129 @@
+import { CdcError, type Logger } from '@cdc/core';
+import type { Kafka, Offsets, Producer, ProducerRecord, RecordMetadata, Transaction } from 'kafkajs';
+import { isFencedError, toCdcError } from './errors.ts';
+
+export interface TransactionalProducerOptions {
+  /** Stable per logical writer (e.g. per capture, per processor task): it is what fences zombies. */
+  transactionalId: string;
+  /** How long the broker waits before aborting an open transaction of a dead producer. */
+  transactionTimeoutMs?: number;
+  logger: Logger;
+}
+
+/** What a transaction body may do: write records and commit consumer offsets atomically with them. */
+export interface TransactionScope {
+  send(record: ProducerRecord): Promise<RecordMetadata[]>;
+  /** Commits a consumer group's offsets as part of this transaction (consume-transform-produce). */
+  sendOffsets(offsets: Offsets & { consumerGroupId: string }): Promise<void>;
+}
+
+/**
+ * An idempotent, transactional producer: `transaction(fn)` runs `fn`, then commits, or aborts
+ * when `fn` throws. A producer fenced by a newer instance with the same transactional id
+ * raises `KAFKA_FENCED` (not retriable) and refuses further work: the caller must stop.
+ *
+ *   const producer = await TransactionalProducer.connect(kafka, { transactionalId: 'capture-shop', logger });
+ *   await producer.transaction(async (tx) => {
+ *     await tx.send({ topic: 'shop.public.orders', messages });
+ *     await tx.send({ topic: 'cdc.offsets', messages: [position] });
+ *   });
+ */
+export class TransactionalProducer {
+  private readonly producer: Producer;
+  private readonly options: TransactionalProducerOptions;
+  private fenced: CdcError | undefined;
+  private busy = false;
+
+  private constructor(producer: Producer, options: TransactionalProducerOptions) {
+    this.producer = producer;
+    this.options = options;
+  }
+
+  static async connect(kafka: Kafka, options: TransactionalProducerOptions): Promise<TransactionalProducer> {
+    const producer = kafka.producer({
+      transactionalId: options.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: options.transactionTimeoutMs ?? 60_000,
+      allowAutoTopicCreation: false,
+    });
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw toCdcError(err, 'connecting the transactional producer', {
+        transactionalId: options.transactionalId,
+      });
+    }
+    return new TransactionalProducer(producer, options);
+  }
+
+  get transactionalId(): string {
+    return this.options.transactionalId;
+  }
+
+  async transaction<T>(body: (tx: TransactionScope) => Promise<T>): Promise<T> {
+    if (this.fenced) throw this.fenced;
+    if (this.busy) {
+      throw new CdcError(
+        'INVARIANT_VIOLATED',
+        `transactional producer ${this.transactionalId} already has an open transaction`,
+        {
+          context: { transactionalId: this.transactionalId },
+        },
+      );
+    }
+    this.busy = true;
+    const context = { transactionalId: this.transactionalId };
+    let tx: Transaction;
+    try {
+      tx = await this.producer.transaction();
+    } catch (err) {
+      this.busy = false;
+      throw this.classify(err, 'beginning a transaction');
+    }
+    try {
+      const result = await body({
+        send: (record) => tx.send(record),
+        sendOffsets: (offsets) => tx.sendOffsets(offsets),
+      });
+      await tx.commit();
+      return result;
+    } catch (err) {
+      const failure = this.classify(err, 'running a transaction');
+      if (!this.fenced && tx.isActive()) {
+        try {
+          await tx.abort();
+        } catch (abortErr) {
+          this.options.logger.warn('transaction abort failed', {
+            ...context,
+            err: this.classify(abortErr, 'aborting'),
+          });
+        }
+      }
+      throw failure;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private classify(err: unknown, what: string): unknown {
+    if (isFencedError(err)) {
+      this.fenced = toCdcError(err, what, { transactionalId: this.transactionalId });
+      return this.fenced;
+    }
+    // Errors thrown by the body itself (not by Kafka) pass through unchanged.
+    const name = (err as { name?: string }).name ?? '';
+    return name.startsWith('KafkaJS')
+      ? toCdcError(err, what, { transactionalId: this.transactionalId })
+      : err;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+/** A non-transactional producer that still never duplicates on retry (idempotent, ordered). */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { isCdcError, noopLogger } from '@cdc/core';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
+import {
+  createKafka,
+  deleteTopicsIfExist,
+  ensureTopics,
+  KafkaConfigSchema,
+  TransactionalProducer,
+} from '../../src/index.ts';
+
+const run = randomUUID().slice(0, 8);
+const topic = `it.kafka.tx.${run}`;
+const compacted = `it.kafka.offsets.${run}`;
+let kafka: Kafka;
+let admin: Admin;
+
+async function readAll(isolation: 'committed' | 'uncommitted', expected: number): Promise<string[]> {
+  const consumer = kafka.consumer({
+    groupId: `it-${run}-${isolation}-${randomUUID()}`,
+    readUncommitted: isolation === 'uncommitted',
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen: string[] = [];
+  const end = Date.now() + 15_000;
+  await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+  // read_committed stops at the last stable offset; wait for what should arrive, then a little longer for what must not.
+  while (seen.length < expected && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1500));
+  await consumer.disconnect();
+  return seen;
+}
+
+beforeAll(async () => {
+  kafka = createKafka(
+    KafkaConfigSchema.parse({ brokers: localEndpoints().kafka.brokers, clientId: `it-${run}` }),
+    noopLogger,
+  );
+  admin = kafka.admin();
+  await admin.connect();
+});
+
+afterAll(async () => {
+  await deleteTopicsIfExist(admin, [topic, compacted]);
+  await admin.disconnect();
+});
+
+describe('ensureTopics', () => {
+  it('creates missing topics once and is a no-op the second time', async () => {
+    const specs = [
+      { topic, numPartitions: 3 },
+      { topic: compacted, config: { 'cleanup.policy': 'compact' } },
+    ];
+    expect((await ensureTopics(admin, specs)).created.sort()).toEqual([compacted, topic].sort());
+    expect((await ensureTopics(admin, specs)).created).toEqual([]);
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    expect(meta.topics[0]!.partitions).toHaveLength(3);
+  });
+
+  it('refuses an existing topic whose config differs from what correctness needs', async () => {
+    await expect(ensureTopics(admin, [{ topic, config: { 'cleanup.policy': 'compact' } }])).rejects.toThrow(
+      new RegExp(`topic ${topic.replaceAll('.', '\\.')} has cleanup.policy=delete, compact is required`),
+    );
+    await expect(ensureTopics(admin, [{ topic, numPartitions: 6 }])).rejects.toThrow(
+      /has 3 partitions, 6 are required/,
+    );
+  });
+});
+
+describe('TransactionalProducer', () => {
+  it('makes committed records visible to read_committed consumers and aborted ones to nobody but read_uncommitted', async () => {
+    const producer = await TransactionalProducer.connect(kafka, {
+      transactionalId: `it-${run}-a`,
+      logger: noopLogger,
+    });
+    await producer.transaction(async (tx) => {
+      await tx.send({
+        topic,
+        messages: [
+          { key: 'k', value: 'committed-1' },
+          { key: 'k', value: 'committed-2' },
+        ],
+      });
+    });
+    const bodyError = new Error('source read failed mid-transaction');
+    await expect(
+      producer.transaction(async (tx) => {
+        await tx.send({ topic, messages: [{ key: 'k', value: 'aborted-1' }] });
+        throw bodyError;
+      }),
+    ).rejects.toBe(bodyError);
+    await producer.transaction(async (tx) => {
+      await tx.send({ topic, messages: [{ key: 'k', value: 'committed-3' }] });
+    });
+    await producer.disconnect();
+
+    expect(await readAll('committed', 3)).toEqual(['committed-1', 'committed-2', 'committed-3']);
+    expect(await readAll('uncommitted', 4)).toEqual([
+      'committed-1',
+      'committed-2',
+      'aborted-1',
+      'committed-3',
+    ]);
+  });
+
+  it('fences the older of two producers with one transactional id and stops it for good', async () => {
+    const id = `it-${run}-fence`;
+    const zombie = await TransactionalProducer.connect(kafka, { transactionalId: id, logger: noopLogger });
+    await zombie.transaction(
+      async (tx) => void (await tx.send({ topic, messages: [{ value: 'zombie-ok' }] })),
+    );
+    const successor = await TransactionalProducer.connect(kafka, { transactionalId: id, logger: noopLogger });
+    await successor.transaction(
+      async (tx) => void (await tx.send({ topic, messages: [{ value: 'successor' }] })),
+    );
+
+    const first = await zombie
+      .transaction(async (tx) => tx.send({ topic, messages: [{ value: 'zombie-late' }] }))
+      .catch((e: unknown) => e);
+    expect(isCdcError(first, 'KAFKA_FENCED')).toBe(true);
+    expect((first as { retriable: boolean }).retriable).toBe(false);
+    const second = await zombie.transaction(async () => 'never runs').catch((e: unknown) => e);
+    expect(second).toBe(first);
+
+    await successor.disconnect();
+    await zombie.disconnect().catch(() => {});
+    const committed = await readAll('committed', 6);
+    expect(committed).toContain('successor');
+    expect(committed).not.toContain('zombie-late');
+  });
+});
