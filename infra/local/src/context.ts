@@ -31,7 +31,8 @@ export class StackContext {
     this.env = env;
     this.root = resolve(import.meta.dirname, '../../..');
     this.dir = stackDir(env);
-    this.cacheDir = resolve(this.dir, 'cache');
+    // Downloads (Maven, pip, ...) may live outside the stack folder so that fresh clones on one machine share them.
+    this.cacheDir = resolve(env.CDC_STACK_CACHE_DIR ?? resolve(this.dir, 'cache'));
     this.dataDir = resolve(this.dir, 'data');
     this.logDir = resolve(this.dir, 'logs');
     this.runDir = resolve(this.dir, 'run');
