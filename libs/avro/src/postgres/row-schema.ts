@@ -1,0 +1,94 @@
+/**
+ * A PostgreSQL relation → the Avro record of its rows and the fields of its key.
+ *
+ * - A column that may be NULL is `["null", T]` with `default: null`, so adding a nullable
+ *   column (the common `ALTER TABLE … ADD COLUMN`) or dropping one is a compatible change in
+ *   both directions. A NOT NULL column is `T` with no default: adding one is a breaking change
+ *   for readers of the old data, which the registry's compatibility check reports.
+ * - Every field records its source type in `cdc.type` (see `type-mapping.ts` for the others),
+ *   so the sink can map types back.
+ * - Avro names allow `[A-Za-z_][A-Za-z0-9_]*`: other characters become `_`, a leading digit
+ *   gets a `_` prefix, and a clash gets `_2`, `_3`…; the column's own name is then in
+ *   `cdc.column`.
+ * - The key is the columns flagged `isKey`, in column order; a relation without one gives
+ *   no key fields (the capture decides what that means).
+ */
+import type { AvroField, AvroRecordSchema, AvroSchema } from '../schema-types.ts';
+import type { PgColumn, PgRelation } from './relation.ts';
+import { mapPgType, type TypeMapping } from './type-mapping.ts';
+
+export interface PgColumnMapping {
+  column: PgColumn;
+  /** The Avro field name (the column name, made a valid Avro name). */
+  field: string;
+  mapping: TypeMapping;
+}
+
+export interface PgRowSchema {
+  relation: PgRelation;
+  /** The row record, `before`/`after` of the envelope (`envelopeSchema` renames it). */
+  row: AvroRecordSchema;
+  /** The key record's fields, for `keySchema(topic, keyFields)`. */
+  keyFields: AvroField[];
+  /** One per column, in the relation's (pgoutput's) column order. */
+  columns: PgColumnMapping[];
+}
+
+export function avroName(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z_]/.test(s) ? s : `_${s}`;
+}
+
+function fieldFor({ column, field, mapping }: PgColumnMapping): AvroField {
+  const attributes = {
+    ...mapping.attributes,
+    ...(field === column.name ? {} : { 'cdc.column': column.name }),
+  };
+  return column.notNull
+    ? { name: field, type: mapping.schema, ...attributes }
+    : { name: field, type: ['null', mapping.schema], default: null, ...attributes };
+}
+
+/**
+ * Avro defines a named type once per schema; later uses must name it. Walks the fields in
+ * order and replaces every repeated named type (e.g. `io.cdc.postgresql.Interval`) by its name.
+ */
+export function defineNamedTypesOnce(fields: AvroField[]): AvroField[] {
+  const defined = new Set<string>();
+  const walk = (schema: AvroSchema): AvroSchema => {
+    if (Array.isArray(schema)) return schema.map(walk);
+    if (typeof schema === 'string') return schema;
+    if (schema.type === 'record' || schema.type === 'enum' || schema.type === 'fixed') {
+      const fullName = schema.namespace ? `${schema.namespace}.${schema.name}` : schema.name;
+      if (defined.has(fullName)) return fullName;
+      defined.add(fullName);
+      if (schema.type === 'record')
+        return { ...schema, fields: schema.fields.map((f) => ({ ...f, type: walk(f.type) })) };
+      return schema;
+    }
+    if (schema.type === 'array') return { ...schema, items: walk(schema.items) };
+    if (schema.type === 'map') return { ...schema, values: walk(schema.values) };
+    return schema;
+  };
+  return fields.map((f) => ({ ...f, type: walk(f.type) }));
+}
+
+export function deriveRowSchema(relation: PgRelation): PgRowSchema {
+  const used = new Set<string>();
+  const columns = relation.columns.map((column): PgColumnMapping => {
+    const base = avroName(column.name);
+    let field = base;
+    for (let n = 2; used.has(field); n++) field = `${base}_${n}`;
+    used.add(field);
+    return { column, field, mapping: mapPgType(column.type, column.typmod, column.dimensions ?? 1) };
+  });
+  const row: AvroRecordSchema = {
+    type: 'record',
+    name: avroName(relation.name),
+    namespace: `io.cdc.postgresql.${avroName(relation.schema)}`,
+    fields: defineNamedTypesOnce(columns.map(fieldFor)),
+    'cdc.table': `${relation.schema}.${relation.name}`,
+  };
+  const keyFields = defineNamedTypesOnce(columns.filter((c) => c.column.isKey).map(fieldFor));
+  return { relation, row, keyFields, columns };
+}
