@@ -4,7 +4,42 @@
  *   import { envelopeSchema, keySchema } from '@cdc/avro';
  *   const value = envelopeSchema('cdc.shop.public.orders', rowSchema, 'postgresql');
  */
-export { avroNamespaceFor, envelopeSchema, keySchema, MONGO_SOURCE_SCHEMA, POSTGRES_SOURCE_SCHEMA } from './envelope.ts';
+
+export {
+  COMPATIBILITY_RULES,
+  type CompatibilityRule,
+  checkCompatibility,
+  type Incompatibility,
+  type PreviousVersion,
+  RULE_FIXES,
+  readIssues,
+} from './compatibility.ts';
+export {
+  avroNamespaceFor,
+  envelopeSchema,
+  keySchema,
+  MONGO_SOURCE_SCHEMA,
+  POSTGRES_SOURCE_SCHEMA,
+} from './envelope.ts';
+export {
+  EVOLUTION_POLICIES,
+  type EvolutionAction,
+  type EvolutionPolicy,
+  explainIncompatibility,
+  incompatibleSchemaError,
+  nextTopicVersion,
+  onIncompatibleSchema,
+  registerSchema,
+  type SchemaIncompatibleContext,
+} from './evolution.ts';
+export { type AvroType, LONG_TYPE, parseSchema } from './parse-schema.ts';
+export {
+  COMPATIBILITY_LEVELS,
+  type CompatibilityLevel,
+  RegistryClient,
+  type RegistryClientOptions,
+  type SubjectVersion,
+} from './registry-client.ts';
 export type {
   AvroAnnotatedPrimitive,
   AvroArraySchema,
@@ -17,3 +52,13 @@ export type {
   AvroSchema,
 } from './schema-types.ts';
 export { nullable } from './schema-types.ts';
+export { AvroSerde, type AvroSerdeOptions, type DeserializeOptions, type SchemaWriter } from './serde.ts';
+export {
+  describeRecord,
+  frame,
+  HEADER_SIZE,
+  MAGIC_BYTE,
+  type RecordContext,
+  unframe,
+  type WireFrame,
+} from './wire-format.ts';

@@ -1,0 +1,107 @@
+/**
+ * The one way the product turns an Avro schema into an `avsc` Type, so that the serde, the
+ * schema converters and the tests agree on how values look in JavaScript:
+ *
+ * - Values are plain JS values of the underlying Avro types; logical types are annotations
+ *   only (no conversion): `decimal` is a `Buffer` (the big-endian two's-complement unscaled
+ *   value), `timestamp-millis`/`timestamp-micros`/`local-timestamp-micros`/`time-micros` are
+ *   `long`s, `date` is an `int` (days since 1970-01-01), `uuid` is a `string`.
+ * - `long` is a `bigint` when read (lossless over the whole 64-bit range, and one JS type for
+ *   every long, as `postgres/` produces them); on write it accepts a `bigint` or a `number`
+ *   that is a safe integer.
+ * - Unions follow avsc's `wrapUnions: 'auto'`: `["null", T]` and other unambiguous unions
+ *   are plain values; ambiguous ones (two branches with the same JS representation, e.g.
+ *   `["string", enum]` or two records) are wrapped as `{ <branch>: value }`. Since longs are
+ *   bigints, `["int", "long"]` stays unwrapped: a bigint goes to `long`, and a number, which
+ *   would fit both, is refused rather than guessed.
+ */
+import avro from 'avsc';
+import type { AvroSchema } from './schema-types.ts';
+
+export type AvroType = avro.Type;
+
+/** Zig-zag varint bytes (as Avro writes a long) → a bigint. */
+function readVarLong(buf: Buffer): bigint {
+  let n = 0;
+  let f = 1;
+  for (let i = 0; i < buf.length; i++) {
+    n += ((buf[i] as number) & 0x7f) * f;
+    f *= 128;
+  }
+  // Below 2^53 the double arithmetic above is exact.
+  if (n <= Number.MAX_SAFE_INTEGER) return BigInt(n % 2 === 0 ? n / 2 : -(n + 1) / 2);
+  let z = 0n;
+  let shift = 0n;
+  for (let i = 0; i < buf.length; i++) {
+    z |= BigInt((buf[i] as number) & 0x7f) << shift;
+    shift += 7n;
+  }
+  return (z >> 1n) ^ -(z & 1n);
+}
+
+const TWO_52 = 2 ** 52;
+
+function writeVarLong(value: number | bigint): Buffer {
+  // Below 2^52 in magnitude the zig-zag value stays below 2^53: exact in double arithmetic.
+  if (typeof value === 'number' && value < TWO_52 && value > -TWO_52) {
+    let f = value >= 0 ? value * 2 : -value * 2 - 1;
+    const out = Buffer.allocUnsafe(8);
+    let i = 0;
+    while (f >= 128) {
+      out[i++] = (f % 128) | 0x80;
+      f = Math.floor(f / 128);
+    }
+    out[i++] = f;
+    return out.subarray(0, i);
+  }
+  const big = BigInt(value);
+  let z = BigInt.asUintN(64, (big << 1n) ^ (big >> 63n));
+  const bytes: number[] = [];
+  while (z >= 128n) {
+    bytes.push(Number(z & 0x7fn) | 0x80);
+    z >>= 7n;
+  }
+  bytes.push(Number(z));
+  return Buffer.from(bytes);
+}
+
+function isLong(value: unknown): value is number | bigint {
+  if (typeof value === 'number') return Number.isSafeInteger(value);
+  return typeof value === 'bigint' && value >= -(2n ** 63n) && value < 2n ** 63n;
+}
+
+/** The product's `long`: lossless over the whole 64-bit range (see the file comment). */
+export const LONG_TYPE: AvroType = avro.types.LongType.__with(
+  {
+    fromBuffer: readVarLong,
+    toBuffer: writeVarLong,
+    // JSON (schema defaults, `type.toString`): a number when exact, else a decimal string.
+    fromJSON: (v: number | string | bigint) => BigInt(v),
+    toJSON: (v: number | bigint) => (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()),
+    isValid: isLong,
+    compare: (a: number | bigint, b: number | bigint) => (a < b ? -1 : a > b ? 1 : 0),
+  },
+  true,
+);
+
+function isLongSchema(schema: unknown): boolean {
+  return (
+    schema === 'long' ||
+    (typeof schema === 'object' &&
+      schema !== null &&
+      !Array.isArray(schema) &&
+      (schema as { type?: unknown }).type === 'long')
+  );
+}
+
+/**
+ * Parses a schema (a JSON value, or its text as the registry serves it) into an avsc Type with
+ * the product's options. Throws avsc's error for a malformed schema.
+ */
+export function parseSchema(schema: AvroSchema | string): AvroType {
+  const value: unknown = typeof schema === 'string' && /^\s*[[{"]/.test(schema) ? JSON.parse(schema) : schema;
+  return avro.Type.forSchema(value as avro.Schema, {
+    wrapUnions: 'auto',
+    typeHook: (s) => (isLongSchema(s) ? LONG_TYPE : undefined),
+  });
+}
