@@ -74,6 +74,14 @@ interface ResponseErrorShape {
   message?: string;
 }
 
+/**
+ * The library's API client factory. Node hands a CommonJS module's `exports` to a default
+ * import (so the factory is `.default`); bundlers such as vitest's hand over `exports.default`.
+ */
+type ApiFactory = typeof apiModule.default;
+const createApiClient: ApiFactory =
+  typeof apiModule === 'function' ? (apiModule as unknown as ApiFactory) : apiModule.default;
+
 const NETWORK =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|timeout/i;
 
@@ -111,7 +119,7 @@ export class RegistryClient {
           }),
         ]
       : [];
-    this.api = apiModule.default({
+    this.api = createApiClient({
       host: this.url,
       clientId: 'cdc',
       retry: { retries: options.retries ?? 2 },
