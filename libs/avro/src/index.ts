@@ -33,6 +33,24 @@ export {
   type SchemaIncompatibleContext,
 } from './evolution.ts';
 export { type AvroType, LONG_TYPE, parseSchema } from './parse-schema.ts';
+export { type PgQueryable, readPgRelation, readPgTypes } from './postgres/catalog.ts';
+export {
+  type PgColumn,
+  type PgRelation,
+  type PgType,
+  type PgTypeKind,
+  qualifiedTypeName,
+} from './postgres/relation.ts';
+export { derivePgRowSchema, type PgColumnMapping, type PgRowSchema } from './postgres/row-schema.ts';
+export type { PgInterval } from './postgres/temporal.ts';
+export { INTERVAL_SCHEMA, mapPgType, type TypeMapping } from './postgres/type-mapping.ts';
+export {
+  type PgTextValue,
+  pgColumnValueFromText,
+  pgKeyFromRow,
+  pgRowFromText,
+  pgRowToText,
+} from './postgres/values.ts';
 export {
   COMPATIBILITY_LEVELS,
   type CompatibilityLevel,

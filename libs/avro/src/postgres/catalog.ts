@@ -4,8 +4,8 @@
  * columns), their types resolved through arrays and domains down to base types, enum labels,
  * and the primary key. Takes any client with pg's `query(text, values)`.
  *
- *   const relation = await readRelation(client, { schema: 'public', table: 'orders' });
- *   const { row, keyFields } = deriveRowSchema(relation);
+ *   const relation = await readPgRelation(client, { schema: 'public', table: 'orders' });
+ *   const { row, keyFields } = derivePgRowSchema(relation);
  */
 import { CdcError } from '@cdc/core';
 import type { PgColumn, PgRelation, PgType, PgTypeKind } from './relation.ts';
@@ -70,7 +70,10 @@ const KINDS: Record<string, PgTypeKind> = {
 };
 
 /** Resolves `oids` and every type they refer to (array elements, domain bases). */
-export async function readTypes(client: PgQueryable, oids: readonly number[]): Promise<Map<number, PgType>> {
+export async function readPgTypes(
+  client: PgQueryable,
+  oids: readonly number[],
+): Promise<Map<number, PgType>> {
   const rows = new Map<number, TypeRow>();
   let pending = [...new Set(oids)];
   while (pending.length > 0) {
@@ -127,7 +130,7 @@ export async function readTypes(client: PgQueryable, oids: readonly number[]): P
  * its rows. `isKey` is the primary key here; a capture using another replica identity
  * overrides it from the Relation message's key flags.
  */
-export async function readRelation(
+export async function readPgRelation(
   client: PgQueryable,
   relation: { schema: string; table: string } | { oid: number },
 ): Promise<PgRelation> {
@@ -156,7 +159,7 @@ export async function readRelation(
       context: { oid },
     });
   }
-  const types = await readTypes(
+  const types = await readPgTypes(
     client,
     rows.map((r) => Number(r.atttypid)),
   );

@@ -1,7 +1,7 @@
 /**
  * A PostgreSQL relation as the capture sees it: the columns of a pgoutput Relation message
  * (name, type OID, typmod, key flag), completed by a catalog lookup (type names, NOT NULL,
- * array element types, enum labels, domain base types). `readRelation` in `catalog.ts` builds
+ * array element types, enum labels, domain base types). `readPgRelation` in `catalog.ts` builds
  * one from a live database; capture-postgres builds one per Relation message.
  */
 

@@ -73,7 +73,7 @@ export function defineNamedTypesOnce(fields: AvroField[]): AvroField[] {
   return fields.map((f) => ({ ...f, type: walk(f.type) }));
 }
 
-export function deriveRowSchema(relation: PgRelation): PgRowSchema {
+export function derivePgRowSchema(relation: PgRelation): PgRowSchema {
   const used = new Set<string>();
   const columns = relation.columns.map((column): PgColumnMapping => {
     const base = avroName(column.name);

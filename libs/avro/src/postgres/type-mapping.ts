@@ -2,7 +2,7 @@
  * One PostgreSQL column type → its Avro schema, the `cdc.*` attributes its field carries, and
  * the conversion of PostgreSQL's text form (what pgoutput sends) to the value `avsc` encodes
  * for that schema, and back. Values are Avro's own representations, not logical-type objects:
- * `long` is a `bigint` (see `bigint-long.ts`), `bytes` a `Buffer`, `date` an int of days,
+ * `long` is a `bigint` (read as such by `parseSchema`), `bytes` a `Buffer`, `date` an int of days,
  * timestamps `bigint` microseconds, `decimal` the unscaled two's complement bytes.
  *
  * | PostgreSQL | Avro | notes |

@@ -1,11 +1,11 @@
 import { isCdcError } from '@cdc/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { avroTypeForSchema } from './bigint-long.ts';
+import { parseSchema } from '../parse-schema.ts';
 import type { PgColumn, PgType } from './relation.ts';
-import { deriveRowSchema, type PgRowSchema } from './row-schema.ts';
+import { derivePgRowSchema, type PgRowSchema } from './row-schema.ts';
 import { INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN } from './temporal.ts';
-import { keyFromRow, type PgTextValue, rowFromText, rowToText } from './values.ts';
+import { type PgTextValue, pgKeyFromRow, pgRowFromText, pgRowToText } from './values.ts';
 
 const builtin = (name: string): PgType => ({ oid: 0, schema: 'pg_catalog', name, kind: 'base' });
 const arrayOf = (element: PgType, delimiter = ','): PgType => ({
@@ -20,7 +20,7 @@ const numericMod = (precision: number, scale: number): number => ((precision << 
 
 /** A table `public.t` with one nullable column `v`. */
 function table(type: PgType, typmod = -1, extra: Partial<PgColumn> = {}): PgRowSchema {
-  return deriveRowSchema({
+  return derivePgRowSchema({
     schema: 'public',
     name: 't',
     columns: [{ name: 'v', type, typmod, notNull: false, isKey: false, ...extra }],
@@ -29,10 +29,10 @@ function table(type: PgType, typmod = -1, extra: Partial<PgColumn> = {}): PgRowS
 
 /** text → Avro value → avsc binary → Avro value → text. */
 function cycle(rs: PgRowSchema, text: PgTextValue) {
-  const row = rowFromText(rs, [text]);
-  const type = avroTypeForSchema(rs.row);
+  const row = pgRowFromText(rs, [text]);
+  const type = parseSchema(rs.row);
   const decoded = type.fromBuffer(type.toBuffer(row)) as Record<string, unknown>;
-  const back = rowToText(rs, decoded)[0];
+  const back = pgRowToText(rs, decoded)[0];
   return { value: row.v, decoded: decoded.v, back };
 }
 
@@ -54,7 +54,7 @@ function valueSurvives(rs: PgRowSchema, text: string): unknown {
 function rejects(rs: PgRowSchema, text: PgTextValue, pattern: RegExp): void {
   let caught: unknown;
   try {
-    rowFromText(rs, [text]);
+    pgRowFromText(rs, [text]);
   } catch (err) {
     caught = err;
   }
@@ -63,7 +63,7 @@ function rejects(rs: PgRowSchema, text: PgTextValue, pattern: RegExp): void {
   expect((caught as Error).message).toMatch(pattern);
 }
 
-const toText = (rs: PgRowSchema, value: unknown): string => rowToText(rs, { v: value })[0] as string;
+const toText = (rs: PgRowSchema, value: unknown): string => pgRowToText(rs, { v: value })[0] as string;
 
 describe('integers', () => {
   it('int2 and int4 keep every value, min and max included', () => {
@@ -549,7 +549,7 @@ describe('enums, domains, other types', () => {
 });
 
 describe('rows', () => {
-  const rs = deriveRowSchema({
+  const rs = derivePgRowSchema({
     schema: 'shop',
     name: 'orders',
     columns: [
@@ -560,14 +560,14 @@ describe('rows', () => {
   });
 
   it('converts a row and takes its key', () => {
-    const row = rowFromText(rs, ['42', 'eu', null]);
+    const row = pgRowFromText(rs, ['42', 'eu', null]);
     expect(row).toEqual({ id: 42n, region: 'eu', note: null });
-    expect(keyFromRow(rs, row)).toEqual({ id: 42n, region: 'eu' });
-    expect(rowToText(rs, row)).toEqual(['42', 'eu', null]);
+    expect(pgKeyFromRow(rs, row)).toEqual({ id: 42n, region: 'eu' });
+    expect(pgRowToText(rs, row)).toEqual(['42', 'eu', null]);
   });
 
   it('refuses NULL in a NOT NULL column and a row of the wrong width', () => {
-    expect(() => rowFromText(rs, [null, 'eu', null])).toThrow(/shop\.orders\.id is NOT NULL/);
-    expect(() => rowFromText(rs, ['1', 'eu'])).toThrow(/a row of 2 columns for a relation of 3/);
+    expect(() => pgRowFromText(rs, [null, 'eu', null])).toThrow(/shop\.orders\.id is NOT NULL/);
+    expect(() => pgRowFromText(rs, ['1', 'eu'])).toThrow(/a row of 2 columns for a relation of 3/);
   });
 });

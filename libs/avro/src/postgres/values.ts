@@ -25,7 +25,7 @@ function columnContext(rs: PgRowSchema, c: PgColumnMapping) {
 }
 
 /** The Avro value of one column's text (a non-null value). */
-export function columnValueFromText(
+export function pgColumnValueFromText(
   rs: PgRowSchema,
   c: PgColumnMapping,
   value: string | Uint8Array,
@@ -61,7 +61,7 @@ export function columnValueFromText(
 }
 
 /** The row record of `values` (one per column, in relation order; null for SQL NULL). */
-export function rowFromText(rs: PgRowSchema, values: readonly PgTextValue[]): Record<string, unknown> {
+export function pgRowFromText(rs: PgRowSchema, values: readonly PgTextValue[]): Record<string, unknown> {
   if (values.length !== rs.columns.length) {
     throw new CdcError(
       'INVARIANT_VIOLATED',
@@ -81,20 +81,20 @@ export function rowFromText(rs: PgRowSchema, values: readonly PgTextValue[]): Re
         },
       );
     }
-    record[c.field] = value === null ? null : columnValueFromText(rs, c, value);
+    record[c.field] = value === null ? null : pgColumnValueFromText(rs, c, value);
   });
   return record;
 }
 
 /** The key record of a row record: its key columns' values. */
-export function keyFromRow(rs: PgRowSchema, row: Record<string, unknown>): Record<string, unknown> {
+export function pgKeyFromRow(rs: PgRowSchema, row: Record<string, unknown>): Record<string, unknown> {
   const key: Record<string, unknown> = {};
   for (const c of rs.columns) if (c.column.isKey) key[c.field] = row[c.field];
   return key;
 }
 
 /** Back to PostgreSQL text (timestamptz in UTC), which PostgreSQL reads as the same values. */
-export function rowToText(rs: PgRowSchema, row: Record<string, unknown>): (string | null)[] {
+export function pgRowToText(rs: PgRowSchema, row: Record<string, unknown>): (string | null)[] {
   return rs.columns.map((c) => {
     const v = row[c.field];
     return v === null || v === undefined ? null : c.mapping.toText(v);
