@@ -32,6 +32,16 @@ export {
   registerSchema,
   type SchemaIncompatibleContext,
 } from './evolution.ts';
+export { type MongoCdcType, NULL_FIELDS_FIELD } from './mongo/avro-schema.ts';
+export { mongoAvroType } from './mongo/avro-type.ts';
+export { avroToDocument } from './mongo/from-avro.ts';
+export {
+  InferredSchema,
+  type InferredSchemaOptions,
+  type InferredSchemaState,
+  type ObserveResult,
+} from './mongo/inferred-schema.ts';
+export { MONGO_KEY_FIELD, mongoKey, mongoKeySchema, mongoKeyToId } from './mongo/key.ts';
 export { type AvroType, LONG_TYPE, parseSchema } from './parse-schema.ts';
 export { type PgQueryable, readPgRelation, readPgTypes } from './postgres/catalog.ts';
 export {
