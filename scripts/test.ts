@@ -34,11 +34,19 @@ interface VitestJson {
 
 function vitest(name: string, config: string): boolean {
   const out = join(reports, `${name}.json`);
-  const ok = step(name, 'vitest', ['run', '--config', config, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
+  const ok = step(name, 'vitest', [
+    'run',
+    '--config',
+    config,
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${out}`,
+  ]);
   if (existsSync(out)) {
     const r = JSON.parse(readFileSync(out, 'utf8')) as VitestJson;
     totals.passed += r.numPassedTests;
-    totals.failed += r.numFailedTests + (r.numFailedTestSuites > 0 && r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
+    totals.failed +=
+      r.numFailedTests + (r.numFailedTestSuites > 0 && r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
     totals.skipped += r.numPendingTests + r.numTodoTests;
     if (r.numPassedTests === 0) {
       process.stderr.write(`${name}: no test ran\n`);
@@ -53,6 +61,7 @@ function vitest(name: string, config: string): boolean {
 const results = [
   step('stack up', 'node', ['infra/local/src/stack.ts', 'up']),
   step('build + typecheck', 'turbo', ['run', 'build', 'typecheck', '--output-logs=errors-only']),
+  step('schemas check', 'npm', ['run', '-s', 'schemas', '--', 'check']),
   step('lint', 'biome', ['check', '.']),
   vitest('unit', 'vitest.config.ts'),
   vitest('integration', 'vitest.integration.config.ts'),

@@ -10,7 +10,8 @@
  */
 import type { AvroField, AvroRecordSchema } from './schema-types.ts';
 
-const SNAPSHOT_DOC = "Where the record sits in a snapshot: 'true', 'first', 'last', 'incremental', or 'false' when streamed.";
+const SNAPSHOT_DOC =
+  "Where the record sits in a snapshot: 'true', 'first', 'last', 'incremental', or 'false' when streamed.";
 
 export const POSTGRES_SOURCE_SCHEMA: AvroRecordSchema = {
   type: 'record',
@@ -63,16 +64,32 @@ export function avroNamespaceFor(topic: string): string {
  * The value schema of a CDC topic: the envelope around `row` (a record whose name is `Value`
  * in the topic's namespace). `before` and `after` both refer to that one record.
  */
-export function envelopeSchema(topic: string, row: AvroRecordSchema, connector: 'postgresql' | 'mongodb'): AvroRecordSchema {
+export function envelopeSchema(
+  topic: string,
+  row: AvroRecordSchema,
+  connector: 'postgresql' | 'mongodb',
+): AvroRecordSchema {
   const namespace = avroNamespaceFor(topic);
   const value: AvroRecordSchema = { ...row, name: 'Value', namespace };
   const fields: AvroField[] = [
     { name: 'before', type: ['null', value], default: null },
     { name: 'after', type: ['null', `${namespace}.Value`], default: null },
     { name: 'source', type: connector === 'postgresql' ? POSTGRES_SOURCE_SCHEMA : MONGO_SOURCE_SCHEMA },
-    { name: 'op', type: 'string', doc: 'r = snapshot read, c = create, u = update, d = delete, t = truncate.' },
-    { name: 'tsMs', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'When the capture processed the change.' },
-    { name: 'changeId', type: 'string', doc: 'Deterministic from the source position: the same on every replay.' },
+    {
+      name: 'op',
+      type: 'string',
+      doc: 'r = snapshot read, c = create, u = update, d = delete, t = truncate.',
+    },
+    {
+      name: 'tsMs',
+      type: { type: 'long', logicalType: 'timestamp-millis' },
+      doc: 'When the capture processed the change.',
+    },
+    {
+      name: 'changeId',
+      type: 'string',
+      doc: 'Deterministic from the source position: the same on every replay.',
+    },
   ];
   return { type: 'record', name: 'Envelope', namespace, fields, 'connect.name': `${topic}.Envelope` };
 }
