@@ -21,6 +21,8 @@ export interface Prerequisite {
   command: string;
   /** What to do when it is missing. */
   fix: string;
+  /** The Debian package that provides it; the runner installs it when it runs as root. */
+  aptPackage?: string;
 }
 
 export interface LocalServer {

@@ -46,21 +46,36 @@ async function probe(ctx: StackContext, s: LocalServer): Promise<Status> {
   }
 }
 
-function checkPrerequisites(servers: LocalServer[]): void {
-  const problems: string[] = [];
-  const path = (process.env.PATH ?? '').split(':');
-  for (const s of servers) {
-    for (const p of s.prerequisites ?? []) {
-      if (!path.some((d) => d && existsSync(`${d}/${p.command}`)))
-        problems.push(`${s.name} needs \`${p.command}\`: ${p.fix}`);
-    }
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/${command}`));
+}
+
+/**
+ * Missing prerequisites are installed from Debian's packages when the runner is root (CI and
+ * the development machines are); otherwise `up` stops with the fix for each.
+ */
+async function ensurePrerequisites(ctx: StackContext, servers: LocalServer[]): Promise<void> {
+  const missing = servers.flatMap((s) =>
+    (s.prerequisites ?? []).filter((p) => !onPath(p.command)).map((p) => ({ server: s.name, ...p })),
+  );
+  const installable = missing.filter((m) => m.aptPackage !== undefined);
+  if (process.getuid?.() === 0 && installable.length > 0) {
+    await ensureAptPackages(
+      ctx,
+      installable.map((m) => m.aptPackage!),
+    );
   }
-  if (problems.length > 0) throw new Error(`missing prerequisites:\n  ${problems.join('\n  ')}`);
+  const still = missing.filter((m) => !onPath(m.command));
+  if (still.length > 0) {
+    throw new Error(
+      `missing prerequisites:\n  ${still.map((m) => `${m.server} needs \`${m.command}\`: ${m.fix}`).join('\n  ')}`,
+    );
+  }
 }
 
 async function up(ctx: StackContext, servers: LocalServer[]): Promise<void> {
   const t0 = Date.now();
-  checkPrerequisites(servers);
+  await ensurePrerequisites(ctx, servers);
   const todo: LocalServer[] = [];
   for (const s of servers) {
     const pid = readPid(ctx.pidFile(s.name));

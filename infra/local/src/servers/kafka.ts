@@ -138,8 +138,12 @@ export const kafka: LocalServer = {
   description: `Apache Kafka ${KAFKA_VERSION} (KRaft, single node)`,
   ports: ['kafka', 'kafkaController'],
   prerequisites: [
-    { command: 'java', fix: 'install a JDK 17 or newer (apt-get install openjdk-17-jre-headless)' },
-    { command: 'mvn', fix: 'install Maven (apt-get install maven)' },
+    {
+      command: 'java',
+      fix: 'install a JDK 17 or newer (apt-get install openjdk-17-jre-headless)',
+      aptPackage: 'openjdk-17-jre-headless',
+    },
+    { command: 'mvn', fix: 'install Maven (apt-get install maven)', aptPackage: 'maven' },
   ],
   startTimeoutMs: 120_000,
 

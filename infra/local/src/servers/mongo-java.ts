@@ -73,12 +73,17 @@ export const mongoJava: LocalServer = {
   description: `mongo-java-server ${MONGO_JAVA_SERVER_VERSION} (in memory, oplog enabled)`,
   ports: ['mongoJava'],
   prerequisites: [
-    { command: 'java', fix: 'install a JDK 17 or newer (apt-get install openjdk-17-jdk-headless)' },
+    {
+      command: 'java',
+      fix: 'install a JDK 17 or newer (apt-get install openjdk-17-jdk-headless)',
+      aptPackage: 'openjdk-17-jdk-headless',
+    },
     {
       command: 'javac',
       fix: 'install a JDK, not only a JRE: the launcher is compiled at install time (apt-get install openjdk-17-jdk-headless)',
+      aptPackage: 'openjdk-17-jdk-headless',
     },
-    { command: 'mvn', fix: 'install Maven (apt-get install maven)' },
+    { command: 'mvn', fix: 'install Maven (apt-get install maven)', aptPackage: 'maven' },
   ],
   startTimeoutMs: 60_000,
 

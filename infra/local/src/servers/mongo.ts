@@ -88,6 +88,7 @@ export const mongo: LocalServer = {
     {
       command: 'python3',
       fix: 'install Python 3.10 or newer with its venv module (Debian: apt-get install python3 python3-venv)',
+      aptPackage: 'python3-venv',
     },
   ],
   startTimeoutMs: 60_000,

