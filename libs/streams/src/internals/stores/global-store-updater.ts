@@ -1,0 +1,35 @@
+import { CdcError, type Logger } from '@cdc/core';
+import type { GlobalStoreNode } from '../graph.ts';
+import type { RawRecord } from '../task.ts';
+import type { KeyValueStoreImpl } from './typed-stores.ts';
+
+/**
+ * Applies one record of a global table's topic to its store. A record that cannot be read is
+ * logged and skipped: the global table is a lookup cache, and stopping every task for one bad
+ * row would be worse (the skip is visible in the log with its offset).
+ */
+export async function applyGlobalRecord(
+  node: GlobalStoreNode,
+  store: KeyValueStoreImpl<unknown, unknown>,
+  raw: RawRecord,
+  logger: Logger,
+): Promise<void> {
+  let key: unknown;
+  let value: unknown;
+  try {
+    key = node.keySerde.deserialize(raw.topic, raw.key);
+    value = node.valueSerde.deserialize(raw.topic, raw.value);
+  } catch (err) {
+    logger.error('global table record cannot be deserialized; skipped', {
+      store: node.store.name,
+      topic: raw.topic,
+      partition: raw.partition,
+      offset: raw.offset,
+      err: err instanceof CdcError ? err : String(err),
+    });
+    return;
+  }
+  if (key === null || key === undefined) return;
+  if (value === null || node.isDelete(value)) await store.delete(key);
+  else await store.put(key, value);
+}

@@ -1,0 +1,70 @@
+import { CdcError } from '@cdc/core';
+import { Level } from 'level';
+import type { BytesStore } from './bytes-store.ts';
+
+function storeError(what: string, location: string, cause: unknown): CdcError {
+  return new CdcError(
+    'STATE_STORE_FAILED',
+    `${what} failed on the LevelDB store at ${location}: ${(cause as Error)?.message}`,
+    {
+      context: { location },
+      cause,
+    },
+  );
+}
+
+/** A LevelDB database (one per store and task) holding raw bytes. */
+export class LevelBytesStore implements BytesStore {
+  private readonly db: Level<Buffer, Buffer>;
+  readonly location: string;
+
+  private constructor(db: Level<Buffer, Buffer>, location: string) {
+    this.db = db;
+    this.location = location;
+  }
+
+  static async open(location: string): Promise<LevelBytesStore> {
+    const db = new Level<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (err) {
+      throw storeError('opening', location, err);
+    }
+    return new LevelBytesStore(db, location);
+  }
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    try {
+      return (await this.db.get(key)) ?? undefined;
+    } catch (err) {
+      throw storeError('get', this.location, err);
+    }
+  }
+
+  async put(key: Buffer, value: Buffer): Promise<void> {
+    try {
+      await this.db.put(key, value);
+    } catch (err) {
+      throw storeError('put', this.location, err);
+    }
+  }
+
+  async delete(key: Buffer): Promise<void> {
+    try {
+      await this.db.del(key);
+    } catch (err) {
+      throw storeError('delete', this.location, err);
+    }
+  }
+
+  async *range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {
+    const options: { gte?: Buffer; lt?: Buffer } = {};
+    if (from) options.gte = from;
+    if (to) options.lt = to;
+    for await (const entry of this.db.iterator(options)) yield entry as [Buffer, Buffer];
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { Serdes } from '../../serde.ts';
+import { Stores } from '../../stores.ts';
+import { withChangelog } from './bytes-store.ts';
+import { encodeTime } from './encoding.ts';
+import { MemoryBytesStore } from './memory-bytes-store.ts';
+import { KeyValueStoreImpl, SessionStoreImpl, WindowStoreImpl } from './typed-stores.ts';
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe('encodeTime', () => {
+  it('sorts like the numbers it encodes, negatives included', () => {
+    const times = [-5_000, -1, 0, 1, 255, 256, 1_700_000_000_000];
+    const sorted = [...times].map(encodeTime).sort(Buffer.compare);
+    expect(sorted.map((b) => times[[...times].map(encodeTime).findIndex((x) => x.equals(b))])).toEqual(times);
+  });
+});
+
+describe('MemoryBytesStore', () => {
+  it('ranges in byte order with an inclusive lower and exclusive upper bound', async () => {
+    const s = new MemoryBytesStore();
+    for (const k of ['b', 'a', 'c', 'ab']) await s.put(Buffer.from(k), Buffer.from(k.toUpperCase()));
+    await s.delete(Buffer.from('c'));
+    const keys = (await collect(s.range(Buffer.from('a'), Buffer.from('b')))).map(([k]) => k.toString());
+    expect(keys).toEqual(['a', 'ab']);
+    expect((await collect(s.range())).map(([k]) => k.toString())).toEqual(['a', 'ab', 'b']);
+  });
+});
+
+describe('key-value store', () => {
+  it('round-trips typed values and logs every write, deletes as tombstones', async () => {
+    const log: [string, string | null][] = [];
+    const bytes = withChangelog(new MemoryBytesStore(), (k, v) =>
+      log.push([k.toString(), v?.toString() ?? null]),
+    );
+    const store = new KeyValueStoreImpl(
+      Stores.keyValue('kv', Serdes.string(), Serdes.json<{ n: number }>()),
+      bytes,
+    );
+    await store.put('a', { n: 1 });
+    await store.put('a', { n: 2 });
+    expect(await store.get('a')).toEqual({ n: 2 });
+    await store.delete('a');
+    expect(await store.get('a')).toBeUndefined();
+    expect(log).toEqual([
+      ['a', '{"n":1}'],
+      ['a', '{"n":2}'],
+      ['a', null],
+    ]);
+  });
+
+  it('restores from its changelog into an empty store', async () => {
+    const log: { key: Buffer; value: Buffer | null }[] = [];
+    const spec = Stores.keyValue('kv', Serdes.string(), Serdes.number());
+    const first = new KeyValueStoreImpl(
+      spec,
+      withChangelog(new MemoryBytesStore(), (key, value) => log.push({ key, value })),
+    );
+    await first.put('x', 1);
+    await first.put('y', 2);
+    await first.delete('x');
+    const restoredBytes = new MemoryBytesStore();
+    for (const r of log)
+      r.value === null ? await restoredBytes.delete(r.key) : await restoredBytes.put(r.key, r.value);
+    const restored = new KeyValueStoreImpl(spec, restoredBytes);
+    expect(await collect(restored.all())).toEqual([{ key: 'y', value: 2 }]);
+  });
+});
+
+describe('window store', () => {
+  const spec = Stores.window('w', { windowSizeMs: 10, retentionMs: 20 }, Serdes.string(), Serdes.number());
+
+  it('fetches by key and window start, keeping keys that are prefixes of others apart', async () => {
+    const s = new WindowStoreImpl(spec, new MemoryBytesStore());
+    await s.put('a', 0, 1);
+    await s.put('a', 10, 2);
+    await s.put('ab', 0, 3);
+    expect(await s.fetch('a', 10)).toBe(2);
+    expect(await s.fetchRange('a', 0, 10)).toEqual([
+      { window: { start: 0, end: 10 }, value: 1 },
+      { window: { start: 10, end: 20 }, value: 2 },
+    ]);
+    expect(await s.fetchRange('ab', 0, 100)).toEqual([{ window: { start: 0, end: 10 }, value: 3 }]);
+  });
+
+  it('finds windows by end and expires those past retention', async () => {
+    const s = new WindowStoreImpl(spec, new MemoryBytesStore());
+    await s.put('a', 0, 1);
+    await s.put('b', 10, 2);
+    expect((await s.windowsEndingIn(0, 11)).map((e) => e.key.key)).toEqual(['a']);
+    // retention 20: the window starting at 0 goes when stream time reaches 20
+    expect(await s.expireAt(19)).toBe(0);
+    expect(await s.expireAt(20)).toBe(1);
+    expect(await s.fetch('a', 0)).toBeUndefined();
+    expect((await collect(s.all())).map((e) => e.key)).toEqual([
+      { key: 'b', window: { start: 10, end: 20 } },
+    ]);
+  });
+});
+
+describe('session store', () => {
+  it('finds sessions overlapping a range and removes merged ones', async () => {
+    const s = new SessionStoreImpl(
+      Stores.session('s', { retentionMs: 100 }, Serdes.string(), Serdes.number()),
+      new MemoryBytesStore(),
+    );
+    await s.put('k', { start: 0, end: 5 }, 2);
+    await s.put('k', { start: 20, end: 30 }, 3);
+    await s.put('other', { start: 0, end: 50 }, 9);
+    expect((await s.findSessions('k', 4, 21)).map((x) => x.value)).toEqual([2, 3]);
+    expect((await s.findSessions('k', 6, 19)).map((x) => x.value)).toEqual([]);
+    await s.remove('k', { start: 0, end: 5 });
+    expect((await s.findSessions('k', 0, 100)).map((x) => x.value)).toEqual([3]);
+  });
+});

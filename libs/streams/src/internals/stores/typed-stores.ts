@@ -1,0 +1,202 @@
+import { CdcError } from '@cdc/core';
+import type { Window, Windowed } from '../../record.ts';
+import type { Serde } from '../../serde.ts';
+import type { KeyValueStore, SessionStore, StoreSpec, WindowStore } from '../../stores.ts';
+import type { BytesStore } from './bytes-store.ts';
+import { WindowedBytes, type WindowedEntry } from './windowed-bytes.ts';
+
+function keyBytes<K>(store: string, serde: Serde<K>, key: K): Buffer {
+  const b = serde.serialize(store, key);
+  if (b === null) {
+    throw new CdcError(
+      'STATE_STORE_FAILED',
+      `store ${store}: a null key cannot be stored; filter null keys out first`,
+      {
+        context: { store },
+      },
+    );
+  }
+  return b;
+}
+
+function valueBytes<V>(store: string, serde: Serde<V>, value: V): Buffer {
+  const b = serde.serialize(store, value);
+  if (b === null) {
+    throw new CdcError(
+      'STATE_STORE_FAILED',
+      `store ${store}: the value serde turned a value into null; use delete instead`,
+      {
+        context: { store },
+      },
+    );
+  }
+  return b;
+}
+
+export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
+  readonly name: string;
+  private readonly spec: StoreSpec<K, V>;
+  private readonly bytes: BytesStore;
+
+  constructor(spec: StoreSpec<K, V>, bytes: BytesStore) {
+    this.name = spec.name;
+    this.spec = spec;
+    this.bytes = bytes;
+  }
+
+  async get(key: K): Promise<V | undefined> {
+    const b = await this.bytes.get(keyBytes(this.name, this.spec.keySerde, key));
+    return b === undefined ? undefined : (this.spec.valueSerde.deserialize(this.name, b) as V);
+  }
+
+  async put(key: K, value: V): Promise<void> {
+    await this.bytes.put(
+      keyBytes(this.name, this.spec.keySerde, key),
+      valueBytes(this.name, this.spec.valueSerde, value),
+    );
+  }
+
+  async delete(key: K): Promise<void> {
+    await this.bytes.delete(keyBytes(this.name, this.spec.keySerde, key));
+  }
+
+  async *all(): AsyncIterable<{ key: K; value: V }> {
+    for await (const [k, v] of this.bytes.range()) {
+      yield {
+        key: this.spec.keySerde.deserialize(this.name, k) as K,
+        value: this.spec.valueSerde.deserialize(this.name, v) as V,
+      };
+    }
+  }
+}
+
+abstract class WindowedBase<K, V> {
+  readonly name: string;
+  protected readonly spec: StoreSpec<K, V>;
+  readonly windowed: WindowedBytes;
+
+  constructor(spec: StoreSpec<K, V>, bytes: BytesStore) {
+    this.name = spec.name;
+    this.spec = spec;
+    this.windowed = new WindowedBytes(bytes);
+  }
+
+  protected k(key: K): Buffer {
+    return keyBytes(this.name, this.spec.keySerde, key);
+  }
+
+  protected v(value: V): Buffer {
+    return valueBytes(this.name, this.spec.valueSerde, value);
+  }
+
+  /** An entry with its key and value deserialized. */
+  decode(e: WindowedEntry): { key: Windowed<K>; value: V } {
+    return {
+      key: {
+        key: this.spec.keySerde.deserialize(this.name, e.key) as K,
+        window: { start: e.start, end: e.end },
+      },
+      value: this.spec.valueSerde.deserialize(this.name, e.value) as V,
+    };
+  }
+
+  /** Every window with `fromEnd ≤ end < toEnd`, by end (for emitting closed windows). */
+  async windowsEndingIn(fromEnd: number, toEnd: number): Promise<{ key: Windowed<K>; value: V }[]> {
+    return (await this.windowed.byEnd(fromEnd, toEnd)).map((e) => this.decode(e));
+  }
+
+  /** Drops every window with `end < beforeEnd`. */
+  expire(beforeEnd: number): Promise<number> {
+    return this.windowed.expire(beforeEnd);
+  }
+
+  async *all(): AsyncIterable<{ key: Windowed<K>; value: V }> {
+    for await (const e of this.windowed.all()) yield this.decode(e);
+  }
+}
+
+export class WindowStoreImpl<K, V> extends WindowedBase<K, V> implements WindowStore<K, V> {
+  readonly windowSizeMs: number;
+  readonly retentionMs: number;
+
+  constructor(spec: StoreSpec<K, V>, bytes: BytesStore) {
+    super(spec, bytes);
+    this.windowSizeMs = spec.windowSizeMs ?? 0;
+    this.retentionMs = spec.retentionMs ?? this.windowSizeMs;
+  }
+
+  async fetch(key: K, windowStart: number): Promise<V | undefined> {
+    const b = await this.windowed.get(this.k(key), windowStart, windowStart + this.windowSizeMs);
+    return b === undefined ? undefined : (this.spec.valueSerde.deserialize(this.name, b) as V);
+  }
+
+  async fetchRange(key: K, fromStart: number, toStart: number): Promise<{ window: Window; value: V }[]> {
+    return (await this.windowed.byStart(this.k(key), fromStart, toStart)).map((e) => ({
+      window: { start: e.start, end: e.end },
+      value: this.spec.valueSerde.deserialize(this.name, e.value) as V,
+    }));
+  }
+
+  async put(key: K, windowStart: number, value: V | null): Promise<void> {
+    const end = windowStart + this.windowSizeMs;
+    if (value === null) await this.windowed.remove(this.k(key), windowStart, end);
+    else await this.windowed.put(this.k(key), windowStart, end, this.v(value));
+  }
+
+  /** Drops the windows that fell out of retention at `streamTime` (start + retention ≤ streamTime). */
+  expireAt(streamTime: number): Promise<number> {
+    return this.expire(streamTime - this.retentionMs + this.windowSizeMs + 1);
+  }
+}
+
+export class SessionStoreImpl<K, V> extends WindowedBase<K, V> implements SessionStore<K, V> {
+  readonly retentionMs: number;
+
+  constructor(spec: StoreSpec<K, V>, bytes: BytesStore) {
+    super(spec, bytes);
+    this.retentionMs = spec.retentionMs ?? 0;
+  }
+
+  async findSessions(
+    key: K,
+    earliestEnd: number,
+    latestStart: number,
+  ): Promise<{ window: Window; value: V }[]> {
+    return (await this.windowed.byStart(this.k(key), Number.MIN_SAFE_INTEGER, latestStart))
+      .filter((e) => e.end >= earliestEnd)
+      .map((e) => ({
+        window: { start: e.start, end: e.end },
+        value: this.spec.valueSerde.deserialize(this.name, e.value) as V,
+      }));
+  }
+
+  put(key: K, window: Window, value: V): Promise<void> {
+    return this.windowed.put(this.k(key), window.start, window.end, this.v(value));
+  }
+
+  remove(key: K, window: Window): Promise<void> {
+    return this.windowed.remove(this.k(key), window.start, window.end);
+  }
+
+  /** Drops the sessions that fell out of retention at `streamTime` (end + retention < streamTime). */
+  expireAt(streamTime: number): Promise<number> {
+    return this.expire(streamTime - this.retentionMs);
+  }
+}
+
+export type AnyStore =
+  | KeyValueStoreImpl<unknown, unknown>
+  | WindowStoreImpl<unknown, unknown>
+  | SessionStoreImpl<unknown, unknown>;
+
+/** The typed store a spec describes, over the given bytes. */
+export function typedStore(spec: StoreSpec, bytes: BytesStore): AnyStore {
+  switch (spec.type) {
+    case 'key-value':
+      return new KeyValueStoreImpl(spec, bytes);
+    case 'window':
+      return new WindowStoreImpl(spec, bytes);
+    case 'session':
+      return new SessionStoreImpl(spec, bytes);
+  }
+}

@@ -1,0 +1,390 @@
+import { CdcError, type Logger } from '@cdc/core';
+import type { ErrorHandlers, ErrorResponse } from '../error-handlers.ts';
+import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../processor.ts';
+import type { RecordMetadata, StreamRecord } from '../record.ts';
+import type { Subtopology } from '../topology.ts';
+import type { SinkNode, SourceNode } from './graph.ts';
+import type { AnyStore } from './stores/typed-stores.ts';
+
+/** A record as read from Kafka (or piped into the test driver). */
+export interface RawRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestamp: number;
+  readonly headers: Readonly<Record<string, Buffer | string | undefined>>;
+}
+
+export interface OutgoingRecord {
+  readonly topic: string;
+  /** Unset: the producer's partitioner picks by key (the same murmur2 as Kafka's Java client). */
+  readonly partition?: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestamp: number;
+  readonly headers?: Readonly<Record<string, Buffer | string>>;
+}
+
+/** Where a task's output goes: the test driver's lists, or the open Kafka transaction. */
+export interface RecordCollector {
+  send(record: OutgoingRecord): void;
+}
+
+/** Counters a user would want to alert on; one object per application, shared by its tasks. */
+export interface StreamsMetrics {
+  processed: number;
+  /** Records skipped by a `continue` error policy (or with a null key where one is required). */
+  skipped: number;
+  deadLettered: number;
+  /** Input records that arrived after the grace period of a window they belong to. */
+  lateRecords: number;
+  /** Late records written to a late-records topic. */
+  lateRecordsSent: number;
+}
+
+export function newMetrics(): StreamsMetrics {
+  return { processed: 0, skipped: 0, deadLettered: 0, lateRecords: 0, lateRecordsSent: 0 };
+}
+
+export interface TaskOptions {
+  id: string;
+  partition: number;
+  subtopology: Subtopology;
+  stores: ReadonlyMap<string, AnyStore>;
+  globalStores: ReadonlyMap<string, AnyStore>;
+  collector: RecordCollector;
+  /** The real name of a topic (internal ones get the application id as prefix). */
+  topicName: (topic: string, internal: boolean) => string;
+  wallClock: () => number;
+  handlers: ErrorHandlers;
+  logger: Logger;
+  metrics: StreamsMetrics;
+}
+
+interface Schedule {
+  intervalMs: number;
+  type: PunctuationType;
+  next: number | undefined;
+  callback: (timestamp: number) => void | Promise<void>;
+  ctx: NodeContext;
+  cancelled: boolean;
+}
+
+type AnyProcessor = Processor<unknown, unknown, unknown, unknown>;
+
+interface NodeContext extends ProcessorContext<unknown, unknown> {
+  readonly node: string;
+}
+
+/** Errors that must stop the task, past every error policy. */
+const fatal = new WeakSet<object>();
+
+function firstDue(time: number, interval: number): number {
+  return Math.floor(time / interval) * interval + interval;
+}
+
+/**
+ * One subtopology on one partition: it owns its processors, stores and stream time, and turns
+ * each input record into outputs for its collector. It knows nothing of Kafka.
+ */
+export class StreamTask {
+  readonly id: string;
+  readonly partition: number;
+  private readonly options: TaskOptions;
+  private readonly processors = new Map<string, AnyProcessor>();
+  private readonly contexts = new Map<string, NodeContext>();
+  private readonly sourceByTopic = new Map<string, SourceNode>();
+  private readonly schedules: Schedule[] = [];
+  private currentStreamTime = Number.NEGATIVE_INFINITY;
+  private current: RawRecord | undefined;
+  private lateHandled: RawRecord | undefined;
+  private failedNode: string | undefined;
+
+  constructor(options: TaskOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.partition = options.partition;
+    const st = options.subtopology;
+    for (const node of st.nodes) {
+      const ctx = this.makeContext(node.name, st.children.get(node.name) ?? []);
+      this.contexts.set(node.name, ctx);
+      if (node.kind === 'source') {
+        for (const t of node.topics) this.sourceByTopic.set(options.topicName(t, node.internal), node);
+        this.processors.set(node.name, { process: (r) => ctx.forward(r) });
+      } else if (node.kind === 'sink') {
+        this.processors.set(node.name, { process: (r) => this.sink(node, r) });
+      } else {
+        this.processors.set(node.name, node.supplier());
+      }
+    }
+  }
+
+  get streamTime(): number {
+    return this.currentStreamTime;
+  }
+
+  /** The real names of the topics this task reads. */
+  get inputTopics(): string[] {
+    return [...this.sourceByTopic.keys()];
+  }
+
+  async init(): Promise<void> {
+    for (const [name, p] of this.processors) await p.init?.(this.contexts.get(name) as NodeContext);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.processors.values()) await p.close?.();
+  }
+
+  /** Runs one input record through the subtopology. Throws only when a policy says `fail`. */
+  async process(raw: RawRecord): Promise<void> {
+    const source = this.sourceByTopic.get(raw.topic);
+    if (!source) {
+      throw new CdcError(
+        'INVARIANT_VIOLATED',
+        `task ${this.id} received a record from ${raw.topic}, which it does not read`,
+        {
+          context: { task: this.id, topic: raw.topic },
+        },
+      );
+    }
+    this.current = raw;
+    try {
+      let key: unknown;
+      let value: unknown;
+      let timestamp: number;
+      try {
+        key = source.keySerde.deserialize(raw.topic, raw.key);
+        value = source.valueSerde.deserialize(raw.topic, raw.value);
+        const headers = Object.fromEntries(
+          Object.entries(raw.headers).filter((e): e is [string, Buffer | string] => e[1] !== undefined),
+        );
+        timestamp = source.timestampExtractor({ ...raw, key, value, headers });
+        if (!Number.isFinite(timestamp)) throw new Error(`the timestamp extractor returned ${timestamp}`);
+      } catch (err) {
+        this.failed('deserialization', this.options.handlers.deserialization, err, source.name);
+        return;
+      }
+      if (timestamp > this.currentStreamTime) this.currentStreamTime = timestamp;
+      this.failedNode = undefined;
+      try {
+        await this.deliver(source.name, {
+          key,
+          value,
+          timestamp,
+          headers: raw.headers as Record<string, Buffer | string>,
+        });
+      } catch (err) {
+        if (fatal.has(err as object)) throw err;
+        this.failed('processing', this.options.handlers.processing, err, this.failedNode ?? source.name);
+        return;
+      }
+      this.options.metrics.processed += 1;
+      await this.punctuate('stream-time', this.currentStreamTime);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Fires the wall-clock punctuations that are due at `now`. */
+  async punctuateWallClock(now = this.options.wallClock()): Promise<void> {
+    await this.punctuate('wall-clock', now);
+  }
+
+  private async punctuate(type: PunctuationType, time: number): Promise<void> {
+    for (const s of this.schedules) {
+      if (s.cancelled || s.type !== type) continue;
+      if (s.next === undefined) s.next = firstDue(time, s.intervalMs);
+      if (time < s.next) continue;
+      s.next = firstDue(time, s.intervalMs);
+      await s.callback(time);
+    }
+  }
+
+  private async deliver(node: string, record: StreamRecord<unknown, unknown>): Promise<void> {
+    const p = this.processors.get(node) as AnyProcessor;
+    try {
+      await p.process(record);
+    } catch (err) {
+      this.failedNode ??= node;
+      throw err;
+    }
+  }
+
+  private sink(node: SinkNode, record: StreamRecord<unknown, unknown>): void {
+    const topic = this.options.topicName(node.topic, node.internal);
+    let key: Buffer | null;
+    let value: Buffer | null;
+    try {
+      key = node.keySerde.serialize(topic, record.key);
+      value = node.valueSerde.serialize(topic, record.value);
+    } catch (err) {
+      this.failed('production', this.options.handlers.production, err, node.name);
+      return;
+    }
+    const headers: Record<string, Buffer | string> = {};
+    for (const [k, v] of Object.entries(record.headers ?? {})) if (v !== undefined) headers[k] = v;
+    this.options.collector.send({ topic, key, value, timestamp: record.timestamp, headers });
+  }
+
+  /** Applies an error policy to the current record; throws for `fail`. */
+  private failed(
+    stage: string,
+    handler: ErrorHandlers['deserialization'],
+    error: unknown,
+    node: string,
+  ): ErrorResponse {
+    const raw = this.current as RawRecord;
+    const meta = { topic: raw.topic, partition: raw.partition, offset: raw.offset };
+    const response = handler({ ...meta, key: raw.key, value: raw.value, error, node });
+    const message = (error as Error)?.message ?? String(error);
+    const log = { task: this.id, stage, node, ...meta, err: error };
+    if (response.action === 'fail') {
+      this.options.logger.error(`${stage} failed; stopping (policy: fail)`, log);
+      const code = stage === 'processing' ? 'POISON_RECORD' : 'SERDE_FAILED';
+      const failure = new CdcError(
+        code,
+        `${stage} of ${raw.topic}[${raw.partition}]@${raw.offset} failed at ${node}: ${message}; fix the record or the code, or choose the continue or dead-letter policy`,
+        { context: { ...meta, node, stage }, cause: error },
+      );
+      fatal.add(failure);
+      throw failure;
+    }
+    if (response.action === 'continue') {
+      this.options.logger.warn(`${stage} failed; record skipped (policy: continue)`, log);
+      this.options.metrics.skipped += 1;
+      return response;
+    }
+    this.options.logger.warn(`${stage} failed; record sent to ${response.topic} (policy: dead-letter)`, log);
+    this.options.collector.send({
+      topic: response.topic,
+      key: raw.key,
+      value: raw.value,
+      timestamp: raw.timestamp,
+      headers: {
+        ...this.rawHeaders(raw),
+        'cdc.error.stage': stage,
+        'cdc.error.node': node,
+        'cdc.error.message': message,
+        'cdc.error.code': (error as { code?: string })?.code ?? 'UNKNOWN',
+        'cdc.source.topic': raw.topic,
+        'cdc.source.partition': String(raw.partition),
+        'cdc.source.offset': raw.offset,
+      },
+    });
+    this.options.metrics.deadLettered += 1;
+    return response;
+  }
+
+  private rawHeaders(raw: RawRecord): Record<string, Buffer | string> {
+    const out: Record<string, Buffer | string> = {};
+    for (const [k, v] of Object.entries(raw.headers)) if (v !== undefined) out[k] = v;
+    return out;
+  }
+
+  private reportLate(window: { start: number; end: number }, lateRecordsTopic?: string): void {
+    const raw = this.current;
+    if (!raw || this.lateHandled === raw) return;
+    this.lateHandled = raw;
+    this.options.metrics.lateRecords += 1;
+    const meta = {
+      task: this.id,
+      topic: raw.topic,
+      partition: raw.partition,
+      offset: raw.offset,
+      windowStart: window.start,
+      windowEnd: window.end,
+    };
+    if (lateRecordsTopic === undefined) {
+      this.options.logger.warn(
+        'late record beyond the grace period counted and skipped (no late-records topic)',
+        meta,
+      );
+      return;
+    }
+    this.options.collector.send({
+      topic: lateRecordsTopic,
+      key: raw.key,
+      value: raw.value,
+      timestamp: raw.timestamp,
+      headers: {
+        ...this.rawHeaders(raw),
+        'cdc.late.window.start': String(window.start),
+        'cdc.late.window.end': String(window.end),
+        'cdc.late.stream-time': String(this.currentStreamTime),
+        'cdc.source.topic': raw.topic,
+        'cdc.source.partition': String(raw.partition),
+        'cdc.source.offset': raw.offset,
+      },
+    });
+    this.options.metrics.lateRecordsSent += 1;
+  }
+
+  private makeContext(node: string, children: readonly string[]): NodeContext {
+    const task = this;
+    const ctx: NodeContext = {
+      node,
+      taskId: this.id,
+      partition: this.partition,
+      logger: this.options.logger.child({ task: this.id, node }),
+      async forward(record, child) {
+        if (child !== undefined) {
+          if (!children.includes(child)) {
+            throw new CdcError('INVARIANT_VIOLATED', `${node} has no child named ${child}`, {
+              context: { node, child },
+            });
+          }
+          await task.deliver(child, record);
+          return;
+        }
+        for (const c of children) await task.deliver(c, record);
+      },
+      getStateStore<S>(name: string): S {
+        const store = task.options.stores.get(name) ?? task.options.globalStores.get(name);
+        if (!store) {
+          throw new CdcError(
+            'INVARIANT_VIOLATED',
+            `${node} asked for store ${name}, which task ${task.id} does not have; declare it on the processor`,
+            {
+              context: { node, store: name },
+            },
+          );
+        }
+        return store as S;
+      },
+      schedule(intervalMs: number, type: PunctuationType, callback): Cancellable {
+        if (!(intervalMs >= 1))
+          throw new CdcError('CONFIG_INVALID', `punctuation interval must be ≥ 1 ms, got ${intervalMs}`);
+        const s: Schedule = {
+          intervalMs,
+          type,
+          next:
+            type === 'wall-clock'
+              ? firstDue(task.options.wallClock(), intervalMs)
+              : Number.isFinite(task.currentStreamTime)
+                ? firstDue(task.currentStreamTime, intervalMs)
+                : undefined,
+          callback,
+          ctx,
+          cancelled: false,
+        };
+        task.schedules.push(s);
+        return {
+          cancel: () => {
+            s.cancelled = true;
+          },
+        };
+      },
+      streamTime: () => task.currentStreamTime,
+      wallClockTime: () => task.options.wallClock(),
+      recordMetadata(): RecordMetadata | undefined {
+        const r = task.current;
+        return r ? { topic: r.topic, partition: r.partition, offset: r.offset } : undefined;
+      },
+      reportLate: (details) => task.reportLate(details.window, details.lateRecordsTopic),
+    };
+    return ctx;
+  }
+}

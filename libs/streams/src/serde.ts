@@ -1,0 +1,80 @@
+import { CdcError } from '@cdc/core';
+
+/**
+ * Turns values into bytes and back, per topic (the topic lets a schema-registry serde pick its
+ * subject). `null` stays `null` on both sides: it is a tombstone, never an encoded value.
+ */
+export interface Serde<T> {
+  serialize(topic: string, value: T | null): Buffer | null;
+  deserialize(topic: string, data: Buffer | null): T | null;
+}
+
+function serdeError(what: string, topic: string, cause: unknown): CdcError {
+  return new CdcError(
+    'SERDE_FAILED',
+    `${what} failed for topic ${topic}: ${(cause as Error)?.message ?? cause}`,
+    {
+      context: { topic },
+      cause,
+    },
+  );
+}
+
+const stringSerde: Serde<string> = {
+  serialize: (_topic, value) => (value === null ? null : Buffer.from(value, 'utf8')),
+  deserialize: (_topic, data) => (data === null ? null : data.toString('utf8')),
+};
+
+const bufferSerde: Serde<Buffer> = {
+  serialize: (_topic, value) => value,
+  deserialize: (_topic, data) => data,
+};
+
+/** JSON text; `bigint` is written as a decimal string. */
+function jsonSerde<T>(): Serde<T> {
+  return {
+    serialize(topic, value) {
+      if (value === null) return null;
+      try {
+        return Buffer.from(
+          JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+          'utf8',
+        );
+      } catch (err) {
+        throw serdeError('JSON serialization', topic, err);
+      }
+    },
+    deserialize(topic, data) {
+      if (data === null) return null;
+      try {
+        return JSON.parse(data.toString('utf8')) as T;
+      } catch (err) {
+        throw serdeError('JSON deserialization', topic, err);
+      }
+    },
+  };
+}
+
+/** A 64-bit float, 8 bytes big-endian (counts and sums). */
+const numberSerde: Serde<number> = {
+  serialize: (_topic, value) => {
+    if (value === null) return null;
+    const b = Buffer.allocUnsafe(8);
+    b.writeDoubleBE(value);
+    return b;
+  },
+  deserialize: (topic, data) => {
+    if (data === null) return null;
+    if (data.length !== 8)
+      throw serdeError('number deserialization', topic, new Error(`expected 8 bytes, got ${data.length}`));
+    return data.readDoubleBE(0);
+  },
+};
+
+/** The built-in serdes. Avro serdes come from `@cdc/avro` and implement the same interface. */
+export const Serdes = {
+  string: (): Serde<string> => stringSerde,
+  buffer: (): Serde<Buffer> => bufferSerde,
+  json: <T = unknown>(): Serde<T> => jsonSerde<T>(),
+  number: (): Serde<number> => numberSerde,
+} as const;
