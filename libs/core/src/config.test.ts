@@ -48,6 +48,8 @@ describe('loadConfig', () => {
     const config = loadConfig(Schema, { file: f, env: { KAFKA_PASSWORD: 'hunter2' } });
     expect(config.kafka.sasl?.password).toBe('hunter2');
     expect(config.capture.snapshotMode).toBe('never');
+    const typed = file('kafka: { brokers: [a] }\ncapture:\n  snapshotMode: initial\n  batchSize: ${N}\n');
+    expect(loadConfig(Schema, { file: typed, env: { N: '25' } }).capture.batchSize).toBe(25);
     expect(printableConfig(config)).not.toContain('hunter2');
   });
 

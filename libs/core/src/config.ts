@@ -63,7 +63,9 @@ const REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 /** Replaces `${NAME}` / `${NAME:-default}` in every string of the document. */
 export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[] = []): unknown {
   if (typeof value === 'string') {
-    return value.replace(REF, (_m, name: string, fallback: string | undefined) => {
+    // A value that is one reference and nothing else takes the variable's type (`port: ${PORT}` is a number).
+    const whole = /^\$\{[^}]+\}$/.test(value);
+    const replaced = value.replace(REF, (_m, name: string, fallback: string | undefined) => {
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
@@ -75,6 +77,7 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: str
         },
       );
     });
+    return whole ? parseScalar(replaced) : replaced;
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, [...path, String(i)]));
   if (value && typeof value === 'object') {

@@ -1,0 +1,12 @@
+/**
+ * @cdc/pipeline: the one file that describes a deployment.
+ *
+ *   import { loadPipeline } from '@cdc/pipeline';
+ *   const pipeline = loadPipeline('infra/pipelines/demo.yaml');
+ *   for (const source of pipeline.sources.postgres) console.log(source.name, source.slot);
+ */
+export { loadPipeline, type Pipeline, PipelineSchema } from './pipeline.ts';
+export { type ClickHouseSection, ClickHouseSectionSchema } from './sections/clickhouse.ts';
+export { type MongoSource, MongoSourceSchema } from './sections/mongo-source.ts';
+export { type PostgresSource, PostgresSourceSchema } from './sections/postgres-source.ts';
+export { type RegistrySection, RegistrySectionSchema } from './sections/registry.ts';
