@@ -42,7 +42,7 @@ export {
   type ObserveResult,
 } from './mongo/inferred-schema.ts';
 export { MONGO_KEY_FIELD, mongoKey, mongoKeySchema, mongoKeyToId } from './mongo/key.ts';
-export { type AvroType, LONG_TYPE, parseSchema } from './parse-schema.ts';
+export { type AvroType, LONG_TYPE, type ParseSchemaOptions, parseSchema } from './parse-schema.ts';
 export { type PgQueryable, readPgRelation, readPgTypes } from './postgres/catalog.ts';
 export {
   type PgColumn,

@@ -91,4 +91,15 @@ describe('parseSchema', () => {
     // A number fits both branches: avsc refuses to guess rather than pick one silently.
     expect(() => numeric.toBuffer(5)).toThrow(/ambiguous/);
   });
+
+  it('wraps every union value when asked (the MongoDB converter mixes numeric branches)', () => {
+    const mixed = parseSchema(['null', 'long', 'double'], { wrapUnions: true });
+    expect(mixed.fromBuffer(mixed.toBuffer({ double: 5 }))).toEqual({ double: 5 });
+    expect(mixed.fromBuffer(mixed.toBuffer({ long: 5n }))).toEqual({ long: 5n });
+    expect(mixed.fromBuffer(mixed.toBuffer(null))).toBe(null);
+    // The same bytes as the unwrapped form: wrapping is only the JS shape.
+    expect(mixed.toBuffer({ long: 5n }).equals(parseSchema(['null', 'long', 'double']).toBuffer(5n))).toBe(
+      true,
+    );
+  });
 });

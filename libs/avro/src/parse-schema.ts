@@ -149,14 +149,24 @@ function isLongSchema(schema: unknown): boolean {
   );
 }
 
+export interface ParseSchemaOptions {
+  /**
+   * `true`: every union value is wrapped, `{ "<branch>": value }` (what the MongoDB converter
+   * uses: its inferred unions mix numeric branches that a plain JS value cannot tell apart).
+   * Default: avsc's `auto` (see the file comment).
+   */
+  wrapUnions?: boolean;
+}
+
 /**
  * Parses a schema (a JSON value, or its text as the registry serves it) into an avsc Type with
  * the product's options. Throws avsc's error for a malformed schema.
  */
-export function parseSchema(schema: AvroSchema | string): AvroType {
+export function parseSchema(schema: AvroSchema | string, options: ParseSchemaOptions = {}): AvroType {
   const value: unknown = typeof schema === 'string' && /^\s*[[{"]/.test(schema) ? JSON.parse(schema) : schema;
   return avro.Type.forSchema(value as avro.Schema, {
-    wrapUnions: 'auto',
+    wrapUnions: options.wrapUnions === true ? 'always' : 'auto',
+    // A hook rather than `registry: { long }`, so that `{ "type": "long", "logicalType": … }` gets it too.
     typeHook: (s) => (isLongSchema(s) ? LONG_TYPE : undefined),
   });
 }

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { CdcError, isCdcError, type Logger, noopLogger } from '@cdc/core';
 import type avro from 'avsc';
 import { registerSchema } from './evolution.ts';
-import { type AvroType, parseSchema } from './parse-schema.ts';
+import { type AvroType, type ParseSchemaOptions, parseSchema } from './parse-schema.ts';
 import type { RegistryClient } from './registry-client.ts';
 import type { AvroSchema } from './schema-types.ts';
 import { describeRecord, HEADER_SIZE, MAGIC_BYTE, type RecordContext, unframe } from './wire-format.ts';
@@ -29,6 +29,11 @@ export interface AvroSerdeOptions {
    * must already be registered under the subject (for registries that producers may only read).
    */
   autoRegister?: boolean;
+  /**
+   * Wrap every union value (`{ "long": 5n }`), for topics whose converter produces wrapped
+   * unions (MongoDB's inferred schemas). Applies to writers and to writer schemas fetched by id.
+   */
+  wrapUnions?: boolean;
 }
 
 /** A registered schema, ready to encode synchronously. */
@@ -58,6 +63,7 @@ export class AvroSerde {
   private readonly registry: RegistryClient;
   private readonly logger: Logger;
   private readonly autoRegister: boolean;
+  private readonly parseOptions: ParseSchemaOptions;
   /** schema object → [fingerprint, text]; strings are their own text. */
   private readonly fingerprints = new WeakMap<object, string>();
   private readonly textFingerprints = new Map<string, string>();
@@ -79,6 +85,7 @@ export class AvroSerde {
     this.registry = options.registry;
     this.logger = options.logger ?? noopLogger;
     this.autoRegister = options.autoRegister ?? true;
+    this.parseOptions = { wrapUnions: options.wrapUnions === true };
   }
 
   private fingerprint(schema: AvroSchema | string): string {
@@ -122,7 +129,7 @@ export class AvroSerde {
     let type = this.typesByFingerprint.get(fp);
     if (type === undefined) {
       try {
-        type = parseSchema(schema);
+        type = parseSchema(schema, this.parseOptions);
       } catch (err) {
         throw new CdcError(
           'SERDE_FAILED',
@@ -247,7 +254,7 @@ export class AvroSerde {
     }
     let type: AvroType;
     try {
-      type = parseSchema(text);
+      type = parseSchema(text, this.parseOptions);
     } catch (err) {
       throw new CdcError(
         'SERDE_FAILED',
@@ -264,10 +271,10 @@ export class AvroSerde {
 
   private readerType(reader: AvroType | AvroSchema): AvroType {
     if (isType(reader)) return reader;
-    if (typeof reader === 'string') return parseSchema(reader);
+    if (typeof reader === 'string') return parseSchema(reader, this.parseOptions);
     let type = this.readerTypes.get(reader as object);
     if (type === undefined) {
-      type = parseSchema(reader);
+      type = parseSchema(reader, this.parseOptions);
       this.readerTypes.set(reader as object, type);
     }
     return type;

@@ -241,6 +241,24 @@ describe('Avro serde on the schema registry', () => {
     expect(err.message).toContain('customer: 42 is not a valid "string"');
   });
 
+  it('keeps wrapped unions for a serde that asks for them (MongoDB topics)', async () => {
+    const MIXED = subject('mixed');
+    created.push(MIXED);
+    const doc: AvroRecordSchema = {
+      type: 'record',
+      name: 'Doc',
+      namespace: ns,
+      fields: [{ name: 'qty', type: ['null', 'long', 'double'], default: null }],
+    };
+    const wrapped = new AvroSerde({ registry: client, wrapUnions: true });
+    const bytes = await wrapped.serialize(MIXED, doc, { qty: { double: 2 } });
+    expect(await new AvroSerde({ registry: client, wrapUnions: true }).deserialize(bytes)).toEqual({
+      qty: { double: 2 },
+    });
+    // A default serde reads the same bytes with the plain value.
+    expect(await new AvroSerde({ registry: client }).deserialize(bytes)).toEqual({ qty: 2 });
+  });
+
   it('says SCHEMA_REGISTRY_UNAVAILABLE (retriable) when the registry is down', async () => {
     const port = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {
