@@ -70,6 +70,7 @@ export {
   type Window,
   type Windowed,
 } from './record.ts';
+export { KafkaStreams, type KafkaStreamsOptions, type KafkaStreamsState } from './runtime/kafka-streams.ts';
 export { type Serde, Serdes } from './serde.ts';
 export {
   type KeyValueStore,

@@ -1,0 +1,263 @@
+import { hostname } from 'node:os';
+import { CdcError, type Clock, type Logger, systemClock } from '@cdc/core';
+import { type Admin, type Consumer, ensureTopics, type Kafka, type TopicSpec } from '@cdc/kafka';
+import { defaultErrorHandlers, type ErrorHandlers } from '../error-handlers.ts';
+import { newMetrics, type StreamsMetrics } from '../internals/task.ts';
+import type { Subtopology, Topology } from '../topology.ts';
+import { GlobalTables } from './global-tables.ts';
+import { planPartitions } from './partition-plan.ts';
+import { RuntimeTask } from './runtime-task.ts';
+
+export interface KafkaStreamsOptions {
+  /** Names the consumer group, the internal topics (`<applicationId>-…`) and the state folder. */
+  applicationId: string;
+  kafka: Kafka;
+  /** Where LevelDB stores live: `<stateDir>/<applicationId>/<taskId>/<store>`. */
+  stateDir: string;
+  logger: Logger;
+  clock?: Clock;
+  errorHandlers?: Partial<ErrorHandlers>;
+  /** How often wall-clock punctuations are checked (default 1000 ms). */
+  punctuateIntervalMs?: number;
+  /** Broker-side limit on an open transaction of a dead instance (default 60 s). */
+  transactionTimeoutMs?: number;
+  /** Consumer group session timeout (default 30 s): how long a dead instance keeps its partitions. */
+  sessionTimeoutMs?: number;
+  /** Partitions per changelog/repartition topic replication factor; default the broker's. */
+  replicationFactor?: number;
+}
+
+export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' | 'closed' | 'failed';
+
+/**
+ * Runs a topology over Kafka.
+ *
+ * Exactly-once model: one task per subtopology and input partition, each with its own
+ * transactional producer whose id is `<applicationId>-<taskId>`. Every batch a task processes is
+ * committed in one transaction: its outputs, its changelog writes and its input offets
+ * (`sendOffsets`). Whoever opens a task first initializes that transactional id, which fences
+ * the previous owner (a zombie's next send or commit fails with `KAFKA_FENCED`) and aborts its
+ * open transaction; only then does it read the committed offsets and restore the stores, so it
+ * starts from exactly the committed state. kafkajs cannot fence by consumer-group generation
+ * (exactly_once_v2), hence a producer per task (the "eos-alpha" model of Kafka Streams).
+ *
+ * Local state: a checkpoint of changelog offsets is written only on a clean close, after the
+ * last commit, and deleted when the task opens; a task that finds none (crash, `kill -9`,
+ * fencing) wipes its LevelDB folder and restores it from the changelog.
+ */
+export class KafkaStreams {
+  private readonly topology: Topology;
+  private readonly options: KafkaStreamsOptions;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly handlers: ErrorHandlers;
+  private admin: Admin | undefined;
+  private consumer: Consumer | undefined;
+  private globals: GlobalTables | undefined;
+  private readonly tasks = new Map<string, RuntimeTask>();
+  private readonly opening = new Map<string, Promise<RuntimeTask>>();
+  private readonly subtopologyByTopic = new Map<string, Subtopology>();
+  private timer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+  private currentState: KafkaStreamsState = 'created';
+  readonly metrics: StreamsMetrics = newMetrics();
+
+  constructor(topology: Topology, options: KafkaStreamsOptions) {
+    if (!/^[A-Za-z0-9._-]+$/.test(options.applicationId)) {
+      throw new CdcError(
+        'CONFIG_INVALID',
+        `applicationId "${options.applicationId}" may only hold letters, digits, '.', '_' and '-'`,
+        {
+          context: { applicationId: options.applicationId },
+        },
+      );
+    }
+    this.topology = topology;
+    this.options = options;
+    this.logger = options.logger.child({ app: options.applicationId, host: hostname() });
+    this.clock = options.clock ?? systemClock;
+    this.handlers = { ...defaultErrorHandlers, ...options.errorHandlers };
+  }
+
+  get state(): KafkaStreamsState {
+    return this.currentState;
+  }
+
+  /** The error that stopped the application, when `state` is `failed`. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  /** Task ids currently running here (`<subtopology>_<partition>`). */
+  get assignedTasks(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  private topicName = (topic: string, internal: boolean): string =>
+    internal ? `${this.options.applicationId}-${topic}` : topic;
+
+  async start(): Promise<void> {
+    if (this.currentState !== 'created')
+      throw new CdcError('INVARIANT_VIOLATED', `cannot start a KafkaStreams that is ${this.currentState}`);
+    this.currentState = 'starting';
+    const { kafka, applicationId } = this.options;
+    const admin = kafka.admin();
+    this.admin = admin;
+    await admin.connect();
+    const external = [
+      ...new Set(
+        this.topology.subtopologies.flatMap((st) =>
+          st.sources.filter((s) => !s.internal).flatMap((s) => s.topics),
+        ),
+      ),
+    ];
+    const existing = new Set(await admin.listTopics());
+    const partitions = new Map<string, number>();
+    const present = external.filter((t) => existing.has(t));
+    if (present.length > 0) {
+      const meta = await admin.fetchTopicMetadata({ topics: present });
+      for (const t of meta.topics) partitions.set(t.name, t.partitions.length);
+    }
+    const plan = planPartitions(this.topology, partitions, this.topicName);
+    const rf =
+      this.options.replicationFactor === undefined
+        ? {}
+        : { replicationFactor: this.options.replicationFactor };
+    const specs: TopicSpec[] = [...plan.repartitionTopics].map(([topic, n]) => ({
+      topic,
+      numPartitions: n,
+      ...rf,
+    }));
+    for (const st of this.topology.subtopologies) {
+      for (const store of st.stores) {
+        if (!store.logged) continue;
+        specs.push({
+          topic: this.topicName(`${store.name}-changelog`, true),
+          numPartitions: plan.partitions.get(st.id) as number,
+          ...rf,
+          config: { 'cleanup.policy': 'compact' },
+        });
+      }
+      for (const s of st.sources)
+        for (const t of s.topics) this.subtopologyByTopic.set(this.topicName(t, s.internal), st);
+    }
+    await ensureTopics(admin, specs);
+    this.globals = new GlobalTables(kafka, this.topology.globals, this.logger);
+    await this.globals.start(admin);
+
+    const consumer = kafka.consumer({
+      groupId: applicationId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
+      maxWaitTimeInMs: 500,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      void this.onAssignment(e.payload.memberAssignment).catch((err) => this.fail(err));
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.fail(e.payload.error);
+    });
+    await consumer.connect();
+    // A new application starts from the beginning of its inputs (Kafka Streams' default).
+    await consumer.subscribe({ topics: [...this.subtopologyByTopic.keys()], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+        if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        const task = await this.taskFor(batch.topic, batch.partition, heartbeat);
+        try {
+          await task.processBatch(batch.topic, batch.messages);
+        } catch (err) {
+          await this.dropTask(task, false);
+          this.fail(err);
+          throw err;
+        }
+      },
+    });
+    const every = this.options.punctuateIntervalMs ?? 1_000;
+    this.timer = setInterval(() => {
+      for (const t of this.tasks.values()) void t.punctuate().catch((err) => this.fail(err));
+    }, every);
+    this.currentState = 'running';
+    this.logger.info('streams application started', { subtopologies: this.topology.subtopologies.length });
+  }
+
+  private async taskFor(
+    topic: string,
+    partition: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<RuntimeTask> {
+    const st = this.subtopologyByTopic.get(topic) as Subtopology;
+    const id = `${st.id}_${partition}`;
+    const running = this.tasks.get(id);
+    if (running && !running.isClosed) return running;
+    let opening = this.opening.get(id);
+    if (!opening) {
+      opening = RuntimeTask.open({
+        kafka: this.options.kafka,
+        admin: this.admin as Admin,
+        applicationId: this.options.applicationId,
+        subtopology: st,
+        partition,
+        stateDir: this.options.stateDir,
+        topicName: this.topicName,
+        handlers: this.handlers,
+        logger: this.logger,
+        metrics: this.metrics,
+        wallClock: () => this.clock.now(),
+        globalStores: this.globals?.stores ?? new Map(),
+        transactionTimeoutMs: this.options.transactionTimeoutMs ?? 60_000,
+        onProgress: () => heartbeat().catch(() => {}),
+      });
+      this.opening.set(id, opening);
+    }
+    try {
+      const task = await opening;
+      this.tasks.set(id, task);
+      return task;
+    } finally {
+      this.opening.delete(id);
+    }
+  }
+
+  /** After a rebalance: closes (cleanly) the tasks whose partitions moved elsewhere. */
+  private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
+    const keep = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const st = this.subtopologyByTopic.get(topic);
+      if (st) for (const p of partitions) keep.add(`${st.id}_${p}`);
+    }
+    for (const [id, task] of this.tasks) if (!keep.has(id)) await this.dropTask(task, true);
+    this.logger.info('partitions assigned', { tasks: [...keep].sort() });
+  }
+
+  private async dropTask(task: RuntimeTask, clean: boolean): Promise<void> {
+    if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
+    await task.close(clean).catch((err) => this.logger.warn('closing task failed', { task: task.id, err }));
+  }
+
+  private fail(err: unknown): void {
+    if (this.currentState === 'failed' || this.currentState === 'closed') return;
+    this.failure = err;
+    this.currentState = 'failed';
+    this.logger.error('streams application failed; restart it (state is rebuilt from Kafka)', { err });
+  }
+
+  /** Stops consuming, closes every task cleanly (checkpointing its stores), disconnects. */
+  async close(): Promise<void> {
+    if (this.currentState === 'closed') return;
+    const failed = this.currentState === 'failed';
+    this.currentState = 'closing';
+    if (this.timer) clearInterval(this.timer);
+    await this.consumer?.disconnect().catch((err) => this.logger.warn('consumer disconnect failed', { err }));
+    for (const task of [...this.tasks.values()]) await this.dropTask(task, !failed);
+    await this.globals?.stop().catch(() => {});
+    await this.admin?.disconnect().catch(() => {});
+    this.currentState = failed ? 'failed' : 'closed';
+  }
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { CdcError, type Logger } from '@cdc/core';
+import type { Kafka } from '@cdc/kafka';
+import type { BytesStore } from '../internals/stores/bytes-store.ts';
+
+export interface RestoreTarget {
+  topic: string;
+  partition: number;
+  /** First offset to apply. */
+  from: number;
+  /** The end offset (high watermark) to restore up to, read after fencing the previous owner. */
+  to: number;
+  store: BytesStore;
+}
+
+/**
+ * Replays changelog partitions into stores, read_committed (records of aborted transactions
+ * never reach a store). Done when every target reaches its end offset, or when fetches stop
+ * returning data below it (what remains are transaction markers or aborted records).
+ */
+export async function restoreChangelogs(
+  kafka: Kafka,
+  targets: readonly RestoreTarget[],
+  options: { logger: Logger; timeoutMs?: number; onProgress?: () => Promise<void> },
+): Promise<number> {
+  const pending = targets.filter((t) => t.to > t.from);
+  if (pending.length === 0) return 0;
+  const byKey = new Map(pending.map((t) => [`${t.topic}:${t.partition}`, { ...t, position: t.from }]));
+  const consumer = kafka.consumer({
+    groupId: `cdc-restore-${randomUUID()}`,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 200,
+  });
+  let applied = 0;
+  let idleFetches = 0;
+  let joined = false;
+  const finished = () => [...byKey.values()].every((t) => t.position >= t.to);
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...new Set(pending.map((t) => t.topic))], fromBeginning: true });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      joined = true;
+      const pause: { topic: string; partitions: number[] }[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        const others = partitions.filter((p) => !byKey.has(`${topic}:${p}`));
+        if (others.length > 0) pause.push({ topic, partitions: others });
+      }
+      if (pause.length > 0) consumer.pause(pause);
+    });
+    consumer.on(consumer.events.FETCH, () => {
+      if (joined) idleFetches += 1;
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const t = byKey.get(`${batch.topic}:${batch.partition}`);
+        if (!t) return;
+        for (const m of batch.messages) {
+          const offset = Number(m.offset);
+          if (offset < t.from || offset >= t.to || m.key === null) continue;
+          if (m.value === null) await t.store.delete(m.key);
+          else await t.store.put(m.key, m.value);
+          applied += 1;
+          t.position = offset + 1;
+        }
+        idleFetches = 0;
+        await options.onProgress?.();
+      },
+    });
+    for (const t of byKey.values())
+      consumer.seek({ topic: t.topic, partition: t.partition, offset: String(t.from) });
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    while (!finished() && idleFetches < 6) {
+      if (Date.now() > deadline) {
+        throw new CdcError(
+          'STATE_STORE_FAILED',
+          `restoring from ${[...byKey.keys()].join(', ')} did not finish in time; check that Kafka is reachable`,
+          {
+            retriable: true,
+            context: { targets: [...byKey.keys()] },
+          },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      await options.onProgress?.();
+    }
+    options.logger.info('stores restored from changelog', { records: applied, targets: [...byKey.keys()] });
+    return applied;
+  } finally {
+    await consumer.disconnect();
+  }
+}

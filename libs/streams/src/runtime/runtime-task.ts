@@ -1,0 +1,296 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '@cdc/core';
+import { type Admin, type Kafka, TransactionalProducer } from '@cdc/kafka';
+import type { ErrorHandlers } from '../error-handlers.ts';
+import { type BytesStore, withChangelog } from '../internals/stores/bytes-store.ts';
+import { LevelBytesStore } from '../internals/stores/level-bytes-store.ts';
+import { type AnyStore, typedStore } from '../internals/stores/typed-stores.ts';
+import { type OutgoingRecord, type RawRecord, type StreamsMetrics, StreamTask } from '../internals/task.ts';
+import type { Subtopology } from '../topology.ts';
+import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { restoreChangelogs } from './restore.ts';
+
+export interface RuntimeTaskOptions {
+  kafka: Kafka;
+  admin: Admin;
+  applicationId: string;
+  subtopology: Subtopology;
+  partition: number;
+  stateDir: string;
+  topicName: (topic: string, internal: boolean) => string;
+  handlers: ErrorHandlers;
+  logger: Logger;
+  metrics: StreamsMetrics;
+  wallClock: () => number;
+  globalStores: ReadonlyMap<string, AnyStore>;
+  transactionTimeoutMs: number;
+  onProgress?: () => Promise<void>;
+}
+
+export interface InputMessage {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+}
+
+/**
+ * A task running over Kafka: its own transactional producer (`<applicationId>-<taskId>`, so that
+ * whoever opens the task next fences this one), LevelDB stores restored from their changelogs,
+ * and one transaction per commit holding the outputs, the changelog writes and the input offsets.
+ */
+export class RuntimeTask {
+  readonly id: string;
+  readonly partition: number;
+  readonly subtopology: Subtopology;
+  private readonly options: RuntimeTaskOptions;
+  private readonly producer: TransactionalProducer;
+  private readonly bytes: Map<string, LevelBytesStore>;
+  private readonly task: StreamTask;
+  private readonly dir: string;
+  private readonly changelogs: Map<string, string>;
+  private pending: OutgoingRecord[] = [];
+  /** Next offset to process per input topic (committed, or processed and about to be). */
+  private readonly next: Map<string, number>;
+  private dirtyOffsets = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    options: RuntimeTaskOptions,
+    init: {
+      id: string;
+      dir: string;
+      producer: TransactionalProducer;
+      bytes: Map<string, LevelBytesStore>;
+      changelogs: Map<string, string>;
+      next: Map<string, number>;
+      stores: Map<string, AnyStore>;
+    },
+  ) {
+    this.options = options;
+    this.id = init.id;
+    this.partition = options.partition;
+    this.subtopology = options.subtopology;
+    this.dir = init.dir;
+    this.producer = init.producer;
+    this.bytes = init.bytes;
+    this.changelogs = init.changelogs;
+    this.next = init.next;
+    this.task = new StreamTask({
+      id: init.id,
+      partition: options.partition,
+      subtopology: options.subtopology,
+      stores: init.stores,
+      globalStores: options.globalStores,
+      collector: { send: (r) => this.pending.push(r) },
+      topicName: options.topicName,
+      wallClock: options.wallClock,
+      handlers: options.handlers,
+      logger: options.logger,
+      metrics: options.metrics,
+    });
+  }
+
+  /** Fences the previous owner, restores the stores, reads the committed input offsets. */
+  static async open(options: RuntimeTaskOptions): Promise<RuntimeTask> {
+    const { applicationId, subtopology: st, partition, admin, topicName, logger } = options;
+    const id = `${st.id}_${partition}`;
+    const log = logger.child({ task: id });
+    const dir = join(options.stateDir, applicationId, id);
+    const producer = await TransactionalProducer.connect(options.kafka, {
+      transactionalId: `${applicationId}-${id}`,
+      transactionTimeoutMs: options.transactionTimeoutMs,
+      logger: log,
+    });
+    const bytes = new Map<string, LevelBytesStore>();
+    try {
+      const checkpoint = await readCheckpoint(dir);
+      if (checkpoint === undefined) {
+        // No clean close recorded: local state may be ahead of the committed changelog.
+        await rm(dir, { recursive: true, force: true });
+      }
+      await mkdir(dir, { recursive: true });
+      await deleteCheckpoint(dir);
+      const changelogs = new Map<string, string>();
+      const targets = [];
+      for (const spec of st.stores) {
+        let store = await LevelBytesStore.open(join(dir, spec.name));
+        bytes.set(spec.name, store);
+        if (!spec.logged) continue;
+        const changelog = topicName(`${spec.name}-changelog`, true);
+        changelogs.set(spec.name, changelog);
+        const end = Number(
+          (await admin.fetchTopicOffsets(changelog)).find((o) => o.partition === partition)?.high ?? 0,
+        );
+        let from = checkpoint?.[changelog] ?? 0;
+        if (from > end) {
+          log.warn('checkpoint is ahead of the changelog (was it recreated?); restoring from scratch', {
+            changelog,
+            from,
+            end,
+          });
+          await store.close();
+          await rm(join(dir, spec.name), { recursive: true, force: true });
+          store = await LevelBytesStore.open(join(dir, spec.name));
+          bytes.set(spec.name, store);
+          from = 0;
+        }
+        targets.push({ topic: changelog, partition, from, to: end, store: store as BytesStore });
+      }
+      await restoreChangelogs(options.kafka, targets, {
+        logger: log,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      const stores = new Map<string, AnyStore>();
+      for (const spec of st.stores) {
+        const raw = bytes.get(spec.name) as LevelBytesStore;
+        const changelog = changelogs.get(spec.name);
+        const logged: BytesStore =
+          changelog === undefined
+            ? raw
+            : withChangelog(raw, (key, value) =>
+                runtimeTask.pending.push({
+                  topic: changelog,
+                  partition,
+                  key,
+                  value,
+                  timestamp: options.wallClock(),
+                }),
+              );
+        stores.set(spec.name, typedStore(spec, logged));
+      }
+      const inputTopics = st.sources.flatMap((s) => s.topics.map((t) => topicName(t, s.internal)));
+      const committed = await admin.fetchOffsets({ groupId: applicationId, topics: inputTopics });
+      const next = new Map<string, number>();
+      for (const t of committed) {
+        const o = Number(t.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+        next.set(t.topic, o);
+      }
+      const runtimeTask: RuntimeTask = new RuntimeTask(
+        { ...options, logger: log },
+        { id, dir, producer, bytes, changelogs, next, stores },
+      );
+      await runtimeTask.task.init();
+      log.info('task ready', {
+        restoredFrom: Object.fromEntries(targets.map((t) => [t.topic, [t.from, t.to]])),
+      });
+      return runtimeTask;
+    } catch (err) {
+      for (const b of bytes.values()) await b.close().catch(() => {});
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
+  /** Processes a batch of one input partition and commits it in one transaction. */
+  processBatch(topic: string, messages: readonly InputMessage[]): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed) return;
+      const from = this.next.get(topic) ?? -1;
+      for (const m of messages) {
+        const offset = Number(m.offset);
+        if (from >= 0 && offset < from) continue; // already committed by the previous owner
+        const headers: Record<string, Buffer | string | undefined> = {};
+        for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Array.isArray(v) ? v[0] : v;
+        const raw: RawRecord = {
+          topic,
+          partition: this.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          timestamp: Number(m.timestamp),
+          headers,
+        };
+        await this.task.process(raw);
+        this.next.set(topic, offset + 1);
+        this.dirtyOffsets = true;
+      }
+      await this.commit();
+    });
+  }
+
+  /** Fires due wall-clock punctuations and commits what they wrote. */
+  punctuate(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed) return;
+      await this.task.punctuateWallClock();
+      await this.commit();
+    });
+  }
+
+  private async commit(): Promise<void> {
+    if (this.pending.length === 0 && !this.dirtyOffsets) return;
+    const records = this.pending;
+    const byTopic = new Map<string, OutgoingRecord[]>();
+    for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+    const offsets = [...this.next]
+      .filter(([, o]) => o >= 0)
+      .map(([topic, offset]) => ({
+        topic,
+        partitions: [{ partition: this.partition, offset: String(offset) }],
+      }));
+    await this.producer.transaction(async (tx) => {
+      for (const [topic, list] of byTopic) {
+        await tx.send({
+          topic,
+          messages: list.map((r) => ({
+            key: r.key,
+            value: r.value,
+            timestamp: String(r.timestamp),
+            ...(r.partition === undefined ? {} : { partition: r.partition }),
+            ...(r.headers && Object.keys(r.headers).length > 0 ? { headers: { ...r.headers } } : {}),
+          })),
+        });
+      }
+      if (offsets.length > 0)
+        await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: offsets });
+    });
+    this.pending = [];
+    this.dirtyOffsets = false;
+  }
+
+  /**
+   * Closes the task. Clean (after a commit): writes the checkpoint so that the next owner on this
+   * machine skips the restore. Dirty (after a failure): no checkpoint, so the next open wipes and
+   * restores.
+   */
+  close(clean: boolean): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      let wroteCheckpoint = false;
+      try {
+        await this.task.close();
+        if (clean && this.pending.length === 0 && !this.dirtyOffsets) {
+          const checkpoint: Record<string, number> = {};
+          for (const changelog of this.changelogs.values()) {
+            const end = (await this.options.admin.fetchTopicOffsets(changelog)).find(
+              (o) => o.partition === this.partition,
+            );
+            checkpoint[changelog] = Number(end?.high ?? 0);
+          }
+          for (const b of this.bytes.values()) await b.close();
+          await writeCheckpoint(this.dir, checkpoint);
+          wroteCheckpoint = true;
+        }
+      } finally {
+        for (const b of this.bytes.values()) await b.close().catch(() => {});
+        await this.producer.disconnect().catch(() => {});
+        this.options.logger.info('task closed', { clean: wroteCheckpoint });
+      }
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
