@@ -10,12 +10,17 @@
  * | ObjectId           | `string` (24 hex digits), `cdc.type: objectId`                    |
  * | Decimal128         | `string` (its exact decimal text, also NaN/±Infinity/-0), `cdc.type: decimal128` — Avro `decimal` needs one fixed scale, Decimal128 has an exponent per value |
  * | Date               | `long` `timestamp-millis`, `cdc.type: date` (before 1970 negative) |
- * | Timestamp          | record `BsonTimestamp { t: long, i: long }`, `cdc.type: timestamp` |
+ * | Timestamp          | `long` `t × 2^32 + i` as a signed 64-bit (so ≥ 2^63 from 2038 on is negative; reverse with `BigInt.asUintN(64, v)`), `cdc.type: timestamp` |
  * | Binary             | `bytes`, `cdc.type: binary`, `cdc.binarySubtype`                  |
  * | Binary subtype 4 (16 bytes) | `string` `uuid` (`xxxxxxxx-xxxx-…`), `cdc.type: uuid`    |
  * | sub-document       | a record named `<Root>_<field path>` (unique: `_2`, … if taken)   |
  * | array              | `array` of the widened item type                                  |
- * | anything else / conflicts | record `ExtendedJson { json: string }` (canonical Extended JSON), `cdc.type: extendedJson` |
+ * | anything else / conflicts | `map<string>` holding one entry `json` (canonical Extended JSON), `cdc.type: extendedJson` |
+ *
+ * Why a map for Extended JSON and a long for Timestamp, not records: a union then never holds two
+ * records. avsc 5.7.9 caches a failed record-to-record resolution and later reuses it as if it
+ * had worked, so a reader union `[…, A, B]` reading a writer's `B` twice breaks (and the map
+ * is a branch of its own, where a `string` would clash with a string field's branch).
  *
  * Every field is `["null", …]` with default `null`. A place seeing several types is a union,
  * one branch per type (see `shape.ts`). Unions are written *wrapped* (`{ "long": 5n }`, as in
@@ -31,8 +36,6 @@ import type { AvroField, AvroRecordSchema, AvroSchema } from '../schema-types.ts
 import type { BranchShape, FieldShape, RecordShape, TypeShape } from './shape.ts';
 
 export const NULL_FIELDS_FIELD = '__cdc_nulls';
-export const TIMESTAMP_RECORD = 'BsonTimestamp';
-export const EXTENDED_JSON_RECORD = 'ExtendedJson';
 
 /** The `cdc.type` values this module writes. */
 export type MongoCdcType =
@@ -45,20 +48,36 @@ export type MongoCdcType =
   | 'extendedJson'
   | 'nullFields';
 
+/**
+ * Union members are ordered int, long, double: Avro lets a reader take the *first* branch of its
+ * union that can read the writer's value (avsc does), and int → long → double are promotions,
+ * so a narrower branch must come first or a long would be read into the double branch (and
+ * rounded beyond 2^53). The order depends only on the types, not on when each was seen.
+ */
+const UNION_ORDER: Record<BranchShape['type'], number> = {
+  boolean: 0,
+  int: 1,
+  long: 2,
+  double: 3,
+  string: 4,
+  bytes: 5,
+  record: 6,
+  array: 7,
+  extendedJson: 8,
+};
+
+function inUnionOrder(branches: BranchShape[]): BranchShape[] {
+  return [...branches].sort((a, b) => UNION_ORDER[a.type] - UNION_ORDER[b.type]);
+}
+
 export class SchemaEmitter {
   readonly #namespace: string;
-  readonly #defined = new Set<string>();
 
   constructor(namespace: string) {
     this.#namespace = namespace;
   }
 
-  fullName(name: string): string {
-    return `${this.#namespace}.${name}`;
-  }
-
   record(record: RecordShape): AvroRecordSchema {
-    this.#defined.add(record.name);
     const fields: AvroField[] = record.fields.map((f) => this.#field(f));
     if (record.nullFields) {
       fields.push({
@@ -76,7 +95,7 @@ export class SchemaEmitter {
     const type: AvroSchema =
       field.type.branches.length === 0
         ? 'null'
-        : ['null', ...field.type.branches.map((b) => this.#branch(b))];
+        : ['null', ...inUnionOrder(field.type.branches).map((b) => this.#branch(b))];
     return {
       name: field.avroName,
       type,
@@ -88,16 +107,10 @@ export class SchemaEmitter {
   items(shape: TypeShape): AvroSchema {
     const members: AvroSchema[] = [
       ...(shape.nullable ? ['null' as const] : []),
-      ...shape.branches.map((b) => this.#branch(b)),
+      ...inUnionOrder(shape.branches).map((b) => this.#branch(b)),
     ];
     if (members.length === 0) return 'null';
     return members.length === 1 ? (members[0] as AvroSchema) : members;
-  }
-
-  #named(name: string, define: () => AvroRecordSchema): AvroSchema {
-    if (this.#defined.has(name)) return this.fullName(name);
-    this.#defined.add(name);
-    return define();
   }
 
   #branch(branch: BranchShape): AvroSchema {
@@ -107,9 +120,10 @@ export class SchemaEmitter {
       case 'double':
         return branch.type;
       case 'long':
-        return branch.kind === 'long'
-          ? 'long'
-          : { type: 'long', logicalType: 'timestamp-millis', 'cdc.type': 'date' };
+        if (branch.kind === 'long') return 'long';
+        return branch.kind === 'date'
+          ? { type: 'long', logicalType: 'timestamp-millis', 'cdc.type': 'date' }
+          : { type: 'long', 'cdc.type': 'timestamp' };
       case 'string':
         if (branch.kind === 'string') return 'string';
         return branch.kind === 'uuid'
@@ -117,27 +131,8 @@ export class SchemaEmitter {
           : { type: 'string', 'cdc.type': branch.kind };
       case 'bytes':
         return { type: 'bytes', 'cdc.type': 'binary', 'cdc.binarySubtype': branch.subtype };
-      case 'timestamp':
-        return this.#named(TIMESTAMP_RECORD, () => ({
-          type: 'record',
-          name: TIMESTAMP_RECORD,
-          namespace: this.#namespace,
-          doc: 'A BSON Timestamp: seconds since 1970 (t) and an ordinal within the second (i), both unsigned 32-bit.',
-          'cdc.type': 'timestamp',
-          fields: [
-            { name: 't', type: 'long' },
-            { name: 'i', type: 'long' },
-          ],
-        }));
       case 'extendedJson':
-        return this.#named(EXTENDED_JSON_RECORD, () => ({
-          type: 'record',
-          name: EXTENDED_JSON_RECORD,
-          namespace: this.#namespace,
-          doc: 'A value kept as canonical MongoDB Extended JSON: a BSON type with no Avro counterpart, or a type that conflicts with what this field held before.',
-          'cdc.type': 'extendedJson',
-          fields: [{ name: 'json', type: 'string' }],
-        }));
+        return { type: 'map', values: 'string', 'cdc.type': 'extendedJson' };
       case 'record':
         return this.record(branch.record);
       case 'array':
@@ -149,10 +144,8 @@ export class SchemaEmitter {
 /** The key under which a wrapped union holds a value of this branch (avsc's branch name). */
 export function branchKey(branch: BranchShape, namespace: string): string {
   switch (branch.type) {
-    case 'timestamp':
-      return `${namespace}.${TIMESTAMP_RECORD}`;
     case 'extendedJson':
-      return `${namespace}.${EXTENDED_JSON_RECORD}`;
+      return 'map';
     case 'record':
       return `${namespace}.${branch.record.name}`;
     default:

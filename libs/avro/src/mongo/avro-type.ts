@@ -25,7 +25,18 @@ const bigintLong: avro.Type = avro.types.LongType.__with({
   compare: (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0),
 }) as unknown as avro.Type;
 
+function isLong(schema: unknown): boolean {
+  return (
+    schema === 'long' ||
+    (typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'long')
+  );
+}
+
 /** An avsc Type for an inferred MongoDB value (or key) schema. */
 export function mongoAvroType(schema: object): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, { registry: { long: bigintLong }, wrapUnions: true });
+  return avro.Type.forSchema(schema as avro.Schema, {
+    wrapUnions: true,
+    // A hook rather than `registry: { long }`: the registry is not consulted for `{ "type": "long", … }`.
+    typeHook: (s) => (isLong(s) ? bigintLong : undefined),
+  });
 }

@@ -8,7 +8,7 @@
  * number `1` and is inferred as an int.
  */
 import { CdcError } from '@cdc/core';
-import type { Binary, Timestamp } from 'mongodb';
+import { type Binary, BSONRegExp, type Timestamp } from 'mongodb';
 
 /** The kinds that inference tells apart. `extendedJson` covers the BSON types kept as Extended JSON. */
 export type BsonKind =
@@ -51,6 +51,18 @@ const EXTENDED_JSON_TYPES = new Set([
   'DBRef',
   'DBPointer',
 ]);
+
+/**
+ * A JS RegExp as the BSON serializer writes it: only `i`, `m` and `g` carry over, `g` as BSON's
+ * `s` (the deserializer maps `s` back to `g`). Read with `bsonRegExp: true` to get the exact
+ * BSON options (`x`, `u`, `l` included) as a `BSONRegExp` instead.
+ */
+export function bsonRegExpOf(re: RegExp): BSONRegExp {
+  return new BSONRegExp(
+    re.source,
+    `${re.ignoreCase ? 'i' : ''}${re.multiline ? 'm' : ''}${re.global ? 's' : ''}`,
+  );
+}
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -125,7 +137,8 @@ export function classify(value: unknown, path: string): ClassifiedValue {
     if (Number.isNaN(ms)) throw poison(path, 'the Date is invalid (outside what a JS Date can hold)');
     return { kind: 'date', value: BigInt(ms) };
   }
-  if (value instanceof RegExp) return { kind: 'extendedJson', value, bsonType: 'BSONRegExp' };
+  if (value instanceof RegExp)
+    return { kind: 'extendedJson', value: bsonRegExpOf(value), bsonType: 'BSONRegExp' };
   if (value instanceof Uint8Array) return { kind: 'binary', subtype: 0, value };
   const tag = (value as { _bsontype?: unknown })._bsontype;
   if (typeof tag === 'string') return classifyBson(tag, value, path);

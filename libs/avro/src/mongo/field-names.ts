@@ -11,8 +11,11 @@
  * so a field keeps its Avro name in every later schema version.
  */
 
-/** Avro field names the inference writes itself; a MongoDB field never gets one of these. */
-export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set(['__cdc_nulls']);
+/**
+ * Avro field names a MongoDB field never gets: the one the inference writes itself, and
+ * `__proto__`, which JS consumers cannot hold as a plain property.
+ */
+export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set(['__cdc_nulls', '__proto__']);
 
 const VALID = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

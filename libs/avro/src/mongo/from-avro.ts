@@ -120,8 +120,8 @@ class Decoder {
       case 'date':
         return new Date(Number(asLong(v)));
       case 'timestamp': {
-        const ts = v as { t: unknown; i: unknown };
-        return new Timestamp({ t: Number(asLong(ts.t)), i: Number(asLong(ts.i)) });
+        const u = BigInt.asUintN(64, asLong(v));
+        return new Timestamp({ t: Number(u >> 32n), i: Number(u & 0xffffffffn) });
       }
       case 'extendedJson':
         return fromExtendedJson((v as { json: string }).json);

@@ -19,7 +19,7 @@
  */
 import { CdcError } from '@cdc/core';
 import type { AvroRecordSchema } from '../schema-types.ts';
-import { EXTENDED_JSON_RECORD, SchemaEmitter, TIMESTAMP_RECORD } from './avro-schema.ts';
+import { SchemaEmitter } from './avro-schema.ts';
 import { type ClassifiedTree, classifyTree } from './bson-value.ts';
 import { isValidAvroName } from './field-names.ts';
 import { observeRecord, RecordNames, type RecordShape, recordNamesIn } from './shape.ts';
@@ -72,7 +72,7 @@ export class InferredSchema {
 
   private constructor(state: InferredSchemaState) {
     this.#state = state;
-    this.#names = new RecordNames([TIMESTAMP_RECORD, EXTENDED_JSON_RECORD, ...recordNamesIn(state.root)]);
+    this.#names = new RecordNames(recordNamesIn(state.root));
   }
 
   static create(options: InferredSchemaOptions): InferredSchema {
@@ -86,7 +86,7 @@ export class InferredSchema {
         },
       );
     }
-    if (!isValidAvroName(name) || name === TIMESTAMP_RECORD || name === EXTENDED_JSON_RECORD) {
+    if (!isValidAvroName(name)) {
       throw new CdcError(
         'CONFIG_INVALID',
         `'${name}' cannot name the document record: use [A-Za-z_][A-Za-z0-9_]*.`,

@@ -9,11 +9,10 @@
  * | ------------- | -------------------------------------------------- |
  * | boolean       | Boolean                                            |
  * | int           | Int32                                              |
- * | long          | Int64, *or* Date (timestamp-millis) — never both   |
+ * | long          | Int64, *or* Date (millis), *or* Timestamp — one    |
  * | double        | Double (and Int32 once a double was seen)          |
  * | string        | String, *or* ObjectId, Decimal128, UUID — one kind |
  * | bytes         | Binary of one subtype                              |
- * | timestamp     | BSON Timestamp (record `{t, i}`)                   |
  * | record        | sub-documents, all shapes merged into one record   |
  * | array         | arrays, their items widened as one place           |
  * | extendedJson  | anything else, as canonical Extended JSON          |
@@ -21,7 +20,12 @@
  * Widening: Int32 then Int64 → the int branch becomes long; Int32 then Double → it becomes
  * double; Int64 and Double → both branches, because Avro's long → double promotion rounds
  * integers beyond 2^53 (never chosen). A value whose Avro branch is taken by another BSON type
- * (an ObjectId where strings were seen, a Date where Int64s were), a sub-document or array where
+ * (an ObjectId where strings were seen, a Date where Int64s were, Binary where strings were or
+ * the reverse: Avro promotes string ↔ bytes, so a reader that takes the first union branch that
+ * can read a value would turn one into the other; likewise a Double where Dates or Timestamps
+ * were, or the reverse: Avro reads a long as a double, and an Int32 written before the int
+ * branch became double would be read by the first matching branch of `[long(date), double]`,
+ * the date), a sub-document or array where
  * scalars were seen or the reverse, a sub-document that would take its record past
  * `maxFieldsPerRecord`, and MinKey/MaxKey/RegExp/Code/Symbol/DBRef/DBPointer go to the
  * extendedJson branch. Branches are only ever added (or int replaced by long/double, which Avro
@@ -31,7 +35,7 @@ import type { ClassifiedTree } from './bson-value.ts';
 import { allocateName } from './field-names.ts';
 
 export type StringKind = 'string' | 'objectId' | 'decimal128' | 'uuid';
-export type LongKind = 'long' | 'date';
+export type LongKind = 'long' | 'date' | 'timestamp';
 
 export type BranchShape =
   | { type: 'boolean' }
@@ -40,7 +44,6 @@ export type BranchShape =
   | { type: 'double' }
   | { type: 'string'; kind: StringKind }
   | { type: 'bytes'; subtype: number }
-  | { type: 'timestamp' }
   | { type: 'extendedJson' }
   | { type: 'record'; record: RecordShape }
   | { type: 'array'; items: TypeShape };
@@ -123,27 +126,31 @@ export function targetOf(shape: TypeShape, value: ClassifiedTree, maxFieldsPerRe
   switch (value.kind) {
     case 'boolean':
       return 'boolean';
-    case 'timestamp':
-      return 'timestamp';
     case 'int':
       if (branchOf(shape, 'long')?.kind === 'long') return 'long';
       return branchOf(shape, 'double') ? 'double' : 'int';
     case 'long':
-    case 'date': {
+    case 'date':
+    case 'timestamp': {
       const long = branchOf(shape, 'long');
+      if (value.kind !== 'long' && branchOf(shape, 'double')) return 'extendedJson';
       return !long || long.kind === value.kind ? 'long' : 'extendedJson';
     }
     case 'double':
-      return 'double';
+      return branchOf(shape, 'long')?.kind === 'date' || branchOf(shape, 'long')?.kind === 'timestamp'
+        ? 'extendedJson'
+        : 'double';
     case 'string':
     case 'objectId':
     case 'decimal128':
     case 'uuid': {
       const string = branchOf(shape, 'string');
+      if (branchOf(shape, 'bytes')) return 'extendedJson';
       return !string || string.kind === value.kind ? 'string' : 'extendedJson';
     }
     case 'binary': {
       const bytes = branchOf(shape, 'bytes');
+      if (branchOf(shape, 'string')) return 'extendedJson';
       return !bytes || bytes.subtype === value.subtype ? 'bytes' : 'extendedJson';
     }
   }
@@ -228,6 +235,11 @@ function observeType(shape: TypeShape, value: ClassifiedTree, scope: string, ctx
   }
   if (branch.type === 'record' && value.kind === 'document') observeRecord(branch.record, value, ctx);
   else if (branch.type === 'array' && value.kind === 'array') {
+    // Items never seen are written as `"null"`; a later item type must then come as `["null", T]`.
+    if (value.items.length === 0 && branch.items.branches.length === 0 && !branch.items.nullable) {
+      branch.items.nullable = true;
+      ctx.changed = true;
+    }
     for (const item of value.items) observeType(branch.items, item, `${scope}_item`, ctx);
   }
 }
@@ -240,7 +252,10 @@ function newBranch(
 ): BranchShape {
   switch (target) {
     case 'long':
-      return { type: 'long', kind: value.kind === 'date' ? 'date' : 'long' };
+      return {
+        type: 'long',
+        kind: value.kind === 'date' || value.kind === 'timestamp' ? value.kind : 'long',
+      };
     case 'string':
       return { type: 'string', kind: value.kind as StringKind };
     case 'bytes':

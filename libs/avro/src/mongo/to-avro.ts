@@ -94,11 +94,9 @@ function branchValue(branch: BranchShape, value: ClassifiedTree, path: string, c
     case 'array':
       if (value.kind !== 'array') break;
       return value.items.map((item, i) => typeValue(branch.items, item, childPath(path, i), false, ctx));
-    case 'timestamp':
-      if (value.kind !== 'timestamp') break;
-      return { t: BigInt(value.t), i: BigInt(value.i) };
     case 'long':
       if (value.kind === 'long' || value.kind === 'date') return value.value;
+      if (value.kind === 'timestamp') return BigInt.asIntN(64, (BigInt(value.t) << 32n) | BigInt(value.i));
       if (value.kind === 'int') return BigInt(value.value);
       break;
     case 'bytes':
