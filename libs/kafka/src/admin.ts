@@ -1,6 +1,9 @@
 import { CdcError } from '@cdc/core';
-import { type Admin, ConfigResourceTypes } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import { toCdcError } from './errors.ts';
+
+// kafkajs is CommonJS and Node's ESM loader does not see this export by name (vitest does).
+const { ConfigResourceTypes } = kafkajs;
 
 export interface TopicSpec {
   topic: string;
