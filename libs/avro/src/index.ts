@@ -34,6 +34,7 @@ export {
 } from './evolution.ts';
 export { type MongoCdcType, NULL_FIELDS_FIELD } from './mongo/avro-schema.ts';
 export { mongoAvroType } from './mongo/avro-type.ts';
+export { comparableDocument } from './mongo/comparable.ts';
 export { avroToDocument } from './mongo/from-avro.ts';
 export {
   InferredSchema,

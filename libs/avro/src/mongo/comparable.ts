@@ -18,12 +18,12 @@ function number(n: number): { $number: string } {
   return { $number: Number.isInteger(n) ? BigInt(n).toString() : String(n) };
 }
 
-export function comparable(value: unknown): unknown {
+export function comparableDocument(value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (typeof value === 'number') return number(value);
   if (typeof value === 'bigint') return { $number: value.toString() };
   if (typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(comparable);
+  if (Array.isArray(value)) return value.map(comparableDocument);
   if (value instanceof Uint8Array)
     return { $binary: { subType: 0, hex: Buffer.from(value).toString('hex') } };
   const tag = (value as { _bsontype?: string })._bsontype;
@@ -47,6 +47,6 @@ export function comparable(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, comparable(v)]),
+      .map(([k, v]) => [k, comparableDocument(v)]),
   );
 }

@@ -26,7 +26,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { AvroRecordSchema } from '../schema-types.ts';
 import { mongoAvroType } from './avro-type.ts';
-import { comparable } from './comparable.ts';
+import { comparableDocument as comparable } from './comparable.ts';
 import { setField } from './extended-json.ts';
 import { avroToDocument } from './from-avro.ts';
 import { InferredSchema } from './inferred-schema.ts';
