@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { CdcError, type Clock, type Logger, systemClock } from '@cdc/core';
+import { CdcError, type Clock, isCdcError, type Logger, systemClock } from '@cdc/core';
 import { type Admin, type Consumer, ensureTopics, type Kafka, type TopicSpec } from '@cdc/kafka';
 import { defaultErrorHandlers, type ErrorHandlers } from '../error-handlers.ts';
 import { newMetrics, type StreamsMetrics } from '../internals/task.ts';
@@ -59,6 +59,7 @@ export class KafkaStreams {
   private readonly subtopologyByTopic = new Map<string, Subtopology>();
   private timer: NodeJS.Timeout | undefined;
   private failure: unknown;
+  private assignment = new Set<string>();
   private currentState: KafkaStreamsState = 'created';
   readonly metrics: StreamsMetrics = newMetrics();
 
@@ -88,8 +89,13 @@ export class KafkaStreams {
     return this.failure;
   }
 
-  /** Task ids currently running here (`<subtopology>_<partition>`). */
+  /** Task ids the consumer group assigned here (`<subtopology>_<partition>`); each opens at its first batch. */
   get assignedTasks(): string[] {
+    return [...this.assignment].sort();
+  }
+
+  /** Task ids open here (stores restored, producer initialized). */
+  get openTasks(): string[] {
     return [...this.tasks.keys()].sort();
   }
 
@@ -171,9 +177,16 @@ export class KafkaStreams {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         const task = await this.taskFor(batch.topic, batch.partition, heartbeat);
         try {
-          await task.processBatch(batch.topic, batch.messages);
+          const { seekTo } = await task.processBatch(batch.topic, batch.messages);
+          if (seekTo !== undefined)
+            consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(seekTo) });
         } catch (err) {
           await this.dropTask(task, false);
+          if (isCdcError(err, 'KAFKA_FENCED')) {
+            // Another instance owns this task now; its next rebalance tells us so.
+            this.logger.warn('task fenced by its new owner; dropped', { task: task.id });
+            return;
+          }
           this.fail(err);
           throw err;
         }
@@ -232,6 +245,7 @@ export class KafkaStreams {
       const st = this.subtopologyByTopic.get(topic);
       if (st) for (const p of partitions) keep.add(`${st.id}_${p}`);
     }
+    this.assignment = keep;
     for (const [id, task] of this.tasks) if (!keep.has(id)) await this.dropTask(task, true);
     this.logger.info('partitions assigned', { tasks: [...keep].sort() });
   }

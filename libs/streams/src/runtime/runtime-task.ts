@@ -191,11 +191,18 @@ export class RuntimeTask {
     return run;
   }
 
-  /** Processes a batch of one input partition and commits it in one transaction. */
-  processBatch(topic: string, messages: readonly InputMessage[]): Promise<void> {
+  /**
+   * Processes a batch of one input partition and commits it in one transaction. Returns the
+   * offset to seek to when the batch starts past the committed offset (the consumer moved on
+   * while a previous owner's work was fenced away): nothing is processed then.
+   */
+  processBatch(topic: string, messages: readonly InputMessage[]): Promise<{ seekTo?: number }> {
     return this.exclusive(async () => {
-      if (this.closed) return;
+      const first = Number(messages[0]?.offset ?? -1);
+      // Closed under our feet (revoked): have the batch delivered again, to whoever owns it.
+      if (this.closed) return first >= 0 ? { seekTo: first } : {};
       const from = this.next.get(topic) ?? -1;
+      if (from >= 0 && first > from) return { seekTo: from };
       for (const m of messages) {
         const offset = Number(m.offset);
         if (from >= 0 && offset < from) continue; // already committed by the previous owner
@@ -215,6 +222,7 @@ export class RuntimeTask {
         this.dirtyOffsets = true;
       }
       await this.commit();
+      return {};
     });
   }
 
