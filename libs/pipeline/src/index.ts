@@ -6,7 +6,13 @@
  *   for (const source of pipeline.sources.postgres) console.log(source.name, source.slot);
  */
 export { loadPipeline, type Pipeline, PipelineSchema } from './pipeline.ts';
-export { type ClickHouseSection, ClickHouseSectionSchema } from './sections/clickhouse.ts';
+export {
+  type ClickHouseSection,
+  ClickHouseSectionSchema,
+  type ClickHouseSinkOptions,
+  ClickHouseSinkSchema,
+} from './sections/clickhouse.ts';
 export { type MongoSource, MongoSourceSchema } from './sections/mongo-source.ts';
 export { type PostgresSource, PostgresSourceSchema } from './sections/postgres-source.ts';
 export { type RegistrySection, RegistrySectionSchema } from './sections/registry.ts';
+export { type TelemetrySection, TelemetrySectionSchema } from './sections/telemetry.ts';

@@ -28,7 +28,10 @@ describe('loadPipeline', () => {
       fullDocument: 'updateLookup',
       snapshot: 'initial',
     });
-    expect(p.clickhouse).toEqual({ embedded: { path: '.stack/data/clickhouse-embedded' } });
+    expect(p.clickhouse).toMatchObject({
+      embedded: { path: '.stack/data/clickhouse-embedded' },
+      database: 'cdc',
+    });
     expect(printableConfig(p)).not.toContain('s3cret');
   });
 

@@ -5,6 +5,7 @@ import { ClickHouseSectionSchema } from './sections/clickhouse.ts';
 import { MongoSourceSchema } from './sections/mongo-source.ts';
 import { PostgresSourceSchema } from './sections/postgres-source.ts';
 import { RegistrySectionSchema } from './sections/registry.ts';
+import { TelemetrySectionSchema } from './sections/telemetry.ts';
 
 /**
  * The pipeline file. Every service reads the whole file (plus `CDC__…` environment overrides
@@ -22,6 +23,7 @@ export const PipelineSchema = z
       })
       .prefault({}),
     clickhouse: ClickHouseSectionSchema.optional(),
+    telemetry: TelemetrySectionSchema.prefault({}),
   })
   .superRefine((p, ctx) => {
     const names = [...p.sources.postgres, ...p.sources.mongo].map((s) => s.name);

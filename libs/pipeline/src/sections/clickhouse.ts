@@ -1,10 +1,68 @@
 import { z } from 'zod';
 
+/**
+ * How services/sink-clickhouse consumes and writes. Defaults were chosen by measurement (see
+ * services/sink-clickhouse/README.md): bigger batches stop paying off past ~20k rows.
+ */
+export const ClickHouseSinkSchema = z
+  .object({
+    /** Consumer group of the sink (one group per ClickHouse target). */
+    groupId: z.string().min(1).default('cdc-sink-clickhouse'),
+    /** Topics to consume: names, or `/regex/` (e.g. `/^shop\\./`). */
+    topics: z.array(z.string().min(1)).min(1).default(['/^(?!.*\\.dlq$)(?!__).*/']),
+    /** Per topic: the table name (default: the topic with non-word characters as `_`) and, for topics without an Avro key record, the value fields that identify a row. */
+    tables: z
+      .record(
+        z.string(),
+        z.object({
+          table: z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+            .optional(),
+          keyColumns: z.array(z.string().min(1)).optional(),
+        }),
+      )
+      .default({}),
+    batch: z
+      .object({
+        /** Flush when this many records are buffered (consumption pauses beyond it). */
+        maxRows: z.number().int().positive().default(20_000),
+        /** Flush at the latest this long after the first buffered record. */
+        maxWaitMs: z.number().int().positive().default(500),
+      })
+      .prefault({}),
+    retry: z
+      .object({
+        initialDelayMs: z.number().int().positive().default(200),
+        maxDelayMs: z.number().int().positive().default(10_000),
+      })
+      .prefault({}),
+    /** Records that cannot be written go here, with the reason in headers. */
+    deadLetterTopic: z.string().min(1).default('cdc.sink-clickhouse.dlq'),
+    /** An incompatible schema change: stop that table (the others go on) or dead-letter its records. */
+    onIncompatibleSchema: z.enum(['stop-table', 'dead-letter']).default('stop-table'),
+  })
+  .prefault({});
+
 /** Where the sink writes (owned by services/sink-clickhouse). */
 export const ClickHouseSectionSchema = z.union([
   z.object({
     /** The embedded engine (chdb) on a data directory: the zero-setup default. */
-    embedded: z.object({ path: z.string().min(1) }),
+    embedded: z.object({
+      path: z.string().min(1),
+      /** Read-only SQL over HTTP on 127.0.0.1 (`/?query=…`), shaped like ClickHouse's HTTP interface; port 0 picks one. */
+      http: z
+        .object({
+          enabled: z.boolean().default(true),
+          port: z.number().int().min(0).max(65535).default(18124),
+        })
+        .prefault({}),
+    }),
+    database: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default('cdc'),
+    sink: ClickHouseSinkSchema,
   }),
   z.object({
     /** A ClickHouse server over HTTP(S). */
@@ -12,6 +70,9 @@ export const ClickHouseSectionSchema = z.union([
     database: z.string().default('default'),
     username: z.string().default('default'),
     password: z.string().optional(),
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    sink: ClickHouseSinkSchema,
   }),
 ]);
 export type ClickHouseSection = z.output<typeof ClickHouseSectionSchema>;
+export type ClickHouseSinkOptions = z.output<typeof ClickHouseSinkSchema>;

@@ -25,5 +25,32 @@ export const PostgresSourceSchema = z.object({
   /** Tables as `schema.table`; empty means every table of the database. */
   include: z.array(z.string()).default([]),
   snapshot: z.enum(['initial', 'never', 'when_needed', 'initial_only']).default('initial'),
+  /** Topics are `<topicPrefix>.<db>.<schema>.<table>` (default: the name). */
+  topicPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .optional(),
+  /** The compacted topic holding the capture's committed source position. */
+  offsetsTopic: z.string().default('cdc.offsets'),
+  /** Partitions of the table topics the capture creates. */
+  topicPartitions: z.number().int().positive().default(3),
+  /** What to do when the registry rejects a table's new schema. */
+  schemaEvolution: z.enum(['stop', 'new-topic-version']).default('new-topic-version'),
+  /** At most this many changes per Kafka transaction: larger source transactions are chunked. */
+  maxChangesPerTransaction: z.number().int().positive().default(10_000),
+  /** How often the capture reports its position to PostgreSQL and acknowledges idle WAL. */
+  heartbeatIntervalMs: z.number().int().positive().default(10_000),
+  /** Capture `pg_logical_emit_message` messages into `<topicPrefix>.messages`. */
+  messages: z.boolean().default(false),
+  snapshotOptions: z
+    .object({
+      /** Tables read at the same time (each on its own connection). */
+      parallelism: z.number().int().positive().default(2),
+      /** Rows per read (keyset pagination by primary key). */
+      chunkRows: z.number().int().positive().default(10_000),
+      /** The snapshot is one Kafka transaction: it must finish within this (≤ the broker's transaction.max.timeout.ms). */
+      transactionTimeoutMs: z.number().int().positive().default(900_000),
+    })
+    .prefault({}),
 });
 export type PostgresSource = z.output<typeof PostgresSourceSchema>;

@@ -1,0 +1,243 @@
+/**
+ * A Kafka record → what the sink writes: a row of the topic's table (data columns from the
+ * envelope's `after`, or `before` and the key for deletes, plus the sink's own columns), a
+ * truncation, or nothing (a CDC tombstone). Writer schemas are fetched by id once and kept.
+ *
+ * Anything wrong with one record (not Avro, unknown schema, no usable position) throws a
+ * non-retriable `CdcError`: the caller dead-letters that record. A registry that does not
+ * answer throws a retriable one: the caller retries the batch.
+ */
+import { type AvroRecordSchema, type AvroType, parseSchema, type RegistryClient, unframe } from '@cdc/avro';
+import { CdcError, isCdcError } from '@cdc/core';
+import type { EncodedRow } from './row-encoder.ts';
+import { deriveTableShape, isEnvelope, type TableShape } from './schema/table-shape.ts';
+import { offsetVersion, postgresVersion } from './version.ts';
+
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+  headers?: Record<string, unknown>;
+}
+
+export type Decoded =
+  | { kind: 'row'; shape: TableShape; shapeId: string; row: EncodedRow }
+  | { kind: 'truncate'; version: bigint; changeId: string }
+  | { kind: 'skip' };
+
+interface WriterSchema {
+  schema: AvroRecordSchema;
+  type: AvroType;
+}
+
+export class RecordDecoder {
+  private readonly registry: RegistryClient;
+  private readonly writers = new Map<number, Promise<WriterSchema>>();
+  private readonly shapes = new Map<string, TableShape>();
+  /** Last value schema id seen per topic, for tombstones of upsert topics. */
+  private readonly lastShapeByTopic = new Map<string, string>();
+  private readonly keyColumnsFor: (topic: string) => readonly string[] | undefined;
+
+  constructor(
+    registry: RegistryClient,
+    keyColumnsFor: (topic: string) => readonly string[] | undefined = () => undefined,
+  ) {
+    this.registry = registry;
+    this.keyColumnsFor = keyColumnsFor;
+  }
+
+  private writer(id: number): Promise<WriterSchema> {
+    let w = this.writers.get(id);
+    if (!w) {
+      w = this.fetch(id);
+      this.writers.set(id, w);
+      w.catch(() => this.writers.delete(id));
+    }
+    return w;
+  }
+
+  private async fetch(id: number): Promise<WriterSchema> {
+    let text: string | undefined;
+    try {
+      text = await this.registry.schemaById(id);
+    } catch (err) {
+      if (isCdcError(err)) throw err;
+      throw new CdcError(
+        'SCHEMA_REGISTRY_UNAVAILABLE',
+        `fetching schema id ${id}: ${(err as Error).message}`,
+        {
+          retriable: true,
+          cause: err,
+        },
+      );
+    }
+    if (text === undefined) {
+      throw new CdcError(
+        'SERDE_FAILED',
+        `schema id ${id} is not in the registry: the record was written against another registry`,
+        {
+          context: { schemaId: id },
+        },
+      );
+    }
+    const schema = JSON.parse(text) as AvroRecordSchema;
+    if (typeof schema !== 'object' || schema.type !== 'record') {
+      throw new CdcError(
+        'SCHEMA_UNSUPPORTED_TYPE',
+        `schema id ${id} is not a record: the sink writes records only`,
+        {
+          context: { schemaId: id },
+        },
+      );
+    }
+    const wrapped =
+      isEnvelope(schema) &&
+      JSON.stringify(schema.fields.find((f) => f.name === 'source')).includes('mongodb');
+    return { schema, type: parseSchema(text, { wrapUnions: wrapped }) };
+  }
+
+  private async decodePart(
+    buf: Buffer,
+    record: KafkaRecord,
+    part: 'key' | 'value',
+  ): Promise<{ id: number; schema: AvroRecordSchema; value: Record<string, unknown> }> {
+    const context = { topic: record.topic, partition: record.partition, offset: record.offset, part };
+    const { schemaId, payload } = unframe(buf, context);
+    const writer = await this.writer(schemaId);
+    try {
+      return {
+        id: schemaId,
+        schema: writer.schema,
+        value: writer.type.fromBuffer(payload) as Record<string, unknown>,
+      };
+    } catch (err) {
+      throw new CdcError(
+        'SERDE_FAILED',
+        `${part} at ${record.topic}/${record.partition}@${record.offset} does not decode with schema id ${schemaId}: ${(err as Error).message}`,
+        {
+          context: { topic: record.topic, partition: record.partition, offset: record.offset, schemaId },
+          cause: err,
+        },
+      );
+    }
+  }
+
+  private shapeFor(
+    topic: string,
+    value: { id: number; schema: AvroRecordSchema },
+    key: { id: number; schema: AvroRecordSchema } | undefined,
+  ): { shape: TableShape; shapeId: string } {
+    const shapeId = `${value.id}/${key?.id ?? '-'}`;
+    let shape = this.shapes.get(`${topic}\u0000${shapeId}`);
+    if (!shape) {
+      shape = deriveTableShape({
+        value: value.schema,
+        key: key?.schema,
+        keyColumns: this.keyColumnsFor(topic),
+      });
+      this.shapes.set(`${topic}\u0000${shapeId}`, shape);
+    }
+    this.lastShapeByTopic.set(topic, shapeId);
+    return { shape, shapeId };
+  }
+
+  async decode(record: KafkaRecord): Promise<Decoded> {
+    const key =
+      record.key && record.key.length >= 5 && record.key[0] === 0
+        ? await this.decodePart(record.key, record, 'key')
+        : undefined;
+    if (record.value === null || record.value.length === 0) {
+      const shapeId = this.lastShapeByTopic.get(record.topic);
+      const shape = shapeId ? this.shapes.get(`${record.topic}\u0000${shapeId}`) : undefined;
+      // A tombstone after a CDC delete only serves compaction; on an upsert topic it deletes the key.
+      if (shape?.kind !== 'upsert' || !key) return { kind: 'skip' };
+      return {
+        kind: 'row',
+        shape,
+        shapeId: shapeId!,
+        row: this.upsertRow(shape, undefined, key.value, record, true),
+      };
+    }
+    const value = await this.decodePart(record.value, record, 'value');
+    const { shape, shapeId } = this.shapeFor(record.topic, value, key);
+    if (shape.kind === 'upsert')
+      return {
+        kind: 'row',
+        shape,
+        shapeId,
+        row: this.upsertRow(shape, value.value, key?.value, record, false),
+      };
+    const event = value.value as {
+      before: Record<string, unknown> | null;
+      after: Record<string, unknown> | null;
+      source: { commitLsn?: string; lsn?: string; snapshot?: string; tsMs: bigint | number };
+      op: string;
+      changeId: string;
+    };
+    const version =
+      shape.versioning === 'postgres-lsn' ? postgresVersion(event) : offsetVersion(record.offset);
+    if (event.op === 't') return { kind: 'truncate', version, changeId: event.changeId };
+    const deleted = event.op === 'd';
+    const image = deleted ? event.before : event.after;
+    if (!deleted && !image) {
+      throw new CdcError('POISON_RECORD', `change ${event.changeId} (op ${event.op}) has no after image`, {
+        context: { changeId: event.changeId, op: event.op },
+      });
+    }
+    const row = this.dataRow(shape, image, key?.value, deleted);
+    row._version = version;
+    row._is_deleted = deleted ? 1 : 0;
+    row._change_id = event.changeId;
+    row._op = event.op;
+    row._source_ts = `${event.source.tsMs}`.padStart(4, '0').replace(/(\d{3})$/, '.$1');
+    return { kind: 'row', shape, shapeId, row };
+  }
+
+  private dataRow(
+    shape: TableShape,
+    image: Record<string, unknown> | null,
+    key: Record<string, unknown> | undefined,
+    deleted: boolean,
+  ): EncodedRow {
+    const row: EncodedRow = {};
+    if (image) {
+      for (const c of shape.columns) {
+        const v = image[c.field];
+        // A delete's before image may hold only the key (replica identity default): the rest takes defaults.
+        if (deleted && (v === null || v === undefined)) continue;
+        row[c.column] = c.mapping.convert(v === undefined ? null : v);
+      }
+    }
+    for (const k of shape.keyColumns) {
+      if (k.rowField !== undefined && image && image[k.rowField] !== null && image[k.rowField] !== undefined)
+        continue;
+      if (k.keyField !== undefined && key && key[k.keyField] !== undefined && key[k.keyField] !== null) {
+        row[k.column] = k.mapping.convert(key[k.keyField]);
+      } else if (k.rowField === undefined || !(k.column in row)) {
+        throw new CdcError('POISON_RECORD', `the record has no value for key column ${k.column}`, {
+          context: { column: k.column },
+        });
+      }
+    }
+    return row;
+  }
+
+  private upsertRow(
+    shape: TableShape,
+    value: Record<string, unknown> | undefined,
+    key: Record<string, unknown> | undefined,
+    record: KafkaRecord,
+    tombstone: boolean,
+  ): EncodedRow {
+    const row = this.dataRow(shape, value ?? null, key, tombstone);
+    row._version = offsetVersion(record.offset);
+    row._is_deleted = tombstone ? 1 : 0;
+    row._change_id = `${record.topic}/${record.partition}/${record.offset}`;
+    row._op = tombstone ? 'd' : 'u';
+    row._source_ts = `${record.timestamp}`.padStart(4, '0').replace(/(\d{3})$/, '.$1');
+    return row;
+  }
+}

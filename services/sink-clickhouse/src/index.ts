@@ -1,0 +1,23 @@
+/**
+ * @cdc/sink-clickhouse: CDC and aggregate topics into ClickHouse tables it creates and evolves.
+ *
+ *   const transport = new EmbeddedTransport('.stack/data/clickhouse-embedded');
+ *   const tables = new TableManager(transport, 'cdc', logger);
+ *   const sink = new ClickHouseSink({ kafka, registry, transport, tables, options: pipeline.clickhouse.sink, logger });
+ *   await sink.start();
+ *   // SELECT * FROM cdc.shop_shop_public_orders_current   -- the current state
+ *   await sink.stop();
+ */
+
+export { type Decoded, type KafkaRecord, RecordDecoder } from './decode.ts';
+export { encodeRows } from './row-encoder.ts';
+export { type ColumnMapping, mapSchema, RawBytes } from './schema/column-type.ts';
+export { deriveTableShape, META_COLUMNS, type TableShape } from './schema/table-shape.ts';
+export { TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
+export { ClickHouseSink, type SinkDeps, tableNameFor } from './sink.ts';
+export { dedupToken, insertIsolating } from './table-writer.ts';
+export { EmbeddedTransport } from './transport/embedded-transport.ts';
+export { clickhouseCode, isDataError, toSinkError } from './transport/errors.ts';
+export { HttpTransport, type HttpTransportOptions } from './transport/http-transport.ts';
+export type { ClickHouseTransport } from './transport/transport.ts';
+export { offsetVersion, postgresVersion } from './version.ts';

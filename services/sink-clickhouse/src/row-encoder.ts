@@ -1,0 +1,74 @@
+/**
+ * Rows → a `JSONEachRow` payload (one JSON object per line), as bytes.
+ *
+ * JSON has no bytes type and ClickHouse decodes `\u00XX` escapes as UTF-8 characters, so
+ * `bytes` would not survive as escaped text. ClickHouse does not check that a String is valid
+ * UTF-8, though: `RawBytes` values are spliced into the payload as the bytes themselves, with
+ * only `"`, `\` and control bytes escaped. bigints are written quoted (exact), NaN and
+ * ±Infinity as `"nan"` / `"inf"` / `"-inf"`, which ClickHouse reads into Float columns.
+ */
+import { randomBytes } from 'node:crypto';
+import { RawBytes } from './schema/column-type.ts';
+
+export type EncodedRow = Record<string, unknown>;
+
+const NONCE = randomBytes(6).toString('hex');
+const MARKER = new RegExp(`"\\\\u0000${NONCE}(\\d+)\\\\u0000"`, 'g');
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** `"…"` around the bytes, escaping only what JSON requires. */
+export function rawJsonString(bytes: Uint8Array): Buffer {
+  let extra = 0;
+  for (const b of bytes)
+    if (b === QUOTE || b === BACKSLASH) extra += 1;
+    else if (b < 0x20) extra += 5;
+  const out = Buffer.allocUnsafe(bytes.length + extra + 2);
+  let i = 0;
+  out[i++] = QUOTE;
+  for (const b of bytes) {
+    if (b === QUOTE || b === BACKSLASH) {
+      out[i++] = BACKSLASH;
+      out[i++] = b;
+    } else if (b < 0x20) {
+      i += out.write(`\\u00${b.toString(16).padStart(2, '0')}`, i, 'latin1');
+    } else out[i++] = b;
+  }
+  out[i++] = QUOTE;
+  return out;
+}
+
+/** Encodes rows as JSONEachRow bytes. */
+export function encodeRows(rows: readonly EncodedRow[]): Buffer {
+  const raws: Uint8Array[] = [];
+  const replacer = (_k: string, v: unknown): unknown => {
+    switch (typeof v) {
+      case 'bigint':
+        return v.toString();
+      case 'number':
+        if (Number.isFinite(v)) return v;
+        return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
+      case 'object':
+        if (v instanceof RawBytes) {
+          raws.push(v.bytes);
+          return `\u0000${NONCE}${raws.length - 1}\u0000`;
+        }
+        return v;
+      default:
+        return v;
+    }
+  };
+  let text = '';
+  for (const row of rows) text += `${JSON.stringify(row, replacer)}\n`;
+  if (raws.length === 0) return Buffer.from(text);
+  const parts: Buffer[] = [];
+  let last = 0;
+  for (const m of text.matchAll(MARKER)) {
+    parts.push(Buffer.from(text.slice(last, m.index)));
+    parts.push(rawJsonString(raws[Number(m[1])]!));
+    last = m.index + m[0].length;
+  }
+  parts.push(Buffer.from(text.slice(last)));
+  return Buffer.concat(parts);
+}

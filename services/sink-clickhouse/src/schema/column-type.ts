@@ -1,0 +1,315 @@
+/**
+ * An Avro field → its ClickHouse column type and the conversion of its decoded value (as
+ * `parseSchema` decodes it: `long` a bigint, `bytes` a Buffer, logical types as their base
+ * values) to what `JSONEachRow` reads. One mapping for every type the Avro library produces:
+ *
+ * | Avro (and `cdc.type`) | ClickHouse | value written |
+ * |---|---|---|
+ * | boolean | Bool | |
+ * | int | Int32 | |
+ * | int `date` | Date32 | days since 1970 (Date32 covers 1900–2299; outside it the row is rejected and dead-lettered) |
+ * | int `time-millis` | Int32 | ms since midnight |
+ * | long | Int64 | exact (quoted) |
+ * | long `timestamp-millis` / `local-timestamp-millis` | DateTime64(3, 'UTC') | local timestamps keep their wall clock, read as UTC |
+ * | long `timestamp-micros` / `local-timestamp-micros` | DateTime64(6, 'UTC') | same |
+ * | long `time-micros` | Int64 | µs since midnight |
+ * | float / double | Float32 / Float64 | NaN and ±Infinity kept |
+ * | bytes, fixed | String | the raw bytes (lossless) |
+ * | bytes `decimal(p,s)`, p ≤ 76 | Decimal(p, s) | exact |
+ * | string | String | numeric without a typmod, json/jsonb, enums, timetz, money, inet, … keep their text |
+ * | string `uuid` | UUID | |
+ * | enum | LowCardinality(String) | the symbol |
+ * | array<T> | Array(T) | a nullable array column is `Array`: NULL reads as `[]` |
+ * | map<T> | Map(String, T) | a nullable map column: NULL reads as `{}` |
+ * | record | Tuple(name T, …) | a nullable record: every element is Nullable, NULL is all-NULL elements |
+ * | record `cdc.type: extendedJson` (MongoDB) | String | the canonical Extended JSON |
+ * | [null, T] | Nullable(T) where ClickHouse allows it (see the three rows above) | |
+ * | union of int and long | Int64 | |
+ * | union of int/long/float/double | Float64 | longs past 2^53 round |
+ * | any other union | String | the value as JSON text (bytes as base64) |
+ */
+import type { AvroField, AvroSchema } from '@cdc/avro';
+import { CdcError } from '@cdc/core';
+
+/** Raw bytes for a String column: the row encoder writes them unescaped (see `row-encoder.ts`). */
+export class RawBytes {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+export interface ColumnMapping {
+  /** The ClickHouse type, as written in DDL. */
+  readonly type: string;
+  /** Decoded Avro value → the JSONEachRow value (bigint, RawBytes and non-finite floats are handled by the encoder). */
+  convert(value: unknown): unknown;
+}
+
+interface Named {
+  readonly types: Map<string, AvroSchema>;
+  /** Wrapped unions (`{ "long": 5n }`), as the MongoDB converter writes them. */
+  readonly wrapped: boolean;
+}
+
+type Obj = { type: string; [k: string]: unknown };
+
+const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
+
+function fullName(name: string, namespace: string | undefined): string {
+  return name.includes('.') || !namespace ? name : `${namespace}.${name}`;
+}
+
+/** Registers named types of a schema (records, enums, fixed) so that references resolve. */
+export function collectNamedTypes(schema: AvroSchema, into: Map<string, AvroSchema>, ns?: string): void {
+  if (Array.isArray(schema)) {
+    for (const s of schema) collectNamedTypes(s, into, ns);
+    return;
+  }
+  if (typeof schema !== 'object' || schema === null) return;
+  const s = schema as unknown as Obj;
+  if (s.type === 'record' || s.type === 'enum' || s.type === 'fixed') {
+    const namespace = (s.namespace as string | undefined) ?? ns;
+    const name = fullName(s.name as string, namespace);
+    into.set(name, schema);
+    const inner = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : namespace;
+    if (s.type === 'record')
+      for (const f of s.fields as AvroField[]) collectNamedTypes(f.type as AvroSchema, into, inner);
+  } else if (s.type === 'array') collectNamedTypes(s.items as AvroSchema, into, ns);
+  else if (s.type === 'map') collectNamedTypes(s.values as AvroSchema, into, ns);
+}
+
+function resolve(schema: AvroSchema, named: Named): AvroSchema {
+  if (typeof schema === 'string' && !PRIMITIVES.has(schema)) {
+    const found = named.types.get(schema);
+    if (!found) {
+      for (const [name, s] of named.types) if (name.endsWith(`.${schema}`)) return s;
+      throw new CdcError(
+        'SCHEMA_UNSUPPORTED_TYPE',
+        `the schema refers to ${schema}, which it never defines`,
+        {
+          context: { type: schema },
+        },
+      );
+    }
+    return found;
+  }
+  return schema;
+}
+
+const canBeNullable = (type: string) => !/^(Array|Map|Tuple|Nullable|LowCardinality)\(/.test(type);
+
+/** A mapping that also takes NULL: `Nullable(T)`, or the documented stand-in where ClickHouse forbids it. */
+export function nullableOf(
+  m: ColumnMapping,
+  tuple?: { names: string[]; elements: ColumnMapping[] },
+): ColumnMapping {
+  if (canBeNullable(m.type))
+    return {
+      type: `Nullable(${m.type})`,
+      convert: (v) => (v === null || v === undefined ? null : m.convert(v)),
+    };
+  if (m.type.startsWith('Array(')) return { type: m.type, convert: (v) => (v == null ? [] : m.convert(v)) };
+  if (m.type.startsWith('Map(')) return { type: m.type, convert: (v) => (v == null ? {} : m.convert(v)) };
+  if (tuple) {
+    const elements = tuple.elements.map((e) => nullableOf(e));
+    const names = tuple.names;
+    return {
+      type: `Tuple(${names.map((n, i) => `${quoteIdent(n)} ${elements[i]!.type}`).join(', ')})`,
+      convert: (v) => {
+        const rec = (v ?? {}) as Record<string, unknown>;
+        const out: Record<string, unknown> = {};
+        names.forEach((n, i) => {
+          out[n] = elements[i]!.convert(v == null ? null : rec[n]);
+        });
+        return out;
+      },
+    };
+  }
+  return m;
+}
+
+export function quoteIdent(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+    ? name
+    : `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+function unscaledToText(buf: Uint8Array, scale: number): string {
+  let n = 0n;
+  for (const b of buf) n = (n << 8n) | BigInt(b);
+  if (buf.length > 0 && (buf[0]! & 0x80) !== 0) n -= 1n << BigInt(buf.length * 8);
+  const neg = n < 0n;
+  const digits = (neg ? -n : n).toString().padStart(scale + 1, '0');
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return neg ? `-${text}` : text;
+}
+
+/** Epoch ticks (ms or µs) → `seconds.fraction`, which DateTime64 reads exactly. */
+export function ticksToDateTime64(value: unknown, digits: 3 | 6): string {
+  const v = BigInt(value as bigint | number);
+  const unit = digits === 3 ? 1000n : 1_000_000n;
+  const neg = v < 0n;
+  const abs = neg ? -v : v;
+  return `${neg ? '-' : ''}${abs / unit}.${(abs % unit).toString().padStart(digits, '0')}`;
+}
+
+const identity = (v: unknown) => v;
+
+function toJsonText(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (
+      v &&
+      typeof v === 'object' &&
+      (v as { type?: unknown }).type === 'Buffer' &&
+      Array.isArray((v as { data?: unknown }).data)
+    )
+      return Buffer.from((v as { data: number[] }).data).toString('base64');
+    return v;
+  });
+}
+
+function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
+  const nonNull = branches.filter((b) => b !== 'null');
+  const nullable = nonNull.length < branches.length;
+  const unwrap = named.wrapped
+    ? (v: unknown) => (v === null || v === undefined ? null : Object.values(v as object)[0])
+    : identity;
+  if (nonNull.length === 0) return { type: 'Nullable(String)', convert: () => null };
+  if (nonNull.length === 1) {
+    const inner = mapSchema(nonNull[0]!, named);
+    const m = nullable ? nullableOf(inner, tupleShape(nonNull[0]!, named)) : inner;
+    return { type: m.type, convert: (v) => m.convert(unwrap(v)) };
+  }
+  const plain = nonNull.map((b) =>
+    typeof b === 'string' ? b : (b as unknown as Obj).logicalType ? '' : (b as unknown as Obj).type,
+  );
+  let base: ColumnMapping;
+  if (plain.every((t) => t === 'int' || t === 'long'))
+    base = { type: 'Int64', convert: (v) => (typeof v === 'bigint' ? v : BigInt(v as number)) };
+  else if (plain.every((t) => t === 'int' || t === 'long' || t === 'float' || t === 'double'))
+    base = { type: 'Float64', convert: (v) => Number(v) };
+  else base = { type: 'String', convert: (v) => toJsonText(v) };
+  const m = nullable ? nullableOf(base) : base;
+  return { type: m.type, convert: (v) => m.convert(unwrap(v)) };
+}
+
+function tupleShape(
+  schema: AvroSchema,
+  named: Named,
+): { names: string[]; elements: ColumnMapping[] } | undefined {
+  const s = resolve(schema, named);
+  if (typeof s !== 'object' || Array.isArray(s) || (s as unknown as Obj).type !== 'record') return undefined;
+  if ((s as unknown as Obj)['cdc.type'] === 'extendedJson') return undefined;
+  const fields = (s as unknown as { fields: AvroField[] }).fields;
+  return {
+    names: fields.map((f) => f.name),
+    elements: fields.map((f) => mapSchema(f.type as AvroSchema, named)),
+  };
+}
+
+/** The column for an Avro schema (not a field: see `mapField`). */
+export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
+  const s = resolve(schema, named);
+  if (Array.isArray(s)) return unionMapping(s as AvroSchema[], named);
+  const o: Obj = typeof s === 'string' ? { type: s } : (s as unknown as Obj);
+  const logical = o.logicalType as string | undefined;
+  switch (o.type) {
+    case 'null':
+      return { type: 'Nullable(String)', convert: () => null };
+    case 'boolean':
+      return { type: 'Bool', convert: identity };
+    case 'int':
+      if (logical === 'date') return { type: 'Date32', convert: identity };
+      return { type: 'Int32', convert: identity };
+    case 'long':
+      if (logical === 'timestamp-millis' || logical === 'local-timestamp-millis')
+        return { type: "DateTime64(3, 'UTC')", convert: (v) => ticksToDateTime64(v, 3) };
+      if (logical === 'timestamp-micros' || logical === 'local-timestamp-micros')
+        return { type: "DateTime64(6, 'UTC')", convert: (v) => ticksToDateTime64(v, 6) };
+      return { type: 'Int64', convert: identity };
+    case 'float':
+      return { type: 'Float32', convert: identity };
+    case 'double':
+      return { type: 'Float64', convert: identity };
+    case 'bytes':
+    case 'fixed':
+      if (logical === 'decimal') {
+        const precision = o.precision as number;
+        const scale = (o.scale as number | undefined) ?? 0;
+        const convert = (v: unknown) => unscaledToText(v as Uint8Array, scale);
+        return precision <= 76
+          ? { type: `Decimal(${precision}, ${scale})`, convert }
+          : { type: 'String', convert };
+      }
+      return { type: 'String', convert: (v) => new RawBytes(v as Uint8Array) };
+    case 'string':
+      if (logical === 'uuid') return { type: 'UUID', convert: identity };
+      return { type: 'String', convert: identity };
+    case 'enum':
+      return { type: 'LowCardinality(String)', convert: identity };
+    case 'array': {
+      const items = mapSchema(o.items as AvroSchema, named);
+      return { type: `Array(${items.type})`, convert: (v) => (v as unknown[]).map((x) => items.convert(x)) };
+    }
+    case 'map': {
+      const values = mapSchema(o.values as AvroSchema, named);
+      return {
+        type: `Map(String, ${values.type})`,
+        convert: (v) =>
+          Object.fromEntries(
+            Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, values.convert(x)]),
+          ),
+      };
+    }
+    case 'record': {
+      if (o['cdc.type'] === 'extendedJson')
+        return { type: 'String', convert: (v) => (v as { json: string }).json };
+      const shape = tupleShape(s, named)!;
+      if (shape.names.length === 0) return { type: 'String', convert: () => '' };
+      return {
+        type: `Tuple(${shape.names.map((n, i) => `${quoteIdent(n)} ${shape.elements[i]!.type}`).join(', ')})`,
+        convert: (v) => {
+          const rec = v as Record<string, unknown>;
+          const out: Record<string, unknown> = {};
+          shape.names.forEach((n, i) => {
+            out[n] = shape.elements[i]!.convert(rec[n]);
+          });
+          return out;
+        },
+      };
+    }
+    default:
+      throw new CdcError(
+        'SCHEMA_UNSUPPORTED_TYPE',
+        `Avro type ${JSON.stringify(o.type)} has no ClickHouse mapping`,
+        {
+          context: { type: String(o.type) },
+        },
+      );
+  }
+}
+
+export interface FieldColumn {
+  /** The Avro field name (the key in decoded values). */
+  readonly field: string;
+  /** The column name: the source's own name when the Avro name had to differ (`cdc.column`, `cdc.originalName`). */
+  readonly column: string;
+  readonly mapping: ColumnMapping;
+}
+
+export function mapField(field: AvroField, named: Named): FieldColumn {
+  const f = field as AvroField & { 'cdc.column'?: string; 'cdc.originalName'?: string };
+  return {
+    field: field.name,
+    column: f['cdc.column'] ?? f['cdc.originalName'] ?? field.name,
+    mapping: mapSchema(field.type as AvroSchema, named),
+  };
+}
+
+export function namedTypes(schema: AvroSchema, wrapped: boolean): Named {
+  const types = new Map<string, AvroSchema>();
+  collectNamedTypes(schema, types);
+  return { types, wrapped };
+}

@@ -1,0 +1,377 @@
+/**
+ * The sink: consume → buffer → flush (decode, create/evolve tables, one insert per table with
+ * a deduplication token, dead-letter what cannot be written) → commit offsets. Offsets are
+ * committed only after the inserts and the dead letters are acknowledged, so a crash at any
+ * moment replays records whose rows are already in ClickHouse with the same `_version`:
+ * the current state does not change.
+ *
+ * Backpressure: past `batch.maxRows` buffered records consumption pauses; it resumes after a
+ * flush. A flush that fails for a retriable reason (ClickHouse down or slow, registry down) is
+ * retried with exponential backoff and full jitter while consumption stays paused: memory is
+ * bounded by `maxRows` plus one fetch.
+ */
+import type { RegistryClient } from '@cdc/avro';
+import { backoffDelay, type Clock, isCdcError, isRetriable, type Logger, systemClock } from '@cdc/core';
+import type { Consumer, Kafka, Producer } from '@cdc/kafka';
+import type { ClickHouseSinkOptions } from '@cdc/pipeline';
+import { type DeadLetter, sendDeadLetters } from './dead-letter.ts';
+import { type KafkaRecord, RecordDecoder } from './decode.ts';
+import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
+import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
+import type { ClickHouseTransport } from './transport/transport.ts';
+
+export interface SinkDeps {
+  kafka: Kafka;
+  registry: RegistryClient;
+  transport: ClickHouseTransport;
+  tables: TableManager;
+  options: ClickHouseSinkOptions;
+  logger: Logger;
+  clock?: Clock;
+  insert?: InsertOptions;
+}
+
+export interface FlushStats {
+  records: number;
+  rows: number;
+  deadLettered: number;
+  tables: number;
+}
+
+export function tableNameFor(options: ClickHouseSinkOptions, topic: string): string {
+  return options.tables[topic]?.table ?? topic.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+export function topicSubscriptions(topics: readonly string[]): (string | RegExp)[] {
+  return topics.map((t) =>
+    t.length > 2 && t.startsWith('/') && t.endsWith('/') ? new RegExp(t.slice(1, -1)) : t,
+  );
+}
+
+interface Pending {
+  table: string;
+  items: RowItem[];
+  records: KafkaRecord[];
+  truncations: { version: bigint; changeId: string }[];
+}
+
+export class ClickHouseSink {
+  private readonly deps: SinkDeps;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly decoder: RecordDecoder;
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  private buffer: KafkaRecord[] = [];
+  private bufferSince = 0;
+  private paused = false;
+  private stopping = false;
+  private assigned: string[] = [];
+  /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
+  readonly stoppedTables = new Map<string, Error>();
+  private loop: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  /** Totals since start, for logs and tests. */
+  readonly totals = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
+
+  constructor(deps: SinkDeps) {
+    this.deps = deps;
+    this.logger = deps.logger;
+    this.clock = deps.clock ?? systemClock;
+    this.decoder = new RecordDecoder(deps.registry, (topic) => deps.options.tables[topic]?.keyColumns);
+  }
+
+  private tableFor(topic: string): string {
+    return tableNameFor(this.deps.options, topic);
+  }
+
+  async start(): Promise<void> {
+    const { kafka, options } = this.deps;
+    await this.deps.tables.init();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { ensureTopics } = await import('@cdc/kafka');
+      await ensureTopics(admin, [{ topic: options.deadLetterTopic }]);
+    } finally {
+      await admin.disconnect();
+    }
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.producer.connect();
+    const consumer = kafka.consumer({
+      groupId: options.groupId,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.assigned = Object.keys(e.payload.memberAssignment);
+      if (this.paused) this.pauseAll();
+      for (const t of this.stoppedTopics()) consumer.pause([{ topic: t }]);
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      // kafkajs restarts every assigned partition from its committed offset after a rebalance:
+      // records buffered but not yet flushing would come again, so they are dropped here.
+      this.buffer = [];
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: topicSubscriptions(options.topics), fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch }) => {
+        if (this.buffer.length === 0) this.bufferSince = this.clock.now();
+        for (const m of batch.messages) {
+          this.buffer.push({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key,
+            value: m.value,
+            timestamp: m.timestamp,
+          });
+        }
+        if (this.buffer.length >= options.batch.maxRows) this.pauseAll();
+      },
+    });
+    this.loop = this.flushLoop();
+    this.logger.info('sink started', {
+      groupId: options.groupId,
+      topics: options.topics,
+      transport: this.deps.transport.kind,
+    });
+  }
+
+  private stoppedTopics(): string[] {
+    return this.assigned.filter((t) => this.stoppedTables.has(this.tableFor(t)));
+  }
+
+  private pauseAll(): void {
+    if (!this.consumer) return;
+    this.paused = true;
+    const topics = new Set([...this.assigned, ...this.buffer.map((r) => r.topic)]);
+    if (topics.size > 0) this.consumer.pause([...topics].map((topic) => ({ topic })));
+  }
+
+  private resumeAll(): void {
+    if (!this.consumer || !this.paused) return;
+    this.paused = false;
+    const topics = this.assigned.filter((t) => !this.stoppedTables.has(this.tableFor(t)));
+    if (topics.length > 0) this.consumer.resume(topics.map((topic) => ({ topic })));
+  }
+
+  private async flushLoop(): Promise<void> {
+    const { maxRows, maxWaitMs } = this.deps.options.batch;
+    while (true) {
+      const due =
+        this.buffer.length >= maxRows ||
+        (this.buffer.length > 0 && (this.clock.now() - this.bufferSince >= maxWaitMs || this.stopping));
+      if (!due) {
+        if (this.stopping) return;
+        await this.clock.sleep(10);
+        continue;
+      }
+      const records = this.buffer;
+      this.buffer = [];
+      this.bufferSince = this.clock.now();
+      const ok = await this.flushWithRetry(records);
+      if (!ok) return;
+      if (this.buffer.length < maxRows && !this.stopping) this.resumeAll();
+    }
+  }
+
+  /** Retries retriable failures with backoff until the flush succeeds; false if stopping cut it short (nothing committed). */
+  private async flushWithRetry(records: KafkaRecord[]): Promise<boolean> {
+    const { initialDelayMs, maxDelayMs } = this.deps.options.retry;
+    let stopDeadline: number | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.flush(records);
+        return true;
+      } catch (err) {
+        if (!isRetriable(err)) {
+          this.logger.error('flush failed and cannot be retried: stopping the sink', { err });
+          throw err;
+        }
+        if (this.stopping) {
+          stopDeadline ??= this.clock.now() + 10_000;
+          if (this.clock.now() > stopDeadline) {
+            this.logger.warn(
+              'stopping during an outage: the batch in flight is not committed and will be read again',
+              {
+                records: records.length,
+              },
+            );
+            return false;
+          }
+        }
+        this.pauseAll();
+        const delay = backoffDelay(attempt, initialDelayMs, maxDelayMs, Math.random);
+        this.totals.retries += 1;
+        this.logger.warn('flush failed, retrying', { attempt: attempt + 1, delayMs: delay, err });
+        await this.clock.sleep(delay);
+      }
+    }
+  }
+
+  /** One batch: decode, ensure tables, insert, dead-letter, commit. Idempotent: safe to retry as a whole. */
+  async flush(records: readonly KafkaRecord[]): Promise<FlushStats> {
+    const { options, tables, transport } = this.deps;
+    const insertOptions = this.deps.insert ?? { dedup: true };
+    const pending = new Map<string, Pending>();
+    const letters: DeadLetter[] = [];
+    const newlyStopped = new Map<string, Error>();
+    const stop = (table: string, err: Error) => {
+      if (!this.stoppedTables.has(table) && !newlyStopped.has(table)) {
+        newlyStopped.set(table, err);
+        this.logger.error(
+          'table stopped: its records are not written or committed until the cause is fixed and the sink restarted',
+          {
+            table,
+            err,
+          },
+        );
+      }
+    };
+    for (const record of records) {
+      const table = this.tableFor(record.topic);
+      if (this.stoppedTables.has(table) || newlyStopped.has(table)) continue;
+      let p = pending.get(table);
+      if (!p) {
+        p = { table, items: [], records: [], truncations: [] };
+        pending.set(table, p);
+      }
+      p.records.push(record);
+      try {
+        const decoded = await this.decoder.decode(record);
+        if (decoded.kind === 'skip') continue;
+        if (decoded.kind === 'truncate') {
+          p.truncations.push(decoded);
+          continue;
+        }
+        await tables.ensure(table, decoded.shape, decoded.shapeId);
+        p.items.push({ row: decoded.row, record });
+      } catch (err) {
+        if (isRetriable(err)) throw err;
+        if (isCdcError(err, 'SCHEMA_INCOMPATIBLE') && options.onIncompatibleSchema === 'stop-table') {
+          stop(table, err);
+          continue;
+        }
+        letters.push({ record, table, error: err });
+      }
+    }
+    let rows = 0;
+    for (const p of pending.values()) {
+      if (newlyStopped.has(p.table)) continue;
+      const token = dedupToken(p.records);
+      if (p.truncations.length > 0) {
+        await tables.init();
+        const payload = p.truncations.map((t) => ({
+          table_name: p.table,
+          _version: t.version,
+          _change_id: t.changeId,
+        }));
+        const rejected = await insertIsolating(
+          transport,
+          tables.qualified(TRUNCATIONS_TABLE),
+          payload.map((row) => ({ row, record: p.records[0]! })),
+          `${token}/truncate`,
+          insertOptions,
+        );
+        if (rejected.length > 0) throw rejected[0]!.error;
+        this.logger.info('table truncated', {
+          table: p.table,
+          changes: p.truncations.map((t) => t.changeId),
+        });
+      }
+      try {
+        const rejected = await insertIsolating(
+          transport,
+          tables.qualified(p.table),
+          p.items,
+          token,
+          insertOptions,
+        );
+        for (const r of rejected) letters.push({ record: r.item.record, table: p.table, error: r.error });
+        rows += p.items.length - rejected.length;
+      } catch (err) {
+        if (isRetriable(err)) throw err;
+        // Rejected for a reason other than the data (the table was changed behind the sink's back…).
+        stop(p.table, err as Error);
+      }
+    }
+    if (letters.length > 0) {
+      for (const d of letters)
+        this.logger.warn('record dead-lettered', {
+          topic: d.record.topic,
+          partition: d.record.partition,
+          offset: d.record.offset,
+          table: d.table,
+          err: d.error,
+        });
+      await sendDeadLetters(this.producer!, options.deadLetterTopic, letters);
+    }
+    for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
+    if (newlyStopped.size > 0 && this.consumer) {
+      const topics = [...new Set(records.map((r) => r.topic))].filter((t) =>
+        newlyStopped.has(this.tableFor(t)),
+      );
+      this.consumer.pause(topics.map((topic) => ({ topic })));
+    }
+    await this.commit(records);
+    this.totals.records += records.length;
+    this.totals.rows += rows;
+    this.totals.deadLettered += letters.length;
+    this.totals.flushes += 1;
+    this.logger.debug('batch flushed', { records: records.length, rows, deadLettered: letters.length });
+    return { records: records.length, rows, deadLettered: letters.length, tables: pending.size };
+  }
+
+  private async commit(records: readonly KafkaRecord[]): Promise<void> {
+    if (!this.consumer) return;
+    const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
+    for (const r of records) {
+      if (this.stoppedTables.has(this.tableFor(r.topic))) continue;
+      const k = `${r.topic}\u0000${r.partition}`;
+      const o = BigInt(r.offset) + 1n;
+      const cur = next.get(k);
+      if (!cur || o > cur.offset) next.set(k, { topic: r.topic, partition: r.partition, offset: o });
+    }
+    if (next.size === 0) return;
+    try {
+      await this.consumer.commitOffsets(
+        [...next.values()].map((n) => ({
+          topic: n.topic,
+          partition: n.partition,
+          offset: n.offset.toString(),
+        })),
+      );
+    } catch (err) {
+      // After a rebalance the records come again; their rows are already written with the same versions.
+      this.logger.warn('committing offsets failed; the records will be read again (idempotent)', { err });
+    }
+  }
+
+  /** SIGTERM: stop fetching, finish and commit the batch in flight and what is buffered, close. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.pauseAll();
+    try {
+      await this.loop;
+    } catch (err) {
+      this.logger.error('flush loop ended with an error', { err });
+    }
+    this.abort.abort();
+    await this.consumer?.disconnect();
+    await this.producer?.disconnect();
+    this.logger.info('sink stopped', this.totals);
+  }
+
+  /** Resolves when the flush loop ends (stop, or a fatal error). */
+  get done(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+}

@@ -1,0 +1,57 @@
+import { CdcError } from '@cdc/core';
+
+/**
+ * ClickHouse error codes that mean "this data cannot be parsed or stored": a batch that fails
+ * with one is split until the records that cause it are found (and dead-lettered).
+ */
+const DATA_ERRORS = new Set([
+  6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 376, 407, 441, 691,
+  1001 /* std::exception while parsing */,
+]);
+/** Codes where retrying cannot help and the data is not to blame: the statement or the table is wrong. */
+const STATEMENT_ERRORS = new Set([16, 36, 43, 44, 47, 57, 60, 62, 81, 386, 452, 497]);
+
+const NETWORK =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|socket hang up|Timeout error|timed? ?out/i;
+
+/** The numeric ClickHouse code of an error: `clickhouseCode` (embedded), `code` (HTTP client), or `Code: N` in the text. */
+export function clickhouseCode(err: unknown): number | undefined {
+  const e = err as { clickhouseCode?: unknown; code?: unknown; message?: unknown };
+  if (typeof e?.clickhouseCode === 'number') return e.clickhouseCode;
+  if (typeof e?.code === 'string' && /^\d+$/.test(e.code)) return Number(e.code);
+  const m = /Code: (\d+)/.exec(String(e?.message ?? ''));
+  return m ? Number(m[1]) : undefined;
+}
+
+export function toSinkError(
+  err: unknown,
+  what: string,
+  context: Record<string, string | number> = {},
+): CdcError {
+  if (err instanceof CdcError) return err;
+  const message = String((err as Error)?.message ?? err)
+    .split('\n')[0]!
+    .slice(0, 500);
+  const code = clickhouseCode(err);
+  const sysCode = (err as { code?: unknown })?.code;
+  if (code !== undefined && (DATA_ERRORS.has(code) || STATEMENT_ERRORS.has(code))) {
+    return new CdcError('SINK_REJECTED', `${what}: ClickHouse rejected it: ${message}`, {
+      context: { ...context, clickhouseCode: code, dataError: DATA_ERRORS.has(code) },
+      cause: err,
+    });
+  }
+  const network = typeof sysCode === 'string' && /^E[A-Z]+$/.test(sysCode);
+  return new CdcError(
+    'SINK_UNAVAILABLE',
+    `${what}: ClickHouse is unavailable or failing (${message}); retrying with backoff${network || NETWORK.test(message) ? ': check that the server is up and reachable' : ''}`,
+    {
+      retriable: true,
+      context: { ...context, ...(code === undefined ? {} : { clickhouseCode: code }) },
+      cause: err,
+    },
+  );
+}
+
+export function isDataError(err: unknown): boolean {
+  return err instanceof CdcError && err.code === 'SINK_REJECTED' && err.context.dataError === true;
+}

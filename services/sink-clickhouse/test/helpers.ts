@@ -1,0 +1,216 @@
+/**
+ * Test fixtures: CDC topics filled with PostgreSQL-shaped change events (the envelope around
+ * `derivePgRowSchema` rows, in the Confluent wire format through the local registry), and a
+ * sink running in this process on the embedded engine (one data directory per process: each
+ * test uses its own database in it).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AvroSerde,
+  derivePgRowSchema,
+  envelopeSchema,
+  keySchema,
+  type PgRelation,
+  type PgRowSchema,
+  type PgType,
+  pgKeyFromRow,
+  pgRowFromText,
+  RegistryClient,
+} from '@cdc/avro';
+import { createJsonLogger, formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
+import { createKafka, type Kafka, KafkaConfigSchema } from '@cdc/kafka';
+import { type ClickHouseSinkOptions, ClickHouseSinkSchema } from '@cdc/pipeline';
+import { localEndpoints } from '../../../infra/local/src/endpoints.ts';
+import { TableManager } from '../src/schema/tables.ts';
+import { ClickHouseSink } from '../src/sink.ts';
+import { EmbeddedTransport } from '../src/transport/embedded-transport.ts';
+
+export const endpoints = localEndpoints();
+export const unique = (name: string) => `${name}_${process.pid}_${Date.now().toString(36)}`;
+
+/** `SINK_TEST_LOG=debug` shows the sink's log lines. */
+export const testLogger = process.env.SINK_TEST_LOG
+  ? createJsonLogger({ level: process.env.SINK_TEST_LOG as 'debug' })
+  : noopLogger;
+
+let kafka: Kafka | undefined;
+export function testKafka(): Kafka {
+  kafka ??= createKafka(
+    KafkaConfigSchema.parse({ brokers: endpoints.kafka.brokers, clientId: 'sink-test' }),
+    noopLogger,
+  );
+  return kafka;
+}
+
+export const registry = new RegistryClient({ url: endpoints.registry.url });
+export const serde = new AvroSerde({ registry });
+
+let embedded: EmbeddedTransport | undefined;
+/** This process's embedded engine (the engine allows one data directory per process). */
+export function embeddedTransport(): EmbeddedTransport {
+  if (!embedded) {
+    const dir = join(endpoints.chdbDir, `sink-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    embedded = new EmbeddedTransport(dir);
+  }
+  return embedded;
+}
+
+export const t = (name: string): PgType => ({ oid: 0, schema: 'pg_catalog', name, kind: 'base' });
+
+export function ordersRelation(extra: PgRelation['columns'] = []): PgRelation {
+  return {
+    schema: 'public',
+    name: 'orders',
+    columns: [
+      { name: 'id', type: t('int8'), typmod: -1, notNull: true, isKey: true },
+      { name: 'customer', type: t('text'), typmod: -1, notNull: false, isKey: false },
+      { name: 'amount', type: t('numeric'), typmod: ((10 << 16) | 2) + 4, notNull: false, isKey: false },
+      { name: 'created', type: t('timestamptz'), typmod: -1, notNull: false, isKey: false },
+      ...extra,
+    ],
+  };
+}
+
+/** Produces PostgreSQL-shaped change events for one table, with increasing commit LSNs. */
+export class PgTopic {
+  readonly topic: string;
+  rs: PgRowSchema;
+  private lsn = 0x1_0000_0000n;
+
+  constructor(topic: string, relation: PgRelation) {
+    this.topic = topic;
+    this.rs = derivePgRowSchema(relation);
+  }
+
+  evolve(relation: PgRelation): void {
+    this.rs = derivePgRowSchema(relation);
+  }
+
+  /** A change as the capture writes it: key and value in the wire format. */
+  async event(
+    op: 'r' | 'c' | 'u' | 'd' | 't',
+    text: (string | null)[] | null,
+    options: { index?: number; sameTx?: boolean } = {},
+  ): Promise<{ key: Buffer | null; value: Buffer }> {
+    if (!options.sameTx) this.lsn += 0x100n;
+    const commitLsn = formatLsn(this.lsn);
+    const row = text ? pgRowFromText(this.rs, text) : null;
+    const changeId =
+      op === 'r' ? `snap-${text?.[0]}` : postgresChangeId({ commitLsn, index: options.index ?? 0 });
+    const value = {
+      before: op === 'd' ? row : null,
+      after: op === 'd' || op === 't' ? null : row,
+      source: {
+        connector: 'postgresql',
+        name: 'shop',
+        db: 'cdc',
+        schema: 'public',
+        table: this.rs.relation.name,
+        lsn: commitLsn,
+        commitLsn,
+        txId: null,
+        tsMs: 1_700_000_000_000n,
+        snapshot: op === 'r' ? 'true' : 'false',
+      },
+      op,
+      tsMs: 1_700_000_000_000n,
+      changeId,
+    };
+    const env = envelopeSchema(this.topic, this.rs.row, 'postgresql');
+    const valueBuf = await serde.serialize(`${this.topic}-value`, env, value);
+    const keyBuf = row
+      ? await serde.serialize(
+          `${this.topic}-key`,
+          keySchema(this.topic, this.rs.keyFields),
+          pgKeyFromRow(this.rs, row),
+        )
+      : null;
+    return { key: keyBuf, value: valueBuf };
+  }
+}
+
+export async function produce(
+  topic: string,
+  messages: { key: Buffer | null; value: Buffer | null }[],
+  partitions = 1,
+): Promise<void> {
+  const k = testKafka();
+  const admin = k.admin();
+  await admin.connect();
+  try {
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic))
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = k.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 500)
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export function sinkOptions(
+  topics: string[],
+  overrides: Partial<ClickHouseSinkOptions> = {},
+): ClickHouseSinkOptions {
+  return {
+    ...ClickHouseSinkSchema.parse({
+      topics,
+      groupId: unique('sink'),
+      deadLetterTopic: `${topics[0]}.dlq`,
+      batch: { maxRows: 5000, maxWaitMs: 200 },
+      retry: { initialDelayMs: 100, maxDelayMs: 2000 },
+    }),
+    ...overrides,
+  };
+}
+
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Runs a sink in this process until it has read `count` records, then stops it. */
+export async function runSinkUntil(
+  options: ClickHouseSinkOptions,
+  database: string,
+  count: number,
+): Promise<ClickHouseSink> {
+  const transport = embeddedTransport();
+  const sink = new ClickHouseSink({
+    kafka: testKafka(),
+    registry,
+    transport,
+    tables: new TableManager(transport, database, testLogger),
+    options,
+    logger: testLogger,
+  });
+  await sink.start();
+  try {
+    await until(`${count} records through the sink`, async () => sink.totals.records >= count, 90_000);
+  } finally {
+    await sink.stop();
+  }
+  return sink;
+}
