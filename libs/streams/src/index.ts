@@ -6,7 +6,7 @@
  *
  *   import { noopLogger } from '@cdc/core';
  *   import { createKafka, KafkaConfigSchema } from '@cdc/kafka';
- *   import { KafkaStreams, Serdes, StreamsBuilder, TimeWindows } from '@cdc/streams';
+ *   import { KafkaStreams, Serdes, StreamsBuilder, TimeWindows, type Windowed } from '@cdc/streams';
  *
  *   const builder = new StreamsBuilder({ defaultKeySerde: Serdes.string() });
  *   const customers = builder.table<string, { name: string }>('shop.customers');
@@ -18,7 +18,7 @@
  *     .windowedBy(TimeWindows.tumbling(60_000, { graceMs: 5_000 }))
  *     .count({ emit: 'on-window-close', lateRecordsTopic: 'shop.orders.late' })
  *     .toStream()
- *     .to('shop.orders-per-customer-minute');
+ *     .to('shop.orders-per-customer-minute', { keySerde: Serdes.json<Windowed<string>>() });
  *
  *   const kafka = createKafka(KafkaConfigSchema.parse({ brokers: ['127.0.0.1:19092'] }), noopLogger);
  *   const app = new KafkaStreams(builder.build(), {
