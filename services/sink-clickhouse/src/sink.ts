@@ -235,9 +235,20 @@ export class ClickHouseSink {
         );
       }
     };
+    /** Per partition of a table stopped in this batch: the first offset not written (committed up to there). */
+    const limits = new Map<string, bigint>();
+    const limit = (r: KafkaRecord) => {
+      const k = `${r.topic}\u0000${r.partition}`;
+      const o = BigInt(r.offset);
+      if ((limits.get(k) ?? o + 1n) > o) limits.set(k, o);
+    };
     for (const record of records) {
       const table = this.tableFor(record.topic);
-      if (this.stoppedTables.has(table) || newlyStopped.has(table)) continue;
+      if (this.stoppedTables.has(table)) continue;
+      if (newlyStopped.has(table)) {
+        limit(record);
+        continue;
+      }
       let p = pending.get(table);
       if (!p) {
         p = { table, items: [], records: [], truncations: [] };
@@ -257,6 +268,7 @@ export class ClickHouseSink {
         if (isRetriable(err)) throw err;
         if (isCdcError(err, 'SCHEMA_INCOMPATIBLE') && options.onIncompatibleSchema === 'stop-table') {
           stop(table, err);
+          limit(record);
           continue;
         }
         letters.push({ record, table, error: err });
@@ -264,7 +276,6 @@ export class ClickHouseSink {
     }
     let rows = 0;
     for (const p of pending.values()) {
-      if (newlyStopped.has(p.table)) continue;
       const token = dedupToken(p.records);
       if (p.truncations.length > 0) {
         await tables.init();
@@ -300,6 +311,7 @@ export class ClickHouseSink {
         if (isRetriable(err)) throw err;
         // Rejected for a reason other than the data (the table was changed behind the sink's back…).
         stop(p.table, err as Error);
+        for (const r of p.records) limit(r);
       }
     }
     if (letters.length > 0) {
@@ -313,6 +325,7 @@ export class ClickHouseSink {
         });
       await sendDeadLetters(this.producer!, options.deadLetterTopic, letters);
     }
+    await this.commit(records, limits);
     for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
     if (newlyStopped.size > 0 && this.consumer) {
       const topics = [...new Set(records.map((r) => r.topic))].filter((t) =>
@@ -320,7 +333,6 @@ export class ClickHouseSink {
       );
       this.consumer.pause(topics.map((topic) => ({ topic })));
     }
-    await this.commit(records);
     this.totals.records += records.length;
     this.totals.rows += rows;
     this.totals.deadLettered += letters.length;
@@ -329,13 +341,14 @@ export class ClickHouseSink {
     return { records: records.length, rows, deadLettered: letters.length, tables: pending.size };
   }
 
-  private async commit(records: readonly KafkaRecord[]): Promise<void> {
+  private async commit(records: readonly KafkaRecord[], limits: Map<string, bigint>): Promise<void> {
     if (!this.consumer) return;
     const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
     for (const r of records) {
       if (this.stoppedTables.has(this.tableFor(r.topic))) continue;
       const k = `${r.topic}\u0000${r.partition}`;
-      const o = BigInt(r.offset) + 1n;
+      const max = limits.get(k);
+      const o = max !== undefined && BigInt(r.offset) + 1n > max ? max : BigInt(r.offset) + 1n;
       const cur = next.get(k);
       if (!cur || o > cur.offset) next.set(k, { topic: r.topic, partition: r.partition, offset: o });
     }

@@ -78,10 +78,13 @@ export class PgTopic {
   readonly topic: string;
   rs: PgRowSchema;
   private lsn = 0x1_0000_0000n;
+  /** The value subject (another one to write a schema the registry would refuse under the topic's). */
+  valueSubject: string;
 
   constructor(topic: string, relation: PgRelation) {
     this.topic = topic;
     this.rs = derivePgRowSchema(relation);
+    this.valueSubject = `${topic}-value`;
   }
 
   evolve(relation: PgRelation): void {
@@ -119,7 +122,7 @@ export class PgTopic {
       changeId,
     };
     const env = envelopeSchema(this.topic, this.rs.row, 'postgresql');
-    const valueBuf = await serde.serialize(`${this.topic}-value`, env, value);
+    const valueBuf = await serde.serialize(this.valueSubject, env, value);
     const keyBuf = row
       ? await serde.serialize(
           `${this.topic}-key`,
