@@ -1,0 +1,79 @@
+/**
+ * sink-clickhouse: `node services/sink-clickhouse/dist/main.js --config pipeline.yaml`.
+ * The composition root: load the pipeline file, make the logger and the clients, start the
+ * sink; on SIGTERM/SIGINT stop consuming, finish and commit the batch in flight, and close in
+ * reverse order.
+ */
+import { parseArgs } from 'node:util';
+import { RegistryClient } from '@cdc/avro';
+import { createJsonLogger, type Logger } from '@cdc/core';
+import { createKafka } from '@cdc/kafka';
+import { loadPipeline } from '@cdc/pipeline';
+import { TableManager } from './schema/tables.ts';
+import { ClickHouseSink } from './sink.ts';
+import { EmbeddedTransport } from './transport/embedded-transport.ts';
+import { HttpTransport } from './transport/http-transport.ts';
+import type { ClickHouseTransport } from './transport/transport.ts';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' } } });
+  if (!values.config) {
+    process.stderr.write('usage: sink-clickhouse --config <pipeline.yaml>\n');
+    process.exit(2);
+  }
+  const pipeline = loadPipeline(values.config);
+  const section = pipeline.clickhouse;
+  const logger: Logger = createJsonLogger({
+    level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info',
+    secrets: [
+      pipeline.registry.auth?.password,
+      section && 'password' in section ? section.password : undefined,
+    ].filter((s): s is string => typeof s === 'string'),
+  }).child({ service: 'sink-clickhouse' });
+  if (!section) {
+    logger.error(
+      'the pipeline file has no clickhouse section: add clickhouse.embedded.path or clickhouse.url',
+    );
+    process.exit(2);
+  }
+  const transport: ClickHouseTransport =
+    'embedded' in section
+      ? new EmbeddedTransport(section.embedded.path)
+      : new HttpTransport({
+          url: section.url,
+          username: section.username,
+          ...(section.password === undefined ? {} : { password: section.password }),
+          requestTimeoutMs: section.requestTimeoutMs,
+        });
+  const registry = new RegistryClient({
+    url: pipeline.registry.url,
+    ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
+    logger,
+  });
+  const kafka = createKafka(pipeline.kafka, logger);
+  const sink = new ClickHouseSink({
+    kafka,
+    registry,
+    transport,
+    tables: new TableManager(transport, section.database, logger),
+    options: section.sink,
+    logger,
+  });
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    logger.info('stopping', { signal });
+    stopping ??= sink.stop().finally(() => transport.close());
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await sink.start();
+  await sink.done;
+  await (stopping ?? sink.stop().finally(() => transport.close()));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', msg: 'sink-clickhouse failed', err: String((err as Error)?.stack ?? err) })}\n`,
+  );
+  process.exit(1);
+});

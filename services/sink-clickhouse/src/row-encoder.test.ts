@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { encodeRows, rawJsonString } from './row-encoder.ts';
+import { RawBytes, ticksToDateTime64 } from './schema/column-type.ts';
+
+describe('encodeRows', () => {
+  it('writes bytes raw, bigints quoted and non-finite floats as ClickHouse reads them', () => {
+    const out = encodeRows([
+      {
+        b: new RawBytes(Buffer.from([0xff, 0x22, 0x0a, 0x41])),
+        n: 2n ** 63n - 1n,
+        f: Number.NaN,
+        g: -Infinity,
+      },
+    ]);
+    const expected = Buffer.concat([
+      Buffer.from('{"b":'),
+      Buffer.from([0x22, 0xff, 0x5c, 0x22]),
+      Buffer.from('\\u000aA"'),
+      Buffer.from(',"n":"9223372036854775807","f":"nan","g":"-inf"}\n'),
+    ]);
+    expect(out.equals(expected)).toBe(true);
+  });
+
+  it('escapes only quote, backslash and control bytes', () => {
+    expect(rawJsonString(Buffer.from('a\\b')).toString()).toBe('"a\\\\b"');
+  });
+
+  it('writes timestamps as exact seconds with the fraction, also before 1970', () => {
+    expect(ticksToDateTime64(1_700_000_000_123_456n, 6)).toBe('1700000000.123456');
+    expect(ticksToDateTime64(-1_500n, 3)).toBe('-1.500');
+  });
+});
