@@ -1,0 +1,23 @@
+/**
+ * @cdc/capture: what every capture service needs, whatever its source.
+ *
+ *   const offsets = new OffsetsStore({ kafka, admin, topic: 'cdc.offsets', logger });
+ *   await offsets.ensureTopic();
+ *   const writer = await ChangeWriter.connect(kafka, { transactionalId: 'capture-postgres-shop', logger });
+ *   const last = await offsets.read<MyPosition>('postgres/shop'); // after connecting the writer
+ *   const topics = new TopicSchemas({ serde, admin, policy: 'stop', partitions: 3, logger, connector: 'postgresql' });
+ *   const { topic, keyWriter, valueWriter } = await topics.prepare('shop.shop.public.orders', row, keyFields);
+ *   await writer.commit(
+ *     [{ topic, key: keyWriter?.encode(key) ?? null, value: valueWriter.encode(envelope) }],
+ *     offsets.positionRecord('postgres/shop', position),
+ *   );
+ */
+export {
+  ChangeWriter,
+  type ChangeWriterOptions,
+  type WriterStats,
+  type WriteScope,
+} from './change-writer.ts';
+export { deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
+export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offsets-store.ts';
+export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';

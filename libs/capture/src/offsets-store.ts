@@ -1,0 +1,121 @@
+/**
+ * Source positions on a compacted Kafka topic. A capture writes its position as one record in
+ * the same Kafka transaction as the changes it describes (`positionRecord`), so the position
+ * and the data commit or vanish together; on start it reads the last committed position
+ * (`read`) with a read_committed consumer, so an aborted transaction's position never counts.
+ *
+ * Topic: one partition, `cleanup.policy=compact`, key = the capture's id (e.g.
+ * `postgres/shop`), value = JSON `{ "v": 1, "position": … }`.
+ *
+ * Read only after the transactional producer of the same capture has connected: connecting
+ * fences the previous instance and aborts its open transaction, which otherwise holds the
+ * topic's last stable offset back until the broker's transaction timeout.
+ */
+import { CdcError, type Logger } from '@cdc/core';
+import { type Admin, ensureTopics, type Kafka, toCdcError } from '@cdc/kafka';
+
+export interface OffsetsStoreOptions {
+  kafka: Kafka;
+  admin: Admin;
+  topic: string;
+  logger: Logger;
+  /** How long `read` may take before it fails (retriable), default 60 s. */
+  readTimeoutMs?: number;
+}
+
+export interface OutRecord {
+  topic: string;
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  /** Set for records that must land in one partition whatever their key (null-key tables). */
+  partition?: number;
+  headers?: Record<string, string>;
+}
+
+interface StoredValue<P> {
+  v: 1;
+  position: P;
+}
+
+export class OffsetsStore {
+  readonly topic: string;
+  private readonly options: OffsetsStoreOptions;
+
+  constructor(options: OffsetsStoreOptions) {
+    this.options = options;
+    this.topic = options.topic;
+  }
+
+  /** Creates the topic (compacted, one partition) or checks that it is compacted. */
+  async ensureTopic(): Promise<void> {
+    await ensureTopics(this.options.admin, [
+      { topic: this.topic, numPartitions: 1, config: { 'cleanup.policy': 'compact' } },
+    ]);
+  }
+
+  /** The record that stores `position` for `captureId`: send it inside the data's transaction. */
+  positionRecord<P>(captureId: string, position: P): OutRecord {
+    const value: StoredValue<P> = { v: 1, position };
+    return { topic: this.topic, key: captureId, value: JSON.stringify(value), partition: 0 };
+  }
+
+  /** The last committed position of `captureId`, or undefined when it never committed one. */
+  async read<P>(captureId: string): Promise<P | undefined> {
+    const { admin, kafka, logger } = this.options;
+    let end: bigint;
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      end = BigInt(offsets.find((o) => o.partition === 0)?.high ?? '0');
+    } catch (err) {
+      throw toCdcError(err, `reading the end of offsets topic ${this.topic}`);
+    }
+    if (end === 0n) return undefined;
+    const consumer = kafka.consumer({
+      groupId: `cdc-offsets-reader-${captureId.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${Date.now()}`,
+      readUncommitted: false,
+      maxWaitTimeInMs: 200,
+    });
+    let found: P | undefined;
+    const timeoutMs = this.options.readTimeoutMs ?? 60_000;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new CdcError(
+                'KAFKA_UNAVAILABLE',
+                `reading offsets topic ${this.topic} took longer than ${timeoutMs} ms (end offset ${end}); is an old transaction still open?`,
+                { retriable: true, context: { topic: this.topic } },
+              ),
+            ),
+          timeoutMs,
+        );
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              for (const m of batch.messages) {
+                if (m.key?.toString() !== captureId || m.value === null) continue;
+                const stored = JSON.parse(m.value.toString()) as StoredValue<P>;
+                found = stored.position;
+              }
+              const last = BigInt(batch.lastOffset());
+              if (last + 1n >= end) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } catch (err) {
+      throw toCdcError(err, `reading offsets topic ${this.topic}`);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+    logger.debug('read stored position', { captureId, topic: this.topic, found: found !== undefined });
+    return found;
+  }
+}

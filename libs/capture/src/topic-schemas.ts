@@ -1,0 +1,95 @@
+/**
+ * Where a table's (or collection's) changes go and with which schemas: creates the topic,
+ * registers the key and value schemas (subjects `<topic>-key`, `<topic>-value`) and applies
+ * the evolution policy when the registry rejects a new value schema:
+ *
+ * - `stop`: the capture stops with the registry's reason, the field and the fix;
+ * - `new-topic-version`: from this change on the table is written to `<topic>.v2` (then
+ *   `.v3`…) under fresh subjects. Stateless: after a restart the same walk finds the same
+ *   topic version again.
+ *
+ * Registration happens once per distinct schema (the serde caches it), so a capture calls
+ * `prepare` for every relation description it receives without cost.
+ */
+import type { AvroRecordSchema, AvroSerde, EvolutionPolicy, SchemaWriter } from '@cdc/avro';
+import { envelopeSchema, keySchema, nextTopicVersion, onIncompatibleSchema } from '@cdc/avro';
+import { type CdcError, isCdcError, type Logger } from '@cdc/core';
+import { type Admin, ensureTopics } from '@cdc/kafka';
+
+export interface TopicSchemasOptions {
+  serde: AvroSerde;
+  admin: Admin;
+  policy: EvolutionPolicy;
+  /** Partitions of the topics this creates. */
+  partitions: number;
+  logger: Logger;
+  connector: 'postgresql' | 'mongodb';
+}
+
+export interface PreparedTopic {
+  topic: string;
+  /** Null when the table has no key (its records have a null key and go to partition 0). */
+  keyWriter: SchemaWriter | null;
+  valueWriter: SchemaWriter;
+}
+
+export class TopicSchemas {
+  private readonly options: TopicSchemasOptions;
+  private readonly ensured = new Set<string>();
+  private readonly partitions = new Map<string, number>();
+
+  constructor(options: TopicSchemasOptions) {
+    this.options = options;
+  }
+
+  /** Creates `topic` once per process (idempotent). */
+  async ensureTopic(topic: string, config: Record<string, string> = {}): Promise<void> {
+    if (this.ensured.has(topic)) return;
+    await ensureTopics(this.options.admin, [{ topic, numPartitions: this.options.partitions, config }]);
+    this.ensured.add(topic);
+  }
+
+  /** The number of partitions of `topic` (cached). */
+  async partitionsOf(topic: string): Promise<number> {
+    let n = this.partitions.get(topic);
+    if (n === undefined) {
+      const meta = await this.options.admin.fetchTopicMetadata({ topics: [topic] });
+      n = meta.topics[0]?.partitions.length ?? 1;
+      this.partitions.set(topic, n);
+    }
+    return n;
+  }
+
+  /**
+   * The topic and writers for a table whose rows are `row` and whose key is `keyFields`
+   * (empty: no key). `baseTopic` is `<prefix>.<db>.<schema>.<table>`.
+   */
+  async prepare(
+    baseTopic: string,
+    row: AvroRecordSchema,
+    keyFields: AvroRecordSchema['fields'],
+  ): Promise<PreparedTopic> {
+    const { serde, logger, connector } = this.options;
+    let topic = baseTopic;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      await this.ensureTopic(topic);
+      try {
+        const keyWriter =
+          keyFields.length === 0 ? null : await serde.writerFor(`${topic}-key`, keySchema(topic, keyFields));
+        const valueWriter = await serde.writerFor(`${topic}-value`, envelopeSchema(topic, row, connector));
+        if (topic !== baseTopic) logger.warn('writing to a versioned topic', { baseTopic, topic });
+        return { topic, keyWriter, valueWriter };
+      } catch (err) {
+        if (!isCdcError(err, 'SCHEMA_INCOMPATIBLE')) throw err;
+        const action = onIncompatibleSchema(this.options.policy, { topic, error: err as CdcError });
+        if (action.action === 'stop') throw action.error;
+        logger.warn('incompatible schema change: moving to a new topic version', {
+          reason: action.reason,
+          topic: action.topic,
+        });
+        topic = nextTopicVersion(topic).topic;
+      }
+    }
+    throw new Error(`no compatible topic version found for ${baseTopic} after 100 versions`);
+  }
+}

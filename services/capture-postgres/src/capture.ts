@@ -1,0 +1,298 @@
+/**
+ * One PostgreSQL capture: a supervisor that runs sessions until stopped. A session connects
+ * the transactional writer (fencing any predecessor), reads the committed position from the
+ * offsets topic, makes sure the publication and slot exist, takes the initial snapshot when
+ * the mode asks for one, then streams.
+ *
+ * Any retriable failure (Kafka or PostgreSQL unavailable, a PostgreSQL restart, a Kafka
+ * transaction that failed) ends the session without acknowledging anything more; the next
+ * session starts after a backoff with jitter from the position that Kafka has, so nothing
+ * is lost and nothing is written twice. Non-retriable failures (slot lost, permissions,
+ * incompatible schema under `stop`, fencing) stop the capture with the error.
+ */
+import type { AvroSerde } from '@cdc/avro';
+import { ChangeWriter, OffsetsStore, TopicSchemas } from '@cdc/capture';
+import { backoffDelay, CdcError, type Clock, isRetriable, type Logger, parseLsn } from '@cdc/core';
+import type { Admin, Kafka } from '@cdc/kafka';
+import type { PostgresSource } from '@cdc/pipeline';
+import pg from 'pg';
+import { ReplicationStream, sourceError } from './pgoutput/replication-stream.ts';
+import { captureId, type StoredPosition } from './positions.ts';
+import {
+  createSlot,
+  createSlotWithSnapshot,
+  dropSlot,
+  ensurePublication,
+  publicationTables,
+  qualified,
+  slotInfo,
+} from './slot.ts';
+import { Snapshotter } from './snapshot/snapshotter.ts';
+import type { ToastFetcher } from './streaming/change-records.ts';
+import { MessageTopic } from './streaming/message-topic.ts';
+import { Streamer } from './streaming/streamer.ts';
+
+export interface CaptureOptions {
+  source: PostgresSource;
+  kafka: Kafka;
+  admin: Admin;
+  serde: AvroSerde;
+  logger: Logger;
+  clock: Clock;
+}
+
+export function pgConfig(source: PostgresSource): pg.ClientConfig {
+  const c = source.connection;
+  return {
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.user,
+    ...(c.password === undefined ? {} : { password: c.password }),
+    ssl: c.ssl,
+    connectionTimeoutMillis: 10_000,
+    application_name: `cdc-capture-${source.name}`,
+  };
+}
+
+const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+export class PostgresCapture {
+  private readonly o: CaptureOptions;
+  private streamer: Streamer | undefined;
+
+  constructor(options: CaptureOptions) {
+    this.o = options;
+  }
+
+  get prefix(): string {
+    return this.o.source.topicPrefix ?? this.o.source.name;
+  }
+
+  get stats() {
+    return this.streamer?.stats;
+  }
+
+  /** Runs until `signal` aborts (resolves) or a non-retriable error (rejects). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { logger, clock } = this.o;
+    let attempt = 0;
+    while (!signal.aborted) {
+      const started = clock.now();
+      try {
+        const result = await this.session(signal);
+        if (result === 'finished') return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (!shouldRestart(err)) {
+          logger.error('capture stopped', { err });
+          throw err;
+        }
+        if (clock.now() - started > 60_000) attempt = 0;
+        const delay = backoffDelay(attempt++, 500, 30_000, Math.random);
+        logger.warn('capture session failed; restarting from the committed position', {
+          err,
+          attempt,
+          delayMs: delay,
+        });
+        await clock.sleep(delay, signal).catch(() => undefined);
+      }
+    }
+  }
+
+  private async session(signal: AbortSignal): Promise<'finished' | 'stopped'> {
+    const { source, kafka, admin, serde, logger, clock } = this.o;
+    const config = pgConfig(source);
+    const offsets = new OffsetsStore({ kafka, admin, topic: source.offsetsTopic, logger });
+    const topics = new TopicSchemas({
+      serde,
+      admin,
+      policy: source.schemaEvolution,
+      partitions: source.topicPartitions,
+      logger,
+      connector: 'postgresql',
+    });
+    const closers: (() => Promise<unknown>)[] = [];
+    try {
+      await offsets.ensureTopic();
+      const writer = await ChangeWriter.connect(kafka, {
+        transactionalId: `capture-postgres-${source.name}`,
+        logger,
+        transactionTimeoutMs: source.snapshotOptions.transactionTimeoutMs,
+      });
+      closers.push(() => writer.disconnect());
+      let stored = await offsets.read<StoredPosition>(captureId(source.name));
+      const catalog = new pg.Client(config);
+      catalog.on('error', (err) => logger.warn('catalog connection error', { err }));
+      await catalog.connect().catch((err: unknown) => {
+        throw sourceError(err, source.slot);
+      });
+      closers.push(() => catalog.end());
+      await ensurePublication(catalog, source.publication, source.include, logger);
+      let slot = await slotInfo(catalog, source.slot);
+      if (slot.exists && slot.walStatus === 'lost') {
+        if (source.snapshot !== 'when_needed')
+          throw sourceError(
+            new Error(`can no longer get changes from replication slot ${source.slot}`),
+            source.slot,
+          );
+        logger.warn('slot has lost WAL; dropping it for a new snapshot (snapshot: when_needed)', {
+          slot: source.slot,
+        });
+        await dropSlot(catalog, source.slot);
+        slot = await slotInfo(catalog, source.slot);
+      }
+      const snapshotMode = source.snapshot;
+      let needSnapshot = false;
+      if (snapshotMode === 'never') {
+        if (!slot.exists) {
+          const lsn = await createSlot(catalog, source.slot);
+          logger.info('created replication slot (no snapshot)', { slot: source.slot, lsn });
+        }
+      } else if (!stored) {
+        // Nothing committed: a slot here is the leftover of an interrupted snapshot.
+        if (slot.exists) {
+          if (slot.active) {
+            throw new CdcError(
+              'SOURCE_UNAVAILABLE',
+              `replication slot ${source.slot} is still in use (pid ${slot.activePid})`,
+              {
+                retriable: true,
+                context: { slot: source.slot },
+              },
+            );
+          }
+          logger.warn('dropping the slot of an interrupted snapshot; the snapshot starts again', {
+            slot: source.slot,
+          });
+          await dropSlot(catalog, source.slot);
+        }
+        needSnapshot = true;
+      } else if (!slot.exists) {
+        if (snapshotMode !== 'when_needed') {
+          throw sourceError(new Error(`replication slot "${source.slot}" does not exist`), source.slot);
+        }
+        logger.warn('replication slot is gone; taking a new snapshot (snapshot: when_needed)', {
+          slot: source.slot,
+        });
+        needSnapshot = true;
+      } else if (snapshotMode === 'initial_only' && stored.snapshot) {
+        logger.info('initial snapshot already taken (snapshot: initial_only)');
+        return 'finished';
+      }
+      if (needSnapshot) {
+        const exported = await createSlotWithSnapshot(config, source.slot);
+        try {
+          const tables = await publicationTables(catalog, source.publication);
+          const snapshotter = new Snapshotter({
+            name: source.name,
+            db: source.connection.database,
+            prefix: this.prefix,
+            slot: source.slot,
+            connection: config,
+            snapshotName: exported.snapshotName,
+            consistentPoint: exported.consistentPoint,
+            tables,
+            parallelism: source.snapshotOptions.parallelism,
+            chunkRows: source.snapshotOptions.chunkRows,
+            writer,
+            offsets,
+            topics,
+            logger,
+            clock,
+          });
+          stored = await snapshotter.run();
+        } finally {
+          await exported.connection.end().catch(() => undefined);
+        }
+        if (snapshotMode === 'initial_only') {
+          await dropSlot(catalog, source.slot);
+          logger.info('initial snapshot done; slot dropped (snapshot: initial_only)', { slot: source.slot });
+          return 'finished';
+        }
+      }
+      if (signal.aborted) return 'stopped';
+      const stream = new ReplicationStream({
+        connection: config,
+        slot: source.slot,
+        publication: source.publication,
+        messages: source.messages,
+        statusIntervalMs: source.heartbeatIntervalMs,
+      });
+      closers.push(() => stream.close());
+      await stream.start().catch((err: unknown) => {
+        throw sourceError(err, source.slot);
+      });
+      if (stored?.complete && stored.endLsn) stream.acknowledge(parseLsn(stored.endLsn));
+      logger.info('streaming', {
+        slot: source.slot,
+        publication: source.publication,
+        resumeAfter: stored
+          ? `${stored.commitLsn}#${stored.index}${stored.complete ? ' (complete)' : ''}`
+          : null,
+      });
+      const messages = source.messages ? await MessageTopic.create(this.prefix, serde, topics) : null;
+      this.streamer = new Streamer({
+        name: source.name,
+        db: source.connection.database,
+        prefix: this.prefix,
+        slot: source.slot,
+        stream,
+        writer,
+        offsets,
+        topics,
+        catalog,
+        fetchToast: toastFetcher(catalog),
+        messages,
+        stored,
+        maxChangesPerTransaction: source.maxChangesPerTransaction,
+        logger,
+        clock,
+      });
+      await this.streamer.run(signal);
+      return 'stopped';
+    } finally {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+    }
+  }
+}
+
+const RESTARTABLE = new Set([
+  'KAFKA_UNAVAILABLE',
+  'KAFKA_REQUEST_FAILED',
+  'KAFKA_TRANSACTION_FAILED',
+  'SOURCE_UNAVAILABLE',
+  'SCHEMA_REGISTRY_UNAVAILABLE',
+]);
+
+/**
+ * Whether a new session may fix it. Restarting is always safe (it resumes from what Kafka
+ * committed), so every failure of a server is worth it; configuration, lost positions,
+ * fencing, refused schemas and bugs are not.
+ */
+export function shouldRestart(err: unknown): boolean {
+  if (err instanceof CdcError) return err.retriable || RESTARTABLE.has(err.code);
+  if (isRetriable(err)) return true;
+  const e = err as { code?: string; message?: string };
+  if (typeof e?.code === 'string' && /^(E[A-Z]+|08...|57P0[1-3]|53300|40001|40P01)$/.test(e.code))
+    return true;
+  return /Connection terminated|connection closed|Connection ended|ECONNRE/i.test(e?.message ?? '');
+}
+
+/** Reads the current values of `columns` of a row by primary key (for unchanged TOAST values). */
+function toastFetcher(client: pg.Client): ToastFetcher {
+  return async (table, _key, keyText, columns) => {
+    const keys = [...keyText.keys()];
+    const cols = columns.map((c) => `"${c.replaceAll('"', '""')}"`).join(', ');
+    const where = keys.map((k, i) => `"${k.replaceAll('"', '""')}" = $${i + 1}`).join(' AND ');
+    const { rows } = await client.query<(string | null)[]>({
+      text: `SELECT ${cols} FROM ${qualified(`${table.schema}.${table.table}`)} WHERE ${where}`,
+      values: keys.map((k) => keyText.get(k)),
+      rowMode: 'array',
+      types: textTypes,
+    });
+    const row = rows[0];
+    if (!row) return null;
+    return new Map(columns.map((c, i) => [c, row[i] ?? null]));
+  };
+}

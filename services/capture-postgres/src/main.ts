@@ -1,0 +1,91 @@
+/**
+ * capture-postgres: the composition root. Loads the pipeline file, makes the logger and the
+ * clients, runs one capture per PostgreSQL source (or the one named by --source), and on
+ * SIGTERM/SIGINT stops the sources, lets the open Kafka transaction finish or abort (only what
+ * committed is acknowledged to the slot) and closes in reverse order.
+ *
+ *   node services/capture-postgres/dist/main.js --config pipeline.yaml [--source shop]
+ */
+import { parseArgs } from 'node:util';
+import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { createJsonLogger, type LogLevel, systemClock } from '@cdc/core';
+import { createKafka } from '@cdc/kafka';
+import { loadPipeline } from '@cdc/pipeline';
+import { PostgresCapture } from './capture.ts';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { config: { type: 'string' }, source: { type: 'string' } },
+  });
+  if (!values.config) {
+    process.stderr.write('usage: capture-postgres --config <pipeline file> [--source <name>]\n');
+    return 2;
+  }
+  const pipeline = loadPipeline(values.config);
+  const sources = pipeline.sources.postgres.filter((s) => !values.source || s.name === values.source);
+  const secrets = [
+    ...sources.map((s) => s.connection.password),
+    pipeline.kafka.sasl?.password,
+    pipeline.registry.auth?.password,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+  const logger = createJsonLogger({
+    level: (process.env.CDC_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+    secrets,
+  }).child({ service: 'capture-postgres' });
+  if (sources.length === 0) {
+    logger.error(
+      values.source ? `no PostgreSQL source named ${values.source}` : 'the pipeline has no PostgreSQL source',
+    );
+    return 2;
+  }
+  const kafka = createKafka(pipeline.kafka, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const registry = new RegistryClient({
+    url: pipeline.registry.url,
+    ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
+    logger,
+  });
+  const serde = new AvroSerde({ registry, logger });
+  const stop = new AbortController();
+  const onSignal = (signal: string) => {
+    logger.info('stopping', { signal });
+    stop.abort(new Error(signal));
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  let code = 0;
+  try {
+    await Promise.all(
+      sources.map((source) =>
+        new PostgresCapture({
+          source,
+          kafka,
+          admin,
+          serde,
+          logger: logger.child({ source: source.name }),
+          clock: systemClock,
+        })
+          .run(stop.signal)
+          .catch((err: unknown) => {
+            code = 1;
+            stop.abort(err);
+          }),
+      ),
+    );
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  logger.info('stopped', { exitCode: code });
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', msg: 'capture-postgres failed', err: String(err) })}\n`,
+    );
+    process.exit(1);
+  },
+);

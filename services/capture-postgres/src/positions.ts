@@ -1,0 +1,36 @@
+/**
+ * The position a PostgreSQL capture stores in the offsets topic (key `postgres/<name>`), in the
+ * same Kafka transaction as the changes it covers. Named fields, never an untyped map:
+ *
+ * - `commitLsn` + `index`: the last change written (the commit record's LSN of its source
+ *   transaction and its 0-based index within it); `complete` says whether that transaction
+ *   was written to its end (false while a large transaction is written in chunks);
+ * - `endLsn`: the end of that commit record, what the slot may be acknowledged up to once
+ *   the transaction is complete;
+ * - `snapshot`: the finished initial snapshot (its id and the slot's consistent point).
+ *
+ * On restart every change at or before (`commitLsn`, `index`) is skipped: Kafka has it.
+ */
+import { type LsnText, parseLsn } from '@cdc/core';
+
+export interface StoredPosition {
+  kind: 'postgres';
+  slot: string;
+  commitLsn: LsnText;
+  index: number;
+  complete: boolean;
+  endLsn: LsnText | null;
+  txId: number | null;
+  tsUsec: number;
+  snapshot: { id: string; consistentPoint: LsnText; tables: string[] } | null;
+}
+
+export const captureId = (name: string) => `postgres/${name}`;
+
+/** Whether the change (`finalLsn`, `index`) is already in Kafka according to `stored`. */
+export function alreadyWritten(stored: StoredPosition | undefined, finalLsn: bigint, index: number): boolean {
+  if (!stored) return false;
+  const lsn = parseLsn(stored.commitLsn);
+  if (finalLsn !== lsn) return finalLsn < lsn;
+  return stored.complete || index <= stored.index;
+}

@@ -1,0 +1,94 @@
+/**
+ * A table as the capture writes it: built from a pgoutput Relation message (the columns as
+ * the stream sends them at that point, so a later `ALTER TABLE` cannot confuse the rows
+ * before it), completed from the catalog (type details, NOT NULL, primary key).
+ *
+ * Keys (the record key of every change, so all changes of a row land in one partition):
+ * - the primary key;
+ * - no primary key, `REPLICA IDENTITY USING INDEX`: the index's columns;
+ * - no primary key, `REPLICA IDENTITY FULL`: no key; records have a null key and all go to
+ *   partition 0, so the table's changes stay in commit order;
+ * - otherwise (no primary key, identity DEFAULT or NOTHING) the table is refused with
+ *   SOURCE_UNSUPPORTED naming the fix: updates and deletes would carry no row identity.
+ */
+import {
+  derivePgRowSchema,
+  type PgColumn,
+  type PgQueryable,
+  type PgRelation,
+  type PgRowSchema,
+  readPgTypes,
+} from '@cdc/avro';
+import { CdcError } from '@cdc/core';
+import type { RelationMessage } from './pgoutput/decoder.ts';
+
+export interface CapturedTable {
+  oid: number;
+  schema: string;
+  table: string;
+  replicaIdentity: RelationMessage['replicaIdentity'];
+  rowSchema: PgRowSchema;
+  /** False for a key-less table (REPLICA IDENTITY FULL without a primary key). */
+  hasKey: boolean;
+  /** Per column: may its value be TOASTed (varlena)? */
+  toastable: boolean[];
+}
+
+interface CatalogColumn {
+  attname: string;
+  attnotnull: boolean;
+  attndims: number;
+  is_pk: boolean;
+  typlen: number;
+}
+
+const CATALOG_SQL = `
+SELECT a.attname, a.attnotnull, a.attndims, t.typlen,
+       coalesce(a.attnum = ANY (i.indkey), false) AS is_pk
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`;
+
+export async function describeRelation(client: PgQueryable, msg: RelationMessage): Promise<CapturedTable> {
+  const { rows } = await client.query<CatalogColumn>(CATALOG_SQL, [msg.oid]);
+  const byName = new Map(rows.map((r) => [r.attname, r]));
+  const types = await readPgTypes(
+    client,
+    msg.columns.map((c) => c.typeOid),
+  );
+  const hasPk = rows.some((r) => r.is_pk);
+  const table = `${msg.schema}.${msg.name}`;
+  let keyOf: (c: RelationMessage['columns'][number], cat: CatalogColumn | undefined) => boolean;
+  if (hasPk) keyOf = (_c, cat) => cat?.is_pk === true;
+  else if (msg.replicaIdentity === 'i') keyOf = (c) => (c.flags & 1) === 1;
+  else if (msg.replicaIdentity === 'f') keyOf = () => false;
+  else {
+    throw new CdcError(
+      'SOURCE_UNSUPPORTED',
+      `table ${table} has no primary key and replica identity ${msg.replicaIdentity === 'n' ? 'NOTHING' : 'DEFAULT'}: its updates and deletes would not say which row they change. Add a primary key, or run ALTER TABLE ${table} REPLICA IDENTITY FULL (its changes then have a null key and stay in order in partition 0), or remove it from the publication`,
+      { context: { table, replicaIdentity: msg.replicaIdentity } },
+    );
+  }
+  const columns = msg.columns.map((c): PgColumn => {
+    const cat = byName.get(c.name);
+    return {
+      name: c.name,
+      type: types.get(c.typeOid) as PgColumn['type'],
+      typmod: c.typmod,
+      notNull: cat?.attnotnull === true,
+      isKey: keyOf(c, cat),
+      ...(cat && cat.attndims > 1 ? { dimensions: cat.attndims } : {}),
+    };
+  });
+  const relation: PgRelation = { schema: msg.schema, name: msg.name, columns };
+  return {
+    oid: msg.oid,
+    schema: msg.schema,
+    table: msg.name,
+    replicaIdentity: msg.replicaIdentity,
+    rowSchema: derivePgRowSchema(relation),
+    hasKey: columns.some((c) => c.isKey),
+    toastable: msg.columns.map((c) => (byName.get(c.name)?.typlen ?? -1) === -1),
+  };
+}

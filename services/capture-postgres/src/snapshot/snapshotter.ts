@@ -1,0 +1,329 @@
+/**
+ * The initial snapshot, consistent with the slot: the slot is created with an exported
+ * snapshot, and `parallelism` reader connections import it (REPEATABLE READ, `SET TRANSACTION
+ * SNAPSHOT`) and read the tables in parallel. A table whose primary key is one integer column
+ * is split into key ranges read at the same time; every range is read through a cursor in
+ * chunks of `chunkRows`, so memory stays bounded. Progress (rows done / estimated, per table)
+ * is logged and kept in `progress`.
+ *
+ * The whole snapshot is ONE Kafka transaction (many produce requests, committed once with the
+ * position): a crash mid-snapshot aborts it, a read_committed consumer sees none of its rows,
+ * and the restarted capture drops the half-used slot and starts a fresh snapshot. No
+ * duplicates reach consumers; the price is that the snapshot must finish within
+ * `transactionTimeoutMs` (the broker's `transaction.max.timeout.ms`, 15 min by default).
+ * Rows carry `op: 'r'` and `snapshotChangeId(snapshot, table, key)` as change id.
+ */
+import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas, WriteScope } from '@cdc/capture';
+import { type Clock, type Logger, snapshotChangeId, topicFor } from '@cdc/core';
+import pg from 'pg';
+import type { RelationMessage } from '../pgoutput/decoder.ts';
+import { captureId, type StoredPosition } from '../positions.ts';
+import { type CapturedTable, describeRelation } from '../relations.ts';
+import { qualified } from '../slot.ts';
+import type { TableRoute } from '../streaming/change-records.ts';
+
+export interface SnapshotOptions {
+  name: string;
+  db: string;
+  prefix: string;
+  slot: string;
+  connection: pg.ClientConfig;
+  snapshotName: string;
+  consistentPoint: string;
+  tables: readonly string[];
+  parallelism: number;
+  chunkRows: number;
+  writer: ChangeWriter;
+  offsets: OffsetsStore;
+  topics: TopicSchemas;
+  logger: Logger;
+  clock: Clock;
+}
+
+export interface TableProgress {
+  table: string;
+  rowsDone: number;
+  rowsEstimated: number;
+  done: boolean;
+}
+
+interface Unit {
+  route: TableRoute;
+  progress: TableProgress;
+  where: string;
+  params: unknown[];
+}
+
+const RELATION_SQL = `
+SELECT c.oid::int8 AS oid, c.relreplident::text AS ident, c.reltuples::int8 AS estimate,
+       a.attname, a.atttypid::int8 AS typeoid, a.atttypmod,
+       (c.relreplident = 'f' OR coalesce(a.attnum = ANY (ri.indkey), false)) AS in_identity,
+       coalesce(a.attnum = ANY (pk.indkey), false) AS is_pk
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+LEFT JOIN pg_index ri ON ri.indrelid = c.oid
+  AND ((c.relreplident = 'd' AND ri.indisprimary) OR (c.relreplident = 'i' AND ri.indisreplident))
+LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
+WHERE n.nspname = $1 AND c.relname = $2
+ORDER BY a.attnum`;
+
+/** Every value in PostgreSQL's text form, as pgoutput sends it. */
+const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+export class Snapshotter {
+  private readonly o: SnapshotOptions;
+  readonly progress = new Map<string, TableProgress>();
+
+  constructor(options: SnapshotOptions) {
+    this.o = options;
+  }
+
+  private async reader(): Promise<pg.Client> {
+    const client = new pg.Client(this.o.connection);
+    client.on('error', () => undefined);
+    await client.connect();
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query(`SET TRANSACTION SNAPSHOT '${this.o.snapshotName.replaceAll("'", "''")}'`);
+    return client;
+  }
+
+  /** Reads every table and commits the rows with the position; returns that position. */
+  async run(): Promise<StoredPosition> {
+    const { logger, writer, offsets } = this.o;
+    const readers: pg.Client[] = [];
+    const started = this.o.clock.now();
+    try {
+      for (let i = 0; i < Math.max(1, this.o.parallelism); i++) readers.push(await this.reader());
+      const units = await this.plan(readers[0]!);
+      logger.info('snapshot started', {
+        snapshot: this.o.snapshotName,
+        consistentPoint: this.o.consistentPoint,
+        tables: this.o.tables.length,
+        units: units.length,
+        parallelism: readers.length,
+      });
+      const position: StoredPosition = {
+        kind: 'postgres',
+        slot: this.o.slot,
+        commitLsn: this.o.consistentPoint,
+        index: -1,
+        complete: false,
+        endLsn: null,
+        txId: null,
+        tsUsec: this.o.clock.now() * 1000,
+        snapshot: {
+          id: this.o.snapshotName,
+          consistentPoint: this.o.consistentPoint,
+          tables: [...this.o.tables],
+        },
+      };
+      const timer = setInterval(() => this.logProgress(), 5_000);
+      timer.unref();
+      try {
+        await writer.transaction(async (scope) => {
+          const serial = serialSender(scope);
+          let next = 0;
+          await Promise.all(
+            readers.map(async (client, w) => {
+              for (let u = next++; u < units.length; u = next++)
+                await this.readUnit(client, units[u]!, serial, w);
+            }),
+          );
+          await serial.drain();
+          return offsets.positionRecord(captureId(this.o.name), position);
+        });
+      } finally {
+        clearInterval(timer);
+      }
+      for (const p of this.progress.values()) p.done = true;
+      const rows = [...this.progress.values()].reduce((n, p) => n + p.rowsDone, 0);
+      const seconds = (this.o.clock.now() - started) / 1000;
+      logger.info('snapshot committed', {
+        rows,
+        seconds,
+        rowsPerSecond: Math.round(rows / Math.max(seconds, 0.001)),
+        tables: [...this.progress.values()].map((p) => `${p.table}: ${p.rowsDone}`),
+      });
+      return position;
+    } finally {
+      for (const r of readers) await r.end().catch(() => undefined);
+    }
+  }
+
+  private logProgress(): void {
+    for (const p of this.progress.values()) {
+      if (p.done) continue;
+      this.o.logger.info('snapshot progress', {
+        table: p.table,
+        rowsDone: p.rowsDone,
+        rowsEstimated: p.rowsEstimated,
+        percent: p.rowsEstimated > 0 ? Math.min(100, Math.round((100 * p.rowsDone) / p.rowsEstimated)) : null,
+      });
+    }
+  }
+
+  /** Describes every table and splits the large ones with a single integer key into ranges. */
+  private async plan(client: pg.Client): Promise<Unit[]> {
+    const units: Unit[] = [];
+    for (const name of this.o.tables) {
+      const [schema, table] = splitName(name);
+      const { rows } = await client.query<{
+        oid: string;
+        ident: string;
+        estimate: string;
+        attname: string;
+        typeoid: string;
+        atttypmod: number;
+        in_identity: boolean;
+        is_pk: boolean;
+      }>(RELATION_SQL, [schema, table]);
+      if (rows.length === 0) continue;
+      const msg: RelationMessage = {
+        tag: 'relation',
+        oid: Number(rows[0]!.oid),
+        schema,
+        name: table,
+        replicaIdentity: rows[0]!.ident as RelationMessage['replicaIdentity'],
+        columns: rows.map((r) => ({
+          flags: r.in_identity ? 1 : 0,
+          name: r.attname,
+          typeOid: Number(r.typeoid),
+          typmod: Number(r.atttypmod),
+        })),
+      };
+      const captured = await describeRelation(client, msg);
+      const base = topicFor(this.o.prefix, { db: this.o.db, schema, table });
+      const prepared = await this.o.topics.prepare(
+        base,
+        captured.rowSchema.row,
+        captured.rowSchema.keyFields,
+      );
+      const route: TableRoute = { captured, prepared };
+      const estimate = Math.max(0, Number(rows[0]!.estimate));
+      const progress: TableProgress = { table: name, rowsDone: 0, rowsEstimated: estimate, done: false };
+      this.progress.set(name, progress);
+      const keyCols = captured.rowSchema.columns.filter((c) => c.column.isKey);
+      const intKey =
+        keyCols.length === 1 && ['int2', 'int4', 'int8'].includes(keyCols[0]!.column.type.name)
+          ? keyCols[0]
+          : undefined;
+      if (intKey && this.o.parallelism > 1 && estimate > this.o.chunkRows * 2) {
+        const col = `"${intKey.column.name.replaceAll('"', '""')}"`;
+        const { rows: mm } = await client.query<{ lo: string | null; hi: string | null }>(
+          `SELECT min(${col})::text AS lo, max(${col})::text AS hi FROM ${qualified(name)}`,
+        );
+        const lo = mm[0]?.lo == null ? null : BigInt(mm[0].lo);
+        const hi = mm[0]?.hi == null ? null : BigInt(mm[0].hi);
+        if (lo !== null && hi !== null) {
+          const parts = BigInt(this.o.parallelism * 2);
+          const step = (hi - lo) / parts + 1n;
+          for (let start = lo; start <= hi; start += step) {
+            units.push({
+              route,
+              progress,
+              where: `WHERE ${col} >= $1::int8 AND ${col} < $2::int8`,
+              params: [String(start), String(start + step)],
+            });
+          }
+          continue;
+        }
+      }
+      units.push({ route, progress, where: '', params: [] });
+    }
+    return units;
+  }
+
+  private async readUnit(client: pg.Client, unit: Unit, send: SerialSender, worker: number): Promise<void> {
+    const { route, progress } = unit;
+    const rs = route.captured.rowSchema;
+    const cols = rs.columns.map((c) => `"${c.column.name.replaceAll('"', '""')}"`).join(', ');
+    const table = `${route.captured.schema}.${route.captured.table}`;
+    const cursor = `cdc_snapshot_${worker}`;
+    await client.query(
+      `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${cols} FROM ${qualified(table)} ${unit.where}`,
+      unit.params,
+    );
+    try {
+      for (;;) {
+        const { rows } = await client.query<PgTextValue[]>({
+          text: `FETCH ${this.o.chunkRows} FROM ${cursor}`,
+          rowMode: 'array',
+          types: textTypes,
+        });
+        if (rows.length === 0) break;
+        const records: OutRecord[] = new Array(rows.length);
+        const now = this.o.clock.now();
+        for (let i = 0; i < rows.length; i++)
+          records[i] = this.record(route.captured, route, rows[i]!, table, now);
+        await send.send(records);
+        progress.rowsDone += rows.length;
+        if (rows.length < this.o.chunkRows) break;
+      }
+    } finally {
+      await client.query(`CLOSE ${cursor}`);
+    }
+  }
+
+  private record(
+    captured: CapturedTable,
+    route: TableRoute,
+    values: PgTextValue[],
+    table: string,
+    now: number,
+  ): OutRecord {
+    const rs = captured.rowSchema;
+    const after = pgRowFromText(rs, values);
+    const key = captured.hasKey ? pgKeyFromRow(rs, after) : null;
+    const { prepared } = route;
+    const value = prepared.valueWriter.encode(
+      {
+        before: null,
+        after,
+        source: {
+          connector: 'postgresql',
+          name: this.o.name,
+          db: this.o.db,
+          schema: captured.schema,
+          table: captured.table,
+          lsn: this.o.consistentPoint,
+          commitLsn: this.o.consistentPoint,
+          txId: null,
+          tsMs: now,
+          snapshot: 'true',
+        },
+        op: 'r',
+        tsMs: now,
+        changeId: snapshotChangeId(this.o.snapshotName, table, key ?? values),
+      },
+      { topic: prepared.topic },
+    );
+    if (prepared.keyWriter && key)
+      return { topic: prepared.topic, key: prepared.keyWriter.encode(key), value };
+    return { topic: prepared.topic, key: null, value, partition: 0 };
+  }
+}
+
+interface SerialSender {
+  send(records: OutRecord[]): Promise<void>;
+  drain(): Promise<void>;
+}
+
+/** Sends in the order called, one request at a time; a reader waits only for its own batch. */
+function serialSender(scope: WriteScope): SerialSender {
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    send(records) {
+      const p = tail.then(() => scope.send(records));
+      tail = p.catch(() => undefined);
+      return p;
+    },
+    drain: () => tail,
+  };
+}
+
+function splitName(name: string): [string, string] {
+  const dot = name.indexOf('.');
+  return dot < 0 ? ['public', name] : [name.slice(0, dot), name.slice(dot + 1)];
+}

@@ -1,0 +1,361 @@
+/**
+ * Streaming: pgoutput messages → Kafka transactions → slot acknowledgement.
+ *
+ * - Changes are buffered per source transaction and written with the position in one Kafka
+ *   transaction. Several small source transactions share one Kafka transaction (group
+ *   commit: written when the stream has nothing more queued, after `lingerMs`, or at
+ *   `maxChangesPerTransaction`); a larger one is written in chunks of at most that many
+ *   changes, each chunk's position saying how far it got. Memory is bounded by the chunk
+ *   size plus the stream's queue.
+ * - The slot is acknowledged only up to the end of the last source transaction whose Kafka
+ *   transaction committed. A keepalive that arrives while nothing is buffered moves the
+ *   acknowledgement to the server's WAL position: the slot never holds WAL for tables it
+ *   does not capture (the heartbeat).
+ * - Every change at or before the stored position is skipped (Kafka already has it).
+ * - A Relation message derives the table's Avro schemas again; a changed table gets a new
+ *   schema version from its next change on.
+ */
+
+import type { PgQueryable } from '@cdc/avro';
+import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import {
+  type ChangeWriter,
+  deadLetterRecord,
+  type OffsetsStore,
+  type OutRecord,
+  type TopicSchemas,
+} from '@cdc/capture';
+import { CdcError, type Clock, formatLsn, isCdcError, type Logger, topicFor } from '@cdc/core';
+import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/decoder.ts';
+import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
+import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
+import { type CapturedTable, describeRelation } from '../relations.ts';
+import {
+  type ChangeContext,
+  encodeChange,
+  keyFromTuple,
+  resolveToast,
+  type TableRoute,
+  type ToastFetcher,
+  textOf,
+} from './change-records.ts';
+import type { MessageTopic } from './message-topic.ts';
+
+export interface StreamerOptions {
+  name: string;
+  db: string;
+  prefix: string;
+  slot: string;
+  stream: ReplicationStream;
+  writer: ChangeWriter;
+  offsets: OffsetsStore;
+  topics: TopicSchemas;
+  catalog: PgQueryable;
+  fetchToast: ToastFetcher;
+  messages: MessageTopic | null;
+  stored: StoredPosition | undefined;
+  maxChangesPerTransaction: number;
+  lingerMs?: number;
+  logger: Logger;
+  clock: Clock;
+}
+
+interface OpenTx {
+  finalLsn: bigint;
+  xid: number;
+  commitTimeUsec: bigint;
+  index: number;
+  /** Index of the last change buffered for this transaction (-1: none). */
+  lastBuffered: number;
+}
+
+export interface StreamerStats {
+  changes: number;
+  skipped: number;
+  deadLetters: number;
+  acknowledged: string;
+}
+
+export class Streamer {
+  private readonly o: StreamerOptions;
+  private readonly routes = new Map<number, TableRoute>();
+  private buffer: OutRecord[] = [];
+  private firstBufferedAt = 0;
+  /** Position of the last buffered change and the end LSN to acknowledge once it commits. */
+  private bufferedPosition: StoredPosition | undefined;
+  private ackAfterFlush = 0n;
+  private tx: OpenTx | undefined;
+  private stored: StoredPosition | undefined;
+  readonly stats: StreamerStats = { changes: 0, skipped: 0, deadLetters: 0, acknowledged: '0/0' };
+
+  constructor(options: StreamerOptions) {
+    this.o = options;
+    this.stored = options.stored;
+  }
+
+  private get deadLetterTopic(): string {
+    return `${this.o.prefix}.dead-letter`;
+  }
+
+  /** Streams until `signal` aborts or the stream fails (the error is thrown). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { stream, logger } = this.o;
+    await this.o.topics.ensureTopic(this.deadLetterTopic);
+    const lingerMs = this.o.lingerMs ?? 100;
+    while (!signal.aborted) {
+      const item = await stream.next(signal);
+      if (item === null) break;
+      if (item.kind === 'keepalive') {
+        if (!this.tx && this.buffer.length === 0 && item.walEnd > stream.acknowledged) {
+          this.acknowledge(item.walEnd);
+        }
+      } else {
+        await this.handle(item.walStart, item.message);
+      }
+      if (
+        this.buffer.length > 0 &&
+        !this.tx &&
+        (stream.backlog === 0 || this.o.clock.now() - this.firstBufferedAt >= lingerMs)
+      ) {
+        await this.flush();
+      }
+    }
+    logger.info('streaming stopped', { ...this.stats });
+  }
+
+  private acknowledge(lsn: bigint): void {
+    this.o.stream.acknowledge(lsn);
+    this.stats.acknowledged = formatLsn(lsn);
+  }
+
+  private async handle(walStart: bigint, msg: PgoutputMessage): Promise<void> {
+    switch (msg.tag) {
+      case 'begin':
+        this.tx = {
+          finalLsn: msg.finalLsn,
+          xid: msg.xid,
+          commitTimeUsec: msg.commitTimeUsec,
+          index: 0,
+          lastBuffered: -1,
+        };
+        return;
+      case 'commit': {
+        const tx = this.tx;
+        this.tx = undefined;
+        if (!tx) return;
+        this.o.logger.debug('commit', { buffered: this.buffer.length, lastBuffered: tx.lastBuffered });
+        if (this.buffer.length === 0) {
+          // Everything of this transaction (if anything) is committed already: acknowledge it.
+          this.acknowledge(msg.endLsn);
+          return;
+        }
+        if (tx.lastBuffered >= 0)
+          this.bufferedPosition = this.position(tx, tx.lastBuffered, true, msg.endLsn);
+        this.ackAfterFlush = msg.endLsn;
+        return;
+      }
+      case 'relation':
+        await this.onRelation(msg);
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate':
+      case 'message':
+        await this.onChange(walStart, msg);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async onRelation(msg: Extract<PgoutputMessage, { tag: 'relation' }>): Promise<void> {
+    const captured = await describeRelation(this.o.catalog, msg);
+    const base = topicFor(this.o.prefix, { db: this.o.db, schema: msg.schema, table: msg.name });
+    const prepared = await this.o.topics.prepare(base, captured.rowSchema.row, captured.rowSchema.keyFields);
+    const previous = this.routes.get(msg.oid);
+    if (previous && previous.prepared.valueWriter.schemaId !== prepared.valueWriter.schemaId) {
+      this.o.logger.info('table schema changed', {
+        table: `${msg.schema}.${msg.name}`,
+        topic: prepared.topic,
+        schemaId: prepared.valueWriter.schemaId,
+      });
+    }
+    this.routes.set(msg.oid, { captured, prepared });
+  }
+
+  private route(oid: number): TableRoute {
+    const route = this.routes.get(oid);
+    if (!route) {
+      throw new CdcError(
+        'INVARIANT_VIOLATED',
+        `a change for relation ${oid} came before its Relation message`,
+        { context: { oid } },
+      );
+    }
+    return route;
+  }
+
+  private position(tx: OpenTx, index: number, complete: boolean, endLsn: bigint | null): StoredPosition {
+    return {
+      kind: 'postgres',
+      slot: this.o.slot,
+      commitLsn: formatLsn(tx.finalLsn),
+      index,
+      complete,
+      endLsn: endLsn === null ? null : formatLsn(endLsn),
+      txId: tx.xid,
+      tsUsec: Number(tx.commitTimeUsec),
+      snapshot: this.stored?.snapshot ?? null,
+    };
+  }
+
+  private async onChange(
+    walStart: bigint,
+    msg: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' | 'message' }>,
+  ): Promise<void> {
+    const tx = this.tx;
+    if (!tx) return; // non-transactional logical messages are not captured
+    const count = msg.tag === 'truncate' ? msg.oids.length : 1;
+    for (let n = 0; n < count; n++) {
+      const index = tx.index++;
+      if (alreadyWritten(this.stored, tx.finalLsn, index)) {
+        this.stats.skipped++;
+        continue;
+      }
+      const ctx: ChangeContext = {
+        name: this.o.name,
+        db: this.o.db,
+        finalLsn: tx.finalLsn,
+        lsn: walStart,
+        index,
+        xid: tx.xid,
+        commitTimeUsec: tx.commitTimeUsec,
+      };
+      const records = await this.records(msg, n, ctx);
+      if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
+      for (const r of records) this.buffer.push(r);
+      tx.lastBuffered = index;
+      this.stats.changes++;
+      if (this.buffer.length >= this.o.maxChangesPerTransaction) {
+        // A chunk: the position says how far this source transaction got.
+        this.bufferedPosition = this.position(tx, index, false, null);
+        await this.flush();
+      }
+    }
+  }
+
+  private async records(
+    msg: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' | 'message' }>,
+    n: number,
+    ctx: ChangeContext,
+  ): Promise<OutRecord[]> {
+    if (msg.tag === 'message')
+      return this.o.messages ? [this.o.messages.record(msg as LogicalMessage, ctx)] : [];
+    const oid = msg.tag === 'truncate' ? (msg.oids[n] as number) : msg.oid;
+    const route = this.route(oid);
+    const rs = route.captured.rowSchema;
+    const now = this.o.clock.now();
+    let raw: unknown;
+    try {
+      switch (msg.tag) {
+        case 'insert': {
+          raw = msg.newTuple;
+          const after = pgRowFromText(rs, msg.newTuple.map(textOf));
+          return [encodeChange(route, 'c', pgKeyFromRow(rs, after), null, after, ctx, now)];
+        }
+        case 'update': {
+          raw = msg.newTuple;
+          const values = await resolveToast(route.captured, msg.newTuple, msg.oldTuple, this.o.fetchToast);
+          if (values === null) {
+            throw new CdcError(
+              'POISON_RECORD',
+              `${route.captured.schema}.${route.captured.table}: an update left large (TOASTed) values unchanged, WAL does not carry them, and the row no longer exists to read them from. Set REPLICA IDENTITY FULL on the table to capture them from the old row`,
+              { context: { table: `${route.captured.schema}.${route.captured.table}` } },
+            );
+          }
+          const after = pgRowFromText(rs, values);
+          const before =
+            msg.oldKind === 'O' && msg.oldTuple ? this.fullOldRow(route.captured, msg.oldTuple) : null;
+          const oldKey =
+            msg.oldKind && msg.oldTuple && route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
+          const newKey = route.captured.hasKey ? pgKeyFromRow(rs, after) : null;
+          const out: OutRecord[] = [];
+          // A changed primary key: the old key gets a delete so its partition sees the row leave.
+          if (oldKey && newKey && JSON.stringify(oldKey, bigintJson) !== JSON.stringify(newKey, bigintJson)) {
+            out.push(encodeChange(route, 'd', oldKey, before, null, ctx, now));
+            out.push(encodeChange(route, 'c', newKey, null, after, ctx, now));
+            return out;
+          }
+          return [encodeChange(route, 'u', newKey, before, after, ctx, now)];
+        }
+        case 'delete': {
+          raw = msg.oldTuple;
+          const before = msg.oldKind === 'O' ? this.fullOldRow(route.captured, msg.oldTuple) : null;
+          const key = route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
+          return [encodeChange(route, 'd', key, before, null, ctx, now)];
+        }
+        case 'truncate':
+          return this.truncateRecords(route, ctx, now);
+      }
+    } catch (err) {
+      if (!isCdcError(err) || (err.code !== 'POISON_RECORD' && err.code !== 'SERDE_FAILED')) throw err;
+      this.stats.deadLetters++;
+      this.o.logger.warn('change sent to the dead-letter topic', { err, topic: route.prepared.topic });
+      return [
+        deadLetterRecord({
+          topic: this.deadLetterTopic,
+          sourceTopic: route.prepared.topic,
+          changeId: `${formatLsn(ctx.finalLsn)}:${ctx.index}`,
+          error: err,
+          payload: {
+            table: `${route.captured.schema}.${route.captured.table}`,
+            op: msg.tag,
+            commitLsn: formatLsn(ctx.finalLsn),
+            index: ctx.index,
+            columns: rs.columns.map((c) => c.column.name),
+            values: Array.isArray(raw) ? (raw as TupleValue[]).map(rawText) : null,
+          },
+        }),
+      ];
+    }
+  }
+
+  private fullOldRow(table: CapturedTable, oldTuple: readonly TupleValue[]): Record<string, unknown> {
+    return pgRowFromText(table.rowSchema, oldTuple.map(textOf));
+  }
+
+  /** A truncate goes to every partition of the table's topic, so each key's sequence sees it in order. */
+  private async truncateRecords(route: TableRoute, ctx: ChangeContext, now: number): Promise<OutRecord[]> {
+    const one = encodeChange(route, 't', null, null, null, ctx, now);
+    const partitions = await this.o.topics.partitionsOf(route.prepared.topic);
+    return Array.from({ length: partitions }, (_, p) => ({ ...one, key: null, partition: p }));
+  }
+
+  /** Writes the buffer and its position in one Kafka transaction, then acknowledges. */
+  private async flush(): Promise<void> {
+    const position = this.bufferedPosition;
+    if (this.buffer.length === 0 || !position) return;
+    const records = this.buffer;
+    this.buffer = [];
+    this.o.logger.debug('writing', { records: records.length, position });
+    await this.o.writer.commit(records, this.o.offsets.positionRecord(captureId(this.o.name), position));
+    this.stored = position;
+    this.bufferedPosition = undefined;
+    // The last complete source transaction in this Kafka transaction may now leave the slot.
+    if (this.ackAfterFlush > 0n) this.acknowledge(this.ackAfterFlush);
+    this.ackAfterFlush = 0n;
+  }
+}
+
+function bigintJson(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  return v;
+}
+
+function rawText(v: TupleValue): PgTextValue | string {
+  if (v === null) return null;
+  if (typeof v === 'symbol') return '(unchanged TOAST value)';
+  return Buffer.from(v).toString('base64');
+}
