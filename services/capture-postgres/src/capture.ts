@@ -51,6 +51,9 @@ export function pgConfig(source: PostgresSource): pg.ClientConfig {
     ...(c.password === undefined ? {} : { password: c.password }),
     ssl: c.ssl,
     connectionTimeoutMillis: 10_000,
+    // pgoutput and the snapshot print values with these settings; the Avro conversion reads them.
+    options:
+      '-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c timezone=UTC',
     application_name: `cdc-capture-${source.name}`,
   };
 }
