@@ -72,6 +72,7 @@ export {
 } from './record.ts';
 export { KafkaStreams, type KafkaStreamsOptions, type KafkaStreamsState } from './runtime/kafka-streams.ts';
 export { type Serde, Serdes } from './serde.ts';
+export { type AvroSerdeConfig, avroSerde, avroSerdes } from './serdes/avro-serde.ts';
 export {
   type KeyValueStore,
   type SessionStore,

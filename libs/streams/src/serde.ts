@@ -3,10 +3,22 @@ import { CdcError } from '@cdc/core';
 /**
  * Turns values into bytes and back, per topic (the topic lets a schema-registry serde pick its
  * subject). `null` stays `null` on both sides: it is a tombstone, never an encoded value.
+ *
+ * Both directions are synchronous, so that the hot path makes no promise per record. A serde
+ * that must fetch something before it can read some bytes (an Avro serde meeting a schema id it
+ * has not seen) implements `prepare`: the runtime calls it before every `deserialize` and awaits
+ * it only when it returns a promise.
  */
 export interface Serde<T> {
   serialize(topic: string, value: T | null): Buffer | null;
   deserialize(topic: string, data: Buffer | null): T | null;
+  /**
+   * `undefined` when `deserialize(topic, data)` can run now; otherwise a promise that settles
+   * once it can. A rejection with a retriable error (the registry is down) stops the task
+   * whatever the error policy says, since skipping would lose records that are readable; any
+   * other rejection is a deserialization failure of that record, for the error policy.
+   */
+  prepare?(topic: string, data: Buffer | null): Promise<void> | undefined;
 }
 
 function serdeError(what: string, topic: string, cause: unknown): CdcError {
@@ -71,7 +83,7 @@ const numberSerde: Serde<number> = {
   },
 };
 
-/** The built-in serdes. Avro serdes come from `@cdc/avro` and implement the same interface. */
+/** The built-in serdes. Avro ones (schema registry, Confluent wire format): `avroSerde`, `avroSerdes`. */
 export const Serdes = {
   string: (): Serde<string> => stringSerde,
   buffer: (): Serde<Buffer> => bufferSerde,

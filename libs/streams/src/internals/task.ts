@@ -1,4 +1,4 @@
-import { CdcError, type Logger } from '@cdc/core';
+import { CdcError, isRetriable, type Logger } from '@cdc/core';
 import type { ErrorHandlers, ErrorResponse } from '../error-handlers.ts';
 import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../processor.ts';
 import type { RecordMetadata, StreamRecord } from '../record.ts';
@@ -155,6 +155,18 @@ export class StreamTask {
       let key: unknown;
       let value: unknown;
       let timestamp: number;
+      const keyReady = source.keySerde.prepare?.(raw.topic, raw.key);
+      const valueReady = source.valueSerde.prepare?.(raw.topic, raw.value);
+      if (keyReady !== undefined || valueReady !== undefined) {
+        try {
+          await Promise.all([keyReady, valueReady]);
+        } catch (err) {
+          // The registry is down: the record is fine, skipping it would lose it. Stop the task.
+          if (isRetriable(err)) throw err;
+          this.failed('deserialization', this.options.handlers.deserialization, err, source.name);
+          return;
+        }
+      }
       try {
         key = source.keySerde.deserialize(raw.topic, raw.key);
         value = source.valueSerde.deserialize(raw.topic, raw.value);

@@ -1,11 +1,11 @@
-import { CdcError, type Logger } from '@cdc/core';
+import { CdcError, isRetriable, type Logger } from '@cdc/core';
 import type { GlobalStoreNode } from '../graph.ts';
 import type { RawRecord } from '../task.ts';
 import type { KeyValueStoreImpl } from './typed-stores.ts';
 
 /**
  * Applies one record of a global table's topic to its store. A record that cannot be read is
- * logged and skipped: the global table is a lookup cache, and stopping every task for one bad
+ * logged and skipped (unless the cause is retriable, such as a registry that is down: that throws): the global table is a lookup cache, and stopping every task for one bad
  * row would be worse (the skip is visible in the log with its offset).
  */
 export async function applyGlobalRecord(
@@ -17,9 +17,14 @@ export async function applyGlobalRecord(
   let key: unknown;
   let value: unknown;
   try {
+    const keyReady = node.keySerde.prepare?.(raw.topic, raw.key);
+    const valueReady = node.valueSerde.prepare?.(raw.topic, raw.value);
+    if (keyReady !== undefined || valueReady !== undefined) await Promise.all([keyReady, valueReady]);
     key = node.keySerde.deserialize(raw.topic, raw.key);
     value = node.valueSerde.deserialize(raw.topic, raw.value);
   } catch (err) {
+    // The registry is down: the row is fine and must not be skipped.
+    if (isRetriable(err)) throw err;
     logger.error('global table record cannot be deserialized; skipped', {
       store: node.store.name,
       topic: raw.topic,

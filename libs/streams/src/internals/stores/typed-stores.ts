@@ -33,6 +33,13 @@ function valueBytes<V>(store: string, serde: Serde<V>, value: V): Buffer {
   return b;
 }
 
+/** Deserializes bytes read from a store, awaiting the serde's `prepare` when it asks for it. */
+async function readBytes<T>(store: string, serde: Serde<T>, b: Buffer): Promise<T> {
+  const ready = serde.prepare?.(store, b);
+  if (ready !== undefined) await ready;
+  return serde.deserialize(store, b) as T;
+}
+
 export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
   readonly name: string;
   private readonly spec: StoreSpec<K, V>;
@@ -46,7 +53,7 @@ export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
 
   async get(key: K): Promise<V | undefined> {
     const b = await this.bytes.get(keyBytes(this.name, this.spec.keySerde, key));
-    return b === undefined ? undefined : (this.spec.valueSerde.deserialize(this.name, b) as V);
+    return b === undefined ? undefined : readBytes(this.name, this.spec.valueSerde, b);
   }
 
   async put(key: K, value: V): Promise<void> {
@@ -63,8 +70,8 @@ export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
   async *all(): AsyncIterable<{ key: K; value: V }> {
     for await (const [k, v] of this.bytes.range()) {
       yield {
-        key: this.spec.keySerde.deserialize(this.name, k) as K,
-        value: this.spec.valueSerde.deserialize(this.name, v) as V,
+        key: await readBytes(this.name, this.spec.keySerde, k),
+        value: await readBytes(this.name, this.spec.valueSerde, v),
       };
     }
   }
@@ -90,19 +97,21 @@ abstract class WindowedBase<K, V> {
   }
 
   /** An entry with its key and value deserialized. */
-  decode(e: WindowedEntry): { key: Windowed<K>; value: V } {
+  async decode(e: WindowedEntry): Promise<{ key: Windowed<K>; value: V }> {
     return {
       key: {
-        key: this.spec.keySerde.deserialize(this.name, e.key) as K,
+        key: await readBytes(this.name, this.spec.keySerde, e.key),
         window: { start: e.start, end: e.end },
       },
-      value: this.spec.valueSerde.deserialize(this.name, e.value) as V,
+      value: await readBytes(this.name, this.spec.valueSerde, e.value),
     };
   }
 
   /** Every window with `fromEnd ≤ end < toEnd`, by end (for emitting closed windows). */
   async windowsEndingIn(fromEnd: number, toEnd: number): Promise<{ key: Windowed<K>; value: V }[]> {
-    return (await this.windowed.byEnd(fromEnd, toEnd)).map((e) => this.decode(e));
+    const out: { key: Windowed<K>; value: V }[] = [];
+    for (const e of await this.windowed.byEnd(fromEnd, toEnd)) out.push(await this.decode(e));
+    return out;
   }
 
   /** Drops every window with `end < beforeEnd`. */
@@ -111,7 +120,7 @@ abstract class WindowedBase<K, V> {
   }
 
   async *all(): AsyncIterable<{ key: Windowed<K>; value: V }> {
-    for await (const e of this.windowed.all()) yield this.decode(e);
+    for await (const e of this.windowed.all()) yield await this.decode(e);
   }
 }
 
@@ -127,14 +136,18 @@ export class WindowStoreImpl<K, V> extends WindowedBase<K, V> implements WindowS
 
   async fetch(key: K, windowStart: number): Promise<V | undefined> {
     const b = await this.windowed.get(this.k(key), windowStart, windowStart + this.windowSizeMs);
-    return b === undefined ? undefined : (this.spec.valueSerde.deserialize(this.name, b) as V);
+    return b === undefined ? undefined : readBytes(this.name, this.spec.valueSerde, b);
   }
 
   async fetchRange(key: K, fromStart: number, toStart: number): Promise<{ window: Window; value: V }[]> {
-    return (await this.windowed.byStart(this.k(key), fromStart, toStart)).map((e) => ({
-      window: { start: e.start, end: e.end },
-      value: this.spec.valueSerde.deserialize(this.name, e.value) as V,
-    }));
+    const out: { window: Window; value: V }[] = [];
+    for (const e of await this.windowed.byStart(this.k(key), fromStart, toStart)) {
+      out.push({
+        window: { start: e.start, end: e.end },
+        value: await readBytes(this.name, this.spec.valueSerde, e.value),
+      });
+    }
+    return out;
   }
 
   async put(key: K, windowStart: number, value: V | null): Promise<void> {
@@ -162,12 +175,15 @@ export class SessionStoreImpl<K, V> extends WindowedBase<K, V> implements Sessio
     earliestEnd: number,
     latestStart: number,
   ): Promise<{ window: Window; value: V }[]> {
-    return (await this.windowed.byStart(this.k(key), Number.MIN_SAFE_INTEGER, latestStart))
-      .filter((e) => e.end >= earliestEnd)
-      .map((e) => ({
+    const out: { window: Window; value: V }[] = [];
+    for (const e of await this.windowed.byStart(this.k(key), Number.MIN_SAFE_INTEGER, latestStart)) {
+      if (e.end < earliestEnd) continue;
+      out.push({
         window: { start: e.start, end: e.end },
-        value: this.spec.valueSerde.deserialize(this.name, e.value) as V,
-      }));
+        value: await readBytes(this.name, this.spec.valueSerde, e.value),
+      });
+    }
+    return out;
   }
 
   put(key: K, window: Window, value: V): Promise<void> {
