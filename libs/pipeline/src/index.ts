@@ -14,5 +14,19 @@ export {
 } from './sections/clickhouse.ts';
 export { type MongoSource, MongoSourceSchema } from './sections/mongo-source.ts';
 export { type PostgresSource, PostgresSourceSchema } from './sections/postgres-source.ts';
+export {
+  AGGREGATION_FUNCTIONS,
+  type AggregateDeclaration,
+  AggregateSchema,
+  type AggregationDeclaration,
+  DurationSchema,
+  type EnrichDeclaration,
+  type EnrichJoin,
+  EnrichSchema,
+  type FilterCondition,
+  type ProcessingSection,
+  ProcessingSectionSchema,
+  type WindowDeclaration,
+} from './sections/processing.ts';
 export { type RegistrySection, RegistrySectionSchema } from './sections/registry.ts';
 export { type TelemetrySection, TelemetrySectionSchema } from './sections/telemetry.ts';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ClickHouseSectionSchema } from './sections/clickhouse.ts';
 import { MongoSourceSchema } from './sections/mongo-source.ts';
 import { PostgresSourceSchema } from './sections/postgres-source.ts';
+import { ProcessingSectionSchema } from './sections/processing.ts';
 import { RegistrySectionSchema } from './sections/registry.ts';
 import { TelemetrySectionSchema } from './sections/telemetry.ts';
 
@@ -23,6 +24,7 @@ export const PipelineSchema = z
       })
       .prefault({}),
     clickhouse: ClickHouseSectionSchema.optional(),
+    processing: ProcessingSectionSchema.optional(),
     telemetry: TelemetrySectionSchema.prefault({}),
   })
   .superRefine((p, ctx) => {

@@ -1,0 +1,191 @@
+import { z } from 'zod';
+
+/**
+ * What services/processor computes, declared the way one would write a few lines of ksqlDB:
+ * `enrich` joins a CDC stream with CDC tables, `aggregate` groups (windowed or not) and
+ * aggregates with full CDC semantics (updates move a row between groups and windows, deletes
+ * retract it). Durations are milliseconds or strings such as `500ms`, `10s`, `5m`, `1h`.
+ */
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `1m` → 60000; a number is milliseconds. */
+export const DurationSchema = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(/^\d+(ms|s|m|h|d)?$/, 'a duration such as 500ms, 10s, 5m, 1h or a number of milliseconds')
+    .transform((s) => {
+      const [, n, unit] = /^(\d+)(ms|s|m|h|d)?$/.exec(s) as unknown as [string, string, string | undefined];
+      return Number(n) * (UNITS[unit ?? 'ms'] as number);
+    }),
+]);
+
+const Name = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'letters, digits, _ and - (it names stores and internal topics)');
+const Field = z.string().min(1);
+const Topic = z.string().regex(/^[A-Za-z0-9._-]+$/, 'a Kafka topic name');
+
+/** Fields to carry over: a list (same names) or `{ outputName: sourceField }`. */
+const FieldSelection = z.union([z.array(Field).min(1), z.record(z.string().min(1), Field)]);
+
+export const EnrichJoinSchema = z.object({
+  /** The CDC topic of the table (its key is the table's primary key). */
+  table: Topic,
+  /** Field(s) of the stream's row holding the table's key (a foreign key); omitted: join by the stream's own key. */
+  on: z.union([Field, z.array(Field).min(1)]).optional(),
+  /** `inner` drops rows with no match (and retracts what they contributed); `left` keeps them with the table's fields null. */
+  type: z.enum(['inner', 'left']).default('left'),
+  /** The table's fields to carry over. */
+  fields: FieldSelection,
+});
+
+export const EnrichSchema = z.object({
+  name: Name,
+  /** The CDC topic of the stream (e.g. `shop.cdc.public.orders`). */
+  from: Topic,
+  /** The stream's own fields to carry over (default: all of them). */
+  fields: FieldSelection.optional(),
+  join: z.array(EnrichJoinSchema).default([]),
+});
+
+export const AGGREGATION_FUNCTIONS = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'top'] as const;
+
+export const AggregationSchema = z
+  .object({
+    /** The output field. */
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an Avro field name'),
+    fn: z.enum(AGGREGATION_FUNCTIONS),
+    /** The input field (for `count`: count rows where it is not null; omitted: count rows). For `top`: the field that names an entry. */
+    field: Field.optional(),
+    /** `top`: the numeric field whose sum ranks the entries. */
+    by: Field.optional(),
+    /** `top`: how many entries to keep. */
+    n: z.number().int().positive().max(1000).default(10),
+    /** `sum`, `min`, `max`, `top`: the output decimal's precision and scale. */
+    precision: z.number().int().min(1).max(38).default(20),
+    scale: z.number().int().min(0).max(18).default(2),
+  })
+  .superRefine((a, ctx) => {
+    if (a.fn !== 'count' && a.field === undefined)
+      ctx.addIssue({ code: 'custom', path: ['field'], message: `${a.fn} needs a field` });
+    if (a.fn === 'top' && a.by === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['by'],
+        message: 'top needs "by", the field whose sum ranks entries',
+      });
+    if (a.scale > a.precision)
+      ctx.addIssue({ code: 'custom', path: ['scale'], message: 'scale must not exceed precision' });
+  });
+
+const OPS = ['=', '!=', '<', '<=', '>', '>=', 'in', 'not_in', 'is_null', 'not_null'] as const;
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** One condition on a field of the (enriched) row; a filter is the AND of its conditions. */
+export const ConditionSchema = z
+  .object({ field: Field, op: z.enum(OPS), value: z.union([Scalar, z.array(Scalar)]).optional() })
+  .superRefine((c, ctx) => {
+    const list = c.op === 'in' || c.op === 'not_in';
+    const none = c.op === 'is_null' || c.op === 'not_null';
+    if (list && !Array.isArray(c.value))
+      ctx.addIssue({ code: 'custom', path: ['value'], message: `${c.op} needs a list value` });
+    if (!list && !none && (c.value === undefined || Array.isArray(c.value)))
+      ctx.addIssue({ code: 'custom', path: ['value'], message: `${c.op} needs a single value` });
+  });
+
+export const WindowSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('tumbling'), size: DurationSchema, grace: DurationSchema.default(0) }),
+  z.object({
+    type: z.literal('hopping'),
+    size: DurationSchema,
+    advance: DurationSchema,
+    grace: DurationSchema.default(0),
+  }),
+  z.object({ type: z.literal('session'), gap: DurationSchema, grace: DurationSchema.default(0) }),
+]);
+
+export const AggregateSchema = z
+  .object({
+    name: Name,
+    /** The name of an `enrich` declaration, or a CDC topic (aggregated as it is). */
+    from: z.string().min(1),
+    /** The output topic; its value schema is registered as `<topic>-value` on start. */
+    topic: Topic,
+    /** Fields of the (enriched) row; the empty list makes one group per window. */
+    groupBy: z.array(Field).default([]),
+    window: WindowSchema.optional(),
+    /** Event time: `source` = the commit time of the change (`source.tsMs`), or a timestamp field of the row. */
+    eventTime: z.union([z.literal('source'), z.object({ field: Field })]).default('source'),
+    filter: z.array(ConditionSchema).default([]),
+    aggregations: z.array(AggregationSchema).min(1),
+    /** `on-close`: one final record per window after its grace; `on-update`: every change (default for unwindowed). */
+    emit: z.enum(['on-update', 'on-close']).optional(),
+    /** Where records arriving after a window's grace go (they are always counted in metrics). */
+    lateRecordsTopic: Topic.optional(),
+  })
+  .superRefine((a, ctx) => {
+    const names = [...a.groupBy, ...a.aggregations.map((x) => x.name)];
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aggregations'],
+          message: `output field ${n} is defined twice`,
+        });
+    });
+    if (a.emit === 'on-close' && !a.window)
+      ctx.addIssue({ code: 'custom', path: ['emit'], message: 'on-close needs a window' });
+    if (a.window?.type === 'hopping' && a.window.advance > a.window.size)
+      ctx.addIssue({ code: 'custom', path: ['window', 'advance'], message: 'advance must not exceed size' });
+    if (a.window && a.window.type !== 'session' && a.window.size < 1)
+      ctx.addIssue({ code: 'custom', path: ['window', 'size'], message: 'size must be at least 1 ms' });
+  });
+
+export const ProcessingSectionSchema = z
+  .object({
+    /** The consumer group, the internal topics' prefix and the state folder's name. */
+    applicationId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .default('cdc-processor'),
+    /** Where LevelDB state lives. */
+    stateDir: z.string().min(1).default('.stack/data/processor'),
+    /** Interactive queries (`GET /state/<aggregate>?key=…`), on 127.0.0.1; port 0 picks one. */
+    http: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(18090),
+        /** How other instances reach this one (default `http://<host>:<port>`). */
+        advertisedUrl: z.url().optional(),
+      })
+      .prefault({}),
+    enrich: z.array(EnrichSchema).default([]),
+    aggregate: z.array(AggregateSchema).default([]),
+  })
+  .superRefine((p, ctx) => {
+    const names = [...p.enrich.map((e) => e.name), ...p.aggregate.map((a) => a.name)];
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i)
+        ctx.addIssue({ code: 'custom', path: ['aggregate'], message: `two declarations are named ${n}` });
+    });
+    p.aggregate.forEach((a, i) => {
+      const isEnrich = p.enrich.some((e) => e.name === a.from);
+      if (!isEnrich && !/^[A-Za-z0-9._-]+\.[A-Za-z0-9._-]+$/.test(a.from))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aggregate', i, 'from'],
+          message: `"${a.from}" is neither an enrich declaration (${p.enrich.map((e) => e.name).join(', ') || 'none'}) nor a topic name`,
+        });
+    });
+  });
+
+export type ProcessingSection = z.output<typeof ProcessingSectionSchema>;
+export type EnrichDeclaration = z.output<typeof EnrichSchema>;
+export type EnrichJoin = z.output<typeof EnrichJoinSchema>;
+export type AggregateDeclaration = z.output<typeof AggregateSchema>;
+export type AggregationDeclaration = z.output<typeof AggregationSchema>;
+export type FilterCondition = z.output<typeof ConditionSchema>;
+export type WindowDeclaration = z.output<typeof WindowSchema>;

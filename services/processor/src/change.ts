@@ -1,0 +1,26 @@
+import type { PlainRow } from './plain-value.ts';
+
+/** A CDC change event as the processor reads it (plain values; see `@cdc/core` `ChangeEvent`). */
+export interface Envelope {
+  before: PlainRow | null;
+  after: PlainRow | null;
+  source: { tsMs: number; [k: string]: unknown };
+  op: 'r' | 'c' | 'u' | 'd' | 't';
+  tsMs: number;
+  changeId: string;
+}
+
+/** One version of an (enriched) row: its fields and the commit time of the change that made it. */
+export interface RowVersion {
+  row: PlainRow;
+  sourceTsMs: number;
+}
+
+/** What an enrich step forwards per primary key: the row as it was and as it is (null: absent). */
+export interface RowChange {
+  oldValue: RowVersion | null;
+  newValue: RowVersion | null;
+}
+
+/** Header carrying the source commit time through to the aggregates' outputs (for latency). */
+export const SOURCE_TS_HEADER = 'cdc.source.tsMs';

@@ -1,0 +1,87 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { AggregateDeclaration } from '@cdc/pipeline';
+import type { ProcessorContext, ProcessorSupplier } from '@cdc/streams';
+import { type Delta, inputsOf } from './aggregation-state.ts';
+import type { RowChange, RowVersion } from './change.ts';
+import { compileFilter } from './filter.ts';
+import { canonicalKey, type PlainValue } from './plain-value.ts';
+
+interface Contribution {
+  group: string;
+  eventTime: number;
+  inputs: PlainValue[];
+}
+
+/** A row's event time: its source commit time, or a timestamp field (ms, or ISO text). */
+export function eventTimeOf(decl: AggregateDeclaration, version: RowVersion): number | null {
+  if (decl.eventTime === 'source') return version.sourceTsMs;
+  const v = version.row[decl.eventTime.field];
+  if (typeof v === 'number') return Math.floor(v);
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? null : t;
+  }
+  return null;
+}
+
+/**
+ * Turns per-key row changes into what the aggregation adds and takes out: the old version's
+ * contribution leaves its group and window (a retraction, stamped with the old event time so
+ * that it lands in the old windows), the new version's enters its own. A version that the filter
+ * rejects, or without an event time, contributes nothing. Session windows aggregate activity:
+ * each change with a new version is one event, and nothing is retracted (a retraction cannot
+ * split a session).
+ */
+export function deltaProcessor(
+  decl: AggregateDeclaration,
+): ProcessorSupplier<string, RowChange, string, Delta> {
+  const passes = compileFilter(decl.filter);
+  const sessions = decl.window?.type === 'session';
+  const contribution = (version: RowVersion | null): Contribution | null => {
+    if (version === null || !passes(version.row)) return null;
+    const eventTime = eventTimeOf(decl, version);
+    if (eventTime === null) return null;
+    return {
+      group: canonicalKey(decl.groupBy.map((f) => version.row[f] ?? null)),
+      eventTime,
+      inputs: inputsOf(decl.aggregations, version.row),
+    };
+  };
+  return () => {
+    let ctx: ProcessorContext<string, Delta>;
+    return {
+      init(c) {
+        ctx = c;
+      },
+      async process(r) {
+        const next = contribution(r.value.newValue);
+        if (sessions) {
+          if (next)
+            await ctx.forward({
+              ...r,
+              key: next.group,
+              value: { s: 1, v: next.inputs },
+              timestamp: next.eventTime,
+            });
+          return;
+        }
+        const old = contribution(r.value.oldValue);
+        if (old && next && isDeepStrictEqual(old, next)) return;
+        if (old)
+          await ctx.forward({
+            ...r,
+            key: old.group,
+            value: { s: -1, v: old.inputs },
+            timestamp: old.eventTime,
+          });
+        if (next)
+          await ctx.forward({
+            ...r,
+            key: next.group,
+            value: { s: 1, v: next.inputs },
+            timestamp: next.eventTime,
+          });
+      },
+    };
+  };
+}

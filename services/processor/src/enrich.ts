@@ -1,0 +1,114 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { EnrichDeclaration, EnrichJoin } from '@cdc/pipeline';
+import type { KeyValueStore, ProcessorContext, ProcessorSupplier } from '@cdc/streams';
+import { type Envelope, type RowChange, type RowVersion, SOURCE_TS_HEADER } from './change.ts';
+import { canonicalKey, type PlainRow, type PlainValue } from './plain-value.ts';
+
+/** `[output, source]` pairs of a field selection (a list keeps the names). */
+export function selectionPairs(selection: readonly string[] | Record<string, string>): [string, string][] {
+  return Array.isArray(selection) ? selection.map((f) => [f, f]) : Object.entries(selection);
+}
+
+export interface EnrichPlan {
+  decl: EnrichDeclaration;
+  /** The store of the last enriched version per primary key. */
+  rowsStore: string;
+  /** Global store name per joined table topic. */
+  tableStores: Map<string, string>;
+}
+
+/**
+ * The enrich step: turns a CDC stream into per-key changes of the enriched row. It keeps the last
+ * enriched version of every primary key in its own store, so that each change carries the exact
+ * row it replaces, whatever the source's replica identity sends in `before` (a `REPLICA
+ * IDENTITY DEFAULT` table sends only the key, or nothing): retractions downstream take out what
+ * was put in, including the dimension fields as they were when it was put in.
+ *
+ * - `c`, `r`, `u`: the new row is `after` projected on the selected fields, plus each joined
+ *   table's fields looked up by key or foreign key. An inner join without a match makes the row
+ *   absent (what it contributed is retracted). Unchanged rows forward nothing.
+ * - `d`: the row becomes absent.
+ * - `t` (truncate): every row this task holds becomes absent (the truncate record must reach
+ *   each partition of the topic, as the capture writes it).
+ * - Tombstones (the null value after a delete) are ignored.
+ *
+ * Joined tables are global tables: every instance holds them whole, so a foreign-key lookup
+ * needs no repartitioning. They are not time-aligned with the stream: a row is enriched with
+ * the table as this instance has read it when the row's change is processed (like ksqlDB's
+ * stream–table joins); later changes of a customer do not rewrite orders already counted.
+ */
+export function enrichProcessor(
+  plan: EnrichPlan,
+): ProcessorSupplier<string | null, Envelope | null, string, RowChange> {
+  const { decl } = plan;
+  const own = decl.fields ? selectionPairs(decl.fields) : undefined;
+  const joins = decl.join.map((j: EnrichJoin) => ({
+    join: j,
+    store: plan.tableStores.get(j.table) as string,
+    on: j.on === undefined ? undefined : Array.isArray(j.on) ? j.on : [j.on],
+    fields: selectionPairs(j.fields),
+  }));
+  return () => {
+    let ctx: ProcessorContext<string, RowChange>;
+    let rows: KeyValueStore<string, RowVersion>;
+    let tables: KeyValueStore<string, PlainRow>[] = [];
+
+    const enrich = async (key: string, after: PlainRow): Promise<PlainRow | null> => {
+      const out: PlainRow = {};
+      if (own) for (const [o, s] of own) out[o] = after[s] ?? null;
+      else Object.assign(out, after);
+      for (const [i, j] of joins.entries()) {
+        const lookup = j.on ? canonicalKey(j.on.map((f) => after[f] ?? null)) : key;
+        const hasKey = !j.on || j.on.some((f) => after[f] !== null && after[f] !== undefined);
+        const match = hasKey ? await (tables[i] as KeyValueStore<string, PlainRow>).get(lookup) : undefined;
+        if (match === undefined && j.join.type === 'inner') return null;
+        for (const [o, s] of j.fields) out[o] = (match?.[s] ?? null) as PlainValue;
+      }
+      return out;
+    };
+
+    const emit = async (key: string, change: RowChange, timestamp: number, sourceTsMs: number) => {
+      await ctx.forward({
+        key,
+        value: change,
+        timestamp,
+        headers: { [SOURCE_TS_HEADER]: String(sourceTsMs) },
+      });
+    };
+
+    return {
+      init(c) {
+        ctx = c;
+        rows = c.getStateStore(plan.rowsStore);
+        tables = joins.map((j) => c.getStateStore(j.store));
+      },
+      async process(r) {
+        const e = r.value;
+        if (e === null || e === undefined) return;
+        const sourceTsMs = Number(e.source?.tsMs ?? r.timestamp);
+        if (e.op === 't') {
+          const all: { key: string; value: RowVersion }[] = [];
+          for await (const entry of rows.all()) all.push(entry);
+          for (const { key, value } of all) {
+            await rows.delete(key);
+            await emit(key, { oldValue: value, newValue: null }, r.timestamp, sourceTsMs);
+          }
+          return;
+        }
+        const key = r.key;
+        if (key === null || key === undefined) {
+          ctx.logger.warn('change without a key skipped', { enrich: decl.name, ...ctx.recordMetadata() });
+          return;
+        }
+        const row = e.op === 'd' || e.after === null ? null : await enrich(key, e.after);
+        const next: RowVersion | null = row === null ? null : { row, sourceTsMs };
+        const old = (await rows.get(key)) ?? null;
+        if (old === null && next === null) return;
+        if (old !== null && next !== null && isDeepStrictEqual(old, next)) return;
+        if (next === null) await rows.delete(key);
+        else await rows.put(key, next);
+        await emit(key, { oldValue: old, newValue: next }, r.timestamp, sourceTsMs);
+      },
+    };
+  };
+}

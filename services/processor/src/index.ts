@@ -1,0 +1,23 @@
+/**
+ * @cdc/processor: runs the `processing` section of the pipeline file on `@cdc/streams`.
+ *
+ *   import { buildTopology, jsonTopologyIo } from '@cdc/processor';
+ *   import { TopologyTestDriver } from '@cdc/streams/testing';
+ *   const topology = buildTopology(pipeline.processing, { io: jsonTopologyIo(), now: Date.now });
+ *   const driver = new TopologyTestDriver(topology);
+ */
+export {
+  applyDelta,
+  type Delta,
+  type GroupState,
+  initialState,
+  mergeStates,
+  results,
+} from './aggregation-state.ts';
+export type { Envelope, RowChange, RowVersion } from './change.ts';
+export { jsonTopologyIo } from './json-io.ts';
+export { jsonOutputSerde, type OutputRecord, outputKey, toJsonValue } from './output.ts';
+export { outputSchema } from './output-schema.ts';
+export { QueryRegistry } from './query-registry.ts';
+export { RegistryReaders } from './registry-serdes.ts';
+export { type BuildOptions, buildTopology, inputTopics, names, type TopologyIo } from './topology.ts';

@@ -1,0 +1,127 @@
+import { type AvroSchema, type AvroType, parseSchema, type RegistryClient, unframe } from '@cdc/avro';
+import { CdcError, type Logger } from '@cdc/core';
+import type { Serde } from '@cdc/streams';
+import { canonicalKey, type PlainRow, plainConverter } from './plain-value.ts';
+
+interface Reader {
+  type: AvroType;
+  toPlain: (v: unknown) => unknown;
+}
+
+/**
+ * Synchronous Avro readers for the CDC topics the processor consumes (`@cdc/streams` serdes are
+ * synchronous). Every schema id the registry holds for the input subjects is fetched at start
+ * (`preload`); an id met later (a schema registered after start) is fetched by `prepare`, which
+ * the streams runtime awaits before `deserialize` when it supports it. Values come out as plain
+ * JSON-safe rows (see `plain-value.ts`).
+ */
+export class RegistryReaders {
+  private readonly registry: RegistryClient;
+  private readonly logger: Logger;
+  private readonly wrapUnions: boolean;
+  private readonly readers = new Map<number, Reader>();
+  private readonly pending = new Map<number, Promise<void>>();
+
+  constructor(registry: RegistryClient, logger: Logger, options: { wrapUnions?: boolean } = {}) {
+    this.registry = registry;
+    this.logger = logger;
+    this.wrapUnions = options.wrapUnions === true;
+  }
+
+  /** Fetches every version of `<topic>-key` and `<topic>-value` for each topic. */
+  async preload(topics: readonly string[]): Promise<void> {
+    for (const topic of topics) {
+      for (const subject of [`${topic}-key`, `${topic}-value`]) {
+        for (const v of await this.registry.versions(subject)) this.add(v.id, v.schema);
+      }
+    }
+    this.logger.info('input schemas loaded', { topics, schemas: this.readers.size });
+  }
+
+  private add(id: number, schema: string | AvroSchema): void {
+    if (this.readers.has(id)) return;
+    const json = typeof schema === 'string' ? JSON.parse(schema) : schema;
+    const wrap = this.wrapUnions || JSON.stringify(json).includes('"io.cdc.mongodb"');
+    this.readers.set(id, { type: parseSchema(json, { wrapUnions: wrap }), toPlain: plainConverter(json) });
+  }
+
+  /** Undefined when `bytes` can be read now; else a promise that fetches its schema. */
+  prepare(bytes: Buffer | null): Promise<void> | undefined {
+    if (bytes === null || bytes.length < 5) return undefined;
+    const id = bytes.readInt32BE(1);
+    if (this.readers.has(id)) return undefined;
+    let p = this.pending.get(id);
+    if (!p) {
+      p = this.registry.schemaById(id).then((text) => {
+        this.pending.delete(id);
+        if (text === undefined)
+          throw new CdcError('SERDE_FAILED', `schema id ${id} is not in the registry`, {
+            context: { schemaId: id },
+          });
+        this.add(id, text);
+      });
+      this.pending.set(id, p);
+    }
+    return p;
+  }
+
+  decode(topic: string, bytes: Buffer): unknown {
+    const frame = unframe(bytes, { topic });
+    const reader = this.readers.get(frame.schemaId);
+    if (!reader) {
+      throw new CdcError(
+        'SERDE_FAILED',
+        `topic ${topic} holds a record with schema id ${frame.schemaId}, registered after the processor started; restart it to read the new schema`,
+        { retriable: true, context: { topic, schemaId: frame.schemaId } },
+      );
+    }
+    return reader.toPlain(reader.type.decode(frame.payload, 0).value);
+  }
+
+  /**
+   * The key of a CDC topic as the canonical JSON array of its fields' values (see `canonicalKey`).
+   * Store bytes (written by `serialize`) are that text in UTF-8, told apart by their first byte.
+   */
+  keySerde(): Serde<string> {
+    return {
+      serialize: (_t, v) => (v === null ? null : Buffer.from(v, 'utf8')),
+      deserialize: (topic, data) => {
+        if (data === null) return null;
+        if (data[0] !== 0) return data.toString('utf8');
+        return canonicalRowKey(this.decode(topic, data) as PlainRow);
+      },
+      prepare: (_t: string, data: Buffer | null) => this.prepare(data),
+    } as Serde<string>;
+  }
+
+  /** A joined table's CDC value → its `after` row (null for a delete); store bytes are JSON rows. */
+  tableRowSerde(): Serde<PlainRow> {
+    return {
+      serialize: (_t, v) => (v === null ? null : Buffer.from(JSON.stringify(v), 'utf8')),
+      deserialize: (topic, data) => {
+        if (data === null) return null;
+        if (data[0] !== 0) return JSON.parse(data.toString('utf8')) as PlainRow;
+        return ((this.decode(topic, data) as { after: PlainRow | null }).after ?? null) as PlainRow | null;
+      },
+      prepare: (_t: string, data: Buffer | null) => this.prepare(data),
+    } as Serde<PlainRow>;
+  }
+
+  /** A CDC envelope, plain; store bytes are JSON. */
+  valueSerde<T>(): Serde<T> {
+    return {
+      serialize: (_t, v) => (v === null ? null : Buffer.from(JSON.stringify(v), 'utf8')),
+      deserialize: (topic, data) => {
+        if (data === null) return null;
+        if (data[0] !== 0) return JSON.parse(data.toString('utf8')) as T;
+        return this.decode(topic, data) as T;
+      },
+      prepare: (_t: string, data: Buffer | null) => this.prepare(data),
+    } as Serde<T>;
+  }
+}
+
+/** The canonical key of a key record: its field values in schema order. */
+export function canonicalRowKey(row: PlainRow | null): string {
+  return canonicalKey(Object.values(row ?? {}));
+}

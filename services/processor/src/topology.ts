@@ -1,0 +1,145 @@
+import { CdcError } from '@cdc/core';
+import type { AggregateDeclaration, EnrichDeclaration, ProcessingSection } from '@cdc/pipeline';
+import {
+  type KStream,
+  type Serde,
+  Serdes,
+  SessionWindows,
+  Stores,
+  StreamsBuilder,
+  TimeWindows,
+  type Topology,
+} from '@cdc/streams';
+import { applyDelta, type Delta, type GroupState, initialState, mergeStates } from './aggregation-state.ts';
+import type { Envelope, RowChange } from './change.ts';
+import { deltaProcessor } from './deltas.ts';
+import { type EnrichPlan, enrichProcessor } from './enrich.ts';
+import { type OutputRecord, outputProcessor } from './output.ts';
+import type { PlainRow } from './plain-value.ts';
+import type { QueryRegistry } from './query-registry.ts';
+
+/** How the topology reads its CDC topics and writes its outputs (Avro in production, JSON in tests). */
+export interface TopologyIo {
+  /** A CDC key → its canonical text (`canonicalRowKey`). */
+  keySerde(topic: string): Serde<string>;
+  /** A CDC value → the plain envelope. */
+  envelopeSerde(topic: string): Serde<Envelope>;
+  /** A joined table's CDC value → its `after` row (null for a delete). */
+  tableRowSerde(topic: string): Serde<PlainRow>;
+  outputSerde(aggregate: AggregateDeclaration): Serde<OutputRecord>;
+}
+
+export interface BuildOptions {
+  io: TopologyIo;
+  /** Wall-clock time for `emittedAtMs`. */
+  now: () => number;
+  queries?: QueryRegistry;
+}
+
+/** The store and topic names a declaration uses (internal topics get `<applicationId>-` in front). */
+export const names = {
+  rowsStore: (enrich: string) => `${enrich}-rows`,
+  tableStore: (topic: string) => `table-${topic.replace(/[^A-Za-z0-9._-]/g, '_')}`,
+  aggregateStore: (aggregate: string) => aggregate,
+};
+
+/** The CDC topics a section reads (streams and joined tables). */
+export function inputTopics(section: ProcessingSection): string[] {
+  const topics = new Set<string>();
+  for (const e of resolveEnrichments(section)) {
+    topics.add(e.from);
+    for (const j of e.join) topics.add(j.table);
+  }
+  return [...topics];
+}
+
+/** The enrich declarations, plus an implicit one (no joins) per aggregate reading a topic directly. */
+function resolveEnrichments(section: ProcessingSection): EnrichDeclaration[] {
+  const out = [...section.enrich];
+  for (const a of section.aggregate) {
+    if (!section.enrich.some((e) => e.name === a.from))
+      out.push({ name: `${a.name}-source`, from: a.from, join: [] });
+  }
+  return out;
+}
+
+/**
+ * Builds the topology of a processing section:
+ *
+ *   CDC stream ─▶ enrich (global-table lookups; last version per key) ─▶ per aggregate:
+ *     deltas (−old, +new) ─▶ repartition by group ─▶ windowed aggregate (multiset state) ─▶ output topic
+ */
+export function buildTopology(section: ProcessingSection, options: BuildOptions): Topology {
+  const { io } = options;
+  const builder = new StreamsBuilder({ defaultKeySerde: Serdes.string(), defaultValueSerde: Serdes.json() });
+  const tableStores = new Map<string, string>();
+  const enriched = new Map<string, KStream<string, RowChange>>();
+  // One source per topic, shared by the enrich steps that read it.
+  const sources = new Map<string, KStream<string | null, Envelope | null>>();
+  for (const e of resolveEnrichments(section)) {
+    for (const j of e.join) {
+      if (tableStores.has(j.table)) continue;
+      const store = names.tableStore(j.table);
+      builder.globalTable<string, PlainRow>(j.table, {
+        keySerde: io.keySerde(j.table),
+        valueSerde: io.tableRowSerde(j.table),
+        storeName: store,
+      });
+      tableStores.set(j.table, store);
+    }
+    const plan: EnrichPlan = { decl: e, rowsStore: names.rowsStore(e.name), tableStores };
+    builder.addStateStore(Stores.keyValue(plan.rowsStore, Serdes.string(), Serdes.json()));
+    let source = sources.get(e.from);
+    if (!source) {
+      source = builder.stream<string | null, Envelope | null>(e.from, {
+        keySerde: io.keySerde(e.from),
+        valueSerde: io.envelopeSerde(e.from),
+      });
+      sources.set(e.from, source);
+    }
+    const stream = source.process(enrichProcessor(plan), {
+      stores: [plan.rowsStore, ...e.join.map((j) => tableStores.get(j.table) as string)],
+    });
+    enriched.set(e.name, stream);
+  }
+  for (const a of section.aggregate) {
+    const source = enriched.get(a.from) ?? enriched.get(`${a.name}-source`);
+    if (!source) throw new CdcError('CONFIG_INVALID', `aggregate ${a.name}: nothing named ${a.from}`);
+    const grouped = source
+      .process(deltaProcessor(a))
+      .groupByKey({ keySerde: Serdes.string(), valueSerde: Serdes.json<Delta>(), name: a.name });
+    const init = () => initialState(a.aggregations);
+    const apply = (_k: string, d: Delta, s: GroupState) => applyDelta(a.aggregations, s, d);
+    const materialized = {
+      storeName: names.aggregateStore(a.name),
+      valueSerde: Serdes.json<GroupState>(),
+      ...(a.lateRecordsTopic ? { lateRecordsTopic: a.lateRecordsTopic } : {}),
+    };
+    const emit =
+      (a.emit ?? (a.window ? 'on-close' : 'on-update')) === 'on-close' ? 'on-window-close' : 'on-update';
+    const w = a.window;
+    const table =
+      w === undefined
+        ? grouped.aggregate(init, apply, materialized)
+        : w.type === 'session'
+          ? grouped
+              .windowedBy(SessionWindows.inactivityGap(w.gap, { graceMs: w.grace }))
+              .aggregate(init, apply, (_k, x, y) => mergeStates(a.aggregations, x, y), {
+                ...materialized,
+                emit,
+              })
+          : grouped
+              .windowedBy(
+                w.type === 'tumbling'
+                  ? TimeWindows.tumbling(w.size, { graceMs: w.grace })
+                  : TimeWindows.hopping(w.size, w.advance, { graceMs: w.grace }),
+              )
+              .aggregate(init, apply, { ...materialized, emit });
+    (table.toStream() as KStream<never, GroupState | null>)
+      .process(outputProcessor(a, options.now, options.queries) as never, {
+        stores: [materialized.storeName],
+      })
+      .to(a.topic, { keySerde: Serdes.string(), valueSerde: io.outputSerde(a) as Serde<unknown> });
+  }
+  return builder.build();
+}
