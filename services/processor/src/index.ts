@@ -14,8 +14,12 @@ export {
   mergeStates,
   results,
 } from './aggregation-state.ts';
+export { ProcessorApp, type ProcessorAppOptions } from './app.ts';
+export { avroTopologyIo } from './avro-io.ts';
 export type { Envelope, RowChange, RowVersion } from './change.ts';
+export { InteractiveQueries, partitionOf, type QueryTarget } from './interactive-queries.ts';
 export { jsonTopologyIo } from './json-io.ts';
+export { Membership } from './membership.ts';
 export { jsonOutputSerde, type OutputRecord, outputKey, toJsonValue } from './output.ts';
 export { outputSchema } from './output-schema.ts';
 export { QueryRegistry } from './query-registry.ts';

@@ -47,7 +47,8 @@ export class RegistryReaders {
 
   /** Undefined when `bytes` can be read now; else a promise that fetches its schema. */
   prepare(bytes: Buffer | null): Promise<void> | undefined {
-    if (bytes === null || bytes.length < 5) return undefined;
+    // Store bytes (JSON or canonical key text) need nothing; only wire-format bytes name a schema.
+    if (bytes === null || bytes.length < 5 || bytes[0] !== 0) return undefined;
     const id = bytes.readInt32BE(1);
     if (this.readers.has(id)) return undefined;
     let p = this.pending.get(id);

@@ -1,0 +1,137 @@
+import type { RegistryClient } from '@cdc/avro';
+import { CdcError, type Clock, type Logger, systemClock } from '@cdc/core';
+import { ensureTopics, type Kafka } from '@cdc/kafka';
+import type { ProcessingSection } from '@cdc/pipeline';
+import { KafkaStreams, type Topology } from '@cdc/streams';
+import { avroTopologyIo } from './avro-io.ts';
+import { InteractiveQueries, type QueryTarget } from './interactive-queries.ts';
+import { Membership } from './membership.ts';
+import { QueryRegistry } from './query-registry.ts';
+import { buildTopology, names, type TopologyIo } from './topology.ts';
+
+export interface ProcessorAppOptions {
+  section: ProcessingSection;
+  kafka: Kafka;
+  registry: RegistryClient;
+  logger: Logger;
+  clock?: Clock;
+  /** Overrides `section.stateDir` (tests run two instances on one machine). */
+  stateDir?: string;
+  /** Consumer group session timeout (how soon a killed instance's tasks move); default 30 s. */
+  sessionTimeoutMs?: number;
+  /** JSON instead of Avro (no registry use): for tests. */
+  io?: TopologyIo;
+}
+
+/**
+ * One processor instance: registers the output schemas, creates the output topics, builds the
+ * topology from the declarations, runs it on `KafkaStreams` (exactly-once), and serves
+ * interactive queries. Several instances with the same `applicationId` share the partitions.
+ */
+export class ProcessorApp {
+  private readonly options: ProcessorAppOptions;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private streams: KafkaStreams | undefined;
+  private http: InteractiveQueries | undefined;
+  private membership: Membership | undefined;
+  private announcer: NodeJS.Timeout | undefined;
+  private url = '';
+  topology: Topology | undefined;
+
+  constructor(options: ProcessorAppOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get state(): string {
+    return this.streams?.state ?? 'created';
+  }
+
+  get error(): unknown {
+    return this.streams?.error;
+  }
+
+  /** Where interactive queries are answered (empty when disabled). */
+  get queryUrl(): string {
+    return this.url;
+  }
+
+  get assignedTasks(): string[] {
+    return this.streams?.assignedTasks ?? [];
+  }
+
+  async start(): Promise<void> {
+    const { section, kafka, registry, logger } = this.options;
+    const io = this.options.io ?? (await avroTopologyIo(section, registry, logger));
+    const queries = new QueryRegistry();
+    const now = () => this.clock.now();
+    const topology = buildTopology(section, { io, now, queries });
+    this.topology = topology;
+    const partitions = await this.ensureOutputTopics();
+
+    this.streams = new KafkaStreams(topology, {
+      applicationId: section.applicationId,
+      kafka,
+      stateDir: this.options.stateDir ?? section.stateDir,
+      logger,
+      clock: this.clock,
+      ...(this.options.sessionTimeoutMs ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}),
+    });
+    await this.streams.start();
+
+    if (section.http.enabled) {
+      const targets: QueryTarget[] = section.aggregate.map((decl) => {
+        const st = topology.subtopologies.find((s) =>
+          s.stores.some((x) => x.name === names.aggregateStore(decl.name)),
+        );
+        if (!st) throw new CdcError('INVARIANT_VIOLATED', `no subtopology holds the store of ${decl.name}`);
+        return { decl, subtopology: st.id, partitions: partitions.get(decl.name) as number };
+      });
+      this.membership = new Membership(kafka, section.applicationId, logger);
+      await this.membership.start();
+      this.http = new InteractiveQueries({ targets, queries, membership: this.membership, logger, now });
+      const bound = await this.http.listen(section.http.host, section.http.port);
+      this.url = section.http.advertisedUrl ?? bound;
+      const announce = () =>
+        void this.membership
+          ?.announce(this.url, this.streams?.assignedTasks ?? [])
+          .catch((err) => logger.warn('announcing tasks failed', { err: String(err) }));
+      announce();
+      this.announcer = setInterval(announce, 500);
+      logger.info('interactive queries listening', { url: this.url });
+    }
+  }
+
+  /** Output topics with as many partitions as the aggregate's input; returns those counts. */
+  private async ensureOutputTopics(): Promise<Map<string, number>> {
+    const { section, kafka } = this.options;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const sources = new Map(section.enrich.map((e) => [e.name, e.from]));
+      const inputs = [...new Set(section.aggregate.map((a) => sources.get(a.from) ?? a.from))];
+      const meta = await admin.fetchTopicMetadata({ topics: inputs });
+      const counts = new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+      const byAggregate = new Map(
+        section.aggregate.map((a) => [a.name, counts.get(sources.get(a.from) ?? a.from) as number]),
+      );
+      await ensureTopics(
+        admin,
+        section.aggregate.map((a) => ({ topic: a.topic, numPartitions: byAggregate.get(a.name) as number })),
+      );
+      return byAggregate;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Stops consuming, commits or aborts what is open, checkpoints the stores, closes. */
+  async close(): Promise<void> {
+    if (this.announcer) clearInterval(this.announcer);
+    await this.http?.close();
+    await this.streams?.close();
+    await this.membership?.stop(this.url);
+  }
+}
