@@ -10,6 +10,13 @@
  */
 
 export { type Decoded, type KafkaRecord, RecordDecoder } from './decode.ts';
+export {
+  checkReadOnly,
+  isRefusal,
+  type ReadStatement,
+  type SqlRefusal,
+} from './read-server/read-only-sql.ts';
+export { type ReadServer, type ReadServerOptions, startReadServer } from './read-server/read-server.ts';
 export { encodeRows } from './row-encoder.ts';
 export { type ColumnMapping, mapSchema, RawBytes } from './schema/column-type.ts';
 export { deriveTableShape, META_COLUMNS, type TableShape } from './schema/table-shape.ts';

@@ -9,6 +9,7 @@ import { RegistryClient } from '@cdc/avro';
 import { createJsonLogger, type Logger } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
+import { startReadServer } from './read-server/read-server.ts';
 import { TableManager } from './schema/tables.ts';
 import { ClickHouseSink } from './sink.ts';
 import { EmbeddedTransport } from './transport/embedded-transport.ts';
@@ -59,16 +60,29 @@ async function main(): Promise<void> {
     options: section.sink,
     logger,
   });
+  const reads =
+    'embedded' in section && section.embedded.http.enabled
+      ? await startReadServer({
+          path: section.embedded.path,
+          database: section.database,
+          port: section.embedded.http.port,
+          logger,
+        })
+      : undefined;
+  const close = async () => {
+    await reads?.close();
+    await transport.close();
+  };
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
     logger.info('stopping', { signal });
-    stopping ??= sink.stop().finally(() => transport.close());
+    stopping ??= sink.stop().finally(close);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await sink.start();
   await sink.done;
-  await (stopping ?? sink.stop().finally(() => transport.close()));
+  await (stopping ?? sink.stop().finally(close));
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,7 @@
  * sink running in this process on the embedded engine (one data directory per process: each
  * test uses its own database in it).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AvroSerde,
@@ -21,6 +21,8 @@ import {
 import { createJsonLogger, formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
 import { createKafka, type Kafka, KafkaConfigSchema } from '@cdc/kafka';
 import { type ClickHouseSinkOptions, ClickHouseSinkSchema } from '@cdc/pipeline';
+import { drainPending } from 'chdb';
+import { afterAll } from 'vitest';
 import { localEndpoints } from '../../../infra/local/src/endpoints.ts';
 import { TableManager } from '../src/schema/tables.ts';
 import { ClickHouseSink } from '../src/sink.ts';
@@ -46,16 +48,48 @@ export function testKafka(): Kafka {
 export const registry = new RegistryClient({ url: endpoints.registry.url });
 export const serde = new AvroSerde({ registry });
 
+/** Removes `sink-<pid>` directories of test processes that are gone (killed before their cleanup ran). */
+export function sweepChdbDirs(): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(endpoints.chdbDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^sink-(\d+)(?:-|$)/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) rmSync(join(endpoints.chdbDir, name), { recursive: true, force: true });
+  }
+}
+
 let embedded: EmbeddedTransport | undefined;
-/** This process's embedded engine (the engine allows one data directory per process). */
+/** This process's embedded engine (the engine allows one data directory per process); removed after the file's tests. */
 export function embeddedTransport(): EmbeddedTransport {
   if (!embedded) {
+    sweepChdbDirs();
     const dir = join(endpoints.chdbDir, `sink-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     embedded = new EmbeddedTransport(dir);
   }
   return embedded;
 }
+
+afterAll(async () => {
+  if (!embedded) return;
+  const dir = embedded.path;
+  await embedded.close();
+  embedded = undefined;
+  await drainPending();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 export const t = (name: string): PgType => ({ oid: 0, schema: 'pg_catalog', name, kind: 'base' });
 

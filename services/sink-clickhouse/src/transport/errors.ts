@@ -11,6 +11,9 @@ const DATA_ERRORS = new Set([
 /** Codes where retrying cannot help and the data is not to blame: the statement or the table is wrong. */
 const STATEMENT_ERRORS = new Set([16, 36, 43, 44, 47, 57, 60, 62, 81, 386, 452, 497]);
 
+const STORAGE =
+  /filesystem error|Operation not permitted|Permission denied|No space left|Read-only file system|Input\/output error|Too many open files/i;
+
 const NETWORK =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|socket hang up|Timeout error|timed? ?out/i;
 
@@ -34,7 +37,10 @@ export function toSinkError(
     .slice(0, 500);
   const code = clickhouseCode(err);
   const sysCode = (err as { code?: unknown })?.code;
-  if (code !== undefined && (DATA_ERRORS.has(code) || STATEMENT_ERRORS.has(code))) {
+  // 1001 wraps any std::exception: a parse failure is the data's fault, but a filesystem error
+  // (an unwritable or full data directory) is the storage's, and retrying after it is fixed loses nothing.
+  const storage = code === 1001 && STORAGE.test(message);
+  if (code !== undefined && !storage && (DATA_ERRORS.has(code) || STATEMENT_ERRORS.has(code))) {
     return new CdcError('SINK_REJECTED', `${what}: ClickHouse rejected it: ${message}`, {
       context: { ...context, clickhouseCode: code, dataError: DATA_ERRORS.has(code) },
       cause: err,
@@ -43,7 +49,7 @@ export function toSinkError(
   const network = typeof sysCode === 'string' && /^E[A-Z]+$/.test(sysCode);
   return new CdcError(
     'SINK_UNAVAILABLE',
-    `${what}: ClickHouse is unavailable or failing (${message}); retrying with backoff${network || NETWORK.test(message) ? ': check that the server is up and reachable' : ''}`,
+    `${what}: ClickHouse is unavailable or failing (${message}); retrying with backoff${network || NETWORK.test(message) ? ': check that the server is up and reachable' : storage ? ': check that the data directory is writable and has free space' : ''}`,
     {
       retriable: true,
       context: { ...context, ...(code === undefined ? {} : { clickhouseCode: code }) },
