@@ -1,0 +1,130 @@
+/**
+ * The command line of `cdc`: one subcommand, its positionals and options. Pure (no I/O), so
+ * that every usage error is tested without starting anything.
+ */
+import { parseArgs } from 'node:util';
+
+export const USAGE = `usage: cdc <command> [options]
+
+  run <service> --config FILE     run one service in the foreground (${'capture-postgres|capture-mongo|processor|sink-clickhouse'})
+  up --config FILE                run every service of the pipeline file in the background
+  down                            stop what \`up\` started
+  status [--json]                 each service: pid, health, consumer lag, source position, snapshot progress
+  logs [service] [--lines N]      the end of a service's log
+  query "SQL" [--json]            query the pipeline's ClickHouse target (embedded or server)
+  verify --config FILE [--timeout 120] [--source NAME…] [--json]
+                                  compare every captured table/collection with ClickHouse's current state
+  schemas register|check|list     the checked-in Avro schemas against the registry
+  rebuild <table> --config FILE   rebuild a ClickHouse table by replaying its topic
+
+options: --config FILE (default: $CDC_CONFIG), --state-dir DIR (default: .stack/pipeline, where
+up/down/status keep pid files and logs)`;
+
+export const COMMANDS = [
+  'run',
+  'up',
+  'down',
+  'status',
+  'logs',
+  'query',
+  'verify',
+  'schemas',
+  'rebuild',
+  'help',
+] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export interface ParsedArgs {
+  command: CommandName;
+  positionals: string[];
+  config: string | undefined;
+  stateDir: string | undefined;
+  json: boolean;
+  timeoutMs: number;
+  lines: number;
+  /** `--source NAME` (repeatable): `verify` only these sources. */
+  sources: string[];
+  /** Arguments after the command passed on untouched (`cdc schemas …`). */
+  rest: string[];
+}
+
+export class UsageError extends Error {}
+
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedArgs {
+  const [command, ...args] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h')
+    return base('help', [], env);
+  if (!(COMMANDS as readonly string[]).includes(command))
+    throw new UsageError(
+      `unknown command "${command}"; commands: ${COMMANDS.filter((c) => c !== 'help').join(', ')}`,
+    );
+  const name = command as CommandName;
+  if (name === 'schemas') return { ...base(name, [], env), rest: args };
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const timeoutS = Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0)
+    throw new UsageError(`--timeout takes seconds, got "${values.timeout}"`);
+  const lines = Number(values.lines);
+  if (!Number.isInteger(lines) || lines <= 0)
+    throw new UsageError(`--lines takes a positive number, got "${values.lines}"`);
+  const out: ParsedArgs = {
+    command: name,
+    positionals,
+    config: values.config ?? env.CDC_CONFIG,
+    stateDir: values['state-dir'] ?? env.CDC_STATE_DIR,
+    json: values.json,
+    timeoutMs: timeoutS * 1000,
+    lines,
+    sources: values.source ?? [],
+    rest: [],
+  };
+  if (values.help) return { ...out, command: 'help' };
+  const needsConfig: CommandName[] = ['run', 'up', 'verify', 'rebuild', 'query'];
+  if (needsConfig.includes(name) && out.config === undefined)
+    throw new UsageError(`cdc ${name} needs --config <pipeline file> (or CDC_CONFIG)`);
+  const want: Partial<Record<CommandName, [number, string]>> = {
+    run: [1, 'cdc run <service> --config FILE'],
+    query: [1, 'cdc query "SQL" --config FILE [--json]'],
+    rebuild: [1, 'cdc rebuild <table> --config FILE'],
+  };
+  const w = want[name];
+  if (w && positionals.length !== w[0]) throw new UsageError(`usage: ${w[1]}`);
+  return out;
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'state-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      source: { type: 'string', multiple: true },
+      timeout: { type: 'string', default: '120' },
+      lines: { type: 'string', default: '50' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+function base(command: CommandName, positionals: string[], env: NodeJS.ProcessEnv): ParsedArgs {
+  return {
+    command,
+    positionals,
+    config: env.CDC_CONFIG,
+    stateDir: env.CDC_STATE_DIR,
+    json: false,
+    timeoutMs: 120_000,
+    lines: 50,
+    sources: [],
+    rest: [],
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * Read-only SQL against the pipeline's ClickHouse target. A server: `@clickhouse/client` over
+ * HTTP(S). The embedded engine: through the sink's read-only HTTP endpoint while the sink runs
+ * (the engine allows one process per data directory, and the sink owns it), else by opening
+ * the directory directly with chdb.
+ */
+import { resolve } from 'node:path';
+import { CdcError } from '@cdc/core';
+import type { ClickHouseSection } from '@cdc/pipeline';
+
+export interface ClickHouseReader {
+  /** How the queries travel (`server http://…`, `sink endpoint 127.0.0.1:18124`, `chdb <dir>`). */
+  readonly via: string;
+  /** Rows as JSON objects (ClickHouse's JSONEachRow: 64-bit integers quoted). */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function openReader(section: ClickHouseSection): Promise<ClickHouseReader> {
+  if ('url' in section) return serverReader(section);
+  const port = section.embedded.http.enabled ? section.embedded.http.port : 0;
+  if (port > 0) {
+    const url = `http://127.0.0.1:${port}`;
+    if (await answers(url)) return httpReader(url, `sink endpoint 127.0.0.1:${port}`, section.database);
+  }
+  return chdbReader(resolve(section.embedded.path), section.database);
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${url}/?query=${encodeURIComponent('SELECT 1')}`, {
+      signal: AbortSignal.timeout(1_500),
+    });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+function parseEachRow<T>(text: string): T[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
+function httpReader(url: string, via: string, database: string): ClickHouseReader {
+  return {
+    via,
+    async query<T>(sql: string): Promise<T[]> {
+      const q = new URLSearchParams({
+        query: `${sql.trim().replace(/;$/, '')} FORMAT JSONEachRow`,
+        database,
+      });
+      let r: Response;
+      try {
+        r = await fetch(`${url}/?${q}`, { signal: AbortSignal.timeout(120_000) });
+      } catch (err) {
+        throw new CdcError(
+          'SINK_UNAVAILABLE',
+          `the sink's query endpoint ${url} did not answer: ${(err as Error).message}`,
+          {
+            retriable: true,
+            cause: err,
+          },
+        );
+      }
+      const text = await r.text();
+      if (!r.ok)
+        throw new CdcError('SINK_REJECTED', `ClickHouse refused the query: ${text.trim()}`, {
+          context: { sql },
+        });
+      return parseEachRow<T>(text);
+    },
+    async close() {},
+  };
+}
+
+async function serverReader(section: Extract<ClickHouseSection, { url: string }>): Promise<ClickHouseReader> {
+  const { createClient } = await import('@clickhouse/client');
+  const client = createClient({
+    url: section.url,
+    username: section.username,
+    ...(section.password === undefined ? {} : { password: section.password }),
+    database: section.database,
+    request_timeout: section.requestTimeoutMs,
+  });
+  return {
+    via: `server ${section.url}`,
+    async query<T>(sql: string): Promise<T[]> {
+      try {
+        const rs = await client.query({ query: sql.trim().replace(/;$/, ''), format: 'JSONEachRow' });
+        return (await rs.json()) as T[];
+      } catch (err) {
+        throw new CdcError('SINK_REJECTED', `ClickHouse at ${section.url}: ${(err as Error).message}`, {
+          context: { sql },
+          cause: err,
+        });
+      }
+    },
+    close: () => client.close(),
+  };
+}
+
+async function chdbReader(dir: string, database: string): Promise<ClickHouseReader> {
+  const { Session } = await import('chdb');
+  let session: InstanceType<typeof Session>;
+  try {
+    session = new Session(dir);
+  } catch (err) {
+    throw new CdcError(
+      'SINK_UNAVAILABLE',
+      `cannot open the embedded ClickHouse directory ${dir} (${(err as Error).message}); the sink owns it while it runs: enable clickhouse.embedded.http so that it serves queries, or stop it`,
+      { cause: err },
+    );
+  }
+  // The session keeps its current database; before the sink wrote anything it may not exist.
+  await session.queryAsync(`USE ${database}`, { format: 'TabSeparated' }).catch(() => undefined);
+  return {
+    via: `chdb ${dir}`,
+    async query<T>(sql: string): Promise<T[]> {
+      try {
+        const res = await session.queryAsync(sql.trim().replace(/;$/, ''), { format: 'JSONEachRow' });
+        return parseEachRow<T>(Buffer.from(res.bytes()).toString('utf8'));
+      } catch (err) {
+        throw new CdcError('SINK_REJECTED', `ClickHouse (embedded, ${dir}): ${(err as Error).message}`, {
+          context: { sql },
+          cause: err,
+        });
+      }
+    },
+    async close() {
+      session.close();
+    },
+  };
+}

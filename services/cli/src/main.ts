@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * `cdc`: the command line of a pipeline (see `USAGE` in args.ts). The composition root: parse,
+ * dispatch, print errors as one readable line, exit with the command's status.
+ *
+ *   npm run cdc -- up --config infra/pipelines/demo.yaml
+ *   npm run cdc -- status
+ *   npm run cdc -- query "SELECT count() FROM shop_cdc_public_orders_current" --config infra/pipelines/demo.yaml
+ *   npm run cdc -- verify --config infra/pipelines/demo.yaml --timeout 60
+ */
+import { isCdcError } from '@cdc/core';
+import { loadPipeline } from '@cdc/pipeline';
+import { parseCommandLine, USAGE, UsageError } from './args.ts';
+import { openReader } from './clickhouse-target.ts';
+import { rebuild, schemas } from './delegate.ts';
+import { runService } from './run.ts';
+import { SERVICES } from './services.ts';
+import { formatStatus, gatherStatus } from './status.ts';
+import { down, StateDir, tail, up } from './supervisor.ts';
+import { formatTable } from './table-format.ts';
+import { formatVerifyReport, verify } from './verify/verify.ts';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseCommandLine(argv, process.env);
+  const state = new StateDir(args.stateDir);
+  switch (args.command) {
+    case 'help':
+      say(USAGE);
+      return 0;
+    case 'run':
+      return runService(args.positionals[0] as string, args.config as string);
+    case 'up': {
+      const r = await up(args.config as string, state, say);
+      if (r.skipped.length > 0)
+        say(`not running (not available in this checkout): ${r.skipped.map((s) => s.name).join(', ')}`);
+      return r.failed.length > 0 ? 1 : 0;
+    }
+    case 'down':
+      await down(state, say);
+      return 0;
+    case 'status': {
+      const s = await gatherStatus(state, args.config);
+      if (!s) {
+        say(
+          'nothing started here: `cdc up --config FILE` first (or pass --config to see Kafka-side progress)',
+        );
+        return 1;
+      }
+      process.stdout.write(args.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+      return s.services.every((x) => x.alive) && s.problems.length === 0 ? 0 : 1;
+    }
+    case 'logs': {
+      const names = args.positionals.length > 0 ? args.positionals : [...SERVICES];
+      for (const n of names) say(`== ${n} (${state.logFile(n)})\n${tail(state.logFile(n), args.lines)}`);
+      return 0;
+    }
+    case 'query': {
+      const pipeline = loadPipeline(args.config as string);
+      if (!pipeline.clickhouse) {
+        process.stderr.write('cdc query: the pipeline file has no clickhouse section\n');
+        return 2;
+      }
+      const reader = await openReader(pipeline.clickhouse);
+      try {
+        const rows = await reader.query(args.positionals[0] as string);
+        process.stdout.write(args.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
+      } finally {
+        await reader.close();
+      }
+      return 0;
+    }
+    case 'verify': {
+      const report = await verify({
+        config: args.config as string,
+        timeoutMs: args.timeoutMs,
+        sources: args.sources,
+        log: (l) => process.stderr.write(`${l}\n`),
+      });
+      process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
+      return report.ok ? 0 : 1;
+    }
+    case 'schemas':
+      return schemas(args.rest);
+    case 'rebuild':
+      return rebuild(args.positionals[0] as string, args.config as string);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`cdc: ${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(
+      `cdc: ${isCdcError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,47 @@
+/**
+ * The ClickHouse side of `cdc verify`: the current state of a replicated table, the
+ * `<table>_current` view the sink maintains (deleted rows and truncated ones left out), read
+ * column by column in the form `canonical.ts` expects.
+ */
+import type { ClickHouseReader } from '../clickhouse-target.ts';
+import { fromClickHouse } from './canonical.ts';
+import { multisetKey, type Rows, rowText } from './compare.ts';
+import type { SourceTable } from './postgres-side.ts';
+
+const ident = (s: string) => `\`${s.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
+
+export type ReplicaRead = { exists: true; rows: Rows; missingColumns: string[] } | { exists: false };
+
+export async function readReplicaRows(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+  source: SourceTable,
+): Promise<ReplicaRead> {
+  const view = `${table}_current`;
+  const found = await reader.query<{ name: string }>(
+    `SELECT name FROM system.columns WHERE database = '${database}' AND table = '${view}'`,
+  );
+  if (found.length === 0) return { exists: false };
+  const have = new Set(found.map((c) => c.name));
+  const missingColumns = source.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+  const select = source.columns.map((c) => {
+    if (!have.has(c.name)) return `NULL AS ${ident(c.name)}`;
+    if (c.kind.kind === 'bytea' && !c.kind.array) return `lower(hex(${ident(c.name)})) AS ${ident(c.name)}`;
+    if (c.kind.kind === 'bytea') return `arrayMap(x -> lower(hex(x)), ${ident(c.name)}) AS ${ident(c.name)}`;
+    return ident(c.name);
+  });
+  const rows = await reader.query<Record<string, unknown>>(
+    `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)} SETTINGS output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1, output_format_json_named_tuples_as_objects = 1`,
+  );
+  const out: Rows = new Map();
+  const seen = new Map<string, number>();
+  const keyIdx = source.key.map((k) => source.columns.findIndex((c) => c.name === k));
+  for (const r of rows) {
+    const values = source.columns.map((c) => fromClickHouse(c.kind, r[c.name]));
+    const key =
+      keyIdx.length > 0 ? rowText(keyIdx.map((i) => values[i] as string)) : multisetKey(values, seen);
+    out.set(key, values);
+  }
+  return { exists: true, rows: out, missingColumns };
+}

@@ -1,0 +1,104 @@
+/**
+ * The comparison of one table: row counts, an order-independent checksum over all columns, and
+ * the first keys whose rows differ, with both sides' values. Pure.
+ *
+ * Checksum: the sum modulo 2^64 of the first 8 bytes of SHA-256 over each row's canonical
+ * text (columns joined by a separator no value contains unescaped). A sum, not an XOR, so that
+ * two equal rows do not cancel out.
+ */
+import { createHash } from 'node:crypto';
+
+export type Rows = Map<string, string[]>;
+
+export interface RowDiff {
+  key: string;
+  source: Record<string, string> | null;
+  clickhouse: Record<string, string> | null;
+}
+
+export interface TableComparison {
+  sourceRows: number;
+  clickhouseRows: number;
+  sourceChecksum: string;
+  clickhouseChecksum: string;
+  match: boolean;
+  /** At most `maxDiffs` differing keys, in key order. */
+  diffs: RowDiff[];
+  /** How many keys differ in all. */
+  differing: number;
+}
+
+const MASK = (1n << 64n) - 1n;
+
+export function rowText(values: readonly string[]): string {
+  return values.map((v) => v.replaceAll('\\', '\\\\').replaceAll('\u001f', '\\u001f')).join('\u001f');
+}
+
+export function checksum(rows: Rows): string {
+  let sum = 0n;
+  for (const values of rows.values()) {
+    const h = createHash('sha256').update(rowText(values)).digest();
+    sum = (sum + h.readBigUInt64BE(0)) & MASK;
+  }
+  return sum.toString(16).padStart(16, '0');
+}
+
+/** A key for rows of a table without a primary key: the row itself, numbered when repeated. */
+export function multisetKey(values: readonly string[], seen: Map<string, number>): string {
+  const t = rowText(values);
+  const n = (seen.get(t) ?? 0) + 1;
+  seen.set(t, n);
+  return n === 1 ? t : `${t}#${n}`;
+}
+
+export function compareRows(
+  columns: readonly string[],
+  source: Rows,
+  clickhouse: Rows,
+  maxDiffs = 5,
+): TableComparison {
+  const s = checksum(source);
+  const c = checksum(clickhouse);
+  const differingKeys: string[] = [];
+  for (const [k, v] of source) {
+    const o = clickhouse.get(k);
+    if (!o || rowText(o) !== rowText(v)) differingKeys.push(k);
+  }
+  for (const k of clickhouse.keys()) if (!source.has(k)) differingKeys.push(k);
+  differingKeys.sort(compareKeys);
+  const named = (v: string[] | undefined) =>
+    v ? Object.fromEntries(columns.map((col, i) => [col, v[i] as string])) : null;
+  const diffs = differingKeys.slice(0, maxDiffs).map((key) => {
+    const src = source.get(key);
+    const ch = clickhouse.get(key);
+    // Show only the columns that differ when both sides have the row.
+    if (src && ch) {
+      const cols = columns.filter((_c, i) => src[i] !== ch[i]);
+      return {
+        key,
+        source: Object.fromEntries(cols.map((col) => [col, src[columns.indexOf(col)] as string])),
+        clickhouse: Object.fromEntries(cols.map((col) => [col, ch[columns.indexOf(col)] as string])),
+      };
+    }
+    return { key, source: named(src), clickhouse: named(ch) };
+  });
+  return {
+    sourceRows: source.size,
+    clickhouseRows: clickhouse.size,
+    sourceChecksum: s,
+    clickhouseChecksum: c,
+    match: differingKeys.length === 0 && s === c && source.size === clickhouse.size,
+    diffs,
+    differing: differingKeys.length,
+  };
+}
+
+/** Keys in natural order: numbers by value, then text. */
+function compareKeys(a: string, b: string): number {
+  if (/^-?\d+$/.test(a) && /^-?\d+$/.test(b)) {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}

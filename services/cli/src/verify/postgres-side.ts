@@ -1,0 +1,127 @@
+/**
+ * The source side of `cdc verify` for PostgreSQL: which tables the capture captures (its
+ * publication's tables; before the publication exists, what the capture would put in it:
+ * `include`, or every table of the database), their columns, primary keys and current rows
+ * in canonical form, and the WAL position.
+ */
+import type { PostgresSource } from '@cdc/pipeline';
+import pg from 'pg';
+import { type ColumnKind, fromPostgres, kindOf } from './canonical.ts';
+import { multisetKey, type Rows, rowText } from './compare.ts';
+
+export interface SourceTable {
+  schema: string;
+  table: string;
+  columns: { name: string; kind: ColumnKind; type: string }[];
+  /** Primary-key columns (empty: rows are compared as a multiset). */
+  key: string[];
+}
+
+const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
+
+export async function connectSource(source: PostgresSource): Promise<pg.Client> {
+  const c = source.connection;
+  const client = new pg.Client({
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.user,
+    ...(c.password === undefined ? {} : { password: c.password }),
+    ssl: c.ssl,
+    connectionTimeoutMillis: 10_000,
+    // The capture's session settings: the same text for every value.
+    options:
+      '-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c timezone=UTC',
+    application_name: `cdc-verify-${source.name}`,
+    types: { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig,
+  });
+  await client.connect();
+  return client;
+}
+
+export async function currentLsn(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  return rows[0]?.lsn as string;
+}
+
+/** The slot's confirmed flush position: the capture acknowledges only what Kafka committed. */
+export async function slotConfirmedLsn(client: pg.Client, slot: string): Promise<string | null> {
+  const { rows } = await client.query<{ lsn: string | null }>(
+    'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return rows[0]?.lsn ?? null;
+}
+
+export async function capturedTables(
+  client: pg.Client,
+  source: PostgresSource,
+): Promise<{ schema: string; table: string }[]> {
+  const pub = await client.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM pg_publication WHERE pubname = $1',
+    [source.publication],
+  );
+  let names: { schema: string; table: string }[];
+  if (pub.rows[0]?.n !== '0') {
+    const { rows } = await client.query<{ schema: string; table: string }>(
+      'SELECT schemaname AS schema, tablename AS table FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2',
+      [source.publication],
+    );
+    names = rows;
+  } else if (source.include.length > 0) {
+    names = source.include.map((t) => {
+      const dot = t.indexOf('.');
+      return dot < 0 ? { schema: 'public', table: t } : { schema: t.slice(0, dot), table: t.slice(dot + 1) };
+    });
+  } else {
+    const { rows } = await client.query<{ schema: string; table: string }>(
+      `SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+        ORDER BY 1, 2`,
+    );
+    names = rows;
+  }
+  return names;
+}
+
+export async function describeTable(client: pg.Client, schema: string, table: string): Promise<SourceTable> {
+  const rel = `${quote(schema)}.${quote(table)}`;
+  const cols = await client.query<{ name: string; typname: string; type: string }>(
+    `SELECT a.attname AS name,
+            CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END AS typname,
+            format_type(a.atttypid, a.atttypmod) AS type
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+      ORDER BY a.attnum`,
+    [rel],
+  );
+  const pk = await client.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_index i
+       JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) ON true
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.ord`,
+    [rel],
+  );
+  return {
+    schema,
+    table,
+    columns: cols.rows.map((c) => ({ name: c.name, kind: kindOf(c.typname), type: c.type })),
+    key: pk.rows.map((r) => r.name),
+  };
+}
+
+/** Every current row, canonical, by key (the key columns' canonical values joined). */
+export async function readSourceRows(client: pg.Client, t: SourceTable): Promise<Rows> {
+  const sql = `SELECT ${t.columns.map((c) => quote(c.name)).join(', ')} FROM ${quote(t.schema)}.${quote(t.table)}`;
+  const res = await client.query({ text: sql, rowMode: 'array' });
+  const out: Rows = new Map();
+  const seen = new Map<string, number>();
+  const keyIdx = t.key.map((k) => t.columns.findIndex((c) => c.name === k));
+  for (const row of res.rows as (string | null)[][]) {
+    const values = t.columns.map((c, i) => fromPostgres(c.kind, row[i] ?? null));
+    const key =
+      keyIdx.length > 0 ? rowText(keyIdx.map((i) => values[i] as string)) : multisetKey(values, seen);
+    out.set(key, values);
+  }
+  return out;
+}
