@@ -61,7 +61,21 @@ export class OffsetsStore {
 
   /** The last committed position of `captureId`, or undefined when it never committed one. */
   async read<P>(captureId: string): Promise<P | undefined> {
+    const found = await this.readWhere<P>((key) => key === captureId, captureId);
+    return found.get(captureId);
+  }
+
+  /**
+   * The last committed value of every key that starts with `keyPrefix` (e.g. a capture's
+   * position and its per-collection state records, `mongo/shop` and `mongo/shop/schema/…`).
+   */
+  async readAll<P>(keyPrefix: string): Promise<Map<string, P>> {
+    return this.readWhere<P>((key) => key.startsWith(keyPrefix), keyPrefix);
+  }
+
+  private async readWhere<P>(match: (key: string) => boolean, label: string): Promise<Map<string, P>> {
     const { admin, kafka, logger } = this.options;
+    const found = new Map<string, P>();
     let end: bigint;
     try {
       const offsets = await admin.fetchTopicOffsets(this.topic);
@@ -69,13 +83,12 @@ export class OffsetsStore {
     } catch (err) {
       throw toCdcError(err, `reading the end of offsets topic ${this.topic}`);
     }
-    if (end === 0n) return undefined;
+    if (end === 0n) return found;
     const consumer = kafka.consumer({
-      groupId: `cdc-offsets-reader-${captureId.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${Date.now()}`,
+      groupId: `cdc-offsets-reader-${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${Date.now()}`,
       readUncommitted: false,
       maxWaitTimeInMs: 200,
     });
-    let found: P | undefined;
     const timeoutMs = this.options.readTimeoutMs ?? 60_000;
     try {
       await consumer.connect();
@@ -97,9 +110,14 @@ export class OffsetsStore {
             autoCommit: false,
             eachBatch: async ({ batch }) => {
               for (const m of batch.messages) {
-                if (m.key?.toString() !== captureId || m.value === null) continue;
+                const key = m.key?.toString();
+                if (key === undefined || !match(key)) continue;
+                if (m.value === null) {
+                  found.delete(key);
+                  continue;
+                }
                 const stored = JSON.parse(m.value.toString()) as StoredValue<P>;
-                found = stored.position;
+                found.set(key, stored.position);
               }
               const last = BigInt(batch.lastOffset());
               if (last + 1n >= end) {
@@ -115,7 +133,7 @@ export class OffsetsStore {
     } finally {
       await consumer.disconnect().catch(() => undefined);
     }
-    logger.debug('read stored position', { captureId, topic: this.topic, found: found !== undefined });
+    logger.debug('read stored positions', { keys: label, topic: this.topic, found: found.size });
     return found;
   }
 }

@@ -24,6 +24,13 @@ export interface TopicSchemasOptions {
   partitions: number;
   logger: Logger;
   connector: 'postgresql' | 'mongodb';
+  /**
+   * The value schema around a row schema (default `envelopeSchema(topic, row, connector)`): a
+   * capture may add fields of its own (MongoDB's `updateDescription`).
+   */
+  envelope?: (topic: string, row: AvroRecordSchema) => AvroRecordSchema;
+  /** Topic-level configuration of the topics this creates (e.g. `max.message.bytes`). */
+  topicConfig?: Record<string, string>;
 }
 
 export interface PreparedTopic {
@@ -45,7 +52,9 @@ export class TopicSchemas {
   /** Creates `topic` once per process (idempotent). */
   async ensureTopic(topic: string, config: Record<string, string> = {}): Promise<void> {
     if (this.ensured.has(topic)) return;
-    await ensureTopics(this.options.admin, [{ topic, numPartitions: this.options.partitions, config }]);
+    await ensureTopics(this.options.admin, [
+      { topic, numPartitions: this.options.partitions, config: { ...this.options.topicConfig, ...config } },
+    ]);
     this.ensured.add(topic);
   }
 
@@ -76,7 +85,8 @@ export class TopicSchemas {
       try {
         const keyWriter =
           keyFields.length === 0 ? null : await serde.writerFor(`${topic}-key`, keySchema(topic, keyFields));
-        const valueWriter = await serde.writerFor(`${topic}-value`, envelopeSchema(topic, row, connector));
+        const value = this.options.envelope?.(topic, row) ?? envelopeSchema(topic, row, connector);
+        const valueWriter = await serde.writerFor(`${topic}-value`, value);
         if (topic !== baseTopic) logger.warn('writing to a versioned topic', { baseTopic, topic });
         return { topic, keyWriter, valueWriter };
       } catch (err) {

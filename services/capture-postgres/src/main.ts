@@ -38,7 +38,19 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const kafka = createKafka(pipeline.kafka, logger);
+  // Right after a commit the broker answers the next transaction's first request with
+  // CONCURRENT_TRANSACTIONS until its markers are written; kafkajs retries it after the initial
+  // retry time, so a short one keeps a transaction per source commit cheap.
+  const kafka = createKafka(
+    {
+      ...pipeline.kafka,
+      retry: {
+        ...pipeline.kafka.retry,
+        initialRetryTimeMs: Math.min(pipeline.kafka.retry.initialRetryTimeMs, 25),
+      },
+    },
+    logger,
+  );
   const admin = kafka.admin();
   await admin.connect();
   const registry = new RegistryClient({
