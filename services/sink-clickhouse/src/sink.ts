@@ -65,6 +65,7 @@ export class ClickHouseSink {
   private buffer: KafkaRecord[] = [];
   private bufferSince = 0;
   private paused = false;
+  private inFlight = 0;
   private stopping = false;
   private assigned: string[] = [];
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
@@ -176,7 +177,9 @@ export class ClickHouseSink {
       const records = this.buffer;
       this.buffer = [];
       this.bufferSince = this.clock.now();
+      this.inFlight = records.length;
       const ok = await this.flushWithRetry(records);
+      this.inFlight = 0;
       if (!ok) return;
       if (this.buffer.length < maxRows && !this.stopping) this.resumeAll();
     }
@@ -381,6 +384,16 @@ export class ClickHouseSink {
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
     this.logger.info('sink stopped', this.totals);
+  }
+
+  /** Records held in memory: buffered plus the batch being flushed (bounded by `maxRows` plus one fetch). */
+  get bufferedRecords(): number {
+    return this.buffer.length + this.inFlight;
+  }
+
+  /** Whether consumption is paused (buffer full, or ClickHouse failing). */
+  get consumptionPaused(): boolean {
+    return this.paused;
   }
 
   /** Resolves when the flush loop ends (stop, or a fatal error). */

@@ -4,6 +4,7 @@
  * sink running in this process on the embedded engine (one data directory per process: each
  * test uses its own database in it).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -66,7 +67,7 @@ export function sweepChdbDirs(): void {
     } catch {
       alive = false;
     }
-    if (!alive) rmSync(join(endpoints.chdbDir, name), { recursive: true, force: true });
+    if (!alive) removeDir(join(endpoints.chdbDir, name));
   }
 }
 
@@ -88,8 +89,18 @@ afterAll(async () => {
   await embedded.close();
   embedded = undefined;
   await drainPending();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
+
+/** rm -rf, after clearing the immutable flag a fault-injecting test may have left (root ignores permissions, not that flag). */
+export function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    spawnSync('chattr', ['-R', '-i', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export const t = (name: string): PgType => ({ oid: 0, schema: 'pg_catalog', name, kind: 'base' });
 
@@ -250,4 +261,80 @@ export async function runSinkUntil(
     await sink.stop();
   }
   return sink;
+}
+
+/**
+ * A stream of changes to an orders table with the state they should leave: mostly inserts of
+ * new ids, some updates and deletes of live ids (seeded, so a run can be repeated).
+ */
+export class OrdersLoad {
+  readonly pg: PgTopic;
+  readonly expected = new Map<number, string>();
+  produced = 0;
+  private nextId = 1;
+  private seed: number;
+
+  constructor(topic: string, seed = 42) {
+    this.pg = new PgTopic(topic, ordersRelation());
+    this.seed = seed;
+  }
+
+  private random(): number {
+    this.seed = (this.seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return this.seed / 2 ** 31;
+  }
+
+  /** Produces `n` changes (ids in one partition keep their order). */
+  async write(n: number, partitions = 1): Promise<void> {
+    const messages = [];
+    for (let k = 0; k < n; k++) {
+      const live = [...this.expected.keys()];
+      const r = this.random();
+      if (live.length > 10 && r < 0.25) {
+        const id = live[Math.floor(this.random() * live.length)]!;
+        const customer = `c${id} v${this.produced}`;
+        messages.push(await this.pg.event('u', [String(id), customer, '2.00', '2024-03-02 10:00:00+00']));
+        this.expected.set(id, customer);
+      } else if (live.length > 10 && r < 0.3) {
+        const id = live[Math.floor(this.random() * live.length)]!;
+        messages.push(await this.pg.event('d', [String(id), null, null, null]));
+        this.expected.delete(id);
+      } else {
+        const id = this.nextId++;
+        messages.push(await this.pg.event('c', [String(id), `c${id}`, '1.00', '2024-03-01 10:00:00+00']));
+        this.expected.set(id, `c${id}`);
+      }
+    }
+    await produce(this.pg.topic, messages, partitions);
+    this.produced += n;
+  }
+
+  /** The expected current state, ordered by id. */
+  rows(): { id: number; customer: string }[] {
+    return [...this.expected].sort((a, b) => a[0] - b[0]).map(([id, customer]) => ({ id, customer }));
+  }
+}
+
+/** The group's committed offset per partition of `topic` ("-1": none yet). */
+export async function committedOffsets(groupId: string, topic: string): Promise<string[]> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (t?.partitions ?? []).sort((a, b) => a.partition - b.partition).map((p) => p.offset);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** How many records a topic holds (sum of high watermarks). */
+export async function topicSize(topic: string): Promise<number> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
+    return offsets.reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -9,7 +9,10 @@ const DATA_ERRORS = new Set([
   1001 /* std::exception while parsing */,
 ]);
 /** Codes where retrying cannot help and the data is not to blame: the statement or the table is wrong. */
-const STATEMENT_ERRORS = new Set([16, 36, 43, 44, 47, 57, 60, 62, 81, 386, 452, 497]);
+const STATEMENT_ERRORS = new Set([
+  16, 36, 43, 44, 47, 48, 50 /* UNKNOWN_TYPE: a server too old for the tables */, 57, 60, 62, 81,
+  115 /* UNKNOWN_SETTING: a server too old for insert_deduplication_token */, 386, 452, 497,
+]);
 
 const STORAGE =
   /filesystem error|Operation not permitted|Permission denied|No space left|Read-only file system|Input\/output error|Too many open files/i;
