@@ -102,8 +102,8 @@ export class ClickHouseSink {
     const consumer = kafka.consumer({
       groupId: options.groupId,
       maxWaitTimeInMs: 250,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
     this.consumer = consumer;

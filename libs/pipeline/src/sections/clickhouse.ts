@@ -37,6 +37,8 @@ export const ClickHouseSinkSchema = z
         maxDelayMs: z.number().int().positive().default(10_000),
       })
       .prefault({}),
+    /** Consumer group session timeout: how long a crashed sink holds its partitions before the group moves them (the broker allows 6 s and up). */
+    sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
     /** Records that cannot be written go here, with the reason in headers. */
     deadLetterTopic: z.string().min(1).default('cdc.sink-clickhouse.dlq'),
     /** An incompatible schema change: stop that table (the others go on) or dead-letter its records. */
