@@ -1,0 +1,222 @@
+/**
+ * The initial snapshot. The session takes each stream's starting point *before* the scan and
+ * commits it with the snapshot's id (`position.snapshot`); the snapshot then reads every
+ * included collection (`parallelism` at a time, `batchSize` documents per read) and writes each
+ * batch as one Kafka transaction with the position, whose `done` list grows as collections
+ * finish. Streaming then starts from the points taken before the scan, so a document changed
+ * during the scan is read by the scan (in some state) and its changes follow from the stream:
+ * nothing is lost, and the final state is the source's.
+ *
+ * Reads carry `op: 'r'` and `snapshotChangeId(snapshot id, db.collection, _id)`: a crash
+ * mid-collection re-reads that collection under the same snapshot id, so the records written
+ * again carry the same change ids and deduplicate downstream. Progress (documents done /
+ * estimated, per collection) is logged every 5 s and kept in `progress`.
+ */
+import { mongoKey } from '@cdc/avro';
+import type { ChangeWriter, OffsetsStore, OutRecord } from '@cdc/capture';
+import { type Clock, type Logger, snapshotChangeId } from '@cdc/core';
+import type { Document, MongoClient } from 'mongodb';
+import { encodeChange, type RecordContext } from '../change-records.ts';
+import type { CollectionRoutes } from '../collections.ts';
+import { captureId, type StoredMongoPosition, splitNamespace } from '../position.ts';
+
+export interface SnapshotterOptions {
+  name: string;
+  client: MongoClient;
+  writer: ChangeWriter;
+  offsets: OffsetsStore;
+  routes: CollectionRoutes;
+  /** The position whose `snapshot` is under way (not complete). */
+  position: StoredMongoPosition;
+  parallelism: number;
+  batchSize: number;
+  deadLetterTopic: string;
+  maxRecordBytes: number;
+  logger: Logger;
+  clock: Clock;
+}
+
+export interface CollectionProgress {
+  collection: string;
+  documentsDone: number;
+  documentsEstimated: number;
+  deadLetters: number;
+  done: boolean;
+}
+
+export class Snapshotter {
+  private readonly o: SnapshotterOptions;
+  private readonly position: StoredMongoPosition;
+  readonly progress = new Map<string, CollectionProgress>();
+  private commitChain: Promise<void> = Promise.resolve();
+
+  constructor(options: SnapshotterOptions) {
+    this.o = options;
+    this.position = structuredClone(options.position);
+  }
+
+  /** Reads every collection not done yet; returns the position with the snapshot complete. */
+  async run(signal: AbortSignal): Promise<StoredMongoPosition> {
+    const snapshot = this.position.snapshot!;
+    const todo = snapshot.collections.filter((c) => !snapshot.done.includes(c));
+    const started = this.o.clock.now();
+    this.o.logger.info('snapshot started', {
+      snapshot: snapshot.id,
+      collections: snapshot.collections.length,
+      remaining: todo.length,
+      parallelism: this.o.parallelism,
+    });
+    const timer = setInterval(() => this.logProgress(), 5_000);
+    timer.unref();
+    try {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.max(1, Math.min(this.o.parallelism, todo.length)) }, async () => {
+          for (let i = next++; i < todo.length && !signal.aborted; i = next++)
+            await this.scan(todo[i]!, signal);
+        }),
+      );
+      if (signal.aborted) throw new Error('snapshot interrupted by shutdown');
+      snapshot.complete = true;
+      await this.commit([]);
+    } finally {
+      clearInterval(timer);
+    }
+    const docs = [...this.progress.values()].reduce((n, p) => n + p.documentsDone, 0);
+    const seconds = (this.o.clock.now() - started) / 1000;
+    this.o.logger.info('snapshot committed', {
+      snapshot: snapshot.id,
+      documents: docs,
+      seconds,
+      documentsPerSecond: Math.round(docs / Math.max(seconds, 0.001)),
+      collections: [...this.progress.values()].map((p) => `${p.collection}: ${p.documentsDone}`),
+    });
+    return structuredClone(this.position);
+  }
+
+  /** Commits `records` (and new schema states) with the current position, one transaction at a time. */
+  private commit(records: OutRecord[], finished?: string): Promise<void> {
+    const run = async () => {
+      // Marked here, in commit order: no other transaction can say `finished` is done before its last records.
+      if (finished) this.position.snapshot!.done.push(finished);
+      const states = this.o.routes.stateRecords();
+      await this.o.writer.commit(
+        [...records, ...states.records],
+        this.o.offsets.positionRecord(captureId(this.o.name), structuredClone(this.position)),
+      );
+      states.committed();
+    };
+    const p = this.commitChain.then(run);
+    this.commitChain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async scan(ns: string, signal: AbortSignal): Promise<void> {
+    const { db, collection } = splitNamespace(ns);
+    const coll = this.o.client.db(db).collection(collection);
+    const progress: CollectionProgress = {
+      collection: ns,
+      documentsDone: 0,
+      documentsEstimated: await coll.estimatedDocumentCount().catch(() => 0),
+      deadLetters: 0,
+      done: false,
+    };
+    this.progress.set(ns, progress);
+    const route = this.o.routes.get(ns);
+    const cursor = coll.find({}, { batchSize: this.o.batchSize });
+    try {
+      let batch: Document[] = [];
+      for await (const doc of cursor) {
+        if (signal.aborted) return;
+        batch.push(doc);
+        if (batch.length >= this.o.batchSize) {
+          await this.write(ns, route, batch, progress);
+          batch = [];
+        }
+      }
+      if (signal.aborted) return;
+      await this.write(ns, route, batch, progress, true);
+      progress.done = true;
+      this.o.logger.info('snapshot of a collection committed', {
+        collection: ns,
+        documents: progress.documentsDone,
+        deadLetters: progress.deadLetters,
+      });
+    } finally {
+      await cursor.close().catch(() => undefined);
+    }
+  }
+
+  private async write(
+    ns: string,
+    route: ReturnType<CollectionRoutes['get']>,
+    docs: Document[],
+    progress: CollectionProgress,
+    last = false,
+  ): Promise<void> {
+    const snapshot = this.position.snapshot!;
+    const ctx: RecordContext = {
+      name: this.o.name,
+      deadLetterTopic: this.o.deadLetterTopic,
+      maxRecordBytes: this.o.maxRecordBytes,
+      now: this.o.clock.now(),
+    };
+    const records: OutRecord[] = [];
+    let maxBytes = 0;
+    for (const doc of docs) {
+      const id = (doc as { _id?: unknown })._id;
+      const encoded = await encodeChange(
+        this.o.routes,
+        route,
+        {
+          op: 'r',
+          changeId: snapshotChangeId(snapshot.id, ns, id === undefined ? null : mongoKeyText(doc)),
+          resumeToken: snapshot.id,
+          tsMs: ctx.now,
+          txId: null,
+          snapshot: 'true',
+          keyDocument: doc,
+          before: null,
+          after: doc,
+          updateDescription: null,
+        },
+        ctx,
+      );
+      if (encoded.deadLettered) progress.deadLetters++;
+      for (const r of encoded.records) {
+        records.push(r);
+        maxBytes += r.value?.length ?? 0;
+      }
+      // Keep one transaction's produce requests well under the broker's request limit.
+      if (maxBytes > 32 * 1024 * 1024) {
+        await this.commit(records.splice(0));
+        maxBytes = 0;
+      }
+    }
+    if (records.length > 0 || last) await this.commit(records, last ? ns : undefined);
+    progress.documentsDone += docs.length;
+  }
+
+  private logProgress(): void {
+    for (const p of this.progress.values()) {
+      if (p.done) continue;
+      this.o.logger.info('snapshot progress', {
+        collection: p.collection,
+        documentsDone: p.documentsDone,
+        documentsEstimated: p.documentsEstimated,
+        percent:
+          p.documentsEstimated > 0
+            ? Math.min(100, Math.round((100 * p.documentsDone) / p.documentsEstimated))
+            : null,
+      });
+    }
+  }
+}
+
+function mongoKeyText(doc: Document): string {
+  try {
+    return mongoKey(doc).id;
+  } catch {
+    return 'no-id';
+  }
+}

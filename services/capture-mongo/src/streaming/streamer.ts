@@ -1,0 +1,229 @@
+/**
+ * Streaming: change events → Kafka transactions with their resume tokens.
+ *
+ * Events are buffered and written with the position (every stream's last token) and any new
+ * schema state in ONE Kafka transaction: when the streams have nothing more queued, after
+ * `lingerMs`, at `maxChangesPerTransaction` or at `maxBatchBytes`. A restart resumes each
+ * stream `startAfter` its committed token, so nothing is lost and nothing repeats.
+ *
+ * Reactions to collection-level events (see README): `drop` and `rename` write a truncate
+ * (`op: 't'`) to every partition of the collection's topic (the documents left it); a rename
+ * also logs where they went (they reappear in the target's topic with their next change);
+ * `dropDatabase` is logged (its collections' drops came before it); `invalidate` is stored as
+ * the stream's token (the stream reopens after it). Other DDL events only move the token.
+ */
+import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas } from '@cdc/capture';
+import { CdcError, type Clock, type Logger, mongoChangeId } from '@cdc/core';
+import type { ChangeStreamDocument } from 'mongodb';
+import { encodeChange, eventInput, type RecordContext, truncateRecords } from '../change-records.ts';
+import type { CollectionRoutes } from '../collections.ts';
+import { captureId, includes, operationTimeOf, type StoredMongoPosition } from '../position.ts';
+import type { ChangeStreams } from './change-streams.ts';
+
+export interface StreamerOptions {
+  name: string;
+  include: readonly string[];
+  streams: ChangeStreams;
+  writer: ChangeWriter;
+  offsets: OffsetsStore;
+  topics: TopicSchemas;
+  routes: CollectionRoutes;
+  position: StoredMongoPosition;
+  deadLetterTopic: string;
+  maxChangesPerTransaction: number;
+  maxRecordBytes: number;
+  maxBatchBytes?: number;
+  heartbeatIntervalMs: number;
+  lingerMs?: number;
+  logger: Logger;
+  clock: Clock;
+}
+
+export interface StreamerStats {
+  changes: number;
+  deadLetters: number;
+  transactions: number;
+  ignored: number;
+}
+
+export class Streamer {
+  private readonly o: StreamerOptions;
+  private buffer: OutRecord[] = [];
+  private bufferBytes = 0;
+  private firstBufferedAt = 0;
+  private lastCommitAt = 0;
+  /** The position including everything buffered. */
+  private pending: StoredMongoPosition;
+  private pendingMoved = false;
+  private readonly included: (db: string, collection: string) => boolean;
+  readonly stats: StreamerStats = { changes: 0, deadLetters: 0, transactions: 0, ignored: 0 };
+
+  constructor(options: StreamerOptions) {
+    this.o = options;
+    this.pending = structuredClone(options.position);
+    this.included = includes(options.include);
+  }
+
+  /** Streams until `signal` aborts (writing what is buffered) or a stream fails (thrown). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { streams, clock } = this.o;
+    const lingerMs = this.o.lingerMs ?? 50;
+    const maxBatchBytes = this.o.maxBatchBytes ?? 8 * 1024 * 1024;
+    this.lastCommitAt = clock.now();
+    while (!signal.aborted) {
+      const item = await streams.next(signal, Math.min(250, this.o.heartbeatIntervalMs));
+      if (item?.kind === 'event') await this.onEvent(item.stream, item.event);
+      else if (item?.kind === 'heartbeat') {
+        const point = this.pending.streams[item.stream];
+        this.pending.streams[item.stream] = {
+          token: item.token,
+          startAt: null,
+          clusterTime: point?.clusterTime ?? null,
+        };
+        this.pendingMoved = true;
+      }
+      const now = clock.now();
+      if (
+        this.buffer.length > 0 &&
+        (streams.backlog === 0 ||
+          now - this.firstBufferedAt >= lingerMs ||
+          this.buffer.length >= this.o.maxChangesPerTransaction ||
+          this.bufferBytes >= maxBatchBytes)
+      ) {
+        await this.flush();
+      } else if (
+        this.buffer.length === 0 &&
+        this.pendingMoved &&
+        now - this.lastCommitAt >= this.o.heartbeatIntervalMs
+      ) {
+        await this.flush(); // an idle stream: store the server's newer token
+      }
+    }
+    if (this.buffer.length > 0 || this.pendingMoved) await this.flush();
+    this.o.logger.info('streaming stopped', { ...this.stats });
+  }
+
+  private ctx(): RecordContext {
+    return {
+      name: this.o.name,
+      deadLetterTopic: this.o.deadLetterTopic,
+      maxRecordBytes: this.o.maxRecordBytes,
+      now: this.o.clock.now(),
+    };
+  }
+
+  private add(records: OutRecord[]): void {
+    if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
+    for (const r of records) {
+      this.buffer.push(r);
+      this.bufferBytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+    }
+  }
+
+  private async onEvent(stream: string, event: ChangeStreamDocument): Promise<void> {
+    const token = (event._id as { _data: string })._data;
+    this.pending.streams[stream] = {
+      token,
+      startAt: null,
+      clusterTime: operationTimeOf((event as { clusterTime?: unknown }).clusterTime),
+    };
+    this.pendingMoved = true;
+    const nsDoc = (event as { ns?: { db?: string; coll?: string } }).ns;
+    const ns = nsDoc?.db && nsDoc.coll ? `${nsDoc.db}.${nsDoc.coll}` : stream === '*' ? undefined : stream;
+    const { routes } = this.o;
+    switch (event.operationType) {
+      case 'insert':
+      case 'update':
+      case 'replace':
+      case 'delete': {
+        if (!ns) throw this.noNamespace(event);
+        const [db, coll] = [ns.slice(0, ns.indexOf('.')), ns.slice(ns.indexOf('.') + 1)];
+        if (!this.included(db, coll)) {
+          this.stats.ignored++;
+          return;
+        }
+        const encoded = await encodeChange(
+          routes,
+          routes.get(ns),
+          eventInput(event, this.o.clock.now()),
+          this.ctx(),
+        );
+        if (encoded.deadLettered) {
+          this.stats.deadLetters++;
+          this.o.logger.warn('change sent to the dead-letter topic', {
+            collection: ns,
+            operationType: event.operationType,
+            changeId: token,
+            reason: String(encoded.records[0]?.headers?.['cdc.error.message']),
+          });
+        }
+        this.add(encoded.records);
+        this.stats.changes++;
+        return;
+      }
+      case 'drop':
+      case 'rename': {
+        if (!ns) throw this.noNamespace(event);
+        const to = (event as { to?: { db: string; coll: string } }).to;
+        this.o.logger.warn(
+          event.operationType === 'drop'
+            ? 'collection dropped: writing a truncate to its topic'
+            : 'collection renamed: writing a truncate to its topic; its documents appear under the new name with their next change',
+          { collection: ns, ...(to ? { to: `${to.db}.${to.coll}` } : {}) },
+        );
+        const records = await truncateRecords(
+          routes,
+          routes.get(ns),
+          {
+            changeId: mongoChangeId({ resumeToken: token }),
+            resumeToken: token,
+            tsMs: this.o.clock.now(),
+            txId: null,
+            snapshot: 'false',
+          },
+          (topic) => this.o.topics.partitionsOf(topic),
+          this.ctx(),
+        );
+        this.add(records);
+        this.stats.changes++;
+        return;
+      }
+      case 'dropDatabase':
+        this.o.logger.warn('database dropped', { db: nsDoc?.db ?? ns ?? null });
+        return;
+      case 'invalidate':
+        this.o.logger.warn('change stream invalidated (its collection or database was dropped or renamed)', {
+          stream,
+        });
+        return;
+      default:
+        this.stats.ignored++;
+        return;
+    }
+  }
+
+  private noNamespace(event: ChangeStreamDocument): CdcError {
+    return new CdcError(
+      'SOURCE_UNSUPPORTED',
+      `a ${event.operationType} event of the deployment-wide change stream names no namespace (ns): this server cannot serve a deployment stream; set changeStreams: collection`,
+      { context: { operationType: event.operationType } },
+    );
+  }
+
+  /** Writes the buffer, the schema states and the position in one Kafka transaction. */
+  private async flush(): Promise<void> {
+    const records = this.buffer;
+    const position = structuredClone(this.pending);
+    const states = this.o.routes.stateRecords();
+    await this.o.writer.commit(
+      [...records, ...states.records],
+      this.o.offsets.positionRecord(captureId(this.o.name), position),
+    );
+    states.committed();
+    this.buffer = [];
+    this.bufferBytes = 0;
+    this.pendingMoved = false;
+    this.lastCommitAt = this.o.clock.now();
+    this.stats.transactions++;
+  }
+}
