@@ -17,6 +17,7 @@ export {
   type SqlRefusal,
 } from './read-server/read-only-sql.ts';
 export { type ReadServer, type ReadServerOptions, startReadServer } from './read-server/read-server.ts';
+export { type RebuildDeps, type RebuildResult, rebuildTable } from './rebuild.ts';
 export { encodeRows } from './row-encoder.ts';
 export { type ColumnMapping, mapSchema, RawBytes } from './schema/column-type.ts';
 export { deriveTableShape, META_COLUMNS, type TableShape } from './schema/table-shape.ts';

@@ -1,5 +1,7 @@
 /**
- * sink-clickhouse: `node services/sink-clickhouse/dist/main.js --config pipeline.yaml`.
+ * sink-clickhouse: `node services/sink-clickhouse/dist/main.js --config pipeline.yaml`;
+ * `… main.js rebuild <table> --config pipeline.yaml` rebuilds one table from its topics (the
+ * sink stopped; see rebuild.ts).
  * The composition root: load the pipeline file, make the logger and the clients, start the
  * sink; on SIGTERM/SIGINT stop consuming, finish and commit the batch in flight, and close in
  * reverse order.
@@ -10,6 +12,7 @@ import { createJsonLogger, type Logger } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
 import { startReadServer } from './read-server/read-server.ts';
+import { rebuildTable } from './rebuild.ts';
 import { TableManager } from './schema/tables.ts';
 import { ClickHouseSink } from './sink.ts';
 import { EmbeddedTransport } from './transport/embedded-transport.ts';
@@ -17,9 +20,15 @@ import { HttpTransport } from './transport/http-transport.ts';
 import type { ClickHouseTransport } from './transport/transport.ts';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' } } });
-  if (!values.config) {
-    process.stderr.write('usage: sink-clickhouse --config <pipeline.yaml>\n');
+  const { values, positionals } = parseArgs({
+    options: { config: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const [command, rebuildName] = positionals;
+  if (!values.config || (command !== undefined && (command !== 'rebuild' || !rebuildName))) {
+    process.stderr.write(
+      'usage: sink-clickhouse --config <pipeline.yaml>\n       sink-clickhouse rebuild <table> --config <pipeline.yaml>\n',
+    );
     process.exit(2);
   }
   const pipeline = loadPipeline(values.config);
@@ -52,14 +61,16 @@ async function main(): Promise<void> {
     logger,
   });
   const kafka = createKafka(pipeline.kafka, logger);
-  const sink = new ClickHouseSink({
-    kafka,
-    registry,
-    transport,
-    tables: new TableManager(transport, section.database, logger),
-    options: section.sink,
-    logger,
-  });
+  const tables = new TableManager(transport, section.database, logger);
+  if (command === 'rebuild' && rebuildName) {
+    try {
+      await rebuildTable({ kafka, registry, transport, tables, options: section.sink, logger }, rebuildName);
+    } finally {
+      await transport.close();
+    }
+    process.exit(0);
+  }
+  const sink = new ClickHouseSink({ kafka, registry, transport, tables, options: section.sink, logger });
   const reads =
     'embedded' in section && section.embedded.http.enabled
       ? await startReadServer({

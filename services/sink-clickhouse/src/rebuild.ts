@@ -1,0 +1,173 @@
+/**
+ * `rebuild <table>`: the projection is rebuilt from the event log. The table's topics are
+ * replayed from the beginning into fresh tables (`<table>__rebuild`, `…_history`) through the
+ * same sink code (same decoding, versions and evolution), up to the end offsets taken when the
+ * rebuild starts; then the fresh tables are swapped in with `EXCHANGE TABLES` (atomic in an
+ * Atomic database: `t_current` reads either the old rows or the rebuilt ones, never a mix), the
+ * materialized view and the current view are recreated on the swapped tables, and the old
+ * tables are dropped.
+ *
+ * The sink must be stopped (the embedded engine enforces it: one process per directory; for a
+ * server the rebuild checks that the sink's consumer group has no member). When the sink starts
+ * again it resumes at its committed offsets: records it reads again are already in the rebuilt
+ * table with the same versions, so nothing changes.
+ */
+import type { RegistryClient } from '@cdc/avro';
+import { CdcError, type Logger } from '@cdc/core';
+import { endOffsets, type Kafka } from '@cdc/kafka';
+import type { ClickHouseSinkOptions } from '@cdc/pipeline';
+import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
+import { ClickHouseSink, tableNameFor } from './sink.ts';
+import type { ClickHouseTransport } from './transport/transport.ts';
+
+export interface RebuildDeps {
+  kafka: Kafka;
+  registry: RegistryClient;
+  transport: ClickHouseTransport;
+  tables: TableManager;
+  options: ClickHouseSinkOptions;
+  logger: Logger;
+}
+
+export interface RebuildResult {
+  table: string;
+  topics: string[];
+  records: number;
+  rows: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The topics the sink writes into `table`: its configured names, and the existing topics its regexes match. */
+async function topicsOf(deps: RebuildDeps, table: string): Promise<string[]> {
+  const admin = deps.kafka.admin();
+  await admin.connect();
+  try {
+    const existing = await admin.listTopics();
+    const candidates = new Set<string>();
+    for (const t of deps.options.topics) {
+      if (t.length > 2 && t.startsWith('/') && t.endsWith('/')) {
+        const re = new RegExp(t.slice(1, -1));
+        for (const e of existing) if (re.test(e)) candidates.add(e);
+      } else if (existing.includes(t)) candidates.add(t);
+    }
+    const topics = [...candidates].filter(
+      (t) => t !== deps.options.deadLetterTopic && tableNameFor(deps.options, t) === table,
+    );
+    if (topics.length > 0) {
+      const groups = await admin.describeGroups([deps.options.groupId]);
+      const members = groups.groups[0]?.members.length ?? 0;
+      if (members > 0)
+        throw new CdcError(
+          'INVARIANT_VIOLATED',
+          `the sink's consumer group ${deps.options.groupId} has ${members} member(s): stop the sink before rebuilding ${table}`,
+          { context: { table, groupId: deps.options.groupId } },
+        );
+    }
+    return topics.sort();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function rebuildTable(deps: RebuildDeps, table: string): Promise<RebuildResult> {
+  const { transport, tables, logger, kafka } = deps;
+  const topics = await topicsOf(deps, table);
+  if (topics.length === 0)
+    throw new CdcError(
+      'CONFIG_INVALID',
+      `no topic of clickhouse.sink.topics writes into table ${table}: check the table name (the topic with non-word characters as _, or clickhouse.sink.tables.<topic>.table)`,
+      { context: { table } },
+    );
+  const fresh = `${table}__rebuild`;
+  const q = (t: string) => tables.qualified(t);
+  const dropFresh = async () => {
+    await transport.command(`DROP VIEW IF EXISTS ${q(`${fresh}_history_mv`)}`);
+    await transport.command(`DROP VIEW IF EXISTS ${q(`${fresh}_current`)}`);
+    await transport.command(`DROP TABLE IF EXISTS ${q(fresh)}`);
+    await transport.command(`DROP TABLE IF EXISTS ${q(`${fresh}_history`)}`);
+  };
+  await tables.init();
+  await dropFresh();
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map<string, Map<number, bigint>>();
+  for (const t of topics) ends.set(t, await endOffsets(admin, t));
+  const groupId = `${deps.options.groupId}.rebuild.${table}.${Date.now()}`;
+  const options: ClickHouseSinkOptions = {
+    ...deps.options,
+    topics,
+    groupId,
+    tables: Object.fromEntries(topics.map((t) => [t, { ...deps.options.tables[t], table: fresh }])),
+  };
+  logger.info('rebuilding table from its topics', {
+    table,
+    topics,
+    records: [...ends.values()].reduce((n, m) => n + [...m.values()].reduce((a, b) => a + b, 0n), 0n),
+  });
+  const sink = new ClickHouseSink({ ...deps, options });
+  try {
+    await sink.start();
+    let seen = -1;
+    let idleSince = Date.now();
+    for (;;) {
+      if (sink.stoppedTables.size > 0) throw [...sink.stoppedTables.values()][0]!;
+      if (sink.totals.records !== seen || sink.bufferedRecords > 0) {
+        seen = sink.totals.records;
+        idleSince = Date.now();
+      }
+      // A transactional producer leaves a commit marker after its last record: a partition is
+      // read to its end once committed there, or one short of it when nothing more comes.
+      const slack = Date.now() - idleSince > 2_000 ? 1n : 0n;
+      if (await caughtUp(admin, groupId, ends, slack)) break;
+      await sleep(250);
+    }
+  } finally {
+    await sink.stop();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+
+  // The fresh table exists only if at least one row was written; an empty topic rebuilds an empty table.
+  const exists = await transport.query<{ n: number }>(
+    `SELECT count() AS n FROM system.tables WHERE database = '${tables.database}' AND name = '${fresh}'`,
+  );
+  if (Number(exists[0]?.n) === 0) {
+    await transport.command(`CREATE TABLE ${q(fresh)} AS ${q(table)}`);
+    await transport.command(`CREATE TABLE ${q(`${fresh}_history`)} AS ${q(`${table}_history`)}`);
+  }
+  await transport.command(`DROP VIEW IF EXISTS ${q(`${fresh}_history_mv`)}`);
+  await transport.command(`DROP VIEW IF EXISTS ${q(`${fresh}_current`)}`);
+  // The current view reads `table` by name: this exchange is the moment it switches to the rebuilt rows.
+  await transport.command(`EXCHANGE TABLES ${q(table)} AND ${q(fresh)}`);
+  await transport.command(`EXCHANGE TABLES ${q(`${table}_history`)} AND ${q(`${fresh}_history`)}`);
+  tables.forget(table);
+  tables.forget(fresh);
+  await tables.createViews(table, true);
+  await dropFresh();
+  await transport.command(`ALTER TABLE ${q(TRUNCATIONS_TABLE)} DELETE WHERE table_name = '${fresh}'`);
+  const result = { table, topics, records: sink.totals.records, rows: sink.totals.rows };
+  logger.info('table rebuilt', result);
+  return result;
+}
+
+/** Whether `groupId` has committed every partition up to the end offsets taken at the start. */
+async function caughtUp(
+  admin: ReturnType<Kafka['admin']>,
+  groupId: string,
+  ends: Map<string, Map<number, bigint>>,
+  slack: bigint,
+): Promise<boolean> {
+  const committed = await admin.fetchOffsets({ groupId, topics: [...ends.keys()] });
+  for (const [topic, partitions] of ends) {
+    const got = new Map(
+      (committed.find((c) => c.topic === topic)?.partitions ?? []).map((p) => [
+        p.partition,
+        BigInt(p.offset),
+      ]),
+    );
+    for (const [p, end] of partitions) if (end > 0n && (got.get(p) ?? -1n) < end - slack) return false;
+  }
+  return true;
+}
