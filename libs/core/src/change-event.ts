@@ -31,7 +31,7 @@ export interface PostgresSourceInfo extends SourceCommon {
   readonly table: string;
   /** LSN of the change, as `X/Y`. */
   readonly lsn: string;
-  /** Commit LSN of its transaction. */
+  /** LSN of its transaction's commit record; for snapshot reads, the snapshot's consistent point. */
   readonly commitLsn: string;
 }
 

@@ -26,7 +26,7 @@ export function formatLsn(lsn: bigint): LsnText {
 
 export interface PostgresPosition {
   readonly kind: 'postgres';
-  /** End LSN of the source transaction's commit: all its changes share it. */
+  /** LSN of the source transaction's commit record (pgoutput Begin's final LSN): all its changes share it. For snapshot reads, the snapshot's consistent point. */
   readonly commitLsn: LsnText;
   /** LSN of this change's own WAL record. */
   readonly lsn: LsnText;
