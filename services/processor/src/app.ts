@@ -58,6 +58,11 @@ export class ProcessorApp {
     return this.url;
   }
 
+  /** This instance's id in the interactive-query membership (empty when queries are off). */
+  get instanceId(): string {
+    return this.membership?.instanceId ?? '';
+  }
+
   get assignedTasks(): string[] {
     return this.streams?.assignedTasks ?? [];
   }

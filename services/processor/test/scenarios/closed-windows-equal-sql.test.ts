@@ -40,9 +40,23 @@ describe('closed-windows-equal-sql', () => {
       60_000,
       'processing',
     );
-    await shop.closeWindows();
     const expected = await shop.reference();
     expect(expected.size).toBeGreaterThan(10);
+    // Interactive queries answer the open windows from the store: the same numbers.
+    for (const region of shop.regions) {
+      const res = await fetch(`${app.queryUrl}/state/revenue_by_region_1m?key=${region}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { windows: Record<string, unknown>[] };
+      const answered = new Map(
+        body.windows.map((w) => [
+          `${region}|${w.windowStartMs}`,
+          `${w.revenue}/${w.orderCount}/${w.largest}`,
+        ]),
+      );
+      expect(answered).toEqual(new Map([...expected].filter(([k]) => k.startsWith(`${region}|`))));
+    }
+    expect((await fetch(`${app.queryUrl}/state/revenue_by_region_1m`)).status).toBe(400);
+    await shop.closeWindows();
 
     let got = new Map<string, string>();
     await waitFor(
