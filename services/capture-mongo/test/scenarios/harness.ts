@@ -185,7 +185,13 @@ export function unwrap<T>(v: unknown): T | null {
  */
 export async function consume(
   topics: string[],
-  options: { expected: number; timeoutMs?: number; settleMs?: number },
+  options: {
+    expected: number;
+    timeoutMs?: number;
+    settleMs?: number;
+    /** Also wait until this holds for what arrived. */
+    until?: (records: readonly Consumed[]) => boolean;
+  },
 ): Promise<Consumed[]> {
   const kafka = kafkaClient();
   const serde = newSerde();
@@ -238,7 +244,7 @@ export async function consume(
     });
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     while (Date.now() < deadline) {
-      if (out.length >= options.expected) {
+      if (out.length >= options.expected && (options.until?.(out) ?? true)) {
         if (reachedAt === 0) reachedAt = Date.now();
         if (Date.now() - reachedAt >= (options.settleMs ?? 1500)) break;
       }
