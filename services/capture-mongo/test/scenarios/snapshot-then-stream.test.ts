@@ -38,15 +38,13 @@ describe.each(SERVERS)('snapshot-then-stream on $name', (server) => {
     await client.connect();
     const db = client.db(s.db);
     for (const name of COLLECTIONS) {
-      await db
-        .collection<{ _id: number }>(name)
-        .insertMany(
-          Array.from({ length: PER_COLLECTION }, (_, i) => ({
-            _id: i,
-            v: new Int32(0),
-            pad: 'x'.repeat(200),
-          })),
-        );
+      await db.collection<{ _id: number; [k: string]: unknown }>(name).insertMany(
+        Array.from({ length: PER_COLLECTION }, (_, i) => ({
+          _id: i,
+          v: new Int32(0),
+          pad: 'x'.repeat(200),
+        })),
+      );
     }
     const source = s.source({ snapshotOptions: { parallelism: 2, batchSize: 100 } });
 
@@ -56,7 +54,7 @@ describe.each(SERVERS)('snapshot-then-stream on $name', (server) => {
     const writer = (async () => {
       let n = 0;
       while (writing) {
-        const coll = db.collection<{ _id: number }>(COLLECTIONS[n % 2]!);
+        const coll = db.collection<{ _id: number; [k: string]: unknown }>(COLLECTIONS[n % 2]!);
         const id = (n * 7919) % PER_COLLECTION;
         if (n % 10 === 9) await coll.deleteOne({ _id: id });
         else if (n % 10 === 8) await coll.insertOne({ _id: PER_COLLECTION + n, v: new Int32(n) });
@@ -85,7 +83,9 @@ describe.each(SERVERS)('snapshot-then-stream on $name', (server) => {
 
     // A last document per collection marks the end of what the consumer must wait for.
     for (const name of COLLECTIONS)
-      await db.collection<{ _id: string }>(name).insertOne({ _id: 'end', v: new Int32(-1) });
+      await db
+        .collection<{ _id: string; [k: string]: unknown }>(name)
+        .insertOne({ _id: 'end', v: new Int32(-1) });
     // Everything the server has, to compare with at the end.
     const expected = new Map<string, number>();
     for (const name of COLLECTIONS) {
