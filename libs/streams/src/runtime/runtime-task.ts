@@ -36,6 +36,24 @@ export interface InputMessage {
   headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
 }
 
+/** Bytes of records per produce request at most (estimated), half the broker's default batch limit. */
+const MAX_SEND_BYTES = 512 * 1024;
+
+type Message = {
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+  partition?: number;
+  headers?: Record<string, Buffer | string>;
+};
+
+/** A record's size on the wire, roughly: its bytes and headers plus the per-record framing. */
+function recordSize(r: OutgoingRecord): number {
+  let n = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  if (r.headers) for (const [k, v] of Object.entries(r.headers)) n += k.length + v.length + 8;
+  return n;
+}
+
 /**
  * A task running over Kafka: its own transactional producer (`<applicationId>-<taskId>`, so that
  * whoever opens the task next fences this one), LevelDB stores restored from their changelogs,
@@ -248,16 +266,26 @@ export class RuntimeTask {
       }));
     await this.producer.transaction(async (tx) => {
       for (const [topic, list] of byTopic) {
-        await tx.send({
-          topic,
-          messages: list.map((r) => ({
+        // A produce request carries one record batch per partition, and the broker refuses a
+        // batch past its max.message.bytes (1 MiB by default): send in slices well below that.
+        let messages: Message[] = [];
+        let bytes = 0;
+        for (const r of list) {
+          messages.push({
             key: r.key,
             value: r.value,
             timestamp: String(r.timestamp),
             ...(r.partition === undefined ? {} : { partition: r.partition }),
             ...(r.headers && Object.keys(r.headers).length > 0 ? { headers: { ...r.headers } } : {}),
-          })),
-        });
+          });
+          bytes += recordSize(r);
+          if (bytes >= MAX_SEND_BYTES) {
+            await tx.send({ topic, messages });
+            messages = [];
+            bytes = 0;
+          }
+        }
+        if (messages.length > 0) await tx.send({ topic, messages });
       }
       if (offsets.length > 0)
         await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: offsets });
