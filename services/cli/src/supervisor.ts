@@ -102,6 +102,7 @@ export async function up(
   state: StateDir,
   out: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env,
+  options: { beforeConsumers?: () => Promise<void> } = {},
 ): Promise<UpResult> {
   const config = resolve(configFile);
   const pipeline = loadPipeline(config, env);
@@ -110,7 +111,14 @@ export async function up(
   const result: UpResult = { started: [], running: [], skipped: [], failed: [] };
   mkdirSync(state.logDir, { recursive: true });
   mkdirSync(resolve(state.dir, 'run'), { recursive: true });
+  const consumers: ServiceName[] = ['processor', 'sink-clickhouse'];
+  let waited = false;
   for (const name of servicesOf(pipeline)) {
+    if (consumers.includes(name) && !waited && result.started.some((s) => !consumers.includes(s))) {
+      // Consumers resolve topic patterns when they start: let the captures create their topics first.
+      waited = true;
+      await options.beforeConsumers?.();
+    }
     const pid = readPid(state.pidFile(name));
     if (pid !== undefined && isAlive(pid)) {
       out(`${name}: already running (pid ${pid})`);

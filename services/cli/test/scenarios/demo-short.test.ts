@@ -1,0 +1,29 @@
+/**
+ * demo-short: `npm run demo -- --duration 15` on a small shop with the change generator on
+ * ends with `cdc verify` passing: every PostgreSQL table of the demo shop, after inserts,
+ * updates and deletes during the run, is in ClickHouse row for row (count and checksum).
+ */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../../../..');
+
+it('runs the demo with the generator on and verify passes', { timeout: 300_000 }, () => {
+  const r = spawnSync(
+    process.execPath,
+    ['scripts/demo.ts', '--duration', '15', '--rate', '30', '--scale', '0.02'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, CDC_DEMO_DB: 'cdc_demo_test', CDC_DEMO_CLICKHOUSE_HTTP_PORT: '18125' },
+      timeout: 280_000,
+    },
+  );
+  const out = `${r.stdout}\n${r.stderr}`;
+  expect(out, out.slice(-4000)).toMatch(/verify: OK — 4 table\(s\) match/);
+  expect(out).toMatch(/generator stopped: \{"transactions":[1-9]/);
+  for (const t of ['customers', 'products', 'orders', 'order_items'])
+    expect(out).toMatch(new RegExp(`ok +public\\.${t} +[1-9]`));
+  expect(r.status).toBe(0);
+});
