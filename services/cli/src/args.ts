@@ -16,6 +16,7 @@ export const USAGE = `usage: cdc <command> [options]
                                   compare every captured table/collection with ClickHouse's current state
   schemas register|check|list     the checked-in Avro schemas against the registry
   rebuild <table> --config FILE   rebuild a ClickHouse table by replaying its topic
+  docs                            rewrite docs/pipeline-reference.md from the pipeline schema
 
 options: --config FILE (default: $CDC_CONFIG), --state-dir DIR (default: .stack/pipeline, where
 up/down/status keep pid files and logs)`;
@@ -30,6 +31,7 @@ export const COMMANDS = [
   'verify',
   'schemas',
   'rebuild',
+  'docs',
   'help',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];

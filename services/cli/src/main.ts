@@ -8,11 +8,14 @@
  *   npm run cdc -- query "SELECT count() FROM shop_cdc_public_orders_current" --config infra/pipelines/demo.yaml
  *   npm run cdc -- verify --config infra/pipelines/demo.yaml --timeout 60
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isCdcError } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
 import { openReader } from './clickhouse-target.ts';
 import { rebuild, schemas } from './delegate.ts';
+import { pipelineReference, REFERENCE_FILE } from './pipeline-reference.ts';
 import { runService } from './run.ts';
 import { SERVICES } from './services.ts';
 import { formatStatus, gatherStatus } from './status.ts';
@@ -83,6 +86,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'schemas':
       return schemas(args.rest);
+    case 'docs': {
+      mkdirSync(dirname(REFERENCE_FILE), { recursive: true });
+      writeFileSync(REFERENCE_FILE, pipelineReference());
+      say(`wrote ${REFERENCE_FILE}`);
+      return 0;
+    }
     case 'rebuild':
       return rebuild(args.positionals[0] as string, args.config as string);
   }
