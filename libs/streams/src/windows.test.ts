@@ -26,6 +26,20 @@ describe('TimeWindows', () => {
     ).toEqual([0, 3, 6, 9]);
   });
 
+  it('tells whether a window ends in a range, as a scan of every window end would', () => {
+    for (const w of [TimeWindows.tumbling(10, { graceMs: 0 }), TimeWindows.hopping(10, 3, { graceMs: 0 })]) {
+      const ends = new Set<number>();
+      for (let t = -60; t < 60; t++) for (const x of w.windowsFor(t)) ends.add(x.end);
+      for (let after = -40; after < 40; after++) {
+        for (let upTo = after - 2; upTo < after + 15; upTo++) {
+          const scan = [...ends].some((e) => e > after && e <= upTo);
+          expect(w.hasEndIn(after, upTo), `${w.advanceMs}: (${after}, ${upTo}]`).toBe(scan);
+        }
+      }
+      expect(w.hasEndIn(Number.NEGATIVE_INFINITY, 0)).toBe(true);
+    }
+  });
+
   it('handles timestamps before the epoch', () => {
     expect(TimeWindows.tumbling(10, { graceMs: 0 }).windowsFor(-1)).toEqual([{ start: -10, end: 0 }]);
   });

@@ -43,6 +43,15 @@ export class TimeWindows {
   }
 
   /** The windows that contain `timestamp`, oldest first (windows start at multiples of the advance). */
+  /** Whether some window ends in `(after, upTo]` (ends lie on `k·advance + size`); true from −∞. */
+  hasEndIn(after: number, upTo: number): boolean {
+    if (!Number.isFinite(after)) return true;
+    if (upTo <= after) return false;
+    return (
+      Math.floor((upTo - this.sizeMs) / this.advanceMs) > Math.floor((after - this.sizeMs) / this.advanceMs)
+    );
+  }
+
   windowsFor(timestamp: number): Window[] {
     const out: Window[] = [];
     const lastStart = timestamp - (((timestamp % this.advanceMs) + this.advanceMs) % this.advanceMs);

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Logger } from '@cdc/core';
 import { type Admin, type Kafka, TransactionalProducer } from '@cdc/kafka';
 import type { ErrorHandlers } from '../error-handlers.ts';
-import { type BytesStore, withChangelog } from '../internals/stores/bytes-store.ts';
+import type { BytesStore } from '../internals/stores/bytes-store.ts';
+import { CachingBytesStore } from '../internals/stores/caching-bytes-store.ts';
 import { LevelBytesStore } from '../internals/stores/level-bytes-store.ts';
 import { type AnyStore, typedStore } from '../internals/stores/typed-stores.ts';
 import { type OutgoingRecord, type RawRecord, type StreamsMetrics, StreamTask } from '../internals/task.ts';
@@ -38,6 +39,7 @@ export interface InputMessage {
 
 /** Bytes of records per produce request at most (estimated), half the broker's default batch limit. */
 const MAX_SEND_BYTES = 512 * 1024;
+const MAX_SEND_RECORDS = 2_000;
 
 type Message = {
   key: Buffer | null;
@@ -66,6 +68,8 @@ export class RuntimeTask {
   private readonly options: RuntimeTaskOptions;
   private readonly producer: TransactionalProducer;
   private readonly bytes: Map<string, LevelBytesStore>;
+  /** The stores as processors write them: in memory until the next commit flushes them. */
+  private readonly caches: CachingBytesStore[];
   private readonly task: StreamTask;
   private readonly dir: string;
   private readonly changelogs: Map<string, string>;
@@ -83,6 +87,7 @@ export class RuntimeTask {
       dir: string;
       producer: TransactionalProducer;
       bytes: Map<string, LevelBytesStore>;
+      caches: CachingBytesStore[];
       changelogs: Map<string, string>;
       next: Map<string, number>;
       stores: Map<string, AnyStore>;
@@ -95,6 +100,7 @@ export class RuntimeTask {
     this.dir = init.dir;
     this.producer = init.producer;
     this.bytes = init.bytes;
+    this.caches = init.caches;
     this.changelogs = init.changelogs;
     this.next = init.next;
     this.task = new StreamTask({
@@ -163,13 +169,15 @@ export class RuntimeTask {
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
       const stores = new Map<string, AnyStore>();
+      const caches: CachingBytesStore[] = [];
       for (const spec of st.stores) {
         const raw = bytes.get(spec.name) as LevelBytesStore;
         const changelog = changelogs.get(spec.name);
-        const logged: BytesStore =
+        const cache = new CachingBytesStore(
+          raw,
           changelog === undefined
-            ? raw
-            : withChangelog(raw, (key, value) =>
+            ? undefined
+            : (key, value) =>
                 runtimeTask.pending.push({
                   topic: changelog,
                   partition,
@@ -177,8 +185,9 @@ export class RuntimeTask {
                   value,
                   timestamp: options.wallClock(),
                 }),
-              );
-        stores.set(spec.name, typedStore(spec, logged));
+        );
+        caches.push(cache);
+        stores.set(spec.name, typedStore(spec, cache));
       }
       const inputTopics = st.sources.flatMap((s) => s.topics.map((t) => topicName(t, s.internal)));
       const committed = await admin.fetchOffsets({ groupId: applicationId, topics: inputTopics });
@@ -189,7 +198,7 @@ export class RuntimeTask {
       }
       const runtimeTask: RuntimeTask = new RuntimeTask(
         { ...options, logger: log },
-        { id, dir, producer, bytes, changelogs, next, stores },
+        { id, dir, producer, bytes, caches, changelogs, next, stores },
       );
       await runtimeTask.task.init();
       log.info('task ready', {
@@ -254,10 +263,16 @@ export class RuntimeTask {
   }
 
   private async commit(): Promise<void> {
+    // Store changes first: they add their changelog records to this transaction.
+    for (const cache of this.caches) await cache.flush();
     if (this.pending.length === 0 && !this.dirtyOffsets) return;
     const records = this.pending;
     const byTopic = new Map<string, OutgoingRecord[]>();
-    for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+    for (const r of records) {
+      const list = byTopic.get(r.topic);
+      if (list === undefined) byTopic.set(r.topic, [r]);
+      else list.push(r);
+    }
     const offsets = [...this.next]
       .filter(([, o]) => o >= 0)
       .map(([topic, offset]) => ({
@@ -268,6 +283,8 @@ export class RuntimeTask {
       for (const [topic, list] of byTopic) {
         // A produce request carries one record batch per partition, and the broker refuses a
         // batch past its max.message.bytes (1 MiB by default): send in slices well below that.
+        // kafkajs groups a send's messages by partition in time quadratic in their number,
+        // hence a cap on records too.
         let messages: Message[] = [];
         let bytes = 0;
         for (const r of list) {
@@ -279,7 +296,7 @@ export class RuntimeTask {
             ...(r.headers && Object.keys(r.headers).length > 0 ? { headers: { ...r.headers } } : {}),
           });
           bytes += recordSize(r);
-          if (bytes >= MAX_SEND_BYTES) {
+          if (bytes >= MAX_SEND_BYTES || messages.length >= MAX_SEND_RECORDS) {
             await tx.send({ topic, messages });
             messages = [];
             bytes = 0;
@@ -306,7 +323,8 @@ export class RuntimeTask {
       let wroteCheckpoint = false;
       try {
         await this.task.close();
-        if (clean && this.pending.length === 0 && !this.dirtyOffsets) {
+        const unflushed = this.caches.some((c) => c.pending > 0);
+        if (clean && !unflushed && this.pending.length === 0 && !this.dirtyOffsets) {
           const checkpoint: Record<string, number> = {};
           for (const changelog of this.changelogs.values()) {
             const end = (await this.options.admin.fetchTopicOffsets(changelog)).find(

@@ -27,6 +27,8 @@ export function timeWindowAggregateProcessor<K, V, A>(
     let ctx: ProcessorContext<Windowed<K>, Change<A>>;
     let store: WindowStoreImpl<K, A>;
     let observed = Number.NEGATIVE_INFINITY;
+    /** The bound of the last expiry: every window ending before it is gone. */
+    let expiredBelow = Number.NEGATIVE_INFINITY;
     return {
       async init(c) {
         ctx = c;
@@ -66,7 +68,7 @@ export function timeWindowAggregateProcessor<K, V, A>(
         if (observed === previous) return;
         await store.windowed.putStreamTime(observed);
         const previousBound = previous - windows.graceMs;
-        if (emit === 'on-window-close') {
+        if (emit === 'on-window-close' && windows.hasEndIn(previousBound, closeBound)) {
           const from = Number.isFinite(previousBound) ? previousBound + 1 : Number.MIN_SAFE_INTEGER;
           for (const closed of await store.windowsEndingIn(from, closeBound + 1)) {
             await ctx.forward({
@@ -76,7 +78,14 @@ export function timeWindowAggregateProcessor<K, V, A>(
             });
           }
         }
-        await store.expireAt(observed);
+        // Windows end on a grid (start + size, starts every `advance`): between two of its
+        // points no window can newly expire, so the scan runs only when the bound crosses one.
+        // (No window ending before a past bound is added later: it would have been closed.)
+        const bound = store.expiryBound(observed);
+        if (windows.hasEndIn(expiredBelow - 1, bound - 1)) {
+          await store.expireAt(observed);
+          expiredBelow = bound;
+        }
       },
     };
   };

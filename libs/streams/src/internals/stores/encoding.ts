@@ -1,16 +1,27 @@
 /** Byte layouts that sort like the values they hold. */
 
-const SIGN = 2n ** 63n;
+const TWO_32 = 2 ** 32;
+const TWO_31 = 2 ** 31;
 
-/** A millisecond timestamp as 8 bytes that sort in numeric order (negative times included). */
+/**
+ * A millisecond timestamp as 8 bytes that sort in numeric order (negative times included): the
+ * 64-bit two's complement with its sign bit flipped, written as two 32-bit halves (exact for
+ * every safe integer, without BigInt).
+ */
 export function encodeTime(ms: number): Buffer {
   const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(ms) + SIGN);
+  writeTime(b, ms, 0);
   return b;
 }
 
+export function writeTime(b: Buffer, ms: number, offset: number): void {
+  const hi = Math.floor(ms / TWO_32);
+  b.writeUInt32BE(hi + TWO_31, offset);
+  b.writeUInt32BE(ms - hi * TWO_32, offset + 4);
+}
+
 export function decodeTime(b: Buffer, offset: number): number {
-  return Number(b.readBigUInt64BE(offset) - SIGN);
+  return (b.readUInt32BE(offset) - TWO_31) * TWO_32 + b.readUInt32BE(offset + 4);
 }
 
 function u32(n: number): Buffer {
@@ -24,7 +35,13 @@ export const BY_END = 0x01;
 
 /** `[0x00][len][key][start][end]`: all windows of a key are adjacent, ordered by start. */
 export function primaryKey(key: Buffer, start: number, end: number): Buffer {
-  return Buffer.concat([Buffer.of(PRIMARY), u32(key.length), key, encodeTime(start), encodeTime(end)]);
+  const b = Buffer.allocUnsafe(21 + key.length);
+  b[0] = PRIMARY;
+  b.writeUInt32BE(key.length, 1);
+  key.copy(b, 5);
+  writeTime(b, start, 5 + key.length);
+  writeTime(b, end, 13 + key.length);
+  return b;
 }
 
 export function primaryPrefix(key: Buffer): Buffer {
@@ -39,7 +56,13 @@ export function decodePrimary(b: Buffer): { key: Buffer; start: number; end: num
 
 /** `[0x01][end][len][key][start]`: every window ordered by its end, for closing and expiry. */
 export function byEndKey(key: Buffer, start: number, end: number): Buffer {
-  return Buffer.concat([Buffer.of(BY_END), encodeTime(end), u32(key.length), key, encodeTime(start)]);
+  const b = Buffer.allocUnsafe(21 + key.length);
+  b[0] = BY_END;
+  writeTime(b, end, 1);
+  b.writeUInt32BE(key.length, 9);
+  key.copy(b, 13);
+  writeTime(b, start, 13 + key.length);
+  return b;
 }
 
 export function byEndBound(end: number): Buffer {

@@ -57,6 +57,19 @@ export class LevelBytesStore implements BytesStore {
     }
   }
 
+  /** Applies puts (a value) and deletes (`null`) in one atomic LevelDB write. */
+  async write(entries: Iterable<readonly [Buffer, Buffer | null]>): Promise<void> {
+    const ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] = [];
+    for (const [key, value] of entries)
+      ops.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
+    if (ops.length === 0) return;
+    try {
+      await this.db.batch(ops);
+    } catch (err) {
+      throw storeError('batch write', this.location, err);
+    }
+  }
+
   async *range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {
     const options: { gte?: Buffer; lt?: Buffer } = {};
     if (from) options.gte = from;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Serdes } from '../../serde.ts';
 import { Stores } from '../../stores.ts';
 import { withChangelog } from './bytes-store.ts';
-import { encodeTime } from './encoding.ts';
+import { decodeTime, encodeTime } from './encoding.ts';
 import { MemoryBytesStore } from './memory-bytes-store.ts';
 import { KeyValueStoreImpl, SessionStoreImpl, WindowStoreImpl } from './typed-stores.ts';
 
@@ -17,6 +17,29 @@ describe('encodeTime', () => {
     const times = [-5_000, -1, 0, 1, 255, 256, 1_700_000_000_000];
     const sorted = [...times].map(encodeTime).sort(Buffer.compare);
     expect(sorted.map((b) => times[[...times].map(encodeTime).findIndex((x) => x.equals(b))])).toEqual(times);
+  });
+
+  it('keeps the byte layout of the 64-bit sign-flipped encoding, and round-trips every safe integer', () => {
+    const reference = (ms: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64BE(BigInt(ms) + 2n ** 63n);
+      return b;
+    };
+    const samples = [
+      Number.MIN_SAFE_INTEGER,
+      -(2 ** 32) - 1,
+      -(2 ** 32),
+      -1,
+      0,
+      1,
+      2 ** 32,
+      1_700_000_000_123,
+      Number.MAX_SAFE_INTEGER,
+    ];
+    for (const ms of samples) {
+      expect(encodeTime(ms).equals(reference(ms))).toBe(true);
+      expect(decodeTime(encodeTime(ms), 0)).toBe(ms);
+    }
   });
 });
 

@@ -158,7 +158,12 @@ export class WindowStoreImpl<K, V> extends WindowedBase<K, V> implements WindowS
 
   /** Drops the windows that fell out of retention at `streamTime` (start + retention ≤ streamTime). */
   expireAt(streamTime: number): Promise<number> {
-    return this.expire(streamTime - this.retentionMs + this.windowSizeMs + 1);
+    return this.expire(this.expiryBound(streamTime));
+  }
+
+  /** At `streamTime`, the windows ending before this bound are out of retention. */
+  expiryBound(streamTime: number): number {
+    return streamTime - this.retentionMs + this.windowSizeMs + 1;
   }
 }
 
