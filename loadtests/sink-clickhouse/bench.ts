@@ -1,0 +1,306 @@
+/**
+ * sink-clickhouse throughput: rows per second from a filled Avro topic into the embedded
+ * ClickHouse engine through the sink (consume, decode, encode, insert with dedup token,
+ * history materialized view, commit), beside a bare loop inserting the same rows into the
+ * same engine directly (the same tables and materialized view, JSONEachRow batches of the same
+ * size, rows already encoded): the engine's own limit, measured in the same run. Swept over a
+ * few batch sizes; reports rows/s of each, the ratio, and the peak RSS of each phase. Every
+ * measurement runs in a child process of its own on a fresh engine directory (peak RSS is that
+ * process's; no background merge of an earlier run competes).
+ *
+ *   node loadtests/sink-clickhouse/bench.ts [--rows 200000] [--batches 2000,5000,20000,50000] [--json]
+ *
+ * Needs the local Kafka and registry (`npm run stack -- up --only kafka,registry`) and built
+ * libraries (`npx tsc -b services/sink-clickhouse`). Cleans up its topic, consumer groups and
+ * engine directory.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  AvroSerde,
+  derivePgRowSchema,
+  envelopeSchema,
+  keySchema,
+  type PgRelation,
+  type PgType,
+  pgKeyFromRow,
+  pgRowFromText,
+  RegistryClient,
+} from '@cdc/avro';
+import { formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
+import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
+import { ClickHouseSinkSchema } from '@cdc/pipeline';
+import { Session } from 'chdb';
+import { localEndpoints } from '../../infra/local/src/endpoints.ts';
+import { TableManager } from '../../services/sink-clickhouse/src/schema/tables.ts';
+import { ClickHouseSink } from '../../services/sink-clickhouse/src/sink.ts';
+import { EmbeddedTransport } from '../../services/sink-clickhouse/src/transport/embedded-transport.ts';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '200000' },
+    batches: { type: 'string', default: '2000,5000,20000,50000' },
+    json: { type: 'boolean', default: false },
+    // Internal: one measurement in a child process of its own (fresh engine, honest peak RSS).
+    phase: { type: 'string' },
+    topic: { type: 'string' },
+    batch: { type: 'string' },
+    work: { type: 'string' },
+  },
+});
+const ROWS = Number(values.rows);
+const BATCHES = values.batches.split(',').map(Number);
+const endpoints = localEndpoints();
+const run = `${process.pid}_${Date.now().toString(36)}`;
+const TOPIC = values.topic ?? `bench.sink.${run}.orders`;
+const log = (s: string) => {
+  if (!values.json) process.stderr.write(`${s}\n`);
+};
+
+const t = (name: string): PgType => ({ oid: 0, schema: 'pg_catalog', name, kind: 'base' });
+const col = (name: string, type: string, notNull = false, isKey = false, typmod = -1) => ({
+  name,
+  type: t(type),
+  typmod,
+  notNull,
+  isKey,
+});
+/** A 12-column orders table with the types a shop has. */
+const relation: PgRelation = {
+  schema: 'public',
+  name: 'orders',
+  columns: [
+    col('id', 'int8', true, true),
+    col('customer_id', 'int8', true),
+    col('status', 'text', true),
+    col('currency', 'bpchar', true),
+    col('total', 'numeric', true, false, ((12 << 16) | 2) + 4),
+    col('quantity', 'int4', true),
+    col('paid', 'bool', true),
+    col('created_at', 'timestamptz', true),
+    col('updated_at', 'timestamptz', true),
+    col('region', 'text', true),
+    col('tracking_id', 'uuid'),
+    col('notes', 'text'),
+  ],
+};
+const STATUSES = ['new', 'paid', 'packed', 'shipped', 'delivered'];
+const REGIONS = ['eu-west', 'eu-central', 'us-east', 'us-west', 'ap-south'];
+
+/** Fills the topic with ROWS change events (inserts of distinct ids, as a snapshot-then-stream would). */
+async function fillTopic(): Promise<void> {
+  const rs = derivePgRowSchema(relation);
+  const registry = new RegistryClient({ url: endpoints.registry.url });
+  const serde = new AvroSerde({ registry });
+  const valueWriter = await serde.writerFor(`${TOPIC}-value`, envelopeSchema(TOPIC, rs.row, 'postgresql'));
+  const keyWriter = await serde.writerFor(`${TOPIC}-key`, keySchema(TOPIC, rs.keyFields));
+  const kafka = createKafka(
+    KafkaConfigSchema.parse({ brokers: endpoints.kafka.brokers, clientId: 'bench' }),
+    noopLogger,
+  );
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let lsn = 0x1_0000_0000n;
+  for (let i = 0; i < ROWS; i += 2_000) {
+    const messages = [];
+    for (let k = i; k < Math.min(ROWS, i + 2_000); k++) {
+      lsn += 0x100n;
+      const commitLsn = formatLsn(lsn);
+      const ts = `2025-01-0${1 + (k % 9)} 1${k % 10}:${String(k % 60).padStart(2, '0')}:00+00`;
+      const row = pgRowFromText(rs, [
+        String(k + 1),
+        String(500_000 + ((k * 31) % 100_000)),
+        STATUSES[k % 5]!,
+        'EUR',
+        `${(k * 7919) % 500_000}.${String(k % 100).padStart(2, '0')}`,
+        String(1 + (k % 9)),
+        k % 2 ? 't' : 'f',
+        ts,
+        ts,
+        REGIONS[k % 5]!,
+        k % 3 ? `6f1c2a9e-3b1d-4a47-9d63-${k.toString(16).padStart(12, '0')}` : null,
+        k % 5 === 0 ? 'Leave the parcel with the neighbour if nobody answers.' : null,
+      ]);
+      const value = {
+        before: null,
+        after: row,
+        source: {
+          connector: 'postgresql',
+          name: 'bench',
+          db: 'shop',
+          schema: 'public',
+          table: 'orders',
+          lsn: commitLsn,
+          commitLsn,
+          txId: String(k),
+          tsMs: 1_735_689_600_000n + BigInt(k),
+          snapshot: 'false',
+        },
+        op: 'c',
+        tsMs: 1_735_689_600_000n + BigInt(k),
+        changeId: postgresChangeId({ commitLsn, index: 0 }),
+      };
+      messages.push({ key: keyWriter.encode(pgKeyFromRow(rs, row)), value: valueWriter.encode(value) });
+    }
+    await producer.send({ topic: TOPIC, acks: -1, messages });
+  }
+  await producer.disconnect();
+}
+
+const kafka = createKafka(
+  KafkaConfigSchema.parse({ brokers: endpoints.kafka.brokers, clientId: 'bench-sink' }),
+  noopLogger,
+);
+const table = TOPIC.replace(/\W/g, '_');
+
+/** Phase `sink`: the sink from the topic's beginning into a fresh engine; writes the rows and DDL for the `engine` phase. */
+async function sinkPhase(batch: number, work: string): Promise<number> {
+  const dir = join(work, `sink-${batch}`);
+  mkdirSync(dir, { recursive: true });
+  const transport = new EmbeddedTransport(dir);
+  const registry = new RegistryClient({ url: endpoints.registry.url });
+  const options = ClickHouseSinkSchema.parse({
+    topics: [TOPIC],
+    groupId: `bench-sink-${run}-${batch}`,
+    deadLetterTopic: `${TOPIC}.dlq`,
+    batch: { maxRows: batch, maxWaitMs: 500 },
+  });
+  const tables = new TableManager(transport, 'bench', noopLogger);
+  const sink = new ClickHouseSink({ kafka, registry, transport, tables, options, logger: noopLogger });
+  await sink.start();
+  // Timed from the first record fetched (the group join before it is a fixed cost) to the last one committed.
+  while (sink.bufferedRecords === 0 && sink.totals.records === 0) await new Promise((r) => setTimeout(r, 2));
+  const started = performance.now();
+  while (sink.totals.records < ROWS) await new Promise((r) => setTimeout(r, 5));
+  const seconds = (performance.now() - started) / 1000;
+  await sink.stop();
+  if (sink.totals.rows !== ROWS) throw new Error(`the sink wrote ${sink.totals.rows} rows of ${ROWS}`);
+  const rowsFile = join(work, 'rows.jsonl');
+  if (!existsSync(rowsFile)) {
+    const dump = await transport.queryRaw(
+      `SELECT * EXCEPT (_ingested_at) FROM bench.${table} ORDER BY id`,
+      'JSONEachRow',
+    );
+    writeFileSync(rowsFile, dump);
+    const ddl = [];
+    for (const t of [table, `${table}_history`])
+      ddl.push((await transport.query<{ s: string }>(`SHOW CREATE TABLE bench.${t} FORMAT JSONEachRow`))[0]!);
+    writeFileSync(join(work, 'ddl.json'), JSON.stringify(ddl.map((d) => Object.values(d)[0])));
+  }
+  await transport.close();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteGroups([options.groupId]).catch(() => undefined);
+  await admin.disconnect();
+  return ROWS / seconds;
+}
+
+/** Phase `engine`: the same rows, already encoded, into the same tables and materialized view of a fresh engine. */
+async function enginePhase(batch: number, work: string): Promise<number> {
+  const session = new Session(join(work, `engine-${batch}`));
+  const q = (sql: string) => session.queryAsync(sql, { format: 'TabSeparated' });
+  await q('CREATE DATABASE bench');
+  for (const ddl of JSON.parse(readFileSync(join(work, 'ddl.json'), 'utf8')) as string[]) await q(ddl);
+  await q(
+    `CREATE MATERIALIZED VIEW bench.${table}_history_mv TO bench.${table}_history AS SELECT * FROM bench.${table}`,
+  );
+  const lines = readFileSync(join(work, 'rows.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+  if (lines.length !== ROWS) throw new Error(`expected ${ROWS} rows to copy, found ${lines.length}`);
+  const payloads: Buffer[] = [];
+  for (let i = 0; i < lines.length; i += batch)
+    payloads.push(Buffer.from(`${lines.slice(i, i + batch).join('\n')}\n`));
+  const columns = Object.keys(JSON.parse(lines[0]!) as object);
+  const started = performance.now();
+  for (const [i, values] of payloads.entries())
+    await session.insert({
+      table: `bench.${table}`,
+      values,
+      format: 'JSONEachRow',
+      columns,
+      settings: { insert_deduplicate: 1, insert_deduplication_token: `ref-${i}` },
+    });
+  const rate = ROWS / ((performance.now() - started) / 1000);
+  session.close();
+  return rate;
+}
+
+if (values.phase) {
+  const batch = Number(values.batch);
+  const work = values.work!;
+  const rate = values.phase === 'sink' ? await sinkPhase(batch, work) : await enginePhase(batch, work);
+  process.stdout.write(
+    `${JSON.stringify({ rate, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
+  );
+  process.exit(0);
+}
+
+function child(phase: 'sink' | 'engine', batch: number, work: string): { rate: number; maxRssMb: number } {
+  const out = execFileSync(
+    process.execPath,
+    [
+      import.meta.filename,
+      '--phase',
+      phase,
+      '--topic',
+      TOPIC,
+      '--rows',
+      String(ROWS),
+      '--batch',
+      String(batch),
+      '--work',
+      work,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1)!) as { rate: number; maxRssMb: number };
+}
+
+interface Result {
+  batch: number;
+  sinkRowsPerSec: number;
+  engineRowsPerSec: number;
+  ratio: number;
+  sinkPeakRssMb: number;
+  enginePeakRssMb: number;
+}
+
+const work = join(endpoints.chdbDir, `bench-${run}`);
+mkdirSync(work, { recursive: true });
+const results: Result[] = [];
+try {
+  log(`filling ${TOPIC} with ${ROWS} change events…`);
+  const fillStart = performance.now();
+  await fillTopic();
+  log(`filled in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
+  for (const batch of BATCHES) {
+    const sink = child('sink', batch, work);
+    const engine = child('engine', batch, work);
+    const r: Result = {
+      batch,
+      sinkRowsPerSec: Math.round(sink.rate),
+      engineRowsPerSec: Math.round(engine.rate),
+      ratio: Number((sink.rate / engine.rate).toFixed(3)),
+      sinkPeakRssMb: sink.maxRssMb,
+      enginePeakRssMb: engine.maxRssMb,
+    };
+    results.push(r);
+    log(
+      `batch ${String(batch).padStart(6)}: sink ${String(r.sinkRowsPerSec).padStart(7)} rows/s, engine alone ${String(r.engineRowsPerSec).padStart(7)} rows/s, ratio ${r.ratio.toFixed(2)}, peak RSS sink ${r.sinkPeakRssMb} MB / engine ${r.enginePeakRssMb} MB`,
+    );
+  }
+} finally {
+  const admin = kafka.admin();
+  await admin.connect();
+  await deleteTopicsIfExist(admin, [TOPIC, `${TOPIC}.dlq`]);
+  await admin.disconnect();
+  rmSync(work, { recursive: true, force: true });
+}
+if (values.json) process.stdout.write(`${JSON.stringify({ rows: ROWS, results }, null, 2)}\n`);
