@@ -280,7 +280,7 @@ export async function waitFor(
 }
 
 /** Drops the scenario's database and deletes its topics. */
-export async function cleanup(s: Scenario, collections: string[]): Promise<void> {
+export async function cleanup(s: Scenario, collections: string[], topics: string[] = []): Promise<void> {
   const client = mongoClient(s.server.url);
   try {
     await client.connect();
