@@ -297,6 +297,7 @@ export async function cleanup(s: Scenario, collections: string[], topics: string
       s.offsetsTopic,
       s.deadLetterTopic,
       ...collections.map((c) => s.topicOf(c)),
+      ...topics,
     ]);
   } finally {
     await admin.disconnect();
