@@ -15,13 +15,14 @@
  */
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas, WriteScope } from '@cdc/capture';
-import { type Clock, type Logger, snapshotChangeId, topicFor } from '@cdc/core';
+import { type Clock, type Logger, topicFor } from '@cdc/core';
 import pg from 'pg';
 import type { RelationMessage } from '../pgoutput/decoder.ts';
 import { captureId, type StoredPosition } from '../positions.ts';
 import { type CapturedTable, describeRelation } from '../relations.ts';
 import { qualified } from '../slot.ts';
 import type { TableRoute } from '../streaming/change-records.ts';
+import { snapshotIdsFor } from './snapshot-ids.ts';
 
 export interface SnapshotOptions {
   name: string;
@@ -241,6 +242,7 @@ export class Snapshotter {
     const cols = rs.columns.map((c) => `"${c.column.name.replaceAll('"', '""')}"`).join(', ');
     const table = `${route.captured.schema}.${route.captured.table}`;
     const cursor = `cdc_snapshot_${worker}`;
+    const ids = snapshotIdsFor(this.o.snapshotName, table);
     await client.query(
       `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${cols} FROM ${qualified(table)} ${unit.where}`,
       unit.params,
@@ -256,7 +258,7 @@ export class Snapshotter {
         const records: OutRecord[] = new Array(rows.length);
         const now = this.o.clock.now();
         for (let i = 0; i < rows.length; i++)
-          records[i] = this.record(route.captured, route, rows[i]!, table, now);
+          records[i] = this.record(route.captured, route, rows[i]!, ids, now);
         await send.send(records);
         progress.rowsDone += rows.length;
         if (rows.length < this.o.chunkRows) break;
@@ -270,7 +272,7 @@ export class Snapshotter {
     captured: CapturedTable,
     route: TableRoute,
     values: PgTextValue[],
-    table: string,
+    ids: (key: unknown) => string,
     now: number,
   ): OutRecord {
     const rs = captured.rowSchema;
@@ -295,7 +297,7 @@ export class Snapshotter {
         },
         op: 'r',
         tsMs: now,
-        changeId: snapshotChangeId(this.o.snapshotName, table, key ?? values),
+        changeId: ids(key ?? values),
       },
       { topic: prepared.topic },
     );

@@ -20,7 +20,7 @@
  */
 import { type PgRowSchema, type PgTextValue, pgColumnValueFromText } from '@cdc/avro';
 import type { OutRecord, PreparedTopic } from '@cdc/capture';
-import { CdcError, formatLsn, type Op, postgresChangeId } from '@cdc/core';
+import { CdcError, formatLsn, type Op } from '@cdc/core';
 import { type TupleValue, UNCHANGED_TOAST } from '../pgoutput/decoder.ts';
 import type { CapturedTable } from '../relations.ts';
 
@@ -57,11 +57,29 @@ export function sourceInfo(route: TableRoute, ctx: ChangeContext, snapshot = 'fa
     schema: route.captured.schema,
     table: route.captured.table,
     lsn: formatLsn(ctx.lsn),
-    commitLsn: formatLsn(ctx.finalLsn),
+    commitLsn: commitLsnText(ctx.finalLsn),
     txId: String(ctx.xid),
     tsMs: Number(ctx.commitTimeUsec / 1000n),
     snapshot,
   };
+}
+
+/** The last transaction's commit LSN as text and hex: every change of a transaction shares it. */
+let memo = { lsn: -1n, text: '', hex: '' };
+
+function memoLsn(finalLsn: bigint) {
+  if (memo.lsn !== finalLsn)
+    memo = { lsn: finalLsn, text: formatLsn(finalLsn), hex: finalLsn.toString(16).padStart(16, '0') };
+  return memo;
+}
+
+export function commitLsnText(finalLsn: bigint): string {
+  return memoLsn(finalLsn).text;
+}
+
+/** `postgresChangeId` without parsing the LSN text again (the same string). */
+export function streamChangeId(finalLsn: bigint, index: number): string {
+  return `${memoLsn(finalLsn).hex}-${index.toString(16).padStart(8, '0')}`;
 }
 
 export function textOf(v: TupleValue): PgTextValue {
@@ -79,7 +97,7 @@ export function encodeChange(
   nowMs: number,
 ): OutRecord {
   const { prepared } = route;
-  const changeId = postgresChangeId({ commitLsn: formatLsn(ctx.finalLsn), index: ctx.index });
+  const changeId = streamChangeId(ctx.finalLsn, ctx.index);
   const value = prepared.valueWriter.encode(
     { before, after, source: sourceInfo(route, ctx), op, tsMs: nowMs, changeId },
     { topic: prepared.topic },
