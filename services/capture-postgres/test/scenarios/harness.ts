@@ -80,8 +80,11 @@ export function scenario(label: string): Scenario {
 }
 
 /** The capture in this process; `stop()` aborts it and waits for it to finish. */
-export function runCapture(source: PostgresSource, logger: Logger = testLogger()) {
-  const kafka = kafkaClient(logger);
+export function runCapture(
+  source: PostgresSource,
+  logger: Logger = testLogger(),
+  kafka = kafkaClient(logger),
+) {
   const admin = kafka.admin();
   const serde = new AvroSerde({ registry: new RegistryClient({ url: endpoints.registry.url }) });
   const stop = new AbortController();
@@ -253,4 +256,77 @@ export async function slotLagBytes(c: pg.Client, slot: string): Promise<number> 
     [slot],
   );
   return Number(r.rows[0]?.lag ?? -1);
+}
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger that keeps its lines (and prints them with CDC_TEST_LOG set). */
+export function recordingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createJsonLogger({
+    level: 'info',
+    write: (line) => {
+      lines.push(JSON.parse(line) as LogLine);
+      if (process.env.CDC_TEST_LOG) process.stderr.write(line);
+    },
+  });
+  return { logger, lines };
+}
+
+/** The slot's confirmed_flush_lsn as a number (bytes), null when the slot is gone. */
+export async function confirmedFlush(c: pg.Client, slot: string): Promise<bigint | null> {
+  const r = await c.query<{ lsn: string | null }>(
+    `SELECT (confirmed_flush_lsn - '0/0'::pg_lsn)::text AS lsn FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  const v = r.rows[0]?.lsn;
+  return v == null ? null : BigInt(v.split('.')[0] as string);
+}
+
+/**
+ * For a table `(id int PRIMARY KEY, seq int)` whose rows are inserted with seq 0 and only ever
+ * updated with `seq = seq + 1`: every change id once, and per key (in partition order) a
+ * gap-free run of seq values from the first record to the table's final value.
+ */
+export async function expectSeqRuns(db: pg.Client, table: string, got: Consumed[]): Promise<void> {
+  const ids = got.map((r) => r.value.changeId);
+  const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (dupes.length > 0) throw new Error(`changes written twice: ${dupes.slice(0, 5).join(', ')}`);
+  const { rows } = await db.query<{ id: number; seq: number }>(`SELECT id, seq FROM ${table} ORDER BY id`);
+  const problems: string[] = [];
+  let total = 0;
+  for (const { id, seq } of rows) {
+    const mine = got
+      .filter((r) => r.key?.id === id)
+      .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)));
+    total += mine.length;
+    const seqs = mine.map((r) => r.value.after?.seq as number);
+    const first = seqs[0] ?? -1;
+    const want = Array.from({ length: seq - first + 1 }, (_, i) => first + i);
+    if (new Set(mine.map((r) => r.partition)).size > 1) problems.push(`key ${id}: several partitions`);
+    if (JSON.stringify(seqs) !== JSON.stringify(want))
+      problems.push(`key ${id}: got seq ${JSON.stringify(seqs)}, want ${JSON.stringify(want)}`);
+  }
+  if (total !== got.length) problems.push(`${got.length - total} records of keys not in the table`);
+  if (problems.length > 0) throw new Error(problems.slice(0, 10).join('\n'));
+}
+
+/** Reads `topic` until every row's final seq has arrived (bounded by `ms`). */
+export async function consumeUntilFinal(
+  db: pg.Client,
+  table: string,
+  topic: string,
+  ms = 120_000,
+): Promise<Consumed[]> {
+  const { rows } = await db.query<{ id: number; seq: number }>(`SELECT id, seq FROM ${table}`);
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const got = await consume([topic], { expected: rows.length, timeoutMs: 30_000, settleMs: 3000 });
+    const done = rows.every(({ id, seq }) => got.some((r) => r.key?.id === id && r.value.after?.seq === seq));
+    if (done || Date.now() > deadline) return got;
+  }
 }

@@ -1,0 +1,78 @@
+/**
+ * A TCP proxy on 127.0.0.1 in front of a shared server (PostgreSQL, the Kafka broker), to take
+ * it "down" for one test without stopping it for the others: `cut()` closes the listener (new
+ * connections are refused) and resets every open connection (the server sees the reset at
+ * once: a walsender behind it exits); `restore()` listens again on the same port.
+ *
+ * Kafka clients connect to the broker address its metadata advertises, not to the proxy: give
+ * the kafkajs client `kafkaSocketFactory(proxy)`, which sends every broker connection through it.
+ */
+import { connect, createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { ISocketFactory } from 'kafkajs';
+
+export class TcpProxy {
+  readonly targetHost: string;
+  readonly targetPort: number;
+  port = 0;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(targetHost: string, targetPort: number) {
+    this.targetHost = targetHost;
+    this.targetPort = targetPort;
+  }
+
+  get up(): boolean {
+    return this.server !== undefined;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port: this.port }, () => resolve());
+    });
+    const addr = server.address();
+    if (addr && typeof addr === 'object') this.port = addr.port;
+    this.server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.resetAndDestroy();
+    this.sockets.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  restore(): Promise<void> {
+    return this.start();
+  }
+
+  close(): Promise<void> {
+    return this.cut();
+  }
+}
+
+/** A kafkajs socket factory that connects every broker connection through `proxy`. */
+export function kafkaSocketFactory(proxy: TcpProxy): ISocketFactory {
+  return ({ onConnect }) => {
+    const socket = connect({ host: '127.0.0.1', port: proxy.port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  };
+}
