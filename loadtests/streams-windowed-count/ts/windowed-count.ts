@@ -34,6 +34,8 @@ let closing = false;
 process.on('SIGTERM', () => {
   if (closing) return;
   closing = true;
+  // A close stuck behind a batch still ends the process (and writes a --cpu-prof profile).
+  setTimeout(() => process.exit(1), 10_000).unref();
   app.close().then(
     () => process.exit(0),
     () => process.exit(1),

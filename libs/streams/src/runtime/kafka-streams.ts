@@ -173,13 +173,18 @@ export class KafkaStreams {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
         const task = await this.taskFor(batch.topic, batch.partition, heartbeat);
         try {
           const { seekTo } = await task.processBatch(batch.topic, batch.messages);
           if (seekTo !== undefined)
             consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(seekTo) });
+          // The batch is committed (offsets in its transaction): move the fetch position past
+          // it. Without this kafkajs fetches from the group-join position again and again, and
+          // stalls once the processed offset is more than one fetch (1 MiB) ahead of it.
+          // (autoCommit is off, so kafkajs itself never commits what is resolved here.)
+          else resolveOffset(batch.lastOffset());
         } catch (err) {
           await this.dropTask(task, false);
           if (isCdcError(err, 'KAFKA_FENCED')) {
