@@ -9,14 +9,22 @@
  * flush. A flush that fails for a retriable reason (ClickHouse down or slow, registry down) is
  * retried with exponential backoff and full jitter while consumption stays paused: memory is
  * bounded by `maxRows` plus one fetch.
+ *
+ * Topics: `sink.topics` is resolved against the existing topics at start and every
+ * `topicRefreshMs` (subscription.ts). When the set changes (a table or collection created while
+ * the pipeline runs), the sink pauses, flushes and commits what it holds, disconnects the
+ * consumer (records fetched after that flush are dropped: uncommitted, they are read again) and
+ * starts a new one in the same group on the new set; topics without committed offsets start
+ * from the earliest offset. Nothing is lost and nothing is inserted twice across the switch.
  */
 import type { RegistryClient } from '@cdc/avro';
 import { backoffDelay, type Clock, isCdcError, isRetriable, type Logger, systemClock } from '@cdc/core';
-import type { Consumer, Kafka, Producer } from '@cdc/kafka';
+import type { Admin, Consumer, Kafka, Producer } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { type DeadLetter, sendDeadLetters } from './dead-letter.ts';
 import { type KafkaRecord, RecordDecoder } from './decode.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
+import { matchTopics, sameTopics } from './subscription.ts';
 import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
 import type { ClickHouseTransport } from './transport/transport.ts';
 
@@ -42,12 +50,6 @@ export function tableNameFor(options: ClickHouseSinkOptions, topic: string): str
   return options.tables[topic]?.table ?? topic.replace(/[^A-Za-z0-9_]/g, '_');
 }
 
-export function topicSubscriptions(topics: readonly string[]): (string | RegExp)[] {
-  return topics.map((t) =>
-    t.length > 2 && t.startsWith('/') && t.endsWith('/') ? new RegExp(t.slice(1, -1)) : t,
-  );
-}
-
 interface Pending {
   table: string;
   items: RowItem[];
@@ -67,13 +69,21 @@ export class ClickHouseSink {
   private paused = false;
   private inFlight = 0;
   private stopping = false;
+  /** A topic switch is under way: the flush loop flushes at once and does not resume consumption. */
+  private switching = false;
+  /** Set once the switch drained the buffer: no flush starts until the new consumer runs. */
+  private holdFlushes = false;
+  private admin: Admin | undefined;
+  /** The topics the current consumer is subscribed to (sorted). */
+  private subscribed: string[] = [];
+  private watcher: Promise<void> | undefined;
   private assigned: string[] = [];
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
   readonly stoppedTables = new Map<string, Error>();
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
   /** Totals since start, for logs and tests. */
-  readonly totals = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
+  readonly totals = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0, resubscriptions: 0 };
 
   constructor(deps: SinkDeps) {
     this.deps = deps;
@@ -91,14 +101,32 @@ export class ClickHouseSink {
     await this.deps.tables.init();
     const admin = kafka.admin();
     await admin.connect();
-    try {
-      const { ensureTopics } = await import('@cdc/kafka');
-      await ensureTopics(admin, [{ topic: options.deadLetterTopic }]);
-    } finally {
-      await admin.disconnect();
-    }
+    this.admin = admin;
+    const { ensureTopics } = await import('@cdc/kafka');
+    await ensureTopics(admin, [{ topic: options.deadLetterTopic }]);
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
+    const topics = await this.matchingTopics();
+    if (topics.length > 0) await this.startConsumer(topics);
+    else this.logger.info('no topic matches sink.topics yet: waiting for one', { topics: options.topics });
+    this.loop = this.flushLoop();
+    if (options.topicRefreshMs > 0) this.watcher = this.watchTopics();
+    this.logger.info('sink started', {
+      groupId: options.groupId,
+      topics: options.topics,
+      subscribed: topics.length,
+      transport: this.deps.transport.kind,
+    });
+  }
+
+  private async matchingTopics(): Promise<string[]> {
+    const { options } = this.deps;
+    return matchTopics(options.topics, await this.admin!.listTopics(), [options.deadLetterTopic]);
+  }
+
+  /** A consumer in the sink's group on `topics`, fetching into the buffer. */
+  private async startConsumer(topics: string[]): Promise<void> {
+    const { kafka, options } = this.deps;
     const consumer = kafka.consumer({
       groupId: options.groupId,
       maxWaitTimeInMs: 250,
@@ -106,8 +134,8 @@ export class ClickHouseSink {
       heartbeatInterval: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
-    this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (this.consumer !== consumer) return;
       this.assigned = Object.keys(e.payload.memberAssignment);
       if (this.paused) this.pauseAll();
       for (const t of this.stoppedTopics()) consumer.pause([{ topic: t }]);
@@ -117,32 +145,86 @@ export class ClickHouseSink {
       // records buffered but not yet flushing would come again, so they are dropped here.
       this.buffer = [];
     });
-    await consumer.connect();
-    await consumer.subscribe({ topics: topicSubscriptions(options.topics), fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch }) => {
-        if (this.buffer.length === 0) this.bufferSince = this.clock.now();
-        for (const m of batch.messages) {
-          this.buffer.push({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key,
-            value: m.value,
-            timestamp: m.timestamp,
-          });
-        }
-        if (this.buffer.length >= options.batch.maxRows) this.pauseAll();
-      },
-    });
-    this.loop = this.flushLoop();
-    this.logger.info('sink started', {
-      groupId: options.groupId,
-      topics: options.topics,
-      transport: this.deps.transport.kind,
-    });
+    this.consumer = consumer;
+    this.assigned = [];
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async ({ batch }) => {
+          if (this.consumer !== consumer || this.holdFlushes) return;
+          if (this.buffer.length === 0) this.bufferSince = this.clock.now();
+          for (const m of batch.messages) {
+            this.buffer.push({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key,
+              value: m.value,
+              timestamp: m.timestamp,
+            });
+          }
+          if (this.buffer.length >= options.batch.maxRows) this.pauseAll();
+        },
+      });
+    } catch (err) {
+      this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    this.subscribed = topics;
+  }
+
+  /** Every `topicRefreshMs`: re-resolve `sink.topics`; a changed set switches the consumer. */
+  private async watchTopics(): Promise<void> {
+    const every = this.deps.options.topicRefreshMs;
+    while (!this.stopping) {
+      try {
+        await this.clock.sleep(every, this.abort.signal);
+      } catch {
+        return;
+      }
+      if (this.stopping) return;
+      try {
+        const topics = await this.matchingTopics();
+        if (!sameTopics(topics, this.subscribed)) await this.resubscribe(topics);
+      } catch (err) {
+        this.logger.warn('re-resolving the sink topics failed; trying again at the next refresh', { err });
+      }
+    }
+  }
+
+  /**
+   * Finish and commit what is buffered, then replace the consumer by one on `topics` (same
+   * group). Records fetched after the last flush are dropped before the old consumer goes:
+   * they are not committed, so the new consumer reads them again.
+   */
+  private async resubscribe(topics: string[]): Promise<void> {
+    const added = topics.filter((t) => !this.subscribed.includes(t));
+    const removed = this.subscribed.filter((t) => !topics.includes(t));
+    this.logger.info('sink topics changed: switching the subscription', { added, removed });
+    this.switching = true;
+    try {
+      this.pauseAll();
+      // The flush loop flushes at once while switching; wait until it holds nothing.
+      while (!this.stopping && (this.buffer.length > 0 || this.inFlight > 0)) await this.clock.sleep(10);
+      if (this.stopping) return;
+      this.holdFlushes = true;
+      const old = this.consumer;
+      this.consumer = undefined;
+      this.subscribed = [];
+      await old?.disconnect();
+      this.buffer = [];
+      this.paused = false;
+      this.assigned = [];
+      await this.startConsumer(topics);
+      this.totals.resubscriptions += 1;
+    } finally {
+      this.holdFlushes = false;
+      this.switching = false;
+    }
   }
 
   private stoppedTopics(): string[] {
@@ -168,8 +250,9 @@ export class ClickHouseSink {
     while (true) {
       const due =
         this.buffer.length >= maxRows ||
-        (this.buffer.length > 0 && (this.clock.now() - this.bufferSince >= maxWaitMs || this.stopping));
-      if (!due) {
+        (this.buffer.length > 0 &&
+          (this.clock.now() - this.bufferSince >= maxWaitMs || this.stopping || this.switching));
+      if (!due || this.holdFlushes) {
         if (this.stopping) return;
         await this.clock.sleep(10);
         continue;
@@ -181,7 +264,7 @@ export class ClickHouseSink {
       const ok = await this.flushWithRetry(records);
       this.inFlight = 0;
       if (!ok) return;
-      if (this.buffer.length < maxRows && !this.stopping) this.resumeAll();
+      if (this.buffer.length < maxRows && !this.stopping && !this.switching) this.resumeAll();
     }
   }
 
@@ -375,14 +458,16 @@ export class ClickHouseSink {
     if (this.stopping) return;
     this.stopping = true;
     this.pauseAll();
+    this.abort.abort();
+    await this.watcher;
     try {
       await this.loop;
     } catch (err) {
       this.logger.error('flush loop ended with an error', { err });
     }
-    this.abort.abort();
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
+    await this.admin?.disconnect();
     this.logger.info('sink stopped', this.totals);
   }
 

@@ -15,6 +15,8 @@ export const ClickHouseSinkSchema = z
     groupId: z.string().min(1).default('cdc-sink-clickhouse'),
     /** Topics to consume: names, or `/regex/` (e.g. `/^shop\\./`). */
     topics: z.array(z.string().min(1)).min(1).default(['/^(?!.*\\.dlq$)(?!__).*/']),
+    /** How often the sink resolves `topics` again (ms): a topic created later (a new table or collection) is consumed from its beginning without a restart; 0 resolves them only at start. */
+    topicRefreshMs: z.number().int().min(0).default(5_000),
     /** Per topic: the table name (default: the topic with non-word characters as `_`) and, for topics without an Avro key record, the value fields that identify a row. */
     tables: z
       .record(
