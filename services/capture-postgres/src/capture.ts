@@ -27,6 +27,7 @@ import {
   qualified,
   slotInfo,
 } from './slot.ts';
+import { IncrementalSnapshot } from './snapshot/incremental.ts';
 import { Snapshotter } from './snapshot/snapshotter.ts';
 import type { ToastFetcher } from './streaming/change-records.ts';
 import { MessageTopic } from './streaming/message-topic.ts';
@@ -215,11 +216,13 @@ export class PostgresCapture {
         }
       }
       if (signal.aborted) return 'stopped';
+      const incremental = this.incrementalSnapshot(stored, catalog, topics);
       const stream = new ReplicationStream({
         connection: config,
         slot: source.slot,
         publication: source.publication,
-        messages: source.messages,
+        // The incremental snapshot's watermarks are logical messages.
+        messages: source.messages || incremental !== null,
         statusIntervalMs: source.heartbeatIntervalMs,
       });
       closers.push(() => stream.close());
@@ -247,6 +250,7 @@ export class PostgresCapture {
         catalog,
         fetchToast: toastFetcher(catalog),
         messages,
+        incremental,
         stored,
         maxChangesPerTransaction: source.maxChangesPerTransaction,
         logger,
@@ -258,7 +262,44 @@ export class PostgresCapture {
       for (const close of closers.reverse()) await close().catch(() => undefined);
     }
   }
+
+  /**
+   * Tables of the include list that no snapshot covered yet (added after the initial
+   * snapshot): snapshotted incrementally while streaming. Not with `snapshot: never`, nor
+   * without an initial snapshot, nor for `FOR ALL TABLES` (a new table streams from its
+   * creation on).
+   */
+  private incrementalSnapshot(
+    stored: StoredPosition | undefined,
+    client: pg.Client,
+    topics: TopicSchemas,
+  ): IncrementalSnapshot | null {
+    const { source, logger } = this.o;
+    if (!stored?.snapshot || source.snapshot === 'never' || source.include.length === 0) return null;
+    const covered = new Set(stored.snapshot.tables);
+    const pending = source.include.map(normaliseTable).filter((t) => !covered.has(t));
+    if (pending.length === 0) return null;
+    const current = stored.incremental ?? null;
+    if (current && pending.includes(current.table)) {
+      pending.splice(pending.indexOf(current.table), 1);
+      pending.unshift(current.table);
+    }
+    logger.info('tables added to the include list: incremental snapshot', { tables: pending });
+    return new IncrementalSnapshot({
+      name: source.name,
+      db: source.connection.database,
+      prefix: this.prefix,
+      client,
+      topics,
+      chunkRows: source.snapshotOptions.incrementalChunkRows,
+      pending,
+      state: current,
+      logger,
+    });
+  }
 }
+
+const normaliseTable = (t: string) => (t.includes('.') ? t : `public.${t}`);
 
 const RESTARTABLE = new Set([
   'KAFKA_UNAVAILABLE',

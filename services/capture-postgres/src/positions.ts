@@ -7,11 +7,14 @@
  *   was written to its end (false while a large transaction is written in chunks);
  * - `endLsn`: the end of that commit record, what the slot may be acknowledged up to once
  *   the transaction is complete;
- * - `snapshot`: the finished initial snapshot (its id and the slot's consistent point).
+ * - `snapshot`: the finished initial snapshot (its id, the slot's consistent point and the
+ *   tables it covers, extended by every finished incremental snapshot);
+ * - `incremental`: the table whose incremental snapshot is under way and the last key written.
  *
  * On restart every change at or before (`commitLsn`, `index`) is skipped: Kafka has it.
  */
 import { type LsnText, parseLsn } from '@cdc/core';
+import type { IncrementalState } from './snapshot/incremental.ts';
 
 export interface StoredPosition {
   kind: 'postgres';
@@ -23,6 +26,8 @@ export interface StoredPosition {
   txId: number | null;
   tsUsec: number;
   snapshot: { id: string; consistentPoint: LsnText; tables: string[] } | null;
+  /** The incremental snapshot in progress (a table added to the include list later). */
+  incremental?: IncrementalState | null;
 }
 
 export const captureId = (name: string) => `postgres/${name}`;

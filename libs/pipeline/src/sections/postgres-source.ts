@@ -48,6 +48,8 @@ export const PostgresSourceSchema = z.object({
       parallelism: z.number().int().positive().default(2),
       /** Rows per read (keyset pagination by primary key). */
       chunkRows: z.number().int().positive().default(10_000),
+      /** Rows per chunk of an incremental snapshot (a table added to the include list later). */
+      incrementalChunkRows: z.number().int().positive().default(1_024),
       /** The snapshot is one Kafka transaction: it must finish within this (≤ the broker's transaction.max.timeout.ms). */
       transactionTimeoutMs: z.number().int().positive().default(900_000),
     })

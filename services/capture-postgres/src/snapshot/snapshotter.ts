@@ -15,14 +15,14 @@
  */
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas, WriteScope } from '@cdc/capture';
-import { type Clock, type Logger, topicFor } from '@cdc/core';
+import type { Clock, Logger } from '@cdc/core';
 import pg from 'pg';
-import type { RelationMessage } from '../pgoutput/decoder.ts';
 import { captureId, type StoredPosition } from '../positions.ts';
-import { type CapturedTable, describeRelation } from '../relations.ts';
+import type { CapturedTable } from '../relations.ts';
 import { qualified } from '../slot.ts';
 import type { TableRoute } from '../streaming/change-records.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
+import { describeTable } from './table-route.ts';
 
 export interface SnapshotOptions {
   name: string;
@@ -55,20 +55,6 @@ interface Unit {
   where: string;
   params: unknown[];
 }
-
-const RELATION_SQL = `
-SELECT c.oid::int8 AS oid, c.relreplident::text AS ident, c.reltuples::int8 AS estimate,
-       a.attname, a.atttypid::int8 AS typeoid, a.atttypmod,
-       (c.relreplident = 'f' OR coalesce(a.attnum = ANY (ri.indkey), false)) AS in_identity,
-       coalesce(a.attnum = ANY (pk.indkey), false) AS is_pk
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-LEFT JOIN pg_index ri ON ri.indrelid = c.oid
-  AND ((c.relreplident = 'd' AND ri.indisprimary) OR (c.relreplident = 'i' AND ri.indisreplident))
-LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
-WHERE n.nspname = $1 AND c.relname = $2
-ORDER BY a.attnum`;
 
 /** Every value in PostgreSQL's text form, as pgoutput sends it. */
 const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -169,40 +155,10 @@ export class Snapshotter {
   private async plan(client: pg.Client): Promise<Unit[]> {
     const units: Unit[] = [];
     for (const name of this.o.tables) {
-      const [schema, table] = splitName(name);
-      const { rows } = await client.query<{
-        oid: string;
-        ident: string;
-        estimate: string;
-        attname: string;
-        typeoid: string;
-        atttypmod: number;
-        in_identity: boolean;
-        is_pk: boolean;
-      }>(RELATION_SQL, [schema, table]);
-      if (rows.length === 0) continue;
-      const msg: RelationMessage = {
-        tag: 'relation',
-        oid: Number(rows[0]!.oid),
-        schema,
-        name: table,
-        replicaIdentity: rows[0]!.ident as RelationMessage['replicaIdentity'],
-        columns: rows.map((r) => ({
-          flags: r.in_identity ? 1 : 0,
-          name: r.attname,
-          typeOid: Number(r.typeoid),
-          typmod: Number(r.atttypmod),
-        })),
-      };
-      const captured = await describeRelation(client, msg);
-      const base = topicFor(this.o.prefix, { db: this.o.db, schema, table });
-      const prepared = await this.o.topics.prepare(
-        base,
-        captured.rowSchema.row,
-        captured.rowSchema.keyFields,
-      );
-      const route: TableRoute = { captured, prepared };
-      const estimate = Math.max(0, Number(rows[0]!.estimate));
+      const described = await describeTable(client, name, this.o.prefix, this.o.db, this.o.topics);
+      if (!described) continue;
+      const { route, estimate } = described;
+      const { captured } = route;
       const progress: TableProgress = { table: name, rowsDone: 0, rowsEstimated: estimate, done: false };
       this.progress.set(name, progress);
       const keyCols = captured.rowSchema.columns.filter((c) => c.column.isKey);
@@ -323,9 +279,4 @@ function serialSender(scope: WriteScope): SerialSender {
     },
     drain: () => tail,
   };
-}
-
-function splitName(name: string): [string, string] {
-  const dot = name.indexOf('.');
-  return dot < 0 ? ['public', name] : [name.slice(0, dot), name.slice(dot + 1)];
 }

@@ -30,6 +30,7 @@ import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/de
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
 import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
 import { type CapturedTable, describeRelation } from '../relations.ts';
+import type { IncrementalSnapshot } from '../snapshot/incremental.ts';
 import {
   type ChangeContext,
   encodeChange,
@@ -53,6 +54,8 @@ export interface StreamerOptions {
   catalog: PgQueryable;
   fetchToast: ToastFetcher;
   messages: MessageTopic | null;
+  /** Tables added to the include list since the initial snapshot (null: none). */
+  incremental?: IncrementalSnapshot | null;
   stored: StoredPosition | undefined;
   maxChangesPerTransaction: number;
   lingerMs?: number;
@@ -84,6 +87,8 @@ export class Streamer {
   /** Position of the last buffered change and the end LSN to acknowledge once it commits. */
   private bufferedPosition: StoredPosition | undefined;
   private ackAfterFlush = 0n;
+  /** The buffered position must be written even without records (incremental snapshot progress). */
+  private positionOnly = false;
   private tx: OpenTx | undefined;
   private stored: StoredPosition | undefined;
   readonly stats: StreamerStats = { changes: 0, skipped: 0, deadLetters: 0, acknowledged: '0/0' };
@@ -102,7 +107,9 @@ export class Streamer {
     const { stream, logger } = this.o;
     await this.o.topics.ensureTopic(this.deadLetterTopic);
     const lingerMs = this.o.lingerMs ?? 100;
+    const incremental = this.o.incremental;
     while (!signal.aborted) {
+      if (incremental?.idle) await incremental.startChunk();
       const item = await stream.next(signal);
       if (item === null) break;
       if (item.kind === 'keepalive') {
@@ -113,7 +120,7 @@ export class Streamer {
         await this.handle(item.walStart, item.message);
       }
       if (
-        this.buffer.length > 0 &&
+        (this.buffer.length > 0 || this.positionOnly) &&
         !this.tx &&
         (stream.backlog === 0 || this.o.clock.now() - this.firstBufferedAt >= lingerMs)
       ) {
@@ -144,7 +151,7 @@ export class Streamer {
         this.tx = undefined;
         if (!tx) return;
         this.o.logger.debug('commit', { buffered: this.buffer.length, lastBuffered: tx.lastBuffered });
-        if (this.buffer.length === 0) {
+        if (this.buffer.length === 0 && !this.positionOnly) {
           // Everything of this transaction (if anything) is committed already: acknowledge it.
           this.acknowledge(msg.endLsn);
           return;
@@ -206,8 +213,17 @@ export class Streamer {
       endLsn: endLsn === null ? null : formatLsn(endLsn),
       txId: tx.xid,
       tsUsec: Number(tx.commitTimeUsec),
-      snapshot: this.stored?.snapshot ?? null,
+      snapshot: this.snapshotInfo(),
+      incremental: this.o.incremental?.progress ?? null,
     };
+  }
+
+  /** The initial snapshot, with the tables whose incremental snapshot finished since. */
+  private snapshotInfo(): StoredPosition['snapshot'] {
+    const snapshot = this.stored?.snapshot ?? null;
+    const finished = this.o.incremental?.finished ?? [];
+    if (!snapshot || finished.length === 0) return snapshot;
+    return { ...snapshot, tables: [...new Set([...snapshot.tables, ...finished])] };
   }
 
   private async onChange(
@@ -216,6 +232,15 @@ export class Streamer {
   ): Promise<void> {
     const tx = this.tx;
     if (!tx) return; // non-transactional logical messages are not captured
+    if (msg.tag === 'message') {
+      const incremental = this.o.incremental;
+      if (incremental && msg.prefix === incremental.prefix) {
+        await this.onWatermark(incremental, tx, walStart, msg);
+        return;
+      }
+      // (Messages are in the stream for the watermarks: others count only when captured.)
+      if (!this.o.messages) return;
+    }
     const count = msg.tag === 'truncate' ? msg.oids.length : 1;
     for (let n = 0; n < count; n++) {
       const index = tx.index++;
@@ -245,6 +270,36 @@ export class Streamer {
     }
   }
 
+  private async onWatermark(
+    incremental: IncrementalSnapshot,
+    tx: OpenTx,
+    walStart: bigint,
+    msg: LogicalMessage,
+  ): Promise<void> {
+    if (incremental.watermark(msg.content) !== 'high') return;
+    const index = tx.index++;
+    const ctx: ChangeContext = {
+      name: this.o.name,
+      db: this.o.db,
+      finalLsn: tx.finalLsn,
+      lsn: walStart,
+      index,
+      xid: tx.xid,
+      commitTimeUsec: tx.commitTimeUsec,
+    };
+    const records = incremental.high(ctx);
+    if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
+    for (const r of records) this.buffer.push(r);
+    this.stats.changes += records.length;
+    tx.lastBuffered = index;
+    this.positionOnly = true;
+  }
+
+  /** A streamed change of a row: the incremental snapshot's chunk drops that key. */
+  private streamedKey(route: TableRoute, key: Record<string, unknown> | null): void {
+    this.o.incremental?.streamed(route.captured.schema, route.captured.table, key);
+  }
+
   private async records(
     msg: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' | 'message' }>,
     n: number,
@@ -262,7 +317,9 @@ export class Streamer {
         case 'insert': {
           raw = msg.newTuple;
           const after = pgRowFromText(rs, msg.newTuple.map(textOf));
-          return [encodeChange(route, 'c', pgKeyFromRow(rs, after), null, after, ctx, now)];
+          const key = route.captured.hasKey ? pgKeyFromRow(rs, after) : null;
+          if (key) this.streamedKey(route, key);
+          return [encodeChange(route, 'c', key, null, after, ctx, now)];
         }
         case 'update': {
           raw = msg.newTuple;
@@ -280,6 +337,8 @@ export class Streamer {
           const oldKey =
             msg.oldKind && msg.oldTuple && route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
           const newKey = route.captured.hasKey ? pgKeyFromRow(rs, after) : null;
+          if (oldKey) this.streamedKey(route, oldKey);
+          if (newKey) this.streamedKey(route, newKey);
           const out: OutRecord[] = [];
           // A changed primary key: the old key gets a delete so its partition sees the row leave.
           if (oldKey && newKey && JSON.stringify(oldKey, bigintJson) !== JSON.stringify(newKey, bigintJson)) {
@@ -293,9 +352,11 @@ export class Streamer {
           raw = msg.oldTuple;
           const before = msg.oldKind === 'O' ? this.fullOldRow(route.captured, msg.oldTuple) : null;
           const key = route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
+          if (key) this.streamedKey(route, key);
           return [encodeChange(route, 'd', key, before, null, ctx, now)];
         }
         case 'truncate':
+          this.streamedKey(route, null);
           return this.truncateRecords(route, ctx, now);
       }
     } catch (err) {
@@ -335,7 +396,8 @@ export class Streamer {
   /** Writes the buffer and its position in one Kafka transaction, then acknowledges. */
   private async flush(): Promise<void> {
     const position = this.bufferedPosition;
-    if (this.buffer.length === 0 || !position) return;
+    if ((this.buffer.length === 0 && !this.positionOnly) || !position) return;
+    this.positionOnly = false;
     const records = this.buffer;
     this.buffer = [];
     this.o.logger.debug('writing', { records: records.length, position });

@@ -1,0 +1,237 @@
+/**
+ * Incremental snapshot of tables added to the include list after the initial snapshot, while
+ * the stream keeps flowing (the DBLog / Debezium watermark algorithm):
+ *
+ * 1. a LOW watermark is written into the WAL (`pg_logical_emit_message(true, <prefix>, 'low:<chunk>')`);
+ * 2. the next chunk of the table is read by key (`WHERE key > last ORDER BY key LIMIT n`);
+ * 3. a HIGH watermark is written.
+ *
+ * The streamer meets both watermarks in commit order. Between them, every streamed change of
+ * the table removes its key from the chunk (the stream carries that row's newer state); at
+ * the HIGH watermark the remaining rows are written as `op: 'r'`, in the Kafka transaction of
+ * the HIGH watermark's source transaction, with the table's progress (`incremental` in the
+ * stored position). So per key the order is: changes before the chunk, the chunk's row (a
+ * state no older than them), changes after; no key is lost and a restarted capture neither
+ * repeats a committed chunk (its watermark transaction is skipped like any change) nor skips
+ * one (an uncommitted chunk is read again, with the same change ids).
+ *
+ * Tables without a key cannot be read by key nor de-duplicated: they are skipped with a
+ * warning naming the fix.
+ */
+import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import type { OutRecord, TopicSchemas } from '@cdc/capture';
+import { type Logger, stableJson } from '@cdc/core';
+import type pg from 'pg';
+import { qualified } from '../slot.ts';
+import {
+  type ChangeContext,
+  commitLsnText,
+  sourceInfo,
+  type TableRoute,
+} from '../streaming/change-records.ts';
+import { snapshotIdsFor } from './snapshot-ids.ts';
+import { describeTable } from './table-route.ts';
+
+/** Progress of the table being snapshotted, stored with the position. */
+export interface IncrementalState {
+  /** Snapshot id of this table's incremental snapshot (part of its rows' change ids). */
+  id: string;
+  table: string;
+  /** Text values of the key columns of the last row read; null before the first chunk. */
+  lastKey: string[] | null;
+}
+
+export interface IncrementalOptions {
+  name: string;
+  db: string;
+  prefix: string;
+  /** A connection for reads and watermarks (not the replication connection). */
+  client: pg.ClientBase;
+  topics: TopicSchemas;
+  chunkRows: number;
+  /** Tables still to snapshot, in order (`schema.table`). */
+  pending: readonly string[];
+  /** The stored progress of the first pending table, if it had started. */
+  state: IncrementalState | null;
+  logger: Logger;
+  now?: () => number;
+}
+
+interface Chunk {
+  id: string;
+  route: TableRoute;
+  /** stableJson(key) → row; keys the stream changed inside the window are removed. */
+  rows: Map<string, { key: Record<string, unknown>; after: Record<string, unknown> }>;
+  lastKey: string[] | null;
+  /** The last chunk of its table. */
+  last: boolean;
+  open: boolean;
+}
+
+const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+export class IncrementalSnapshot {
+  private readonly o: IncrementalOptions;
+  private readonly pending: string[];
+  private state: IncrementalState | null;
+  private chunk: Chunk | undefined;
+  private seq = 0;
+  readonly prefix: string;
+  /** Tables whose incremental snapshot finished in this session. */
+  readonly finished: string[] = [];
+
+  constructor(options: IncrementalOptions) {
+    this.o = options;
+    this.pending = [...options.pending];
+    this.state = options.state && this.pending[0] === options.state.table ? options.state : null;
+    this.prefix = `cdc.watermark.${options.name}`;
+    if (this.state)
+      options.logger.info('incremental snapshot resumed', {
+        table: this.state.table,
+        lastKey: this.state.lastKey,
+      });
+  }
+
+  /** Whether tables remain (or a chunk is in flight). */
+  get active(): boolean {
+    return this.pending.length > 0 || this.chunk !== undefined;
+  }
+
+  /** Whether the next chunk can be started (no chunk in flight, tables left). */
+  get idle(): boolean {
+    return this.chunk === undefined && this.pending.length > 0;
+  }
+
+  /** The progress to store with the next position. */
+  get progress(): IncrementalState | null {
+    return this.state;
+  }
+
+  /**
+   * Writes the LOW watermark, reads the next chunk, writes the HIGH watermark. The stream
+   * delivers both watermarks later; nothing is written to Kafka here.
+   */
+  async startChunk(): Promise<void> {
+    while (this.idle) {
+      const table = this.pending[0] as string;
+      const described = await describeTable(this.o.client, table, this.o.prefix, this.o.db, this.o.topics);
+      if (!described?.route.captured.hasKey) {
+        this.o.logger.warn(
+          described
+            ? `table ${table} has no primary key or key index: its existing rows are not snapshotted incrementally (its changes are streamed). Add a primary key and re-add the table to take its snapshot`
+            : `table ${table} does not exist: nothing to snapshot`,
+          { table },
+        );
+        this.pending.shift();
+        this.finished.push(table);
+        this.state = null;
+        continue;
+      }
+      if (!this.state) {
+        this.state = { id: `inc-${Date.now().toString(36)}-${table}`, table, lastKey: null };
+        this.o.logger.info('incremental snapshot started', { table, id: this.state.id });
+      }
+      const id = `${this.state.id}:${++this.seq}`;
+      const chunk: Chunk = {
+        id,
+        route: described.route,
+        rows: new Map(),
+        lastKey: this.state.lastKey,
+        last: false,
+        open: false,
+      };
+      this.chunk = chunk;
+      await this.emit(`low:${id}`);
+      await this.read(chunk);
+      await this.emit(`high:${id}`);
+      return;
+    }
+  }
+
+  private async emit(content: string): Promise<void> {
+    await this.o.client.query('SELECT pg_logical_emit_message(true, $1, $2)', [this.prefix, content]);
+  }
+
+  private async read(chunk: Chunk): Promise<void> {
+    const { captured } = chunk.route;
+    const rs = captured.rowSchema;
+    const quote = (c: string) => `"${c.replaceAll('"', '""')}"`;
+    const cols = rs.columns.map((c) => quote(c.column.name)).join(', ');
+    const keyIdx = rs.columns.flatMap((c, i) => (c.column.isKey ? [i] : []));
+    const keyCols = keyIdx.map((i) => quote(rs.columns[i]!.column.name));
+    const after = chunk.lastKey
+      ? `WHERE (${keyCols.join(', ')}) > (${keyIdx.map((_, n) => `$${n + 1}`).join(', ')})`
+      : '';
+    const { rows } = await this.o.client.query<PgTextValue[]>({
+      text: `SELECT ${cols} FROM ${qualified(`${captured.schema}.${captured.table}`)} ${after} ORDER BY ${keyCols.join(', ')} LIMIT ${this.o.chunkRows}`,
+      values: chunk.lastKey ?? [],
+      rowMode: 'array',
+      types: textTypes,
+    });
+    for (const values of rows) {
+      const row = pgRowFromText(rs, values);
+      const key = pgKeyFromRow(rs, row);
+      chunk.rows.set(stableJson(key), { key, after: row });
+    }
+    const last = rows.at(-1);
+    if (last) chunk.lastKey = keyIdx.map((i) => String(last[i]));
+    chunk.last = rows.length < this.o.chunkRows;
+  }
+
+  /** A logical message of this capture: 'low' / 'high' of the chunk in flight, else 'stale'. */
+  watermark(content: Uint8Array): 'low' | 'high' | 'stale' {
+    const text = Buffer.from(content).toString('utf8');
+    const chunk = this.chunk;
+    if (chunk && text === `low:${chunk.id}`) {
+      chunk.open = true;
+      return 'low';
+    }
+    if (chunk?.open && text === `high:${chunk.id}`) return 'high';
+    return 'stale';
+  }
+
+  /** A streamed change of `schema.table` with this key (null: a truncate) inside the window. */
+  streamed(schema: string, table: string, key: Record<string, unknown> | null): void {
+    const chunk = this.chunk;
+    if (!chunk?.open || chunk.route.captured.schema !== schema || chunk.route.captured.table !== table)
+      return;
+    if (key === null) chunk.rows.clear();
+    else chunk.rows.delete(stableJson(key));
+  }
+
+  /**
+   * The HIGH watermark: the chunk's remaining rows as records, and the progress moves on
+   * (stored with the position of the watermark's transaction).
+   */
+  high(ctx: ChangeContext): OutRecord[] {
+    const chunk = this.chunk;
+    if (!chunk) return [];
+    this.chunk = undefined;
+    const { route } = chunk;
+    const { prepared, captured } = route;
+    const state = this.state as IncrementalState;
+    const ids = snapshotIdsFor(state.id, `${captured.schema}.${captured.table}`);
+    const now = this.o.now?.() ?? Date.now();
+    const source = { ...sourceInfo(route, ctx, 'incremental'), commitLsn: commitLsnText(ctx.finalLsn) };
+    const out: OutRecord[] = [];
+    for (const { key, after } of chunk.rows.values()) {
+      const value = prepared.valueWriter.encode(
+        { before: null, after, source, op: 'r', tsMs: now, changeId: ids(key) },
+        { topic: prepared.topic },
+      );
+      out.push({
+        topic: prepared.topic,
+        key: prepared.keyWriter ? prepared.keyWriter.encode(key, { topic: prepared.topic }) : null,
+        value,
+      });
+    }
+    if (chunk.last) {
+      this.o.logger.info('incremental snapshot finished', { table: state.table, id: state.id });
+      this.finished.push(this.pending.shift() as string);
+      this.state = null;
+    } else {
+      this.state = { ...state, lastKey: chunk.lastKey };
+    }
+    return out;
+  }
+}
