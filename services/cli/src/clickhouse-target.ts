@@ -44,13 +44,27 @@ function parseEachRow<T>(text: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
+/** `… SETTINGS a = 1, b = 'x'` → the query without the clause and the settings by name. */
+export function splitSettings(sql: string): { text: string; settings: Record<string, string> } {
+  const m = /\sSETTINGS\s+((?:[A-Za-z_][A-Za-z0-9_]*\s*=\s*(?:'[^']*'|[\w.]+)\s*,?\s*)+)$/i.exec(sql);
+  if (!m) return { text: sql, settings: {} };
+  const settings: Record<string, string> = {};
+  for (const part of (m[1] as string).matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('[^']*'|[\w.]+)/g))
+    settings[part[1] as string] = (part[2] as string).replace(/^'|'$/g, '');
+  return { text: sql.slice(0, m.index), settings };
+}
+
 function httpReader(url: string, via: string, database: string): ClickHouseReader {
   return {
     via,
     async query<T>(sql: string): Promise<T[]> {
+      // The endpoint runs queries as a readonly user: a SETTINGS clause is refused there, but
+      // output-shaping settings are accepted as URL parameters, as on a server.
+      const split = splitSettings(sql.trim().replace(/;$/, ''));
       const q = new URLSearchParams({
-        query: `${sql.trim().replace(/;$/, '')} FORMAT JSONEachRow`,
+        query: `${split.text} FORMAT JSONEachRow`,
         database,
+        ...split.settings,
       });
       let r: Response;
       try {

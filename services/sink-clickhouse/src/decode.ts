@@ -181,7 +181,10 @@ export class RecordDecoder {
       shape.versioning === 'postgres-lsn' ? postgresVersion(event) : offsetVersion(record.offset);
     if (event.op === 't') return { kind: 'truncate', version, changeId: event.changeId };
     const deleted = event.op === 'd';
-    const image = deleted ? event.before : event.after;
+    // MongoDB envelopes are read with wrapped unions: `before`/`after` come as `{ "<ns>.Document": {…} }`.
+    const unwrap = (v: Record<string, unknown> | null) =>
+      shape.wrappedUnions && v ? (Object.values(v)[0] as Record<string, unknown>) : v;
+    const image = unwrap(deleted ? event.before : event.after);
     if (!deleted && !image) {
       throw new CdcError('POISON_RECORD', `change ${event.changeId} (op ${event.op}) has no after image`, {
         context: { changeId: event.changeId, op: event.op },

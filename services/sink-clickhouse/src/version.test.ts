@@ -1,6 +1,6 @@
 import { postgresChangeId } from '@cdc/core';
 import { describe, expect, it } from 'vitest';
-import { postgresVersion } from './version.ts';
+import { offsetVersion, postgresVersion } from './version.ts';
 
 const streamed = (commitLsn: string, index: number) => ({
   changeId: postgresChangeId({ commitLsn, index }),
@@ -31,5 +31,12 @@ describe('postgresVersion', () => {
     expect(() => postgresVersion({ changeId: 'whatever', op: 'u', source: {} })).toThrow(
       /no usable position/,
     );
+  });
+});
+
+describe('offsetVersion', () => {
+  it('is never 0, so the record at offset 0 is above "no truncation" in t_current', () => {
+    expect(offsetVersion('0')).toBe(1n);
+    expect(offsetVersion('41')).toBeGreaterThan(offsetVersion('40'));
   });
 });

@@ -10,7 +10,8 @@
  *   snapshot's consistent point in `source.commitLsn` (falling back to `source.lsn`). Every
  *   change streamed after the snapshot commits after that point, so it gets a higher version;
  *   a change committed at the same LSN still wins through the low bit.
- * - MongoDB and aggregate (non-envelope) topics: the Kafka offset. A key always lands in the
+ * - MongoDB and aggregate (non-envelope) topics: the Kafka offset plus one (never 0: `t_current`
+ *   keeps rows whose version is above the table's last truncation, 0 when it has none). A key always lands in the
  *   same partition and the capture/processor writes a key's changes in order, so offsets grow
  *   per key, and a replay of the topic reads the same offsets. (The change stream's cluster
  *   time is not in the envelope — `source.tsMs` has only milliseconds — and resume tokens are
@@ -49,5 +50,5 @@ export function postgresVersion(event: PostgresVersionInput): bigint {
 }
 
 export function offsetVersion(offset: string): bigint {
-  return BigInt(offset);
+  return BigInt(offset) + 1n;
 }

@@ -1,5 +1,6 @@
 /**
- * `cdc verify`: proves that ClickHouse holds what the sources hold. For every captured table:
+ * `cdc verify`: proves that ClickHouse holds what the sources hold. For every captured table
+ * (PostgreSQL) and collection (MongoDB, see mongo-verify.ts):
  * row count, an order-independent checksum over all columns (values in one canonical text
  * form on both sides, see canonical.ts) and, on a mismatch, the first differing keys with both
  * sides' values. Exit 0 only when every table matches.
@@ -22,6 +23,7 @@ import { availability } from '../services.ts';
 import { tableFor, topicFor } from '../topics.ts';
 import { readReplicaRows } from './clickhouse-side.ts';
 import { compareRows, type TableComparison } from './compare.ts';
+import { compareMongoTargets, type MongoTarget, openMongoTarget } from './mongo-verify.ts';
 import {
   capturedTables,
   connectSource,
@@ -99,6 +101,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   }
   const wanted = (name: string) => !o.sources || o.sources.length === 0 || o.sources.includes(name);
   const targets: PgTarget[] = [];
+  const mongoTargets: MongoTarget[] = [];
   const kafka = createKafka(pipeline.kafka, createJsonLogger({ level: 'error' }));
   const admin = kafka.admin();
   let reader: ClickHouseReader | undefined;
@@ -128,22 +131,32 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     }
     for (const m of pipeline.sources.mongo.filter((s) => wanted(s.name))) {
       const a = availability('capture-mongo');
-      report.sources.push({
-        name: m.name,
-        kind: 'mongo',
-        startPosition: null,
-        capturedPosition: null,
-        caughtUp: false,
-        note: a.available
-          ? 'MongoDB collections are not compared yet by this version of cdc verify'
-          : `not verified: ${a.reason}`,
-      });
-      report.problems.push(
-        `source ${m.name} (MongoDB) was not verified; pass --source to verify the others only`,
+      if (!a.available) {
+        report.sources.push({
+          name: m.name,
+          kind: 'mongo',
+          startPosition: null,
+          capturedPosition: null,
+          caughtUp: false,
+          note: `not verified: ${a.reason}`,
+        });
+        report.problems.push(
+          `source ${m.name} (MongoDB) was not verified; pass --source to verify the others only`,
+        );
+        continue;
+      }
+      const x = await openMongoTarget(m, admin, pipeline);
+      mongoTargets.push(x);
+      report.sources.push(x.report);
+      log(
+        `verify: ${m.name}: ${x.collections.length} collection(s), ${x.report.startPosition ?? 'no operation time'}`,
       );
     }
     reader = await openReader(section);
-    const topics = targets.flatMap((x) => x.tables.map((t) => t.topic));
+    const topics = [
+      ...targets.flatMap((x) => x.tables.map((t) => t.topic)),
+      ...mongoTargets.flatMap((x) => x.collections.map((c) => c.topic)),
+    ];
     // 1. Wait for the capture to reach the start position and the sink to drain.
     let lastNote = 0;
     for (;;) {
@@ -190,6 +203,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
           );
         }
       }
+      report.tables.push(
+        ...(await compareMongoTargets(mongoTargets, kafka, admin, reader, section.database)),
+      );
       const allMatch = report.tables.every((t) => t.match);
       if (allMatch || Date.now() + 2_000 > deadline) break;
       log(`verify: ${report.tables.filter((t) => !t.match).length} table(s) differ; comparing again`);
@@ -221,6 +237,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   } finally {
     await reader?.close().catch(() => undefined);
     for (const x of targets) await x.client.end().catch(() => undefined);
+    for (const x of mongoTargets) await x.client.close().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     report.elapsedMs = Date.now() - t0;
   }

@@ -1,7 +1,8 @@
 /**
  * demo-short: `npm run demo -- --duration 15` on a small shop with the change generator on
- * ends with `cdc verify` passing: every PostgreSQL table of the demo shop, after inserts,
- * updates and deletes during the run, is in ClickHouse row for row (count and checksum).
+ * ends with `cdc verify` passing: every PostgreSQL table and every MongoDB collection of the demo
+ * shop, after inserts, updates and deletes during the run, is in ClickHouse row for row (count
+ * and checksum; MongoDB documents keyed by `_id`).
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -21,9 +22,10 @@ it('runs the demo with the generator on and verify passes', { timeout: 300_000 }
     },
   );
   const out = `${r.stdout}\n${r.stderr}`;
-  expect(out, out.slice(-4000)).toMatch(/verify: OK — 4 table\(s\) match/);
+  expect(out, out.slice(-4000)).toMatch(/verify: OK — 6 table\(s\) match/);
   expect(out).toMatch(/generator stopped: \{"transactions":[1-9]/);
   for (const t of ['customers', 'products', 'orders', 'order_items'])
     expect(out).toMatch(new RegExp(`ok +public\\.${t} +[1-9]`));
+  for (const c of ['carts', 'clicks']) expect(out).toMatch(new RegExp(`ok +cdc_demo_test\\.${c} +[1-9]`));
   expect(r.status).toBe(0);
 });

@@ -116,7 +116,7 @@ export class TableManager {
       const have = known.columns.get(c.name);
       const want = this.canonical.get(c.type) ?? c.type;
       if (have === undefined) added.push(c);
-      else if (have !== want)
+      else if (flatType(have) !== flatType(want))
         throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
     }
     if (added.length > 0) {
@@ -169,4 +169,9 @@ function incompatible(table: string, what: string, column: string): CdcError {
     `table ${table}: ${what}, which cannot be applied in place. Rebuild the table from its topic (sink-clickhouse rebuild ${table}) after deciding how the old rows should read, or route the topic to a new table`,
     { context: { table, column } },
   );
+}
+
+/** A type without layout: the engine spells nested types over several lines in some places (`toTypeName`) and on one in others (`system.columns`). */
+function flatType(type: string): string {
+  return type.replace(/\s+/g, ' ').replace(/\(\s/g, '(').replace(/\s\)/g, ')').trim();
 }
