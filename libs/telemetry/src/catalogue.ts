@@ -58,6 +58,14 @@ export const METRICS = {
       'Records sent to a dead-letter topic, by the topic they came from and the reason (an error code).',
     labels: ['topic', 'reason'],
   },
+  lateRecords: {
+    name: 'cdc_late_records_total',
+    kind: 'counter',
+    unit: '{record}',
+    description:
+      'Input records of a windowed aggregation that arrived after the grace period of their window (written to its late-records topic when it has one, else only counted).',
+    labels: ['application'],
+  },
   consumerLag: {
     name: 'cdc_consumer_lag',
     kind: 'gauge',

@@ -18,6 +18,7 @@ import type { Admin, Kafka } from '@cdc/kafka';
 import type { MongoSource } from '@cdc/pipeline';
 import { MongoClient } from 'mongodb';
 import { CollectionRoutes, mongoEnvelopeSchema } from './collections.ts';
+import { type CaptureObserver, noopObserver } from './observer.ts';
 import {
   captureId,
   DEPLOYMENT_STREAM,
@@ -38,6 +39,8 @@ export interface CaptureOptions {
   serde: AvroSerde;
   logger: Logger;
   clock: Clock;
+  /** Metrics, readiness and traces (default: none). */
+  observer?: CaptureObserver;
 }
 
 export class MongoCapture {
@@ -57,6 +60,10 @@ export class MongoCapture {
     return this.streamer?.stats;
   }
 
+  private get observer(): CaptureObserver {
+    return this.o.observer ?? noopObserver;
+  }
+
   get snapshotProgress() {
     return this.snapshotter?.progress;
   }
@@ -71,7 +78,9 @@ export class MongoCapture {
         await this.session(signal);
         return;
       } catch (err) {
+        this.observer.running(false, `session failed: ${(err as Error)?.message ?? String(err)}`);
         if (signal.aborted) return;
+        this.observer.error(err);
         if (!shouldRestart(err)) {
           logger.error('capture stopped', { err });
           throw err;
@@ -213,9 +222,11 @@ export class MongoCapture {
           batchSize: source.snapshotOptions.batchSize,
           deadLetterTopic: dlq,
           maxRecordBytes: source.maxRecordBytes,
+          observer: this.observer,
           logger,
           clock,
         });
+        this.observer.running(true, 'snapshotting');
         position = await this.snapshotter.run(signal);
       }
       if (signal.aborted) return;
@@ -244,9 +255,11 @@ export class MongoCapture {
         maxChangesPerTransaction: source.maxChangesPerTransaction,
         maxRecordBytes: source.maxRecordBytes,
         heartbeatIntervalMs: source.heartbeatIntervalMs,
+        observer: this.observer,
         logger,
         clock,
       });
+      this.observer.running(true, 'streaming');
       await this.streamer.run(signal);
     } catch (err) {
       if (isHistoryLost(err)) throw historyLostError(source.name, '(streaming)', err);

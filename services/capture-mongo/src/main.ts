@@ -8,10 +8,12 @@
  */
 import { parseArgs } from 'node:util';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
-import { createJsonLogger, type LogLevel, systemClock } from '@cdc/core';
+import { type LogLevel, systemClock } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
+import { createServiceLogger, createTelemetry } from '@cdc/telemetry';
 import { MongoCapture } from './capture.ts';
+import { telemetryObserver } from './observer.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -23,15 +25,11 @@ async function main(): Promise<number> {
   }
   const pipeline = loadPipeline(values.config);
   const sources = pipeline.sources.mongo.filter((s) => !values.source || s.name === values.source);
-  const secrets = [
-    ...sources.map((s) => passwordOf(s.uri)),
-    pipeline.kafka.sasl?.password,
-    pipeline.registry.auth?.password,
-  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
-  const logger = createJsonLogger({
+  const logger = createServiceLogger({
+    service: 'capture-mongo',
+    config: pipeline,
     level: (process.env.CDC_LOG_LEVEL as LogLevel | undefined) ?? 'info',
-    secrets,
-  }).child({ service: 'capture-mongo' });
+  });
   if (sources.length === 0) {
     logger.error(
       values.source ? `no MongoDB source named ${values.source}` : 'the pipeline has no MongoDB source',
@@ -39,8 +37,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const kafka = createKafka(pipeline.kafka, logger);
+  // /metrics /healthz /readyz: ready while Kafka answers and every source snapshots or streams.
+  const telemetry = createTelemetry({ service: 'capture-mongo', config: pipeline.telemetry, logger });
+  const kafkaUp = telemetry.readiness.flag('kafka');
+  const ready = new Map(sources.map((s) => [s.name, telemetry.readiness.flag(`source ${s.name}`)]));
+  await telemetry.start();
   const admin = kafka.admin();
   await admin.connect();
+  kafkaUp.set(true, 'connected');
   const registry = new RegistryClient({
     url: pipeline.registry.url,
     ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
@@ -66,6 +70,11 @@ async function main(): Promise<number> {
           serde,
           logger: logger.child({ source: source.name }),
           clock: systemClock,
+          observer: telemetryObserver(telemetry, {
+            source: source.name,
+            offsetsTopic: source.offsetsTopic,
+            ready: ready.get(source.name)!,
+          }),
         })
           .run(stop.signal)
           .catch((err: unknown) => {
@@ -76,15 +85,10 @@ async function main(): Promise<number> {
     );
   } finally {
     await admin.disconnect().catch(() => undefined);
+    await telemetry.shutdown().catch(() => undefined);
   }
   logger.info('stopped', { exitCode: code });
   return code;
-}
-
-/** The password of a mongodb:// URI, to redact it from logs. */
-function passwordOf(uri: string): string | undefined {
-  const m = /^mongodb(?:\+srv)?:\/\/[^:@/]*:([^@/]*)@/.exec(uri);
-  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
 }
 
 main().then(

@@ -2,10 +2,11 @@ import type { RegistryClient } from '@cdc/avro';
 import { CdcError, type Clock, type Logger, systemClock } from '@cdc/core';
 import { ensureTopics, type Kafka } from '@cdc/kafka';
 import type { ProcessingSection } from '@cdc/pipeline';
-import { KafkaStreams, type Topology } from '@cdc/streams';
+import { KafkaStreams, type StreamsMetrics, type Topology } from '@cdc/streams';
 import { avroTopologyIo } from './avro-io.ts';
 import { InteractiveQueries, type QueryTarget } from './interactive-queries.ts';
 import { Membership } from './membership.ts';
+import type { ProcessorObserver } from './observer.ts';
 import { QueryRegistry } from './query-registry.ts';
 import { buildTopology, names, type TopologyIo } from './topology.ts';
 
@@ -21,6 +22,8 @@ export interface ProcessorAppOptions {
   sessionTimeoutMs?: number;
   /** JSON instead of Avro (no registry use): for tests. */
   io?: TopologyIo;
+  /** Counts and traces records (see observer.ts); `kafka` should then count transactions (transaction-counter.ts). */
+  observer?: ProcessorObserver;
 }
 
 /**
@@ -63,6 +66,11 @@ export class ProcessorApp {
     return this.membership?.instanceId ?? '';
   }
 
+  /** The runtime's counters (processed, late, dead-lettered, skipped records). */
+  get runtimeMetrics(): StreamsMetrics | undefined {
+    return this.streams?.metrics;
+  }
+
   get assignedTasks(): string[] {
     return this.streams?.assignedTasks ?? [];
   }
@@ -72,7 +80,8 @@ export class ProcessorApp {
     const io = this.options.io ?? (await avroTopologyIo(section, registry, logger));
     const queries = new QueryRegistry();
     const now = () => this.clock.now();
-    const topology = buildTopology(section, { io, now, queries });
+    const observer = this.options.observer;
+    const topology = buildTopology(section, { io, now, queries, ...(observer ? { observer } : {}) });
     this.topology = topology;
     const partitions = await this.ensureOutputTopics();
 

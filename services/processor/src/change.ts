@@ -24,3 +24,5 @@ export interface RowChange {
 
 /** Header carrying the source commit time through to the aggregates' outputs (for latency). */
 export const SOURCE_TS_HEADER = 'cdc.source.tsMs';
+/** W3C trace context headers: the trace of the source transaction, carried on to the outputs. */
+export const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;

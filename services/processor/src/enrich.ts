@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { EnrichDeclaration, EnrichJoin } from '@cdc/pipeline';
-import type { KeyValueStore, ProcessorContext, ProcessorSupplier } from '@cdc/streams';
-import { type Envelope, type RowChange, type RowVersion, SOURCE_TS_HEADER } from './change.ts';
+import type { KeyValueStore, ProcessorContext, ProcessorSupplier, StreamRecord } from '@cdc/streams';
+import { type Envelope, type RowChange, type RowVersion, SOURCE_TS_HEADER, TRACE_HEADERS } from './change.ts';
 import { canonicalKey, type PlainRow, type PlainValue } from './plain-value.ts';
 
 /** `[output, source]` pairs of a field selection (a list keeps the names). */
@@ -67,13 +67,19 @@ export function enrichProcessor(
       return out;
     };
 
-    const emit = async (key: string, change: RowChange, timestamp: number, sourceTsMs: number) => {
-      await ctx.forward({
-        key,
-        value: change,
-        timestamp,
-        headers: { [SOURCE_TS_HEADER]: String(sourceTsMs) },
-      });
+    /** Carries the input's trace context (`traceparent`, `tracestate`) on to the outputs. */
+    const emit = async (
+      key: string,
+      change: RowChange,
+      input: StreamRecord<unknown, unknown>,
+      sourceTsMs: number,
+    ) => {
+      const headers: Record<string, Buffer | string> = { [SOURCE_TS_HEADER]: String(sourceTsMs) };
+      for (const h of TRACE_HEADERS) {
+        const v = input.headers?.[h];
+        if (v !== undefined) headers[h] = v;
+      }
+      await ctx.forward({ key, value: change, timestamp: input.timestamp, headers });
     };
 
     return {
@@ -91,7 +97,7 @@ export function enrichProcessor(
           for await (const entry of rows.all()) all.push(entry);
           for (const { key, value } of all) {
             await rows.delete(key);
-            await emit(key, { oldValue: value, newValue: null }, r.timestamp, sourceTsMs);
+            await emit(key, { oldValue: value, newValue: null }, r, sourceTsMs);
           }
           return;
         }
@@ -107,7 +113,7 @@ export function enrichProcessor(
         if (old !== null && next !== null && isDeepStrictEqual(old, next)) return;
         if (next === null) await rows.delete(key);
         else await rows.put(key, next);
-        await emit(key, { oldValue: old, newValue: next }, r.timestamp, sourceTsMs);
+        await emit(key, { oldValue: old, newValue: next }, r, sourceTsMs);
       },
     };
   };

@@ -6,10 +6,14 @@
  */
 import { parseArgs } from 'node:util';
 import { RegistryClient } from '@cdc/avro';
-import { createJsonLogger, type Logger } from '@cdc/core';
+import type { Logger, LogLevel } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
+import { createServiceLogger, createTelemetry } from '@cdc/telemetry';
 import { ProcessorApp } from './app.ts';
+import { pollGroupLag } from './consumer-lag.ts';
+import { runtimeCounters, telemetryObserver } from './observer.ts';
+import { countTransactions } from './transaction-counter.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' } } });
@@ -18,10 +22,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const pipeline = loadPipeline(values.config);
-  const logger: Logger = createJsonLogger({
-    level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info',
-    secrets: [pipeline.registry.auth?.password].filter((s): s is string => typeof s === 'string'),
-  }).child({ service: 'processor' });
+  const logger: Logger = createServiceLogger({
+    service: 'processor',
+    config: pipeline,
+    level: ((process.env.CDC_LOG_LEVEL ?? process.env.LOG_LEVEL) as LogLevel | undefined) ?? 'info',
+  });
   const section = pipeline.processing;
   if (!section || section.aggregate.length === 0) {
     logger.error(
@@ -34,16 +39,59 @@ async function main(): Promise<void> {
     ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
     logger,
   });
-  const kafka = createKafka(pipeline.kafka, logger);
-  const app = new ProcessorApp({ section, kafka, registry, logger });
+  // /metrics /healthz /readyz: ready while the streams runtime runs (state stores restored).
+  const telemetry = createTelemetry({ service: 'processor', config: pipeline.telemetry, logger });
+  const observer = telemetryObserver(telemetry, section.applicationId);
+  const kafka = countTransactions(createKafka(pipeline.kafka, logger), section.applicationId, observer);
+  const app = new ProcessorApp({ section, kafka, registry, logger, observer });
+  telemetry.readiness.register('streams', () =>
+    app.state === 'running'
+      ? { ready: true, detail: `running ${app.assignedTasks.length} task(s)` }
+      : { ready: false, detail: app.state === 'failed' ? `failed: ${String(app.error)}` : app.state },
+  );
+  await telemetry.start();
+  const admin = kafka.admin();
+  let stopLag = () => {};
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
     logger.info('stopping', { signal });
-    stopping ??= app.close().then(() => process.exit(0));
+    stopping ??= telemetry
+      .shutdown()
+      .then(() => app.close())
+      .then(() => {
+        stopLag();
+        return admin.disconnect().catch(() => undefined);
+      })
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.start();
+  await admin.connect();
+  const counters = runtimeCounters(telemetry, section.applicationId);
+  const counting = setInterval(() => {
+    const m = app.runtimeMetrics;
+    if (m) counters(m);
+  }, 1_000);
+  counting.unref();
+  const stopPolling = pollGroupLag({
+    admin,
+    groupId: section.applicationId,
+    intervalMs: 5_000,
+    report: (lags) => {
+      for (const l of lags)
+        telemetry.metrics.consumerLag.set(l.lag, {
+          group: section.applicationId,
+          topic: l.topic,
+          partition: l.partition,
+        });
+    },
+    logger,
+  });
+  stopLag = () => {
+    clearInterval(counting);
+    stopPolling();
+  };
   logger.info('processor running', {
     aggregates: section.aggregate.map((a) => a.name),
     queries: app.queryUrl,

@@ -14,6 +14,7 @@ import { applyDelta, type Delta, type GroupState, initialState, mergeStates } fr
 import type { Envelope, RowChange } from './change.ts';
 import { deltaProcessor } from './deltas.ts';
 import { type EnrichPlan, enrichProcessor } from './enrich.ts';
+import { observed, type ProcessorObserver } from './observer.ts';
 import { type OutputRecord, outputProcessor } from './output.ts';
 import type { PlainRow } from './plain-value.ts';
 import type { QueryRegistry } from './query-registry.ts';
@@ -34,6 +35,8 @@ export interface BuildOptions {
   /** Wall-clock time for `emittedAtMs`. */
   now: () => number;
   queries?: QueryRegistry;
+  /** Counts and traces every record read from a CDC topic (default: nothing). */
+  observer?: ProcessorObserver;
 }
 
 /** The store and topic names a declaration uses (internal topics get `<applicationId>-` in front). */
@@ -95,6 +98,7 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
         keySerde: io.keySerde(e.from),
         valueSerde: io.envelopeSerde(e.from),
       });
+      if (options.observer) source = source.process(observed(e.from, options.observer));
       sources.set(e.from, source);
     }
     const stream = source.process(enrichProcessor(plan), {

@@ -8,9 +8,12 @@
  */
 import { parseArgs } from 'node:util';
 import { RegistryClient } from '@cdc/avro';
-import { createJsonLogger, type Logger } from '@cdc/core';
+import type { Logger, LogLevel } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
+import { createServiceLogger, createTelemetry } from '@cdc/telemetry';
+import { pollGroupLag } from './consumer-lag.ts';
+import { telemetryObserver } from './observer.ts';
 import { startReadServer } from './read-server/read-server.ts';
 import { rebuildTable } from './rebuild.ts';
 import { TableManager } from './schema/tables.ts';
@@ -33,13 +36,11 @@ async function main(): Promise<void> {
   }
   const pipeline = loadPipeline(values.config);
   const section = pipeline.clickhouse;
-  const logger: Logger = createJsonLogger({
-    level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info',
-    secrets: [
-      pipeline.registry.auth?.password,
-      section && 'password' in section ? section.password : undefined,
-    ].filter((s): s is string => typeof s === 'string'),
-  }).child({ service: 'sink-clickhouse' });
+  const logger: Logger = createServiceLogger({
+    service: 'sink-clickhouse',
+    config: pipeline,
+    level: ((process.env.CDC_LOG_LEVEL ?? process.env.LOG_LEVEL) as LogLevel | undefined) ?? 'info',
+  });
   if (!section) {
     logger.error(
       'the pipeline file has no clickhouse section: add clickhouse.embedded.path or clickhouse.url',
@@ -70,7 +71,20 @@ async function main(): Promise<void> {
     }
     process.exit(0);
   }
-  const sink = new ClickHouseSink({ kafka, registry, transport, tables, options: section.sink, logger });
+  // /metrics /healthz /readyz: ready once the consumer runs and while flushes succeed.
+  const telemetry = createTelemetry({ service: 'sink-clickhouse', config: pipeline.telemetry, logger });
+  const consuming = telemetry.readiness.flag('kafka consumer');
+  const writes = telemetry.readiness.flag('clickhouse writes');
+  await telemetry.start();
+  const sink = new ClickHouseSink({
+    kafka,
+    registry,
+    transport,
+    tables,
+    options: section.sink,
+    logger,
+    observer: telemetryObserver(telemetry, { writes }),
+  });
   const reads =
     'embedded' in section && section.embedded.http.enabled
       ? await startReadServer({
@@ -80,19 +94,41 @@ async function main(): Promise<void> {
           logger,
         })
       : undefined;
+  const admin = kafka.admin();
+  let stopLag = () => {};
   const close = async () => {
+    stopLag();
+    await admin.disconnect().catch(() => undefined);
     await reads?.close();
     await transport.close();
+    await telemetry.shutdown();
   };
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
     logger.info('stopping', { signal });
+    consuming.set(false, 'stopping');
     stopping ??= sink.stop().finally(close);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await sink.start();
+  consuming.set(true, 'consuming');
+  writes.set(true, 'connected');
+  await admin.connect();
+  const groupId = section.sink.groupId;
+  stopLag = pollGroupLag({
+    admin,
+    groupId,
+    topics: () => sink.topics,
+    intervalMs: 5_000,
+    report: (lags) => {
+      for (const l of lags)
+        telemetry.metrics.consumerLag.set(l.lag, { group: groupId, topic: l.topic, partition: l.partition });
+    },
+    logger,
+  });
   await sink.done;
+  consuming.set(false, 'stopped');
   await (stopping ?? sink.stop().finally(close));
 }
 

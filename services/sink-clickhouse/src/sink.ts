@@ -23,6 +23,7 @@ import type { Admin, Consumer, Kafka, Producer } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { type DeadLetter, sendDeadLetters } from './dead-letter.ts';
 import { type KafkaRecord, RecordDecoder } from './decode.ts';
+import { noopObserver, type SinkObserver } from './observer.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { matchTopics, sameTopics } from './subscription.ts';
 import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
@@ -37,6 +38,8 @@ export interface SinkDeps {
   logger: Logger;
   clock?: Clock;
   insert?: InsertOptions;
+  /** Metrics, readiness and traces (default: none). */
+  observer?: SinkObserver;
 }
 
 export interface FlushStats {
@@ -90,6 +93,10 @@ export class ClickHouseSink {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.decoder = new RecordDecoder(deps.registry, (topic) => deps.options.tables[topic]?.keyColumns);
+  }
+
+  private get observer(): SinkObserver {
+    return this.deps.observer ?? noopObserver;
   }
 
   private tableFor(topic: string): string {
@@ -164,8 +171,10 @@ export class ClickHouseSink {
               key: m.key,
               value: m.value,
               timestamp: m.timestamp,
+              headers: m.headers,
             });
           }
+          this.observer.consumed(batch.topic, batch.messages.length);
           if (this.buffer.length >= options.batch.maxRows) this.pauseAll();
         },
       });
@@ -274,9 +283,10 @@ export class ClickHouseSink {
     let stopDeadline: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.flush(records);
+        await this.observer.flush(records, () => this.flush(records));
         return true;
       } catch (err) {
+        this.observer.error(err);
         if (!isRetriable(err)) {
           this.logger.error('flush failed and cannot be retried: stopping the sink', { err });
           throw err;
@@ -384,12 +394,8 @@ export class ClickHouseSink {
         });
       }
       try {
-        const rejected = await insertIsolating(
-          transport,
-          tables.qualified(p.table),
-          p.items,
-          token,
-          insertOptions,
+        const rejected = await this.observer.insert(p.table, p.items, () =>
+          insertIsolating(transport, tables.qualified(p.table), p.items, token, insertOptions),
         );
         for (const r of rejected) letters.push({ record: r.item.record, table: p.table, error: r.error });
         rows += p.items.length - rejected.length;
@@ -410,6 +416,7 @@ export class ClickHouseSink {
           err: d.error,
         });
       await sendDeadLetters(this.producer!, options.deadLetterTopic, letters);
+      this.observer.deadLettered(letters);
     }
     await this.commit(records, limits);
     for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
@@ -469,6 +476,11 @@ export class ClickHouseSink {
     await this.producer?.disconnect();
     await this.admin?.disconnect();
     this.logger.info('sink stopped', this.totals);
+  }
+
+  /** The topics the sink consumes now (sorted). */
+  get topics(): readonly string[] {
+    return this.subscribed;
   }
 
   /** Records held in memory: buffered plus the batch being flushed (bounded by `maxRows` plus one fetch). */

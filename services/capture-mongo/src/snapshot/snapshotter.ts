@@ -18,6 +18,7 @@ import { type Clock, type Logger, snapshotChangeId } from '@cdc/core';
 import type { Document, MongoClient } from 'mongodb';
 import { encodeChange, type RecordContext } from '../change-records.ts';
 import type { CollectionRoutes } from '../collections.ts';
+import { type CaptureObserver, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, type StoredMongoPosition, splitNamespace } from '../position.ts';
 
 export interface SnapshotterOptions {
@@ -32,6 +33,8 @@ export interface SnapshotterOptions {
   batchSize: number;
   deadLetterTopic: string;
   maxRecordBytes: number;
+  /** Metrics and traces (default: none). */
+  observer?: CaptureObserver;
   logger: Logger;
   clock: Clock;
 }
@@ -100,11 +103,20 @@ export class Snapshotter {
       // Marked here, in commit order: no other transaction can say `finished` is done before its last records.
       if (finished) this.position.snapshot!.done.push(finished);
       const states = this.o.routes.stateRecords();
-      await this.o.writer.commit(
-        [...records, ...states.records],
-        this.o.offsets.positionRecord(captureId(this.o.name), structuredClone(this.position)),
-      );
+      const observer = this.o.observer ?? noopObserver;
+      try {
+        await observer.transaction('capture.snapshot', (headers) =>
+          this.o.writer.commit(
+            [...withHeaders(records, headers), ...states.records],
+            this.o.offsets.positionRecord(captureId(this.o.name), structuredClone(this.position)),
+          ),
+        );
+      } catch (err) {
+        observer.aborted();
+        throw err;
+      }
       states.committed();
+      observer.committed(records, null);
     };
     const p = this.commitChain.then(run);
     this.commitChain = p.catch(() => undefined);
@@ -122,6 +134,7 @@ export class Snapshotter {
       done: false,
     };
     this.progress.set(ns, progress);
+    this.o.observer?.snapshotProgress(ns, 0, progress.documentsEstimated);
     const route = this.o.routes.get(ns);
     const cursor = coll.find({}, { batchSize: this.o.batchSize });
     try {
@@ -182,7 +195,13 @@ export class Snapshotter {
         },
         ctx,
       );
-      if (encoded.deadLettered) progress.deadLetters++;
+      if (encoded.deadLettered) {
+        progress.deadLetters++;
+        this.o.observer?.deadLettered(
+          route.baseTopic,
+          String(encoded.records[0]?.headers?.['cdc.error.code'] ?? 'POISON_RECORD'),
+        );
+      }
       for (const r of encoded.records) {
         records.push(r);
         maxBytes += r.value?.length ?? 0;
@@ -195,6 +214,7 @@ export class Snapshotter {
     }
     if (records.length > 0 || last) await this.commit(records, last ? ns : undefined);
     progress.documentsDone += docs.length;
+    this.o.observer?.snapshotProgress(ns, progress.documentsDone, progress.documentsEstimated);
   }
 
   private logProgress(): void {

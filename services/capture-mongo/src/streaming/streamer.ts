@@ -17,6 +17,7 @@ import { CdcError, type Clock, type Logger, mongoChangeId } from '@cdc/core';
 import type { ChangeStreamDocument } from 'mongodb';
 import { encodeChange, eventInput, type RecordContext, truncateRecords } from '../change-records.ts';
 import type { CollectionRoutes } from '../collections.ts';
+import { type CaptureObserver, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, includes, operationTimeOf, type StoredMongoPosition } from '../position.ts';
 import type { ChangeStreams } from './change-streams.ts';
 
@@ -35,6 +36,8 @@ export interface StreamerOptions {
   maxBatchBytes?: number;
   heartbeatIntervalMs: number;
   lingerMs?: number;
+  /** Metrics and traces (default: none). */
+  observer?: CaptureObserver;
   logger: Logger;
   clock: Clock;
 }
@@ -55,6 +58,8 @@ export class Streamer {
   /** The position including everything buffered. */
   private pending: StoredMongoPosition;
   private pendingMoved = false;
+  /** Source time of the last buffered change (null: none since the last commit). */
+  private lastSourceTsMs: number | null = null;
   private readonly included: (db: string, collection: string) => boolean;
   readonly stats: StreamerStats = { changes: 0, deadLetters: 0, transactions: 0, ignored: 0 };
 
@@ -142,14 +147,16 @@ export class Streamer {
           this.stats.ignored++;
           return;
         }
-        const encoded = await encodeChange(
-          routes,
-          routes.get(ns),
-          eventInput(event, this.o.clock.now()),
-          this.ctx(),
-        );
+        const input = eventInput(event, this.o.clock.now());
+        const route = routes.get(ns);
+        const encoded = await encodeChange(routes, route, input, this.ctx());
+        this.lastSourceTsMs = input.tsMs;
         if (encoded.deadLettered) {
           this.stats.deadLetters++;
+          this.observer.deadLettered(
+            route.baseTopic,
+            String(encoded.records[0]?.headers?.['cdc.error.code'] ?? 'POISON_RECORD'),
+          );
           this.o.logger.warn('change sent to the dead-letter topic', {
             collection: ns,
             operationType: event.operationType,
@@ -202,6 +209,10 @@ export class Streamer {
     }
   }
 
+  private get observer(): CaptureObserver {
+    return this.o.observer ?? noopObserver;
+  }
+
   private noNamespace(event: ChangeStreamDocument): CdcError {
     return new CdcError(
       'SOURCE_UNSUPPORTED',
@@ -215,11 +226,20 @@ export class Streamer {
     const records = this.buffer;
     const position = structuredClone(this.pending);
     const states = this.o.routes.stateRecords();
-    await this.o.writer.commit(
-      [...records, ...states.records],
-      this.o.offsets.positionRecord(captureId(this.o.name), position),
-    );
+    try {
+      await this.observer.transaction('capture.transaction', (headers) =>
+        this.o.writer.commit(
+          [...withHeaders(records, headers), ...states.records],
+          this.o.offsets.positionRecord(captureId(this.o.name), position),
+        ),
+      );
+    } catch (err) {
+      this.observer.aborted();
+      throw err;
+    }
     states.committed();
+    this.observer.committed(records, this.lastSourceTsMs);
+    this.lastSourceTsMs = null;
     this.buffer = [];
     this.bufferBytes = 0;
     this.pendingMoved = false;

@@ -1,0 +1,106 @@
+/**
+ * What the processor reports while it runs: records read per CDC topic, records written per
+ * output topic and Kafka transactions by outcome (counted when a transaction commits, so an
+ * aborted and retried batch is not counted twice), records per transaction, late records, dead
+ * letters, and a span per input record that continues the trace of its source transaction
+ * (trace context from the record's headers) and is carried on to the output records.
+ * `main.ts` connects it to `@cdc/telemetry` (`telemetryObserver`); without it nothing is
+ * reported (`noopObserver`).
+ */
+import type { Headers, ProcessorContext, ProcessorSupplier, StreamsMetrics } from '@cdc/streams';
+import {
+  extractTraceContext,
+  injectTraceContext,
+  type RecordHeaders,
+  type Telemetry,
+  withSpan,
+} from '@cdc/telemetry';
+
+export interface ProcessorObserver {
+  /**
+   * One record of `topic` read: runs `forward` (the rest of the topology for this record) in a
+   * span of the record's trace, with the headers the outputs should carry.
+   */
+  record(
+    topic: string,
+    headers: Headers | undefined,
+    forward: (headers: Headers) => Promise<void>,
+  ): Promise<void>;
+  /** A Kafka transaction committed `perTopic` records (internal topics excluded). */
+  committed(perTopic: ReadonlyMap<string, number>, total: number): void;
+  aborted(): void;
+}
+
+export const noopObserver: ProcessorObserver = {
+  record: (_topic, headers, forward) => forward(headers ?? {}),
+  committed: () => {},
+  aborted: () => {},
+};
+
+/** The first step after a CDC topic's source: hands each record to `observer.record`. */
+export function observed<K, V>(topic: string, observer: ProcessorObserver): ProcessorSupplier<K, V, K, V> {
+  return () => {
+    let ctx: ProcessorContext<K, V>;
+    return {
+      init(c) {
+        ctx = c;
+      },
+      process(r) {
+        return observer.record(topic, r.headers, (headers) => ctx.forward({ ...r, headers }));
+      },
+    };
+  };
+}
+
+export function telemetryObserver(telemetry: Telemetry, application: string): ProcessorObserver {
+  const { metrics, tracer } = telemetry;
+  return {
+    record(topic, headers, forward) {
+      metrics.recordsIn.add(1, { stage: 'process', topic });
+      return withSpan(
+        tracer,
+        'process',
+        () => {
+          const out: Record<string, Buffer | string> = { ...headers };
+          delete out.traceparent;
+          delete out.tracestate;
+          return forward(injectTraceContext(out as RecordHeaders) as Headers);
+        },
+        {
+          parent: extractTraceContext(headers as RecordHeaders | undefined),
+          attributes: { 'cdc.topic': topic, 'cdc.application': application },
+        },
+      );
+    },
+    committed(perTopic, total) {
+      for (const [topic, n] of perTopic) metrics.recordsOut.add(n, { stage: 'process', topic });
+      metrics.batchSize.record(total, { stage: 'process' });
+      metrics.transactions.add(1, { stage: 'process', outcome: 'commit' });
+    },
+    aborted() {
+      metrics.transactions.add(1, { stage: 'process', outcome: 'abort' });
+    },
+  };
+}
+
+/**
+ * The runtime's counters as catalogue metrics: called periodically, adds what grew since the
+ * last call. Late records by application; records the dead-letter policy parked, by the
+ * application id as `topic` (the runtime does not count them per input topic); records a
+ * `continue` policy skipped, as errors.
+ */
+export function runtimeCounters(telemetry: Telemetry, application: string): (m: StreamsMetrics) => void {
+  const last = { lateRecords: 0, deadLettered: 0, skipped: 0 };
+  const { metrics } = telemetry;
+  return (m) => {
+    const late = m.lateRecords - last.lateRecords;
+    const dead = m.deadLettered - last.deadLettered;
+    const skipped = m.skipped - last.skipped;
+    if (late > 0) metrics.lateRecords.add(late, { application });
+    if (dead > 0) metrics.deadLetters.add(dead, { topic: application, reason: 'POISON_RECORD' });
+    if (skipped > 0) metrics.errors.add(skipped, { stage: 'process', code: 'POISON_RECORD' });
+    last.lateRecords = m.lateRecords;
+    last.deadLettered = m.deadLettered;
+    last.skipped = m.skipped;
+  };
+}
