@@ -107,6 +107,7 @@ function pipelineFile(source: Record<string, unknown>): string {
       kafka: { brokers: ep.kafka.brokers },
       registry: { url: ep.registry.url },
       sources: { postgres: [source] },
+      telemetry: { http: { port: 0 } },
     }),
   );
   return file;

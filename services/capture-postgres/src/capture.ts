@@ -16,6 +16,7 @@ import { backoffDelay, CdcError, type Clock, isRetriable, type Logger, parseLsn 
 import type { Admin, Kafka } from '@cdc/kafka';
 import type { PostgresSource } from '@cdc/pipeline';
 import pg from 'pg';
+import { type CaptureObserver, noopObserver } from './observer.ts';
 import { ReplicationStream, sourceError } from './pgoutput/replication-stream.ts';
 import { captureId, type StoredPosition } from './positions.ts';
 import {
@@ -40,6 +41,8 @@ export interface CaptureOptions {
   serde: AvroSerde;
   logger: Logger;
   clock: Clock;
+  /** Metrics, readiness and traces (default: none). */
+  observer?: CaptureObserver;
 }
 
 export function pgConfig(source: PostgresSource): pg.ClientConfig {
@@ -77,6 +80,10 @@ export class PostgresCapture {
     return this.streamer?.stats;
   }
 
+  private get observer(): CaptureObserver {
+    return this.o.observer ?? noopObserver;
+  }
+
   /** Runs until `signal` aborts (resolves) or a non-retriable error (rejects). */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, clock } = this.o;
@@ -87,7 +94,9 @@ export class PostgresCapture {
         const result = await this.session(signal);
         if (result === 'finished') return;
       } catch (err) {
+        this.observer.streaming(false);
         if (signal.aborted) return;
+        this.observer.error(err);
         if (!shouldRestart(err)) {
           logger.error('capture stopped', { err });
           throw err;
@@ -202,6 +211,7 @@ export class PostgresCapture {
             writer,
             offsets,
             topics,
+            observer: this.observer,
             logger,
             clock,
           });
@@ -253,9 +263,18 @@ export class PostgresCapture {
         incremental,
         stored,
         maxChangesPerTransaction: source.maxChangesPerTransaction,
+        observer: this.observer,
         logger,
         clock,
       });
+      this.observer.streaming(true);
+      const retained = setInterval(() => {
+        slotWalRetained(catalog, source.slot).then(
+          (bytes) => bytes !== null && this.observer.slotWalRetained(bytes),
+          () => undefined,
+        );
+      }, source.heartbeatIntervalMs);
+      closers.push(async () => clearInterval(retained));
       await this.streamer.run(signal);
       return 'stopped';
     } finally {
@@ -321,6 +340,16 @@ export function shouldRestart(err: unknown): boolean {
   if (typeof e?.code === 'string' && /^(E[A-Z]+|08...|57P0[1-3]|53300|40001|40P01)$/.test(e.code))
     return true;
   return /Connection terminated|connection closed|Connection ended|ECONNRE/i.test(e?.message ?? '');
+}
+
+/** WAL the slot keeps (current LSN minus its restart LSN), in bytes; null without the slot. */
+async function slotWalRetained(client: pg.Client, slot: string): Promise<number | null> {
+  const { rows } = await client.query<{ bytes: string | null }>(
+    'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::int8::text AS bytes FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  const bytes = rows[0]?.bytes;
+  return bytes == null ? null : Number(bytes);
 }
 
 /** Reads the current values of `columns` of a row by primary key (for unchanged TOAST values). */

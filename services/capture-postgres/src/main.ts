@@ -8,10 +8,12 @@
  */
 import { parseArgs } from 'node:util';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
-import { createJsonLogger, type LogLevel, systemClock } from '@cdc/core';
+import { type LogLevel, systemClock } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
+import { createServiceLogger, createTelemetry } from '@cdc/telemetry';
 import { PostgresCapture } from './capture.ts';
+import { telemetryObserver } from './observer.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -23,15 +25,11 @@ async function main(): Promise<number> {
   }
   const pipeline = loadPipeline(values.config);
   const sources = pipeline.sources.postgres.filter((s) => !values.source || s.name === values.source);
-  const secrets = [
-    ...sources.map((s) => s.connection.password),
-    pipeline.kafka.sasl?.password,
-    pipeline.registry.auth?.password,
-  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
-  const logger = createJsonLogger({
+  const logger = createServiceLogger({
+    service: 'capture-postgres',
+    config: pipeline,
     level: (process.env.CDC_LOG_LEVEL as LogLevel | undefined) ?? 'info',
-    secrets,
-  }).child({ service: 'capture-postgres' });
+  });
   if (sources.length === 0) {
     logger.error(
       values.source ? `no PostgreSQL source named ${values.source}` : 'the pipeline has no PostgreSQL source',
@@ -51,8 +49,14 @@ async function main(): Promise<number> {
     },
     logger,
   );
+  // /metrics /healthz /readyz; ready while every source streams (or snapshots) and Kafka answers.
+  const telemetry = createTelemetry({ service: 'capture-postgres', config: pipeline.telemetry, logger });
+  const kafkaUp = telemetry.readiness.flag('kafka');
+  const ready = new Map(sources.map((s) => [s.name, telemetry.readiness.flag(`source ${s.name}`)]));
+  await telemetry.start();
   const admin = kafka.admin();
   await admin.connect();
+  kafkaUp.set(true, 'connected');
   const registry = new RegistryClient({
     url: pipeline.registry.url,
     ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
@@ -77,6 +81,11 @@ async function main(): Promise<number> {
           serde,
           logger: logger.child({ source: source.name }),
           clock: systemClock,
+          observer: telemetryObserver(telemetry, {
+            source: source.name,
+            slot: source.slot,
+            ready: ready.get(source.name)!,
+          }),
         })
           .run(stop.signal)
           .catch((err: unknown) => {
@@ -87,6 +96,7 @@ async function main(): Promise<number> {
     );
   } finally {
     await admin.disconnect().catch(() => undefined);
+    await telemetry.shutdown().catch(() => undefined);
   }
   logger.info('stopped', { exitCode: code });
   return code;

@@ -16,7 +16,9 @@
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas, WriteScope } from '@cdc/capture';
 import type { Clock, Logger } from '@cdc/core';
+import type { RecordHeaders } from '@cdc/telemetry';
 import pg from 'pg';
+import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, type StoredPosition } from '../positions.ts';
 import type { CapturedTable } from '../relations.ts';
 import { qualified } from '../slot.ts';
@@ -38,6 +40,7 @@ export interface SnapshotOptions {
   writer: ChangeWriter;
   offsets: OffsetsStore;
   topics: TopicSchemas;
+  observer?: CaptureObserver;
   logger: Logger;
   clock: Clock;
 }
@@ -108,22 +111,31 @@ export class Snapshotter {
       };
       const timer = setInterval(() => this.logProgress(), 5_000);
       timer.unref();
+      const observer = this.o.observer ?? noopObserver;
+      const written = new Map<string, number>();
       try {
-        await writer.transaction(async (scope) => {
-          const serial = serialSender(scope);
-          let next = 0;
-          await Promise.all(
-            readers.map(async (client, w) => {
-              for (let u = next++; u < units.length; u = next++)
-                await this.readUnit(client, units[u]!, serial, w);
-            }),
-          );
-          await serial.drain();
-          return offsets.positionRecord(captureId(this.o.name), position);
-        });
+        await observer.transaction('capture.snapshot', (headers) =>
+          writer.transaction(async (scope) => {
+            const serial = serialSender(scope, headers, (records) => countByTopic(records, written));
+            let next = 0;
+            await Promise.all(
+              readers.map(async (client, w) => {
+                for (let u = next++; u < units.length; u = next++)
+                  await this.readUnit(client, units[u]!, serial, w);
+              }),
+            );
+            await serial.drain();
+            return offsets.positionRecord(captureId(this.o.name), position);
+          }),
+        );
+      } catch (err) {
+        observer.aborted();
+        throw err;
       } finally {
         clearInterval(timer);
       }
+      observer.committed(written, null);
+      this.logProgress();
       for (const p of this.progress.values()) p.done = true;
       const rows = [...this.progress.values()].reduce((n, p) => n + p.rowsDone, 0);
       const seconds = (this.o.clock.now() - started) / 1000;
@@ -141,6 +153,7 @@ export class Snapshotter {
 
   private logProgress(): void {
     for (const p of this.progress.values()) {
+      this.o.observer?.snapshotProgress(p.table, p.rowsDone, p.rowsEstimated);
       if (p.done) continue;
       this.o.logger.info('snapshot progress', {
         table: p.table,
@@ -269,11 +282,18 @@ interface SerialSender {
 }
 
 /** Sends in the order called, one request at a time; a reader waits only for its own batch. */
-function serialSender(scope: WriteScope): SerialSender {
+function serialSender(
+  scope: WriteScope,
+  headers: RecordHeaders | undefined,
+  sent: (records: OutRecord[]) => void,
+): SerialSender {
   let tail: Promise<void> = Promise.resolve();
   return {
     send(records) {
-      const p = tail.then(() => scope.send(records));
+      const p = tail.then(async () => {
+        await scope.send(withHeaders(records, headers));
+        sent(records);
+      });
       tail = p.catch(() => undefined);
       return p;
     },

@@ -26,6 +26,7 @@ import {
   type TopicSchemas,
 } from '@cdc/capture';
 import { CdcError, type Clock, formatLsn, isCdcError, type Logger, topicFor } from '@cdc/core';
+import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
 import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/decoder.ts';
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
 import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
@@ -59,6 +60,7 @@ export interface StreamerOptions {
   stored: StoredPosition | undefined;
   maxChangesPerTransaction: number;
   lingerMs?: number;
+  observer?: CaptureObserver;
   logger: Logger;
   clock: Clock;
 }
@@ -401,7 +403,17 @@ export class Streamer {
     const records = this.buffer;
     this.buffer = [];
     this.o.logger.debug('writing', { records: records.length, position });
-    await this.o.writer.commit(records, this.o.offsets.positionRecord(captureId(this.o.name), position));
+    const observer = this.o.observer ?? noopObserver;
+    const positionRecord = this.o.offsets.positionRecord(captureId(this.o.name), position);
+    try {
+      await observer.transaction('capture.transaction', (headers) =>
+        this.o.writer.commit(withHeaders(records, headers), positionRecord),
+      );
+    } catch (err) {
+      observer.aborted();
+      throw err;
+    }
+    observer.committed(countByTopic(records), Math.floor(position.tsUsec / 1000));
     this.stored = position;
     this.bufferedPosition = undefined;
     // The last complete source transaction in this Kafka transaction may now leave the slot.

@@ -31,7 +31,13 @@ export async function connectPg(): Promise<pg.Client> {
 
 export function kafkaClient(logger: Logger = noopLogger): Kafka {
   return createKafka(
-    KafkaConfigSchema.parse({ brokers: endpoints.kafka.brokers, clientId: 'scenario' }),
+    // A short initial retry, as main.ts sets: a transaction right after a commit is answered
+    // CONCURRENT_TRANSACTIONS until the broker has written the markers.
+    KafkaConfigSchema.parse({
+      brokers: endpoints.kafka.brokers,
+      clientId: 'scenario',
+      retry: { initialRetryTimeMs: 25 },
+    }),
     logger,
   );
 }
@@ -110,6 +116,8 @@ export function spawnCapture(source: PostgresSource, logFile: string): ChildProc
       kafka: { brokers: endpoints.kafka.brokers },
       registry: { url: endpoints.registry.url },
       sources: { postgres: [source] },
+      // An ephemeral port (logged): several captures run at once.
+      telemetry: { http: { port: 0 } },
     }),
   );
   const out = openSync(logFile, 'a');
@@ -124,6 +132,7 @@ export interface Consumed {
   offset: string;
   key: Record<string, unknown> | null;
   value: Envelope;
+  headers: Record<string, string>;
 }
 
 export interface Envelope {
@@ -174,6 +183,7 @@ export async function consume(
             offset: m.offset,
             key: m.key ? ((await serde.deserialize(m.key)) as Record<string, unknown>) : null,
             value: (await serde.deserialize(m.value)) as Envelope,
+            headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
           });
         }
       },

@@ -1,0 +1,100 @@
+/**
+ * What the capture reports while it runs: snapshot progress, commits and aborts, the slot's
+ * retained WAL, errors, whether it streams, and a span around every Kafka transaction whose
+ * trace context goes into the records' headers. `main.ts` connects it to `@cdc/telemetry`
+ * (`telemetryObserver`); without it nothing is reported (`noopObserver`).
+ */
+import type { OutRecord } from '@cdc/capture';
+import { isCdcError } from '@cdc/core';
+import {
+  injectTraceContext,
+  type ReadinessFlag,
+  type RecordHeaders,
+  type Telemetry,
+  withSpan,
+} from '@cdc/telemetry';
+
+export interface CaptureObserver {
+  snapshotProgress(table: string, rowsDone: number, rowsEstimated: number): void;
+  /**
+   * Runs one Kafka transaction's write in a span; `headers` (trace context, or undefined
+   * without tracing) belong on every record of it.
+   */
+  transaction<T>(name: string, write: (headers: RecordHeaders | undefined) => Promise<T>): Promise<T>;
+  /**
+   * A Kafka transaction committed `perTopic` records (`countByTopic`); `sourceTsMs`: commit
+   * time of its last source change (null for a snapshot).
+   */
+  committed(perTopic: ReadonlyMap<string, number>, sourceTsMs: number | null): void;
+  aborted(): void;
+  slotWalRetained(bytes: number): void;
+  streaming(active: boolean): void;
+  error(err: unknown): void;
+}
+
+export const noopObserver: CaptureObserver = {
+  snapshotProgress: () => {},
+  transaction: (_name, write) => write(undefined),
+  committed: () => {},
+  aborted: () => {},
+  slotWalRetained: () => {},
+  streaming: () => {},
+  error: () => {},
+};
+
+/** Adds the records of each topic to `into`. */
+export function countByTopic(
+  records: readonly OutRecord[],
+  into: Map<string, number> = new Map(),
+): Map<string, number> {
+  for (const r of records) into.set(r.topic, (into.get(r.topic) ?? 0) + 1);
+  return into;
+}
+
+/** Adds `headers` to every record (a new object per record only when there are headers). */
+export function withHeaders(records: OutRecord[], headers: RecordHeaders | undefined): OutRecord[] {
+  if (!headers || Object.keys(headers).length === 0) return records;
+  const h = headers as Record<string, string>;
+  return records.map((r) => ({ ...r, headers: r.headers ? { ...r.headers, ...h } : h }));
+}
+
+export function telemetryObserver(
+  telemetry: Telemetry,
+  options: { source: string; slot: string; ready: ReadinessFlag },
+): CaptureObserver {
+  const { metrics, tracer } = telemetry;
+  const { source, slot, ready } = options;
+  return {
+    snapshotProgress(table, rowsDone, rowsEstimated) {
+      metrics.snapshotRowsDone.set(rowsDone, { source, table });
+      metrics.snapshotRowsEstimated.set(rowsEstimated, { source, table });
+    },
+    transaction: (name, write) =>
+      withSpan(tracer, name, () => write(injectTraceContext({})), { attributes: { 'cdc.source': source } }),
+    committed(perTopic, sourceTsMs) {
+      let total = 0;
+      for (const [topic, n] of perTopic) {
+        metrics.recordsOut.add(n, { stage: 'capture', topic });
+        total += n;
+      }
+      metrics.batchSize.record(total, { stage: 'capture' });
+      metrics.transactions.add(1, { stage: 'capture', outcome: 'commit' });
+      if (sourceTsMs !== null)
+        metrics.captureLag.set(Math.max(0, (Date.now() - sourceTsMs) / 1000), { source });
+    },
+    aborted() {
+      metrics.transactions.add(1, { stage: 'capture', outcome: 'abort' });
+    },
+    slotWalRetained(bytes) {
+      metrics.slotWalRetained.set(bytes, { slot });
+    },
+    streaming(active) {
+      ready.set(active, active ? 'streaming' : 'reconnecting');
+      if (!active) return;
+      metrics.captureLag.set(0, { source });
+    },
+    error(err) {
+      metrics.errors.add(1, { stage: 'capture', code: isCdcError(err) ? err.code : 'UNKNOWN' });
+    },
+  };
+}
