@@ -27,6 +27,17 @@ export interface KafkaStreamsOptions {
   replicationFactor?: number;
 }
 
+/**
+ * Where the fetch that returned a batch started. kafkajs keeps it on the batch without typing it;
+ * the first offset returned (control records included) is the same unless the fetch offset was
+ * compacted away.
+ */
+function fetchedOffsetOf(batch: { firstOffset(): string | null; messages: { offset: string }[] }): number {
+  const fetched = (batch as { fetchedOffset?: string | number }).fetchedOffset;
+  if (fetched !== undefined) return Number(fetched);
+  return Number(batch.firstOffset() ?? batch.messages[0]?.offset ?? -1);
+}
+
 export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' | 'closed' | 'failed';
 
 /**
@@ -60,6 +71,8 @@ export class KafkaStreams {
   private timer: NodeJS.Timeout | undefined;
   private failure: unknown;
   private assignment = new Set<string>();
+  /** The consumer's heartbeat, as the last batch handed it over. */
+  private heartbeat: (() => Promise<void>) | undefined;
   private currentState: KafkaStreamsState = 'created';
   readonly metrics: StreamsMetrics = newMetrics();
 
@@ -175,9 +188,10 @@ export class KafkaStreams {
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
-        const task = await this.taskFor(batch.topic, batch.partition, heartbeat);
+        this.heartbeat = heartbeat;
+        const task = await this.taskFor(batch.topic, batch.partition);
         try {
-          const { seekTo } = await task.processBatch(batch.topic, batch.messages);
+          const { seekTo } = await task.processBatch(batch.topic, fetchedOffsetOf(batch), batch.messages);
           if (seekTo !== undefined)
             consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(seekTo) });
           // The batch is committed (offsets in its transaction): move the fetch position past
@@ -205,12 +219,13 @@ export class KafkaStreams {
     this.logger.info('streams application started', { subtopologies: this.topology.subtopologies.length });
   }
 
-  private async taskFor(
-    topic: string,
-    partition: number,
-    heartbeat: () => Promise<void>,
-  ): Promise<RuntimeTask> {
+  private async taskFor(topic: string, partition: number): Promise<RuntimeTask> {
     const st = this.subtopologyByTopic.get(topic) as Subtopology;
+    return this.openTask(st, partition);
+  }
+
+  /** The open task of a subtopology and partition, opening it (fence, restore) if needed. */
+  private async openTask(st: Subtopology, partition: number): Promise<RuntimeTask> {
     const id = `${st.id}_${partition}`;
     const running = this.tasks.get(id);
     if (running && !running.isClosed) return running;
@@ -230,29 +245,50 @@ export class KafkaStreams {
         wallClock: () => this.clock.now(),
         globalStores: this.globals?.stores ?? new Map(),
         transactionTimeoutMs: this.options.transactionTimeoutMs ?? 60_000,
-        onProgress: () => heartbeat().catch(() => {}),
+        // A restore can outlast the session: keep the group membership alive meanwhile.
+        onProgress: () => (this.heartbeat ? this.heartbeat().catch(() => {}) : Promise.resolve()),
+      }).then(async (task) => {
+        this.opening.delete(id);
+        const stopping = this.currentState === 'closing' || this.currentState === 'closed';
+        if (!this.assignment.has(id) || stopping) {
+          // Revoked (or closing) while it opened: hand it back at once.
+          await task.close(true).catch(() => {});
+          return task;
+        }
+        this.tasks.set(id, task);
+        return task;
       });
+      opening.catch(() => this.opening.delete(id));
       this.opening.set(id, opening);
     }
-    try {
-      const task = await opening;
-      this.tasks.set(id, task);
-      return task;
-    } finally {
-      this.opening.delete(id);
-    }
+    return opening;
   }
 
-  /** After a rebalance: closes (cleanly) the tasks whose partitions moved elsewhere. */
+  /**
+   * After a rebalance: closes (cleanly) the tasks whose partitions moved elsewhere, and opens
+   * the new ones at once rather than at their first record. Opening a task initializes its
+   * transactional id, which aborts a transaction its previous owner left open when it died: until
+   * then that transaction holds back every read_committed reader of the topics it wrote (the
+   * repartition topic, the changelogs, the outputs) for up to the transaction timeout, and a task
+   * whose input was fully committed would never see a first record to open it.
+   */
   private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
-    const keep = new Set<string>();
+    const keep = new Map<string, { st: Subtopology; partition: number }>();
     for (const [topic, partitions] of Object.entries(assignment)) {
       const st = this.subtopologyByTopic.get(topic);
-      if (st) for (const p of partitions) keep.add(`${st.id}_${p}`);
+      if (st) for (const p of partitions) keep.set(`${st.id}_${p}`, { st, partition: p });
     }
-    this.assignment = keep;
+    this.assignment = new Set(keep.keys());
     for (const [id, task] of this.tasks) if (!keep.has(id)) await this.dropTask(task, true);
-    this.logger.info('partitions assigned', { tasks: [...keep].sort() });
+    this.logger.info('partitions assigned', { tasks: [...keep.keys()].sort() });
+    await Promise.all(
+      [...keep.values()].map(({ st, partition }) =>
+        this.openTask(st, partition).catch((err: unknown) => {
+          // Its first batch tries again; a task fenced meanwhile belongs to someone else now.
+          this.logger.warn('opening a task on assignment failed', { task: `${st.id}_${partition}`, err });
+        }),
+      ),
+    );
   }
 
   private async dropTask(task: RuntimeTask, clean: boolean): Promise<void> {

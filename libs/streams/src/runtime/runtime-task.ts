@@ -219,17 +219,27 @@ export class RuntimeTask {
   }
 
   /**
-   * Processes a batch of one input partition and commits it in one transaction. Returns the
-   * offset to seek to when the batch starts past the committed offset (the consumer moved on
-   * while a previous owner's work was fenced away): nothing is processed then.
+   * Processes a batch of one input partition and commits it in one transaction. `fetchedOffset`
+   * is where the fetch that returned the batch started. Returns the offset to seek to when that
+   * fetch started past the next offset to process (the consumer moved on while a previous owner's
+   * work was fenced away): nothing is processed then.
+   *
+   * A batch whose first record lies past the next offset is normal otherwise: in a topic written
+   * in transactions, commit markers and aborted records take offsets that the consumer never
+   * hands over (after every transaction of a repartition topic, the next record is one offset
+   * further than the last one processed + 1).
    */
-  processBatch(topic: string, messages: readonly InputMessage[]): Promise<{ seekTo?: number }> {
+  processBatch(
+    topic: string,
+    fetchedOffset: number,
+    messages: readonly InputMessage[],
+  ): Promise<{ seekTo?: number }> {
     return this.exclusive(async () => {
       const first = Number(messages[0]?.offset ?? -1);
       // Closed under our feet (revoked): have the batch delivered again, to whoever owns it.
-      if (this.closed) return first >= 0 ? { seekTo: first } : {};
+      if (this.closed) return first >= 0 ? { seekTo: Math.min(first, fetchedOffset) } : {};
       const from = this.next.get(topic) ?? -1;
-      if (from >= 0 && first > from) return { seekTo: from };
+      if (from >= 0 && fetchedOffset > from) return { seekTo: from };
       for (const m of messages) {
         const offset = Number(m.offset);
         if (from >= 0 && offset < from) continue; // already committed by the previous owner
@@ -266,7 +276,9 @@ export class RuntimeTask {
     // Store changes first: they add their changelog records to this transaction.
     for (const cache of this.caches) await cache.flush();
     if (this.pending.length === 0 && !this.dirtyOffsets) return;
+    // Taken whole: whatever is written from here on belongs to the next commit.
     const records = this.pending;
+    this.pending = [];
     const byTopic = new Map<string, OutgoingRecord[]>();
     for (const r of records) {
       const list = byTopic.get(r.topic);
@@ -307,7 +319,6 @@ export class RuntimeTask {
       if (offsets.length > 0)
         await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: offsets });
     });
-    this.pending = [];
     this.dirtyOffsets = false;
   }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ProcessorApp } from '../../src/app.ts';
-import { drained, localKafka, localRegistry, runId, testLogger, waitFor } from '../helpers.ts';
+import { localKafka, localRegistry, runId, testLogger, waitFor } from '../helpers.ts';
 import { readTopic } from '../read-topic.ts';
 import { prng, ShopScenario } from '../shop-scenario.ts';
 

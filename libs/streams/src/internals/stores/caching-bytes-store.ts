@@ -16,7 +16,11 @@ const DONE: Promise<void> = Promise.resolve();
  * Exactly-once is unchanged: the changelog of a commit holds the final value of every key that
  * changed since the previous commit, in the same transaction as the outputs and offsets; local
  * state that got ahead of a commit is wiped on the next open (no checkpoint) and restored.
- * A range scan flushes first, so it sees every write.
+ *
+ * Reads never write: a range scan merges the unflushed writes into the engine's entries, so an
+ * interactive query running beside the task neither flushes (which would log records outside
+ * the commit that owns them) nor sees a value older than the task's last write, even while a
+ * flush is on its way to the engine.
  */
 export class CachingBytesStore implements BytesStore {
   private readonly inner: BatchBytesStore;
@@ -24,8 +28,13 @@ export class CachingBytesStore implements BytesStore {
   private readonly maxCached: number;
   /** latin1 key → value written since the last flush (`null`: deleted). */
   private dirty = new Map<string, Buffer | null>();
+  /** The writes of the flush under way, until the engine has them. */
+  private flushing: Map<string, Buffer | null> | undefined;
   /** latin1 key → value as the engine has it (`null`: absent). */
   private cached = new Map<string, Buffer | null>();
+  /** Counts flushes begun: a read of the engine that overlapped one must not be cached. */
+  private flushes = 0;
+  private flushed: Promise<void> = DONE;
 
   constructor(inner: BatchBytesStore, log: ChangelogWriter | undefined, maxCached = 200_000) {
     this.inner = inner;
@@ -36,10 +45,13 @@ export class CachingBytesStore implements BytesStore {
   get(key: Buffer): Promise<Buffer | undefined> {
     const k = key.toString('latin1');
     let hit = this.dirty.get(k);
+    if (hit === undefined) hit = this.flushing?.get(k);
     if (hit === undefined) hit = this.cached.get(k);
     if (hit !== undefined) return Promise.resolve(hit ?? undefined);
+    const flushes = this.flushes;
     return this.inner.get(key).then((value) => {
-      this.remember(k, value ?? null);
+      // A flush that began meanwhile may have written this key after the engine answered.
+      if (flushes === this.flushes && this.flushing === undefined) this.remember(k, value ?? null);
       return value;
     });
   }
@@ -54,9 +66,35 @@ export class CachingBytesStore implements BytesStore {
     return DONE;
   }
 
+  /** The engine's entries with the unflushed writes laid over them, in key order. */
   async *range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {
-    await this.flush();
-    yield* this.inner.range(from, to);
+    const overlay = new Map(this.flushing ?? []);
+    for (const [k, v] of this.dirty) overlay.set(k, v);
+    const lo = from?.toString('latin1');
+    const hi = to?.toString('latin1');
+    // latin1 strings compare code unit by code unit, as the bytes compare.
+    const over = [...overlay]
+      .filter(([k]) => (lo === undefined || k >= lo) && (hi === undefined || k < hi))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    let i = 0;
+    for await (const [key, value] of this.inner.range(from, to)) {
+      const k = key.toString('latin1');
+      for (; i < over.length && (over[i] as [string, Buffer | null])[0] < k; i++) {
+        const [ok, ov] = over[i] as [string, Buffer | null];
+        if (ov !== null) yield [Buffer.from(ok, 'latin1'), ov];
+      }
+      if (i < over.length && (over[i] as [string, Buffer | null])[0] === k) {
+        const ov = (over[i] as [string, Buffer | null])[1];
+        i++;
+        if (ov !== null) yield [key, ov];
+        continue;
+      }
+      yield [key, value];
+    }
+    for (; i < over.length; i++) {
+      const [ok, ov] = over[i] as [string, Buffer | null];
+      if (ov !== null) yield [Buffer.from(ok, 'latin1'), ov];
+    }
   }
 
   /** How many keys changed since the last flush. */
@@ -64,19 +102,34 @@ export class CachingBytesStore implements BytesStore {
     return this.dirty.size;
   }
 
-  /** Writes the changes since the last flush to the engine (one batch) and to the changelog (one record per key). */
-  async flush(): Promise<void> {
+  /**
+   * Writes the changes since the last flush to the engine (one batch) and to the changelog (one
+   * record per key). Flushes run one after the other, in the order they were called.
+   */
+  flush(): Promise<void> {
+    const run = this.flushed.then(() => this.flushNow());
+    this.flushed = run.catch(() => {});
+    return run;
+  }
+
+  private async flushNow(): Promise<void> {
     if (this.dirty.size === 0) return;
     const dirty = this.dirty;
     this.dirty = new Map();
+    this.flushing = dirty;
+    this.flushes += 1;
     const entries: [Buffer, Buffer | null][] = [];
     for (const [k, value] of dirty) {
       const key = Buffer.from(k, 'latin1');
       entries.push([key, value]);
       this.log?.(key, value);
     }
-    await this.inner.write(entries);
-    for (const [k, value] of dirty) this.remember(k, value);
+    try {
+      await this.inner.write(entries);
+      for (const [k, value] of dirty) this.remember(k, value);
+    } finally {
+      this.flushing = undefined;
+    }
   }
 
   private remember(k: string, value: Buffer | null): void {
@@ -85,6 +138,7 @@ export class CachingBytesStore implements BytesStore {
   }
 
   async close(): Promise<void> {
+    await this.flushed;
     await this.inner.close();
   }
 }
