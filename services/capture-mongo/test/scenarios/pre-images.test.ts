@@ -57,7 +57,7 @@ describe.each(SERVERS)('pre-images on $name', (server) => {
         () => coll.insertOne({ _id: 'b', n: new Int32(10) }),
         () => coll.updateOne({ _id: 'a' }, { $set: { n: new Int32(2) }, $unset: { tag: '' } }),
         () => coll.updateOne({ _id: 'a' }, { $set: { n: new Int32(3) } }),
-        () => coll.replaceOne({ _id: 'b' }, { _id: 'b', n: new Int32(20), tag: 'replaced' }),
+        () => coll.replaceOne({ _id: 'b' }, { n: new Int32(20), tag: 'replaced' }),
         () => coll.deleteOne({ _id: 'a' }),
       ];
       for (const [i, op] of ops.entries()) {
