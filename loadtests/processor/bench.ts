@@ -1,0 +1,627 @@
+/**
+ * The processor (enrich + windowed aggregate, exactly-once) over demo-shaped CDC topics, against
+ * a bare kafkajs consumer of the same input in the same run. See README.md (`processor/`).
+ *
+ *   node_modules/.bin/node loadtests/processor/bench.ts [--orders 200000 --live-seconds 150]
+ *
+ * 1. Fills Avro CDC topics shaped like the demo's (customers, products, orders; the capture's
+ *    envelope and subjects), the orders as a backlog of inserts and updates.
+ * 2. Reference: a bare consumer (child process) reads the orders topic to its end.
+ * 3. The processor (`services/processor/dist/main.js`, child process) runs the demo's processing
+ *    declarations over the same topics; done = its committed offsets reach the end of every
+ *    orders partition (offsets are committed in the transaction that holds the outputs and the
+ *    changelogs, so every change is then aggregated and committed). records/s of each =
+ *    orders records / (done − spawn): start-up counts on both sides.
+ * 4. Latency: with the processor caught up, live changes at `--live-rate` per second for
+ *    `--live-seconds`; the output topic stores the broker's append time; for every window that
+ *    opened and closed during the live phase, latency = append time of its result − (window
+ *    end + grace), the source commit time (event time = `source.tsMs`) from which the window can
+ *    close, so the time from the source commit that closes a window to its emitted result.
+ * Peak RSS = VmHWM of each child from /proc/<pid>/status.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  AvroSerde,
+  derivePgRowSchema,
+  envelopeSchema,
+  keySchema,
+  type PgColumn,
+  type PgRowSchema,
+  pgKeyFromRow,
+  pgRowFromText,
+  RegistryClient,
+} from '@cdc/avro';
+import { noopLogger } from '@cdc/core';
+import {
+  type Admin,
+  createIdempotentProducer,
+  createKafka,
+  deleteTopicsIfExist,
+  ensureTopics,
+  type Kafka,
+  KafkaConfigSchema,
+  type Producer,
+} from '@cdc/kafka';
+import { localEndpoints } from '@cdc/local-stack';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const { values } = parseArgs({
+  allowNegative: true,
+  options: {
+    orders: { type: 'string', default: '200000' },
+    customers: { type: 'string', default: '5000' },
+    products: { type: 'string', default: '500' },
+    /** The demo's five regions; more regions give more windows to time in the live phase. */
+    regions: { type: 'string', default: '5' },
+    partitions: { type: 'string', default: '4' },
+    /** Share of order changes that update an earlier order (status and total) rather than insert one. */
+    'update-share': { type: 'string', default: '0.3' },
+    /**
+     * Event time (source.tsMs) of the backlog spans this many seconds, a few minutes ago. Within
+     * the demo's 10 s grace no change is late however far one orders partition runs ahead of
+     * another (a backlog over minutes makes changes late: counted, logged, skipped).
+     */
+    'span-seconds': { type: 'string', default: '8' },
+    'live-seconds': { type: 'string', default: '200' },
+    'live-rate': { type: 'string', default: '200' },
+    'run-timeout-s': { type: 'string', default: '600' },
+    build: { type: 'boolean', default: true },
+    /** A folder: the processor runs with --cpu-prof there. */
+    'cpu-prof': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const ORDERS = Number(values.orders);
+const CUSTOMERS = Number(values.customers);
+const PRODUCTS = Number(values.products);
+const DEMO_REGIONS = ['north', 'south', 'east', 'west', 'central'];
+const REGIONS = Array.from({ length: Number(values.regions) }, (_, i) => DEMO_REGIONS[i] ?? `region-${i}`);
+const PARTITIONS = Number(values.partitions);
+const UPDATE_SHARE = Number(values['update-share']);
+const SPAN_MS = Number(values['span-seconds']) * 1000;
+const LIVE_MS = Number(values['live-seconds']) * 1000;
+const LIVE_RATE = Number(values['live-rate']);
+const RUN_TIMEOUT_MS = Number(values['run-timeout-s']) * 1000;
+const WINDOW_MS = 60_000;
+
+const ep = localEndpoints();
+for (const b of ep.kafka.brokers) {
+  if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(b))
+    throw new Error(`this benchmark only targets a broker on this machine; ${b} is not one`);
+}
+if (!/^https?:\/\/(127\.\d+\.\d+\.\d+|localhost)[:/]/.test(ep.registry.url))
+  throw new Error(`this benchmark only targets a registry on this machine; ${ep.registry.url} is not one`);
+const broker = ep.kafka.brokers[0] as string;
+const run = randomUUID().slice(0, 8);
+const schema = 'public';
+const prefix = `bench.proc.${run}`;
+const topics = {
+  customers: `${prefix}.${schema}.customers`,
+  products: `${prefix}.${schema}.products`,
+  orders: `${prefix}.${schema}.orders`,
+  output: `${prefix}.agg.revenue_by_region_1m`,
+};
+const applicationId = `bench-proc-${run}`;
+const referenceGroup = `bench-proc-bare-${run}`;
+const log = (msg: string) => {
+  if (!values.json) process.stderr.write(`${msg}\n`);
+};
+
+// ── The demo's tables, as the capture describes them ─────────────────────────────────────────
+const T = {
+  int4: { oid: 23, schema: 'pg_catalog', name: 'int4', kind: 'base' as const },
+  int8: { oid: 20, schema: 'pg_catalog', name: 'int8', kind: 'base' as const },
+  text: { oid: 25, schema: 'pg_catalog', name: 'text', kind: 'base' as const },
+  numeric: { oid: 1700, schema: 'pg_catalog', name: 'numeric', kind: 'base' as const },
+  timestamptz: { oid: 1184, schema: 'pg_catalog', name: 'timestamptz', kind: 'base' as const },
+};
+const numeric = (p: number, s: number) => ((p << 16) | s) + 4;
+function col(name: string, type: keyof typeof T, isKey = false, typmod = -1): PgColumn {
+  return { name, type: T[type], typmod, notNull: true, isKey };
+}
+const rs: Record<'customers' | 'products' | 'orders', PgRowSchema> = {
+  customers: derivePgRowSchema({
+    schema,
+    name: 'customers',
+    columns: [
+      col('id', 'int8', true),
+      col('name', 'text'),
+      col('email', 'text'),
+      col('region', 'text'),
+      col('created_at', 'timestamptz'),
+    ],
+  }),
+  // (the demo's products also have tags text[] and attributes jsonb; the declarations never read products)
+  products: derivePgRowSchema({
+    schema,
+    name: 'products',
+    columns: [
+      col('id', 'int4', true),
+      col('name', 'text'),
+      col('category', 'text'),
+      col('price', 'numeric', false, numeric(10, 2)),
+    ],
+  }),
+  orders: derivePgRowSchema({
+    schema,
+    name: 'orders',
+    columns: [
+      col('id', 'int8', true),
+      col('customer_id', 'int8'),
+      col('status', 'text'),
+      col('total', 'numeric', false, numeric(12, 2)),
+      col('created_at', 'timestamptz'),
+      col('updated_at', 'timestamptz'),
+    ],
+  }),
+};
+const pgTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00');
+
+/** Encodes changes as capture-postgres writes them: key = primary key record, value = envelope. */
+class CdcEncoder {
+  private readonly serde: AvroSerde;
+  private lsn = 0;
+  constructor(registry: RegistryClient) {
+    this.serde = new AvroSerde({ registry });
+  }
+  async encode(
+    topic: string,
+    table: keyof typeof rs,
+    op: 'r' | 'c' | 'u',
+    text: Record<string, string>,
+    tsMs: number,
+  ): Promise<{ key: Buffer; value: Buffer; timestamp: string }> {
+    const r = rs[table];
+    const row = pgRowFromText(
+      r,
+      r.columns.map((c) => text[c.column.name] ?? null),
+    );
+    const lsn = `0/${(++this.lsn).toString(16).toUpperCase()}`;
+    const envelope = {
+      before: null,
+      after: row,
+      source: {
+        connector: 'postgresql',
+        name: 'bench',
+        db: 'cdc_demo',
+        schema,
+        table,
+        lsn,
+        commitLsn: lsn,
+        txId: null,
+        tsMs: BigInt(tsMs),
+        snapshot: op === 'r' ? 'true' : 'false',
+      },
+      op,
+      tsMs: BigInt(tsMs),
+      changeId: `${topic}:${lsn}`,
+    };
+    const key = await this.serde.serialize(
+      `${topic}-key`,
+      keySchema(topic, r.keyFields),
+      pgKeyFromRow(r, row),
+    );
+    const value = await this.serde.serialize(
+      `${topic}-value`,
+      envelopeSchema(topic, r.row, 'postgresql'),
+      envelope,
+    );
+    return { key, value, timestamp: String(tsMs) };
+  }
+}
+
+/** A seeded PRNG (mulberry32): the same workload on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Order changes: inserts of new orders and updates (status, total) of earlier ones. */
+class OrderChanges {
+  private readonly random = prng(42);
+  private readonly live: { id: number; customer: number; created: number; total: string }[] = [];
+  private nextId = 1;
+  next(tsMs: number): { op: 'c' | 'u'; row: Record<string, string> } {
+    const cents = () => (1_000 + Math.floor(this.random() * 99_000)) / 100;
+    if (this.live.length > 100 && this.random() < UPDATE_SHARE) {
+      const o = this.live[Math.floor(this.random() * this.live.length)] as (typeof this.live)[number];
+      o.total = cents().toFixed(2);
+      const status = this.random() < 0.5 ? 'paid' : 'shipped';
+      return { op: 'u', row: this.row(o, status, tsMs) };
+    }
+    const o = {
+      id: this.nextId++,
+      customer: 1 + Math.floor(this.random() * CUSTOMERS),
+      created: tsMs,
+      total: cents().toFixed(2),
+    };
+    this.live.push(o);
+    if (this.live.length > 20_000) this.live.splice(0, 10_000);
+    return { op: 'c', row: this.row(o, 'placed', tsMs) };
+  }
+  private row(o: (typeof this.live)[number], status: string, tsMs: number): Record<string, string> {
+    return {
+      id: String(o.id),
+      customer_id: String(o.customer),
+      status,
+      total: o.total,
+      created_at: pgTime(o.created),
+      updated_at: pgTime(tsMs),
+    };
+  }
+}
+
+async function sendAll(
+  producer: Producer,
+  topic: string,
+  messages: { key: Buffer; value: Buffer; timestamp: string }[],
+): Promise<void> {
+  const inflight: Promise<unknown>[] = [];
+  for (let i = 0; i < messages.length; i += 2_000) {
+    inflight.push(producer.send({ topic, messages: messages.slice(i, i + 2_000) }));
+    if (inflight.length >= 4) await inflight.shift();
+  }
+  await Promise.all(inflight);
+}
+
+async function fill(kafka: Kafka, encoder: CdcEncoder, orders: OrderChanges, base: number): Promise<void> {
+  const started = performance.now();
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  try {
+    const random = prng(7);
+    const customers = [];
+    for (let id = 1; id <= CUSTOMERS; id++) {
+      customers.push(
+        await encoder.encode(
+          topics.customers,
+          'customers',
+          'r',
+          {
+            id: String(id),
+            name: `customer ${id}`,
+            email: `c${id}@example.com`,
+            region: REGIONS[Math.floor(random() * REGIONS.length)] as string,
+            created_at: pgTime(base),
+          },
+          base - 60_000,
+        ),
+      );
+    }
+    await sendAll(producer, topics.customers, customers);
+    const products = [];
+    for (let id = 1; id <= PRODUCTS; id++) {
+      products.push(
+        await encoder.encode(
+          topics.products,
+          'products',
+          'r',
+          { id: String(id), name: `product ${id}`, category: `cat-${id % 12}`, price: `${id % 97}.99` },
+          base - 60_000,
+        ),
+      );
+    }
+    await sendAll(producer, topics.products, products);
+    let chunk = [];
+    for (let i = 0; i < ORDERS; i++) {
+      const ts = base + Math.floor((i * SPAN_MS) / ORDERS);
+      const c = orders.next(ts);
+      chunk.push(await encoder.encode(topics.orders, 'orders', c.op, c.row, ts));
+      if (chunk.length >= 20_000) {
+        await sendAll(producer, topics.orders, chunk);
+        chunk = [];
+      }
+    }
+    await sendAll(producer, topics.orders, chunk);
+  } finally {
+    await producer.disconnect();
+  }
+  log(
+    `filled: ${CUSTOMERS} customers, ${PRODUCTS} products, ${ORDERS} order changes (${PARTITIONS} partitions) in ${Math.round(performance.now() - started)} ms`,
+  );
+}
+
+function peakRssMiB(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function ordersEnd(admin: Admin): Promise<Map<number, number>> {
+  const ends = await admin.fetchTopicOffsets(topics.orders);
+  return new Map(ends.map((e) => [e.partition, Number(e.high)]));
+}
+
+async function committedAtEnd(admin: Admin, ends: Map<number, number>): Promise<boolean> {
+  const [res] = await admin.fetchOffsets({ groupId: applicationId, topics: [topics.orders] });
+  for (const [partition, end] of ends) {
+    const c = Number(res?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    if (c < end) return false;
+  }
+  return true;
+}
+
+const node = process.execPath;
+const children: ChildProcess[] = [];
+
+async function reference(): Promise<{ records: number; ms: number; peakRssMiB: number }> {
+  const child = spawn(
+    node,
+    [
+      join(here, 'bare-consumer.ts'),
+      `--broker=${broker}`,
+      `--topic=${topics.orders}`,
+      `--group=${referenceGroup}`,
+      `--records=${ORDERS}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`the bare consumer exited with ${code}`);
+  // ms: from its process start (performance.now() there) to its last record
+  return JSON.parse(out.trim()) as { records: number; ms: number; peakRssMiB: number };
+}
+
+function pipelineFile(dir: string): string {
+  // The demo's processing declarations, on this run's topics.
+  const demo = readFileSync(join(repo, 'infra/pipelines/demo.yaml'), 'utf8')
+    .replaceAll('demo.${CDC_DEMO_DB:-cdc_demo}.public.', `${prefix}.${schema}.`)
+    .replaceAll('demo.agg.', `${prefix}.agg.`);
+  const processing = (parseYaml(demo) as { processing: Record<string, unknown> }).processing;
+  const pipeline = {
+    kafka: { brokers: [broker], clientId: applicationId },
+    registry: { url: ep.registry.url },
+    processing: { ...processing, applicationId, stateDir: join(dir, 'state'), http: { port: 0 } },
+    telemetry: { http: { port: 0 } },
+  };
+  const file = join(dir, 'pipeline.yaml');
+  writeFileSync(file, toYaml(pipeline));
+  return file;
+}
+
+function startProcessor(dir: string): ChildProcess {
+  const flags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const logFile = `/tmp/bench-processor-${run}.log`;
+  const out = createWriteStream(logFile);
+  const child = spawn(
+    node,
+    [...flags, join(repo, 'services/processor/dist/main.js'), '--config', pipelineFile(dir)],
+    {
+      env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  children.push(child);
+  log(`processor started (pid ${child.pid}); log: ${logFile}`);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.on('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+/** Live changes at LIVE_RATE/s with source.tsMs = now; returns the live phase's time range. */
+async function live(
+  kafka: Kafka,
+  encoder: CdcEncoder,
+  orders: OrderChanges,
+): Promise<{ from: number; to: number }> {
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const from = Date.now();
+  let sent = 0;
+  try {
+    while (Date.now() - from < LIVE_MS) {
+      const due = Math.floor(((Date.now() - from) / 1000) * LIVE_RATE);
+      const messages = [];
+      for (; sent < due; sent++) {
+        const now = Date.now();
+        const c = orders.next(now);
+        messages.push(await encoder.encode(topics.orders, 'orders', c.op, c.row, now));
+      }
+      if (messages.length > 0) await producer.send({ topic: topics.orders, messages });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  log(`live phase: ${sent} changes in ${Math.round((Date.now() - from) / 1000)} s`);
+  return { from, to: Date.now() };
+}
+
+/** The output records' append times per window start (ms), read_committed. */
+async function outputs(kafka: Kafka, until: number): Promise<{ windowStartMs: number; appendMs: number }[]> {
+  const consumer = kafka.consumer({
+    groupId: `bench-proc-read-${run}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 200,
+  });
+  const out: { windowStartMs: number; appendMs: number }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: topics.output, fromBeginning: true });
+    let last = Date.now();
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        last = Date.now();
+        const key = JSON.parse(message.key?.toString() ?? '{}') as { windowStartMs?: number };
+        if (message.value && typeof key.windowStartMs === 'number')
+          out.push({ windowStartMs: key.windowStartMs, appendMs: Number(message.timestamp) });
+      },
+    });
+    while (Date.now() < until && Date.now() - last < 5_000) await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+async function cleanUp(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter(
+      (t) => t.startsWith(prefix) || t.startsWith(`${applicationId}-`),
+    );
+    await deleteTopicsIfExist(admin, mine);
+    await admin
+      .deleteGroups([applicationId, referenceGroup, `bench-proc-read-${run}`])
+      .catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+  for (const topic of Object.values(topics)) {
+    for (const subject of [`${topic}-key`, `${topic}-value`]) {
+      const u = `${ep.registry.url}/subjects/${encodeURIComponent(subject)}`;
+      await fetch(u, { method: 'DELETE' }).catch(() => undefined);
+      await fetch(`${u}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
+    }
+  }
+}
+
+if (values.build)
+  execFileSync('npx', ['tsc', '-b', join(repo, 'services/processor')], { stdio: 'inherit', cwd: repo });
+const kafka = createKafka(
+  KafkaConfigSchema.parse({ brokers: [broker], clientId: `bench-proc-${run}` }),
+  noopLogger,
+);
+const registry = new RegistryClient({ url: ep.registry.url });
+const dir = await mkdtemp(join(tmpdir(), 'bench-processor-'));
+let failed = false;
+try {
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [
+    { topic: topics.customers, numPartitions: 1 },
+    { topic: topics.products, numPartitions: 1 },
+    { topic: topics.orders, numPartitions: PARTITIONS },
+    // created here so that it keeps the broker's append time (the processor writes event time)
+    {
+      topic: topics.output,
+      numPartitions: PARTITIONS,
+      config: { 'message.timestamp.type': 'LogAppendTime' },
+    },
+  ]);
+  const encoder = new CdcEncoder(registry);
+  const orders = new OrderChanges();
+  const base = Math.floor((Date.now() - SPAN_MS - 3 * WINDOW_MS) / WINDOW_MS) * WINDOW_MS;
+  await fill(kafka, encoder, orders, base);
+  const ends = await ordersEnd(admin);
+
+  const ref = await reference();
+  const refRate = ref.records / (ref.ms / 1000);
+  log(
+    `bare consumer: ${ref.records} records in ${Math.round(ref.ms)} ms = ${Math.round(refRate)} rec/s, peak RSS ${ref.peakRssMiB.toFixed(0)} MiB`,
+  );
+
+  const spawned = performance.now();
+  const processor = startProcessor(dir);
+  let doneMs = Number.NaN;
+  const deadline = spawned + RUN_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    if (processor.exitCode !== null)
+      throw new Error(`the processor exited with ${processor.exitCode}; see its log`);
+    if (await committedAtEnd(admin, ends)) {
+      doneMs = performance.now() - spawned;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (Number.isNaN(doneMs)) throw new Error(`the processor did not finish in ${RUN_TIMEOUT_MS / 1000} s`);
+  const rssAtDone = peakRssMiB(processor.pid);
+  const rate = ORDERS / (doneMs / 1000);
+  log(
+    `processor: ${ORDERS} changes in ${Math.round(doneMs)} ms = ${Math.round(rate)} rec/s, peak RSS ${rssAtDone.toFixed(0)} MiB`,
+  );
+
+  let latency: Record<string, number> | undefined;
+  if (LIVE_MS > 0) {
+    const { from, to } = await live(kafka, encoder, orders);
+    const grace = 10_000; // the demo's declaration: window 1m, grace 10s
+    // windows that opened after the live phase began and could close (end + grace) before it ended
+    const firstStart = Math.ceil(from / WINDOW_MS) * WINDOW_MS;
+    const results = (await outputs(kafka, Date.now() + 60_000)).filter(
+      (o) => o.windowStartMs >= firstStart && o.windowStartMs + WINDOW_MS + grace <= to - 1_000,
+    );
+    const lat = results.map((o) => o.appendMs - (o.windowStartMs + WINDOW_MS + grace)).sort((a, b) => a - b);
+    latency = {
+      windows: lat.length,
+      p50Ms: quantile(lat, 0.5),
+      p99Ms: quantile(lat, 0.99),
+      maxMs: lat.at(-1) ?? Number.NaN,
+    };
+    log(
+      `latency (window close → emitted, ${lat.length} results): p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`,
+    );
+  }
+  const rssEnd = peakRssMiB(processor.pid);
+  await stop(processor);
+  const result = {
+    benchmark: 'processor',
+    node: process.version,
+    orders: ORDERS,
+    partitions: PARTITIONS,
+    customers: CUSTOMERS,
+    regions: REGIONS.length,
+    reference: {
+      recordsPerSecond: Math.round(refRate),
+      ms: Math.round(ref.ms),
+      peakRssMiB: Math.round(ref.peakRssMiB),
+    },
+    processor: {
+      recordsPerSecond: Math.round(rate),
+      ms: Math.round(doneMs),
+      peakRssMiBAtDone: Math.round(rssAtDone),
+      peakRssMiB: Math.round(rssEnd),
+    },
+    ratio: Number((rate / refRate).toFixed(3)),
+    latency,
+  };
+  process.stdout.write(`${JSON.stringify(result, null, values.json ? 0 : 2)}\n`);
+  await admin.disconnect();
+} catch (err) {
+  failed = true;
+  process.stderr.write(`benchmark failed: ${String((err as Error)?.stack ?? err)}\n`);
+} finally {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await cleanUp(kafka).catch((err) => process.stderr.write(`clean-up failed: ${String(err)}\n`));
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
