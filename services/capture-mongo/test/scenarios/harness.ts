@@ -9,12 +9,14 @@ import { openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { OffsetsStore } from '@cdc/capture';
 import { createJsonLogger, type Logger, noopLogger, systemClock } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, type Kafka, KafkaConfigSchema } from '@cdc/kafka';
 import { type MongoSource, MongoSourceSchema } from '@cdc/pipeline';
 import { MongoClient } from 'mongodb';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { MongoCapture } from '../../src/capture.ts';
+import { captureId, type StoredMongoPosition } from '../../src/position.ts';
 
 export const endpoints = localEndpoints();
 export const serviceDir = resolve(import.meta.dirname, '../..');
@@ -73,6 +75,25 @@ export function testLogger(): Logger {
   return process.env.CDC_TEST_LOG ? createJsonLogger({ level: 'debug' }) : noopLogger;
 }
 
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger that keeps its lines (and prints them with CDC_TEST_LOG set). */
+export function recordingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createJsonLogger({
+    level: 'info',
+    write: (line) => {
+      lines.push(JSON.parse(line) as LogLine);
+      if (process.env.CDC_TEST_LOG) process.stderr.write(line);
+    },
+  });
+  return { logger, lines };
+}
+
 export function newSerde(): AvroSerde {
   return new AvroSerde({ registry: new RegistryClient({ url: endpoints.registry.url }), wrapUnions: true });
 }
@@ -112,8 +133,7 @@ export function scenario(label: string, server: ServerCase): Scenario {
 }
 
 /** The capture in this process; `stop()` aborts it and waits for it to finish. */
-export function runCapture(source: MongoSource, logger: Logger = testLogger()) {
-  const kafka = kafkaClient(logger);
+export function runCapture(source: MongoSource, logger: Logger = testLogger(), kafka = kafkaClient(logger)) {
   const admin = kafka.admin();
   const stop = new AbortController();
   const capture = new MongoCapture({ source, kafka, admin, serde: newSerde(), logger, clock: systemClock });
@@ -276,6 +296,32 @@ export async function waitFor(
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what}: still not true after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The position committed in the scenario's offsets topic (read_committed, on a direct
+ * connection). The read fails after `timeoutMs` when a transaction is left open in front of
+ * the end of the topic.
+ */
+export async function storedPosition(
+  s: Scenario,
+  timeoutMs = 10_000,
+): Promise<StoredMongoPosition | undefined> {
+  const kafka = kafkaClient();
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = new OffsetsStore({
+      kafka,
+      admin,
+      topic: s.offsetsTopic,
+      logger: noopLogger,
+      readTimeoutMs: timeoutMs,
+    });
+    return await offsets.read<StoredMongoPosition>(captureId(s.name));
+  } finally {
+    await admin.disconnect();
   }
 }
 
