@@ -64,9 +64,12 @@ const { verify, formatVerifyReport } = await import('../services/cli/src/verify/
 const { openReader } = await import('../services/cli/src/clickhouse-target.ts');
 const { formatTable } = await import('../services/cli/src/table-format.ts');
 const { drained, groupLag } = await import('../services/cli/src/kafka-progress.ts');
+const { pipelineRates } = await import('../services/cli/src/pipeline-rates.ts');
+const { servicesOf } = await import('../services/cli/src/services.ts');
+const { analyticsQueries } = await import('./demo/analytics.ts');
 const { createShop, resetShop, shopClient } = await import('./demo/shop.ts');
 const { ChangeGenerator } = await import('./demo/generator.ts');
-const { render, sample } = await import('./demo/live-view.ts');
+const { line, render, scrape } = await import('./demo/live-view.ts');
 const { MongoClient } = await import('mongodb');
 
 const pipeline = loadPipeline(config);
@@ -150,50 +153,74 @@ const client = shopClient(shopOpts);
 await client.connect();
 const mongo = new MongoClient(ep.mongo.url);
 await mongo.connect();
-const gen = new ChangeGenerator(client, mongo.db(db), rate, counts.products ?? 10);
+const gen = new ChangeGenerator(client, mongo.db(db), rate, counts.products ?? 10, counts.carts ?? 50);
 gen.start();
 let stop = false;
 process.once('SIGINT', () => {
   stop = true;
 });
 const tty = process.stdout.isTTY === true;
-const snapshotTables = ['customers', 'products', 'orders', 'order_items'].map((table) => ({
-  table,
-  topic: `${pgSource.topicPrefix ?? pgSource.name}.${db}.public.${table}`,
-  rows: counts[table] ?? 0,
-}));
-let prev = await sample(admin, section.sink.groupId, ['demo.', 'demodocs.'], 'demo.agg.');
-let genPrev = { ...gen.stats };
-let lastLine = 0;
+const serviceNames = servicesOf(pipeline);
+const aggTopics = new Set((pipeline.processing?.aggregate ?? []).map((a) => a.topic));
+// Latency over the aggregates' records would measure their windows' event time, not a source commit.
+const latencyTopics = (l: Record<string, string>) => !aggTopics.has(l.topic ?? '');
+const history = [await scrape(state.read(), serviceNames)];
+const genHistory = [{ ...gen.stats }];
+let lastLine = Date.now();
 let drawn = 0;
 const genStart = Date.now();
 while (!stop) {
   await sleep(1_000);
-  const cur = await sample(admin, section.sink.groupId, ['demo.', 'demodocs.'], 'demo.agg.');
+  const cur = await scrape(state.read(), serviceNames);
+  history.push(cur);
+  genHistory.push({ ...gen.stats });
+  if (history.length > 6) {
+    history.shift();
+    genHistory.shift();
+  }
+  const prev = history.at(-2) ?? cur;
   const alive = Object.entries(state.read()?.services ?? {}).map(
     ([n, s]) => `${n}${s && isAliveSafe(s.pid) ? '' : ' (exited)'}`,
   );
-  const lines = render(
-    prev,
-    cur,
-    gen.stats,
-    genPrev,
-    snapshotTables,
-    [`services: ${alive.join(', ')}`, ...notes],
-    (Date.now() - t0) / 1000,
-  );
+  const elapsed = (Date.now() - t0) / 1000;
   if (tty) {
+    // Rates over the last second, latency over the last ~5 s (more inserts, steadier quantiles).
+    const lines = render(
+      pipelineRates(prev, cur, history[0] ?? prev, latencyTopics),
+      cur,
+      gen.stats,
+      genHistory.at(-2) ?? gen.stats,
+      [`services: ${alive.join(', ')}`, ...notes],
+      elapsed,
+    );
     process.stdout.write(
       `${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`,
     );
     drawn = lines.length;
   } else if (Date.now() - lastLine >= 5_000) {
+    // A line every 5 s: every figure over those 5 s.
     lastLine = Date.now();
-    say(lines.slice(0, 5).join(' |').replace(/\s+/g, ' '));
+    const base = history[0] ?? prev;
+    say(line(pipelineRates(base, cur, base, latencyTopics), gen.stats, genHistory[0] ?? gen.stats, elapsed));
   }
-  prev = cur;
-  genPrev = { ...gen.stats };
   if ((Date.now() - genStart) / 1000 >= duration) break;
+}
+if (tty) {
+  process.stdout.write('\n');
+} else {
+  // The last figures, every line of them, for the record.
+  const base = history[0] ?? history.at(-1);
+  const last = history.at(-1);
+  if (base && last)
+    for (const l of render(
+      pipelineRates(base, last, base, latencyTopics),
+      last,
+      gen.stats,
+      genHistory[0] ?? gen.stats,
+      notes,
+      (Date.now() - t0) / 1000,
+    ))
+      say(l);
 }
 
 // 5. Catch up, stop, verify, analytics.
@@ -204,8 +231,24 @@ say(`\ngenerator stopped: ${JSON.stringify(gen.stats)}`);
 t = Date.now();
 const deadline = Date.now() + Number(values.timeout) * 1000;
 for (;;) {
-  const topics = (await admin.listTopics()).filter((x) => /^demo(docs)?\./.test(x));
-  const lags = await groupLag(admin, section.sink.groupId, topics);
+  const all = await admin.listTopics();
+  const topics = all.filter((x) => /^demo(docs)?\./.test(x));
+  const app = pipeline.processing?.applicationId;
+  // The processor's inputs (its streams and repartition topics; the joined tables are read whole, ungrouped).
+  const processorTopics = app
+    ? all.filter(
+        (x) =>
+          (x.startsWith(`${app}-`) && x.endsWith('-repartition')) ||
+          [
+            ...(pipeline.processing?.enrich ?? []).map((e) => e.from),
+            ...(pipeline.processing?.aggregate ?? []).map((a) => a.from),
+          ].includes(x),
+      )
+    : [];
+  const lags = [
+    ...(await groupLag(admin, section.sink.groupId, topics)),
+    ...(app && !missing.includes('processor' as never) ? await groupLag(admin, app, processorTopics) : []),
+  ];
   if (drained(lags) && Date.now() - t > 3_000) break;
   if (Date.now() > deadline) {
     const behind = lags.filter((l) => l.lag > 1n).map((l) => `${l.topic}[${l.partition}] ${l.lag}`);
@@ -228,34 +271,20 @@ const report = await verify({
 });
 process.stdout.write(formatVerifyReport(report));
 
-// Analytics, on the replica.
+// Analytics: the processor's aggregates, as the sink upserted them into ClickHouse.
 try {
   const reader = await openReader(section);
-  const t = (name: string) =>
-    `${section.database}.${`${pgSource.topicPrefix ?? pgSource.name}.${db}.public.${name}`.replace(/[^A-Za-z0-9_]/g, '_')}_current`;
-  const queries: [string, string][] = [
-    [
-      'revenue per region per minute (last 5 minutes of orders)',
-      `SELECT c.region AS region, toStartOfMinute(o.created_at) AS minute, count() AS orders, sum(o.total) AS revenue
-         FROM ${t('orders')} AS o INNER JOIN ${t('customers')} AS c ON c.id = o.customer_id
-        WHERE o.created_at >= (SELECT max(created_at) FROM ${t('orders')}) - INTERVAL 5 MINUTE
-        GROUP BY region, minute ORDER BY minute DESC, region LIMIT 10`,
-    ],
-    [
-      'top products by revenue',
-      `SELECT p.name AS product, p.category AS category, sum(i.quantity) AS units, sum(i.quantity * i.unit_price) AS revenue
-         FROM ${t('order_items')} AS i INNER JOIN ${t('products')} AS p ON p.id = i.product_id
-        GROUP BY product, category ORDER BY revenue DESC LIMIT 5`,
-    ],
-  ];
-  for (const [title, sql] of queries) {
-    say(`\n${title}:`);
-    process.stdout.write(formatTable(await reader.query(sql)));
+  for (const q of analyticsQueries(pipeline, section.database)) {
+    say(`\n${q.title}:`);
+    const rows = await reader.query(q.sql).catch((err: Error) => {
+      say(`  query failed: ${err.message.split('\n')[0]}`);
+      return undefined;
+    });
+    if (rows === undefined) continue;
+    if (rows.length === 0) say(`  no rows${q.empty ? `: ${q.empty}` : ''}`);
+    else process.stdout.write(formatTable(rows));
+    say(`  (${rows.length} row(s) from ${q.table})`);
   }
-  say(
-    '\ncart sessions: needs the MongoDB capture (carts, clicks)' +
-      (missing.includes('capture-mongo' as never) ? ', which is not in this checkout yet' : ''),
-  );
   await reader.close();
 } catch (err) {
   say(`analytics queries failed: ${(err as Error).message}`);

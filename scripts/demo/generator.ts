@@ -33,13 +33,16 @@ export class ChangeGenerator {
   private readonly mongo: Db | undefined;
   private readonly rate: number;
   private readonly products: number;
+  private readonly carts: number;
   private seed = 12345;
 
-  constructor(client: pg.Client, mongo: Db | undefined, rate: number, products: number) {
+  /** `carts`: how many carts the shop has; the live cart changes spread over up to 300 of them (customers). */
+  constructor(client: pg.Client, mongo: Db | undefined, rate: number, products: number, carts = 50) {
     this.pg = client;
     this.mongo = mongo;
     this.rate = rate;
     this.products = products;
+    this.carts = Math.max(1, Math.min(300, carts));
   }
 
   private rand(): number {
@@ -147,7 +150,7 @@ export class ChangeGenerator {
         await this.mongo
           .collection('carts')
           .updateOne(
-            { _id: `cart-${1 + Math.floor(this.rand() * 50)}` as unknown as never },
+            { _id: `cart-${1 + Math.floor(this.rand() * this.carts)}` as unknown as never },
             { $set: { updatedAt: new Date() }, $inc: { 'items.0.quantity': 1 } },
           );
       }

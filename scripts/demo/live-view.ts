@@ -1,54 +1,35 @@
 /**
- * The demo's live view: per second, what the pipeline did, measured from Kafka (offsets of
- * the demo's topics: what the captures and the processor committed, what the sink group
- * committed) and from the generator. An ANSI redraw on a terminal, a line every 5 s otherwise.
+ * The demo's live view: every figure from the services' own `/metrics` (each service `cdc up`
+ * started serves them on the port recorded in the state directory; `cdc status` reads the same),
+ * per second between two scrapes, plus the generator's own count of source transactions.
+ * A service that does not run or answer shows "n/a". An ANSI redraw on a terminal, a line every
+ * 5 s otherwise.
  */
-import type { Admin } from '@cdc/kafka';
+import type { PipelineRates, Scrape } from '../../services/cli/src/pipeline-rates.ts';
+import type { ServiceName } from '../../services/cli/src/services.ts';
+import type { StackState } from '../../services/cli/src/supervisor.ts';
+import { probeTelemetry } from '../../services/cli/src/telemetry-probe.ts';
 import type { GeneratorStats } from './generator.ts';
 
-export interface Sample {
-  at: number;
-  /** Offsets committed into the capture topics (records plus one commit marker per transaction). */
-  captured: bigint;
-  /** Offsets committed into the processor's output topics. */
-  processed: bigint;
-  /** Offsets the sink group committed (what ClickHouse has). */
-  written: bigint;
-  lag: bigint;
-  /** Per source table: offsets in its topic. */
-  perTopic: Map<string, bigint>;
-}
-
-export async function sample(
-  admin: Admin,
-  group: string,
-  prefixes: string[],
-  aggPrefix: string,
-): Promise<Sample> {
-  const topics = (await admin.listTopics()).filter(
-    (t) => prefixes.some((p) => t.startsWith(p)) || t.startsWith(aggPrefix),
+/** Scrapes `/metrics` of every service of the pipeline (those not started: "not running"). */
+export async function scrape(
+  state: StackState | undefined,
+  services: readonly ServiceName[],
+): Promise<Scrape> {
+  const out: Scrape = { at: Date.now(), services: {} };
+  await Promise.all(
+    services.map(async (name) => {
+      const s = state?.services[name];
+      if (!s) {
+        out.services[name] = { down: 'not running' };
+        return;
+      }
+      const p = await probeTelemetry(s.telemetryPort, 900);
+      out.services[name] = p.reachable ? p.samples : { down: 'no answer on its telemetry port' };
+    }),
   );
-  let captured = 0n;
-  let processed = 0n;
-  let written = 0n;
-  let lag = 0n;
-  const perTopic = new Map<string, bigint>();
-  const committed = topics.length > 0 ? await admin.fetchOffsets({ groupId: group, topics }) : [];
-  for (const t of topics) {
-    const ends = await admin.fetchTopicOffsets(t);
-    const end = ends.reduce((a, e) => a + BigInt(e.high), 0n);
-    perTopic.set(t, end);
-    if (t.startsWith(aggPrefix)) processed += end;
-    else captured += end;
-    const c = committed.find((x) => x.topic === t);
-    for (const e of ends) {
-      const o = BigInt(c?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1');
-      const done = o < 0n ? 0n : o;
-      written += done;
-      lag += BigInt(e.high) > done ? BigInt(e.high) - done : 0n;
-    }
-  }
-  return { at: Date.now(), captured, processed, written, lag, perTopic };
+  out.at = Date.now();
+  return out;
 }
 
 export function bar(fraction: number, width = 24): string {
@@ -59,30 +40,78 @@ export function bar(fraction: number, width = 24): string {
     .padStart(3)}%`;
 }
 
+const NA = 'n/a';
+const num = (n: number | undefined, w = 8) => (n === undefined ? NA : n.toFixed(0)).padStart(w);
+const ms = (s: number) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
+
+/** Why a service's figure is n/a (its scrape), or nothing. */
+function why(cur: Scrape, name: ServiceName): string {
+  const s = cur.services[name];
+  return s && !Array.isArray(s) ? ` (${name}: ${s.down})` : '';
+}
+
 export function render(
-  prev: Sample,
-  cur: Sample,
+  r: PipelineRates,
+  cur: Scrape,
   gen: GeneratorStats,
   genPrev: GeneratorStats,
-  snapshot: { table: string; topic: string; rows: number }[],
   notes: string[],
   elapsedS: number,
 ): string[] {
-  const dt = Math.max(0.001, (cur.at - prev.at) / 1000);
-  const rate = (a: bigint, b: bigint) => (Number(a - b) / dt).toFixed(0).padStart(7);
-  const srcRate = (((gen.transactions - genPrev.transactions) / dt) as number).toFixed(0).padStart(7);
+  const srcRate = (gen.transactions - genPrev.transactions) / r.intervalS;
+  const caps = Object.entries(r.captured) as [ServiceName, number | undefined][];
+  const capTotal = caps.some(([, v]) => v !== undefined)
+    ? caps.reduce((a, [, v]) => a + (v ?? 0), 0)
+    : undefined;
+  const lat = r.latency
+    ? `p50 ${ms(r.latency.p50)}  p99 ${ms(r.latency.p99)}  (${r.latency.count} changes inserted in the last ${r.latencyWindowS.toFixed(0)} s)`
+    : why(cur, 'sink-clickhouse')
+      ? `${NA}${why(cur, 'sink-clickhouse')}`
+      : `${NA} (no change inserted in the last ${r.latencyWindowS.toFixed(0)} s)`;
   const lines = [
-    `cdc demo — ${elapsedS.toFixed(0)} s`,
-    `  source transactions/s ${srcRate}   (inserts ${gen.inserts}, updates ${gen.updates}, deletes ${gen.deletes}, mongo ${gen.mongo}, errors ${gen.errors})`,
-    `  captured offsets/s    ${rate(cur.captured, prev.captured)}   total ${cur.captured}`,
-    `  processed offsets/s   ${rate(cur.processed, prev.processed)}   total ${cur.processed}`,
-    `  written offsets/s     ${rate(cur.written, prev.written)}   total ${cur.written}   sink lag ${cur.lag}`,
-    '  snapshot (rows in each table topic / rows at the source when the demo started):',
-    ...snapshot.map(
-      (s) =>
-        `    ${s.table.padEnd(12)} ${bar(Number(cur.perTopic.get(s.topic) ?? 0n) / Math.max(1, s.rows))}`,
-    ),
+    `cdc demo — ${elapsedS.toFixed(0)} s   (figures per second, from each service's /metrics)`,
+    `  source transactions/s ${num(srcRate)}   generator: inserts ${gen.inserts}, updates ${gen.updates}, deletes ${gen.deletes}, mongo ${gen.mongo}, errors ${gen.errors}`,
+    `  captured records/s    ${num(capTotal)}   ${caps.map(([n, v]) => `${n} ${v === undefined ? `${NA}${why(cur, n)}` : v.toFixed(0)}`).join(', ')}   [cdc_records_out_total{stage=capture}]`,
+    `  processed records/s   ${num(r.processedIn)}   in, ${r.processedOut === undefined ? NA : r.processedOut.toFixed(0)} out (aggregate updates)${why(cur, 'processor')}   [processor cdc_records_in/out_total]`,
+    `  written rows/s        ${num(r.written)}   into ClickHouse${why(cur, 'sink-clickhouse')}   [sink cdc_records_out_total]`,
+    `  lag (records)         processor ${r.processorLag === undefined ? NA : r.processorLag}, sink ${r.sinkLag === undefined ? NA : r.sinkLag}   [cdc_consumer_lag, a commit marker per partition included]`,
+    `  end-to-end latency    ${lat}   [sink cdc_end_to_end_latency_seconds: source commit → ClickHouse insert]`,
+    '  snapshot (rows written / rows estimated)   [capture cdc_snapshot_rows_done / _estimated]',
+    ...(r.snapshot.length === 0
+      ? [`    ${NA}: no capture reports snapshot progress yet`]
+      : r.snapshot.map(
+          (s) =>
+            `    ${s.table.padEnd(20)} ${s.estimated ? bar(s.done / Math.max(1, s.estimated)) : `${''.padEnd(31)}`} ${s.done}${s.estimated ? ` / ~${s.estimated}` : ''}`,
+        )),
     ...notes.map((n) => `  note: ${n}`),
   ];
   return lines;
+}
+
+/** The non-TTY line: the same figures, short. */
+export function line(
+  r: PipelineRates,
+  gen: GeneratorStats,
+  genPrev: GeneratorStats,
+  elapsedS: number,
+): string {
+  const f = (n: number | undefined) => (n === undefined ? NA : n.toFixed(0));
+  const caps = Object.values(r.captured);
+  const cap = caps.some((v) => v !== undefined) ? caps.reduce<number>((a, v) => a + (v ?? 0), 0) : undefined;
+  const snap = r.snapshot
+    .map(
+      (s) =>
+        `${s.table} ${s.estimated ? `${Math.min(100, Math.round((100 * s.done) / s.estimated))}%` : s.done}`,
+    )
+    .join(' ');
+  return [
+    `cdc demo ${elapsedS.toFixed(0)} s`,
+    `source tx/s ${f((gen.transactions - genPrev.transactions) / r.intervalS)}`,
+    `captured/s ${f(cap)}`,
+    `processed/s in ${f(r.processedIn)} out ${f(r.processedOut)}`,
+    `written/s ${f(r.written)}`,
+    `lag processor ${f(r.processorLag)} sink ${f(r.sinkLag)}`,
+    `e2e ${r.latency ? `p50 ${ms(r.latency.p50)} p99 ${ms(r.latency.p99)}` : NA}`,
+    ...(snap ? [`snapshot ${snap}`] : []),
+  ].join(' | ');
 }

@@ -57,17 +57,32 @@ export function byLabel(samples: readonly Sample[], name: string, label: string)
   return out;
 }
 
-/** A quantile (0..1) of a histogram from its cumulative `_bucket` series, linear inside the bucket. */
-export function histogramQuantile(samples: readonly Sample[], name: string, q: number): number | undefined {
+/** Which series of a metric to take: every one (the default), or those whose labels pass. */
+export type LabelFilter = (labels: Record<string, string>) => boolean;
+
+/** A histogram's cumulative buckets `[le, count]`, summed over the series that pass `where`, by ascending `le`. */
+export function histogramBuckets(
+  samples: readonly Sample[],
+  name: string,
+  where: LabelFilter = () => true,
+): [number, number][] {
   const buckets = new Map<number, number>();
   for (const s of samples) {
-    if (s.name !== `${name}_bucket`) continue;
+    if (s.name !== `${name}_bucket` || !where(s.labels)) continue;
     const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
     buckets.set(le, (buckets.get(le) ?? 0) + s.value);
   }
-  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
+  return [...buckets.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * A quantile (0..1) from cumulative buckets, linear inside the bucket (as PromQL's
+ * `histogram_quantile`); undefined when they hold no observation. A rank in the `+Inf` bucket
+ * answers the highest finite bound.
+ */
+export function quantileFromBuckets(sorted: readonly [number, number][], q: number): number | undefined {
   const total = sorted.at(-1)?.[1] ?? 0;
-  if (total === 0) return undefined;
+  if (total <= 0) return undefined;
   const rank = q * total;
   let prevLe = 0;
   let prevCount = 0;
@@ -81,4 +96,14 @@ export function histogramQuantile(samples: readonly Sample[], name: string, q: n
     prevCount = count;
   }
   return prevLe;
+}
+
+/** A quantile (0..1) of a histogram from its cumulative `_bucket` series, linear inside the bucket. */
+export function histogramQuantile(
+  samples: readonly Sample[],
+  name: string,
+  q: number,
+  where: LabelFilter = () => true,
+): number | undefined {
+  return quantileFromBuckets(histogramBuckets(samples, name, where), q);
 }
