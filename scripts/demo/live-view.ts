@@ -24,7 +24,7 @@ export async function scrape(
         out.services[name] = { down: 'not running' };
         return;
       }
-      const p = await probeTelemetry(s.telemetryPort, 900);
+      const p = await probeTelemetry(s.telemetryPort, 2_000);
       out.services[name] = p.reachable ? p.samples : { down: 'no answer on its telemetry port' };
     }),
   );
@@ -83,6 +83,9 @@ export function render(
           (s) =>
             `    ${s.table.padEnd(20)} ${s.estimated ? bar(s.done / Math.max(1, s.estimated)) : `${''.padEnd(31)}`} ${s.done}${s.estimated ? ` / ~${s.estimated}` : ''}`,
         )),
+    ...(['capture-postgres', 'capture-mongo'] as const)
+      .filter((c) => Array.isArray(cur.services[c]) && !r.snapshot.some((x) => x.service === c))
+      .map((c) => `    ${NA}: ${c} exports no snapshot progress`),
     ...notes.map((n) => `  note: ${n}`),
   ];
   return lines;

@@ -2,7 +2,8 @@
  * demo-short: `npm run demo -- --duration 15` on a small shop with the change generator on
  * ends with `cdc verify` passing: every PostgreSQL table and every MongoDB collection of the demo
  * shop, after inserts, updates and deletes during the run, is in ClickHouse row for row (count
- * and checksum; MongoDB documents keyed by `_id`).
+ * and checksum; MongoDB documents keyed by `_id`), and the three analytics queries (revenue per
+ * region per minute, top products, cart sessions) print rows from the processor's aggregates.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -27,5 +28,10 @@ it('runs the demo with the generator on and verify passes', { timeout: 300_000 }
   for (const t of ['customers', 'products', 'orders', 'order_items'])
     expect(out).toMatch(new RegExp(`ok +public\\.${t} +[1-9]`));
   for (const c of ['carts', 'clicks']) expect(out).toMatch(new RegExp(`ok +cdc_demo_test\\.${c} +[1-9]`));
+  for (const agg of ['revenue_by_region_1m', 'top_products_15m', 'cart_sessions'])
+    expect(out).toMatch(new RegExp(`\\(([1-9][0-9]*) row\\(s\\) from demo\\.demo_agg_${agg}_current\\)`));
+  // The live view's figures come from the services' /metrics.
+  expect(out).toMatch(/captured records\/s +\d+ .*capture-postgres \d+, capture-mongo \d+/);
+  expect(out).toMatch(/end-to-end latency +p50 /);
   expect(r.status).toBe(0);
 });
