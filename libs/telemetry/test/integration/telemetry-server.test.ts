@@ -59,6 +59,7 @@ describe('the telemetry listener', () => {
     t.metrics.recordsOut.add(7, { stage: 'sink', topic: 'shop.public.orders' });
     t.metrics.errors.add(1, { stage: 'sink', code: 'SINK_UNAVAILABLE' });
     t.metrics.deadLetters.add(2, { topic: 'shop.public.orders', reason: 'POISON_RECORD' });
+    t.metrics.lateRecords.add(1, { application: 'cdc-processor' });
     t.metrics.consumerLag.set(42, { group: 'cdc-sink', topic: 'shop.public.orders', partition: 3 });
     t.metrics.endToEndLatency.record(0.3, { topic: 'shop.public.orders' });
     t.metrics.captureLag.set(0.1, { source: 'shop' });
