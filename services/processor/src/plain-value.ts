@@ -112,7 +112,9 @@ export function plainConverter(schema: Schema): Convert {
       if (typeof v === 'object' && !Buffer.isBuffer(v) && !Array.isArray(v)) {
         const keys = Object.keys(v as object);
         if (keys.length === 1) {
-          const i = names.findIndex((n) => n === keys[0] || n.endsWith(`.${keys[0]}`));
+          // Either side may carry the namespace: `after: ["null", "Value"]` is written as `{ "<ns>.Value": … }`.
+          const k = keys[0] as string;
+          const i = names.findIndex((n) => n === k || n.endsWith(`.${k}`) || k.endsWith(`.${n}`));
           if (i >= 0) return (convs[i] as Convert)((v as Record<string, unknown>)[keys[0] as string]);
         }
       }
