@@ -17,6 +17,7 @@ export type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 export { deleteTopicsIfExist, endOffsets, ensureTopics, type TopicSpec } from './admin.ts';
 export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
+export { groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
 export { isFencedError, toCdcError } from './errors.ts';
 export {
   createIdempotentProducer,

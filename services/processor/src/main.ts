@@ -7,11 +7,10 @@
 import { parseArgs } from 'node:util';
 import { RegistryClient } from '@cdc/avro';
 import type { Logger, LogLevel } from '@cdc/core';
-import { createKafka } from '@cdc/kafka';
+import { createKafka, pollGroupLag } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
 import { createServiceLogger, createTelemetry } from '@cdc/telemetry';
 import { ProcessorApp } from './app.ts';
-import { pollGroupLag } from './consumer-lag.ts';
 import { runtimeCounters, telemetryObserver } from './observer.ts';
 import { countTransactions } from './transaction-counter.ts';
 

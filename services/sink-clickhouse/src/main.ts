@@ -9,10 +9,9 @@
 import { parseArgs } from 'node:util';
 import { RegistryClient } from '@cdc/avro';
 import type { Logger, LogLevel } from '@cdc/core';
-import { createKafka } from '@cdc/kafka';
+import { createKafka, pollGroupLag } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
 import { createServiceLogger, createTelemetry } from '@cdc/telemetry';
-import { pollGroupLag } from './consumer-lag.ts';
 import { telemetryObserver } from './observer.ts';
 import { startReadServer } from './read-server/read-server.ts';
 import { rebuildTable } from './rebuild.ts';

@@ -1,11 +1,10 @@
 /**
  * A consumer group's lag per partition (end offset minus the committed offset), polled from the
  * broker for the `cdc_consumer_lag` gauge. Transactional topics end with a commit marker, so a
- * partition the group has fully consumed shows 1. (A copy lives in each service that reports
- * a lag; it belongs in @cdc/kafka, beside the admin helpers.)
+ * partition the group has fully consumed shows 1.
  */
 import type { Logger } from '@cdc/core';
-import type { Admin } from '@cdc/kafka';
+import type { Admin } from 'kafkajs';
 
 export interface PartitionLag {
   topic: string;
