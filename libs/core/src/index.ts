@@ -62,4 +62,11 @@ export {
   stableJson,
 } from './position.ts';
 export { isSecretKey, REDACTED, redactSecrets, redactUrlPasswords } from './redact.ts';
-export { backoffDelay, type RetryOptions, retry } from './retry.ts';
+export {
+  type AttemptFailure,
+  backoffDelay,
+  type RetryOptions,
+  retry,
+  type SuperviseOptions,
+  supervise,
+} from './retry.ts';

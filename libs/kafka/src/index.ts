@@ -18,7 +18,7 @@ export { deleteTopicsIfExist, endOffsets, ensureTopics, type TopicSpec } from '.
 export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
 export { groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
-export { isFencedError, toCdcError } from './errors.ts';
+export { isFencedError, isRetriableKafkaError, RETRIABLE_BROKER_ERRORS, toCdcError } from './errors.ts';
 export {
   createIdempotentProducer,
   TransactionalProducer,

@@ -29,4 +29,5 @@ export {
   type WindowDeclaration,
 } from './sections/processing.ts';
 export { type RegistrySection, RegistrySectionSchema } from './sections/registry.ts';
+export { type RestartSection, RestartSectionSchema } from './sections/restart.ts';
 export { type TelemetrySection, TelemetrySectionSchema } from './sections/telemetry.ts';

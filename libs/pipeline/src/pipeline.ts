@@ -6,6 +6,7 @@ import { MongoSourceSchema } from './sections/mongo-source.ts';
 import { PostgresSourceSchema } from './sections/postgres-source.ts';
 import { ProcessingSectionSchema } from './sections/processing.ts';
 import { RegistrySectionSchema } from './sections/registry.ts';
+import { RestartSectionSchema } from './sections/restart.ts';
 import { TelemetrySectionSchema } from './sections/telemetry.ts';
 
 /**
@@ -26,6 +27,7 @@ export const PipelineSchema = z
     clickhouse: ClickHouseSectionSchema.optional(),
     processing: ProcessingSectionSchema.optional(),
     telemetry: TelemetrySectionSchema.prefault({}),
+    restart: RestartSectionSchema.prefault({}),
   })
   .superRefine((p, ctx) => {
     const names = [...p.sources.postgres, ...p.sources.mongo].map((s) => s.name);

@@ -146,6 +146,22 @@ export const METRICS = {
     description: 'Changelog records a state store must restore (end offsets minus its checkpoint).',
     labels: ['store'],
   },
+  restarts: {
+    name: 'cdc_service_restarts_total',
+    kind: 'counter',
+    unit: '{restart}',
+    description:
+      "In-process restarts of a unit of work (a capture source, the streams runtime, the sink consumer) after a retriable failure, by the failure's code.",
+    labels: ['unit', 'code'],
+  },
+  retryAttempt: {
+    name: 'cdc_service_retry_attempt',
+    kind: 'gauge',
+    unit: '{attempt}',
+    description:
+      'Failures in a row of a unit of work that is being retried (0 while it runs without failing); it grows while a server stays unavailable.',
+    labels: ['unit'],
+  },
   ready: {
     name: 'cdc_ready',
     kind: 'gauge',

@@ -1,5 +1,5 @@
 /**
- * One MongoDB capture: a supervisor that runs sessions until stopped. A session connects the
+ * One MongoDB capture: sessions run until stopped (by the service runner, or `run`). A session connects the
  * transactional writer (fencing any predecessor), reads the committed position and inferred
  * schemas from the offsets topic, connects to MongoDB, decides the stream scope, checks that
  * the server still has the history after the stored tokens, takes (or finishes) the initial
@@ -13,8 +13,8 @@
  */
 import type { AvroSerde, InferredSchemaState } from '@cdc/avro';
 import { ChangeWriter, deadLetterTopic, OffsetsStore, TopicSchemas } from '@cdc/capture';
-import { backoffDelay, CdcError, type Clock, isRetriable, type Logger } from '@cdc/core';
-import type { Admin, Kafka } from '@cdc/kafka';
+import { CdcError, type Clock, isRetriable, type Logger, supervise } from '@cdc/core';
+import { type Admin, isRetriableKafkaError, type Kafka } from '@cdc/kafka';
 import type { MongoSource } from '@cdc/pipeline';
 import { MongoClient } from 'mongodb';
 import { CollectionRoutes, mongoEnvelopeSchema } from './collections.ts';
@@ -68,32 +68,34 @@ export class MongoCapture {
     return this.snapshotter?.progress;
   }
 
-  /** Runs until `signal` aborts (resolves) or a non-retriable error (rejects). */
+  /**
+   * Runs sessions until `signal` aborts (resolves) or a failure a new session cannot fix
+   * (rejects): the restart loop of `@cdc/core`'s `supervise`, as the service runner uses it.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, clock } = this.o;
-    let attempt = 0;
-    while (!signal.aborted) {
-      const started = clock.now();
-      try {
-        await this.session(signal);
-        return;
-      } catch (err) {
-        this.observer.running(false, `session failed: ${(err as Error)?.message ?? String(err)}`);
-        if (signal.aborted) return;
-        this.observer.error(err);
-        if (!shouldRestart(err)) {
-          logger.error('capture stopped', { err });
-          throw err;
-        }
-        if (clock.now() - started > 60_000) attempt = 0;
-        const delay = backoffDelay(attempt++, 500, 30_000, Math.random);
-        logger.warn('capture session failed; restarting from the committed position', {
-          err,
-          attempt,
-          delayMs: delay,
-        });
-        await clock.sleep(delay, signal).catch(() => undefined);
-      }
+    await supervise((s) => this.attempt(s), signal, {
+      retriable: shouldRestart,
+      clock,
+      onFailure: ({ err, attempt, retrying, delayMs }) =>
+        retrying
+          ? logger.warn('capture session failed; restarting from the committed position', {
+              err,
+              attempt,
+              delayMs,
+            })
+          : logger.error('capture stopped', { err }),
+    });
+  }
+
+  /** One session, until `signal` aborts (resolves) or it fails (rejects, having stored nothing more). */
+  async attempt(signal: AbortSignal): Promise<void> {
+    try {
+      await this.session(signal);
+    } catch (err) {
+      this.observer.running(false, `session failed: ${(err as Error)?.message ?? String(err)}`);
+      if (!signal.aborted) this.observer.error(err);
+      throw err;
     }
   }
 
@@ -281,7 +283,7 @@ const RESTARTABLE = new Set([
 /** Whether a new session may fix it (restarting is always safe: it resumes from what Kafka has). */
 export function shouldRestart(err: unknown): boolean {
   if (err instanceof CdcError) return err.retriable || RESTARTABLE.has(err.code);
-  if (isRetriable(err)) return true;
+  if (isRetriable(err) || isRetriableKafkaError(err)) return true;
   const e = err as { name?: string; message?: string; errorLabels?: unknown };
   if (typeof e?.name === 'string' && /Mongo(Network|ServerSelection|NotConnected|Topology)/.test(e.name))
     return true;

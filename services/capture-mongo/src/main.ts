@@ -1,102 +1,64 @@
 /**
- * capture-mongo: the composition root. Loads the pipeline file, makes the logger and the
- * clients, runs one capture per MongoDB source (or the one named by --source), and on
- * SIGTERM/SIGINT stops reading, writes what is buffered with its resume token in a last Kafka
- * transaction (or lets it abort) and closes in reverse order.
+ * capture-mongo: the composition root. Loads the pipeline file, makes the Kafka client, the
+ * registry serde and the telemetry wiring, and runs one capture per MongoDB source (or the one
+ * named by --source) as a unit of the service runner: a retriable failure restarts that source's
+ * session from the committed resume token; on SIGTERM/SIGINT each session writes what is
+ * buffered with its resume token in a last Kafka transaction (or lets it abort).
  *
  *   node services/capture-mongo/dist/main.js --config pipeline.yaml [--source shop]
  */
-import { parseArgs } from 'node:util';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
-import { type LogLevel, systemClock } from '@cdc/core';
+import { CdcError } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
-import { loadPipeline } from '@cdc/pipeline';
-import { createServiceLogger, createTelemetry } from '@cdc/telemetry';
-import { MongoCapture } from './capture.ts';
+import { runService } from '@cdc/service';
+import { MongoCapture, shouldRestart } from './capture.ts';
 import { telemetryObserver } from './observer.ts';
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: { config: { type: 'string' }, source: { type: 'string' } },
-  });
-  if (!values.config) {
-    process.stderr.write('usage: capture-mongo --config <pipeline file> [--source <name>]\n');
-    return 2;
-  }
-  const pipeline = loadPipeline(values.config);
-  const sources = pipeline.sources.mongo.filter((s) => !values.source || s.name === values.source);
-  const logger = createServiceLogger({
-    service: 'capture-mongo',
-    config: pipeline,
-    level: (process.env.CDC_LOG_LEVEL as LogLevel | undefined) ?? 'info',
-  });
-  if (sources.length === 0) {
-    logger.error(
-      values.source ? `no MongoDB source named ${values.source}` : 'the pipeline has no MongoDB source',
-    );
-    return 2;
-  }
-  const kafka = createKafka(pipeline.kafka, logger);
-  // /metrics /healthz /readyz: ready while Kafka answers and every source snapshots or streams.
-  const telemetry = createTelemetry({ service: 'capture-mongo', config: pipeline.telemetry, logger });
-  const kafkaUp = telemetry.readiness.flag('kafka');
-  const ready = new Map(sources.map((s) => [s.name, telemetry.readiness.flag(`source ${s.name}`)]));
-  await telemetry.start();
-  const admin = kafka.admin();
-  await admin.connect();
-  kafkaUp.set(true, 'connected');
-  const registry = new RegistryClient({
-    url: pipeline.registry.url,
-    ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
-    logger,
-  });
-  // Inferred MongoDB schemas write their unions wrapped (an integral double must keep its branch).
-  const serde = new AvroSerde({ registry, logger, wrapUnions: true });
-  const stop = new AbortController();
-  const onSignal = (signal: string) => {
-    logger.info('stopping', { signal });
-    stop.abort(new Error(signal));
-  };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
-  let code = 0;
-  try {
-    await Promise.all(
-      sources.map((source) =>
-        new MongoCapture({
-          source,
-          kafka,
-          admin,
-          serde,
-          logger: logger.child({ source: source.name }),
-          clock: systemClock,
-          observer: telemetryObserver(telemetry, {
-            source: source.name,
-            offsetsTopic: source.offsetsTopic,
-            ready: ready.get(source.name)!,
-          }),
-        })
-          .run(stop.signal)
-          .catch((err: unknown) => {
-            code = 1;
-            stop.abort(err);
-          }),
-      ),
-    );
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-    await telemetry.shutdown().catch(() => undefined);
-  }
-  logger.info('stopped', { exitCode: code });
-  return code;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(
-      `${JSON.stringify({ level: 'error', msg: 'capture-mongo failed', err: String(err) })}\n`,
-    );
-    process.exit(1);
+runService({
+  service: 'capture-mongo',
+  usage: 'capture-mongo --config <pipeline file> [--source <name>]',
+  options: { source: { type: 'string' } },
+  setup: ({ pipeline, args, logger, telemetry, clock, onClose }) => {
+    const only = args.values.source as string | undefined;
+    const sources = pipeline.sources.mongo.filter((s) => !only || s.name === only);
+    if (sources.length === 0)
+      throw new CdcError(
+        'CONFIG_INVALID',
+        only ? `no MongoDB source named ${only}` : 'the pipeline has no MongoDB source',
+      );
+    const kafka = createKafka(pipeline.kafka, logger);
+    const admin = kafka.admin();
+    onClose(() => admin.disconnect());
+    const registry = new RegistryClient({
+      url: pipeline.registry.url,
+      ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
+      logger,
+    });
+    // Inferred MongoDB schemas write their unions wrapped (an integral double must keep its branch).
+    const serde = new AvroSerde({ registry, logger, wrapUnions: true });
+    // /readyz: ready while every source snapshots or streams.
+    return sources.map((source) => {
+      const capture = new MongoCapture({
+        source,
+        kafka,
+        admin,
+        serde,
+        logger: logger.child({ source: source.name }),
+        clock,
+        observer: telemetryObserver(telemetry, {
+          source: source.name,
+          offsetsTopic: source.offsetsTopic,
+          ready: telemetry.readiness.flag(`source ${source.name}`),
+        }),
+      });
+      return {
+        name: `source ${source.name}`,
+        attempt: async (signal: AbortSignal) => {
+          await admin.connect();
+          await capture.attempt(signal);
+        },
+        retriable: shouldRestart,
+      };
+    });
   },
-);
+});

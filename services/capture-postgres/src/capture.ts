@@ -1,5 +1,5 @@
 /**
- * One PostgreSQL capture: a supervisor that runs sessions until stopped. A session connects
+ * One PostgreSQL capture: sessions run until stopped (by the service runner, or `run`). A session connects
  * the transactional writer (fencing any predecessor), reads the committed position from the
  * offsets topic, makes sure the publication and slot exist, takes the initial snapshot when
  * the mode asks for one, then streams.
@@ -12,8 +12,8 @@
  */
 import type { AvroSerde } from '@cdc/avro';
 import { ChangeWriter, OffsetsStore, TopicSchemas } from '@cdc/capture';
-import { backoffDelay, CdcError, type Clock, isRetriable, type Logger, parseLsn } from '@cdc/core';
-import type { Admin, Kafka } from '@cdc/kafka';
+import { CdcError, type Clock, isRetriable, type Logger, parseLsn, supervise } from '@cdc/core';
+import { type Admin, isRetriableKafkaError, type Kafka } from '@cdc/kafka';
 import type { PostgresSource } from '@cdc/pipeline';
 import pg from 'pg';
 import { type CaptureObserver, noopObserver } from './observer.ts';
@@ -84,32 +84,47 @@ export class PostgresCapture {
     return this.o.observer ?? noopObserver;
   }
 
-  /** Runs until `signal` aborts (resolves) or a non-retriable error (rejects). */
+  /**
+   * Runs sessions until `signal` aborts (resolves) or a failure a new session cannot fix
+   * (rejects): the restart loop of `@cdc/core`'s `supervise`, as the service runner uses it.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, clock } = this.o;
-    let attempt = 0;
-    while (!signal.aborted) {
-      const started = clock.now();
-      try {
-        const result = await this.session(signal);
-        if (result === 'finished') return;
-      } catch (err) {
-        this.observer.streaming(false);
-        if (signal.aborted) return;
-        this.observer.error(err);
-        if (!shouldRestart(err)) {
-          logger.error('capture stopped', { err });
-          throw err;
-        }
-        if (clock.now() - started > 60_000) attempt = 0;
-        const delay = backoffDelay(attempt++, 500, 30_000, Math.random);
-        logger.warn('capture session failed; restarting from the committed position', {
-          err,
-          attempt,
-          delayMs: delay,
-        });
-        await clock.sleep(delay, signal).catch(() => undefined);
+    await supervise((s) => this.attempt(s), signal, {
+      retriable: shouldRestart,
+      clock,
+      onFailure: ({ err, attempt, retrying, delayMs }) =>
+        retrying
+          ? logger.warn('capture session failed; restarting from the committed position', {
+              err,
+              attempt,
+              delayMs,
+            })
+          : logger.error('capture stopped', { err }),
+    });
+  }
+
+  /**
+   * One session, until `signal` aborts (resolves), the work is done (`snapshot: initial_only`,
+   * resolves) or it fails (rejects, having acknowledged nothing beyond what Kafka committed).
+   */
+  async attempt(signal: AbortSignal): Promise<void> {
+    try {
+      const result = await this.session(signal);
+      if (result === 'stopped' && !signal.aborted) {
+        throw new CdcError(
+          'SOURCE_UNAVAILABLE',
+          `the replication stream of slot ${this.o.source.slot} ended`,
+          {
+            retriable: true,
+            context: { slot: this.o.source.slot },
+          },
+        );
       }
+    } catch (err) {
+      this.observer.streaming(false);
+      if (!signal.aborted) this.observer.error(err);
+      throw err;
     }
   }
 
@@ -335,7 +350,7 @@ const RESTARTABLE = new Set([
  */
 export function shouldRestart(err: unknown): boolean {
   if (err instanceof CdcError) return err.retriable || RESTARTABLE.has(err.code);
-  if (isRetriable(err)) return true;
+  if (isRetriable(err) || isRetriableKafkaError(err)) return true;
   const e = err as { code?: string; message?: string };
   if (typeof e?.code === 'string' && /^(E[A-Z]+|08...|57P0[1-3]|53300|40001|40P01)$/.test(e.code))
     return true;

@@ -71,6 +71,8 @@ describe('the telemetry listener', () => {
     t.metrics.sinkInsertDuration.record(0.05, { table: 'orders' });
     t.metrics.stateRestoreRecords.set(10, { store: 'customers' });
     t.metrics.stateRestoreRecordsEstimated.set(20, { store: 'customers' });
+    t.metrics.restarts.add(1, { unit: 'sink', code: 'KAFKA_UNAVAILABLE' });
+    t.metrics.retryAttempt.set(1, { unit: 'sink' });
 
     const res = await fetch(`${url}/metrics`);
     expect(res.status).toBe(200);
