@@ -23,7 +23,9 @@ describe('Kafka errors: which are retriable', () => {
       'This server does not host this topic-partition',
       true,
     );
-    const err = toCdcError(new KafkaJSNonRetriableError(inner, { cause: inner } as never), 'creating topics');
+    // kafkajs' retrier wraps it as its `bail` does (the typings omit the options argument).
+    const Wrap = KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error;
+    const err = toCdcError(new Wrap(inner, { cause: inner }), 'creating topics');
     expect(err.code).toBe('KAFKA_REQUEST_FAILED');
     expect(err.retriable).toBe(true);
     expect(err.context).toMatchObject({ brokerError: 'UNKNOWN_TOPIC_OR_PARTITION' });

@@ -29,6 +29,15 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['up'], { CDC_CONFIG: 'env.yaml' }).config).toBe('env.yaml');
   });
 
+  it('reads the internal `supervise` command `up` starts, which needs a config too', () => {
+    expect(parseCommandLine(['supervise', '--config', 'p.yaml', '--state-dir', 's'])).toMatchObject({
+      command: 'supervise',
+      config: 'p.yaml',
+      stateDir: 's',
+    });
+    expect(() => parseCommandLine(['supervise'])).toThrow(/needs --config/);
+  });
+
   it('passes everything after `schemas` to the schemas CLI untouched', () => {
     expect(parseCommandLine(['schemas', 'check', '--registry', 'http://r']).rest).toEqual([
       'check',

@@ -7,10 +7,12 @@ import { parseArgs } from 'node:util';
 export const USAGE = `usage: cdc <command> [options]
 
   run <service> --config FILE     run one service in the foreground (${'capture-postgres|capture-mongo|processor|sink-clickhouse'})
-  up --config FILE                run every service of the pipeline file in the background
-  down                            stop what \`up\` started
-  status [--json]                 each service: pid, health, consumer lag, source position, snapshot progress
-  logs [service] [--lines N]      the end of a service's log
+  up --config FILE                run every service of the pipeline file in the background, under a
+                                  supervisor that restarts a service that exits
+  down                            stop what \`up\` started, the supervisor included
+  status [--json]                 each service: pid, health, restarts and last exit, consumer lag, source
+                                  position, snapshot progress; whether the supervisor runs
+  logs [service] [--lines N]      the end of a service's log (\`logs supervisor\`: restarts and exits)
   query "SQL" [--json]            query the pipeline's ClickHouse target (embedded or server)
   verify --config FILE [--timeout 120] [--source NAME…] [--json]
                                   compare every captured table/collection with ClickHouse's current state
@@ -19,11 +21,17 @@ export const USAGE = `usage: cdc <command> [options]
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
 
 options: --config FILE (default: $CDC_CONFIG), --state-dir DIR (default: .stack/pipeline, where
-up/down/status keep pid files and logs)`;
+up/down/status keep pid files and logs)
+
+internal (started by \`up\`, not typed by hand):
+  supervise --config FILE --state-dir DIR
+                                  run every service, restart any that exits (backoff 1-30 s), stop
+                                  them on SIGTERM; state in DIR/state.json, log DIR/logs/supervisor.log`;
 
 export const COMMANDS = [
   'run',
   'up',
+  'supervise',
   'down',
   'status',
   'logs',
@@ -58,7 +66,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     return base('help', [], env);
   if (!(COMMANDS as readonly string[]).includes(command))
     throw new UsageError(
-      `unknown command "${command}"; commands: ${COMMANDS.filter((c) => c !== 'help').join(', ')}`,
+      `unknown command "${command}"; commands: ${COMMANDS.filter((c) => c !== 'help' && c !== 'supervise').join(', ')}`,
     );
   const name = command as CommandName;
   if (name === 'schemas') return { ...base(name, [], env), rest: args };
@@ -87,7 +95,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     rest: [],
   };
   if (values.help) return { ...out, command: 'help' };
-  const needsConfig: CommandName[] = ['run', 'up', 'verify', 'rebuild', 'query'];
+  const needsConfig: CommandName[] = ['run', 'up', 'supervise', 'verify', 'rebuild', 'query'];
   if (needsConfig.includes(name) && out.config === undefined)
     throw new UsageError(`cdc ${name} needs --config <pipeline file> (or CDC_CONFIG)`);
   const want: Partial<Record<CommandName, [number, string]>> = {

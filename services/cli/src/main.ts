@@ -9,16 +9,17 @@
  *   npm run cdc -- verify --config infra/pipelines/demo.yaml --timeout 60
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { isCdcError } from '@cdc/core';
+import { dirname, resolve } from 'node:path';
+import { createJsonLogger, isCdcError } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
 import { openReader } from './clickhouse-target.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { pipelineReference, REFERENCE_FILE } from './pipeline-reference.ts';
 import { runService } from './run.ts';
-import { SERVICES } from './services.ts';
-import { formatStatus, gatherStatus } from './status.ts';
+import { availability, SERVICES, servicesOf } from './services.ts';
+import { formatStatus, gatherStatus, statusOk } from './status.ts';
+import { superviseUntilSignalled } from './supervise-loop.ts';
 import { down, StateDir, tail, up } from './supervisor.ts';
 import { formatTable } from './table-format.ts';
 import { formatVerifyReport, verify } from './verify/verify.ts';
@@ -40,6 +41,18 @@ async function main(argv: string[]): Promise<number> {
         say(`not running (not available in this checkout): ${r.skipped.map((s) => s.name).join(', ')}`);
       return r.failed.length > 0 ? 1 : 0;
     }
+    case 'supervise': {
+      const config = resolve(args.config as string);
+      const logger = createJsonLogger({}, { service: 'cdc-supervisor' });
+      const services = [];
+      for (const name of servicesOf(loadPipeline(config))) {
+        const a = availability(name);
+        if (a.available) services.push({ name, entry: a.entry, args: ['--config', config] });
+        else logger.warn('service skipped', { service: name, reason: a.reason });
+      }
+      await superviseUntilSignalled({ config, services, state, logger });
+      return 0;
+    }
     case 'down':
       await down(state, say);
       return 0;
@@ -52,10 +65,10 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       process.stdout.write(args.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
-      return s.services.every((x) => x.alive) && s.problems.length === 0 ? 0 : 1;
+      return statusOk(s) ? 0 : 1;
     }
     case 'logs': {
-      const names = args.positionals.length > 0 ? args.positionals : [...SERVICES];
+      const names = args.positionals.length > 0 ? args.positionals : [...SERVICES, 'supervisor'];
       for (const n of names) say(`== ${n} (${state.logFile(n)})\n${tail(state.logFile(n), args.lines)}`);
       return 0;
     }

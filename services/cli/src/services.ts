@@ -6,6 +6,10 @@ import type { Pipeline } from '@cdc/pipeline';
 export const SERVICES = ['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/** The services that consume what the captures write: started once the captures are ready, stopped after them. */
+export const CONSUMERS: readonly ServiceName[] = ['processor', 'sink-clickhouse'];
+export const isConsumer = (name: ServiceName): boolean => CONSUMERS.includes(name);
+
 export const isServiceName = (s: string): s is ServiceName => (SERVICES as readonly string[]).includes(s);
 
 /** The repository root (this file is `services/cli/{src,dist}/services.{ts,js}`). */

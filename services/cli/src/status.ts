@@ -1,6 +1,7 @@
 /**
- * `cdc status`: for each service `up` started, whether its process lives, its health from the
- * telemetry listener (`/readyz`, `/metrics`) when it serves one, and what Kafka says: the
+ * `cdc status`: for each service `up` started, whether its process lives, how often the
+ * supervisor restarted it and why it last exited (a crash loop counts as failing), its health
+ * from the telemetry listener (`/readyz`, `/metrics`) when it serves one, and what Kafka says: the
  * capture's last committed source position and the sink's consumer lag. What cannot be known
  * is printed as such, never guessed.
  */
@@ -8,9 +9,11 @@ import { createJsonLogger } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
 import { drained, groupLag, type PartitionLag, readPositions } from './kafka-progress.ts';
+import { isAlive, isSupervisorAlive } from './process-control.ts';
 import { byLabel, sumOf } from './prometheus-text.ts';
+import { DEFAULT_RESTART_POLICY, isCrashLoop, recentExits } from './restart-policy.ts';
 import { type ServiceName, servicesOf } from './services.ts';
-import { isAlive, readPid, type StateDir } from './supervisor.ts';
+import { readPid, type ServiceExit, type ServiceState, type StateDir } from './state-dir.ts';
 import { probeTelemetry } from './telemetry-probe.ts';
 import { sinkTopics } from './topics.ts';
 
@@ -20,6 +23,12 @@ export interface ServiceStatus {
   alive: boolean;
   uptimeS: number | null;
   health: string;
+  /** How many times the supervisor restarted it. */
+  restarts: number;
+  /** Its last exit nobody asked for, with the last error line it logged. */
+  lastExit: ServiceExit | null;
+  /** 5 or more such exits within 5 minutes: failing, whether or not it runs right now. */
+  crashLoop: boolean;
   /** Per table: rows done / estimated, from the capture's metrics. */
   snapshot: Record<string, { done: number; estimated: number | null }> | null;
   consumerLag: number | null;
@@ -28,6 +37,8 @@ export interface ServiceStatus {
 
 export interface PipelineStatus {
   config: string;
+  /** The `cdc supervise` process that restarts the services. */
+  supervisor: { pid: number | null; alive: boolean };
   services: ServiceStatus[];
   sinkLag: { group: string; total: string; drained: boolean; partitions: number } | null;
   positions: Record<string, unknown>;
@@ -44,16 +55,28 @@ export async function gatherStatus(
   const pipeline = loadPipeline(config);
   const problems: string[] = [];
   const services: ServiceStatus[] = [];
+  const supervisorPid = st?.supervisorPid ?? null;
+  const supervisor = { pid: supervisorPid, alive: isSupervisorAlive(supervisorPid ?? undefined) };
   for (const name of servicesOf(pipeline)) {
     const s = st?.services[name];
     const pid = readPid(state.pidFile(name)) ?? null;
     const alive = pid !== null && isAlive(pid);
+    const history = exitHistory(s, Date.now());
     const row: ServiceStatus = {
       name,
       pid,
       alive,
       uptimeS: alive && s ? Math.round((Date.now() - Date.parse(s.startedAt)) / 1000) : null,
-      health: alive ? 'running' : s ? 'stopped' : 'not started',
+      health: alive
+        ? 'running'
+        : s
+          ? supervisor.alive
+            ? 'waiting to be restarted'
+            : 'stopped'
+          : 'not started',
+      restarts: history.restarts,
+      lastExit: history.lastExit,
+      crashLoop: history.crashLoop,
       snapshot: null,
       consumerLag: null,
       position: null,
@@ -74,6 +97,7 @@ export async function gatherStatus(
         row.health = 'running (no telemetry endpoint)';
       }
     }
+    if (history.crashLoopHealth) row.health = history.crashLoopHealth;
     services.push(row);
   }
   const logger = createJsonLogger({ level: 'error' });
@@ -107,7 +131,37 @@ export async function gatherStatus(
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-  return { config, services, sinkLag, positions, problems };
+  if (!supervisor.alive && services.some((x) => x.alive))
+    problems.push(
+      'the supervisor is not running: a service that exits is not restarted (`cdc up` starts it again)',
+    );
+  return { config, supervisor, services, sinkLag, positions, problems };
+}
+
+/** Whether `cdc status` exits 0: every service runs, none crash-loops, nothing else is wrong. */
+export function statusOk(s: PipelineStatus): boolean {
+  return s.services.every((x) => x.alive && !x.crashLoop) && s.problems.length === 0;
+}
+
+/**
+ * What the supervisor recorded of a service, as `status` shows it: a crash loop is judged as of
+ * `now` (exits age out of the window); state.json from before the supervisor has none of it.
+ */
+export function exitHistory(
+  s: Partial<ServiceState> | undefined,
+  now: number,
+): Pick<ServiceStatus, 'restarts' | 'lastExit' | 'crashLoop'> & { crashLoopHealth: string | null } {
+  const exits = s?.exits ?? [];
+  const p = DEFAULT_RESTART_POLICY;
+  const crashLoop = exits.length > 0 ? isCrashLoop(exits, now, p) : s?.crashLoop === true;
+  return {
+    restarts: s?.restarts ?? 0,
+    lastExit: exits.at(-1) ?? null,
+    crashLoop,
+    crashLoopHealth: crashLoop
+      ? `crash loop: ${recentExits(exits, now, p)} exits in ${p.crashLoopWindowMs / 60_000} min`
+      : null,
+  };
 }
 
 async function capturePositions(
@@ -135,11 +189,17 @@ export function describePosition(p: unknown): string {
 
 export function formatStatus(s: PipelineStatus): string {
   const lines = [`pipeline ${s.config}`];
+  lines.push(
+    s.supervisor.alive
+      ? `supervisor pid ${s.supervisor.pid} (restarts a service that exits)`
+      : `supervisor not running${s.supervisor.pid === null ? '' : ` (was pid ${s.supervisor.pid})`}`,
+  );
   const w = Math.max(...s.services.map((x) => x.name.length), 7);
   for (const x of s.services) {
     lines.push(
       `${x.name.padEnd(w)}  ${(x.alive ? `pid ${x.pid}` : '-').padEnd(11)} ${x.uptimeS === null ? '' : `up ${x.uptimeS}s  `}${x.health}`,
     );
+    if (x.restarts > 0 || x.lastExit) lines.push(`${''.padEnd(w)}  ${describeExits(x)}`);
     if (x.position) lines.push(`${''.padEnd(w)}  source position: ${x.position}`);
     if (x.consumerLag !== null) lines.push(`${''.padEnd(w)}  consumer lag: ${x.consumerLag}`);
     if (x.snapshot)
@@ -156,4 +216,15 @@ export function formatStatus(s: PipelineStatus): string {
     );
   for (const p of s.problems) lines.push(`problem: ${p}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** `restarts 3, last exit code 1 at 12:00:01: <last error line>`. */
+export function describeExits(x: Pick<ServiceStatus, 'restarts' | 'lastExit'>): string {
+  const parts = [`restarts ${x.restarts}`];
+  const e = x.lastExit;
+  if (e) {
+    const how = e.signal ? `signal ${e.signal}` : `code ${e.code}`;
+    parts.push(`last exit ${how} at ${e.at}${e.lastError ? `: ${e.lastError}` : ''}`);
+  }
+  return parts.join(', ');
 }

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceExit, ServiceState } from './state-dir.ts';
+import { exitHistory, formatStatus, type PipelineStatus, type ServiceStatus, statusOk } from './status.ts';
+
+const now = Date.parse('2025-01-01T12:00:00Z');
+const exit = (secondsAgo: number, code: number | null, lastError = ''): ServiceExit => ({
+  at: new Date(now - secondsAgo * 1_000).toISOString(),
+  code,
+  signal: code === null ? 'SIGKILL' : null,
+  lastError,
+});
+const service = (exits: ServiceExit[]): ServiceState => ({
+  pid: 42,
+  telemetryPort: 9464,
+  startedAt: new Date(now).toISOString(),
+  log: '/x/processor.log',
+  restarts: exits.length,
+  exits,
+  crashLoop: false,
+});
+
+describe('exitHistory', () => {
+  it('shows restarts and the last exit, and no crash loop for a few exits', () => {
+    const h = exitHistory(service([exit(200, null), exit(30, 1, 'cannot join: KAFKA_UNAVAILABLE')]), now);
+    expect(h).toMatchObject({ restarts: 2, crashLoop: false, crashLoopHealth: null });
+    expect(h.lastExit).toMatchObject({ code: 1, lastError: 'cannot join: KAFKA_UNAVAILABLE' });
+  });
+
+  it('calls 5 exits within 5 minutes a crash loop, judged as of now', () => {
+    const exits = [250, 200, 100, 50, 10].map((s) => exit(s, 2));
+    expect(exitHistory(service(exits), now)).toMatchObject({
+      crashLoop: true,
+      crashLoopHealth: 'crash loop: 5 exits in 5 min',
+    });
+    expect(exitHistory(service(exits), now + 60_000).crashLoop).toBe(false);
+  });
+
+  it('reads state.json written before the supervisor existed (no restarts, no exits)', () => {
+    const old = { pid: 42, telemetryPort: 9464, startedAt: 't', log: 'l' } as ServiceState;
+    expect(exitHistory(old, now)).toEqual({
+      restarts: 0,
+      lastExit: null,
+      crashLoop: false,
+      crashLoopHealth: null,
+    });
+  });
+});
+
+describe('status of a crash-looping service', () => {
+  const row: ServiceStatus = {
+    name: 'processor',
+    pid: 42,
+    alive: true,
+    uptimeS: 1,
+    health: 'crash loop: 6 exits in 5 min',
+    restarts: 6,
+    lastExit: exit(3, 2, 'the pipeline file declares no processing'),
+    crashLoop: true,
+    snapshot: null,
+    consumerLag: null,
+    position: null,
+  };
+  const s: PipelineStatus = {
+    config: 'p.yaml',
+    supervisor: { pid: 7, alive: true },
+    services: [row],
+    sinkLag: null,
+    positions: {},
+    problems: [],
+  };
+
+  it('fails even while the process happens to run, and says why', () => {
+    expect(statusOk(s)).toBe(false);
+    expect(statusOk({ ...s, services: [{ ...row, crashLoop: false }] })).toBe(true);
+    const text = formatStatus(s);
+    expect(text).toContain('supervisor pid 7');
+    expect(text).toContain('processor  pid 42      up 1s  crash loop: 6 exits in 5 min');
+    expect(text).toContain(
+      'restarts 6, last exit code 2 at 2025-01-01T11:59:57.000Z: the pipeline file declares no processing',
+    );
+  });
+});
