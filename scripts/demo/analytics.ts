@@ -4,13 +4,18 @@
  * (one row per group and window, the latest result; `<topic as a table name>_current`).
  */
 import type { Pipeline } from '@cdc/pipeline';
+import type { ServiceName } from '../../services/cli/src/services.ts';
 
 export interface AnalyticsQuery {
+  /** A short name for the demo's verdict (`"top products" printed no rows`). */
+  name: string;
   title: string;
   table: string;
   sql: string;
   /** What an empty result means. */
   empty?: string;
+  /** The services whose output it reads (a query over a service not in the checkout is skipped). */
+  needs: ServiceName[];
 }
 
 /** The sink's table for a topic (non-word characters as `_`), its current-state view. */
@@ -33,6 +38,8 @@ export function analyticsQueries(pipeline: Pipeline, database: string): Analytic
   if (revenue) {
     const t = currentTable(database, revenue);
     out.push({
+      name: 'revenue per region',
+      needs: ['processor'],
       title: 'revenue per region per minute (aggregate revenue_by_region_1m, the last 3 minutes)',
       table: t,
       sql: `SELECT windowStartMs AS minute, region, ${latest('orders')}, ${latest('revenue')} FROM ${t}
@@ -46,6 +53,8 @@ export function analyticsQueries(pipeline: Pipeline, database: string): Analytic
     // The 15-minute windows hop by 5 minutes: take the oldest one still open at the latest
     // window start, the one that covers the most of the last 15 minutes.
     out.push({
+      name: 'top products',
+      needs: ['processor'],
       title: 'top products by units (aggregate top_products_15m, the 15-minute window up to now)',
       table: t,
       sql: `SELECT windowStartMs AS window_start, ${latest('windowEndMs', 'window_end')}, product, category, ${latest('units')}, ${latest('lines')}
@@ -58,6 +67,8 @@ export function analyticsQueries(pipeline: Pipeline, database: string): Analytic
   if (carts) {
     const t = currentTable(database, carts);
     out.push({
+      name: 'cart sessions',
+      needs: ['processor', 'capture-mongo'],
       title: 'cart sessions (aggregate cart_sessions: cart changes per customer, 5-minute gap; the busiest)',
       table: t,
       sql: `SELECT customerId AS customer, windowStartMs AS first_event, ${latest('windowEndMs', 'last_event')},

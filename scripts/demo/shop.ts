@@ -159,7 +159,7 @@ export async function createShop(o: ShopOptions): Promise<Record<string, number>
         updatedAt: new Date(Date.UTC(2024, 5, 1) + i * 60_000),
       }));
       for (let i = 0; i < carts.length; i += 2_000)
-        await db.collection('carts').insertMany(carts.slice(i, i + 2_000));
+        await db.collection<(typeof carts)[number]>('carts').insertMany(carts.slice(i, i + 2_000));
       const clicks = Array.from({ length: s.clicks }, (_x, i) => ({
         session: `s-${i % Math.max(1, Math.round(s.clicks / 8))}`,
         customerId: 1 + ((i * 3) % s.customers),

@@ -4,6 +4,7 @@
  * shop, after inserts, updates and deletes during the run, is in ClickHouse row for row (count
  * and checksum; MongoDB documents keyed by `_id`), and the three analytics queries (revenue per
  * region per minute, top products, cart sessions) print rows from the processor's aggregates.
+ * No service crashed or was restarted, and the demo's last line says it passed.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -14,7 +15,8 @@ const root = resolve(import.meta.dirname, '../../../..');
 it('runs the demo with the generator on and verify passes', { timeout: 300_000 }, () => {
   const r = spawnSync(
     process.execPath,
-    ['scripts/demo.ts', '--duration', '15', '--rate', '30', '--scale', '0.02'],
+    // A catch-up bound that ends the demo (with its reasons) before this test's own timeout.
+    ['scripts/demo.ts', '--duration', '15', '--rate', '30', '--scale', '0.02', '--timeout', '120'],
     {
       cwd: root,
       encoding: 'utf8',
@@ -33,5 +35,13 @@ it('runs the demo with the generator on and verify passes', { timeout: 300_000 }
   // The live view's figures come from the services' /metrics.
   expect(out).toMatch(/captured records\/s +\d+ .*capture-postgres \d+, capture-mongo \d+/);
   expect(out).toMatch(/end-to-end latency +p50 /);
+  // No service crashed, not even one the supervisor restarted; every one was ready at the end.
+  expect(out).not.toMatch(/crashed \d+×|restarted \d+×|crash loop|NOT READY|not running at the end/);
+  expect(out).toMatch(/services at the end: .*sink-clickhouse ready/);
+  expect(out).toMatch(/pipeline caught up in /);
+  expect(out).toMatch(
+    /\ndemo passed in \d+ s: verify passed, 3 analytics queries printed rows, no service crashed\n/,
+  );
+  expect(out).not.toMatch(/demo FAILED/);
   expect(r.status).toBe(0);
 });
