@@ -1,0 +1,198 @@
+/**
+ * What the cross-service scenarios share: the demo pipeline file under a database name of the
+ * scenario's own, its four services as child processes (telemetry on an ephemeral port each,
+ * read from their logs), `/readyz` probes, busy-loop processes that load the CPUs, and a reset
+ * that leaves the broker with none of the pipeline's topics or groups.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createJsonLogger } from '@cdc/core';
+import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
+import { loadPipeline, type Pipeline } from '@cdc/pipeline';
+import pg from 'pg';
+import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
+import { createShop, resetShop, type ShopOptions } from '../../../../scripts/demo/shop.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../../../..');
+export const SERVICES = ['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse'] as const;
+export type Service = (typeof SERVICES)[number];
+
+export interface Scenario {
+  db: string;
+  env: NodeJS.ProcessEnv;
+  pipeline: Pipeline;
+  shop: ShopOptions;
+}
+
+/** The demo pipeline (infra/pipelines/demo.yaml) on database `db`, its read endpoint on `httpPort`. */
+export function scenario(db: string, httpPort: number): Scenario {
+  const ep = localEndpoints();
+  const env = {
+    ...process.env,
+    CDC_DEMO_DB: db,
+    CDC_DEMO_CLICKHOUSE_HTTP_PORT: String(httpPort),
+    CDC_LOG_LEVEL: 'info',
+  };
+  return {
+    db,
+    env,
+    pipeline: loadPipeline(resolve(ROOT, 'infra/pipelines/demo.yaml'), env),
+    shop: {
+      pgPort: ep.postgres.port,
+      stackDir: ep.stackDir,
+      database: db,
+      mongoUrl: ep.mongo.url,
+      scale: 0.01,
+    },
+  };
+}
+
+/** A fresh demo shop in PostgreSQL and MongoDB (~3k rows at scale 0.01). */
+export async function freshShop(s: Scenario): Promise<Record<string, number>> {
+  await resetShop(s.shop);
+  return createShop(s.shop);
+}
+
+/**
+ * Leaves the broker with none of the pipeline's topics and groups, and the services with no
+ * local state: the next start is a first start (services must be stopped).
+ */
+export async function wipePipeline(s: Scenario): Promise<void> {
+  const { pipeline, db } = s;
+  const kafka = createKafka(pipeline.kafka, createJsonLogger({ level: 'error' }));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const app = pipeline.processing?.applicationId ?? '\u0000';
+    const topics = (await admin.listTopics()).filter(
+      (t) => /^demo(docs)?\./.test(t) || t.startsWith(db) || t.startsWith(app),
+    );
+    await deleteTopicsIfExist(admin, topics);
+    const groups = [pipeline.clickhouse?.sink.groupId ?? '', app];
+    await admin.deleteGroups(groups.filter(Boolean)).catch(() => undefined);
+    // Deletion is asynchronous: wait until the broker no longer lists them.
+    for (let i = 0; i < 100; i++) {
+      const left = (await admin.listTopics()).filter((t) => topics.includes(t));
+      if (left.length === 0) break;
+      await sleep(200);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const slot = pipeline.sources.postgres[0]?.slot;
+  const su = new pg.Client({
+    host: resolve(s.shop.stackDir, 'data/postgres/sock'),
+    port: s.shop.pgPort,
+    user: 'postgres',
+    database: 'postgres',
+  });
+  await su.connect();
+  try {
+    await su.query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+      [slot],
+    );
+  } finally {
+    await su.end();
+  }
+  if (pipeline.processing)
+    rmSync(resolve(ROOT, pipeline.processing.stateDir), { recursive: true, force: true });
+  const ch = pipeline.clickhouse;
+  if (ch && 'embedded' in ch) rmSync(resolve(ROOT, ch.embedded.path), { recursive: true, force: true });
+}
+
+/** One service as a child process of the test, its output kept for assertions. */
+export class ServiceProcess {
+  readonly name: Service;
+  readonly child: ChildProcess;
+  output = '';
+  private port: number | undefined;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(name: Service, env: NodeJS.ProcessEnv) {
+    this.name = name;
+    this.child = spawn(
+      process.execPath,
+      [
+        resolve(ROOT, 'services', name, 'dist/main.js'),
+        '--config',
+        resolve(ROOT, 'infra/pipelines/demo.yaml'),
+      ],
+      { cwd: ROOT, env: { ...env, CDC__TELEMETRY__HTTP__PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const keep = (b: Buffer) => {
+      this.output += b.toString('utf8');
+      if (this.output.length > 4_000_000) this.output = this.output.slice(-2_000_000);
+    };
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    this.exited = new Promise((r) => this.child.once('exit', (code, signal) => r({ code, signal })));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The telemetry listener's port, from the service's log line `serving /metrics …`. */
+  get telemetryPort(): number | undefined {
+    if (this.port === undefined) {
+      const m = /"msg":"serving \/metrics \/healthz \/readyz"[^\n]*"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(
+        this.output,
+      );
+      if (m) this.port = Number(m[1]);
+    }
+    return this.port;
+  }
+
+  /** `/readyz`: ready or not, with the body (the checks and their details). */
+  async readyz(): Promise<{ ready: boolean; body: string }> {
+    const port = this.telemetryPort;
+    if (port === undefined) return { ready: false, body: 'no telemetry listener yet' };
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(3_000) });
+      return { ready: res.status === 200, body: await res.text() };
+    } catch (err) {
+      return { ready: false, body: String(err) };
+    }
+  }
+
+  /** The causes of the in-process restarts, from the service's log: `CODE (BROKER_ERROR)` each. */
+  get restartCauses(): string[] {
+    const out: string[] = [];
+    for (const line of this.output.split('\n')) {
+      if (!line.includes('failed; starting it again from what Kafka committed')) continue;
+      const code = /"code":"([A-Z_]+)"/.exec(line)?.[1] ?? /"name":"(\w+)"/.exec(line)?.[1] ?? '?';
+      const broker = /"brokerError":"([A-Z_]+)"/.exec(line)?.[1];
+      out.push(broker ? `${code} (${broker})` : code);
+    }
+    return out;
+  }
+
+  /** SIGTERM, SIGKILL after `graceMs`; the exit. */
+  async stop(graceMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The last lines of its output (for failure messages). */
+  tail(lines = 15): string {
+    return this.output.trimEnd().split('\n').slice(-lines).join('\n');
+  }
+}
+
+/** Two processes spinning on the CPUs, as on a user's busy machine; returns their stop. */
+export function busyLoops(count = 2): () => void {
+  const loops = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+  );
+  return () => {
+    for (const l of loops) l.kill('SIGKILL');
+  };
+}

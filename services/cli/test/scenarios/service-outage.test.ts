@@ -1,0 +1,219 @@
+/**
+ * service-outage: the demo pipeline runs with the change generator on, and Kafka, the schema
+ * registry and ClickHouse are each made unavailable for 30 s (the broker and the registry
+ * stopped and started again, as a restart or an upgrade does; the embedded ClickHouse's table
+ * directories made immutable, so that every insert fails as on a broken disk). No service
+ * exits; each answers ready again after each outage; and afterwards nothing is lost or
+ * duplicated: `cdc verify` passes for every table and collection, every PostgreSQL table topic
+ * holds each change once, and each table's history in ClickHouse holds every change of its
+ * topic exactly once.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { createJsonLogger } from '@cdc/core';
+import { createKafka } from '@cdc/kafka';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ChangeGenerator } from '../../../../scripts/demo/generator.ts';
+import { shopClient } from '../../../../scripts/demo/shop.ts';
+import { readTopic } from '../../../processor/test/read-topic.ts';
+import { openReader } from '../../src/clickhouse-target.ts';
+import { drained, groupLag } from '../../src/kafka-progress.ts';
+import { verify } from '../../src/verify/verify.ts';
+import {
+  freshShop,
+  ROOT,
+  type Scenario,
+  SERVICES,
+  ServiceProcess,
+  scenario,
+  wipePipeline,
+} from './pipeline-harness.ts';
+
+const OUTAGE_MS = 30_000;
+const s: Scenario = scenario('cdc_outage', 18_127);
+const TABLES = ['customers', 'products', 'orders', 'order_items'];
+let running: ServiceProcess[] = [];
+
+function stack(...args: string[]): void {
+  const r = spawnSync(process.execPath, ['infra/local/src/stack.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
+  if (r.status !== 0) throw new Error(`stack ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+interface Outage {
+  name: string;
+  begin(): Promise<void>;
+  end(): Promise<void>;
+}
+
+const outages: Outage[] = [
+  {
+    name: 'kafka',
+    begin: async () => stack('down', '--only', 'kafka'),
+    end: async () => stack('up', '--only', 'kafka'),
+  },
+  {
+    name: 'registry',
+    begin: async () => stack('down', '--only', 'registry'),
+    end: async () => stack('up', '--only', 'registry'),
+  },
+  (() => {
+    let paths: string[] = [];
+    return {
+      name: 'clickhouse',
+      async begin() {
+        const reader = await openReader(s.pipeline.clickhouse!);
+        try {
+          const rows = await reader.query<{ path: string }>(
+            "SELECT arrayJoin(data_paths) AS path FROM system.tables WHERE database = 'demo' AND engine LIKE '%MergeTree'",
+          );
+          paths = rows.map((r) => r.path.replace(/\/$/, ''));
+        } finally {
+          await reader.close();
+        }
+        expect(paths.length).toBeGreaterThan(8);
+        execFileSync('chattr', ['+i', ...paths]);
+      },
+      async end() {
+        execFileSync('chattr', ['-i', ...paths]);
+      },
+    };
+  })(),
+];
+
+async function allReady(boundMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  const pending = new Set(running);
+  while (pending.size > 0) {
+    for (const p of [...pending]) {
+      expect(p.running, `${what}: ${p.name} exited:\n${p.tail()}`).toBe(true);
+      if ((await p.readyz()).ready) pending.delete(p);
+    }
+    if (pending.size === 0) return;
+    if (Date.now() - t0 > boundMs) {
+      const bodies = await Promise.all(
+        [...pending].map(async (p) => `${p.name}: ${(await p.readyz()).body}`),
+      );
+      throw new Error(`${what}: not ready within ${boundMs / 1000} s:\n${bodies.join('\n')}`);
+    }
+    await sleep(500);
+  }
+}
+
+beforeAll(async () => {
+  process.env.CDC_DEMO_DB = s.db;
+  process.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT = s.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT;
+  await freshShop(s);
+  await wipePipeline(s);
+}, 180_000);
+
+afterAll(async () => {
+  // Whatever happened, the stack's servers run again and no directory stays immutable.
+  stack('up', '--only', 'kafka,registry');
+  await Promise.all(running.map((p) => p.stop(5_000)));
+  await wipePipeline(s).catch(() => undefined);
+}, 300_000);
+
+it('Kafka, the registry and ClickHouse each away for 30 s: no service exits, nothing lost or duplicated', {
+  timeout: 900_000,
+}, async () => {
+  running = SERVICES.map((name) => new ServiceProcess(name, s.env));
+  await allReady(120_000, 'start');
+  const client = shopClient(s.shop);
+  await client.connect();
+  const mongo = new MongoClient(s.shop.mongoUrl);
+  await mongo.connect();
+  const gen = new ChangeGenerator(client, mongo.db(s.db), 30, 20, 50);
+  gen.start();
+  const log: string[] = [];
+  try {
+    await sleep(10_000);
+    for (const outage of outages) {
+      const t0 = Date.now();
+      await outage.begin();
+      const notReady = new Set<string>();
+      try {
+        while (Date.now() - t0 < OUTAGE_MS) {
+          for (const p of running) {
+            expect(p.running, `${outage.name} outage: ${p.name} exited:\n${p.tail()}`).toBe(true);
+            if (!(await p.readyz()).ready) notReady.add(p.name);
+          }
+          await sleep(1_000);
+        }
+      } finally {
+        await outage.end();
+      }
+      await allReady(180_000, `after the ${outage.name} outage`);
+      log.push(
+        `${outage.name}: away ${((Date.now() - t0) / 1000).toFixed(0)} s; not ready meanwhile: ${[...notReady].join(', ') || 'none'}; ready again ${((Date.now() - t0) / 1000).toFixed(0)} s after it began`,
+      );
+      await sleep(5_000);
+    }
+  } finally {
+    await gen.stop();
+    await client.end();
+    await mongo.close();
+  }
+  expect(gen.stats.transactions).toBeGreaterThan(500);
+
+  // Caught up: the sink's group over every demo topic.
+  const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const topics = (await admin.listTopics()).filter((t) => /^demo(docs)?\./.test(t));
+      if (drained(await groupLag(admin, s.pipeline.clickhouse!.sink.groupId, topics))) break;
+      expect(Date.now() < deadline, 'the sink did not catch up within 300 s').toBe(true);
+      await sleep(1_000);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  for (const p of running) expect(p.running, `${p.name} exited:\n${p.tail()}`).toBe(true);
+  const exits = await Promise.all(running.map((p) => p.stop()));
+  for (const [i, e] of exits.entries())
+    expect(e, `${running[i]?.name} did not stop cleanly`).toEqual({ code: 0, signal: null });
+  running = [];
+
+  // Nothing lost: the replica equals the source, every table and collection.
+  const report = await verify({
+    config: resolve(ROOT, 'infra/pipelines/demo.yaml'),
+    timeoutMs: 120_000,
+    env: s.env,
+  });
+  expect(report.ok, JSON.stringify(report, null, 2).slice(0, 4000)).toBe(true);
+
+  // Nothing duplicated: each change once in its topic, and once in the table's history.
+  const serde = new AvroSerde({ registry: new RegistryClient({ url: s.pipeline.registry.url }) });
+  const reader = await openReader(s.pipeline.clickhouse!);
+  try {
+    for (const t of TABLES) {
+      const topic = `demo.${s.db}.public.${t}`;
+      const records = (await readTopic(kafka, topic, 60_000)).filter((r) => r.value !== null);
+      const ids = await Promise.all(
+        records.map(async (r) => ((await serde.deserialize(r.value)) as { changeId: string }).changeId),
+      );
+      expect(new Set(ids).size, `${topic}: a change written twice`).toBe(ids.length);
+      const [table] = await reader.query<{ name: string }>(
+        `SELECT name FROM system.tables WHERE database = 'demo' AND name LIKE '%public\\_${t}\\_history'`,
+      );
+      expect(table, `no history table for ${t}`).toBeDefined();
+      const [h] = await reader.query<{ rows: string; changes: string }>(
+        `SELECT count() AS rows, uniqExact(_change_id) AS changes FROM demo.\`${table!.name}\` FINAL`,
+      );
+      expect(Number(h!.changes), `${t}: history vs topic`).toBe(ids.length);
+      expect(Number(h!.rows), `${t}: a change twice in the history`).toBe(ids.length);
+    }
+  } finally {
+    await reader.close();
+  }
+  process.stdout.write(`service-outage:\n${log.join('\n')}\n`);
+});
