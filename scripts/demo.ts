@@ -28,7 +28,8 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { StackState } from '../services/cli/src/supervisor.ts';
-import type { AnalyticsResult, ServiceCheck, VerifyOutcome } from './demo/outcome.ts';
+import type { AnalyticsResult, ReconciledAggregate, ServiceCheck, VerifyOutcome } from './demo/outcome.ts';
+import type { Reconciliation } from './demo/reconcile.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -94,6 +95,7 @@ const { probeTelemetry } = await import('../services/cli/src/telemetry-probe.ts'
 const { pipelineRates } = await import('../services/cli/src/pipeline-rates.ts');
 const { availability, servicesOf } = await import('../services/cli/src/services.ts');
 const { analyticsQueries } = await import('./demo/analytics.ts');
+const { reconcile, reconciliationLine } = await import('./demo/reconcile.ts');
 const { createShop, resetShop, shopClient } = await import('./demo/shop.ts');
 const { ChangeGenerator } = await import('./demo/generator.ts');
 const { line, render, scrape } = await import('./demo/live-view.ts');
@@ -353,6 +355,7 @@ if (skipVerify) {
 // Analytics: the processor's aggregates, as the sink upserted them into ClickHouse. A query over
 // a service not in this checkout is skipped; one that fails or prints no row fails the demo.
 const analytics: AnalyticsResult[] = [];
+const reconciled: ReconciledAggregate[] = [];
 const queries = analyticsQueries(pipeline, section.database);
 const runnable = queries.filter((q) => {
   const absent = q.needs.filter((n) => skipped.includes(n));
@@ -380,11 +383,38 @@ if (reader) {
     say(`  (${rows.length} row(s) from ${q.table})`);
     analytics.push({ name: q.name, rows: rows.length });
   }
+  // Every window of every aggregate against a GROUP BY over the replica that verify proved exact.
+  if (verified.ran && verified.ok) {
+    say('\nreconciliation (every window of every group against a GROUP BY over the verified replica):');
+    const results = await reconcile(reader, pipeline, section.database).catch((err: Error) => {
+      say(`  reconciliation failed: ${err.message.split('\n')[0]}`);
+      const failed: Reconciliation = {
+        aggregate: 'reconciliation',
+        countName: '',
+        aggregateCount: 0,
+        sourceCount: 1,
+        compared: 0,
+        differing: 1,
+        examples: [err.message.split('\n')[0] ?? ''],
+      };
+      return [failed];
+    });
+    for (const r of results) {
+      const line = reconciliationLine(r);
+      say(`  ${line}`);
+      reconciled.push({
+        aggregate: r.aggregate,
+        ok: r.skipped !== undefined || (r.differing === 0 && r.aggregateCount === r.sourceCount),
+        ...(r.skipped ? { skipped: true } : {}),
+        line,
+      });
+    }
+  }
   await reader.close().catch(() => undefined);
 }
 
 // 7. The verdict: every reason the demo failed, or what passed.
-const facts = { sinceMs: upAt, services: checks, skipped, catchUp, verify: verified, analytics };
+const facts = { sinceMs: upAt, services: checks, skipped, catchUp, verify: verified, analytics, reconciled };
 const result = outcome(facts);
 say(`\n${finalLine(facts, result, Date.now() - t0)}`);
 process.exit(result.ok ? 0 : 1);

@@ -1,7 +1,8 @@
 /**
  * The demo's analytics: the three aggregates the processor computes from the demo pipeline's
  * declarations (`infra/pipelines/demo.yaml`), read from the tables the sink upserts them into
- * (one row per group and window, the latest result; `<topic as a table name>_current`).
+ * (one row per group and window, the latest result: the processor keys its results by group and
+ * window, and the sink upserts by that key and deletes on a tombstone; `<topic>_current`).
  */
 import type { Pipeline } from '@cdc/pipeline';
 import type { ServiceName } from '../../services/cli/src/services.ts';
@@ -22,15 +23,6 @@ export interface AnalyticsQuery {
 export const currentTable = (database: string, topic: string) =>
   `${database}.${topic.replace(/[^A-Za-z0-9_]/g, '_')}_current`;
 
-/**
- * The processor keys its outputs with JSON text, not an Avro key record, so the sink keeps every
- * result it receives (`ORDER BY _change_id`) instead of upserting by group and window: the
- * latest result of a group and window is the one with the highest `(emittedAtMs, _version)`
- * (a group's results stay in one partition, in order).
- */
-const LATEST = '(emittedAtMs, _version)';
-const latest = (col: string, as = col) => `argMax(${col}, ${LATEST}) AS ${as}`;
-
 export function analyticsQueries(pipeline: Pipeline, database: string): AnalyticsQuery[] {
   const topic = (name: string) => pipeline.processing?.aggregate.find((a) => a.name === name)?.topic;
   const out: AnalyticsQuery[] = [];
@@ -42,9 +34,9 @@ export function analyticsQueries(pipeline: Pipeline, database: string): Analytic
       needs: ['processor'],
       title: 'revenue per region per minute (aggregate revenue_by_region_1m, the last 3 minutes)',
       table: t,
-      sql: `SELECT windowStartMs AS minute, region, ${latest('orders')}, ${latest('revenue')} FROM ${t}
+      sql: `SELECT windowStartMs AS minute, region, orders, revenue FROM ${t}
              WHERE windowStartMs >= (SELECT max(windowStartMs) FROM ${t}) - INTERVAL 2 MINUTE
-             GROUP BY minute, region ORDER BY minute DESC, revenue DESC LIMIT 15`,
+             ORDER BY minute DESC, revenue DESC LIMIT 15`,
     });
   }
   const top = topic('top_products_15m');
@@ -57,10 +49,10 @@ export function analyticsQueries(pipeline: Pipeline, database: string): Analytic
       needs: ['processor'],
       title: 'top products by units (aggregate top_products_15m, the 15-minute window up to now)',
       table: t,
-      sql: `SELECT windowStartMs AS window_start, ${latest('windowEndMs', 'window_end')}, product, category, ${latest('units')}, ${latest('lines')}
+      sql: `SELECT windowStartMs AS window_start, windowEndMs AS window_end, product, category, units, lines
               FROM ${t}
              WHERE windowStartMs = (SELECT min(windowStartMs) FROM ${t} WHERE windowEndMs > (SELECT max(windowStartMs) FROM ${t}))
-             GROUP BY window_start, product_id, product, category ORDER BY units DESC, product LIMIT 5`,
+             ORDER BY units DESC, product LIMIT 5`,
     });
   }
   const carts = topic('cart_sessions');
@@ -71,10 +63,10 @@ export function analyticsQueries(pipeline: Pipeline, database: string): Analytic
       needs: ['processor', 'capture-mongo'],
       title: 'cart sessions (aggregate cart_sessions: cart changes per customer, 5-minute gap; the busiest)',
       table: t,
-      sql: `SELECT customerId AS customer, windowStartMs AS first_event, ${latest('windowEndMs', 'last_event')},
-                   dateDiff('second', first_event, last_event) AS seconds, ${latest('cart_events')},
-                   count() OVER () AS sessions
-              FROM ${t} GROUP BY customer, first_event
+      sql: `SELECT customerId AS customer, windowStartMs AS first_event, windowEndMs AS last_event,
+                   dateDiff('second', first_event, last_event) AS seconds, cart_events,
+                   count() OVER (PARTITION BY customerId) AS sessions
+              FROM ${t}
              ORDER BY cart_events DESC, last_event DESC, customer LIMIT 5`,
       empty: 'no cart changed (is capture-mongo running?)',
     });

@@ -322,4 +322,30 @@ describe('the outcome', () => {
     };
     expect(outcome(f).reasons).toEqual(['verify FAILED (1 of 6 table(s) differ)']);
   });
+
+  it('fails when an aggregate does not equal its source, and says how many equal when they do', () => {
+    const equal = {
+      aggregate: 'revenue_by_region_1m',
+      ok: true,
+      line: 'revenue_by_region_1m: 87,260 orders in aggregates = 87,260 in the source (412 windows × groups, 0 differ)',
+    };
+    const good: DemoFacts = { ...passing(), reconciled: [equal] };
+    expect(finalLine(good, outcome(good), 140_400)).toBe(
+      'demo passed in 140 s: verify passed, 3 analytics queries printed rows, 1 aggregates equal their source, no service crashed',
+    );
+    const bad: DemoFacts = {
+      ...passing(),
+      reconciled: [
+        equal,
+        {
+          aggregate: 'top_products_15m',
+          ok: false,
+          line: 'top_products_15m: 6,000 lines in aggregates ≠ 6,003 in the source (90 windows × groups, 1 differ)',
+        },
+      ],
+    };
+    expect(outcome(bad).reasons).toEqual([
+      'aggregate top_products_15m does not equal its source (6,000 lines in aggregates ≠ 6,003 in the source (90 windows × groups, 1 differ))',
+    ]);
+  });
 });

@@ -214,6 +214,17 @@ export interface DemoFacts {
   catchUp: CatchUpResult;
   verify: VerifyOutcome;
   analytics: readonly AnalyticsResult[];
+  /** Each aggregate against a GROUP BY over the verified replica (scripts/demo/reconcile.ts); none when verify did not pass. */
+  reconciled?: readonly ReconciledAggregate[];
+}
+
+export interface ReconciledAggregate {
+  aggregate: string;
+  /** Every window of every group equals the source (or the check does not cover it: `skipped`). */
+  ok: boolean;
+  skipped?: boolean;
+  /** The line the demo printed for it. */
+  line: string;
 }
 
 export interface Outcome {
@@ -234,6 +245,11 @@ export function outcome(f: DemoFacts): Outcome {
     if ('error' in a) reasons.push(`analytics query "${a.name}" failed: ${clip(a.error)}`);
     else if ('rows' in a && a.rows === 0) reasons.push(`analytics query "${a.name}" printed no rows`);
   }
+  for (const r of f.reconciled ?? [])
+    if (!r.ok)
+      reasons.push(
+        `aggregate ${r.aggregate} does not equal its source (${clip(r.line.slice(r.aggregate.length + 2))})`,
+      );
   return { ok: reasons.length === 0, reasons };
 }
 
@@ -246,6 +262,9 @@ export function finalLine(f: DemoFacts, o: Outcome, elapsedMs: number): string {
   return [
     `demo passed in ${took}: verify passed`,
     `${printed} analytics ${printed === 1 ? 'query' : 'queries'} printed rows${skipped ? ` (${skipped} skipped)` : ''}`,
+    ...((f.reconciled ?? []).some((r) => !r.skipped)
+      ? [`${(f.reconciled ?? []).filter((r) => !r.skipped).length} aggregates equal their source`]
+      : []),
     `no service crashed${f.skipped.length ? ` (not in this checkout: ${f.skipped.join(', ')})` : ''}`,
   ].join(', ');
 }

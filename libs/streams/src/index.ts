@@ -43,6 +43,7 @@ export { KGroupedStream } from './kgrouped-stream.ts';
 export { BranchedStreams, KStream } from './kstream.ts';
 export { KTable } from './ktable.ts';
 export {
+  type AfterGrace,
   type Consumed,
   type EmitStrategy,
   type Grouped,

@@ -42,7 +42,18 @@ export interface WindowedMaterialized<K, V> extends Materialized<K, V> {
   lateRecordsTopic?: string;
   /** How long windows stay queryable; default and minimum: size + grace (sessions: gap + grace). */
   retentionMs?: number;
+  /**
+   * What a record for a window past its grace does (default `drop`, as in Kafka Streams: it is
+   * late, counted and skipped). `amend`: while the window is retained it is applied and the
+   * window's new result emitted (a correction, also after `on-window-close`); only a record for
+   * a window already out of retention is late. For results that must equal their source, such
+   * as aggregates of change-data-capture streams: a retraction can target any past window, and
+   * a backlog (a snapshot, a restart) reaches windows after stream time moved past them.
+   */
+  afterGrace?: AfterGrace;
 }
+
+export type AfterGrace = 'drop' | 'amend';
 
 /** Serdes for the repartition topic that `groupBy` (or grouping after a key change) creates. */
 export interface Grouped<K, V> {

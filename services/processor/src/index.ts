@@ -20,8 +20,15 @@ export type { Envelope, RowChange, RowVersion } from './change.ts';
 export { InteractiveQueries, partitionOf, type QueryTarget } from './interactive-queries.ts';
 export { jsonTopologyIo } from './json-io.ts';
 export { Membership } from './membership.ts';
-export { jsonOutputSerde, type OutputRecord, outputKey, toJsonValue } from './output.ts';
-export { outputSchema } from './output-schema.ts';
+export {
+  jsonOutputKeySerde,
+  jsonOutputSerde,
+  type OutputKey,
+  type OutputRecord,
+  outputKey,
+  toJsonValue,
+} from './output.ts';
+export { outputKeySchema, outputSchema } from './output-schema.ts';
 export { QueryRegistry } from './query-registry.ts';
 export { RegistryReaders } from './registry-serdes.ts';
 export { type BuildOptions, buildTopology, inputTopics, names, type TopologyIo } from './topology.ts';

@@ -1,6 +1,6 @@
 import { Serdes } from '@cdc/streams';
 import type { Envelope } from './change.ts';
-import { jsonOutputSerde } from './output.ts';
+import { jsonOutputKeySerde, jsonOutputSerde } from './output.ts';
 import type { PlainRow } from './plain-value.ts';
 import { canonicalRowKey } from './registry-serdes.ts';
 import type { TopologyIo } from './topology.ts';
@@ -32,5 +32,6 @@ export function jsonTopologyIo(): TopologyIo {
       },
     }),
     outputSerde: () => jsonOutputSerde(),
+    outputKeySerde: () => jsonOutputKeySerde(),
   };
 }

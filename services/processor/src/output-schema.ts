@@ -106,3 +106,31 @@ export function outputSchema(decl: AggregateDeclaration): AvroRecordSchema {
     fields,
   };
 }
+
+/**
+ * The key schema of an aggregate's output topic (`<topic>-key`): what identifies one result, so
+ * that the sink upserts one row per group (and window) and a tombstone deletes it: the group
+ * fields' values as canonical JSON text (`["eu"]`) and, when windowed, the window start.
+ */
+export function outputKeySchema(decl: AggregateDeclaration): AvroRecordSchema {
+  const fields: AvroField[] = [
+    {
+      name: 'group',
+      type: 'string',
+      doc: `The values of ${decl.groupBy.join(', ') || 'no field'} as a JSON array, in that order.`,
+    },
+  ];
+  if (decl.window)
+    fields.push({
+      name: 'windowStartMs',
+      type: MILLIS,
+      doc: decl.window.type === 'session' ? 'Time of the session’s first event.' : 'Window start, inclusive.',
+    });
+  return {
+    type: 'record',
+    name: `${recordName(decl.name)}Key`,
+    namespace: 'io.cdc.aggregates',
+    doc: `Identifies one result of aggregate ${decl.name}.`,
+    fields,
+  };
+}

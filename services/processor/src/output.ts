@@ -38,19 +38,22 @@ export function outputRecord(
   return out;
 }
 
-/** The output key: the group fields and window start as JSON text (the row's identity downstream). */
-export function outputKey(
-  decl: AggregateDeclaration,
-  groupKey: string,
-  window: { start: number } | undefined,
-): string {
-  const values = groupValues(groupKey);
-  const key: Record<string, unknown> = {};
-  decl.groupBy.forEach((g, i) => {
-    key[g] = values[i] ?? null;
-  });
-  if (window) key.windowStartMs = window.start;
-  return JSON.stringify(key);
+/** The output key (`outputKeySchema`): the group's values as JSON text and the window start. */
+export interface OutputKey {
+  group: string;
+  windowStartMs?: number;
+}
+
+export function outputKey(groupKey: string, window: { start: number } | undefined): OutputKey {
+  return window ? { group: groupKey, windowStartMs: window.start } : { group: groupKey };
+}
+
+/** JSON output keys: for tests, and a pipeline without a registry. */
+export function jsonOutputKeySerde(): Serde<OutputKey> {
+  return {
+    serialize: (_t, k) => (k === null ? null : Buffer.from(JSON.stringify(k), 'utf8')),
+    deserialize: (_t, d) => (d === null ? null : (JSON.parse(d.toString('utf8')) as OutputKey)),
+  };
 }
 
 const isDecimal = (v: unknown): v is Decimal => typeof v === 'object' && v !== null && 'unscaled' in v;
@@ -87,18 +90,17 @@ export function jsonOutputSerde(): Serde<OutputRecord> {
 }
 
 /**
- * The last step of an aggregate: group state → output record (a tombstone where a group became
- * empty, with `on-update`; nothing for an empty closed window). It also hands the aggregate's
- * store of this task to the interactive queries.
+ * The last step of an aggregate: group state → output record, a tombstone where a group (and
+ * window) became empty. It also hands the aggregate's store of this task to the interactive
+ * queries.
  */
 export function outputProcessor(
   decl: AggregateDeclaration,
   now: () => number,
   queries: QueryRegistry | undefined,
-): ProcessorSupplier<Windowed<string> | string, GroupState | null, string, OutputRecord | null> {
-  const onClose = (decl.emit ?? (decl.window ? 'on-close' : 'on-update')) === 'on-close';
+): ProcessorSupplier<Windowed<string> | string, GroupState | null, OutputKey, OutputRecord | null> {
   return () => {
-    let ctx: ProcessorContext<string, OutputRecord | null>;
+    let ctx: ProcessorContext<OutputKey, OutputRecord | null>;
     let partition = 0;
     return {
       init(c) {
@@ -109,9 +111,10 @@ export function outputProcessor(
       async process(r) {
         const windowed = decl.window ? (r.key as Windowed<string>) : undefined;
         const groupKey = windowed ? windowed.key : (r.key as string);
+        // A group (and window) with nothing left is a tombstone, also after `on-close`: a
+        // correction can empty a window already emitted (the sink then deletes its row).
         const value = outputRecord(decl, groupKey, windowed?.window, r.value, now());
-        if (value === null && onClose) return;
-        await ctx.forward({ ...r, key: outputKey(decl, groupKey, windowed?.window), value });
+        await ctx.forward({ ...r, key: outputKey(groupKey, windowed?.window), value });
       },
       close() {
         queries?.unregister(decl.name, partition);

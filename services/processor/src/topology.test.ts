@@ -100,6 +100,10 @@ const row = (
   status: 'placed',
 });
 
+/** An output record's key as the JSON key serde writes it: the group's values and the window start. */
+const outKey = (group: string[], windowStartMs: number) =>
+  JSON.stringify({ group: JSON.stringify(group), windowStartMs });
+
 describe('enrich + aggregate with CDC retractions', () => {
   it('an update moves an order between groups and windows; a delete retracts it; min/max/distinct follow', async () => {
     const { driver, order } = await setup([revenue({ emit: 'on-update' })]);
@@ -112,7 +116,7 @@ describe('enrich + aggregate with CDC retractions', () => {
     await order.insert(row(2, 1, '3.25', 6_000));
     await order.insert(row(3, 2, '7', 10_000));
     let state = out.readKeyValuesToMap();
-    expect(state.get('{"region":"eu","windowStartMs":0}')).toMatchObject({
+    expect(state.get(outKey(['eu'], 0))).toMatchObject({
       region: 'eu',
       windowStartMs: 0,
       windowEndMs: 60_000,
@@ -126,25 +130,25 @@ describe('enrich + aggregate with CDC retractions', () => {
     // order 1 moves to customer 2 (region us) and into the next minute: REPLICA IDENTITY DEFAULT sends no before
     await order.update(null, row(1, 2, '10.50', 65_000));
     state = out.readKeyValuesToMap();
-    expect(state.get('{"region":"eu","windowStartMs":0}')).toMatchObject({
+    expect(state.get(outKey(['eu'], 0))).toMatchObject({
       revenue: '3.25',
       orderCount: 1,
       largest: '3.25',
     });
-    expect(state.get('{"region":"us","windowStartMs":60000}')).toMatchObject({
+    expect(state.get(outKey(['us'], 60000))).toMatchObject({
       revenue: '10.5',
       orderCount: 1,
     });
     // deleting order 2 empties eu's first window: a tombstone
     await order.delete(2);
     const records = out.readRecords();
-    expect(records.at(-1)).toMatchObject({ key: '{"region":"eu","windowStartMs":0}', value: null });
+    expect(records.at(-1)).toMatchObject({ key: outKey(['eu'], 0), value: null });
     // max under retraction: add 9 and 8 to us/0, delete the 9, max falls back to 8
     await order.insert(row(4, 2, '9', 11_000));
     await order.insert(row(5, 2, '8', 12_000));
     await order.delete(4);
     state = out.readKeyValuesToMap();
-    expect(state.get('{"region":"us","windowStartMs":0}')).toMatchObject({
+    expect(state.get(outKey(['us'], 0))).toMatchObject({
       revenue: '15',
       orderCount: 2,
       smallest: '7',
@@ -164,7 +168,7 @@ describe('enrich + aggregate with CDC retractions', () => {
     );
     await order.insert(row(1, 1, '5', 1_000));
     await order.insert(row(2, 99, '5', 1_000));
-    expect(out.readKeyValuesToMap().get('{"tier":"gold","windowStartMs":0}')).toMatchObject({
+    expect(out.readKeyValuesToMap().get(outKey(['gold'], 0))).toMatchObject({
       orderCount: 1,
     });
     await order.update(null, row(1, 98, '5', 1_000));
@@ -183,7 +187,7 @@ describe('enrich + aggregate with CDC retractions', () => {
     await order.insert(row(1, 1, '5', 1_000));
     await order.insert(row(2, 1, '6', 1_000));
     await order.update(null, { ...row(1, 1, '5', 1_000), status: 'cancelled' });
-    expect(out.readKeyValuesToMap().get('{"region":"eu","windowStartMs":0}')).toMatchObject({
+    expect(out.readKeyValuesToMap().get(outKey(['eu'], 0))).toMatchObject({
       revenue: '6',
       orderCount: 1,
     });
@@ -212,18 +216,14 @@ describe('enrich + aggregate with CDC retractions', () => {
     await order.insert(row(4, 1, '4', 60_000, 10));
     let state = out.readKeyValuesToMap();
     // 60 s falls in the windows starting at -10 min, -5 min and 0
-    expect([...state.keys()].sort()).toEqual([
-      '{"windowStartMs":-300000}',
-      '{"windowStartMs":-600000}',
-      '{"windowStartMs":0}',
-    ]);
-    expect(state.get('{"windowStartMs":0}')?.products).toEqual([
+    expect([...state.keys()].sort()).toEqual([outKey([], -300000), outKey([], -600000), outKey([], 0)]);
+    expect(state.get(outKey([], 0))?.products).toEqual([
       { rank: 1, key: '10', value: '9', count: 2 },
       { rank: 2, key: '11', value: '7', count: 1 },
     ]);
     await order.delete(2);
     state = out.readKeyValuesToMap();
-    expect(state.get('{"windowStartMs":0}')?.products).toEqual([
+    expect(state.get(outKey([], 0))?.products).toEqual([
       { rank: 1, key: '10', value: '9', count: 2 },
       { rank: 2, key: '12', value: '1', count: 1 },
     ]);
@@ -256,97 +256,103 @@ describe('enrich + aggregate with CDC retractions', () => {
     expect(out.isEmpty()).toBe(true);
     await order.insert(row(5, 9, '0', 0), 3_600_000); // closes them all
     const closed = out.readKeyValuesToMap();
-    expect(closed.get('{"customer_id":"1","windowStartMs":0}')).toMatchObject({
+    expect(closed.get(outKey(['1'], 0))).toMatchObject({
       windowEndMs: 480_000,
       events: 3,
       total: '6',
     });
-    expect(closed.get('{"customer_id":"2","windowStartMs":240000}')).toMatchObject({ events: 1, total: '4' });
+    expect(closed.get(outKey(['2'], 240000))).toMatchObject({ events: 1, total: '4' });
     expect(closed.size).toBe(2);
   });
 
-  it('closed windows equal a GROUP BY over the final source state, for random inserts, updates and deletes', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.record({
-            kind: fc.constantFrom('insert', 'update', 'update', 'delete'),
-            id: fc.integer({ min: 1, max: 12 }),
-            customer: fc.integer({ min: 1, max: 4 }),
-            cents: fc.integer({ min: 0, max: 100_000 }),
-            at: fc.integer({ min: 0, max: 599_999 }),
-            cancelled: fc.boolean(),
-          }),
-          { maxLength: 60 },
-        ),
-        async (ops) => {
-          const { driver, order } = await setup([
-            revenue({
-              window: { type: 'hopping', size: '2m', advance: '1m', grace: '1h' },
-              filter: [{ field: 'status', op: '!=', value: 'cancelled' }],
+  it.each([
+    ['a grace longer than any disorder', '1h'],
+    ['no grace: every out-of-order change and late retraction arrives after its window closed', '0s'],
+  ])(
+    'windows equal a GROUP BY over the final source state, for random inserts, updates and deletes (%s)',
+    async (_what, grace) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              kind: fc.constantFrom('insert', 'update', 'update', 'delete'),
+              id: fc.integer({ min: 1, max: 12 }),
+              customer: fc.integer({ min: 1, max: 4 }),
+              cents: fc.integer({ min: 0, max: 100_000 }),
+              at: fc.integer({ min: 0, max: 599_999 }),
+              cancelled: fc.boolean(),
             }),
-          ]);
-          const source = new Map<number, PlainRow>();
-          for (const op of ops) {
-            const r = {
-              ...row(op.id, op.customer, (op.cents / 100).toFixed(2), op.at),
-              status: op.cancelled ? 'cancelled' : 'placed',
-            };
-            if (op.kind === 'delete') {
-              if (!source.has(op.id)) continue;
-              source.delete(op.id);
-              await order.delete(op.id);
-            } else if (op.kind === 'insert' && !source.has(op.id)) {
-              source.set(op.id, r);
-              await order.insert(r);
-            } else if (source.has(op.id)) {
-              source.set(op.id, r);
-              await order.update(null, r);
+            { maxLength: 60 },
+          ),
+          async (ops) => {
+            const { driver, order } = await setup([
+              revenue({
+                window: { type: 'hopping', size: '2m', advance: '1m', grace },
+                filter: [{ field: 'status', op: '!=', value: 'cancelled' }],
+              }),
+            ]);
+            const source = new Map<number, PlainRow>();
+            for (const op of ops) {
+              const r = {
+                ...row(op.id, op.customer, (op.cents / 100).toFixed(2), op.at),
+                status: op.cancelled ? 'cancelled' : 'placed',
+              };
+              if (op.kind === 'delete') {
+                if (!source.has(op.id)) continue;
+                source.delete(op.id);
+                await order.delete(op.id);
+              } else if (op.kind === 'insert' && !source.has(op.id)) {
+                source.set(op.id, r);
+                await order.insert(r);
+              } else if (source.has(op.id)) {
+                source.set(op.id, r);
+                await order.update(null, r);
+              }
             }
-          }
-          await order.insert(row(1_000, 1, '0', 10 * 3_600_000)); // moves stream time past every window's grace
-          const out = driver.createOutputTopic<string, Record<string, unknown>>(
-            'out.revenue',
-            Serdes.string(),
-            Serdes.json(),
-          );
-          const got = new Map<string, string>();
-          for (const [k, v] of out.readKeyValuesToMap())
-            got.set(k, `${v.revenue}/${v.orderCount}/${v.smallest}/${v.largest}/${v.customers}`);
-          const expected = new Map<
-            string,
-            { sum: number; n: number; min: number; max: number; c: Set<number> }
-          >();
-          const region = ['', 'eu', 'us', 'apac', null];
-          for (const r of source.values()) {
-            if (r.status === 'cancelled') continue;
-            const cents = Math.round(Number(r.amount) * 100);
-            const t = r.placed_at as number;
-            for (const start of [t - (t % 60_000) - 60_000, t - (t % 60_000)]) {
-              const k = JSON.stringify({
-                region: region[r.customer_id as number] ?? null,
-                windowStartMs: start,
-              });
-              const e = expected.get(k) ?? { sum: 0, n: 0, min: Infinity, max: -Infinity, c: new Set() };
-              e.sum += cents;
-              e.n++;
-              e.min = Math.min(e.min, cents);
-              e.max = Math.max(e.max, cents);
-              e.c.add(r.customer_id as number);
-              expected.set(k, e);
+            await order.insert(row(1_000, 1, '0', 10 * 3_600_000)); // moves stream time past every window's grace
+            const out = driver.createOutputTopic<string, Record<string, unknown>>(
+              'out.revenue',
+              Serdes.string(),
+              Serdes.json(),
+            );
+            const got = new Map<string, string>();
+            for (const [k, v] of out.readKeyValuesToMap())
+              got.set(k, `${v.revenue}/${v.orderCount}/${v.smallest}/${v.largest}/${v.customers}`);
+            const expected = new Map<
+              string,
+              { sum: number; n: number; min: number; max: number; c: Set<number> }
+            >();
+            const region = ['', 'eu', 'us', 'apac', null];
+            for (const r of source.values()) {
+              if (r.status === 'cancelled') continue;
+              const cents = Math.round(Number(r.amount) * 100);
+              const t = r.placed_at as number;
+              for (const start of [t - (t % 60_000) - 60_000, t - (t % 60_000)]) {
+                const k = JSON.stringify({
+                  group: JSON.stringify([region[r.customer_id as number] ?? null]),
+                  windowStartMs: start,
+                });
+                const e = expected.get(k) ?? { sum: 0, n: 0, min: Infinity, max: -Infinity, c: new Set() };
+                e.sum += cents;
+                e.n++;
+                e.min = Math.min(e.min, cents);
+                e.max = Math.max(e.max, cents);
+                e.c.add(r.customer_id as number);
+                expected.set(k, e);
+              }
             }
-          }
-          const text = (c: number) => String(c / 100);
-          const want = new Map(
-            [...expected].map(([k, e]) => [
-              k,
-              `${text(e.sum)}/${e.n}/${text(e.min)}/${text(e.max)}/${e.c.size}`,
-            ]),
-          );
-          expect(got).toEqual(want);
-        },
-      ),
-      { numRuns: 40 },
-    );
-  });
+            const text = (c: number) => String(c / 100);
+            const want = new Map(
+              [...expected].map(([k, e]) => [
+                k,
+                `${text(e.sum)}/${e.n}/${text(e.min)}/${text(e.max)}/${e.c.size}`,
+              ]),
+            );
+            expect(got).toEqual(want);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    },
+  );
 });

@@ -15,7 +15,7 @@ import type { Envelope, RowChange } from './change.ts';
 import { deltaProcessor } from './deltas.ts';
 import { type EnrichPlan, enrichProcessor } from './enrich.ts';
 import { observed, type ProcessorObserver } from './observer.ts';
-import { type OutputRecord, outputProcessor } from './output.ts';
+import { type OutputKey, type OutputRecord, outputProcessor } from './output.ts';
 import type { PlainRow } from './plain-value.ts';
 import type { QueryRegistry } from './query-registry.ts';
 
@@ -28,6 +28,8 @@ export interface TopologyIo {
   /** A joined table's CDC value → its `after` row (null for a delete). */
   tableRowSerde(topic: string): Serde<PlainRow>;
   outputSerde(aggregate: AggregateDeclaration): Serde<OutputRecord>;
+  /** The output key (`outputKeySchema`): one result per group and window. */
+  outputKeySerde(aggregate: AggregateDeclaration): Serde<OutputKey>;
 }
 
 export interface BuildOptions {
@@ -114,9 +116,13 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
       .groupByKey({ keySerde: Serdes.string(), valueSerde: Serdes.json<Delta>(), name: a.name });
     const init = () => initialState(a.aggregations);
     const apply = (_k: string, d: Delta, s: GroupState) => applyDelta(a.aggregations, s, d);
+    // A CDC aggregate must equal its source: changes to a window past its grace (retractions of
+    // updated or deleted rows, a backlog behind stream time) still apply while it is retained.
     const materialized = {
       storeName: names.aggregateStore(a.name),
       valueSerde: Serdes.json<GroupState>(),
+      afterGrace: 'amend' as const,
+      ...(a.window ? { retentionMs: a.window.retention } : {}),
       ...(a.lateRecordsTopic ? { lateRecordsTopic: a.lateRecordsTopic } : {}),
     };
     const emit =
@@ -143,7 +149,10 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
       .process(outputProcessor(a, options.now, options.queries) as never, {
         stores: [materialized.storeName],
       })
-      .to(a.topic, { keySerde: Serdes.string(), valueSerde: io.outputSerde(a) as Serde<unknown> });
+      .to(a.topic, {
+        keySerde: io.outputKeySerde(a) as Serde<unknown>,
+        valueSerde: io.outputSerde(a) as Serde<unknown>,
+      });
   }
   return builder.build();
 }

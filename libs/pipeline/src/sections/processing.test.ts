@@ -29,7 +29,12 @@ function issues(input: unknown): string[] {
 describe('the processing section', () => {
   it('reads durations and fills defaults', () => {
     const p = ProcessingSectionSchema.parse(ok);
-    expect(p.aggregate[0]?.window).toEqual({ type: 'tumbling', size: 60_000, grace: 10_000 });
+    expect(p.aggregate[0]?.window).toEqual({
+      type: 'tumbling',
+      size: 60_000,
+      grace: 10_000,
+      retention: 86_400_000,
+    });
     expect(p.aggregate[0]?.eventTime).toBe('source');
     expect(p.enrich[0]?.join[0]?.type).toBe('left');
     expect(p.http.port).toBe(18090);

@@ -95,15 +95,36 @@ export const ConditionSchema = z
       ctx.addIssue({ code: 'custom', path: ['value'], message: `${c.op} needs a single value` });
   });
 
+/**
+ * How long after its end a window still takes changes (default 1 day): an update or delete of a
+ * row counted in it retracts the row from it, and changes that reach it late (a snapshot or a
+ * restart works through a backlog) are added, each re-emitting the window's result. A change for
+ * a window older than this is late: counted in `cdc_late_records_total` and sent to
+ * `lateRecordsTopic` when there is one. `grace` only decides when an `on-close` window is first
+ * emitted.
+ */
+const Retention = DurationSchema.default(86_400_000);
+
 export const WindowSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('tumbling'), size: DurationSchema, grace: DurationSchema.default(0) }),
+  z.object({
+    type: z.literal('tumbling'),
+    size: DurationSchema,
+    grace: DurationSchema.default(0),
+    retention: Retention,
+  }),
   z.object({
     type: z.literal('hopping'),
     size: DurationSchema,
     advance: DurationSchema,
     grace: DurationSchema.default(0),
+    retention: Retention,
   }),
-  z.object({ type: z.literal('session'), gap: DurationSchema, grace: DurationSchema.default(0) }),
+  z.object({
+    type: z.literal('session'),
+    gap: DurationSchema,
+    grace: DurationSchema.default(0),
+    retention: Retention,
+  }),
 ]);
 
 export const AggregateSchema = z
@@ -122,7 +143,7 @@ export const AggregateSchema = z
     aggregations: z.array(AggregationSchema).min(1),
     /** `on-close`: one final record per window after its grace; `on-update`: every change (default for unwindowed). */
     emit: z.enum(['on-update', 'on-close']).optional(),
-    /** Where records arriving after a window's grace go (they are always counted in metrics). */
+    /** Where changes for windows past their retention go (they are always counted in metrics). */
     lateRecordsTopic: Topic.optional(),
   })
   .superRefine((a, ctx) => {

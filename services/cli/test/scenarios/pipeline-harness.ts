@@ -8,12 +8,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AvroSerde, RegistryClient } from '@cdc/avro';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
 import pg from 'pg';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { createShop, resetShop, type ShopOptions } from '../../../../scripts/demo/shop.ts';
+import { readTopic } from '../../../processor/test/read-topic.ts';
+import { openReader } from '../../src/clickhouse-target.ts';
+import { drained, groupLag } from '../../src/kafka-progress.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
 export const SERVICES = ['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse'] as const;
@@ -195,4 +199,88 @@ export function busyLoops(count = 2): () => void {
   return () => {
     for (const l of loops) l.kill('SIGKILL');
   };
+}
+
+/** The demo shop's PostgreSQL tables. */
+export const SHOP_TABLES = ['customers', 'products', 'orders', 'order_items'] as const;
+
+/**
+ * Each change once, per PostgreSQL table: its topic holds no change id twice, and the table's
+ * history in ClickHouse holds exactly the changes of the topic (none missing, none twice, also
+ * under FINAL). Returns per table `[changes in the topic, changes in the history, history rows]`
+ * and the problems found (empty when exact). The sink must be stopped or caught up.
+ */
+export async function historyExactlyOnce(
+  s: Scenario,
+): Promise<{ counts: Record<string, number[]>; problems: string[] }> {
+  const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
+  const serde = new AvroSerde({ registry: new RegistryClient({ url: s.pipeline.registry.url }) });
+  const reader = await openReader(s.pipeline.clickhouse!);
+  const counts: Record<string, number[]> = {};
+  const problems: string[] = [];
+  try {
+    for (const t of SHOP_TABLES) {
+      const topic = `demo.${s.db}.public.${t}`;
+      const records = (await readTopic(kafka, topic, 60_000)).filter((r) => r.value !== null);
+      const ids = await Promise.all(
+        records.map(async (r) => ((await serde.deserialize(r.value)) as { changeId: string }).changeId),
+      );
+      const distinct = new Set(ids).size;
+      if (distinct !== ids.length)
+        problems.push(`${topic}: ${ids.length - distinct} change(s) written twice`);
+      const table = `demo_${s.db}_public_${t}_history`;
+      const [h] = await reader.query<{ rows: string; changes: string }>(
+        `SELECT count() AS rows, uniqExact(_change_id) AS changes FROM demo.${table} FINAL`,
+      );
+      counts[t] = [distinct, Number(h?.changes ?? 0), Number(h?.rows ?? 0)];
+      if (Number(h?.changes) !== distinct)
+        problems.push(`${table}: ${h?.changes} changes, the topic has ${distinct}`);
+      if (Number(h?.rows) !== Number(h?.changes))
+        problems.push(`${table}: ${h?.rows} rows for ${h?.changes} changes`);
+    }
+  } finally {
+    await reader.close();
+  }
+  return { counts, problems };
+}
+
+/**
+ * Waits until the sink's group has read every demo topic and the processor's group every input
+ * (its CDC topics and repartition topics); throws after `boundMs` with the lag left.
+ */
+export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number> {
+  const t0 = Date.now();
+  const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const app = s.pipeline.processing?.applicationId ?? '';
+    const inputs = new Set([
+      ...(s.pipeline.processing?.enrich ?? []).map((e) => e.from),
+      ...(s.pipeline.processing?.aggregate ?? []).map((a) => a.from),
+    ]);
+    for (;;) {
+      const all = await admin.listTopics();
+      const lags = [
+        ...(await groupLag(
+          admin,
+          s.pipeline.clickhouse!.sink.groupId,
+          all.filter((t) => /^demo(docs)?\./.test(t)),
+        )),
+        ...(await groupLag(
+          admin,
+          app,
+          all.filter((t) => inputs.has(t) || (t.startsWith(`${app}-`) && t.endsWith('-repartition'))),
+        )),
+      ];
+      if (drained(lags)) return Date.now() - t0;
+      if (Date.now() - t0 > boundMs) {
+        const behind = lags.filter((l) => l.lag > 1n).map((l) => `${l.topic}[${l.partition}] ${l.lag}`);
+        throw new Error(`not caught up within ${boundMs / 1000} s: ${behind.join(', ')}`);
+      }
+      await sleep(1_000);
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }

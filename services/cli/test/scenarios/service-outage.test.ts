@@ -11,30 +11,26 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AvroSerde, RegistryClient } from '@cdc/avro';
-import { createJsonLogger } from '@cdc/core';
-import { createKafka } from '@cdc/kafka';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ChangeGenerator } from '../../../../scripts/demo/generator.ts';
 import { shopClient } from '../../../../scripts/demo/shop.ts';
-import { readTopic } from '../../../processor/test/read-topic.ts';
 import { openReader } from '../../src/clickhouse-target.ts';
-import { drained, groupLag } from '../../src/kafka-progress.ts';
 import { verify } from '../../src/verify/verify.ts';
 import {
   freshShop,
+  historyExactlyOnce,
   ROOT,
   type Scenario,
   SERVICES,
   ServiceProcess,
   scenario,
+  waitCaughtUp,
   wipePipeline,
 } from './pipeline-harness.ts';
 
 const OUTAGE_MS = 30_000;
 const s: Scenario = scenario('cdc_outage', 18_127);
-const TABLES = ['customers', 'products', 'orders', 'order_items'];
 let running: ServiceProcess[] = [];
 
 function stack(...args: string[]): void {
@@ -162,21 +158,8 @@ it('Kafka, the registry and ClickHouse each away for 30 s: no service exits, not
   }
   expect(gen.stats.transactions).toBeGreaterThan(500);
 
-  // Caught up: the sink's group over every demo topic.
-  const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-      const topics = (await admin.listTopics()).filter((t) => /^demo(docs)?\./.test(t));
-      if (drained(await groupLag(admin, s.pipeline.clickhouse!.sink.groupId, topics))) break;
-      expect(Date.now() < deadline, 'the sink did not catch up within 300 s').toBe(true);
-      await sleep(1_000);
-    }
-  } finally {
-    await admin.disconnect();
-  }
+  // Caught up: the sink over every demo topic, the processor over its inputs.
+  await waitCaughtUp(s, 300_000);
   for (const p of running) expect(p.running, `${p.name} exited:\n${p.tail()}`).toBe(true);
   const exits = await Promise.all(running.map((p) => p.stop()));
   for (const [i, e] of exits.entries())
@@ -192,28 +175,7 @@ it('Kafka, the registry and ClickHouse each away for 30 s: no service exits, not
   expect(report.ok, JSON.stringify(report, null, 2).slice(0, 4000)).toBe(true);
 
   // Nothing duplicated: each change once in its topic, and once in the table's history.
-  const serde = new AvroSerde({ registry: new RegistryClient({ url: s.pipeline.registry.url }) });
-  const reader = await openReader(s.pipeline.clickhouse!);
-  try {
-    for (const t of TABLES) {
-      const topic = `demo.${s.db}.public.${t}`;
-      const records = (await readTopic(kafka, topic, 60_000)).filter((r) => r.value !== null);
-      const ids = await Promise.all(
-        records.map(async (r) => ((await serde.deserialize(r.value)) as { changeId: string }).changeId),
-      );
-      expect(new Set(ids).size, `${topic}: a change written twice`).toBe(ids.length);
-      const [table] = await reader.query<{ name: string }>(
-        `SELECT name FROM system.tables WHERE database = 'demo' AND name LIKE '%public\\_${t}\\_history'`,
-      );
-      expect(table, `no history table for ${t}`).toBeDefined();
-      const [h] = await reader.query<{ rows: string; changes: string }>(
-        `SELECT count() AS rows, uniqExact(_change_id) AS changes FROM demo.\`${table!.name}\` FINAL`,
-      );
-      expect(Number(h!.changes), `${t}: history vs topic`).toBe(ids.length);
-      expect(Number(h!.rows), `${t}: a change twice in the history`).toBe(ids.length);
-    }
-  } finally {
-    await reader.close();
-  }
+  const once = await historyExactlyOnce(s);
+  expect(once.problems).toEqual([]);
   process.stdout.write(`service-outage:\n${log.join('\n')}\n`);
 });

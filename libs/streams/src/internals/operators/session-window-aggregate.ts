@@ -1,3 +1,4 @@
+import type { AfterGrace } from '../../options.ts';
 import type { ProcessorContext, ProcessorSupplier } from '../../processor.ts';
 import type { Change, Window, Windowed } from '../../record.ts';
 import type { SessionWindows } from '../../windows.ts';
@@ -8,6 +9,8 @@ export interface SessionAggregateOptions<K, V, A> {
   storeName: string;
   windows: SessionWindows;
   emit: EmitStrategy;
+  /** `drop` (default): a record whose session is closed is late; `amend`: applied while retained. */
+  afterGrace?: AfterGrace;
   lateRecordsTopic?: string;
   initializer: () => A;
   aggregator: (key: K, value: V, aggregate: A) => A;
@@ -20,7 +23,10 @@ export interface SessionAggregateOptions<K, V, A> {
  * (until then a record at `end + gap` could still arrive within grace); closed sessions are final
  * and never reopened. A record whose own session would already be closed
  * (`timestamp + gap + grace < streamTime`) is late. With `on-update`, merged-away
- * sessions are retracted (new value `null`).
+ * sessions are retracted (new value `null`). With `afterGrace: 'amend'` closed sessions are not
+ * final while retained: a record joins or bridges them (merged-away sessions retracted, the
+ * result emitted again, after `on-window-close` too); only a record older than the retention is
+ * late.
  */
 export function sessionAggregateProcessor<K, V, A>(
   options: SessionAggregateOptions<K, V, A>,
@@ -47,7 +53,11 @@ export function sessionAggregateProcessor<K, V, A>(
         const previous = observed;
         if (r.timestamp > observed) observed = r.timestamp;
         const closeBound = observed - gapMs - graceMs;
-        if (r.timestamp < closeBound) {
+        const amend = options.afterGrace === 'amend';
+        // Sessions ending before this are (logically) out of retention.
+        const retainedFrom = observed - store.retentionMs;
+        const late = amend ? r.timestamp + gapMs < retainedFrom : r.timestamp < closeBound;
+        if (late) {
           ctx.reportLate({
             window: { start: r.timestamp, end: r.timestamp },
             ...(options.lateRecordsTopic ? { lateRecordsTopic: options.lateRecordsTopic } : {}),
@@ -55,7 +65,8 @@ export function sessionAggregateProcessor<K, V, A>(
         } else {
           const overlapping = (
             await store.findSessions(r.key, r.timestamp - gapMs, r.timestamp + gapMs)
-          ).filter((s) => s.window.end >= closeBound);
+          ).filter((s) => s.window.end >= (amend ? retainedFrom : closeBound));
+
           let window: Window = { start: r.timestamp, end: r.timestamp };
           let agg = options.initializer();
           for (const s of overlapping) {
@@ -66,9 +77,15 @@ export function sessionAggregateProcessor<K, V, A>(
             agg = options.merger(r.key, agg, s.value);
           }
           agg = options.aggregator(r.key, r.value, agg);
+          // After a session was emitted as final (it ended before the close bound), a change to it is
+          // emitted at once, as a correction; so is a session that the close scan has already passed.
+          const emitNow =
+            options.emit === 'on-update' ||
+            window.end < closeBound ||
+            overlapping.some((s) => s.window.end < closeBound);
           for (const s of overlapping) {
             await store.remove(r.key, s.window);
-            if (options.emit === 'on-update') {
+            if (emitNow) {
               await ctx.forward({
                 ...r,
                 key: { key: r.key, window: s.window },
@@ -77,7 +94,7 @@ export function sessionAggregateProcessor<K, V, A>(
             }
           }
           await store.put(r.key, window, agg);
-          if (options.emit === 'on-update') {
+          if (emitNow) {
             await ctx.forward({
               ...r,
               key: { key: r.key, window },

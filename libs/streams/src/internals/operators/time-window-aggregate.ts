@@ -1,3 +1,4 @@
+import type { AfterGrace } from '../../options.ts';
 import type { ProcessorContext, ProcessorSupplier } from '../../processor.ts';
 import type { Change, Windowed } from '../../record.ts';
 import type { TimeWindows } from '../../windows.ts';
@@ -8,6 +9,8 @@ export interface TimeWindowAggregateOptions<K, V, A> {
   storeName: string;
   windows: TimeWindows;
   emit: EmitStrategy;
+  /** `drop` (default): a record for a closed window is late; `amend`: applied while retained. */
+  afterGrace?: AfterGrace;
   lateRecordsTopic?: string;
   initializer: () => A;
   aggregator: (key: K, value: V, aggregate: A) => A;
@@ -17,7 +20,9 @@ export interface TimeWindowAggregateOptions<K, V, A> {
  * Tumbling and hopping aggregation on event time. The stream time this operator has observed is
  * kept in its (logged) store, so a restore knows which windows already closed: a window
  * `[start, end)` is closed once `streamTime ≥ end + grace`, and a record for a closed window is
- * late (counted, sent to the late-records topic if any, never added).
+ * late (counted, sent to the late-records topic if any, never added) — unless `afterGrace` is
+ * `amend`: then it is added while the window is retained, and the window's new result is
+ * emitted as a correction; only a window out of retention makes it late.
  */
 export function timeWindowAggregateProcessor<K, V, A>(
   options: TimeWindowAggregateOptions<K, V, A>,
@@ -46,8 +51,10 @@ export function timeWindowAggregateProcessor<K, V, A>(
         const previous = observed;
         if (r.timestamp > observed) observed = r.timestamp;
         const closeBound = observed - windows.graceMs;
+        const amend = options.afterGrace === 'amend';
         for (const w of windows.windowsFor(r.timestamp)) {
-          if (w.end <= closeBound) {
+          const closed = w.end <= closeBound;
+          if (closed && (!amend || w.end < store.expiryBound(observed))) {
             ctx.reportLate({
               window: w,
               ...(options.lateRecordsTopic ? { lateRecordsTopic: options.lateRecordsTopic } : {}),
@@ -57,7 +64,14 @@ export function timeWindowAggregateProcessor<K, V, A>(
           const old = await store.fetch(r.key, w.start);
           const next = options.aggregator(r.key, r.value, old === undefined ? options.initializer() : old);
           await store.put(r.key, w.start, next);
-          if (emit === 'on-update') {
+          if (closed && emit === 'on-window-close') {
+            // A correction of a result already emitted at close.
+            await ctx.forward({
+              key: { key: r.key, window: w },
+              value: { newValue: next, oldValue: old ?? null },
+              timestamp: w.end - 1,
+            });
+          } else if (emit === 'on-update') {
             await ctx.forward({
               ...r,
               key: { key: r.key, window: w },
