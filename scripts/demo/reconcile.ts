@@ -144,19 +144,24 @@ function sourceQuery(
     decl.groupBy.length > 0
       ? `concat(${decl.groupBy.map((g) => `${groupText(rows.field(g))}, '|'`).join(', ')})`
       : "''";
-  const measures = ms.map((m) =>
+  // The enriched rows, each reduced to its event time, group and summed fields.
+  const inputs = ms
+    .map((m, i) => (m.fn === 'sum' ? `, ${rows.field(m.field as string)} AS _m${i}` : ''))
+    .join('');
+  const enriched = `SELECT r._t AS _t, r._change_id AS _i, ${key} AS _k${inputs} FROM ${rows.from}`;
+  const measures = ms.map((m, i) =>
     m.fn === 'count'
       ? `toDecimal128(count(), 0) AS ${ident(m.name)}`
-      : `ifNull(toDecimal128(sum(${rows.field(m.field as string)}), ${m.scale}), toDecimal128(0, ${m.scale})) AS ${ident(m.name)}`,
+      : `ifNull(toDecimal128(sum(_m${i}), ${m.scale}), toDecimal128(0, ${m.scale})) AS ${ident(m.name)}`,
   );
   if (w.type === 'session') {
     if (ms.some((m) => m.fn !== 'count')) return { skipped: 'sums over sessions are not recomputed here' };
     // Each change is one event; a new session starts where the gap to the previous event exceeds `gap`.
     return `SELECT min(_t) AS _w, max(_t) AS _e, _k, ${measures.join(', ')} FROM (
               SELECT _k, _t, sum(_new) OVER (PARTITION BY _k ORDER BY _t, _i ROWS UNBOUNDED PRECEDING) AS _s FROM (
-                SELECT ${key} AS _k, _t, _change_id AS _i,
+                SELECT _k, _t, _i,
                        if(_t - lagInFrame(_t, 1, toInt64(-1e15)) OVER (PARTITION BY _k ORDER BY _t, _i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) > ${w.gap}, 1, 0) AS _new
-                  FROM ${rows.from}))
+                  FROM (${enriched})))
             GROUP BY _k, _s`;
   }
   const size = w.size;
@@ -166,7 +171,7 @@ function sourceQuery(
       ? `[intDiv(_t, ${size}) * ${size}]`
       : `arrayFilter(s -> s + ${size} > _t, arrayMap(i -> intDiv(_t, ${advance}) * ${advance} - i * ${advance}, range(${Math.ceil(size / advance)})))`;
   return `SELECT _w, _w + ${size} AS _e, _k, ${measures.join(', ')} FROM (
-            SELECT *, arrayJoin(${starts}) AS _w, ${key} AS _k FROM ${rows.from})
+            SELECT *, arrayJoin(${starts}) AS _w FROM (${enriched}))
           GROUP BY _w, _k`;
 }
 
