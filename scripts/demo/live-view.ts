@@ -75,6 +75,7 @@ export function render(
     `  processed records/s   ${num(r.processedIn)}   in, ${r.processedOut === undefined ? NA : r.processedOut.toFixed(0)} out (aggregate updates)${why(cur, 'processor')}   [processor cdc_records_in/out_total]`,
     `  written rows/s        ${num(r.written)}   into ClickHouse${why(cur, 'sink-clickhouse')}   [sink cdc_records_out_total]`,
     `  lag (records)         processor ${r.processorLag === undefined ? NA : r.processorLag}, sink ${r.sinkLag === undefined ? NA : r.sinkLag}   [cdc_consumer_lag, a commit marker per partition included]`,
+    `  late records          ${r.lateRecords === undefined ? NA : r.lateRecords}   changes for aggregate windows past their retention, not counted   [processor cdc_late_records_total]`,
     `  end-to-end latency    ${lat}   [sink cdc_end_to_end_latency_seconds: source commit → ClickHouse insert]`,
     '  snapshot (rows written / rows estimated)   [capture cdc_snapshot_rows_done / _estimated]',
     ...(r.snapshot.length === 0
@@ -114,6 +115,7 @@ export function line(
     `processed/s in ${f(r.processedIn)} out ${f(r.processedOut)}`,
     `written/s ${f(r.written)}`,
     `lag processor ${f(r.processorLag)} sink ${f(r.sinkLag)}`,
+    `late ${f(r.lateRecords)}`,
     `e2e ${r.latency ? `p50 ${ms(r.latency.p50)} p99 ${ms(r.latency.p99)}` : NA}`,
     ...(snap ? [`snapshot ${snap}`] : []),
   ].join(' | ');

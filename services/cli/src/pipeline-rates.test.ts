@@ -101,6 +101,21 @@ cdc_snapshot_rows_estimated{source="shop",table="public.orders"} 1000
     expect(r.written).toBe(200);
     expect(r.sinkLag).toBe(6);
     expect(r.processorLag).toBeUndefined();
+    expect(r.lateRecords).toBeUndefined();
+  });
+  it('counts the late records the processor reports, 0 when it reports none yet', () => {
+    const proc = (late: string) =>
+      parsePrometheusText(`cdc_records_in_total{stage="process",topic="shop.orders"} 5\n${late}`);
+    const at = (p: Scrape['services']['processor'], ms: number): Scrape => ({
+      at: ms,
+      services: { processor: p },
+    });
+    const none = pipelineRates(at(proc(''), 0), at(proc(''), 1_000), at(proc(''), 0));
+    expect(none.lateRecords).toBe(0);
+    const some = proc(
+      'cdc_late_records_total{application="app"} 3\ncdc_late_records_total{application="other"} 1\n',
+    );
+    expect(pipelineRates(at(some, 0), at(some, 1_000), at(some, 0)).lateRecords).toBe(4);
   });
   it('leaves the aggregate topics out of the end-to-end latency', () => {
     expect(r.latency?.count).toBe(400);

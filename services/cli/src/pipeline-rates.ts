@@ -119,6 +119,8 @@ export interface PipelineRates {
   /** `cdc_consumer_lag` of the processor's and the sink's groups. */
   processorLag: number | undefined;
   sinkLag: number | undefined;
+  /** Changes the processor counted as late (for windows past their retention) since it started. */
+  lateRecords: number | undefined;
   /** End-to-end latency (source commit → ClickHouse insert) of the changes inserted over `latencyWindowS`. */
   latency: { p50: number; p99: number; count: number } | undefined;
   latencyWindowS: number;
@@ -191,6 +193,7 @@ export function pipelineRates(
     written: per(zeroIfUp(counterIncrease(sink[0], sink[1], 'cdc_records_out_total', stage('sink')), sinkUp)),
     processorLag: zeroIfUp(gaugeSum(proc[1], 'cdc_consumer_lag'), proc[1] !== undefined),
     sinkLag: zeroIfUp(gaugeSum(sink[1], 'cdc_consumer_lag'), sink[1] !== undefined),
+    lateRecords: zeroIfUp(gaugeSum(proc[1], 'cdc_late_records_total'), proc[1] !== undefined),
     latency,
     latencyWindowS: Math.max(0, (cur.at - latencyBase.at) / 1000),
     snapshot,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from '@cdc/kafka';
 
 export interface ReadRecord {
+  /** The key's bytes in base64: distinct keys stay distinct (Avro keys are not UTF-8 text). */
   key: string;
   value: Buffer | null;
   partition: number;
@@ -31,7 +32,7 @@ export async function readTopic(kafka: Kafka, topic: string, timeoutMs = 10_000)
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
         out.push({
-          key: message.key?.toString() ?? '',
+          key: message.key?.toString('base64') ?? '',
           value: message.value,
           partition,
           headers,

@@ -2,8 +2,9 @@
  * demo-short: `npm run demo -- --duration 15` on a small shop with the change generator on
  * ends with `cdc verify` passing: every PostgreSQL table and every MongoDB collection of the demo
  * shop, after inserts, updates and deletes during the run, is in ClickHouse row for row (count
- * and checksum; MongoDB documents keyed by `_id`), and the three analytics queries (revenue per
- * region per minute, top products, cart sessions) print rows from the processor's aggregates.
+ * and checksum; MongoDB documents keyed by `_id`), the three analytics queries (revenue per
+ * region per minute, top products, cart sessions) print rows from the processor's aggregates, and
+ * every window of every aggregate equals a GROUP BY over the verified replica.
  * No service crashed or was restarted, and the demo's last line says it passed.
  */
 import { spawnSync } from 'node:child_process';
@@ -40,8 +41,15 @@ it('runs the demo with the generator on and verify passes', { timeout: 300_000 }
   expect(out).toMatch(/services at the end: .*sink-clickhouse ready/);
   expect(out).toMatch(/pipeline caught up in /);
   expect(out).toMatch(
-    /\ndemo passed in \d+ s: verify passed, 3 analytics queries printed rows, no service crashed\n/,
+    /\ndemo passed in \d+ s: verify passed, 3 analytics queries printed rows, 3 aggregates equal their source, no service crashed\n/,
   );
+  // Every window of every aggregate equals a GROUP BY over the verified replica.
+  for (const agg of ['revenue_by_region_1m', 'top_products_15m', 'cart_sessions'])
+    expect(out).toMatch(
+      new RegExp(
+        `${agg}: ([\\d,]+) \\w+ in aggregates = \\1 in the source \\([\\d,]+ windows × groups, 0 differ\\)`,
+      ),
+    );
   expect(out).not.toMatch(/demo FAILED/);
   expect(r.status).toBe(0);
 });
