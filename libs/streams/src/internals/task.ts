@@ -311,7 +311,7 @@ export class StreamTask {
     };
     if (lateRecordsTopic === undefined) {
       this.options.logger.warn(
-        'late record beyond the grace period counted and skipped (no late-records topic)',
+        'late record counted and skipped: its window is closed (past its grace, or its retention with afterGrace amend); no late-records topic',
         meta,
       );
       return;

@@ -10,7 +10,7 @@
  * MongoDB; sessions over the collection's change history): no change lost to lateness, every
  * retraction applied, every emptied group deleted.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -105,6 +105,11 @@ it(`${KILLS} kill -9 of random services under load: verify passes, each change o
     expect(record?.crashLoop, `${name} in a crash loop`).toBe(false);
   }
   await down(state, say);
+  // No change was dropped as late, in any of the processor's lives (its log spans them all).
+  const late = (
+    readFileSync(state.logFile('processor'), 'utf8').match(/late record counted and skipped/g) ?? []
+  ).length;
+  expect(late, 'changes the processor dropped as late').toBe(0);
 
   const report = await verify({ config, timeoutMs: 120_000, env: s.env });
   expect(report.ok, JSON.stringify(report, null, 2).slice(0, 4000)).toBe(true);
