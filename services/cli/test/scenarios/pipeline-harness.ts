@@ -168,7 +168,7 @@ export class ServiceProcess {
     for (const line of this.output.split('\n')) {
       if (!line.includes('failed; starting it again from what Kafka committed')) continue;
       const code = /"code":"([A-Z_]+)"/.exec(line)?.[1] ?? /"name":"(\w+)"/.exec(line)?.[1] ?? '?';
-      const broker = /"brokerError":"([A-Z_]+)"/.exec(line)?.[1];
+      const broker = /"(?:brokerError|type)":"([A-Z_]+)"/.exec(line)?.[1];
       out.push(broker ? `${code} (${broker})` : code);
     }
     return out;
