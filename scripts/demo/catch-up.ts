@@ -29,12 +29,18 @@ export interface CatchUpOptions {
   say: (line: string) => void;
 }
 
-interface Lags {
+export interface Lags {
   sink: PartitionLag[];
   processor: PartitionLag[];
 }
 
-async function readLags(o: CatchUpOptions): Promise<Lags> {
+/**
+ * The lag of the sink's group over the demo topics and of the processor's group over its inputs
+ * (its CDC topics and repartition topics).
+ */
+export async function readPipelineLags(
+  o: Pick<CatchUpOptions, 'admin' | 'sinkGroupId' | 'processor'>,
+): Promise<Lags> {
   const all = await o.admin.listTopics();
   const p = o.processor;
   return {
@@ -62,7 +68,7 @@ export async function catchUp(o: CatchUpOptions): Promise<CatchUpResult> {
   let lagError = '';
   let lastLine = Date.now();
   for (;;) {
-    const read = await readLags(o).catch((err: Error) => {
+    const read = await readPipelineLags(o).catch((err: Error) => {
       lagError = clip(err.message);
       return undefined;
     });

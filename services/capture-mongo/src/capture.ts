@@ -12,8 +12,8 @@
  * incompatible schema under `stop`) stop the capture with the error.
  */
 import type { AvroSerde, InferredSchemaState } from '@cdc/avro';
-import { ChangeWriter, deadLetterTopic, OffsetsStore, TopicSchemas } from '@cdc/capture';
-import { CdcError, type Clock, isRetriable, type Logger, supervise } from '@cdc/core';
+import { ChangeWriter, deadLetterTopic, OffsetsStore, runSessions, TopicSchemas } from '@cdc/capture';
+import { CdcError, type Clock, isRetriable, type Logger } from '@cdc/core';
 import { type Admin, isRetriableKafkaError, type Kafka } from '@cdc/kafka';
 import type { MongoSource } from '@cdc/pipeline';
 import { MongoClient } from 'mongodb';
@@ -70,22 +70,11 @@ export class MongoCapture {
 
   /**
    * Runs sessions until `signal` aborts (resolves) or a failure a new session cannot fix
-   * (rejects): the restart loop of `@cdc/core`'s `supervise`, as the service runner uses it.
+   * (rejects), on the restart loop the service runner uses too (`runSessions`).
    */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, clock } = this.o;
-    await supervise((s) => this.attempt(s), signal, {
-      retriable: shouldRestart,
-      clock,
-      onFailure: ({ err, attempt, retrying, delayMs }) =>
-        retrying
-          ? logger.warn('capture session failed; restarting from the committed position', {
-              err,
-              attempt,
-              delayMs,
-            })
-          : logger.error('capture stopped', { err }),
-    });
+    await runSessions((s) => this.attempt(s), signal, { retriable: shouldRestart, logger, clock });
   }
 
   /** One session, until `signal` aborts (resolves) or it fails (rejects, having stored nothing more). */

@@ -11,8 +11,8 @@
  * incompatible schema under `stop`, fencing) stop the capture with the error.
  */
 import type { AvroSerde } from '@cdc/avro';
-import { ChangeWriter, OffsetsStore, TopicSchemas } from '@cdc/capture';
-import { CdcError, type Clock, isRetriable, type Logger, parseLsn, supervise } from '@cdc/core';
+import { ChangeWriter, OffsetsStore, runSessions, TopicSchemas } from '@cdc/capture';
+import { CdcError, type Clock, isRetriable, type Logger, parseLsn } from '@cdc/core';
 import { type Admin, isRetriableKafkaError, type Kafka } from '@cdc/kafka';
 import type { PostgresSource } from '@cdc/pipeline';
 import pg from 'pg';
@@ -86,22 +86,11 @@ export class PostgresCapture {
 
   /**
    * Runs sessions until `signal` aborts (resolves) or a failure a new session cannot fix
-   * (rejects): the restart loop of `@cdc/core`'s `supervise`, as the service runner uses it.
+   * (rejects), on the restart loop the service runner uses too (`runSessions`).
    */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, clock } = this.o;
-    await supervise((s) => this.attempt(s), signal, {
-      retriable: shouldRestart,
-      clock,
-      onFailure: ({ err, attempt, retrying, delayMs }) =>
-        retrying
-          ? logger.warn('capture session failed; restarting from the committed position', {
-              err,
-              attempt,
-              delayMs,
-            })
-          : logger.error('capture stopped', { err }),
-    });
+    await runSessions((s) => this.attempt(s), signal, { retriable: shouldRestart, logger, clock });
   }
 
   /**

@@ -24,8 +24,8 @@ import type { ServiceName } from '../../src/services.ts';
 import { down, StateDir, up } from '../../src/supervisor.ts';
 import { verify } from '../../src/verify/verify.ts';
 import {
-  freshShop,
   historyExactlyOnce,
+  prepareScenario,
   ROOT,
   type Scenario,
   SERVICES,
@@ -45,10 +45,7 @@ const state = new StateDir(mkdtempSync(join(tmpdir(), 'cdc-chaos-')));
 const say = (l: string) => process.stdout.write(`${l}\n`);
 
 beforeAll(async () => {
-  process.env.CDC_DEMO_DB = s.db;
-  process.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT = s.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT;
-  await freshShop(s);
-  await wipePipeline(s);
+  await prepareScenario(s);
 }, 180_000);
 
 afterAll(async () => {

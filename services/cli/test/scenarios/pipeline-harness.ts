@@ -14,10 +14,11 @@ import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
 import pg from 'pg';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
+import { readPipelineLags } from '../../../../scripts/demo/catch-up.ts';
 import { createShop, resetShop, type ShopOptions } from '../../../../scripts/demo/shop.ts';
 import { readTopic } from '../../../processor/test/read-topic.ts';
 import { openReader } from '../../src/clickhouse-target.ts';
-import { drained, groupLag } from '../../src/kafka-progress.ts';
+import { drained } from '../../src/kafka-progress.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
 export const SERVICES = ['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse'] as const;
@@ -246,36 +247,29 @@ export async function historyExactlyOnce(
 
 /**
  * Waits until the sink's group has read every demo topic and the processor's group every input
- * (its CDC topics and repartition topics); throws after `boundMs` with the lag left.
+ * (the demo's own catch-up reading); throws after `boundMs` with the lag left.
  */
 export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number> {
   const t0 = Date.now();
   const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
   const admin = kafka.admin();
   await admin.connect();
+  const app = s.pipeline.processing?.applicationId ?? '';
+  const inputs = [
+    ...(s.pipeline.processing?.enrich ?? []).map((e) => e.from),
+    ...(s.pipeline.processing?.aggregate ?? []).map((a) => a.from),
+  ];
   try {
-    const app = s.pipeline.processing?.applicationId ?? '';
-    const inputs = new Set([
-      ...(s.pipeline.processing?.enrich ?? []).map((e) => e.from),
-      ...(s.pipeline.processing?.aggregate ?? []).map((a) => a.from),
-    ]);
     for (;;) {
-      const all = await admin.listTopics();
-      const lags = [
-        ...(await groupLag(
-          admin,
-          s.pipeline.clickhouse!.sink.groupId,
-          all.filter((t) => /^demo(docs)?\./.test(t)),
-        )),
-        ...(await groupLag(
-          admin,
-          app,
-          all.filter((t) => inputs.has(t) || (t.startsWith(`${app}-`) && t.endsWith('-repartition'))),
-        )),
-      ];
-      if (drained(lags)) return Date.now() - t0;
+      const lags = await readPipelineLags({
+        admin,
+        sinkGroupId: s.pipeline.clickhouse!.sink.groupId,
+        processor: { applicationId: app, inputs },
+      });
+      const all = [...lags.sink, ...lags.processor];
+      if (drained(all)) return Date.now() - t0;
       if (Date.now() - t0 > boundMs) {
-        const behind = lags.filter((l) => l.lag > 1n).map((l) => `${l.topic}[${l.partition}] ${l.lag}`);
+        const behind = all.filter((l) => l.lag > 1n).map((l) => `${l.topic}[${l.partition}] ${l.lag}`);
         throw new Error(`not caught up within ${boundMs / 1000} s: ${behind.join(', ')}`);
       }
       await sleep(1_000);
@@ -283,4 +277,16 @@ export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The common start of a scenario on the demo pipeline: the variables the pipeline file reads
+ * (so that `verify` and the CLI helpers load the same file), a fresh shop, a broker and local
+ * state with none of the pipeline's topics, groups or data.
+ */
+export async function prepareScenario(s: Scenario): Promise<void> {
+  process.env.CDC_DEMO_DB = s.db;
+  process.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT = s.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT;
+  await freshShop(s);
+  await wipePipeline(s);
 }

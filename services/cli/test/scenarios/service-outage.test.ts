@@ -18,8 +18,8 @@ import { shopClient } from '../../../../scripts/demo/shop.ts';
 import { openReader } from '../../src/clickhouse-target.ts';
 import { verify } from '../../src/verify/verify.ts';
 import {
-  freshShop,
   historyExactlyOnce,
+  prepareScenario,
   ROOT,
   type Scenario,
   SERVICES,
@@ -103,10 +103,7 @@ async function allReady(boundMs: number, what: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  process.env.CDC_DEMO_DB = s.db;
-  process.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT = s.env.CDC_DEMO_CLICKHOUSE_HTTP_PORT;
-  await freshShop(s);
-  await wipePipeline(s);
+  await prepareScenario(s);
 }, 180_000);
 
 afterAll(async () => {
