@@ -32,6 +32,13 @@ export class TransactionalProducer {
   private readonly producer: Producer;
   private readonly options: TransactionalProducerOptions;
   private fenced: CdcError | undefined;
+  /**
+   * Set when a transaction could neither be committed nor aborted (the broker went away
+   * mid-way): kafkajs leaves its transaction state machine in COMMITTING or ABORTING and
+   * refuses every later transaction. Only a new producer session (a new `connect`, whose
+   * `initTransactions` completes or aborts what was left open) can go on.
+   */
+  private broken: CdcError | undefined;
   private busy = false;
 
   private constructor(producer: Producer, options: TransactionalProducerOptions) {
@@ -63,6 +70,7 @@ export class TransactionalProducer {
 
   async transaction<T>(body: (tx: TransactionScope) => Promise<T>): Promise<T> {
     if (this.fenced) throw this.fenced;
+    if (this.broken) throw this.broken;
     if (this.busy) {
       throw new CdcError(
         'INVARIANT_VIOLATED',
@@ -94,16 +102,31 @@ export class TransactionalProducer {
         try {
           await tx.abort();
         } catch (abortErr) {
-          this.options.logger.warn('transaction abort failed', {
+          const cause = this.classify(abortErr, 'aborting');
+          this.options.logger.warn('transaction abort failed; this producer session is over', {
             ...context,
-            err: this.classify(abortErr, 'aborting'),
+            err: cause,
           });
+          this.breakSession(cause);
         }
+      } else if (!this.fenced && !tx.isActive()) {
+        // The commit itself failed: kafkajs is left mid-commit and accepts no new transaction.
+        this.breakSession(failure);
       }
       throw failure;
     } finally {
       this.busy = false;
     }
+  }
+
+  private breakSession(cause: unknown): void {
+    this.broken = new CdcError(
+      'KAFKA_UNAVAILABLE',
+      `transactional producer ${this.transactionalId}: its last transaction was neither committed nor aborted (${
+        cause instanceof Error ? cause.message : String(cause)
+      }); a new producer session completes or aborts it`,
+      { retriable: true, context: { transactionalId: this.transactionalId }, cause },
+    );
   }
 
   private classify(err: unknown, what: string): unknown {

@@ -200,13 +200,16 @@ export class KafkaStreams {
           // (autoCommit is off, so kafkajs itself never commits what is resolved here.)
           else resolveOffset(batch.lastOffset());
         } catch (err) {
+          const fenced = isCdcError(err, 'KAFKA_FENCED');
+          // The first failure is the one to report: a punctuation queued on this task would
+          // fail next, on the producer this failure left unusable.
+          if (!fenced) this.fail(err);
           await this.dropTask(task, false);
-          if (isCdcError(err, 'KAFKA_FENCED')) {
+          if (fenced) {
             // Another instance owns this task now; its next rebalance tells us so.
             this.logger.warn('task fenced by its new owner; dropped', { task: task.id });
             return;
           }
-          this.fail(err);
           throw err;
         }
       },
