@@ -58,6 +58,14 @@ export const METRICS = {
       'Records sent to a dead-letter topic, by the topic they came from and the reason (an error code).',
     labels: ['topic', 'reason'],
   },
+  tableStopped: {
+    name: 'cdc_table_stopped',
+    kind: 'gauge',
+    unit: '{table}',
+    description:
+      'Whether a table is stopped (1) while the rest of the pipeline flows: its records are held until the cause (an error code) is fixed; `cdc status` shows the message and the fix.',
+    labels: ['stage', 'table', 'code'],
+  },
   lateRecords: {
     name: 'cdc_late_records_total',
     kind: 'counter',

@@ -27,6 +27,7 @@
  *
  *   process.on('SIGTERM', () => telemetry.shutdown()); // not ready first, then flush exporters
  */
+
 export {
   exportedSeriesNames,
   type LabelsOf,
@@ -38,6 +39,7 @@ export {
   STAGES,
   type Stage,
 } from './catalogue.ts';
+export { type DeadLetterEvent, deadLetterReporter } from './dead-letters.ts';
 export { startTelemetryServer, type TelemetryServer, type TelemetryServerOptions } from './http-server.ts';
 export { type CounterOf, createMetrics, type GaugeOf, type HistogramOf, type Metrics } from './metrics.ts';
 export {

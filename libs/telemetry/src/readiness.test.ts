@@ -37,4 +37,22 @@ describe('Readiness', () => {
     r.stopping();
     expect(await r.evaluate()).toMatchObject({ ready: false, checks: { shutdown: { ready: false } } });
   });
+
+  it('lists what needs an operator without making the service unready', async () => {
+    const r = new Readiness();
+    r.register('ok', () => true);
+    r.attention('table shop.orders', 'stopped: column type changed; run cdc rebuild');
+    r.attention('table shop.items', 'stopped: key changed');
+    expect(await r.evaluate()).toEqual({
+      ready: true,
+      checks: { ok: { ready: true } },
+      attention: {
+        'table shop.orders': 'stopped: column type changed; run cdc rebuild',
+        'table shop.items': 'stopped: key changed',
+      },
+    });
+    r.attention('table shop.orders', undefined);
+    r.attention('table shop.items', undefined);
+    expect(await r.evaluate()).toEqual({ ready: true, checks: { ok: { ready: true } } });
+  });
 });

@@ -18,6 +18,11 @@ export interface ReadinessFlag {
 export interface ReadinessReport {
   ready: boolean;
   checks: Record<string, CheckResult>;
+  /**
+   * What an operator must act on although the service works (a table stopped while the others
+   * flow, changes dead-lettered), by subject; absent when there is nothing.
+   */
+  attention?: Record<string, string>;
 }
 
 export interface ReadinessOptions {
@@ -27,6 +32,7 @@ export interface ReadinessOptions {
 
 export class Readiness {
   readonly #checks = new Map<string, ReadinessCheck>();
+  readonly #attention = new Map<string, string>();
   readonly #timeoutMs: number;
   #stopping = false;
 
@@ -50,6 +56,15 @@ export class Readiness {
     };
   }
 
+  /**
+   * Sets (or, with `undefined`, clears) what needs an operator about `subject` (e.g.
+   * `table shop.orders`). It does not make the service unready: the rest of its work goes on.
+   */
+  attention(subject: string, message: string | undefined): void {
+    if (message === undefined) this.#attention.delete(subject);
+    else this.#attention.set(subject, message);
+  }
+
   /** From now on the service reports not ready (called first on SIGTERM). */
   stopping(): void {
     this.#stopping = true;
@@ -63,7 +78,9 @@ export class Readiness {
         checks[name] = await this.#run(check);
       }),
     );
-    return { ready: Object.values(checks).every((c) => c.ready), checks };
+    const report: ReadinessReport = { ready: Object.values(checks).every((c) => c.ready), checks };
+    if (this.#attention.size > 0) report.attention = Object.fromEntries(this.#attention);
+    return report;
   }
 
   async #run(check: ReadinessCheck): Promise<CheckResult> {

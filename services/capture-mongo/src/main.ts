@@ -8,6 +8,7 @@
  *   node services/capture-mongo/dist/main.js --config pipeline.yaml [--source shop]
  */
 import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { deadLetterTopic } from '@cdc/capture';
 import { CdcError } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { runService } from '@cdc/service';
@@ -49,6 +50,7 @@ runService({
           source: source.name,
           offsetsTopic: source.offsetsTopic,
           ready: telemetry.readiness.flag(`source ${source.name}`),
+          deadLetterTopic: deadLetterTopic(source.topicPrefix ?? source.name),
         }),
       });
       return {

@@ -9,6 +9,7 @@
 import type { OutRecord } from '@cdc/capture';
 import { isCdcError } from '@cdc/core';
 import {
+  deadLetterReporter,
   injectTraceContext,
   type ReadinessFlag,
   type RecordHeaders,
@@ -29,7 +30,8 @@ export interface CaptureObserver {
    */
   committed(records: readonly OutRecord[], sourceTsMs: number | null): void;
   aborted(): void;
-  deadLettered(topic: string, reason: string): void;
+  /** A change meant for `topic` went to the dead-letter topic. */
+  deadLettered(topic: string, reason: string, message: string): void;
   /** Snapshotting or streaming (true), or between sessions (false, with why). */
   running(active: boolean, detail: string): void;
   error(err: unknown): void;
@@ -54,9 +56,10 @@ export function withHeaders(records: OutRecord[], headers: RecordHeaders | undef
 
 export function telemetryObserver(
   telemetry: Telemetry,
-  options: { source: string; ready: ReadinessFlag; offsetsTopic: string },
+  options: { source: string; ready: ReadinessFlag; offsetsTopic: string; deadLetterTopic: string },
 ): CaptureObserver {
   const { metrics, tracer } = telemetry;
+  const report = deadLetterReporter(telemetry, options.deadLetterTopic);
   const { source, ready, offsetsTopic } = options;
   return {
     snapshotProgress(collection, done, estimated) {
@@ -84,8 +87,8 @@ export function telemetryObserver(
     aborted() {
       metrics.transactions.add(1, { stage: 'capture', outcome: 'abort' });
     },
-    deadLettered(topic, reason) {
-      metrics.deadLetters.add(1, { topic, reason });
+    deadLettered(topic, reason, message) {
+      report({ subject: `collection of ${topic}`, topic, reason, message });
     },
     running(active, detail) {
       ready.set(active, detail);

@@ -8,6 +8,7 @@
  *   node services/capture-postgres/dist/main.js --config pipeline.yaml [--source shop]
  */
 import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { deadLetterTopic } from '@cdc/capture';
 import { CdcError } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { runService } from '@cdc/service';
@@ -60,6 +61,7 @@ runService({
           source: source.name,
           slot: source.slot,
           ready: telemetry.readiness.flag(`source ${source.name}`),
+          deadLetterTopic: deadLetterTopic(source.topicPrefix ?? source.name),
         }),
       });
       return {

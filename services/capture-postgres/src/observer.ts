@@ -7,6 +7,7 @@
 import type { OutRecord } from '@cdc/capture';
 import { isCdcError } from '@cdc/core';
 import {
+  deadLetterReporter,
   injectTraceContext,
   type ReadinessFlag,
   type RecordHeaders,
@@ -27,6 +28,8 @@ export interface CaptureObserver {
    */
   committed(perTopic: ReadonlyMap<string, number>, sourceTsMs: number | null): void;
   aborted(): void;
+  /** A change of `table` went to the dead-letter topic instead of `topic`. */
+  deadLettered(table: string, topic: string, reason: string, message: string): void;
   slotWalRetained(bytes: number): void;
   streaming(active: boolean): void;
   error(err: unknown): void;
@@ -37,6 +40,7 @@ export const noopObserver: CaptureObserver = {
   transaction: (_name, write) => write(undefined),
   committed: () => {},
   aborted: () => {},
+  deadLettered: () => {},
   slotWalRetained: () => {},
   streaming: () => {},
   error: () => {},
@@ -60,10 +64,11 @@ export function withHeaders(records: OutRecord[], headers: RecordHeaders | undef
 
 export function telemetryObserver(
   telemetry: Telemetry,
-  options: { source: string; slot: string; ready: ReadinessFlag },
+  options: { source: string; slot: string; ready: ReadinessFlag; deadLetterTopic: string },
 ): CaptureObserver {
   const { metrics, tracer } = telemetry;
   const { source, slot, ready } = options;
+  const report = deadLetterReporter(telemetry, options.deadLetterTopic);
   return {
     snapshotProgress(table, rowsDone, rowsEstimated) {
       metrics.snapshotRowsDone.set(rowsDone, { source, table });
@@ -84,6 +89,9 @@ export function telemetryObserver(
     },
     aborted() {
       metrics.transactions.add(1, { stage: 'capture', outcome: 'abort' });
+    },
+    deadLettered(table, topic, reason, message) {
+      report({ subject: `table ${table}`, topic, reason, message });
     },
     slotWalRetained(bytes) {
       metrics.slotWalRetained.set(bytes, { slot });

@@ -59,6 +59,7 @@ describe('status of a crash-looping service', () => {
     snapshot: null,
     consumerLag: null,
     position: null,
+    attention: {},
   };
   const s: PipelineStatus = {
     config: 'p.yaml',
@@ -78,5 +79,41 @@ describe('status of a crash-looping service', () => {
     expect(text).toContain(
       'restarts 6, last exit code 2 at 2025-01-01T11:59:57.000Z: the pipeline file declares no processing',
     );
+  });
+});
+
+describe('status of a sink with a stopped table', () => {
+  const row: ServiceStatus = {
+    name: 'sink-clickhouse',
+    pid: 43,
+    alive: true,
+    uptimeS: 9,
+    health: 'ready',
+    restarts: 0,
+    lastExit: null,
+    crashLoop: false,
+    snapshot: null,
+    consumerLag: 0,
+    position: null,
+    attention: {
+      'table shop_public_orders':
+        'stopped (its records are held, the other tables flow): SCHEMA_INCOMPATIBLE: column total changes type; cdc down; cdc rebuild shop_public_orders; cdc up',
+    },
+  };
+  const s: PipelineStatus = {
+    config: 'p.yaml',
+    supervisor: { pid: 7, alive: true },
+    services: [row],
+    sinkLag: null,
+    positions: {},
+    problems: [],
+  };
+
+  it('prints the table, the message and the fix, and fails although every service is ready', () => {
+    expect(formatStatus(s)).toContain(
+      'attention: table shop_public_orders: stopped (its records are held, the other tables flow): SCHEMA_INCOMPATIBLE: column total changes type; cdc down; cdc rebuild shop_public_orders; cdc up',
+    );
+    expect(statusOk(s)).toBe(false);
+    expect(statusOk({ ...s, services: [{ ...row, attention: {} }] })).toBe(true);
   });
 });

@@ -33,6 +33,8 @@ export interface ServiceStatus {
   snapshot: Record<string, { done: number; estimated: number | null }> | null;
   consumerLag: number | null;
   position: string | null;
+  /** What needs an operator although the service runs (a table stopped, dead letters), by subject. */
+  attention: Record<string, string>;
 }
 
 export interface PipelineStatus {
@@ -80,11 +82,13 @@ export async function gatherStatus(
       snapshot: null,
       consumerLag: null,
       position: null,
+      attention: {},
     };
     if (alive && s) {
       const p = await probeTelemetry(s.telemetryPort);
       if (p.reachable) {
         row.health = p.ready ? 'ready' : `not ready${p.readyDetail ? ` (${p.readyDetail})` : ''}`;
+        row.attention = p.attention;
         const done = byLabel(p.samples, 'cdc_snapshot_rows_done', 'table');
         const est = byLabel(p.samples, 'cdc_snapshot_rows_estimated', 'table');
         if (done.size > 0)
@@ -138,9 +142,15 @@ export async function gatherStatus(
   return { config, supervisor, services, sinkLag, positions, problems };
 }
 
-/** Whether `cdc status` exits 0: every service runs, none crash-loops, nothing else is wrong. */
+/**
+ * Whether `cdc status` exits 0: every service runs, none crash-loops, none has a table stopped or
+ * dead letters to look at, nothing else is wrong.
+ */
 export function statusOk(s: PipelineStatus): boolean {
-  return s.services.every((x) => x.alive && !x.crashLoop) && s.problems.length === 0;
+  return (
+    s.services.every((x) => x.alive && !x.crashLoop && Object.keys(x.attention ?? {}).length === 0) &&
+    s.problems.length === 0
+  );
 }
 
 /**
@@ -202,6 +212,8 @@ export function formatStatus(s: PipelineStatus): string {
     if (x.restarts > 0 || x.lastExit) lines.push(`${''.padEnd(w)}  ${describeExits(x)}`);
     if (x.position) lines.push(`${''.padEnd(w)}  source position: ${x.position}`);
     if (x.consumerLag !== null) lines.push(`${''.padEnd(w)}  consumer lag: ${x.consumerLag}`);
+    for (const [subject, message] of Object.entries(x.attention ?? {}).sort())
+      lines.push(`${''.padEnd(w)}  attention: ${subject}: ${message}`);
     if (x.snapshot)
       for (const [t, v] of Object.entries(x.snapshot))
         lines.push(

@@ -83,7 +83,7 @@ runService({
     // /readyz: ready once the consumer runs and while flushes succeed.
     const consuming = telemetry.readiness.flag('kafka consumer');
     const writes = telemetry.readiness.flag('clickhouse writes');
-    const observer = telemetryObserver(telemetry, { writes });
+    const observer = telemetryObserver(telemetry, { writes, deadLetterTopic: section.sink.deadLetterTopic });
     const groupId = section.sink.groupId;
     return [
       {

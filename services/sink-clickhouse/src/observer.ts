@@ -7,7 +7,13 @@
  * reported (`noopObserver`).
  */
 import { isCdcError } from '@cdc/core';
-import { type ReadinessFlag, type RecordHeaders, startBatchSpans, type Telemetry } from '@cdc/telemetry';
+import {
+  deadLetterReporter,
+  type ReadinessFlag,
+  type RecordHeaders,
+  startBatchSpans,
+  type Telemetry,
+} from '@cdc/telemetry';
 import type { DeadLetter } from './dead-letter.ts';
 import type { KafkaRecord } from './decode.ts';
 import type { RowItem } from './table-writer.ts';
@@ -22,6 +28,8 @@ export interface SinkObserver {
   /** Runs one table's insert; `insert` returns the items ClickHouse rejected. */
   insert(table: string, items: readonly RowItem[], insert: () => Promise<Rejected[]>): Promise<Rejected[]>;
   deadLettered(letters: readonly DeadLetter[]): void;
+  /** The tables stopped now (their records held while the others flow), with why; empty at start. */
+  stoppedTables(stopped: ReadonlyMap<string, Error>): void;
   /** A flush attempt failed (it is retried when retriable). */
   error(err: unknown): void;
 }
@@ -31,6 +39,7 @@ export const noopObserver: SinkObserver = {
   flush: (_records, run) => run(),
   insert: (_table, _items, insert) => insert(),
   deadLettered: () => {},
+  stoppedTables: () => {},
   error: () => {},
 };
 
@@ -47,10 +56,12 @@ export function sourceCommitMs(item: RowItem): number | undefined {
 
 export function telemetryObserver(
   telemetry: Telemetry,
-  options: { writes: ReadinessFlag; now?: () => number },
+  options: { writes: ReadinessFlag; deadLetterTopic: string; now?: () => number },
 ): SinkObserver {
-  const { metrics, tracer } = telemetry;
+  const { metrics, tracer, readiness } = telemetry;
   const now = options.now ?? Date.now;
+  const stoppedBefore = new Map<string, string>();
+  const deadLettered = deadLetterReporter(telemetry, options.deadLetterTopic);
   return {
     consumed(topic, records) {
       metrics.recordsIn.add(records, { stage: 'sink', topic });
@@ -94,7 +105,29 @@ export function telemetryObserver(
     deadLettered(letters) {
       for (const d of letters) {
         const reason = isCdcError(d.error) ? d.error.code : 'POISON_RECORD';
-        metrics.deadLetters.add(1, { topic: d.record.topic, reason });
+        deadLettered({
+          subject: `table ${d.table}`,
+          topic: d.record.topic,
+          reason,
+          message: (d.error as Error)?.message ?? String(d.error),
+        });
+      }
+    },
+    stoppedTables(stopped) {
+      for (const [table, code] of stoppedBefore)
+        if (!stopped.has(table)) {
+          metrics.tableStopped.set(0, { stage: 'sink', table, code });
+          readiness.attention(`table ${table}`, undefined);
+          stoppedBefore.delete(table);
+        }
+      for (const [table, err] of stopped) {
+        const code = isCdcError(err) ? err.code : 'UNKNOWN';
+        metrics.tableStopped.set(1, { stage: 'sink', table, code });
+        readiness.attention(
+          `table ${table}`,
+          `stopped (its records are held, the other tables flow): ${code}: ${err.message}`,
+        );
+        stoppedBefore.set(table, code);
       }
     },
     error(err) {

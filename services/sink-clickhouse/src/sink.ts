@@ -18,7 +18,15 @@
  * from the earliest offset. Nothing is lost and nothing is inserted twice across the switch.
  */
 import type { RegistryClient } from '@cdc/avro';
-import { backoffDelay, type Clock, isCdcError, isRetriable, type Logger, systemClock } from '@cdc/core';
+import {
+  backoffDelay,
+  CdcError,
+  type Clock,
+  isCdcError,
+  isRetriable,
+  type Logger,
+  systemClock,
+} from '@cdc/core';
 import type { Admin, Consumer, Kafka, Producer } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { type DeadLetter, sendDeadLetters } from './dead-letter.ts';
@@ -106,6 +114,7 @@ export class ClickHouseSink {
   async start(): Promise<void> {
     const { kafka, options } = this.deps;
     await this.deps.tables.init();
+    this.observer.stoppedTables(this.stoppedTables);
     const admin = kafka.admin();
     await admin.connect();
     this.admin = admin;
@@ -402,7 +411,14 @@ export class ClickHouseSink {
       } catch (err) {
         if (isRetriable(err)) throw err;
         // Rejected for a reason other than the data (the table was changed behind the sink's back…).
-        stop(p.table, err as Error);
+        stop(
+          p.table,
+          new CdcError(
+            isCdcError(err) ? err.code : 'SINK_REJECTED',
+            `${(err as Error).message}. The table no longer matches what the sink made of it (a column dropped or changed by hand?): restart the sink (it checks the table's columns at start and adds what is missing), or drop the table and rebuild it (cdc rebuild ${p.table})`,
+            { context: { table: p.table }, cause: err },
+          ),
+        );
         for (const r of p.records) limit(r);
       }
     }
@@ -420,6 +436,7 @@ export class ClickHouseSink {
     }
     await this.commit(records, limits);
     for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
+    if (newlyStopped.size > 0) this.observer.stoppedTables(this.stoppedTables);
     if (newlyStopped.size > 0 && this.consumer) {
       const topics = [...new Set(records.map((r) => r.topic))].filter((t) =>
         newlyStopped.has(this.tableFor(t)),

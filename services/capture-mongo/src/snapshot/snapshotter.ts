@@ -200,6 +200,7 @@ export class Snapshotter {
         this.o.observer?.deadLettered(
           route.baseTopic,
           String(encoded.records[0]?.headers?.['cdc.error.code'] ?? 'POISON_RECORD'),
+          String(encoded.records[0]?.headers?.['cdc.error.message'] ?? ''),
         );
       }
       for (const r of encoded.records) {

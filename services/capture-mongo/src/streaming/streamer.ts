@@ -156,6 +156,7 @@ export class Streamer {
           this.observer.deadLettered(
             route.baseTopic,
             String(encoded.records[0]?.headers?.['cdc.error.code'] ?? 'POISON_RECORD'),
+            String(encoded.records[0]?.headers?.['cdc.error.message'] ?? ''),
           );
           this.o.logger.warn('change sent to the dead-letter topic', {
             collection: ns,

@@ -365,6 +365,12 @@ export class Streamer {
       if (!isCdcError(err) || (err.code !== 'POISON_RECORD' && err.code !== 'SERDE_FAILED')) throw err;
       this.stats.deadLetters++;
       this.o.logger.warn('change sent to the dead-letter topic', { err, topic: route.prepared.topic });
+      (this.o.observer ?? noopObserver).deadLettered(
+        `${route.captured.schema}.${route.captured.table}`,
+        route.prepared.topic,
+        err.code,
+        err.message,
+      );
       return [
         deadLetterRecord({
           topic: this.deadLetterTopic,

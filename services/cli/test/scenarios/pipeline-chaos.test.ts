@@ -115,7 +115,7 @@ it(`${KILLS} kill -9 of random services under load: verify passes, each change o
 
   const once = await historyExactlyOnce(s);
   say(`history: ${JSON.stringify(once.counts)}`);
-  expect(once.problems).toEqual([]);
+  expect(once.problems, once.problems.join('\n')).toEqual([]);
 
   const reader = await openReader(s.pipeline.clickhouse!);
   try {

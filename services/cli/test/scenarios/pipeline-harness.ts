@@ -239,6 +239,15 @@ export async function historyExactlyOnce(
       if (Number(h?.rows) !== Number(h?.changes))
         problems.push(`${table}: ${h?.rows} rows for ${h?.changes} changes`);
     }
+    // A change the sink dead-lettered is missing from the history: name the reason.
+    const dlq = s.pipeline.clickhouse!.sink.deadLetterTopic;
+    const letters = await readTopic(kafka, dlq, 30_000).catch(() => []);
+    for (const r of letters.slice(0, 5)) {
+      const h = r.headers ?? {};
+      problems.push(
+        `${dlq}: ${h['cdc.dlq.table']} offset ${h['cdc.dlq.offset']} dead-lettered: ${h['cdc.dlq.reason']}`,
+      );
+    }
   } finally {
     await reader.close();
   }

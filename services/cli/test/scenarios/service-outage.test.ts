@@ -173,6 +173,6 @@ it('Kafka, the registry and ClickHouse each away for 30 s: no service exits, not
 
   // Nothing duplicated: each change once in its topic, and once in the table's history.
   const once = await historyExactlyOnce(s);
-  expect(once.problems).toEqual([]);
+  expect(once.problems, once.problems.join('\n')).toEqual([]);
   process.stdout.write(`service-outage:\n${log.join('\n')}\n`);
 });

@@ -11,12 +11,16 @@
  *
  * Evolution: a column the table lacks is added (`ALTER TABLE … ADD COLUMN`) before the batch
  * that needs it, to `t` and `t_history`, and the view and materialized view are recreated. A
- * column whose type would change, or a different key, is incompatible: `SCHEMA_INCOMPATIBLE`.
+ * column whose new type holds every value of the old one (`widening.ts`: int4 → int8, a
+ * decimal's precision raised, NOT NULL dropped, …) is changed in place (`MODIFY COLUMN`), a
+ * record of an older, narrower version fits as it is. Any other type change, or a different key,
+ * is incompatible: `SCHEMA_INCOMPATIBLE`.
  */
 import { CdcError, type Logger } from '@cdc/core';
 import type { ClickHouseTransport } from '../transport/transport.ts';
 import { quoteIdent } from './column-type.ts';
 import { orderBy, type TableShape, tableColumns } from './table-shape.ts';
+import { widens } from './widening.ts';
 
 export const TRUNCATIONS_TABLE = '_cdc_truncations';
 export const DEDUP_WINDOW = 10_000;
@@ -112,25 +116,39 @@ export class TableManager {
       throw incompatible(table, `the key changed from (${known.sortingKey}) to (${wantKey})`, 'key');
     }
     const added: { name: string; type: string }[] = [];
+    const widened: { name: string; type: string; from: string }[] = [];
+    const keyColumns = new Set(orderBy(shape));
     for (const c of columns) {
       const have = known.columns.get(c.name);
       const want = this.canonical.get(c.type) ?? c.type;
       if (have === undefined) added.push(c);
-      else if (flatType(have) !== flatType(want))
-        throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
-    }
-    if (added.length > 0) {
-      for (const t of [table, `${table}_history`]) {
-        await this.transport.command(
-          `ALTER TABLE ${this.qualified(t)} ${added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}`).join(', ')}`,
-        );
+      else if (flatType(have) !== flatType(want)) {
+        // A record of an older, narrower schema version: its values fit the column as it is.
+        if (widens(flatType(want), flatType(have))) continue;
+        if (!keyColumns.has(c.name) && widens(flatType(have), flatType(want)))
+          widened.push({ name: c.name, type: c.type, from: have });
+        else throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
       }
+    }
+    if (added.length > 0 || widened.length > 0) {
+      const changes = [
+        ...added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}`),
+        ...widened.map((c) => `MODIFY COLUMN ${q(c.name)} ${c.type}`),
+      ];
+      for (const t of [table, `${table}_history`])
+        await this.transport.command(`ALTER TABLE ${this.qualified(t)} ${changes.join(', ')}`);
       await this.createViews(table, true);
-      for (const c of added) known.columns.set(c.name, this.canonical.get(c.type) ?? c.type);
-      this.logger.info('columns added', {
-        table: `${this.database}.${table}`,
-        columns: added.map((c) => `${c.name} ${c.type}`),
-      });
+      for (const c of [...added, ...widened]) known.columns.set(c.name, this.canonical.get(c.type) ?? c.type);
+      if (added.length > 0)
+        this.logger.info('columns added', {
+          table: `${this.database}.${table}`,
+          columns: added.map((c) => `${c.name} ${c.type}`),
+        });
+      if (widened.length > 0)
+        this.logger.info('columns widened in place (every value they hold is kept)', {
+          table: `${this.database}.${table}`,
+          columns: widened.map((c) => `${c.name} ${c.from} → ${c.type}`),
+        });
     }
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
@@ -166,7 +184,7 @@ export class TableManager {
 function incompatible(table: string, what: string, column: string): CdcError {
   return new CdcError(
     'SCHEMA_INCOMPATIBLE',
-    `table ${table}: ${what}, which cannot be applied in place. Rebuild the table from its topic (sink-clickhouse rebuild ${table}) after deciding how the old rows should read, or route the topic to a new table`,
+    `table ${table}: ${what}, which cannot be applied in place. Decide how the old rows should read, then rebuild the table from its topic with the pipeline stopped (cdc down; cdc rebuild ${table}; cdc up), or route the topic to a new table (clickhouse.sink.tables)`,
     { context: { table, column } },
   );
 }
