@@ -153,7 +153,7 @@ export function mergeStates(
 ): GroupState {
   const out: GroupState = structuredClone(x);
   out.n += y.n;
-  aggs.forEach((a, i) => {
+  aggs.forEach((_a, i) => {
     const o = out.a[i] as SlotState;
     const b = y.a[i] as SlotState;
     if ('t' in o) {
