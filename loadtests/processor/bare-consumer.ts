@@ -1,7 +1,7 @@
 /**
  * The reference of the processor benchmark: a bare kafkajs consumer (read_committed, a fresh
  * group, no processing) reading a topic from the beginning until it has `--records` records.
- * Prints one JSON line: `{ records, ms, peakRssMiB }`, ms from process start (so Node start-up
+ * Prints one JSON line: `{ records, ms, peakRssMiB, cpuSeconds }`, ms from process start (so Node start-up
  * and the group join count, as they do for the processor).
  */
 import { readFileSync } from 'node:fs';
@@ -43,7 +43,10 @@ await consumer.run({
 });
 await finished;
 const ms = performance.now();
+const cpu = process.cpuUsage();
 const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
-process.stdout.write(`${JSON.stringify({ records: seen, ms, peakRssMiB: kb / 1024 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ records: seen, ms, peakRssMiB: kb / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`,
+);
 await consumer.disconnect();
 process.exit(0);

@@ -1,12 +1,14 @@
 /**
  * The processor (enrich + windowed aggregate, exactly-once) over demo-shaped CDC topics, against
- * a bare kafkajs consumer of the same input in the same run. See README.md (`processor/`).
+ * a bare kafkajs consumer and a bare exactly-once consume-transform-produce loop of the same input
+ * in the same run, each with its CPU seconds per 100k changes. See README.md (`processor/`).
  *
  *   node_modules/.bin/node loadtests/processor/bench.ts [--orders 200000 --live-seconds 150]
  *
  * 1. Fills Avro CDC topics shaped like the demo's (customers, products, orders; the capture's
  *    envelope and subjects), the orders as a backlog of inserts and updates.
- * 2. Reference: a bare consumer (child process) reads the orders topic to its end.
+ * 2. References: a bare consumer (child process) reads the orders topic to its end; a bare
+ *    exactly-once loop (child process) copies it, one transaction per fetched batch.
  * 3. The processor (`services/processor/dist/main.js`, child process) runs the demo's processing
  *    declarations over the same topics; done = its committed offsets reach the end of every
  *    orders partition (offsets are committed in the transaction that holds the outputs and the
@@ -112,6 +114,8 @@ const topics = {
 };
 const applicationId = `bench-proc-${run}`;
 const referenceGroup = `bench-proc-bare-${run}`;
+const eosGroup = `bench-proc-eos-${run}`;
+const eosOut = `${prefix}.bare-eos-out`;
 const log = (msg: string) => {
   if (!values.json) process.stderr.write(`${msg}\n`);
 };
@@ -362,15 +366,25 @@ async function committedAtEnd(admin: Admin, ends: Map<number, number>): Promise<
 const node = process.execPath;
 const children: ChildProcess[] = [];
 
-async function reference(): Promise<{ records: number; ms: number; peakRssMiB: number }> {
+interface Reference {
+  records: number;
+  ms: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+}
+
+/** A reference child (`bare-consumer.ts`, or `bare-eos.ts` with `--out`) over the orders topic. */
+async function reference(script: 'bare-consumer.ts' | 'bare-eos.ts'): Promise<Reference> {
+  const eos = script === 'bare-eos.ts';
   const child = spawn(
     node,
     [
-      join(here, 'bare-consumer.ts'),
+      join(here, script),
       `--broker=${broker}`,
       `--topic=${topics.orders}`,
-      `--group=${referenceGroup}`,
+      `--group=${eos ? eosGroup : referenceGroup}`,
       `--records=${ORDERS}`,
+      ...(eos ? [`--out=${eosOut}`] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -382,9 +396,20 @@ async function reference(): Promise<{ records: number; ms: number; peakRssMiB: n
   const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
   const code = await new Promise<number | null>((r) => child.on('exit', r));
   clearTimeout(timer);
-  if (code !== 0) throw new Error(`the bare consumer exited with ${code}`);
+  if (code !== 0) throw new Error(`${script} exited with ${code}`);
   // ms: from its process start (performance.now() there) to its last record
-  return JSON.parse(out.trim()) as { records: number; ms: number; peakRssMiB: number };
+  return JSON.parse(out.trim()) as Reference;
+}
+
+/** User + system CPU seconds a child has used so far (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function pipelineFile(dir: string): string {
@@ -512,7 +537,7 @@ async function cleanUp(kafka: Kafka): Promise<void> {
     );
     await deleteTopicsIfExist(admin, mine);
     await admin
-      .deleteGroups([applicationId, referenceGroup, `bench-proc-read-${run}`])
+      .deleteGroups([applicationId, referenceGroup, eosGroup, `bench-proc-read-${run}`])
       .catch(() => undefined);
   } finally {
     await admin.disconnect();
@@ -555,10 +580,17 @@ try {
   await fill(kafka, encoder, orders, base);
   const ends = await ordersEnd(admin);
 
-  const ref = await reference();
+  const per100k = (cpu: number) => Number(((cpu * 100_000) / ORDERS).toFixed(2));
+  const ref = await reference('bare-consumer.ts');
   const refRate = ref.records / (ref.ms / 1000);
   log(
-    `bare consumer: ${ref.records} records in ${Math.round(ref.ms)} ms = ${Math.round(refRate)} rec/s, peak RSS ${ref.peakRssMiB.toFixed(0)} MiB`,
+    `bare consumer: ${ref.records} records in ${Math.round(ref.ms)} ms = ${Math.round(refRate)} rec/s, ${per100k(ref.cpuSeconds)} CPU s per 100k, peak RSS ${ref.peakRssMiB.toFixed(0)} MiB`,
+  );
+  await ensureTopics(admin, [{ topic: eosOut, numPartitions: PARTITIONS }]);
+  const eos = await reference('bare-eos.ts');
+  const eosRate = eos.records / (eos.ms / 1000);
+  log(
+    `bare exactly-once loop: ${eos.records} records in ${Math.round(eos.ms)} ms = ${Math.round(eosRate)} rec/s, ${per100k(eos.cpuSeconds)} CPU s per 100k, peak RSS ${eos.peakRssMiB.toFixed(0)} MiB`,
   );
 
   const spawned = performance.now();
@@ -576,9 +608,13 @@ try {
   }
   if (Number.isNaN(doneMs)) throw new Error(`the processor did not finish in ${RUN_TIMEOUT_MS / 1000} s`);
   const rssAtDone = peakRssMiB(processor.pid);
+  const cpuAtDone = cpuSeconds(processor.pid);
   const rate = ORDERS / (doneMs / 1000);
   log(
-    `processor: ${ORDERS} changes in ${Math.round(doneMs)} ms = ${Math.round(rate)} rec/s, peak RSS ${rssAtDone.toFixed(0)} MiB`,
+    `processor: ${ORDERS} changes in ${Math.round(doneMs)} ms = ${Math.round(rate)} rec/s, ${per100k(cpuAtDone)} CPU s per 100k, peak RSS ${rssAtDone.toFixed(0)} MiB`,
+  );
+  log(
+    `ratios: processor / bare exactly-once loop ${(rate / eosRate).toFixed(3)} (CPU per record ${(cpuAtDone / eos.cpuSeconds).toFixed(2)}×), processor / bare consumer ${(rate / refRate).toFixed(3)}`,
   );
 
   let latency: Record<string, number> | undefined;
@@ -613,15 +649,24 @@ try {
     reference: {
       recordsPerSecond: Math.round(refRate),
       ms: Math.round(ref.ms),
+      cpuSecondsPer100k: per100k(ref.cpuSeconds),
       peakRssMiB: Math.round(ref.peakRssMiB),
+    },
+    exactlyOnceReference: {
+      recordsPerSecond: Math.round(eosRate),
+      ms: Math.round(eos.ms),
+      cpuSecondsPer100k: per100k(eos.cpuSeconds),
+      peakRssMiB: Math.round(eos.peakRssMiB),
     },
     processor: {
       recordsPerSecond: Math.round(rate),
       ms: Math.round(doneMs),
+      cpuSecondsPer100k: per100k(cpuAtDone),
       peakRssMiBAtDone: Math.round(rssAtDone),
       peakRssMiB: Math.round(rssEnd),
     },
     ratio: Number((rate / refRate).toFixed(3)),
+    ratioToExactlyOnce: Number((rate / eosRate).toFixed(3)),
     latency,
   };
   process.stdout.write(`${JSON.stringify(result, null, values.json ? 0 : 2)}\n`);

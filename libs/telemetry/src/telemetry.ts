@@ -38,6 +38,11 @@ export interface Telemetry {
   readonly service: string;
   readonly meter: Meter;
   readonly tracer: Tracer;
+  /**
+   * Whether spans go anywhere (an OTLP collector, or processors given in the options). When not,
+   * a service may skip per-record spans and pass the trace context it received on unchanged.
+   */
+  readonly tracing: boolean;
   /** The catalogue's instruments. */
   readonly metrics: Metrics;
   readonly readiness: Readiness;
@@ -115,6 +120,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     service,
     meter,
     tracer,
+    tracing: spanProcessors.length > 0,
     metrics,
     readiness,
     async start() {

@@ -91,6 +91,7 @@ export class ProcessorApp {
       stateDir: this.options.stateDir ?? section.stateDir,
       logger,
       clock: this.clock,
+      commitIntervalMs: section.commitIntervalMs,
       ...(this.options.sessionTimeoutMs ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}),
     });
     await this.streams.start();

@@ -57,6 +57,8 @@ export function telemetryObserver(telemetry: Telemetry, application: string): Pr
   return {
     record(topic, headers, forward) {
       metrics.recordsIn.add(1, { stage: 'process', topic });
+      // No span goes anywhere: the outputs carry the source transaction's trace context as it came.
+      if (!telemetry.tracing) return forward(headers ?? {});
       return withSpan(
         tracer,
         'process',

@@ -173,6 +173,12 @@ export const ProcessingSectionSchema = z
       .default('cdc-processor'),
     /** Where LevelDB state lives. */
     stateDir: z.string().min(1).default('.stack/data/processor'),
+    /**
+     * At most how long processed records wait for their Kafka transaction, as Kafka Streams'
+     * `commit.interval.ms` under exactly-once: the batches processed within it share one
+     * commit. Lower means less latency per hop and more transactions; 0 commits every batch.
+     */
+    commitIntervalMs: z.number().int().min(0).max(60_000).default(100),
     /** Interactive queries (`GET /state/<aggregate>?key=…`), on 127.0.0.1; port 0 picks one. */
     http: z
       .object({

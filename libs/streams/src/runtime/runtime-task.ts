@@ -26,6 +26,11 @@ export interface RuntimeTaskOptions {
   wallClock: () => number;
   globalStores: ReadonlyMap<string, AnyStore>;
   transactionTimeoutMs: number;
+  /**
+   * At most how long processed work waits for its transaction (Kafka Streams'
+   * `commit.interval.ms`): batches processed within it share one commit. 0 commits every batch.
+   */
+  commitIntervalMs: number;
   onProgress?: () => Promise<void>;
 }
 
@@ -77,6 +82,8 @@ export class RuntimeTask {
   /** Next offset to process per input topic (committed, or processed and about to be). */
   private readonly next: Map<string, number>;
   private dirtyOffsets = false;
+  /** Wall-clock time of the last commit (or of the open). */
+  private lastCommitAt: number;
   private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -103,6 +110,7 @@ export class RuntimeTask {
     this.caches = init.caches;
     this.changelogs = init.changelogs;
     this.next = init.next;
+    this.lastCommitAt = options.wallClock();
     this.task = new StreamTask({
       id: init.id,
       partition: options.partition,
@@ -258,8 +266,21 @@ export class RuntimeTask {
         this.next.set(topic, offset + 1);
         this.dirtyOffsets = true;
       }
-      await this.commit();
+      if (this.due) await this.commit();
       return {};
+    });
+  }
+
+  /** Whether processed work has waited `commitIntervalMs` for its transaction. */
+  private get due(): boolean {
+    return this.options.wallClock() - this.lastCommitAt >= this.options.commitIntervalMs;
+  }
+
+  /** Commits what was processed once it has waited `commitIntervalMs` (the commit timer calls it). */
+  commitIfDue(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed || !this.due) return;
+      await this.commit();
     });
   }
 
@@ -273,6 +294,7 @@ export class RuntimeTask {
   }
 
   private async commit(): Promise<void> {
+    this.lastCommitAt = this.options.wallClock();
     // Store changes first: they add their changelog records to this transaction.
     for (const cache of this.caches) await cache.flush();
     if (this.pending.length === 0 && !this.dirtyOffsets) return;
@@ -333,6 +355,9 @@ export class RuntimeTask {
       this.closed = true;
       let wroteCheckpoint = false;
       try {
+        // Work processed since the last commit is committed before a clean close (a revoked
+        // partition hands its next owner everything done so far).
+        if (clean) await this.commit();
         await this.task.close();
         const unflushed = this.caches.some((c) => c.pending > 0);
         if (clean && !unflushed && this.pending.length === 0 && !this.dirtyOffsets) {

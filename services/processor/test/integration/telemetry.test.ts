@@ -8,6 +8,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AvroSerde, envelopeSchema, keySchema, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
@@ -112,8 +114,16 @@ describe('telemetry of the processor and the sink', () => {
       registry: { url: endpoints.registry.url },
       telemetry: { http: { port: 0 } },
     };
+    // The processor exports spans (to a collector that is down: the exports fail, the spans are
+    // made): it opens a span per record, whose context its outputs carry. Without a collector it
+    // makes none and passes the source's context on unchanged.
+    const collector = createServer();
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const { port: collectorPort } = collector.address() as AddressInfo;
+    await new Promise<void>((r) => collector.close(() => r()));
     const processor = await startService('processor', {
       ...base,
+      telemetry: { http: { port: 0 }, otlp: { endpoint: `http://127.0.0.1:${collectorPort}` } },
       processing: {
         applicationId,
         stateDir: join(dir, 'state'),
