@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeRows, rawJsonString } from './row-encoder.ts';
-import { RawBytes, ticksToDateTime64 } from './schema/column-type.ts';
+import { RawBytes } from './schema/column-type.ts';
 
 describe('encodeRows', () => {
   it('writes bytes raw, bigints quoted and non-finite floats as ClickHouse reads them', () => {
@@ -23,10 +23,5 @@ describe('encodeRows', () => {
 
   it('escapes only quote, backslash and control bytes', () => {
     expect(rawJsonString(Buffer.from('a\\b')).toString()).toBe('"a\\\\b"');
-  });
-
-  it('writes timestamps as exact seconds with the fraction, also before 1970', () => {
-    expect(ticksToDateTime64(1_700_000_000_123_456n, 6)).toBe('1700000000.123456');
-    expect(ticksToDateTime64(-1_500n, 3)).toBe('-1.500');
   });
 });
