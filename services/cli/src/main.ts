@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { createJsonLogger, isCdcError } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
-import { openReader } from './clickhouse-target.ts';
+import { LOSSLESS_JSON, openReader } from './clickhouse-target.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { pipelineReference, REFERENCE_FILE } from './pipeline-reference.ts';
 import { runService } from './run.ts';
@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const reader = await openReader(pipeline.clickhouse);
       try {
-        const rows = await reader.query(args.positionals[0] as string);
+        const rows = await reader.query(args.positionals[0] as string, { ...LOSSLESS_JSON });
         process.stdout.write(args.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
       } finally {
         await reader.close();
