@@ -16,6 +16,7 @@ import { parseCommandLine, USAGE, UsageError } from './args.ts';
 import { LOSSLESS_JSON, openReader } from './clickhouse-target.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { pipelineReference, REFERENCE_FILE } from './pipeline-reference.ts';
+import { formatQueryJson } from './query-json.ts';
 import { runService } from './run.ts';
 import { availability, SERVICES, servicesOf } from './services.ts';
 import { formatStatus, gatherStatus, statusOk } from './status.ts';
@@ -81,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       const reader = await openReader(pipeline.clickhouse);
       try {
         const rows = await reader.query(args.positionals[0] as string, { ...LOSSLESS_JSON });
-        process.stdout.write(args.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
+        process.stdout.write(args.json ? formatQueryJson(rows) : formatTable(rows));
       } finally {
         await reader.close();
       }

@@ -10,13 +10,14 @@ describe('encodeRows', () => {
         n: 2n ** 63n - 1n,
         f: Number.NaN,
         g: -Infinity,
+        z: -0,
       },
     ]);
     const expected = Buffer.concat([
       Buffer.from('{"b":'),
       Buffer.from([0x22, 0xff, 0x5c, 0x22]),
       Buffer.from('\\u000aA"'),
-      Buffer.from(',"n":"9223372036854775807","f":"nan","g":"-inf"}\n'),
+      Buffer.from(',"n":"9223372036854775807","f":"nan","g":"-inf","z":"-0"}\n'),
     ]);
     expect(out.equals(expected)).toBe(true);
   });
