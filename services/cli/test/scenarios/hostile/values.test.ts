@@ -48,6 +48,7 @@ beforeAll(async () => {
   await h.sql('CREATE TABLE times (id int PRIMARY KEY, t time, ttz timetz, iv interval)');
   await h.sql('CREATE TABLE nums (id int PRIMARY KEY, big bigint, n38 numeric(38,10), nn numeric, f float8)');
   await h.sql('CREATE TABLE fixed (id int PRIMARY KEY, n numeric(10,2))');
+  await h.sql('CREATE TABLE far (id int PRIMARY KEY, ts timestamp)');
   const [d, ts, tstz] = DATES[100] as [string, string, string];
   await h.sql('INSERT INTO dates VALUES (100, $1, $2, $3, NULL)', [d, ts, tstz]);
   await h.mongo
@@ -68,6 +69,7 @@ beforeAll(async () => {
     (3, 0, 0.0000000001, 'Infinity', '-Infinity'),
     (4, 1, 1, '-Infinity', '-0')`);
   await h.sql(`INSERT INTO fixed VALUES (1, 'NaN'), (3, 1.50)`);
+  await h.sql(`INSERT INTO far VALUES (1, '294246-12-31 23:59:59.999999'), (2, '294270-01-01 00:00:00')`);
   await h.mongo.collection('events').insertMany([
     { _id: 1, at: new Date('1969-12-31T23:59:59.999Z') },
     { _id: 2, at: new Date('1800-01-01T00:00:00.000Z') },
@@ -84,6 +86,7 @@ beforeAll(async () => {
   await h.waitRows(`SELECT id FROM h.${h.pgTable('nums')} FINAL`, (r) => r.length === 4);
   await h.waitRows(`SELECT id FROM h.${h.pgTable('times')} FINAL`, (r) => r.length === 3);
   await h.waitRows(`SELECT id FROM h.${h.pgTable('fixed')} FINAL`, (r) => r.length === 1);
+  await h.waitRows(`SELECT id FROM h.${h.pgTable('far')} FINAL`, (r) => r.length === 1);
   await h.waitRows(`SELECT _id FROM h.${h.id}_docs_${h.id}_events FINAL`, (r) => r.length === 7);
 }, 420_000);
 
@@ -125,6 +128,20 @@ describe('PostgreSQL dates outside 1900–2299: the nearest bound, the exact tex
     expect(r?.oor).toEqual({ d: '0044-03-15 BC', ts: '1066-10-14 09:00:00', tstz: '-infinity' });
   });
 
+  it('a timestamp past what an int64 of µs from 1970 holds (PostgreSQL reaches 294276) is dead-lettered saying so; one just inside is kept', async () => {
+    const dead = (await h.deadLetters()).filter((d) => d.headers['cdc.source.topic'] === h.pgTopic('far'));
+    expect(dead.map((d) => d.headers['cdc.error.code'])).toEqual(['POISON_RECORD']);
+    expect(dead[0]?.headers['cdc.error.message']).toMatch(
+      /not a valid timestamp value: '294270-01-01 00:00:00' \(beyond 294247-01-10 04:00:54.775806 \(either way\), the last instant an int64 of microseconds from 1970 holds; PostgreSQL counts from 2000 and reaches 294276: the value cannot be replicated\)/,
+    );
+    const rows = await h.query<{ id: number; ts: string; oor: Record<string, string> }>(
+      `SELECT id, toString(ts) AS ts, _out_of_range AS oor FROM h.${h.pgTable('far')} FINAL`,
+    );
+    expect(rows.map((r) => [Number(r.id), r.ts, r.oor])).toEqual([
+      [1, MAX_TS, { ts: '294246-12-31 23:59:59.999999' }],
+    ]);
+  });
+
   it('an array keeps each element that is out of range under its 1-based index', async () => {
     const r = (await dateRows()).get(12);
     expect(r?.ds).toEqual(['1900-01-01', '2000-01-01', '2299-12-31']);
@@ -133,7 +150,8 @@ describe('PostgreSQL dates outside 1900–2299: the nearest bound, the exact tex
 
   it('nothing was dead-lettered but NaN in a numeric(10,2) (below)', async () => {
     const dead = await h.deadLetters();
-    expect(dead.filter((d) => d.headers['cdc.source.topic'] !== h.pgTopic('fixed'))).toEqual([]);
+    const expected = [h.pgTopic('fixed'), h.pgTopic('far')];
+    expect(dead.filter((d) => !expected.includes(d.headers['cdc.source.topic'] as string))).toEqual([]);
   });
 });
 
@@ -245,8 +263,9 @@ describe('exact numbers', () => {
 
 describe('the whole', () => {
   it('cdc verify agrees with the replica, out-of-range values compared by their exact text', async () => {
-    // The dead-lettered row is the one difference verify would report: the user removes it.
+    // The dead-lettered rows are the differences verify would report: the user removes them.
     await h.sql('DELETE FROM fixed WHERE id = 1');
+    await h.sql('DELETE FROM far WHERE id = 2');
     const r = h.cdc('verify', '--timeout', '120', '--json');
     expect(r.status, r.out).toBe(0);
   }, 180_000);
