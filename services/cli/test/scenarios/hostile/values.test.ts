@@ -103,7 +103,8 @@ describe('PostgreSQL dates inside 1900–2299 arrive exactly', () => {
     [6, '2299-12-31', MAX_TS],
   ])('row %i: date %s, timestamp and timestamptz %s, nothing out of range', async (id, d, ts) => {
     const r = (await dateRows()).get(id);
-    expect(r).toMatchObject({ d, ts, tstz: ts, oor: {} });
+    expect(r).toMatchObject({ d, ts, tstz: ts });
+    expect(r?.oor).toEqual({});
   });
 });
 
@@ -181,29 +182,29 @@ describe('BSON dates', () => {
 
   it('before 1970, at 1900-01-01 and in the first second of 1970: exact to the millisecond', async () => {
     const e = await events();
-    expect(e.get(1)).toMatchObject({ at: '1969-12-31 23:59:59.999', oor: {} });
-    expect(e.get(4)).toMatchObject({ at: '1900-01-01 00:00:00.000', oor: {} });
-    expect(e.get(5)).toMatchObject({ at: '1970-01-01 00:00:00.500', oor: {} });
+    expect([e.get(1)?.at, e.get(1)?.oor]).toEqual(['1969-12-31 23:59:59.999', {}]);
+    expect([e.get(4)?.at, e.get(4)?.oor]).toEqual(['1900-01-01 00:00:00.000', {}]);
+    expect([e.get(5)?.at, e.get(5)?.oor]).toEqual(['1970-01-01 00:00:00.500', {}]);
   });
 
   it('before 1900 and after 2299 (snapshot and stream): the nearest bound, ISO 8601 in _out_of_range', async () => {
     const e = await events();
-    expect(e.get(2)).toMatchObject({
-      at: '1900-01-01 00:00:00.000',
-      oor: { at: '1800-01-01T00:00:00.000Z' },
-    });
-    expect(e.get(3)).toMatchObject({
-      at: '2299-12-31 23:59:59.999',
-      oor: { at: '2999-12-31T23:59:59.999Z' },
-    });
-    expect(e.get(6)).toMatchObject({
-      at: '2299-12-31 23:59:59.999',
-      oor: { at: '9999-12-31T23:59:59.999Z' },
-    });
-    expect(e.get(100)).toMatchObject({
-      at: '1900-01-01 00:00:00.000',
-      oor: { at: '1492-10-12T00:00:00.000Z' },
-    });
+    expect([e.get(2)?.at, e.get(2)?.oor]).toEqual([
+      '1900-01-01 00:00:00.000',
+      { at: '1800-01-01T00:00:00.000Z' },
+    ]);
+    expect([e.get(3)?.at, e.get(3)?.oor]).toEqual([
+      '2299-12-31 23:59:59.999',
+      { at: '2999-12-31T23:59:59.999Z' },
+    ]);
+    expect([e.get(6)?.at, e.get(6)?.oor]).toEqual([
+      '2299-12-31 23:59:59.999',
+      { at: '9999-12-31T23:59:59.999Z' },
+    ]);
+    expect([e.get(100)?.at, e.get(100)?.oor]).toEqual([
+      '1900-01-01 00:00:00.000',
+      { at: '1492-10-12T00:00:00.000Z' },
+    ]);
   });
 });
 
