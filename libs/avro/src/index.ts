@@ -53,7 +53,14 @@ export {
   qualifiedTypeName,
 } from './postgres/relation.ts';
 export { derivePgRowSchema, type PgColumnMapping, type PgRowSchema } from './postgres/row-schema.ts';
-export type { PgInterval } from './postgres/temporal.ts';
+export {
+  civilFromDays,
+  dateToText as pgDateToText,
+  daysFromCivil,
+  type PgInterval,
+  timestampToText as pgTimestampToText,
+  timestamptzToText as pgTimestamptzToText,
+} from './postgres/temporal.ts';
 export { INTERVAL_SCHEMA, mapPgType, type TypeMapping } from './postgres/type-mapping.ts';
 export {
   type PgTextValue,

@@ -11,8 +11,11 @@ import type { ClickHouseSection } from '@cdc/pipeline';
 export interface ClickHouseReader {
   /** How the queries travel (`server http://…`, `sink endpoint 127.0.0.1:18124`, `chdb <dir>`). */
   readonly via: string;
-  /** Rows as JSON objects (ClickHouse's JSONEachRow: 64-bit integers quoted). */
-  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /**
+   * Rows as JSON objects (ClickHouse's JSONEachRow: 64-bit integers quoted). `settings` apply to
+   * this query (a SETTINGS clause of `sql` wins over them).
+   */
+  query<T = Record<string, unknown>>(sql: string, settings?: Record<string, string>): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,18 @@ function parseEachRow<T>(text: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
+/**
+ * The settings under which `cdc query` prints every value losslessly in JSON: 64-bit and wider
+ * integers and decimals as strings (a JSON number is a double: Int64 max would print as
+ * 9223372036854776000, Decimal(38,10) as 1e+28), NaN and ±Infinity as the strings `"nan"`,
+ * `"inf"`, `"-inf"` (JSON has no literal for them; ClickHouse would print null).
+ */
+export const LOSSLESS_JSON: Readonly<Record<string, string>> = {
+  output_format_json_quote_64bit_integers: '1',
+  output_format_json_quote_decimals: '1',
+  output_format_json_quote_denormals: '1',
+};
+
 /** `… SETTINGS a = 1, b = 'x'` → the query without the clause and the settings by name. */
 export function splitSettings(sql: string): { text: string; settings: Record<string, string> } {
   const m = /\sSETTINGS\s+((?:[A-Za-z_][A-Za-z0-9_]*\s*=\s*(?:'[^']*'|[\w.]+)\s*,?\s*)+)$/i.exec(sql);
@@ -57,13 +72,14 @@ export function splitSettings(sql: string): { text: string; settings: Record<str
 function httpReader(url: string, via: string, database: string): ClickHouseReader {
   return {
     via,
-    async query<T>(sql: string): Promise<T[]> {
+    async query<T>(sql: string, settings?: Record<string, string>): Promise<T[]> {
       // The endpoint runs queries as a readonly user: a SETTINGS clause is refused there, but
       // output-shaping settings are accepted as URL parameters, as on a server.
       const split = splitSettings(sql.trim().replace(/;$/, ''));
       const q = new URLSearchParams({
         query: `${split.text} FORMAT JSONEachRow`,
         database,
+        ...settings,
         ...split.settings,
       });
       let r: Response;
@@ -101,9 +117,13 @@ async function serverReader(section: Extract<ClickHouseSection, { url: string }>
   });
   return {
     via: `server ${section.url}`,
-    async query<T>(sql: string): Promise<T[]> {
+    async query<T>(sql: string, settings?: Record<string, string>): Promise<T[]> {
       try {
-        const rs = await client.query({ query: sql.trim().replace(/;$/, ''), format: 'JSONEachRow' });
+        const rs = await client.query({
+          query: sql.trim().replace(/;$/, ''),
+          format: 'JSONEachRow',
+          ...(settings ? { clickhouse_settings: settings } : {}),
+        });
         return (await rs.json()) as T[];
       } catch (err) {
         throw new CdcError('SINK_REJECTED', `ClickHouse at ${section.url}: ${(err as Error).message}`, {
@@ -132,8 +152,12 @@ async function chdbReader(dir: string, database: string): Promise<ClickHouseRead
   await session.queryAsync(`USE ${database}`, { format: 'TabSeparated' }).catch(() => undefined);
   return {
     via: `chdb ${dir}`,
-    async query<T>(sql: string): Promise<T[]> {
+    async query<T>(sql: string, settings?: Record<string, string>): Promise<T[]> {
       try {
+        // Settings for this session (it serves one command): a SETTINGS clause does not fit every statement.
+        for (const [name, value] of Object.entries(settings ?? {}))
+          if (/^\w+$/.test(name) && /^\w+$/.test(value))
+            await session.queryAsync(`SET ${name} = ${value}`, { format: 'TabSeparated' });
         const res = await session.queryAsync(sql.trim().replace(/;$/, ''), { format: 'JSONEachRow' });
         return parseEachRow<T>(Buffer.from(res.bytes()).toString('utf8'));
       } catch (err) {

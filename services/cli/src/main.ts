@@ -13,9 +13,10 @@ import { dirname, resolve } from 'node:path';
 import { createJsonLogger, isCdcError } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
-import { openReader } from './clickhouse-target.ts';
+import { LOSSLESS_JSON, openReader } from './clickhouse-target.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { pipelineReference, REFERENCE_FILE } from './pipeline-reference.ts';
+import { formatQueryJson } from './query-json.ts';
 import { runService } from './run.ts';
 import { availability, SERVICES, servicesOf } from './services.ts';
 import { formatStatus, gatherStatus, statusOk } from './status.ts';
@@ -80,8 +81,8 @@ async function main(argv: string[]): Promise<number> {
       }
       const reader = await openReader(pipeline.clickhouse);
       try {
-        const rows = await reader.query(args.positionals[0] as string);
-        process.stdout.write(args.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
+        const rows = await reader.query(args.positionals[0] as string, { ...LOSSLESS_JSON });
+        process.stdout.write(args.json ? formatQueryJson(rows) : formatTable(rows));
       } finally {
         await reader.close();
       }

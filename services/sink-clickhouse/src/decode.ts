@@ -10,7 +10,8 @@
 import { type AvroRecordSchema, type AvroType, parseSchema, type RegistryClient, unframe } from '@cdc/avro';
 import { CdcError, isCdcError } from '@cdc/core';
 import type { EncodedRow } from './row-encoder.ts';
-import { deriveTableShape, isEnvelope, type TableShape } from './schema/table-shape.ts';
+import type { OutOfRangeNote } from './schema/column-type.ts';
+import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from './schema/table-shape.ts';
 import { offsetVersion, postgresVersion } from './version.ts';
 
 export interface KafkaRecord {
@@ -206,25 +207,34 @@ export class RecordDecoder {
     deleted: boolean,
   ): EncodedRow {
     const row: EncodedRow = {};
+    const outOfRange: Record<string, string> = {};
+    let anyOutOfRange = false;
+    const noteFor =
+      (column: string): OutOfRangeNote =>
+      (path, exact) => {
+        outOfRange[`${column}${path}`] = exact;
+        anyOutOfRange = true;
+      };
     if (image) {
       for (const c of shape.columns) {
         const v = image[c.field];
         // A delete's before image may hold only the key (replica identity default): the rest takes defaults.
         if (deleted && (v === null || v === undefined)) continue;
-        row[c.column] = c.mapping.convert(v === undefined ? null : v);
+        row[c.column] = c.mapping.convert(v === undefined ? null : v, noteFor(c.column));
       }
     }
     for (const k of shape.keyColumns) {
       if (k.rowField !== undefined && image && image[k.rowField] !== null && image[k.rowField] !== undefined)
         continue;
       if (k.keyField !== undefined && key && key[k.keyField] !== undefined && key[k.keyField] !== null) {
-        row[k.column] = k.mapping.convert(key[k.keyField]);
+        row[k.column] = k.mapping.convert(key[k.keyField], noteFor(k.column));
       } else if (k.rowField === undefined || !(k.column in row)) {
         throw new CdcError('POISON_RECORD', `the record has no value for key column ${k.column}`, {
           context: { column: k.column },
         });
       }
     }
+    if (anyOutOfRange) row[OUT_OF_RANGE_COLUMN] = outOfRange;
     return row;
   }
 

@@ -5,7 +5,7 @@
  * `bytes` would not survive as escaped text. ClickHouse does not check that a String is valid
  * UTF-8, though: `RawBytes` values are spliced into the payload as the bytes themselves, with
  * only `"`, `\` and control bytes escaped. bigints are written quoted (exact), NaN and
- * ±Infinity as `"nan"` / `"inf"` / `"-inf"`, which ClickHouse reads into Float columns.
+ * ±Infinity as `"nan"` / `"inf"` / `"-inf"` and -0 as `"-0"`, which ClickHouse reads into Float columns.
  */
 import { randomBytes } from 'node:crypto';
 import { RawBytes } from './schema/column-type.ts';
@@ -47,6 +47,7 @@ export function encodeRows(rows: readonly EncodedRow[]): Buffer {
       case 'bigint':
         return v.toString();
       case 'number':
+        if (Object.is(v, -0)) return '-0'; // JSON.stringify would write 0
         if (Number.isFinite(v)) return v;
         return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
       case 'object':

@@ -40,7 +40,9 @@ const NUMERIC_RE = /^(?:[+-]?\d+(?:\.\d+)?|NaN|[+-]?Infinity)$/;
 export function decimalFromText(text: string, shape: DecimalShape): bigint {
   const m = DECIMAL_RE.exec(text);
   if (!m) {
-    const why = /^[+-]?(NaN|Infinity)$/.test(text) ? 'Avro decimal has no NaN or Infinity' : undefined;
+    const why = /^[+-]?(NaN|Infinity)$/.test(text)
+      ? 'an Avro decimal has no NaN or Infinity; to replicate them, declare the column numeric without a precision (ALTER COLUMN … TYPE numeric), which is kept as exact text'
+      : undefined;
     throw badText(`numeric(${shape.precision},${shape.scale})`, text, why);
   }
   const [, sign, int, frac = ''] = m;

@@ -164,7 +164,7 @@ function checkedMicros(type: string, text: string, micros: bigint): bigint {
     throw badText(
       type,
       text,
-      'beyond the microseconds an int64 counts from 1970; PostgreSQL counts from 2000',
+      'beyond 294247-01-10 04:00:54.775806 (either way), the last instant an int64 of microseconds from 1970 holds; PostgreSQL counts from 2000 and reaches 294276: the value cannot be replicated',
     );
   }
   return micros;

@@ -50,3 +50,51 @@ describe('canonical values: PostgreSQL text and ClickHouse JSON agree', () => {
     expect(canonicalDecimal('-0.10')).toBe('-0.1');
   });
 });
+
+describe('dates ClickHouse cannot hold: compared by the exact text the sink keeps', () => {
+  const exact =
+    (map: Record<string, string>, column: string) =>
+    (path: string): string | undefined =>
+      map[`${column}${path}`];
+
+  it('a clamped column with its _out_of_range text equals the source value', () => {
+    const ts = kindOf('timestamptz');
+    const oor = { t: 'infinity', d: '4713-01-01 BC', u: '1899-12-31 23:59:59.999999+00' };
+    expect(fromClickHouse(ts, '2299-12-31 23:59:59.999999', exact(oor, 't'))).toBe(
+      fromPostgres(ts, 'infinity'),
+    );
+    expect(fromClickHouse(ts, '1900-01-01 00:00:00.000000', exact(oor, 'u'))).toBe(
+      fromPostgres(ts, '1899-12-31 23:59:59.999999+00'),
+    );
+    expect(fromClickHouse(kindOf('date'), '1900-01-01', exact(oor, 'd'))).toBe(
+      fromPostgres(kindOf('date'), '4713-01-01 BC'),
+    );
+    // Without the exact text the clamped value does not pass for the source value.
+    expect(fromClickHouse(ts, '2299-12-31 23:59:59.999999')).not.toBe(fromPostgres(ts, 'infinity'));
+  });
+
+  it('array elements by their 1-based index', () => {
+    const k = kindOf('_date');
+    expect(
+      fromClickHouse(
+        k,
+        ['1900-01-01', '2000-01-01', '2299-12-31'],
+        exact({ 'ds[1]': '1899-12-31', 'ds[3]': 'infinity' }, 'ds'),
+      ),
+    ).toBe(fromPostgres(k, '{1899-12-31,2000-01-01,infinity}'));
+  });
+
+  it('BC is kept in timestamps: 4713 BC is not 4713 AD', () => {
+    const ts = kindOf('timestamp');
+    expect(fromPostgres(ts, '4713-01-01 00:00:00 BC')).not.toBe(fromPostgres(ts, '4713-01-01 00:00:00'));
+    expect(fromPostgres(kindOf('timestamptz'), '4713-01-01 00:00:00+00 BC')).toBe(
+      fromPostgres(ts, '4713-01-01 00:00:00 BC'),
+    );
+  });
+
+  it('timetz offsets as the capture writes them, infinite intervals as their limits', () => {
+    same('timetz', '10:00:00-03', '10:00:00-03:00');
+    same('timetz', '12:34:56.789+05:30', '12:34:56.789+05:30');
+    same('interval', 'infinity', { months: 2147483647, days: 2147483647, micros: '9223372036854775807' });
+  });
+});

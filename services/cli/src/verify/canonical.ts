@@ -10,8 +10,10 @@
  * | float4 / float8 | `1.1`, `NaN`, `Infinity` | Float32/64 (`nan`, `inf` quoted or null) | shortest text of the float32/float64 value; `NaN`, `Infinity`, `-Infinity` |
  * | numeric | `12.50` | Decimal (quoted) or String | no trailing fraction zeros, no `-0` |
  * | date | `2024-01-02` | Date32 | as is |
- * | timestamp(tz) | `2024-01-02 03:04:05.5+00` | DateTime64(6,'UTC') | `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) |
+ * | timestamp(tz) | `2024-01-02 03:04:05.5+00` | DateTime64(6,'UTC') | `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), ` BC` kept |
+ * | date / timestamp outside 1900–2299, ±infinity, BC | the text | the exact text in `_out_of_range` (the column holds the nearest bound) | as for in-range values |
  * | time | `03:04:05.5` | Int64 micros since midnight | micros since midnight |
+ * | timetz | `03:04:05+05` | String `03:04:05+05:00` | the offset with minutes |
  * | uuid | `…` | UUID | lower case |
  * | json / jsonb | JSON text | String | JSON with sorted keys, no spaces |
  * | bytea | `\x0aff` | String of raw bytes, read as `lower(hex(c))` | lower-case hex |
@@ -31,6 +33,7 @@ export type Kind =
   | 'date'
   | 'timestamp'
   | 'time'
+  | 'timetz'
   | 'uuid'
   | 'json'
   | 'bytea'
@@ -61,6 +64,7 @@ export function kindOf(typname: string): ColumnKind {
     timestamp: 'timestamp',
     timestamptz: 'timestamp',
     time: 'time',
+    timetz: 'timetz',
     uuid: 'uuid',
     json: 'json',
     jsonb: 'json',
@@ -107,7 +111,7 @@ export function canonicalTimestamp(s: string): string {
     s.trim(),
   );
   if (!m) return s;
-  const [, date, time, frac = '', tz] = m;
+  const [, date, time, frac = '', tz, bc = ''] = m;
   let micros = `${frac}000000`.slice(0, 6);
   let text = `${date} ${time}.${micros}`;
   if (tz && tz !== 'Z' && !/^[+-]00(:?00)?$/.test(tz)) {
@@ -116,7 +120,7 @@ export function canonicalTimestamp(s: string): string {
     micros = micros.slice(3);
     text = `${new Date(ms).toISOString().replace('T', ' ').replace('Z', '')}${micros}`;
   }
-  return text;
+  return `${text}${bc}`;
 }
 
 /** `03:04:05.5` → micros since midnight. */
@@ -130,8 +134,18 @@ export function timeMicros(s: string): string {
   );
 }
 
+/** `03:04:05.5+05` / `03:04:05.5+05:00` → `03:04:05.5+05:00` (PostgreSQL leaves out zero minutes, the capture does not). */
+export function canonicalTimetz(s: string): string {
+  const m = /^(\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d)(?::?(\d\d))?(?::?(\d\d))?$/.exec(s.trim());
+  if (!m) return s;
+  return `${m[1]}${m[2]}:${m[3] ?? '00'}${m[4] && m[4] !== '00' ? `:${m[4]}` : ''}`;
+}
+
 /** PostgreSQL interval text (`intervalstyle=postgres`) → `months,days,micros`. */
 export function intervalParts(s: string): string {
+  // PostgreSQL 17's infinite intervals: every field at its limit, as the capture writes them.
+  if (s === 'infinity') return '2147483647,2147483647,9223372036854775807';
+  if (s === '-infinity') return '-2147483648,-2147483648,-9223372036854775808';
   let months = 0n;
   let days = 0n;
   let micros = 0n;
@@ -230,6 +244,8 @@ export function fromPostgresScalar(kind: Kind, text: string | null): string {
       return canonicalTimestamp(text);
     case 'time':
       return timeMicros(text);
+    case 'timetz':
+      return canonicalTimetz(text);
     case 'uuid':
       return text.toLowerCase();
     case 'json':
@@ -261,6 +277,8 @@ export function fromClickHouseScalar(kind: Kind, v: unknown): string {
       return canonicalTimestamp(String(v));
     case 'time':
       return String(v);
+    case 'timetz':
+      return canonicalTimetz(String(v));
     case 'uuid':
       return String(v).toLowerCase();
     case 'json':
@@ -288,10 +306,27 @@ export function fromPostgres(col: ColumnKind, text: string | null): string {
   return JSON.stringify(walk(parsePgArray(text)));
 }
 
-export function fromClickHouse(col: ColumnKind, v: unknown): string {
-  if (!col.array) return fromClickHouseScalar(col.kind, v);
+/**
+ * A ClickHouse value → canonical. `exact` is the row's `_out_of_range` map with the keys of this
+ * column (`''` for the value itself, `[2]`, `[1][3]` for array elements): where it holds a text,
+ * that is PostgreSQL's own text of the value the column could not hold.
+ */
+export function fromClickHouse(
+  col: ColumnKind,
+  v: unknown,
+  exact?: (path: string) => string | undefined,
+): string {
+  if (!col.array) {
+    const text = exact?.('');
+    return text === undefined ? fromClickHouseScalar(col.kind, v) : fromPostgresScalar(col.kind, text);
+  }
   if (v === null || v === undefined) return '[]';
-  const walk = (a: unknown[]): unknown[] =>
-    a.map((e) => (Array.isArray(e) ? walk(e) : fromClickHouseScalar(col.kind, e)));
-  return JSON.stringify(walk(v as unknown[]));
+  const walk = (a: unknown[], path: string): unknown[] =>
+    a.map((e, i) => {
+      const at = `${path}[${i + 1}]`;
+      if (Array.isArray(e)) return walk(e, at);
+      const text = exact?.(at);
+      return text === undefined ? fromClickHouseScalar(col.kind, e) : fromPostgresScalar(col.kind, text);
+    });
+  return JSON.stringify(walk(v as unknown[], ''));
 }

@@ -1,7 +1,8 @@
 /**
  * The ClickHouse side of `cdc verify`: the current state of a replicated table, the
  * `<table>_current` view the sink maintains (deleted rows and truncated ones left out), read
- * column by column in the form `canonical.ts` expects.
+ * column by column in the form `canonical.ts` expects. A date or timestamp outside what
+ * ClickHouse holds is compared by the exact text the sink kept in `_out_of_range`.
  */
 import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { fromClickHouse } from './canonical.ts';
@@ -9,6 +10,9 @@ import { multisetKey, type Rows, rowText } from './compare.ts';
 import type { SourceTable } from './postgres-side.ts';
 
 const ident = (s: string) => `\`${s.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
+
+const OUT_OF_RANGE = '_out_of_range';
+const TEMPORAL = new Set(['date', 'timestamp']);
 
 export type ReplicaRead = { exists: true; rows: Rows; missingColumns: string[] } | { exists: false };
 
@@ -31,6 +35,9 @@ export async function readReplicaRows(
     if (c.kind.kind === 'bytea') return `arrayMap(x -> lower(hex(x)), ${ident(c.name)}) AS ${ident(c.name)}`;
     return ident(c.name);
   });
+  // Dates ClickHouse cannot hold: the column has the nearest bound, `_out_of_range` the exact text.
+  const exactColumn = have.has(OUT_OF_RANGE) && source.columns.some((c) => TEMPORAL.has(c.kind.kind));
+  if (exactColumn) select.push(`${OUT_OF_RANGE} AS \`__out_of_range\``);
   const rows = await reader.query<Record<string, unknown>>(
     `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)} SETTINGS output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1, output_format_json_named_tuples_as_objects = 1`,
   );
@@ -38,7 +45,14 @@ export async function readReplicaRows(
   const seen = new Map<string, number>();
   const keyIdx = source.key.map((k) => source.columns.findIndex((c) => c.name === k));
   for (const r of rows) {
-    const values = source.columns.map((c) => fromClickHouse(c.kind, r[c.name]));
+    const exact = (r.__out_of_range ?? {}) as Record<string, string>;
+    const values = source.columns.map((c) =>
+      fromClickHouse(
+        c.kind,
+        r[c.name],
+        TEMPORAL.has(c.kind.kind) ? (path) => exact[`${c.name}${path}`] : undefined,
+      ),
+    );
     const key =
       keyIdx.length > 0 ? rowText(keyIdx.map((i) => values[i] as string)) : multisetKey(values, seen);
     out.set(key, values);

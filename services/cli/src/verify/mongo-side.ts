@@ -104,7 +104,7 @@ export async function readExpectedRows(
   c: MongoCollection,
   state: unknown,
 ): Promise<ExpectedRows> {
-  const { deriveTableShape } = await import('@cdc/sink-clickhouse');
+  const { deriveTableShape, OUT_OF_RANGE_COLUMN } = await import('@cdc/sink-clickhouse');
   const docs = await client.db(c.db).collection(c.collection).find({}).toArray();
   const inferred =
     state === undefined
@@ -122,17 +122,29 @@ export async function readExpectedRows(
   }
   const shape = deriveTableShape({ value: envelopeSchema(c.topic, inferred.schema(), 'mongodb') });
   const columns = shape.columns.map((col) => ({ name: col.column, type: col.mapping.type }));
+  // Dates ClickHouse cannot hold: the exact text the sink keeps beside the clamped column.
+  columns.push({ name: OUT_OF_RANGE_COLUMN, type: OUT_OF_RANGE_TYPE });
   const types = shape.columns.map((col) => parseChType(col.mapping.type));
+  const exactType = parseChType(OUT_OF_RANGE_TYPE);
   const rows: Rows = new Map();
   for (const d of representable) {
     const value = inferred.toAvro(d) as Record<string, unknown>;
+    const exact: Record<string, string> = {};
     const canonical = shape.columns.map((col, i) =>
-      canonicalCh(types[i] as ReturnType<typeof parseChType>, col.mapping.convert(value[col.field] ?? null)),
+      canonicalCh(
+        types[i] as ReturnType<typeof parseChType>,
+        col.mapping.convert(value[col.field] ?? null, (path, text) => {
+          exact[`${col.column}${path}`] = text;
+        }),
+      ),
     );
+    canonical.push(canonicalCh(exactType, exact));
     rows.set(mongoKey(d).id, canonical);
   }
   return { columns, rows, unrepresentable };
 }
+
+const OUT_OF_RANGE_TYPE = 'Map(String, String)';
 
 const ident = (s: string) => `\`${s.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
 
@@ -153,14 +165,18 @@ export async function readMongoReplicaRows(
   );
   if (found.length === 0) return { exists: false };
   const have = new Map(found.map((c) => [c.name, c.type]));
-  const missingColumns = expected.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+  // A table the sink has not written since it gained `_out_of_range` reads as all rows in range.
+  const optional = (name: string) => name === '_out_of_range';
+  const missingColumns = expected.columns
+    .filter((c) => !have.has(c.name) && !optional(c.name))
+    .map((c) => c.name);
   const typeChanged = expected.columns
     .filter((c) => have.has(c.name) && have.get(c.name) !== c.type)
     .map((c) => `${c.name} ${have.get(c.name)} (the capture's schema maps to ${c.type})`);
   // Top-level strings as hex: bytes that are not UTF-8 (MongoDB binaries) would not survive JSON.
   const isString = (type: string | undefined) => type === 'String' || type === 'Nullable(String)';
   const select = expected.columns.map((c) => {
-    if (!have.has(c.name)) return `NULL AS ${ident(c.name)}`;
+    if (!have.has(c.name)) return optional(c.name) ? `map() AS ${ident(c.name)}` : `NULL AS ${ident(c.name)}`;
     return isString(have.get(c.name)) ? `hex(${ident(c.name)}) AS ${ident(c.name)}` : ident(c.name);
   });
   const rows = await reader.query<Record<string, unknown>>(

@@ -7,10 +7,10 @@
  * |---|---|---|
  * | boolean | Bool | |
  * | int | Int32 | |
- * | int `date` | Date32 | days since 1970 (Date32 covers 1900–2299; outside it the row is rejected and dead-lettered) |
+ * | int `date` | Date32 | `YYYY-MM-DD`; outside 1900–2299 the nearest bound, the exact text in `_out_of_range` (see `temporal-range.ts`) |
  * | int `time-millis` | Int32 | ms since midnight |
  * | long | Int64 | exact (quoted) |
- * | long `timestamp-millis` / `local-timestamp-millis` | DateTime64(3, 'UTC') | local timestamps keep their wall clock, read as UTC |
+ * | long `timestamp-millis` / `local-timestamp-millis` | DateTime64(3, 'UTC') | local timestamps keep their wall clock, read as UTC; out of range as for dates |
  * | long `timestamp-micros` / `local-timestamp-micros` | DateTime64(6, 'UTC') | same |
  * | long `time-micros` | Int64 | µs since midnight |
  * | float / double | Float32 / Float64 | NaN and ±Infinity kept |
@@ -30,6 +30,14 @@
  */
 import type { AvroField, AvroSchema } from '@cdc/avro';
 import { CdcError } from '@cdc/core';
+import {
+  date32Value,
+  dateTime64Value,
+  type OutOfRangeNote,
+  type TimestampLogical,
+} from './temporal-range.ts';
+
+export type { OutOfRangeNote } from './temporal-range.ts';
 
 /** Raw bytes for a String column: the row encoder writes them unescaped (see `row-encoder.ts`). */
 export class RawBytes {
@@ -42,8 +50,12 @@ export class RawBytes {
 export interface ColumnMapping {
   /** The ClickHouse type, as written in DDL. */
   readonly type: string;
-  /** Decoded Avro value → the JSONEachRow value (bigint, RawBytes and non-finite floats are handled by the encoder). */
-  convert(value: unknown): unknown;
+  /**
+   * Decoded Avro value → the JSONEachRow value (bigint, RawBytes and non-finite floats are
+   * handled by the encoder). A value the type cannot hold (a date outside 1900–2299) becomes
+   * the nearest one it can, and its exact text goes to `note` (see `temporal-range.ts`).
+   */
+  convert(value: unknown, note?: OutOfRangeNote): unknown;
 }
 
 interface Named {
@@ -107,20 +119,22 @@ export function nullableOf(
   if (canBeNullable(m.type))
     return {
       type: `Nullable(${m.type})`,
-      convert: (v) => (v === null || v === undefined ? null : m.convert(v)),
+      convert: (v, note) => (v === null || v === undefined ? null : m.convert(v, note)),
     };
-  if (m.type.startsWith('Array(')) return { type: m.type, convert: (v) => (v == null ? [] : m.convert(v)) };
-  if (m.type.startsWith('Map(')) return { type: m.type, convert: (v) => (v == null ? {} : m.convert(v)) };
+  if (m.type.startsWith('Array('))
+    return { type: m.type, convert: (v, note) => (v == null ? [] : m.convert(v, note)) };
+  if (m.type.startsWith('Map('))
+    return { type: m.type, convert: (v, note) => (v == null ? {} : m.convert(v, note)) };
   if (tuple) {
     const elements = tuple.elements.map((e) => nullableOf(e));
     const names = tuple.names;
     return {
       type: `Tuple(${names.map((n, i) => `${quoteIdent(n)} ${elements[i]!.type}`).join(', ')})`,
-      convert: (v) => {
+      convert: (v, note) => {
         const rec = (v ?? {}) as Record<string, unknown>;
         const out: Record<string, unknown> = {};
         names.forEach((n, i) => {
-          out[n] = elements[i]!.convert(v == null ? null : rec[n]);
+          out[n] = elements[i]!.convert(v == null ? null : rec[n], below(note, `.${n}`));
         });
         return out;
       },
@@ -145,13 +159,9 @@ function unscaledToText(buf: Uint8Array, scale: number): string {
   return neg ? `-${text}` : text;
 }
 
-/** Epoch ticks (ms or µs) → `seconds.fraction`, which DateTime64 reads exactly. */
-export function ticksToDateTime64(value: unknown, digits: 3 | 6): string {
-  const v = BigInt(value as bigint | number);
-  const unit = digits === 3 ? 1000n : 1_000_000n;
-  const neg = v < 0n;
-  const abs = neg ? -v : v;
-  return `${neg ? '-' : ''}${abs / unit}.${(abs % unit).toString().padStart(digits, '0')}`;
+/** The note of an element: its path below the enclosing value's. */
+function below(note: OutOfRangeNote | undefined, step: string): OutOfRangeNote | undefined {
+  return note && ((path, exact) => note(`${step}${path}`, exact));
 }
 
 const identity = (v: unknown) => v;
@@ -180,7 +190,7 @@ function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
   if (nonNull.length === 1) {
     const inner = mapSchema(nonNull[0]!, named);
     const m = nullable ? nullableOf(inner, tupleShape(nonNull[0]!, named)) : inner;
-    return { type: m.type, convert: (v) => m.convert(unwrap(v)) };
+    return { type: m.type, convert: (v, note) => m.convert(unwrap(v), note) };
   }
   const plain = nonNull.map((b) =>
     typeof b === 'string' ? b : (b as unknown as Obj).logicalType ? '' : (b as unknown as Obj).type,
@@ -221,13 +231,16 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
     case 'boolean':
       return { type: 'Bool', convert: identity };
     case 'int':
-      if (logical === 'date') return { type: 'Date32', convert: identity };
+      if (logical === 'date') return { type: 'Date32', convert: date32Value };
       return { type: 'Int32', convert: identity };
     case 'long':
       if (logical === 'timestamp-millis' || logical === 'local-timestamp-millis')
-        return { type: "DateTime64(3, 'UTC')", convert: (v) => ticksToDateTime64(v, 3) };
+        return { type: "DateTime64(3, 'UTC')", convert: (v, note) => dateTime64Value(v, logical, note) };
       if (logical === 'timestamp-micros' || logical === 'local-timestamp-micros')
-        return { type: "DateTime64(6, 'UTC')", convert: (v) => ticksToDateTime64(v, 6) };
+        return {
+          type: "DateTime64(6, 'UTC')",
+          convert: (v, note) => dateTime64Value(v, logical as TimestampLogical, note),
+        };
       return { type: 'Int64', convert: identity };
     case 'float':
       return { type: 'Float32', convert: identity };
@@ -251,15 +264,21 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
       return { type: 'LowCardinality(String)', convert: identity };
     case 'array': {
       const items = mapSchema(o.items as AvroSchema, named);
-      return { type: `Array(${items.type})`, convert: (v) => (v as unknown[]).map((x) => items.convert(x)) };
+      return {
+        type: `Array(${items.type})`,
+        convert: (v, note) => (v as unknown[]).map((x, i) => items.convert(x, below(note, `[${i + 1}]`))),
+      };
     }
     case 'map': {
       const values = mapSchema(o.values as AvroSchema, named);
       return {
         type: `Map(String, ${values.type})`,
-        convert: (v) =>
+        convert: (v, note) =>
           Object.fromEntries(
-            Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, values.convert(x)]),
+            Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+              k,
+              values.convert(x, below(note, `.${k}`)),
+            ]),
           ),
       };
     }
@@ -270,11 +289,11 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
       if (shape.names.length === 0) return { type: 'String', convert: () => '' };
       return {
         type: `Tuple(${shape.names.map((n, i) => `${quoteIdent(n)} ${shape.elements[i]!.type}`).join(', ')})`,
-        convert: (v) => {
+        convert: (v, note) => {
           const rec = v as Record<string, unknown>;
           const out: Record<string, unknown> = {};
           shape.names.forEach((n, i) => {
-            out[n] = shape.elements[i]!.convert(rec[n]);
+            out[n] = shape.elements[i]!.convert(rec[n], below(note, `.${n}`));
           });
           return out;
         },

@@ -37,6 +37,13 @@ export interface TableShape {
   readonly keyColumns: readonly KeyColumn[];
 }
 
+/**
+ * Per row, the exact text of each value its column could not hold (a date before 1900 or after
+ * 2299, PostgreSQL's infinities, BC dates), by column name (`d`; nested: `arr[2]`, `rec.field`);
+ * the column holds the nearest value it can (see `temporal-range.ts`). Empty for most rows.
+ */
+export const OUT_OF_RANGE_COLUMN = '_out_of_range';
+
 /** The columns the sink adds to every table. */
 export const META_COLUMNS: readonly { name: string; type: string; default?: string }[] = [
   { name: '_version', type: 'UInt128' },
@@ -45,6 +52,7 @@ export const META_COLUMNS: readonly { name: string; type: string; default?: stri
   { name: '_op', type: 'LowCardinality(String)' },
   { name: '_source_ts', type: "DateTime64(3, 'UTC')" },
   { name: '_ingested_at', type: "DateTime64(3, 'UTC')", default: 'now64(3)' },
+  { name: OUT_OF_RANGE_COLUMN, type: 'Map(String, String)' },
 ];
 const META_NAMES = new Set(META_COLUMNS.map((c) => c.name));
 
