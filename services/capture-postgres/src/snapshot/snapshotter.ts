@@ -14,7 +14,15 @@
  * Rows carry `op: 'r'` and `snapshotChangeId(snapshot, table, key)` as change id.
  */
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
-import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas, WriteScope } from '@cdc/capture';
+import {
+  type ChangeWriter,
+  deadLetterRecord,
+  deadLetterTopic,
+  type OffsetsStore,
+  type OutRecord,
+  type TopicSchemas,
+  type WriteScope,
+} from '@cdc/capture';
 import type { Clock, Logger } from '@cdc/core';
 import type { RecordHeaders } from '@cdc/telemetry';
 import pg from 'pg';
@@ -22,7 +30,7 @@ import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '.
 import { captureId, type StoredPosition } from '../positions.ts';
 import type { CapturedTable } from '../relations.ts';
 import { qualified } from '../slot.ts';
-import type { TableRoute } from '../streaming/change-records.ts';
+import { recordTooLarge, type TableRoute } from '../streaming/change-records.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
@@ -37,6 +45,8 @@ export interface SnapshotOptions {
   tables: readonly string[];
   parallelism: number;
   chunkRows: number;
+  /** A row whose record is larger is dead-lettered (default: no limit). */
+  maxRecordBytes?: number;
   writer: ChangeWriter;
   offsets: OffsetsStore;
   topics: TopicSchemas;
@@ -270,6 +280,29 @@ export class Snapshotter {
       },
       { topic: prepared.topic },
     );
+    const limit = this.o.maxRecordBytes;
+    if (limit !== undefined && value.length > limit) {
+      const changeId = ids(key ?? values);
+      this.o.logger.warn('snapshot row sent to the dead-letter topic', {
+        table: `${captured.schema}.${captured.table}`,
+        bytes: value.length,
+      });
+      return deadLetterRecord({
+        topic: deadLetterTopic(this.o.prefix),
+        sourceTopic: prepared.topic,
+        changeId,
+        error: recordTooLarge(captured, key, value.length, limit),
+        payload: {
+          table: `${captured.schema}.${captured.table}`,
+          op: 'read',
+          changeId,
+          columns: rs.columns.map((c) => c.column.name),
+          values: values.map((v) =>
+            v !== null && v.length > 1024 ? `(omitted: ${v.length} characters)` : v,
+          ),
+        },
+      });
+    }
     if (prepared.keyWriter && key)
       return { topic: prepared.topic, key: prepared.keyWriter.encode(key), value };
     return { topic: prepared.topic, key: null, value, partition: 0 };

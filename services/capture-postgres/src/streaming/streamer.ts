@@ -17,7 +17,7 @@
  */
 
 import type { PgQueryable } from '@cdc/avro';
-import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import { pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import {
   type ChangeWriter,
   deadLetterRecord,
@@ -34,6 +34,7 @@ import { type CapturedTable, describeRelation } from '../relations.ts';
 import type { IncrementalSnapshot } from '../snapshot/incremental.ts';
 import {
   type ChangeContext,
+  deadLetterValues,
   encodeChange,
   keyFromTuple,
   resolveToast,
@@ -59,6 +60,8 @@ export interface StreamerOptions {
   incremental?: IncrementalSnapshot | null;
   stored: StoredPosition | undefined;
   maxChangesPerTransaction: number;
+  /** A change whose record is larger is dead-lettered (default: no limit). */
+  maxRecordBytes?: number;
   lingerMs?: number;
   observer?: CaptureObserver;
   logger: Logger;
@@ -258,6 +261,7 @@ export class Streamer {
         index,
         xid: tx.xid,
         commitTimeUsec: tx.commitTimeUsec,
+        ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
       };
       const records = await this.records(msg, n, ctx);
       if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
@@ -377,7 +381,10 @@ export class Streamer {
             commitLsn: formatLsn(ctx.finalLsn),
             index: ctx.index,
             columns: rs.columns.map((c) => c.column.name),
-            values: Array.isArray(raw) ? (raw as TupleValue[]).map(rawText) : null,
+            values: deadLetterValues(
+              Array.isArray(raw) ? (raw as TupleValue[]) : null,
+              this.o.maxRecordBytes ?? Number.POSITIVE_INFINITY,
+            ),
           },
         }),
       ];
@@ -426,10 +433,4 @@ function bigintJson(_k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   return v;
-}
-
-function rawText(v: TupleValue): PgTextValue | string {
-  if (v === null) return null;
-  if (typeof v === 'symbol') return '(unchanged TOAST value)';
-  return Buffer.from(v).toString('base64');
 }
