@@ -292,6 +292,7 @@ export class Streamer {
       index,
       xid: tx.xid,
       commitTimeUsec: tx.commitTimeUsec,
+      ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
     };
     const records = incremental.high(ctx);
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
