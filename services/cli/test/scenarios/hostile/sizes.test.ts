@@ -5,8 +5,9 @@
  *
  * Large values: one INSERT of twenty 300 KB rows into a table whose topic already existed with
  * the broker's 1 MB limit (raised by the capture); a 5 MB value, then an update that leaves it
- * unchanged (TOAST); a 10 MB value over the limit (dead-lettered naming table, key, size and
- * limit, the table's next row still arrives); MongoDB documents of 300 KB and one near 16 MB.
+ * unchanged (TOAST); a 10 MB value over the limit, streamed and read by the snapshot
+ * (dead-lettered naming table, key, size and limit, the table's other rows still arrive); MongoDB
+ * documents of 300 KB and one near 16 MB; the dead-letter topics' limits.
  *
  * Keyless tables (append-only logs in ClickHouse): DEFAULT and NOTHING identity (snapshot and
  * inserts; PostgreSQL refuses their updates), FULL (insert, update, delete, identical rows), and
@@ -63,6 +64,8 @@ describe('hostile input: large values and keyless tables', () => {
     await h.sql('CREATE TABLE big_rows (id int PRIMARY KEY, v text)');
     await h.sql('CREATE TABLE big_value (id int PRIMARY KEY, n int, v text)');
     await h.sql('CREATE TABLE too_big (id int PRIMARY KEY, v text)');
+    await h.sql('CREATE TABLE too_big_snap (id int PRIMARY KEY, v text)');
+    await h.sql(`INSERT INTO too_big_snap VALUES (1, ${blocks(327_680, "'snap'")}), (2, 'small')`);
     for (const k of ['kl_default', 'kl_nothing', 'kl_full', 'kl_to_full']) {
       await h.sql(`CREATE TABLE ${k} (a int, b text)`);
     }
@@ -176,6 +179,22 @@ describe('hostile input: large values and keyless tables', () => {
       (r) => r.length >= 1,
     );
     expect(rows).toEqual([{ id: 2, v: 'small' }]);
+  });
+
+  it('a 10 MB row read by the initial snapshot is dead-lettered the same way; the rest of the table arrives', async () => {
+    const rows = await h.waitRows<{ id: number; v: string }>(
+      `SELECT id, v FROM ${t('too_big_snap')} FINAL ORDER BY id`,
+      (r) => r.length >= 1,
+    );
+    expect(rows).toEqual([{ id: 2, v: 'small' }]);
+    const letters = (await h.deadLetters()).filter(
+      (d) => d.headers['cdc.source.topic'] === h.pgTopic('too_big_snap'),
+    );
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.headers['cdc.error.message']).toMatch(
+      /^public\.too_big_snap: the change of key \{"id":1\} is \d+ bytes as Avro, more than maxRecordBytes \(8388608\); it is dead-lettered and the table goes on/,
+    );
+    expect(letters[0]!.value).toContain('(omitted: 10485760 characters)');
   });
 
   it('MongoDB documents of 300 KB, inserted together, arrive exactly', async () => {
