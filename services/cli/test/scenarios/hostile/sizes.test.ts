@@ -24,6 +24,7 @@ import { type Hostile, openHostile } from './harness.ts';
 
 const { ConfigResourceTypes } = kafkajs;
 const LIMIT = 8 * 1024 * 1024;
+const FOREIGN_BYTES = 5 * 1024 * 1024;
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** PostgreSQL text of `n` md5 blocks (32 characters each) that differ per `seed`: incompressible-ish. */
@@ -90,7 +91,25 @@ describe('hostile input: large values and keyless tables', () => {
         },
       ],
     });
+    // Three 5 MB records the sink cannot decode (not Avro), in one topic it reads: 15 MB of dead
+    // letters in one batch, more than one produce request of the old 1 MB dead-letter topic.
+    await admin.createTopics({
+      topics: [
+        { topic: `${h.id}.foreign`, configEntries: [{ name: 'max.message.bytes', value: '8388608' }] },
+      ],
+    });
     await admin.disconnect();
+    const producer = createKafka(
+      KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: h.id }),
+      createJsonLogger({ level: 'error' }),
+    ).producer();
+    await producer.connect();
+    for (const n of [1, 2, 3])
+      await producer.send({
+        topic: `${h.id}.foreign`,
+        messages: [{ key: `k${n}`, value: Buffer.alloc(FOREIGN_BYTES, 'x') }],
+      });
+    await producer.disconnect();
     h.up();
     // Everything at once, while the pipeline runs.
     await h.sql(`INSERT INTO big_rows SELECT i, ${blocks(9375, 'i::text')} FROM generate_series(1, 20) i`);
@@ -195,6 +214,21 @@ describe('hostile input: large values and keyless tables', () => {
       /^public\.too_big_snap: the change of key \{"id":1\} is \d+ bytes as Avro, more than maxRecordBytes \(8388608\); it is dead-lettered and the table goes on/,
     );
     expect(letters[0]!.value).toContain('(omitted: 10485760 characters)');
+  });
+
+  it("the sink dead-letters three 5 MB records it cannot decode, whole, without crashing on its own batch's size", async () => {
+    let letters: Awaited<ReturnType<Hostile['deadLetters']>> = [];
+    for (let i = 0; i < 60 && letters.length < 3; i++) {
+      letters = (await h.deadLetters()).filter((d) => d.headers['cdc.dlq.topic'] === `${h.id}.foreign`);
+      if (letters.length < 3) await new Promise((r) => setTimeout(r, 1_000));
+    }
+    expect(letters.map((d) => [d.key, d.size]).sort()).toEqual([
+      ['k1', FOREIGN_BYTES],
+      ['k2', FOREIGN_BYTES],
+      ['k3', FOREIGN_BYTES],
+    ]);
+    expect(letters[0]!.headers['cdc.dlq.reason']).toMatch(/magic byte 120/);
+    expect(h.log('sink-clickhouse')).not.toMatch(/MESSAGE_TOO_LARGE|too large/i);
   });
 
   it('MongoDB documents of 300 KB, inserted together, arrive exactly', async () => {
