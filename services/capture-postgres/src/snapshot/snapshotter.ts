@@ -3,7 +3,8 @@
  * snapshot, and `parallelism` reader connections import it (REPEATABLE READ, `SET TRANSACTION
  * SNAPSHOT`) and read the tables in parallel. A table whose primary key is one integer column
  * is split into key ranges read at the same time; every range is read through a cursor in
- * chunks of `chunkRows`, so memory stays bounded. Progress (rows done / estimated, per table)
+ * chunks of at most `chunkRows` (fewer for large rows: about 32 MiB of records per read), so
+ * memory stays bounded. Progress (rows done / estimated, per table)
  * is logged and kept in `progress`.
  *
  * The whole snapshot is ONE Kafka transaction (many produce requests, committed once with the
@@ -33,6 +34,11 @@ import { qualified } from '../slot.ts';
 import { recordTooLarge, type TableRoute } from '../streaming/change-records.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
+
+/** Rows of a table's first read. */
+const FIRST_FETCH_ROWS = 100;
+/** Bytes of records a later read aims at. */
+const FETCH_BYTES = 32 * 1024 * 1024;
 
 export interface SnapshotOptions {
   name: string;
@@ -227,20 +233,29 @@ export class Snapshotter {
       unit.params,
     );
     try {
+      // The first read is small; later ones hold about FETCH_BYTES of records (at most
+      // chunkRows rows), so a table of large rows does not fill the memory.
+      let fetchRows = Math.min(this.o.chunkRows, FIRST_FETCH_ROWS);
       for (;;) {
         const { rows } = await client.query<PgTextValue[]>({
-          text: `FETCH ${this.o.chunkRows} FROM ${cursor}`,
+          text: `FETCH ${fetchRows} FROM ${cursor}`,
           rowMode: 'array',
           types: textTypes,
         });
         if (rows.length === 0) break;
         const records: OutRecord[] = new Array(rows.length);
         const now = this.o.clock.now();
-        for (let i = 0; i < rows.length; i++)
-          records[i] = this.record(route.captured, route, rows[i]!, ids, now);
+        let bytes = 0;
+        for (let i = 0; i < rows.length; i++) {
+          const r = this.record(route.captured, route, rows[i]!, ids, now);
+          records[i] = r;
+          bytes += r.value?.length ?? 0;
+        }
         await send.send(records);
         progress.rowsDone += rows.length;
-        if (rows.length < this.o.chunkRows) break;
+        if (rows.length < fetchRows) break;
+        const perRow = Math.max(1, bytes / rows.length);
+        fetchRows = Math.max(1, Math.min(this.o.chunkRows, Math.floor(FETCH_BYTES / perRow)));
       }
     } finally {
       await client.query(`CLOSE ${cursor}`);

@@ -5,8 +5,8 @@
  *   transaction. Several small source transactions share one Kafka transaction (group
  *   commit: written when the stream has nothing more queued, after `lingerMs`, or at
  *   `maxChangesPerTransaction`); a larger one is written in chunks of at most that many
- *   changes, each chunk's position saying how far it got. Memory is bounded by the chunk
- *   size plus the stream's queue.
+ *   changes (or 64 MiB of records), each chunk's position saying how far it got. Memory is
+ *   bounded by the chunk size plus the stream's queue.
  * - The slot is acknowledged only up to the end of the last source transaction whose Kafka
  *   transaction committed. A keepalive that arrives while nothing is buffered moves the
  *   acknowledgement to the server's WAL position: the slot never holds WAL for tables it
@@ -43,6 +43,12 @@ import {
   textOf,
 } from './change-records.ts';
 import type { MessageTopic } from './message-topic.ts';
+
+/**
+ * Bytes of records buffered before a chunk is written even below `maxChangesPerTransaction`:
+ * a transaction of many large rows holds at most about this much (plus one record) in memory.
+ */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 export interface StreamerOptions {
   name: string;
@@ -88,6 +94,8 @@ export class Streamer {
   private readonly o: StreamerOptions;
   private readonly routes = new Map<number, TableRoute>();
   private buffer: OutRecord[] = [];
+  /** Bytes of the buffered records' values (a chunk is written past `MAX_BUFFERED_BYTES`). */
+  private bufferedBytes = 0;
   private firstBufferedAt = 0;
   /** Position of the last buffered change and the end LSN to acknowledge once it commits. */
   private bufferedPosition: StoredPosition | undefined;
@@ -265,10 +273,13 @@ export class Streamer {
       };
       const records = await this.records(msg, n, ctx);
       if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-      for (const r of records) this.buffer.push(r);
+      for (const r of records) {
+        this.buffer.push(r);
+        this.bufferedBytes += r.value?.length ?? 0;
+      }
       tx.lastBuffered = index;
       this.stats.changes++;
-      if (this.buffer.length >= this.o.maxChangesPerTransaction) {
+      if (this.buffer.length >= this.o.maxChangesPerTransaction || this.bufferedBytes >= MAX_BUFFERED_BYTES) {
         // A chunk: the position says how far this source transaction got.
         this.bufferedPosition = this.position(tx, index, false, null);
         await this.flush();
@@ -296,7 +307,10 @@ export class Streamer {
     };
     const records = incremental.high(ctx);
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-    for (const r of records) this.buffer.push(r);
+    for (const r of records) {
+      this.buffer.push(r);
+      this.bufferedBytes += r.value?.length ?? 0;
+    }
     this.stats.changes += records.length;
     tx.lastBuffered = index;
     this.positionOnly = true;
@@ -410,6 +424,7 @@ export class Streamer {
     this.positionOnly = false;
     const records = this.buffer;
     this.buffer = [];
+    this.bufferedBytes = 0;
     this.o.logger.debug('writing', { records: records.length, position });
     const observer = this.o.observer ?? noopObserver;
     const positionRecord = this.o.offsets.positionRecord(captureId(this.o.name), position);
