@@ -15,11 +15,13 @@
  * position (retrying a failed commit in place could duplicate when the commit did succeed).
  */
 import type { Logger } from '@cdc/core';
-import { type Kafka, TransactionalProducer } from '@cdc/kafka';
+import { type Kafka, sendSlices, TransactionalProducer } from '@cdc/kafka';
 import type { OutRecord } from './offsets-store.ts';
 
 /** Messages per produce call (see `transaction`). */
 const MAX_MESSAGES_PER_SEND = 1_000;
+/** Bytes per produce call (see `sendSlices`): a record larger than this goes alone. */
+const MAX_BYTES_PER_SEND = 8 * 1024 * 1024;
 
 export interface ChangeWriterOptions {
   /** Stable per capture: a restarted capture fences its predecessor through it. */
@@ -69,13 +71,8 @@ export class ChangeWriter {
         for (const [topic, messages] of groupByTopic(records)) {
           // kafkajs groups a send's messages per partition in quadratic time: bounded sends
           // keep that cost linear in the batch (one produce request each, in order).
-          for (let i = 0; i < messages.length; i += MAX_MESSAGES_PER_SEND) {
-            const slice =
-              messages.length <= MAX_MESSAGES_PER_SEND
-                ? messages
-                : messages.slice(i, i + MAX_MESSAGES_PER_SEND);
+          for (const slice of sendSlices(messages, MAX_MESSAGES_PER_SEND, MAX_BYTES_PER_SEND))
             await tx.send({ topic, messages: slice });
-          }
           count += messages.length;
         }
       };

@@ -29,8 +29,13 @@ export interface TopicSchemasOptions {
    * capture may add fields of its own (MongoDB's `updateDescription`).
    */
   envelope?: (topic: string, row: AvroRecordSchema) => AvroRecordSchema;
-  /** Topic-level configuration of the topics this creates (e.g. `max.message.bytes`). */
+  /** Topic-level configuration of the topics this creates (checked on existing ones). */
   topicConfig?: Record<string, string>;
+  /**
+   * Numeric topic configs raised on the topics this creates or finds when smaller: the record
+   * size limit (`recordSizeConfig(maxRecordBytes)` from `@cdc/kafka`).
+   */
+  atLeast?: Record<string, number>;
 }
 
 export interface PreparedTopic {
@@ -53,7 +58,12 @@ export class TopicSchemas {
   async ensureTopic(topic: string, config: Record<string, string> = {}): Promise<void> {
     if (this.ensured.has(topic)) return;
     await ensureTopics(this.options.admin, [
-      { topic, numPartitions: this.options.partitions, config: { ...this.options.topicConfig, ...config } },
+      {
+        topic,
+        numPartitions: this.options.partitions,
+        config: { ...this.options.topicConfig, ...config },
+        ...(this.options.atLeast ? { atLeast: this.options.atLeast } : {}),
+      },
     ]);
     this.ensured.add(topic);
   }

@@ -11,12 +11,29 @@ export interface TopicSpec {
   replicationFactor?: number;
   /** Topic configs, e.g. `{ 'cleanup.policy': 'compact' }`. */
   config?: Record<string, string>;
+  /**
+   * Numeric topic configs that must be at least this, e.g. `{ 'max.message.bytes': 67_174_400 }`:
+   * raised on a new or existing topic whose effective value (its own or the broker's default)
+   * is smaller, never lowered.
+   */
+  atLeast?: Record<string, number>;
+}
+
+/**
+ * The topic configs a record of `maxRecordBytes` needs: the topic's record batch limit with room
+ * for the batch header, and segments that can hold such a batch (a batch never spans segments).
+ */
+export function recordSizeConfig(maxRecordBytes: number): Record<string, number> {
+  const batch = maxRecordBytes + 64 * 1024;
+  return { 'max.message.bytes': batch, 'segment.bytes': Math.max(batch, 64 * 1024 * 1024) };
 }
 
 /**
  * Creates the topics that do not exist yet and checks those that do: a topic with fewer
  * partitions than asked for, or with a different value for a config that was asked for
  * (a non-compacted offsets topic loses positions), is an error naming the topic and the fix.
+ * `atLeast` configs are raised in place (a topic created by an older version with the
+ * broker's 1 MB record limit gets the limit the pipeline needs).
  */
 export async function ensureTopics(
   admin: Admin,
@@ -49,8 +66,59 @@ export async function ensureTopics(
   }
   const present = specs.filter((s) => existing.has(s.topic));
   if (present.length > 0) await checkTopics(admin, present);
+  // New topics too: only what is below the broker's default is set, so nothing is lowered.
+  const raise = specs.filter((s) => s.atLeast && Object.keys(s.atLeast).length > 0);
+  if (raise.length > 0) await raiseConfigs(admin, raise);
   return { created: missing.map((s) => s.topic) };
 }
+
+/** Raises each `atLeast` config whose effective value is smaller, keeping the topic's other configs. */
+async function raiseConfigs(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
+  let described: Awaited<ReturnType<Admin['describeConfigs']>>;
+  try {
+    described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: specs.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic })),
+    });
+  } catch (err) {
+    throw toCdcError(err, 'describing topic configs', { topics: specs.map((s) => s.topic) });
+  }
+  for (const s of specs) {
+    const entries = described.resources.find((r) => r.resourceName === s.topic)?.configEntries ?? [];
+    const low = Object.entries(s.atLeast!).filter(([name, want]) => {
+      const have = Number(entries.find((e) => e.configName === name)?.configValue);
+      return !(have >= want);
+    });
+    if (low.length === 0) continue;
+    // kafkajs has only the non-incremental AlterConfigs, which resets what it is not given: send
+    // the topic's own configs along with the raised ones.
+    const own = entries
+      .filter((e) => (e.configSource === undefined ? !e.isDefault : e.configSource === TOPIC_CONFIG))
+      .filter((e) => !low.some(([name]) => name === e.configName) && e.configValue !== null);
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: s.topic,
+            configEntries: [
+              ...own.map((e) => ({ name: e.configName, value: e.configValue })),
+              ...low.map(([name, value]) => ({ name, value: String(value) })),
+            ],
+          },
+        ],
+      });
+    } catch (err) {
+      throw toCdcError(err, `raising ${low.map(([n, v]) => `${n} to ${v}`).join(', ')} on topic ${s.topic}`, {
+        topic: s.topic,
+      });
+    }
+  }
+}
+
+/** `ConfigSource.TOPIC_CONFIG`: a config set on the topic itself. */
+const TOPIC_CONFIG = 1;
 
 async function checkTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
   const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });

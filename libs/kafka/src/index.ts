@@ -14,11 +14,12 @@
  */
 
 export type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-export { deleteTopicsIfExist, endOffsets, ensureTopics, type TopicSpec } from './admin.ts';
+export { deleteTopicsIfExist, endOffsets, ensureTopics, recordSizeConfig, type TopicSpec } from './admin.ts';
 export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
 export { groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
 export { isFencedError, isRetriableKafkaError, RETRIABLE_BROKER_ERRORS, toCdcError } from './errors.ts';
+export { sendSlices } from './send-slices.ts';
 export {
   createIdempotentProducer,
   TransactionalProducer,

@@ -28,6 +28,7 @@ export {
   ProcessingSectionSchema,
   type WindowDeclaration,
 } from './sections/processing.ts';
+export { DEFAULT_MAX_RECORD_BYTES, MaxRecordBytesSchema } from './sections/record-size.ts';
 export { type RegistrySection, RegistrySectionSchema } from './sections/registry.ts';
 export { type RestartSection, RestartSectionSchema } from './sections/restart.ts';
 export { type TelemetrySection, TelemetrySectionSchema } from './sections/telemetry.ts';

@@ -75,4 +75,29 @@ describe('loadPipeline', () => {
     );
     expect(() => loadPipeline(f, {})).toThrow(/two sources are named shop/);
   });
+
+  it('has a 64 MiB record limit per source by default and refuses one the broker cannot carry', () => {
+    const yaml = (pg: string) =>
+      file(
+        [
+          'kafka: { brokers: ["k:9092"] }',
+          'registry: { url: "http://r:8081" }',
+          'sources:',
+          `  postgres: [{ name: shop, connection: { database: shop, user: cdc }${pg} }]`,
+          '  mongo: [{ name: docs, uri: "mongodb://m:27017" }]',
+        ].join('\n'),
+      );
+    const p = loadPipeline(yaml(''), {});
+    expect(p.sources.postgres[0]!.maxRecordBytes).toBe(64 * 1024 * 1024);
+    expect(p.sources.mongo[0]!.maxRecordBytes).toBe(64 * 1024 * 1024);
+    expect(loadPipeline(yaml(', maxRecordBytes: 8388608'), {}).sources.postgres[0]!.maxRecordBytes).toBe(
+      8_388_608,
+    );
+    expect(() => loadPipeline(yaml(', maxRecordBytes: 200000000'), {})).toThrow(
+      /sources\.postgres\.0\.maxRecordBytes: .*at most 100663296 \(96 MiB\).*socket\.request\.max\.bytes/,
+    );
+    expect(() => loadPipeline(yaml(', maxRecordBytes: 1000'), {})).toThrow(
+      /maxRecordBytes: .*at least 65536/,
+    );
+  });
 });

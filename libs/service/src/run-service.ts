@@ -47,6 +47,8 @@ export interface ServiceContext {
   readonly logger: Logger;
   readonly telemetry: Telemetry;
   readonly clock: Clock;
+  /** Aborted on SIGTERM/SIGINT: a setup that waits (for a lock, say) gives up through it. */
+  readonly signal: AbortSignal;
   /** Closed in reverse order of registration once every unit stopped (before telemetry). */
   onClose(close: () => unknown): void;
 }
@@ -129,6 +131,7 @@ export async function startService(def: ServiceDefinition, options: StartOptions
         logger,
         telemetry,
         clock,
+        signal: stop.signal,
         onClose: (close) => closers.push(close),
       });
     } catch (err) {

@@ -14,7 +14,7 @@
 import type { AvroSerde, InferredSchemaState } from '@cdc/avro';
 import { ChangeWriter, deadLetterTopic, OffsetsStore, runSessions, TopicSchemas } from '@cdc/capture';
 import { CdcError, type Clock, isRetriable, type Logger } from '@cdc/core';
-import { type Admin, isRetriableKafkaError, type Kafka } from '@cdc/kafka';
+import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from '@cdc/kafka';
 import type { MongoSource } from '@cdc/pipeline';
 import { MongoClient } from 'mongodb';
 import { CollectionRoutes, mongoEnvelopeSchema } from './collections.ts';
@@ -90,7 +90,6 @@ export class MongoCapture {
 
   private async session(signal: AbortSignal): Promise<void> {
     const { source, kafka, admin, serde, logger, clock } = this.o;
-    const maxMessageBytes = String(source.maxRecordBytes + 64 * 1024);
     const offsets = new OffsetsStore({ kafka, admin, topic: source.offsetsTopic, logger });
     const topics = new TopicSchemas({
       serde,
@@ -100,7 +99,7 @@ export class MongoCapture {
       logger,
       connector: 'mongodb',
       envelope: mongoEnvelopeSchema,
-      topicConfig: { 'max.message.bytes': maxMessageBytes },
+      atLeast: recordSizeConfig(source.maxRecordBytes),
     });
     const dlq = deadLetterTopic(this.prefix);
     const closers: (() => Promise<unknown>)[] = [];

@@ -114,8 +114,15 @@ export async function encodeChange(
     if (value.length > ctx.maxRecordBytes) {
       throw new CdcError(
         'POISON_RECORD',
-        `the change of _id ${key.id} in ${route.ns} is ${value.length} bytes as Avro, more than maxRecordBytes (${ctx.maxRecordBytes}); raise maxRecordBytes (and the broker's message.max.bytes) to capture it`,
-        { context: { collection: route.ns, bytes: value.length, maxRecordBytes: ctx.maxRecordBytes } },
+        `${route.ns}: the change of _id ${key.id} is ${value.length} bytes as Avro, more than maxRecordBytes (${ctx.maxRecordBytes}); it is dead-lettered and the collection goes on. To capture such documents raise maxRecordBytes of this source (at most 100663296) and replay the dead letter`,
+        {
+          context: {
+            collection: route.ns,
+            key: key.id,
+            bytes: value.length,
+            maxRecordBytes: ctx.maxRecordBytes,
+          },
+        },
       );
     }
     return {

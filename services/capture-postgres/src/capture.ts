@@ -11,9 +11,9 @@
  * incompatible schema under `stop`, fencing) stop the capture with the error.
  */
 import type { AvroSerde } from '@cdc/avro';
-import { ChangeWriter, OffsetsStore, runSessions, TopicSchemas } from '@cdc/capture';
+import { ChangeWriter, deadLetterTopic, OffsetsStore, runSessions, TopicSchemas } from '@cdc/capture';
 import { CdcError, type Clock, isRetriable, type Logger, parseLsn } from '@cdc/core';
-import { type Admin, isRetriableKafkaError, type Kafka } from '@cdc/kafka';
+import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from '@cdc/kafka';
 import type { PostgresSource } from '@cdc/pipeline';
 import pg from 'pg';
 import { type CaptureObserver, noopObserver } from './observer.ts';
@@ -128,6 +128,7 @@ export class PostgresCapture {
       partitions: source.topicPartitions,
       logger,
       connector: 'postgresql',
+      atLeast: recordSizeConfig(source.maxRecordBytes),
     });
     const closers: (() => Promise<unknown>)[] = [];
     try {
@@ -198,6 +199,8 @@ export class PostgresCapture {
         return 'finished';
       }
       if (needSnapshot) {
+        // Where the snapshot dead-letters rows over maxRecordBytes.
+        await topics.ensureTopic(deadLetterTopic(this.prefix));
         const exported = await createSlotWithSnapshot(config, source.slot);
         try {
           const tables = await publicationTables(catalog, source.publication);
@@ -212,6 +215,7 @@ export class PostgresCapture {
             tables,
             parallelism: source.snapshotOptions.parallelism,
             chunkRows: source.snapshotOptions.chunkRows,
+            maxRecordBytes: source.maxRecordBytes,
             writer,
             offsets,
             topics,
@@ -267,6 +271,7 @@ export class PostgresCapture {
         incremental,
         stored,
         maxChangesPerTransaction: source.maxChangesPerTransaction,
+        maxRecordBytes: source.maxRecordBytes,
         observer: this.observer,
         logger,
         clock,

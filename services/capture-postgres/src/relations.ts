@@ -6,10 +6,13 @@
  * Keys (the record key of every change, so all changes of a row land in one partition):
  * - the primary key;
  * - no primary key, `REPLICA IDENTITY USING INDEX`: the index's columns;
- * - no primary key, `REPLICA IDENTITY FULL`: no key; records have a null key and all go to
- *   partition 0, so the table's changes stay in commit order;
- * - otherwise (no primary key, identity DEFAULT or NOTHING) the table is refused with
- *   SOURCE_UNSUPPORTED naming the fix: updates and deletes would carry no row identity.
+ * - no primary key (identity DEFAULT, NOTHING or FULL): a keyless table. Its records have a
+ *   null key and all go to partition 0, so its changes stay in commit order; the sink keeps
+ *   it as an append-only log (every change one row, with `_op`). PostgreSQL itself refuses
+ *   UPDATE and DELETE on such a table under DEFAULT or NOTHING while a publication publishes
+ *   them, so only inserts (and truncates) arrive; under FULL updates carry the new row and
+ *   deletes the old one. Never a stop: a table turned keyed later (ADD PRIMARY KEY) gets keys
+ *   from its next change on, whatever the Relation messages still in the slot say.
  */
 import {
   derivePgRowSchema,
@@ -19,7 +22,6 @@ import {
   type PgRowSchema,
   readPgTypes,
 } from '@cdc/avro';
-import { CdcError } from '@cdc/core';
 import type { RelationMessage } from './pgoutput/decoder.ts';
 
 export interface CapturedTable {
@@ -28,7 +30,7 @@ export interface CapturedTable {
   table: string;
   replicaIdentity: RelationMessage['replicaIdentity'];
   rowSchema: PgRowSchema;
-  /** False for a key-less table (REPLICA IDENTITY FULL without a primary key). */
+  /** False for a keyless table (no primary key and no replica identity index). */
   hasKey: boolean;
   /** Per column: may its value be TOASTed (varlena)? */
   toastable: boolean[];
@@ -58,18 +60,10 @@ export async function describeRelation(client: PgQueryable, msg: RelationMessage
     msg.columns.map((c) => c.typeOid),
   );
   const hasPk = rows.some((r) => r.is_pk);
-  const table = `${msg.schema}.${msg.name}`;
   let keyOf: (c: RelationMessage['columns'][number], cat: CatalogColumn | undefined) => boolean;
   if (hasPk) keyOf = (_c, cat) => cat?.is_pk === true;
   else if (msg.replicaIdentity === 'i') keyOf = (c) => (c.flags & 1) === 1;
-  else if (msg.replicaIdentity === 'f') keyOf = () => false;
-  else {
-    throw new CdcError(
-      'SOURCE_UNSUPPORTED',
-      `table ${table} has no primary key and replica identity ${msg.replicaIdentity === 'n' ? 'NOTHING' : 'DEFAULT'}: its updates and deletes would not say which row they change. Add a primary key, or run ALTER TABLE ${table} REPLICA IDENTITY FULL (its changes then have a null key and stay in order in partition 0), or remove it from the publication`,
-      { context: { table, replicaIdentity: msg.replicaIdentity } },
-    );
-  }
+  else keyOf = () => false;
   const columns = msg.columns.map((c): PgColumn => {
     const cat = byName.get(c.name);
     return {

@@ -30,7 +30,7 @@ runService({
   usage:
     'sink-clickhouse --config <pipeline.yaml>\n       sink-clickhouse rebuild <table> --config <pipeline.yaml>',
   allowPositionals: true,
-  setup: async ({ pipeline, args, logger, telemetry, clock, onClose }): Promise<ServiceUnit[]> => {
+  setup: async ({ pipeline, args, logger, telemetry, clock, signal, onClose }): Promise<ServiceUnit[]> => {
     const [command, rebuildName] = args.positionals;
     if (command !== undefined && (command !== 'rebuild' || !rebuildName))
       throw new CdcError('CONFIG_INVALID', `unknown arguments: ${args.positionals.join(' ')}`);
@@ -40,15 +40,22 @@ runService({
         'CONFIG_INVALID',
         'the pipeline file has no clickhouse section: add clickhouse.embedded.path or clickhouse.url',
       );
-    const transport: ClickHouseTransport =
-      'embedded' in section
-        ? new EmbeddedTransport(section.embedded.path)
-        : new HttpTransport({
-            url: section.url,
-            username: section.username,
-            ...(section.password === undefined ? {} : { password: section.password }),
-            requestTimeoutMs: section.requestTimeoutMs,
-          });
+    let transport: ClickHouseTransport;
+    try {
+      transport =
+        'embedded' in section
+          ? await EmbeddedTransport.open(section.embedded.path, { logger, clock, signal })
+          : new HttpTransport({
+              url: section.url,
+              username: section.username,
+              ...(section.password === undefined ? {} : { password: section.password }),
+              requestTimeoutMs: section.requestTimeoutMs,
+            });
+    } catch (err) {
+      // Stopped while waiting for the embedded directory's lock: nothing to run.
+      if (signal.aborted) return [];
+      throw err;
+    }
     onClose(() => transport.close());
     const registry = new RegistryClient({
       url: pipeline.registry.url,

@@ -29,7 +29,7 @@ import {
 } from '@cdc/core';
 import type { Admin, Consumer, Kafka, Producer } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
-import { type DeadLetter, sendDeadLetters } from './dead-letter.ts';
+import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
 import { type KafkaRecord, RecordDecoder } from './decode.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
@@ -119,7 +119,7 @@ export class ClickHouseSink {
     await admin.connect();
     this.admin = admin;
     const { ensureTopics } = await import('@cdc/kafka');
-    await ensureTopics(admin, [{ topic: options.deadLetterTopic }]);
+    await ensureTopics(admin, [{ topic: options.deadLetterTopic, atLeast: DEAD_LETTER_TOPIC_CONFIG }]);
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     const topics = await this.matchingTopics();
@@ -148,7 +148,10 @@ export class ClickHouseSink {
       maxWaitTimeInMs: 250,
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      // A fetch holds at least one whole record of the captures' largest (maxRecordBytes,
+      // 64 MiB by default; the broker returns a larger first record anyway).
+      maxBytesPerPartition: FETCH_BYTES,
+      maxBytes: FETCH_BYTES,
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       if (this.consumer !== consumer) return;

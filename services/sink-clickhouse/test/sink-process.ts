@@ -46,11 +46,11 @@ export class SinkProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private stderr = '';
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [MAIN, ...args], {
       cwd: join(import.meta.dirname, '..'),
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'info' },
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
     });
     // The logger writes JSON lines to stderr; anything else (a crash's stack) is kept as text.
     for (const stream of [this.child.stdout!, this.child.stderr!]) {

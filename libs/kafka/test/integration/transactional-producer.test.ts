@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isCdcError, noopLogger } from '@cdc/core';
-import type { Admin, Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import {
@@ -8,9 +8,11 @@ import {
   deleteTopicsIfExist,
   ensureTopics,
   KafkaConfigSchema,
+  recordSizeConfig,
   TransactionalProducer,
 } from '../../src/index.ts';
 
+const { ConfigResourceTypes } = kafkajs;
 const run = randomUUID().slice(0, 8);
 const topic = `it.kafka.tx.${run}`;
 const compacted = `it.kafka.offsets.${run}`;
@@ -67,6 +69,31 @@ describe('ensureTopics', () => {
     await expect(ensureTopics(admin, [{ topic, numPartitions: 6 }])).rejects.toThrow(
       /has 3 partitions, 6 are required/,
     );
+  });
+
+  it("raises a record size limit that is too small, keeps the topic's other configs, never lowers one", async () => {
+    const configOf = async (t: string) => {
+      const d = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: t }],
+      });
+      return Object.fromEntries(d.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
+    };
+    const size = recordSizeConfig(64 * 1024 * 1024);
+    await ensureTopics(admin, [{ topic: compacted, config: { 'cleanup.policy': 'compact' }, atLeast: size }]);
+    let c = await configOf(compacted);
+    expect(c).toMatchObject({
+      'cleanup.policy': 'compact',
+      'max.message.bytes': String(64 * 1024 * 1024 + 65_536),
+    });
+    expect(Number(c['segment.bytes'])).toBeGreaterThanOrEqual(64 * 1024 * 1024 + 65_536);
+    // A smaller ask leaves the larger limit alone.
+    await ensureTopics(admin, [{ topic: compacted, atLeast: recordSizeConfig(1024 * 1024) }]);
+    c = await configOf(compacted);
+    expect(c).toMatchObject({
+      'cleanup.policy': 'compact',
+      'max.message.bytes': String(64 * 1024 * 1024 + 65_536),
+    });
   });
 });
 

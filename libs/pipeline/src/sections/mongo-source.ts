@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MaxRecordBytesSchema } from './record-size.ts';
 
 /** One MongoDB deployment to capture (owned by services/capture-mongo). */
 export const MongoSourceSchema = z.object({
@@ -37,14 +38,11 @@ export const MongoSourceSchema = z.object({
   /** At most this many changes per Kafka transaction. */
   maxChangesPerTransaction: z.number().int().positive().default(5_000),
   /**
-   * A change whose Avro record is larger is dead-lettered with its size (the topics are created
-   * with `max.message.bytes` to match; the broker's own limit must allow it too).
+   * A change whose Avro record is larger is dead-lettered naming its collection, `_id`, size and
+   * this limit (default 64 MiB, at most 96 MiB; a 16 MB document fits); the topics get
+   * `max.message.bytes` to match.
    */
-  maxRecordBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(16 * 1024 * 1024 + 512 * 1024),
+  maxRecordBytes: MaxRecordBytesSchema,
   /** A sub-document with more fields is kept as Extended JSON; a document with more top-level fields is dead-lettered. */
   maxFieldsPerRecord: z.number().int().positive().default(1000),
   /** How often an idle capture stores the server's newer resume token (so that a restart finds it in the oplog). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MaxRecordBytesSchema } from './record-size.ts';
 
 /** One PostgreSQL database to capture (owned by services/capture-postgres). */
 export const PostgresSourceSchema = z.object({
@@ -38,6 +39,11 @@ export const PostgresSourceSchema = z.object({
   schemaEvolution: z.enum(['stop', 'new-topic-version']).default('new-topic-version'),
   /** At most this many changes per Kafka transaction: larger source transactions are chunked. */
   maxChangesPerTransaction: z.number().int().positive().default(10_000),
+  /**
+   * A change whose Avro record is larger is dead-lettered naming its table, key, size and this
+   * limit (default 64 MiB, at most 96 MiB); the topics get `max.message.bytes` to match.
+   */
+  maxRecordBytes: MaxRecordBytesSchema,
   /** How often the capture reports its position to PostgreSQL and acknowledges idle WAL. */
   heartbeatIntervalMs: z.number().int().positive().default(10_000),
   /** Capture `pg_logical_emit_message` messages into `<topicPrefix>.messages`. */

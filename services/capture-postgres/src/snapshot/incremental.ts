@@ -19,13 +19,14 @@
  * warning naming the fix.
  */
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
-import type { OutRecord, TopicSchemas } from '@cdc/capture';
+import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
 import { type Logger, stableJson } from '@cdc/core';
 import type pg from 'pg';
 import { qualified } from '../slot.ts';
 import {
   type ChangeContext,
   commitLsnText,
+  recordTooLarge,
   sourceInfo,
   type TableRoute,
 } from '../streaming/change-records.ts';
@@ -219,6 +220,20 @@ export class IncrementalSnapshot {
         { before: null, after, source, op: 'r', tsMs: now, changeId: ids(key) },
         { topic: prepared.topic },
       );
+      if (ctx.maxRecordBytes !== undefined && value.length > ctx.maxRecordBytes) {
+        const table = `${captured.schema}.${captured.table}`;
+        this.o.logger.warn('snapshot row sent to the dead-letter topic', { table, bytes: value.length });
+        out.push(
+          deadLetterRecord({
+            topic: deadLetterTopic(this.o.prefix),
+            sourceTopic: prepared.topic,
+            changeId: ids(key),
+            error: recordTooLarge(captured, key, value.length, ctx.maxRecordBytes),
+            payload: { table, op: 'read', changeId: ids(key), key: stableJson(key) },
+          }),
+        );
+        continue;
+      }
       out.push({
         topic: prepared.topic,
         key: prepared.keyWriter ? prepared.keyWriter.encode(key, { topic: prepared.topic }) : null,

@@ -3,7 +3,8 @@
  * snapshot, and `parallelism` reader connections import it (REPEATABLE READ, `SET TRANSACTION
  * SNAPSHOT`) and read the tables in parallel. A table whose primary key is one integer column
  * is split into key ranges read at the same time; every range is read through a cursor in
- * chunks of `chunkRows`, so memory stays bounded. Progress (rows done / estimated, per table)
+ * chunks of at most `chunkRows` (fewer for large rows: about 32 MiB of records per read), so
+ * memory stays bounded. Progress (rows done / estimated, per table)
  * is logged and kept in `progress`.
  *
  * The whole snapshot is ONE Kafka transaction (many produce requests, committed once with the
@@ -14,7 +15,15 @@
  * Rows carry `op: 'r'` and `snapshotChangeId(snapshot, table, key)` as change id.
  */
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
-import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas, WriteScope } from '@cdc/capture';
+import {
+  type ChangeWriter,
+  deadLetterRecord,
+  deadLetterTopic,
+  type OffsetsStore,
+  type OutRecord,
+  type TopicSchemas,
+  type WriteScope,
+} from '@cdc/capture';
 import type { Clock, Logger } from '@cdc/core';
 import type { RecordHeaders } from '@cdc/telemetry';
 import pg from 'pg';
@@ -22,9 +31,14 @@ import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '.
 import { captureId, type StoredPosition } from '../positions.ts';
 import type { CapturedTable } from '../relations.ts';
 import { qualified } from '../slot.ts';
-import type { TableRoute } from '../streaming/change-records.ts';
+import { recordTooLarge, type TableRoute } from '../streaming/change-records.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
+
+/** Rows of a table's first read. */
+const FIRST_FETCH_ROWS = 100;
+/** Bytes of records a later read aims at. */
+const FETCH_BYTES = 32 * 1024 * 1024;
 
 export interface SnapshotOptions {
   name: string;
@@ -37,6 +51,8 @@ export interface SnapshotOptions {
   tables: readonly string[];
   parallelism: number;
   chunkRows: number;
+  /** A row whose record is larger is dead-lettered (default: no limit). */
+  maxRecordBytes?: number;
   writer: ChangeWriter;
   offsets: OffsetsStore;
   topics: TopicSchemas;
@@ -217,20 +233,29 @@ export class Snapshotter {
       unit.params,
     );
     try {
+      // The first read is small; later ones hold about FETCH_BYTES of records (at most
+      // chunkRows rows), so a table of large rows does not fill the memory.
+      let fetchRows = Math.min(this.o.chunkRows, FIRST_FETCH_ROWS);
       for (;;) {
         const { rows } = await client.query<PgTextValue[]>({
-          text: `FETCH ${this.o.chunkRows} FROM ${cursor}`,
+          text: `FETCH ${fetchRows} FROM ${cursor}`,
           rowMode: 'array',
           types: textTypes,
         });
         if (rows.length === 0) break;
         const records: OutRecord[] = new Array(rows.length);
         const now = this.o.clock.now();
-        for (let i = 0; i < rows.length; i++)
-          records[i] = this.record(route.captured, route, rows[i]!, ids, now);
+        let bytes = 0;
+        for (let i = 0; i < rows.length; i++) {
+          const r = this.record(route.captured, route, rows[i]!, ids, now);
+          records[i] = r;
+          bytes += r.value?.length ?? 0;
+        }
         await send.send(records);
         progress.rowsDone += rows.length;
-        if (rows.length < this.o.chunkRows) break;
+        if (rows.length < fetchRows) break;
+        const perRow = Math.max(1, bytes / rows.length);
+        fetchRows = Math.max(1, Math.min(this.o.chunkRows, Math.floor(FETCH_BYTES / perRow)));
       }
     } finally {
       await client.query(`CLOSE ${cursor}`);
@@ -270,6 +295,29 @@ export class Snapshotter {
       },
       { topic: prepared.topic },
     );
+    const limit = this.o.maxRecordBytes;
+    if (limit !== undefined && value.length > limit) {
+      const changeId = ids(key ?? values);
+      this.o.logger.warn('snapshot row sent to the dead-letter topic', {
+        table: `${captured.schema}.${captured.table}`,
+        bytes: value.length,
+      });
+      return deadLetterRecord({
+        topic: deadLetterTopic(this.o.prefix),
+        sourceTopic: prepared.topic,
+        changeId,
+        error: recordTooLarge(captured, key, value.length, limit),
+        payload: {
+          table: `${captured.schema}.${captured.table}`,
+          op: 'read',
+          changeId,
+          columns: rs.columns.map((c) => c.column.name),
+          values: values.map((v) =>
+            v !== null && v.length > 1024 ? `(omitted: ${v.length} characters)` : v,
+          ),
+        },
+      });
+    }
     if (prepared.keyWriter && key)
       return { topic: prepared.topic, key: prepared.keyWriter.encode(key), value };
     return { topic: prepared.topic, key: null, value, partition: 0 };

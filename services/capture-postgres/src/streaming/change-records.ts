@@ -39,6 +39,8 @@ export interface ChangeContext {
   index: number;
   xid: number;
   commitTimeUsec: bigint;
+  /** A record larger than this is refused (`recordTooLarge`), to be dead-lettered. */
+  maxRecordBytes?: number;
 }
 
 /** Reads unchanged TOASTed columns back from the table by key; null when the row is gone. */
@@ -102,10 +104,58 @@ export function encodeChange(
     { before, after, source: sourceInfo(route, ctx), op, tsMs: nowMs, changeId },
     { topic: prepared.topic },
   );
+  if (ctx.maxRecordBytes !== undefined && value.length > ctx.maxRecordBytes)
+    throw recordTooLarge(route.captured, key, value.length, ctx.maxRecordBytes);
   if (prepared.keyWriter && key) {
     return { topic: prepared.topic, key: prepared.keyWriter.encode(key, { topic: prepared.topic }), value };
   }
   return { topic: prepared.topic, key: null, value, partition: 0 };
+}
+
+/**
+ * A change whose Avro record is over `maxRecordBytes`: `POISON_RECORD`, dead-lettered (the
+ * table's later changes and the other tables go on), naming the table, the key, the size and
+ * the limit.
+ */
+export function recordTooLarge(
+  table: CapturedTable,
+  key: Record<string, unknown> | null,
+  bytes: number,
+  limit: number,
+): CdcError {
+  const name = `${table.schema}.${table.table}`;
+  const keyText = key === null ? '(none: the table has no key)' : JSON.stringify(key, keyJson);
+  return new CdcError(
+    'POISON_RECORD',
+    `${name}: the change of key ${keyText} is ${bytes} bytes as Avro, more than maxRecordBytes (${limit}); it is dead-lettered and the table goes on. To capture such rows raise maxRecordBytes of this source (at most 100663296) and replay the dead letter, or store the value elsewhere`,
+    { context: { table: name, key: keyText, bytes, maxRecordBytes: limit } },
+  );
+}
+
+function keyJson(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  return v;
+}
+
+/**
+ * The raw values of a dead-lettered change as text (base64), the large ones replaced by
+ * `(omitted: N bytes)` when together they would not leave room in the dead-letter topic
+ * (whose records have the same `maxRecordBytes` limit).
+ */
+export function deadLetterValues(
+  tuple: readonly TupleValue[] | null,
+  maxRecordBytes: number,
+): (string | null)[] | null {
+  if (tuple === null) return null;
+  const total = tuple.reduce((n, v) => n + (v instanceof Uint8Array ? v.length : 0), 0);
+  const omit = total * 4 > maxRecordBytes;
+  return tuple.map((v) => {
+    if (v === null) return null;
+    if (typeof v === 'symbol') return '(unchanged TOAST value)';
+    if (omit && v.length > 1024) return `(omitted: ${v.length} bytes)`;
+    return Buffer.from(v).toString('base64');
+  });
 }
 
 /** The key of a row from a tuple that has (at least) the key columns. */

@@ -5,8 +5,8 @@
  *   transaction. Several small source transactions share one Kafka transaction (group
  *   commit: written when the stream has nothing more queued, after `lingerMs`, or at
  *   `maxChangesPerTransaction`); a larger one is written in chunks of at most that many
- *   changes, each chunk's position saying how far it got. Memory is bounded by the chunk
- *   size plus the stream's queue.
+ *   changes (or 64 MiB of records), each chunk's position saying how far it got. Memory is
+ *   bounded by the chunk size plus the stream's queue.
  * - The slot is acknowledged only up to the end of the last source transaction whose Kafka
  *   transaction committed. A keepalive that arrives while nothing is buffered moves the
  *   acknowledgement to the server's WAL position: the slot never holds WAL for tables it
@@ -17,7 +17,7 @@
  */
 
 import type { PgQueryable } from '@cdc/avro';
-import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import { pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import {
   type ChangeWriter,
   deadLetterRecord,
@@ -34,6 +34,7 @@ import { type CapturedTable, describeRelation } from '../relations.ts';
 import type { IncrementalSnapshot } from '../snapshot/incremental.ts';
 import {
   type ChangeContext,
+  deadLetterValues,
   encodeChange,
   keyFromTuple,
   resolveToast,
@@ -42,6 +43,12 @@ import {
   textOf,
 } from './change-records.ts';
 import type { MessageTopic } from './message-topic.ts';
+
+/**
+ * Bytes of records buffered before a chunk is written even below `maxChangesPerTransaction`:
+ * a transaction of many large rows holds at most about this much (plus one record) in memory.
+ */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 export interface StreamerOptions {
   name: string;
@@ -59,6 +66,8 @@ export interface StreamerOptions {
   incremental?: IncrementalSnapshot | null;
   stored: StoredPosition | undefined;
   maxChangesPerTransaction: number;
+  /** A change whose record is larger is dead-lettered (default: no limit). */
+  maxRecordBytes?: number;
   lingerMs?: number;
   observer?: CaptureObserver;
   logger: Logger;
@@ -85,6 +94,8 @@ export class Streamer {
   private readonly o: StreamerOptions;
   private readonly routes = new Map<number, TableRoute>();
   private buffer: OutRecord[] = [];
+  /** Bytes of the buffered records' values (a chunk is written past `MAX_BUFFERED_BYTES`). */
+  private bufferedBytes = 0;
   private firstBufferedAt = 0;
   /** Position of the last buffered change and the end LSN to acknowledge once it commits. */
   private bufferedPosition: StoredPosition | undefined;
@@ -258,13 +269,17 @@ export class Streamer {
         index,
         xid: tx.xid,
         commitTimeUsec: tx.commitTimeUsec,
+        ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
       };
       const records = await this.records(msg, n, ctx);
       if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-      for (const r of records) this.buffer.push(r);
+      for (const r of records) {
+        this.buffer.push(r);
+        this.bufferedBytes += r.value?.length ?? 0;
+      }
       tx.lastBuffered = index;
       this.stats.changes++;
-      if (this.buffer.length >= this.o.maxChangesPerTransaction) {
+      if (this.buffer.length >= this.o.maxChangesPerTransaction || this.bufferedBytes >= MAX_BUFFERED_BYTES) {
         // A chunk: the position says how far this source transaction got.
         this.bufferedPosition = this.position(tx, index, false, null);
         await this.flush();
@@ -288,10 +303,14 @@ export class Streamer {
       index,
       xid: tx.xid,
       commitTimeUsec: tx.commitTimeUsec,
+      ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
     };
     const records = incremental.high(ctx);
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-    for (const r of records) this.buffer.push(r);
+    for (const r of records) {
+      this.buffer.push(r);
+      this.bufferedBytes += r.value?.length ?? 0;
+    }
     this.stats.changes += records.length;
     tx.lastBuffered = index;
     this.positionOnly = true;
@@ -383,7 +402,10 @@ export class Streamer {
             commitLsn: formatLsn(ctx.finalLsn),
             index: ctx.index,
             columns: rs.columns.map((c) => c.column.name),
-            values: Array.isArray(raw) ? (raw as TupleValue[]).map(rawText) : null,
+            values: deadLetterValues(
+              Array.isArray(raw) ? (raw as TupleValue[]) : null,
+              this.o.maxRecordBytes ?? Number.POSITIVE_INFINITY,
+            ),
           },
         }),
       ];
@@ -408,6 +430,7 @@ export class Streamer {
     this.positionOnly = false;
     const records = this.buffer;
     this.buffer = [];
+    this.bufferedBytes = 0;
     this.o.logger.debug('writing', { records: records.length, position });
     const observer = this.o.observer ?? noopObserver;
     const positionRecord = this.o.offsets.positionRecord(captureId(this.o.name), position);
@@ -432,10 +455,4 @@ function bigintJson(_k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   return v;
-}
-
-function rawText(v: TupleValue): PgTextValue | string {
-  if (v === null) return null;
-  if (typeof v === 'symbol') return '(unchanged TOAST value)';
-  return Buffer.from(v).toString('base64');
 }

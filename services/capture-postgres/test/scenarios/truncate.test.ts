@@ -1,7 +1,7 @@
 /**
  * truncate: a TRUNCATE reaches the table's topic as op 't' in every partition, after the
  * changes committed before it and before the ones after it; and a table without a primary key
- * is refused with the fix unless it has REPLICA IDENTITY FULL, then captured with a null key.
+ * (here with REPLICA IDENTITY FULL) is captured with a null key.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, connectPg, consume, runCapture, scenario, waitStreaming } from './harness.ts';

@@ -14,7 +14,8 @@
  * column whose new type holds every value of the old one (`widening.ts`: int4 → int8, a
  * decimal's precision raised, NOT NULL dropped, …) is changed in place (`MODIFY COLUMN`), a
  * record of an older, narrower version fits as it is. Any other type change, or a different key,
- * is incompatible: `SCHEMA_INCOMPATIBLE`.
+ * is incompatible: `SCHEMA_INCOMPATIBLE`; except a keyless table's log (ordered by `_change_id`)
+ * whose source got a key: it stays a log.
  */
 import { CdcError, type Logger } from '@cdc/core';
 import type { ClickHouseTransport } from '../transport/transport.ts';
@@ -112,7 +113,7 @@ export class TableManager {
     }
     const wantKey = orderBy(shape).join(', ');
     const norm = (k: string) => k.replace(/[`()\s]/g, '');
-    if (norm(known.sortingKey) !== norm(wantKey)) {
+    if (norm(known.sortingKey) !== norm(wantKey) && !this.staysLog(table, known, shape)) {
       throw incompatible(table, `the key changed from (${known.sortingKey}) to (${wantKey})`, 'key');
     }
     const added: { name: string; type: string }[] = [];
@@ -152,6 +153,21 @@ export class TableManager {
     }
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
+  }
+
+  /**
+   * A keyless source table (an append-only log here, ordered by `_change_id`) that got a key
+   * (ADD PRIMARY KEY) stays a log: its rows keep arriving, every change one row, instead of
+   * stopping on the key change. The key columns must be row columns (no `_key_*` to add).
+   */
+  private staysLog(table: string, known: KnownTable, shape: TableShape): boolean {
+    if (known.sortingKey.replace(/[`()\s]/g, '') !== '_change_id') return false;
+    if (!shape.keyColumns.every((k) => k.rowField !== undefined)) return false;
+    this.logger.warn(
+      'the source table got a key, but this table was created as an append-only log (one row per change): it stays one; rebuild it from a topic that starts keyed to get one row per key',
+      { table: `${this.database}.${table}`, key: shape.keyColumns.map((k) => k.column) },
+    );
+    return true;
   }
 
   private async create(table: string, shape: TableShape): Promise<void> {

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { CdcError, type Clock, type Logger, retry } from '@cdc/core';
 import { Session } from 'chdb';
 import { toSinkError } from './errors.ts';
 import type { ClickHouseTransport } from './transport.ts';
@@ -7,6 +8,10 @@ import type { ClickHouseTransport } from './transport.ts';
  * The embedded engine (chdb) on a data directory. The engine allows one data directory per
  * process and one process per directory: the sink owns it while it runs, and serves reads for
  * it over HTTP (`read-server.ts`).
+ *
+ * A directory still locked by another process (a predecessor that is stopping or was just
+ * killed: the engine prints `Cannot lock file …/status`) is `SINK_UNAVAILABLE`, retriable:
+ * `EmbeddedTransport.open` waits for it with a bounded backoff, logging each attempt.
  */
 export class EmbeddedTransport implements ClickHouseTransport {
   readonly kind = 'embedded' as const;
@@ -19,11 +24,38 @@ export class EmbeddedTransport implements ClickHouseTransport {
     try {
       this.session = new Session(path);
     } catch (err) {
-      throw toSinkError(
-        err,
-        `opening the embedded ClickHouse directory ${path} (one process at a time may open it: is another sink or tool using it?)`,
+      // The engine's reason (`Cannot lock file …/status`) goes to stderr; the error says only
+      // that no connection was made. Nothing else fails here once the directory exists.
+      throw new CdcError(
+        'SINK_UNAVAILABLE',
+        `cannot open the embedded ClickHouse directory ${path}: another process holds its lock (a sink that is stopping or was just killed, or another tool using it); retrying with backoff until it is free (${String((err as Error)?.message ?? err).slice(0, 200)})`,
+        { retriable: true, context: { path }, cause: err },
       );
     }
+  }
+
+  /**
+   * Opens `path`, waiting while another process holds its lock: retried without limit (every
+   * 0.2 s, backing off to `maxDelayMs`), each failure logged, until it opens or `signal` aborts.
+   */
+  static async open(
+    path: string,
+    options: { logger: Logger; clock?: Clock; signal?: AbortSignal; maxDelayMs?: number },
+  ): Promise<EmbeddedTransport> {
+    return retry(async () => new EmbeddedTransport(path), {
+      retries: Number.POSITIVE_INFINITY,
+      initialDelayMs: 200,
+      maxDelayMs: options.maxDelayMs ?? 3_000,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onRetry: (err, attempt, delayMs) =>
+        options.logger.warn('the embedded ClickHouse directory is locked; retrying', {
+          path,
+          attempt,
+          delayMs,
+          err,
+        }),
+    });
   }
 
   async command(sql: string): Promise<void> {

@@ -3,7 +3,8 @@
  * SIGKILL three times at random moments while a producer keeps writing CDC changes to a
  * three-partition topic. After a last run has caught up, the current state read through its
  * read-only endpoint equals the state the produced changes leave, the history holds every
- * change exactly once, and `t FINAL` one row per key.
+ * change exactly once, and `t FINAL` one row per key. The last sink is started while another
+ * still holds the embedded directory: it waits for the lock instead of exiting.
  */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,7 +63,14 @@ describe('kill-9-under-load', () => {
       await producer;
     }
 
-    current = new SinkProcess(['--config', config]);
+    // The last sink starts while a predecessor still holds the embedded directory: it waits for
+    // the lock (logging each retry) and starts once the predecessor is killed.
+    const holder = new SinkProcess(['--config', config]);
+    await holder.line('sink started');
+    current = new SinkProcess(['--config', config], { CDC__TELEMETRY__HTTP__PORT: '0' });
+    const locked = await current.line('the embedded ClickHouse directory is locked; retrying');
+    expect(JSON.stringify(locked.err)).toMatch(/another process holds its lock/);
+    expect((await holder.kill('SIGKILL')).signal).toBe('SIGKILL');
     const listening = await current.line('read-only SQL endpoint listening');
     await current.line('sink started');
     const total = await topicSize(topic);
