@@ -5,7 +5,9 @@
  * rebuild starts; then the fresh tables are swapped in with `EXCHANGE TABLES` (atomic in an
  * Atomic database: `t_current` reads either the old rows or the rebuilt ones, never a mix), the
  * materialized view and the current view are recreated on the swapped tables, and the old
- * tables are dropped.
+ * tables are dropped. A column type change met on the way that cannot be applied in place (the
+ * one that stops the live sink, e.g. a decimal's scale lowered) converts the column to the new
+ * type, ClickHouse casting the rows replayed before it: the rebuilt table has the newest schema.
  *
  * The sink must be stopped (the embedded engine enforces it: one process per directory; for a
  * server the rebuild checks that the sink's consumer group has no member). When the sink starts
@@ -16,7 +18,7 @@ import type { RegistryClient } from '@cdc/avro';
 import { CdcError, type Logger } from '@cdc/core';
 import { endOffsets, type Kafka } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
-import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
+import { TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { ClickHouseSink, tableNameFor } from './sink.ts';
 import type { ClickHouseTransport } from './transport/transport.ts';
 
@@ -106,7 +108,10 @@ export async function rebuildTable(deps: RebuildDeps, table: string): Promise<Re
     topics,
     records: [...ends.values()].reduce((n, m) => n + [...m.values()].reduce((a, b) => a + b, 0n), 0n),
   });
-  const sink = new ClickHouseSink({ ...deps, options });
+  // The replay ends with the columns of the topic's newest schema: a type change that stopped
+  // the table (no lossless way from the old type) converts the rows written before it.
+  const replayTables = new TableManager(transport, tables.database, logger, { convertTypes: true });
+  const sink = new ClickHouseSink({ ...deps, tables: replayTables, options });
   try {
     await sink.start();
     let seen = -1;

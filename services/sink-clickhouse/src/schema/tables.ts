@@ -46,10 +46,23 @@ export class TableManager {
   private readonly canonical = new Map<string, string>();
   private ready = false;
 
-  constructor(transport: ClickHouseTransport, database: string, logger: Logger) {
+  /**
+   * `convertTypes` (a rebuild): a column whose type changes with no lossless way between old and
+   * new is converted to the new type (`MODIFY COLUMN`: ClickHouse casts the rows it holds), not
+   * refused: replaying a topic in order ends with the columns of its newest schema.
+   */
+  private readonly convertTypes: boolean;
+
+  constructor(
+    transport: ClickHouseTransport,
+    database: string,
+    logger: Logger,
+    options: { convertTypes?: boolean } = {},
+  ) {
     this.transport = transport;
     this.database = database;
     this.logger = logger;
+    this.convertTypes = options.convertTypes === true;
   }
 
   qualified(table: string): string {
@@ -126,7 +139,7 @@ export class TableManager {
       else if (flatType(have) !== flatType(want)) {
         // A record of an older, narrower schema version: its values fit the column as it is.
         if (widens(flatType(want), flatType(have))) continue;
-        if (!keyColumns.has(c.name) && widens(flatType(have), flatType(want)))
+        if (!keyColumns.has(c.name) && (this.convertTypes || widens(flatType(have), flatType(want))))
           widened.push({ name: c.name, type: c.type, from: have });
         else throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
       }
@@ -146,10 +159,15 @@ export class TableManager {
           columns: added.map((c) => `${c.name} ${c.type}`),
         });
       if (widened.length > 0)
-        this.logger.info('columns widened in place (every value they hold is kept)', {
-          table: `${this.database}.${table}`,
-          columns: widened.map((c) => `${c.name} ${c.from} → ${c.type}`),
-        });
+        this.logger.info(
+          this.convertTypes
+            ? 'columns changed to their new type (the rows they hold are cast)'
+            : 'columns widened in place (every value they hold is kept)',
+          {
+            table: `${this.database}.${table}`,
+            columns: widened.map((c) => `${c.name} ${c.from} → ${c.type}`),
+          },
+        );
     }
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
@@ -198,9 +216,13 @@ export class TableManager {
 }
 
 function incompatible(table: string, what: string, column: string): CdcError {
+  const fix =
+    column === 'key'
+      ? `route the topic to a new table (clickhouse.sink.tables.<topic>.table) keyed the new way, or rebuild this one from a topic that starts with the new key`
+      : `to take the new type, rebuild the table from its topic with the pipeline stopped (cdc down; cdc rebuild ${table}; cdc up): the rows written before the change are cast to the new type as ClickHouse's CAST does (e.g. a lowered scale truncates); or route the topic to a new table (clickhouse.sink.tables)`;
   return new CdcError(
     'SCHEMA_INCOMPATIBLE',
-    `table ${table}: ${what}, which cannot be applied in place. Decide how the old rows should read, then rebuild the table from its topic with the pipeline stopped (cdc down; cdc rebuild ${table}; cdc up), or route the topic to a new table (clickhouse.sink.tables)`,
+    `table ${table}: ${what}, which cannot be applied in place without changing values it holds. The table is stopped; ${fix}`,
     { context: { table, column } },
   );
 }

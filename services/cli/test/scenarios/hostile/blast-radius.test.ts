@@ -6,10 +6,9 @@
  * - a change ClickHouse cannot apply in place (`numeric(10,2) → numeric(10,1)`) stops that table
  *   only: the ordinary table and the widened one keep flowing, the stopped table keeps its rows
  *   and holds its records uncommitted, and `cdc status` names the table, the message and the fix
- *   (`cdc down; cdc rebuild …; cdc up`), and exits 1.
- *
- * (The rebuild that fix names cannot yet apply such a change: it replays the topic in order and
- * meets the same change; that is issue 20's part.)
+ *   (`cdc down; cdc rebuild …; cdc up`), and exits 1;
+ * - after that fix the table has the new type (the rows before the change cast as PostgreSQL cast
+ *   them), the held records arrive, `cdc status` exits 0 and `cdc verify` passes for every table.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -42,7 +41,7 @@ async function statusUntil(
   }
 }
 
-it('widens columns in place; a change that cannot be applied stops only its table, and status names it and the fix', {
+it('widens columns in place; a change that cannot be applied stops only its table, status names it and the fix, and the fix loses nothing', {
   timeout: 420_000,
 }, async () => {
   const widened = h.pgTable('widened');
@@ -85,6 +84,7 @@ it('widens columns in place; a change that cannot be applied stops only its tabl
     'column amount would change type from Nullable(Decimal(10, 2)) to Nullable(Decimal(10, 1))',
   );
   expect(stopped.out).toContain(`cdc down; cdc rebuild ${narrowed}; cdc up`);
+  expect(stopped.out).toContain('cast to the new type');
   expect(h.log('sink-clickhouse')).toContain('table stopped');
   // Everything else flows: the ordinary table, and the widened table next to it.
   await h.assertFlowing();
@@ -97,5 +97,31 @@ it('widens columns in place; a change that cannot be applied stops only its tabl
     { id: 1, amount: '1.11' },
     { id: 2, amount: '2.22' },
   ]);
+  await h.assertFlowing();
+
+  // The named fix: the pipeline stopped, the table rebuilt from its topic (the rows before the
+  // change cast to numeric(10,1), as PostgreSQL cast them), the pipeline started again. The
+  // held records arrive, nothing is lost, status is clean and verify passes for every table.
+  h.down();
+  const rebuilt = h.cdc('rebuild', narrowed);
+  expect(rebuilt.status, rebuilt.out).toBe(0);
+  h.up();
+  const after = await h.waitRows<{ id: number; amount: string }>(
+    `SELECT id, toString(amount) AS amount FROM h.${narrowed}_current ORDER BY id`,
+    (r) => r.length === 3,
+  );
+  expect(after).toEqual([
+    { id: 1, amount: '1.1' },
+    { id: 2, amount: '20.2' },
+    { id: 3, amount: '3.3' },
+  ]);
+  const types = await h.query<{ type: string }>(
+    `SELECT type FROM system.columns WHERE database = 'h' AND table = '${narrowed}' AND name = 'amount'`,
+  );
+  expect(types).toEqual([{ type: 'Nullable(Decimal(10, 1))' }]);
+  const clean = await statusUntil((s) => s.status === 0);
+  expect(clean.out).not.toContain('attention:');
+  const verified = h.cdc('verify', '--timeout', '90');
+  expect(verified.status, verified.out.slice(-3000)).toBe(0);
   await h.assertFlowing();
 });
