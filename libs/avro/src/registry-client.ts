@@ -247,7 +247,7 @@ export class RegistryClient {
     if (status === undefined || status >= 500 || status === 408 || status === 429 || NETWORK.test(message)) {
       return new CdcError(
         'SCHEMA_REGISTRY_UNAVAILABLE',
-        `${what}: the schema registry at ${this.url} is unavailable (${message}); check that it is running and reachable (schemaRegistry.url)`,
+        `${what}: the schema registry at ${this.url} is unavailable (${message}); check that it is running and reachable (registry.url)`,
         { retriable: true, context: ctx, cause: err },
       );
     }

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { CdcError } from '@cdc/core';
 import { Session } from 'chdb';
 import { toSinkError } from './errors.ts';
 import type { ClickHouseTransport } from './transport.ts';
@@ -14,7 +15,7 @@ export class EmbeddedTransport implements ClickHouseTransport {
   private readonly session: Session;
 
   constructor(path: string) {
-    mkdirSync(path, { recursive: true });
+    usableDataDirectory(path);
     this.path = path;
     try {
       this.session = new Session(path);
@@ -66,5 +67,51 @@ export class EmbeddedTransport implements ClickHouseTransport {
 
   async close(): Promise<void> {
     this.session.close();
+  }
+}
+
+/**
+ * Makes sure `path` is a directory this process can write, before the engine opens it: the
+ * engine itself hangs on a directory it cannot write and throws a bare `EEXIST` for a file.
+ * Throws `CONFIG_INVALID` naming the path and the fix.
+ */
+export function usableDataDirectory(path: string): void {
+  const fail = (problem: string, fix: string, cause?: unknown) =>
+    new CdcError('CONFIG_INVALID', `clickhouse.embedded.path ${path} ${problem}; ${fix}`, {
+      context: { key: 'clickhouse.embedded.path', path },
+      cause,
+    });
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory())
+    throw fail(
+      'is a file, not a directory',
+      'point clickhouse.embedded.path at a directory (or move the file away)',
+    );
+  if (!stat) {
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR')
+        throw fail(
+          'cannot be created: a part of it is a file',
+          'point clickhouse.embedded.path at a directory whose parents are directories',
+          err,
+        );
+      throw fail(
+        `cannot be created (${code ?? (err as Error).message})`,
+        'create it and give the user running the sink write permission, or choose another clickhouse.embedded.path',
+        err,
+      );
+    }
+  }
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw fail(
+      'is not writable by this user',
+      `give the user running the sink write permission (chmod u+rwx ${path}) or choose another clickhouse.embedded.path`,
+      err,
+    );
   }
 }
