@@ -165,6 +165,7 @@ describe('loadPipeline', () => {
       POSTGRES_PASSWORD: 'x',
       CLICKHOUSE_PASSWORD: 'x',
       CDC_DEMO_DB: 'demo',
+      MONGO_PASSWORD: 'x',
     };
     for (const f of files) expect(() => loadPipeline(join(dir, f), env), f).not.toThrow();
     const { parse } = await import('yaml');
