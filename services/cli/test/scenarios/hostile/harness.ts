@@ -288,12 +288,9 @@ clickhouse:
       const out: DeadLetter[] = [];
       for (const topic of topics)
         for (const r of await readTopic(kafka, topic, 30_000)) {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(r.headers ?? {}))
-            headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
           out.push({
             topic,
-            headers,
+            headers: { ...r.headers },
             key: r.key === null ? null : r.key.toString('utf8'),
             value: r.value === null ? null : r.value.toString('utf8'),
             size: r.value?.length ?? 0,
