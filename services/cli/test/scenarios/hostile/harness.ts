@@ -291,7 +291,8 @@ clickhouse:
           out.push({
             topic,
             headers: { ...r.headers },
-            key: r.key === null ? null : r.key.toString('utf8'),
+            // readTopic gives the key's bytes in base64.
+            key: r.key === null ? null : Buffer.from(r.key, 'base64').toString('utf8'),
             value: r.value === null ? null : r.value.toString('utf8'),
             size: r.value?.length ?? 0,
           });
