@@ -25,16 +25,21 @@ export {
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export {
   applyEnvOverrides,
+  closestKey,
   describeIssues,
+  editDistance,
   interpolateEnv,
   type LoadConfigOptions,
   loadConfig,
   printableConfig,
+  validKeysAt,
 } from './config.ts';
 export {
   CdcError,
   type CdcErrorOptions,
   ERROR_CODES,
+  EXIT_NEEDS_FIX,
+  needsFix,
   type ErrorCode,
   type ErrorContext,
   isCdcError,
