@@ -38,12 +38,12 @@ export {
   CdcError,
   type CdcErrorOptions,
   ERROR_CODES,
-  EXIT_NEEDS_FIX,
-  needsFix,
   type ErrorCode,
   type ErrorContext,
+  EXIT_NEEDS_FIX,
   isCdcError,
   isRetriable,
+  needsFix,
 } from './errors.ts';
 export {
   createJsonLogger,

@@ -130,7 +130,11 @@ export class MongoCapture {
       });
       closers.push(() => client.close());
       await client.connect().catch((err: unknown) => {
-        const refused = authenticationError(err, source.name, this.o.configPath ?? `sources.mongo[${source.name}]`);
+        const refused = authenticationError(
+          err,
+          source.name,
+          this.o.configPath ?? `sources.mongo[${source.name}]`,
+        );
         if (refused) throw refused;
         throw new CdcError(
           'SOURCE_UNAVAILABLE',
@@ -295,7 +299,11 @@ export function shouldRestart(err: unknown): boolean {
  */
 export function authenticationError(err: unknown, source: string, configPath: string): CdcError | undefined {
   const e = err as { code?: unknown; codeName?: unknown; message?: string };
-  if (e?.code !== 18 && e?.codeName !== 'AuthenticationFailed' && !/authentication failed/i.test(e?.message ?? ''))
+  if (
+    e?.code !== 18 &&
+    e?.codeName !== 'AuthenticationFailed' &&
+    !/authentication failed/i.test(e?.message ?? '')
+  )
     return undefined;
   return new CdcError(
     'SOURCE_PERMISSION_DENIED',

@@ -384,7 +384,11 @@ function toastFetcher(client: pg.Client): ToastFetcher {
  * restarting cannot fix: it names the keys of the pipeline file to correct. `undefined` for
  * any other error.
  */
-export function authenticationError(err: unknown, source: PostgresSource, configPath: string): CdcError | undefined {
+export function authenticationError(
+  err: unknown,
+  source: PostgresSource,
+  configPath: string,
+): CdcError | undefined {
   const e = err as { code?: string; message?: string };
   const message = e?.message ?? String(err);
   if (e?.code === '28P01' || /password authentication failed/i.test(message))

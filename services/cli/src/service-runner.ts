@@ -80,10 +80,13 @@ export class ServiceRunner {
       onFailure: (f) => this.recordExit(f),
     }).catch((err: unknown) => {
       if (err instanceof ServiceExited && err.code === EXIT_NEEDS_FIX) {
-        logger.error('service stopped and is not restarted: it needs a fix (see its last error), then cdc up again', {
-          service: this.spec.name,
-          lastError: this.state.exits.at(-1)?.lastError,
-        });
+        logger.error(
+          'service stopped and is not restarted: it needs a fix (see its last error), then cdc up again',
+          {
+            service: this.spec.name,
+            lastError: this.state.exits.at(-1)?.lastError,
+          },
+        );
         return;
       }
       logger.error('restart loop failed', { service: this.spec.name, err });
