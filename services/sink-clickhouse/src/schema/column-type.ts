@@ -27,8 +27,9 @@
  * | union of int and long | Int64 | |
  * | union of int/long/float/double | Float64 | longs past 2^53 round |
  * | any other union | String | the value as JSON text (bytes as base64) |
+ * | any other union, MongoDB (wrapped) | String | scalars as their text (what `toString` gives for their own column), sub-documents and arrays as canonical Extended JSON (`mongoUnionText`) |
  */
-import type { AvroField, AvroSchema } from '@cdc/avro';
+import { type AvroField, type AvroSchema, mongoUnionText } from '@cdc/avro';
 import { CdcError } from '@cdc/core';
 
 /** Raw bytes for a String column: the row encoder writes them unescaped (see `row-encoder.ts`). */
@@ -50,6 +51,8 @@ interface Named {
   readonly types: Map<string, AvroSchema>;
   /** Wrapped unions (`{ "long": 5n }`), as the MongoDB converter writes them. */
   readonly wrapped: boolean;
+  /** The whole schema (MongoDB: for the text of a value of several types). */
+  readonly root?: AvroSchema;
 }
 
 type Obj = { type: string; [k: string]: unknown };
@@ -170,6 +173,8 @@ function toJsonText(value: unknown): string {
   });
 }
 
+const NUMERIC = new Set(['int', 'long', 'float', 'double']);
+
 function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
   const nonNull = branches.filter((b) => b !== 'null');
   const nullable = nonNull.length < branches.length;
@@ -186,6 +191,18 @@ function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
     typeof b === 'string' ? b : (b as unknown as Obj).logicalType ? '' : (b as unknown as Obj).type,
   );
   let base: ColumnMapping;
+  if (named.wrapped && named.root !== undefined && !plain.every((t) => NUMERIC.has(t))) {
+    // MongoDB: a field that held values of several types is their text (see `mongoUnionText`).
+    const text = mongoUnionText(named.root);
+    const m: ColumnMapping = {
+      type: nullable ? 'Nullable(String)' : 'String',
+      convert: (v) => {
+        const t = text(branches, v);
+        return t instanceof Uint8Array ? new RawBytes(t) : t;
+      },
+    };
+    return m;
+  }
   if (plain.every((t) => t === 'int' || t === 'long'))
     base = { type: 'Int64', convert: (v) => (typeof v === 'bigint' ? v : BigInt(v as number)) };
   else if (plain.every((t) => t === 'int' || t === 'long' || t === 'float' || t === 'double'))
@@ -311,5 +328,5 @@ export function mapField(field: AvroField, named: Named): FieldColumn {
 export function namedTypes(schema: AvroSchema, wrapped: boolean): Named {
   const types = new Map<string, AvroSchema>();
   collectNamedTypes(schema, types);
-  return { types, wrapped };
+  return { types, wrapped, root: schema };
 }
