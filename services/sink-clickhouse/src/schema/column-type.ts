@@ -175,7 +175,19 @@ function toJsonText(value: unknown): string {
 
 const NUMERIC = new Set(['int', 'long', 'float', 'double']);
 
-function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
+/**
+ * Nested columns (Tuple, Array, Map) go this deep at most: a deeper part is one JSON text
+ * (`Nullable(String)`), so a schema nested 80 levels (written before the capture kept depth
+ * past 16 levels as Extended JSON) cannot make the engine's types, and its memory, explode.
+ */
+export const MAX_COLUMN_NESTING = 24;
+const JSON_TEXT: ColumnMapping = {
+  type: 'Nullable(String)',
+  convert: (v) => (v === null || v === undefined ? null : toJsonText(v)),
+};
+const isJsonText = (m: ColumnMapping) => m === JSON_TEXT;
+
+function unionMapping(branches: AvroSchema[], named: Named, depth = 0): ColumnMapping {
   const nonNull = branches.filter((b) => b !== 'null');
   const nullable = nonNull.length < branches.length;
   const unwrap = named.wrapped
@@ -183,8 +195,9 @@ function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
     : identity;
   if (nonNull.length === 0) return { type: 'Nullable(String)', convert: () => null };
   if (nonNull.length === 1) {
-    const inner = mapSchema(nonNull[0]!, named);
-    const m = nullable ? nullableOf(inner, tupleShape(nonNull[0]!, named)) : inner;
+    const inner = mapSchema(nonNull[0]!, named, depth);
+    const m =
+      nullable && !isJsonText(inner) ? nullableOf(inner, tupleShape(nonNull[0]!, named, depth)) : inner;
     return { type: m.type, convert: (v) => m.convert(unwrap(v)) };
   }
   const plain = nonNull.map((b) =>
@@ -215,6 +228,7 @@ function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
 function tupleShape(
   schema: AvroSchema,
   named: Named,
+  depth = 0,
 ): { names: string[]; elements: ColumnMapping[] } | undefined {
   const s = resolve(schema, named);
   if (typeof s !== 'object' || Array.isArray(s) || (s as unknown as Obj).type !== 'record') return undefined;
@@ -222,15 +236,17 @@ function tupleShape(
   const fields = (s as unknown as { fields: AvroField[] }).fields;
   return {
     names: fields.map((f) => f.name),
-    elements: fields.map((f) => mapSchema(f.type as AvroSchema, named)),
+    elements: fields.map((f) => mapSchema(f.type as AvroSchema, named, depth + 1)),
   };
 }
 
 /** The column for an Avro schema (not a field: see `mapField`). */
-export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
+export function mapSchema(schema: AvroSchema, named: Named, depth = 0): ColumnMapping {
   const s = resolve(schema, named);
-  if (Array.isArray(s)) return unionMapping(s as AvroSchema[], named);
+  if (Array.isArray(s)) return unionMapping(s as AvroSchema[], named, depth);
   const o: Obj = typeof s === 'string' ? { type: s } : (s as unknown as Obj);
+  if ((o.type === 'record' || o.type === 'array' || o.type === 'map') && depth >= MAX_COLUMN_NESTING)
+    return JSON_TEXT;
   const logical = o.logicalType as string | undefined;
   switch (o.type) {
     case 'null':
@@ -267,11 +283,11 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
     case 'enum':
       return { type: 'LowCardinality(String)', convert: identity };
     case 'array': {
-      const items = mapSchema(o.items as AvroSchema, named);
+      const items = mapSchema(o.items as AvroSchema, named, depth + 1);
       return { type: `Array(${items.type})`, convert: (v) => (v as unknown[]).map((x) => items.convert(x)) };
     }
     case 'map': {
-      const values = mapSchema(o.values as AvroSchema, named);
+      const values = mapSchema(o.values as AvroSchema, named, depth + 1);
       return {
         type: `Map(String, ${values.type})`,
         convert: (v) =>
@@ -283,7 +299,7 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
     case 'record': {
       if (o['cdc.type'] === 'extendedJson')
         return { type: 'String', convert: (v) => (v as { json: string }).json };
-      const shape = tupleShape(s, named)!;
+      const shape = tupleShape(s, named, depth)!;
       if (shape.names.length === 0) return { type: 'String', convert: () => '' };
       return {
         type: `Tuple(${shape.names.map((n, i) => `${quoteIdent(n)} ${shape.elements[i]!.type}`).join(', ')})`,
