@@ -20,6 +20,8 @@ import { doubleText } from './key.ts';
 
 type Named = Map<string, AvroSchema>;
 
+const PRIMITIVE = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
+
 interface Annotated {
   type: string;
   name?: string;
@@ -202,7 +204,26 @@ export function mongoUnionText(
   return (union, v) => {
     if (v === null || v === undefined) return null;
     const [key, inner] = Object.entries(v as object)[0] ?? [];
-    const member = union.find((m) => m !== 'null' && branchName(m, undefined) === key);
+    if (key === undefined) return null;
+    // A registry may store records without their namespace (it is inherited), and refer to a
+    // record defined earlier by its name: match a record branch by name, its namespace from the key.
+    const dot = key.lastIndexOf('.');
+    const namespace = dot > 0 ? key.slice(0, dot) : undefined;
+    const short = dot > 0 ? key.slice(dot + 1) : key;
+    let member: AvroSchema | undefined = union.find((m) => {
+      if (m === 'null') return false;
+      if (typeof m === 'string' && !PRIMITIVE.has(m))
+        return m === key || m === short || m.endsWith(`.${short}`);
+      if (typeof m === 'object' && !Array.isArray(m) && (m as Annotated).type === 'record')
+        return (
+          (m as Annotated).name === key ||
+          (m as Annotated).name === short ||
+          fullName(m as Annotated, namespace) === key
+        );
+      return branchName(m, namespace) === key;
+    });
+    if (typeof member === 'string' && !PRIMITIVE.has(member))
+      member = decoder.named.get(key) ?? decoder.named.get(member) ?? member;
     if (member === undefined) throw new Error(`union value in unknown branch ${String(key)}`);
     const s: Annotated = typeof member === 'string' ? { type: member } : (member as Annotated);
     const cdcType = s['cdc.type'];
@@ -227,7 +248,7 @@ export function mongoUnionText(
       case 'bytes':
         return inner as Uint8Array;
       default:
-        return BSON.EJSON.stringify(decoder.value(member, inner, undefined) as BSON.Document, {
+        return BSON.EJSON.stringify(decoder.value(member, inner, namespace) as BSON.Document, {
           relaxed: false,
         });
     }

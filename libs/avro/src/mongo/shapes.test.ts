@@ -129,3 +129,23 @@ describe('mongoUnionText: a field of several types as text', () => {
     ]);
   });
 });
+
+describe('mongoUnionText on a schema as a registry may store it', () => {
+  it('finds a record branch whose namespace was left out (inherited)', () => {
+    const inferred = InferredSchema.create({ namespace: NS });
+    inferred.observe({ _id: 1, v: 'a' });
+    inferred.observe({ _id: 2, v: { x: 1 } });
+    const schema = inferred.schema();
+    const type = mongoAvroType(schema);
+    const value = type.fromBuffer(type.toBuffer(inferred.toAvro({ _id: 2, v: { x: 1 } }))) as Record<
+      string,
+      unknown
+    >;
+    const stripped = JSON.parse(JSON.stringify(schema), (k, v) =>
+      k === 'namespace' && v === NS ? undefined : v,
+    );
+    stripped.namespace = NS;
+    const union = stripped.fields.find((f: { name: string }) => f.name === 'v').type as AvroSchema[];
+    expect(mongoUnionText(stripped)(union, value.v)).toBe('{"x":{"$numberInt":"1"}}');
+  });
+});

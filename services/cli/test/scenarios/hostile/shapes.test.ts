@@ -157,7 +157,7 @@ describe('MongoDB shapes', () => {
 
   it('cdc verify passes for the collections', async () => {
     await h.assertFlowing();
-    const v = h.cdc('verify', '--timeout', '120', '--source', `${h.id}_docs`);
+    const v = h.cdc('verify', '--timeout', '90', '--source', `${h.id}_docs`);
     for (const c of [
       'int_string',
       'string_object',
