@@ -93,6 +93,11 @@ export class ServiceRunner {
     });
   }
 
+  /** Whether the service exited with EXIT_NEEDS_FIX and is not restarted (until `cdc down`, `cdc up`). */
+  get waitsForFix(): boolean {
+    return this.state.pid === 0 && this.state.exits.at(-1)?.code === EXIT_NEEDS_FIX;
+  }
+
   /** Stops restarting; SIGTERM to the service's group, SIGKILL after `graceMs`. */
   async stop(graceMs: number): Promise<{ pid: number; forced: boolean } | undefined> {
     this.cancel.abort();
@@ -189,7 +194,6 @@ export class ServiceRunner {
     this.state.crashLoop = isCrashLoop(this.state.exits, now, policy);
     this.ctx.changed();
     if (e.code === EXIT_NEEDS_FIX) {
-      this.state.crashLoop = true;
       this.ctx.changed();
       return;
     }

@@ -1,4 +1,5 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CdcError } from '@cdc/core';
 import { Session } from 'chdb';
 import { toSinkError } from './errors.ts';
@@ -81,28 +82,46 @@ export function usableDataDirectory(path: string): void {
       context: { key: 'clickhouse.embedded.path', path },
       cause,
     });
-  const stat = statSync(path, { throwIfNoEntry: false });
+  const statOf = (p: string) => {
+    try {
+      return statSync(p, { throwIfNoEntry: false });
+    } catch {
+      return undefined; // ENOTDIR: a parent is a file (found below)
+    }
+  };
+  const stat = statOf(path);
   if (stat && !stat.isDirectory())
     throw fail(
       'is a file, not a directory',
       'point clickhouse.embedded.path at a directory (or move the file away)',
     );
   if (!stat) {
-    try {
-      mkdirSync(path, { recursive: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOTDIR')
+    // Node's recursive mkdir spins forever where mkdir answers ENOENT for a parent that exists
+    // (/proc, /sys): create level by level below the nearest existing directory instead.
+    const missing: string[] = [];
+    let at = resolve(path);
+    let found = statOf(at);
+    while (!found && dirname(at) !== at) {
+      missing.unshift(at);
+      at = dirname(at);
+      found = statOf(at);
+    }
+    if (found && !found.isDirectory())
+      throw fail(
+        `cannot be created: ${at} is a file`,
+        'point clickhouse.embedded.path at a directory whose parents are directories',
+      );
+    for (const dir of missing) {
+      try {
+        mkdirSync(dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
         throw fail(
-          'cannot be created: a part of it is a file',
-          'point clickhouse.embedded.path at a directory whose parents are directories',
+          `cannot be created (${code ?? (err as Error).message} creating ${dir})`,
+          'create it and give the user running the sink write permission, or choose another clickhouse.embedded.path',
           err,
         );
-      throw fail(
-        `cannot be created (${code ?? (err as Error).message})`,
-        'create it and give the user running the sink write permission, or choose another clickhouse.embedded.path',
-        err,
-      );
+      }
     }
   }
   try {

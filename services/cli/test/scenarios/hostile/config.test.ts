@@ -88,16 +88,20 @@ describe('authentication failures end the capture with the key to fix', () => {
     expect(direct.out).toMatch(/password authentication failed/);
 
     const stateDir = join(dir, 'state-pg');
-    const up = run(['services/cli/dist/main.js', 'up', '--config', f, '--state-dir', stateDir]);
-    // `cdc up` reports a service that exited within its first seconds (status 1), else it started.
-    if (up.status === 1) {
-      expect(up.out).toMatch(
-        /capture-postgres: exited right after starting \(code 78; .*does not restart it/,
-      );
-      expect(up.out).toContain('fix sources.postgres[0].connection.password');
-    } else expect(up.status, up.out).toBe(0);
     const stateFile = join(stateDir, 'state.json');
     try {
+      const up = run(
+        ['services/cli/dist/main.js', 'up', '--config', f, '--state-dir', stateDir],
+        {},
+        200_000,
+      );
+      // `cdc up` reports a service that exited within its first seconds (status 1), else it started.
+      if (up.status === 1) {
+        expect(up.out).toMatch(
+          /capture-postgres: exited right after starting \(code 78; .*does not restart it/,
+        );
+        expect(up.out).toContain('fix sources.postgres[0].connection.password');
+      } else expect(up.status, up.out).toBe(0);
       // The capture exits once; after several restart delays it is still not started again.
       let st: { services: Record<string, { exits?: { code: number | null }[]; restarts?: number }> } = {
         services: {},
