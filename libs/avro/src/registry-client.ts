@@ -254,7 +254,7 @@ export class RegistryClient {
     if (status === 401 || status === 403) {
       return new CdcError(
         'SCHEMA_REGISTRY_UNAVAILABLE',
-        `${what}: the schema registry at ${this.url} refused the credentials (HTTP ${status}: ${message}); check schemaRegistry.auth`,
+        `${what}: the schema registry at ${this.url} refused the credentials (HTTP ${status}: ${message}); check registry.auth`,
         { context: ctx, cause: err },
       );
     }

@@ -161,8 +161,10 @@ describe('the embedded ClickHouse path', () => {
 });
 
 describe('the registry down', () => {
-  it('the hint names registry.url, the key in the pipeline file', () => {
+  it('the hint names registry.url, the key in the pipeline file', async () => {
     const f = variant((t) => t.replace(/registry:\n {2}url: .*/, 'registry:\n  url: "http://127.0.0.1:9"'));
+    // A new collection: its first change needs a schema registered.
+    await h.mongo.collection('registry_down').insertOne({ _id: 1 as never, a: 1 });
     // The capture retries a registry that is down (retriable): it runs until the timeout kills it.
     const r = service('capture-mongo', f, {}, 40_000);
     expect(r.out).toMatch(/schema registry at http:\/\/127\.0\.0\.1:9.* is unavailable/);
