@@ -175,4 +175,13 @@ describe('loadPipeline', () => {
     };
     expect(() => loadPipeline(file(values.pipeline), env), 'helm values pipeline').not.toThrow();
   });
+
+  it('a loaded pipeline, written back (as test harnesses do), loads again under the strict schema', () => {
+    const env = { PGPASSWORD: 'x', CDC_DEMO_DB: 'demo' };
+    for (const f of ['local.yaml', 'demo.yaml']) {
+      const p = loadPipeline(resolve(local, '..', f), env);
+      const again = file(JSON.stringify(p));
+      expect(loadPipeline(again, {})).toEqual(p);
+    }
+  });
 });
