@@ -7,7 +7,7 @@
  * runs at the end and the ordinary table flows.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close();
+  rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
 describe('strict pipeline file', () => {
