@@ -35,14 +35,22 @@ export {
 export { type MongoCdcType, NULL_FIELDS_FIELD } from './mongo/avro-schema.ts';
 export { mongoAvroType } from './mongo/avro-type.ts';
 export { comparableDocument } from './mongo/comparable.ts';
-export { avroToDocument } from './mongo/from-avro.ts';
+export { avroToDocument, mongoUnionText } from './mongo/from-avro.ts';
 export {
   InferredSchema,
   type InferredSchemaOptions,
   type InferredSchemaState,
   type ObserveResult,
 } from './mongo/inferred-schema.ts';
-export { MONGO_KEY_FIELD, mongoKey, mongoKeySchema, mongoKeyToId } from './mongo/key.ts';
+export {
+  doubleText,
+  MONGO_KEY_FIELD,
+  mongoIdText,
+  mongoKey,
+  mongoKeySchema,
+  mongoKeyToId,
+} from './mongo/key.ts';
+export { MAX_NESTING } from './mongo/shape.ts';
 export { type AvroType, LONG_TYPE, type ParseSchemaOptions, parseSchema } from './parse-schema.ts';
 export { type PgQueryable, readPgRelation, readPgTypes } from './postgres/catalog.ts';
 export {

@@ -247,14 +247,14 @@ export class RegistryClient {
     if (status === undefined || status >= 500 || status === 408 || status === 429 || NETWORK.test(message)) {
       return new CdcError(
         'SCHEMA_REGISTRY_UNAVAILABLE',
-        `${what}: the schema registry at ${this.url} is unavailable (${message}); check that it is running and reachable (schemaRegistry.url)`,
+        `${what}: the schema registry at ${this.url} is unavailable (${message}); check that it is running and reachable (registry.url)`,
         { retriable: true, context: ctx, cause: err },
       );
     }
     if (status === 401 || status === 403) {
       return new CdcError(
         'SCHEMA_REGISTRY_UNAVAILABLE',
-        `${what}: the schema registry at ${this.url} refused the credentials (HTTP ${status}: ${message}); check schemaRegistry.auth`,
+        `${what}: the schema registry at ${this.url} refused the credentials (HTTP ${status}: ${message}); check registry.auth`,
         { context: ctx, cause: err },
       );
     }

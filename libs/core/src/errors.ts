@@ -90,3 +90,16 @@ export function isRetriable(err: unknown): boolean {
   }
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
+
+/**
+ * The exit code of a service that stopped on a failure only a person can fix (a refused login,
+ * a setting to correct): its supervisor (`cdc up`) does not start it again until asked (as
+ * systemd's `RestartPreventExitStatus`, with sysexits' EX_CONFIG).
+ */
+export const EXIT_NEEDS_FIX = 78;
+
+/** Whether restarting cannot help: a refused login, or an error naming the config key to fix. */
+export function needsFix(err: unknown): boolean {
+  if (!isCdcError(err) || err.retriable) return false;
+  return err.code === 'SOURCE_PERMISSION_DENIED' || typeof err.context.configKey === 'string';
+}

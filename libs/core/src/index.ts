@@ -25,11 +25,14 @@ export {
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export {
   applyEnvOverrides,
+  closestKey,
   describeIssues,
+  editDistance,
   interpolateEnv,
   type LoadConfigOptions,
   loadConfig,
   printableConfig,
+  validKeysAt,
 } from './config.ts';
 export {
   CdcError,
@@ -37,8 +40,10 @@ export {
   ERROR_CODES,
   type ErrorCode,
   type ErrorContext,
+  EXIT_NEEDS_FIX,
   isCdcError,
   isRetriable,
+  needsFix,
 } from './errors.ts';
 export {
   createJsonLogger,

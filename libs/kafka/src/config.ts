@@ -4,13 +4,13 @@ const Pem = z.string().min(1).describe('a PEM block, or the path of a file holdi
 
 /** How to reach Kafka: the `kafka` section of the pipeline file. */
 export const KafkaConfigSchema = z
-  .object({
+  .strictObject({
     brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1),
     clientId: z.string().min(1).default('cdc'),
     ssl: z
       .union([
         z.boolean(),
-        z.object({
+        z.strictObject({
           ca: Pem.optional(),
           cert: Pem.optional(),
           key: Pem.optional(),
@@ -21,7 +21,7 @@ export const KafkaConfigSchema = z
       ])
       .default(false),
     sasl: z
-      .object({
+      .strictObject({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
         username: z.string().min(1),
         password: z.string().min(1),
@@ -30,7 +30,7 @@ export const KafkaConfigSchema = z
     connectionTimeoutMs: z.number().int().positive().default(5_000),
     requestTimeoutMs: z.number().int().positive().default(30_000),
     retry: z
-      .object({
+      .strictObject({
         retries: z.number().int().min(0).default(8),
         initialRetryTimeMs: z.number().int().positive().default(300),
         maxRetryTimeMs: z.number().int().positive().default(30_000),

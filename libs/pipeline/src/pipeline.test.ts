@@ -100,4 +100,113 @@ describe('loadPipeline', () => {
       /maxRecordBytes: .*at least 65536/,
     );
   });
+
+  describe('unknown keys', () => {
+    const base = [
+      'kafka: { brokers: ["k:9092"] }',
+      'registry: { url: "http://r:8081" }',
+      'sources:',
+      '  postgres: [{ name: shop, connection: { database: shop, user: cdc } }]',
+      '  mongo: [{ name: docs, uri: "mongodb://m:27017" }]',
+      'clickhouse:',
+      '  embedded: { path: /tmp/x }',
+      '  sink: { groupId: g }',
+    ];
+    const messageOf = (lines: string[], env: NodeJS.ProcessEnv = {}) => {
+      try {
+        loadPipeline(file(lines.join('\n')), env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'loaded';
+    };
+
+    it('loads the file without the typo', () => {
+      expect(messageOf(base)).toBe('loaded');
+    });
+
+    it('names a typo at the top level and the key meant', () => {
+      expect(messageOf([...base, 'regsitry: { url: "http://r:8081" }'])).toContain(
+        'regsitry: unknown key; did you mean registry?',
+      );
+    });
+
+    it('names a typo deep in the ClickHouse sink (inside the embedded/server union)', () => {
+      const lines = base.map((l) =>
+        l.includes('sink:') ? '  sink: { groupId: g, bacth: { maxRows: 10 } }' : l,
+      );
+      expect(messageOf(lines)).toContain('clickhouse.sink.bacth: unknown key; did you mean batch?');
+    });
+
+    it('names a typo three levels down', () => {
+      const lines = base.map((l) =>
+        l.includes('sink:') ? '  sink: { groupId: g, batch: { maxRow: 10 } }' : l,
+      );
+      expect(messageOf(lines)).toContain('clickhouse.sink.batch.maxRow: unknown key; did you mean maxRows?');
+    });
+
+    it('names a typo in a source of a list, with its index', () => {
+      const lines = base.map((l) =>
+        l.includes('postgres:')
+          ? '  postgres: [{ name: shop, connection: { database: shop, user: cdc, pasword: x } }]'
+          : l,
+      );
+      expect(messageOf(lines)).toContain(
+        'sources.postgres.0.connection.pasword: unknown key; did you mean password?',
+      );
+    });
+
+    it('names a typo in the Kafka section', () => {
+      expect(
+        messageOf(
+          base.map((l) => (l.startsWith('kafka:') ? 'kafka: { brokers: ["k:9092"], clientID: x }' : l)),
+        ),
+      ).toContain('kafka.clientID: unknown key; did you mean clientId?');
+    });
+
+    it('lists the valid keys when nothing is close', () => {
+      expect(messageOf([...base.slice(0, 2), 'registry2: {}', ...base.slice(2)])).toMatch(
+        /registry2: unknown key; (did you mean registry\?|valid keys here: .*registry)/,
+      );
+      expect(messageOf([...base, 'zzzzzzzz: 1'])).toMatch(
+        /zzzzzzzz: unknown key; valid keys here: kafka, registry/,
+      );
+    });
+
+    it('names the environment variable that brought an unknown key', () => {
+      expect(messageOf(base, { CDC__CLICKHOUSE__SINK__BACTH: '{ maxRows: 10 }' })).toContain(
+        'clickhouse.sink.bacth: unknown key; did you mean batch? (set by CDC__CLICKHOUSE__SINK__BACTH)',
+      );
+    });
+  });
+
+  it('loads every pipeline file of infra/pipelines', async () => {
+    const { readdirSync } = await import('node:fs');
+    const dir = resolve(import.meta.dirname, '../../../infra/pipelines');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThan(0);
+    const env = {
+      PGPASSWORD: 'x',
+      POSTGRES_PASSWORD: 'x',
+      CLICKHOUSE_PASSWORD: 'x',
+      CDC_DEMO_DB: 'demo',
+      MONGO_PASSWORD: 'x',
+    };
+    for (const f of files) expect(() => loadPipeline(join(dir, f), env), f).not.toThrow();
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const values = parse(readFileSync(resolve(dir, '../helm/cdc/values.yaml'), 'utf8')) as {
+      pipeline: string;
+    };
+    expect(() => loadPipeline(file(values.pipeline), env), 'helm values pipeline').not.toThrow();
+  });
+
+  it('a loaded pipeline, written back (as test harnesses do), loads again under the strict schema', () => {
+    const env = { PGPASSWORD: 'x', CDC_DEMO_DB: 'demo' };
+    for (const f of ['local.yaml', 'demo.yaml']) {
+      const p = loadPipeline(resolve(local, '..', f), env);
+      const again = file(JSON.stringify(p));
+      expect(loadPipeline(again, {})).toEqual(p);
+    }
+  });
 });

@@ -15,11 +15,11 @@ import { TelemetrySectionSchema } from './sections/telemetry.ts';
  * lives in `sections/`, next to nothing else, so a service's options stay in one place.
  */
 export const PipelineSchema = z
-  .object({
+  .strictObject({
     kafka: KafkaConfigSchema,
     registry: RegistrySectionSchema,
     sources: z
-      .object({
+      .strictObject({
         postgres: z.array(PostgresSourceSchema).default([]),
         mongo: z.array(MongoSourceSchema).default([]),
       })

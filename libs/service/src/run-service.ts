@@ -6,7 +6,9 @@
  * restarts the unit in-process after a backoff with full jitter, without limit unless the
  * pipeline file's `restart.maxAttempts` sets one; `/readyz` and the metrics show the failures
  * in a row and the last error. Only a failure that retrying cannot fix ends the process, with
- * exit code 1 and a log line naming the cause (its message names the fix); a bad pipeline file
+ * exit code 1 and a log line naming the cause (its message names the fix), or with exit code
+ * `EXIT_NEEDS_FIX` (78) when only a person can fix it (a refused login): its supervisor does not
+ * start it again; a bad pipeline file
  * or usage ends it with exit code 2. On SIGTERM/SIGINT every unit stops (each finishes or
  * aborts its open transaction), then what the service registered with `onClose` closes in
  * reverse order, then telemetry, last, so the final metrics and spans are exported.
@@ -14,10 +16,12 @@
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import {
   type Clock,
+  EXIT_NEEDS_FIX,
   isCdcError,
   isRetriable,
   type Logger,
   type LogLevel,
+  needsFix,
   supervise,
   systemClock,
 } from '@cdc/core';
@@ -141,7 +145,7 @@ export async function startService(def: ServiceDefinition, options: StartOptions
     await Promise.all(
       units.map((unit) =>
         runUnit(unit, stop.signal, { pipeline, logger, telemetry, clock }).catch((err: unknown) => {
-          code = 1;
+          code = needsFix(err) ? EXIT_NEEDS_FIX : 1;
           logger.error(
             `${def.service} stopped: ${unit.name} failed and retrying cannot fix it: ${describe(err)}`,
             {

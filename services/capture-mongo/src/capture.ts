@@ -41,6 +41,8 @@ export interface CaptureOptions {
   clock: Clock;
   /** Metrics, readiness and traces (default: none). */
   observer?: CaptureObserver;
+  /** Where the source is in the pipeline file (`sources.mongo[0]`), for errors that need a fix there. */
+  configPath?: string;
 }
 
 export class MongoCapture {
@@ -127,6 +129,12 @@ export class MongoCapture {
       });
       closers.push(() => client.close());
       await client.connect().catch((err: unknown) => {
+        const refused = authenticationError(
+          err,
+          source.name,
+          this.o.configPath ?? `sources.mongo[${source.name}]`,
+        );
+        if (refused) throw refused;
         throw new CdcError(
           'SOURCE_UNAVAILABLE',
           `cannot connect to MongoDB (${source.name}): ${(err as Error).message}`,
@@ -282,4 +290,23 @@ export function shouldRestart(err: unknown): boolean {
   )
     return true;
   return /ECONNRE|socket|closed|interrupted|shutdown|not primary|connection/i.test(e?.message ?? '');
+}
+
+/**
+ * A refused login (MongoDB's `AuthenticationFailed`, code 18) as a failure that restarting
+ * cannot fix: it names the key of the pipeline file to correct. `undefined` for any other error.
+ */
+export function authenticationError(err: unknown, source: string, configPath: string): CdcError | undefined {
+  const e = err as { code?: unknown; codeName?: unknown; message?: string };
+  if (
+    e?.code !== 18 &&
+    e?.codeName !== 'AuthenticationFailed' &&
+    !/authentication failed/i.test(e?.message ?? '')
+  )
+    return undefined;
+  return new CdcError(
+    'SOURCE_PERMISSION_DENIED',
+    `MongoDB refused the login of source ${source} (${e?.message ?? String(err)}): fix the user name or password in ${configPath}.uri (mongodb://user:password@host/…, with authSource if the user is defined in another database) and start the capture again`,
+    { context: { source, configKey: `${configPath}.uri` }, cause: err },
+  );
 }

@@ -41,6 +41,7 @@ runService({
     return sources.map((source) => {
       const capture = new MongoCapture({
         source,
+        configPath: `sources.mongo[${pipeline.sources.mongo.indexOf(source)}]`,
         kafka,
         admin,
         serde,

@@ -43,6 +43,8 @@ export interface CaptureOptions {
   clock: Clock;
   /** Metrics, readiness and traces (default: none). */
   observer?: CaptureObserver;
+  /** Where the source is in the pipeline file (`sources.postgres[0]`), for errors that need a fix there. */
+  configPath?: string;
 }
 
 export function pgConfig(source: PostgresSource): pg.ClientConfig {
@@ -143,7 +145,10 @@ export class PostgresCapture {
       const catalog = new pg.Client(config);
       catalog.on('error', (err) => logger.warn('catalog connection error', { err }));
       await catalog.connect().catch((err: unknown) => {
-        throw sourceError(err, source.slot);
+        throw (
+          authenticationError(err, source, this.o.configPath ?? `sources.postgres[${source.name}]`) ??
+          sourceError(err, source.slot)
+        );
       });
       closers.push(() => catalog.end());
       await ensurePublication(catalog, source.publication, source.include, logger);
@@ -377,4 +382,31 @@ function toastFetcher(client: pg.Client): ToastFetcher {
     if (!row) return null;
     return new Map(columns.map((c, i) => [c, row[i] ?? null]));
   };
+}
+
+/**
+ * A refused login (wrong password, unknown user, no `pg_hba.conf` entry) as a failure that
+ * restarting cannot fix: it names the keys of the pipeline file to correct. `undefined` for
+ * any other error.
+ */
+export function authenticationError(
+  err: unknown,
+  source: PostgresSource,
+  configPath: string,
+): CdcError | undefined {
+  const e = err as { code?: string; message?: string };
+  const message = e?.message ?? String(err);
+  if (e?.code === '28P01' || /password authentication failed/i.test(message))
+    return new CdcError(
+      'SOURCE_PERMISSION_DENIED',
+      `PostgreSQL refused the login of user ${source.connection.user} to ${source.connection.host}:${source.connection.port}/${source.connection.database} (${message}): fix ${configPath}.connection.password (or ${configPath}.connection.user) in the pipeline file and start the capture again`,
+      { context: { source: source.name, configKey: `${configPath}.connection.password` }, cause: err },
+    );
+  if (e?.code === '28000' || /no pg_hba\.conf entry|role .* does not exist/i.test(message))
+    return new CdcError(
+      'SOURCE_PERMISSION_DENIED',
+      `PostgreSQL refused the login of user ${source.connection.user} to ${source.connection.host}:${source.connection.port}/${source.connection.database} (${message}): fix ${configPath}.connection.user in the pipeline file (or allow the user in pg_hba.conf) and start the capture again`,
+      { context: { source: source.name, configKey: `${configPath}.connection.user` }, cause: err },
+    );
+  return undefined;
 }

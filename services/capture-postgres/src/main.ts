@@ -52,6 +52,7 @@ runService({
     return sources.map((source) => {
       const capture = new PostgresCapture({
         source,
+        configPath: `sources.postgres[${pipeline.sources.postgres.indexOf(source)}]`,
         kafka,
         admin,
         serde,

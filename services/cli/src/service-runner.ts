@@ -7,7 +7,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { type AttemptFailure, type Clock, type Logger, supervise as restartLoop } from '@cdc/core';
+import {
+  type AttemptFailure,
+  type Clock,
+  EXIT_NEEDS_FIX,
+  type Logger,
+  supervise as restartLoop,
+} from '@cdc/core';
 import { lastErrorLine } from './last-error-line.ts';
 import { groupAlive, signalGroup } from './process-control.ts';
 import { isCrashLoop, type RestartPolicy, recordExit, restartSchedule } from './restart-policy.ts';
@@ -64,13 +70,32 @@ export class ServiceRunner {
     const { clock, logger, policy, random } = this.ctx;
     this.running = restartLoop(() => this.incarnation(), this.cancel.signal, {
       ...restartSchedule(policy),
+      // A service that exits with EXIT_NEEDS_FIX (a refused login) waits for a person, not a restart.
+      retriable: (err) => !(err instanceof ServiceExited && err.code === EXIT_NEEDS_FIX),
       clock,
       random,
       onAttempt: (n) => {
         this.state.restarts = n - 1;
       },
       onFailure: (f) => this.recordExit(f),
-    }).catch((err: unknown) => logger.error('restart loop failed', { service: this.spec.name, err }));
+    }).catch((err: unknown) => {
+      if (err instanceof ServiceExited && err.code === EXIT_NEEDS_FIX) {
+        logger.error(
+          'service stopped and is not restarted: it needs a fix (see its last error), then cdc up again',
+          {
+            service: this.spec.name,
+            lastError: this.state.exits.at(-1)?.lastError,
+          },
+        );
+        return;
+      }
+      logger.error('restart loop failed', { service: this.spec.name, err });
+    });
+  }
+
+  /** Whether the service exited with EXIT_NEEDS_FIX and is not restarted (until `cdc down`, `cdc up`). */
+  get waitsForFix(): boolean {
+    return this.state.pid === 0 && this.state.exits.at(-1)?.code === EXIT_NEEDS_FIX;
   }
 
   /** Stops restarting; SIGTERM to the service's group, SIGKILL after `graceMs`. */
@@ -168,6 +193,10 @@ export class ServiceRunner {
     this.state.exits = recordExit(this.state.exits, exit, policy.keepExits);
     this.state.crashLoop = isCrashLoop(this.state.exits, now, policy);
     this.ctx.changed();
+    if (e.code === EXIT_NEEDS_FIX) {
+      this.ctx.changed();
+      return;
+    }
     logger.warn('service exited; restarting it', {
       service: this.spec.name,
       code: e.code,

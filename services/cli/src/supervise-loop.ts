@@ -128,6 +128,7 @@ async function untilReady(
   while (!signal.aborted) {
     const pending: string[] = [];
     for (const r of runners) {
+      if (r.waitsForFix) continue; // it exited for good: its readiness never comes
       const p = r.state.pid > 0 ? await probeTelemetry(r.state.telemetryPort, 1_000) : undefined;
       if (!(p?.reachable && p.ready)) pending.push(r.spec.name);
     }

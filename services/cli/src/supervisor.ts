@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CdcError } from '@cdc/core';
+import { CdcError, EXIT_NEEDS_FIX } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { isAlive, isSupervisorAlive, signalOne, stopProcess } from './process-control.ts';
 import { availability, isConsumer, REPO_ROOT, SERVICES, type ServiceName, servicesOf } from './services.ts';
@@ -105,8 +105,12 @@ export async function up(
       const last = s.exits?.at(-1);
       const how = last ? (last.signal ? `signal ${last.signal}` : `code ${last.code}`) : 'unknown';
       result.failed.push({ name, log: tail(s.log, 15) });
+      const restarts =
+        last?.code === EXIT_NEEDS_FIX
+          ? 'it needs the fix its log names; the supervisor does not restart it: fix, then `cdc down` and `cdc up`'
+          : 'the supervisor restarts it';
       out(
-        `${name}: exited right after starting (${how}; the supervisor restarts it); its log (${s.log}):\n${indent(tail(s.log, 15))}`,
+        `${name}: exited right after starting (${how}; ${restarts}); its log (${s.log}):\n${indent(tail(s.log, 15))}`,
       );
     } else {
       out(`${name}: started (pid ${s.pid}, telemetry 127.0.0.1:${s.telemetryPort}, log ${s.log})`);

@@ -7,7 +7,14 @@
  * non-retriable `CdcError`: the caller dead-letters that record. A registry that does not
  * answer throws a retriable one: the caller retries the batch.
  */
-import { type AvroRecordSchema, type AvroType, parseSchema, type RegistryClient, unframe } from '@cdc/avro';
+import {
+  type AvroRecordSchema,
+  type AvroType,
+  mongoIdText,
+  parseSchema,
+  type RegistryClient,
+  unframe,
+} from '@cdc/avro';
 import { CdcError, isCdcError } from '@cdc/core';
 import type { EncodedRow } from './row-encoder.ts';
 import type { OutOfRangeNote } from './schema/column-type.ts';
@@ -32,11 +39,21 @@ export type Decoded =
 interface WriterSchema {
   schema: AvroRecordSchema;
   type: AvroType;
+  /** A MongoDB envelope (unions wrapped). */
+  mongo: boolean;
+}
+
+interface Reader {
+  id: number;
+  writer: WriterSchema;
+  /** Resolvers from each older writer id. */
+  resolvers: Map<number, ReturnType<AvroType['createResolver']>>;
 }
 
 export class RecordDecoder {
   private readonly registry: RegistryClient;
   private readonly writers = new Map<number, Promise<WriterSchema>>();
+  private readonly readers = new Map<string, Reader>();
   private readonly shapes = new Map<string, TableShape>();
   /** Last value schema id seen per topic, for tombstones of upsert topics. */
   private readonly lastShapeByTopic = new Map<string, string>();
@@ -97,7 +114,27 @@ export class RecordDecoder {
     const wrapped =
       isEnvelope(schema) &&
       JSON.stringify(schema.fields.find((f) => f.name === 'source')).includes('mongodb');
-    return { schema, type: parseSchema(text, { wrapUnions: wrapped }) };
+    return { schema, type: parseSchema(text, { wrapUnions: wrapped }), mongo: wrapped };
+  }
+
+  /**
+   * MongoDB: the newest value schema of the topic (the registry's latest, or the newest writer
+   * seen), which every record is read with. Inferred schemas only widen (each version reads all
+   * earlier ones), so every row of a table gets the same column types, whichever version wrote
+   * it: a rebuild creates the table in its widest form at once, and a batch mixing versions
+   * never asks a column to narrow again.
+   */
+  private async readerFor(topic: string, id: number, writer: WriterSchema): Promise<Reader> {
+    const known = this.readers.get(topic);
+    if (known && known.id >= id) return known;
+    let reader: Reader = { id, writer, resolvers: new Map() };
+    const latest = await this.registry.version(`${topic}-value`, 'latest').catch(() => undefined);
+    if (latest && latest.id > id) {
+      const w = await this.writer(latest.id).catch(() => undefined);
+      if (w?.mongo) reader = { id: latest.id, writer: w, resolvers: new Map() };
+    }
+    this.readers.set(topic, reader);
+    return reader;
   }
 
   private async decodePart(
@@ -109,6 +146,26 @@ export class RecordDecoder {
     const { schemaId, payload } = unframe(buf, context);
     const writer = await this.writer(schemaId);
     try {
+      if (part === 'value' && writer.mongo) {
+        const reader = await this.readerFor(record.topic, schemaId, writer);
+        if (reader.id !== schemaId) {
+          let resolver = reader.resolvers.get(schemaId);
+          if (!resolver) {
+            try {
+              resolver = reader.writer.type.createResolver(writer.type);
+            } catch {
+              resolver = undefined; // not readable by the newest: the record's own schema then
+            }
+            if (resolver) reader.resolvers.set(schemaId, resolver);
+          }
+          if (resolver)
+            return {
+              id: reader.id,
+              schema: reader.writer.schema,
+              value: reader.writer.type.fromBuffer(payload, resolver) as Record<string, unknown>,
+            };
+        }
+      }
       return {
         id: schemaId,
         schema: writer.schema,
@@ -223,6 +280,8 @@ export class RecordDecoder {
         row[c.column] = c.mapping.convert(v === undefined ? null : v, noteFor(c.column));
       }
     }
+    if (shape.mongoIdColumn !== undefined && typeof key?.id === 'string')
+      row[shape.mongoIdColumn] = mongoIdText(key.id);
     for (const k of shape.keyColumns) {
       if (k.rowField !== undefined && image && image[k.rowField] !== null && image[k.rowField] !== undefined)
         continue;

@@ -12,12 +12,15 @@
  * - a JS `RegExp` comes back as a `BSONRegExp`, a Symbol as `BSONSymbol`, a `Uint8Array` as a
  *   `Binary` of subtype 0 (what the driver would read back after writing them).
  */
-import { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'mongodb';
+import { Binary, BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'mongodb';
 import type { AvroField, AvroRecordSchema, AvroSchema } from '../schema-types.ts';
 import { NULL_FIELDS_FIELD } from './avro-schema.ts';
 import { fromExtendedJson, setField } from './extended-json.ts';
+import { doubleText } from './key.ts';
 
 type Named = Map<string, AvroSchema>;
+
+const PRIMITIVE = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
 
 interface Annotated {
   type: string;
@@ -175,4 +178,79 @@ export function avroToDocument(
     value,
     name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : undefined,
   );
+}
+
+/**
+ * A value of an inferred MongoDB union (wrapped: `{ "<branch>": v }`) as one text, whatever its
+ * branch: what the sink stores in a column whose field held values of several types.
+ *
+ * | branch | text |
+ * |---|---|
+ * | boolean, int, long, Timestamp | `true`, `42`, `-7` (a Timestamp as its 64-bit number) |
+ * | double | shortest round-trip decimal (`1.5`, `1e21`, `nan`, `inf`) |
+ * | string, ObjectId, Decimal128, UUID | the text itself |
+ * | Date | `YYYY-MM-DD hh:mm:ss.mmm` (UTC) |
+ * | Binary | the bytes |
+ * | sub-document, array, Extended JSON | canonical Extended JSON |
+ *
+ * Scalars read as ClickHouse's `toString` of their own column, so a typed column that widens
+ * keeps its old rows' text. `root` is the whole schema (for named types).
+ */
+export function mongoUnionText(
+  root: AvroSchema,
+): (union: AvroSchema[], v: unknown) => string | Uint8Array | null {
+  const decoder = new Decoder();
+  decoder.define(root, undefined);
+  return (union, v) => {
+    if (v === null || v === undefined) return null;
+    const [key, inner] = Object.entries(v as object)[0] ?? [];
+    if (key === undefined) return null;
+    // A registry may store records without their namespace (it is inherited), and refer to a
+    // record defined earlier by its name: match a record branch by name, its namespace from the key.
+    const dot = key.lastIndexOf('.');
+    const namespace = dot > 0 ? key.slice(0, dot) : undefined;
+    const short = dot > 0 ? key.slice(dot + 1) : key;
+    let member: AvroSchema | undefined = union.find((m) => {
+      if (m === 'null') return false;
+      if (typeof m === 'string' && !PRIMITIVE.has(m))
+        return m === key || m === short || m.endsWith(`.${short}`);
+      if (typeof m === 'object' && !Array.isArray(m) && (m as Annotated).type === 'record')
+        return (
+          (m as Annotated).name === key ||
+          (m as Annotated).name === short ||
+          fullName(m as Annotated, namespace) === key
+        );
+      return branchName(m, namespace) === key;
+    });
+    if (typeof member === 'string' && !PRIMITIVE.has(member))
+      member = decoder.named.get(key) ?? decoder.named.get(member) ?? member;
+    if (member === undefined) throw new Error(`union value in unknown branch ${String(key)}`);
+    const s: Annotated = typeof member === 'string' ? { type: member } : (member as Annotated);
+    const cdcType = s['cdc.type'];
+    if (cdcType === 'date') {
+      const d = new Date(Number(asLong(inner)));
+      return Number.isNaN(d.getTime())
+        ? String(asLong(inner))
+        : d.toISOString().replace('T', ' ').replace('Z', '');
+    }
+    if (cdcType === 'extendedJson') return (inner as { json: string }).json;
+    switch (s.type) {
+      case 'boolean':
+      case 'int':
+        return String(inner);
+      case 'long':
+        return asLong(inner).toString();
+      case 'double':
+      case 'float':
+        return doubleText(inner as number);
+      case 'string':
+        return inner as string;
+      case 'bytes':
+        return inner as Uint8Array;
+      default:
+        return BSON.EJSON.stringify(decoder.value(member, inner, namespace) as BSON.Document, {
+          relaxed: false,
+        });
+    }
+  };
 }

@@ -11,6 +11,7 @@
  * with the other numeric type — the delete then tombstones the old key).
  */
 import { CdcError } from '@cdc/core';
+import type { Binary } from 'mongodb';
 import { keySchema } from '../envelope.ts';
 import type { AvroField, AvroRecordSchema } from '../schema-types.ts';
 import { classifyTree } from './bson-value.ts';
@@ -46,4 +47,69 @@ export function mongoKey(document: { _id?: unknown }): { id: string } {
 /** The `_id` a key was made from. */
 export function mongoKeyToId(key: { id: string }): unknown {
   return fromExtendedJson(key.id);
+}
+
+/**
+ * The `_id` as the sink's `_id` column holds it: one text form per BSON type, from the key alone
+ * (so it never depends on what else the collection held):
+ *
+ * | BSON type of `_id` | text |
+ * |---|---|
+ * | ObjectId | 24 lower-case hex digits |
+ * | String | the string itself |
+ * | Int32, Int64 | decimal digits (`42`, `-7`) |
+ * | Double | shortest round-trip decimal (`1.5`, `1e21`, `-0`, `nan`, `inf`, `-inf`) |
+ * | Decimal128 | its decimal text (`1.50`, `NaN`, `-Infinity`) |
+ * | Date | ISO 8601 in UTC with milliseconds (`2024-01-02T03:04:05.678Z`) |
+ * | Boolean | `true` / `false` |
+ * | Binary subtype 4 (16 bytes) | the UUID (`xxxxxxxx-xxxx-…`, lower case) |
+ * | anything else (document, other Binary, Timestamp, MinKey, …) | canonical Extended JSON |
+ *
+ * Values of different types can share a text (the string `"1"` and the number `1`): the
+ * `_key_id` column (canonical Extended JSON, the table's key) tells them apart.
+ */
+export function mongoIdText(keyId: string): string {
+  const id = fromExtendedJson(keyId);
+  switch (typeof id) {
+    case 'string':
+      return id;
+    case 'number':
+      return doubleText(id);
+    case 'bigint':
+      return id.toString();
+    case 'boolean':
+      return String(id);
+    default:
+      break;
+  }
+  if (id instanceof Date) {
+    const ms = id.getTime();
+    return Number.isNaN(ms) ? keyId : id.toISOString();
+  }
+  const tag = (id as { _bsontype?: unknown } | null)?._bsontype;
+  switch (tag) {
+    case 'ObjectId':
+      return (id as { toHexString(): string }).toHexString();
+    case 'Int32':
+    case 'Long':
+    case 'Decimal128':
+      return String(id);
+    case 'Double':
+      return doubleText((id as { value: number }).value);
+    case 'Binary': {
+      const bin = id as Binary;
+      if (bin.sub_type === 4 && bin.value().length === 16) return bin.toUUID().toHexString(true);
+      return keyId;
+    }
+    default:
+      return keyId;
+  }
+}
+
+/** A double as ClickHouse writes a Float64 as text (`1e21`, `-0`, `nan`, `inf`). */
+export function doubleText(n: number): string {
+  if (Number.isNaN(n)) return 'nan';
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
+  if (Object.is(n, -0)) return '-0';
+  return String(n).replace('e+', 'e');
 }

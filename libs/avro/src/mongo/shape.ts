@@ -74,6 +74,12 @@ export interface RecordShape {
 /** Where a value goes in a place: `null`, or the Avro type of the branch that carries it. */
 export type Target = 'null' | BranchType;
 
+/**
+ * The deepest level at which sub-documents and arrays keep a typed shape: one found at this
+ * level (a path of this many names and indexes) is kept as canonical Extended JSON instead.
+ */
+export const MAX_NESTING = 16;
+
 const STRUCTURAL: ReadonlySet<BranchType> = new Set(['record', 'array']);
 
 function branchOf<T extends BranchType>(
@@ -105,7 +111,13 @@ function fieldCountWith(
  * The branch a value goes to in `shape` as it is now (the branch may not exist yet). Monotone:
  * once a value has been observed, later observations never move it to a branch that is gone.
  */
-export function targetOf(shape: TypeShape, value: ClassifiedTree, maxFieldsPerRecord: number): Target {
+export function targetOf(
+  shape: TypeShape,
+  value: ClassifiedTree,
+  maxFieldsPerRecord: number,
+  depth = 1,
+): Target {
+  if ((value.kind === 'document' || value.kind === 'array') && depth >= MAX_NESTING) return 'extendedJson';
   switch (value.kind) {
     case 'null':
       return 'null';
@@ -197,6 +209,7 @@ export function observeRecord(
   record: RecordShape,
   doc: Extract<ClassifiedTree, { kind: 'document' }>,
   ctx: ObserveContext,
+  depth = 0,
 ): void {
   for (const [name, value] of doc.fields) {
     let field = record.fields.find((f) => f.name === name);
@@ -210,12 +223,18 @@ export function observeRecord(
       record.nullFields = true;
       ctx.changed = true;
     }
-    observeType(field.type, value, `${record.name}_${field.avroName}`, ctx);
+    observeType(field.type, value, `${record.name}_${field.avroName}`, ctx, depth + 1);
   }
 }
 
-function observeType(shape: TypeShape, value: ClassifiedTree, scope: string, ctx: ObserveContext): void {
-  const target = targetOf(shape, value, ctx.maxFieldsPerRecord);
+function observeType(
+  shape: TypeShape,
+  value: ClassifiedTree,
+  scope: string,
+  ctx: ObserveContext,
+  depth: number,
+): void {
+  const target = targetOf(shape, value, ctx.maxFieldsPerRecord, depth);
   if (target === 'null') {
     if (!shape.nullable) {
       shape.nullable = true;
@@ -233,14 +252,14 @@ function observeType(shape: TypeShape, value: ClassifiedTree, scope: string, ctx
     else shape.branches.push(branch);
     ctx.changed = true;
   }
-  if (branch.type === 'record' && value.kind === 'document') observeRecord(branch.record, value, ctx);
+  if (branch.type === 'record' && value.kind === 'document') observeRecord(branch.record, value, ctx, depth);
   else if (branch.type === 'array' && value.kind === 'array') {
     // Items never seen are written as `"null"`; a later item type must then come as `["null", T]`.
     if (value.items.length === 0 && branch.items.branches.length === 0 && !branch.items.nullable) {
       branch.items.nullable = true;
       ctx.changed = true;
     }
-    for (const item of value.items) observeType(branch.items, item, `${scope}_item`, ctx);
+    for (const item of value.items) observeType(branch.items, item, `${scope}_item`, ctx, depth + 1);
   }
 }
 

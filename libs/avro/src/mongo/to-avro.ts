@@ -40,6 +40,7 @@ export function recordValue(
   doc: Extract<ClassifiedTree, { kind: 'document' }>,
   path: string,
   ctx: ConvertContext,
+  depth = 0,
 ): AvroRecordValue {
   const out: AvroRecordValue = {};
   for (const field of record.fields) out[field.avroName] = null;
@@ -53,7 +54,7 @@ export function recordValue(
       if (!record.nullFields) throw notObserved(p, 'is null but no null was recorded');
       nulls.push(field.avroName);
     } else {
-      out[field.avroName] = typeValue(field.type, value, p, true, ctx);
+      out[field.avroName] = typeValue(field.type, value, p, true, ctx, depth + 1);
     }
   }
   if (record.nullFields) out[NULL_FIELDS_FIELD] = nulls.length > 0 ? { array: nulls } : null;
@@ -72,28 +73,37 @@ function typeValue(
   path: string,
   isField: boolean,
   ctx: ConvertContext,
+  depth: number,
 ): unknown {
-  const target = targetOf(shape, value, ctx.maxFieldsPerRecord);
+  const target = targetOf(shape, value, ctx.maxFieldsPerRecord, depth);
   if (target === 'null') {
     if (!isField && !shape.nullable) throw notObserved(path, 'is null but no null was recorded');
     return null;
   }
   const branch = shape.branches.find((b) => b.type === target);
   if (!branch) throw notObserved(path, `has no ${target} branch`);
-  const v = branchValue(branch, value, path, ctx);
+  const v = branchValue(branch, value, path, ctx, depth);
   return isUnion(shape, isField) ? { [branchKey(branch, ctx.namespace)]: v } : v;
 }
 
-function branchValue(branch: BranchShape, value: ClassifiedTree, path: string, ctx: ConvertContext): unknown {
+function branchValue(
+  branch: BranchShape,
+  value: ClassifiedTree,
+  path: string,
+  ctx: ConvertContext,
+  depth: number,
+): unknown {
   switch (branch.type) {
     case 'extendedJson':
       return { json: toExtendedJson(value) };
     case 'record':
       if (value.kind !== 'document') break;
-      return recordValue(branch.record, value, path, ctx);
+      return recordValue(branch.record, value, path, ctx, depth);
     case 'array':
       if (value.kind !== 'array') break;
-      return value.items.map((item, i) => typeValue(branch.items, item, childPath(path, i), false, ctx));
+      return value.items.map((item, i) =>
+        typeValue(branch.items, item, childPath(path, i), false, ctx, depth + 1),
+      );
     case 'long':
       if (value.kind === 'long' || value.kind === 'date') return value.value;
       if (value.kind === 'timestamp') return BigInt.asIntN(64, (BigInt(value.t) << 32n) | BigInt(value.i));

@@ -10,7 +10,7 @@ import { z } from 'zod';
  * hence 5000. `maxWaitMs` bounds the latency of a quiet topic.
  */
 export const ClickHouseSinkSchema = z
-  .object({
+  .strictObject({
     /** Consumer group of the sink (one group per ClickHouse target). */
     groupId: z.string().min(1).default('cdc-sink-clickhouse'),
     /** Topics to consume: names, or `/regex/` (e.g. `/^shop\\./`). */
@@ -21,7 +21,7 @@ export const ClickHouseSinkSchema = z
     tables: z
       .record(
         z.string(),
-        z.object({
+        z.strictObject({
           table: z
             .string()
             .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
@@ -31,7 +31,7 @@ export const ClickHouseSinkSchema = z
       )
       .default({}),
     batch: z
-      .object({
+      .strictObject({
         /** Flush when this many records are buffered (consumption pauses beyond it). */
         maxRows: z.number().int().positive().default(5_000),
         /** Flush at the latest this long after the first buffered record. */
@@ -39,7 +39,7 @@ export const ClickHouseSinkSchema = z
       })
       .prefault({}),
     retry: z
-      .object({
+      .strictObject({
         initialDelayMs: z.number().int().positive().default(200),
         maxDelayMs: z.number().int().positive().default(10_000),
       })
@@ -55,13 +55,13 @@ export const ClickHouseSinkSchema = z
 
 /** Where the sink writes (owned by services/sink-clickhouse). */
 export const ClickHouseSectionSchema = z.union([
-  z.object({
+  z.strictObject({
     /** The embedded engine (chdb) on a data directory: the zero-setup default. */
-    embedded: z.object({
+    embedded: z.strictObject({
       path: z.string().min(1),
       /** Read-only SQL over HTTP on 127.0.0.1 (`/?query=…`), shaped like ClickHouse's HTTP interface; port 0 picks one. */
       http: z
-        .object({
+        .strictObject({
           enabled: z.boolean().default(true),
           port: z.number().int().min(0).max(65535).default(18124),
         })
@@ -73,7 +73,7 @@ export const ClickHouseSectionSchema = z.union([
       .default('cdc'),
     sink: ClickHouseSinkSchema,
   }),
-  z.object({
+  z.strictObject({
     /** A ClickHouse server over HTTP(S). */
     url: z.url(),
     database: z.string().default('default'),

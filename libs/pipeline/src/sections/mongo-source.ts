@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MaxRecordBytesSchema } from './record-size.ts';
 
 /** One MongoDB deployment to capture (owned by services/capture-mongo). */
-export const MongoSourceSchema = z.object({
+export const MongoSourceSchema = z.strictObject({
   /** The capture's logical name: the topic prefix and the key of its stored positions. */
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (it is part of topic names)'),
   uri: z.string().regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// or mongodb+srv:// URI'),
@@ -48,7 +48,7 @@ export const MongoSourceSchema = z.object({
   /** How often an idle capture stores the server's newer resume token (so that a restart finds it in the oplog). */
   heartbeatIntervalMs: z.number().int().positive().default(10_000),
   snapshotOptions: z
-    .object({
+    .strictObject({
       /** Collections scanned at the same time. */
       parallelism: z.number().int().positive().default(2),
       /** Documents per read and per Kafka transaction. */

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { MaxRecordBytesSchema } from './record-size.ts';
 
 /** One PostgreSQL database to capture (owned by services/capture-postgres). */
-export const PostgresSourceSchema = z.object({
+export const PostgresSourceSchema = z.strictObject({
   /** The capture's logical name: the topic prefix and the key of its stored positions. */
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (it is part of topic names)'),
-  connection: z.object({
+  connection: z.strictObject({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().positive().default(5432),
     database: z.string().min(1),
@@ -14,7 +14,7 @@ export const PostgresSourceSchema = z.object({
     ssl: z
       .union([
         z.boolean(),
-        z.object({ ca: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }),
+        z.strictObject({ ca: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }),
       ])
       .default(false),
   }),
@@ -49,7 +49,7 @@ export const PostgresSourceSchema = z.object({
   /** Capture `pg_logical_emit_message` messages into `<topicPrefix>.messages`. */
   messages: z.boolean().default(false),
   snapshotOptions: z
-    .object({
+    .strictObject({
       /** Tables read at the same time (each on its own connection). */
       parallelism: z.number().int().positive().default(2),
       /** Rows per read (keyset pagination by primary key). */

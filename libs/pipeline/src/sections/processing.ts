@@ -30,7 +30,7 @@ const Topic = z.string().regex(/^[A-Za-z0-9._-]+$/, 'a Kafka topic name');
 /** Fields to carry over: a list (same names) or `{ outputName: sourceField }`. */
 const FieldSelection = z.union([z.array(Field).min(1), z.record(z.string().min(1), Field)]);
 
-export const EnrichJoinSchema = z.object({
+export const EnrichJoinSchema = z.strictObject({
   /** The CDC topic of the table (its key is the table's primary key). */
   table: Topic,
   /** Field(s) of the stream's row holding the table's key (a foreign key); omitted: join by the stream's own key. */
@@ -41,7 +41,7 @@ export const EnrichJoinSchema = z.object({
   fields: FieldSelection,
 });
 
-export const EnrichSchema = z.object({
+export const EnrichSchema = z.strictObject({
   name: Name,
   /** The CDC topic of the stream (e.g. `shop.cdc.public.orders`). */
   from: Topic,
@@ -53,7 +53,7 @@ export const EnrichSchema = z.object({
 export const AGGREGATION_FUNCTIONS = ['count', 'sum', 'min', 'max', 'avg', 'count_distinct', 'top'] as const;
 
 export const AggregationSchema = z
-  .object({
+  .strictObject({
     /** The output field. */
     name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an Avro field name'),
     fn: z.enum(AGGREGATION_FUNCTIONS),
@@ -85,7 +85,7 @@ const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** One condition on a field of the (enriched) row; a filter is the AND of its conditions. */
 export const ConditionSchema = z
-  .object({ field: Field, op: z.enum(OPS), value: z.union([Scalar, z.array(Scalar)]).optional() })
+  .strictObject({ field: Field, op: z.enum(OPS), value: z.union([Scalar, z.array(Scalar)]).optional() })
   .superRefine((c, ctx) => {
     const list = c.op === 'in' || c.op === 'not_in';
     const none = c.op === 'is_null' || c.op === 'not_null';
@@ -106,20 +106,20 @@ export const ConditionSchema = z
 const Retention = DurationSchema.default(86_400_000);
 
 export const WindowSchema = z.discriminatedUnion('type', [
-  z.object({
+  z.strictObject({
     type: z.literal('tumbling'),
     size: DurationSchema,
     grace: DurationSchema.default(0),
     retention: Retention,
   }),
-  z.object({
+  z.strictObject({
     type: z.literal('hopping'),
     size: DurationSchema,
     advance: DurationSchema,
     grace: DurationSchema.default(0),
     retention: Retention,
   }),
-  z.object({
+  z.strictObject({
     type: z.literal('session'),
     gap: DurationSchema,
     grace: DurationSchema.default(0),
@@ -128,7 +128,7 @@ export const WindowSchema = z.discriminatedUnion('type', [
 ]);
 
 export const AggregateSchema = z
-  .object({
+  .strictObject({
     name: Name,
     /** The name of an `enrich` declaration, or a CDC topic (aggregated as it is). */
     from: z.string().min(1),
@@ -138,7 +138,7 @@ export const AggregateSchema = z
     groupBy: z.array(Field).default([]),
     window: WindowSchema.optional(),
     /** Event time: `source` = the commit time of the change (`source.tsMs`), or a timestamp field of the row. */
-    eventTime: z.union([z.literal('source'), z.object({ field: Field })]).default('source'),
+    eventTime: z.union([z.literal('source'), z.strictObject({ field: Field })]).default('source'),
     filter: z.array(ConditionSchema).default([]),
     aggregations: z.array(AggregationSchema).min(1),
     /** `on-close`: one final record per window after its grace; `on-update`: every change (default for unwindowed). */
@@ -165,7 +165,7 @@ export const AggregateSchema = z
   });
 
 export const ProcessingSectionSchema = z
-  .object({
+  .strictObject({
     /** The consumer group, the internal topics' prefix and the state folder's name. */
     applicationId: z
       .string()
@@ -181,7 +181,7 @@ export const ProcessingSectionSchema = z
     commitIntervalMs: z.number().int().min(0).max(60_000).default(100),
     /** Interactive queries (`GET /state/<aggregate>?key=…`), on 127.0.0.1; port 0 picks one. */
     http: z
-      .object({
+      .strictObject({
         enabled: z.boolean().default(true),
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(18090),

@@ -9,7 +9,7 @@ import { z } from 'zod';
  * fix; `cdc up`, compose or Kubernetes then restart the process.
  */
 export const RestartSectionSchema = z
-  .object({
+  .strictObject({
     /** The first wait after a failure; each further failure in a row doubles the ceiling. */
     initialDelayMs: z.number().int().min(1).default(500),
     /** The ceiling of the wait between attempts. */

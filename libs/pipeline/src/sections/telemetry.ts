@@ -7,16 +7,16 @@ import { z } from 'zod';
  * one host give each process its own with `CDC__TELEMETRY__HTTP__PORT` (or `port: 0`, an
  * ephemeral port that the service logs).
  */
-export const TelemetrySectionSchema = z.object({
+export const TelemetrySectionSchema = z.strictObject({
   http: z
-    .object({
+    .strictObject({
       /** Keep 127.0.0.1 on a shared host; containers set 0.0.0.0 so probes and scrapes reach it. */
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(9464),
     })
     .prefault({}),
   otlp: z
-    .object({
+    .strictObject({
       /** The collector's OTLP/HTTP base URL; `/v1/traces` and `/v1/metrics` are appended. */
       endpoint: z.url(),
       /** Sent with every export (typically an API key): secret, never logged. */

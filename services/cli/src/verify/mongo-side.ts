@@ -10,7 +10,7 @@
  * as the capture would) → the sink's column mapping of that schema (`deriveTableShape`). The key
  * is `_id` as canonical Extended JSON (the Kafka key, the sink's `_key_id` column).
  */
-import { avroNamespaceFor, envelopeSchema, InferredSchema, mongoKey } from '@cdc/avro';
+import { avroNamespaceFor, envelopeSchema, InferredSchema, mongoIdText, mongoKey } from '@cdc/avro';
 import type { MongoSource } from '@cdc/pipeline';
 import { type Document, MongoClient } from 'mongodb';
 import type { ClickHouseReader } from '../clickhouse-target.ts';
@@ -129,17 +129,21 @@ export async function readExpectedRows(
   const rows: Rows = new Map();
   for (const d of representable) {
     const value = inferred.toAvro(d) as Record<string, unknown>;
+    const key = mongoKey(d).id;
     const exact: Record<string, string> = {};
     const canonical = shape.columns.map((col, i) =>
       canonicalCh(
         types[i] as ReturnType<typeof parseChType>,
-        col.mapping.convert(value[col.field] ?? null, (path, text) => {
-          exact[`${col.column}${path}`] = text;
-        }),
+        // The sink writes `_id` from the key, one text form per BSON type.
+        col.column === shape.mongoIdColumn
+          ? mongoIdText(key)
+          : col.mapping.convert(value[col.field] ?? null, (path, text) => {
+              exact[`${col.column}${path}`] = text;
+            }),
       ),
     );
     canonical.push(canonicalCh(exactType, exact));
-    rows.set(mongoKey(d).id, canonical);
+    rows.set(key, canonical);
   }
   return { columns, rows, unrepresentable };
 }

@@ -27,8 +27,9 @@
  * | union of int and long | Int64 | |
  * | union of int/long/float/double | Float64 | longs past 2^53 round |
  * | any other union | String | the value as JSON text (bytes as base64) |
+ * | any other union, MongoDB (wrapped) | String | scalars as their text (what `toString` gives for their own column), sub-documents and arrays as canonical Extended JSON (`mongoUnionText`) |
  */
-import type { AvroField, AvroSchema } from '@cdc/avro';
+import { type AvroField, type AvroSchema, mongoUnionText } from '@cdc/avro';
 import { CdcError } from '@cdc/core';
 import {
   date32Value,
@@ -62,6 +63,8 @@ interface Named {
   readonly types: Map<string, AvroSchema>;
   /** Wrapped unions (`{ "long": 5n }`), as the MongoDB converter writes them. */
   readonly wrapped: boolean;
+  /** The whole schema (MongoDB: for the text of a value of several types). */
+  readonly root?: AvroSchema;
 }
 
 type Obj = { type: string; [k: string]: unknown };
@@ -180,7 +183,21 @@ function toJsonText(value: unknown): string {
   });
 }
 
-function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
+const NUMERIC = new Set(['int', 'long', 'float', 'double']);
+
+/**
+ * Nested columns (Tuple, Array, Map) go this deep at most: a deeper part is one JSON text
+ * (`Nullable(String)`), so a schema nested 80 levels (written before the capture kept depth
+ * past 16 levels as Extended JSON) cannot make the engine's types, and its memory, explode.
+ */
+export const MAX_COLUMN_NESTING = 24;
+const JSON_TEXT: ColumnMapping = {
+  type: 'Nullable(String)',
+  convert: (v) => (v === null || v === undefined ? null : toJsonText(v)),
+};
+const isJsonText = (m: ColumnMapping) => m === JSON_TEXT;
+
+function unionMapping(branches: AvroSchema[], named: Named, depth = 0): ColumnMapping {
   const nonNull = branches.filter((b) => b !== 'null');
   const nullable = nonNull.length < branches.length;
   const unwrap = named.wrapped
@@ -188,14 +205,27 @@ function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
     : identity;
   if (nonNull.length === 0) return { type: 'Nullable(String)', convert: () => null };
   if (nonNull.length === 1) {
-    const inner = mapSchema(nonNull[0]!, named);
-    const m = nullable ? nullableOf(inner, tupleShape(nonNull[0]!, named)) : inner;
+    const inner = mapSchema(nonNull[0]!, named, depth);
+    const m =
+      nullable && !isJsonText(inner) ? nullableOf(inner, tupleShape(nonNull[0]!, named, depth)) : inner;
     return { type: m.type, convert: (v, note) => m.convert(unwrap(v), note) };
   }
   const plain = nonNull.map((b) =>
     typeof b === 'string' ? b : (b as unknown as Obj).logicalType ? '' : (b as unknown as Obj).type,
   );
   let base: ColumnMapping;
+  if (named.wrapped && named.root !== undefined && !plain.every((t) => NUMERIC.has(t))) {
+    // MongoDB: a field that held values of several types is their text (see `mongoUnionText`).
+    const text = mongoUnionText(named.root);
+    const m: ColumnMapping = {
+      type: nullable ? 'Nullable(String)' : 'String',
+      convert: (v) => {
+        const t = text(branches, v);
+        return t instanceof Uint8Array ? new RawBytes(t) : t;
+      },
+    };
+    return m;
+  }
   if (plain.every((t) => t === 'int' || t === 'long'))
     base = { type: 'Int64', convert: (v) => (typeof v === 'bigint' ? v : BigInt(v as number)) };
   else if (plain.every((t) => t === 'int' || t === 'long' || t === 'float' || t === 'double'))
@@ -208,6 +238,7 @@ function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
 function tupleShape(
   schema: AvroSchema,
   named: Named,
+  depth = 0,
 ): { names: string[]; elements: ColumnMapping[] } | undefined {
   const s = resolve(schema, named);
   if (typeof s !== 'object' || Array.isArray(s) || (s as unknown as Obj).type !== 'record') return undefined;
@@ -215,15 +246,17 @@ function tupleShape(
   const fields = (s as unknown as { fields: AvroField[] }).fields;
   return {
     names: fields.map((f) => f.name),
-    elements: fields.map((f) => mapSchema(f.type as AvroSchema, named)),
+    elements: fields.map((f) => mapSchema(f.type as AvroSchema, named, depth + 1)),
   };
 }
 
 /** The column for an Avro schema (not a field: see `mapField`). */
-export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
+export function mapSchema(schema: AvroSchema, named: Named, depth = 0): ColumnMapping {
   const s = resolve(schema, named);
-  if (Array.isArray(s)) return unionMapping(s as AvroSchema[], named);
+  if (Array.isArray(s)) return unionMapping(s as AvroSchema[], named, depth);
   const o: Obj = typeof s === 'string' ? { type: s } : (s as unknown as Obj);
+  if ((o.type === 'record' || o.type === 'array' || o.type === 'map') && depth >= MAX_COLUMN_NESTING)
+    return JSON_TEXT;
   const logical = o.logicalType as string | undefined;
   switch (o.type) {
     case 'null':
@@ -263,14 +296,14 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
     case 'enum':
       return { type: 'LowCardinality(String)', convert: identity };
     case 'array': {
-      const items = mapSchema(o.items as AvroSchema, named);
+      const items = mapSchema(o.items as AvroSchema, named, depth + 1);
       return {
         type: `Array(${items.type})`,
         convert: (v, note) => (v as unknown[]).map((x, i) => items.convert(x, below(note, `[${i + 1}]`))),
       };
     }
     case 'map': {
-      const values = mapSchema(o.values as AvroSchema, named);
+      const values = mapSchema(o.values as AvroSchema, named, depth + 1);
       return {
         type: `Map(String, ${values.type})`,
         convert: (v, note) =>
@@ -285,7 +318,7 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
     case 'record': {
       if (o['cdc.type'] === 'extendedJson')
         return { type: 'String', convert: (v) => (v as { json: string }).json };
-      const shape = tupleShape(s, named)!;
+      const shape = tupleShape(s, named, depth)!;
       if (shape.names.length === 0) return { type: 'String', convert: () => '' };
       return {
         type: `Tuple(${shape.names.map((n, i) => `${quoteIdent(n)} ${shape.elements[i]!.type}`).join(', ')})`,
@@ -330,5 +363,5 @@ export function mapField(field: AvroField, named: Named): FieldColumn {
 export function namedTypes(schema: AvroSchema, wrapped: boolean): Named {
   const types = new Map<string, AvroSchema>();
   collectNamedTypes(schema, types);
-  return { types, wrapped };
+  return { types, wrapped, root: schema };
 }

@@ -9,7 +9,8 @@
  *   record, versioned by offset; a tombstone (null value) deletes the key.
  * - The key: each field of the Avro key record is a column. When the row has a non-nullable
  *   column of that name and type (PostgreSQL primary keys) it is that column; otherwise it gets
- *   its own column `_key_<field>` (MongoDB: `_key_id`, the `_id` as canonical Extended JSON).
+ *   its own column `_key_<field>` (MongoDB: `_key_id`, the `_id` as canonical Extended JSON; the
+ *   `_id` column holds it as text, one form per BSON type, see `mongoIdText`).
  *   A topic without an Avro key record uses `keyColumns` from the config, or none: then every
  *   change is kept (ordered by `_change_id`).
  */
@@ -35,6 +36,11 @@ export interface TableShape {
   /** Data columns in schema order (key columns that are row columns included). */
   readonly columns: readonly FieldColumn[];
   readonly keyColumns: readonly KeyColumn[];
+  /**
+   * MongoDB: the column holding `_id` in its one text form per BSON type (`mongoIdText`),
+   * computed from the key (so it never depends on the other values the collection held).
+   */
+  readonly mongoIdColumn?: string;
 }
 
 /**
@@ -101,7 +107,19 @@ export function deriveTableShape(input: ShapeInput): TableShape {
   const wrapped = connector === 'mongodb';
   const named = namedTypes(input.value as unknown as AvroSchema, wrapped);
   const record = envelope ? rowRecord(input.value) : input.value;
-  const columns = record.fields.map((f) => mapField(f, named));
+  let columns = record.fields.map((f) => mapField(f, named));
+  const mongoId = connector === 'mongodb' ? columns.find((c) => c.column === '_id') : undefined;
+  if (mongoId) {
+    // Written from the key (decode.ts); the value's own mapping would depend on the field's history.
+    columns = columns.map((c) =>
+      c === mongoId
+        ? {
+            ...c,
+            mapping: { type: 'String', convert: (v: unknown) => (v == null ? '' : c.mapping.convert(v)) },
+          }
+        : c,
+    );
+  }
   for (const c of columns) {
     if (META_NAMES.has(c.column) || c.column.startsWith('_key_')) {
       throw new CdcError(
@@ -154,6 +172,7 @@ export function deriveTableShape(input: ShapeInput): TableShape {
     wrappedUnions: wrapped,
     columns,
     keyColumns,
+    ...(mongoId ? { mongoIdColumn: mongoId.column } : {}),
   };
 }
 

@@ -12,10 +12,12 @@
  * Evolution: a column the table lacks is added (`ALTER TABLE … ADD COLUMN`) before the batch
  * that needs it, to `t` and `t_history`, and the view and materialized view are recreated. A
  * column whose new type holds every value of the old one (`widening.ts`: int4 → int8, a
- * decimal's precision raised, NOT NULL dropped, …) is changed in place (`MODIFY COLUMN`), a
- * record of an older, narrower version fits as it is. Any other type change, or a different key,
- * is incompatible: `SCHEMA_INCOMPATIBLE`; except a keyless table's log (ordered by `_change_id`)
- * whose source got a key: it stays a log.
+ * decimal's precision raised, NOT NULL dropped, …) is changed in place (`MODIFY COLUMN`), and
+ * a record of an older, narrower version fits as it is; in MongoDB tables, whose fields widen
+ * as documents vary (see `widening`), a column may also turn to text, keeping every old value.
+ * Any other type change, or a different key, is incompatible: `SCHEMA_INCOMPATIBLE` (a rebuild,
+ * `convertTypes`, casts to the new type instead); except a keyless table's log (ordered by
+ * `_change_id`) whose source got a key: it stays a log.
  */
 import { CdcError, type Logger } from '@cdc/core';
 import type { ClickHouseTransport } from '../transport/transport.ts';
@@ -130,44 +132,64 @@ export class TableManager {
       throw incompatible(table, `the key changed from (${known.sortingKey}) to (${wantKey})`, 'key');
     }
     const added: { name: string; type: string }[] = [];
-    const widened: { name: string; type: string; from: string }[] = [];
+    const widened: { name: string; type: string; how: Widening; from?: string }[] = [];
     const keyColumns = new Set(orderBy(shape));
     for (const c of columns) {
       const have = known.columns.get(c.name);
       const want = this.canonical.get(c.type) ?? c.type;
-      if (have === undefined) added.push(c);
-      else if (flatType(have) !== flatType(want)) {
+      if (have === undefined) {
+        const parked = known.columns.get(widenColumn(c.name));
+        // A conversion interrupted after its old column was dropped: only the rename is left.
+        if (parked !== undefined && shape.kind === 'mongo' && flatType(parked) === flatType(want))
+          widened.push({ name: c.name, type: c.type, how: 'rename' });
+        else added.push(c);
+      } else if (flatType(have) !== flatType(want)) {
         // A record of an older, narrower schema version: its values fit the column as it is.
         if (widens(flatType(want), flatType(have))) continue;
-        if (!keyColumns.has(c.name) && (this.convertTypes || widens(flatType(have), flatType(want))))
-          widened.push({ name: c.name, type: c.type, from: have });
+        const how = shape.kind === 'mongo' ? widening(have, want) : undefined;
+        if (how === 'modify-if-null') {
+          const [n] = await this.transport.query<{ n: string | number }>(
+            `SELECT count() AS n FROM ${this.qualified(table)} WHERE ${q(c.name)} IS NOT NULL`,
+          );
+          if (Number(n?.n ?? 0) !== 0)
+            throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
+          widened.push({ name: c.name, type: c.type, how: 'modify', from: have });
+        } else if (how) widened.push({ name: c.name, type: c.type, how, from: have });
+        else if (!keyColumns.has(c.name) && (this.convertTypes || widens(flatType(have), flatType(want))))
+          widened.push({ name: c.name, type: c.type, how: 'modify', from: have });
         else throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
       }
     }
-    if (added.length > 0 || widened.length > 0) {
-      const changes = [
-        ...added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}`),
-        ...widened.map((c) => `MODIFY COLUMN ${q(c.name)} ${c.type}`),
-      ];
-      for (const t of [table, `${table}_history`])
-        await this.transport.command(`ALTER TABLE ${this.qualified(t)} ${changes.join(', ')}`);
-      await this.createViews(table, true);
-      for (const c of [...added, ...widened]) known.columns.set(c.name, this.canonical.get(c.type) ?? c.type);
-      if (added.length > 0)
-        this.logger.info('columns added', {
+    if (widened.length > 0) {
+      await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+      for (const w of widened) {
+        for (const t of [table, `${table}_history`]) await this.widen(t, w.name, w.type, w.how);
+        known.columns.set(w.name, this.canonical.get(w.type) ?? w.type);
+        known.columns.delete(widenColumn(w.name));
+      }
+      if (added.length === 0) await this.createViews(table, true);
+      this.logger.info(
+        this.convertTypes
+          ? 'columns changed to their new type (the rows they hold are cast)'
+          : 'columns widened in place (every value they hold is kept)',
+        {
           table: `${this.database}.${table}`,
-          columns: added.map((c) => `${c.name} ${c.type}`),
-        });
-      if (widened.length > 0)
-        this.logger.info(
-          this.convertTypes
-            ? 'columns changed to their new type (the rows they hold are cast)'
-            : 'columns widened in place (every value they hold is kept)',
-          {
-            table: `${this.database}.${table}`,
-            columns: widened.map((c) => `${c.name} ${c.from} → ${c.type}`),
-          },
+          columns: widened.map((w) => `${w.name} ${w.from ?? '?'} → ${w.type}`),
+        },
+      );
+    }
+    if (added.length > 0) {
+      for (const t of [table, `${table}_history`]) {
+        await this.transport.command(
+          `ALTER TABLE ${this.qualified(t)} ${added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}`).join(', ')}`,
         );
+      }
+      await this.createViews(table, true);
+      for (const c of added) known.columns.set(c.name, this.canonical.get(c.type) ?? c.type);
+      this.logger.info('columns added', {
+        table: `${this.database}.${table}`,
+        columns: added.map((c) => `${c.name} ${c.type}`),
+      });
     }
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
@@ -186,6 +208,34 @@ export class TableManager {
       { table: `${this.database}.${table}`, key: shape.keyColumns.map((k) => k.column) },
     );
     return true;
+  }
+
+  /** Converts a column of `t` in place (see `widening`); safe to repeat after a crash at any step. */
+  private async widen(t: string, name: string, type: string, how: Widening): Promise<void> {
+    const table = this.qualified(t);
+    const cols = await this.transport.query<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(t)}`,
+    );
+    const has = (n: string) => cols.some((c) => c.name === n);
+    const parked = widenColumn(name);
+    if (how === 'modify') {
+      await this.transport.command(
+        `ALTER TABLE ${table} MODIFY COLUMN ${q(name)} ${type} SETTINGS mutations_sync = 2`,
+      );
+      return;
+    }
+    if (how !== 'rename' && has(name)) {
+      const text = how === 'json' ? `toJSONString(${q(name)})` : `toString(${q(name)})`;
+      const expr = type.startsWith('Nullable(') ? text : `ifNull(${text}, '')`;
+      await this.transport.command(`ALTER TABLE ${table} DROP COLUMN IF EXISTS ${q(parked)}`);
+      await this.transport.command(`ALTER TABLE ${table} ADD COLUMN ${q(parked)} ${type}`);
+      await this.transport.command(
+        `ALTER TABLE ${table} UPDATE ${q(parked)} = ${expr} WHERE 1 SETTINGS mutations_sync = 2`,
+      );
+      await this.transport.command(`ALTER TABLE ${table} DROP COLUMN ${q(name)}`);
+    }
+    if (has(parked) || how !== 'rename' || !has(name))
+      await this.transport.command(`ALTER TABLE ${table} RENAME COLUMN IF EXISTS ${q(parked)} TO ${q(name)}`);
   }
 
   private async create(table: string, shape: TableShape): Promise<void> {
@@ -214,6 +264,37 @@ export class TableManager {
     );
   }
 }
+
+/**
+ * How a MongoDB column takes a wider type (the capture's inferred schema only widens):
+ * - `modify`: `MODIFY COLUMN`, exact (Int32 → Int64 or Float64; Int64 → Float64, which rounds
+ *   beyond 2^53 as the Float64 column of a long/double field does; a Tuple or Array whose
+ *   elements were added or widened: CAST matches tuple elements by name, new ones NULL);
+ * - `modify-if-null`: the column only ever held NULL (a field first seen as null), checked first;
+ * - `text`: to String, each old value as `toString` writes it, which is how the sink writes the
+ *   scalars of a field of several types (`mongoUnionText`);
+ * - `json`: to String, an old sub-document or array as `toJSONString` writes it (the sink writes
+ *   later ones as canonical Extended JSON; `cdc rebuild` rewrites the old ones so).
+ * `undefined`: not a widening.
+ */
+export type Widening = 'modify' | 'modify-if-null' | 'text' | 'json' | 'rename';
+
+export function widening(have: string, want: string): Widening | undefined {
+  const bare = (t: string) => flatType(t.startsWith('Nullable(') ? t.slice(9, -1) : t);
+  const h = bare(have);
+  const w = bare(want);
+  if (w === 'String') return /^(Tuple|Array|Map)\(/.test(h) ? 'json' : 'text';
+  // A sub-document that gained fields or whose fields widened: CAST matches tuple elements by name.
+  const outer = (t: string) => /^(Tuple|Array)\(/.exec(t)?.[1];
+  if (outer(h) !== undefined && outer(h) === outer(w)) return 'modify';
+  if (h === 'Int32' && (w === 'Int64' || w === 'Float64')) return 'modify';
+  if (h === 'Int64' && w === 'Float64') return 'modify';
+  if (h === 'String' && have.startsWith('Nullable(') && want.startsWith('Nullable(')) return 'modify-if-null';
+  return undefined;
+}
+
+/** Where a column's converted values wait while it is converted. */
+const widenColumn = (name: string) => `${name}__cdc_widening`;
 
 function incompatible(table: string, what: string, column: string): CdcError {
   const fix =

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CdcError, type Clock, type Logger, retry } from '@cdc/core';
 import { Session } from 'chdb';
 import { toSinkError } from './errors.ts';
@@ -19,7 +20,7 @@ export class EmbeddedTransport implements ClickHouseTransport {
   private readonly session: Session;
 
   constructor(path: string) {
-    mkdirSync(path, { recursive: true });
+    usableDataDirectory(path);
     this.path = path;
     try {
       this.session = new Session(path);
@@ -98,5 +99,69 @@ export class EmbeddedTransport implements ClickHouseTransport {
 
   async close(): Promise<void> {
     this.session.close();
+  }
+}
+
+/**
+ * Makes sure `path` is a directory this process can write, before the engine opens it: the
+ * engine itself hangs on a directory it cannot write and throws a bare `EEXIST` for a file.
+ * Throws `CONFIG_INVALID` naming the path and the fix.
+ */
+export function usableDataDirectory(path: string): void {
+  const fail = (problem: string, fix: string, cause?: unknown) =>
+    new CdcError('CONFIG_INVALID', `clickhouse.embedded.path ${path} ${problem}; ${fix}`, {
+      context: { key: 'clickhouse.embedded.path', path },
+      cause,
+    });
+  const statOf = (p: string) => {
+    try {
+      return statSync(p, { throwIfNoEntry: false });
+    } catch {
+      return undefined; // ENOTDIR: a parent is a file (found below)
+    }
+  };
+  const stat = statOf(path);
+  if (stat && !stat.isDirectory())
+    throw fail(
+      'is a file, not a directory',
+      'point clickhouse.embedded.path at a directory (or move the file away)',
+    );
+  if (!stat) {
+    // Node's recursive mkdir spins forever where mkdir answers ENOENT for a parent that exists
+    // (/proc, /sys): create level by level below the nearest existing directory instead.
+    const missing: string[] = [];
+    let at = resolve(path);
+    let found = statOf(at);
+    while (!found && dirname(at) !== at) {
+      missing.unshift(at);
+      at = dirname(at);
+      found = statOf(at);
+    }
+    if (found && !found.isDirectory())
+      throw fail(
+        `cannot be created: ${at} is a file`,
+        'point clickhouse.embedded.path at a directory whose parents are directories',
+      );
+    for (const dir of missing) {
+      try {
+        mkdirSync(dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw fail(
+          `cannot be created (${code ?? (err as Error).message} creating ${dir})`,
+          'create it and give the user running the sink write permission, or choose another clickhouse.embedded.path',
+          err,
+        );
+      }
+    }
+  }
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw fail(
+      'is not writable by this user',
+      `give the user running the sink write permission (chmod u+rwx ${path}) or choose another clickhouse.embedded.path`,
+      err,
+    );
   }
 }

@@ -115,10 +115,10 @@ it('widens columns in place; a change that cannot be applied stops only its tabl
     { id: 2, amount: '20.2' },
     { id: 3, amount: '3.3' },
   ]);
-  const types = await h.query<{ type: string }>(
+  const narrowedType = await h.query<{ type: string }>(
     `SELECT type FROM system.columns WHERE database = 'h' AND table = '${narrowed}' AND name = 'amount'`,
   );
-  expect(types).toEqual([{ type: 'Nullable(Decimal(10, 1))' }]);
+  expect(narrowedType).toEqual([{ type: 'Nullable(Decimal(10, 1))' }]);
   const clean = await statusUntil((s) => s.status === 0);
   expect(clean.out).not.toContain('attention:');
   const verified = h.cdc('verify', '--timeout', '90');
