@@ -89,6 +89,13 @@ export class ClickHouseSink {
   private subscribed: string[] = [];
   private watcher: Promise<void> | undefined;
   private assigned: string[] = [];
+  /**
+   * Per partition, the offset past a run of transaction markers (or aborted records) read after
+   * its last record: committed with the next commit once no record before it waits unwritten, so
+   * that the group's lag reaches 0 as a Java consumer's does (several transactional producers
+   * writing one topic leave several markers at its end).
+   */
+  private readonly markerTails = new Map<string, { topic: string; partition: number; offset: bigint }>();
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
   readonly stoppedTables = new Map<string, Error>();
   private loop: Promise<void> | undefined;
@@ -163,9 +170,20 @@ export class ClickHouseSink {
       // kafkajs restarts every assigned partition from its committed offset after a rebalance:
       // records buffered but not yet flushing would come again, so they are dropped here.
       this.buffer = [];
+      this.markerTails.clear();
+    });
+    // A fetch that held only transaction markers (or aborted records) never reaches eachBatch:
+    // remember how far it went, to commit past it once everything before it is written.
+    consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
+      if (this.consumer !== consumer || this.holdFlushes || e.payload.batchSize !== 0) return;
+      const next = BigInt(e.payload.lastOffset) + 1n;
+      const k = `${e.payload.topic}\u0000${e.payload.partition}`;
+      if ((this.markerTails.get(k)?.offset ?? -1n) < next)
+        this.markerTails.set(k, { topic: e.payload.topic, partition: e.payload.partition, offset: next });
     });
     this.consumer = consumer;
     this.assigned = [];
+    this.markerTails.clear();
     try {
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning: true });
@@ -275,6 +293,8 @@ export class ClickHouseSink {
           (this.clock.now() - this.bufferSince >= maxWaitMs || this.stopping || this.switching));
       if (!due || this.holdFlushes) {
         if (this.stopping) return;
+        if (this.buffer.length === 0 && this.markerTails.size > 0 && !this.holdFlushes)
+          await this.commit([], new Map());
         await this.clock.sleep(10);
         continue;
       }
@@ -464,6 +484,16 @@ export class ClickHouseSink {
       const o = max !== undefined && BigInt(r.offset) + 1n > max ? max : BigInt(r.offset) + 1n;
       const cur = next.get(k);
       if (!cur || o > cur.offset) next.set(k, { topic: r.topic, partition: r.partition, offset: o });
+    }
+    for (const [k, tail] of this.markerTails) {
+      if (this.stoppedTables.has(this.tableFor(tail.topic)) || limits.has(k)) continue;
+      // Records delivered before the markers and not yet written hold the partition back.
+      const waiting = this.buffer.some(
+        (r) => r.topic === tail.topic && r.partition === tail.partition && BigInt(r.offset) < tail.offset,
+      );
+      if (waiting) continue;
+      if ((next.get(k)?.offset ?? -1n) < tail.offset) next.set(k, tail);
+      this.markerTails.delete(k);
     }
     if (next.size === 0) return;
     try {

@@ -187,6 +187,18 @@ export class KafkaStreams {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       void this.onAssignment(e.payload.memberAssignment).catch((err) => this.fail(err));
     });
+    // A fetch that held only transaction markers (or aborted records) never reaches eachBatch: the
+    // task's input position moves past it, committed with its next commit, as Kafka Streams
+    // commits the consumer's position (several tasks writing one repartition topic leave several
+    // markers at its end, which would otherwise stay as lag).
+    consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
+      const { topic, partition, batchSize, lastOffset } = e.payload;
+      if (batchSize !== 0) return;
+      const st = this.subtopologyByTopic.get(topic);
+      const task = st ? this.tasks.get(`${st.id}_${partition}`) : undefined;
+      if (task && !task.isClosed)
+        void task.skipTo(topic, Number(lastOffset) + 1).catch((err) => this.fail(err));
+    });
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart) this.fail(e.payload.error);
     });

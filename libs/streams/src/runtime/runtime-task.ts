@@ -271,6 +271,20 @@ export class RuntimeTask {
     });
   }
 
+  /**
+   * The input of `topic` holds nothing to process before `offset` (a fetch returned only
+   * transaction markers or aborted records up to it): the next commit stores that position.
+   */
+  skipTo(topic: string, offset: number): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed) return;
+      const from = this.next.get(topic);
+      if (from === undefined || from < 0 || from >= offset) return;
+      this.next.set(topic, offset);
+      this.dirtyOffsets = true;
+    });
+  }
+
   /** Whether processed work has waited `commitIntervalMs` for its transaction. */
   private get due(): boolean {
     return this.options.wallClock() - this.lastCommitAt >= this.options.commitIntervalMs;
