@@ -204,6 +204,15 @@ export class ClickHouseSink {
               headers: m.headers,
             });
           }
+          // Transaction markers fetched after the batch's last record: commit past them with it.
+          const last = batch.messages.at(-1);
+          const end = BigInt(batch.lastOffset()) + 1n;
+          if (last !== undefined && end > BigInt(last.offset) + 1n)
+            this.markerTails.set(`${batch.topic}\u0000${batch.partition}`, {
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: end,
+            });
           this.observer.consumed(batch.topic, batch.messages.length);
           if (this.buffer.length >= options.batch.maxRows) this.pauseAll();
         },

@@ -214,7 +214,12 @@ export class KafkaStreams {
         this.heartbeat = heartbeat;
         const task = await this.taskFor(batch.topic, batch.partition);
         try {
-          const { seekTo } = await task.processBatch(batch.topic, fetchedOffsetOf(batch), batch.messages);
+          const { seekTo } = await task.processBatch(
+            batch.topic,
+            fetchedOffsetOf(batch),
+            batch.messages,
+            Number(batch.lastOffset()),
+          );
           if (seekTo !== undefined)
             consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(seekTo) });
           // The batch is committed (offsets in its transaction): move the fetch position past

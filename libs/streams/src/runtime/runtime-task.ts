@@ -241,6 +241,8 @@ export class RuntimeTask {
     topic: string,
     fetchedOffset: number,
     messages: readonly InputMessage[],
+    /** The fetch's last offset, transaction markers after the last record included. */
+    lastOffset = Number(messages.at(-1)?.offset ?? -1),
   ): Promise<{ seekTo?: number }> {
     return this.exclusive(async () => {
       const first = Number(messages[0]?.offset ?? -1);
@@ -264,6 +266,11 @@ export class RuntimeTask {
         };
         await this.task.process(raw);
         this.next.set(topic, offset + 1);
+        this.dirtyOffsets = true;
+      }
+      // Markers after the last record: the position moves past them, as a Java consumer's does.
+      if (messages.length > 0 && (this.next.get(topic) ?? -1) < lastOffset + 1) {
+        this.next.set(topic, lastOffset + 1);
         this.dirtyOffsets = true;
       }
       if (this.due) await this.commit();
