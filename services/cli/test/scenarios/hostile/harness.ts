@@ -289,12 +289,13 @@ clickhouse:
       for (const topic of topics)
         for (const r of await readTopic(kafka, topic, 30_000)) {
           const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(r.headers ?? {}))
-            headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+          // readTopic gives headers as text already.
+          for (const [k, v] of Object.entries(r.headers ?? {})) headers[k] = v;
           out.push({
             topic,
             headers,
-            key: r.key === null ? null : r.key.toString('utf8'),
+            // readTopic gives the key in base64, '' when there is none.
+            key: r.key === '' ? null : Buffer.from(r.key, 'base64').toString('utf8'),
             value: r.value === null ? null : r.value.toString('utf8'),
             size: r.value?.length ?? 0,
           });
