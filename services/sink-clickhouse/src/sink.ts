@@ -18,7 +18,15 @@
  * from the earliest offset. Nothing is lost and nothing is inserted twice across the switch.
  */
 import type { RegistryClient } from '@cdc/avro';
-import { backoffDelay, type Clock, isCdcError, isRetriable, type Logger, systemClock } from '@cdc/core';
+import {
+  backoffDelay,
+  type Clock,
+  isCdcError,
+  isRetriable,
+  type Logger,
+  systemClock,
+  tableNameForTopic,
+} from '@cdc/core';
 import type { Admin, Consumer, Kafka, Producer } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { type DeadLetter, sendDeadLetters } from './dead-letter.ts';
@@ -49,8 +57,9 @@ export interface FlushStats {
   tables: number;
 }
 
+/** The table a topic is written to: `clickhouse.sink.tables.<topic>.table`, else `tableNameForTopic` (`@cdc/core`). */
 export function tableNameFor(options: ClickHouseSinkOptions, topic: string): string {
-  return options.tables[topic]?.table ?? topic.replace(/[^A-Za-z0-9_]/g, '_');
+  return options.tables[topic]?.table ?? tableNameForTopic(topic);
 }
 
 interface Pending {
@@ -83,6 +92,8 @@ export class ClickHouseSink {
   private assigned: string[] = [];
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
   readonly stoppedTables = new Map<string, Error>();
+  /** Topics stopped because their table name is another topic's (a collision): their records are not written or committed. */
+  readonly stoppedTopics = new Map<string, Error>();
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
   /** Totals since start, for logs and tests. */
@@ -145,7 +156,7 @@ export class ClickHouseSink {
       if (this.consumer !== consumer) return;
       this.assigned = Object.keys(e.payload.memberAssignment);
       if (this.paused) this.pauseAll();
-      for (const t of this.stoppedTopics()) consumer.pause([{ topic: t }]);
+      for (const t of this.assigned.filter((a) => this.isStopped(a))) consumer.pause([{ topic: t }]);
     });
     consumer.on(consumer.events.REBALANCING, () => {
       // kafkajs restarts every assigned partition from its committed offset after a rebalance:
@@ -236,8 +247,8 @@ export class ClickHouseSink {
     }
   }
 
-  private stoppedTopics(): string[] {
-    return this.assigned.filter((t) => this.stoppedTables.has(this.tableFor(t)));
+  private isStopped(topic: string): boolean {
+    return this.stoppedTables.has(this.tableFor(topic)) || this.stoppedTopics.has(topic);
   }
 
   private pauseAll(): void {
@@ -250,7 +261,7 @@ export class ClickHouseSink {
   private resumeAll(): void {
     if (!this.consumer || !this.paused) return;
     this.paused = false;
-    const topics = this.assigned.filter((t) => !this.stoppedTables.has(this.tableFor(t)));
+    const topics = this.assigned.filter((t) => !this.isStopped(t));
     if (topics.length > 0) this.consumer.resume(topics.map((topic) => ({ topic })));
   }
 
@@ -331,6 +342,15 @@ export class ClickHouseSink {
         );
       }
     };
+    const newlyStoppedTopics = new Map<string, Error>();
+    const stopTopic = (topic: string, table: string, err: Error) => {
+      if (newlyStoppedTopics.has(topic)) return;
+      newlyStoppedTopics.set(topic, err);
+      this.logger.error(
+        'topic stopped: its table name is taken by another topic; its records are not written or committed until the name is changed and the sink restarted',
+        { topic, table, err },
+      );
+    };
     /** Per partition of a table stopped in this batch: the first offset not written (committed up to there). */
     const limits = new Map<string, bigint>();
     const limit = (r: KafkaRecord) => {
@@ -340,8 +360,8 @@ export class ClickHouseSink {
     };
     for (const record of records) {
       const table = this.tableFor(record.topic);
-      if (this.stoppedTables.has(table)) continue;
-      if (newlyStopped.has(table)) {
+      if (this.isStopped(record.topic)) continue;
+      if (newlyStopped.has(table) || newlyStoppedTopics.has(record.topic)) {
         limit(record);
         continue;
       }
@@ -354,6 +374,7 @@ export class ClickHouseSink {
       try {
         const decoded = await this.decoder.decode(record);
         if (decoded.kind === 'skip') continue;
+        await tables.claim(table, { topic: record.topic, source: decoded.source ?? `topic ${record.topic}` });
         if (decoded.kind === 'truncate') {
           p.truncations.push(decoded);
           continue;
@@ -362,6 +383,11 @@ export class ClickHouseSink {
         p.items.push({ row: decoded.row, record });
       } catch (err) {
         if (isRetriable(err)) throw err;
+        if (isCdcError(err) && err.context.collision === 'topic') {
+          stopTopic(record.topic, table, err);
+          limit(record);
+          continue;
+        }
         if (isCdcError(err, 'SCHEMA_INCOMPATIBLE') && options.onIncompatibleSchema === 'stop-table') {
           stop(table, err);
           limit(record);
@@ -420,9 +446,10 @@ export class ClickHouseSink {
     }
     await this.commit(records, limits);
     for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
-    if (newlyStopped.size > 0 && this.consumer) {
-      const topics = [...new Set(records.map((r) => r.topic))].filter((t) =>
-        newlyStopped.has(this.tableFor(t)),
+    for (const [t, e] of newlyStoppedTopics) this.stoppedTopics.set(t, e);
+    if ((newlyStopped.size > 0 || newlyStoppedTopics.size > 0) && this.consumer) {
+      const topics = [...new Set(records.map((r) => r.topic))].filter(
+        (t) => newlyStopped.has(this.tableFor(t)) || newlyStoppedTopics.has(t),
       );
       this.consumer.pause(topics.map((topic) => ({ topic })));
     }
@@ -438,7 +465,7 @@ export class ClickHouseSink {
     if (!this.consumer) return;
     const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
     for (const r of records) {
-      if (this.stoppedTables.has(this.tableFor(r.topic))) continue;
+      if (this.isStopped(r.topic)) continue;
       const k = `${r.topic}\u0000${r.partition}`;
       const max = limits.get(k);
       const o = max !== undefined && BigInt(r.offset) + 1n > max ? max : BigInt(r.offset) + 1n;

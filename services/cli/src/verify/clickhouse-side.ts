@@ -3,12 +3,11 @@
  * `<table>_current` view the sink maintains (deleted rows and truncated ones left out), read
  * column by column in the form `canonical.ts` expects.
  */
+import { clickHouseColumnName, quoteIdent as ident, quoteString } from '@cdc/core';
 import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { fromClickHouse } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
 import type { SourceTable } from './postgres-side.ts';
-
-const ident = (s: string) => `\`${s.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
 
 export type ReplicaRead = { exists: true; rows: Rows; missingColumns: string[] } | { exists: false };
 
@@ -20,16 +19,19 @@ export async function readReplicaRows(
 ): Promise<ReplicaRead> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string }>(
-    `SELECT name FROM system.columns WHERE database = '${database}' AND table = '${view}'`,
+    `SELECT name FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(view)}`,
   );
   if (found.length === 0) return { exists: false };
   const have = new Set(found.map((c) => c.name));
-  const missingColumns = source.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+  // Each column is read under its source name (the ClickHouse name differs for `.` and `%`).
+  const ch = (name: string) => clickHouseColumnName(name);
+  const missingColumns = source.columns.filter((c) => !have.has(ch(c.name))).map((c) => c.name);
   const select = source.columns.map((c) => {
-    if (!have.has(c.name)) return `NULL AS ${ident(c.name)}`;
-    if (c.kind.kind === 'bytea' && !c.kind.array) return `lower(hex(${ident(c.name)})) AS ${ident(c.name)}`;
-    if (c.kind.kind === 'bytea') return `arrayMap(x -> lower(hex(x)), ${ident(c.name)}) AS ${ident(c.name)}`;
-    return ident(c.name);
+    const col = ident(ch(c.name));
+    if (!have.has(ch(c.name))) return `NULL AS ${ident(c.name)}`;
+    if (c.kind.kind === 'bytea' && !c.kind.array) return `lower(hex(${col})) AS ${ident(c.name)}`;
+    if (c.kind.kind === 'bytea') return `arrayMap(x -> lower(hex(x)), ${col}) AS ${ident(c.name)}`;
+    return `${col} AS ${ident(c.name)}`;
   });
   const rows = await reader.query<Record<string, unknown>>(
     `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)} SETTINGS output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1, output_format_json_named_tuples_as_objects = 1`,

@@ -11,6 +11,7 @@
  * is `_id` as canonical Extended JSON (the Kafka key, the sink's `_key_id` column).
  */
 import { avroNamespaceFor, envelopeSchema, InferredSchema, mongoKey } from '@cdc/avro';
+import { quoteIdent as ident, quoteString } from '@cdc/core';
 import type { MongoSource } from '@cdc/pipeline';
 import { type Document, MongoClient } from 'mongodb';
 import type { ClickHouseReader } from '../clickhouse-target.ts';
@@ -134,8 +135,6 @@ export async function readExpectedRows(
   return { columns, rows, unrepresentable };
 }
 
-const ident = (s: string) => `\`${s.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
-
 export type MongoReplicaRead =
   | { exists: true; rows: Rows; missingColumns: string[]; typeChanged: string[] }
   | { exists: false };
@@ -149,7 +148,7 @@ export async function readMongoReplicaRows(
 ): Promise<MongoReplicaRead> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string; type: string }>(
-    `SELECT name, type FROM system.columns WHERE database = '${database}' AND table = '${view}'`,
+    `SELECT name, type FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(view)}`,
   );
   if (found.length === 0) return { exists: false };
   const have = new Map(found.map((c) => [c.name, c.type]));

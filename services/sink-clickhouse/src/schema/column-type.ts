@@ -29,7 +29,9 @@
  * | any other union | String | the value as JSON text (bytes as base64) |
  */
 import type { AvroField, AvroSchema } from '@cdc/avro';
-import { CdcError } from '@cdc/core';
+import { CdcError, clickHouseColumnName, quoteIdent } from '@cdc/core';
+
+export { quoteIdent };
 
 /** Raw bytes for a String column: the row encoder writes them unescaped (see `row-encoder.ts`). */
 export class RawBytes {
@@ -100,10 +102,7 @@ function resolve(schema: AvroSchema, named: Named): AvroSchema {
 const canBeNullable = (type: string) => !/^(Array|Map|Tuple|Nullable|LowCardinality)\(/.test(type);
 
 /** A mapping that also takes NULL: `Nullable(T)`, or the documented stand-in where ClickHouse forbids it. */
-export function nullableOf(
-  m: ColumnMapping,
-  tuple?: { names: string[]; elements: ColumnMapping[] },
-): ColumnMapping {
+export function nullableOf(m: ColumnMapping, tuple?: TupleShape): ColumnMapping {
   if (canBeNullable(m.type))
     return {
       type: `Nullable(${m.type})`,
@@ -113,26 +112,20 @@ export function nullableOf(
   if (m.type.startsWith('Map(')) return { type: m.type, convert: (v) => (v == null ? {} : m.convert(v)) };
   if (tuple) {
     const elements = tuple.elements.map((e) => nullableOf(e));
-    const names = tuple.names;
+    const { fields, names } = tuple;
     return {
       type: `Tuple(${names.map((n, i) => `${quoteIdent(n)} ${elements[i]!.type}`).join(', ')})`,
       convert: (v) => {
         const rec = (v ?? {}) as Record<string, unknown>;
-        const out: Record<string, unknown> = {};
+        const out: Record<string, unknown> = Object.create(null);
         names.forEach((n, i) => {
-          out[n] = elements[i]!.convert(v == null ? null : rec[n]);
+          out[n] = elements[i]!.convert(v == null ? null : rec[fields[i]!]);
         });
         return out;
       },
     };
   }
   return m;
-}
-
-export function quoteIdent(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
-    ? name
-    : `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 }
 
 function unscaledToText(buf: Uint8Array, scale: number): string {
@@ -195,16 +188,21 @@ function unionMapping(branches: AvroSchema[], named: Named): ColumnMapping {
   return { type: m.type, convert: (v) => m.convert(unwrap(v)) };
 }
 
-function tupleShape(
-  schema: AvroSchema,
-  named: Named,
-): { names: string[]; elements: ColumnMapping[] } | undefined {
+/** A record's Tuple: the Avro field names (keys of decoded values), the element names (the source's, see `clickHouseColumnName`), their mappings. */
+interface TupleShape {
+  fields: string[];
+  names: string[];
+  elements: ColumnMapping[];
+}
+
+function tupleShape(schema: AvroSchema, named: Named): TupleShape | undefined {
   const s = resolve(schema, named);
   if (typeof s !== 'object' || Array.isArray(s) || (s as unknown as Obj).type !== 'record') return undefined;
   if ((s as unknown as Obj)['cdc.type'] === 'extendedJson') return undefined;
   const fields = (s as unknown as { fields: AvroField[] }).fields;
   return {
-    names: fields.map((f) => f.name),
+    fields: fields.map((f) => f.name),
+    names: fields.map(columnNameOf),
     elements: fields.map((f) => mapSchema(f.type as AvroSchema, named)),
   };
 }
@@ -272,9 +270,9 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
         type: `Tuple(${shape.names.map((n, i) => `${quoteIdent(n)} ${shape.elements[i]!.type}`).join(', ')})`,
         convert: (v) => {
           const rec = v as Record<string, unknown>;
-          const out: Record<string, unknown> = {};
+          const out: Record<string, unknown> = Object.create(null);
           shape.names.forEach((n, i) => {
-            out[n] = shape.elements[i]!.convert(rec[n]);
+            out[n] = shape.elements[i]!.convert(rec[shape.fields[i]!]);
           });
           return out;
         },
@@ -294,16 +292,27 @@ export function mapSchema(schema: AvroSchema, named: Named): ColumnMapping {
 export interface FieldColumn {
   /** The Avro field name (the key in decoded values). */
   readonly field: string;
-  /** The column name: the source's own name when the Avro name had to differ (`cdc.column`, `cdc.originalName`). */
+  /** The column name: the source's own name (`cdc.column`, `cdc.originalName` where the Avro name had to differ), through `clickHouseColumnName`. */
   readonly column: string;
   readonly mapping: ColumnMapping;
 }
 
+/** The ClickHouse name of a field: its source name (`cdc.column` from PostgreSQL, `cdc.originalName` from MongoDB, else the Avro name) made a column name. */
+function columnNameOf(field: AvroField): string {
+  const f = field as AvroField & { 'cdc.column'?: unknown; 'cdc.originalName'?: unknown };
+  const source =
+    typeof f['cdc.column'] === 'string'
+      ? f['cdc.column']
+      : typeof f['cdc.originalName'] === 'string'
+        ? f['cdc.originalName']
+        : field.name;
+  return clickHouseColumnName(source);
+}
+
 export function mapField(field: AvroField, named: Named): FieldColumn {
-  const f = field as AvroField & { 'cdc.column'?: string; 'cdc.originalName'?: string };
   return {
     field: field.name,
-    column: f['cdc.column'] ?? f['cdc.originalName'] ?? field.name,
+    column: columnNameOf(field),
     mapping: mapSchema(field.type as AvroSchema, named),
   };
 }

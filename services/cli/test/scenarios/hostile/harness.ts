@@ -176,7 +176,9 @@ export async function openHostile(area: string, options: OpenOptions = {}): Prom
   const mongoClient = new MongoClient(ep.mongo.url);
   await mongoClient.connect();
   const mongo = mongoClient.db(id);
-  await mongo.collection<{ _id: number; note: string }>('ordinary').insertOne({ _id: 0, note: 'before start' });
+  await mongo
+    .collection<{ _id: number; note: string }>('ordinary')
+    .insertOne({ _id: 0, note: 'before start' });
   const indent = (text: string | undefined, n: number) =>
     text
       ? `\n${text
@@ -239,7 +241,13 @@ clickhouse:
     database,
     sql: (text, params) =>
       withClient(
-        new pg.Client({ host: '127.0.0.1', port: ep.postgres.port, user: 'cdc', password: 'cdc', database: id }),
+        new pg.Client({
+          host: '127.0.0.1',
+          port: ep.postgres.port,
+          user: 'cdc',
+          password: 'cdc',
+          database: id,
+        }),
         async (c) => (await c.query(text, params)).rows,
       ),
     superSql: (text, params) => withClient(superuser(id), async (c) => (await c.query(text, params)).rows),
@@ -313,7 +321,9 @@ clickhouse:
       flowing += 1;
       const n = flowing;
       await h.sql('INSERT INTO public.ordinary VALUES ($1, $2)', [n, `row ${n}`]);
-      await mongo.collection<{ _id: number; note: string }>('ordinary').insertOne({ _id: n, note: `doc ${n}` });
+      await mongo
+        .collection<{ _id: number; note: string }>('ordinary')
+        .insertOne({ _id: n, note: `doc ${n}` });
       await h.waitRows(
         `SELECT id FROM ${database}.${h.pgTable('ordinary')} FINAL WHERE id = ${n}`,
         (r) => r.length === 1,
