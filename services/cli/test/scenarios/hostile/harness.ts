@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJsonLogger } from '@cdc/core';
+import { createJsonLogger, tableNameForTopic, topicFor } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
 import { type Db, MongoClient } from 'mongodb';
@@ -281,7 +281,7 @@ clickhouse:
         await sleep(500);
       }
     },
-    pgTable: (table) => `${id}_${id}_public_${table}`.replace(/[^A-Za-z0-9_]/g, '_'),
+    pgTable: (table) => tableNameForTopic(topicFor(id, { db: id, schema: 'public', table })),
     pgTopic: (table) => `${id}.${id}.public.${table}`,
     mongoTopic: (collection) => `${id}_docs.${id}.${collection}`,
     readTopic: (topic) => readTopic(kafkaFor(id), topic, 30_000),
