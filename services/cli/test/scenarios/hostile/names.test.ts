@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hostile, openHostile } from './harness.ts';
 
 const LONG_COLUMN = `${'long name '.repeat(6)}end`; // 63 characters, PostgreSQL's limit
-const LONG_TABLE = `${'Long Table '.repeat(5)}with 8 more`; // 63 characters
+const LONG_TABLE = `${'Long Table '.repeat(5)}with 8 c`; // 63 characters, PostgreSQL's limit
 const MIXED = {
   _id: 1,
   $dollar: 'dollar',
@@ -34,6 +34,7 @@ describe('hostile names', () => {
     (await h.waitRows<Record<string, unknown>>(sql, (r) => r.length === 1))[0]!;
 
   beforeAll(async () => {
+    expect([LONG_COLUMN.length, LONG_TABLE.length]).toEqual([63, 63]);
     const pid = process.pid;
     const id = `h_names_${pid}`;
     // A user's explicit table entry that points a second topic at a table another topic writes.
