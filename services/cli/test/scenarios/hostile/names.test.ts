@@ -90,7 +90,7 @@ describe('hostile names', () => {
     expect(h.pgTable('t s')).toBe(`${h.id}_${h.id}_public_t_s`);
     const rows = await h.waitRows<Record<string, unknown>>(
       `SELECT * EXCEPT (_version, _is_deleted, _change_id, _op, _source_ts, _ingested_at) FROM ${pgT('t s')} FINAL ORDER BY ${q('my id')}`,
-      (r) => r.length === 2 && r[0]?.['Имя'] === 'имя 2',
+      (r) => r.length === 2 && r[0]?.Имя === 'имя 2',
     );
     expect(rows[0]).toEqual({
       'my id': 1,
