@@ -20,10 +20,12 @@
 import type { RegistryClient } from '@cdc/avro';
 import {
   backoffDelay,
+  CdcError,
   type Clock,
   isCdcError,
   isRetriable,
   type Logger,
+  legacyTableNameForTopic,
   systemClock,
   tableNameForTopic,
 } from '@cdc/core';
@@ -62,6 +64,15 @@ export function tableNameFor(options: ClickHouseSinkOptions, topic: string): str
   return options.tables[topic]?.table ?? tableNameForTopic(topic);
 }
 
+/** A failure to read Kafka or ClickHouse state is an outage: retried with the batch. */
+function toRetriable(err: unknown, what: string): unknown {
+  if (isCdcError(err)) return err;
+  return new CdcError('KAFKA_UNAVAILABLE', `${what}: ${(err as Error)?.message ?? String(err)}`, {
+    retriable: true,
+    cause: err,
+  });
+}
+
 interface Pending {
   table: string;
   items: RowItem[];
@@ -92,6 +103,8 @@ export class ClickHouseSink {
   private assigned: string[] = [];
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
   readonly stoppedTables = new Map<string, Error>();
+  /** The table of each topic seen so far (see `resolveTables`). */
+  private readonly resolvedTables = new Map<string, string>();
   /** Topics stopped because their table name is another topic's (a collision): their records are not written or committed. */
   readonly stoppedTopics = new Map<string, Error>();
   private loop: Promise<void> | undefined;
@@ -111,7 +124,48 @@ export class ClickHouseSink {
   }
 
   private tableFor(topic: string): string {
-    return tableNameFor(this.deps.options, topic);
+    return this.resolvedTables.get(topic) ?? tableNameFor(this.deps.options, topic);
+  }
+
+  /**
+   * Fixes the table of each topic the first time it is seen. Earlier versions named a topic
+   * with a `-` with `_` in its place: a topic the group already committed offsets for, whose
+   * new-style table does not exist while that older table does, keeps writing the older table
+   * (the earlier rows are there), with a warning naming the `clickhouse.sink.tables` entry that
+   * makes it explicit. Every other topic gets `tableNameFor`.
+   */
+  private async resolveTables(topics: Iterable<string>): Promise<void> {
+    const { options, tables } = this.deps;
+    for (const topic of topics) {
+      if (this.resolvedTables.has(topic)) continue;
+      const name = tableNameFor(options, topic);
+      const legacy = legacyTableNameForTopic(topic);
+      let table = name;
+      if (
+        options.tables[topic]?.table === undefined &&
+        legacy !== name &&
+        !(await tables.exists(name)) &&
+        (await tables.exists(legacy)) &&
+        (await this.hasCommitted(topic))
+      ) {
+        table = legacy;
+        this.logger.warn(
+          'topic keeps writing the table an earlier version named for it; set its table explicitly to keep it so',
+          {
+            topic,
+            table: legacy,
+            defaultTable: name,
+            fix: `clickhouse.sink.tables.${JSON.stringify(topic)}.table: ${legacy}`,
+          },
+        );
+      }
+      this.resolvedTables.set(topic, table);
+    }
+  }
+
+  private async hasCommitted(topic: string): Promise<boolean> {
+    const offsets = await this.admin!.fetchOffsets({ groupId: this.deps.options.groupId, topics: [topic] });
+    return offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0));
   }
 
   async start(): Promise<void> {
@@ -358,6 +412,11 @@ export class ClickHouseSink {
       const o = BigInt(r.offset);
       if ((limits.get(k) ?? o + 1n) > o) limits.set(k, o);
     };
+    try {
+      await this.resolveTables(new Set(records.map((r) => r.topic)));
+    } catch (err) {
+      throw toRetriable(err, 'resolving the tables of the topics');
+    }
     for (const record of records) {
       const table = this.tableFor(record.topic);
       if (this.isStopped(record.topic)) continue;

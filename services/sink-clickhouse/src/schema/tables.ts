@@ -130,6 +130,15 @@ export class TableManager {
     }
   }
 
+  /** Whether `table` exists in the database. */
+  async exists(table: string): Promise<boolean> {
+    if (this.known.has(table)) return true;
+    const [row] = await this.transport.query<{ n: number | string }>(
+      `SELECT count() AS n FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+
   /** Forgets what it knows (after a rebuild swapped tables). */
   forget(table: string): void {
     this.known.delete(table);
