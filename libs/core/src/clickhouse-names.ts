@@ -22,7 +22,8 @@
  * `-`, quoted (`cdc.shop.public.h-dash` → `` `cdc_shop_public_h-dash` ``), so it never meets a
  * table of the first kind (`h_dash`). Two topics can still meet where `.` and `_` read the same
  * (`a_b.c` and `a.b_c`): the sink records each table's topic and source in its comment and
- * refuses a second one (see `tableClaim`).
+ * refuses a second one (`TableClaim`). A table named in `clickhouse.sink.tables` may take several
+ * topics: that is the user's choice, not a collision.
  */
 
 /** An identifier in backticks, `` ` `` and `\` escaped: valid for any name. */

@@ -433,7 +433,13 @@ export class ClickHouseSink {
       try {
         const decoded = await this.decoder.decode(record);
         if (decoded.kind === 'skip') continue;
-        await tables.claim(table, { topic: record.topic, source: decoded.source ?? `topic ${record.topic}` });
+        // A table named in clickhouse.sink.tables may take several topics by design (the user's
+        // choice); one named by default takes one topic and one source, refusing a second.
+        if (options.tables[record.topic]?.table === undefined)
+          await tables.claim(table, {
+            topic: record.topic,
+            source: decoded.source ?? `topic ${record.topic}`,
+          });
         if (decoded.kind === 'truncate') {
           p.truncations.push(decoded);
           continue;

@@ -79,6 +79,8 @@ export class TableManager {
    * maps to the same table (the fix is a `clickhouse.sink.tables` entry), `SOURCE_UNSUPPORTED`
    * with `context.collision = 'source'` when two source tables share one topic (the fix is at
    * the source). A table created by an earlier version (no claim in its comment) is adopted.
+   * The sink claims only for topics whose table is named by default: a table that
+   * `clickhouse.sink.tables` names may take several topics by design.
    */
   async claim(table: string, claim: TableClaim): Promise<void> {
     let owner = this.owners.get(table);
