@@ -3,7 +3,8 @@
  * place (`it.up-dash.orders` → `it_up_dash_orders`); the table is now `it_up-dash_orders`, so
  * that `up-dash` and `up_dash` never share one. A sink upgraded over a group that already wrote
  * such a topic keeps writing its older table (the earlier rows are there) and says how to make
- * that explicit; it creates no second, partial table.
+ * that explicit; it creates no second, partial table. The plain topic whose default name that
+ * table is (`it.up_dash.orders`) is then refused, naming both topics, while the other flows.
  */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +53,35 @@ describe('upgrade-dash-table', () => {
     // The upgrade: no entry, more changes.
     await load.write(300, 2);
     const sink = await runSinkToEnd(writePipeline(base, join(dir, 'now.yaml')));
+    // The plain topic whose default table the dashed one kept: refused, the dashed one flows on.
+    const plain = topic.replace('up-dash', 'up_dash');
+    expect(tableNameForTopic(plain)).toBe(legacy);
+    const other = new OrdersLoad(plain, 3);
+    await other.write(20, 1);
+    await load.write(100, 2);
+    const both = new SinkProcess([
+      '--config',
+      writePipeline({ ...base, topics: [topic, plain] }, join(dir, 'both.yaml')),
+    ]);
+    await both.line('sink started');
+    const stopped = await both.line(
+      'topic stopped: its table name is taken by another topic; its records are not written or committed until the name is changed and the sink restarted',
+    );
+    expect(stopped).toMatchObject({ topic: plain, table: legacy });
+    expect((stopped.err as { message: string }).message).toContain(
+      `table ${legacy} is written by topic ${topic} (`,
+    );
+    expect((stopped.err as { message: string }).message).toContain(
+      `set clickhouse.sink.tables.${JSON.stringify(plain)}.table to a free name`,
+    );
+    const total = await topicSize(topic);
+    await until(
+      'the dashed topic to be committed to its end',
+      async () =>
+        (await committedOffsets(groupId, topic)).reduce((n, o) => n + Math.max(0, Number(o)), 0) === total,
+    );
+    expect((await committedOffsets(groupId, plain)).every((o) => Number(o) <= 0)).toBe(true);
+    expect((await both.kill('SIGTERM')).code).toBe(0);
     const warning = sink.lines.find((l) => String(l.msg).startsWith('topic keeps writing the table'));
     expect(warning).toMatchObject({
       topic,
