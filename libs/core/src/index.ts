@@ -22,6 +22,18 @@ export {
   sanitizeTopicPart,
   topicFor,
 } from './change-event.ts';
+export {
+  claimComment,
+  clickHouseColumnName,
+  isPlainIdent,
+  legacyTableNameForTopic,
+  parseClaimComment,
+  quoteIdent,
+  quoteString,
+  sourceColumnName,
+  type TableClaim,
+  tableNameForTopic,
+} from './clickhouse-names.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export {
   applyEnvOverrides,

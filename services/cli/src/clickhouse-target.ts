@@ -5,7 +5,7 @@
  * the directory directly with chdb.
  */
 import { resolve } from 'node:path';
-import { CdcError } from '@cdc/core';
+import { CdcError, quoteIdent } from '@cdc/core';
 import type { ClickHouseSection } from '@cdc/pipeline';
 
 export interface ClickHouseReader {
@@ -149,7 +149,7 @@ async function chdbReader(dir: string, database: string): Promise<ClickHouseRead
     );
   }
   // The session keeps its current database; before the sink wrote anything it may not exist.
-  await session.queryAsync(`USE ${database}`, { format: 'TabSeparated' }).catch(() => undefined);
+  await session.queryAsync(`USE ${quoteIdent(database)}`, { format: 'TabSeparated' }).catch(() => undefined);
   return {
     via: `chdb ${dir}`,
     async query<T>(sql: string, settings?: Record<string, string>): Promise<T[]> {

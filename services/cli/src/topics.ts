@@ -1,4 +1,4 @@
-import { topicFor } from '@cdc/core';
+import { tableNameForTopic, topicFor } from '@cdc/core';
 import type { Admin } from '@cdc/kafka';
 import type { Pipeline } from '@cdc/pipeline';
 
@@ -20,7 +20,7 @@ export function matchTopics(patterns: readonly string[], all: readonly string[])
 
 /** The ClickHouse table the sink writes a topic to (services/sink-clickhouse `tableNameFor`). */
 export function tableFor(pipeline: Pipeline, topic: string): string {
-  return pipeline.clickhouse?.sink.tables[topic]?.table ?? topic.replace(/[^A-Za-z0-9_]/g, '_');
+  return pipeline.clickhouse?.sink.tables[topic]?.table ?? tableNameForTopic(topic);
 }
 
 export { topicFor };

@@ -31,10 +31,30 @@ export interface KafkaRecord {
   headers?: Record<string, unknown>;
 }
 
+/**
+ * `source`: the exact source name of a CDC record (`postgresql "db"."schema"."table"`,
+ * `mongodb "db"."collection"`), undefined for other topics. The sink checks that one table is
+ * written from one source name (`TableManager.claim`).
+ */
 export type Decoded =
-  | { kind: 'row'; shape: TableShape; shapeId: string; row: EncodedRow }
-  | { kind: 'truncate'; version: bigint; changeId: string }
+  | { kind: 'row'; shape: TableShape; shapeId: string; row: EncodedRow; source?: string }
+  | { kind: 'truncate'; version: bigint; changeId: string; source?: string }
   | { kind: 'skip' };
+
+/** The exact source name of an envelope's `source` (names in JSON quotes, so any character reads unambiguously). */
+export function sourceName(source: {
+  connector?: unknown;
+  db?: unknown;
+  schema?: unknown;
+  table?: unknown;
+  collection?: unknown;
+}): string | undefined {
+  const q = (v: unknown) => JSON.stringify(String(v));
+  if (typeof source.collection === 'string') return `mongodb ${q(source.db)}.${q(source.collection)}`;
+  if (typeof source.table === 'string')
+    return `postgresql ${q(source.db)}.${q(source.schema)}.${q(source.table)}`;
+  return undefined;
+}
 
 interface WriterSchema {
   schema: AvroRecordSchema;
@@ -231,13 +251,23 @@ export class RecordDecoder {
     const event = value.value as {
       before: Record<string, unknown> | null;
       after: Record<string, unknown> | null;
-      source: { commitLsn?: string; lsn?: string; snapshot?: string; tsMs: bigint | number };
+      source: {
+        commitLsn?: string;
+        lsn?: string;
+        snapshot?: string;
+        tsMs: bigint | number;
+        db?: string;
+        schema?: string;
+        table?: string;
+        collection?: string;
+      };
       op: string;
       changeId: string;
     };
     const version =
       shape.versioning === 'postgres-lsn' ? postgresVersion(event) : offsetVersion(record.offset);
-    if (event.op === 't') return { kind: 'truncate', version, changeId: event.changeId };
+    const source = sourceName(event.source);
+    if (event.op === 't') return { kind: 'truncate', version, changeId: event.changeId, source };
     const deleted = event.op === 'd';
     // MongoDB envelopes are read with wrapped unions: `before`/`after` come as `{ "<ns>.Document": {…} }`.
     const unwrap = (v: Record<string, unknown> | null) =>
@@ -254,7 +284,7 @@ export class RecordDecoder {
     row._change_id = event.changeId;
     row._op = event.op;
     row._source_ts = `${event.source.tsMs}`.padStart(4, '0').replace(/(\d{3})$/, '.$1');
-    return { kind: 'row', shape, shapeId, row };
+    return { kind: 'row', shape, shapeId, row, source };
   }
 
   private dataRow(
@@ -263,7 +293,8 @@ export class RecordDecoder {
     key: Record<string, unknown> | undefined,
     deleted: boolean,
   ): EncodedRow {
-    const row: EncodedRow = {};
+    // No prototype: a column named `__proto__` is an ordinary key.
+    const row: EncodedRow = Object.create(null);
     const outOfRange: Record<string, string> = {};
     let anyOutOfRange = false;
     const noteFor =

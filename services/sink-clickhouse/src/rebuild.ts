@@ -15,7 +15,7 @@
  * table with the same versions, so nothing changes.
  */
 import type { RegistryClient } from '@cdc/avro';
-import { CdcError, type Logger } from '@cdc/core';
+import { CdcError, type Logger, quoteString } from '@cdc/core';
 import { endOffsets, type Kafka } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
@@ -78,7 +78,7 @@ export async function rebuildTable(deps: RebuildDeps, table: string): Promise<Re
   if (topics.length === 0)
     throw new CdcError(
       'CONFIG_INVALID',
-      `no topic of clickhouse.sink.topics writes into table ${table}: check the table name (the topic with non-word characters as _, or clickhouse.sink.tables.<topic>.table)`,
+      `no topic of clickhouse.sink.topics writes into table ${table}: check the table name (the topic with . as _, or clickhouse.sink.tables.<topic>.table)`,
       { context: { table } },
     );
   const fresh = `${table}__rebuild`;
@@ -136,7 +136,7 @@ export async function rebuildTable(deps: RebuildDeps, table: string): Promise<Re
 
   // The fresh table exists only if at least one row was written; an empty topic rebuilds an empty table.
   const exists = await transport.query<{ n: number }>(
-    `SELECT count() AS n FROM system.tables WHERE database = '${tables.database}' AND name = '${fresh}'`,
+    `SELECT count() AS n FROM system.tables WHERE database = ${quoteString(tables.database)} AND name = ${quoteString(fresh)}`,
   );
   if (Number(exists[0]?.n) === 0) {
     await transport.command(`CREATE TABLE ${q(fresh)} AS ${q(table)}`);
@@ -151,7 +151,9 @@ export async function rebuildTable(deps: RebuildDeps, table: string): Promise<Re
   tables.forget(fresh);
   await tables.createViews(table, true);
   await dropFresh();
-  await transport.command(`ALTER TABLE ${q(TRUNCATIONS_TABLE)} DELETE WHERE table_name = '${fresh}'`);
+  await transport.command(
+    `ALTER TABLE ${q(TRUNCATIONS_TABLE)} DELETE WHERE table_name = ${quoteString(fresh)}`,
+  );
   const result = { table, topics, records: sink.totals.records, rows: sink.totals.rows };
   logger.info('table rebuilt', result);
   return result;

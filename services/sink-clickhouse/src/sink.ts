@@ -25,7 +25,9 @@ import {
   isCdcError,
   isRetriable,
   type Logger,
+  legacyTableNameForTopic,
   systemClock,
+  tableNameForTopic,
 } from '@cdc/core';
 import type { Admin, Consumer, Kafka, Producer } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
@@ -57,8 +59,18 @@ export interface FlushStats {
   tables: number;
 }
 
+/** The table a topic is written to: `clickhouse.sink.tables.<topic>.table`, else `tableNameForTopic` (`@cdc/core`). */
 export function tableNameFor(options: ClickHouseSinkOptions, topic: string): string {
-  return options.tables[topic]?.table ?? topic.replace(/[^A-Za-z0-9_]/g, '_');
+  return options.tables[topic]?.table ?? tableNameForTopic(topic);
+}
+
+/** A failure to read Kafka or ClickHouse state is an outage: retried with the batch. */
+function toRetriable(err: unknown, what: string): unknown {
+  if (isCdcError(err)) return err;
+  return new CdcError('KAFKA_UNAVAILABLE', `${what}: ${(err as Error)?.message ?? String(err)}`, {
+    retriable: true,
+    cause: err,
+  });
 }
 
 interface Pending {
@@ -98,6 +110,10 @@ export class ClickHouseSink {
   private readonly markerTails = new Map<string, { topic: string; partition: number; offset: bigint }>();
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
   readonly stoppedTables = new Map<string, Error>();
+  /** The table of each topic seen so far (see `resolveTables`). */
+  private readonly resolvedTables = new Map<string, string>();
+  /** Topics stopped because their table name is another topic's (a collision): their records are not written or committed. */
+  readonly stoppedTopics = new Map<string, Error>();
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
   /** Totals since start, for logs and tests. */
@@ -115,13 +131,54 @@ export class ClickHouseSink {
   }
 
   private tableFor(topic: string): string {
-    return tableNameFor(this.deps.options, topic);
+    return this.resolvedTables.get(topic) ?? tableNameFor(this.deps.options, topic);
+  }
+
+  /**
+   * Fixes the table of each topic the first time it is seen. Earlier versions named a topic
+   * with a `-` with `_` in its place: a topic the group already committed offsets for, whose
+   * new-style table does not exist while that older table does, keeps writing the older table
+   * (the earlier rows are there), with a warning naming the `clickhouse.sink.tables` entry that
+   * makes it explicit. Every other topic gets `tableNameFor`.
+   */
+  private async resolveTables(topics: Iterable<string>): Promise<void> {
+    const { options, tables } = this.deps;
+    for (const topic of topics) {
+      if (this.resolvedTables.has(topic)) continue;
+      const name = tableNameFor(options, topic);
+      const legacy = legacyTableNameForTopic(topic);
+      let table = name;
+      if (
+        options.tables[topic]?.table === undefined &&
+        legacy !== name &&
+        !(await tables.exists(name)) &&
+        (await tables.exists(legacy)) &&
+        (await this.hasCommitted(topic))
+      ) {
+        table = legacy;
+        this.logger.warn(
+          'topic keeps writing the table an earlier version named for it; set its table explicitly to keep it so',
+          {
+            topic,
+            table: legacy,
+            defaultTable: name,
+            fix: `clickhouse.sink.tables.${JSON.stringify(topic)}.table: ${legacy}`,
+          },
+        );
+      }
+      this.resolvedTables.set(topic, table);
+    }
+  }
+
+  private async hasCommitted(topic: string): Promise<boolean> {
+    const offsets = await this.admin!.fetchOffsets({ groupId: this.deps.options.groupId, topics: [topic] });
+    return offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0));
   }
 
   async start(): Promise<void> {
     const { kafka, options } = this.deps;
     await this.deps.tables.init();
-    this.observer.stoppedTables(this.stoppedTables);
+    this.observer.stoppedTables(this.stopped);
     const admin = kafka.admin();
     await admin.connect();
     this.admin = admin;
@@ -164,7 +221,7 @@ export class ClickHouseSink {
       if (this.consumer !== consumer) return;
       this.assigned = Object.keys(e.payload.memberAssignment);
       if (this.paused) this.pauseAll();
-      for (const t of this.stoppedTopics()) consumer.pause([{ topic: t }]);
+      for (const t of this.assigned.filter((a) => this.isStopped(a))) consumer.pause([{ topic: t }]);
     });
     consumer.on(consumer.events.REBALANCING, () => {
       // kafkajs restarts every assigned partition from its committed offset after a rebalance:
@@ -275,8 +332,15 @@ export class ClickHouseSink {
     }
   }
 
-  private stoppedTopics(): string[] {
-    return this.assigned.filter((t) => this.stoppedTables.has(this.tableFor(t)));
+  /** What is stopped, for the observer: the stopped tables, and each stopped topic under `<table> (topic <topic>)`. */
+  private get stopped(): Map<string, Error> {
+    const all = new Map(this.stoppedTables);
+    for (const [topic, err] of this.stoppedTopics) all.set(`${this.tableFor(topic)} (topic ${topic})`, err);
+    return all;
+  }
+
+  private isStopped(topic: string): boolean {
+    return this.stoppedTables.has(this.tableFor(topic)) || this.stoppedTopics.has(topic);
   }
 
   private pauseAll(): void {
@@ -289,7 +353,7 @@ export class ClickHouseSink {
   private resumeAll(): void {
     if (!this.consumer || !this.paused) return;
     this.paused = false;
-    const topics = this.assigned.filter((t) => !this.stoppedTables.has(this.tableFor(t)));
+    const topics = this.assigned.filter((t) => !this.isStopped(t));
     if (topics.length > 0) this.consumer.resume(topics.map((topic) => ({ topic })));
   }
 
@@ -372,6 +436,15 @@ export class ClickHouseSink {
         );
       }
     };
+    const newlyStoppedTopics = new Map<string, Error>();
+    const stopTopic = (topic: string, table: string, err: Error) => {
+      if (newlyStoppedTopics.has(topic)) return;
+      newlyStoppedTopics.set(topic, err);
+      this.logger.error(
+        'topic stopped: its table name is taken by another topic; its records are not written or committed until the name is changed and the sink restarted',
+        { topic, table, err },
+      );
+    };
     /** Per partition of a table stopped in this batch: the first offset not written (committed up to there). */
     const limits = new Map<string, bigint>();
     const limit = (r: KafkaRecord) => {
@@ -379,10 +452,15 @@ export class ClickHouseSink {
       const o = BigInt(r.offset);
       if ((limits.get(k) ?? o + 1n) > o) limits.set(k, o);
     };
+    try {
+      await this.resolveTables(new Set(records.map((r) => r.topic)));
+    } catch (err) {
+      throw toRetriable(err, 'resolving the tables of the topics');
+    }
     for (const record of records) {
       const table = this.tableFor(record.topic);
-      if (this.stoppedTables.has(table)) continue;
-      if (newlyStopped.has(table)) {
+      if (this.isStopped(record.topic)) continue;
+      if (newlyStopped.has(table) || newlyStoppedTopics.has(record.topic)) {
         limit(record);
         continue;
       }
@@ -395,6 +473,13 @@ export class ClickHouseSink {
       try {
         const decoded = await this.decoder.decode(record);
         if (decoded.kind === 'skip') continue;
+        // A table named in clickhouse.sink.tables may take several topics by design (the user's
+        // choice); one named by default takes one topic and one source, refusing a second.
+        if (options.tables[record.topic]?.table === undefined)
+          await tables.claim(table, {
+            topic: record.topic,
+            source: decoded.source ?? `topic ${record.topic}`,
+          });
         if (decoded.kind === 'truncate') {
           p.truncations.push(decoded);
           continue;
@@ -403,6 +488,11 @@ export class ClickHouseSink {
         p.items.push({ row: decoded.row, record });
       } catch (err) {
         if (isRetriable(err)) throw err;
+        if (isCdcError(err) && err.context.collision === 'topic') {
+          stopTopic(record.topic, table, err);
+          limit(record);
+          continue;
+        }
         if (isCdcError(err, 'SCHEMA_INCOMPATIBLE') && options.onIncompatibleSchema === 'stop-table') {
           stop(table, err);
           limit(record);
@@ -468,10 +558,11 @@ export class ClickHouseSink {
     }
     await this.commit(records, limits);
     for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
-    if (newlyStopped.size > 0) this.observer.stoppedTables(this.stoppedTables);
-    if (newlyStopped.size > 0 && this.consumer) {
-      const topics = [...new Set(records.map((r) => r.topic))].filter((t) =>
-        newlyStopped.has(this.tableFor(t)),
+    for (const [t, e] of newlyStoppedTopics) this.stoppedTopics.set(t, e);
+    if (newlyStopped.size > 0 || newlyStoppedTopics.size > 0) this.observer.stoppedTables(this.stopped);
+    if ((newlyStopped.size > 0 || newlyStoppedTopics.size > 0) && this.consumer) {
+      const topics = [...new Set(records.map((r) => r.topic))].filter(
+        (t) => newlyStopped.has(this.tableFor(t)) || newlyStoppedTopics.has(t),
       );
       this.consumer.pause(topics.map((topic) => ({ topic })));
     }
@@ -487,7 +578,7 @@ export class ClickHouseSink {
     if (!this.consumer) return;
     const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
     for (const r of records) {
-      if (this.stoppedTables.has(this.tableFor(r.topic))) continue;
+      if (this.isStopped(r.topic)) continue;
       const k = `${r.topic}\u0000${r.partition}`;
       const max = limits.get(k);
       const o = max !== undefined && BigInt(r.offset) + 1n > max ? max : BigInt(r.offset) + 1n;
@@ -495,7 +586,7 @@ export class ClickHouseSink {
       if (!cur || o > cur.offset) next.set(k, { topic: r.topic, partition: r.partition, offset: o });
     }
     for (const [k, tail] of this.markerTails) {
-      if (this.stoppedTables.has(this.tableFor(tail.topic)) || limits.has(k)) continue;
+      if (this.isStopped(tail.topic) || limits.has(k)) continue;
       // Records delivered before the markers and not yet written hold the partition back.
       const waiting = this.buffer.some(
         (r) => r.topic === tail.topic && r.partition === tail.partition && BigInt(r.offset) < tail.offset,

@@ -16,6 +16,8 @@ export interface SinkProcessConfig {
   groupId: string;
   deadLetterTopic: string;
   maxRows?: number;
+  /** `clickhouse.sink.tables` (default: none). */
+  tables?: Record<string, { table: string }>;
 }
 
 /** Writes the pipeline file for a sink on the local stack; returns its path. */
@@ -33,6 +35,7 @@ export function writePipeline(config: SinkProcessConfig, file: string): string {
         sessionTimeoutMs: 6_000,
         batch: { maxRows: config.maxRows ?? 500, maxWaitMs: 200 },
         retry: { initialDelayMs: 100, maxDelayMs: 2_000 },
+        ...(config.tables ? { tables: config.tables } : {}),
       },
     },
   };

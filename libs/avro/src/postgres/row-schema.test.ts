@@ -230,4 +230,9 @@ describe('derivePgRowSchema', () => {
       ['_', 'é'],
     ]);
   });
+
+  it('never names a field __proto__, which a JS row object cannot hold', () => {
+    const { row } = derivePgRowSchema({ schema: 's', name: 't', columns: [col('__proto__', t('text'))] });
+    expect(row.fields.map((f) => [f.name, f['cdc.column']])).toEqual([['__proto___2', '__proto__']]);
+  });
 });

@@ -8,8 +8,8 @@
  * - Every field records its source type in `cdc.type` (see `type-mapping.ts` for the others),
  *   so the sink can map types back.
  * - Avro names allow `[A-Za-z_][A-Za-z0-9_]*`: other characters become `_`, a leading digit
- *   gets a `_` prefix, and a clash gets `_2`, `_3`…; the column's own name is then in
- *   `cdc.column`.
+ *   gets a `_` prefix, and a clash (or `__proto__`) gets `_2`, `_3`…; the column's own name is
+ *   then in `cdc.column`, which the sink uses for the ClickHouse column.
  * - The key is the columns flagged `isKey`, in column order; a relation without one gives
  *   no key fields (the capture decides what that means).
  */
@@ -74,7 +74,8 @@ export function defineNamedTypesOnce(fields: AvroField[]): AvroField[] {
 }
 
 export function derivePgRowSchema(relation: PgRelation): PgRowSchema {
-  const used = new Set<string>();
+  // `__proto__` is never a field name: JS objects cannot hold it as a plain property (the column gets `__proto___2`).
+  const used = new Set<string>(['__proto__']);
   const columns = relation.columns.map((column): PgColumnMapping => {
     const base = avroName(column.name);
     let field = base;

@@ -17,7 +17,7 @@ export const ClickHouseSinkSchema = z
     topics: z.array(z.string().min(1)).min(1).default(['/^(?!.*\\.dlq$)(?!__).*/']),
     /** How often the sink resolves `topics` again (ms): a topic created later (a new table or collection) is consumed from its beginning without a restart; 0 resolves them only at start. */
     topicRefreshMs: z.number().int().min(0).default(5_000),
-    /** Per topic: the table name (default: the topic with non-word characters as `_`) and, for topics without an Avro key record, the value fields that identify a row. */
+    /** Per topic: the table name (default: the topic with `.` as `_`, see `tableNameForTopic` in `@cdc/core`; two topics or sources never share a table) and, for topics without an Avro key record, the value fields that identify a row. */
     tables: z
       .record(
         z.string(),

@@ -4,12 +4,11 @@
  * column by column in the form `canonical.ts` expects. A date or timestamp outside what
  * ClickHouse holds is compared by the exact text the sink kept in `_out_of_range`.
  */
+import { clickHouseColumnName, quoteIdent as ident, quoteString } from '@cdc/core';
 import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { fromClickHouse } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
 import type { SourceTable } from './postgres-side.ts';
-
-const ident = (s: string) => `\`${s.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
 
 const OUT_OF_RANGE = '_out_of_range';
 const TEMPORAL = new Set(['date', 'timestamp']);
@@ -24,16 +23,19 @@ export async function readReplicaRows(
 ): Promise<ReplicaRead> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string }>(
-    `SELECT name FROM system.columns WHERE database = '${database}' AND table = '${view}'`,
+    `SELECT name FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(view)}`,
   );
   if (found.length === 0) return { exists: false };
   const have = new Set(found.map((c) => c.name));
-  const missingColumns = source.columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+  // Each column is read under its source name (the ClickHouse name differs for `.` and `%`).
+  const ch = (name: string) => clickHouseColumnName(name);
+  const missingColumns = source.columns.filter((c) => !have.has(ch(c.name))).map((c) => c.name);
   const select = source.columns.map((c) => {
-    if (!have.has(c.name)) return `NULL AS ${ident(c.name)}`;
-    if (c.kind.kind === 'bytea' && !c.kind.array) return `lower(hex(${ident(c.name)})) AS ${ident(c.name)}`;
-    if (c.kind.kind === 'bytea') return `arrayMap(x -> lower(hex(x)), ${ident(c.name)}) AS ${ident(c.name)}`;
-    return ident(c.name);
+    const col = ident(ch(c.name));
+    if (!have.has(ch(c.name))) return `NULL AS ${ident(c.name)}`;
+    if (c.kind.kind === 'bytea' && !c.kind.array) return `lower(hex(${col})) AS ${ident(c.name)}`;
+    if (c.kind.kind === 'bytea') return `arrayMap(x -> lower(hex(x)), ${col}) AS ${ident(c.name)}`;
+    return `${col} AS ${ident(c.name)}`;
   });
   // Dates ClickHouse cannot hold: the column has the nearest bound, `_out_of_range` the exact text.
   const exactColumn = have.has(OUT_OF_RANGE) && source.columns.some((c) => TEMPORAL.has(c.kind.kind));

@@ -11,6 +11,7 @@
  * is `_id` as canonical Extended JSON (the Kafka key, the sink's `_key_id` column).
  */
 import { avroNamespaceFor, envelopeSchema, InferredSchema, mongoIdText, mongoKey } from '@cdc/avro';
+import { quoteIdent as ident, quoteString } from '@cdc/core';
 import type { MongoSource } from '@cdc/pipeline';
 import { type Document, MongoClient } from 'mongodb';
 import type { ClickHouseReader } from '../clickhouse-target.ts';
@@ -150,8 +151,6 @@ export async function readExpectedRows(
 
 const OUT_OF_RANGE_TYPE = 'Map(String, String)';
 
-const ident = (s: string) => `\`${s.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
-
 export type MongoReplicaRead =
   | { exists: true; rows: Rows; missingColumns: string[]; typeChanged: string[] }
   | { exists: false };
@@ -165,7 +164,7 @@ export async function readMongoReplicaRows(
 ): Promise<MongoReplicaRead> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string; type: string }>(
-    `SELECT name, type FROM system.columns WHERE database = '${database}' AND table = '${view}'`,
+    `SELECT name, type FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(view)}`,
   );
   if (found.length === 0) return { exists: false };
   const have = new Map(found.map((c) => [c.name, c.type]));

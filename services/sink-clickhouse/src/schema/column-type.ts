@@ -30,7 +30,7 @@
  * | any other union, MongoDB (wrapped) | String | scalars as their text (what `toString` gives for their own column), sub-documents and arrays as canonical Extended JSON (`mongoUnionText`) |
  */
 import { type AvroField, type AvroSchema, mongoUnionText } from '@cdc/avro';
-import { CdcError } from '@cdc/core';
+import { CdcError, clickHouseColumnName, quoteIdent } from '@cdc/core';
 import {
   date32Value,
   dateTime64Value,
@@ -39,6 +39,7 @@ import {
 } from './temporal-range.ts';
 
 export type { OutOfRangeNote } from './temporal-range.ts';
+export { quoteIdent };
 
 /** Raw bytes for a String column: the row encoder writes them unescaped (see `row-encoder.ts`). */
 export class RawBytes {
@@ -115,10 +116,7 @@ function resolve(schema: AvroSchema, named: Named): AvroSchema {
 const canBeNullable = (type: string) => !/^(Array|Map|Tuple|Nullable|LowCardinality)\(/.test(type);
 
 /** A mapping that also takes NULL: `Nullable(T)`, or the documented stand-in where ClickHouse forbids it. */
-export function nullableOf(
-  m: ColumnMapping,
-  tuple?: { names: string[]; elements: ColumnMapping[] },
-): ColumnMapping {
+export function nullableOf(m: ColumnMapping, tuple?: TupleShape): ColumnMapping {
   if (canBeNullable(m.type))
     return {
       type: `Nullable(${m.type})`,
@@ -130,26 +128,20 @@ export function nullableOf(
     return { type: m.type, convert: (v, note) => (v == null ? {} : m.convert(v, note)) };
   if (tuple) {
     const elements = tuple.elements.map((e) => nullableOf(e));
-    const names = tuple.names;
+    const { fields, names } = tuple;
     return {
       type: `Tuple(${names.map((n, i) => `${quoteIdent(n)} ${elements[i]!.type}`).join(', ')})`,
       convert: (v, note) => {
         const rec = (v ?? {}) as Record<string, unknown>;
-        const out: Record<string, unknown> = {};
+        const out: Record<string, unknown> = Object.create(null);
         names.forEach((n, i) => {
-          out[n] = elements[i]!.convert(v == null ? null : rec[n], below(note, `.${n}`));
+          out[n] = elements[i]!.convert(v == null ? null : rec[fields[i]!], below(note, `.${n}`));
         });
         return out;
       },
     };
   }
   return m;
-}
-
-export function quoteIdent(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
-    ? name
-    : `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 }
 
 function unscaledToText(buf: Uint8Array, scale: number): string {
@@ -235,17 +227,21 @@ function unionMapping(branches: AvroSchema[], named: Named, depth = 0): ColumnMa
   return { type: m.type, convert: (v) => m.convert(unwrap(v)) };
 }
 
-function tupleShape(
-  schema: AvroSchema,
-  named: Named,
-  depth = 0,
-): { names: string[]; elements: ColumnMapping[] } | undefined {
+/** A record's Tuple: the Avro field names (keys of decoded values), the element names (the source's, see `clickHouseColumnName`), their mappings. */
+interface TupleShape {
+  fields: string[];
+  names: string[];
+  elements: ColumnMapping[];
+}
+
+function tupleShape(schema: AvroSchema, named: Named, depth = 0): TupleShape | undefined {
   const s = resolve(schema, named);
   if (typeof s !== 'object' || Array.isArray(s) || (s as unknown as Obj).type !== 'record') return undefined;
   if ((s as unknown as Obj)['cdc.type'] === 'extendedJson') return undefined;
   const fields = (s as unknown as { fields: AvroField[] }).fields;
   return {
-    names: fields.map((f) => f.name),
+    fields: fields.map((f) => f.name),
+    names: fields.map(columnNameOf),
     elements: fields.map((f) => mapSchema(f.type as AvroSchema, named, depth + 1)),
   };
 }
@@ -324,9 +320,9 @@ export function mapSchema(schema: AvroSchema, named: Named, depth = 0): ColumnMa
         type: `Tuple(${shape.names.map((n, i) => `${quoteIdent(n)} ${shape.elements[i]!.type}`).join(', ')})`,
         convert: (v, note) => {
           const rec = v as Record<string, unknown>;
-          const out: Record<string, unknown> = {};
+          const out: Record<string, unknown> = Object.create(null);
           shape.names.forEach((n, i) => {
-            out[n] = shape.elements[i]!.convert(rec[n], below(note, `.${n}`));
+            out[n] = shape.elements[i]!.convert(rec[shape.fields[i]!], below(note, `.${n}`));
           });
           return out;
         },
@@ -346,16 +342,27 @@ export function mapSchema(schema: AvroSchema, named: Named, depth = 0): ColumnMa
 export interface FieldColumn {
   /** The Avro field name (the key in decoded values). */
   readonly field: string;
-  /** The column name: the source's own name when the Avro name had to differ (`cdc.column`, `cdc.originalName`). */
+  /** The column name: the source's own name (`cdc.column`, `cdc.originalName` where the Avro name had to differ), through `clickHouseColumnName`. */
   readonly column: string;
   readonly mapping: ColumnMapping;
 }
 
+/** The ClickHouse name of a field: its source name (`cdc.column` from PostgreSQL, `cdc.originalName` from MongoDB, else the Avro name) made a column name. */
+function columnNameOf(field: AvroField): string {
+  const f = field as AvroField & { 'cdc.column'?: unknown; 'cdc.originalName'?: unknown };
+  const source =
+    typeof f['cdc.column'] === 'string'
+      ? f['cdc.column']
+      : typeof f['cdc.originalName'] === 'string'
+        ? f['cdc.originalName']
+        : field.name;
+  return clickHouseColumnName(source);
+}
+
 export function mapField(field: AvroField, named: Named): FieldColumn {
-  const f = field as AvroField & { 'cdc.column'?: string; 'cdc.originalName'?: string };
   return {
     field: field.name,
-    column: f['cdc.column'] ?? f['cdc.originalName'] ?? field.name,
+    column: columnNameOf(field),
     mapping: mapSchema(field.type as AvroSchema, named),
   };
 }

@@ -9,6 +9,10 @@
  * - `t_current`: the current state: `t FINAL` without deleted rows and without rows older than
  *   the table's last truncation (`_cdc_truncations`).
  *
+ * Names: every identifier is quoted (`@cdc/core` `quoteIdent`), so any table or column name
+ * works. Each table records who writes it in its comment (`claimComment`: the topic and the exact
+ * source name); a second writer is refused (`claim`), so two source names never share a table.
+ *
  * Evolution: a column the table lacks is added (`ALTER TABLE … ADD COLUMN`) before the batch
  * that needs it, to `t` and `t_history`, and the view and materialized view are recreated. A
  * column whose new type holds every value of the old one (`widening.ts`: int4 → int8, a
@@ -19,9 +23,17 @@
  * `convertTypes`, casts to the new type instead); except a keyless table's log (ordered by
  * `_change_id`) whose source got a key: it stays a log.
  */
-import { CdcError, type Logger } from '@cdc/core';
+import {
+  CdcError,
+  claimComment,
+  isPlainIdent,
+  type Logger,
+  parseClaimComment,
+  quoteIdent,
+  quoteString,
+  type TableClaim,
+} from '@cdc/core';
 import type { ClickHouseTransport } from '../transport/transport.ts';
-import { quoteIdent } from './column-type.ts';
 import { orderBy, type TableShape, tableColumns } from './table-shape.ts';
 import { widens } from './widening.ts';
 
@@ -34,10 +46,9 @@ interface KnownTable {
 }
 
 const q = quoteIdent;
-
-function literal(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
+const literal = quoteString;
+/** A table or database name in a qualified name: bare when plain (the embedded engine's insert accepts only those), else quoted. */
+const part = (name: string) => (isPlainIdent(name) ? name : quoteIdent(name));
 
 export class TableManager {
   readonly database: string;
@@ -46,6 +57,8 @@ export class TableManager {
   private readonly known = new Map<string, KnownTable>();
   private readonly checkedShapes = new Map<string, string>();
   private readonly canonical = new Map<string, string>();
+  /** Who writes each table (from its comment, or claimed by this process before creating it). */
+  private readonly owners = new Map<string, TableClaim>();
   private ready = false;
 
   /**
@@ -68,7 +81,7 @@ export class TableManager {
   }
 
   qualified(table: string): string {
-    return `${q(this.database)}.${q(table)}`;
+    return `${part(this.database)}.${part(table)}`;
   }
 
   async init(): Promise<void> {
@@ -80,9 +93,78 @@ export class TableManager {
     this.ready = true;
   }
 
+  /**
+   * Records that `claim` writes `table`, or throws when another topic or source already does
+   * (a name collision): `CONFIG_INVALID` with `context.collision = 'topic'` when another topic
+   * maps to the same table (the fix is a `clickhouse.sink.tables` entry), `SOURCE_UNSUPPORTED`
+   * with `context.collision = 'source'` when two source tables share one topic (the fix is at
+   * the source). A table created by an earlier version (no claim in its comment) is adopted.
+   * The sink claims only for topics whose table is named by default: a table that
+   * `clickhouse.sink.tables` names may take several topics by design.
+   */
+  async claim(table: string, claim: TableClaim): Promise<void> {
+    let owner = this.owners.get(table);
+    if (!owner) {
+      await this.init();
+      const [row] = await this.transport.query<{ comment: string }>(
+        `SELECT comment FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
+      );
+      owner = parseClaimComment(row?.comment);
+      if (!owner) {
+        owner = claim;
+        if (row)
+          await this.transport.command(
+            `ALTER TABLE ${this.qualified(table)} MODIFY COMMENT ${literal(claimComment(claim))}`,
+          );
+      }
+      this.owners.set(table, owner);
+    }
+    if (owner.topic !== claim.topic) {
+      throw new CdcError(
+        'CONFIG_INVALID',
+        `table ${table} is written by topic ${owner.topic} (${owner.source}); topic ${claim.topic} (${claim.source}) maps to the same table name. Give it its own table: set clickhouse.sink.tables.${JSON.stringify(claim.topic)}.table to a free name and restart the sink`,
+        {
+          context: {
+            collision: 'topic',
+            table,
+            topic: claim.topic,
+            source: claim.source,
+            ownerTopic: owner.topic,
+            ownerSource: owner.source,
+          },
+        },
+      );
+    }
+    if (owner.source !== claim.source) {
+      throw new CdcError(
+        'SOURCE_UNSUPPORTED',
+        `table ${table} (topic ${claim.topic}) is written by ${owner.source}; a change of ${claim.source} arrived in the same topic (their names map to one topic name). Rename one of them at the source so that their topic names differ, then replay this dead letter`,
+        {
+          context: {
+            collision: 'source',
+            table,
+            topic: claim.topic,
+            source: claim.source,
+            ownerSource: owner.source,
+          },
+        },
+      );
+    }
+  }
+
+  /** Whether `table` exists in the database. */
+  async exists(table: string): Promise<boolean> {
+    if (this.known.has(table)) return true;
+    const [row] = await this.transport.query<{ n: number | string }>(
+      `SELECT count() AS n FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+
   /** Forgets what it knows (after a rebuild swapped tables). */
   forget(table: string): void {
     this.known.delete(table);
+    this.owners.delete(table);
     for (const k of [...this.checkedShapes.keys()])
       if (k.startsWith(`${table}\u0000`)) this.checkedShapes.delete(k);
   }
@@ -127,7 +209,7 @@ export class TableManager {
       this.logger.info('table created', { table: `${this.database}.${table}`, orderBy: orderBy(shape) });
     }
     const wantKey = orderBy(shape).join(', ');
-    const norm = (k: string) => k.replace(/[`()\s]/g, '');
+    const norm = (k: string) => k.replace(/[`()\s\\]/g, '');
     if (norm(known.sortingKey) !== norm(wantKey) && !this.staysLog(table, known, shape)) {
       throw incompatible(table, `the key changed from (${known.sortingKey}) to (${wantKey})`, 'key');
     }
@@ -239,12 +321,14 @@ export class TableManager {
   }
 
   private async create(table: string, shape: TableShape): Promise<void> {
+    const owner = this.owners.get(table);
+    const comment = owner ? ` COMMENT ${literal(claimComment(owner))}` : '';
     const cols = tableColumns(shape)
       .map((c) => `${q(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`)
       .join(', ');
     const key = orderBy(shape).map(q).join(', ');
     await this.transport.command(
-      `CREATE TABLE IF NOT EXISTS ${this.qualified(table)} (${cols}) ENGINE = ReplacingMergeTree(_version, _is_deleted) ORDER BY (${key}) SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+      `CREATE TABLE IF NOT EXISTS ${this.qualified(table)} (${cols}) ENGINE = ReplacingMergeTree(_version, _is_deleted) ORDER BY (${key}) SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}${comment}`,
     );
     await this.transport.command(
       `CREATE TABLE IF NOT EXISTS ${this.qualified(`${table}_history`)} (${cols}) ENGINE = ReplacingMergeTree ORDER BY (${key}, _version) SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,

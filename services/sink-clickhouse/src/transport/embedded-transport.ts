@@ -1,9 +1,12 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { CdcError, type Clock, type Logger, retry } from '@cdc/core';
+import { CdcError, type Clock, type Logger, quoteString, retry } from '@cdc/core';
 import { Session } from 'chdb';
 import { toSinkError } from './errors.ts';
 import type { ClickHouseTransport } from './transport.ts';
+
+/** What the engine's own insert accepts as a target. */
+const PLAIN_TARGET = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/;
 
 /**
  * The embedded engine (chdb) on a data directory. The engine allows one data directory per
@@ -84,14 +87,41 @@ export class EmbeddedTransport implements ClickHouseTransport {
     }
   }
 
+  /**
+   * The engine's insert accepts only plain `db.table` names and plain column names, so the
+   * column list is left out: JSONEachRow matches keys to columns by name (any name), columns a
+   * row lacks take their defaults, and an unknown key is an error (not skipped, which is the
+   * engine's default). A target that needs quoting goes as one statement with the rows inline,
+   * which must then be UTF-8 text.
+   */
   async insert(
     table: string,
-    columns: readonly string[],
+    _columns: readonly string[],
     payload: Buffer,
     settings: Record<string, string | number>,
   ): Promise<void> {
+    const all = { ...settings, input_format_skip_unknown_fields: 0 };
     try {
-      await this.session.insert({ table, values: payload, format: 'JSONEachRow', columns, settings });
+      if (PLAIN_TARGET.test(table)) {
+        await this.session.insert({ table, values: payload, format: 'JSONEachRow', settings: all });
+        return;
+      }
+      let rows: string;
+      try {
+        rows = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+      } catch {
+        throw new CdcError(
+          'SINK_REJECTED',
+          `inserting into ${table}: the rows hold bytes that are not UTF-8, which the embedded engine takes only into a table with a plain name ([A-Za-z_][A-Za-z0-9_]*); set clickhouse.sink.tables.<topic>.table to one`,
+          { context: { table, dataError: true } },
+        );
+      }
+      const set = Object.entries(all)
+        .map(([k, v]) => `${k} = ${typeof v === 'number' ? v : quoteString(v)}`)
+        .join(', ');
+      await this.session.queryAsync(`INSERT INTO ${table} SETTINGS ${set} FORMAT JSONEachRow\n${rows}`, {
+        format: 'TabSeparated',
+      });
     } catch (err) {
       throw toSinkError(err, `inserting into ${table}`, { table });
     }

@@ -40,4 +40,15 @@ describe('toSinkError', () => {
     expect(down).toMatchObject({ code: 'SINK_UNAVAILABLE', retriable: true });
     expect(down.message).toMatch(/check that the server is up/);
   });
+
+  it('does not retry a statement the embedded client refuses to build (it would be refused forever)', () => {
+    const refused = Object.assign(
+      new Error(
+        'Invalid insert column: Invalid identifier "my id": expected non-empty [A-Za-z0-9_] segments',
+      ),
+      { name: 'ChdbInsertError' },
+    );
+    const err = toSinkError(refused, 'inserting into h.t');
+    expect(err).toMatchObject({ code: 'SINK_REJECTED', retriable: false, context: { dataError: false } });
+  });
 });

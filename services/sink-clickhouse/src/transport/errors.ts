@@ -49,6 +49,22 @@ export function toSinkError(
       cause: err,
     });
   }
+  // The embedded client refuses a statement it cannot build (an identifier or setting it does not
+  // accept) before the engine sees it: no retry can help, and the rows are not to blame.
+  const name = (err as Error)?.name;
+  if (
+    code === undefined &&
+    (name === 'ChdbBindError' || (name === 'ChdbInsertError' && /^Invalid /.test(message)))
+  ) {
+    return new CdcError(
+      'SINK_REJECTED',
+      `${what}: the embedded engine's client refused the statement: ${message}`,
+      {
+        context: { ...context, dataError: false },
+        cause: err,
+      },
+    );
+  }
   const network = typeof sysCode === 'string' && /^E[A-Z]+$/.test(sysCode);
   return new CdcError(
     'SINK_UNAVAILABLE',

@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJsonLogger } from '@cdc/core';
+import { createJsonLogger, tableNameForTopic, topicFor } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
 import { type Db, MongoClient } from 'mongodb';
@@ -156,6 +156,17 @@ async function dropAll(id: string): Promise<void> {
   }
 }
 
+async function endpointAnswers(port: number): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/?query=SELECT%201`, {
+      signal: AbortSignal.timeout(1_500),
+    });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
 /** Makes the test's databases and pipeline file (nothing runs until `up()`). */
 export async function openHostile(area: string, options: OpenOptions = {}): Promise<Hostile> {
   const id = `h_${area}_${process.pid}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
@@ -232,7 +243,17 @@ clickhouse:
     return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
   };
   const query = async <T>(sql: string): Promise<T[]> => {
-    reader ??= await openReader(pipeline.clickhouse!);
+    // Only through the sink's endpoint: opening the embedded directory in this process (what
+    // openReader does when the endpoint does not answer yet) would lock the sink out of it.
+    if (!reader) {
+      const t0 = Date.now();
+      while (!(await endpointAnswers(httpPort))) {
+        if (Date.now() - t0 > 120_000)
+          throw new Error(`the sink's read endpoint on port ${httpPort} did not answer within 120 s`);
+        await sleep(500);
+      }
+      reader = await openReader(pipeline.clickhouse!);
+    }
     return reader.query<T>(sql);
   };
   const h: Hostile = {
@@ -281,7 +302,7 @@ clickhouse:
         await sleep(500);
       }
     },
-    pgTable: (table) => `${id}_${id}_public_${table}`.replace(/[^A-Za-z0-9_]/g, '_'),
+    pgTable: (table) => tableNameForTopic(topicFor(id, { db: id, schema: 'public', table })),
     pgTopic: (table) => `${id}.${id}.public.${table}`,
     mongoTopic: (collection) => `${id}_docs.${id}.${collection}`,
     readTopic: (topic) => readTopic(kafkaFor(id), topic, 30_000),
@@ -298,6 +319,7 @@ clickhouse:
         for (const r of await readTopic(kafka, topic, 30_000)) {
           out.push({
             topic,
+            // readTopic gives headers as text already, the key in base64 ('' when there is none).
             headers: r.headers,
             key: r.key === '' ? null : Buffer.from(r.key, 'base64').toString('utf8'),
             value: r.value === null ? null : r.value.toString('utf8'),
