@@ -3,7 +3,7 @@
  * own name (quoted; `.` and `%` escaped as `%2E` and `%25`), two source names never share a
  * table or a column, and where two of them would (one topic name for two source tables, one
  * table name for two topics) the second is refused, naming both and the fix, while everything
- * else keeps flowing. One pipeline run for every case (see docs/hostile-input/names.md).
+ * else keeps flowing. One pipeline run for every case (see README.md, "Unusual input", and docs/hostile-input.md).
  */
 import { quoteIdent as q, sanitizeTopicPart, tableNameForTopic } from '@cdc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
