@@ -13,7 +13,7 @@
  */
 import type { AvroRecordSchema, AvroSerde, EvolutionPolicy, SchemaWriter } from '@cdc/avro';
 import { envelopeSchema, keySchema, nextTopicVersion, onIncompatibleSchema } from '@cdc/avro';
-import { type CdcError, isCdcError, type Logger } from '@cdc/core';
+import { CdcError, isCdcError, type Logger } from '@cdc/core';
 import { type Admin, ensureTopics } from '@cdc/kafka';
 
 export interface TopicSchemasOptions {
@@ -91,7 +91,18 @@ export class TopicSchemas {
     const { serde, logger, connector } = this.options;
     let topic = baseTopic;
     for (let attempt = 0; attempt < 100; attempt++) {
-      await this.ensureTopic(topic);
+      try {
+        await this.ensureTopic(topic);
+      } catch (err) {
+        if (!isCdcError(err, 'KAFKA_TOPIC_INVALID')) throw err;
+        // Only this table cannot be written: its changes are dead-lettered with the reason, the
+        // other tables go on.
+        logger.error('the topic of a table cannot be created: its changes are dead-lettered', {
+          topic,
+          err,
+        });
+        return refusedTopic(topic, err);
+      }
       try {
         const keyWriter =
           keyFields.length === 0 ? null : await serde.writerFor(`${topic}-key`, keySchema(topic, keyFields));
@@ -112,4 +123,16 @@ export class TopicSchemas {
     }
     throw new Error(`no compatible topic version found for ${baseTopic} after 100 versions`);
   }
+}
+
+/**
+ * The topic of a table whose topic Kafka refuses (`KAFKA_TOPIC_INVALID`): encoding a change
+ * throws `POISON_RECORD` with the reason and the fix, so each of its changes is dead-lettered.
+ */
+function refusedTopic(topic: string, reason: CdcError): PreparedTopic {
+  const refuse = (): never => {
+    throw new CdcError('POISON_RECORD', reason.message, { context: { topic }, cause: reason });
+  };
+  const writer = { subject: `${topic}-value`, schemaId: -1, type: undefined as never, encode: refuse };
+  return { topic, keyWriter: null, valueWriter: writer };
 }

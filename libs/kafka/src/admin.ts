@@ -60,8 +60,11 @@ export async function ensureTopics(
       });
     } catch (err) {
       // A concurrent creator is fine; anything else is not.
-      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS')
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') {
+        const invalid = invalidTopics(err);
+        if (invalid.length > 0) throw topicRefused(invalid, existing);
         throw toCdcError(err, 'creating topics', { topics: missing.map((s) => s.topic) });
+      }
     }
   }
   const present = specs.filter((s) => existing.has(s.topic));
@@ -70,6 +73,35 @@ export async function ensureTopics(
   const raise = specs.filter((s) => s.atLeast && Object.keys(s.atLeast).length > 0);
   if (raise.length > 0) await raiseConfigs(admin, raise);
   return { created: missing.map((s) => s.topic) };
+}
+
+/** The topics a `createTopics` refused as invalid names (`INVALID_TOPIC_EXCEPTION`). */
+function invalidTopics(err: unknown): string[] {
+  const e = err as { type?: string; topic?: string; errors?: { type?: string; topic?: string }[] };
+  const all = e.errors ?? [e];
+  return all.filter((x) => x.type === 'INVALID_TOPIC_EXCEPTION' && x.topic).map((x) => x.topic as string);
+}
+
+/**
+ * Kafka refuses a topic whose name collides with an existing one (the same name with `.` and
+ * `_` swapped: they share metric names) or is over 249 characters. Not retriable: the name
+ * must change. `KAFKA_TOPIC_INVALID`, naming the topic, the one it collides with and the fix.
+ */
+function topicRefused(topics: readonly string[], existing: ReadonlySet<string>): CdcError {
+  const norm = (t: string) => t.replaceAll('.', '_');
+  const reasons = topics.map((t) => {
+    const other = [...existing].find((x) => x !== t && norm(x) === norm(t));
+    return other
+      ? `topic ${t} collides with the existing topic ${other} (Kafka treats '.' and '_' alike in topic names)`
+      : t.length > 249
+        ? `topic ${t} is ${t.length} characters, more than Kafka's 249`
+        : `Kafka refuses the topic name ${t}`;
+  });
+  return new CdcError(
+    'KAFKA_TOPIC_INVALID',
+    `${reasons.join('; ')}: rename the table (or collection), leave it out of the capture, or give the source another topicPrefix`,
+    { context: { topics } },
+  );
 }
 
 /** Raises each `atLeast` config whose effective value is smaller, keeping the topic's other configs. */

@@ -173,8 +173,11 @@ export async function readMongoReplicaRows(
   const missingColumns = expected.columns
     .filter((c) => !have.has(c.name) && !optional(c.name))
     .map((c) => c.name);
+  // ClickHouse spells plain element names without the quotes the sink writes them with.
+  const spelling = (t: string | undefined) =>
+    (t ?? '').replace(/`([A-Za-z_][A-Za-z0-9_]*)`/g, '$1').replace(/\s+/g, ' ');
   const typeChanged = expected.columns
-    .filter((c) => have.has(c.name) && have.get(c.name) !== c.type)
+    .filter((c) => have.has(c.name) && spelling(have.get(c.name)) !== spelling(c.type))
     .map((c) => `${c.name} ${have.get(c.name)} (the capture's schema maps to ${c.type})`);
   // Top-level strings as hex: bytes that are not UTF-8 (MongoDB binaries) would not survive JSON.
   const isString = (type: string | undefined) => type === 'String' || type === 'Nullable(String)';

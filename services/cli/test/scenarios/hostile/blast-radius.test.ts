@@ -8,7 +8,9 @@
  *   and holds its records uncommitted, and `cdc status` names the table, the message and the fix
  *   (`cdc down; cdc rebuild …; cdc up`), and exits 1;
  * - after that fix the table has the new type (the rows before the change cast as PostgreSQL cast
- *   them), the held records arrive, `cdc status` exits 0 and `cdc verify` passes for every table.
+ *   them), the held records arrive, `cdc status` exits 0 and `cdc verify` passes for every table;
+ * - a table whose topic Kafka refuses (it collides with another table's) is dead-lettered with
+ *   the reason and the fix, shown in `cdc status`; the capture of the others goes on.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -124,4 +126,45 @@ it('widens columns in place; a change that cannot be applied stops only its tabl
   const verified = h.cdc('verify', '--timeout', '90');
   expect(verified.status, verified.out.slice(-3000)).toBe(0);
   await h.assertFlowing();
+
+  // Two tables whose topics Kafka refuses side by side (`s_x.y` and `s.x_y`: '.' and '_' alike in
+  // topic names): the first is captured, the second's changes are dead-lettered naming both
+  // topics and the fix; everything else flows.
+  await h.sql('CREATE SCHEMA s_x; CREATE SCHEMA s');
+  await h.sql(
+    'CREATE TABLE s_x.y (id int PRIMARY KEY, v text); CREATE TABLE s.x_y (id int PRIMARY KEY, v text)',
+  );
+  await h.superSql(`ALTER PUBLICATION ${h.id} ADD TABLES IN SCHEMA s_x, s`);
+  await h.sql(`INSERT INTO s_x.y VALUES (1, 'first')`);
+  await sleep(3_000);
+  await h.sql(`INSERT INTO s.x_y VALUES (1, 'second'), (2, 'second')`);
+  await h.assertFlowing();
+  const first = `${h.id}_${h.id}_s_x_y`;
+  expect(await h.waitRows(`SELECT id, v FROM h.${first}_current`, (r) => r.length === 1)).toEqual([
+    { id: 1, v: 'first' },
+  ]);
+  const letters = await waitFor(async () => {
+    const l = (await h.deadLetters()).filter(
+      (d) => d.headers['cdc.source.topic'] === `${h.id}.${h.id}.s.x_y`,
+    );
+    return l.length === 2 ? l : undefined;
+  });
+  expect(letters[0]?.headers['cdc.error.code']).toBe('POISON_RECORD');
+  expect(letters[0]?.headers['cdc.error.message']).toContain(
+    `topic ${h.id}.${h.id}.s.x_y collides with the existing topic ${h.id}.${h.id}.s_x.y`,
+  );
+  expect(letters[0]?.headers['cdc.error.message']).toContain('give the source another topicPrefix');
+  const status = await statusUntil((s) => s.out.includes('attention: dead letters table s.x_y'));
+  expect(status.status).toBe(1);
+  await h.assertFlowing();
 });
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`nothing after ${timeoutMs / 1000} s`);
+    await sleep(1_000);
+  }
+}
