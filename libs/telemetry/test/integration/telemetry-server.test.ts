@@ -73,6 +73,7 @@ describe('the telemetry listener', () => {
     t.metrics.stateRestoreRecordsEstimated.set(20, { store: 'customers' });
     t.metrics.restarts.add(1, { unit: 'sink', code: 'KAFKA_UNAVAILABLE' });
     t.metrics.retryAttempt.set(1, { unit: 'sink' });
+    t.metrics.tableStopped.set(1, { stage: 'sink', table: 'orders', code: 'SCHEMA_INCOMPATIBLE' });
 
     const res = await fetch(`${url}/metrics`);
     expect(res.status).toBe(200);
@@ -91,6 +92,7 @@ describe('the telemetry listener', () => {
     expect(value(all, 'cdc_end_to_end_latency_seconds_bucket', { topic, le: '0.5' })).toBe(1);
     expect(value(all, 'cdc_slot_wal_retained_bytes', { slot: 'cdc_shop' })).toBe(16_777_216);
     expect(value(all, 'cdc_service_info', { version: '1.2.3' })).toBe(1);
+    expect(value(all, 'cdc_table_stopped', { stage: 'sink', table: 'orders', code: 'SCHEMA_INCOMPATIBLE' })).toBe(1);
   });
 
   it('answers /healthz while alive and flips /readyz with its checks', async () => {
