@@ -77,7 +77,7 @@ describe('incremental-snapshot', () => {
 
       const third = recordingLogger();
       const three = runCapture(source, third.logger);
-      await waitFor('incremental snapshot finished', 90_000, () =>
+      await waitFor('incremental snapshot finished', 180_000, () =>
         third.lines.some((l) => l.msg === 'incremental snapshot finished'),
       ).catch((err: unknown) => {
         const notes = third.lines.filter((l) => l.level !== 'info' || l.msg.startsWith('incremental'));
@@ -138,5 +138,5 @@ describe('incremental-snapshot', () => {
       await load.catch(() => undefined);
       await db.end();
     }
-  }, 180_000);
+  }, 300_000);
 });

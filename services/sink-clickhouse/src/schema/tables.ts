@@ -33,6 +33,7 @@ import {
   quoteString,
   type TableClaim,
 } from '@cdc/core';
+import { clickhouseCode } from '../transport/errors.ts';
 import type { ClickHouseTransport } from '../transport/transport.ts';
 import { orderBy, type TableShape, tableColumns } from './table-shape.ts';
 import { widens } from './widening.ts';
@@ -67,6 +68,8 @@ export class TableManager {
    * refused: replaying a topic in order ends with the columns of its newest schema.
    */
   private readonly convertTypes: boolean;
+  /** Whether the server has table comments (where the topic owning a table is recorded). */
+  private tableComments = true;
 
   constructor(
     transport: ClickHouseTransport,
@@ -106,9 +109,24 @@ export class TableManager {
     let owner = this.owners.get(table);
     if (!owner) {
       await this.init();
-      const [row] = await this.transport.query<{ comment: string }>(
-        `SELECT comment FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
-      );
+      let row: { comment: string } | undefined;
+      if (this.tableComments) {
+        try {
+          [row] = await this.transport.query<{ comment: string }>(
+            `SELECT comment FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
+          );
+        } catch (err) {
+          // A server without table comments (before 21.x): the claim lives in this process only.
+          if (clickhouseCode(err) !== 47 && !/Unknown identifier: comment/.test(String(err))) throw err;
+          this.tableComments = false;
+          this.logger.info(
+            'this ClickHouse keeps no table comments: table ownership is checked per process',
+            {
+              database: this.database,
+            },
+          );
+        }
+      }
       owner = parseClaimComment(row?.comment);
       if (!owner) {
         owner = claim;
