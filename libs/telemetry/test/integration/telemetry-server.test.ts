@@ -92,7 +92,9 @@ describe('the telemetry listener', () => {
     expect(value(all, 'cdc_end_to_end_latency_seconds_bucket', { topic, le: '0.5' })).toBe(1);
     expect(value(all, 'cdc_slot_wal_retained_bytes', { slot: 'cdc_shop' })).toBe(16_777_216);
     expect(value(all, 'cdc_service_info', { version: '1.2.3' })).toBe(1);
-    expect(value(all, 'cdc_table_stopped', { stage: 'sink', table: 'orders', code: 'SCHEMA_INCOMPATIBLE' })).toBe(1);
+    expect(
+      value(all, 'cdc_table_stopped', { stage: 'sink', table: 'orders', code: 'SCHEMA_INCOMPATIBLE' }),
+    ).toBe(1);
   });
 
   it('answers /healthz while alive and flips /readyz with its checks', async () => {
