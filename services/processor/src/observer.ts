@@ -54,9 +54,16 @@ export function observed<K, V>(topic: string, observer: ProcessorObserver): Proc
 
 export function telemetryObserver(telemetry: Telemetry, application: string): ProcessorObserver {
   const { metrics, tracer } = telemetry;
+  // Reads are counted per topic here and added to the metric at each transaction's end: one
+  // metric update per record cost more than the record's enrichment.
+  const read = new Map<string, number>();
+  const flushReads = () => {
+    for (const [topic, n] of read) metrics.recordsIn.add(n, { stage: 'process', topic });
+    read.clear();
+  };
   return {
     record(topic, headers, forward) {
-      metrics.recordsIn.add(1, { stage: 'process', topic });
+      read.set(topic, (read.get(topic) ?? 0) + 1);
       // No span goes anywhere: the outputs carry the source transaction's trace context as it came.
       if (!telemetry.tracing) return forward(headers ?? {});
       return withSpan(
@@ -75,11 +82,13 @@ export function telemetryObserver(telemetry: Telemetry, application: string): Pr
       );
     },
     committed(perTopic, total) {
+      flushReads();
       for (const [topic, n] of perTopic) metrics.recordsOut.add(n, { stage: 'process', topic });
       metrics.batchSize.record(total, { stage: 'process' });
       metrics.transactions.add(1, { stage: 'process', outcome: 'commit' });
     },
     aborted() {
+      flushReads();
       metrics.transactions.add(1, { stage: 'process', outcome: 'abort' });
     },
   };

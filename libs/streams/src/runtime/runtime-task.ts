@@ -338,8 +338,8 @@ export class RuntimeTask {
       for (const [topic, list] of byTopic) {
         // A produce request carries one record batch per partition, and the broker refuses a
         // batch past its max.message.bytes (1 MiB by default): send in slices well below that.
-        // kafkajs groups a send's messages by partition in time quadratic in their number,
-        // hence a cap on records too.
+        // A cap on records too: published kafkajs groups a send's messages by partition in time
+        // quadratic in their number (patches/ makes that linear; the cap bounds any other copy).
         let messages: Message[] = [];
         let bytes = 0;
         for (const r of list) {
