@@ -23,7 +23,14 @@ export async function groupLag(
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   const out: PartitionLag[] = [];
   for (const t of topics) {
-    const ends = await admin.fetchTopicOffsets(t);
+    let ends: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+    try {
+      ends = await admin.fetchTopicOffsets(t);
+    } catch (err) {
+      // Deleted since it was listed: nothing left to consume.
+      if ((err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') continue;
+      throw err;
+    }
     const mine = committed.find((c) => c.topic === t);
     for (const e of ends) {
       const c = BigInt(mine?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1');

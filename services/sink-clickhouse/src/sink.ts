@@ -109,7 +109,7 @@ export class ClickHouseSink {
   private bufferSince = 0;
   private paused = false;
   private inFlight = 0;
-  /** The batch being prepared (taken from the buffer, not yet written). */
+  /** The batch taken from the buffer whose write has not started (being prepared, or waiting for the previous write). */
   private preparing: readonly KafkaRecord[] = [];
   private stopping = false;
   /** A topic switch is under way: the flush loop flushes at once and does not resume consumption. */
@@ -416,14 +416,15 @@ export class ClickHouseSink {
       this.buffer = [];
       this.bufferSince = this.clock.now();
       this.inFlight += records.length;
+      // Until its write starts, the batch holds back commits past transaction markers after it.
       this.preparing = records;
       let prepared: Prepared | undefined;
       try {
         prepared = await this.retrying(records, () => this.prepare(records));
+        if (!(await settle()) || prepared === undefined) return;
       } finally {
         this.preparing = [];
       }
-      if (!(await settle()) || prepared === undefined) return;
       const batch = prepared;
       const w = {
         settled: false,
