@@ -13,7 +13,7 @@
  * at the moment of reading: a mismatch is compared again until the time is up.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJsonLogger, type LsnText, parseLsn } from '@cdc/core';
+import { clickHouseColumnName, createJsonLogger, type LsnText, parseLsn } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline, type PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
@@ -21,7 +21,13 @@ import { type ClickHouseReader, openReader } from '../clickhouse-target.ts';
 import { drained, groupLag, readPositions } from '../kafka-progress.ts';
 import { availability } from '../services.ts';
 import { tableFor, topicFor } from '../topics.ts';
-import { readReplicaRows } from './clickhouse-side.ts';
+import { rowHashSql } from './checksum-sql.ts';
+import {
+  readReplicaRows,
+  replicaColumnTypes,
+  replicaKeyBounds,
+  replicaRangeSide,
+} from './clickhouse-side.ts';
 import { compareRows, type TableComparison } from './compare.ts';
 import { compareMongoTargets, type MongoTarget, openMongoTarget } from './mongo-verify.ts';
 import {
@@ -29,14 +35,21 @@ import {
   connectSource,
   currentLsn,
   describeTable,
+  rangeKeyOf,
   readSourceRows,
   type SourceTable,
   slotConfirmedLsn,
+  sourceKeyBounds,
+  sourceRangeSide,
 } from './postgres-side.ts';
+import { type KeyRange, mergeRanges } from './range-plan.ts';
+import { compareRanges, type RangeOptions } from './range-verify.ts';
 
 export interface VerifyOptions {
   config: string;
   timeoutMs: number;
+  /** Range comparison settings (tests and benchmarks; defaults otherwise). */
+  ranges?: Partial<RangeOptions>;
   /** Only these sources (by name); default every source of the file. */
   sources?: readonly string[];
   log?: (line: string) => void;
@@ -49,6 +62,19 @@ export interface TableReport extends Partial<TableComparison> {
   clickhouseTable: string;
   match: boolean;
   note?: string;
+  /**
+   * How the table was compared: `ranges` (per-range counts and checksums computed by both
+   * databases, bisected to the differing keys), `ranges-rows` (per-range counts, rows compared
+   * in memory one range at a time: a column has no SQL canonical form), `in-memory` (all rows
+   * at once: no one-column integer key).
+   */
+  method?: 'ranges' | 'ranges-rows' | 'in-memory';
+  /** Key ranges compared (every bisection level). */
+  ranges?: number;
+  /** Source rows compared per second. */
+  rowsPerSecond?: number;
+  /** What `--repair` re-reads: the differing keys as ranges of the key column, and the keys only ClickHouse holds. */
+  repair?: { key: string; ranges: { lo: string; hi: string }[]; onlyInClickHouse: string[] };
 }
 
 export interface SourceReport {
@@ -197,10 +223,16 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       report.attempts++;
       report.tables = [];
       for (const x of targets) {
-        for (const { t, chTable } of x.tables) {
-          report.tables.push(
-            await compareTable(x.source.name, t, chTable, x.client, reader, section.database),
-          );
+        // One snapshot of the source for all its tables.
+        await x.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          for (const { t, chTable } of x.tables) {
+            report.tables.push(
+              await compareTable(x.source.name, t, chTable, x.client, reader, section.database, o.ranges),
+            );
+          }
+        } finally {
+          await x.client.query('COMMIT').catch(() => undefined);
         }
       }
       report.tables.push(
@@ -251,8 +283,15 @@ async function compareTable(
   client: pg.Client,
   reader: ClickHouseReader,
   database: string,
+  rangeOptions?: Partial<RangeOptions>,
 ): Promise<TableReport> {
   const name = `${t.schema}.${t.table}`;
+  const key = rangeKeyOf(t);
+  if (key !== undefined) {
+    const types = await replicaColumnTypes(reader, database, chTable);
+    if (types.size > 0)
+      return compareTableRanges(source, t, chTable, key, types, client, reader, database, rangeOptions);
+  }
   const src = await readSourceRows(client, t);
   const replica = await readReplicaRows(reader, database, chTable, t);
   if (!replica.exists) {
@@ -277,9 +316,88 @@ async function compareTable(
     table: name,
     clickhouseTable: `${database}.${chTable}_current`,
     ...c,
+    method: 'in-memory',
     ...(replica.missingColumns.length > 0
       ? { note: `columns missing in ClickHouse: ${replica.missingColumns.join(', ')}` }
       : {}),
+  };
+}
+
+/** A table with a one-column integer key: by key ranges, memory bounded (see range-verify.ts). */
+async function compareTableRanges(
+  source: string,
+  t: SourceTable,
+  chTable: string,
+  key: string,
+  types: ReadonlyMap<string, string>,
+  client: pg.Client,
+  reader: ClickHouseReader,
+  database: string,
+  rangeOptions?: Partial<RangeOptions>,
+): Promise<TableReport> {
+  const t0 = Date.now();
+  const hash = rowHashSql(t.columns, types);
+  const [a, b] = await Promise.all([
+    sourceKeyBounds(client, t, key),
+    replicaKeyBounds(reader, database, chTable, key),
+  ]);
+  const bounds = unionBounds(a, b);
+  const c = await compareRanges(
+    t.columns.map((x) => x.name),
+    bounds,
+    sourceRangeSide(client, t, key, hash.ok ? hash.postgres : null),
+    replicaRangeSide(reader, database, chTable, t, key, hash.ok ? hash.clickhouse : null),
+    { ...rangeOptions, hashed: hash.ok },
+  );
+  const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
+  const notes: string[] = [];
+  if (!hash.ok) notes.push(`rows compared in memory range by range: ${hash.reason}`);
+  if (c.hashOnly > 0) notes.push(`${c.hashOnly} range(s) had different SQL checksums but equal rows`);
+  if (c.keys.length < c.differing)
+    notes.push(`only the first ${c.keys.length} differing keys are kept for a repair`);
+  const missing = t.columns.filter((x) => !types.has(clickHouseColumnName(x.name))).map((x) => x.name);
+  if (missing.length > 0) notes.push(`columns missing in ClickHouse: ${missing.join(', ')}`);
+  return {
+    source,
+    table: `${t.schema}.${t.table}`,
+    clickhouseTable: `${database}.${chTable}_current`,
+    sourceRows: c.sourceRows,
+    clickhouseRows: c.clickhouseRows,
+    sourceChecksum: c.sourceChecksum,
+    clickhouseChecksum: c.clickhouseChecksum,
+    match: c.match,
+    diffs: c.diffs,
+    differing: c.differing,
+    method: hash.ok ? 'ranges' : 'ranges-rows',
+    ranges: c.ranges,
+    rowsPerSecond: Math.round(c.sourceRows / seconds),
+    ...(c.keys.length > 0
+      ? {
+          repair: {
+            key,
+            ranges: mergeRanges(c.keys.map((k) => ({ lo: k, hi: k }))).map((r) => ({
+              lo: String(r.lo),
+              hi: String(r.hi),
+            })),
+            onlyInClickHouse: c.onlyInClickHouse.map(String),
+          },
+        }
+      : {}),
+    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+  };
+}
+
+function unionBounds(
+  a: { range: KeyRange; rows: number } | null,
+  b: { range: KeyRange; rows: number } | null,
+): { range: KeyRange; rows: number } | null {
+  if (!a || !b) return a ?? b;
+  return {
+    range: {
+      lo: [a.range.lo, b.range.lo].sort((x, y) => (x < y ? -1 : 1))[0] as bigint,
+      hi: [a.range.hi, b.range.hi].sort((x, y) => (x > y ? -1 : 1))[0] as bigint,
+    },
+    rows: Math.max(a.rows, b.rows),
   };
 }
 
@@ -296,8 +414,12 @@ export function formatVerifyReport(r: VerifyReport): string {
     const sums = t.sourceChecksum
       ? `  checksum ${t.sourceChecksum}${t.match ? '' : ` / ${t.clickhouseChecksum}`}`
       : '';
+    const how =
+      t.ranges !== undefined
+        ? `  ${t.ranges} range(s), ${t.rowsPerSecond ?? 0} rows/s${t.method === 'ranges-rows' ? ' (rows)' : ''}`
+        : '';
     lines.push(
-      `${t.match ? 'ok      ' : 'MISMATCH'} ${t.table.padEnd(w)}  ${counts}${sums}${t.note ? `  (${t.note})` : ''}`,
+      `${t.match ? 'ok      ' : 'MISMATCH'} ${t.table.padEnd(w)}  ${counts}${sums}${how}${t.note ? `  (${t.note})` : ''}`,
     );
     if (!t.match && t.diffs) {
       for (const d of t.diffs)
