@@ -14,8 +14,11 @@ export const USAGE = `usage: cdc <command> [options]
                                   position, snapshot progress; whether the supervisor runs
   logs [service] [--lines N]      the end of a service's log (\`logs supervisor\`: restarts and exits)
   query "SQL" [--json]            query the pipeline's ClickHouse target (embedded or server)
-  verify --config FILE [--timeout 120] [--source NAME…] [--json]
+  verify --config FILE [--timeout 120] [--source NAME…] [--repair] [--rows-per-second N] [--json]
                                   compare every captured table/collection with ClickHouse's current state
+                                  (by key ranges checksummed inside both databases); --repair: re-read
+                                  the differing keys through the capture (a resync in the WAL), then
+                                  compare again; --rows-per-second: read the source at most that fast
   schemas register|check|list     the checked-in Avro schemas against the registry
   rebuild <table> --config FILE   rebuild a ClickHouse table by replaying its topic
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
@@ -54,6 +57,10 @@ export interface ParsedArgs {
   lines: number;
   /** `--source NAME` (repeatable): `verify` only these sources. */
   sources: string[];
+  /** `verify --repair`. */
+  repair: boolean;
+  /** `verify --rows-per-second N` (undefined: unlimited). */
+  rowsPerSecond: number | undefined;
   /** Arguments after the command passed on untouched (`cdc schemas …`). */
   rest: string[];
 }
@@ -83,6 +90,10 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const lines = Number(values.lines);
   if (!Number.isInteger(lines) || lines <= 0)
     throw new UsageError(`--lines takes a positive number, got "${values.lines}"`);
+  const rowsPerSecond =
+    values['rows-per-second'] === undefined ? undefined : Number(values['rows-per-second']);
+  if (rowsPerSecond !== undefined && (!Number.isFinite(rowsPerSecond) || rowsPerSecond <= 0))
+    throw new UsageError(`--rows-per-second takes a positive number, got "${values['rows-per-second']}"`);
   const out: ParsedArgs = {
     command: name,
     positionals,
@@ -92,6 +103,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     timeoutMs: timeoutS * 1000,
     lines,
     sources: values.source ?? [],
+    repair: values.repair,
+    rowsPerSecond,
     rest: [],
   };
   if (values.help) return { ...out, command: 'help' };
@@ -119,6 +132,8 @@ function parse(args: string[]) {
       json: { type: 'boolean', default: false },
       source: { type: 'string', multiple: true },
       timeout: { type: 'string', default: '120' },
+      repair: { type: 'boolean', default: false },
+      'rows-per-second': { type: 'string' },
       lines: { type: 'string', default: '50' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -135,6 +150,8 @@ function base(command: CommandName, positionals: string[], env: NodeJS.ProcessEn
     timeoutMs: 120_000,
     lines: 50,
     sources: [],
+    repair: false,
+    rowsPerSecond: undefined,
     rest: [],
   };
 }

@@ -93,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
         config: args.config as string,
         timeoutMs: args.timeoutMs,
         sources: args.sources,
+        repair: args.repair,
+        ...(args.rowsPerSecond === undefined ? {} : { ranges: { rowsPerSecond: args.rowsPerSecond } }),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));

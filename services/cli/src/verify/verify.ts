@@ -50,6 +50,11 @@ export interface VerifyOptions {
   timeoutMs: number;
   /** Range comparison settings (tests and benchmarks; defaults otherwise). */
   ranges?: Partial<RangeOptions>;
+  /**
+   * Re-read the differing keys through the capture (a resync request in the source's WAL, so the
+   * fix travels through Kafka like any change), then compare again until they match or time is up.
+   */
+  repair?: boolean;
   /** Only these sources (by name); default every source of the file. */
   sources?: readonly string[];
   log?: (line: string) => void;
@@ -96,6 +101,17 @@ export interface VerifyReport {
   sources: SourceReport[];
   tables: TableReport[];
   problems: string[];
+  /** `--repair`: what was asked of the captures (the report's tables are those compared after). */
+  repairs: RepairRequest[];
+}
+
+export interface RepairRequest {
+  source: string;
+  table: string;
+  /** Key ranges re-read. */
+  ranges: number;
+  /** Keys only ClickHouse held, deleted unless the source has them by then. */
+  deletes: number;
 }
 
 interface PgTarget {
@@ -119,6 +135,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     sources: [],
     tables: [],
     problems: [],
+    repairs: [],
   };
   const section = pipeline.clickhouse;
   if (!section) {
@@ -239,6 +256,10 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         ...(await compareMongoTargets(mongoTargets, kafka, admin, reader, section.database)),
       );
       const allMatch = report.tables.every((t) => t.match);
+      if (!allMatch && o.repair && report.repairs.length === 0) {
+        await requestRepairs(targets, report, log);
+        if (report.repairs.length === 0) break;
+      }
       if (allMatch || Date.now() + 2_000 > deadline) break;
       log(`verify: ${report.tables.filter((t) => !t.match).length} table(s) differ; comparing again`);
       await sleep(2_000);
@@ -321,6 +342,62 @@ async function compareTable(
       ? { note: `columns missing in ClickHouse: ${replica.missingColumns.join(', ')}` }
       : {}),
   };
+}
+
+/** Most ranges one repair asks for; beyond it a rebuild of the table is the better tool. */
+const MAX_REPAIR_RANGES = 10_000;
+
+/**
+ * Writes a resync request per differing table into its source's WAL
+ * (`pg_logical_emit_message(true, 'cdc.watermark.<source>', 'resync:{…}')`): the capture meets
+ * it in commit order and re-reads those keys as an incremental snapshot (capture-postgres
+ * `snapshot/incremental.ts`), deleting the keys only ClickHouse held if the source still lacks them.
+ */
+async function requestRepairs(targets: PgTarget[], report: VerifyReport, log: (l: string) => void) {
+  for (const x of targets) {
+    for (const t of report.tables) {
+      if (t.match || t.source !== x.source.name) continue;
+      if (!t.repair) {
+        report.problems.push(
+          `${t.table} differs and cannot be repaired by key ranges (it needs a one-column integer primary key): rebuild it with cdc rebuild or re-add it to the include list`,
+        );
+        continue;
+      }
+      if (t.repair.ranges.length > MAX_REPAIR_RANGES) {
+        report.problems.push(
+          `${t.table} has ${t.repair.ranges.length} differing key ranges, more than one repair re-reads (${MAX_REPAIR_RANGES}): rebuild the table instead`,
+        );
+        continue;
+      }
+      const absent = t.repair.onlyInClickHouse.map((k) => BigInt(k));
+      const ranges = t.repair.ranges.map((r) => {
+        const lo = BigInt(r.lo);
+        const hi = BigInt(r.hi);
+        return {
+          from: [r.lo],
+          to: [r.hi],
+          absent: absent.filter((k) => k >= lo && k <= hi).map((k) => [String(k)]),
+        };
+      });
+      // Several messages for many ranges: each is one WAL record.
+      for (let i = 0; i < ranges.length; i += 500) {
+        const body = JSON.stringify({ table: t.table, ranges: ranges.slice(i, i + 500) });
+        await x.client.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+          `cdc.watermark.${x.source.name}`,
+          `resync:${body}`,
+        ]);
+      }
+      report.repairs.push({
+        source: x.source.name,
+        table: t.table,
+        ranges: ranges.length,
+        deletes: absent.length,
+      });
+      log(
+        `verify: ${t.table}: asked the capture to re-read ${ranges.length} key range(s) (${absent.length} key(s) only in ClickHouse)`,
+      );
+    }
+  }
 }
 
 /** A table with a one-column integer key: by key ranges, memory bounded (see range-verify.ts). */
@@ -430,6 +507,10 @@ export function formatVerifyReport(r: VerifyReport): string {
         lines.push(`           … ${(t.differing ?? 0) - t.diffs.length} more differing key(s)`);
     }
   }
+  for (const x of r.repairs)
+    lines.push(
+      `repair   ${x.table}: ${x.ranges} key range(s) re-read through the capture, ${x.deletes} key(s) only in ClickHouse`,
+    );
   for (const p of r.problems) lines.push(`problem: ${p}`);
   const bad = r.tables.filter((t) => !t.match).length;
   lines.push(
