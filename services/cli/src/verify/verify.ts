@@ -401,7 +401,7 @@ async function requestRepairs(targets: PgTarget[], report: VerifyReport, log: (l
 }
 
 /** A table with a one-column integer key: by key ranges, memory bounded (see range-verify.ts). */
-async function compareTableRanges(
+export async function compareTableRanges(
   source: string,
   t: SourceTable,
   chTable: string,
