@@ -19,6 +19,9 @@ export const USAGE = `usage: cdc <command> [options]
                                   (by key ranges checksummed inside both databases); --repair: re-read
                                   the differing keys through the capture (a resync in the WAL), then
                                   compare again; --rows-per-second: read the source at most that fast
+  verify --continuous [--rows-per-second 20000] [--interval 60] [--metrics-port 9470]
+                                  verify again and again in the background, results as cdc_verify_*
+                                  metrics on 127.0.0.1:PORT/metrics; stops on SIGTERM/SIGINT
   schemas register|check|list     the checked-in Avro schemas against the registry
   rebuild <table> --config FILE   rebuild a ClickHouse table by replaying its topic
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
@@ -59,8 +62,14 @@ export interface ParsedArgs {
   sources: string[];
   /** `verify --repair`. */
   repair: boolean;
-  /** `verify --rows-per-second N` (undefined: unlimited). */
+  /** `verify --rows-per-second N` (undefined: unlimited; 20000 with --continuous). */
   rowsPerSecond: number | undefined;
+  /** `verify --continuous`. */
+  continuous: boolean;
+  /** `verify --continuous --interval S`, in ms. */
+  intervalMs: number;
+  /** `verify --continuous --metrics-port N`. */
+  metricsPort: number;
   /** Arguments after the command passed on untouched (`cdc schemas …`). */
   rest: string[];
 }
@@ -94,6 +103,18 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     values['rows-per-second'] === undefined ? undefined : Number(values['rows-per-second']);
   if (rowsPerSecond !== undefined && (!Number.isFinite(rowsPerSecond) || rowsPerSecond <= 0))
     throw new UsageError(`--rows-per-second takes a positive number, got "${values['rows-per-second']}"`);
+  const intervalS = Number(values.interval);
+  if (!Number.isFinite(intervalS) || intervalS < 0)
+    throw new UsageError(`--interval takes seconds, got "${values.interval}"`);
+  const metricsPort = Number(values['metrics-port']);
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)
+    throw new UsageError(
+      `--metrics-port takes a port number (0: any free one), got "${values['metrics-port']}"`,
+    );
+  if (values.continuous && values.repair)
+    throw new UsageError(
+      '--repair is for one run: use it without --continuous, after a run reported differences',
+    );
   const out: ParsedArgs = {
     command: name,
     positionals,
@@ -105,6 +126,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     sources: values.source ?? [],
     repair: values.repair,
     rowsPerSecond,
+    continuous: values.continuous,
+    intervalMs: intervalS * 1000,
+    metricsPort,
     rest: [],
   };
   if (values.help) return { ...out, command: 'help' };
@@ -133,6 +157,9 @@ function parse(args: string[]) {
       source: { type: 'string', multiple: true },
       timeout: { type: 'string', default: '120' },
       repair: { type: 'boolean', default: false },
+      continuous: { type: 'boolean', default: false },
+      interval: { type: 'string', default: '60' },
+      'metrics-port': { type: 'string', default: '9470' },
       'rows-per-second': { type: 'string' },
       lines: { type: 'string', default: '50' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -152,6 +179,9 @@ function base(command: CommandName, positionals: string[], env: NodeJS.ProcessEn
     sources: [],
     repair: false,
     rowsPerSecond: undefined,
+    continuous: false,
+    intervalMs: 60_000,
+    metricsPort: 9470,
     rest: [],
   };
 }

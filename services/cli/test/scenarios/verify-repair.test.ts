@@ -5,12 +5,16 @@
  * (a resync request in the WAL), the fix reaches ClickHouse through Kafka and the sink like any
  * change, and verify passes after.
  *
+ * Beside them, `cdc verify --continuous` reports the damaged table on its `/metrics`.
+ *
  * The table has 100k rows (CI); CDC_VERIFY_REPAIR_ROWS=1000000 runs the same with 1 M rows.
  */
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadPipeline } from '@cdc/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerifyReport } from '../../src/verify/verify.ts';
-import { type Hostile, openHostile } from './hostile/harness.ts';
+import { type Hostile, openHostile, ROOT } from './hostile/harness.ts';
 
 const ROWS = Number(process.env.CDC_VERIFY_REPAIR_ROWS ?? 100_000);
 const CHANGED = 4_242;
@@ -96,6 +100,56 @@ describe('verify-repair', () => {
     // The other tables were not touched.
     expect(r.report.tables.filter((x) => !x.match).map((x) => x.table)).toEqual(['public.big']);
   }, 240_000);
+
+  it('continuous mode publishes the outcome per table as cdc_verify_* metrics', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        'services/cli/dist/main.js',
+        'verify',
+        '--continuous',
+        '--metrics-port',
+        '0',
+        '--interval',
+        '1',
+        '--timeout',
+        '5',
+        '--rows-per-second',
+        '200000',
+        '--source',
+        h.id,
+        '--config',
+        h.config,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += String(d);
+    });
+    try {
+      const t0 = Date.now();
+      while (!/verify: (OK|FAILED)/.test(err)) {
+        if (Date.now() - t0 > 90_000 || child.exitCode !== null) throw new Error(`no run finished:\n${err}`);
+        await sleep(200);
+      }
+      const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(err)?.[1] as string;
+      const text = await (await fetch(url)).text();
+      const value = (name: string, table: string) =>
+        new RegExp(`^${name}\\{[^}]*table="${table}"[^}]*\\} (\\S+)`, 'm').exec(text)?.[1];
+      expect(value('cdc_verify_match', 'public.big'), text).toBe('0');
+      expect(value('cdc_verify_mismatched_rows', 'public.big')).toBe('3');
+      expect(value('cdc_verify_match', 'public.ordinary')).toBe('1');
+      expect(Number(value('cdc_verify_rows_checked_total', 'public.big'))).toBeGreaterThanOrEqual(ROWS);
+      expect(Number(value('cdc_verify_last_run_timestamp_seconds', 'public.big'))).toBeGreaterThan(
+        t0 / 1000 - 1,
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(child.exitCode, err).toBe(0);
+  }, 120_000);
 
   it('--repair re-reads those keys through the capture and Kafka; verify passes after', async () => {
     const r = verify(120, '--repair');
