@@ -16,7 +16,8 @@
  *
  * Reported: wall seconds, rows/s, the ratio reference time / verify time, the peak RSS of the
  * measuring process, CPU seconds per million rows of the measuring process, of the PostgreSQL
- * backend and of the engine's process.
+ * backend (not its parallel workers: PostgreSQL may aggregate the range sums in parallel) and
+ * of the engine's process.
  *
  *   node loadtests/verify/bench.ts [--rows 10000000] [--keep] [--json]
  *
@@ -303,15 +304,15 @@ else {
   log(
     `verify (3 damaged rows): ${damaged.seconds.toFixed(1)} s, peak RSS ${damaged.peakRssMb.toFixed(0)} MB, ${JSON.stringify(damaged.detail)}`,
   );
-  const perM = (m: Measured, cpu: number | null) => (cpu === null ? null : cpu / (ROWS / 1e6));
+  const perM = (cpu: number | null) => (cpu === null ? null : cpu / (ROWS / 1e6));
   const row = (m: Measured & { engineCpuSeconds: number }) => ({
     seconds: Number(m.seconds.toFixed(2)),
     rowsPerSecond: Math.round(ROWS / m.seconds),
     peakRssMb: Math.round(m.peakRssMb),
-    cpuSecondsPerMillionRows: Number(perM(m, m.cpuSeconds)?.toFixed(3)),
+    cpuSecondsPerMillionRows: Number(perM(m.cpuSeconds)?.toFixed(3)),
     postgresCpuSecondsPerMillionRows:
-      m.pgCpuSeconds === null ? null : Number(perM(m, m.pgCpuSeconds)?.toFixed(3)),
-    engineCpuSecondsPerMillionRows: Number(perM(m, m.engineCpuSeconds)?.toFixed(3)),
+      m.pgCpuSeconds === null ? null : Number(perM(m.pgCpuSeconds)?.toFixed(3)),
+    engineCpuSecondsPerMillionRows: Number(perM(m.engineCpuSeconds)?.toFixed(3)),
     detail: m.detail,
   });
   const report = {
