@@ -9,7 +9,9 @@
  * position read at its start: PostgreSQL's `pg_current_wal_lsn()` against what the capture
  * has committed to Kafka (the slot's confirmed position, which the capture advances only after
  * the Kafka transaction committed, or the position in its offsets topic), then the sink's
- * consumer group drained on the tables' topics. A source that keeps changing can still differ
+ * consumer group past the tables' topics' ends at that moment (or drained). The source is then
+ * read in one REPEATABLE READ snapshot per attempt; a table with a one-column integer key by
+ * key ranges (range-verify.ts), memory bounded; others whole. A source that keeps changing can still differ
  * at the moment of reading: a mismatch is compared again until the time is up.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +20,7 @@ import { createKafka } from '@cdc/kafka';
 import { loadPipeline, type PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
 import { type ClickHouseReader, openReader } from '../clickhouse-target.ts';
-import { drained, groupLag, readPositions } from '../kafka-progress.ts';
+import { drained, groupLag, type PartitionLag, readPositions } from '../kafka-progress.ts';
 import { availability } from '../services.ts';
 import { tableFor, topicFor } from '../topics.ts';
 import { rowHashSql } from './checksum-sql.ts';
@@ -200,8 +202,11 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       ...targets.flatMap((x) => x.tables.map((t) => t.topic)),
       ...mongoTargets.flatMap((x) => x.collections.map((c) => c.topic)),
     ];
-    // 1. Wait for the capture to reach the start position and the sink to drain.
+    // 1. Wait for the capture to reach the start position and the sink to pass it: to consume
+    // what the topics held once the capture had reached it (not to drain them: a source that
+    // keeps changing keeps them growing).
     let lastNote = 0;
+    let passAt: Map<string, bigint> | undefined;
     for (;;) {
       const existing = new Set(await admin.listTopics());
       for (const x of targets) {
@@ -217,7 +222,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         topics.filter((t) => existing.has(t)),
       );
       report.sinkDrained = drained(lags);
-      if (targets.every((x) => x.report.caughtUp) && report.sinkDrained) break;
+      const caughtUp = targets.every((x) => x.report.caughtUp);
+      if (caughtUp && !passAt) passAt = new Map(lags.map((l) => [`${l.topic}/${l.partition}`, l.end]));
+      if (caughtUp && (report.sinkDrained || (passAt && passed(lags, passAt)))) break;
       if (Date.now() > deadline) break;
       if (Date.now() - lastNote > 5_000) {
         lastNote = Date.now();
@@ -476,6 +483,14 @@ function unionBounds(
     },
     rows: Math.max(a.rows, b.rows),
   };
+}
+
+/** Whether the group consumed every partition up to `at` (its end then; a commit marker may remain). */
+function passed(lags: readonly PartitionLag[], at: ReadonlyMap<string, bigint>): boolean {
+  return lags.every((l) => {
+    const end = at.get(`${l.topic}/${l.partition}`) ?? 0n;
+    return end === 0n || l.committed >= end - 1n;
+  });
 }
 
 export function formatVerifyReport(r: VerifyReport): string {
