@@ -4,7 +4,9 @@
  * hurt), and publishes each table's outcome as metrics on a 127.0.0.1 `/metrics` listener
  * (`cdc_verify_*`, see `@cdc/telemetry`'s catalogue). A run is one `verify` (same waiting for the
  * pipeline, same snapshot, same comparison); between runs it sleeps `intervalMs`. It stops on
- * the signal, after the table under way.
+ * the signal, after the table under way. It reads an embedded ClickHouse only through the sink's
+ * endpoint, never by opening its directory (that would lock the sink out when it restarts): while
+ * the sink is down a run reports the problem and the next one tries again.
  *
  * A command of its own rather than a service under `cdc up`: it reads both databases, so the
  * operator starts it deliberately with a budget and a scrape port (and a supervisor can run it
@@ -42,7 +44,11 @@ export async function verifyContinuously(o: ContinuousOptions): Promise<void> {
   const m = telemetry.metrics;
   try {
     while (!o.signal.aborted) {
-      const report = await verify({ ...o, ranges: { ...o.ranges, rowsPerSecond: o.rowsPerSecond } });
+      const report = await verify({
+        ...o,
+        openDirectory: false,
+        ranges: { ...o.ranges, rowsPerSecond: o.rowsPerSecond },
+      });
       const now = Date.now() / 1000;
       for (const t of report.tables) {
         const labels = { source: t.source, table: t.table };

@@ -50,6 +50,11 @@ import { compareRanges, type RangeOptions } from './range-verify.ts';
 export interface VerifyOptions {
   config: string;
   timeoutMs: number;
+  /**
+   * Whether the embedded engine's directory may be opened when the sink's endpoint does not
+   * answer (default true; a long-running verifier must not: it would lock the sink out).
+   */
+  openDirectory?: boolean;
   /** Range comparison settings (tests and benchmarks; defaults otherwise). */
   ranges?: Partial<RangeOptions>;
   /**
@@ -197,7 +202,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         `verify: ${m.name}: ${x.collections.length} collection(s), ${x.report.startPosition ?? 'no operation time'}`,
       );
     }
-    reader = await openReader(section);
+    reader = await openReader(section, { openDirectory: o.openDirectory ?? true });
     const topics = [
       ...targets.flatMap((x) => x.tables.map((t) => t.topic)),
       ...mongoTargets.flatMap((x) => x.collections.map((c) => c.topic)),
