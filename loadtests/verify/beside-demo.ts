@@ -1,12 +1,12 @@
 /**
  * `cdc verify --continuous` beside the demo: the end-to-end latency the demo reports (p99 over
  * each 5 s window, source commit → ClickHouse insert) in two runs of the same demo, one alone and
- * one with the continuous verifier at its default pace (20,000 source rows/s, no pause between
- * runs) started once the pipeline runs. Reports the median and the highest window p99 of each run
+ * one with the continuous verifier at its default pace (20,000 source rows/s, 60 s between runs;
+ * `--interval 0`: back to back) started once the pipeline runs. Reports the median and the highest window p99 of each run
  * after a warm-up, and their ratio. One machine, shared: the runs are sequential, so machine load
  * that changes between them shows in the ratio; repeat with `--pairs`.
  *
- *   node loadtests/verify/beside-demo.ts [--duration 90] [--pairs 1] [--json]
+ *   node loadtests/verify/beside-demo.ts [--duration 90] [--pairs 1] [--interval 60] [--json]
  *
  * Needs the local stack and built services (`npx turbo run build`).
  */
@@ -20,12 +20,15 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '90' },
     pairs: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '30' },
+    // The verifier's pause between runs: its default (60 s); 0 runs it back to back.
+    interval: { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
   },
 });
 const ROOT = resolve(import.meta.dirname, '../..');
 const DURATION = Number(values.duration);
 const WARMUP = Number(values.warmup);
+const INTERVAL = values.interval;
 const log = (s: string) => {
   if (!values.json) process.stderr.write(`${s}\n`);
 };
@@ -73,7 +76,7 @@ async function demo(withVerify: boolean, n: number): Promise<number[]> {
           'verify',
           '--continuous',
           '--interval',
-          '0',
+          INTERVAL,
           '--metrics-port',
           '0',
           '--config',

@@ -47,6 +47,8 @@ export async function verifyContinuously(o: ContinuousOptions): Promise<void> {
       const report = await verify({
         ...o,
         openDirectory: false,
+        // A mismatch is reported as it is; the next run compares again.
+        once: true,
         ranges: { ...o.ranges, rowsPerSecond: o.rowsPerSecond },
       });
       const now = Date.now() / 1000;

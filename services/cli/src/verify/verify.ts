@@ -55,6 +55,8 @@ export interface VerifyOptions {
    * answer (default true; a long-running verifier must not: it would lock the sink out).
    */
   openDirectory?: boolean;
+  /** Compare once, without comparing again on a mismatch (a continuous verifier's next run does). */
+  once?: boolean;
   /** Range comparison settings (tests and benchmarks; defaults otherwise). */
   ranges?: Partial<RangeOptions>;
   /**
@@ -272,7 +274,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         await requestRepairs(targets, report, log);
         if (report.repairs.length === 0) break;
       }
-      if (allMatch || Date.now() + 2_000 > deadline) break;
+      if (allMatch || o.once || Date.now() + 2_000 > deadline) break;
       log(`verify: ${report.tables.filter((t) => !t.match).length} table(s) differ; comparing again`);
       await sleep(2_000);
       const existing = new Set(await admin.listTopics());
