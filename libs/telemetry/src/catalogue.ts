@@ -177,6 +177,45 @@ export const METRICS = {
     description: '1 when the service answers /readyz with 200, else 0 (evaluated at each scrape).',
     labels: [],
   },
+  verifyLastRun: {
+    name: 'cdc_verify_last_run_timestamp_seconds',
+    kind: 'gauge',
+    unit: 's',
+    description:
+      '`cdc verify --continuous`: when the last comparison of a table with ClickHouse ended (Unix time).',
+    labels: ['source', 'table'],
+  },
+  verifyMatch: {
+    name: 'cdc_verify_match',
+    kind: 'gauge',
+    unit: '1',
+    description:
+      '`cdc verify --continuous`: 1 when the last comparison found the table equal to its ClickHouse replica, else 0.',
+    labels: ['source', 'table'],
+  },
+  verifyMismatchedRows: {
+    name: 'cdc_verify_mismatched_rows',
+    kind: 'gauge',
+    unit: '{row}',
+    description:
+      '`cdc verify --continuous`: keys that differed (changed, missing or extra in ClickHouse) in the last comparison of a table.',
+    labels: ['source', 'table'],
+  },
+  verifyRangesChecked: {
+    name: 'cdc_verify_ranges_checked_total',
+    kind: 'counter',
+    unit: '{range}',
+    description:
+      '`cdc verify --continuous`: key ranges compared by count and checksum (every bisection level).',
+    labels: ['source', 'table'],
+  },
+  verifyRowsChecked: {
+    name: 'cdc_verify_rows_checked_total',
+    kind: 'counter',
+    unit: '{row}',
+    description: '`cdc verify --continuous`: source rows compared.',
+    labels: ['source', 'table'],
+  },
   serviceInfo: {
     name: 'cdc_service_info',
     kind: 'gauge',

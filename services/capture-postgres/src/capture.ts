@@ -244,8 +244,8 @@ export class PostgresCapture {
         connection: config,
         slot: source.slot,
         publication: source.publication,
-        // The incremental snapshot's watermarks are logical messages.
-        messages: source.messages || incremental !== null,
+        // The incremental snapshot's watermarks and resync requests are logical messages.
+        messages: true,
         statusIntervalMs: source.heartbeatIntervalMs,
       });
       closers.push(() => stream.close());
@@ -297,7 +297,8 @@ export class PostgresCapture {
   }
 
   /**
-   * Tables of the include list that no snapshot covered yet (added after the initial
+   * Resync requests (`cdc verify --repair`; always listened to), and tables of the include
+   * list that no snapshot covered yet (added after the initial
    * snapshot): snapshotted incrementally while streaming. Not with `snapshot: never`, nor
    * without an initial snapshot, nor for `FOR ALL TABLES` (a new table streams from its
    * creation on).
@@ -306,18 +307,20 @@ export class PostgresCapture {
     stored: StoredPosition | undefined,
     client: pg.Client,
     topics: TopicSchemas,
-  ): IncrementalSnapshot | null {
+  ): IncrementalSnapshot {
     const { source, logger } = this.o;
-    if (!stored?.snapshot || source.snapshot === 'never' || source.include.length === 0) return null;
-    const covered = new Set(stored.snapshot.tables);
-    const pending = source.include.map(normaliseTable).filter((t) => !covered.has(t));
-    if (pending.length === 0) return null;
-    const current = stored.incremental ?? null;
-    if (current && pending.includes(current.table)) {
+    const pending: string[] = [];
+    if (stored?.snapshot && source.snapshot !== 'never' && source.include.length > 0) {
+      const covered = new Set(stored.snapshot.tables);
+      pending.push(...source.include.map(normaliseTable).filter((t) => !covered.has(t)));
+    }
+    const current = stored?.incremental ?? null;
+    if (current && !current.resync && pending.includes(current.table)) {
       pending.splice(pending.indexOf(current.table), 1);
       pending.unshift(current.table);
     }
-    logger.info('tables added to the include list: incremental snapshot', { tables: pending });
+    if (pending.length > 0)
+      logger.info('tables added to the include list: incremental snapshot', { tables: pending });
     return new IncrementalSnapshot({
       name: source.name,
       db: source.connection.database,
@@ -327,6 +330,7 @@ export class PostgresCapture {
       chunkRows: source.snapshotOptions.incrementalChunkRows,
       pending,
       state: current,
+      resync: stored?.resync ?? [],
       logger,
     });
   }

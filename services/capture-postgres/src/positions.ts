@@ -9,12 +9,13 @@
  *   the transaction is complete;
  * - `snapshot`: the finished initial snapshot (its id, the slot's consistent point and the
  *   tables it covers, extended by every finished incremental snapshot);
- * - `incremental`: the table whose incremental snapshot is under way and the last key written.
+ * - `incremental`: the table whose incremental snapshot is under way and the last key written;
+ * - `resync`: the queued resync jobs (ranges of a table to read again, `cdc verify --repair`).
  *
  * On restart every change at or before (`commitLsn`, `index`) is skipped: Kafka has it.
  */
 import { type LsnText, parseLsn } from '@cdc/core';
-import type { IncrementalState } from './snapshot/incremental.ts';
+import type { IncrementalState, ResyncJob } from './snapshot/incremental.ts';
 
 export interface StoredPosition {
   kind: 'postgres';
@@ -28,6 +29,8 @@ export interface StoredPosition {
   snapshot: { id: string; consistentPoint: LsnText; tables: string[] } | null;
   /** The incremental snapshot in progress (a table added to the include list later). */
   incremental?: IncrementalState | null;
+  /** Resync requests met in the stream and not started yet (`incremental` holds the one under way). */
+  resync?: ResyncJob[];
 }
 
 export const captureId = (name: string) => `postgres/${name}`;

@@ -14,8 +14,14 @@ export const USAGE = `usage: cdc <command> [options]
                                   position, snapshot progress; whether the supervisor runs
   logs [service] [--lines N]      the end of a service's log (\`logs supervisor\`: restarts and exits)
   query "SQL" [--json]            query the pipeline's ClickHouse target (embedded or server)
-  verify --config FILE [--timeout 120] [--source NAME…] [--json]
+  verify --config FILE [--timeout 120] [--source NAME…] [--repair] [--rows-per-second N] [--json]
                                   compare every captured table/collection with ClickHouse's current state
+                                  (by key ranges checksummed inside both databases); --repair: re-read
+                                  the differing keys through the capture (a resync in the WAL), then
+                                  compare again; --rows-per-second: read the source at most that fast
+  verify --continuous [--rows-per-second 20000] [--interval 60] [--metrics-port 9470]
+                                  verify again and again in the background, results as cdc_verify_*
+                                  metrics on 127.0.0.1:PORT/metrics; stops on SIGTERM/SIGINT
   schemas register|check|list     the checked-in Avro schemas against the registry
   rebuild <table> --config FILE   rebuild a ClickHouse table by replaying its topic
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
@@ -54,6 +60,16 @@ export interface ParsedArgs {
   lines: number;
   /** `--source NAME` (repeatable): `verify` only these sources. */
   sources: string[];
+  /** `verify --repair`. */
+  repair: boolean;
+  /** `verify --rows-per-second N` (undefined: unlimited; 20000 with --continuous). */
+  rowsPerSecond: number | undefined;
+  /** `verify --continuous`. */
+  continuous: boolean;
+  /** `verify --continuous --interval S`, in ms. */
+  intervalMs: number;
+  /** `verify --continuous --metrics-port N`. */
+  metricsPort: number;
   /** Arguments after the command passed on untouched (`cdc schemas …`). */
   rest: string[];
 }
@@ -83,6 +99,22 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const lines = Number(values.lines);
   if (!Number.isInteger(lines) || lines <= 0)
     throw new UsageError(`--lines takes a positive number, got "${values.lines}"`);
+  const rowsPerSecond =
+    values['rows-per-second'] === undefined ? undefined : Number(values['rows-per-second']);
+  if (rowsPerSecond !== undefined && (!Number.isFinite(rowsPerSecond) || rowsPerSecond <= 0))
+    throw new UsageError(`--rows-per-second takes a positive number, got "${values['rows-per-second']}"`);
+  const intervalS = Number(values.interval);
+  if (!Number.isFinite(intervalS) || intervalS < 0)
+    throw new UsageError(`--interval takes seconds, got "${values.interval}"`);
+  const metricsPort = Number(values['metrics-port']);
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)
+    throw new UsageError(
+      `--metrics-port takes a port number (0: any free one), got "${values['metrics-port']}"`,
+    );
+  if (values.continuous && values.repair)
+    throw new UsageError(
+      '--repair is for one run: use it without --continuous, after a run reported differences',
+    );
   const out: ParsedArgs = {
     command: name,
     positionals,
@@ -92,6 +124,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     timeoutMs: timeoutS * 1000,
     lines,
     sources: values.source ?? [],
+    repair: values.repair,
+    rowsPerSecond,
+    continuous: values.continuous,
+    intervalMs: intervalS * 1000,
+    metricsPort,
     rest: [],
   };
   if (values.help) return { ...out, command: 'help' };
@@ -119,6 +156,11 @@ function parse(args: string[]) {
       json: { type: 'boolean', default: false },
       source: { type: 'string', multiple: true },
       timeout: { type: 'string', default: '120' },
+      repair: { type: 'boolean', default: false },
+      continuous: { type: 'boolean', default: false },
+      interval: { type: 'string', default: '60' },
+      'metrics-port': { type: 'string', default: '9470' },
+      'rows-per-second': { type: 'string' },
       lines: { type: 'string', default: '50' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -135,6 +177,11 @@ function base(command: CommandName, positionals: string[], env: NodeJS.ProcessEn
     timeoutMs: 120_000,
     lines: 50,
     sources: [],
+    repair: false,
+    rowsPerSecond: undefined,
+    continuous: false,
+    intervalMs: 60_000,
+    metricsPort: 9470,
     rest: [],
   };
 }

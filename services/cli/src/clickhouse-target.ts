@@ -19,13 +19,28 @@ export interface ClickHouseReader {
   close(): Promise<void>;
 }
 
-export async function openReader(section: ClickHouseSection): Promise<ClickHouseReader> {
+/**
+ * `openDirectory: false`: never open the embedded directory here (a long-running reader would
+ * lock the sink out of it when the sink starts); only the sink's endpoint, else SINK_UNAVAILABLE.
+ */
+export async function openReader(
+  section: ClickHouseSection,
+  options: { openDirectory?: boolean } = {},
+): Promise<ClickHouseReader> {
   if ('url' in section) return serverReader(section);
   const port = section.embedded.http.enabled ? section.embedded.http.port : 0;
   if (port > 0) {
     const url = `http://127.0.0.1:${port}`;
     if (await answers(url)) return httpReader(url, `sink endpoint 127.0.0.1:${port}`, section.database);
   }
+  if (options.openDirectory === false)
+    throw new CdcError(
+      'SINK_UNAVAILABLE',
+      port > 0
+        ? `the sink's query endpoint 127.0.0.1:${port} does not answer (is the sink running?); this reader does not open the embedded directory itself, which would lock the sink out of it`
+        : 'the embedded ClickHouse has no query endpoint: set clickhouse.embedded.http so that the sink serves queries while it runs',
+      { retriable: true },
+    );
   return chdbReader(resolve(section.embedded.path), section.database);
 }
 

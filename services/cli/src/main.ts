@@ -23,6 +23,7 @@ import { formatStatus, gatherStatus, statusOk } from './status.ts';
 import { superviseUntilSignalled } from './supervise-loop.ts';
 import { down, StateDir, tail, up } from './supervisor.ts';
 import { formatTable } from './table-format.ts';
+import { verifyContinuously } from './verify/continuous.ts';
 import { formatVerifyReport, verify } from './verify/verify.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -89,10 +90,27 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'verify': {
+      if (args.continuous) {
+        const stop = new AbortController();
+        for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stop.abort());
+        await verifyContinuously({
+          config: args.config as string,
+          timeoutMs: args.timeoutMs,
+          sources: args.sources,
+          rowsPerSecond: args.rowsPerSecond ?? 20_000,
+          intervalMs: args.intervalMs,
+          metricsPort: args.metricsPort,
+          signal: stop.signal,
+          log: (l) => process.stderr.write(`${l}\n`),
+        });
+        return 0;
+      }
       const report = await verify({
         config: args.config as string,
         timeoutMs: args.timeoutMs,
         sources: args.sources,
+        repair: args.repair,
+        ...(args.rowsPerSecond === undefined ? {} : { ranges: { rowsPerSecond: args.rowsPerSecond } }),
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));

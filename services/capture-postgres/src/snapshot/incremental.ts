@@ -17,8 +17,18 @@
  *
  * Tables without a key cannot be read by key nor de-duplicated: they are skipped with a
  * warning naming the fix.
+ *
+ * Resync (what `cdc verify --repair` asks for): a logical message on the same prefix,
+ * `resync:{"table":"public.t","ranges":[{"from":["5"],"to":["9"],"absent":[["7"]]}]}`, written
+ * into the WAL by whoever wants part of a table read again. The streamer meets it in commit order
+ * and queues one job per range (`request`); the queue is stored with the position of that
+ * message's transaction, so a restarted capture neither loses nor repeats it. A job reads the
+ * keys from `from` to `to` (inclusive; null: unbounded) in chunks exactly as above, and for each
+ * `absent` key (a key the requester saw downstream but not at the source) that the chunk did not
+ * find and the stream did not touch inside the window, writes a delete: the replica drops a row
+ * the source does not have, through the log like any change.
  */
-import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import { type PgTextValue, pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
 import { type Logger, stableJson } from '@cdc/core';
 import type pg from 'pg';
@@ -28,6 +38,7 @@ import {
   commitLsnText,
   recordTooLarge,
   sourceInfo,
+  streamChangeId,
   type TableRoute,
 } from '../streaming/change-records.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
@@ -40,6 +51,44 @@ export interface IncrementalState {
   table: string;
   /** Text values of the key columns of the last row read; null before the first chunk. */
   lastKey: string[] | null;
+  /** A resync job (absent: a table added to the include list). */
+  resync?: ResyncJob;
+}
+
+/** A range of a table's keys to read again (a resync request), text values of the key columns. */
+export interface ResyncJob {
+  table: string;
+  /** First key (inclusive); null: from the start. */
+  from: string[] | null;
+  /** Last key (inclusive); null: to the end. */
+  to: string[] | null;
+  /** Keys seen downstream that the source may no longer have: deleted when the read does not find them. */
+  absent: string[][];
+}
+
+export const RESYNC = 'resync:';
+
+/** A resync request's content → its jobs, or an error naming what is wrong. */
+export function parseResync(text: string): ResyncJob[] {
+  const body = JSON.parse(text.slice(RESYNC.length)) as {
+    table?: unknown;
+    ranges?: { from?: unknown; to?: unknown; absent?: unknown }[];
+  };
+  const keyOf = (v: unknown): string[] | null => {
+    if (v === null || v === undefined) return null;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+      throw new Error(`bad key ${JSON.stringify(v)}`);
+    return v as string[];
+  };
+  if (typeof body.table !== 'string' || !Array.isArray(body.ranges))
+    throw new Error('a resync request needs "table" and "ranges"');
+  const table = body.table.includes('.') ? body.table : `public.${body.table}`;
+  return body.ranges.map((r) => ({
+    table,
+    from: keyOf(r.from),
+    to: keyOf(r.to),
+    absent: Array.isArray(r.absent) ? r.absent.map((k) => keyOf(k) as string[]) : [],
+  }));
 }
 
 export interface IncrementalOptions {
@@ -54,6 +103,8 @@ export interface IncrementalOptions {
   pending: readonly string[];
   /** The stored progress of the first pending table, if it had started. */
   state: IncrementalState | null;
+  /** Resync jobs queued and not started (stored with the position). */
+  resync?: readonly ResyncJob[];
   logger: Logger;
   now?: () => number;
 }
@@ -63,6 +114,8 @@ interface Chunk {
   route: TableRoute;
   /** stableJson(key) → row; keys the stream changed inside the window are removed. */
   rows: Map<string, { key: Record<string, unknown>; after: Record<string, unknown> }>;
+  /** stableJson(key) → key: absent keys of a resync job that the read did not find. */
+  deletes: Map<string, Record<string, unknown>>;
   lastKey: string[] | null;
   /** The last chunk of its table. */
   last: boolean;
@@ -74,6 +127,8 @@ const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.Cus
 export class IncrementalSnapshot {
   private readonly o: IncrementalOptions;
   private readonly pending: string[];
+  /** Resync jobs after the pending tables (the first one may be under way: `state.resync`). */
+  private readonly jobs: ResyncJob[];
   private state: IncrementalState | null;
   private chunk: Chunk | undefined;
   private seq = 0;
@@ -84,7 +139,13 @@ export class IncrementalSnapshot {
   constructor(options: IncrementalOptions) {
     this.o = options;
     this.pending = [...options.pending];
-    this.state = options.state && this.pending[0] === options.state.table ? options.state : null;
+    this.jobs = [...(options.resync ?? [])];
+    const st = options.state;
+    if (st?.resync) {
+      // Under way when the capture stopped: resumed from its last key (after the include list's tables, if any).
+      this.jobs.unshift(st.resync);
+      this.state = this.pending.length === 0 ? st : null;
+    } else this.state = st && this.pending[0] === st.table ? st : null;
     this.prefix = `cdc.watermark.${options.name}`;
     if (this.state)
       options.logger.info('incremental snapshot resumed', {
@@ -95,12 +156,32 @@ export class IncrementalSnapshot {
 
   /** Whether tables remain (or a chunk is in flight). */
   get active(): boolean {
-    return this.pending.length > 0 || this.chunk !== undefined;
+    return this.pending.length > 0 || this.jobs.length > 0 || this.chunk !== undefined;
   }
 
   /** Whether the next chunk can be started (no chunk in flight, tables left). */
   get idle(): boolean {
-    return this.chunk === undefined && this.pending.length > 0;
+    return this.chunk === undefined && (this.pending.length > 0 || this.jobs.length > 0);
+  }
+
+  /** The resync jobs not started yet, to store with the position. */
+  get queued(): ResyncJob[] {
+    return this.state?.resync ? this.jobs.slice(1) : [...this.jobs];
+  }
+
+  /** A resync request met in the stream: its jobs are queued (after those already queued). */
+  request(content: Uint8Array): void {
+    const text = Buffer.from(content).toString('utf8');
+    try {
+      const jobs = parseResync(text);
+      this.jobs.push(...jobs);
+      this.o.logger.info('resync requested', { table: jobs[0]?.table, ranges: jobs.length });
+    } catch (err) {
+      this.o.logger.warn(
+        `a resync request was ignored: ${(err as Error).message}. Write it as resync:{"table":"schema.table","ranges":[{"from":[…],"to":[…]}]}`,
+        { request: text.slice(0, 200) },
+      );
+    }
   }
 
   /** The progress to store with the next position. */
@@ -114,7 +195,8 @@ export class IncrementalSnapshot {
    */
   async startChunk(): Promise<void> {
     while (this.idle) {
-      const table = this.pending[0] as string;
+      const job = this.pending.length > 0 ? undefined : this.jobs[0];
+      const table = job ? job.table : (this.pending[0] as string);
       const described = await describeTable(this.o.client, table, this.o.prefix, this.o.db, this.o.topics);
       if (!described?.route.captured.hasKey) {
         this.o.logger.warn(
@@ -123,20 +205,30 @@ export class IncrementalSnapshot {
             : `table ${table} does not exist: nothing to snapshot`,
           { table },
         );
-        this.pending.shift();
-        this.finished.push(table);
+        if (job) this.jobs.shift();
+        else {
+          this.pending.shift();
+          this.finished.push(table);
+        }
         this.state = null;
         continue;
       }
       if (!this.state) {
-        this.state = { id: `inc-${Date.now().toString(36)}-${table}`, table, lastKey: null };
-        this.o.logger.info('incremental snapshot started', { table, id: this.state.id });
+        this.state = job
+          ? { id: `resync-${Date.now().toString(36)}-${table}`, table, lastKey: null, resync: job }
+          : { id: `inc-${Date.now().toString(36)}-${table}`, table, lastKey: null };
+        this.o.logger.info(job ? 'resync started' : 'incremental snapshot started', {
+          table,
+          id: this.state.id,
+          ...(job ? { from: job.from, to: job.to } : {}),
+        });
       }
       const id = `${this.state.id}:${++this.seq}`;
       const chunk: Chunk = {
         id,
         route: described.route,
         rows: new Map(),
+        deletes: new Map(),
         lastKey: this.state.lastKey,
         last: false,
         open: false,
@@ -160,12 +252,22 @@ export class IncrementalSnapshot {
     const cols = rs.columns.map((c) => quote(c.column.name)).join(', ');
     const keyIdx = rs.columns.flatMap((c, i) => (c.column.isKey ? [i] : []));
     const keyCols = keyIdx.map((i) => quote(rs.columns[i]!.column.name));
-    const after = chunk.lastKey
-      ? `WHERE (${keyCols.join(', ')}) > (${keyIdx.map((_, n) => `$${n + 1}`).join(', ')})`
-      : '';
+    const job = this.state?.resync;
+    const values: string[] = [];
+    const bound = (op: string, key: readonly string[]) => {
+      const params = key.map((k) => {
+        values.push(k);
+        return `$${values.length}`;
+      });
+      return `(${keyCols.join(', ')}) ${op} (${params.join(', ')})`;
+    };
+    const where: string[] = [];
+    if (chunk.lastKey) where.push(bound('>', chunk.lastKey));
+    else if (job?.from) where.push(bound('>=', job.from));
+    if (job?.to) where.push(bound('<=', job.to));
     const { rows } = await this.o.client.query<PgTextValue[]>({
-      text: `SELECT ${cols} FROM ${qualified(`${captured.schema}.${captured.table}`)} ${after} ORDER BY ${keyCols.join(', ')} LIMIT ${this.o.chunkRows}`,
-      values: chunk.lastKey ?? [],
+      text: `SELECT ${cols} FROM ${qualified(`${captured.schema}.${captured.table}`)} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${this.o.chunkRows}`,
+      values,
       rowMode: 'array',
       types: textTypes,
     });
@@ -177,6 +279,24 @@ export class IncrementalSnapshot {
     const last = rows.at(-1);
     if (last) chunk.lastKey = keyIdx.map((i) => String(last[i]));
     chunk.last = rows.length < this.o.chunkRows;
+    if (job && chunk.last) {
+      // The job's absent keys the source does not hold now (read between the watermarks, like the rows).
+      const keyColumns = keyIdx.map((i) => rs.columns[i]!);
+      const rel = qualified(`${captured.schema}.${captured.table}`);
+      const match = keyCols.map((k, n) => `${k} = $${n + 1}`).join(' AND ');
+      for (const text of job.absent) {
+        const found = await this.o.client.query({
+          text: `SELECT 1 FROM ${rel} WHERE ${match}`,
+          values: text,
+        });
+        if (found.rows.length > 0) continue;
+        const key: Record<string, unknown> = {};
+        keyColumns.forEach((c, i) => {
+          key[c.field] = pgColumnValueFromText(rs, c, text[i] as string);
+        });
+        chunk.deletes.set(stableJson(key), key);
+      }
+    }
   }
 
   /** A logical message of this capture: 'low' / 'high' of the chunk in flight, else 'stale'. */
@@ -196,8 +316,13 @@ export class IncrementalSnapshot {
     const chunk = this.chunk;
     if (!chunk?.open || chunk.route.captured.schema !== schema || chunk.route.captured.table !== table)
       return;
-    if (key === null) chunk.rows.clear();
-    else chunk.rows.delete(stableJson(key));
+    if (key === null) {
+      chunk.rows.clear();
+      chunk.deletes.clear();
+    } else {
+      chunk.rows.delete(stableJson(key));
+      chunk.deletes.delete(stableJson(key));
+    }
   }
 
   /**
@@ -240,7 +365,28 @@ export class IncrementalSnapshot {
         value,
       });
     }
-    if (chunk.last) {
+    // Keys downstream that the source does not have: deletes, at the HIGH watermark's position
+    // (a streamed change id, so the sink versions them above every earlier change of the key).
+    const deleteId = streamChangeId(ctx.finalLsn, ctx.index);
+    for (const key of chunk.deletes.values()) {
+      out.push({
+        topic: prepared.topic,
+        key: prepared.keyWriter ? prepared.keyWriter.encode(key, { topic: prepared.topic }) : null,
+        value: prepared.valueWriter.encode(
+          { before: null, after: null, source, op: 'd', tsMs: now, changeId: deleteId },
+          { topic: prepared.topic },
+        ),
+      });
+    }
+    if (chunk.last && state.resync) {
+      this.o.logger.info('resync finished', {
+        table: state.table,
+        id: state.id,
+        deleted: chunk.deletes.size,
+      });
+      this.jobs.shift();
+      this.state = null;
+    } else if (chunk.last) {
       this.o.logger.info('incremental snapshot finished', { table: state.table, id: state.id });
       this.finished.push(this.pending.shift() as string);
       this.state = null;

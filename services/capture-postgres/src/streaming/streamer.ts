@@ -31,7 +31,7 @@ import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/de
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
 import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
 import { type CapturedTable, describeRelation } from '../relations.ts';
-import type { IncrementalSnapshot } from '../snapshot/incremental.ts';
+import { type IncrementalSnapshot, RESYNC } from '../snapshot/incremental.ts';
 import {
   type ChangeContext,
   deadLetterValues,
@@ -228,6 +228,9 @@ export class Streamer {
       tsUsec: Number(tx.commitTimeUsec),
       snapshot: this.snapshotInfo(),
       incremental: this.o.incremental?.progress ?? null,
+      ...(this.o.incremental && this.o.incremental.queued.length > 0
+        ? { resync: this.o.incremental.queued }
+        : {}),
     };
   }
 
@@ -293,6 +296,16 @@ export class Streamer {
     walStart: bigint,
     msg: LogicalMessage,
   ): Promise<void> {
+    if (isResync(msg.content)) {
+      // A resync request: queued, and stored with this transaction's position (skipped on replay).
+      const index = tx.index++;
+      if (alreadyWritten(this.stored, tx.finalLsn, index)) return;
+      incremental.request(msg.content);
+      if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
+      tx.lastBuffered = index;
+      this.positionOnly = true;
+      return;
+    }
     if (incremental.watermark(msg.content) !== 'high') return;
     const index = tx.index++;
     const ctx: ChangeContext = {
@@ -456,3 +469,9 @@ function bigintJson(_k: string, v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   return v;
 }
+
+const RESYNC_BYTES = Buffer.from(RESYNC);
+const isResync = (content: Uint8Array) =>
+  Buffer.from(content.buffer, content.byteOffset, Math.min(content.length, RESYNC_BYTES.length)).equals(
+    RESYNC_BYTES,
+  );

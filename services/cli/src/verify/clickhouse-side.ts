@@ -9,9 +9,32 @@ import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { fromClickHouse } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
 import type { SourceTable } from './postgres-side.ts';
+import type { BucketSums, KeyRange } from './range-plan.ts';
+import type { RangeSide } from './range-verify.ts';
 
 const OUT_OF_RANGE = '_out_of_range';
 const TEMPORAL = new Set(['date', 'timestamp']);
+
+const OUTPUT_SETTINGS = [
+  'output_format_json_quote_decimals',
+  'output_format_json_quote_64bit_integers',
+  'output_format_json_quote_denormals',
+  'output_format_json_named_tuples_as_objects',
+];
+const known = new WeakMap<ClickHouseReader, string>();
+
+/** The lossless JSON output settings this server knows (an old one lacks some, and refuses unknown ones). */
+async function outputSettings(reader: ClickHouseReader): Promise<string> {
+  let clause = known.get(reader);
+  if (clause === undefined) {
+    const have = await reader.query<{ name: string }>(
+      `SELECT name FROM system.settings WHERE name IN (${OUTPUT_SETTINGS.map(quoteString).join(', ')})`,
+    );
+    clause = have.length > 0 ? ` SETTINGS ${have.map((h) => `${h.name} = 1`).join(', ')}` : '';
+    known.set(reader, clause);
+  }
+  return clause;
+}
 
 export type ReplicaRead = { exists: true; rows: Rows; missingColumns: string[] } | { exists: false };
 
@@ -20,6 +43,7 @@ export async function readReplicaRows(
   database: string,
   table: string,
   source: SourceTable,
+  range?: { key: string; lo: bigint; hi: bigint },
 ): Promise<ReplicaRead> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string }>(
@@ -40,8 +64,9 @@ export async function readReplicaRows(
   // Dates ClickHouse cannot hold: the column has the nearest bound, `_out_of_range` the exact text.
   const exactColumn = have.has(OUT_OF_RANGE) && source.columns.some((c) => TEMPORAL.has(c.kind.kind));
   if (exactColumn) select.push(`${OUT_OF_RANGE} AS \`__out_of_range\``);
+  const settings = await outputSettings(reader);
   const rows = await reader.query<Record<string, unknown>>(
-    `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)} SETTINGS output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1, output_format_json_named_tuples_as_objects = 1`,
+    `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)}${range ? ` WHERE ${ident(ch(range.key))} BETWEEN ${range.lo} AND ${range.hi}` : ''}${settings}`,
   );
   const out: Rows = new Map();
   const seen = new Map<string, number>();
@@ -60,4 +85,56 @@ export async function readReplicaRows(
     out.set(key, values);
   }
   return { exists: true, rows: out, missingColumns };
+}
+
+/** The replica's columns and their ClickHouse types (empty: no such table). */
+export async function replicaColumnTypes(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+): Promise<Map<string, string>> {
+  const rows = await reader.query<{ name: string; type: string }>(
+    `SELECT name, type FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(`${table}_current`)}`,
+  );
+  return new Map(rows.map((r) => [r.name, r.type]));
+}
+
+/** Lowest and highest key and the row count of the current view, or null when it is empty. */
+export async function replicaKeyBounds(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+  key: string,
+): Promise<{ range: KeyRange; rows: number } | null> {
+  const k = ident(clickHouseColumnName(key));
+  const [r] = await reader.query<{ lo: string; hi: string; n: string }>(
+    `SELECT toString(min(${k})) AS lo, toString(max(${k})) AS hi, toString(count()) AS n FROM ${ident(database)}.${ident(`${table}_current`)}`,
+  );
+  if (!r || r.n === '0') return null;
+  return { range: { lo: BigInt(r.lo), hi: BigInt(r.hi) }, rows: Number(r.n) };
+}
+
+/** The ClickHouse side of a range comparison over `<table>_current` (see sourceRangeSide). */
+export function replicaRangeSide(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+  source: SourceTable,
+  key: string,
+  hash: string | null,
+): RangeSide {
+  const k = ident(clickHouseColumnName(key));
+  const view = `${ident(database)}.${ident(`${table}_current`)}`;
+  return {
+    async sums(range: KeyRange, width: bigint): Promise<BucketSums> {
+      const rows = await reader.query<{ b: string; n: string; s: string }>(
+        `SELECT toString(intDiv(toInt64(${k}) - toInt64(${range.lo}), ${width})) AS b, toString(count()) AS n, toString(${hash ? `sum(${hash})` : '0'}) AS s FROM ${view} WHERE ${k} >= ${range.lo} AND ${k} <= ${range.hi} GROUP BY b`,
+      );
+      return new Map(rows.map((r) => [BigInt(r.b), { count: Number(r.n), sum: BigInt(r.s) }]));
+    },
+    async rows(range: KeyRange) {
+      const r = await readReplicaRows(reader, database, table, source, { key, lo: range.lo, hi: range.hi });
+      return r.exists ? r.rows : new Map();
+    },
+  };
 }

@@ -2,11 +2,12 @@
  * The comparison of one table: row counts, an order-independent checksum over all columns, and
  * the first keys whose rows differ, with both sides' values. Pure.
  *
- * Checksum: the sum modulo 2^64 of the first 8 bytes of SHA-256 over each row's canonical
- * text (columns joined by a separator no value contains unescaped). A sum, not an XOR, so that
- * two equal rows do not cancel out.
+ * Checksum: the sum modulo 2^64 of the first 8 bytes of MD5 over each row's canonical text
+ * (columns joined by a separator no value contains unescaped): the function PostgreSQL and
+ * ClickHouse compute in SQL too (`checksum-sql.ts`). A sum, not an XOR, so that two equal rows
+ * do not cancel out.
  */
-import { createHash } from 'node:crypto';
+import { rowHash } from './checksum-sql.ts';
 
 export type Rows = Map<string, string[]>;
 
@@ -37,8 +38,7 @@ export function rowText(values: readonly string[]): string {
 export function checksum(rows: Rows): string {
   let sum = 0n;
   for (const values of rows.values()) {
-    const h = createHash('sha256').update(rowText(values)).digest();
-    sum = (sum + h.readBigUInt64BE(0)) & MASK;
+    sum = (sum + rowHash(rowText(values))) & MASK;
   }
   return sum.toString(16).padStart(16, '0');
 }
@@ -59,13 +59,7 @@ export function compareRows(
 ): TableComparison {
   const s = checksum(source);
   const c = checksum(clickhouse);
-  const differingKeys: string[] = [];
-  for (const [k, v] of source) {
-    const o = clickhouse.get(k);
-    if (!o || rowText(o) !== rowText(v)) differingKeys.push(k);
-  }
-  for (const k of clickhouse.keys()) if (!source.has(k)) differingKeys.push(k);
-  differingKeys.sort(compareKeys);
+  const differingKeys = differingKeysOf(source, clickhouse);
   const named = (v: string[] | undefined) =>
     v ? Object.fromEntries(columns.map((col, i) => [col, v[i] as string])) : null;
   const diffs = differingKeys.slice(0, maxDiffs).map((key) => {
@@ -91,6 +85,17 @@ export function compareRows(
     diffs,
     differing: differingKeys.length,
   };
+}
+
+/** The keys whose rows differ (changed, only at the source, only in ClickHouse), in key order. */
+export function differingKeysOf(source: Rows, clickhouse: Rows): string[] {
+  const keys: string[] = [];
+  for (const [k, v] of source) {
+    const o = clickhouse.get(k);
+    if (!o || rowText(o) !== rowText(v)) keys.push(k);
+  }
+  for (const k of clickhouse.keys()) if (!source.has(k)) keys.push(k);
+  return keys.sort(compareKeys);
 }
 
 /** Keys in natural order: numbers by value, then text. */

@@ -8,6 +8,8 @@ import type { PostgresSource } from '@cdc/pipeline';
 import pg from 'pg';
 import { type ColumnKind, fromPostgres, kindOf } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
+import { type BucketSums, type KeyRange, MASK64 } from './range-plan.ts';
+import type { RangeSide } from './range-verify.ts';
 
 export interface SourceTable {
   schema: string;
@@ -110,10 +112,19 @@ export async function describeTable(client: pg.Client, schema: string, table: st
   };
 }
 
-/** Every current row, canonical, by key (the key columns' canonical values joined). */
-export async function readSourceRows(client: pg.Client, t: SourceTable): Promise<Rows> {
-  const sql = `SELECT ${t.columns.map((c) => quote(c.name)).join(', ')} FROM ${quote(t.schema)}.${quote(t.table)}`;
-  const res = await client.query({ text: sql, rowMode: 'array' });
+/** Every current row (of `range` of the key column `rangeKey`), canonical, by key (the key columns' canonical values joined). */
+export async function readSourceRows(
+  client: pg.Client,
+  t: SourceTable,
+  range?: { key: string; lo: bigint; hi: bigint },
+): Promise<Rows> {
+  const where = range ? ` WHERE ${quote(range.key)} BETWEEN $1 AND $2` : '';
+  const sql = `SELECT ${t.columns.map((c) => quote(c.name)).join(', ')} FROM ${quote(t.schema)}.${quote(t.table)}${where}`;
+  const res = await client.query({
+    text: sql,
+    rowMode: 'array',
+    ...(range ? { values: [String(range.lo), String(range.hi)] } : {}),
+  });
   const out: Rows = new Map();
   const seen = new Map<string, number>();
   const keyIdx = t.key.map((k) => t.columns.findIndex((c) => c.name === k));
@@ -124,4 +135,53 @@ export async function readSourceRows(client: pg.Client, t: SourceTable): Promise
     out.set(key, values);
   }
   return out;
+}
+
+/** The key column a table is compared by ranges on: its one-column integer primary key, else undefined. */
+export function rangeKeyOf(t: SourceTable): string | undefined {
+  if (t.key.length !== 1) return undefined;
+  const c = t.columns.find((x) => x.name === t.key[0]);
+  return c && c.kind.kind === 'int' && !c.kind.array ? c.name : undefined;
+}
+
+/** Lowest and highest key and the row count, or null for an empty table. */
+export async function sourceKeyBounds(
+  client: pg.Client,
+  t: SourceTable,
+  key: string,
+): Promise<{ range: KeyRange; rows: number } | null> {
+  const { rows } = await client.query<{ lo: string | null; hi: string | null; n: string }>(
+    `SELECT min(${quote(key)})::text AS lo, max(${quote(key)})::text AS hi, count(*)::text AS n FROM ${quote(t.schema)}.${quote(t.table)}`,
+  );
+  const r = rows[0];
+  if (!r || r.lo === null || r.hi === null) return null;
+  return { range: { lo: BigInt(r.lo), hi: BigInt(r.hi) }, rows: Number(r.n) };
+}
+
+/**
+ * The source side of a range comparison: bucket sums computed by PostgreSQL (`hash`: the row-hash
+ * expression of checksum-sql.ts, or null for counts only), rows read by range. Reads inside the
+ * caller's transaction (one snapshot for the whole comparison).
+ */
+export function sourceRangeSide(
+  client: pg.Client,
+  t: SourceTable,
+  key: string,
+  hash: string | null,
+): RangeSide {
+  const k = quote(key);
+  const rel = `${quote(t.schema)}.${quote(t.table)}`;
+  return {
+    async sums(range: KeyRange, width: bigint): Promise<BucketSums> {
+      const { rows } = await client.query<{ b: string; n: string; s: string | null }>({
+        text: `SELECT ((${k}::int8 - $1::int8) / $3::int8)::text AS b, count(*)::text AS n, ${hash ? `sum(${hash})::text` : `'0'`} AS s
+                 FROM ${rel} WHERE ${k} BETWEEN $1 AND $2 GROUP BY 1`,
+        values: [String(range.lo), String(range.hi), String(width)],
+      });
+      return new Map(
+        rows.map((r) => [BigInt(r.b), { count: Number(r.n), sum: BigInt(r.s ?? '0') & MASK64 }]),
+      );
+    },
+    rows: (range: KeyRange) => readSourceRows(client, t, { key, lo: range.lo, hi: range.hi }),
+  };
 }

@@ -9,19 +9,27 @@
  * position read at its start: PostgreSQL's `pg_current_wal_lsn()` against what the capture
  * has committed to Kafka (the slot's confirmed position, which the capture advances only after
  * the Kafka transaction committed, or the position in its offsets topic), then the sink's
- * consumer group drained on the tables' topics. A source that keeps changing can still differ
+ * consumer group past the tables' topics' ends at that moment (or drained). The source is then
+ * read in one REPEATABLE READ snapshot per attempt; a table with a one-column integer key by
+ * key ranges (range-verify.ts), memory bounded; others whole. A source that keeps changing can still differ
  * at the moment of reading: a mismatch is compared again until the time is up.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJsonLogger, type LsnText, parseLsn } from '@cdc/core';
+import { clickHouseColumnName, createJsonLogger, type LsnText, parseLsn } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline, type PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
 import { type ClickHouseReader, openReader } from '../clickhouse-target.ts';
-import { drained, groupLag, readPositions } from '../kafka-progress.ts';
+import { drained, groupLag, type PartitionLag, readPositions } from '../kafka-progress.ts';
 import { availability } from '../services.ts';
 import { tableFor, topicFor } from '../topics.ts';
-import { readReplicaRows } from './clickhouse-side.ts';
+import { rowHashSql } from './checksum-sql.ts';
+import {
+  readReplicaRows,
+  replicaColumnTypes,
+  replicaKeyBounds,
+  replicaRangeSide,
+} from './clickhouse-side.ts';
 import { compareRows, type TableComparison } from './compare.ts';
 import { compareMongoTargets, type MongoTarget, openMongoTarget } from './mongo-verify.ts';
 import {
@@ -29,14 +37,33 @@ import {
   connectSource,
   currentLsn,
   describeTable,
+  rangeKeyOf,
   readSourceRows,
   type SourceTable,
   slotConfirmedLsn,
+  sourceKeyBounds,
+  sourceRangeSide,
 } from './postgres-side.ts';
+import { type KeyRange, mergeRanges } from './range-plan.ts';
+import { compareRanges, type RangeOptions } from './range-verify.ts';
 
 export interface VerifyOptions {
   config: string;
   timeoutMs: number;
+  /**
+   * Whether the embedded engine's directory may be opened when the sink's endpoint does not
+   * answer (default true; a long-running verifier must not: it would lock the sink out).
+   */
+  openDirectory?: boolean;
+  /** Compare once, without comparing again on a mismatch (a continuous verifier's next run does). */
+  once?: boolean;
+  /** Range comparison settings (tests and benchmarks; defaults otherwise). */
+  ranges?: Partial<RangeOptions>;
+  /**
+   * Re-read the differing keys through the capture (a resync request in the source's WAL, so the
+   * fix travels through Kafka like any change), then compare again until they match or time is up.
+   */
+  repair?: boolean;
   /** Only these sources (by name); default every source of the file. */
   sources?: readonly string[];
   log?: (line: string) => void;
@@ -49,6 +76,19 @@ export interface TableReport extends Partial<TableComparison> {
   clickhouseTable: string;
   match: boolean;
   note?: string;
+  /**
+   * How the table was compared: `ranges` (per-range counts and checksums computed by both
+   * databases, bisected to the differing keys), `ranges-rows` (per-range counts, rows compared
+   * in memory one range at a time: a column has no SQL canonical form), `in-memory` (all rows
+   * at once: no one-column integer key).
+   */
+  method?: 'ranges' | 'ranges-rows' | 'in-memory';
+  /** Key ranges compared (every bisection level). */
+  ranges?: number;
+  /** Source rows compared per second. */
+  rowsPerSecond?: number;
+  /** What `--repair` re-reads: the differing keys as ranges of the key column, and the keys only ClickHouse holds. */
+  repair?: { key: string; ranges: { lo: string; hi: string }[]; onlyInClickHouse: string[] };
 }
 
 export interface SourceReport {
@@ -70,6 +110,17 @@ export interface VerifyReport {
   sources: SourceReport[];
   tables: TableReport[];
   problems: string[];
+  /** `--repair`: what was asked of the captures (the report's tables are those compared after). */
+  repairs: RepairRequest[];
+}
+
+export interface RepairRequest {
+  source: string;
+  table: string;
+  /** Key ranges re-read. */
+  ranges: number;
+  /** Keys only ClickHouse held, deleted unless the source has them by then. */
+  deletes: number;
 }
 
 interface PgTarget {
@@ -93,6 +144,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     sources: [],
     tables: [],
     problems: [],
+    repairs: [],
   };
   const section = pipeline.clickhouse;
   if (!section) {
@@ -152,13 +204,16 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         `verify: ${m.name}: ${x.collections.length} collection(s), ${x.report.startPosition ?? 'no operation time'}`,
       );
     }
-    reader = await openReader(section);
+    reader = await openReader(section, { openDirectory: o.openDirectory ?? true });
     const topics = [
       ...targets.flatMap((x) => x.tables.map((t) => t.topic)),
       ...mongoTargets.flatMap((x) => x.collections.map((c) => c.topic)),
     ];
-    // 1. Wait for the capture to reach the start position and the sink to drain.
+    // 1. Wait for the capture to reach the start position and the sink to pass it: to consume
+    // what the topics held once the capture had reached it (not to drain them: a source that
+    // keeps changing keeps them growing).
     let lastNote = 0;
+    let passAt: Map<string, bigint> | undefined;
     for (;;) {
       const existing = new Set(await admin.listTopics());
       for (const x of targets) {
@@ -174,7 +229,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         topics.filter((t) => existing.has(t)),
       );
       report.sinkDrained = drained(lags);
-      if (targets.every((x) => x.report.caughtUp) && report.sinkDrained) break;
+      const caughtUp = targets.every((x) => x.report.caughtUp);
+      if (caughtUp && !passAt) passAt = new Map(lags.map((l) => [`${l.topic}/${l.partition}`, l.end]));
+      if (caughtUp && (report.sinkDrained || (passAt && passed(lags, passAt)))) break;
       if (Date.now() > deadline) break;
       if (Date.now() - lastNote > 5_000) {
         lastNote = Date.now();
@@ -197,17 +254,27 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       report.attempts++;
       report.tables = [];
       for (const x of targets) {
-        for (const { t, chTable } of x.tables) {
-          report.tables.push(
-            await compareTable(x.source.name, t, chTable, x.client, reader, section.database),
-          );
+        // One snapshot of the source for all its tables.
+        await x.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          for (const { t, chTable } of x.tables) {
+            report.tables.push(
+              await compareTable(x.source.name, t, chTable, x.client, reader, section.database, o.ranges),
+            );
+          }
+        } finally {
+          await x.client.query('COMMIT').catch(() => undefined);
         }
       }
       report.tables.push(
         ...(await compareMongoTargets(mongoTargets, kafka, admin, reader, section.database)),
       );
       const allMatch = report.tables.every((t) => t.match);
-      if (allMatch || Date.now() + 2_000 > deadline) break;
+      if (!allMatch && o.repair && report.repairs.length === 0) {
+        await requestRepairs(targets, report, log);
+        if (report.repairs.length === 0) break;
+      }
+      if (allMatch || o.once || Date.now() + 2_000 > deadline) break;
       log(`verify: ${report.tables.filter((t) => !t.match).length} table(s) differ; comparing again`);
       await sleep(2_000);
       const existing = new Set(await admin.listTopics());
@@ -251,8 +318,15 @@ async function compareTable(
   client: pg.Client,
   reader: ClickHouseReader,
   database: string,
+  rangeOptions?: Partial<RangeOptions>,
 ): Promise<TableReport> {
   const name = `${t.schema}.${t.table}`;
+  const key = rangeKeyOf(t);
+  if (key !== undefined) {
+    const types = await replicaColumnTypes(reader, database, chTable);
+    if (types.size > 0)
+      return compareTableRanges(source, t, chTable, key, types, client, reader, database, rangeOptions);
+  }
   const src = await readSourceRows(client, t);
   const replica = await readReplicaRows(reader, database, chTable, t);
   if (!replica.exists) {
@@ -277,10 +351,153 @@ async function compareTable(
     table: name,
     clickhouseTable: `${database}.${chTable}_current`,
     ...c,
+    method: 'in-memory',
     ...(replica.missingColumns.length > 0
       ? { note: `columns missing in ClickHouse: ${replica.missingColumns.join(', ')}` }
       : {}),
   };
+}
+
+/** Most ranges one repair asks for; beyond it a rebuild of the table is the better tool. */
+const MAX_REPAIR_RANGES = 10_000;
+
+/**
+ * Writes a resync request per differing table into its source's WAL
+ * (`pg_logical_emit_message(true, 'cdc.watermark.<source>', 'resync:{…}')`): the capture meets
+ * it in commit order and re-reads those keys as an incremental snapshot (capture-postgres
+ * `snapshot/incremental.ts`), deleting the keys only ClickHouse held if the source still lacks them.
+ */
+async function requestRepairs(targets: PgTarget[], report: VerifyReport, log: (l: string) => void) {
+  for (const x of targets) {
+    for (const t of report.tables) {
+      if (t.match || t.source !== x.source.name) continue;
+      if (!t.repair) {
+        report.problems.push(
+          `${t.table} differs and cannot be repaired by key ranges (it needs a one-column integer primary key): rebuild it with cdc rebuild or re-add it to the include list`,
+        );
+        continue;
+      }
+      if (t.repair.ranges.length > MAX_REPAIR_RANGES) {
+        report.problems.push(
+          `${t.table} has ${t.repair.ranges.length} differing key ranges, more than one repair re-reads (${MAX_REPAIR_RANGES}): rebuild the table instead`,
+        );
+        continue;
+      }
+      const absent = t.repair.onlyInClickHouse.map((k) => BigInt(k));
+      const ranges = t.repair.ranges.map((r) => {
+        const lo = BigInt(r.lo);
+        const hi = BigInt(r.hi);
+        return {
+          from: [r.lo],
+          to: [r.hi],
+          absent: absent.filter((k) => k >= lo && k <= hi).map((k) => [String(k)]),
+        };
+      });
+      // Several messages for many ranges: each is one WAL record.
+      for (let i = 0; i < ranges.length; i += 500) {
+        const body = JSON.stringify({ table: t.table, ranges: ranges.slice(i, i + 500) });
+        await x.client.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+          `cdc.watermark.${x.source.name}`,
+          `resync:${body}`,
+        ]);
+      }
+      report.repairs.push({
+        source: x.source.name,
+        table: t.table,
+        ranges: ranges.length,
+        deletes: absent.length,
+      });
+      log(
+        `verify: ${t.table}: asked the capture to re-read ${ranges.length} key range(s) (${absent.length} key(s) only in ClickHouse)`,
+      );
+    }
+  }
+}
+
+/** A table with a one-column integer key: by key ranges, memory bounded (see range-verify.ts). */
+export async function compareTableRanges(
+  source: string,
+  t: SourceTable,
+  chTable: string,
+  key: string,
+  types: ReadonlyMap<string, string>,
+  client: pg.Client,
+  reader: ClickHouseReader,
+  database: string,
+  rangeOptions?: Partial<RangeOptions>,
+): Promise<TableReport> {
+  const t0 = Date.now();
+  const hash = rowHashSql(t.columns, types);
+  const [a, b] = await Promise.all([
+    sourceKeyBounds(client, t, key),
+    replicaKeyBounds(reader, database, chTable, key),
+  ]);
+  const bounds = unionBounds(a, b);
+  const c = await compareRanges(
+    t.columns.map((x) => x.name),
+    bounds,
+    sourceRangeSide(client, t, key, hash.ok ? hash.postgres : null),
+    replicaRangeSide(reader, database, chTable, t, key, hash.ok ? hash.clickhouse : null),
+    { ...rangeOptions, hashed: hash.ok },
+  );
+  const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
+  const notes: string[] = [];
+  if (!hash.ok) notes.push(`rows compared in memory range by range: ${hash.reason}`);
+  if (c.hashOnly > 0) notes.push(`${c.hashOnly} range(s) had different SQL checksums but equal rows`);
+  if (c.keys.length < c.differing)
+    notes.push(`only the first ${c.keys.length} differing keys are kept for a repair`);
+  const missing = t.columns.filter((x) => !types.has(clickHouseColumnName(x.name))).map((x) => x.name);
+  if (missing.length > 0) notes.push(`columns missing in ClickHouse: ${missing.join(', ')}`);
+  return {
+    source,
+    table: `${t.schema}.${t.table}`,
+    clickhouseTable: `${database}.${chTable}_current`,
+    sourceRows: c.sourceRows,
+    clickhouseRows: c.clickhouseRows,
+    sourceChecksum: c.sourceChecksum,
+    clickhouseChecksum: c.clickhouseChecksum,
+    match: c.match,
+    diffs: c.diffs,
+    differing: c.differing,
+    method: hash.ok ? 'ranges' : 'ranges-rows',
+    ranges: c.ranges,
+    rowsPerSecond: Math.round(c.sourceRows / seconds),
+    ...(c.keys.length > 0
+      ? {
+          repair: {
+            key,
+            ranges: mergeRanges(c.keys.map((k) => ({ lo: k, hi: k }))).map((r) => ({
+              lo: String(r.lo),
+              hi: String(r.hi),
+            })),
+            onlyInClickHouse: c.onlyInClickHouse.map(String),
+          },
+        }
+      : {}),
+    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+  };
+}
+
+function unionBounds(
+  a: { range: KeyRange; rows: number } | null,
+  b: { range: KeyRange; rows: number } | null,
+): { range: KeyRange; rows: number } | null {
+  if (!a || !b) return a ?? b;
+  return {
+    range: {
+      lo: [a.range.lo, b.range.lo].sort((x, y) => (x < y ? -1 : 1))[0] as bigint,
+      hi: [a.range.hi, b.range.hi].sort((x, y) => (x > y ? -1 : 1))[0] as bigint,
+    },
+    rows: Math.max(a.rows, b.rows),
+  };
+}
+
+/** Whether the group consumed every partition up to `at` (its end then; a commit marker may remain). */
+function passed(lags: readonly PartitionLag[], at: ReadonlyMap<string, bigint>): boolean {
+  return lags.every((l) => {
+    const end = at.get(`${l.topic}/${l.partition}`) ?? 0n;
+    return end === 0n || l.committed >= end - 1n;
+  });
 }
 
 export function formatVerifyReport(r: VerifyReport): string {
@@ -296,8 +513,12 @@ export function formatVerifyReport(r: VerifyReport): string {
     const sums = t.sourceChecksum
       ? `  checksum ${t.sourceChecksum}${t.match ? '' : ` / ${t.clickhouseChecksum}`}`
       : '';
+    const how =
+      t.ranges !== undefined
+        ? `  ${t.ranges} range(s), ${t.rowsPerSecond ?? 0} rows/s${t.method === 'ranges-rows' ? ' (rows)' : ''}`
+        : '';
     lines.push(
-      `${t.match ? 'ok      ' : 'MISMATCH'} ${t.table.padEnd(w)}  ${counts}${sums}${t.note ? `  (${t.note})` : ''}`,
+      `${t.match ? 'ok      ' : 'MISMATCH'} ${t.table.padEnd(w)}  ${counts}${sums}${how}${t.note ? `  (${t.note})` : ''}`,
     );
     if (!t.match && t.diffs) {
       for (const d of t.diffs)
@@ -308,6 +529,10 @@ export function formatVerifyReport(r: VerifyReport): string {
         lines.push(`           … ${(t.differing ?? 0) - t.diffs.length} more differing key(s)`);
     }
   }
+  for (const x of r.repairs)
+    lines.push(
+      `repair   ${x.table}: ${x.ranges} key range(s) re-read through the capture, ${x.deletes} key(s) only in ClickHouse`,
+    );
   for (const p of r.problems) lines.push(`problem: ${p}`);
   const bad = r.tables.filter((t) => !t.match).length;
   lines.push(

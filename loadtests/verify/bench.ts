@@ -1,0 +1,334 @@
+/**
+ * `cdc verify` at size: a PostgreSQL table of `--rows` rows (default 10 M) and its replica in
+ * the embedded ClickHouse engine, in the sink's table shape (ReplacingMergeTree by key, versioned,
+ * the `_current` view over FINAL), filled directly (no pipeline). The engine is served by a
+ * process of its own through the sink's read endpoint (`startReadServer`), as when the sink
+ * runs; verify reaches it the way `cdc verify` does (`openReader`). Measured, each in a child
+ * process of its own so that peak RSS is that process's:
+ *
+ * - `verify`: the range comparison `cdc verify` runs for the table (bucket counts and checksums
+ *   computed inside both databases, bisection of what differs), on the identical replica and on
+ *   one with three damaged rows (a changed value, a missing row, an extra row), whose keys it
+ *   must name;
+ * - `reference`: what any comparison must at least do, in the same run: `SELECT count(*)` and
+ *   a full scan of the table on both sides (PostgreSQL rows streamed to the client through a
+ *   cursor, the ClickHouse view read to the end inside the engine).
+ *
+ * Reported: wall seconds, rows/s, the ratio reference time / verify time, the peak RSS of the
+ * measuring process, CPU seconds per million rows of the measuring process, of the PostgreSQL
+ * backend (not its parallel workers: PostgreSQL may aggregate the range sums in parallel) and
+ * of the engine's process.
+ *
+ *   node loadtests/verify/bench.ts [--rows 10000000] [--keep] [--json]
+ *
+ * Needs the local PostgreSQL (`npm run stack -- up --only postgres`) and built packages
+ * (`npx tsc -b services/cli`). `--keep` leaves the table and engine directory for another run
+ * (reused when they have the same row count).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
+import type pg from 'pg';
+import { localEndpoints } from '../../infra/local/src/endpoints.ts';
+import { openReader } from '../../services/cli/src/clickhouse-target.ts';
+import { replicaColumnTypes } from '../../services/cli/src/verify/clickhouse-side.ts';
+import { connectSource, describeTable } from '../../services/cli/src/verify/postgres-side.ts';
+import { compareTableRanges } from '../../services/cli/src/verify/verify.ts';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '10000000' },
+    keep: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    // Internal: one measurement in a child process.
+    phase: { type: 'string' },
+    port: { type: 'string' },
+  },
+});
+const ROWS = Number(values.rows);
+const ep = localEndpoints();
+const TABLE = `verify_bench_${ROWS}`;
+const DB = 'vbench';
+const DIR = join(tmpdir(), `cdc-verify-bench-${ROWS}`);
+const CHANGED = Math.floor(ROWS / 3);
+const MISSING = Math.floor(ROWS / 2);
+const EXTRA = ROWS + 7;
+const log = (s: string) => {
+  if (!values.json) process.stderr.write(`${s}\n`);
+};
+
+const source = {
+  name: 'bench',
+  connection: {
+    host: ep.postgres.host,
+    port: ep.postgres.port,
+    database: ep.postgres.database,
+    user: ep.postgres.user,
+    password: ep.postgres.password,
+    ssl: false,
+  },
+} as unknown as PostgresSource;
+const section = {
+  database: DB,
+  embedded: { path: DIR, http: { enabled: true, port: Number(values.port ?? 0) } },
+} as unknown as ClickHouseSection;
+
+interface Measured {
+  phase: string;
+  seconds: number;
+  cpuSeconds: number;
+  pgCpuSeconds: number | null;
+  peakRssMb: number;
+  detail: Record<string, unknown>;
+}
+
+async function measure(phase: string, work: (client: pg.Client) => Promise<Record<string, unknown>>) {
+  const client = await connectSource(source);
+  const pid = Number((await client.query<{ p: string }>('SELECT pg_backend_pid()::text AS p')).rows[0]?.p);
+  const pg0 = processCpu(pid);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const detail = await work(client);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const pg1 = processCpu(pid);
+  await client.end();
+  const out: Measured = {
+    phase,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    pgCpuSeconds: pg0 === null || pg1 === null ? null : pg1 - pg0,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    detail,
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+async function verifyPhase(client: pg.Client) {
+  const reader = await openReader(section);
+  try {
+    const t = await describeTable(client, 'public', TABLE);
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const types = await replicaColumnTypes(reader, DB, TABLE);
+    const r = await compareTableRanges('bench', t, TABLE, 'id', types, client, reader, DB);
+    await client.query('COMMIT');
+    return {
+      match: r.match,
+      method: r.method,
+      ranges: r.ranges,
+      sourceRows: r.sourceRows,
+      clickhouseRows: r.clickhouseRows,
+      differing: r.differing,
+      keys: r.diffs?.map((d) => d.key),
+    };
+  } finally {
+    await reader.close();
+  }
+}
+
+async function referencePhase(client: pg.Client) {
+  const reader = await openReader(section);
+  try {
+    const count = (await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${TABLE}`)).rows[0]?.n;
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query(`DECLARE scan NO SCROLL CURSOR FOR SELECT * FROM ${TABLE}`);
+    let scanned = 0;
+    for (;;) {
+      const { rows } = await client.query({ text: 'FETCH 10000 FROM scan', rowMode: 'array' });
+      if (rows.length === 0) break;
+      scanned += rows.length;
+    }
+    await client.query('COMMIT');
+    const [c] = await reader.query<{ n: string }>(
+      `SELECT toString(count()) AS n FROM ${DB}.${TABLE}_current`,
+    );
+    // The view read to its end inside the engine (nothing shipped to the client).
+    const q = encodeURIComponent(`SELECT * FROM ${DB}.${TABLE}_current FORMAT Null`);
+    const r = await fetch(`http://127.0.0.1:${values.port}/?query=${q}`);
+    if (!r.ok) throw new Error(await r.text());
+    return { sourceRows: Number(count), scanned, clickhouseRows: Number(c?.n) };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The PostgreSQL table and the replica, unless `--keep` left them from a run of the same size. */
+async function fill(): Promise<void> {
+  // Loaded only here: the measured processes do not map the engine's library.
+  const { Session } = await import('chdb');
+  const client = await connectSource(source);
+  try {
+    const have = await client
+      .query<{ n: string }>(`SELECT count(*)::text AS n FROM ${TABLE}`)
+      .then((r) => Number(r.rows[0]?.n))
+      .catch(() => -1);
+    if (have === ROWS && existsSync(DIR)) {
+      log(`reusing ${TABLE} (${ROWS} rows) and ${DIR}`);
+      return;
+    }
+    log(`filling PostgreSQL ${TABLE} with ${ROWS} rows …`);
+    await client.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await client.query(
+      `CREATE TABLE ${TABLE} (id int PRIMARY KEY, name text, qty bigint NOT NULL, flag boolean, u uuid NOT NULL)`,
+    );
+    await client.query(
+      `INSERT INTO ${TABLE} SELECT i, 'item ' || i, i * 3, CASE WHEN i % 3 = 0 THEN NULL ELSE i % 2 = 0 END,
+         ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid FROM generate_series(1, ${ROWS}) i`,
+    );
+    await client.query(`VACUUM ANALYZE ${TABLE}`);
+  } finally {
+    await client.end();
+  }
+  log(`filling the embedded ClickHouse ${DB}.${TABLE} in the sink's table shape …`);
+  rmSync(DIR, { recursive: true, force: true });
+  mkdirSync(DIR, { recursive: true });
+  const s = new Session(DIR);
+  const t = `${DB}.${TABLE}`;
+  s.query(`CREATE DATABASE ${DB}`);
+  // As the sink makes them (services/sink-clickhouse/src/schema/tables.ts).
+  s.query(
+    `CREATE TABLE ${DB}._cdc_truncations (table_name String, _version UInt128, _change_id String, _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY (table_name, _version)`,
+  );
+  s.query(
+    `CREATE TABLE ${t} (id Int32, name Nullable(String), qty Int64, flag Nullable(Bool), u UUID, _version UInt128, _is_deleted UInt8, _change_id String, _op String, _source_ts DateTime64(3, 'UTC'), _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(_version, _is_deleted) ORDER BY (id)`,
+  );
+  s.query(
+    `CREATE VIEW ${t}_current AS SELECT * EXCEPT (_is_deleted) FROM ${t} FINAL WHERE _version > (SELECT max(_version) FROM ${DB}._cdc_truncations WHERE table_name = '${TABLE}')`,
+  );
+  s.query(
+    `INSERT INTO ${t} (id, name, qty, flag, u, _version, _is_deleted, _change_id, _op) SELECT n, concat('item ', toString(n)), n * 3, if(n % 3 = 0, NULL, n % 2 = 0), toUUID(concat('00000000-0000-4000-8000-', leftPad(toString(n), 12, '0'))), toUInt128(n) * 2, 0, '', 'r' FROM (SELECT toInt32(number + 1) AS n FROM numbers(${ROWS}))`,
+  );
+  s.query(`OPTIMIZE TABLE ${t} FINAL`);
+  s.close();
+}
+
+async function damage(): Promise<void> {
+  const { Session } = await import('chdb');
+  const s = new Session(DIR);
+  const t = `${DB}.${TABLE}`;
+  const uuid = (i: number) => `'00000000-0000-4000-8000-${String(i).padStart(12, '0')}'`;
+  const flag = CHANGED % 3 === 0 ? 'NULL' : String(CHANGED % 2 === 0);
+  s.query(
+    `INSERT INTO ${t} (id, name, qty, flag, u, _version, _is_deleted) VALUES (${CHANGED}, 'damaged', ${CHANGED * 3}, ${flag}, ${uuid(CHANGED)}, ${10 * ROWS}, 0)`,
+  );
+  s.query(
+    `INSERT INTO ${t} (id, name, qty, u, _version, _is_deleted) VALUES (${MISSING}, '', 0, ${uuid(MISSING)}, ${10 * ROWS}, 1)`,
+  );
+  s.query(
+    `INSERT INTO ${t} (id, name, qty, u, _version, _is_deleted) VALUES (${EXTRA}, 'ghost', 1, ${uuid(EXTRA)}, 1, 0)`,
+  );
+  s.close();
+}
+
+/** The engine's process: the directory served read-only over HTTP, as the sink serves it. */
+async function enginePhase(): Promise<void> {
+  const { startReadServer } = await import('../../services/sink-clickhouse/src/read-server/read-server.ts');
+  const { noopLogger } = await import('@cdc/core');
+  const server = await startReadServer({ path: DIR, database: DB, port: 0, logger: noopLogger });
+  process.stdout.write(`${server.port}\n`);
+  process.on('SIGTERM', () => {
+    server.close().finally(() => process.exit(0));
+  });
+}
+
+/** CPU seconds of a process so far (utime + stime from /proc), null if unreadable. */
+function processCpu(pid: number): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function startEngine(): Promise<{ port: number; cpuSeconds: () => number; stop: () => Promise<void> }> {
+  const p = spawn(process.execPath, [import.meta.filename, '--phase', 'engine', '--rows', String(ROWS)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  p.stderr.on('data', (d) => {
+    err += String(d);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    p.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+    p.once('exit', (code) => reject(new Error(`the engine process exited (${code}): ${err}`)));
+  });
+  return {
+    port,
+    cpuSeconds: () => processCpu(p.pid as number) ?? 0,
+    stop: async () => {
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
+    },
+  };
+}
+
+let enginePort = 0;
+function child(phase: string): Measured {
+  const out = execFileSync(
+    process.execPath,
+    [import.meta.filename, '--phase', phase, '--rows', String(ROWS), '--port', String(enginePort)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as Measured;
+}
+
+if (values.phase === 'verify') await measure('verify', verifyPhase);
+else if (values.phase === 'reference') await measure('reference', referencePhase);
+else if (values.phase === 'engine') await enginePhase();
+else {
+  await fill();
+  let engine = await startEngine();
+  enginePort = engine.port;
+  const timed = (phase: string) => {
+    const e0 = engine.cpuSeconds();
+    const m = child(phase);
+    return { ...m, engineCpuSeconds: engine.cpuSeconds() - e0 };
+  };
+  const reference = timed('reference');
+  log(`reference: ${reference.seconds.toFixed(1)} s, peak RSS ${reference.peakRssMb.toFixed(0)} MB`);
+  const clean = timed('verify');
+  log(
+    `verify (identical): ${clean.seconds.toFixed(1)} s, peak RSS ${clean.peakRssMb.toFixed(0)} MB, ${JSON.stringify(clean.detail)}`,
+  );
+  // The engine allows one process per directory: stopped while the replica is damaged.
+  await engine.stop();
+  await damage();
+  engine = await startEngine();
+  enginePort = engine.port;
+  const damaged = timed('verify');
+  await engine.stop();
+  log(
+    `verify (3 damaged rows): ${damaged.seconds.toFixed(1)} s, peak RSS ${damaged.peakRssMb.toFixed(0)} MB, ${JSON.stringify(damaged.detail)}`,
+  );
+  const perM = (cpu: number | null) => (cpu === null ? null : cpu / (ROWS / 1e6));
+  const row = (m: Measured & { engineCpuSeconds: number }) => ({
+    seconds: Number(m.seconds.toFixed(2)),
+    rowsPerSecond: Math.round(ROWS / m.seconds),
+    peakRssMb: Math.round(m.peakRssMb),
+    cpuSecondsPerMillionRows: Number(perM(m.cpuSeconds)?.toFixed(3)),
+    postgresCpuSecondsPerMillionRows:
+      m.pgCpuSeconds === null ? null : Number(perM(m.pgCpuSeconds)?.toFixed(3)),
+    engineCpuSecondsPerMillionRows: Number(perM(m.engineCpuSeconds)?.toFixed(3)),
+    detail: m.detail,
+  });
+  const report = {
+    rows: ROWS,
+    reference: row(reference),
+    verify: row(clean),
+    verifyDamaged: row(damaged),
+    speedRatio: Number((reference.seconds / clean.seconds).toFixed(2)),
+    speedRatioDamaged: Number((reference.seconds / damaged.seconds).toFixed(2)),
+    expectedKeys: [String(CHANGED), String(MISSING), String(EXTRA)].sort((a, b) => Number(a) - Number(b)),
+  };
+  process.stdout.write(`${JSON.stringify(report, null, values.json ? 0 : 2)}\n`);
+  if (!values.keep) {
+    rmSync(DIR, { recursive: true, force: true });
+    const client = await connectSource(source);
+    await client.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await client.end();
+  }
+}

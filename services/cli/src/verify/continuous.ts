@@ -1,0 +1,114 @@
+/**
+ * `cdc verify --continuous`: verifies every table again and again in the background, reading the
+ * source at most `rowsPerSecond` rows per second (first-level range sums; the source is not
+ * hurt), and publishes each table's outcome as metrics on a 127.0.0.1 `/metrics` listener
+ * (`cdc_verify_*`, see `@cdc/telemetry`'s catalogue). A run is one `verify` (same waiting for the
+ * pipeline, same snapshot, same comparison); between runs it sleeps `intervalMs`. It stops on
+ * the signal, after the table under way. It reads an embedded ClickHouse only through the sink's
+ * endpoint, never by opening its directory (that would lock the sink out when it restarts): while
+ * the sink is down a run reports the problem and the next one tries again.
+ *
+ * A row changed after a run's source snapshot may already be newer in ClickHouse: such a
+ * difference lasts one run. `cdc_verify_match` and `cdc_verify_mismatched_rows` count only the
+ * keys that differed in two runs in a row (`persistentDifferences`); each run's log line shows
+ * everything it saw.
+ *
+ * A command of its own rather than a service under `cdc up`: it reads both databases, so the
+ * operator starts it deliberately with a budget and a scrape port (and a supervisor can run it
+ * like any long-running command).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createJsonLogger } from '@cdc/core';
+import { loadPipeline } from '@cdc/pipeline';
+import { createTelemetry } from '@cdc/telemetry';
+import {
+  formatVerifyReport,
+  type TableReport,
+  type VerifyOptions,
+  type VerifyReport,
+  verify,
+} from './verify.ts';
+
+/**
+ * Keys that differed in this run and in the one before: a source that keeps changing makes a
+ * row changed after the source snapshot differ for one run (ClickHouse already has the newer
+ * state), never for two in a row unless it changes all the time. By key for tables compared by
+ * ranges; otherwise the smaller of the two runs' counts.
+ */
+export function persistentDifferences(before: TableReport | undefined, now: TableReport): number {
+  if (now.match) return 0;
+  if (!before || before.match) return 0;
+  const a = before.repair?.ranges;
+  const b = now.repair?.ranges;
+  if (!a || !b) return Math.min(before.differing ?? 1, now.differing ?? 1);
+  // Both lists are in key order and disjoint: one pass over their overlaps.
+  let n = 0n;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as { lo: string; hi: string };
+    const y = b[j] as { lo: string; hi: string };
+    const lo = BigInt(x.lo) > BigInt(y.lo) ? BigInt(x.lo) : BigInt(y.lo);
+    const hi = BigInt(x.hi) < BigInt(y.hi) ? BigInt(x.hi) : BigInt(y.hi);
+    if (lo <= hi) n += hi - lo + 1n;
+    if (BigInt(x.hi) < BigInt(y.hi)) i++;
+    else j++;
+  }
+  return Number(n);
+}
+
+export interface ContinuousOptions extends VerifyOptions {
+  /** Source rows read per second at most. */
+  rowsPerSecond: number;
+  /** Pause between two runs. */
+  intervalMs: number;
+  /** `/metrics` port (0: an ephemeral one, logged); host: the pipeline file's telemetry host (127.0.0.1 by default). */
+  metricsPort: number;
+  signal: AbortSignal;
+  /** Called after each run (tests). */
+  onRun?: (report: VerifyReport) => void;
+}
+
+export async function verifyContinuously(o: ContinuousOptions): Promise<void> {
+  const log = o.log ?? (() => undefined);
+  const pipeline = loadPipeline(o.config, o.env);
+  const logger = createJsonLogger({ level: 'warn' });
+  const telemetry = createTelemetry({
+    service: 'verify',
+    config: { ...pipeline.telemetry, http: { ...pipeline.telemetry.http, port: o.metricsPort } },
+    logger,
+  });
+  const server = await telemetry.start();
+  log(`verify: continuous, at most ${o.rowsPerSecond} rows/s, metrics on ${server.url}/metrics`);
+  const m = telemetry.metrics;
+  const previous = new Map<string, TableReport>();
+  try {
+    while (!o.signal.aborted) {
+      const report = await verify({
+        ...o,
+        openDirectory: false,
+        // A mismatch is reported as it is; the next run compares again.
+        once: true,
+        ranges: { ...o.ranges, rowsPerSecond: o.rowsPerSecond },
+      });
+      const now = Date.now() / 1000;
+      for (const t of report.tables) {
+        const labels = { source: t.source, table: t.table };
+        const id = `${t.source}\u0000${t.table}`;
+        const lasting = persistentDifferences(previous.get(id), t);
+        previous.set(id, t);
+        m.verifyLastRun.set(now, labels);
+        m.verifyMatch.set(lasting === 0 ? 1 : 0, labels);
+        m.verifyMismatchedRows.set(lasting, labels);
+        m.verifyRangesChecked.add(t.ranges ?? 1, labels);
+        m.verifyRowsChecked.add(t.sourceRows ?? 0, labels);
+      }
+      o.onRun?.(report);
+      const line = formatVerifyReport(report).trim().split('\n').at(-1) ?? '';
+      log(line);
+      await sleep(o.intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
+    }
+  } finally {
+    await telemetry.shutdown();
+  }
+}
