@@ -22,3 +22,12 @@ export { deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
 export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offsets-store.ts';
 export { runSessions, type SessionLoopOptions } from './session-loop.ts';
 export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';
+export {
+  type CompiledTransform,
+  type CompileOptions,
+  compileTableTransform,
+  maskFunction,
+  type SourceColumn,
+  transformFor,
+  type Violation,
+} from './transforms/table-transform.ts';
