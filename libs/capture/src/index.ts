@@ -23,6 +23,16 @@ export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offset
 export { runSessions, type SessionLoopOptions } from './session-loop.ts';
 export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';
 export {
+  type GateResult,
+  noopQualityObserver,
+  type QualityObserver,
+  quarantineKey,
+  quarantineRecord,
+  quarantineTopic,
+  RowGate,
+  stopError,
+} from './transforms/row-gate.ts';
+export {
   type CompiledTransform,
   type CompileOptions,
   compileTableTransform,

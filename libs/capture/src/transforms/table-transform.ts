@@ -58,6 +58,8 @@ export interface CompiledTransform {
   rules: string[];
   /** The filter as parsed (for rendering elsewhere). */
   filter: Expr | null;
+  /** Source columns whose values never leave the capture as they are (excluded or masked). */
+  hidden: ReadonlySet<string>;
 }
 
 export interface CompileOptions {
@@ -103,6 +105,7 @@ export function compileTableTransform(
     keyFields,
     rules: [],
     filter: null,
+    hidden: new Set(),
   };
   if (!entry) return identity;
   const { key, transform: t } = entry;
@@ -261,6 +264,7 @@ export function compileTableTransform(
     keyFields,
     rules: rules.map((r) => r.name),
     filter,
+    hidden: new Set(columns.filter((c) => excluded.has(c.field) || masks.has(c.field)).map((c) => c.name)),
   };
 }
 

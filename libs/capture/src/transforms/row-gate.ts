@@ -1,0 +1,161 @@
+/**
+ * The one place a row meets its table's transforms, whichever path read it (snapshot,
+ * incremental snapshot, stream, quarantine replay), so all of them are identical by
+ * construction:
+ *
+ * 1. a table stopped by a `stop` rule holds every row: quarantined with the stop's reason;
+ * 2. the filter: a row it drops is `filtered` (an update becomes a delete of the key);
+ * 3. the quality rules: `count` only counts, `quarantine` sends the row to the quarantine
+ *    topic, `stop` quarantines it and stops the table (its later rows are held the same way)
+ *    with an error naming the rule, the key and the fix, while the other tables go on;
+ * 4. the projection (exclude, rename, mask, computed).
+ *
+ * A quarantine record carries the projected row (masked values stay masked) and, per broken
+ * rule, the value that broke it (`(masked)` for a masked or excluded column), so nothing the
+ * pipeline file hides reaches Kafka through the quarantine either.
+ */
+import { CdcError, type Logger, stableJson } from '@cdc/core';
+import type { OutRecord } from '../offsets-store.ts';
+import type { CompiledTransform, Violation } from './table-transform.ts';
+
+/** `<prefix>.quarantine`: compacted, keyed by table and row key. */
+export function quarantineTopic(prefix: string): string {
+  return `${prefix}.quarantine`;
+}
+
+/** The quarantine record key of a row: `<table> <stable JSON of the key>`. */
+export function quarantineKey(table: string, key: Record<string, unknown> | null): string {
+  return `${table} ${key === null ? 'null' : stableJson(key)}`;
+}
+
+export type GateResult =
+  | { kind: 'write'; row: Record<string, unknown> }
+  | { kind: 'filtered' }
+  | { kind: 'quarantine'; violations: Violation[]; reason: string; row: Record<string, unknown> };
+
+/** What the gate reports (the capture connects it to metrics and `/readyz`). */
+export interface QualityObserver {
+  /** One row of `table` passed, was filtered out or was quarantined. */
+  outcome(table: string, outcome: 'passed' | 'filtered' | 'quarantined'): void;
+  violation(table: string, rule: string, action: Violation['action']): void;
+  /** `table` stopped (`message`: the rule, the key and the fix), or resumed (null). */
+  stopped(table: string, message: string | null): void;
+}
+
+export const noopQualityObserver: QualityObserver = {
+  outcome: () => {},
+  violation: () => {},
+  stopped: () => {},
+};
+
+export class RowGate {
+  private readonly stops = new Map<string, string>();
+  private readonly observer: QualityObserver;
+  private readonly logger: Logger;
+
+  constructor(observer: QualityObserver, logger: Logger) {
+    this.observer = observer;
+    this.logger = logger;
+  }
+
+  /** Tables stopped by a `stop` rule, with the reason. */
+  get stopped(): ReadonlyMap<string, string> {
+    return this.stops;
+  }
+
+  /** The operator fixed the cause (a replay of the table's quarantine): the table flows again. */
+  resume(table: string): void {
+    if (!this.stops.delete(table)) return;
+    this.logger.info('table resumed after its quarantine was replayed', { table });
+    this.observer.stopped(table, null);
+  }
+
+  /** `row` (an Avro row of the source table) → what to write. `key` names the row in messages. */
+  apply(t: CompiledTransform, row: Record<string, unknown>, key: Record<string, unknown> | null): GateResult {
+    if (!t.active) return { kind: 'write', row };
+    const stop = this.stops.get(t.table);
+    if (stop !== undefined) {
+      this.observer.outcome(t.table, 'quarantined');
+      return { kind: 'quarantine', violations: [], reason: stop, row: t.project(row) };
+    }
+    if (!t.keep(row)) {
+      this.observer.outcome(t.table, 'filtered');
+      return { kind: 'filtered' };
+    }
+    const violations = t.check(row);
+    if (violations.length === 0) {
+      this.observer.outcome(t.table, 'passed');
+      return { kind: 'write', row: t.project(row) };
+    }
+    for (const v of violations) {
+      this.observer.violation(t.table, v.rule, v.action);
+      if (t.hidden.has(v.column)) v.value = '(masked)';
+    }
+    const stopping = violations.find((v) => v.action === 'stop');
+    if (stopping) {
+      const error = stopError(t.table, stopping, key);
+      this.stops.set(t.table, error.message);
+      this.logger.error('a stop rule broke: the table is stopped, its changes are held in quarantine', {
+        err: error,
+      });
+      this.observer.stopped(t.table, error.message);
+      this.observer.outcome(t.table, 'quarantined');
+      return { kind: 'quarantine', violations, reason: error.message, row: t.project(row) };
+    }
+    if (violations.some((v) => v.action === 'quarantine')) {
+      this.observer.outcome(t.table, 'quarantined');
+      const v = violations.find((x) => x.action === 'quarantine') as Violation;
+      return {
+        kind: 'quarantine',
+        violations,
+        reason: `rule ${v.rule} broken by ${v.value} (expected ${v.expected})`,
+        row: t.project(row),
+      };
+    }
+    this.observer.outcome(t.table, 'passed');
+    return { kind: 'write', row: t.project(row) };
+  }
+}
+
+/** The error of a broken `stop` rule: the rule, the key, the value and the fix. */
+export function stopError(table: string, v: Violation, key: Record<string, unknown> | null): CdcError {
+  const keyText = key === null ? '(no key)' : stableJson(key);
+  return new CdcError(
+    'DATA_QUALITY',
+    `${table}: quality rule ${v.rule} (action stop) broken by the row with key ${keyText}: ${v.column} is ${v.value}, expected ${v.expected}. The table is stopped (its changes are held in the quarantine topic; the other tables go on). Fix the row in the source (or the rule in the pipeline file), then run \`cdc quarantine replay ${table}\``,
+    { context: { table, rule: v.rule, key: keyText, column: v.column } },
+  );
+}
+
+/** A quarantine record: JSON with the table, key, op, broken rules and the projected row. */
+export function quarantineRecord(options: {
+  topic: string;
+  sourceTopic: string;
+  table: string;
+  key: Record<string, unknown> | null;
+  op: string;
+  changeId: string;
+  result: Extract<GateResult, { kind: 'quarantine' }>;
+  nowMs: number;
+}): OutRecord {
+  const { result } = options;
+  return {
+    topic: options.topic,
+    key: quarantineKey(options.table, options.key),
+    value: stableJson({
+      table: options.table,
+      key: options.key,
+      op: options.op,
+      changeId: options.changeId,
+      reason: result.reason,
+      violations: result.violations,
+      row: result.row,
+      quarantinedAtMs: options.nowMs,
+    }),
+    headers: {
+      'cdc.quality.rule': result.violations.map((v) => v.rule).join(',') || 'table-stopped',
+      'cdc.source.topic': options.sourceTopic,
+      'cdc.change-id': options.changeId,
+    },
+  };
+}
