@@ -514,6 +514,13 @@ export class Streamer {
     const rs = route.captured.rowSchema;
     const records: OutRecord[] = [];
     for (const keyText of request.keys) {
+      // The quarantine entry is resolved in this transaction; a row that breaks a rule again is
+      // quarantined anew after it.
+      records.push({
+        topic: this.o.transforms.quarantineTopic,
+        key: `${route.transform.table} ${keyText}`,
+        value: null,
+      });
       const values = await this.o.readRow(route.captured, keyText);
       if (values === null) {
         const key = keyFromJson(route.captured, keyText);
