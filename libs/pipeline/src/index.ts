@@ -43,6 +43,7 @@ export {
   type TableTransform,
   TableTransformSchema,
   TransformsSchema,
+  transformFor,
 } from './sections/transforms.ts';
 export {
   columnsOf,

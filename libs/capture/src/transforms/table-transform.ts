@@ -23,7 +23,10 @@ import {
   passes,
   type QualityRule,
   type TableTransform,
+  transformFor,
 } from '@cdc/pipeline';
+
+export { transformFor };
 
 /** A source column: its name in the source and its field in the Avro row. */
 export interface SourceColumn {
@@ -72,18 +75,6 @@ export interface CompileOptions {
    * (MongoDB documents), checked only on their first segment.
    */
   naming?: 'columns' | 'paths';
-}
-
-/** The entry for `table` (`schema.table`; a bare name is `public.<name>`), else `"*"`. */
-export function transformFor(
-  tables: Record<string, TableTransform>,
-  table: string,
-): { key: string; transform: TableTransform } | null {
-  const [schema, name] = table.split('.', 2) as [string, string];
-  for (const key of [table, schema === 'public' ? name : undefined, '*']) {
-    if (key !== undefined && tables[key]) return { key, transform: tables[key] as TableTransform };
-  }
-  return null;
 }
 
 export function compileTableTransform(

@@ -173,3 +173,15 @@ function coveredBy(table: string, include: string[]): boolean {
       i === table || i === bare || (!i.includes('.') && table.startsWith(`${i}.`)) || `public.${i}` === bare,
   );
 }
+
+/** The entry for `table` (`schema.table`; a bare name is `public.<name>`), else `"*"`. */
+export function transformFor(
+  tables: Record<string, TableTransform>,
+  table: string,
+): { key: string; transform: TableTransform } | null {
+  const [schema, name] = table.split('.', 2) as [string, string];
+  for (const key of [table, schema === 'public' ? name : undefined, '*']) {
+    if (key !== undefined && tables[key]) return { key, transform: tables[key] as TableTransform };
+  }
+  return null;
+}

@@ -33,6 +33,7 @@ import {
   type SourceTable,
   slotConfirmedLsn,
 } from './postgres-side.ts';
+import { applyTransforms } from './transforms.ts';
 
 export interface VerifyOptions {
   config: string;
@@ -114,7 +115,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       const prefix = source.topicPrefix ?? source.name;
       const tables = [];
       for (const n of names) {
-        const t = await describeTable(client, n.schema, n.table);
+        const t = applyTransforms(await describeTable(client, n.schema, n.table), source);
         const topic = topicFor(prefix, { db: source.connection.database, schema: n.schema, table: n.table });
         tables.push({ t, topic, chTable: tableFor(pipeline, topic) });
       }
@@ -277,8 +278,15 @@ async function compareTable(
     table: name,
     clickhouseTable: `${database}.${chTable}_current`,
     ...c,
-    ...(replica.missingColumns.length > 0
-      ? { note: `columns missing in ClickHouse: ${replica.missingColumns.join(', ')}` }
+    ...(replica.missingColumns.length > 0 || t.notes
+      ? {
+          note: [
+            ...(replica.missingColumns.length > 0
+              ? [`columns missing in ClickHouse: ${replica.missingColumns.join(', ')}`]
+              : []),
+            ...(t.notes ?? []),
+          ].join('; '),
+        }
       : {}),
   };
 }

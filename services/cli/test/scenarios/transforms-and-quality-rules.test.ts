@@ -5,6 +5,7 @@
  * - a filtered table whose rows move in and out of the filter (snapshot rows, inserts, updates
  *   both ways, deletes) ends equal to the filtered source query, with an excluded column absent,
  *   a renamed one renamed, a computed one computed and a hashed one equal to HMAC(salt, value);
+ * - `cdc verify` applies the same filter and projection to the source, so that replica verifies;
  * - the plaintext of the excluded and the masked columns appears in no byte of any Kafka record
  *   the capture wrote (table, quarantine and dead-letter topics);
  * - a `quarantine` rule keeps the broken row out of ClickHouse and lists it with the rule and
@@ -107,6 +108,11 @@ it('a filtered, projected and masked table ends equal to the filtered source que
     }
   }
   expect(scanned).toBeGreaterThanOrEqual(9);
+
+  // `cdc verify` reads the source as the capture writes it: filtered, projected, masked.
+  const v = h.cdc('verify', '--source', h.id, '--timeout', '60');
+  expect(v.status, v.out).toBe(0);
+  expect(v.out).toMatch(/ok +public\.customers +2 \/ 2 rows/);
 });
 
 it('a quarantine rule keeps the broken row out and lists it; a stop rule stops only its table, names the rule, the key and the fix, and a replay after the fix brings the held rows in', {
