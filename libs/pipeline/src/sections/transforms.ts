@@ -119,12 +119,23 @@ export const TransformsSchema = {
    * Per-table transforms and quality rules, by `schema.table` (MongoDB: `db.collection`);
    * `"*"` applies to every table without an entry of its own.
    */
-  tables: z.record(z.string().min(1), TableTransformSchema).default({}),
+  tables: z
+    .record(z.string().min(1), TableTransformSchema)
+    .default({})
+    .describe(
+      'Per-table transforms and quality rules by `schema.table` (MongoDB: `db.collection`; `"*"`: every table without an entry), each `{ filter, columns: { exclude, rename, mask, computed }, quality: [rules] }`: see "Transforms and data-quality rules" in the README.',
+    ),
   /**
    * The salt of `hash` masks: a secret, so write a reference (`${CDC_MASK_SALT}`), never the
    * value; at least 16 characters. Changing it changes every hashed value.
    */
-  maskSalt: z.string().min(16, 'at least 16 characters (use a random secret)').optional(),
+  maskSalt: z
+    .string()
+    .min(16, 'at least 16 characters (use a random secret)')
+    .optional()
+    .describe(
+      'The salt of `hash` masks (HMAC-SHA-256): a secret, so write a reference such as `${CDC_MASK_SALT}`, never the value; at least 16 characters; never logged.',
+    ),
 };
 
 export type TableTransform = z.output<typeof TableTransformSchema>;
