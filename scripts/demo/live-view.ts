@@ -5,7 +5,7 @@
  * A service that does not run or answer shows "n/a". An ANSI redraw on a terminal, a line every
  * 5 s otherwise.
  */
-import type { PipelineRates, Scrape } from '../../services/cli/src/pipeline-rates.ts';
+import { type PipelineRates, type Scrape, samplesOf } from '../../services/cli/src/pipeline-rates.ts';
 import type { ServiceName } from '../../services/cli/src/services.ts';
 import type { StackState } from '../../services/cli/src/supervisor.ts';
 import { probeTelemetry } from '../../services/cli/src/telemetry-probe.ts';
@@ -87,9 +87,53 @@ export function render(
     ...(['capture-postgres', 'capture-mongo'] as const)
       .filter((c) => Array.isArray(cur.services[c]) && !r.snapshot.some((x) => x.service === c))
       .map((c) => `    ${NA}: ${c} exports no snapshot progress`),
+    ...qualityLines(cur),
     ...notes.map((n) => `  note: ${n}`),
   ];
   return lines;
+}
+
+/**
+ * Per table with transforms in the pipeline file, since the capture started: rows passed,
+ * filtered and quarantined, and the broken quality rules.
+ */
+export function qualityLines(cur: Scrape): string[] {
+  const tables = new Map<
+    string,
+    { passed: number; filtered: number; quarantined: number; rules: Map<string, number> }
+  >();
+  const of = (t: string) => {
+    let x = tables.get(t);
+    if (!x) {
+      x = { passed: 0, filtered: 0, quarantined: 0, rules: new Map() };
+      tables.set(t, x);
+    }
+    return x;
+  };
+  for (const service of ['capture-postgres', 'capture-mongo'] as const) {
+    for (const s of samplesOf(cur, service) ?? []) {
+      const table = s.labels.table;
+      if (table === undefined) continue;
+      if (s.name === 'cdc_transform_records_total') {
+        const o = s.labels.outcome as 'passed' | 'filtered' | 'quarantined';
+        if (o in of(table)) of(table)[o] += s.value;
+      } else if (s.name === 'cdc_quality_violations_total') {
+        const rules = of(table).rules;
+        const key = `${s.labels.rule} (${s.labels.action})`;
+        rules.set(key, (rules.get(key) ?? 0) + s.value);
+      }
+    }
+  }
+  if (tables.size === 0) return [];
+  return [
+    '  transforms and quality rules since start   [capture cdc_transform_records_total, cdc_quality_violations_total]',
+    ...[...tables].map(
+      ([t, x]) =>
+        `    ${t.padEnd(20)} passed ${x.passed}, filtered ${x.filtered}, quarantined ${x.quarantined}${
+          x.rules.size > 0 ? `; violations: ${[...x.rules].map(([r, n]) => `${r} ${n}`).join(', ')}` : ''
+        }`,
+    ),
+  ];
 }
 
 /** The non-TTY line: the same figures, short. */
