@@ -22,8 +22,10 @@ export { deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
 export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offsets-store.ts';
 export { runSessions, type SessionLoopOptions } from './session-loop.ts';
 export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';
+export { compileDocumentTransform, valueAt } from './transforms/document-transform.ts';
 export {
   type GateResult,
+  type GateTransform,
   noopQualityObserver,
   type QualityObserver,
   quarantineKey,

@@ -17,7 +17,7 @@
  *   the event has no key at all).
  */
 import { mongoKey } from '@cdc/avro';
-import { deadLetterRecord, type OutRecord } from '@cdc/capture';
+import { deadLetterRecord, type OutRecord, quarantineRecord } from '@cdc/capture';
 import { CdcError, isCdcError, mongoChangeId, type Op, type SnapshotMarker } from '@cdc/core';
 import { BSON, type ChangeStreamDocument } from 'mongodb';
 
@@ -82,6 +82,9 @@ export async function encodeChange(
       });
     }
     const key = mongoKey(change.keyDocument);
+    const gated = applyTransforms(routes, route, change, key, ctx);
+    if (gated.kind === 'records') return { records: gated.records, deadLettered: false };
+    change = gated.change;
     const docs = [change.before, change.after].filter((d): d is Record<string, unknown> => d !== null);
     const prepared = await routes.observe(route, docs);
     const ns = avroNamespaceFor(prepared.topic);
@@ -133,6 +136,49 @@ export async function encodeChange(
     if (!isCdcError(err) || !DEAD_LETTER_CODES.has(err.code)) throw err;
     return { records: [deadLetter(route, change, err, ctx)], deadLettered: true };
   }
+}
+
+/**
+ * The collection's transforms (when the pipeline file has any for it): a document the filter
+ * drops is not written (an update becomes a delete of the `_id`), one that breaks a
+ * `quarantine`/`stop` rule goes to the quarantine topic, the others are projected; the update
+ * description is left out (its fields would carry excluded or masked values).
+ */
+function applyTransforms(
+  routes: CollectionRoutes,
+  route: CollectionRoute,
+  change: ChangeInput,
+  key: { id: string },
+  ctx: RecordContext,
+): { kind: 'change'; change: ChangeInput } | { kind: 'records'; records: OutRecord[] } {
+  const transforms = routes.transforms;
+  const t = transforms?.for(route.ns);
+  if (!transforms || !t?.active) return { kind: 'change', change };
+  const before = change.before ? t.project(change.before) : null;
+  if (change.op === 'd' || change.after === null)
+    return { kind: 'change', change: { ...change, before, updateDescription: null } };
+  const gated = transforms.gate.apply(t, change.after, key);
+  if (gated.kind === 'write')
+    return { kind: 'change', change: { ...change, before, after: gated.row, updateDescription: null } };
+  if (gated.kind === 'filtered') {
+    if (change.op !== 'u') return { kind: 'records', records: [] };
+    return { kind: 'change', change: { ...change, op: 'd', before, after: null, updateDescription: null } };
+  }
+  return {
+    kind: 'records',
+    records: [
+      quarantineRecord({
+        topic: transforms.quarantineTopic,
+        sourceTopic: route.prepared?.topic ?? route.baseTopic,
+        table: route.ns,
+        key,
+        op: change.op,
+        changeId: change.changeId,
+        result: { ...gated, row: JSON.parse(EJSON.stringify(gated.row, { relaxed: true })) },
+        nowMs: ctx.now,
+      }),
+    ],
+  };
 }
 
 function deadLetter(

@@ -18,6 +18,12 @@ import { CdcError, type Logger, stableJson } from '@cdc/core';
 import type { OutRecord } from '../offsets-store.ts';
 import type { CompiledTransform, Violation } from './table-transform.ts';
 
+/** What the gate needs of a compiled transform (a table's, or a collection's for documents). */
+export type GateTransform = Pick<
+  CompiledTransform,
+  'table' | 'active' | 'keep' | 'check' | 'project' | 'hidden'
+>;
+
 /** `<prefix>.quarantine`: compacted, keyed by table and row key. */
 export function quarantineTopic(prefix: string): string {
   return `${prefix}.quarantine`;
@@ -52,10 +58,13 @@ export class RowGate {
   private readonly stops = new Map<string, string>();
   private readonly observer: QualityObserver;
   private readonly logger: Logger;
+  private readonly fix: (table: string) => string;
 
-  constructor(observer: QualityObserver, logger: Logger) {
+  /** `fix`: what the operator does after fixing the row (default: replay the table's quarantine). */
+  constructor(observer: QualityObserver, logger: Logger, fix?: (table: string) => string) {
     this.observer = observer;
     this.logger = logger;
+    this.fix = fix ?? ((table) => `run \`cdc quarantine replay ${table}\``);
   }
 
   /** Tables stopped by a `stop` rule, with the reason. */
@@ -71,7 +80,7 @@ export class RowGate {
   }
 
   /** `row` (an Avro row of the source table) → what to write. `key` names the row in messages. */
-  apply(t: CompiledTransform, row: Record<string, unknown>, key: Record<string, unknown> | null): GateResult {
+  apply(t: GateTransform, row: Record<string, unknown>, key: Record<string, unknown> | null): GateResult {
     if (!t.active) return { kind: 'write', row };
     const stop = this.stops.get(t.table);
     if (stop !== undefined) {
@@ -93,7 +102,7 @@ export class RowGate {
     }
     const stopping = violations.find((v) => v.action === 'stop');
     if (stopping) {
-      const error = stopError(t.table, stopping, key);
+      const error = stopError(t.table, stopping, key, this.fix(t.table));
       this.stops.set(t.table, error.message);
       this.logger.error('a stop rule broke: the table is stopped, its changes are held in quarantine', {
         err: error,
@@ -118,11 +127,16 @@ export class RowGate {
 }
 
 /** The error of a broken `stop` rule: the rule, the key, the value and the fix. */
-export function stopError(table: string, v: Violation, key: Record<string, unknown> | null): CdcError {
+export function stopError(
+  table: string,
+  v: Violation,
+  key: Record<string, unknown> | null,
+  fix = `run \`cdc quarantine replay ${table}\``,
+): CdcError {
   const keyText = key === null ? '(no key)' : stableJson(key);
   return new CdcError(
     'DATA_QUALITY',
-    `${table}: quality rule ${v.rule} (action stop) broken by the row with key ${keyText}: ${v.column} is ${v.value}, expected ${v.expected}. The table is stopped (its changes are held in the quarantine topic; the other tables go on). Fix the row in the source (or the rule in the pipeline file), then run \`cdc quarantine replay ${table}\``,
+    `${table}: quality rule ${v.rule} (action stop) broken by the row with key ${keyText}: ${v.column} is ${v.value}, expected ${v.expected}. The table is stopped (its changes are held in the quarantine topic; the other tables go on). Fix the row in the source (or the rule in the pipeline file), then ${fix}`,
     { context: { table, rule: v.rule, key: keyText, column: v.column } },
   );
 }

@@ -10,6 +10,8 @@
  *   the capture wrote (table, quarantine and dead-letter topics);
  * - a `quarantine` rule keeps the broken row out of ClickHouse and lists it with the rule and
  *   the value (`cdc quarantine list`);
+ * - the same for MongoDB documents (dotted field paths): a nested filter, a nested excluded
+ *   field, a masked one, a quarantined document; no plaintext in Kafka;
  * - a `stop` rule stops only its table, with an error naming the rule, the key and the fix; the
  *   other tables flow; after the row is fixed in the source, `cdc quarantine replay` brings the
  *   held rows into ClickHouse and the table flows again.
@@ -23,7 +25,19 @@ let h: Hostile;
 
 beforeAll(async () => {
   process.env.CDC_SCENARIO_MASK_SALT = SALT;
+  // The harness names everything h_<area>_<pid>; the MongoDB source's entries name `<db>.<collection>`.
+  const db = `h_transforms_${process.pid}`;
   h = await openHostile('transforms', {
+    mongoExtra: `
+maskSalt: \${CDC_SCENARIO_MASK_SALT}
+tables:
+  ${db}.people:
+    filter: "address.city = 'Paris' and active"
+    columns:
+      exclude: [address.street]
+      mask: { email: hash }
+    quality:
+      - { rule: range, column: age, min: 0, max: 150, action: quarantine }`,
     postgresExtra: `
 maskSalt: \${CDC_SCENARIO_MASK_SALT}
 tables:
@@ -166,4 +180,40 @@ it('a quarantine rule keeps the broken row out and lists it; a stop rule stops o
   await h.sql(`INSERT INTO public.payments VALUES (4, 'ok')`);
   await h.waitRows(`SELECT id FROM h.${payments} FINAL WHERE id = 4`, (r) => r.length === 1);
   expect(h.cdc('quarantine', 'list', 'public.payments').out).toContain('no quarantined rows');
+});
+
+it('MongoDB documents: a filter on a nested field, an excluded nested field and a mask; documents moving in and out; a quarantined document', {
+  timeout: 180_000,
+}, async () => {
+  const people = h.mongo.collection<Record<string, unknown>>('people');
+  const doc = (id: number, city: string, active: boolean, age = 30) => ({
+    _id: id,
+    email: `p${id}@secret-mail.test`,
+    age,
+    active,
+    address: { city, street: `${id} Secret Street` },
+  });
+  await people.insertMany([doc(1, 'Paris', true), doc(2, 'Lyon', true), doc(3, 'Paris', false)]);
+  await people.updateOne({ _id: 2 }, { $set: { 'address.city': 'Paris' } }); // moves in
+  await people.updateOne({ _id: 1 }, { $set: { active: false } }); // moves out
+  await people.insertOne(doc(4, 'Paris', true, 900)); // quarantined
+  await people.insertOne(doc(5, 'Paris', true));
+  const table = `h.${h.id}_docs_${h.id}_people`;
+  const rows = await h.waitRows<{ id: string; email: string }>(
+    `SELECT _id AS id, email FROM ${table} FINAL ORDER BY _id`,
+    (r) => r.map((x) => x.id).join(',') === '2,5',
+  );
+  expect(rows.map((r) => r.email)).toEqual([hash('p2@secret-mail.test'), hash('p5@secret-mail.test')]);
+  const listed = h.cdc('quarantine', 'list', `${h.id}.people`);
+  expect(listed.out).toContain('rules range:age');
+  let scanned = 0;
+  for (const topic of [h.mongoTopic('people'), `${h.id}_docs.quarantine`]) {
+    for (const r of await h.readTopic(topic)) {
+      const bytes = Buffer.concat([Buffer.from(r.key, 'base64'), r.value ?? Buffer.alloc(0)]);
+      scanned += 1;
+      for (const p of ['@secret-mail.test', 'Secret Street'])
+        expect(bytes.includes(Buffer.from(p)), `${topic} holds ${p}`).toBe(false);
+    }
+  }
+  expect(scanned).toBeGreaterThanOrEqual(4);
 });

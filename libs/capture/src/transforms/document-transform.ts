@@ -1,0 +1,212 @@
+/**
+ * A collection's transforms for documents (MongoDB): the same pipeline-file entry as a table's,
+ * applied to the BSON document before the capture infers its Avro schema, so the inferred
+ * schema is the projected one. Names are dotted field paths (`address.city`); a document has no
+ * fixed columns, so a path that no document has is simply null (nothing to check at start).
+ *
+ * - `exclude` removes the field at the path; `rename` moves it (to a top-level name);
+ * - `mask` replaces the value at the path (hash of its canonical text, `***`, first n characters);
+ * - `computed` adds a top-level field from an expression over paths.
+ */
+import { createHmac } from 'node:crypto';
+import {
+  type Expr,
+  evaluate,
+  type Mask,
+  parseExpression,
+  passes,
+  type QualityRule,
+  type TableTransform,
+} from '@cdc/pipeline';
+import type { GateTransform } from './row-gate.ts';
+import type { Violation } from './table-transform.ts';
+
+type Doc = Record<string, unknown>;
+
+/** The value at a dotted path (undefined when any step is missing). */
+export function valueAt(doc: unknown, path: string): unknown {
+  let v: unknown = doc;
+  for (const p of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Doc)[p];
+  }
+  return v;
+}
+
+/** A BSON value as plain data for expressions and rules: Long/Int32/Double → number, Decimal128/ObjectId → text. */
+function plain(v: unknown): unknown {
+  if (v === null || v === undefined || typeof v !== 'object') return v;
+  if (v instanceof Date) return v.getTime();
+  const bsontype = (v as { _bsontype?: string })._bsontype;
+  if (bsontype === 'Long' || bsontype === 'Int32' || bsontype === 'Double')
+    return Number((v as { valueOf(): unknown }).valueOf?.() ?? String(v));
+  if (bsontype === 'Decimal128' || bsontype === 'ObjectId' || bsontype === 'UUID') return String(v);
+  return v;
+}
+
+function canonicalText(v: unknown): string {
+  const p = plain(v);
+  if (typeof p === 'string') return p;
+  if (typeof p === 'object' && p !== null) return JSON.stringify(p);
+  return String(p);
+}
+
+function maskOf(mask: Mask, salt: string | undefined): (v: unknown) => unknown {
+  if (mask === 'redact') return () => '***';
+  if (mask === 'hash')
+    return (v) =>
+      createHmac('sha256', salt ?? '')
+        .update(canonicalText(v))
+        .digest('hex');
+  return (v) => (typeof v === 'string' ? [...v].slice(0, mask.truncate).join('') : v);
+}
+
+/** A copy of `doc` with the value at `path` replaced (`undefined`: removed); shares untouched branches. */
+function withAt(doc: Doc, parts: string[], value: unknown): Doc {
+  const [head, ...rest] = parts as [string, ...string[]];
+  if (!(head in doc)) return doc;
+  const out: Doc = { ...doc };
+  if (rest.length === 0) {
+    if (value === undefined) delete out[head];
+    else out[head] = value;
+    return out;
+  }
+  const child = doc[head];
+  if (
+    child === null ||
+    typeof child !== 'object' ||
+    Array.isArray(child) ||
+    (child as { _bsontype?: string })._bsontype
+  )
+    return doc;
+  out[head] = withAt(child as Doc, rest, value);
+  return out;
+}
+
+export function compileDocumentTransform(
+  ns: string,
+  entry: { key: string; transform: TableTransform } | null,
+  options: { maskSalt?: string | undefined },
+): GateTransform & { rules: string[] } {
+  const identity = {
+    table: ns,
+    active: false,
+    keep: () => true,
+    check: () => [],
+    project: (d: Doc) => d,
+    hidden: new Set<string>(),
+    rules: [],
+  };
+  if (!entry) return identity;
+  const t = entry.transform;
+  const read = (d: Doc) => (path: string) => plain(valueAt(d, path));
+  const filter: Expr | null = t.filter === undefined ? null : parseExpression(t.filter);
+  const rules = t.quality.map((r) => documentRule(r));
+  const masks = Object.entries(t.columns.mask).map(
+    ([path, m]) => [path.split('.'), maskOf(m, options.maskSalt)] as const,
+  );
+  const exclude = t.columns.exclude.map((p) => p.split('.'));
+  const renames = Object.entries(t.columns.rename).map(([from, to]) => [from, to] as const);
+  const computed = Object.entries(t.columns.computed).map(
+    ([name, src]) => [name, parseExpression(src)] as const,
+  );
+  return {
+    table: ns,
+    active: true,
+    keep: filter ? (d) => passes(filter, read(d)) : () => true,
+    check: (d) => {
+      const out: Violation[] = [];
+      for (const r of rules) {
+        const v = r.check(plain(valueAt(d, r.path)));
+        if (v) out.push(v);
+      }
+      return out;
+    },
+    project: (d) => {
+      let out = d;
+      const values = read(d);
+      for (const [path, mask] of masks) {
+        const v = valueAt(out, path.join('.'));
+        if (v !== undefined && v !== null) out = withAt(out, path, mask(v));
+      }
+      for (const [from, to] of renames) {
+        const v = valueAt(out, from);
+        if (v === undefined) continue;
+        out = withAt(out, from.split('.'), undefined);
+        out = { ...out, [to]: v };
+      }
+      for (const path of exclude) out = withAt(out, path, undefined);
+      if (computed.length > 0) {
+        out = { ...out };
+        for (const [name, e] of computed) {
+          const v = evaluate(e, values);
+          out[name] = v === undefined ? null : v;
+        }
+      }
+      return out;
+    },
+    hidden: new Set([...t.columns.exclude, ...Object.keys(t.columns.mask)]),
+    rules: rules.map((r) => r.name),
+  };
+}
+
+function documentRule(rule: QualityRule): {
+  name: string;
+  path: string;
+  check(v: unknown): Violation | null;
+} {
+  const name = rule.name ?? `${rule.rule}:${rule.column}`;
+  const violation = (v: unknown, expected: string): Violation => ({
+    rule: name,
+    column: rule.column,
+    action: rule.action,
+    value: v === null || v === undefined ? 'null' : (JSON.stringify(v)?.slice(0, 200) ?? String(v)),
+    expected,
+  });
+  const none = (v: unknown) => v === null || v === undefined;
+  switch (rule.rule) {
+    case 'not_null':
+      return { name, path: rule.column, check: (v) => (none(v) ? violation(null, 'not null') : null) };
+    case 'range':
+      return {
+        name,
+        path: rule.column,
+        check: (v) => {
+          if (none(v)) return null;
+          const n = Number(v);
+          const bad =
+            Number.isNaN(n) ||
+            (rule.min !== undefined && n < rule.min) ||
+            (rule.max !== undefined && n > rule.max);
+          return bad ? violation(v, `in [${rule.min ?? '-∞'}, ${rule.max ?? '∞'}]`) : null;
+        },
+      };
+    case 'regex': {
+      const re = new RegExp(rule.pattern, 'u');
+      return {
+        name,
+        path: rule.column,
+        check: (v) =>
+          none(v) || re.test(canonicalText(v)) ? null : violation(v, `matching /${rule.pattern}/`),
+      };
+    }
+    case 'in_set': {
+      const set = new Set(rule.values.map(String));
+      return {
+        name,
+        path: rule.column,
+        check: (v) =>
+          none(v) || set.has(canonicalText(v)) ? null : violation(v, `one of ${JSON.stringify(rule.values)}`),
+      };
+    }
+    case 'max_length':
+      return {
+        name,
+        path: rule.column,
+        check: (v) =>
+          none(v) || [...canonicalText(v)].length <= rule.max
+            ? null
+            : violation(v, `at most ${rule.max} characters`),
+      };
+  }
+}
