@@ -22,14 +22,46 @@ export function qualityReporter(
   stage: Stage,
 ): QualityReporter {
   const { metrics, readiness } = telemetry;
+  // Counted per row, so added to the counters in batches (every second, and at 1000 pending).
+  const outcomes = new Map<string, { table: string; outcome: string; n: number }>();
+  const violations = new Map<string, { table: string; rule: string; action: string; n: number }>();
+  let pending = 0;
+  const flush = () => {
+    for (const o of outcomes.values()) {
+      if (o.n > 0) metrics.transformRecords.add(o.n, { stage, table: o.table, outcome: o.outcome });
+      o.n = 0;
+    }
+    for (const v of violations.values()) {
+      if (v.n > 0)
+        metrics.qualityViolations.add(v.n, { stage, table: v.table, rule: v.rule, action: v.action });
+      v.n = 0;
+    }
+    pending = 0;
+  };
+  setInterval(flush, 1_000).unref();
   return {
     outcome(table, outcome) {
-      metrics.transformRecords.add(1, { stage, table, outcome });
+      const k = `${table}\0${outcome}`;
+      let o = outcomes.get(k);
+      if (!o) {
+        o = { table, outcome, n: 0 };
+        outcomes.set(k, o);
+      }
+      o.n++;
+      if (++pending >= 1_000) flush();
     },
     violation(table, rule, action) {
-      metrics.qualityViolations.add(1, { stage, table, rule, action });
+      const k = `${table}\0${rule}\0${action}`;
+      let v = violations.get(k);
+      if (!v) {
+        v = { table, rule, action, n: 0 };
+        violations.set(k, v);
+      }
+      v.n++;
+      if (++pending >= 1_000) flush();
     },
     stopped(table, message) {
+      flush();
       metrics.tableStopped.set(message === null ? 0 : 1, { stage, table, code: 'DATA_QUALITY' });
       readiness.attention(`table ${table} stopped by a quality rule`, message ?? undefined);
     },

@@ -8,7 +8,6 @@
  * - `mask` replaces the value at the path (hash of its canonical text, `***`, first n characters);
  * - `computed` adds a top-level field from an expression over paths.
  */
-import { createHmac } from 'node:crypto';
 import {
   type Expr,
   evaluate,
@@ -19,7 +18,7 @@ import {
   type TableTransform,
 } from '@cdc/pipeline';
 import type { GateTransform } from './row-gate.ts';
-import type { Violation } from './table-transform.ts';
+import { hmacHex, type Violation } from './table-transform.ts';
 
 type Doc = Record<string, unknown>;
 
@@ -53,11 +52,7 @@ function canonicalText(v: unknown): string {
 
 function maskOf(mask: Mask, salt: string | undefined): (v: unknown) => unknown {
   if (mask === 'redact') return () => '***';
-  if (mask === 'hash')
-    return (v) =>
-      createHmac('sha256', salt ?? '')
-        .update(canonicalText(v))
-        .digest('hex');
+  if (mask === 'hash') return hmacHex(salt ?? '', canonicalText);
   return (v) => (typeof v === 'string' ? [...v].slice(0, mask.truncate).join('') : v);
 }
 

@@ -288,10 +288,15 @@ export function maskFunction(mask: Mask, salt: string | undefined): (v: unknown)
   if (mask === 'hash') {
     if (salt === undefined)
       throw new CdcError('CONFIG_INVALID', 'a hash mask needs maskSalt', { context: {} });
-    return (v) => createHmac('sha256', salt).update(valueText(v)).digest('hex');
+    return hmacHex(salt, valueText);
   }
   const n = mask.truncate;
   return (v) => (typeof v === 'string' ? [...v].slice(0, n).join('') : v);
+}
+
+/** HMAC-SHA-256 of each value's text with `salt`, as hex (measured faster than copying precomputed keyed states). */
+export function hmacHex(salt: string, text: (v: unknown) => string): (v: unknown) => string {
+  return (v) => createHmac('sha256', salt).update(text(v)).digest('hex');
 }
 
 /** A value's text for hashing: text as is, numbers and bigints in decimal, bytes as UTF-8. */

@@ -27,12 +27,14 @@ import {
   type TopicSchemas,
 } from '@cdc/capture';
 import { CdcError, type Clock, formatLsn, isCdcError, type Logger, topicFor } from '@cdc/core';
+import type pg from 'pg';
 import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
 import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/decoder.ts';
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
 import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
 import { type CapturedTable, describeRelation } from '../relations.ts';
 import type { IncrementalSnapshot } from '../snapshot/incremental.ts';
+import { describeTable } from '../snapshot/table-route.ts';
 import {
   type ChangeContext,
   deadLetterValues,
@@ -454,6 +456,24 @@ export class Streamer {
     }
   }
 
+  /**
+   * The route of `schema.table` for a replay: the one the stream described, else (no change of
+   * the table since this session started) described from the catalog now.
+   */
+  private async replayRoute(table: string): Promise<TableRoute | null> {
+    const known = [...this.routes.values()].find((r) => `${r.captured.schema}.${r.captured.table}` === table);
+    if (known) return known;
+    const described = await describeTable(
+      this.o.catalog as pg.ClientBase,
+      table,
+      this.o.prefix,
+      this.o.db,
+      this.o.topics,
+      this.o.transforms,
+    );
+    return described?.route ?? null;
+  }
+
   /** The old row of REPLICA IDENTITY FULL, projected as the table's rows are. */
   private fullOldRow(route: TableRoute, oldTuple: readonly TupleValue[]): Record<string, unknown> {
     return route.transform.project(pgRowFromText(route.captured.rowSchema, oldTuple.map(textOf)));
@@ -490,13 +510,12 @@ export class Streamer {
     const index = tx.index++;
     if (alreadyWritten(this.stored, tx.finalLsn, index)) return;
     const request = parseReplay(Buffer.from(msg.content).toString('utf8'));
-    const route = [...this.routes.values()].find(
-      (r) => `${r.captured.schema}.${r.captured.table}` === request?.table,
-    );
-    if (!request || !route || !this.o.readRow) {
-      this.o.logger.warn('quarantine replay ignored: unknown table or malformed request', {
-        table: request?.table ?? null,
-      });
+    const route = request ? await this.replayRoute(request.table) : null;
+    if (!request || !route?.captured.hasKey || !this.o.readRow) {
+      this.o.logger.warn(
+        'quarantine replay ignored: malformed request, or a table that does not exist or has no key to read rows by',
+        { table: request?.table ?? null },
+      );
       return;
     }
     this.o.transforms.gate.resume(route.transform.table);

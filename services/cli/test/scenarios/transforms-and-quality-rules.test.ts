@@ -185,7 +185,7 @@ it('a quarantine rule keeps the broken row out and lists it; a stop rule stops o
 it('MongoDB documents: a filter on a nested field, an excluded nested field and a mask; documents moving in and out; a quarantined document', {
   timeout: 180_000,
 }, async () => {
-  const people = h.mongo.collection<Record<string, unknown>>('people');
+  const people = h.mongo.collection<{ _id: number; [field: string]: unknown }>('people');
   const doc = (id: number, city: string, active: boolean, age = 30) => ({
     _id: id,
     email: `p${id}@secret-mail.test`,
