@@ -34,6 +34,7 @@ export {
   RowGate,
   stopError,
 } from './transforms/row-gate.ts';
+export { UNIQUE_WITHIN_MAX_VALUES } from './transforms/rules.ts';
 export {
   type CompiledTransform,
   type CompileOptions,

@@ -34,6 +34,7 @@ export { type RestartSection, RestartSectionSchema } from './sections/restart.ts
 export { type TelemetrySection, TelemetrySectionSchema } from './sections/telemetry.ts';
 export {
   checkTransforms,
+  durationMs,
   ExpressionSchema,
   type Mask,
   MaskSchema,

@@ -15,6 +15,7 @@ export interface QualityReporter {
   outcome(table: string, outcome: 'passed' | 'filtered' | 'quarantined'): void;
   violation(table: string, rule: string, action: string): void;
   stopped(table: string, message: string | null): void;
+  stale(table: string, message: string | null): void;
 }
 
 export function qualityReporter(
@@ -64,6 +65,10 @@ export function qualityReporter(
       flush();
       metrics.tableStopped.set(message === null ? 0 : 1, { stage, table, code: 'DATA_QUALITY' });
       readiness.attention(`table ${table} stopped by a quality rule`, message ?? undefined);
+    },
+    stale(table, message) {
+      flush();
+      readiness.attention(`table ${table} not fresh`, message ?? undefined);
     },
   };
 }

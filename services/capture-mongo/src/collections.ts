@@ -137,6 +137,7 @@ export class DocumentTransforms {
       const entry = this.tables[ns] ? { key: ns, transform: this.tables[ns] } : transformFor(this.tables, ns);
       t = compileDocumentTransform(ns, entry, { maskSalt: this.maskSalt });
       this.compiled.set(ns, t);
+      this.gate.watch(t);
     }
     return t;
   }

@@ -9,16 +9,19 @@
  * - `computed` adds a top-level field from an expression over paths.
  */
 import {
+  durationMs,
   type Expr,
   evaluate,
   type Mask,
   parseExpression,
   passes,
-  type QualityRule,
   type TableTransform,
 } from '@cdc/pipeline';
 import type { GateTransform } from './row-gate.ts';
-import { hmacHex, type Violation } from './table-transform.ts';
+import { compileRule, ruleName, type ValueReading, type Violation } from './rules.ts';
+import { hmacHex } from './table-transform.ts';
+
+const DOCUMENT_VALUES: ValueReading = { text: (v) => canonicalText(v), number: (v) => Number(plain(v)) };
 
 type Doc = Record<string, unknown>;
 
@@ -89,6 +92,7 @@ export function compileDocumentTransform(
     keep: () => true,
     check: () => [],
     project: (d: Doc) => d,
+    freshness: [],
     hidden: new Set<string>(),
     rules: [],
   };
@@ -96,7 +100,10 @@ export function compileDocumentTransform(
   const t = entry.transform;
   const read = (d: Doc) => (path: string) => plain(valueAt(d, path));
   const filter: Expr | null = t.filter === undefined ? null : parseExpression(t.filter);
-  const rules = t.quality.map((r) => documentRule(r));
+  const rules = t.quality.flatMap((r) => (r.rule === 'freshness' ? [] : [compileRule(r, DOCUMENT_VALUES)]));
+  const freshness = t.quality.flatMap((r) =>
+    r.rule === 'freshness' ? [{ name: ruleName(r), maxAgeMs: durationMs(r.maxAge) }] : [],
+  );
   const masks = Object.entries(t.columns.mask).map(
     ([path, m]) => [path.split('.'), maskOf(m, options.maskSalt)] as const,
   );
@@ -109,14 +116,15 @@ export function compileDocumentTransform(
     table: ns,
     active: true,
     keep: filter ? (d) => passes(filter, read(d)) : () => true,
-    check: (d) => {
+    check: (d, key = '', nowMs = Date.now()) => {
       const out: Violation[] = [];
       for (const r of rules) {
-        const v = r.check(plain(valueAt(d, r.path)));
+        const v = r.check(plain(valueAt(d, r.column)), key, nowMs);
         if (v) out.push(v);
       }
       return out;
     },
+    freshness,
     project: (d) => {
       let out = d;
       const values = read(d);
@@ -141,67 +149,6 @@ export function compileDocumentTransform(
       return out;
     },
     hidden: new Set([...t.columns.exclude, ...Object.keys(t.columns.mask)]),
-    rules: rules.map((r) => r.name),
+    rules: [...rules.map((r) => r.name), ...freshness.map((f) => f.name)],
   };
-}
-
-function documentRule(rule: QualityRule): {
-  name: string;
-  path: string;
-  check(v: unknown): Violation | null;
-} {
-  const name = rule.name ?? `${rule.rule}:${rule.column}`;
-  const violation = (v: unknown, expected: string): Violation => ({
-    rule: name,
-    column: rule.column,
-    action: rule.action,
-    value: v === null || v === undefined ? 'null' : (JSON.stringify(v)?.slice(0, 200) ?? String(v)),
-    expected,
-  });
-  const none = (v: unknown) => v === null || v === undefined;
-  switch (rule.rule) {
-    case 'not_null':
-      return { name, path: rule.column, check: (v) => (none(v) ? violation(null, 'not null') : null) };
-    case 'range':
-      return {
-        name,
-        path: rule.column,
-        check: (v) => {
-          if (none(v)) return null;
-          const n = Number(v);
-          const bad =
-            Number.isNaN(n) ||
-            (rule.min !== undefined && n < rule.min) ||
-            (rule.max !== undefined && n > rule.max);
-          return bad ? violation(v, `in [${rule.min ?? '-∞'}, ${rule.max ?? '∞'}]`) : null;
-        },
-      };
-    case 'regex': {
-      const re = new RegExp(rule.pattern, 'u');
-      return {
-        name,
-        path: rule.column,
-        check: (v) =>
-          none(v) || re.test(canonicalText(v)) ? null : violation(v, `matching /${rule.pattern}/`),
-      };
-    }
-    case 'in_set': {
-      const set = new Set(rule.values.map(String));
-      return {
-        name,
-        path: rule.column,
-        check: (v) =>
-          none(v) || set.has(canonicalText(v)) ? null : violation(v, `one of ${JSON.stringify(rule.values)}`),
-      };
-    }
-    case 'max_length':
-      return {
-        name,
-        path: rule.column,
-        check: (v) =>
-          none(v) || [...canonicalText(v)].length <= rule.max
-            ? null
-            : violation(v, `at most ${rule.max} characters`),
-      };
-  }
 }

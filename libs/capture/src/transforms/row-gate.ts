@@ -16,12 +16,13 @@
  */
 import { CdcError, type Logger, stableJson } from '@cdc/core';
 import type { OutRecord } from '../offsets-store.ts';
-import type { CompiledTransform, Violation } from './table-transform.ts';
+import type { Violation } from './rules.ts';
+import type { CompiledTransform } from './table-transform.ts';
 
 /** What the gate needs of a compiled transform (a table's, or a collection's for documents). */
 export type GateTransform = Pick<
   CompiledTransform,
-  'table' | 'active' | 'keep' | 'check' | 'project' | 'hidden'
+  'table' | 'active' | 'keep' | 'check' | 'project' | 'hidden' | 'freshness'
 >;
 
 /** `<prefix>.quarantine`: compacted, keyed by table and row key. */
@@ -46,12 +47,15 @@ export interface QualityObserver {
   violation(table: string, rule: string, action: Violation['action']): void;
   /** `table` stopped (`message`: the rule, the key and the fix), or resumed (null). */
   stopped(table: string, message: string | null): void;
+  /** `table` had no change for longer than a `freshness` rule allows (`message`), or changes again (null). */
+  stale(table: string, message: string | null): void;
 }
 
 export const noopQualityObserver: QualityObserver = {
   outcome: () => {},
   violation: () => {},
   stopped: () => {},
+  stale: () => {},
 };
 
 export class RowGate {
@@ -59,6 +63,12 @@ export class RowGate {
   private readonly observer: QualityObserver;
   private readonly logger: Logger;
   private readonly fix: (table: string) => string;
+  /** Tables with `freshness` rules: their rules, last change and whether reported stale. */
+  private readonly watched = new Map<
+    string,
+    { rules: { name: string; maxAgeMs: number }[]; lastChangeMs: number; stale: Set<string> }
+  >();
+  private timer: NodeJS.Timeout | undefined;
 
   /** `fix`: what the operator does after fixing the row (default: replay the table's quarantine). */
   constructor(observer: QualityObserver, logger: Logger, fix?: (table: string) => string) {
@@ -79,9 +89,55 @@ export class RowGate {
     this.observer.stopped(table, null);
   }
 
+  /**
+   * Watches the `freshness` rules of `t` (from now on: the capture describes a table when it
+   * snapshots it or first streams a change of it). Checked every few seconds, or by `checkFreshness`.
+   */
+  watch(t: GateTransform, nowMs = Date.now()): void {
+    if (t.freshness.length === 0 || this.watched.has(t.table)) return;
+    this.watched.set(t.table, { rules: t.freshness, lastChangeMs: nowMs, stale: new Set() });
+    if (!this.timer) {
+      const every = Math.max(1_000, Math.min(10_000, ...t.freshness.map((f) => f.maxAgeMs / 4)));
+      this.timer = setInterval(() => this.checkFreshness(), every);
+      this.timer.unref();
+    }
+  }
+
+  /** Reports every watched table whose last change is older than a `freshness` rule allows. */
+  checkFreshness(nowMs = Date.now()): void {
+    for (const [table, w] of this.watched) {
+      for (const rule of w.rules) {
+        if (nowMs - w.lastChangeMs <= rule.maxAgeMs || w.stale.has(rule.name)) continue;
+        w.stale.add(rule.name);
+        this.observer.violation(table, rule.name, 'count');
+        const minutes = (nowMs - w.lastChangeMs) / 60_000;
+        this.observer.stale(
+          table,
+          `${table}: no change for ${minutes.toFixed(1)} min, more than rule ${rule.name} allows (${rule.maxAgeMs / 60_000} min); check the application writing it`,
+        );
+      }
+    }
+  }
+
+  private touched(t: GateTransform, nowMs: number): void {
+    const w = this.watched.get(t.table);
+    if (!w) return;
+    w.lastChangeMs = nowMs;
+    if (w.stale.size > 0) {
+      w.stale.clear();
+      this.observer.stale(t.table, null);
+    }
+  }
+
   /** `row` (an Avro row of the source table) → what to write. `key` names the row in messages. */
-  apply(t: GateTransform, row: Record<string, unknown>, key: Record<string, unknown> | null): GateResult {
+  apply(
+    t: GateTransform,
+    row: Record<string, unknown>,
+    key: Record<string, unknown> | null,
+    nowMs = Date.now(),
+  ): GateResult {
     if (!t.active) return { kind: 'write', row };
+    if (t.freshness.length > 0) this.touched(t, nowMs);
     const stop = this.stops.get(t.table);
     if (stop !== undefined) {
       this.observer.outcome(t.table, 'quarantined');
@@ -91,7 +147,7 @@ export class RowGate {
       this.observer.outcome(t.table, 'filtered');
       return { kind: 'filtered' };
     }
-    const violations = t.check(row);
+    const violations = t.check(row, key === null ? '' : stableJson(key), nowMs);
     if (violations.length === 0) {
       this.observer.outcome(t.table, 'passed');
       return { kind: 'write', row: t.project(row) };
@@ -137,7 +193,7 @@ export function stopError(
   return new CdcError(
     'DATA_QUALITY',
     `${table}: quality rule ${v.rule} (action stop) broken by the row with key ${keyText}: ${v.column} is ${v.value}, expected ${v.expected}. The table is stopped (its changes are held in the quarantine topic; the other tables go on). Fix the row in the source (or the rule in the pipeline file), then ${fix}`,
-    { context: { table, rule: v.rule, key: keyText, column: v.column } },
+    { context: { table, rule: v.rule, rowKey: keyText, column: v.column } },
   );
 }
 

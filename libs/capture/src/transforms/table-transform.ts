@@ -16,6 +16,7 @@ import type { AvroField, AvroRecordSchema, AvroSchema } from '@cdc/avro';
 import { CdcError, closestKey } from '@cdc/core';
 import {
   columnsOf,
+  durationMs,
   type Expr,
   evaluate,
   type Mask,
@@ -25,25 +26,20 @@ import {
   type TableTransform,
   transformFor,
 } from '@cdc/pipeline';
+import { type CompiledRule, compileRule, ruleName, type ValueReading, type Violation } from './rules.ts';
 
-export { transformFor };
+export { transformFor, type Violation };
+
+const TABLE_VALUES: ValueReading = {
+  text: (v) => valueText(v),
+  number: (v) => (typeof v === 'bigint' ? Number(v) : Number(v)),
+};
 
 /** A source column: its name in the source and its field in the Avro row. */
 export interface SourceColumn {
   name: string;
   field: string;
   isKey: boolean;
-}
-
-export interface Violation {
-  /** The rule's name (`<rule>:<column>` unless named). */
-  rule: string;
-  column: string;
-  action: QualityRule['action'];
-  /** The value that broke it (as JSON text, at most 200 characters). */
-  value: string;
-  /** What the rule wants, in words (`not null`, `in [0, 150]`, …). */
-  expected: string;
 }
 
 export interface CompiledTransform {
@@ -53,8 +49,11 @@ export interface CompiledTransform {
   active: boolean;
   hasFilter: boolean;
   keep(row: Record<string, unknown>): boolean;
-  check(row: Record<string, unknown>): Violation[];
+  /** `key`: the row's key as text (`unique_within` tells rows apart by it); `nowMs`: capture time. */
+  check(row: Record<string, unknown>, key?: string, nowMs?: number): Violation[];
   project(row: Record<string, unknown>): Record<string, unknown>;
+  /** Table-level `freshness` rules (watched by `RowGate`). */
+  freshness: { name: string; maxAgeMs: number }[];
   row: AvroRecordSchema;
   keyFields: AvroField[];
   /** Rule names, for metrics. */
@@ -92,6 +91,7 @@ export function compileTableTransform(
     keep: () => true,
     check: () => [],
     project: (r) => r,
+    freshness: [],
     row,
     keyFields,
     rules: [],
@@ -114,7 +114,7 @@ export function compileTableTransform(
     throw new CdcError(
       'CONFIG_INVALID',
       `${at}.${keyPath}: ${table} has no column ${JSON.stringify(head)}${near ? `; did you mean ${near}?` : ''} Its columns are ${[...byName.keys()].join(', ')}. Fix the name in the pipeline file and restart the capture`,
-      { context: { key: `${at}.${keyPath}`, table, column: head } },
+      { context: { configKey: `${at}.${keyPath}`, table, column: head } },
     );
   };
   const readerOf =
@@ -142,9 +142,13 @@ export function compileTableTransform(
   const filter = t.filter === undefined ? null : expression(t.filter, 'filter');
 
   const rules = t.quality.flatMap((rule, i) => {
+    if (rule.rule === 'freshness') return [];
     const c = resolve(rule.column, `quality[${i}].column`);
-    return c ? [compileRule(rule, c)] : [];
+    return c ? [{ field: c.field, rule: compileRule(rule, TABLE_VALUES) }] : [];
   });
+  const freshness = t.quality.flatMap((r) =>
+    r.rule === 'freshness' ? [{ name: ruleName(r), maxAgeMs: durationMs(r.maxAge) }] : [],
+  );
 
   const excluded = new Set<string>();
   for (const [i, name] of t.columns.exclude.entries()) {
@@ -171,7 +175,7 @@ export function compileTableTransform(
       throw new CdcError(
         'CONFIG_INVALID',
         `${at}.columns.mask.${name}: truncate applies to text columns only; ${name} is not text. Use hash or redact`,
-        { context: { key: `${at}.columns.mask.${name}`, table, column: name } },
+        { context: { configKey: `${at}.columns.mask.${name}`, table, column: name } },
       );
     masks.set(c.field, maskFunction(mask, options.maskSalt));
     if (typeof mask === 'object') truncated.add(c.field);
@@ -211,7 +215,7 @@ export function compileTableTransform(
       throw new CdcError(
         'CONFIG_INVALID',
         `${at}.columns: two output columns of ${table} are named ${f.name}; choose another name in rename or computed`,
-        { context: { key: `${at}.columns`, table, column: f.name } },
+        { context: { configKey: `${at}.columns`, table, column: f.name } },
       );
     seen.add(f.name);
   }
@@ -236,24 +240,25 @@ export function compileTableTransform(
 
   return {
     table,
-    active: filter !== null || rules.length > 0 || changesShape,
+    active: filter !== null || rules.length > 0 || freshness.length > 0 || changesShape,
     hasFilter: filter !== null,
     keep: filter ? (r) => passes(filter, readerOf(r)) : () => true,
     check:
       rules.length === 0
         ? () => []
-        : (r) => {
+        : (r, key = '', nowMs = Date.now()) => {
             const out: Violation[] = [];
-            for (const rule of rules) {
-              const v = rule.check(r[rule.field]);
+            for (const { field, rule } of rules) {
+              const v = rule.check(r[field], key, nowMs);
               if (v) out.push(v);
             }
             return out;
           },
     project,
+    freshness,
     row: changesShape ? { ...row, fields: outFields } : row,
     keyFields,
-    rules: rules.map((r) => r.name),
+    rules: [...rules.map((r) => r.rule.name), ...freshness.map((f) => f.name)],
     filter,
     hidden: new Set(columns.filter((c) => excluded.has(c.field) || masks.has(c.field)).map((c) => c.name)),
   };
@@ -263,7 +268,7 @@ function keyColumn(at: string, keyPath: string, table: string, column: string, w
   return new CdcError(
     'CONFIG_INVALID',
     `${at}.${keyPath}: ${column} is part of the primary key of ${table}, which identifies the row downstream, so it cannot be ${what}. Remove it from ${keyPath.split(/[.[]/)[1]}`,
-    { context: { key: `${at}.${keyPath}`, table, column } },
+    { context: { configKey: `${at}.${keyPath}`, table, column } },
   );
 }
 
@@ -348,63 +353,4 @@ function computedValue(e: Expr, type: AvroSchema, get: (p: string) => unknown): 
     default:
       return typeof v === 'string' ? v : valueText(v);
   }
-}
-
-interface CompiledRule {
-  name: string;
-  field: string;
-  check(v: unknown): Violation | null;
-}
-
-function compileRule(rule: QualityRule, column: SourceColumn): CompiledRule {
-  const name = rule.name ?? `${rule.rule}:${rule.column}`;
-  const violation = (v: unknown, expected: string): Violation => ({
-    rule: name,
-    column: rule.column,
-    action: rule.action,
-    value: shortJson(v),
-    expected,
-  });
-  const isNull = (v: unknown) => v === null || v === undefined;
-  let check: (v: unknown) => Violation | null;
-  switch (rule.rule) {
-    case 'not_null':
-      check = (v) => (isNull(v) ? violation(null, 'not null') : null);
-      break;
-    case 'range': {
-      const { min, max } = rule;
-      const expected = `in [${min ?? '-∞'}, ${max ?? '∞'}]`;
-      check = (v) => {
-        if (isNull(v)) return null;
-        const n = Number(typeof v === 'bigint' ? Number(v) : v);
-        if (Number.isNaN(n) || (min !== undefined && n < min) || (max !== undefined && n > max))
-          return violation(v, expected);
-        return null;
-      };
-      break;
-    }
-    case 'regex': {
-      const re = new RegExp(rule.pattern, 'u');
-      check = (v) => (isNull(v) || re.test(valueText(v)) ? null : violation(v, `matching /${rule.pattern}/`));
-      break;
-    }
-    case 'in_set': {
-      const set = new Set(rule.values.map((x) => String(x)));
-      check = (v) =>
-        isNull(v) || set.has(valueText(v)) ? null : violation(v, `one of ${JSON.stringify(rule.values)}`);
-      break;
-    }
-    case 'max_length': {
-      const { max } = rule;
-      check = (v) =>
-        isNull(v) || [...valueText(v)].length <= max ? null : violation(v, `at most ${max} characters`);
-      break;
-    }
-  }
-  return { name, field: column.field, check };
-}
-
-function shortJson(v: unknown): string {
-  const s = v === undefined ? 'null' : typeof v === 'string' ? JSON.stringify(v) : valueText(v);
-  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }

@@ -2,6 +2,24 @@ import { z } from 'zod';
 import { ExpressionError, parseExpression } from '../transforms/expression.ts';
 
 /**
+ * A duration as written (`10m`, `30s`, `2h` or milliseconds), kept as written so that the file's
+ * reference page keeps its defaults (a transform would hide them); `durationMs` reads it.
+ */
+const Duration = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration such as 500ms, 10s, 5m, 1h or a number of milliseconds'),
+]);
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `10m` → 600000; a number is milliseconds. */
+export function durationMs(d: number | string): number {
+  if (typeof d === 'number') return d;
+  const [, n, unit] = /^(\d+)(ms|s|m|h|d)?$/.exec(d) as unknown as [string, string, string | undefined];
+  return Number(n) * (UNITS[unit ?? 'ms'] as number);
+}
+
+/**
  * Per-table transforms and data-quality rules of a source, applied by its capture to the
  * snapshot, the incremental snapshot and the stream alike, before anything reaches Kafka:
  *
@@ -93,6 +111,23 @@ export const QualityRuleSchema = z.discriminatedUnion('rule', [
     values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1),
   }),
   z.strictObject({ rule: z.literal('max_length'), ...ruleBase, max: z.number().int().nonnegative() }),
+  /**
+   * No two rows (different keys) with the same value of `column` within `window` (e.g. `10m`),
+   * by capture time. Held in the capture's memory (at most 1,000,000 values per rule; a restart
+   * starts an empty window).
+   */
+  z.strictObject({ rule: z.literal('unique_within'), ...ruleBase, window: Duration }),
+  /**
+   * The table changes at least every `maxAge` (e.g. `30m`): after that long without a change the
+   * violation is counted once and `/readyz` lists the table under `attention` until its next
+   * change. Table-level, so `count` is its only action.
+   */
+  z.strictObject({
+    rule: z.literal('freshness'),
+    name: ruleBase.name,
+    maxAge: Duration,
+    action: z.literal('count').default('count'),
+  }),
 ]);
 
 export const TableTransformSchema = z.strictObject({

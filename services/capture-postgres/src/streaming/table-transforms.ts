@@ -53,7 +53,7 @@ export class TableTransforms {
   compile(captured: CapturedTable): CompiledTransform {
     const name = `${captured.schema}.${captured.table}`;
     const rs = captured.rowSchema;
-    return compileTableTransform(
+    const compiled = compileTableTransform(
       name,
       transformFor(this.settings.tables, name),
       rs.row,
@@ -61,6 +61,8 @@ export class TableTransforms {
       rs.columns.map((c) => ({ name: c.column.name, field: c.field, isKey: c.column.isKey })),
       { where: `sources.postgres[${this.settings.source}].tables`, maskSalt: this.settings.maskSalt },
     );
+    this.gate.watch(compiled);
+    return compiled;
   }
 
   apply(
