@@ -63,7 +63,7 @@ export class MongoCapture {
   constructor(options: CaptureOptions) {
     this.o = options;
     this.transforms = new DocumentTransforms(
-      { tables: options.source.tables, maskSalt: options.source.maskSalt },
+      { tables: options.source.tables, maskSalt: options.source.maskSalt, source: options.source.name },
       this.prefix,
       new RowGate(
         this.observer.quality,

@@ -114,15 +114,17 @@ export class DocumentTransforms {
   readonly quarantineTopic: string;
   private readonly tables: Record<string, TableTransform>;
   private readonly maskSalt: string | undefined;
+  private readonly source: string;
   private readonly compiled = new Map<string, ReturnType<typeof compileDocumentTransform>>();
 
   constructor(
-    settings: { tables: Record<string, TableTransform>; maskSalt?: string | undefined },
+    settings: { tables: Record<string, TableTransform>; maskSalt?: string | undefined; source: string },
     prefix: string,
     gate: RowGate,
   ) {
     this.tables = settings.tables;
     this.maskSalt = settings.maskSalt;
+    this.source = settings.source;
     this.gate = gate;
     this.quarantineTopic = quarantineTopic(prefix);
   }
@@ -135,7 +137,10 @@ export class DocumentTransforms {
     let t = this.compiled.get(ns);
     if (!t) {
       const entry = this.tables[ns] ? { key: ns, transform: this.tables[ns] } : transformFor(this.tables, ns);
-      t = compileDocumentTransform(ns, entry, { maskSalt: this.maskSalt });
+      t = compileDocumentTransform(ns, entry, {
+        maskSalt: this.maskSalt,
+        where: `sources.mongo[${this.source}].tables`,
+      });
       this.compiled.set(ns, t);
       this.gate.watch(t);
     }

@@ -9,6 +9,7 @@
  * - `computed` adds a top-level field from an expression over paths.
  */
 import {
+  columnsOf,
   durationMs,
   type Expr,
   evaluate,
@@ -19,7 +20,7 @@ import {
 } from '@cdc/pipeline';
 import type { GateTransform } from './row-gate.ts';
 import { compileRule, ruleName, type ValueReading, type Violation } from './rules.ts';
-import { hmacHex } from './table-transform.ts';
+import { computedLeak, hmacHex } from './table-transform.ts';
 
 const DOCUMENT_VALUES: ValueReading = { text: (v) => canonicalText(v), number: (v) => Number(plain(v)) };
 
@@ -84,7 +85,7 @@ function withAt(doc: Doc, parts: string[], value: unknown): Doc {
 export function compileDocumentTransform(
   ns: string,
   entry: { key: string; transform: TableTransform } | null,
-  options: { maskSalt?: string | undefined },
+  options: { maskSalt?: string | undefined; where?: string },
 ): GateTransform & { rules: string[] } {
   const identity = {
     table: ns,
@@ -109,9 +110,21 @@ export function compileDocumentTransform(
   );
   const exclude = t.columns.exclude.map((p) => p.split('.'));
   const renames = Object.entries(t.columns.rename).map(([from, to]) => [from, to] as const);
-  const computed = Object.entries(t.columns.computed).map(
-    ([name, src]) => [name, parseExpression(src)] as const,
-  );
+  const hiddenPaths = [...t.columns.exclude, ...Object.keys(t.columns.mask)];
+  const computed = Object.entries(t.columns.computed).map(([name, src]) => {
+    const e = parseExpression(src);
+    const leaks = columnsOf(e).filter((p) =>
+      hiddenPaths.some((h) => p === h || p.startsWith(`${h}.`) || h.startsWith(`${p}.`)),
+    );
+    if (leaks.length > 0)
+      throw computedLeak(
+        `${options.where ?? 'tables'}.${entry.key}.columns.computed.${name}`,
+        ns,
+        name,
+        leaks,
+      );
+    return [name, e] as const;
+  });
   return {
     table: ns,
     active: true,

@@ -45,7 +45,7 @@ describe('a table transform compiled against the table', () => {
         exclude: ['ssn'],
         rename: { 'Order Id': 'order_id' },
         mask: { email: 'hash', name: { truncate: 1 } },
-        computed: { adult_label: "name || ' (' || age || ')'", is_senior: 'age > 64' },
+        computed: { age_label: "'age ' || age", is_senior: 'age > 64' },
       },
     });
     const r = { id: 1n, email: 'ada@x.io', ssn: '123', name: 'Ada', age: 70, Order_Id: 5 };
@@ -59,7 +59,7 @@ describe('a table transform compiled against the table', () => {
       name: 'A',
       age: 70,
       order_id: 5,
-      adult_label: 'Ada (70)',
+      age_label: 'age 70',
       is_senior: true,
     });
     // The same input hashes the same (joins on the hash still work); null stays null.
@@ -71,7 +71,7 @@ describe('a table transform compiled against the table', () => {
       ['name', 'string'],
       ['age', ['null', 'int']],
       ['order_id', ['null', 'int']],
-      ['adult_label', ['null', 'string']],
+      ['age_label', ['null', 'string']],
       ['is_senior', ['null', 'boolean']],
     ]);
     expect(JSON.stringify(t.row)).not.toContain('ssn');
@@ -137,5 +137,15 @@ describe('a table transform compiled against the table', () => {
       { where: 'x' },
     );
     expect(t.rules).toEqual(['not_null:email']);
+  });
+});
+
+describe('a computed column', () => {
+  it('may not read an excluded or masked column (its value would leave unmasked)', () => {
+    expect(() =>
+      compile({ columns: { mask: { email: 'hash' }, computed: { email_domain: "lower(email) || '!'" } } }),
+    ).toThrow(
+      'sources.postgres[shop].tables.public.customers.columns.computed.email_domain: computed column email_domain reads email, which is excluded or masked',
+    );
   });
 });

@@ -184,6 +184,11 @@ export function compileTableTransform(
   for (const [name, src] of Object.entries(t.columns.computed)) {
     const e = expression(src, `columns.computed.${name}`);
     if (!e) continue;
+    const leaks = columnsOf(e).filter((c) => {
+      const col = byName.get(c);
+      return col !== undefined && (excluded.has(col.field) || masks.has(col.field));
+    });
+    if (leaks.length > 0) throw computedLeak(`${at}.columns.computed.${name}`, table, name, leaks);
     computed.push({ name, expr: e, type: inferType(e, byName, fieldType) });
   }
 
@@ -262,6 +267,15 @@ export function compileTableTransform(
     filter,
     hidden: new Set(columns.filter((c) => excluded.has(c.field) || masks.has(c.field)).map((c) => c.name)),
   };
+}
+
+/** A computed column that reads an excluded or masked one would carry its value out unmasked. */
+export function computedLeak(configKey: string, table: string, name: string, columns: string[]): CdcError {
+  return new CdcError(
+    'CONFIG_INVALID',
+    `${configKey}: computed column ${name} reads ${columns.join(', ')}, which ${columns.length > 1 ? 'are' : 'is'} excluded or masked: its value would leave the database unmasked. Compute it from other columns, or mask ${name} too`,
+    { context: { configKey, table, column: columns.join(', ') } },
+  );
 }
 
 function keyColumn(at: string, keyPath: string, table: string, column: string, what: string): CdcError {

@@ -397,6 +397,8 @@ export class Streamer {
           const keyChanged =
             oldKey && newKey && JSON.stringify(oldKey, bigintJson) !== JSON.stringify(newKey, bigintJson);
           if (gated.kind === 'filtered') {
+            // A keyless table is an append-only log downstream: nothing to take back.
+            if (!route.captured.hasKey) return [];
             // The row no longer matches the filter (or never did): a delete, so a replica that
             // had it drops it (a delete of a key the replica never had changes nothing).
             if (keyChanged) out.push(encodeChange(route, 'd', oldKey, before, null, ctx, now));
