@@ -6,6 +6,7 @@
  * 5 s otherwise.
  */
 import { type PipelineRates, type Scrape, samplesOf } from '../../services/cli/src/pipeline-rates.ts';
+import { formatQuality, qualitySummary } from '../../services/cli/src/quality-summary.ts';
 import type { ServiceName } from '../../services/cli/src/services.ts';
 import type { StackState } from '../../services/cli/src/supervisor.ts';
 import { probeTelemetry } from '../../services/cli/src/telemetry-probe.ts';
@@ -93,74 +94,16 @@ export function render(
   return lines;
 }
 
-/**
- * Per table with transforms in the pipeline file, since the capture started: rows passed,
- * filtered and quarantined, and the broken quality rules.
- */
+/** Per table with transforms in the pipeline file, since the capture started: rows and broken rules. */
 export function qualityLines(cur: Scrape): string[] {
-  const tables = new Map<
-    string,
-    { passed: number; filtered: number; quarantined: number; rules: Map<string, number> }
-  >();
-  const of = (t: string) => {
-    let x = tables.get(t);
-    if (!x) {
-      x = { passed: 0, filtered: 0, quarantined: 0, rules: new Map() };
-      tables.set(t, x);
-    }
-    return x;
-  };
-  for (const service of ['capture-postgres', 'capture-mongo'] as const) {
-    for (const s of samplesOf(cur, service) ?? []) {
-      const table = s.labels.table;
-      if (table === undefined) continue;
-      if (s.name === 'cdc_transform_records_total') {
-        const o = s.labels.outcome as 'passed' | 'filtered' | 'quarantined';
-        if (o in of(table)) of(table)[o] += s.value;
-      } else if (s.name === 'cdc_quality_violations_total') {
-        const rules = of(table).rules;
-        const key = `${s.labels.rule} (${s.labels.action})`;
-        rules.set(key, (rules.get(key) ?? 0) + s.value);
-      }
-    }
-  }
-  if (tables.size === 0) return [];
+  const summary = qualitySummary([
+    ...(samplesOf(cur, 'capture-postgres') ?? []),
+    ...(samplesOf(cur, 'capture-mongo') ?? []),
+  ]);
+  const lines = formatQuality(summary);
+  if (lines.length === 0) return [];
   return [
     '  transforms and quality rules since start   [capture cdc_transform_records_total, cdc_quality_violations_total]',
-    ...[...tables].map(
-      ([t, x]) =>
-        `    ${t.padEnd(20)} passed ${x.passed}, filtered ${x.filtered}, quarantined ${x.quarantined}${
-          x.rules.size > 0 ? `; violations: ${[...x.rules].map(([r, n]) => `${r} ${n}`).join(', ')}` : ''
-        }`,
-    ),
+    ...lines.map((l) => `    ${l}`),
   ];
-}
-
-/** The non-TTY line: the same figures, short. */
-export function line(
-  r: PipelineRates,
-  gen: GeneratorStats,
-  genPrev: GeneratorStats,
-  elapsedS: number,
-): string {
-  const f = (n: number | undefined) => (n === undefined ? NA : n.toFixed(0));
-  const caps = Object.values(r.captured);
-  const cap = caps.some((v) => v !== undefined) ? caps.reduce<number>((a, v) => a + (v ?? 0), 0) : undefined;
-  const snap = r.snapshot
-    .map(
-      (s) =>
-        `${s.table} ${s.estimated ? `${Math.min(100, Math.round((100 * s.done) / s.estimated))}%` : s.done}`,
-    )
-    .join(' ');
-  return [
-    `cdc demo ${elapsedS.toFixed(0)} s`,
-    `source tx/s ${f((gen.transactions - genPrev.transactions) / r.intervalS)}`,
-    `captured/s ${f(cap)}`,
-    `processed/s in ${f(r.processedIn)} out ${f(r.processedOut)}`,
-    `written/s ${f(r.written)}`,
-    `lag processor ${f(r.processorLag)} sink ${f(r.sinkLag)}`,
-    `late ${f(r.lateRecords)}`,
-    `e2e ${r.latency ? `p50 ${ms(r.latency.p50)} p99 ${ms(r.latency.p99)}` : NA}`,
-    ...(snap ? [`snapshot ${snap}`] : []),
-  ].join(' | ');
 }

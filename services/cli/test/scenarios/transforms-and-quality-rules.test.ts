@@ -159,6 +159,22 @@ it('a quarantine rule keeps the broken row out and lists it; a stop rule stops o
   );
   expect(log).toContain('run `cdc quarantine replay public.payments`');
   expect(await h.query(`SELECT toString(id) AS id FROM h.${payments} FINAL`)).toEqual([{ id: '1' }]);
+  // `cdc status` names the stopped table and its fix, and shows the tables' figures.
+  let status = h.cdc('status');
+  for (let i = 0; i < 20 && !/quarantined 2; violations: in_set:status/.test(status.out); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    status = h.cdc('status');
+  }
+  expect(status.status, status.out).toBe(1);
+  expect(status.out).toContain(
+    'attention: table public.payments stopped by a quality rule: public.payments: quality rule in_set:status',
+  );
+  expect(status.out).toMatch(
+    /transforms public\.payments: passed 1, filtered 0, quarantined 2; violations: in_set:status \(stop\) 1/,
+  );
+  expect(status.out).toMatch(
+    /transforms public\.orders: passed 3, filtered 0, quarantined 1; violations: .*range:amount \(quarantine\) 1/,
+  );
   const held = h.cdc('quarantine', 'list', 'public.payments');
   expect(held.out).toContain('key {"id":"2"}');
   expect(held.out).toContain('key {"id":"3"}');
