@@ -107,3 +107,32 @@ export function qualityLines(cur: Scrape): string[] {
     ...lines.map((l) => `    ${l}`),
   ];
 }
+
+/** The non-TTY line: the same figures, short. */
+export function line(
+  r: PipelineRates,
+  gen: GeneratorStats,
+  genPrev: GeneratorStats,
+  elapsedS: number,
+): string {
+  const f = (n: number | undefined) => (n === undefined ? NA : n.toFixed(0));
+  const caps = Object.values(r.captured);
+  const cap = caps.some((v) => v !== undefined) ? caps.reduce<number>((a, v) => a + (v ?? 0), 0) : undefined;
+  const snap = r.snapshot
+    .map(
+      (s) =>
+        `${s.table} ${s.estimated ? `${Math.min(100, Math.round((100 * s.done) / s.estimated))}%` : s.done}`,
+    )
+    .join(' ');
+  return [
+    `cdc demo ${elapsedS.toFixed(0)} s`,
+    `source tx/s ${f((gen.transactions - genPrev.transactions) / r.intervalS)}`,
+    `captured/s ${f(cap)}`,
+    `processed/s in ${f(r.processedIn)} out ${f(r.processedOut)}`,
+    `written/s ${f(r.written)}`,
+    `lag processor ${f(r.processorLag)} sink ${f(r.sinkLag)}`,
+    `late ${f(r.lateRecords)}`,
+    `e2e ${r.latency ? `p50 ${ms(r.latency.p50)} p99 ${ms(r.latency.p99)}` : NA}`,
+    ...(snap ? [`snapshot ${snap}`] : []),
+  ].join(' | ');
+}
