@@ -8,8 +8,14 @@
  *   the first n characters), applied to the source's values here; a masked column of another
  *   type is skipped, and the report says so; computed columns are not compared.
  */
-import { createHmac } from 'node:crypto';
-import { type PostgresSource, parseExpression, quoteIdent, toPostgresSql, transformFor } from '@cdc/pipeline';
+import {
+  columnsOf,
+  type PostgresSource,
+  parseExpression,
+  quoteIdent,
+  toPostgresSql,
+  transformFor,
+} from '@cdc/pipeline';
 import type { SourceTable } from './postgres-side.ts';
 
 const TEXT_KINDS = new Set(['text']);
@@ -43,8 +49,11 @@ export function applyTransforms(t: SourceTable, source: PostgresSource): SourceT
     columns.push(out);
   }
   if (Object.keys(tr.columns.computed).length > 0) notes.push('computed columns not compared');
-  // A filter naming a column the table lacks is the capture's error to report; here it would only fail the query.
-  const filter = tr.filter !== undefined && entry.key !== '*' ? parseExpression(tr.filter) : undefined;
+  // As the capture: the default entry ("*") filters only tables that have every column its
+  // filter names; a table's own entry naming a missing column is the capture's error to report.
+  const parsed = tr.filter === undefined ? undefined : parseExpression(tr.filter);
+  const filter =
+    parsed && (entry.key !== '*' || columnsOf(parsed).every((c) => names.has(c))) ? parsed : undefined;
   const where = filter
     ? toPostgresSql(filter, (path) => (names.has(path) ? quoteIdent(path) : 'NULL'))
     : undefined;
