@@ -8,6 +8,7 @@
  *   the first n characters), applied to the source's values here; a masked column of another
  *   type is skipped, and the report says so; computed columns are not compared.
  */
+import { createHmac } from 'node:crypto';
 import {
   columnsOf,
   type PostgresSource,
