@@ -317,7 +317,7 @@ try {
   if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else
     process.stdout.write(
-      [
+      `${[
         `capture-transforms (${r.node}): ${r.changes.toLocaleString('en')} changes (half inserts, half updates) in transactions of ${r.txRows}, 2 runs per side`,
         ...r.runs.map(
           (x) =>
@@ -327,7 +327,7 @@ try {
         `  transforms: ${r.transforms.changesPerSecond.toLocaleString('en')} changes/s, ${r.transforms.cpuSecondsPer100k} CPU s per 100k changes (filter + hash mask + 3 rules)`,
         `  throughput ratio transforms / plain: ${r.throughputRatio}; CPU ratio transforms / plain: ${r.cpuRatio}`,
         `  records in Kafka per run: ${JSON.stringify(r.recordsInKafka)}`,
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
 } catch (err) {
   failed = true;

@@ -22,11 +22,10 @@ import {
   type Mask,
   parseExpression,
   passes,
-  type QualityRule,
   type TableTransform,
   transformFor,
 } from '@cdc/pipeline';
-import { type CompiledRule, compileRule, ruleName, type ValueReading, type Violation } from './rules.ts';
+import { compileRule, ruleName, type ValueReading, type Violation } from './rules.ts';
 
 export { transformFor, type Violation };
 

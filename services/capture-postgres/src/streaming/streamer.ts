@@ -32,7 +32,7 @@ import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '.
 import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/decoder.ts';
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
 import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
-import { type CapturedTable, describeRelation } from '../relations.ts';
+import { describeRelation } from '../relations.ts';
 import type { IncrementalSnapshot } from '../snapshot/incremental.ts';
 import { describeTable } from '../snapshot/table-route.ts';
 import {
