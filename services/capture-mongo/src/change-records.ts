@@ -85,6 +85,7 @@ export async function encodeChange(
     const gated = applyTransforms(routes, route, change, key, ctx);
     if (gated.kind === 'records') return { records: gated.records, deadLettered: false };
     change = gated.change;
+    const extra = gated.extra ?? [];
     const docs = [change.before, change.after].filter((d): d is Record<string, unknown> => d !== null);
     const prepared = await routes.observe(route, docs);
     const ns = avroNamespaceFor(prepared.topic);
@@ -129,7 +130,7 @@ export async function encodeChange(
       );
     }
     return {
-      records: [{ topic: prepared.topic, key: prepared.keyWriter!.encode(key), value }],
+      records: [{ topic: prepared.topic, key: prepared.keyWriter!.encode(key), value }, ...extra],
       deadLettered: false,
     };
   } catch (err) {
@@ -150,7 +151,7 @@ function applyTransforms(
   change: ChangeInput,
   key: { id: string },
   ctx: RecordContext,
-): { kind: 'change'; change: ChangeInput } | { kind: 'records'; records: OutRecord[] } {
+): { kind: 'change'; change: ChangeInput; extra?: OutRecord[] } | { kind: 'records'; records: OutRecord[] } {
   const transforms = routes.transforms;
   const t = transforms?.for(route.ns);
   if (!transforms || !t?.active) return { kind: 'change', change };
@@ -158,11 +159,24 @@ function applyTransforms(
   if (change.op === 'd' || change.after === null)
     return { kind: 'change', change: { ...change, before, updateDescription: null } };
   const gated = transforms.gate.apply(t, change.after, key);
+  // A later change of a quarantined document that passes makes its quarantine entry stale.
+  const resolved: OutRecord[] =
+    gated.kind !== 'quarantine' && gated.resolved !== undefined
+      ? [{ topic: transforms.quarantineTopic, key: gated.resolved, value: null }]
+      : [];
   if (gated.kind === 'write')
-    return { kind: 'change', change: { ...change, before, after: gated.row, updateDescription: null } };
+    return {
+      kind: 'change',
+      change: { ...change, before, after: gated.row, updateDescription: null },
+      extra: resolved,
+    };
   if (gated.kind === 'filtered') {
-    if (change.op !== 'u') return { kind: 'records', records: [] };
-    return { kind: 'change', change: { ...change, op: 'd', before, after: null, updateDescription: null } };
+    if (change.op !== 'u') return { kind: 'records', records: resolved };
+    return {
+      kind: 'change',
+      change: { ...change, op: 'd', before, after: null, updateDescription: null },
+      extra: resolved,
+    };
   }
   return {
     kind: 'records',

@@ -53,6 +53,12 @@ describe('the row gate', () => {
     const q = gate.apply(t, { id: 2n, email: 'no-at', age: 1 }, { id: 2n });
     expect(q).toMatchObject({ kind: 'quarantine', violations: [{ rule: 'regex:email', value: '(masked)' }] });
     expect(JSON.stringify(q, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain('no-at');
+    // A later change of that key that passes resolves its quarantine entry.
+    expect(gate.apply(t, { id: 2n, email: 'fixed@b', age: 1 }, { id: 2n })).toMatchObject({
+      kind: 'write',
+      resolved: 'public.users {"id":"2"}',
+    });
+    expect(gate.apply(t, { id: 2n, email: 'again@b', age: 1 }, { id: 2n })).not.toHaveProperty('resolved');
     const stop = gate.apply(t, { id: 3n, email: 'c@d', age: -1 }, { id: 3n });
     expect(stop.kind === 'quarantine' && stop.reason).toContain(
       'public.users: quality rule range:age (action stop) broken by the row with key {"id":"3"}: age is -1, expected in [0, ∞]',
@@ -64,6 +70,8 @@ describe('the row gate', () => {
       'public.users passed',
       'public.users violation regex:email quarantine',
       'public.users quarantined',
+      'public.users passed',
+      'public.users passed',
       'public.users violation range:age stop',
       'public.users stopped public.users',
       'public.users quarantined',

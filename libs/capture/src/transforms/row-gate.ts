@@ -31,13 +31,18 @@ export function quarantineTopic(prefix: string): string {
 }
 
 /** The quarantine record key of a row: `<table> <stable JSON of the key>`. */
-export function quarantineKey(table: string, key: Record<string, unknown> | null): string {
-  return `${table} ${key === null ? 'null' : stableJson(key)}`;
+export function quarantineKey(table: string, key: Record<string, unknown> | string | null): string {
+  return `${table} ${typeof key === 'string' ? key : key === null ? 'null' : stableJson(key)}`;
 }
 
+/**
+ * `resolved`: this row's key had a quarantine entry (from this capture since it started) that
+ * this change makes stale: the caller writes a tombstone for it, so `cdc quarantine list` shows
+ * only rows that are still broken.
+ */
 export type GateResult =
-  | { kind: 'write'; row: Record<string, unknown> }
-  | { kind: 'filtered' }
+  | { kind: 'write'; row: Record<string, unknown>; resolved?: string }
+  | { kind: 'filtered'; resolved?: string }
   | { kind: 'quarantine'; violations: Violation[]; reason: string; row: Record<string, unknown> };
 
 /** What the gate reports (the capture connects it to metrics and `/readyz`). */
@@ -69,6 +74,8 @@ export class RowGate {
     { rules: { name: string; maxAgeMs: number }[]; lastChangeMs: number; stale: Set<string> }
   >();
   private timer: NodeJS.Timeout | undefined;
+  /** Per table, the keys (stable JSON) quarantined since start and not resolved since. */
+  private readonly held = new Map<string, Set<string>>();
 
   /** `fix`: what the operator does after fixing the row (default: replay the table's quarantine). */
   constructor(observer: QualityObserver, logger: Logger, fix?: (table: string) => string) {
@@ -138,19 +145,27 @@ export class RowGate {
   ): GateResult {
     if (!t.active) return { kind: 'write', row };
     if (t.freshness.length > 0) this.touched(t, nowMs);
+    let keyText: string | undefined;
+    const keyOf = () => {
+      keyText ??= key === null ? 'null' : stableJson(key);
+      return keyText;
+    };
     const stop = this.stops.get(t.table);
-    if (stop !== undefined) {
-      this.observer.outcome(t.table, 'quarantined');
-      return { kind: 'quarantine', violations: [], reason: stop, row: t.project(row) };
-    }
+    if (stop !== undefined)
+      return this.quarantined(t, keyOf(), {
+        kind: 'quarantine',
+        violations: [],
+        reason: stop,
+        row: t.project(row),
+      });
     if (!t.keep(row)) {
       this.observer.outcome(t.table, 'filtered');
-      return { kind: 'filtered' };
+      return this.settled(t, keyOf, { kind: 'filtered' });
     }
-    const violations = t.check(row, key === null ? '' : stableJson(key), nowMs);
+    const violations = t.check(row, keyOf, nowMs);
     if (violations.length === 0) {
       this.observer.outcome(t.table, 'passed');
-      return { kind: 'write', row: t.project(row) };
+      return this.settled(t, keyOf, { kind: 'write', row: t.project(row) });
     }
     for (const v of violations) {
       this.observer.violation(t.table, v.rule, v.action);
@@ -164,23 +179,56 @@ export class RowGate {
         err: error,
       });
       this.observer.stopped(t.table, error.message);
-      this.observer.outcome(t.table, 'quarantined');
-      return { kind: 'quarantine', violations, reason: error.message, row: t.project(row) };
-    }
-    if (violations.some((v) => v.action === 'quarantine')) {
-      this.observer.outcome(t.table, 'quarantined');
-      const v = violations.find((x) => x.action === 'quarantine') as Violation;
-      return {
+      return this.quarantined(t, keyOf(), {
         kind: 'quarantine',
         violations,
-        reason: `rule ${v.rule} broken by ${v.value} (expected ${v.expected})`,
+        reason: error.message,
         row: t.project(row),
-      };
+      });
     }
+    const q = violations.find((x) => x.action === 'quarantine');
+    if (q)
+      return this.quarantined(t, keyOf(), {
+        kind: 'quarantine',
+        violations,
+        reason: `rule ${q.rule} broken by ${q.value} (expected ${q.expected})`,
+        row: t.project(row),
+      });
     this.observer.outcome(t.table, 'passed');
-    return { kind: 'write', row: t.project(row) };
+    return this.settled(t, keyOf, { kind: 'write', row: t.project(row) });
+  }
+
+  private quarantined(
+    t: GateTransform,
+    keyText: string,
+    result: Extract<GateResult, { kind: 'quarantine' }>,
+  ): GateResult {
+    this.observer.outcome(t.table, 'quarantined');
+    let keys = this.held.get(t.table);
+    if (!keys) {
+      keys = new Set();
+      this.held.set(t.table, keys);
+    }
+    // Bounded: past this, older entries are resolved only by a replay or a discard.
+    if (keys.size < HELD_KEYS_PER_TABLE) keys.add(keyText);
+    return result;
+  }
+
+  private settled<R extends Extract<GateResult, { kind: 'write' | 'filtered' }>>(
+    t: GateTransform,
+    keyOf: () => string,
+    result: R,
+  ): R {
+    const keys = this.held.get(t.table);
+    if (!keys || keys.size === 0) return result;
+    const k = keyOf();
+    if (!keys.delete(k)) return result;
+    return { ...result, resolved: quarantineKey(t.table, k) };
   }
 }
+
+/** Keys per table whose quarantine entries the gate resolves by itself when a later change passes. */
+const HELD_KEYS_PER_TABLE = 100_000;
 
 /** The error of a broken `stop` rule: the rule, the key, the value and the fix. */
 export function stopError(

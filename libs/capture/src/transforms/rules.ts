@@ -22,8 +22,8 @@ export interface CompiledRule {
   name: string;
   /** The column (or path) as the pipeline file names it. */
   column: string;
-  /** `key`: the row's key as text (for `unique_within`); `nowMs`: capture time. */
-  check(v: unknown, key: string, nowMs: number): Violation | null;
+  /** `key`: the row's key as text, computed when asked (for `unique_within`); `nowMs`: capture time. */
+  check(v: unknown, key: () => string, nowMs: number): Violation | null;
 }
 
 export interface ValueReading {
@@ -86,8 +86,9 @@ export function compileRule(rule: ColumnRule, read: ValueReading): CompiledRule 
       const windowMs = durationMs(rule.window);
       // value → the key that had it and when; insertion order is time order (entries move to the end when seen again).
       const seen = new Map<string, { key: string; at: number }>();
-      return compiled((v, key, now) => {
+      return compiled((v, keyOf, now) => {
         if (none(v)) return null;
+        const key = keyOf();
         for (const [value, e] of seen) {
           if (now - e.at <= windowMs && seen.size <= UNIQUE_WITHIN_MAX_VALUES) break;
           seen.delete(value);

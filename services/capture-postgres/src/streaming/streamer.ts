@@ -371,9 +371,9 @@ export class Streamer {
           const key = route.captured.hasKey ? pgKeyFromRow(rs, row) : null;
           if (key) this.streamedKey(route, key);
           const gated = this.o.transforms.apply(route.transform, row, key);
-          if (gated.kind === 'filtered') return [];
+          if (gated.kind === 'filtered') return this.resolved(gated);
           if (gated.kind === 'quarantine') return [this.quarantined(route, key, 'c', gated, ctx, now)];
-          return [encodeChange(route, 'c', key, null, gated.row, ctx, now)];
+          return [encodeChange(route, 'c', key, null, gated.row, ctx, now), ...this.resolved(gated)];
         }
         case 'update': {
           raw = msg.newTuple;
@@ -396,9 +396,10 @@ export class Streamer {
           const gated = this.o.transforms.apply(route.transform, row, newKey);
           const keyChanged =
             oldKey && newKey && JSON.stringify(oldKey, bigintJson) !== JSON.stringify(newKey, bigintJson);
+          out.push(...this.resolved(gated));
           if (gated.kind === 'filtered') {
             // A keyless table is an append-only log downstream: nothing to take back.
-            if (!route.captured.hasKey) return [];
+            if (!route.captured.hasKey) return out;
             // The row no longer matches the filter (or never did): a delete, so a replica that
             // had it drops it (a delete of a key the replica never had changes nothing).
             if (keyChanged) out.push(encodeChange(route, 'd', oldKey, before, null, ctx, now));
@@ -413,7 +414,8 @@ export class Streamer {
             out.push(encodeChange(route, 'c', newKey, null, after, ctx, now));
             return out;
           }
-          return [encodeChange(route, 'u', newKey, before, after, ctx, now)];
+          out.push(encodeChange(route, 'u', newKey, before, after, ctx, now));
+          return out;
         }
         case 'delete': {
           raw = msg.oldTuple;
@@ -456,6 +458,12 @@ export class Streamer {
         }),
       ];
     }
+  }
+
+  /** The tombstone of a quarantine entry that this change makes stale (none when there is none). */
+  private resolved(gated: GateResult): OutRecord[] {
+    if (gated.kind === 'quarantine' || gated.resolved === undefined) return [];
+    return [{ topic: this.o.transforms.quarantineTopic, key: gated.resolved, value: null }];
   }
 
   /**

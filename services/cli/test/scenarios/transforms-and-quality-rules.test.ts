@@ -9,7 +9,8 @@
  * - the plaintext of the excluded and the masked columns appears in no byte of any Kafka record
  *   the capture wrote (table, quarantine and dead-letter topics);
  * - a `quarantine` rule keeps the broken row out of ClickHouse and lists it with the rule and
- *   the value (`cdc quarantine list`);
+ *   the value (`cdc quarantine list`); once the row is fixed in the source it arrives and leaves
+ *   the list;
  * - the same for MongoDB documents (dotted field paths): a nested filter, a nested excluded
  *   field, a masked one, a quarantined document; no plaintext in Kafka;
  * - a `stop` rule stops only its table, with an error naming the rule, the key and the fix; the
@@ -144,6 +145,10 @@ it('a quarantine rule keeps the broken row out and lists it; a stop rule stops o
   expect(listed.status, listed.out).toBe(0);
   expect(listed.out).toContain('public.orders  key {"id":"2"}  rules range:amount');
   expect(listed.out).toContain('rule range:amount broken by -5 (expected in [0, ∞])');
+  // The row fixed in the source: it arrives, and its quarantine entry is resolved.
+  await h.sql('UPDATE public.orders SET amount = 5 WHERE id = 2');
+  await h.waitRows(`SELECT id FROM h.${orders} FINAL WHERE id = 2`, (r) => r.length === 1);
+  expect(h.cdc('quarantine', 'list', 'public.orders').out).toContain('no quarantined rows');
 
   await h.sql(`INSERT INTO public.payments VALUES (1, 'ok')`);
   await h.waitRows(`SELECT id FROM h.${payments} FINAL`, (r) => r.length === 1);
@@ -173,7 +178,7 @@ it('a quarantine rule keeps the broken row out and lists it; a stop rule stops o
     /transforms public\.payments: passed 1, filtered 0, quarantined 2; violations: in_set:status \(stop\) 1/,
   );
   expect(status.out).toMatch(
-    /transforms public\.orders: passed 3, filtered 0, quarantined 1; violations: .*range:amount \(quarantine\) 1/,
+    /transforms public\.orders: passed 4, filtered 0, quarantined 1; violations: .*range:amount \(quarantine\) 1/,
   );
   const held = h.cdc('quarantine', 'list', 'public.payments');
   expect(held.out).toContain('key {"id":"2"}');
