@@ -74,6 +74,8 @@ export async function encodeChange(
   change: ChangeInput,
   ctx: RecordContext,
 ): Promise<Encoded> {
+  // Whether `change` holds the projected images already (the collection's transforms applied).
+  let projected = false;
   try {
     if (change.problem) throw change.problem;
     if (!change.keyDocument || change.keyDocument._id === undefined) {
@@ -85,6 +87,7 @@ export async function encodeChange(
     const gated = applyTransforms(routes, route, change, key, ctx);
     if (gated.kind === 'records') return { records: gated.records, deadLettered: false };
     change = gated.change;
+    projected = true;
     const extra = gated.extra ?? [];
     const docs = [change.before, change.after].filter((d): d is Record<string, unknown> => d !== null);
     const prepared = await routes.observe(route, docs);
@@ -135,7 +138,18 @@ export async function encodeChange(
     };
   } catch (err) {
     if (!isCdcError(err) || !DEAD_LETTER_CODES.has(err.code)) throw err;
-    return { records: [deadLetter(route, change, err, ctx)], deadLettered: true };
+    // Excluded and masked fields stay out of Kafka here too.
+    const t = routes.transforms?.for(route.ns);
+    const hidden =
+      t?.active && !projected
+        ? {
+            ...change,
+            before: change.before ? t.project(change.before) : null,
+            after: change.after ? t.project(change.after) : null,
+            updateDescription: null,
+          }
+        : change;
+    return { records: [deadLetter(route, hidden, err, ctx)], deadLettered: true };
   }
 }
 

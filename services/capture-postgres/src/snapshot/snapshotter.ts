@@ -336,8 +336,13 @@ export class Snapshotter {
           op: 'read',
           changeId,
           columns: rs.columns.map((c) => c.column.name),
-          values: values.map((v) =>
-            v !== null && v.length > 1024 ? `(omitted: ${v.length} characters)` : v,
+          // Excluded and masked columns stay out of Kafka here too.
+          values: values.map((v, i) =>
+            v !== null && route.transform.hidden.has(rs.columns[i]?.column.name ?? '')
+              ? '(masked)'
+              : v !== null && v.length > 1024
+                ? `(omitted: ${v.length} characters)`
+                : v,
           ),
         },
       });

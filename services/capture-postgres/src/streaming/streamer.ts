@@ -450,10 +450,14 @@ export class Streamer {
             commitLsn: formatLsn(ctx.finalLsn),
             index: ctx.index,
             columns: rs.columns.map((c) => c.column.name),
-            values: deadLetterValues(
-              Array.isArray(raw) ? (raw as TupleValue[]) : null,
-              this.o.maxRecordBytes ?? Number.POSITIVE_INFINITY,
-            ),
+            // Excluded and masked columns stay out of Kafka here too.
+            values:
+              deadLetterValues(
+                Array.isArray(raw) ? (raw as TupleValue[]) : null,
+                this.o.maxRecordBytes ?? Number.POSITIVE_INFINITY,
+              )?.map((v, i) =>
+                v !== null && route.transform.hidden.has(rs.columns[i]?.column.name ?? '') ? '(masked)' : v,
+              ) ?? null,
           },
         }),
       ];
