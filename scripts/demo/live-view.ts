@@ -5,7 +5,8 @@
  * A service that does not run or answer shows "n/a". An ANSI redraw on a terminal, a line every
  * 5 s otherwise.
  */
-import type { PipelineRates, Scrape } from '../../services/cli/src/pipeline-rates.ts';
+import { type PipelineRates, type Scrape, samplesOf } from '../../services/cli/src/pipeline-rates.ts';
+import { formatQuality, qualitySummary } from '../../services/cli/src/quality-summary.ts';
 import type { ServiceName } from '../../services/cli/src/services.ts';
 import type { StackState } from '../../services/cli/src/supervisor.ts';
 import { probeTelemetry } from '../../services/cli/src/telemetry-probe.ts';
@@ -87,9 +88,24 @@ export function render(
     ...(['capture-postgres', 'capture-mongo'] as const)
       .filter((c) => Array.isArray(cur.services[c]) && !r.snapshot.some((x) => x.service === c))
       .map((c) => `    ${NA}: ${c} exports no snapshot progress`),
+    ...qualityLines(cur),
     ...notes.map((n) => `  note: ${n}`),
   ];
   return lines;
+}
+
+/** Per table with transforms in the pipeline file, since the capture started: rows and broken rules. */
+export function qualityLines(cur: Scrape): string[] {
+  const summary = qualitySummary([
+    ...(samplesOf(cur, 'capture-postgres') ?? []),
+    ...(samplesOf(cur, 'capture-mongo') ?? []),
+  ]);
+  const lines = formatQuality(summary);
+  if (lines.length === 0) return [];
+  return [
+    '  transforms and quality rules since start   [capture cdc_transform_records_total, cdc_quality_violations_total]',
+    ...lines.map((l) => `    ${l}`),
+  ];
 }
 
 /** The non-TTY line: the same figures, short. */

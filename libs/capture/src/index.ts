@@ -22,3 +22,25 @@ export { deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
 export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offsets-store.ts';
 export { runSessions, type SessionLoopOptions } from './session-loop.ts';
 export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';
+export { compileDocumentTransform, valueAt } from './transforms/document-transform.ts';
+export {
+  type GateResult,
+  type GateTransform,
+  noopQualityObserver,
+  type QualityObserver,
+  quarantineKey,
+  quarantineRecord,
+  quarantineTopic,
+  RowGate,
+  stopError,
+} from './transforms/row-gate.ts';
+export { UNIQUE_WITHIN_MAX_VALUES } from './transforms/rules.ts';
+export {
+  type CompiledTransform,
+  type CompileOptions,
+  compileTableTransform,
+  maskFunction,
+  type SourceColumn,
+  transformFor,
+  type Violation,
+} from './transforms/table-transform.ts';

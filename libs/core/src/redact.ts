@@ -4,7 +4,7 @@
  * carrying a password (`scheme://user:pass@host`).
  */
 const SECRET_KEY =
-  /(pass(word|phrase)?|secret|token|credential|api[-_]?key|private[-_]?key|^key$|^pem$|authorization|cookie)/i;
+  /(pass(word|phrase)?|secret|salt|token|credential|api[-_]?key|private[-_]?key|^key$|^pem$|authorization|cookie)/i;
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/?#\s]+)(@)/gi;
 
 export const REDACTED = '***';

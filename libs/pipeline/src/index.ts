@@ -32,3 +32,29 @@ export { DEFAULT_MAX_RECORD_BYTES, MaxRecordBytesSchema } from './sections/recor
 export { type RegistrySection, RegistrySectionSchema } from './sections/registry.ts';
 export { type RestartSection, RestartSectionSchema } from './sections/restart.ts';
 export { type TelemetrySection, TelemetrySectionSchema } from './sections/telemetry.ts';
+export {
+  checkTransforms,
+  durationMs,
+  ExpressionSchema,
+  type Mask,
+  MaskSchema,
+  type QualityRule,
+  QualityRuleSchema,
+  RuleActionSchema,
+  type TableTransform,
+  TableTransformSchema,
+  TransformsSchema,
+  transformFor,
+} from './sections/transforms.ts';
+export {
+  columnsOf,
+  type Expr,
+  ExpressionError,
+  evaluate,
+  type Literal,
+  parseExpression,
+  passes,
+  quoteIdent,
+  type RowReader,
+  toPostgresSql,
+} from './transforms/expression.ts';

@@ -66,6 +66,22 @@ export const METRICS = {
       'Whether a table is stopped (1) while the rest of the pipeline flows: its records are held until the cause (an error code) is fixed; `cdc status` shows the message and the fix.',
     labels: ['stage', 'table', 'code'],
   },
+  transformRecords: {
+    name: 'cdc_transform_records_total',
+    kind: 'counter',
+    unit: '{record}',
+    description:
+      'Rows of a table with transforms in the pipeline file, by outcome: passed (written), filtered (dropped by its filter; an update becomes a delete) or quarantined (sent to the quarantine topic by a quality rule or a stopped table).',
+    labels: ['stage', 'table', 'outcome'],
+  },
+  qualityViolations: {
+    name: 'cdc_quality_violations_total',
+    kind: 'counter',
+    unit: '{violation}',
+    description:
+      'Rows that broke a data-quality rule of the pipeline file, by table, rule and action (count, quarantine, stop).',
+    labels: ['stage', 'table', 'rule', 'action'],
+  },
   lateRecords: {
     name: 'cdc_late_records_total',
     kind: 'counter',

@@ -48,6 +48,7 @@ export {
   type RecordHeaders,
   spanContextFromHeaders,
 } from './propagation.ts';
+export { type QualityReporter, qualityReporter } from './quality.ts';
 export {
   type CheckResult,
   Readiness,

@@ -12,12 +12,19 @@
  * incompatible schema under `stop`) stop the capture with the error.
  */
 import type { AvroSerde, InferredSchemaState } from '@cdc/avro';
-import { ChangeWriter, deadLetterTopic, OffsetsStore, runSessions, TopicSchemas } from '@cdc/capture';
+import {
+  ChangeWriter,
+  deadLetterTopic,
+  OffsetsStore,
+  RowGate,
+  runSessions,
+  TopicSchemas,
+} from '@cdc/capture';
 import { CdcError, type Clock, isRetriable, type Logger } from '@cdc/core';
 import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from '@cdc/kafka';
 import type { MongoSource } from '@cdc/pipeline';
 import { MongoClient } from 'mongodb';
-import { CollectionRoutes, mongoEnvelopeSchema } from './collections.ts';
+import { CollectionRoutes, DocumentTransforms, mongoEnvelopeSchema } from './collections.ts';
 import { type CaptureObserver, noopObserver } from './observer.ts';
 import {
   captureId,
@@ -50,8 +57,21 @@ export class MongoCapture {
   private streamer: Streamer | undefined;
   private snapshotter: Snapshotter | undefined;
 
+  /** Per-collection transforms; its gate remembers collections stopped by a rule across sessions. */
+  readonly transforms: DocumentTransforms;
+
   constructor(options: CaptureOptions) {
     this.o = options;
+    this.transforms = new DocumentTransforms(
+      { tables: options.source.tables, maskSalt: options.source.maskSalt, source: options.source.name },
+      this.prefix,
+      new RowGate(
+        this.observer.quality,
+        options.logger,
+        (ns) =>
+          `restart capture-mongo (\`cdc down; cdc up\`): the collection flows again; its held documents are listed by \`cdc quarantine list ${ns}\` — update them in MongoDB to capture them again, then \`cdc quarantine discard ${ns}\``,
+      ),
+    );
   }
 
   get prefix(): string {
@@ -153,7 +173,10 @@ export class MongoCapture {
         maxFieldsPerRecord: source.maxFieldsPerRecord,
         states,
         logger,
+        transforms: this.transforms,
       });
+      if (this.transforms.configured)
+        await topics.ensureTopic(this.transforms.quarantineTopic, { 'cleanup.policy': 'compact' });
       const commitPosition = (p: StoredMongoPosition) =>
         writer.commit([], offsets.positionRecord(captureId(source.name), p));
 

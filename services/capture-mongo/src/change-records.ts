@@ -17,7 +17,7 @@
  *   the event has no key at all).
  */
 import { mongoKey } from '@cdc/avro';
-import { deadLetterRecord, type OutRecord } from '@cdc/capture';
+import { deadLetterRecord, type OutRecord, quarantineRecord } from '@cdc/capture';
 import { CdcError, isCdcError, mongoChangeId, type Op, type SnapshotMarker } from '@cdc/core';
 import { BSON, type ChangeStreamDocument } from 'mongodb';
 
@@ -74,6 +74,8 @@ export async function encodeChange(
   change: ChangeInput,
   ctx: RecordContext,
 ): Promise<Encoded> {
+  // Whether `change` holds the projected images already (the collection's transforms applied).
+  let projected = false;
   try {
     if (change.problem) throw change.problem;
     if (!change.keyDocument || change.keyDocument._id === undefined) {
@@ -82,6 +84,11 @@ export async function encodeChange(
       });
     }
     const key = mongoKey(change.keyDocument);
+    const gated = applyTransforms(routes, route, change, key, ctx);
+    if (gated.kind === 'records') return { records: gated.records, deadLettered: false };
+    change = gated.change;
+    projected = true;
+    const extra = gated.extra ?? [];
     const docs = [change.before, change.after].filter((d): d is Record<string, unknown> => d !== null);
     const prepared = await routes.observe(route, docs);
     const ns = avroNamespaceFor(prepared.topic);
@@ -126,13 +133,80 @@ export async function encodeChange(
       );
     }
     return {
-      records: [{ topic: prepared.topic, key: prepared.keyWriter!.encode(key), value }],
+      records: [{ topic: prepared.topic, key: prepared.keyWriter!.encode(key), value }, ...extra],
       deadLettered: false,
     };
   } catch (err) {
     if (!isCdcError(err) || !DEAD_LETTER_CODES.has(err.code)) throw err;
-    return { records: [deadLetter(route, change, err, ctx)], deadLettered: true };
+    // Excluded and masked fields stay out of Kafka here too.
+    const t = routes.transforms?.for(route.ns);
+    const hidden =
+      t?.active && !projected
+        ? {
+            ...change,
+            before: change.before ? t.project(change.before) : null,
+            after: change.after ? t.project(change.after) : null,
+            updateDescription: null,
+          }
+        : change;
+    return { records: [deadLetter(route, hidden, err, ctx)], deadLettered: true };
   }
+}
+
+/**
+ * The collection's transforms (when the pipeline file has any for it): a document the filter
+ * drops is not written (an update becomes a delete of the `_id`), one that breaks a
+ * `quarantine`/`stop` rule goes to the quarantine topic, the others are projected; the update
+ * description is left out (its fields would carry excluded or masked values).
+ */
+function applyTransforms(
+  routes: CollectionRoutes,
+  route: CollectionRoute,
+  change: ChangeInput,
+  key: { id: string },
+  ctx: RecordContext,
+): { kind: 'change'; change: ChangeInput; extra?: OutRecord[] } | { kind: 'records'; records: OutRecord[] } {
+  const transforms = routes.transforms;
+  const t = transforms?.for(route.ns);
+  if (!transforms || !t?.active) return { kind: 'change', change };
+  const before = change.before ? t.project(change.before) : null;
+  if (change.op === 'd' || change.after === null)
+    return { kind: 'change', change: { ...change, before, updateDescription: null } };
+  const gated = transforms.gate.apply(t, change.after, key);
+  // A later change of a quarantined document that passes makes its quarantine entry stale.
+  const resolved: OutRecord[] =
+    gated.kind !== 'quarantine' && gated.resolved !== undefined
+      ? [{ topic: transforms.quarantineTopic, key: gated.resolved, value: null }]
+      : [];
+  if (gated.kind === 'write')
+    return {
+      kind: 'change',
+      change: { ...change, before, after: gated.row, updateDescription: null },
+      extra: resolved,
+    };
+  if (gated.kind === 'filtered') {
+    if (change.op !== 'u') return { kind: 'records', records: resolved };
+    return {
+      kind: 'change',
+      change: { ...change, op: 'd', before, after: null, updateDescription: null },
+      extra: resolved,
+    };
+  }
+  return {
+    kind: 'records',
+    records: [
+      quarantineRecord({
+        topic: transforms.quarantineTopic,
+        sourceTopic: route.prepared?.topic ?? route.baseTopic,
+        table: route.ns,
+        key,
+        op: change.op,
+        changeId: change.changeId,
+        result: { ...gated, row: JSON.parse(EJSON.stringify(gated.row, { relaxed: true })) },
+        nowMs: ctx.now,
+      }),
+    ],
+  };
 }
 
 function deadLetter(

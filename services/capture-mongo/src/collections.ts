@@ -12,9 +12,18 @@ import {
   type InferredSchemaState,
   MONGO_KEY_FIELD,
 } from '@cdc/avro';
-import type { OffsetsStore, OutRecord, PreparedTopic, TopicSchemas } from '@cdc/capture';
+import {
+  compileDocumentTransform,
+  type OffsetsStore,
+  type OutRecord,
+  type PreparedTopic,
+  quarantineTopic,
+  type RowGate,
+  type TopicSchemas,
+} from '@cdc/capture';
 import type { Logger } from '@cdc/core';
 import { topicFor } from '@cdc/core';
+import { type TableTransform, transformFor } from '@cdc/pipeline';
 import { schemaStateKey, splitNamespace } from './position.ts';
 
 export interface CollectionRoute {
@@ -92,6 +101,51 @@ export interface CollectionRoutesOptions {
   /** Inferred states read from the offsets topic, by namespace. */
   states: ReadonlyMap<string, InferredSchemaState>;
   logger: Logger;
+  /** The collections' transforms and quality rules (every document passes its collection's gate). */
+  transforms?: DocumentTransforms;
+}
+
+/**
+ * The pipeline file's per-collection transforms for this capture (`tables` by `db.collection`),
+ * compiled once per collection, and the gate every document passes (snapshot and stream alike).
+ */
+export class DocumentTransforms {
+  readonly gate: RowGate;
+  readonly quarantineTopic: string;
+  private readonly tables: Record<string, TableTransform>;
+  private readonly maskSalt: string | undefined;
+  private readonly source: string;
+  private readonly compiled = new Map<string, ReturnType<typeof compileDocumentTransform>>();
+
+  constructor(
+    settings: { tables: Record<string, TableTransform>; maskSalt?: string | undefined; source: string },
+    prefix: string,
+    gate: RowGate,
+  ) {
+    this.tables = settings.tables;
+    this.maskSalt = settings.maskSalt;
+    this.source = settings.source;
+    this.gate = gate;
+    this.quarantineTopic = quarantineTopic(prefix);
+  }
+
+  get configured(): boolean {
+    return Object.keys(this.tables).length > 0;
+  }
+
+  for(ns: string): ReturnType<typeof compileDocumentTransform> {
+    let t = this.compiled.get(ns);
+    if (!t) {
+      const entry = this.tables[ns] ? { key: ns, transform: this.tables[ns] } : transformFor(this.tables, ns);
+      t = compileDocumentTransform(ns, entry, {
+        maskSalt: this.maskSalt,
+        where: `sources.mongo[${this.source}].tables`,
+      });
+      this.compiled.set(ns, t);
+      this.gate.watch(t);
+    }
+    return t;
+  }
 }
 
 export class CollectionRoutes {
@@ -100,6 +154,10 @@ export class CollectionRoutes {
 
   constructor(options: CollectionRoutesOptions) {
     this.o = options;
+  }
+
+  get transforms(): DocumentTransforms | undefined {
+    return this.o.transforms;
   }
 
   get(ns: string): CollectionRoute {

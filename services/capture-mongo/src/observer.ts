@@ -6,11 +6,12 @@
  * `main.ts` connects it to `@cdc/telemetry` (`telemetryObserver`); without it nothing is
  * reported (`noopObserver`).
  */
-import type { OutRecord } from '@cdc/capture';
+import { noopQualityObserver, type OutRecord, type QualityObserver } from '@cdc/capture';
 import { isCdcError } from '@cdc/core';
 import {
   deadLetterReporter,
   injectTraceContext,
+  qualityReporter,
   type ReadinessFlag,
   type RecordHeaders,
   type Telemetry,
@@ -35,6 +36,8 @@ export interface CaptureObserver {
   /** Snapshotting or streaming (true), or between sessions (false, with why). */
   running(active: boolean, detail: string): void;
   error(err: unknown): void;
+  /** Per-collection transforms: documents passed, filtered, quarantined; broken rules; stops. */
+  readonly quality: QualityObserver;
 }
 
 export const noopObserver: CaptureObserver = {
@@ -43,6 +46,7 @@ export const noopObserver: CaptureObserver = {
   committed: () => {},
   aborted: () => {},
   deadLettered: () => {},
+  quality: noopQualityObserver,
   running: () => {},
   error: () => {},
 };
@@ -96,5 +100,6 @@ export function telemetryObserver(
     error(err) {
       metrics.errors.add(1, { stage: 'capture', code: isCdcError(err) ? err.code : 'UNKNOWN' });
     },
+    quality: qualityReporter(telemetry, 'capture'),
   };
 }

@@ -11,7 +11,14 @@
  * incompatible schema under `stop`, fencing) stop the capture with the error.
  */
 import type { AvroSerde } from '@cdc/avro';
-import { ChangeWriter, deadLetterTopic, OffsetsStore, runSessions, TopicSchemas } from '@cdc/capture';
+import {
+  ChangeWriter,
+  deadLetterTopic,
+  OffsetsStore,
+  RowGate,
+  runSessions,
+  TopicSchemas,
+} from '@cdc/capture';
 import { CdcError, type Clock, isRetriable, type Logger, parseLsn } from '@cdc/core';
 import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from '@cdc/kafka';
 import type { PostgresSource } from '@cdc/pipeline';
@@ -33,6 +40,7 @@ import { Snapshotter } from './snapshot/snapshotter.ts';
 import type { ToastFetcher } from './streaming/change-records.ts';
 import { MessageTopic } from './streaming/message-topic.ts';
 import { Streamer } from './streaming/streamer.ts';
+import { rowReader, TableTransforms } from './streaming/table-transforms.ts';
 
 export interface CaptureOptions {
   source: PostgresSource;
@@ -69,9 +77,17 @@ const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.Cus
 export class PostgresCapture {
   private readonly o: CaptureOptions;
   private streamer: Streamer | undefined;
+  /** Per-table transforms; its gate remembers tables stopped by a rule across sessions. */
+  readonly transforms: TableTransforms;
 
   constructor(options: CaptureOptions) {
     this.o = options;
+    const { source } = options;
+    this.transforms = new TableTransforms(
+      { tables: source.tables, maskSalt: source.maskSalt, source: source.name },
+      this.prefix,
+      new RowGate(this.observer.quality, options.logger),
+    );
   }
 
   get prefix(): string {
@@ -206,6 +222,8 @@ export class PostgresCapture {
       if (needSnapshot) {
         // Where the snapshot dead-letters rows over maxRecordBytes.
         await topics.ensureTopic(deadLetterTopic(this.prefix));
+        if (this.transforms.configured)
+          await topics.ensureTopic(this.transforms.quarantineTopic, { 'cleanup.policy': 'compact' });
         const exported = await createSlotWithSnapshot(config, source.slot);
         try {
           const tables = await publicationTables(catalog, source.publication);
@@ -221,6 +239,7 @@ export class PostgresCapture {
             parallelism: source.snapshotOptions.parallelism,
             chunkRows: source.snapshotOptions.chunkRows,
             maxRecordBytes: source.maxRecordBytes,
+            transforms: this.transforms,
             writer,
             offsets,
             topics,
@@ -244,7 +263,7 @@ export class PostgresCapture {
         connection: config,
         slot: source.slot,
         publication: source.publication,
-        // The incremental snapshot's watermarks and resync requests are logical messages.
+        // The incremental snapshot's watermarks, resync requests and quarantine replays are logical messages.
         messages: true,
         statusIntervalMs: source.heartbeatIntervalMs,
       });
@@ -272,6 +291,8 @@ export class PostgresCapture {
         topics,
         catalog,
         fetchToast: toastFetcher(catalog),
+        transforms: this.transforms,
+        readRow: rowReader(catalog),
         messages,
         incremental,
         stored,
@@ -327,6 +348,7 @@ export class PostgresCapture {
       prefix: this.prefix,
       client,
       topics,
+      transforms: this.transforms,
       chunkRows: source.snapshotOptions.incrementalChunkRows,
       pending,
       state: current,

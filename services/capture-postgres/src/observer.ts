@@ -4,11 +4,12 @@
  * trace context goes into the records' headers. `main.ts` connects it to `@cdc/telemetry`
  * (`telemetryObserver`); without it nothing is reported (`noopObserver`).
  */
-import type { OutRecord } from '@cdc/capture';
+import { noopQualityObserver, type OutRecord, type QualityObserver } from '@cdc/capture';
 import { isCdcError } from '@cdc/core';
 import {
   deadLetterReporter,
   injectTraceContext,
+  qualityReporter,
   type ReadinessFlag,
   type RecordHeaders,
   type Telemetry,
@@ -33,6 +34,8 @@ export interface CaptureObserver {
   slotWalRetained(bytes: number): void;
   streaming(active: boolean): void;
   error(err: unknown): void;
+  /** Per-table transforms: rows passed, filtered, quarantined; broken rules; tables stopped by a rule. */
+  readonly quality: QualityObserver;
 }
 
 export const noopObserver: CaptureObserver = {
@@ -44,6 +47,7 @@ export const noopObserver: CaptureObserver = {
   slotWalRetained: () => {},
   streaming: () => {},
   error: () => {},
+  quality: noopQualityObserver,
 };
 
 /** Adds the records of each topic to `into`. */
@@ -104,5 +108,6 @@ export function telemetryObserver(
     error(err) {
       metrics.errors.add(1, { stage: 'capture', code: isCdcError(err) ? err.code : 'UNKNOWN' });
     },
+    quality: qualityReporter(telemetry, 'capture'),
   };
 }

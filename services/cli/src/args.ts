@@ -24,6 +24,9 @@ export const USAGE = `usage: cdc <command> [options]
                                   metrics on 127.0.0.1:PORT/metrics; stops on SIGTERM/SIGINT
   schemas register|check|list     the checked-in Avro schemas against the registry
   rebuild <table> --config FILE   rebuild a ClickHouse table by replaying its topic
+  quarantine list [table] | replay <table> | discard <table> --config FILE
+                                  rows a quality rule quarantined: list them, re-read them from the source
+                                  once fixed (they pass the rules again; a stopped table resumes), or drop them
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
 
 options: --config FILE (default: $CDC_CONFIG), --state-dir DIR (default: .stack/pipeline, where
@@ -45,6 +48,7 @@ export const COMMANDS = [
   'verify',
   'schemas',
   'rebuild',
+  'quarantine',
   'docs',
   'help',
 ] as const;
@@ -132,7 +136,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     rest: [],
   };
   if (values.help) return { ...out, command: 'help' };
-  const needsConfig: CommandName[] = ['run', 'up', 'supervise', 'verify', 'rebuild', 'query'];
+  const needsConfig: CommandName[] = ['run', 'up', 'supervise', 'verify', 'rebuild', 'query', 'quarantine'];
   if (needsConfig.includes(name) && out.config === undefined)
     throw new UsageError(`cdc ${name} needs --config <pipeline file> (or CDC_CONFIG)`);
   const want: Partial<Record<CommandName, [number, string]>> = {
@@ -142,6 +146,16 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   };
   const w = want[name];
   if (w && positionals.length !== w[0]) throw new UsageError(`usage: ${w[1]}`);
+  if (name === 'quarantine') {
+    const [action, table] = positionals;
+    const ok =
+      (action === 'list' && positionals.length <= 2) ||
+      ((action === 'replay' || action === 'discard') && table !== undefined && positionals.length === 2);
+    if (!ok)
+      throw new UsageError(
+        'usage: cdc quarantine list [table] | replay <table> | discard <table> --config FILE',
+      );
+  }
   return out;
 }
 

@@ -16,6 +16,7 @@ import { parseCommandLine, USAGE, UsageError } from './args.ts';
 import { LOSSLESS_JSON, openReader } from './clickhouse-target.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { pipelineReference, REFERENCE_FILE } from './pipeline-reference.ts';
+import { discardQuarantine, formatQuarantine, listQuarantine, replayQuarantine } from './quarantine.ts';
 import { formatQueryJson } from './query-json.ts';
 import { runService } from './run.ts';
 import { availability, SERVICES, servicesOf } from './services.ts';
@@ -126,6 +127,24 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'rebuild':
       return rebuild(args.positionals[0] as string, args.config as string);
+    case 'quarantine': {
+      const pipeline = loadPipeline(args.config as string);
+      const [action, table] = args.positionals as [string, string | undefined];
+      if (action === 'list') {
+        const entries = await listQuarantine(pipeline, table);
+        process.stdout.write(args.json ? `${JSON.stringify(entries, null, 2)}\n` : formatQuarantine(entries));
+        return 0;
+      }
+      if (action === 'replay') {
+        const n = await replayQuarantine(pipeline, table as string);
+        say(
+          `asked the capture to re-read ${n} quarantined row(s) of ${table}: rows that pass the rules are written, the others are quarantined again (\`cdc quarantine list ${table}\`)`,
+        );
+        return 0;
+      }
+      say(`discarded ${await discardQuarantine(pipeline, table as string)} quarantined row(s) of ${table}`);
+      return 0;
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import { loadPipeline, type Pipeline } from '@cdc/pipeline';
 import { drained, groupLag, type PartitionLag, readPositions } from './kafka-progress.ts';
 import { isAlive, isSupervisorAlive } from './process-control.ts';
 import { byLabel, sumOf } from './prometheus-text.ts';
+import { formatQuality, qualitySummary, type TableQuality } from './quality-summary.ts';
 import { DEFAULT_RESTART_POLICY, isCrashLoop, recentExits } from './restart-policy.ts';
 import { type ServiceName, servicesOf } from './services.ts';
 import { readPid, type ServiceExit, type ServiceState, type StateDir } from './state-dir.ts';
@@ -35,6 +36,8 @@ export interface ServiceStatus {
   position: string | null;
   /** What needs an operator although the service runs (a table stopped, dead letters), by subject. */
   attention: Record<string, string>;
+  /** Per table with transforms: rows passed, filtered, quarantined and broken rules (captures). */
+  quality?: Record<string, TableQuality>;
 }
 
 export interface PipelineStatus {
@@ -97,6 +100,8 @@ export async function gatherStatus(
           );
         const lag = sumOf(p.samples, 'cdc_consumer_lag');
         if (lag !== undefined) row.consumerLag = lag;
+        const quality = qualitySummary(p.samples);
+        if (Object.keys(quality).length > 0) row.quality = quality;
       } else {
         row.health = 'running (no telemetry endpoint)';
       }
@@ -214,6 +219,7 @@ export function formatStatus(s: PipelineStatus): string {
     if (x.consumerLag !== null) lines.push(`${''.padEnd(w)}  consumer lag: ${x.consumerLag}`);
     for (const [subject, message] of Object.entries(x.attention ?? {}).sort())
       lines.push(`${''.padEnd(w)}  attention: ${subject}: ${message}`);
+    for (const q of formatQuality(x.quality ?? {})) lines.push(`${''.padEnd(w)}  transforms ${q}`);
     if (x.snapshot)
       for (const [t, v] of Object.entries(x.snapshot))
         lines.push(

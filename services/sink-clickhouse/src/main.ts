@@ -105,6 +105,10 @@ runService({
             logger,
             clock,
             observer,
+            // The captures' quarantine topics hold JSON for `cdc quarantine`, not rows.
+            skipTopics: [...pipeline.sources.postgres, ...pipeline.sources.mongo].map(
+              (s) => `${s.topicPrefix ?? s.name}.quarantine`,
+            ),
           });
           const admin = kafka.admin();
           let stopLag = () => {};

@@ -41,6 +41,7 @@ import {
   streamChangeId,
   type TableRoute,
 } from '../streaming/change-records.ts';
+import type { TableTransforms } from '../streaming/table-transforms.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
@@ -98,6 +99,8 @@ export interface IncrementalOptions {
   /** A connection for reads and watermarks (not the replication connection). */
   client: pg.ClientBase;
   topics: TopicSchemas;
+  /** The tables' transforms and quality rules (every row passes its table's gate). */
+  transforms: TableTransforms;
   chunkRows: number;
   /** Tables still to snapshot, in order (`schema.table`). */
   pending: readonly string[];
@@ -197,7 +200,14 @@ export class IncrementalSnapshot {
     while (this.idle) {
       const job = this.pending.length > 0 ? undefined : this.jobs[0];
       const table = job ? job.table : (this.pending[0] as string);
-      const described = await describeTable(this.o.client, table, this.o.prefix, this.o.db, this.o.topics);
+      const described = await describeTable(
+        this.o.client,
+        table,
+        this.o.prefix,
+        this.o.db,
+        this.o.topics,
+        this.o.transforms,
+      );
       if (!described?.route.captured.hasKey) {
         this.o.logger.warn(
           described
@@ -340,7 +350,16 @@ export class IncrementalSnapshot {
     const now = this.o.now?.() ?? Date.now();
     const source = { ...sourceInfo(route, ctx, 'incremental'), commitLsn: commitLsnText(ctx.finalLsn) };
     const out: OutRecord[] = [];
-    for (const { key, after } of chunk.rows.values()) {
+    for (const { key, after: row } of chunk.rows.values()) {
+      const gated = this.o.transforms.apply(route.transform, row, key);
+      if (gated.kind === 'filtered') continue;
+      if (gated.kind === 'quarantine') {
+        out.push(
+          this.o.transforms.quarantine(route.transform, prepared.topic, key, 'r', ids(key), gated, now),
+        );
+        continue;
+      }
+      const after = gated.row;
       const value = prepared.valueWriter.encode(
         { before: null, after, source, op: 'r', tsMs: now, changeId: ids(key) },
         { topic: prepared.topic },

@@ -2,6 +2,7 @@ import type { TopicSchemas } from '@cdc/capture';
 import { noopLogger } from '@cdc/core';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { TableTransforms } from '../streaming/table-transforms.ts';
 import { type IncrementalOptions, IncrementalSnapshot, parseResync, type ResyncJob } from './incremental.ts';
 
 /** Queueing and restoring touch no database: the client is never used here. */
@@ -15,6 +16,7 @@ const options = (o: Partial<IncrementalOptions>): IncrementalOptions => ({
   pending: [],
   state: null,
   logger: noopLogger,
+  transforms: TableTransforms.none('p', noopLogger),
   ...o,
 });
 const job = (from: string, to: string): ResyncJob => ({

@@ -32,6 +32,7 @@ import { captureId, type StoredPosition } from '../positions.ts';
 import type { CapturedTable } from '../relations.ts';
 import { qualified } from '../slot.ts';
 import { recordTooLarge, type TableRoute } from '../streaming/change-records.ts';
+import type { TableTransforms } from '../streaming/table-transforms.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
@@ -56,6 +57,8 @@ export interface SnapshotOptions {
   writer: ChangeWriter;
   offsets: OffsetsStore;
   topics: TopicSchemas;
+  /** The tables' transforms and quality rules (every row passes its table's gate). */
+  transforms: TableTransforms;
   observer?: CaptureObserver;
   logger: Logger;
   clock: Clock;
@@ -184,7 +187,14 @@ export class Snapshotter {
   private async plan(client: pg.Client): Promise<Unit[]> {
     const units: Unit[] = [];
     for (const name of this.o.tables) {
-      const described = await describeTable(client, name, this.o.prefix, this.o.db, this.o.topics);
+      const described = await describeTable(
+        client,
+        name,
+        this.o.prefix,
+        this.o.db,
+        this.o.topics,
+        this.o.transforms,
+      );
       if (!described) continue;
       const { route, estimate } = described;
       const { captured } = route;
@@ -243,12 +253,13 @@ export class Snapshotter {
           types: textTypes,
         });
         if (rows.length === 0) break;
-        const records: OutRecord[] = new Array(rows.length);
+        const records: OutRecord[] = [];
         const now = this.o.clock.now();
         let bytes = 0;
         for (let i = 0; i < rows.length; i++) {
           const r = this.record(route.captured, route, rows[i]!, ids, now);
-          records[i] = r;
+          if (r === null) continue;
+          records.push(r);
           bytes += r.value?.length ?? 0;
         }
         await send.send(records);
@@ -268,11 +279,24 @@ export class Snapshotter {
     values: PgTextValue[],
     ids: (key: unknown) => string,
     now: number,
-  ): OutRecord {
+  ): OutRecord | null {
     const rs = captured.rowSchema;
-    const after = pgRowFromText(rs, values);
-    const key = captured.hasKey ? pgKeyFromRow(rs, after) : null;
+    const row = pgRowFromText(rs, values);
+    const key = captured.hasKey ? pgKeyFromRow(rs, row) : null;
     const { prepared } = route;
+    const gated = this.o.transforms.apply(route.transform, row, key);
+    if (gated.kind === 'filtered') return null;
+    if (gated.kind === 'quarantine')
+      return this.o.transforms.quarantine(
+        route.transform,
+        prepared.topic,
+        key,
+        'r',
+        ids(key ?? values),
+        gated,
+        now,
+      );
+    const after = gated.row;
     const value = prepared.valueWriter.encode(
       {
         before: null,
@@ -312,8 +336,13 @@ export class Snapshotter {
           op: 'read',
           changeId,
           columns: rs.columns.map((c) => c.column.name),
-          values: values.map((v) =>
-            v !== null && v.length > 1024 ? `(omitted: ${v.length} characters)` : v,
+          // Excluded and masked columns stay out of Kafka here too.
+          values: values.map((v, i) =>
+            v !== null && route.transform.hidden.has(rs.columns[i]?.column.name ?? '')
+              ? '(masked)'
+              : v !== null && v.length > 1024
+                ? `(omitted: ${v.length} characters)`
+                : v,
           ),
         },
       });

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { RelationMessage } from '../pgoutput/decoder.ts';
 import { describeRelation } from '../relations.ts';
 import type { TableRoute } from '../streaming/change-records.ts';
+import type { TableTransforms } from '../streaming/table-transforms.ts';
 
 const RELATION_SQL = `
 SELECT c.oid::int8 AS oid, c.relreplident::text AS ident, c.reltuples::int8 AS estimate,
@@ -36,6 +37,7 @@ export async function describeTable(
   prefix: string,
   db: string,
   topics: TopicSchemas,
+  transforms: TableTransforms,
 ): Promise<DescribedTable | null> {
   const [schema, table] = splitName(name);
   const { rows } = await client.query<{
@@ -64,12 +66,13 @@ export async function describeTable(
     })),
   };
   const captured = await describeRelation(client, msg);
+  const transform = transforms.compile(captured);
   const prepared = await topics.prepare(
     topicFor(prefix, { db, schema, table }),
-    captured.rowSchema.row,
-    captured.rowSchema.keyFields,
+    transform.row,
+    transform.keyFields,
   );
-  return { route: { captured, prepared }, estimate: Math.max(0, Number(first.estimate)) };
+  return { route: { captured, prepared, transform }, estimate: Math.max(0, Number(first.estimate)) };
 }
 
 export function splitName(name: string): [string, string] {

@@ -19,7 +19,7 @@
  * the reason instead of carrying an invented value.
  */
 import { type PgRowSchema, type PgTextValue, pgColumnValueFromText } from '@cdc/avro';
-import type { OutRecord, PreparedTopic } from '@cdc/capture';
+import type { CompiledTransform, OutRecord, PreparedTopic } from '@cdc/capture';
 import { CdcError, formatLsn, type Op } from '@cdc/core';
 import { type TupleValue, UNCHANGED_TOAST } from '../pgoutput/decoder.ts';
 import type { CapturedTable } from '../relations.ts';
@@ -27,6 +27,8 @@ import type { CapturedTable } from '../relations.ts';
 export interface TableRoute {
   captured: CapturedTable;
   prepared: PreparedTopic;
+  /** The table's transforms from the pipeline file (the identity when it has none). */
+  transform: CompiledTransform;
 }
 
 export interface ChangeContext {

@@ -21,28 +21,39 @@ import { pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import {
   type ChangeWriter,
   deadLetterRecord,
+  type GateResult,
   type OffsetsStore,
   type OutRecord,
   type TopicSchemas,
 } from '@cdc/capture';
 import { CdcError, type Clock, formatLsn, isCdcError, type Logger, topicFor } from '@cdc/core';
+import type pg from 'pg';
 import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
 import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/decoder.ts';
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
 import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
-import { type CapturedTable, describeRelation } from '../relations.ts';
+import { describeRelation } from '../relations.ts';
 import { type IncrementalSnapshot, RESYNC } from '../snapshot/incremental.ts';
+import { describeTable } from '../snapshot/table-route.ts';
 import {
   type ChangeContext,
   deadLetterValues,
   encodeChange,
   keyFromTuple,
   resolveToast,
+  streamChangeId,
   type TableRoute,
   type ToastFetcher,
   textOf,
 } from './change-records.ts';
 import type { MessageTopic } from './message-topic.ts';
+import {
+  keyFromJson,
+  parseReplay,
+  type RowReader,
+  replaySignalPrefix,
+  type TableTransforms,
+} from './table-transforms.ts';
 
 /**
  * Bytes of records buffered before a chunk is written even below `maxChangesPerTransaction`:
@@ -64,6 +75,10 @@ export interface StreamerOptions {
   messages: MessageTopic | null;
   /** Tables added to the include list since the initial snapshot (null: none). */
   incremental?: IncrementalSnapshot | null;
+  /** The tables' transforms and quality rules (every row passes its table's gate). */
+  transforms: TableTransforms;
+  /** Re-reads a row by key for a quarantine replay (null: the row is gone). */
+  readRow?: RowReader;
   stored: StoredPosition | undefined;
   maxChangesPerTransaction: number;
   /** A change whose record is larger is dead-lettered (default: no limit). */
@@ -87,6 +102,8 @@ export interface StreamerStats {
   changes: number;
   skipped: number;
   deadLetters: number;
+  /** Rows sent to the quarantine topic by a quality rule (or a stopped table). */
+  quarantined: number;
   acknowledged: string;
 }
 
@@ -104,7 +121,13 @@ export class Streamer {
   private positionOnly = false;
   private tx: OpenTx | undefined;
   private stored: StoredPosition | undefined;
-  readonly stats: StreamerStats = { changes: 0, skipped: 0, deadLetters: 0, acknowledged: '0/0' };
+  readonly stats: StreamerStats = {
+    changes: 0,
+    skipped: 0,
+    deadLetters: 0,
+    quarantined: 0,
+    acknowledged: '0/0',
+  };
 
   constructor(options: StreamerOptions) {
     this.o = options;
@@ -119,6 +142,8 @@ export class Streamer {
   async run(signal: AbortSignal): Promise<void> {
     const { stream, logger } = this.o;
     await this.o.topics.ensureTopic(this.deadLetterTopic);
+    if (this.o.transforms.configured)
+      await this.o.topics.ensureTopic(this.o.transforms.quarantineTopic, { 'cleanup.policy': 'compact' });
     const lingerMs = this.o.lingerMs ?? 100;
     const incremental = this.o.incremental;
     while (!signal.aborted) {
@@ -192,7 +217,8 @@ export class Streamer {
   private async onRelation(msg: Extract<PgoutputMessage, { tag: 'relation' }>): Promise<void> {
     const captured = await describeRelation(this.o.catalog, msg);
     const base = topicFor(this.o.prefix, { db: this.o.db, schema: msg.schema, table: msg.name });
-    const prepared = await this.o.topics.prepare(base, captured.rowSchema.row, captured.rowSchema.keyFields);
+    const transform = this.o.transforms.compile(captured);
+    const prepared = await this.o.topics.prepare(base, transform.row, transform.keyFields);
     const previous = this.routes.get(msg.oid);
     if (previous && previous.prepared.valueWriter.schemaId !== prepared.valueWriter.schemaId) {
       this.o.logger.info('table schema changed', {
@@ -201,7 +227,7 @@ export class Streamer {
         schemaId: prepared.valueWriter.schemaId,
       });
     }
-    this.routes.set(msg.oid, { captured, prepared });
+    this.routes.set(msg.oid, { captured, prepared, transform });
   }
 
   private route(oid: number): TableRoute {
@@ -252,6 +278,10 @@ export class Streamer {
       const incremental = this.o.incremental;
       if (incremental && msg.prefix === incremental.prefix) {
         await this.onWatermark(incremental, tx, walStart, msg);
+        return;
+      }
+      if (msg.prefix === replaySignalPrefix(this.o.name)) {
+        await this.onReplay(tx, walStart, msg);
         return;
       }
       // (Messages are in the stream for the watermarks: others count only when captured.)
@@ -350,10 +380,13 @@ export class Streamer {
       switch (msg.tag) {
         case 'insert': {
           raw = msg.newTuple;
-          const after = pgRowFromText(rs, msg.newTuple.map(textOf));
-          const key = route.captured.hasKey ? pgKeyFromRow(rs, after) : null;
+          const row = pgRowFromText(rs, msg.newTuple.map(textOf));
+          const key = route.captured.hasKey ? pgKeyFromRow(rs, row) : null;
           if (key) this.streamedKey(route, key);
-          return [encodeChange(route, 'c', key, null, after, ctx, now)];
+          const gated = this.o.transforms.apply(route.transform, row, key);
+          if (gated.kind === 'filtered') return this.resolved(gated);
+          if (gated.kind === 'quarantine') return [this.quarantined(route, key, 'c', gated, ctx, now)];
+          return [encodeChange(route, 'c', key, null, gated.row, ctx, now), ...this.resolved(gated)];
         }
         case 'update': {
           raw = msg.newTuple;
@@ -365,26 +398,41 @@ export class Streamer {
               { context: { table: `${route.captured.schema}.${route.captured.table}` } },
             );
           }
-          const after = pgRowFromText(rs, values);
-          const before =
-            msg.oldKind === 'O' && msg.oldTuple ? this.fullOldRow(route.captured, msg.oldTuple) : null;
+          const row = pgRowFromText(rs, values);
+          const before = msg.oldKind === 'O' && msg.oldTuple ? this.fullOldRow(route, msg.oldTuple) : null;
           const oldKey =
             msg.oldKind && msg.oldTuple && route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
-          const newKey = route.captured.hasKey ? pgKeyFromRow(rs, after) : null;
+          const newKey = route.captured.hasKey ? pgKeyFromRow(rs, row) : null;
           if (oldKey) this.streamedKey(route, oldKey);
           if (newKey) this.streamedKey(route, newKey);
           const out: OutRecord[] = [];
+          const gated = this.o.transforms.apply(route.transform, row, newKey);
+          const keyChanged =
+            oldKey && newKey && JSON.stringify(oldKey, bigintJson) !== JSON.stringify(newKey, bigintJson);
+          out.push(...this.resolved(gated));
+          if (gated.kind === 'filtered') {
+            // A keyless table is an append-only log downstream: nothing to take back.
+            if (!route.captured.hasKey) return out;
+            // The row no longer matches the filter (or never did): a delete, so a replica that
+            // had it drops it (a delete of a key the replica never had changes nothing).
+            if (keyChanged) out.push(encodeChange(route, 'd', oldKey, before, null, ctx, now));
+            out.push(encodeChange(route, 'd', newKey, keyChanged ? null : before, null, ctx, now));
+            return out;
+          }
+          if (gated.kind === 'quarantine') return [this.quarantined(route, newKey, 'u', gated, ctx, now)];
+          const after = gated.row;
           // A changed primary key: the old key gets a delete so its partition sees the row leave.
-          if (oldKey && newKey && JSON.stringify(oldKey, bigintJson) !== JSON.stringify(newKey, bigintJson)) {
+          if (keyChanged) {
             out.push(encodeChange(route, 'd', oldKey, before, null, ctx, now));
             out.push(encodeChange(route, 'c', newKey, null, after, ctx, now));
             return out;
           }
-          return [encodeChange(route, 'u', newKey, before, after, ctx, now)];
+          out.push(encodeChange(route, 'u', newKey, before, after, ctx, now));
+          return out;
         }
         case 'delete': {
           raw = msg.oldTuple;
-          const before = msg.oldKind === 'O' ? this.fullOldRow(route.captured, msg.oldTuple) : null;
+          const before = msg.oldKind === 'O' ? this.fullOldRow(route, msg.oldTuple) : null;
           const key = route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
           if (key) this.streamedKey(route, key);
           return [encodeChange(route, 'd', key, before, null, ctx, now)];
@@ -415,18 +463,131 @@ export class Streamer {
             commitLsn: formatLsn(ctx.finalLsn),
             index: ctx.index,
             columns: rs.columns.map((c) => c.column.name),
-            values: deadLetterValues(
-              Array.isArray(raw) ? (raw as TupleValue[]) : null,
-              this.o.maxRecordBytes ?? Number.POSITIVE_INFINITY,
-            ),
+            // Excluded and masked columns stay out of Kafka here too.
+            values:
+              deadLetterValues(
+                Array.isArray(raw) ? (raw as TupleValue[]) : null,
+                this.o.maxRecordBytes ?? Number.POSITIVE_INFINITY,
+              )?.map((v, i) =>
+                v !== null && route.transform.hidden.has(rs.columns[i]?.column.name ?? '') ? '(masked)' : v,
+              ) ?? null,
           },
         }),
       ];
     }
   }
 
-  private fullOldRow(table: CapturedTable, oldTuple: readonly TupleValue[]): Record<string, unknown> {
-    return pgRowFromText(table.rowSchema, oldTuple.map(textOf));
+  /** The tombstone of a quarantine entry that this change makes stale (none when there is none). */
+  private resolved(gated: GateResult): OutRecord[] {
+    if (gated.kind === 'quarantine' || gated.resolved === undefined) return [];
+    return [{ topic: this.o.transforms.quarantineTopic, key: gated.resolved, value: null }];
+  }
+
+  /**
+   * The route of `schema.table` for a replay: the one the stream described, else (no change of
+   * the table since this session started) described from the catalog now.
+   */
+  private async replayRoute(table: string): Promise<TableRoute | null> {
+    const known = [...this.routes.values()].find((r) => `${r.captured.schema}.${r.captured.table}` === table);
+    if (known) return known;
+    const described = await describeTable(
+      this.o.catalog as pg.ClientBase,
+      table,
+      this.o.prefix,
+      this.o.db,
+      this.o.topics,
+      this.o.transforms,
+    );
+    return described?.route ?? null;
+  }
+
+  /** The old row of REPLICA IDENTITY FULL, projected as the table's rows are. */
+  private fullOldRow(route: TableRoute, oldTuple: readonly TupleValue[]): Record<string, unknown> {
+    return route.transform.project(pgRowFromText(route.captured.rowSchema, oldTuple.map(textOf)));
+  }
+
+  private quarantined(
+    route: TableRoute,
+    key: Record<string, unknown> | null,
+    op: string,
+    gated: Extract<GateResult, { kind: 'quarantine' }>,
+    ctx: ChangeContext,
+    now: number,
+  ): OutRecord {
+    this.stats.quarantined++;
+    return this.o.transforms.quarantine(
+      route.transform,
+      route.prepared.topic,
+      key,
+      op,
+      streamChangeId(ctx.finalLsn, ctx.index),
+      gated,
+      now,
+    );
+  }
+
+  /**
+   * A quarantine replay (`cdc quarantine replay`): a logical message naming a table and keys,
+   * written by the CLI in the source's WAL. Each key's row is read now and passes the gate
+   * again at this message's position: a row that changed later in the WAL gets its later
+   * changes after this one (higher versions), so the replica ends at the row's current state;
+   * a row that is gone becomes a delete. A table stopped by a rule flows again.
+   */
+  private async onReplay(tx: OpenTx, walStart: bigint, msg: LogicalMessage): Promise<void> {
+    const index = tx.index++;
+    if (alreadyWritten(this.stored, tx.finalLsn, index)) return;
+    const request = parseReplay(Buffer.from(msg.content).toString('utf8'));
+    const route = request ? await this.replayRoute(request.table) : null;
+    if (!request || !route?.captured.hasKey || !this.o.readRow) {
+      this.o.logger.warn(
+        'quarantine replay ignored: malformed request, or a table that does not exist or has no key to read rows by',
+        { table: request?.table ?? null },
+      );
+      return;
+    }
+    this.o.transforms.gate.resume(route.transform.table);
+    const ctx: ChangeContext = {
+      name: this.o.name,
+      db: this.o.db,
+      finalLsn: tx.finalLsn,
+      lsn: walStart,
+      index,
+      xid: tx.xid,
+      commitTimeUsec: tx.commitTimeUsec,
+      ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
+    };
+    const now = this.o.clock.now();
+    const rs = route.captured.rowSchema;
+    const records: OutRecord[] = [];
+    for (const keyText of request.keys) {
+      // The quarantine entry is resolved in this transaction; a row that breaks a rule again is
+      // quarantined anew after it.
+      records.push({
+        topic: this.o.transforms.quarantineTopic,
+        key: `${route.transform.table} ${keyText}`,
+        value: null,
+      });
+      const values = await this.o.readRow(route.captured, keyText);
+      if (values === null) {
+        const key = keyFromJson(route.captured, keyText);
+        records.push(encodeChange(route, 'd', key, null, null, ctx, now));
+        continue;
+      }
+      const row = pgRowFromText(rs, values);
+      const key = pgKeyFromRow(rs, row);
+      const gated = this.o.transforms.apply(route.transform, row, key);
+      if (gated.kind === 'filtered') records.push(encodeChange(route, 'd', key, null, null, ctx, now));
+      else if (gated.kind === 'quarantine') records.push(this.quarantined(route, key, 'u', gated, ctx, now));
+      else records.push(encodeChange(route, 'u', key, null, gated.row, ctx, now));
+    }
+    this.o.logger.info('quarantine replayed', { table: route.transform.table, keys: request.keys.length });
+    if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
+    for (const r of records) {
+      this.buffer.push(r);
+      this.bufferedBytes += r.value?.length ?? 0;
+    }
+    this.stats.changes += records.length;
+    tx.lastBuffered = index;
   }
 
   /** A truncate goes to every partition of the table's topic, so each key's sequence sees it in order. */

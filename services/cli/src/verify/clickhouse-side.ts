@@ -53,10 +53,12 @@ export async function readReplicaRows(
   const have = new Set(found.map((c) => c.name));
   // Each column is read under its source name (the ClickHouse name differs for `.` and `%`).
   const ch = (name: string) => clickHouseColumnName(name);
-  const missingColumns = source.columns.filter((c) => !have.has(ch(c.name))).map((c) => c.name);
+  const missingColumns = source.columns
+    .filter((c) => !have.has(ch(c.replicaName ?? c.name)))
+    .map((c) => c.replicaName ?? c.name);
   const select = source.columns.map((c) => {
-    const col = ident(ch(c.name));
-    if (!have.has(ch(c.name))) return `NULL AS ${ident(c.name)}`;
+    const col = ident(ch(c.replicaName ?? c.name));
+    if (!have.has(ch(c.replicaName ?? c.name))) return `NULL AS ${ident(c.name)}`;
     if (c.kind.kind === 'bytea' && !c.kind.array) return `lower(hex(${col})) AS ${ident(c.name)}`;
     if (c.kind.kind === 'bytea') return `arrayMap(x -> lower(hex(x)), ${col}) AS ${ident(c.name)}`;
     return `${col} AS ${ident(c.name)}`;

@@ -14,9 +14,21 @@ import type { RangeSide } from './range-verify.ts';
 export interface SourceTable {
   schema: string;
   table: string;
-  columns: { name: string; kind: ColumnKind; type: string }[];
+  columns: {
+    name: string;
+    kind: ColumnKind;
+    type: string;
+    /** The ClickHouse column's source name when the pipeline file renames it. */
+    replicaName?: string;
+    /** The pipeline file's mask of the column, applied to the source text. */
+    mask?: (text: string) => string;
+  }[];
   /** Primary-key columns (empty: rows are compared as a multiset). */
   key: string[];
+  /** The pipeline file's filter as SQL: only these rows are replicated. */
+  where?: string;
+  /** What is not compared (masked columns of non-text types, computed columns). */
+  notes?: string[];
 }
 
 const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
@@ -112,13 +124,20 @@ export async function describeTable(client: pg.Client, schema: string, table: st
   };
 }
 
-/** Every current row (of `range` of the key column `rangeKey`), canonical, by key (the key columns' canonical values joined). */
+/**
+ * Every current row (of `range` of the key column `rangeKey`) that the table's filter keeps,
+ * canonical, by key (the key columns' canonical values joined).
+ */
 export async function readSourceRows(
   client: pg.Client,
   t: SourceTable,
   range?: { key: string; lo: bigint; hi: bigint },
 ): Promise<Rows> {
-  const where = range ? ` WHERE ${quote(range.key)} BETWEEN $1 AND $2` : '';
+  const conditions = [
+    ...(t.where ? [`(${t.where})`] : []),
+    ...(range ? [`${quote(range.key)} BETWEEN $1 AND $2`] : []),
+  ];
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
   const sql = `SELECT ${t.columns.map((c) => quote(c.name)).join(', ')} FROM ${quote(t.schema)}.${quote(t.table)}${where}`;
   const res = await client.query({
     text: sql,
@@ -129,7 +148,10 @@ export async function readSourceRows(
   const seen = new Map<string, number>();
   const keyIdx = t.key.map((k) => t.columns.findIndex((c) => c.name === k));
   for (const row of res.rows as (string | null)[][]) {
-    const values = t.columns.map((c, i) => fromPostgres(c.kind, row[i] ?? null));
+    const values = t.columns.map((c, i) => {
+      const text = row[i] ?? null;
+      return fromPostgres(c.kind, c.mask && text !== null ? c.mask(text) : text);
+    });
     const key =
       keyIdx.length > 0 ? rowText(keyIdx.map((i) => values[i] as string)) : multisetKey(values, seen);
     out.set(key, values);

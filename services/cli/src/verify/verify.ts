@@ -46,6 +46,7 @@ import {
 } from './postgres-side.ts';
 import { type KeyRange, mergeRanges } from './range-plan.ts';
 import { compareRanges, type RangeOptions } from './range-verify.ts';
+import { applyTransforms } from './transforms.ts';
 
 export interface VerifyOptions {
   config: string;
@@ -166,7 +167,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       const prefix = source.topicPrefix ?? source.name;
       const tables = [];
       for (const n of names) {
-        const t = await describeTable(client, n.schema, n.table);
+        const t = applyTransforms(await describeTable(client, n.schema, n.table), source);
         const topic = topicFor(prefix, { db: source.connection.database, schema: n.schema, table: n.table });
         tables.push({ t, topic, chTable: tableFor(pipeline, topic) });
       }
@@ -322,7 +323,11 @@ async function compareTable(
 ): Promise<TableReport> {
   const name = `${t.schema}.${t.table}`;
   const key = rangeKeyOf(t);
-  if (key !== undefined) {
+  // Ranges compare the source's own values in SQL: a table with transforms (a filter, masked or
+  // renamed columns) is compared row by row, through the same transforms (transforms.ts).
+  const transformed =
+    t.where !== undefined || t.notes !== undefined || t.columns.some((c) => c.mask || c.replicaName);
+  if (key !== undefined && !transformed) {
     const types = await replicaColumnTypes(reader, database, chTable);
     if (types.size > 0)
       return compareTableRanges(source, t, chTable, key, types, client, reader, database, rangeOptions);
@@ -352,8 +357,15 @@ async function compareTable(
     clickhouseTable: `${database}.${chTable}_current`,
     ...c,
     method: 'in-memory',
-    ...(replica.missingColumns.length > 0
-      ? { note: `columns missing in ClickHouse: ${replica.missingColumns.join(', ')}` }
+    ...(replica.missingColumns.length > 0 || t.notes
+      ? {
+          note: [
+            ...(replica.missingColumns.length > 0
+              ? [`columns missing in ClickHouse: ${replica.missingColumns.join(', ')}`]
+              : []),
+            ...(t.notes ?? []),
+          ].join('; '),
+        }
       : {}),
   };
 }

@@ -36,6 +36,9 @@ it('runs the demo with the generator on and verify passes', { timeout: 300_000 }
   // The live view's figures come from the services' /metrics.
   expect(out).toMatch(/captured records\/s +\d+ .*capture-postgres \d+, capture-mongo \d+/);
   expect(out).toMatch(/end-to-end latency +p50 /);
+  // The demo's transforms and quality rules, in the live view (the captures' /metrics).
+  expect(out).toMatch(/public\.customers: passed [1-9]\d*, filtered 0, quarantined 0/);
+  expect(out).toMatch(/public\.orders: passed [1-9]\d*, .*violations: order-total-positive \(count\) [1-9]/);
   // No service crashed, not even one the supervisor restarted; every one was ready at the end.
   expect(out).not.toMatch(/crashed \d+×|restarted \d+×|crash loop|NOT READY|not running at the end/);
   expect(out).toMatch(/services at the end: .*sink-clickhouse ready/);
