@@ -6,6 +6,7 @@
  *   const { kafka } = localEndpoints();
  *   new Kafka({ brokers: kafka.brokers });
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HOST, port } from './ports.ts';
 
@@ -57,4 +58,13 @@ export function localEndpoints(env: NodeJS.ProcessEnv = process.env): LocalEndpo
     chdbDir: resolve(dir, 'data', 'chdb'),
     stackDir: dir,
   };
+}
+
+/**
+ * The command to run a tool the stack installs for the tests (`promtool`, `kcat`): the stack's
+ * copy in `.stack/tools/bin` when it has one, else the name (found on PATH).
+ */
+export function localTool(name: 'promtool' | 'kcat', env: NodeJS.ProcessEnv = process.env): string {
+  const own = resolve(stackDir(env), 'tools', 'bin', name);
+  return existsSync(own) ? own : name;
 }
