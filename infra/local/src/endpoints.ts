@@ -68,3 +68,22 @@ export function localTool(name: 'promtool' | 'kcat', env: NodeJS.ProcessEnv = pr
   const own = resolve(stackDir(env), 'tools', 'bin', name);
   return existsSync(own) ? own : name;
 }
+
+/**
+ * Kafka's console consumer and the registry's Avro deserializer (Apicurio's serde 2.x, which reads
+ * the Confluent wire format through the registry's v2 API), resolved by `stack up` into
+ * `<cache>/maven/<name>/lib`. Kafka's version is the broker's (servers/kafka.ts).
+ */
+export const KAFKA_READERS = {
+  name: 'kafka-readers-4.3.1',
+  kafka: '4.3.1',
+  apicurioSerde: '2.6.13.Final',
+  jackson: '2.21.2',
+} as const;
+
+/** The class path (`<dir>/*`) of KAFKA_READERS, or undefined before `stack up` resolved it. */
+export function kafkaReadersClasspath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const cache = resolve(env.CDC_STACK_CACHE_DIR ?? resolve(stackDir(env), 'cache'));
+  const lib = resolve(cache, 'maven', KAFKA_READERS.name, 'lib');
+  return existsSync(resolve(lib, `kafka-tools-${KAFKA_READERS.kafka}.jar`)) ? `${lib}/*` : undefined;
+}

@@ -6,13 +6,19 @@
  *     `dpkg-deb -x` into `.stack/tools/bin`): installing the package would also install and start
  *     a Prometheus server listening on every interface.
  *   - `kcat` (Debian's `kcat`): reads the topics the way the README shows users.
+ *   - Kafka's console consumer with the registry's Avro deserializer (Apicurio's serde, Confluent
+ *     wire format): `kafka-tools` and `apicurio-registry-serdes-avro-serde` from Maven Central,
+ *     run with `java -cp '<dir>/*' org.apache.kafka.tools.consumer.ConsoleConsumer`.
  *
- * Tests find them with `localTool(name)` (endpoints.ts).
+ * Tests find them with `localTool(name)` and `kafkaReadersClasspath()` (endpoints.ts).
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ensureAptPackages } from './apt.ts';
 import type { StackContext } from './context.ts';
+import { KAFKA_READERS } from './endpoints.ts';
+import { mavenLibs } from './maven.ts';
+import { KAFKA_VERSION } from './servers/kafka.ts';
 
 function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/${command}`));
@@ -67,4 +73,22 @@ export async function ensureTools(ctx: StackContext): Promise<void> {
       );
   }
   if (!onPath('promtool')) await ensurePromtool(ctx);
+  if (KAFKA_READERS.kafka !== KAFKA_VERSION)
+    throw new Error(
+      `KAFKA_READERS.kafka (${KAFKA_READERS.kafka}) must be the broker's version ${KAFKA_VERSION} (endpoints.ts)`,
+    );
+  if (!onPath('mvn') || !onPath('java')) {
+    ctx.log('the console consumer for tests needs mvn and java (the kafka server installs them): skipped');
+    return;
+  }
+  await mavenLibs(ctx, KAFKA_READERS.name, [
+    { groupId: 'org.apache.kafka', artifactId: 'kafka-tools', version: KAFKA_READERS.kafka },
+    {
+      groupId: 'io.apicurio',
+      artifactId: 'apicurio-registry-serdes-avro-serde',
+      version: KAFKA_READERS.apicurioSerde,
+    },
+    // kafka-tools brings jackson-databind 2.21 and the serde jackson-core 2.17: align them.
+    { groupId: 'com.fasterxml.jackson.core', artifactId: 'jackson-core', version: KAFKA_READERS.jackson },
+  ]);
 }
