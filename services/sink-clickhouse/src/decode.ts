@@ -19,7 +19,7 @@ import { CdcError, isCdcError } from '@cdc/core';
 import type { EncodedRow } from './row-encoder.ts';
 import type { OutOfRangeNote } from './schema/column-type.ts';
 import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from './schema/table-shape.ts';
-import { offsetVersion, postgresVersion } from './version.ts';
+import { debeziumChangeId, debeziumPostgresVersion, offsetVersion, postgresVersion } from './version.ts';
 
 export interface KafkaRecord {
   topic: string;
@@ -255,7 +255,9 @@ export class RecordDecoder {
         commitLsn?: string;
         lsn?: string;
         snapshot?: string;
-        tsMs: bigint | number;
+        tsMs?: bigint | number;
+        /** Debezium's envelope. */
+        ts_ms?: bigint | number;
         db?: string;
         schema?: string;
         table?: string;
@@ -265,7 +267,12 @@ export class RecordDecoder {
       changeId: string;
     };
     const version =
-      shape.versioning === 'postgres-lsn' ? postgresVersion(event) : offsetVersion(record.offset);
+      shape.versioning === 'postgres-lsn'
+        ? postgresVersion(event)
+        : shape.versioning === 'debezium-lsn'
+          ? debeziumPostgresVersion(event)
+          : offsetVersion(record.offset);
+    if (shape.versioning === 'debezium-lsn') event.changeId = debeziumChangeId(event, record);
     const source = sourceName(event.source);
     if (event.op === 't') return { kind: 'truncate', version, changeId: event.changeId, source };
     const deleted = event.op === 'd';
@@ -283,7 +290,9 @@ export class RecordDecoder {
     row._is_deleted = deleted ? 1 : 0;
     row._change_id = event.changeId;
     row._op = event.op;
-    row._source_ts = `${event.source.tsMs}`.padStart(4, '0').replace(/(\d{3})$/, '.$1');
+    row._source_ts = `${event.source.tsMs ?? event.source.ts_ms ?? 0}`
+      .padStart(4, '0')
+      .replace(/(\d{3})$/, '.$1');
     return { kind: 'row', shape, shapeId, row, source };
   }
 

@@ -1,6 +1,6 @@
 import { postgresChangeId } from '@cdc/core';
 import { describe, expect, it } from 'vitest';
-import { offsetVersion, postgresVersion } from './version.ts';
+import { debeziumPostgresVersion, offsetVersion, postgresVersion } from './version.ts';
 
 const streamed = (commitLsn: string, index: number) => ({
   changeId: postgresChangeId({ commitLsn, index }),
@@ -38,5 +38,31 @@ describe('offsetVersion', () => {
   it('is never 0, so the record at offset 0 is above "no truncation" in t_current', () => {
     expect(offsetVersion('0')).toBe(1n);
     expect(offsetVersion('41')).toBeGreaterThan(offsetVersion('40'));
+  });
+});
+
+describe('debeziumPostgresVersion', () => {
+  const change = (lsn: number, op = 'u', snapshot = 'false') => ({ op, source: { lsn, snapshot } });
+
+  it('orders streamed changes by source.lsn, the same on every call', () => {
+    expect(debeziumPostgresVersion(change(100)) < debeziumPostgresVersion(change(101))).toBe(true);
+    expect(debeziumPostgresVersion(change(100))).toBe(debeziumPostgresVersion(change(100)));
+  });
+
+  it('puts initial snapshot reads below every streamed change, even one written before the snapshot point', () => {
+    const snapshot = debeziumPostgresVersion(change(1000, 'r', 'last'));
+    // A transaction that wrote at LSN 900 and committed after the snapshot read its row at 1000.
+    expect(snapshot < debeziumPostgresVersion(change(900, 'u'))).toBe(true);
+    expect(snapshot < debeziumPostgresVersion(change(900, 'd'))).toBe(true);
+  });
+
+  it('orders incremental snapshot reads with the stream, under a change at the same position', () => {
+    const read = debeziumPostgresVersion(change(5000, 'r', 'incremental'));
+    expect(read > debeziumPostgresVersion(change(4999))).toBe(true);
+    expect(read < debeziumPostgresVersion(change(5000))).toBe(true);
+  });
+
+  it('refuses a change without source.lsn, naming what it needs', () => {
+    expect(() => debeziumPostgresVersion({ op: 'u', source: {} })).toThrow(/without source\.lsn/);
   });
 });

@@ -18,12 +18,21 @@
  *   opaque, so they cannot be compared.) The snapshot of a collection is written before its
  *   stream, so it gets lower offsets. Caveat: copying the topic elsewhere renumbers offsets:
  *   rebuild from the topic, not from a copy.
+ * - Debezium's PostgreSQL envelope (genuine Debezium topics, `envelope: debezium` captures):
+ *   there is no commit LSN per change, only `source.lsn`, the LSN of the change's own WAL
+ *   record. A key's changes are serialized by PostgreSQL's row locks, so its later change
+ *   always has the higher LSN. Streamed changes: `2^120 + lsn · 2^33 + 1`. Initial snapshot
+ *   reads (`source.snapshot` true/first/last/…): `lsn · 2^33` with the snapshot's LSN — below
+ *   every streamed change, also one whose WAL record precedes the snapshot point but whose
+ *   transaction committed after it (the snapshot did not see it; the stream brings it).
+ *   Incremental snapshot reads (`incremental`), taken while streaming: `2^120 + lsn · 2^33`,
+ *   under a change streamed at the same position.
  */
 import { CdcError, parseLsn } from '@cdc/core';
 
 const STREAMED_ID = /^([0-9a-f]{16})-([0-9a-f]{8})$/;
 
-export type VersionSource = 'postgres-lsn' | 'kafka-offset';
+export type VersionSource = 'postgres-lsn' | 'debezium-lsn' | 'kafka-offset';
 
 export interface PostgresVersionInput {
   changeId: string;
@@ -51,4 +60,42 @@ export function postgresVersion(event: PostgresVersionInput): bigint {
 
 export function offsetVersion(offset: string): bigint {
   return BigInt(offset) + 1n;
+}
+
+export interface DebeziumVersionInput {
+  op: string;
+  source: { lsn?: unknown; snapshot?: unknown };
+}
+
+const STREAMED = 1n << 120n;
+
+export function debeziumPostgresVersion(event: DebeziumVersionInput): bigint {
+  const raw = event.source.lsn;
+  const lsn =
+    typeof raw === 'bigint'
+      ? raw
+      : typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0
+        ? BigInt(raw)
+        : undefined;
+  if (lsn === undefined) {
+    throw new CdcError(
+      'POISON_RECORD',
+      `a Debezium change (op ${event.op}) without source.lsn: the sink orders a key's changes by it; check that the topic is written by Debezium's PostgreSQL connector`,
+      { context: { op: event.op } },
+    );
+  }
+  const snapshot = typeof event.source.snapshot === 'string' ? event.source.snapshot : 'false';
+  if (event.op === 'r' && snapshot !== 'incremental' && snapshot !== 'false') return lsn << 33n;
+  if (event.op === 'r') return STREAMED | (lsn << 33n);
+  return STREAMED | (lsn << 33n) | 1n;
+}
+
+/** `_change_id` of a Debezium change: its LSN (unique per streamed change), or its place in the topic for snapshot reads. */
+export function debeziumChangeId(
+  event: DebeziumVersionInput,
+  record: { partition: number; offset: string },
+): string {
+  if (event.op !== 'r' && (typeof event.source.lsn === 'number' || typeof event.source.lsn === 'bigint'))
+    return `lsn-${BigInt(event.source.lsn).toString(16).padStart(16, '0')}`;
+  return `snap-${record.partition}-${record.offset}`;
 }
