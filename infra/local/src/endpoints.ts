@@ -70,20 +70,25 @@ export function localTool(name: 'promtool' | 'kcat', env: NodeJS.ProcessEnv = pr
 }
 
 /**
- * Kafka's console consumer and the registry's Avro deserializer (Apicurio's serde 2.x, which reads
- * the Confluent wire format through the registry's v2 API), resolved by `stack up` into
- * `<cache>/maven/<name>/lib`. Kafka's version is the broker's (servers/kafka.ts).
+ * Java tools the tests run next to the broker, resolved by `stack up` into one class path
+ * (`<cache>/maven/<name>/lib`): Kafka's console consumer (`kafka-tools`) with the registry's Avro
+ * deserializer (Apicurio's serde 2.x, which reads the Confluent wire format through the
+ * registry's v2 API), and Kafka Connect (`connect-runtime`, standalone) with Debezium's
+ * PostgreSQL connector and Apicurio's Avro converter. Kafka's version is the broker's
+ * (servers/kafka.ts).
  */
-export const KAFKA_READERS = {
-  name: 'kafka-readers-4.3.1',
+export const KAFKA_TOOLS = {
+  name: 'kafka-tools-4.3.1',
   kafka: '4.3.1',
-  apicurioSerde: '2.6.13.Final',
+  apicurio: '2.6.13.Final',
+  debezium: '3.6.1.Final',
   jackson: '2.21.2',
+  slf4j: '1.7.36',
 } as const;
 
-/** The class path (`<dir>/*`) of KAFKA_READERS, or undefined before `stack up` resolved it. */
-export function kafkaReadersClasspath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+/** The class path (`<dir>/*`) of KAFKA_TOOLS, or undefined before `stack up` resolved it. */
+export function kafkaToolsClasspath(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const cache = resolve(env.CDC_STACK_CACHE_DIR ?? resolve(stackDir(env), 'cache'));
-  const lib = resolve(cache, 'maven', KAFKA_READERS.name, 'lib');
-  return existsSync(resolve(lib, `kafka-tools-${KAFKA_READERS.kafka}.jar`)) ? `${lib}/*` : undefined;
+  const lib = resolve(cache, 'maven', KAFKA_TOOLS.name, 'lib');
+  return existsSync(resolve(lib, `kafka-tools-${KAFKA_TOOLS.kafka}.jar`)) ? `${lib}/*` : undefined;
 }

@@ -6,17 +6,19 @@
  *     `dpkg-deb -x` into `.stack/tools/bin`): installing the package would also install and start
  *     a Prometheus server listening on every interface.
  *   - `kcat` (Debian's `kcat`): reads the topics the way the README shows users.
- *   - Kafka's console consumer with the registry's Avro deserializer (Apicurio's serde, Confluent
- *     wire format): `kafka-tools` and `apicurio-registry-serdes-avro-serde` from Maven Central,
- *     run with `java -cp '<dir>/*' org.apache.kafka.tools.consumer.ConsoleConsumer`.
+ *   - Java tools on one class path (KAFKA_TOOLS in endpoints.ts, from Maven Central): Kafka's
+ *     console consumer with the registry's Avro deserializer (Apicurio's serde, Confluent wire
+ *     format), `java -cp '<dir>/*' org.apache.kafka.tools.consumer.ConsoleConsumer`; and Kafka
+ *     Connect standalone with Debezium's PostgreSQL connector and Apicurio's Avro converter,
+ *     `org.apache.kafka.connect.cli.ConnectStandalone`.
  *
- * Tests find them with `localTool(name)` and `kafkaReadersClasspath()` (endpoints.ts).
+ * Tests find them with `localTool(name)` and `kafkaToolsClasspath()` (endpoints.ts).
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ensureAptPackages } from './apt.ts';
 import type { StackContext } from './context.ts';
-import { KAFKA_READERS } from './endpoints.ts';
+import { KAFKA_TOOLS } from './endpoints.ts';
 import { mavenLibs } from './maven.ts';
 import { KAFKA_VERSION } from './servers/kafka.ts';
 
@@ -73,22 +75,26 @@ export async function ensureTools(ctx: StackContext): Promise<void> {
       );
   }
   if (!onPath('promtool')) await ensurePromtool(ctx);
-  if (KAFKA_READERS.kafka !== KAFKA_VERSION)
+  if (KAFKA_TOOLS.kafka !== KAFKA_VERSION)
     throw new Error(
-      `KAFKA_READERS.kafka (${KAFKA_READERS.kafka}) must be the broker's version ${KAFKA_VERSION} (endpoints.ts)`,
+      `KAFKA_TOOLS.kafka (${KAFKA_TOOLS.kafka}) must be the broker's version ${KAFKA_VERSION} (endpoints.ts)`,
     );
   if (!onPath('mvn') || !onPath('java')) {
-    ctx.log('the console consumer for tests needs mvn and java (the kafka server installs them): skipped');
+    ctx.log('the Java tools of the tests need mvn and java (the kafka server installs them): skipped');
     return;
   }
-  await mavenLibs(ctx, KAFKA_READERS.name, [
-    { groupId: 'org.apache.kafka', artifactId: 'kafka-tools', version: KAFKA_READERS.kafka },
-    {
-      groupId: 'io.apicurio',
-      artifactId: 'apicurio-registry-serdes-avro-serde',
-      version: KAFKA_READERS.apicurioSerde,
-    },
-    // kafka-tools brings jackson-databind 2.21 and the serde jackson-core 2.17: align them.
-    { groupId: 'com.fasterxml.jackson.core', artifactId: 'jackson-core', version: KAFKA_READERS.jackson },
+  const k = KAFKA_TOOLS;
+  await mavenLibs(ctx, k.name, [
+    { groupId: 'org.apache.kafka', artifactId: 'kafka-tools', version: k.kafka },
+    { groupId: 'io.apicurio', artifactId: 'apicurio-registry-serdes-avro-serde', version: k.apicurio },
+    { groupId: 'io.apicurio', artifactId: 'apicurio-registry-utils-converter', version: k.apicurio },
+    { groupId: 'io.debezium', artifactId: 'debezium-connector-postgres', version: k.debezium },
+    // Nearest wins in Maven: pin what Debezium and the serde would otherwise pull older.
+    { groupId: 'org.apache.kafka', artifactId: 'connect-runtime', version: k.kafka },
+    { groupId: 'org.apache.kafka', artifactId: 'connect-api', version: k.kafka },
+    { groupId: 'org.apache.kafka', artifactId: 'connect-json', version: k.kafka },
+    { groupId: 'com.fasterxml.jackson.core', artifactId: 'jackson-core', version: k.jackson },
+    { groupId: 'com.fasterxml.jackson.datatype', artifactId: 'jackson-datatype-jdk8', version: k.jackson },
+    { groupId: 'org.slf4j', artifactId: 'slf4j-simple', version: k.slf4j },
   ]);
 }

@@ -19,14 +19,15 @@
  *   stream, so it gets lower offsets. Caveat: copying the topic elsewhere renumbers offsets:
  *   rebuild from the topic, not from a copy.
  * - Debezium's PostgreSQL envelope (genuine Debezium topics, `envelope: debezium` captures):
- *   there is no commit LSN per change, only `source.lsn`, the LSN of the change's own WAL
- *   record. A key's changes are serialized by PostgreSQL's row locks, so its later change
- *   always has the higher LSN. Streamed changes: `2^120 + lsn · 2^33 + 1`. Initial snapshot
- *   reads (`source.snapshot` true/first/last/…): `lsn · 2^33` with the snapshot's LSN — below
- *   every streamed change, also one whose WAL record precedes the snapshot point but whose
- *   transaction committed after it (the snapshot did not see it; the stream brings it).
- *   Incremental snapshot reads (`incremental`), taken while streaming: `2^120 + lsn · 2^33`,
- *   under a change streamed at the same position.
+ *   `source.lsn` is the LSN of the change's own WAL record and `source.sequence`
+ *   `["<last commit LSN>","<lsn>"]` names the last commit the connector had seen before it.
+ *   The change's position is the larger of the two: a key's later change (serialized by
+ *   PostgreSQL's row locks, so committed after the earlier one) always has the higher one.
+ *   Streamed change: `position · 2^64 + lsn · 2 + 1`. Snapshot read: `lsn · 2^64` with the
+ *   snapshot's LSN, so that a change streamed after it wins — also one whose WAL record precedes
+ *   the snapshot point but whose transaction committed after it (its last-commit LSN is at or
+ *   past the point) — and a snapshot taken again later (a connector restarted before its first
+ *   snapshot was recorded as complete) wins over every change streamed before it.
  */
 import { CdcError, parseLsn } from '@cdc/core';
 
@@ -64,19 +65,29 @@ export function offsetVersion(offset: string): bigint {
 
 export interface DebeziumVersionInput {
   op: string;
-  source: { lsn?: unknown; snapshot?: unknown };
+  source: { lsn?: unknown; snapshot?: unknown; sequence?: unknown };
 }
 
-const STREAMED = 1n << 120n;
+function lsnOf(raw: unknown): bigint | undefined {
+  if (typeof raw === 'bigint') return raw >= 0n ? raw : undefined;
+  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return BigInt(raw);
+  if (typeof raw === 'string' && /^\d+$/.test(raw)) return BigInt(raw);
+  return undefined;
+}
+
+/** The last commit LSN in Debezium's `source.sequence` (`["<last commit LSN>","<lsn>"]`), 0 when absent. */
+function lastCommitOf(sequence: unknown): bigint {
+  if (typeof sequence !== 'string') return 0n;
+  try {
+    const parsed = JSON.parse(sequence) as unknown;
+    return (Array.isArray(parsed) ? lsnOf(parsed[0]) : undefined) ?? 0n;
+  } catch {
+    return 0n;
+  }
+}
 
 export function debeziumPostgresVersion(event: DebeziumVersionInput): bigint {
-  const raw = event.source.lsn;
-  const lsn =
-    typeof raw === 'bigint'
-      ? raw
-      : typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0
-        ? BigInt(raw)
-        : undefined;
+  const lsn = lsnOf(event.source.lsn);
   if (lsn === undefined) {
     throw new CdcError(
       'POISON_RECORD',
@@ -85,9 +96,11 @@ export function debeziumPostgresVersion(event: DebeziumVersionInput): bigint {
     );
   }
   const snapshot = typeof event.source.snapshot === 'string' ? event.source.snapshot : 'false';
-  if (event.op === 'r' && snapshot !== 'incremental' && snapshot !== 'false') return lsn << 33n;
-  if (event.op === 'r') return STREAMED | (lsn << 33n);
-  return STREAMED | (lsn << 33n) | 1n;
+  if (event.op === 'r' && snapshot !== 'incremental' && snapshot !== 'false') return lsn << 64n;
+  const lastCommit = lastCommitOf(event.source.sequence);
+  // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
+  const position = lastCommit > lsn ? lastCommit : lsn;
+  return (position << 64n) | (lsn << 1n) | (event.op === 'r' ? 0n : 1n);
 }
 
 /** `_change_id` of a Debezium change: its LSN (unique per streamed change), or its place in the topic for snapshot reads. */

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kafkaReadersClasspath, localTool } from '../../../../infra/local/src/endpoints.ts';
+import { kafkaToolsClasspath, localTool } from '../../../../infra/local/src/endpoints.ts';
 import { cleanup, connectPg, consume, endpoints, kafkaClient, runCapture, scenario } from './harness.ts';
 
 const run = promisify(execFile);
@@ -81,7 +81,7 @@ describe('readable topics', () => {
     expect(uncommitted).toHaveLength(5);
 
     // Kafka's console consumer, values decoded by the registry's Avro deserializer.
-    const classpath = kafkaReadersClasspath();
+    const classpath = kafkaToolsClasspath();
     if (!classpath) throw new Error('the console consumer is not installed: run `npm run stack -- up`');
     const registryV2 = new URL('/apis/registry/v2', endpoints.registry.url).toString();
     const deserializer = (part: 'key' | 'value') => [
