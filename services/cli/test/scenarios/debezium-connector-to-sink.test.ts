@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,8 +24,18 @@ const ep = localEndpoints();
 const id = `dbzc_${process.pid}_${Date.now().toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'cdc-debezium-connector-'));
 const config = join(dir, 'pipeline.yaml');
-const httpPort = 18_950 + (process.pid % 40);
-const connectPort = 19_000 + (process.pid % 400);
+let httpPort = 0;
+let connectPort = 0;
+
+/** A port nothing listens on now (127.0.0.1). */
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
 // Debezium names topics <topic.prefix>.<schema>.<table>: with the prefix <name>.<db> they are
 // named as the capture names them, so `cdc verify` finds the table under the source's name.
 const topic = `${id}.${id}.public.accounts`;
@@ -168,6 +179,8 @@ beforeAll(async () => {
     encoding: 'utf8',
   });
   expect(build.status, build.stdout + build.stderr).toBe(0);
+  httpPort = await freePort();
+  connectPort = await freePort();
   await dropAll().catch(() => undefined);
   const admin = superuser('postgres');
   await admin.connect();
