@@ -5,8 +5,8 @@
 #     piped to `kubeconform -strict` against the Kubernetes JSON schemas).
 # helm and kubeconform are built with `go install` (Go module proxy) into the cache on first use;
 # the Kubernetes JSON schemas come from the PyPI package kubernetes-validate, which ships them
-# (kubeconform would otherwise download them at run time). The ServiceMonitor CRD is checked
-# against infra/helm/schemas/. The Dockerfile is not built here: that needs a Docker daemon.
+# (kubeconform would otherwise download them at run time). The ServiceMonitor and PrometheusRule
+# CRDs are checked against infra/helm/schemas/. The Dockerfile is not built here: that needs a Docker daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -97,11 +97,11 @@ schemas=$(schemas_dir)
 # helm keeps its own config and cache out of $HOME.
 export HELM_CONFIG_HOME="$cache/helm/config" HELM_CACHE_HOME="$cache/helm/cache" HELM_DATA_HOME="$cache/helm/data"
 
-# Value sets: defaults; every option on (ServiceMonitor, existing Secret, storage class, overrides);
+# Value sets: defaults; every option on (ServiceMonitor, PrometheusRule, existing Secret, storage class, overrides);
 # one component alone.
 variants=(
   "defaults|"
-  "everything on|--set telemetry.serviceMonitor.enabled=true --set secrets.create=false --set secrets.existingSecret=cdc-credentials --set processor.persistence.storageClass=fast --set processor.replicas=3 --set capturePostgres.pdb.minAvailable=0 --set env[0].name=CDC_LOG_LEVEL --set env[0].value=debug"
+  "everything on|--set telemetry.serviceMonitor.enabled=true --set telemetry.prometheusRule.enabled=true --set telemetry.prometheusRule.labels.release=prometheus --set secrets.create=false --set secrets.existingSecret=cdc-credentials --set processor.persistence.storageClass=fast --set processor.replicas=3 --set capturePostgres.pdb.minAvailable=0 --set env[0].name=CDC_LOG_LEVEL --set env[0].value=debug"
   "sink only|--set capturePostgres.enabled=false --set captureMongo.enabled=false --set processor.enabled=false --set tests.enabled=false"
 )
 

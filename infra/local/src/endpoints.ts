@@ -6,6 +6,7 @@
  *   const { kafka } = localEndpoints();
  *   new Kafka({ brokers: kafka.brokers });
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HOST, port } from './ports.ts';
 
@@ -57,4 +58,37 @@ export function localEndpoints(env: NodeJS.ProcessEnv = process.env): LocalEndpo
     chdbDir: resolve(dir, 'data', 'chdb'),
     stackDir: dir,
   };
+}
+
+/**
+ * The command to run a tool the stack installs for the tests (`promtool`, `kcat`): the stack's
+ * copy in `.stack/tools/bin` when it has one, else the name (found on PATH).
+ */
+export function localTool(name: 'promtool' | 'kcat', env: NodeJS.ProcessEnv = process.env): string {
+  const own = resolve(stackDir(env), 'tools', 'bin', name);
+  return existsSync(own) ? own : name;
+}
+
+/**
+ * Java tools the tests run next to the broker, resolved by `stack up` into one class path
+ * (`<cache>/maven/<name>/lib`): Kafka's console consumer (`kafka-tools`) with the registry's Avro
+ * deserializer (Apicurio's serde 2.x, which reads the Confluent wire format through the
+ * registry's v2 API), and Kafka Connect (`connect-runtime`, standalone) with Debezium's
+ * PostgreSQL connector and Apicurio's Avro converter. Kafka's version is the broker's
+ * (servers/kafka.ts).
+ */
+export const KAFKA_TOOLS = {
+  name: 'kafka-tools-4.3.1',
+  kafka: '4.3.1',
+  apicurio: '2.6.13.Final',
+  debezium: '3.6.1.Final',
+  jackson: '2.21.2',
+  slf4j: '1.7.36',
+} as const;
+
+/** The class path (`<dir>/*`) of KAFKA_TOOLS, or undefined before `stack up` resolved it. */
+export function kafkaToolsClasspath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const cache = resolve(env.CDC_STACK_CACHE_DIR ?? resolve(stackDir(env), 'cache'));
+  const lib = resolve(cache, 'maven', KAFKA_TOOLS.name, 'lib');
+  return existsSync(resolve(lib, `kafka-tools-${KAFKA_TOOLS.kafka}.jar`)) ? `${lib}/*` : undefined;
 }

@@ -14,6 +14,7 @@ import { PORTS } from './ports.ts';
 import { isAlive, portFree, readPid, stopPid, waitFor } from './process.ts';
 import type { Health, LocalServer } from './server.ts';
 import { SERVERS } from './servers/index.ts';
+import { ensureTools } from './tools.ts';
 
 const USAGE = `usage: npm run stack -- <up|down|status|logs> [options]
   up [--only name,name]     install and start the local servers (idempotent)
@@ -76,6 +77,7 @@ async function ensurePrerequisites(ctx: StackContext, servers: LocalServer[]): P
 async function up(ctx: StackContext, servers: LocalServer[]): Promise<void> {
   const t0 = Date.now();
   await ensurePrerequisites(ctx, servers);
+  await ensureTools(ctx);
   const todo: LocalServer[] = [];
   for (const s of servers) {
     const pid = readPid(ctx.pidFile(s.name));

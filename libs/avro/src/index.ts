@@ -15,6 +15,15 @@ export {
   readIssues,
 } from './compatibility.ts';
 export {
+  type CdcPostgresChange,
+  DEBEZIUM_LAYOUT_VERSION,
+  DEBEZIUM_POSTGRES_SOURCE_SCHEMA,
+  debeziumEnvelopeSchema,
+  ENVELOPE_FORMATS,
+  type EnvelopeFormat,
+  toDebeziumPostgres,
+} from './debezium.ts';
+export {
   avroNamespaceFor,
   envelopeSchema,
   keySchema,

@@ -11,8 +11,22 @@
  * Registration happens once per distinct schema (the serde caches it), so a capture calls
  * `prepare` for every relation description it receives without cost.
  */
-import type { AvroRecordSchema, AvroSerde, EvolutionPolicy, SchemaWriter } from '@cdc/avro';
-import { envelopeSchema, keySchema, nextTopicVersion, onIncompatibleSchema } from '@cdc/avro';
+import type {
+  AvroRecordSchema,
+  AvroSerde,
+  CdcPostgresChange,
+  EnvelopeFormat,
+  EvolutionPolicy,
+  SchemaWriter,
+} from '@cdc/avro';
+import {
+  debeziumEnvelopeSchema,
+  envelopeSchema,
+  keySchema,
+  nextTopicVersion,
+  onIncompatibleSchema,
+  toDebeziumPostgres,
+} from '@cdc/avro';
 import { CdcError, isCdcError, type Logger } from '@cdc/core';
 import { type Admin, ensureTopics } from '@cdc/kafka';
 
@@ -29,6 +43,12 @@ export interface TopicSchemasOptions {
    * capture may add fields of its own (MongoDB's `updateDescription`).
    */
   envelope?: (topic: string, row: AvroRecordSchema) => AvroRecordSchema;
+  /**
+   * `debezium` (PostgreSQL only): values are written in Debezium's envelope
+   * (`debeziumEnvelopeSchema`); the capture still builds its own envelope values, which the
+   * value writer converts (`toDebeziumPostgres`). Default `cdc`.
+   */
+  envelopeFormat?: EnvelopeFormat;
   /** Topic-level configuration of the topics this creates (checked on existing ones). */
   topicConfig?: Record<string, string>;
   /**
@@ -51,6 +71,11 @@ export class TopicSchemas {
   private readonly partitions = new Map<string, number>();
 
   constructor(options: TopicSchemasOptions) {
+    if (options.envelopeFormat === 'debezium' && options.connector !== 'postgresql')
+      throw new CdcError(
+        'CONFIG_INVALID',
+        `envelope: debezium is written by the PostgreSQL capture only, not by ${options.connector}`,
+      );
     this.options = options;
   }
 
@@ -106,8 +131,13 @@ export class TopicSchemas {
       try {
         const keyWriter =
           keyFields.length === 0 ? null : await serde.writerFor(`${topic}-key`, keySchema(topic, keyFields));
-        const value = this.options.envelope?.(topic, row) ?? envelopeSchema(topic, row, connector);
-        const valueWriter = await serde.writerFor(`${topic}-value`, value);
+        const valueWriter =
+          this.options.envelopeFormat === 'debezium'
+            ? debeziumWriter(await serde.writerFor(`${topic}-value`, debeziumEnvelopeSchema(topic, row)))
+            : await serde.writerFor(
+                `${topic}-value`,
+                this.options.envelope?.(topic, row) ?? envelopeSchema(topic, row, connector),
+              );
         if (topic !== baseTopic) logger.warn('writing to a versioned topic', { baseTopic, topic });
         return { topic, keyWriter, valueWriter };
       } catch (err) {
@@ -135,4 +165,14 @@ function refusedTopic(topic: string, reason: CdcError): PreparedTopic {
   };
   const writer = { subject: `${topic}-value`, schemaId: -1, type: undefined as never, encode: refuse };
   return { topic, keyWriter: null, valueWriter: writer };
+}
+
+/** The value writer of a Debezium-format topic: converts the capture's envelope values. */
+function debeziumWriter(inner: SchemaWriter): SchemaWriter {
+  return {
+    subject: inner.subject,
+    schemaId: inner.schemaId,
+    type: inner.type,
+    encode: (value, context) => inner.encode(toDebeziumPostgres(value as CdcPostgresChange), context),
+  };
 }

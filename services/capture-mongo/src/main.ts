@@ -30,11 +30,7 @@ runService({
     const kafka = createKafka(pipeline.kafka, logger);
     const admin = kafka.admin();
     onClose(() => admin.disconnect());
-    const registry = new RegistryClient({
-      url: pipeline.registry.url,
-      ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
-      logger,
-    });
+    const registry = new RegistryClient({ ...pipeline.registry, logger }); // url, auth, ca
     // Inferred MongoDB schemas write their unions wrapped (an integral double must keep its branch).
     const serde = new AvroSerde({ registry, logger, wrapUnions: true });
     // /readyz: ready while every source snapshots or streams.

@@ -146,6 +146,7 @@ export class PostgresCapture {
       partitions: source.topicPartitions,
       logger,
       connector: 'postgresql',
+      envelopeFormat: source.envelope,
       atLeast: recordSizeConfig(source.maxRecordBytes),
     });
     const closers: (() => Promise<unknown>)[] = [];

@@ -42,11 +42,7 @@ runService({
     );
     const admin = kafka.admin();
     onClose(() => admin.disconnect());
-    const registry = new RegistryClient({
-      url: pipeline.registry.url,
-      ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
-      logger,
-    });
+    const registry = new RegistryClient({ ...pipeline.registry, logger }); // url, auth, ca
     const serde = new AvroSerde({ registry, logger });
     // /readyz: ready while every source streams (or snapshots).
     return sources.map((source) => {

@@ -25,11 +25,7 @@ runService({
         'CONFIG_INVALID',
         'the pipeline file declares no processing: add processing.aggregate (see libs/pipeline/src/sections/processing.ts)',
       );
-    const registry = new RegistryClient({
-      url: pipeline.registry.url,
-      ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
-      logger,
-    });
+    const registry = new RegistryClient({ ...pipeline.registry, logger }); // url, auth, ca
     const observer = telemetryObserver(telemetry, section.applicationId);
     const kafka = countTransactions(createKafka(pipeline.kafka, logger), section.applicationId, observer);
     const counters = runtimeCounters(telemetry, section.applicationId);

@@ -10,16 +10,18 @@
 import {
   type AvroRecordSchema,
   type AvroType,
+  avroNamespaceFor,
   mongoIdText,
   parseSchema,
   type RegistryClient,
   unframe,
 } from '@cdc/avro';
 import { CdcError, isCdcError } from '@cdc/core';
+import { isConnectJson, parseConnectJson } from './connect-json.ts';
 import type { EncodedRow } from './row-encoder.ts';
 import type { OutOfRangeNote } from './schema/column-type.ts';
 import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from './schema/table-shape.ts';
-import { offsetVersion, postgresVersion } from './version.ts';
+import { debeziumChangeId, debeziumPostgresVersion, offsetVersion, postgresVersion } from './version.ts';
 
 export interface KafkaRecord {
   topic: string;
@@ -78,6 +80,8 @@ export class RecordDecoder {
   /** Last value schema id seen per topic, for tombstones of upsert topics. */
   private readonly lastShapeByTopic = new Map<string, string>();
   private readonly keyColumnsFor: (topic: string) => readonly string[] | undefined;
+  /** Kafka Connect JSON schemas (text) → their synthetic ids. */
+  private readonly jsonSchemaIds = new Map<string, number>();
 
   constructor(
     registry: RegistryClient,
@@ -163,6 +167,19 @@ export class RecordDecoder {
     part: 'key' | 'value',
   ): Promise<{ id: number; schema: AvroRecordSchema; value: Record<string, unknown> }> {
     const context = { topic: record.topic, partition: record.partition, offset: record.offset, part };
+    if (isConnectJson(buf)) {
+      // Kafka Connect's JSON with schemas: a synthetic (negative) id per distinct schema.
+      const json = parseConnectJson(
+        buf,
+        `${avroNamespaceFor(record.topic)}.${part === 'key' ? 'Key' : 'Envelope'}`,
+      );
+      let id = this.jsonSchemaIds.get(json.schemaText);
+      if (id === undefined) {
+        id = -(this.jsonSchemaIds.size + 1);
+        this.jsonSchemaIds.set(json.schemaText, id);
+      }
+      return { id, schema: json.schema, value: json.value };
+    }
     const { schemaId, payload } = unframe(buf, context);
     const writer = await this.writer(schemaId);
     try {
@@ -224,7 +241,7 @@ export class RecordDecoder {
 
   async decode(record: KafkaRecord): Promise<Decoded> {
     const key =
-      record.key && record.key.length >= 5 && record.key[0] === 0
+      record.key && ((record.key.length >= 5 && record.key[0] === 0) || isConnectJson(record.key))
         ? await this.decodePart(record.key, record, 'key')
         : undefined;
     if (record.value === null || record.value.length === 0) {
@@ -255,7 +272,9 @@ export class RecordDecoder {
         commitLsn?: string;
         lsn?: string;
         snapshot?: string;
-        tsMs: bigint | number;
+        tsMs?: bigint | number;
+        /** Debezium's envelope. */
+        ts_ms?: bigint | number;
         db?: string;
         schema?: string;
         table?: string;
@@ -265,7 +284,12 @@ export class RecordDecoder {
       changeId: string;
     };
     const version =
-      shape.versioning === 'postgres-lsn' ? postgresVersion(event) : offsetVersion(record.offset);
+      shape.versioning === 'postgres-lsn'
+        ? postgresVersion(event)
+        : shape.versioning === 'debezium-lsn'
+          ? debeziumPostgresVersion(event)
+          : offsetVersion(record.offset);
+    if (shape.versioning === 'debezium-lsn') event.changeId = debeziumChangeId(event, record);
     const source = sourceName(event.source);
     if (event.op === 't') return { kind: 'truncate', version, changeId: event.changeId, source };
     const deleted = event.op === 'd';
@@ -283,7 +307,9 @@ export class RecordDecoder {
     row._is_deleted = deleted ? 1 : 0;
     row._change_id = event.changeId;
     row._op = event.op;
-    row._source_ts = `${event.source.tsMs}`.padStart(4, '0').replace(/(\d{3})$/, '.$1');
+    row._source_ts = `${event.source.tsMs ?? event.source.ts_ms ?? 0}`
+      .padStart(4, '0')
+      .replace(/(\d{3})$/, '.$1');
     return { kind: 'row', shape, shapeId, row, source };
   }
 

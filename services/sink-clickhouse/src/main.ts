@@ -57,11 +57,7 @@ runService({
       throw err;
     }
     onClose(() => transport.close());
-    const registry = new RegistryClient({
-      url: pipeline.registry.url,
-      ...(pipeline.registry.auth ? { auth: pipeline.registry.auth } : {}),
-      logger,
-    });
+    const registry = new RegistryClient({ ...pipeline.registry, logger }); // url, auth, ca
     const kafka = createKafka(pipeline.kafka, logger);
     const tables = new TableManager(transport, section.database, logger);
     if (rebuildName) {

@@ -37,6 +37,13 @@ export const PostgresSourceSchema = z
     offsetsTopic: z.string().default('cdc.offsets'),
     /** Partitions of the table topics the capture creates. */
     topicPartitions: z.number().int().positive().default(3),
+    /**
+     * The value layout of the table topics: `cdc` (this product's envelope: `changeId`, `tsMs`,
+     * LSNs as X/Y text) or `debezium` (Debezium's: `ts_ms`, `source.lsn` and `source.txId` as
+     * numbers, `transaction`, no `changeId`), so that tools built for Debezium read the topics.
+     * The sink reads both. Choose before the first run: a topic keeps its layout's schema.
+     */
+    envelope: z.enum(['cdc', 'debezium']).default('cdc'),
     /** What to do when the registry rejects a table's new schema. */
     schemaEvolution: z.enum(['stop', 'new-topic-version']).default('new-topic-version'),
     /** At most this many changes per Kafka transaction: larger source transactions are chunked. */

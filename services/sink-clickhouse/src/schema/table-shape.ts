@@ -2,9 +2,10 @@
  * The shape of a ClickHouse table for one (value schema, key schema) pair of a topic: its data
  * columns, the key it is ordered by, and where `_version` comes from.
  *
- * - A value schema with the change envelope's fields (`before`, `after`, `source`, `op`,
- *   `changeId`) is a CDC topic: columns from the row record; PostgreSQL (source namespace
- *   `io.cdc.postgresql`) is versioned by LSN, MongoDB by Kafka offset (see `version.ts`).
+ * - A value schema with the change envelope's fields (`before`, `after`, `source`, `op`, and
+ *   `changeId` or Debezium's `ts_ms`) is a CDC topic: columns from the row record; PostgreSQL
+ *   (source namespace `io.cdc.postgresql` or `io.debezium.connector.postgresql`) is versioned
+ *   by LSN, MongoDB by Kafka offset (see `version.ts`).
  * - Any other record (the processor's aggregates) is upserted by its key: columns from the
  *   record, versioned by offset; a tombstone (null value) deletes the key.
  * - The key: each field of the Avro key record is a column. When the row has a non-nullable
@@ -62,11 +63,21 @@ export const META_COLUMNS: readonly { name: string; type: string; default?: stri
 ];
 const META_NAMES = new Set(META_COLUMNS.map((c) => c.name));
 
-const ENVELOPE_FIELDS = ['before', 'after', 'source', 'op', 'changeId'];
+const ENVELOPE_FIELDS = ['before', 'after', 'source', 'op'];
 
+/**
+ * A change envelope: ours (`changeId`) or Debezium's (`ts_ms`, no `changeId`: genuine Debezium
+ * topics, and captures with `envelope: debezium`).
+ */
 export function isEnvelope(schema: AvroRecordSchema): boolean {
+  return envelopeFormat(schema) !== undefined;
+}
+
+export function envelopeFormat(schema: AvroRecordSchema): 'cdc' | 'debezium' | undefined {
   const names = new Set(schema.fields.map((f) => f.name));
-  return ENVELOPE_FIELDS.every((n) => names.has(n));
+  if (!ENVELOPE_FIELDS.every((n) => names.has(n))) return undefined;
+  if (names.has('changeId')) return 'cdc';
+  return names.has('ts_ms') ? 'debezium' : undefined;
 }
 
 function sourceConnector(schema: AvroRecordSchema): 'postgresql' | 'mongodb' {
@@ -102,8 +113,16 @@ export interface ShapeInput {
 }
 
 export function deriveTableShape(input: ShapeInput): TableShape {
-  const envelope = isEnvelope(input.value);
+  const format = envelopeFormat(input.value);
+  const envelope = format !== undefined;
   const connector = envelope ? sourceConnector(input.value) : undefined;
+  if (format === 'debezium' && connector === 'mongodb') {
+    throw new CdcError(
+      'SCHEMA_UNSUPPORTED_TYPE',
+      "Debezium's MongoDB envelope (documents as JSON text in after) is not read by the sink: add Debezium's ExtractNewDocumentState transform to the connector (its records are upserted by key), or capture the collection with capture-mongo",
+      { context: { schema: input.value.name } },
+    );
+  }
   const wrapped = connector === 'mongodb';
   const named = namedTypes(input.value as unknown as AvroSchema, wrapped);
   const record = envelope ? rowRecord(input.value) : input.value;
@@ -168,7 +187,8 @@ export function deriveTableShape(input: ShapeInput): TableShape {
   }
   return {
     kind: connector === 'postgresql' ? 'postgres' : connector === 'mongodb' ? 'mongo' : 'upsert',
-    versioning: connector === 'postgresql' ? 'postgres-lsn' : 'kafka-offset',
+    versioning:
+      connector === 'postgresql' ? (format === 'debezium' ? 'debezium-lsn' : 'postgres-lsn') : 'kafka-offset',
     wrappedUnions: wrapped,
     columns,
     keyColumns,
