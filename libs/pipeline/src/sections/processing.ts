@@ -179,6 +179,13 @@ export const ProcessingSectionSchema = z
      * commit. Lower means less latency per hop and more transactions; 0 commits every batch.
      */
     commitIntervalMs: z.number().int().min(0).max(60_000).default(100),
+    /**
+     * Stream threads in this process, as Kafka Streams' `num.stream.threads`: each thread is a
+     * member of the consumer group with its own tasks, Kafka clients and state directory
+     * (`<stateDir>/thread-<n>` beside the first thread's), so the partitions' work spreads over
+     * the CPU cores. More threads than input partitions leave some idle.
+     */
+    threads: z.number().int().min(1).max(64).default(1),
     /** Interactive queries (`GET /state/<aggregate>?key=…`), on 127.0.0.1; port 0 picks one. */
     http: z
       .strictObject({
@@ -193,6 +200,13 @@ export const ProcessingSectionSchema = z
     aggregate: z.array(AggregateSchema).default([]),
   })
   .superRefine((p, ctx) => {
+    if (p.threads > 1 && p.http.enabled && p.http.advertisedUrl !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threads'],
+        message:
+          'threads > 1 with http.advertisedUrl is not supported: each thread answers queries on a port of its own on http.host; run one thread per process behind the advertised URL, or drop advertisedUrl',
+      });
     const names = [...p.enrich.map((e) => e.name), ...p.aggregate.map((a) => a.name)];
     names.forEach((n, i) => {
       if (names.indexOf(n) !== i)
