@@ -77,6 +77,10 @@ const { values } = parseArgs({
     'live-rate': { type: 'string', default: '200' },
     'run-timeout-s': { type: 'string', default: '600' },
     build: { type: 'boolean', default: true },
+    /** Also run the Kafka Streams (Java) peer on the same topics (`--no-kafka-streams` skips it). */
+    'kafka-streams': { type: 'boolean', default: true },
+    /** Kafka Streams' record cache (its default: 10 MiB). */
+    'java-cache-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
     /** A folder: the processor runs with --cpu-prof there. */
     'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -116,6 +120,10 @@ const applicationId = `bench-proc-${run}`;
 const referenceGroup = `bench-proc-bare-${run}`;
 const eosGroup = `bench-proc-eos-${run}`;
 const eosOut = `${prefix}.bare-eos-out`;
+const ksApplicationId = `bench-proc-ks-${run}`;
+const ksOut = `${prefix}.ks-out`;
+const javaDir = join(here, 'java');
+const m2 = join(process.env.CDC_STACK_CACHE_DIR ?? join(repo, '.stack/cache'), 'm2');
 const log = (msg: string) => {
   if (!values.json) process.stderr.write(`${msg}\n`);
 };
@@ -354,8 +362,12 @@ async function ordersEnd(admin: Admin): Promise<Map<number, number>> {
   return new Map(ends.map((e) => [e.partition, Number(e.high)]));
 }
 
-async function committedAtEnd(admin: Admin, ends: Map<number, number>): Promise<boolean> {
-  const [res] = await admin.fetchOffsets({ groupId: applicationId, topics: [topics.orders] });
+async function committedAtEnd(
+  admin: Admin,
+  ends: Map<number, number>,
+  groupId: string = applicationId,
+): Promise<boolean> {
+  const [res] = await admin.fetchOffsets({ groupId, topics: [topics.orders] });
   for (const [partition, end] of ends) {
     const c = Number(res?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
     if (c < end) return false;
@@ -409,6 +421,60 @@ function cpuSeconds(pid: number | undefined): number {
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return Number.NaN;
+  }
+}
+
+interface PeerRun {
+  ms: number;
+  cpuSeconds: number;
+  peakRssMiB: number;
+}
+
+/**
+ * The Kafka Streams peer (`java/`, exactly_once_v2) over the same topics until its committed
+ * offsets reach the end of every orders partition; then stopped.
+ */
+async function kafkaStreams(admin: Admin, ends: Map<number, number>, dir: string): Promise<PeerRun> {
+  const logFile = `/tmp/bench-processor-ks-${run}.log`;
+  const out = createWriteStream(logFile);
+  const started = performance.now();
+  const child = spawn(
+    'java',
+    [
+      '-cp',
+      `${join(javaDir, 'target/classes')}:${join(javaDir, 'target/lib/*')}`,
+      'cdc.bench.EnrichAggregate',
+      broker,
+      ep.registry.url,
+      topics.customers,
+      topics.orders,
+      ksOut,
+      ksApplicationId,
+      join(dir, 'ks-state'),
+      values['java-cache-bytes'],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  children.push(child);
+  log(`Kafka Streams started (pid ${child.pid}); log: ${logFile}`);
+  try {
+    while (performance.now() - started < RUN_TIMEOUT_MS) {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`Kafka Streams exited early (${child.exitCode ?? child.signalCode}); see ${logFile}`);
+      if (await committedAtEnd(admin, ends, ksApplicationId)) {
+        return {
+          ms: performance.now() - started,
+          cpuSeconds: cpuSeconds(child.pid),
+          peakRssMiB: peakRssMiB(child.pid),
+        };
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`Kafka Streams did not finish in ${RUN_TIMEOUT_MS / 1000} s; see ${logFile}`);
+  } finally {
+    await stop(child);
   }
 }
 
@@ -533,11 +599,11 @@ async function cleanUp(kafka: Kafka): Promise<void> {
   await admin.connect();
   try {
     const mine = (await admin.listTopics()).filter(
-      (t) => t.startsWith(prefix) || t.startsWith(`${applicationId}-`),
+      (t) => t.startsWith(prefix) || t.startsWith(`${applicationId}-`) || t.startsWith(`${ksApplicationId}-`),
     );
     await deleteTopicsIfExist(admin, mine);
     await admin
-      .deleteGroups([applicationId, referenceGroup, eosGroup, `bench-proc-read-${run}`])
+      .deleteGroups([applicationId, ksApplicationId, referenceGroup, eosGroup, `bench-proc-read-${run}`])
       .catch(() => undefined);
   } finally {
     await admin.disconnect();
@@ -551,8 +617,14 @@ async function cleanUp(kafka: Kafka): Promise<void> {
   }
 }
 
-if (values.build)
+if (values.build) {
   execFileSync('npx', ['tsc', '-b', join(repo, 'services/processor')], { stdio: 'inherit', cwd: repo });
+  if (values['kafka-streams'])
+    execFileSync('mvn', ['-B', '-q', 'package', `-Dmaven.repo.local=${m2}`], {
+      stdio: 'inherit',
+      cwd: javaDir,
+    });
+}
 const kafka = createKafka(
   KafkaConfigSchema.parse({ brokers: [broker], clientId: `bench-proc-${run}` }),
   noopLogger,
@@ -593,6 +665,15 @@ try {
     `bare exactly-once loop: ${eos.records} records in ${Math.round(eos.ms)} ms = ${Math.round(eosRate)} rec/s, ${per100k(eos.cpuSeconds)} CPU s per 100k, peak RSS ${eos.peakRssMiB.toFixed(0)} MiB`,
   );
 
+  let ks: PeerRun | undefined;
+  if (values['kafka-streams']) {
+    await ensureTopics(admin, [{ topic: ksOut, numPartitions: PARTITIONS }]);
+    ks = await kafkaStreams(admin, ends, dir);
+    log(
+      `Kafka Streams: ${ORDERS} changes in ${Math.round(ks.ms)} ms = ${Math.round(ORDERS / (ks.ms / 1000))} rec/s, ${per100k(ks.cpuSeconds)} CPU s per 100k, peak RSS ${ks.peakRssMiB.toFixed(0)} MiB`,
+    );
+  }
+
   const spawned = performance.now();
   const processor = startProcessor(dir);
   let doneMs = Number.NaN;
@@ -614,7 +695,7 @@ try {
     `processor: ${ORDERS} changes in ${Math.round(doneMs)} ms = ${Math.round(rate)} rec/s, ${per100k(cpuAtDone)} CPU s per 100k, peak RSS ${rssAtDone.toFixed(0)} MiB`,
   );
   log(
-    `ratios: processor / bare exactly-once loop ${(rate / eosRate).toFixed(3)} (CPU per record ${(cpuAtDone / eos.cpuSeconds).toFixed(2)}×), processor / bare consumer ${(rate / refRate).toFixed(3)}`,
+    `ratios: processor / bare exactly-once loop ${(rate / eosRate).toFixed(3)} (CPU per record ${(cpuAtDone / eos.cpuSeconds).toFixed(2)}×), processor / bare consumer ${(rate / refRate).toFixed(3)}${ks ? `, processor / Kafka Streams ${(rate / (ORDERS / (ks.ms / 1000))).toFixed(3)} (CPU per record ${(cpuAtDone / ks.cpuSeconds).toFixed(2)}×)` : ''}`,
   );
 
   let latency: Record<string, number> | undefined;
@@ -665,8 +746,15 @@ try {
       peakRssMiBAtDone: Math.round(rssAtDone),
       peakRssMiB: Math.round(rssEnd),
     },
+    kafkaStreams: ks && {
+      recordsPerSecond: Math.round(ORDERS / (ks.ms / 1000)),
+      ms: Math.round(ks.ms),
+      cpuSecondsPer100k: per100k(ks.cpuSeconds),
+      peakRssMiB: Math.round(ks.peakRssMiB),
+    },
     ratio: Number((rate / refRate).toFixed(3)),
     ratioToExactlyOnce: Number((rate / eosRate).toFixed(3)),
+    ratioToKafkaStreams: ks && Number((rate / (ORDERS / (ks.ms / 1000))).toFixed(3)),
     latency,
   };
   process.stdout.write(`${JSON.stringify(result, null, values.json ? 0 : 2)}\n`);
