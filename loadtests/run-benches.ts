@@ -156,7 +156,7 @@ export const benches: Bench[] = [
     name: 'streams-windowed-count',
     what: '@cdc/streams windowed count vs Kafka Streams (Java), exactly-once',
     script: 'streams-windowed-count/bench.ts',
-    args: { full: [], quick: ['--records', '50000', '--rounds', '1'] },
+    args: { full: [], quick: ['--records', '100000', '--rounds', '1'] },
     timeoutS: { full: 2400, quick: 240 },
     needs: ['kafka', 'java'],
     figures: (r) => {
@@ -187,7 +187,7 @@ export const benches: Bench[] = [
     name: 'processor',
     what: 'processor (demo enrich + windowed revenue, exactly-once) vs bare consumer, bare EOS loop, Kafka Streams',
     script: 'processor/bench.ts',
-    args: { full: [], quick: ['--orders', '50000', '--live-seconds', '0'] },
+    args: { full: [], quick: ['--orders', '100000', '--live-seconds', '0'] },
     timeoutS: { full: 2400, quick: 300 },
     needs: ['kafka', 'registry', 'java'],
     figures: (r) => {

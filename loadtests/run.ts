@@ -127,18 +127,15 @@ interface Outcome {
   failure?: string;
 }
 
-/** The benchmark's JSON result: the whole stdout, or its last line that parses. */
+/** The benchmark's JSON result: the last `{`-line of its stdout from which the rest parses (a build may print before it). */
 function parseResult(stdout: string): unknown {
-  const text = stdout.trim();
-  try {
-    return JSON.parse(text);
-  } catch {
-    for (const line of text.split('\n').reverse()) {
-      try {
-        if (line.startsWith('{')) return JSON.parse(line);
-      } catch {
-        // not this line
-      }
+  const lines = stdout.trim().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!lines[i]?.startsWith('{')) continue;
+    try {
+      return JSON.parse(lines.slice(i).join('\n'));
+    } catch {
+      // not from here
     }
   }
   return undefined;

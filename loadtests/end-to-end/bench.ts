@@ -242,7 +242,7 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
   const problems: string[] = [];
   if (values.build)
     execFileSync('npx', ['tsc', '-b', ...services.map((s) => join(repo, 'services', s))], {
-      stdio: 'inherit',
+      stdio: ['ignore', 2, 2],
       cwd: repo,
     });
   const dir = await mkdtemp(join(tmpdir(), 'bench-e2e-'));

@@ -618,10 +618,13 @@ async function cleanUp(kafka: Kafka): Promise<void> {
 }
 
 if (values.build) {
-  execFileSync('npx', ['tsc', '-b', join(repo, 'services/processor')], { stdio: 'inherit', cwd: repo });
+  execFileSync('npx', ['tsc', '-b', join(repo, 'services/processor')], {
+    stdio: ['ignore', 2, 2],
+    cwd: repo,
+  });
   if (values['kafka-streams'])
     execFileSync('mvn', ['-B', '-q', 'package', `-Dmaven.repo.local=${m2}`], {
-      stdio: 'inherit',
+      stdio: ['ignore', 2, 2],
       cwd: javaDir,
     });
 }

@@ -87,11 +87,14 @@ const log = (msg: string) => {
 function build(): void {
   if (!values.build) return;
   log('building @cdc/streams (tsc -b) and the Kafka Streams side (mvn -q package)');
-  const tsc = spawnSync('npx', ['tsc', '-b', join(repo, 'libs/streams')], { cwd: repo, stdio: 'inherit' });
+  const tsc = spawnSync('npx', ['tsc', '-b', join(repo, 'libs/streams')], {
+    cwd: repo,
+    stdio: ['ignore', 2, 2],
+  });
   if (tsc.status !== 0) throw new Error('tsc -b libs/streams failed');
   const mvn = spawnSync('mvn', ['-B', '-q', 'package', `-Dmaven.repo.local=${m2}`], {
     cwd: javaDir,
-    stdio: 'inherit',
+    stdio: ['ignore', 2, 2],
   });
   if (mvn.status !== 0) throw new Error('mvn package failed (is JDK 17 and Maven installed?)');
 }
