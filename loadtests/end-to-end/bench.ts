@@ -252,6 +252,17 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
   );
   const admin = kafka.admin();
   await admin.connect();
+  const ordersEnds = async () =>
+    new Map((await admin.fetchTopicOffsets(topics.orders)).map((e) => [e.partition, Number(e.high)]));
+  /** The processor's committed offsets reach `ends` (default: the orders topic's end now). */
+  const processorAtEnd = async (ends?: Map<number, number>) => {
+    if (!values.processor) return true;
+    const at = ends ?? (await ordersEnds());
+    const [res] = await admin.fetchOffsets({ groupId: applicationId, topics: [topics.orders] });
+    return [...at].every(
+      ([p, end]) => end === 0 || Number(res?.partitions.find((x) => x.partition === p)?.offset ?? -1) >= end,
+    );
+  };
   const db = new pg.Client({ connectionString: ep.postgres.url });
   db.on('error', () => undefined);
   await db.connect();
@@ -293,8 +304,24 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
         await sleep(500);
       }
     }
+    // Warm-up: one order through every stage, so that creating the orders table in ClickHouse
+    // and the processor's first commit on it are not part of the measurement.
+    await db.query(
+      `INSERT INTO ${tables.orders} (id, customer_id, status, total, created_at, updated_at) VALUES (0, 1, 'warm-up', 1, now(), now())`,
+    );
+    while ((await rowCount(port, history(topics.orders))) < 1 || !(await processorAtEnd())) {
+      checkAlive();
+      if (performance.now() > readyBy)
+        throw new Error(
+          `the warm-up order did not go through in ${READY_MS / 1000} s (in ClickHouse: ${(await rowCount(port, history(topics.orders))) >= 1}, processed: ${await processorAtEnd()})`,
+        );
+      await sleep(250);
+    }
     log(`ready; writing ${RATE} changes/s for ${SECONDS} s`);
 
+    const measured = (await rowCount(port, history(topics.orders))) - 1;
+    if (measured !== 0)
+      throw new Error(`the orders table holds ${measured} unexpected rows before the writer starts`);
     const pids = {
       'capture-postgres': children.get('capture-postgres')?.pid,
       processor: children.get('processor')?.pid,
@@ -312,6 +339,7 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
         cpuSeconds(pgPids.writer) + cpuSeconds(pgPids.walsender ?? undefined),
     });
     const cpu0 = cpuNow();
+    const writerStartMs = Date.now();
     const t0 = performance.now();
     // The services are checked while the writer runs; a crash stops the writer.
     const watchdog = setInterval(() => {
@@ -345,27 +373,19 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
     log(
       `writer: ${writer.changes} changes (${writer.inserts} inserts, ${writer.updates} updates) in ${writer.transactions} transactions, ${writer.seconds.toFixed(1)} s = ${Math.round(achieved)}/s`,
     );
-    const atEnd = await rowCount(port, history(topics.orders));
+    const atEnd = (await rowCount(port, history(topics.orders))) - 1;
     log(`at the writer's end: ${atEnd} of ${writer.changes} changes in ClickHouse`);
 
     // Drain: every change in ClickHouse, the processor's offsets at the end of the orders topic.
-    const ends = new Map(
-      (await admin.fetchTopicOffsets(topics.orders)).map((e) => [e.partition, Number(e.high)]),
-    );
-    const processorDone = async () => {
-      if (!values.processor) return true;
-      const [res] = await admin.fetchOffsets({ groupId: applicationId, topics: [topics.orders] });
-      return [...ends].every(
-        ([p, end]) => Number(res?.partitions.find((x) => x.partition === p)?.offset ?? -1) >= end,
-      );
-    };
+    const ends = await ordersEnds();
+    const processorDone = () => processorAtEnd(ends);
     let sinkDrainedMs = Number.NaN;
     let processorDrainedMs = Number.NaN;
     let inClickHouse = atEnd;
     while (performance.now() - writerEnd < SETTLE_MS) {
       checkAlive();
       if (Number.isNaN(sinkDrainedMs)) {
-        inClickHouse = await rowCount(port, history(topics.orders));
+        inClickHouse = (await rowCount(port, history(topics.orders))) - 1;
         if (inClickHouse >= writer.changes) sinkDrainedMs = performance.now() - writerEnd;
       }
       if (Number.isNaN(processorDrainedMs) && (await processorDone()))
@@ -389,7 +409,16 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
         port,
         `SELECT count() AS rows, quantileExact(0.5)(l) AS p50, quantileExact(0.99)(l) AS p99, max(l) AS max FROM (
            SELECT toUnixTimestamp64Milli(_ingested_at) - toUnixTimestamp64Milli(_source_ts) AS l
-           FROM ${history(topics.orders)})`,
+           FROM ${history(topics.orders)} WHERE id > 0)`,
+      )) ?? [];
+    // The same per 10 s of source commit time: whether latency grew during the run.
+    const series =
+      (await query<{ s: number; rows: string; p99: number; max: number }>(
+        port,
+        `SELECT intDiv(toUnixTimestamp64Milli(_source_ts) - ${Math.floor(writerStartMs)}, 10000) * 10 AS s, count() AS rows,
+           quantileExact(0.99)(l) AS p99, max(l) AS max FROM (
+           SELECT _source_ts, toUnixTimestamp64Milli(_ingested_at) - toUnixTimestamp64Milli(_source_ts) AS l
+           FROM ${history(topics.orders)} WHERE id > 0) GROUP BY s ORDER BY s`,
       )) ?? [];
     if (!lat) problems.push('the latency query failed');
     const changes = writer.changes;
@@ -420,6 +449,12 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
         ratioToTargetRate: Number((achieved / RATE).toFixed(3)),
       },
       latency,
+      latencyBy10s: series.map((x) => ({
+        fromSecond: x.s,
+        rows: Number(x.rows),
+        p99Ms: x.p99,
+        maxMs: x.max,
+      })),
       drain: {
         atWriterEnd: atEnd,
         sinkSeconds: Number((sinkDrainedMs / 1000).toFixed(1)),
@@ -486,6 +521,7 @@ function report(r: Record<string, unknown>): void {
   const x = r as {
     writer: { achievedRate: number; changes: number; seconds: number };
     latency?: { rows: number; p50Ms: number; p99Ms: number; maxMs: number };
+    latencyBy10s: { p99Ms: number }[];
     drain: { sinkSeconds: number; processorSeconds?: number; boundSeconds: number };
     keptUp: boolean;
     meetsTarget: boolean;
@@ -496,6 +532,7 @@ function report(r: Record<string, unknown>): void {
     x.latency
       ? `  source commit → ClickHouse insert (${x.latency.rows} rows): p50 ${x.latency.p50Ms} ms, p99 ${x.latency.p99Ms} ms, max ${x.latency.maxMs} ms`
       : '  latency: not measured',
+    `  p99 per 10 s of the run (ms): ${x.latencyBy10s.map((b) => b.p99Ms).join(', ')}`,
     `  drained ${x.drain.sinkSeconds} s (sink) / ${x.drain.processorSeconds ?? '-'} s (processor) after the writer stopped; kept up (≤ ${x.drain.boundSeconds} s): ${x.keptUp ? 'yes' : 'NO'}`,
     ...Object.entries(x.stages).map(
       ([k, s]) =>
