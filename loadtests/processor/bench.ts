@@ -79,6 +79,8 @@ const { values } = parseArgs({
     build: { type: 'boolean', default: true },
     /** Also run the Kafka Streams (Java) peer on the same topics (`--no-kafka-streams` skips it). */
     'kafka-streams': { type: 'boolean', default: true },
+    /** Check the Kafka Streams side's window states against the input (`--no-verify` skips it). */
+    verify: { type: 'boolean', default: true },
     /** Kafka Streams' record cache (its default: 10 MiB). */
     'java-cache-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
     /** A folder: the processor runs with --cpu-prof there. */
@@ -278,17 +280,89 @@ class OrderChanges {
   }
 }
 
+/** Each customer's region, as filled. */
+const customerRegions = new Map<number, string>();
+function regionOf(id: number, random: () => number): string {
+  const region = REGIONS[Math.floor(random() * REGIONS.length)] as string;
+  customerRegions.set(id, region);
+  return region;
+}
+/** The last version of every order of the backlog (whose event times all fall in one window). */
+const backlogVersions = new Map<string, { region: string; cents: number }>();
+
+/** Per region: the orders count and revenue (cents) of the backlog's window, from the orders' last versions. */
+function expectedWindow(): Map<string, { orders: number; cents: number }> {
+  const out = new Map<string, { orders: number; cents: number }>();
+  for (const v of backlogVersions.values()) {
+    const e = out.get(v.region) ?? { orders: 0, cents: 0 };
+    e.orders += 1;
+    e.cents += v.cents;
+    out.set(v.region, e);
+  }
+  return out;
+}
+
+/**
+ * Checks the Kafka Streams side's window states against `expectedWindow()`: the last value of
+ * every key of its aggregate store's changelog (key = group bytes + window start + sequence
+ * number; value = `count<TAB>sum`, after a timestamp where the store keeps one), read_committed, until they match or `waitMs`
+ * passed (the repartition topic may still be draining when the orders offsets are committed).
+ */
+async function verifyKafkaStreams(
+  kafka: Kafka,
+  windowStartMs: number,
+  waitMs: number,
+): Promise<string | undefined> {
+  const expected = expectedWindow();
+  const seen = new Map<string, { orders: number; cents: number }>();
+  const consumer = kafka.consumer({
+    groupId: `bench-proc-ks-verify-${run}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 200,
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({
+      topic: `${ksApplicationId}-revenue_by_region_1m-changelog`,
+      fromBeginning: true,
+    });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const k = message.key;
+        if (!k || k.length < 12 || Number(k.readBigInt64BE(k.length - 12)) !== windowStartMs) return;
+        const group = (JSON.parse(k.subarray(0, k.length - 12).toString('utf8')) as string[])[0] as string;
+        const m = message.value ? /(-?\d+)\t(-?\d+(?:\.\d+)?)$/.exec(message.value.toString('latin1')) : null;
+        if (m) seen.set(group, { orders: Number(m[1]), cents: Math.round(Number(m[2]) * 100) });
+      },
+    });
+    const matches = () =>
+      [...expected].every(([r, e]) => seen.get(r)?.orders === e.orders && seen.get(r)?.cents === e.cents);
+    const until = Date.now() + waitMs;
+    while (!matches() && Date.now() < until) await new Promise((r) => setTimeout(r, 250));
+    if (matches()) return undefined;
+    const show = (m: Map<string, { orders: number; cents: number }>) =>
+      [...m].map(([r, e]) => `${r} ${e.orders}/${(e.cents / 100).toFixed(2)}`).join(', ');
+    return `Kafka Streams' window states differ from the input's: expected ${show(expected)}; found ${show(seen)}`;
+  } finally {
+    await consumer.disconnect();
+    await kafka
+      .admin()
+      .deleteGroups([`bench-proc-ks-verify-${run}`])
+      .catch(() => undefined);
+  }
+}
+
+/**
+ * Sends in order, one request at a time: concurrent sends may land out of order, and an order's
+ * update must follow its insert in its partition, as the capture writes them.
+ */
 async function sendAll(
   producer: Producer,
   topic: string,
   messages: { key: Buffer; value: Buffer; timestamp: string }[],
 ): Promise<void> {
-  const inflight: Promise<unknown>[] = [];
-  for (let i = 0; i < messages.length; i += 2_000) {
-    inflight.push(producer.send({ topic, messages: messages.slice(i, i + 2_000) }));
-    if (inflight.length >= 4) await inflight.shift();
-  }
-  await Promise.all(inflight);
+  for (let i = 0; i < messages.length; i += 2_000)
+    await producer.send({ topic, messages: messages.slice(i, i + 2_000) });
 }
 
 async function fill(kafka: Kafka, encoder: CdcEncoder, orders: OrderChanges, base: number): Promise<void> {
@@ -308,7 +382,7 @@ async function fill(kafka: Kafka, encoder: CdcEncoder, orders: OrderChanges, bas
             id: String(id),
             name: `customer ${id}`,
             email: `c${id}@example.com`,
-            region: REGIONS[Math.floor(random() * REGIONS.length)] as string,
+            region: regionOf(id, random),
             created_at: pgTime(base),
           },
           base - 60_000,
@@ -333,6 +407,10 @@ async function fill(kafka: Kafka, encoder: CdcEncoder, orders: OrderChanges, bas
     for (let i = 0; i < ORDERS; i++) {
       const ts = base + Math.floor((i * SPAN_MS) / ORDERS);
       const c = orders.next(ts);
+      backlogVersions.set(c.row.id as string, {
+        region: customerRegions.get(Number(c.row.customer_id)) as string,
+        cents: Math.round(Number(c.row.total) * 100),
+      });
       chunk.push(await encoder.encode(topics.orders, 'orders', c.op, c.row, ts));
       if (chunk.length >= 20_000) {
         await sendAll(producer, topics.orders, chunk);
@@ -434,7 +512,13 @@ interface PeerRun {
  * The Kafka Streams peer (`java/`, exactly_once_v2) over the same topics until its committed
  * offsets reach the end of every orders partition; then stopped.
  */
-async function kafkaStreams(admin: Admin, ends: Map<number, number>, dir: string): Promise<PeerRun> {
+async function kafkaStreams(
+  kafka: Kafka,
+  admin: Admin,
+  ends: Map<number, number>,
+  dir: string,
+  windowStartMs: number,
+): Promise<PeerRun> {
   const logFile = `/tmp/bench-processor-ks-${run}.log`;
   const out = createWriteStream(logFile);
   const started = performance.now();
@@ -464,11 +548,17 @@ async function kafkaStreams(admin: Admin, ends: Map<number, number>, dir: string
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(`Kafka Streams exited early (${child.exitCode ?? child.signalCode}); see ${logFile}`);
       if (await committedAtEnd(admin, ends, ksApplicationId)) {
-        return {
+        const done: PeerRun = {
           ms: performance.now() - started,
           cpuSeconds: cpuSeconds(child.pid),
           peakRssMiB: peakRssMiB(child.pid),
         };
+        if (values.verify) {
+          const wrong = await verifyKafkaStreams(kafka, windowStartMs, 60_000);
+          if (wrong) throw new Error(`${wrong}; see ${logFile}`);
+          log("Kafka Streams: window states equal the input's");
+        }
+        return done;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -671,7 +761,7 @@ try {
   let ks: PeerRun | undefined;
   if (values['kafka-streams']) {
     await ensureTopics(admin, [{ topic: ksOut, numPartitions: PARTITIONS }]);
-    ks = await kafkaStreams(admin, ends, dir);
+    ks = await kafkaStreams(kafka, admin, ends, dir, base);
     log(
       `Kafka Streams: ${ORDERS} changes in ${Math.round(ks.ms)} ms = ${Math.round(ORDERS / (ks.ms / 1000))} rec/s, ${per100k(ks.cpuSeconds)} CPU s per 100k, peak RSS ${ks.peakRssMiB.toFixed(0)} MiB`,
     );
@@ -754,6 +844,7 @@ try {
       ms: Math.round(ks.ms),
       cpuSecondsPer100k: per100k(ks.cpuSeconds),
       peakRssMiB: Math.round(ks.peakRssMiB),
+      windowStatesVerified: values.verify,
     },
     ratio: Number((rate / refRate).toFixed(3)),
     ratioToExactlyOnce: Number((rate / eosRate).toFixed(3)),
