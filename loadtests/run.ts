@@ -8,10 +8,11 @@
  *   npm run bench -- --only processor,end-to-end
  *
  * A benchmark that fails (exit code, time bound, missing or incomplete output) is named at the
- * end and makes the exit code 1; the others still run.
+ * end and makes the exit code 1; the others still run. Each benchmark's stderr and its whole
+ * JSON result are kept in /tmp/cdc-bench-<time>/<name>.log and .json.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -191,6 +192,8 @@ async function runOne(b: Bench): Promise<Outcome> {
       failure: `ran past its bound of ${b.timeoutS[mode]} s\n${tail()}`,
     };
   const result = parseResult(stdout);
+  if (result !== undefined)
+    writeFileSync(join(logDir, `${b.name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   if (code !== 0)
     return {
       bench: b.name,
