@@ -1,7 +1,8 @@
 /**
  * The processor (enrich + windowed aggregate, exactly-once) over demo-shaped CDC topics, against
- * a bare kafkajs consumer and a bare exactly-once consume-transform-produce loop of the same input
- * in the same run, each with its CPU seconds per 100k changes. See README.md (`processor/`).
+ * a bare kafkajs consumer, a bare exactly-once consume-transform-produce loop and Kafka Streams
+ * (Java, the same declarations) on the same input in the same run, each with its CPU seconds per
+ * 100k changes. See README.md (`processor/`).
  *
  *   node_modules/.bin/node loadtests/processor/bench.ts [--orders 200000 --live-seconds 150]
  *
@@ -9,6 +10,9 @@
  *    envelope and subjects), the orders as a backlog of inserts and updates.
  * 2. References: a bare consumer (child process) reads the orders topic to its end; a bare
  *    exactly-once loop (child process) copies it, one transaction per fetched batch.
+ * 2b. The Kafka Streams peer (`java/`, exactly_once_v2, child process) runs the same declarations
+ *    over the same topics until its committed offsets reach the end of every orders partition;
+ *    then its window states are checked against the input (`--no-verify` skips it).
  * 3. The processor (`services/processor/dist/main.js`, child process) runs the demo's processing
  *    declarations over the same topics; done = its committed offsets reach the end of every
  *    orders partition (offsets are committed in the transaction that holds the outputs and the
@@ -53,6 +57,7 @@ import {
 } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { cpuSeconds, peakRssMiB } from '../lib/proc-stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -426,15 +431,6 @@ async function fill(kafka: Kafka, encoder: CdcEncoder, orders: OrderChanges, bas
   );
 }
 
-function peakRssMiB(pid: number | undefined): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 async function ordersEnd(admin: Admin): Promise<Map<number, number>> {
   const ends = await admin.fetchTopicOffsets(topics.orders);
   return new Map(ends.map((e) => [e.partition, Number(e.high)]));
@@ -489,17 +485,6 @@ async function reference(script: 'bare-consumer.ts' | 'bare-eos.ts'): Promise<Re
   if (code !== 0) throw new Error(`${script} exited with ${code}`);
   // ms: from its process start (performance.now() there) to its last record
   return JSON.parse(out.trim()) as Reference;
-}
-
-/** User + system CPU seconds a child has used so far (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 interface PeerRun {
