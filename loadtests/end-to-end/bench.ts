@@ -263,6 +263,25 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
       ([p, end]) => end === 0 || Number(res?.partitions.find((x) => x.partition === p)?.offset ?? -1) >= end,
     );
   };
+  /** The processor's committed offsets behind the orders topic's end, summed over partitions. */
+  const processorLag = async (): Promise<number | null> => {
+    if (!values.processor) return null;
+    const at = await ordersEnds();
+    const [res] = await admin.fetchOffsets({ groupId: applicationId, topics: [topics.orders] });
+    let lag = 0;
+    for (const [p, end] of at)
+      lag += Math.max(
+        0,
+        end - Math.max(0, Number(res?.partitions.find((x) => x.partition === p)?.offset ?? 0)),
+      );
+    return lag;
+  };
+  const newProbe = async () => {
+    const c = new pg.Client({ connectionString: ep.postgres.url });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  };
   const db = new pg.Client({ connectionString: ep.postgres.url });
   db.on('error', () => undefined);
   await db.connect();
@@ -350,6 +369,48 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
         abort.abort();
       }
     }, 500);
+    // Where the backlog is, every 10 s: written, not yet acknowledged by the capture (WAL bytes
+    // behind the slot's confirmed position, acknowledged after the Kafka commit), in ClickHouse,
+    // and the processor's lag (offsets, transaction markers included).
+    const progress = { changes: 0 };
+    const backlog: {
+      second: number;
+      written: number;
+      captureWalBehindMB: number;
+      inClickHouse: number;
+      processorLagOffsets: number | null;
+    }[] = [];
+    const probe = await newProbe();
+    let sampling = false;
+    const sampler = setInterval(async () => {
+      if (sampling) return;
+      sampling = true;
+      try {
+        const second = Math.round((performance.now() - t0) / 1000);
+        const written = progress.changes;
+        const [wal, inClickHouse, lag] = await Promise.all([
+          probe
+            .query<{ b: string }>(
+              'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::int8 AS b FROM pg_replication_slots WHERE slot_name = $1',
+              [id],
+            )
+            .then((r) => Number(r.rows[0]?.b ?? Number.NaN)),
+          rowCount(port, history(topics.orders)).then((n) => n - 1),
+          processorLag(),
+        ]);
+        backlog.push({
+          second,
+          written,
+          captureWalBehindMB: Number((wal / 1e6).toFixed(1)),
+          inClickHouse,
+          processorLagOffsets: lag,
+        });
+      } catch {
+        // a missed sample
+      } finally {
+        sampling = false;
+      }
+    }, 10_000);
     let writer: WriterReport;
     try {
       writer = await writeChanges(
@@ -363,9 +424,12 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
           customers: CUSTOMERS,
         },
         abort.signal,
+        progress,
       );
     } finally {
       clearInterval(watchdog);
+      clearInterval(sampler);
+      await probe.end().catch(() => undefined);
     }
     checkAlive();
     const writerEnd = performance.now();
@@ -399,10 +463,8 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
       problems.push(
         `incomplete: ${inClickHouse} of ${writer.changes} changes reached ClickHouse within ${SETTLE_MS / 1000} s of the writer's end`,
       );
-    if (Number.isNaN(processorDrainedMs))
-      problems.push(
-        `incomplete: the processor did not reach the end of the orders topic within ${SETTLE_MS / 1000} s`,
-      );
+    // A processor still behind is a result (not kept up), not a failure: its lag does not touch the latency figures.
+    const processorLagAtEnd = values.processor ? await processorLag() : null;
 
     const [lat] =
       (await query<{ rows: string; p50: number; p99: number; max: number }>(
@@ -449,6 +511,7 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
         ratioToTargetRate: Number((achieved / RATE).toFixed(3)),
       },
       latency,
+      backlogBy10s: backlog,
       latencyBy10s: series.map((x) => ({
         fromSecond: x.s,
         rows: Number(x.rows),
@@ -457,8 +520,14 @@ async function main(): Promise<{ result: Record<string, unknown>; problems: stri
       })),
       drain: {
         atWriterEnd: atEnd,
-        sinkSeconds: Number((sinkDrainedMs / 1000).toFixed(1)),
-        processorSeconds: values.processor ? Number((processorDrainedMs / 1000).toFixed(1)) : undefined,
+        sinkSeconds: Number.isNaN(sinkDrainedMs) ? null : Number((sinkDrainedMs / 1000).toFixed(1)),
+        processorSeconds: !values.processor
+          ? undefined
+          : Number.isNaN(processorDrainedMs)
+            ? null
+            : Number((processorDrainedMs / 1000).toFixed(1)),
+        processorLagAtEnd,
+        settleSeconds: SETTLE_MS / 1000,
         boundSeconds: DRAIN_MS / 1000,
       },
       keptUp,
@@ -522,7 +591,20 @@ function report(r: Record<string, unknown>): void {
     writer: { achievedRate: number; changes: number; seconds: number };
     latency?: { rows: number; p50Ms: number; p99Ms: number; maxMs: number };
     latencyBy10s: { p99Ms: number }[];
-    drain: { sinkSeconds: number; processorSeconds?: number; boundSeconds: number };
+    backlogBy10s: {
+      second: number;
+      written: number;
+      captureWalBehindMB: number;
+      inClickHouse: number;
+      processorLagOffsets: number | null;
+    }[];
+    drain: {
+      sinkSeconds: number | null;
+      processorSeconds?: number | null;
+      processorLagAtEnd: number | null;
+      settleSeconds: number;
+      boundSeconds: number;
+    };
     keptUp: boolean;
     meetsTarget: boolean;
     stages: Record<string, { cpuSeconds: number; cpuSecondsPer100k: number; cores: number }>;
@@ -533,7 +615,12 @@ function report(r: Record<string, unknown>): void {
       ? `  source commit → ClickHouse insert (${x.latency.rows} rows): p50 ${x.latency.p50Ms} ms, p99 ${x.latency.p99Ms} ms, max ${x.latency.maxMs} ms`
       : '  latency: not measured',
     `  p99 per 10 s of the run (ms): ${x.latencyBy10s.map((b) => b.p99Ms).join(', ')}`,
-    `  drained ${x.drain.sinkSeconds} s (sink) / ${x.drain.processorSeconds ?? '-'} s (processor) after the writer stopped; kept up (≤ ${x.drain.boundSeconds} s): ${x.keptUp ? 'yes' : 'NO'}`,
+    '  backlog (s: written / capture WAL behind MB / in ClickHouse / processor lag):',
+    ...x.backlogBy10s.map(
+      (b) =>
+        `    ${b.second} s: ${b.written} / ${b.captureWalBehindMB} / ${b.inClickHouse} / ${b.processorLagOffsets ?? '-'}`,
+    ),
+    `  drained after the writer stopped: sink ${x.drain.sinkSeconds ?? `not within ${x.drain.settleSeconds}`} s, processor ${x.drain.processorSeconds ?? `not within ${x.drain.settleSeconds} s (lag ${x.drain.processorLagAtEnd} offsets)`}${x.drain.processorSeconds === null ? '' : ' s'}; kept up (≤ ${x.drain.boundSeconds} s): ${x.keptUp ? 'yes' : 'NO'}`,
     ...Object.entries(x.stages).map(
       ([k, s]) =>
         `  ${k.padEnd(38)} CPU ${s.cpuSeconds} s = ${s.cpuSecondsPer100k} s per 100k changes, ${s.cores} cores`,

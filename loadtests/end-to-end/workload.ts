@@ -47,6 +47,8 @@ export async function writeChanges(
   t: Tables,
   opts: { rate: number; seconds: number; tickMs: number; updateShare: number; customers: number },
   signal: AbortSignal,
+  /** Kept up to date with the changes written so far. */
+  progress: { changes: number } = { changes: 0 },
 ): Promise<WriterReport> {
   const started = performance.now();
   const end = started + opts.seconds * 1000;
@@ -88,6 +90,7 @@ export async function writeChanges(
       inserts += row.i;
       updates += row.u;
       changes += row.i + row.u;
+      progress.changes = changes;
       transactions++;
     }
     const wait = opts.tickMs - (performance.now() - now);
