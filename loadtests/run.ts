@@ -3,7 +3,7 @@
  * prints one table and one JSON line per figure (its ratio to the reference measured in the same
  * run, and CPU seconds per 100k of each side). See README.md.
  *
- *   npm run bench                         # full sizes (about an hour on 2 busy cores)
+ *   npm run bench                         # full sizes (about 30-40 minutes on 2 busy cores)
  *   npm run bench -- --quick              # small sizes, under 10 minutes
  *   npm run bench -- --only processor,end-to-end
  *
