@@ -643,13 +643,17 @@ async function live(
 }
 
 /** The output records' append times per window start (ms), read_committed. */
-async function outputs(kafka: Kafka, until: number): Promise<{ windowStartMs: number; appendMs: number }[]> {
+async function outputs(
+  kafka: Kafka,
+  until: number,
+): Promise<{ group: string; windowStartMs: number; appendMs: number }[]> {
   const consumer = kafka.consumer({
     groupId: `bench-proc-read-${run}`,
     readUncommitted: false,
     maxWaitTimeInMs: 200,
   });
-  const out: { windowStartMs: number; appendMs: number }[] = [];
+  const out: { group: string; windowStartMs: number; appendMs: number }[] = [];
+  const keys = new AvroSerde({ registry });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: topics.output, fromBeginning: true });
@@ -657,9 +661,17 @@ async function outputs(kafka: Kafka, until: number): Promise<{ windowStartMs: nu
     await consumer.run({
       eachMessage: async ({ message }) => {
         last = Date.now();
-        const key = JSON.parse(message.key?.toString() ?? '{}') as { windowStartMs?: number };
-        if (message.value && typeof key.windowStartMs === 'number')
-          out.push({ windowStartMs: key.windowStartMs, appendMs: Number(message.timestamp) });
+        // the output key is Avro (`outputKeySchema`: group, windowStartMs)
+        const key = (await keys.deserialize(message.key)) as {
+          group: string;
+          windowStartMs?: number | bigint | null;
+        };
+        if (message.value && key.windowStartMs !== undefined && key.windowStartMs !== null)
+          out.push({
+            group: key.group,
+            windowStartMs: Number(key.windowStartMs),
+            appendMs: Number(message.timestamp),
+          });
       },
     });
     while (Date.now() < until && Date.now() - last < 5_000) await new Promise((r) => setTimeout(r, 200));
@@ -785,7 +797,22 @@ try {
     const results = (await outputs(kafka, Date.now() + 60_000)).filter(
       (o) => o.windowStartMs >= firstStart && o.windowStartMs + WINDOW_MS + grace <= to - 1_000,
     );
-    const lat = results.map((o) => o.appendMs - (o.windowStartMs + WINDOW_MS + grace)).sort((a, b) => a - b);
+    // The first result of each window: a late change (an update of an order whose window closed)
+    // amends a closed window and emits it again; those re-emissions are not window-close latency.
+    const first = new Map<string, number>();
+    for (const o of results) {
+      const k = `${o.group}@${o.windowStartMs}`;
+      first.set(
+        k,
+        Math.min(
+          first.get(k) ?? Number.POSITIVE_INFINITY,
+          o.appendMs - (o.windowStartMs + WINDOW_MS + grace),
+        ),
+      );
+    }
+    const lat = [...first.values()].sort((a, b) => a - b);
+    if (lat.length === 0 && to - from >= 2 * WINDOW_MS + grace)
+      throw new Error('the live phase gave no window result to time (see the processor log)');
     latency = {
       windows: lat.length,
       p50Ms: quantile(lat, 0.5),
