@@ -178,9 +178,12 @@ const client = new RegistryClient({ url });
 const serde = new AvroSerde({ registry: client });
 const writer = await serde.writerFor(SUBJECT, SCHEMA);
 
+/** CPU seconds per 100,000 records of the last round (user + system of this process). */
+let lastCpuPer100k = Number.NaN;
 let sink = 0; // keeps the work observable so that it cannot be optimized away
 
 async function avroRound(seconds: number): Promise<number> {
+  const cpu0 = process.cpuUsage();
   const end = performance.now() + seconds * 1000;
   let n = 0;
   while (performance.now() < end) {
@@ -190,10 +193,13 @@ async function avroRound(seconds: number): Promise<number> {
       sink += back.op.length + bytes.length;
     }
   }
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuPer100k = ((cpu.user + cpu.system) / 1e6) * (100_000 / n);
   return n / seconds;
 }
 
 async function jsonRound(seconds: number): Promise<number> {
+  const cpu0 = process.cpuUsage();
   const end = performance.now() + seconds * 1000;
   let n = 0;
   while (performance.now() < end) {
@@ -203,6 +209,8 @@ async function jsonRound(seconds: number): Promise<number> {
       sink += back.op.length + bytes.length;
     }
   }
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuPer100k = ((cpu.user + cpu.system) / 1e6) * (100_000 / n);
   return n / seconds;
 }
 
@@ -231,9 +239,13 @@ try {
   await jsonRound(1);
   const avroRates: number[] = [];
   const jsonRates: number[] = [];
+  const avroCpu: number[] = [];
+  const jsonCpu: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     avroRates.push(await avroRound(SECONDS));
+    avroCpu.push(lastCpuPer100k);
     jsonRates.push(await jsonRound(SECONDS));
+    jsonCpu.push(lastCpuPer100k);
     process.stderr.write(
       `round ${r + 1}/${ROUNDS}: avro ${Math.round(avroRates.at(-1) as number)}/s, json ${Math.round(jsonRates.at(-1) as number)}/s\n`,
     );
@@ -249,6 +261,8 @@ try {
     avroRecordsPerSecond: Math.round(avro),
     jsonRecordsPerSecond: Math.round(json),
     avroToJsonRatio: Number((avro / json).toFixed(2)),
+    avroCpuSecondsPer100k: Number(median(avroCpu).toFixed(3)),
+    jsonCpuSecondsPer100k: Number(median(jsonCpu).toFixed(3)),
     avroBytesPerRecord: Math.round(avroBytes),
     jsonBytesPerRecord: Math.round(jsonBytes),
     sizeRatio: Number((avroBytes / jsonBytes).toFixed(2)),

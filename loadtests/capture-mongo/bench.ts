@@ -108,16 +108,21 @@ for (let i = 0; i < DOCS; i += 1000) {
 const reader = coll.watch([], { fullDocument: 'updateLookup', batchSize: 1000, startAfter: token });
 let seen = 0;
 let bareStart = 0;
+let bareCpu0 = process.cpuUsage();
 while (seen < DOCS) {
   const e = await reader.tryNext();
   if (!e) {
     await sleep(5);
     continue;
   }
-  if (seen === 0) bareStart = performance.now();
+  if (seen === 0) {
+    bareStart = performance.now();
+    bareCpu0 = process.cpuUsage();
+  }
   seen++;
 }
 const bareSeconds = (performance.now() - bareStart) / 1000;
+const bareCpu = process.cpuUsage(bareCpu0);
 await reader.close();
 
 // 4. The capture over the same backlog.
@@ -129,13 +134,19 @@ stop = new AbortController();
 capture = newCapture();
 running = capture.run(stop.signal);
 let captureStart = 0;
+let captureCpu0 = process.cpuUsage();
 for (;;) {
   const changes = capture.stats?.changes ?? 0;
-  if (changes > 0 && captureStart === 0) captureStart = performance.now();
+  if (changes > 0 && captureStart === 0) {
+    captureStart = performance.now();
+    captureCpu0 = process.cpuUsage();
+  }
   if (changes >= DOCS) break;
   await sleep(5);
 }
 const captureSeconds = (performance.now() - captureStart) / 1000;
+const captureCpu = process.cpuUsage(captureCpu0);
+const per100k = (c: NodeJS.CpuUsage) => Number((((c.user + c.system) / 1e6) * (100_000 / DOCS)).toFixed(2));
 stop.abort();
 await running;
 clearInterval(sampler);
@@ -147,6 +158,9 @@ const result = {
   bareEventsPerSecond: Math.round(DOCS / bareSeconds),
   captureEventsPerSecond: Math.round(DOCS / captureSeconds),
   ratio: Number((bareSeconds / captureSeconds).toFixed(2)),
+  // this process's CPU (the MongoDB client and, for the capture, the Kafka producer in it), per 100k events
+  bareCpuSecondsPer100k: per100k(bareCpu),
+  captureCpuSecondsPer100k: per100k(captureCpu),
   kafkaTransactions: stats.transactions,
   peakRssMb: Math.round(peakRss / 1024 / 1024),
 };

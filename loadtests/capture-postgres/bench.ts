@@ -417,7 +417,10 @@ async function cleanup(): Promise<void> {
   }
 }
 
-execFileSync('npx', ['tsc', '-b', join(root, 'services/capture-postgres')], { stdio: 'inherit', cwd: root });
+execFileSync('npx', ['tsc', '-b', join(root, 'services/capture-postgres')], {
+  stdio: ['ignore', 2, 2],
+  cwd: root,
+});
 const c = await connect();
 let failed = false;
 try {

@@ -158,6 +158,8 @@ const kafka = createKafka(
   noopLogger,
 );
 const table = TOPIC.replace(/\W/g, '_');
+/** User + system CPU of this process over the timed part of its phase (the engine's threads included). */
+let phaseCpu = { user: 0, system: 0 };
 
 /** Phase `sink`: the sink from the topic's beginning into a fresh engine; writes the rows and DDL for the `engine` phase. */
 async function sinkPhase(batch: number, work: string): Promise<number> {
@@ -177,8 +179,10 @@ async function sinkPhase(batch: number, work: string): Promise<number> {
   // Timed from the first record fetched (the group join before it is a fixed cost) to the last one committed.
   while (sink.bufferedRecords === 0 && sink.totals.records === 0) await new Promise((r) => setTimeout(r, 2));
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   while (sink.totals.records < ROWS) await new Promise((r) => setTimeout(r, 5));
   const seconds = (performance.now() - started) / 1000;
+  phaseCpu = process.cpuUsage(cpu0);
   await sink.stop();
   if (sink.totals.rows !== ROWS) throw new Error(`the sink wrote ${sink.totals.rows} rows of ${ROWS}`);
   const rowsFile = join(work, 'rows.jsonl');
@@ -219,6 +223,7 @@ async function enginePhase(batch: number, work: string): Promise<number> {
     payloads.push(Buffer.from(`${lines.slice(i, i + batch).join('\n')}\n`));
   const columns = Object.keys(JSON.parse(lines[0]!) as object);
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   for (const [i, values] of payloads.entries())
     await session.insert({
       table: `bench.${table}`,
@@ -228,6 +233,7 @@ async function enginePhase(batch: number, work: string): Promise<number> {
       settings: { insert_deduplicate: 1, insert_deduplication_token: `ref-${i}` },
     });
   const rate = ROWS / ((performance.now() - started) / 1000);
+  phaseCpu = process.cpuUsage(cpu0);
   session.close();
   return rate;
 }
@@ -237,12 +243,22 @@ if (values.phase) {
   const work = values.work!;
   const rate = values.phase === 'sink' ? await sinkPhase(batch, work) : await enginePhase(batch, work);
   process.stdout.write(
-    `${JSON.stringify({ rate, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
+    `${JSON.stringify({
+      rate,
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      cpuSecondsPer100k: ((phaseCpu.user + phaseCpu.system) / 1e6) * (100_000 / ROWS),
+    })}\n`,
   );
   process.exit(0);
 }
 
-function child(phase: 'sink' | 'engine', batch: number, work: string): { rate: number; maxRssMb: number } {
+interface PhaseResult {
+  rate: number;
+  maxRssMb: number;
+  cpuSecondsPer100k: number;
+}
+
+function child(phase: 'sink' | 'engine', batch: number, work: string): PhaseResult {
   const out = execFileSync(
     process.execPath,
     [
@@ -260,7 +276,7 @@ function child(phase: 'sink' | 'engine', batch: number, work: string): { rate: n
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
   );
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { rate: number; maxRssMb: number };
+  return JSON.parse(out.trim().split('\n').at(-1)!) as PhaseResult;
 }
 
 interface Result {
@@ -270,6 +286,8 @@ interface Result {
   ratio: number;
   sinkPeakRssMb: number;
   enginePeakRssMb: number;
+  sinkCpuSecondsPer100k: number;
+  engineCpuSecondsPer100k: number;
 }
 
 const work = join(endpoints.chdbDir, `bench-${run}`);
@@ -290,10 +308,12 @@ try {
       ratio: Number((sink.rate / engine.rate).toFixed(3)),
       sinkPeakRssMb: sink.maxRssMb,
       enginePeakRssMb: engine.maxRssMb,
+      sinkCpuSecondsPer100k: Number(sink.cpuSecondsPer100k.toFixed(2)),
+      engineCpuSecondsPer100k: Number(engine.cpuSecondsPer100k.toFixed(2)),
     };
     results.push(r);
     log(
-      `batch ${String(batch).padStart(6)}: sink ${String(r.sinkRowsPerSec).padStart(7)} rows/s, engine alone ${String(r.engineRowsPerSec).padStart(7)} rows/s, ratio ${r.ratio.toFixed(2)}, peak RSS sink ${r.sinkPeakRssMb} MB / engine ${r.enginePeakRssMb} MB`,
+      `batch ${String(batch).padStart(6)}: sink ${String(r.sinkRowsPerSec).padStart(7)} rows/s, engine alone ${String(r.engineRowsPerSec).padStart(7)} rows/s, ratio ${r.ratio.toFixed(2)}, peak RSS sink ${r.sinkPeakRssMb} MB / engine ${r.enginePeakRssMb} MB, CPU s per 100k sink ${r.sinkCpuSecondsPer100k} / engine ${r.engineCpuSecondsPer100k}`,
     );
   }
 } finally {

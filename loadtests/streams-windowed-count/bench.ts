@@ -31,6 +31,7 @@ import {
   KafkaConfigSchema,
 } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
+import { cpuSeconds } from '../lib/proc-stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -86,11 +87,14 @@ const log = (msg: string) => {
 function build(): void {
   if (!values.build) return;
   log('building @cdc/streams (tsc -b) and the Kafka Streams side (mvn -q package)');
-  const tsc = spawnSync('npx', ['tsc', '-b', join(repo, 'libs/streams')], { cwd: repo, stdio: 'inherit' });
+  const tsc = spawnSync('npx', ['tsc', '-b', join(repo, 'libs/streams')], {
+    cwd: repo,
+    stdio: ['ignore', 2, 2],
+  });
   if (tsc.status !== 0) throw new Error('tsc -b libs/streams failed');
   const mvn = spawnSync('mvn', ['-B', '-q', 'package', `-Dmaven.repo.local=${m2}`], {
     cwd: javaDir,
-    stdio: 'inherit',
+    stdio: ['ignore', 2, 2],
   });
   if (mvn.status !== 0) throw new Error('mvn package failed (is JDK 17 and Maven installed?)');
 }
@@ -254,6 +258,8 @@ interface Result {
   recordsPerSecond: number;
   firstCommitSeconds: number;
   peakRssMiB: number;
+  /** User + system CPU of the process (start-up included) per 100,000 input records, at done. */
+  cpuSecondsPer100k: number;
   outputRecords: number | undefined;
   verified: boolean | undefined;
 }
@@ -279,6 +285,7 @@ async function runSide(
   let firstCommit = Number.NaN;
   let seconds = Number.NaN;
   let rss = Number.NaN;
+  let cpu = Number.NaN;
   try {
     while (true) {
       if (failed) throw new Error(failed);
@@ -289,6 +296,7 @@ async function runSide(
       if (committed >= RECORDS) {
         seconds = (performance.now() - t0) / 1000;
         rss = peakRssMiB(child.pid as number);
+        cpu = cpuSeconds(child.pid);
         break;
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -316,11 +324,12 @@ async function runSide(
     recordsPerSecond: RECORDS / seconds,
     firstCommitSeconds: firstCommit,
     peakRssMiB: rss,
+    cpuSecondsPer100k: Number(((cpu * 100_000) / RECORDS).toFixed(2)),
     outputRecords,
     verified,
   };
   log(
-    `  ${side.padEnd(4)} round ${round}: ${seconds.toFixed(1)} s, ${Math.round(result.recordsPerSecond)} records/s, first commit at ${firstCommit.toFixed(1)} s, peak RSS ${rss.toFixed(0)} MiB${verified === undefined ? '' : verified ? ', counts exact' : ', COUNTS WRONG'}`,
+    `  ${side.padEnd(4)} round ${round}: ${seconds.toFixed(1)} s, ${Math.round(result.recordsPerSecond)} records/s, first commit at ${firstCommit.toFixed(1)} s, ${result.cpuSecondsPer100k} CPU s per 100k, peak RSS ${rss.toFixed(0)} MiB${verified === undefined ? '' : verified ? ', counts exact' : ', COUNTS WRONG'}`,
   );
   return result;
 }
@@ -371,6 +380,7 @@ function report(results: Result[]): void {
       recordsPerSecond: median(rs.map((r) => r.recordsPerSecond)),
       seconds: median(rs.map((r) => r.seconds)),
       peakRssMiB: Math.max(...rs.map((r) => r.peakRssMiB)),
+      cpuSecondsPer100k: median(rs.map((r) => r.cpuSecondsPer100k)),
       outputRecords: rs[0]?.outputRecords,
       verified: rs.every((r) => r.verified !== false),
     };
@@ -394,11 +404,11 @@ function report(results: Result[]): void {
   const lines = [
     `windowed count, 1-minute tumbling, exactly-once: ${RECORDS} records, ${KEYS} keys, ${PARTITIONS} partitions (median of ${ROUNDS} runs per side)`,
     '',
-    '| side | records/s | seconds | peak RSS (MiB) | output records | counts |',
-    '| --- | ---: | ---: | ---: | ---: | --- |',
+    '| side | records/s | seconds | CPU s per 100k | peak RSS (MiB) | output records | counts |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...sides.map(
       (s) =>
-        `| ${name[s.side]} | ${Math.round(s.recordsPerSecond)} | ${s.seconds.toFixed(1)} | ${s.peakRssMiB.toFixed(0)} | ${s.outputRecords ?? '-'} | ${values.verify ? (s.verified ? 'exact' : 'WRONG') : 'not checked'} |`,
+        `| ${name[s.side]} | ${Math.round(s.recordsPerSecond)} | ${s.seconds.toFixed(1)} | ${s.cpuSecondsPer100k} | ${s.peakRssMiB.toFixed(0)} | ${s.outputRecords ?? '-'} | ${values.verify ? (s.verified ? 'exact' : 'WRONG') : 'not checked'} |`,
     ),
     '',
     `@cdc/streams / Kafka Streams throughput ratio: ${ratio.toFixed(3)}`,
