@@ -90,6 +90,8 @@ const { values } = parseArgs({
     'java-cache-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
     /** A folder: the processor runs with --cpu-prof there. */
     'cpu-prof': { type: 'string' },
+    /** `processing.threads` of the processor (stream threads in its process). */
+    threads: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -572,7 +574,13 @@ function pipelineFile(dir: string): string {
   const pipeline = {
     kafka: { brokers: [broker], clientId: applicationId },
     registry: { url: ep.registry.url },
-    processing: { ...processing, applicationId, stateDir: join(dir, 'state'), http: { port: 0 } },
+    processing: {
+      ...processing,
+      applicationId,
+      stateDir: join(dir, 'state'),
+      http: { port: 0 },
+      threads: Number(values.threads),
+    },
     telemetry: { http: { port: 0 } },
   };
   const file = join(dir, 'pipeline.yaml');
@@ -830,6 +838,7 @@ try {
     node: process.version,
     orders: ORDERS,
     partitions: PARTITIONS,
+    threads: Number(values.threads),
     customers: CUSTOMERS,
     regions: REGIONS.length,
     reference: {
