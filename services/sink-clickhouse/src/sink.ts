@@ -7,9 +7,8 @@
  *
  * Backpressure: past `batch.maxRows` buffered records consumption pauses; it resumes after a
  * flush. A flush that fails for a retriable reason (ClickHouse down or slow, registry down) is
- * retried with exponential backoff and full jitter while consumption stays paused. A batch is
- * decoded while the one before it is inserted (see `flushLoop`): memory is bounded by three
- * batches of `maxRows` (written, prepared, buffered) plus one fetch.
+ * retried with exponential backoff and full jitter while consumption stays paused: memory is
+ * bounded by `maxRows` plus one fetch.
  *
  * Topics: `sink.topics` is resolved against the existing topics at start and every
  * `topicRefreshMs` (subscription.ts). When the set changes (a table or collection created while
@@ -51,8 +50,6 @@ export interface SinkDeps {
   insert?: InsertOptions;
   /** Metrics, readiness and traces (default: none). */
   observer?: SinkObserver;
-  /** Topics never consumed whatever `sink.topics` says (the captures' quarantine topics: JSON, not rows). */
-  skipTopics?: readonly string[];
 }
 
 export interface FlushStats {
@@ -76,23 +73,6 @@ function toRetriable(err: unknown, what: string): unknown {
   });
 }
 
-/** Per partition, the first offset not to commit past: the lowest of `r`'s and what is there. */
-function limitAt(limits: Map<string, bigint>, r: KafkaRecord): void {
-  const k = `${r.topic}\u0000${r.partition}`;
-  const o = BigInt(r.offset);
-  if ((limits.get(k) ?? o + 1n) > o) limits.set(k, o);
-}
-
-/** A batch decoded, its tables ready: what `write` inserts, dead-letters and commits. */
-interface Prepared {
-  records: readonly KafkaRecord[];
-  pending: Map<string, Pending>;
-  letters: DeadLetter[];
-  newlyStopped: Map<string, Error>;
-  newlyStoppedTopics: Map<string, Error>;
-  limits: Map<string, bigint>;
-}
-
 interface Pending {
   table: string;
   items: RowItem[];
@@ -111,8 +91,6 @@ export class ClickHouseSink {
   private bufferSince = 0;
   private paused = false;
   private inFlight = 0;
-  /** The batch taken from the buffer whose write has not started (being prepared, or waiting for the previous write). */
-  private preparing: readonly KafkaRecord[] = [];
   private stopping = false;
   /** A topic switch is under way: the flush loop flushes at once and does not resume consumption. */
   private switching = false;
@@ -223,10 +201,7 @@ export class ClickHouseSink {
 
   private async matchingTopics(): Promise<string[]> {
     const { options } = this.deps;
-    return matchTopics(options.topics, await this.admin!.listTopics(), [
-      options.deadLetterTopic,
-      ...(this.deps.skipTopics ?? []),
-    ]);
+    return matchTopics(options.topics, await this.admin!.listTopics(), [options.deadLetterTopic]);
   }
 
   /** A consumer in the sink's group on `topics`, fetching into the buffer. */
@@ -382,90 +357,39 @@ export class ClickHouseSink {
     if (topics.length > 0) this.consumer.resume(topics.map((topic) => ({ topic })));
   }
 
-  /**
-   * Takes batches from the buffer. Each batch is prepared (decoded, its tables created or
-   * evolved) while the batch before it is written (inserted, dead-lettered, committed): the
-   * engine inserts off the event loop, so decoding the next batch meanwhile keeps both busy.
-   * Writes stay one at a time and in order, so offsets are committed in order.
-   */
   private async flushLoop(): Promise<void> {
     const { maxRows, maxWaitMs } = this.deps.options.batch;
-    /** The previous batch's write, with its outcome once settled. */
-    let writing: { settled: boolean; ok: boolean; error?: unknown; promise: Promise<void> } | undefined;
-    /** Waits for the write in flight; false if the loop must end (stopping cut it short). */
-    const settle = async (): Promise<boolean> => {
-      const w = writing;
-      if (w === undefined) return true;
-      await w.promise;
-      writing = undefined;
-      if (w.error !== undefined) throw w.error;
-      return w.ok;
-    };
     while (true) {
-      if (writing?.settled && !(await settle())) return;
       const due =
         this.buffer.length >= maxRows ||
         (this.buffer.length > 0 &&
           (this.clock.now() - this.bufferSince >= maxWaitMs || this.stopping || this.switching));
       if (!due || this.holdFlushes) {
-        if (this.stopping || this.switching) {
-          if (!(await settle())) return;
-          if (this.stopping) return;
-        }
-        if (!writing && this.buffer.length === 0 && this.markerTails.size > 0 && !this.holdFlushes)
+        if (this.stopping) return;
+        if (this.buffer.length === 0 && this.markerTails.size > 0 && !this.holdFlushes)
           await this.commit([], new Map());
-        await this.clock.sleep(writing ? 2 : 10);
+        await this.clock.sleep(10);
         continue;
       }
       const records = this.buffer;
       this.buffer = [];
       this.bufferSince = this.clock.now();
-      this.inFlight += records.length;
-      // Until its write starts, the batch holds back commits past transaction markers after it.
-      this.preparing = records;
-      let prepared: Prepared | undefined;
-      try {
-        prepared = await this.retrying(records, () => this.prepare(records));
-        if (!(await settle()) || prepared === undefined) return;
-      } finally {
-        this.preparing = [];
-      }
-      const batch = prepared;
-      const w = {
-        settled: false,
-        ok: false,
-        error: undefined as unknown,
-        promise: Promise.resolve(),
-      };
-      w.promise = this.retrying(records, () => this.observer.flush(records, () => this.write(batch))).then(
-        (stats) => {
-          w.ok = stats !== undefined;
-          // A retried write paused consumption: resume once it went through.
-          if (w.ok && this.buffer.length < maxRows && !this.stopping && !this.switching) this.resumeAll();
-        },
-        (err: unknown) => {
-          w.error = err ?? new Error('flush failed');
-        },
-      );
-      w.promise = w.promise.finally(() => {
-        w.settled = true;
-        this.inFlight -= records.length;
-      });
-      writing = w;
+      this.inFlight = records.length;
+      const ok = await this.flushWithRetry(records);
+      this.inFlight = 0;
+      if (!ok) return;
       if (this.buffer.length < maxRows && !this.stopping && !this.switching) this.resumeAll();
     }
   }
 
-  /**
-   * Runs one step of a batch until it succeeds, retrying retriable failures with backoff while
-   * consumption is paused; undefined if stopping cut it short (nothing of the batch committed).
-   */
-  private async retrying<T>(records: readonly KafkaRecord[], step: () => Promise<T>): Promise<T | undefined> {
+  /** Retries retriable failures with backoff until the flush succeeds; false if stopping cut it short (nothing committed). */
+  private async flushWithRetry(records: KafkaRecord[]): Promise<boolean> {
     const { initialDelayMs, maxDelayMs } = this.deps.options.retry;
     let stopDeadline: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await step();
+        await this.observer.flush(records, () => this.flush(records));
+        return true;
       } catch (err) {
         this.observer.error(err);
         if (!isRetriable(err)) {
@@ -481,7 +405,7 @@ export class ClickHouseSink {
                 records: records.length,
               },
             );
-            return undefined;
+            return false;
           }
         }
         this.pauseAll();
@@ -495,16 +419,23 @@ export class ClickHouseSink {
 
   /** One batch: decode, ensure tables, insert, dead-letter, commit. Idempotent: safe to retry as a whole. */
   async flush(records: readonly KafkaRecord[]): Promise<FlushStats> {
-    return this.write(await this.prepare(records));
-  }
-
-  /** A batch's first step: decode its records and create or evolve their tables. Safe to retry. */
-  private async prepare(records: readonly KafkaRecord[]): Promise<Prepared> {
-    const { options, tables } = this.deps;
+    const { options, tables, transport } = this.deps;
+    const insertOptions = this.deps.insert ?? { dedup: true };
     const pending = new Map<string, Pending>();
     const letters: DeadLetter[] = [];
     const newlyStopped = new Map<string, Error>();
-    const stop = (table: string, err: Error) => this.stopTable(newlyStopped, table, err);
+    const stop = (table: string, err: Error) => {
+      if (!this.stoppedTables.has(table) && !newlyStopped.has(table)) {
+        newlyStopped.set(table, err);
+        this.logger.error(
+          'table stopped: its records are not written or committed until the cause is fixed and the sink restarted',
+          {
+            table,
+            err,
+          },
+        );
+      }
+    };
     const newlyStoppedTopics = new Map<string, Error>();
     const stopTopic = (topic: string, table: string, err: Error) => {
       if (newlyStoppedTopics.has(topic)) return;
@@ -516,7 +447,11 @@ export class ClickHouseSink {
     };
     /** Per partition of a table stopped in this batch: the first offset not written (committed up to there). */
     const limits = new Map<string, bigint>();
-    const limit = (r: KafkaRecord) => limitAt(limits, r);
+    const limit = (r: KafkaRecord) => {
+      const k = `${r.topic}\u0000${r.partition}`;
+      const o = BigInt(r.offset);
+      if ((limits.get(k) ?? o + 1n) > o) limits.set(k, o);
+    };
     try {
       await this.resolveTables(new Set(records.map((r) => r.topic)));
     } catch (err) {
@@ -565,41 +500,6 @@ export class ClickHouseSink {
         }
         letters.push({ record, table, error: err });
       }
-    }
-    return { records, pending, letters, newlyStopped, newlyStoppedTopics, limits };
-  }
-
-  private stopTable(newlyStopped: Map<string, Error>, table: string, err: Error): void {
-    if (this.stoppedTables.has(table) || newlyStopped.has(table)) return;
-    newlyStopped.set(table, err);
-    this.logger.error(
-      'table stopped: its records are not written or committed until the cause is fixed and the sink restarted',
-      { table, err },
-    );
-  }
-
-  /**
-   * A batch's second step: insert each table's rows with the batch's deduplication token,
-   * dead-letter what cannot be written, commit. Safe to retry (the tokens make a repeated
-   * insert a no-op). A table or topic stopped since the batch was prepared is left out.
-   */
-  private async write(prepared: Prepared): Promise<FlushStats> {
-    const { tables, transport } = this.deps;
-    const insertOptions = this.deps.insert ?? { dedup: true };
-    const { records, newlyStoppedTopics } = prepared;
-    const letters = [...prepared.letters];
-    const newlyStopped = new Map(prepared.newlyStopped);
-    const limits = new Map(prepared.limits);
-    const limit = (r: KafkaRecord) => limitAt(limits, r);
-    const stop = (table: string, err: Error) => this.stopTable(newlyStopped, table, err);
-    const pending = new Map<string, Pending>();
-    for (const [table, p] of prepared.pending) {
-      if (this.stoppedTables.has(table)) {
-        for (const r of p.records) limit(r);
-        continue;
-      }
-      const items = p.items.filter((i) => !this.stoppedTopics.has(i.record.topic));
-      pending.set(table, items.length === p.items.length ? p : { ...p, items });
     }
     let rows = 0;
     for (const p of pending.values()) {
@@ -653,7 +553,7 @@ export class ClickHouseSink {
           table: d.table,
           err: d.error,
         });
-      await sendDeadLetters(this.producer!, this.deps.options.deadLetterTopic, letters);
+      await sendDeadLetters(this.producer!, options.deadLetterTopic, letters);
       this.observer.deadLettered(letters);
     }
     await this.commit(records, limits);
@@ -688,9 +588,9 @@ export class ClickHouseSink {
     for (const [k, tail] of this.markerTails) {
       if (this.isStopped(tail.topic) || limits.has(k)) continue;
       // Records delivered before the markers and not yet written hold the partition back.
-      const before = (r: KafkaRecord) =>
-        r.topic === tail.topic && r.partition === tail.partition && BigInt(r.offset) < tail.offset;
-      const waiting = this.buffer.some(before) || this.preparing.some(before);
+      const waiting = this.buffer.some(
+        (r) => r.topic === tail.topic && r.partition === tail.partition && BigInt(r.offset) < tail.offset,
+      );
       if (waiting) continue;
       if ((next.get(k)?.offset ?? -1n) < tail.offset) next.set(k, tail);
       this.markerTails.delete(k);
@@ -733,7 +633,7 @@ export class ClickHouseSink {
     return this.subscribed;
   }
 
-  /** Records held in memory: buffered, being prepared and being written (see the backpressure note above). */
+  /** Records held in memory: buffered plus the batch being flushed (bounded by `maxRows` plus one fetch). */
   get bufferedRecords(): number {
     return this.buffer.length + this.inFlight;
   }
