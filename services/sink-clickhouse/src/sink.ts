@@ -50,6 +50,8 @@ export interface SinkDeps {
   insert?: InsertOptions;
   /** Metrics, readiness and traces (default: none). */
   observer?: SinkObserver;
+  /** Topics never consumed whatever `sink.topics` says (the captures' quarantine topics: JSON, not rows). */
+  skipTopics?: readonly string[];
 }
 
 export interface FlushStats {
@@ -201,7 +203,10 @@ export class ClickHouseSink {
 
   private async matchingTopics(): Promise<string[]> {
     const { options } = this.deps;
-    return matchTopics(options.topics, await this.admin!.listTopics(), [options.deadLetterTopic]);
+    return matchTopics(options.topics, await this.admin!.listTopics(), [
+      options.deadLetterTopic,
+      ...(this.deps.skipTopics ?? []),
+    ]);
   }
 
   /** A consumer in the sink's group on `topics`, fetching into the buffer. */
