@@ -149,3 +149,56 @@ describe('a computed column', () => {
     );
   });
 });
+
+describe('a decimal column (Avro bytes)', () => {
+  const orders: AvroRecordSchema = {
+    type: 'record',
+    name: 'orders',
+    fields: [
+      { name: 'id', type: 'long' },
+      {
+        name: 'total',
+        type: ['null', { type: 'bytes', logicalType: 'decimal', precision: 12, scale: 2 }],
+        default: null,
+        'cdc.type': 'numeric',
+      },
+    ],
+  };
+  const cents = (n: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(n);
+    return b;
+  };
+  const t = compileTableTransform(
+    'public.orders',
+    {
+      key: 'public.orders',
+      transform: TableTransformSchema.parse({
+        filter: 'total > 10',
+        quality: [{ rule: 'range', column: 'total', min: 0.01, name: 'total-positive' }],
+      }),
+    },
+    orders,
+    [orders.fields[0]!],
+    [
+      { name: 'id', field: 'id', isKey: true },
+      { name: 'total', field: 'total', isKey: false },
+    ],
+    { where: 'sources.postgres[shop].tables' },
+  );
+
+  it('is read as its decimal value by rules and filters', () => {
+    expect(t.check({ id: 1n, total: cents(1250n) })).toEqual([]);
+    expect(t.check({ id: 2n, total: cents(-5n) })).toEqual([
+      {
+        rule: 'total-positive',
+        column: 'total',
+        action: 'count',
+        value: '"-0.05"',
+        expected: 'in [0.01, ∞]',
+      },
+    ]);
+    expect(t.keep({ id: 1n, total: cents(1250n) })).toBe(true);
+    expect(t.keep({ id: 1n, total: cents(999n) })).toBe(false);
+  });
+});

@@ -101,6 +101,12 @@ export function compileTableTransform(
   const { key, transform: t } = entry;
   const at = `${options.where}.${key}`;
   const byName = new Map(columns.map((c) => [c.name, c]));
+  // Rules and expressions read a decimal column as its decimal text, not its Avro bytes.
+  const plainOf = new Map(row.fields.map((f) => [f.name, plainReader(f)]));
+  const plain = (field: string, v: unknown): unknown => {
+    const read = plainOf.get(field);
+    return read ? read(v) : v;
+  };
   const paths = options.naming === 'paths';
   // The default entry ("*") applies what fits a table: a column it names that the table lacks is skipped there.
   const lenient = key === '*';
@@ -121,11 +127,11 @@ export function compileTableTransform(
     (path: string): unknown => {
       if (!paths) {
         const c = byName.get(path);
-        return c ? r[c.field] : undefined;
+        return c ? plain(c.field, r[c.field]) : undefined;
       }
       const parts = path.split('.');
       const c = byName.get(parts[0] as string);
-      let v: unknown = c ? r[c.field] : undefined;
+      let v: unknown = c ? plain(c.field, r[c.field]) : undefined;
       for (const p of parts.slice(1)) {
         if (typeof v === 'string' && v.startsWith('{')) v = safeJson(v);
         v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
@@ -253,7 +259,7 @@ export function compileTableTransform(
         : (r, key = () => '', nowMs = Date.now()) => {
             const out: Violation[] = [];
             for (const { field, rule } of rules) {
-              const v = rule.check(r[field], key, nowMs);
+              const v = rule.check(plain(field, r[field]), key, nowMs);
               if (v) out.push(v);
             }
             return out;
@@ -291,6 +297,30 @@ function safeJson(s: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** How rules and expressions read a field's values: a decimal's bytes become its decimal text. */
+function plainReader(field: AvroField): ((v: unknown) => unknown) | undefined {
+  const t = Array.isArray(field.type) ? field.type.find((x) => x !== 'null') : field.type;
+  if (typeof t !== 'object' || t === null || (t as { logicalType?: string }).logicalType !== 'decimal')
+    return undefined;
+  const scale = (t as { scale?: number }).scale ?? 0;
+  return (v) => (v instanceof Uint8Array ? decimalText(v, scale) : v);
+}
+
+/** An Avro decimal (big-endian two's complement unscaled value) as decimal text. */
+export function decimalText(bytes: Uint8Array, scale: number): string {
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  if (bytes.length > 0 && ((bytes[0] as number) & 0x80) !== 0) n -= 1n << BigInt(8 * bytes.length);
+  const negative = n < 0n;
+  let digits = (negative ? -n : n).toString();
+  if (scale <= 0) digits = n === 0n ? '0' : digits + '0'.repeat(-scale);
+  else {
+    digits = digits.padStart(scale + 1, '0');
+    digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  }
+  return negative ? `-${digits}` : digits;
 }
 
 function baseType(t: AvroSchema): string {
