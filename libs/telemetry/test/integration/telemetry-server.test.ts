@@ -74,6 +74,18 @@ describe('the telemetry listener', () => {
     t.metrics.restarts.add(1, { unit: 'sink', code: 'KAFKA_UNAVAILABLE' });
     t.metrics.retryAttempt.set(1, { unit: 'sink' });
     t.metrics.tableStopped.set(1, { stage: 'sink', table: 'orders', code: 'SCHEMA_INCOMPATIBLE' });
+    t.metrics.transformRecords.add(5, { stage: 'capture', table: 'public.orders', outcome: 'passed' });
+    t.metrics.qualityViolations.add(1, {
+      stage: 'capture',
+      table: 'public.orders',
+      rule: 'total-positive',
+      action: 'count',
+    });
+    t.metrics.verifyLastRun.set(1_700_000_000, { source: 'shop', table: 'public.orders' });
+    t.metrics.verifyMatch.set(1, { source: 'shop', table: 'public.orders' });
+    t.metrics.verifyMismatchedRows.set(0, { source: 'shop', table: 'public.orders' });
+    t.metrics.verifyRangesChecked.add(16, { source: 'shop', table: 'public.orders' });
+    t.metrics.verifyRowsChecked.add(1000, { source: 'shop', table: 'public.orders' });
 
     const res = await fetch(`${url}/metrics`);
     expect(res.status).toBe(200);
