@@ -92,10 +92,13 @@ function poison(path: string, reason: string): CdcError {
   );
 }
 
-/** A plain JS number as the BSON type the driver decoded it from: int32-range integers are ints. */
+/**
+ * A plain JS number as the BSON type the driver decoded it from: int32-range integers are ints;
+ * -0 is a double (no integer type holds its sign).
+ */
 function classifyNumber(n: number): ClassifiedValue {
-  if (Number.isInteger(n) && !Object.is(n, -0) && n >= INT32_MIN && n <= INT32_MAX)
-    return { kind: 'int', value: n };
+  if (Object.is(n, -0)) return { kind: 'double', value: n };
+  if (Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX) return { kind: 'int', value: n };
   if (Number.isSafeInteger(n)) return { kind: 'long', value: BigInt(n) };
   return { kind: 'double', value: n };
 }

@@ -89,6 +89,18 @@ describe('InferredSchema', () => {
     for (const f of schema.fields) expect(f.default).toBeNull();
   });
 
+  it('keeps the sign of -0, alone, in an array and beside a document', () => {
+    for (const doc of [
+      { _id: 0, x: -0 },
+      { _id: 0, a: [-0] },
+      { _id: 0, a: [-0, { b: 0 }] },
+    ]) {
+      const back = roundTrip(infer(doc), doc) as { x?: unknown; a?: unknown[] };
+      const v = back.x ?? back.a?.[0];
+      expect(Object.is(Number((v as { valueOf(): number }).valueOf()), -0), JSON.stringify(doc)).toBe(true);
+    }
+  });
+
   it('says a new version is needed only when a document adds something', () => {
     const inferred = InferredSchema.create({ namespace: NS });
     expect(inferred.observe({ a: 1 })).toMatchObject({ changed: true, version: 1 });
