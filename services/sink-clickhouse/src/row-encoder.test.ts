@@ -37,4 +37,9 @@ describe('encodeRows on flat rows (no replacer)', () => {
     const nested = encodeRows([{ ...flat, j: [1n] }]).toString();
     expect(nested).toBe(`${expected.slice(0, -2)},"j":["1"]}\n`);
   });
+
+  it('keeps a column named __proto__', () => {
+    const row = JSON.parse('{"__proto__":"proto","id":1}') as Record<string, unknown>;
+    expect(encodeRows([row]).toString()).toBe('{"__proto__":"proto","id":1}\n');
+  });
 });

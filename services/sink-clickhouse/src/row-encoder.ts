@@ -45,7 +45,8 @@ export function rawJsonString(bytes: Uint8Array): Buffer {
  * undefined when a value needs the replacer (bytes, or a nested object or array).
  */
 function plainRow(row: EncodedRow): EncodedRow | undefined {
-  const out: EncodedRow = {};
+  // No prototype: a column named `__proto__` stays a column.
+  const out: EncodedRow = Object.create(null);
   for (const k in row) {
     const v = row[k];
     switch (typeof v) {

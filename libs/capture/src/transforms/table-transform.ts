@@ -234,7 +234,7 @@ export function compileTableTransform(
   const project = !changesShape
     ? (r: Record<string, unknown>) => r
     : (r: Record<string, unknown>) => {
-        const out: Record<string, unknown> = {};
+        const out: Record<string, unknown> = Object.create(null); // a column named `__proto__` stays a column
         for (const f of row.fields) {
           if (excluded.has(f.name)) continue;
           const mask = masks.get(f.name);
