@@ -268,6 +268,20 @@ export class Streamer {
     return { ...snapshot, tables: [...new Set([...snapshot.tables, ...finished])] };
   }
 
+  /** Where a change sits: its transaction, its WAL position and its index in the transaction. */
+  private changeContext(tx: OpenTx, walStart: bigint, index: number): ChangeContext {
+    return {
+      name: this.o.name,
+      db: this.o.db,
+      finalLsn: tx.finalLsn,
+      lsn: walStart,
+      index,
+      xid: tx.xid,
+      commitTimeUsec: tx.commitTimeUsec,
+      ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
+    };
+  }
+
   private async onChange(
     walStart: bigint,
     msg: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' | 'message' }>,
@@ -294,16 +308,7 @@ export class Streamer {
         this.stats.skipped++;
         continue;
       }
-      const ctx: ChangeContext = {
-        name: this.o.name,
-        db: this.o.db,
-        finalLsn: tx.finalLsn,
-        lsn: walStart,
-        index,
-        xid: tx.xid,
-        commitTimeUsec: tx.commitTimeUsec,
-        ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
-      };
+      const ctx = this.changeContext(tx, walStart, index);
       const records = await this.records(msg, n, ctx);
       if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
       for (const r of records) {
@@ -338,16 +343,7 @@ export class Streamer {
     }
     if (incremental.watermark(msg.content) !== 'high') return;
     const index = tx.index++;
-    const ctx: ChangeContext = {
-      name: this.o.name,
-      db: this.o.db,
-      finalLsn: tx.finalLsn,
-      lsn: walStart,
-      index,
-      xid: tx.xid,
-      commitTimeUsec: tx.commitTimeUsec,
-      ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
-    };
+    const ctx = this.changeContext(tx, walStart, index);
     const records = incremental.high(ctx);
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
     for (const r of records) {
@@ -546,16 +542,7 @@ export class Streamer {
       return;
     }
     this.o.transforms.gate.resume(route.transform.table);
-    const ctx: ChangeContext = {
-      name: this.o.name,
-      db: this.o.db,
-      finalLsn: tx.finalLsn,
-      lsn: walStart,
-      index,
-      xid: tx.xid,
-      commitTimeUsec: tx.commitTimeUsec,
-      ...(this.o.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.o.maxRecordBytes }),
-    };
+    const ctx = this.changeContext(tx, walStart, index);
     const now = this.o.clock.now();
     const rs = route.captured.rowSchema;
     const records: OutRecord[] = [];
