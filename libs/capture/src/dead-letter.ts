@@ -8,13 +8,16 @@
  * Headers: `cdc.error.code`, `cdc.error.message`, `cdc.error.context` (JSON),
  * `cdc.source.topic` (where the change would have gone), `cdc.change-id`.
  */
-import { type CdcError, stableJson } from '@cdc/core';
+import {
+  type CdcError,
+  type DeadLetterReason,
+  DEAD_LETTER_HEADERS as H,
+  readDeadLetter,
+  stableJson,
+} from '@cdc/core';
 import type { OutRecord } from './offsets-store.ts';
 
-/** `<prefix>.dead-letter`. */
-export function deadLetterTopic(prefix: string): string {
-  return `${prefix}.dead-letter`;
-}
+export { deadLetterTopic } from '@cdc/core';
 
 export function deadLetterRecord(options: {
   topic: string;
@@ -32,11 +35,20 @@ export function deadLetterRecord(options: {
     key: options.key ?? null,
     value,
     headers: {
-      'cdc.error.code': error.code,
-      'cdc.error.message': error.message,
-      'cdc.error.context': JSON.stringify(error.context),
-      'cdc.source.topic': options.sourceTopic,
-      'cdc.change-id': options.changeId,
+      [H.code]: error.code,
+      [H.message]: error.message,
+      [H.context]: JSON.stringify(error.context),
+      [H.sourceTopic]: options.sourceTopic,
+      [H.changeId]: options.changeId,
     },
   };
+}
+
+/** The reason of the dead letter among `records` (what `deadLetterRecord` wrote). */
+export function deadLetterReason(records: readonly OutRecord[]): DeadLetterReason {
+  for (const r of records) {
+    const reason = r.headers ? readDeadLetter(r.headers) : null;
+    if (reason) return reason;
+  }
+  return { code: 'POISON_RECORD', message: '', topic: null };
 }

@@ -18,7 +18,7 @@ export {
   type WriterStats,
   type WriteScope,
 } from './change-writer.ts';
-export { deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
+export { deadLetterReason, deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
 export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offsets-store.ts';
 export { runSessions, type SessionLoopOptions } from './session-loop.ts';
 export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';

@@ -87,3 +87,19 @@ export {
   type SuperviseOptions,
   supervise,
 } from './retry.ts';
+export {
+  DEAD_LETTER_HEADERS,
+  DEFAULT_OFFSETS_TOPIC,
+  DEFAULT_SINK_DEAD_LETTER_TOPIC,
+  type DeadLetterReason,
+  deadLetterTopic,
+  isInternalTopic,
+  type KnownTopics,
+  quarantineTopic,
+  readDeadLetter,
+  SINK_DEAD_LETTER_HEADERS,
+  selectTopics,
+  type TopicKind,
+  topicKind,
+  topicPatterns,
+} from './topics.ts';

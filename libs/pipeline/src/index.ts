@@ -5,7 +5,7 @@
  *   const pipeline = loadPipeline('infra/pipelines/demo.yaml');
  *   for (const source of pipeline.sources.postgres) console.log(source.name, source.slot);
  */
-export { loadPipeline, type Pipeline, PipelineSchema } from './pipeline.ts';
+export { knownTopics, loadPipeline, type Pipeline, PipelineSchema } from './pipeline.ts';
 export {
   type ClickHouseSection,
   ClickHouseSectionSchema,

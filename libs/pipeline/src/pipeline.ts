@@ -1,4 +1,4 @@
-import { loadConfig } from '@cdc/core';
+import { DEFAULT_OFFSETS_TOPIC, type KnownTopics, loadConfig } from '@cdc/core';
 import { KafkaConfigSchema } from '@cdc/kafka';
 import { z } from 'zod';
 import { ClickHouseSectionSchema } from './sections/clickhouse.ts';
@@ -47,4 +47,10 @@ export type Pipeline = z.output<typeof PipelineSchema>;
 /** Reads and validates a pipeline file; throws `CONFIG_INVALID` naming every bad key. */
 export function loadPipeline(file: string, env: NodeJS.ProcessEnv = process.env): Pipeline {
   return loadConfig(PipelineSchema, { file, env });
+}
+
+/** The topic names this pipeline gives beyond the conventions of `topicKind` (`@cdc/core`). */
+export function knownTopics(pipeline: Pipeline): KnownTopics {
+  const sources = [...pipeline.sources.postgres, ...pipeline.sources.mongo];
+  return { offsetsTopics: [...new Set([DEFAULT_OFFSETS_TOPIC, ...sources.map((s) => s.offsetsTopic)])] };
 }

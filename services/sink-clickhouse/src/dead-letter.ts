@@ -8,7 +8,7 @@
  * own value is over it keeps its key and headers, and its value is replaced by nothing, with
  * `cdc.dlq.omitted-bytes` and the reason pointing at where it still is (topic, partition, offset).
  */
-import { CdcError, isCdcError } from '@cdc/core';
+import { CdcError, SINK_DEAD_LETTER_HEADERS as H, isCdcError } from '@cdc/core';
 import { type Producer, recordSizeConfig, sendSlices } from '@cdc/kafka';
 import { DEFAULT_MAX_RECORD_BYTES } from '@cdc/pipeline';
 import type { KafkaRecord } from './decode.ts';
@@ -33,13 +33,13 @@ export function deadLetterHeaders(d: DeadLetter, service: string): Record<string
     ? d.error
     : new CdcError('POISON_RECORD', String((d.error as Error)?.message ?? d.error), { cause: d.error });
   return {
-    'cdc.dlq.reason': err.message.slice(0, 2000),
-    'cdc.dlq.code': err.code,
-    'cdc.dlq.topic': d.record.topic,
-    'cdc.dlq.partition': String(d.record.partition),
-    'cdc.dlq.offset': d.record.offset,
-    'cdc.dlq.table': d.table,
-    'cdc.dlq.service': service,
+    [H.reason]: err.message.slice(0, 2000),
+    [H.code]: err.code,
+    [H.topic]: d.record.topic,
+    [H.partition]: String(d.record.partition),
+    [H.offset]: d.record.offset,
+    [H.table]: d.table,
+    [H.service]: service,
   };
 }
 
@@ -67,9 +67,9 @@ export function deadLetterMessage(
     value: null,
     headers: {
       ...headers,
-      'cdc.dlq.omitted-bytes': String(value.length),
-      'cdc.dlq.reason':
-        `${headers['cdc.dlq.reason']} (the value, ${value.length} bytes, is over what this topic holds, ${maxValueBytes}: it is still at ${d.record.topic} partition ${d.record.partition} offset ${d.record.offset})`.slice(
+      [H.omittedBytes]: String(value.length),
+      [H.reason]:
+        `${headers[H.reason]} (the value, ${value.length} bytes, is over what this topic holds, ${maxValueBytes}: it is still at ${d.record.topic} partition ${d.record.partition} offset ${d.record.offset})`.slice(
           0,
           2400,
         ),

@@ -12,6 +12,7 @@
 import { RegistryClient } from '@cdc/avro';
 import { CdcError } from '@cdc/core';
 import { createKafka, isRetriableKafkaError, pollGroupLag } from '@cdc/kafka';
+import { knownTopics } from '@cdc/pipeline';
 import { runService, type ServiceUnit } from '@cdc/service';
 import { telemetryObserver } from './observer.ts';
 import { startReadServer } from './read-server/read-server.ts';
@@ -101,10 +102,7 @@ runService({
             logger,
             clock,
             observer,
-            // The captures' quarantine topics hold JSON for `cdc quarantine`, not rows.
-            skipTopics: [...pipeline.sources.postgres, ...pipeline.sources.mongo].map(
-              (s) => `${s.topicPrefix ?? s.name}.quarantine`,
-            ),
+            known: knownTopics(pipeline),
           });
           const admin = kafka.admin();
           let stopLag = () => {};

@@ -24,6 +24,7 @@ import {
   type Clock,
   isCdcError,
   isRetriable,
+  type KnownTopics,
   type Logger,
   legacyTableNameForTopic,
   systemClock,
@@ -50,8 +51,8 @@ export interface SinkDeps {
   insert?: InsertOptions;
   /** Metrics, readiness and traces (default: none). */
   observer?: SinkObserver;
-  /** Topics never consumed whatever `sink.topics` says (the captures' quarantine topics: JSON, not rows). */
-  skipTopics?: readonly string[];
+  /** The pipeline's own topic names (offsets topics) beyond the conventions of `topicKind`: never consumed. */
+  known?: KnownTopics;
 }
 
 export interface FlushStats {
@@ -203,10 +204,12 @@ export class ClickHouseSink {
 
   private async matchingTopics(): Promise<string[]> {
     const { options } = this.deps;
-    return matchTopics(options.topics, await this.admin!.listTopics(), [
+    return matchTopics(
+      options.topics,
+      await this.admin!.listTopics(),
       options.deadLetterTopic,
-      ...(this.deps.skipTopics ?? []),
-    ]);
+      this.deps.known,
+    );
   }
 
   /** A consumer in the sink's group on `topics`, fetching into the buffer. */

@@ -1,34 +1,23 @@
 /**
  * Which topics the sink consumes: `sink.topics` (names, or `/regex/`) resolved against the
- * topics that exist. The sink resolves them itself, at start and every `topicRefreshMs`, and
- * subscribes by name: kafkajs resolves a pattern only once, when it subscribes, so a topic
- * created later (a new table, a new collection) would otherwise never be read.
+ * topics that exist, by `selectTopics` of `@cdc/core` (internal topics are never selected). The
+ * sink resolves them itself, at start and every `topicRefreshMs`, and subscribes by name: kafkajs
+ * resolves a pattern only once, when it subscribes, so a topic created later (a new table, a new
+ * collection) would otherwise never be read.
  */
-
-/** `'/^shop\\./'` → a RegExp; anything else is a topic name. */
-export function topicPatterns(topics: readonly string[]): (string | RegExp)[] {
-  return topics.map((t) =>
-    t.length > 2 && t.startsWith('/') && t.endsWith('/') ? new RegExp(t.slice(1, -1)) : t,
-  );
-}
+import { type KnownTopics, selectTopics } from '@cdc/core';
 
 /**
- * The existing topics that the patterns select, sorted. Internal topics (`__…`) and the sink's
- * own dead-letter topic are never selected, whatever the patterns say.
+ * The existing change topics that the patterns select, sorted, without the sink's own
+ * dead-letter topic (whatever it is named).
  */
 export function matchTopics(
   patterns: readonly string[],
   existing: readonly string[],
-  exclude: readonly string[] = [],
+  deadLetterTopic: string,
+  known: KnownTopics = {},
 ): string[] {
-  const res = topicPatterns(patterns);
-  const skip = new Set(exclude);
-  return existing
-    .filter(
-      (t) =>
-        !t.startsWith('__') && !skip.has(t) && res.some((r) => (typeof r === 'string' ? r === t : r.test(t))),
-    )
-    .sort();
+  return selectTopics(patterns, existing, known).filter((t) => t !== deadLetterTopic);
 }
 
 /** Whether two sorted topic lists differ. */

@@ -25,10 +25,7 @@ export type GateTransform = Pick<
   'table' | 'active' | 'keep' | 'check' | 'project' | 'hidden' | 'freshness'
 >;
 
-/** `<prefix>.quarantine`: compacted, keyed by table and row key. */
-export function quarantineTopic(prefix: string): string {
-  return `${prefix}.quarantine`;
-}
+export { quarantineTopic } from '@cdc/core';
 
 /** The quarantine record key of a row: `<table> <stable JSON of the key>`. */
 export function quarantineKey(table: string, key: Record<string, unknown> | string | null): string {

@@ -1,3 +1,4 @@
+import { DEFAULT_SINK_DEAD_LETTER_TOPIC } from '@cdc/core';
 import { z } from 'zod';
 
 /**
@@ -13,8 +14,8 @@ export const ClickHouseSinkSchema = z
   .strictObject({
     /** Consumer group of the sink (one group per ClickHouse target). */
     groupId: z.string().min(1).default('cdc-sink-clickhouse'),
-    /** Topics to consume: names, or `/regex/` (e.g. `/^shop\\./`). */
-    topics: z.array(z.string().min(1)).min(1).default(['/^(?!.*\\.dlq$)(?!__).*/']),
+    /** Topics to consume: names, or `/regex/` (e.g. `/^shop\\./`). The pipeline's internal topics (offsets, dead letters, quarantines, the processor's changelogs and repartition topics, `__*`; see `topicKind` in `@cdc/core`) are never consumed, whatever the patterns say. */
+    topics: z.array(z.string().min(1)).min(1).default(['/.*/']),
     /** How often the sink resolves `topics` again (ms): a topic created later (a new table or collection) is consumed from its beginning without a restart; 0 resolves them only at start. */
     topicRefreshMs: z.number().int().min(0).default(5_000),
     /** Per topic: the table name (default: the topic with `.` as `_`, see `tableNameForTopic` in `@cdc/core`; two topics or sources never share a table) and, for topics without an Avro key record, the value fields that identify a row. */
@@ -47,7 +48,7 @@ export const ClickHouseSinkSchema = z
     /** Consumer group session timeout: how long a crashed sink holds its partitions before the group moves them (the broker allows 6 s and up). */
     sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
     /** Records that cannot be written go here, with the reason in headers. */
-    deadLetterTopic: z.string().min(1).default('cdc.sink-clickhouse.dlq'),
+    deadLetterTopic: z.string().min(1).default(DEFAULT_SINK_DEAD_LETTER_TOPIC),
     /** An incompatible schema change: stop that table (the others go on) or dead-letter its records. */
     onIncompatibleSchema: z.enum(['stop-table', 'dead-letter']).default('stop-table'),
   })

@@ -1,3 +1,4 @@
+import { DEFAULT_OFFSETS_TOPIC } from '@cdc/core';
 import { z } from 'zod';
 import { MaxRecordBytesSchema } from './record-size.ts';
 import { checkTransforms, TransformsSchema } from './transforms.ts';
@@ -32,7 +33,7 @@ export const MongoSourceSchema = z
       .regex(/^[A-Za-z0-9_.-]+$/)
       .optional(),
     /** The compacted topic holding the capture's resume tokens and inferred schemas. */
-    offsetsTopic: z.string().default('cdc.offsets'),
+    offsetsTopic: z.string().default(DEFAULT_OFFSETS_TOPIC),
     /** Partitions of the collection topics the capture creates. */
     topicPartitions: z.number().int().positive().default(3),
     /** What to do when the registry rejects a collection's widened schema. */

@@ -1,3 +1,4 @@
+import { DEFAULT_OFFSETS_TOPIC } from '@cdc/core';
 import { z } from 'zod';
 import { MaxRecordBytesSchema } from './record-size.ts';
 import { checkTransforms, TransformsSchema } from './transforms.ts';
@@ -34,7 +35,7 @@ export const PostgresSourceSchema = z
       .regex(/^[A-Za-z0-9_.-]+$/)
       .optional(),
     /** The compacted topic holding the capture's committed source position. */
-    offsetsTopic: z.string().default('cdc.offsets'),
+    offsetsTopic: z.string().default(DEFAULT_OFFSETS_TOPIC),
     /** Partitions of the table topics the capture creates. */
     topicPartitions: z.number().int().positive().default(3),
     /**

@@ -1,4 +1,4 @@
-import { CdcError, isRetriable, type Logger } from '@cdc/core';
+import { CdcError, DEAD_LETTER_HEADERS, isRetriable, type Logger } from '@cdc/core';
 import type { ErrorHandlers, ErrorResponse } from '../error-handlers.ts';
 import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../processor.ts';
 import type { RecordMetadata, StreamRecord } from '../record.ts';
@@ -277,13 +277,13 @@ export class StreamTask {
       timestamp: raw.timestamp,
       headers: {
         ...this.rawHeaders(raw),
-        'cdc.error.stage': stage,
-        'cdc.error.node': node,
-        'cdc.error.message': message,
-        'cdc.error.code': (error as { code?: string })?.code ?? 'UNKNOWN',
-        'cdc.source.topic': raw.topic,
-        'cdc.source.partition': String(raw.partition),
-        'cdc.source.offset': raw.offset,
+        [DEAD_LETTER_HEADERS.stage]: stage,
+        [DEAD_LETTER_HEADERS.node]: node,
+        [DEAD_LETTER_HEADERS.message]: message,
+        [DEAD_LETTER_HEADERS.code]: (error as { code?: string })?.code ?? 'UNKNOWN',
+        [DEAD_LETTER_HEADERS.sourceTopic]: raw.topic,
+        [DEAD_LETTER_HEADERS.sourcePartition]: String(raw.partition),
+        [DEAD_LETTER_HEADERS.sourceOffset]: raw.offset,
       },
     });
     this.options.metrics.deadLettered += 1;

@@ -13,7 +13,7 @@
  * estimated, per collection) is logged every 5 s and kept in `progress`.
  */
 import { mongoKey } from '@cdc/avro';
-import type { ChangeWriter, OffsetsStore, OutRecord } from '@cdc/capture';
+import { type ChangeWriter, deadLetterReason, type OffsetsStore, type OutRecord } from '@cdc/capture';
 import { type Clock, type Logger, snapshotChangeId } from '@cdc/core';
 import type { Document, MongoClient } from 'mongodb';
 import { encodeChange, type RecordContext } from '../change-records.ts';
@@ -199,8 +199,8 @@ export class Snapshotter {
         progress.deadLetters++;
         this.o.observer?.deadLettered(
           route.baseTopic,
-          String(encoded.records[0]?.headers?.['cdc.error.code'] ?? 'POISON_RECORD'),
-          String(encoded.records[0]?.headers?.['cdc.error.message'] ?? ''),
+          deadLetterReason(encoded.records).code,
+          deadLetterReason(encoded.records).message,
         );
       }
       for (const r of encoded.records) {

@@ -12,7 +12,13 @@
  * `dropDatabase` is logged (its collections' drops came before it); `invalidate` is stored as
  * the stream's token (the stream reopens after it). Other DDL events only move the token.
  */
-import type { ChangeWriter, OffsetsStore, OutRecord, TopicSchemas } from '@cdc/capture';
+import {
+  type ChangeWriter,
+  deadLetterReason,
+  type OffsetsStore,
+  type OutRecord,
+  type TopicSchemas,
+} from '@cdc/capture';
 import { CdcError, type Clock, type Logger, mongoChangeId } from '@cdc/core';
 import type { ChangeStreamDocument } from 'mongodb';
 import { encodeChange, eventInput, type RecordContext, truncateRecords } from '../change-records.ts';
@@ -155,14 +161,14 @@ export class Streamer {
           this.stats.deadLetters++;
           this.observer.deadLettered(
             route.baseTopic,
-            String(encoded.records[0]?.headers?.['cdc.error.code'] ?? 'POISON_RECORD'),
-            String(encoded.records[0]?.headers?.['cdc.error.message'] ?? ''),
+            deadLetterReason(encoded.records).code,
+            deadLetterReason(encoded.records).message,
           );
           this.o.logger.warn('change sent to the dead-letter topic', {
             collection: ns,
             operationType: event.operationType,
             changeId: token,
-            reason: String(encoded.records[0]?.headers?.['cdc.error.message']),
+            reason: deadLetterReason(encoded.records).message,
           });
         }
         this.add(encoded.records);
