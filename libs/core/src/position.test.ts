@@ -2,9 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   comparePostgresPositions,
   formatLsn,
+  lsnHex,
   type PostgresPosition,
+  parseChangeId,
   parseLsn,
   postgresChangeId,
+  postgresChangeIdAt,
+  postgresVersionOf,
   snapshotChangeId,
 } from './position.ts';
 
@@ -61,5 +65,41 @@ describe('change ids', () => {
     expect(a).toBe(b);
     expect(snapshotChangeId('0/16B3749', 'public.orders', { id: 42, tenant: 1 })).not.toBe(a);
     expect(snapshotChangeId('0/16B3748', 'public.items', { id: 42, tenant: 1 })).not.toBe(a);
+  });
+});
+
+describe('change ids', () => {
+  it('parses back what postgresChangeId writes', () => {
+    const id = postgresChangeId({ commitLsn: '16/B374D848', index: 3 });
+    expect(parseChangeId(id)).toEqual({ kind: 'postgres', commitLsn: 0x16b374d848n, index: 3 });
+    expect(postgresChangeIdAt(lsnHex(0x16b374d848n), 3)).toBe(id);
+    expect(parseChangeId(snapshotChangeId('s1', 'public.t', { id: 1 }))).toEqual({ kind: 'snapshot' });
+    expect(parseChangeId('826000000012345678')).toEqual({ kind: 'opaque' });
+  });
+
+  it('orders a key’s changes: snapshot read, then streamed changes by commit and index', () => {
+    const snap = postgresVersionOf({ changeId: 'snap-x', op: 'r', source: { commitLsn: '0/100' } });
+    const first = postgresVersionOf({
+      changeId: postgresChangeId({ commitLsn: '0/100', index: 0 }),
+      op: 'u',
+      source: {},
+    });
+    const second = postgresVersionOf({
+      changeId: postgresChangeId({ commitLsn: '0/100', index: 1 }),
+      op: 'u',
+      source: {},
+    });
+    const later = postgresVersionOf({
+      changeId: postgresChangeId({ commitLsn: '0/200', index: 0 }),
+      op: 'd',
+      source: {},
+    });
+    expect(snap < first && first < second && second < later).toBe(true);
+  });
+
+  it('refuses a streamed change without a position, naming it', () => {
+    expect(() => postgresVersionOf({ changeId: 'abc', op: 'u', source: {} })).toThrow(
+      /change abc \(op u\) carries no usable position/,
+    );
   });
 });

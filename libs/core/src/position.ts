@@ -4,6 +4,7 @@
  * a restarted capture resumes and the deterministic `changeId` of every change.
  */
 import { createHash } from 'node:crypto';
+import { CdcError } from './errors.ts';
 
 /** A PostgreSQL log sequence number as PostgreSQL prints it: `16/B374D848`. */
 export type LsnText = string;
@@ -62,8 +63,67 @@ export function comparePostgresPositions(a: PostgresPosition, b: PostgresPositio
  * replay. 16 hex digits of commit LSN and 8 of the index, so ids sort in commit order.
  */
 export function postgresChangeId(position: Pick<PostgresPosition, 'commitLsn' | 'index'>): string {
-  const lsn = parseLsn(position.commitLsn).toString(16).padStart(16, '0');
-  return `${lsn}-${position.index.toString(16).padStart(8, '0')}`;
+  return postgresChangeIdAt(lsnHex(parseLsn(position.commitLsn)), position.index);
+}
+
+/** An LSN as the 16 hex digits of a change id. */
+export function lsnHex(lsn: bigint): string {
+  return lsn.toString(16).padStart(16, '0');
+}
+
+/** `postgresChangeId` from the commit LSN's `lsnHex` (a capture computes it once per transaction). */
+export function postgresChangeIdAt(commitLsnHex: string, index: number): string {
+  return `${commitLsnHex}-${index.toString(16).padStart(8, '0')}`;
+}
+
+const POSTGRES_CHANGE_ID = /^([0-9a-f]{16})-([0-9a-f]{8})$/;
+
+/** What a change id says: a streamed PostgreSQL change's position, or nothing to order by. */
+export type ParsedChangeId =
+  | { readonly kind: 'postgres'; readonly commitLsn: bigint; readonly index: number }
+  | { readonly kind: 'snapshot' }
+  | { readonly kind: 'opaque' };
+
+export function parseChangeId(changeId: string): ParsedChangeId {
+  const m = POSTGRES_CHANGE_ID.exec(changeId);
+  if (m) return { kind: 'postgres', commitLsn: BigInt(`0x${m[1]}`), index: Number.parseInt(m[2]!, 16) };
+  return changeId.startsWith('snap-') ? { kind: 'snapshot' } : { kind: 'opaque' };
+}
+
+/**
+ * The version of a PostgreSQL change in the native envelope: the number a ClickHouse
+ * ReplacingMergeTree keeps the highest of, per key. It grows with every change of a key and is
+ * the same on every replay, because it comes from the source position, never from the clock:
+ *
+ * - a streamed change (changeId `<16 hex commit LSN>-<8 hex index>`):
+ *   `commitLsn · 2^33 + index · 2 + 1`. Commit order is the order PostgreSQL applied the
+ *   changes; within one transaction the index orders them;
+ * - a snapshot read (`op: 'r'`): `snapshotLsn · 2^33`, where the capture puts the snapshot's
+ *   consistent point in `source.commitLsn` (falling back to `source.lsn`). Every change streamed
+ *   after the snapshot commits after that point, so it gets a higher version; a change committed
+ *   at the same LSN still wins through the low bit.
+ */
+export function postgresVersionOf(event: {
+  changeId: string;
+  op: string;
+  source: { commitLsn?: string; lsn?: string; snapshot?: string };
+}): bigint {
+  const id = parseChangeId(event.changeId);
+  if (id.kind === 'postgres' && event.op !== 'r')
+    return (id.commitLsn << 33n) | (BigInt(id.index) << 1n) | 1n;
+  const lsn = event.source.commitLsn ?? event.source.lsn;
+  if (event.op === 'r' && lsn !== undefined) {
+    try {
+      return parseLsn(lsn) << 33n;
+    } catch {
+      // falls through to the error below
+    }
+  }
+  throw new CdcError(
+    'POISON_RECORD',
+    `change ${event.changeId} (op ${event.op}) carries no usable position: a streamed change needs a changeId <commit LSN>-<index>, a snapshot read an X/Y source.commitLsn`,
+    { context: { changeId: event.changeId, op: event.op } },
+  );
 }
 
 /** The change id of a MongoDB change: its resume token is already unique and stable per event. */

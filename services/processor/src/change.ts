@@ -1,14 +1,8 @@
+import type { ChangeEvent } from '@cdc/core';
 import type { PlainRow } from './plain-value.ts';
 
-/** A CDC change event as the processor reads it (plain values; see `@cdc/core` `ChangeEvent`). */
-export interface Envelope {
-  before: PlainRow | null;
-  after: PlainRow | null;
-  source: { tsMs: number; [k: string]: unknown };
-  op: 'r' | 'c' | 'u' | 'd' | 't';
-  tsMs: number;
-  changeId: string;
-}
+/** A CDC change event as the processor reads it: the envelope of `@cdc/core`, with plain values. */
+export type Envelope = ChangeEvent<PlainRow>;
 
 /** One version of an (enriched) row: its fields and the commit time of the change that made it. */
 export interface RowVersion {

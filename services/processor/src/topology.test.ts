@@ -18,7 +18,19 @@ function envelope(
   after: PlainRow | null,
   tsMs: number,
 ): Envelope {
-  return { op, before, after, source: { tsMs, connector: 'postgresql' }, tsMs, changeId: `c-${tsMs}-${op}` };
+  const source = {
+    connector: 'postgresql',
+    name: 'shop',
+    db: 'cdc',
+    schema: 'public',
+    table: 'orders',
+    lsn: '0/0',
+    commitLsn: '0/0',
+    txId: null,
+    tsMs,
+    snapshot: 'false',
+  } as const;
+  return { op, before, after, source, tsMs, changeId: `c-${tsMs}-${op}` };
 }
 
 function section(aggregate: Record<string, unknown>[], joinType: 'left' | 'inner' = 'left') {

@@ -3,13 +3,8 @@
  * every change of a key and be the same on every replay, so it comes from the source position,
  * never from the clock. A UInt128:
  *
- * - PostgreSQL, streamed change (changeId `<16 hex commit LSN>-<8 hex index>`):
- *   `commitLsn · 2^33 + index · 2 + 1`. Commit order is the order PostgreSQL applied the
- *   changes; within one transaction the index orders them.
- * - PostgreSQL, snapshot read (`op: 'r'`): `snapshotLsn · 2^33`, where the capture puts the
- *   snapshot's consistent point in `source.commitLsn` (falling back to `source.lsn`). Every
- *   change streamed after the snapshot commits after that point, so it gets a higher version;
- *   a change committed at the same LSN still wins through the low bit.
+ * - PostgreSQL, native envelope: `postgresVersionOf` of `@cdc/core`, from the change id and the
+ *   commit LSN (the format's one home).
  * - MongoDB and aggregate (non-envelope) topics: the Kafka offset plus one (never 0: `t_current`
  *   keeps rows whose version is above the table's last truncation, 0 when it has none). A key always lands in the
  *   same partition and the capture/processor writes a key's changes in order, so offsets grow
@@ -29,35 +24,12 @@
  *   past the point) — and a snapshot taken again later (a connector restarted before its first
  *   snapshot was recorded as complete) wins over every change streamed before it.
  */
-import { CdcError, parseLsn } from '@cdc/core';
-
-const STREAMED_ID = /^([0-9a-f]{16})-([0-9a-f]{8})$/;
+import { CdcError, postgresVersionOf } from '@cdc/core';
 
 export type VersionSource = 'postgres-lsn' | 'debezium-lsn' | 'kafka-offset';
 
-export interface PostgresVersionInput {
-  changeId: string;
-  op: string;
-  source: { commitLsn?: string; lsn?: string; snapshot?: string };
-}
-
-export function postgresVersion(event: PostgresVersionInput): bigint {
-  const m = STREAMED_ID.exec(event.changeId);
-  if (m && event.op !== 'r') return (BigInt(`0x${m[1]}`) << 33n) | (BigInt(`0x${m[2]}`) << 1n) | 1n;
-  const lsn = event.source.commitLsn ?? event.source.lsn;
-  if (event.op === 'r' && lsn !== undefined) {
-    try {
-      return parseLsn(lsn) << 33n;
-    } catch {
-      // falls through to the error below
-    }
-  }
-  throw new CdcError(
-    'POISON_RECORD',
-    `change ${event.changeId} (op ${event.op}) carries no usable position: a streamed change needs a changeId <commit LSN>-<index>, a snapshot read an X/Y source.commitLsn`,
-    { context: { changeId: event.changeId, op: event.op } },
-  );
-}
+/** The version of a change of the native PostgreSQL envelope (see `postgresVersionOf`). */
+export const postgresVersion = postgresVersionOf;
 
 export function offsetVersion(offset: string): bigint {
   return BigInt(offset) + 1n;

@@ -20,7 +20,7 @@
  */
 import { type PgRowSchema, type PgTextValue, pgColumnValueFromText } from '@cdc/avro';
 import type { CompiledTransform, OutRecord, PreparedTopic } from '@cdc/capture';
-import { CdcError, formatLsn, type Op } from '@cdc/core';
+import { CdcError, formatLsn, lsnHex, type Op, postgresChangeIdAt } from '@cdc/core';
 import { type TupleValue, UNCHANGED_TOAST } from '../pgoutput/decoder.ts';
 import type { CapturedTable } from '../relations.ts';
 
@@ -72,8 +72,7 @@ export function sourceInfo(route: TableRoute, ctx: ChangeContext, snapshot = 'fa
 let memo = { lsn: -1n, text: '', hex: '' };
 
 function memoLsn(finalLsn: bigint) {
-  if (memo.lsn !== finalLsn)
-    memo = { lsn: finalLsn, text: formatLsn(finalLsn), hex: finalLsn.toString(16).padStart(16, '0') };
+  if (memo.lsn !== finalLsn) memo = { lsn: finalLsn, text: formatLsn(finalLsn), hex: lsnHex(finalLsn) };
   return memo;
 }
 
@@ -83,7 +82,7 @@ export function commitLsnText(finalLsn: bigint): string {
 
 /** `postgresChangeId` without parsing the LSN text again (the same string). */
 export function streamChangeId(finalLsn: bigint, index: number): string {
-  return `${memoLsn(finalLsn).hex}-${index.toString(16).padStart(8, '0')}`;
+  return postgresChangeIdAt(memoLsn(finalLsn).hex, index);
 }
 
 export function textOf(v: TupleValue): PgTextValue {
