@@ -93,6 +93,7 @@ export {
   type RegistryClientOptions,
   type SubjectVersion,
 } from './registry-client.ts';
+export { type RegisteredSchema, SchemaCache } from './schema-cache.ts';
 export type {
   AvroAnnotatedPrimitive,
   AvroArraySchema,

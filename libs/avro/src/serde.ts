@@ -18,8 +18,16 @@ import type avro from 'avsc';
 import { registerSchema } from './evolution.ts';
 import { type AvroType, type ParseSchemaOptions, parseSchema } from './parse-schema.ts';
 import type { RegistryClient } from './registry-client.ts';
+import { SchemaCache } from './schema-cache.ts';
 import type { AvroSchema } from './schema-types.ts';
-import { describeRecord, HEADER_SIZE, MAGIC_BYTE, type RecordContext, unframe } from './wire-format.ts';
+import {
+  describeRecord,
+  flatContext,
+  HEADER_SIZE,
+  MAGIC_BYTE,
+  type RecordContext,
+  unframe,
+} from './wire-format.ts';
 
 export interface AvroSerdeOptions {
   registry: RegistryClient;
@@ -71,8 +79,7 @@ export class AvroSerde {
   private readonly writers = new Map<string, Promise<SchemaWriter>>();
   private readonly writersReady = new Map<string, SchemaWriter>();
   /** schema id → Type. */
-  private readonly types = new Map<number, AvroType>();
-  private readonly typesPending = new Map<number, Promise<AvroType>>();
+  private readonly types: SchemaCache<AvroType>;
   /** schema fingerprint → Type (one parse per distinct schema). */
   private readonly typesByFingerprint = new Map<string, AvroType>();
   /** reader schema object → Type. */
@@ -86,6 +93,17 @@ export class AvroSerde {
     this.logger = options.logger ?? noopLogger;
     this.autoRegister = options.autoRegister ?? true;
     this.parseOptions = { wrapUnions: options.wrapUnions === true };
+    this.types = new SchemaCache(this.registry, ({ id, text }) => {
+      try {
+        return parseSchema(text, this.parseOptions);
+      } catch (err) {
+        throw new CdcError(
+          'SERDE_FAILED',
+          `schema id ${id} from the registry is not a valid Avro schema: ${(err as Error).message}`,
+          { context: { schemaId: id }, cause: err },
+        );
+      }
+    });
   }
 
   private fingerprint(schema: AvroSchema | string): string {
@@ -155,7 +173,7 @@ export class AvroSerde {
       }
       schemaId = found.id;
     }
-    if (!this.types.has(schemaId)) this.types.set(schemaId, type);
+    this.types.set(schemaId, type);
     this.logger.info('schema ready', { subject, schemaId });
     const writer: SchemaWriter = {
       subject,
@@ -228,45 +246,8 @@ export class AvroSerde {
   }
 
   /** The writer's Type for a schema id, fetched from the registry once. */
-  async typeForId(schemaId: number, context?: RecordContext): Promise<AvroType> {
-    const known = this.types.get(schemaId);
-    if (known) return known;
-    let pending = this.typesPending.get(schemaId);
-    if (pending === undefined) {
-      pending = this.fetchType(schemaId, context);
-      this.typesPending.set(schemaId, pending);
-      pending.then(
-        () => this.typesPending.delete(schemaId),
-        () => this.typesPending.delete(schemaId),
-      );
-    }
-    return pending;
-  }
-
-  private async fetchType(schemaId: number, context: RecordContext | undefined): Promise<AvroType> {
-    const text = await this.registry.schemaById(schemaId);
-    if (text === undefined) {
-      throw new CdcError(
-        'SERDE_FAILED',
-        `${describeRecord(context ?? {})} names schema id ${schemaId}, which the registry at ${this.registry.url} does not have: it was written against another registry, or the schema was deleted permanently`,
-        { context: { schemaId, registryUrl: this.registry.url, ...flatContext(context) } },
-      );
-    }
-    let type: AvroType;
-    try {
-      type = parseSchema(text, this.parseOptions);
-    } catch (err) {
-      throw new CdcError(
-        'SERDE_FAILED',
-        `schema id ${schemaId} from the registry is not a valid Avro schema: ${(err as Error).message}`,
-        {
-          context: { schemaId },
-          cause: err,
-        },
-      );
-    }
-    this.types.set(schemaId, type);
-    return type;
+  typeForId(schemaId: number, context?: RecordContext): Promise<AvroType> {
+    return this.types.load(schemaId, context);
   }
 
   private readerType(reader: AvroType | AvroSchema): AvroType {
@@ -332,16 +313,6 @@ export class AvroSerde {
       );
     }
   }
-}
-
-function flatContext(context: RecordContext | undefined): Record<string, string | number | undefined> {
-  if (!context) return {};
-  return {
-    topic: context.topic,
-    partition: context.partition,
-    offset: context.offset === undefined ? undefined : String(context.offset),
-    part: context.part,
-  };
 }
 
 function preview(v: unknown): string {

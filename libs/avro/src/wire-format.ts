@@ -42,6 +42,17 @@ export function frame(schemaId: number, payload: Uint8Array): Buffer {
   return out;
 }
 
+/** The parts of a record context as error-context fields. */
+export function flatContext(context: RecordContext | undefined): Record<string, string | number | undefined> {
+  if (!context) return {};
+  return {
+    topic: context.topic,
+    partition: context.partition,
+    offset: context.offset === undefined ? undefined : String(context.offset),
+    part: context.part,
+  };
+}
+
 /** `topic my.topic partition 3 offset 42 (value)`: the parts that are known. */
 export function describeRecord(context: RecordContext = {}): string {
   const parts: string[] = [];

@@ -1,4 +1,11 @@
-import { type AvroSchema, type AvroType, parseSchema, type RegistryClient, unframe } from '@cdc/avro';
+import {
+  type AvroSchema,
+  type AvroType,
+  parseSchema,
+  type RegistryClient,
+  SchemaCache,
+  unframe,
+} from '@cdc/avro';
 import { CdcError, type Logger } from '@cdc/core';
 import type { Serde } from '@cdc/streams';
 import { canonicalKey, type PlainRow, plainConverter } from './plain-value.ts';
@@ -18,52 +25,34 @@ interface Reader {
 export class RegistryReaders {
   private readonly registry: RegistryClient;
   private readonly logger: Logger;
-  private readonly wrapUnions: boolean;
-  private readonly readers = new Map<number, Reader>();
-  private readonly pending = new Map<number, Promise<void>>();
+  private readonly readers: SchemaCache<Reader>;
 
   constructor(registry: RegistryClient, logger: Logger, options: { wrapUnions?: boolean } = {}) {
     this.registry = registry;
     this.logger = logger;
-    this.wrapUnions = options.wrapUnions === true;
+    const wrapUnions = options.wrapUnions === true;
+    this.readers = new SchemaCache(registry, ({ text }) => {
+      const json = JSON.parse(text) as AvroSchema;
+      const wrap = wrapUnions || text.includes('"io.cdc.mongodb"');
+      return { type: parseSchema(json, { wrapUnions: wrap }), toPlain: plainConverter(json) };
+    });
   }
 
   /** Fetches every version of `<topic>-key` and `<topic>-value` for each topic. */
   async preload(topics: readonly string[]): Promise<void> {
     for (const topic of topics) {
       for (const subject of [`${topic}-key`, `${topic}-value`]) {
-        for (const v of await this.registry.versions(subject)) this.add(v.id, v.schema);
+        for (const v of await this.registry.versions(subject))
+          this.readers.add(v.id, typeof v.schema === 'string' ? v.schema : JSON.stringify(v.schema));
       }
     }
     this.logger.info('input schemas loaded', { topics, schemas: this.readers.size });
   }
 
-  private add(id: number, schema: string | AvroSchema): void {
-    if (this.readers.has(id)) return;
-    const json = typeof schema === 'string' ? JSON.parse(schema) : schema;
-    const wrap = this.wrapUnions || JSON.stringify(json).includes('"io.cdc.mongodb"');
-    this.readers.set(id, { type: parseSchema(json, { wrapUnions: wrap }), toPlain: plainConverter(json) });
-  }
-
   /** Undefined when `bytes` can be read now; else a promise that fetches its schema. */
   prepare(bytes: Buffer | null): Promise<void> | undefined {
     // Store bytes (JSON or canonical key text) need nothing; only wire-format bytes name a schema.
-    if (bytes === null || bytes.length < 5 || bytes[0] !== 0) return undefined;
-    const id = bytes.readInt32BE(1);
-    if (this.readers.has(id)) return undefined;
-    let p = this.pending.get(id);
-    if (!p) {
-      p = this.registry.schemaById(id).then((text) => {
-        this.pending.delete(id);
-        if (text === undefined)
-          throw new CdcError('SERDE_FAILED', `schema id ${id} is not in the registry`, {
-            context: { schemaId: id },
-          });
-        this.add(id, text);
-      });
-      this.pending.set(id, p);
-    }
-    return p;
+    return this.readers.prepare(bytes)?.then(() => undefined);
   }
 
   decode(topic: string, bytes: Buffer): unknown {

@@ -13,10 +13,13 @@ import {
   avroNamespaceFor,
   mongoIdText,
   parseSchema,
+  type RecordContext,
+  type RegisteredSchema,
   type RegistryClient,
+  SchemaCache,
   unframe,
 } from '@cdc/avro';
-import { CdcError, isCdcError } from '@cdc/core';
+import { CdcError } from '@cdc/core';
 import { isConnectJson, parseConnectJson } from './connect-json.ts';
 import type { EncodedRow } from './row-encoder.ts';
 import type { OutOfRangeNote } from './schema/column-type.ts';
@@ -74,7 +77,7 @@ interface Reader {
 
 export class RecordDecoder {
   private readonly registry: RegistryClient;
-  private readonly writers = new Map<number, Promise<WriterSchema>>();
+  private readonly writers: SchemaCache<WriterSchema>;
   private readonly readers = new Map<string, Reader>();
   private readonly shapes = new Map<string, TableShape>();
   /** Last value schema id seen per topic, for tombstones of upsert topics. */
@@ -88,43 +91,15 @@ export class RecordDecoder {
     keyColumnsFor: (topic: string) => readonly string[] | undefined = () => undefined,
   ) {
     this.registry = registry;
+    this.writers = new SchemaCache(registry, RecordDecoder.writerSchema);
     this.keyColumnsFor = keyColumnsFor;
   }
 
-  private writer(id: number): Promise<WriterSchema> {
-    let w = this.writers.get(id);
-    if (!w) {
-      w = this.fetch(id);
-      this.writers.set(id, w);
-      w.catch(() => this.writers.delete(id));
-    }
-    return w;
+  private writer(id: number, context?: RecordContext): Promise<WriterSchema> {
+    return this.writers.load(id, context);
   }
 
-  private async fetch(id: number): Promise<WriterSchema> {
-    let text: string | undefined;
-    try {
-      text = await this.registry.schemaById(id);
-    } catch (err) {
-      if (isCdcError(err)) throw err;
-      throw new CdcError(
-        'SCHEMA_REGISTRY_UNAVAILABLE',
-        `fetching schema id ${id}: ${(err as Error).message}`,
-        {
-          retriable: true,
-          cause: err,
-        },
-      );
-    }
-    if (text === undefined) {
-      throw new CdcError(
-        'SERDE_FAILED',
-        `schema id ${id} is not in the registry: the record was written against another registry`,
-        {
-          context: { schemaId: id },
-        },
-      );
-    }
+  private static writerSchema({ id, text }: RegisteredSchema): WriterSchema {
     const schema = JSON.parse(text) as AvroRecordSchema;
     if (typeof schema !== 'object' || schema.type !== 'record') {
       throw new CdcError(
@@ -181,7 +156,7 @@ export class RecordDecoder {
       return { id, schema: json.schema, value: json.value };
     }
     const { schemaId, payload } = unframe(buf, context);
-    const writer = await this.writer(schemaId);
+    const writer = this.writers.get(schemaId) ?? (await this.writer(schemaId, context));
     try {
       if (part === 'value' && writer.mongo) {
         const reader = await this.readerFor(record.topic, schemaId, writer);

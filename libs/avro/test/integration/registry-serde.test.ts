@@ -10,6 +10,7 @@ import { type CdcError, isCdcError } from '@cdc/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { RegistryClient } from '../../src/registry-client.ts';
+import { SchemaCache } from '../../src/schema-cache.ts';
 import type { AvroRecordSchema } from '../../src/schema-types.ts';
 import { AvroSerde } from '../../src/serde.ts';
 import { frame } from '../../src/wire-format.ts';
@@ -278,5 +279,38 @@ describe('Avro serde on the schema registry', () => {
     const onRead = await failure(down.deserialize(frame(v1Id, Buffer.alloc(0))));
     expect(onRead.code).toBe('SCHEMA_REGISTRY_UNAVAILABLE');
     expect(onRead.retriable).toBe(true);
+  });
+});
+
+describe('the schema cache every wire-format reader shares', () => {
+  it('fetches a schema id once however many records wait for it, and builds it once', async () => {
+    const ORDERS = subject('cache');
+    created.push(ORDERS);
+    const bytes = await serde.serialize(ORDERS, orderV1, order);
+    const id = bytes.readInt32BE(1);
+    let built = 0;
+    const cache = new SchemaCache(client, ({ text }) => {
+      built++;
+      return JSON.parse(text) as AvroRecordSchema;
+    });
+    expect(cache.get(id)).toBeUndefined();
+    const sent = await requestsDuring(async () => {
+      const waiting = [cache.prepare(bytes), cache.prepare(bytes), cache.load(id)];
+      expect(waiting.every((p) => p !== undefined)).toBe(true);
+      await Promise.all(waiting);
+    });
+    expect(sent).toEqual([`GET /schemas/ids/${id}`]);
+    expect(built).toBe(1);
+    expect(cache.get(id)?.name).toBe(orderV1.name);
+    expect(cache.prepare(bytes)).toBeUndefined();
+    expect(cache.prepare(Buffer.from('{"not":"avro"}'))).toBeUndefined();
+  });
+
+  it('names the topic and the registry for an id the registry does not have', async () => {
+    const cache = new SchemaCache(client, ({ text }) => text);
+    const err = await failure(cache.load(2_000_000_000, { topic: 'shop.orders', partition: 1, offset: 7 }));
+    expect(err.code).toBe('SERDE_FAILED');
+    expect(err.message).toContain('topic shop.orders partition 1 offset 7 names schema id 2000000000');
+    expect(err.message).toContain(url);
   });
 });

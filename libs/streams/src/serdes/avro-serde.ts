@@ -31,8 +31,8 @@ class AvroStreamsSerde<T> implements Serde<T> {
   private readonly avro: AvroSerde;
   private readonly subject: string;
   private readonly writer: SchemaWriter | undefined;
+  /** Per writer schema id: how this serde reads it (the schemas themselves: `AvroSerde`'s `SchemaCache`). */
   private readonly plans = new Map<number, ReadPlan>();
-  private readonly loading = new Map<number, Promise<void>>();
 
   constructor(avro: AvroSerde, subject: string, writer: SchemaWriter | undefined) {
     this.avro = avro;
@@ -57,13 +57,8 @@ class AvroStreamsSerde<T> implements Serde<T> {
     // Bytes that are not in the wire format are left to `deserialize`, which explains them.
     if (data === null || data.length < HEADER_SIZE || data[0] !== MAGIC_BYTE) return undefined;
     const schemaId = data.readInt32BE(1);
-    if (this.plans.has(schemaId)) return undefined;
-    let pending = this.loading.get(schemaId);
-    if (pending === undefined) {
-      pending = this.load(schemaId, topic).finally(() => this.loading.delete(schemaId));
-      this.loading.set(schemaId, pending);
-    }
-    return pending;
+    // Records waiting for the same id share the registry fetch (`AvroSerde.typeForId`).
+    return this.plans.has(schemaId) ? undefined : this.load(schemaId, topic);
   }
 
   private async load(schemaId: number, topic: string): Promise<void> {
@@ -81,7 +76,7 @@ class AvroStreamsSerde<T> implements Serde<T> {
         );
       }
     }
-    this.plans.set(schemaId, { writer, resolver });
+    if (!this.plans.has(schemaId)) this.plans.set(schemaId, { writer, resolver });
   }
 
   deserialize(topic: string, data: Buffer | null): T | null {
