@@ -14,12 +14,12 @@
  */
 import { parseArgs } from 'node:util';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { MongoCapture } from '@cdc/capture-mongo';
 import { noopLogger, systemClock } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { MongoSourceSchema } from '@cdc/pipeline';
 import { Int32, MongoClient } from 'mongodb';
-import { MongoCapture } from '../../services/capture-mongo/src/capture.ts';
 
 const { values } = parseArgs({
   options: {

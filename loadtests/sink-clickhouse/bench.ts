@@ -31,12 +31,10 @@ import {
 } from '@cdc/avro';
 import { formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
+import { localEndpoints } from '@cdc/local-stack';
 import { ClickHouseSinkSchema } from '@cdc/pipeline';
+import { ClickHouseSink, EmbeddedTransport, TableManager } from '@cdc/sink-clickhouse';
 import { Session } from 'chdb';
-import { localEndpoints } from '../../infra/local/src/endpoints.ts';
-import { TableManager } from '../../services/sink-clickhouse/src/schema/tables.ts';
-import { ClickHouseSink } from '../../services/sink-clickhouse/src/sink.ts';
-import { EmbeddedTransport } from '../../services/sink-clickhouse/src/transport/embedded-transport.ts';
 
 const { values } = parseArgs({
   options: {

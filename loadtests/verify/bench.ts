@@ -30,13 +30,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { compareTableRanges, connectSource, describeTable, openReader, replicaColumnTypes } from '@cdc/cli';
+import { localEndpoints } from '@cdc/local-stack';
 import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
-import { localEndpoints } from '../../infra/local/src/endpoints.ts';
-import { openReader } from '../../services/cli/src/clickhouse-target.ts';
-import { replicaColumnTypes } from '../../services/cli/src/verify/clickhouse-side.ts';
-import { connectSource, describeTable } from '../../services/cli/src/verify/postgres-side.ts';
-import { compareTableRanges } from '../../services/cli/src/verify/verify.ts';
 
 const { values } = parseArgs({
   options: {
@@ -225,7 +222,7 @@ async function damage(): Promise<void> {
 
 /** The engine's process: the directory served read-only over HTTP, as the sink serves it. */
 async function enginePhase(): Promise<void> {
-  const { startReadServer } = await import('../../services/sink-clickhouse/src/read-server/read-server.ts');
+  const { startReadServer } = await import('@cdc/sink-clickhouse');
   const { noopLogger } = await import('@cdc/core');
   const server = await startReadServer({ path: DIR, database: DB, port: 0, logger: noopLogger });
   process.stdout.write(`${server.port}\n`);

@@ -4,8 +4,9 @@
  * (one row per group and window, the latest result: the processor keys its results by group and
  * window, and the sink upserts by that key and deletes on a tombstone; `<topic>_current`).
  */
+
+import type { ServiceName } from '@cdc/cli';
 import type { Pipeline } from '@cdc/pipeline';
-import type { ServiceName } from '../../services/cli/src/services.ts';
 
 export interface AnalyticsQuery {
   /** A short name for the demo's verdict (`"top products" printed no rows`). */

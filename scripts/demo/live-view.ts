@@ -5,11 +5,16 @@
  * A service that does not run or answer shows "n/a". An ANSI redraw on a terminal, a line every
  * 5 s otherwise.
  */
-import { type PipelineRates, type Scrape, samplesOf } from '../../services/cli/src/pipeline-rates.ts';
-import { formatQuality, qualitySummary } from '../../services/cli/src/quality-summary.ts';
-import type { ServiceName } from '../../services/cli/src/services.ts';
-import type { StackState } from '../../services/cli/src/supervisor.ts';
-import { probeTelemetry } from '../../services/cli/src/telemetry-probe.ts';
+
+import type { ServiceName, StackState } from '@cdc/cli';
+import {
+  formatQuality,
+  type PipelineRates,
+  probeTelemetry,
+  qualitySummary,
+  type Scrape,
+  samplesOf,
+} from '@cdc/cli';
 import type { GeneratorStats } from './generator.ts';
 
 /** Scrapes `/metrics` of every service of the pipeline (those not started: "not running"). */

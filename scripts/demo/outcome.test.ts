@@ -1,5 +1,5 @@
+import type { PartitionLag } from '@cdc/cli';
 import { describe, expect, it } from 'vitest';
-import type { PartitionLag } from '../../services/cli/src/kafka-progress.ts';
 import {
   type CatchUpResult,
   type CatchUpRule,

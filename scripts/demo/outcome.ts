@@ -4,9 +4,7 @@
  * the end, the catch-up after the generator stopped, `cdc verify` and the analytics queries.
  * Also the catch-up rule: wait while the lag keeps shrinking, within an overall bound.
  */
-import type { PartitionLag } from '../../services/cli/src/kafka-progress.ts';
-import type { ServiceName } from '../../services/cli/src/services.ts';
-import type { ServiceExit, ServiceState } from '../../services/cli/src/supervisor.ts';
+import type { PartitionLag, ServiceExit, ServiceName, ServiceState } from '@cdc/cli';
 
 /**
  * What the demo reads of a service's entry in `state.json`: `restarts`, `exits` and `crashLoop`

@@ -9,10 +9,17 @@ import type { Admin } from 'kafkajs';
 export interface PartitionLag {
   topic: string;
   partition: number;
-  lag: number;
+  /** The group's committed offset (-1: none yet). */
+  committed: bigint;
+  end: bigint;
+  /** Offsets not yet consumed; transactional topics end with a commit marker, so a partition that is fully consumed shows 1. */
+  lag: bigint;
 }
 
-/** The lag of `groupId` on `topics` (default: every topic the group has committed offsets for). */
+/**
+ * The lag of `groupId` on `topics` (default: every topic the group has committed offsets for).
+ * A topic deleted since it was listed has nothing left to consume and is left out.
+ */
 export async function groupLag(
   admin: Admin,
   groupId: string,
@@ -22,14 +29,30 @@ export async function groupLag(
   const committed = await admin.fetchOffsets(topics ? { groupId, topics: [...topics] } : { groupId });
   const out: PartitionLag[] = [];
   for (const topic of topics ?? committed.map((c) => c.topic)) {
+    let ends: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+    try {
+      ends = await admin.fetchTopicOffsets(topic);
+    } catch (err) {
+      if ((err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') continue;
+      throw err;
+    }
     const mine = committed.find((c) => c.topic === topic);
-    for (const end of await admin.fetchTopicOffsets(topic)) {
-      const c = Number(mine?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1');
-      const from = c < 0 ? Number(end.low) : c;
-      out.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - from) });
+    for (const e of ends) {
+      const c = BigInt(mine?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1');
+      const end = BigInt(e.high);
+      const from = c < 0n ? BigInt(e.low) : c;
+      out.push({ topic, partition: e.partition, committed: c, end, lag: end > from ? end - from : 0n });
     }
   }
   return out;
+}
+
+/**
+ * Whether a group has consumed every data record: a partition may be behind by its last
+ * transaction's commit marker (one offset that holds no record), never more.
+ */
+export function drained(lags: readonly PartitionLag[]): boolean {
+  return lags.every((l) => l.lag <= 1n);
 }
 
 /**

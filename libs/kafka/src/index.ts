@@ -17,7 +17,7 @@ export type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 export { deleteTopicsIfExist, endOffsets, ensureTopics, recordSizeConfig, type TopicSpec } from './admin.ts';
 export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
-export { groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
+export { drained, groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
 export { isFencedError, isRetriableKafkaError, RETRIABLE_BROKER_ERRORS, toCdcError } from './errors.ts';
 export { sendSlices } from './send-slices.ts';
 export {

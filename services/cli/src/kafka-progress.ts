@@ -4,52 +4,7 @@
  */
 import type { Admin, Kafka } from '@cdc/kafka';
 
-export interface PartitionLag {
-  topic: string;
-  partition: number;
-  /** The group's committed offset (-1: none yet). */
-  committed: bigint;
-  end: bigint;
-  /** Offsets not yet consumed; transactional topics end with a commit marker, so a partition that is fully consumed shows 1. */
-  lag: bigint;
-}
-
-export async function groupLag(
-  admin: Admin,
-  groupId: string,
-  topics: readonly string[],
-): Promise<PartitionLag[]> {
-  if (topics.length === 0) return [];
-  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
-  const out: PartitionLag[] = [];
-  for (const t of topics) {
-    let ends: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
-    try {
-      ends = await admin.fetchTopicOffsets(t);
-    } catch (err) {
-      // Deleted since it was listed: nothing left to consume.
-      if ((err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') continue;
-      throw err;
-    }
-    const mine = committed.find((c) => c.topic === t);
-    for (const e of ends) {
-      const c = BigInt(mine?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1');
-      const end = BigInt(e.high);
-      const start = BigInt(e.low);
-      const from = c < 0n ? start : c;
-      out.push({ topic: t, partition: e.partition, committed: c, end, lag: end > from ? end - from : 0n });
-    }
-  }
-  return out;
-}
-
-/**
- * Whether a group has consumed every data record: a partition may be behind by its last
- * transaction's commit marker (one offset that holds no record), never more.
- */
-export function drained(lags: readonly PartitionLag[]): boolean {
-  return lags.every((l) => l.lag <= 1n);
-}
+export { drained, groupLag, type PartitionLag } from '@cdc/kafka';
 
 /** Every position stored in an offsets topic (`key → position`), read_committed, from the beginning. */
 export async function readPositions(

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import type { Pipeline } from '@cdc/pipeline';
 
 /** The services a pipeline file can run, in start order (sources first, the sink last). */
@@ -15,26 +16,41 @@ export const isServiceName = (s: string): s is ServiceName => (SERVICES as reado
 /** The repository root (this file is `services/cli/{src,dist}/services.{ts,js}`). */
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
-/** `services/<name>/dist/main.js`. */
-export function serviceEntry(name: ServiceName, root = REPO_ROOT): string {
-  return resolve(root, 'services', name, 'dist', 'main.js');
+const require = createRequire(import.meta.url);
+
+/** A package's folder and its command (the first `bin` of its package.json), found as Node finds the package. */
+export function packageCommand(pkg: string): { dir: string; bin: string } | undefined {
+  let manifest: string;
+  try {
+    manifest = require.resolve(`${pkg}/package.json`);
+  } catch {
+    return undefined;
+  }
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin?: string | Record<string, string> };
+  const first = typeof bin === 'string' ? bin : bin && Object.values(bin)[0];
+  return first === undefined ? undefined : { dir: dirname(manifest), bin: resolve(dirname(manifest), first) };
+}
+
+/** The command of the service's package `@cdc/<name>` (its `dist/main.js`). */
+export function serviceEntry(name: ServiceName): string | undefined {
+  return packageCommand(`@cdc/${name}`)?.bin;
 }
 
 export type Availability =
   | { name: ServiceName; available: true; entry: string }
   | { name: ServiceName; available: false; reason: string };
 
-/** Whether a service exists in this checkout and is built. */
-export function availability(name: ServiceName, root = REPO_ROOT): Availability {
-  const entry = serviceEntry(name, root);
+/** Whether a service's package is installed and built. */
+export function availability(name: ServiceName): Availability {
+  const entry = serviceEntry(name);
+  if (entry === undefined)
+    return {
+      name,
+      available: false,
+      reason: `the package @cdc/${name} is not installed: run \`npm install\``,
+    };
   if (existsSync(entry)) return { name, available: true, entry };
-  if (!existsSync(resolve(root, 'services', name, 'src', 'main.ts')))
-    return { name, available: false, reason: `services/${name} has no main.ts in this checkout yet` };
-  return {
-    name,
-    available: false,
-    reason: `services/${name} is not built: run \`npx tsc -b services/${name}\` (or \`npm run build\`)`,
-  };
+  return { name, available: false, reason: `@cdc/${name} is not built: run \`npm run build\`` };
 }
 
 /** The services a pipeline file needs: a capture per source kind, the processor when it declares processing, the sink when it has a ClickHouse target. */

@@ -10,10 +10,11 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { CdcError, EXIT_NEEDS_FIX } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { isAlive, isSupervisorAlive, signalOne, stopProcess } from './process-control.ts';
-import { availability, isConsumer, REPO_ROOT, SERVICES, type ServiceName, servicesOf } from './services.ts';
+import { availability, isConsumer, SERVICES, type ServiceName, servicesOf } from './services.ts';
 import { readPid, type ServiceState, type StackState, type StateDir } from './state-dir.ts';
 
 export { isAlive } from './process-control.ts';
@@ -26,7 +27,7 @@ export {
 } from './state-dir.ts';
 
 /** The built CLI: the supervisor runs as `node <this> supervise …`. */
-const CLI_MAIN = resolve(REPO_ROOT, 'services', 'cli', 'dist', 'main.js');
+const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 export function tail(file: string, lines: number): string {
   if (!existsSync(file)) return '(no log)';

@@ -90,7 +90,7 @@ runService({
                 intervalMs: 5_000,
                 report: (lags) => {
                   for (const l of lags)
-                    telemetry.metrics.consumerLag.set(l.lag, {
+                    telemetry.metrics.consumerLag.set(Number(l.lag), {
                       group: section.applicationId,
                       topic: l.topic,
                       partition: l.partition,

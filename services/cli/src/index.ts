@@ -1,0 +1,43 @@
+/**
+ * @cdc/cli as a library: what `cdc` does, for programs that drive a pipeline (the demo, the
+ * benchmarks, a control plane). The `cdc` command itself is `main.ts`.
+ *
+ *   import { StateDir, up, verify, formatVerifyReport } from '@cdc/cli';
+ *   const state = new StateDir('.stack/cdc');
+ *   await up({ config: 'infra/pipelines/demo.yaml', state, out: console.log });
+ *   console.log(formatVerifyReport(await verify({ pipeline, logger })));
+ */
+export { type ClickHouseReader, openReader } from './clickhouse-target.ts';
+export { drained, groupLag, type PartitionLag, readPositions } from './kafka-progress.ts';
+export {
+  type PipelineRates,
+  pipelineRates,
+  type Scrape,
+  type SnapshotProgress,
+  samplesOf,
+} from './pipeline-rates.ts';
+export { formatQuality, qualitySummary, type TableQuality } from './quality-summary.ts';
+export {
+  type Availability,
+  availability,
+  isServiceName,
+  SERVICES,
+  type ServiceName,
+  serviceEntry,
+  servicesOf,
+} from './services.ts';
+export { type ServiceExit, type ServiceState, type StackState, StateDir } from './state-dir.ts';
+export { down, isAlive, tail, type UpOptions, type UpResult, up } from './supervisor.ts';
+export { formatTable } from './table-format.ts';
+export { type Probe, probeTelemetry } from './telemetry-probe.ts';
+export { replicaColumnTypes } from './verify/clickhouse-side.ts';
+export { connectSource, describeTable, type SourceTable } from './verify/postgres-side.ts';
+export {
+  compareTableRanges,
+  formatVerifyReport,
+  type SourceReport,
+  type TableReport,
+  type VerifyOptions,
+  type VerifyReport,
+  verify,
+} from './verify/verify.ts';
