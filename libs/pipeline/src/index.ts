@@ -6,6 +6,7 @@
  *   for (const source of pipeline.sources.postgres) console.log(source.name, source.slot);
  */
 export { knownTopics, loadPipeline, type Pipeline, PipelineSchema } from './pipeline.ts';
+export { pipelineReference, type ReferenceRow, referenceRows } from './reference.ts';
 export {
   type ClickHouseSection,
   ClickHouseSectionSchema,

@@ -16,18 +16,37 @@ import { TelemetrySectionSchema } from './sections/telemetry.ts';
  */
 export const PipelineSchema = z
   .strictObject({
-    kafka: KafkaConfigSchema,
-    registry: RegistrySectionSchema,
+    kafka: KafkaConfigSchema.meta({ description: 'How every service reaches Kafka, the event log.' }),
+    registry: RegistrySectionSchema.meta({
+      description: "The Confluent-compatible schema registry that holds the topics' Avro schemas.",
+    }),
     sources: z
       .strictObject({
-        postgres: z.array(PostgresSourceSchema).default([]),
-        mongo: z.array(MongoSourceSchema).default([]),
+        postgres: z.array(PostgresSourceSchema).default([]).meta({
+          description:
+            'PostgreSQL databases, each captured by logical replication (pgoutput) into its own topics.',
+        }),
+        mongo: z
+          .array(MongoSourceSchema)
+          .default([])
+          .meta({ description: 'MongoDB deployments, each captured by change streams into its own topics.' }),
       })
-      .prefault({}),
-    clickhouse: ClickHouseSectionSchema.optional(),
-    processing: ProcessingSectionSchema.optional(),
-    telemetry: TelemetrySectionSchema.prefault({}),
-    restart: RestartSectionSchema.prefault({}),
+      .prefault({})
+      .meta({ description: 'The databases to capture, by kind.' }),
+    clickhouse: ClickHouseSectionSchema.optional().meta({
+      description:
+        'The ClickHouse target of the sink: the embedded engine (`embedded`) or a server (`url`); without it no sink runs.',
+    }),
+    processing: ProcessingSectionSchema.optional().meta({
+      description:
+        'Enrichment joins and windowed aggregates run by the processor; without it no processor runs.',
+    }),
+    telemetry: TelemetrySectionSchema.prefault({}).meta({
+      description: 'Metrics, health and readiness endpoints, and optional OTLP export, of every service.',
+    }),
+    restart: RestartSectionSchema.prefault({}).meta({
+      description: 'How every service retries a retriable failure before it gives up.',
+    }),
   })
   .superRefine((p, ctx) => {
     const names = [...p.sources.postgres, ...p.sources.mongo].map((s) => s.name);

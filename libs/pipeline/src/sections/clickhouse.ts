@@ -12,13 +12,19 @@ import { z } from 'zod';
  */
 export const ClickHouseSinkSchema = z
   .strictObject({
-    /** Consumer group of the sink (one group per ClickHouse target). */
-    groupId: z.string().min(1).default('cdc-sink-clickhouse'),
-    /** Topics to consume: names, or `/regex/` (e.g. `/^shop\\./`). The pipeline's internal topics (offsets, dead letters, quarantines, the processor's changelogs and repartition topics, `__*`; see `topicKind` in `@cdc/core`) are never consumed, whatever the patterns say. */
-    topics: z.array(z.string().min(1)).min(1).default(['/.*/']),
-    /** How often the sink resolves `topics` again (ms): a topic created later (a new table or collection) is consumed from its beginning without a restart; 0 resolves them only at start. */
-    topicRefreshMs: z.number().int().min(0).default(5_000),
-    /** Per topic: the table name (default: the topic with `.` as `_`, see `tableNameForTopic` in `@cdc/core`; two topics or sources never share a table) and, for topics without an Avro key record, the value fields that identify a row. */
+    groupId: z
+      .string()
+      .min(1)
+      .default('cdc-sink-clickhouse')
+      .meta({ description: 'Consumer group of the sink (one group per ClickHouse target).' }),
+    topics: z.array(z.string().min(1)).min(1).default(['/.*/']).meta({
+      description:
+        "Topics to consume: names, or `/regex/` (e.g. `/^shop\\\\./`). The pipeline's internal topics (offsets, dead letters, quarantines, the processor's changelogs and repartition topics, `__*`; see `topicKind` in `@cdc/core`) are never consumed, whatever the patterns say.",
+    }),
+    topicRefreshMs: z.number().int().min(0).default(5_000).meta({
+      description:
+        'How often the sink resolves `topics` again (ms): a topic created later (a new table or collection) is consumed from its beginning without a restart; 0 resolves them only at start.',
+    }),
     tables: z
       .record(
         z.string(),
@@ -30,58 +36,118 @@ export const ClickHouseSinkSchema = z
           keyColumns: z.array(z.string().min(1)).optional(),
         }),
       )
-      .default({}),
+      .default({})
+      .meta({
+        description:
+          'Per topic: the table name (default: the topic with `.` as `_`, see `tableNameForTopic` in `@cdc/core`; two topics or sources never share a table) and, for topics without an Avro key record, the value fields that identify a row.',
+      }),
     batch: z
       .strictObject({
-        /** Flush when this many records are buffered (consumption pauses beyond it). */
-        maxRows: z.number().int().positive().default(5_000),
-        /** Flush at the latest this long after the first buffered record. */
-        maxWaitMs: z.number().int().positive().default(500),
+        maxRows: z
+          .number()
+          .int()
+          .positive()
+          .default(5_000)
+          .meta({ description: 'Flush when this many records are buffered (consumption pauses beyond it).' }),
+        maxWaitMs: z
+          .number()
+          .int()
+          .positive()
+          .default(500)
+          .meta({ description: 'Flush at the latest this long after the first buffered record.' }),
       })
-      .prefault({}),
+      .prefault({})
+      .meta({ description: 'When the sink flushes a batch of rows to ClickHouse.' }),
     retry: z
       .strictObject({
-        initialDelayMs: z.number().int().positive().default(200),
-        maxDelayMs: z.number().int().positive().default(10_000),
+        initialDelayMs: z
+          .number()
+          .int()
+          .positive()
+          .default(200)
+          .meta({ description: 'The first wait after a failed write.' }),
+        maxDelayMs: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .meta({ description: 'The ceiling of the wait between writes.' }),
       })
-      .prefault({}),
-    /** Consumer group session timeout: how long a crashed sink holds its partitions before the group moves them (the broker allows 6 s and up). */
-    sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
-    /** Records that cannot be written go here, with the reason in headers. */
-    deadLetterTopic: z.string().min(1).default(DEFAULT_SINK_DEAD_LETTER_TOPIC),
-    /** An incompatible schema change: stop that table (the others go on) or dead-letter its records. */
-    onIncompatibleSchema: z.enum(['stop-table', 'dead-letter']).default('stop-table'),
+      .prefault({})
+      .meta({
+        description: 'The backoff between attempts to write a batch that failed for a retriable reason.',
+      }),
+    sessionTimeoutMs: z.number().int().min(6_000).default(30_000).meta({
+      description:
+        'Consumer group session timeout: how long a crashed sink holds its partitions before the group moves them (the broker allows 6 s and up).',
+    }),
+    deadLetterTopic: z
+      .string()
+      .min(1)
+      .default(DEFAULT_SINK_DEAD_LETTER_TOPIC)
+      .meta({ description: 'Records that cannot be written go here, with the reason in headers.' }),
+    onIncompatibleSchema: z.enum(['stop-table', 'dead-letter']).default('stop-table').meta({
+      description:
+        'An incompatible schema change: stop that table (the others go on) or dead-letter its records.',
+    }),
   })
   .prefault({});
 
 /** Where the sink writes (owned by services/sink-clickhouse). */
 export const ClickHouseSectionSchema = z.union([
   z.strictObject({
-    /** The embedded engine (chdb) on a data directory: the zero-setup default. */
-    embedded: z.strictObject({
-      path: z.string().min(1),
-      /** Read-only SQL over HTTP on 127.0.0.1 (`/?query=…`), shaped like ClickHouse's HTTP interface; port 0 picks one. */
-      http: z
-        .strictObject({
-          enabled: z.boolean().default(true),
-          port: z.number().int().min(0).max(65535).default(18124),
-        })
-        .prefault({}),
-    }),
+    embedded: z
+      .strictObject({
+        path: z.string().min(1).meta({
+          description: 'The data directory of the embedded engine (one process at a time holds it).',
+        }),
+        http: z
+          .strictObject({
+            enabled: z.boolean().default(true).meta({ description: 'Serve the read-only SQL endpoint.' }),
+            port: z
+              .number()
+              .int()
+              .min(0)
+              .max(65535)
+              .default(18124)
+              .meta({ description: 'The port of the read-only SQL endpoint.' }),
+          })
+          .prefault({})
+          .meta({
+            description:
+              "Read-only SQL over HTTP on 127.0.0.1 (`/?query=…`), shaped like ClickHouse's HTTP interface; port 0 picks one.",
+          }),
+      })
+      .meta({ description: 'The embedded engine (chdb) on a data directory: the zero-setup default.' }),
     database: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-      .default('cdc'),
-    sink: ClickHouseSinkSchema,
+      .default('cdc')
+      .meta({ description: 'The ClickHouse database of the replica tables.' }),
+    sink: ClickHouseSinkSchema.meta({
+      description: 'How the sink consumes the topics and writes the tables.',
+    }),
   }),
   z.strictObject({
-    /** A ClickHouse server over HTTP(S). */
-    url: z.url(),
-    database: z.string().default('default'),
-    username: z.string().default('default'),
-    password: z.string().optional(),
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-    sink: ClickHouseSinkSchema,
+    url: z.url().meta({ description: 'A ClickHouse server over HTTP(S).' }),
+    database: z
+      .string()
+      .default('default')
+      .meta({ description: 'The ClickHouse database of the replica tables.' }),
+    username: z.string().default('default').meta({ description: 'The ClickHouse user.' }),
+    password: z
+      .string()
+      .optional()
+      .meta({ description: 'The ClickHouse password: a secret (use `${VAR}`), never logged.' }),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(30_000)
+      .meta({ description: 'How long one request to ClickHouse may take.' }),
+    sink: ClickHouseSinkSchema.meta({
+      description: 'How the sink consumes the topics and writes the tables.',
+    }),
   }),
 ]);
 export type ClickHouseSection = z.output<typeof ClickHouseSectionSchema>;

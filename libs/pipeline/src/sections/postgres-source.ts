@@ -6,70 +6,125 @@ import { checkTransforms, TransformsSchema } from './transforms.ts';
 /** One PostgreSQL database to capture (owned by services/capture-postgres). */
 export const PostgresSourceSchema = z
   .strictObject({
-    /** The capture's logical name: the topic prefix and the key of its stored positions. */
-    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (it is part of topic names)'),
-    connection: z.strictObject({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().positive().default(5432),
-      database: z.string().min(1),
-      user: z.string().min(1),
-      password: z.string().optional(),
-      ssl: z
-        .union([
-          z.boolean(),
-          z.strictObject({ ca: z.string().optional(), rejectUnauthorized: z.boolean().default(true) }),
-        ])
-        .default(false),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (it is part of topic names)')
+      .meta({
+        description: "The capture's logical name: the topic prefix and the key of its stored positions.",
+      }),
+    connection: z
+      .strictObject({
+        host: z.string().default('127.0.0.1').meta({ description: 'The database host.' }),
+        port: z.number().int().positive().default(5432).meta({ description: 'The database port.' }),
+        database: z.string().min(1).meta({ description: 'The database to capture.' }),
+        user: z.string().min(1).meta({
+          description: 'The user the capture connects as (REPLICATION, and SELECT on the captured tables).',
+        }),
+        password: z
+          .string()
+          .optional()
+          .meta({ description: "The user's password: a secret (use `${VAR}`), never logged." }),
+        ssl: z
+          .union([
+            z.boolean(),
+            z.strictObject({
+              ca: z
+                .string()
+                .optional()
+                .meta({ description: "PEM of the CA that signed the server's certificate." }),
+              rejectUnauthorized: z.boolean().default(true).meta({
+                description:
+                  'Refuse a server certificate that the CA does not vouch for; turn off only to test.',
+              }),
+            }),
+          ])
+          .default(false)
+          .meta({
+            description: 'TLS to the database: `true` to require it, or the CA to verify the server with.',
+          }),
+      })
+      .meta({
+        description: 'How the capture connects to the database; its user needs the REPLICATION attribute.',
+      }),
+    publication: z.string().default('cdc').meta({
+      description: 'The publication the capture reads (created for the included tables when missing).',
     }),
-    publication: z.string().default('cdc'),
     slot: z
       .string()
       .regex(/^[a-z0-9_]+$/, 'lower-case letters, digits and _ only (PostgreSQL slot names)')
-      .default('cdc'),
-    /** Tables as `schema.table`; empty means every table of the database. */
-    include: z.array(z.string()).default([]),
-    snapshot: z.enum(['initial', 'never', 'when_needed', 'initial_only']).default('initial'),
-    /** Topics are `<topicPrefix>.<db>.<schema>.<table>` (default: the name). */
+      .default('cdc')
+      .meta({
+        description: 'The logical replication slot that keeps the WAL the capture has not confirmed yet.',
+      }),
+    include: z
+      .array(z.string())
+      .default([])
+      .meta({ description: 'Tables as `schema.table`; empty means every table of the database.' }),
+    snapshot: z.enum(['initial', 'never', 'when_needed', 'initial_only']).default('initial').meta({
+      description:
+        '`initial`: snapshot the tables when no position is stored, then stream; `never`: stream from now on; `when_needed`: as `initial`, and again when the stored position is gone from the slot; `initial_only`: snapshot and stop.',
+    }),
     topicPrefix: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/)
-      .optional(),
-    /** The compacted topic holding the capture's committed source position. */
-    offsetsTopic: z.string().default(DEFAULT_OFFSETS_TOPIC),
-    /** Partitions of the table topics the capture creates. */
-    topicPartitions: z.number().int().positive().default(3),
-    /**
-     * The value layout of the table topics: `cdc` (this product's envelope: `changeId`, `tsMs`,
-     * LSNs as X/Y text) or `debezium` (Debezium's: `ts_ms`, `source.lsn` and `source.txId` as
-     * numbers, `transaction`, no `changeId`), so that tools built for Debezium read the topics.
-     * The sink reads both. Choose before the first run: a topic keeps its layout's schema.
-     */
-    envelope: z.enum(['cdc', 'debezium']).default('cdc'),
-    /** What to do when the registry rejects a table's new schema. */
-    schemaEvolution: z.enum(['stop', 'new-topic-version']).default('new-topic-version'),
-    /** At most this many changes per Kafka transaction: larger source transactions are chunked. */
-    maxChangesPerTransaction: z.number().int().positive().default(10_000),
-    /**
-     * A change whose Avro record is larger is dead-lettered naming its table, key, size and this
-     * limit (default 64 MiB, at most 96 MiB); the topics get `max.message.bytes` to match.
-     */
-    maxRecordBytes: MaxRecordBytesSchema,
-    /** How often the capture reports its position to PostgreSQL and acknowledges idle WAL. */
-    heartbeatIntervalMs: z.number().int().positive().default(10_000),
-    /** Capture `pg_logical_emit_message` messages into `<topicPrefix>.messages`. */
-    messages: z.boolean().default(false),
+      .optional()
+      .meta({ description: 'Topics are `<topicPrefix>.<db>.<schema>.<table>` (default: the name).' }),
+    offsetsTopic: z
+      .string()
+      .default(DEFAULT_OFFSETS_TOPIC)
+      .meta({ description: "The compacted topic holding the capture's committed source position." }),
+    topicPartitions: z
+      .number()
+      .int()
+      .positive()
+      .default(3)
+      .meta({ description: 'Partitions of the table topics the capture creates.' }),
+    envelope: z.enum(['cdc', 'debezium']).default('cdc').meta({
+      description:
+        "The value layout of the table topics: `cdc` (this product's envelope: `changeId`, `tsMs`, LSNs as X/Y text) or `debezium` (Debezium's: `ts_ms`, `source.lsn` and `source.txId` as numbers, `transaction`, no `changeId`), so that tools built for Debezium read the topics. The sink reads both. Choose before the first run: a topic keeps its layout's schema.",
+    }),
+    schemaEvolution: z
+      .enum(['stop', 'new-topic-version'])
+      .default('new-topic-version')
+      .meta({ description: "What to do when the registry rejects a table's new schema." }),
+    maxChangesPerTransaction: z.number().int().positive().default(10_000).meta({
+      description: 'At most this many changes per Kafka transaction: larger source transactions are chunked.',
+    }),
+    maxRecordBytes: MaxRecordBytesSchema.meta({
+      description:
+        'A change whose Avro record is larger is dead-lettered naming its table, key, size and this limit (default 64 MiB, at most 96 MiB); the topics get `max.message.bytes` to match.',
+    }),
+    heartbeatIntervalMs: z.number().int().positive().default(10_000).meta({
+      description: 'How often the capture reports its position to PostgreSQL and acknowledges idle WAL.',
+    }),
+    messages: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Capture `pg_logical_emit_message` messages into `<topicPrefix>.messages`.' }),
     snapshotOptions: z
       .strictObject({
-        /** Tables read at the same time (each on its own connection). */
-        parallelism: z.number().int().positive().default(2),
-        /** Rows per read (keyset pagination by primary key). */
-        chunkRows: z.number().int().positive().default(10_000),
-        /** Rows per chunk of an incremental snapshot (a table added to the include list later). */
-        incrementalChunkRows: z.number().int().positive().default(1_024),
-        /** The snapshot is one Kafka transaction: it must finish within this (≤ the broker's transaction.max.timeout.ms). */
-        transactionTimeoutMs: z.number().int().positive().default(900_000),
+        parallelism: z
+          .number()
+          .int()
+          .positive()
+          .default(2)
+          .meta({ description: 'Tables read at the same time (each on its own connection).' }),
+        chunkRows: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .meta({ description: 'Rows per read (keyset pagination by primary key).' }),
+        incrementalChunkRows: z.number().int().positive().default(1_024).meta({
+          description: 'Rows per chunk of an incremental snapshot (a table added to the include list later).',
+        }),
+        transactionTimeoutMs: z.number().int().positive().default(900_000).meta({
+          description:
+            "The snapshot is one Kafka transaction: it must finish within this (≤ the broker's transaction.max.timeout.ms).",
+        }),
       })
-      .prefault({}),
+      .prefault({})
+      .meta({ description: 'How the initial and incremental snapshots read the tables.' }),
     ...TransformsSchema,
   })
   .superRefine(checkTransforms);

@@ -10,14 +10,24 @@ import { z } from 'zod';
  */
 export const RestartSectionSchema = z
   .strictObject({
-    /** The first wait after a failure; each further failure in a row doubles the ceiling. */
-    initialDelayMs: z.number().int().min(1).default(500),
-    /** The ceiling of the wait between attempts. */
-    maxDelayMs: z.number().int().min(1).default(30_000),
-    /** Failures in a row after which the process exits instead (0: retry without limit). */
-    maxAttempts: z.number().int().min(0).default(0),
-    /** An attempt that ran this long before failing starts the backoff over. */
-    resetAfterMs: z.number().int().min(0).default(60_000),
+    initialDelayMs: z.number().int().min(1).default(500).meta({
+      description: 'The first wait after a failure; each further failure in a row doubles the ceiling.',
+    }),
+    maxDelayMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(30_000)
+      .meta({ description: 'The ceiling of the wait between attempts.' }),
+    maxAttempts: z.number().int().min(0).default(0).meta({
+      description: 'Failures in a row after which the process exits instead (0: retry without limit).',
+    }),
+    resetAfterMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .meta({ description: 'An attempt that ran this long before failing starts the backoff over.' }),
   })
   .refine((r) => r.initialDelayMs <= r.maxDelayMs, {
     message: 'restart.initialDelayMs must not exceed restart.maxDelayMs',

@@ -10,19 +10,37 @@ import { z } from 'zod';
 export const TelemetrySectionSchema = z.strictObject({
   http: z
     .strictObject({
-      /** Keep 127.0.0.1 on a shared host; containers set 0.0.0.0 so probes and scrapes reach it. */
-      host: z.string().min(1).default('127.0.0.1'),
-      port: z.number().int().min(0).max(65_535).default(9464),
+      host: z.string().min(1).default('127.0.0.1').meta({
+        description:
+          'Keep 127.0.0.1 on a shared host; containers set 0.0.0.0 so probes and scrapes reach it.',
+      }),
+      port: z
+        .number()
+        .int()
+        .min(0)
+        .max(65_535)
+        .default(9464)
+        .meta({ description: 'Its port (0: an ephemeral port, logged at start).' }),
     })
-    .prefault({}),
+    .prefault({})
+    .meta({ description: 'The HTTP listener of `/metrics`, `/healthz` and `/readyz`.' }),
   otlp: z
     .strictObject({
-      /** The collector's OTLP/HTTP base URL; `/v1/traces` and `/v1/metrics` are appended. */
-      endpoint: z.url(),
-      /** Sent with every export (typically an API key): secret, never logged. */
-      headers: z.record(z.string(), z.string()).default({}),
-      metricsIntervalMs: z.number().int().min(1_000).default(15_000),
+      endpoint: z.url().meta({
+        description: "The collector's OTLP/HTTP base URL; `/v1/traces` and `/v1/metrics` are appended.",
+      }),
+      headers: z
+        .record(z.string(), z.string())
+        .default({})
+        .meta({ description: 'Sent with every export (typically an API key): secret, never logged.' }),
+      metricsIntervalMs: z
+        .number()
+        .int()
+        .min(1_000)
+        .default(15_000)
+        .meta({ description: 'How often metrics are exported.' }),
     })
-    .optional(),
+    .optional()
+    .meta({ description: 'Export of traces and metrics over OTLP/HTTP; without it nothing is exported.' }),
 });
 export type TelemetrySection = z.output<typeof TelemetrySectionSchema>;

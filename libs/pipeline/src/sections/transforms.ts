@@ -70,11 +70,11 @@ export const MaskSchema = z.union([
 export const RuleActionSchema = z.enum(['count', 'quarantine', 'stop']);
 
 const ruleBase = {
-  /** The rule's name in metrics and quarantine records (default `<rule>:<column>`). */
   name: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/)
-    .optional(),
+    .optional()
+    .meta({ description: "The rule's name in metrics and quarantine records (default `<rule>:<column>`)." }),
   column: Column,
   action: RuleActionSchema.default('count'),
 };
@@ -131,46 +131,50 @@ export const QualityRuleSchema = z.discriminatedUnion('rule', [
 ]);
 
 export const TableTransformSchema = z.strictObject({
-  /** Keep only rows for which this is true; an update that takes a row out becomes a delete. */
-  filter: ExpressionSchema.optional(),
+  filter: ExpressionSchema.optional().meta({
+    description: 'Keep only rows for which this is true; an update that takes a row out becomes a delete.',
+  }),
   columns: z
     .strictObject({
-      /** Columns never written. */
-      exclude: z.array(Column).default([]),
-      /** `{ column: newName }`. */
-      rename: z.record(Column, OutputName).default({}),
-      /** `{ column: hash | redact | { truncate: n } }`. */
-      mask: z.record(Column, MaskSchema).default({}),
-      /** `{ newColumn: expression }`, added to every row (nullable). */
-      computed: z.record(OutputName, ExpressionSchema).default({}),
+      exclude: z.array(Column).default([]).meta({ description: 'Columns never written.' }),
+      rename: z.record(Column, OutputName).default({}).meta({ description: '`{ column: newName }`.' }),
+      mask: z
+        .record(Column, MaskSchema)
+        .default({})
+        .meta({ description: '`{ column: hash | redact | { truncate: n } }`.' }),
+      computed: z
+        .record(OutputName, ExpressionSchema)
+        .default({})
+        .meta({ description: '`{ newColumn: expression }`, added to every row (nullable).' }),
     })
     .prefault({}),
-  /** Data-quality rules, checked on every row that passes the filter (before masking). */
-  quality: z.array(QualityRuleSchema).default([]),
+  quality: z.array(QualityRuleSchema).default([]).meta({
+    description: 'Data-quality rules, checked on every row that passes the filter (before masking).',
+  }),
 });
 
 export const TransformsSchema = {
-  /**
-   * Per-table transforms and quality rules, by `schema.table` (MongoDB: `db.collection`);
-   * `"*"` applies to every table without an entry of its own.
-   */
   tables: z
     .record(z.string().min(1), TableTransformSchema)
     .default({})
     .describe(
       'Per-table transforms and quality rules by `schema.table` (MongoDB: `db.collection`; `"*"`: every table without an entry), each `{ filter, columns: { exclude, rename, mask, computed }, quality: [rules] }`: see "Transforms and data-quality rules" in the README.',
-    ),
-  /**
-   * The salt of `hash` masks: a secret, so write a reference (`${CDC_MASK_SALT}`), never the
-   * value; at least 16 characters. Changing it changes every hashed value.
-   */
+    )
+    .meta({
+      description:
+        'Per-table transforms and quality rules, by `schema.table` (MongoDB: `db.collection`); `"*"` applies to every table without an entry of its own.',
+    }),
   maskSalt: z
     .string()
     .min(16, 'at least 16 characters (use a random secret)')
     .optional()
     .describe(
       'The salt of `hash` masks (HMAC-SHA-256): a secret, so write a reference such as `${CDC_MASK_SALT}`, never the value; at least 16 characters; never logged.',
-    ),
+    )
+    .meta({
+      description:
+        'The salt of `hash` masks: a secret, so write a reference (`${CDC_MASK_SALT}`), never the value; at least 16 characters. Changing it changes every hashed value.',
+    }),
 };
 
 export type TableTransform = z.output<typeof TableTransformSchema>;
