@@ -91,15 +91,15 @@ function httpReader(url: string, via: string, database: string): ClickHouseReade
       // The endpoint runs queries as a readonly user: a SETTINGS clause is refused there, but
       // output-shaping settings are accepted as URL parameters, as on a server.
       const split = splitSettings(sql.trim().replace(/;$/, ''));
-      const q = new URLSearchParams({
-        query: `${split.text} FORMAT JSONEachRow`,
-        database,
-        ...settings,
-        ...split.settings,
-      });
+      // The query in the body: a long one (a page of keys) would not fit in a URL.
+      const q = new URLSearchParams({ database, ...settings, ...split.settings });
       let r: Response;
       try {
-        r = await fetch(`${url}/?${q}`, { signal: AbortSignal.timeout(120_000) });
+        r = await fetch(`${url}/?${q}`, {
+          method: 'POST',
+          body: `${split.text} FORMAT JSONEachRow`,
+          signal: AbortSignal.timeout(120_000),
+        });
       } catch (err) {
         throw new CdcError(
           'SINK_UNAVAILABLE',
@@ -112,9 +112,13 @@ function httpReader(url: string, via: string, database: string): ClickHouseReade
       }
       const text = await r.text();
       if (!r.ok)
-        throw new CdcError('SINK_REJECTED', `ClickHouse refused the query: ${text.trim()}`, {
-          context: { sql },
-        });
+        throw new CdcError(
+          'SINK_REJECTED',
+          `ClickHouse refused the query: ${text.trim() || `HTTP ${r.status}`}`,
+          {
+            context: { sql },
+          },
+        );
       return parseEachRow<T>(text);
     },
     async close() {},

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checksum, compareRows, type Rows } from './compare.ts';
+import { checksum, compareRows, PagedComparison, type Rows } from './compare.ts';
 
 const rows = (entries: [string, string[]][]): Rows => new Map(entries);
 
@@ -49,5 +49,37 @@ describe('compareRows', () => {
         ]),
       ),
     );
+  });
+});
+
+describe('a comparison summed over pages', () => {
+  const columns = ['id', 'name'];
+  const page = (...r: [string, string][]): Rows => new Map(r.map(([k, v]) => [k, [k, v]]));
+
+  it('equals the comparison of the whole table, whatever the pages', () => {
+    const source = page(['1', 'a'], ['2', 'b'], ['3', 'c'], ['4', 'd']);
+    const clickhouse = page(['1', 'a'], ['2', 'B'], ['4', 'd'], ['9', 'z']);
+    const whole = compareRows(columns, source, clickhouse);
+    const paged = new PagedComparison(columns);
+    paged.add(page(['1', 'a'], ['2', 'b']), page(['1', 'a'], ['2', 'B']));
+    paged.add(page(['3', 'c'], ['4', 'd']), page(['4', 'd']));
+    paged.add(new Map(), page(['9', 'z']));
+    const r = paged.result;
+    expect(r).toMatchObject({
+      sourceRows: 4,
+      clickhouseRows: 4,
+      differing: 3,
+      match: false,
+      sourceChecksum: whole.sourceChecksum,
+      clickhouseChecksum: whole.clickhouseChecksum,
+    });
+    expect(r.diffs.map((d) => d.key)).toEqual(['2', '3', '9']);
+  });
+
+  it('matches when every page matches', () => {
+    const paged = new PagedComparison(columns);
+    paged.add(page(['1', 'a']), page(['1', 'a']));
+    paged.add(page(['2', 'b']), page(['2', 'b']));
+    expect(paged.result.match).toBe(true);
   });
 });

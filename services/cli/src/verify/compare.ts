@@ -107,3 +107,44 @@ function compareKeys(a: string, b: string): number {
   }
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** A table's comparison summed over pages: counts, checksums (sums mod 2^64), the first differing keys. */
+export class PagedComparison {
+  private readonly columns: readonly string[];
+  private readonly maxDiffs: number;
+  private source = 0n;
+  private clickhouse = 0n;
+  private readonly diffs: RowDiff[] = [];
+  private readonly totals = { sourceRows: 0, clickhouseRows: 0, differing: 0 };
+
+  constructor(columns: readonly string[], maxDiffs = 5) {
+    this.columns = columns;
+    this.maxDiffs = maxDiffs;
+  }
+
+  /** One page: source rows and the ClickHouse rows that belong with them (disjoint from other pages). */
+  add(source: Rows, clickhouse: Rows): void {
+    const page = compareRows(this.columns, source, clickhouse, this.maxDiffs);
+    this.totals.sourceRows += page.sourceRows;
+    this.totals.clickhouseRows += page.clickhouseRows;
+    this.totals.differing += page.differing;
+    this.source = (this.source + BigInt(`0x${page.sourceChecksum}`)) & MASK;
+    this.clickhouse = (this.clickhouse + BigInt(`0x${page.clickhouseChecksum}`)) & MASK;
+    for (const d of page.diffs) if (this.diffs.length < this.maxDiffs) this.diffs.push(d);
+  }
+
+  get result(): TableComparison {
+    const sourceChecksum = this.source.toString(16).padStart(16, '0');
+    const clickhouseChecksum = this.clickhouse.toString(16).padStart(16, '0');
+    return {
+      ...this.totals,
+      sourceChecksum,
+      clickhouseChecksum,
+      diffs: [...this.diffs],
+      match:
+        this.totals.differing === 0 &&
+        sourceChecksum === clickhouseChecksum &&
+        this.totals.sourceRows === this.totals.clickhouseRows,
+    };
+  }
+}

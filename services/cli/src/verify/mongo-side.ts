@@ -9,8 +9,19 @@
  * commits to its offsets topic, `mongo/<name>/schema/<db>.<collection>`, widened by the document
  * as the capture would) → the sink's column mapping of that schema (`deriveTableShape`). The key
  * is `_id` as canonical Extended JSON (the Kafka key, the sink's `_key_id` column).
+ *
+ * Memory stays bounded whatever the collection's size: the documents are read twice as a cursor
+ * (once to widen the inferred schema, once to compare), a page at a time, and each page's rows
+ * are looked up in ClickHouse by key; rows only ClickHouse has are found by paging its keys.
  */
-import { avroNamespaceFor, envelopeSchema, InferredSchema, mongoIdText, mongoKey } from '@cdc/avro';
+import {
+  avroNamespaceFor,
+  envelopeSchema,
+  InferredSchema,
+  mongoIdText,
+  mongoKey,
+  mongoKeyToId,
+} from '@cdc/avro';
 import { quoteIdent as ident, quoteString } from '@cdc/core';
 import type { MongoSource } from '@cdc/pipeline';
 import { type Document, MongoClient } from 'mongodb';
@@ -87,38 +98,37 @@ export function storedSchemaState(
   return positions.get(`mongo/${source.name}/schema/${c.db}.${c.collection}`);
 }
 
-export interface ExpectedRows {
+/** How the documents of a collection become the sink's rows (after a first pass over them). */
+export interface CollectionShape {
   /** Column → ClickHouse type (as the sink maps the capture's schema). */
   columns: { name: string; type: string }[];
-  rows: Rows;
-  /** Documents the capture's schema cannot represent (the capture dead-letters them). */
-  unrepresentable: number;
+  /** A document's key and canonical row; undefined for one the capture cannot represent. */
+  rowOf(document: Document): [string, string[]] | undefined;
+  /** Keys of the documents the capture's schema cannot represent (the capture dead-letters them). */
+  unrepresentable: Set<string>;
 }
 
 /**
- * Every current document as the sink's row, canonical, by key. Without a stored inference state
- * (the capture wrote nothing for the collection yet) the schema is inferred from the documents
- * themselves, as a fresh capture would.
+ * The collection's row shape: the capture's stored inference state widened by every current
+ * document, as the capture would (without a stored state, inferred from the documents as a fresh
+ * capture would). Reads the documents once, as a cursor.
  */
-export async function readExpectedRows(
+export async function collectionShape(
   client: MongoClient,
   c: MongoCollection,
   state: unknown,
-): Promise<ExpectedRows> {
+): Promise<CollectionShape> {
   const { deriveTableShape, OUT_OF_RANGE_COLUMN } = await import('@cdc/sink-clickhouse');
-  const docs = await client.db(c.db).collection(c.collection).find({}).toArray();
   const inferred =
     state === undefined
       ? InferredSchema.create({ namespace: avroNamespaceFor(c.baseTopic) })
       : InferredSchema.fromJSON(structuredClone(state));
-  let unrepresentable = 0;
-  const representable: Document[] = [];
-  for (const d of docs) {
+  const unrepresentable = new Set<string>();
+  for await (const d of client.db(c.db).collection(c.collection).find({})) {
     try {
       inferred.observe(d);
-      representable.push(d);
     } catch {
-      unrepresentable++;
+      unrepresentable.add(mongoKey(d).id);
     }
   }
   const shape = deriveTableShape({ value: envelopeSchema(c.topic, inferred.schema(), 'mongodb') });
@@ -127,78 +137,137 @@ export async function readExpectedRows(
   columns.push({ name: OUT_OF_RANGE_COLUMN, type: OUT_OF_RANGE_TYPE });
   const types = shape.columns.map((col) => parseChType(col.mapping.type));
   const exactType = parseChType(OUT_OF_RANGE_TYPE);
-  const rows: Rows = new Map();
-  for (const d of representable) {
-    const value = inferred.toAvro(d) as Record<string, unknown>;
-    const key = mongoKey(d).id;
-    const exact: Record<string, string> = {};
-    const canonical = shape.columns.map((col, i) =>
-      canonicalCh(
-        types[i] as ReturnType<typeof parseChType>,
-        // The sink writes `_id` from the key, one text form per BSON type.
-        col.column === shape.mongoIdColumn
-          ? mongoIdText(key)
-          : col.mapping.convert(value[col.field] ?? null, (path, text) => {
-              exact[`${col.column}${path}`] = text;
-            }),
-      ),
-    );
-    canonical.push(canonicalCh(exactType, exact));
-    rows.set(key, canonical);
-  }
-  return { columns, rows, unrepresentable };
+  return {
+    columns,
+    unrepresentable,
+    rowOf(d) {
+      const key = mongoKey(d).id;
+      if (unrepresentable.has(key)) return undefined;
+      const value = inferred.toAvro(d) as Record<string, unknown>;
+      const exact: Record<string, string> = {};
+      const canonical = shape.columns.map((col, i) =>
+        canonicalCh(
+          types[i] as ReturnType<typeof parseChType>,
+          // The sink writes `_id` from the key, one text form per BSON type.
+          col.column === shape.mongoIdColumn
+            ? mongoIdText(key)
+            : col.mapping.convert(value[col.field] ?? null, (path, text) => {
+                exact[`${col.column}${path}`] = text;
+              }),
+        ),
+      );
+      canonical.push(canonicalCh(exactType, exact));
+      return [key, canonical];
+    },
+  };
 }
 
 const OUT_OF_RANGE_TYPE = 'Map(String, String)';
 
-export type MongoReplicaRead =
-  | { exists: true; rows: Rows; missingColumns: string[]; typeChanged: string[] }
-  | { exists: false };
+/** `<table>_current` read by `_key_id`, each column canonical by its ClickHouse type. */
+export interface MongoReplica {
+  missingColumns: string[];
+  typeChanged: string[];
+  /** The rows of these keys (those that exist). */
+  rowsOf(keys: readonly string[]): Promise<Rows>;
+  /** The first `limit` rows after key `after` in key order (the sink's `_key_id` text). */
+  rowsAfter(after: string | null, limit: number): Promise<{ rows: Rows; last: string | null }>;
+  count(): Promise<number>;
+}
 
-/** `<table>_current` by `_key_id`, each column canonical by its ClickHouse type. */
-export async function readMongoReplicaRows(
+export async function openMongoReplica(
   reader: ClickHouseReader,
   database: string,
   table: string,
-  expected: ExpectedRows,
-): Promise<MongoReplicaRead> {
+  columns: readonly { name: string; type: string }[],
+): Promise<MongoReplica | undefined> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string; type: string }>(
     `SELECT name, type FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(view)}`,
   );
-  if (found.length === 0) return { exists: false };
+  if (found.length === 0) return undefined;
   const have = new Map(found.map((c) => [c.name, c.type]));
   // A table the sink has not written since it gained `_out_of_range` reads as all rows in range.
   const optional = (name: string) => name === '_out_of_range';
-  const missingColumns = expected.columns
-    .filter((c) => !have.has(c.name) && !optional(c.name))
-    .map((c) => c.name);
+  const missingColumns = columns.filter((c) => !have.has(c.name) && !optional(c.name)).map((c) => c.name);
   // ClickHouse spells plain element names without the quotes the sink writes them with.
   const spelling = (t: string | undefined) =>
     (t ?? '').replace(/`([A-Za-z_][A-Za-z0-9_]*)`/g, '$1').replace(/\s+/g, ' ');
-  const typeChanged = expected.columns
+  const typeChanged = columns
     .filter((c) => have.has(c.name) && spelling(have.get(c.name)) !== spelling(c.type))
     .map((c) => `${c.name} ${have.get(c.name)} (the capture's schema maps to ${c.type})`);
   // Top-level strings as hex: bytes that are not UTF-8 (MongoDB binaries) would not survive JSON.
   const isString = (type: string | undefined) => type === 'String' || type === 'Nullable(String)';
-  const select = expected.columns.map((c) => {
+  const select = columns.map((c) => {
     if (!have.has(c.name)) return optional(c.name) ? `map() AS ${ident(c.name)}` : `NULL AS ${ident(c.name)}`;
     return isString(have.get(c.name)) ? `hex(${ident(c.name)}) AS ${ident(c.name)}` : ident(c.name);
   });
-  const rows = await reader.query<Record<string, unknown>>(
-    `SELECT _key_id AS __key, ${select.join(', ')} FROM ${ident(database)}.${ident(view)} SETTINGS output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1, output_format_json_named_tuples_as_objects = 1`,
-  );
-  const types = expected.columns.map((c) => parseChType(have.get(c.name) ?? c.type));
-  const out: Rows = new Map();
-  for (const r of rows) {
-    out.set(
-      String(r.__key),
-      expected.columns.map((c, i) => {
-        const v = r[c.name];
-        const value = isString(have.get(c.name)) && typeof v === 'string' ? Buffer.from(v, 'hex') : v;
-        return canonicalCh(types[i] as ReturnType<typeof parseChType>, value);
-      }),
+  const types = columns.map((c) => parseChType(have.get(c.name) ?? c.type));
+  const from = `${ident(database)}.${ident(view)}`;
+  const settings =
+    'SETTINGS output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 1, output_format_json_quote_denormals = 1, output_format_json_named_tuples_as_objects = 1';
+  const read = async (where: string, tail = ''): Promise<{ rows: Rows; last: string | null }> => {
+    const rows = await reader.query<Record<string, unknown>>(
+      `SELECT _key_id AS __key, ${select.join(', ')} FROM ${from} WHERE ${where} ${tail} ${settings}`,
     );
+    const out: Rows = new Map();
+    let last: string | null = null;
+    for (const r of rows) {
+      last = String(r.__key);
+      out.set(
+        last,
+        columns.map((c, i) => {
+          const v = r[c.name];
+          const value = isString(have.get(c.name)) && typeof v === 'string' ? Buffer.from(v, 'hex') : v;
+          return canonicalCh(types[i] as ReturnType<typeof parseChType>, value);
+        }),
+      );
+    }
+    return { rows: out, last };
+  };
+  return {
+    missingColumns,
+    typeChanged,
+    rowsOf: async (keys) =>
+      keys.length === 0 ? new Map() : (await read(`_key_id IN (${keys.map(quoteString).join(', ')})`)).rows,
+    rowsAfter: (after, limit) =>
+      read(after === null ? '1' : `_key_id > ${quoteString(after)}`, `ORDER BY _key_id LIMIT ${limit}`),
+    count: async () => {
+      const [r] = await reader.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${from}`);
+      return Number(r?.n ?? 0);
+    },
+  };
+}
+
+/** Which of these keys (`_key_id` texts) have a document in the collection. */
+export async function existingKeys(
+  client: MongoClient,
+  c: MongoCollection,
+  keys: readonly string[],
+): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const ids = keys.map((k) => mongoKeyToId({ id: k }));
+  const found = await client
+    .db(c.db)
+    .collection(c.collection)
+    .find({ _id: { $in: ids as never[] } }, { projection: { _id: 1 } })
+    .toArray();
+  return new Set(found.map((d) => mongoKey(d).id));
+}
+
+/** The documents of a collection, `pageRows` at a time (a cursor: memory stays bounded). */
+export async function* documentPages(
+  client: MongoClient,
+  c: MongoCollection,
+  pageRows: number,
+): AsyncGenerator<Document[]> {
+  let page: Document[] = [];
+  for await (const d of client.db(c.db).collection(c.collection).find({}).batchSize(pageRows)) {
+    page.push(d);
+    if (page.length >= pageRows) {
+      yield page;
+      page = [];
+    }
   }
-  return { exists: true, rows: out, missingColumns, typeChanged };
+  if (page.length > 0) yield page;
 }

@@ -9,17 +9,19 @@
  */
 import type { Admin, Kafka } from '@cdc/kafka';
 import type { MongoSource, Pipeline } from '@cdc/pipeline';
-import type { MongoClient } from 'mongodb';
+import type { Document, MongoClient } from 'mongodb';
 import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { readPositions } from '../kafka-progress.ts';
 import { tableFor } from '../topics.ts';
-import { compareRows } from './compare.ts';
+import { PagedComparison, type Rows } from './compare.ts';
 import {
   capturedCollections,
+  collectionShape,
   connectMongo,
+  documentPages,
+  existingKeys,
   type MongoCollection,
-  readExpectedRows,
-  readMongoReplicaRows,
+  openMongoReplica,
   storedSchemaState,
 } from './mongo-side.ts';
 import type { SourceReport, TableReport } from './verify.ts';
@@ -116,27 +118,35 @@ export async function compareMongoTargets(
   return out;
 }
 
+/** Documents compared per page (and ClickHouse rows read per page). */
+export const MONGO_PAGE_ROWS = 5_000;
+
 async function compareCollection(
   x: MongoTarget,
   c: MongoCollection & { chTable: string },
   state: unknown,
   reader: ClickHouseReader,
   database: string,
+  pageRows = MONGO_PAGE_ROWS,
 ): Promise<TableReport> {
   const name = `${c.db}.${c.collection}`;
   const clickhouseTable = `${database}.${c.chTable}_current`;
-  const expected = await readExpectedRows(x.client, c, state);
-  const replica = await readMongoReplicaRows(reader, database, c.chTable, expected);
+  const t0 = Date.now();
+  const shape = await collectionShape(x.client, c, state);
+  const replica = await openMongoReplica(reader, database, c.chTable, shape.columns);
   const notes: string[] = [];
-  if (expected.unrepresentable > 0)
-    notes.push(`${expected.unrepresentable} document(s) the capture cannot represent (dead-lettered)`);
-  if (!replica.exists) {
-    const empty = expected.rows.size === 0;
+  if (shape.unrepresentable.size > 0)
+    notes.push(`${shape.unrepresentable.size} document(s) the capture cannot represent (dead-lettered)`);
+  const columns = shape.columns.map((col) => col.name);
+  const sum = new PagedComparison(columns);
+  if (!replica) {
+    for await (const page of documentPages(x.client, c, pageRows)) sum.add(rowsOf(shape, page), new Map());
+    const empty = sum.result.sourceRows === 0;
     return {
       source: x.source.name,
       table: name,
       clickhouseTable,
-      sourceRows: expected.rows.size,
+      sourceRows: sum.result.sourceRows,
       clickhouseRows: 0,
       match: empty,
       note: [
@@ -148,16 +158,43 @@ async function compareCollection(
   if (replica.missingColumns.length > 0)
     notes.push(`columns missing in ClickHouse: ${replica.missingColumns.join(', ')}`);
   if (replica.typeChanged.length > 0) notes.push(`column types differ: ${replica.typeChanged.join(', ')}`);
-  const cmp = compareRows(
-    expected.columns.map((col) => col.name),
-    expected.rows,
-    replica.rows,
-  );
+  // Every document against the row of its key.
+  let found = 0;
+  for await (const page of documentPages(x.client, c, pageRows)) {
+    const expected = rowsOf(shape, page);
+    const rows = await replica.rowsOf([...expected.keys()]);
+    found += rows.size;
+    sum.add(expected, rows);
+  }
+  // Rows only ClickHouse has: its keys paged, each page checked against the collection.
+  if ((await replica.count()) > found) {
+    let after: string | null = null;
+    for (;;) {
+      const { rows, last } = await replica.rowsAfter(after, pageRows);
+      if (last === null) break;
+      const known = await existingKeys(x.client, c, [...rows.keys()]);
+      const extra: Rows = new Map([...rows].filter(([k]) => !known.has(k) && !shape.unrepresentable.has(k)));
+      if (extra.size > 0) sum.add(new Map(), extra);
+      after = last;
+    }
+  }
+  const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
   return {
     source: x.source.name,
     table: name,
     clickhouseTable,
-    ...cmp,
+    ...sum.result,
+    method: 'pages',
+    rowsPerSecond: Math.round(sum.result.sourceRows / seconds),
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
   };
+}
+
+function rowsOf(shape: Awaited<ReturnType<typeof collectionShape>>, page: readonly Document[]): Rows {
+  const rows: Rows = new Map();
+  for (const d of page) {
+    const r = shape.rowOf(d);
+    if (r) rows.set(r[0], r[1]);
+  }
+  return rows;
 }

@@ -80,10 +80,11 @@ export interface TableReport extends Partial<TableComparison> {
   /**
    * How the table was compared: `ranges` (per-range counts and checksums computed by both
    * databases, bisected to the differing keys), `ranges-rows` (per-range counts, rows compared
-   * in memory one range at a time: a column has no SQL canonical form), `in-memory` (all rows
-   * at once: no one-column integer key).
+   * in memory one range at a time: a column has no SQL canonical form), `pages` (MongoDB: the
+   * documents a page at a time against the rows of their keys), `in-memory` (all rows at once:
+   * no one-column integer key).
    */
-  method?: 'ranges' | 'ranges-rows' | 'in-memory';
+  method?: 'ranges' | 'ranges-rows' | 'pages' | 'in-memory';
   /** Key ranges compared (every bisection level). */
   ranges?: number;
   /** Source rows compared per second. */
@@ -528,7 +529,9 @@ export function formatVerifyReport(r: VerifyReport): string {
     const how =
       t.ranges !== undefined
         ? `  ${t.ranges} range(s), ${t.rowsPerSecond ?? 0} rows/s${t.method === 'ranges-rows' ? ' (rows)' : ''}`
-        : '';
+        : t.method === 'pages'
+          ? `  ${t.rowsPerSecond ?? 0} rows/s by pages`
+          : '';
     lines.push(
       `${t.match ? 'ok      ' : 'MISMATCH'} ${t.table.padEnd(w)}  ${counts}${sums}${how}${t.note ? `  (${t.note})` : ''}`,
     );

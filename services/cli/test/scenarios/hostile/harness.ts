@@ -19,6 +19,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -156,6 +157,17 @@ async function dropAll(id: string): Promise<void> {
   }
 }
 
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer()
+      .once('error', fail)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => done(port));
+      });
+  });
+}
+
 async function endpointAnswers(port: number): Promise<boolean> {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/?query=SELECT%201`, {
@@ -173,7 +185,8 @@ export async function openHostile(area: string, options: OpenOptions = {}): Prom
   const dir = mkdtempSync(join(tmpdir(), `cdc-hostile-${area}-`));
   const config = join(dir, 'pipeline.yaml');
   const stateDir = join(dir, 'state');
-  const httpPort = 18_800 + (process.pid % 1000);
+  // A port the OS says is free (a fixed range collided with the stack's own listeners).
+  const httpPort = await freePort();
   const database = 'h';
   await dropAll(id);
   await withClient(superuser('postgres'), (c) => c.query(`CREATE DATABASE ${id} OWNER cdc`));
