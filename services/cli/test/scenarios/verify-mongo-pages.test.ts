@@ -36,7 +36,9 @@ beforeAll(async () => {
     qty: (i + 1) * 3,
   }));
   for (let i = 0; i < docs.length; i += 2_000)
-    await h.mongo.collection('items').insertMany(docs.slice(i, i + 2_000));
+    await h.mongo
+      .collection<{ _id: number; name: string; qty: number }>('items')
+      .insertMany(docs.slice(i, i + 2_000));
   h.up();
   await h.waitRows<{ n: string }>(
     `SELECT toString(count()) AS n FROM ${h.database}.${table}_current`,
