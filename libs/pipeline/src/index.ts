@@ -14,7 +14,12 @@ export {
   ClickHouseSinkSchema,
 } from './sections/clickhouse.ts';
 export { type MongoSource, MongoSourceSchema } from './sections/mongo-source.ts';
-export { type PostgresSource, PostgresSourceSchema } from './sections/postgres-source.ts';
+export {
+  POSTGRES_SESSION_OPTIONS,
+  type PostgresSource,
+  PostgresSourceSchema,
+  postgresClientConfig,
+} from './sections/postgres-source.ts';
 export {
   AGGREGATION_FUNCTIONS,
   type AggregateDeclaration,

@@ -21,7 +21,7 @@ import {
 } from '@cdc/capture';
 import { CdcError, type Clock, isRetriable, type Logger, parseLsn } from '@cdc/core';
 import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from '@cdc/kafka';
-import type { PostgresSource } from '@cdc/pipeline';
+import { type PostgresSource, postgresClientConfig } from '@cdc/pipeline';
 import pg from 'pg';
 import { type CaptureObserver, noopObserver } from './observer.ts';
 import { ReplicationStream, sourceError } from './pgoutput/replication-stream.ts';
@@ -56,20 +56,8 @@ export interface CaptureOptions {
 }
 
 export function pgConfig(source: PostgresSource): pg.ClientConfig {
-  const c = source.connection;
-  return {
-    host: c.host,
-    port: c.port,
-    database: c.database,
-    user: c.user,
-    ...(c.password === undefined ? {} : { password: c.password }),
-    ssl: c.ssl,
-    connectionTimeoutMillis: 10_000,
-    // pgoutput and the snapshot print values with these settings; the Avro conversion reads them.
-    options:
-      '-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c timezone=UTC',
-    application_name: `cdc-capture-${source.name}`,
-  };
+  // pgoutput and the snapshot print values with the session options; the Avro conversion reads them.
+  return postgresClientConfig(source, 'capture');
 }
 
 const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, type Kafka } from '@cdc/kafka';
-import type { Pipeline } from '@cdc/pipeline';
+import { type Pipeline, postgresClientConfig } from '@cdc/pipeline';
 import pg from 'pg';
 
 export interface QuarantineEntry {
@@ -77,15 +77,7 @@ export async function replayQuarantine(pipeline: Pipeline, table: string): Promi
     throw new Error(
       `${table}: replay re-reads rows from the source and is implemented for PostgreSQL sources only; fix the documents and update them in MongoDB (the change is captured again), then \`cdc quarantine discard ${table}\``,
     );
-  const c = source.connection;
-  const client = new pg.Client({
-    host: c.host,
-    port: c.port,
-    database: c.database,
-    user: c.user,
-    ...(c.password === undefined ? {} : { password: c.password }),
-    ssl: c.ssl,
-  });
+  const client = new pg.Client(postgresClientConfig(source, 'replay'));
   await client.connect();
   try {
     const keys = entries.map((e) => e.key);

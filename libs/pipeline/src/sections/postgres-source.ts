@@ -129,3 +129,40 @@ export const PostgresSourceSchema = z
   })
   .superRefine(checkTransforms);
 export type PostgresSource = z.output<typeof PostgresSourceSchema>;
+
+/**
+ * The session settings every connection of the product uses: the capture's snapshot and
+ * pgoutput print values with them (the Avro conversion reads that text), and `verify` reads
+ * with them so that both sides see the same text for every value.
+ */
+export const POSTGRES_SESSION_OPTIONS =
+  '-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c timezone=UTC';
+
+/** What a `pg` client needs to reach a source: `cdc-<purpose>-<source>` is its application name. */
+export function postgresClientConfig(
+  source: PostgresSource,
+  purpose: 'capture' | 'verify' | 'replay',
+): {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  ssl: PostgresSource['connection']['ssl'];
+  connectionTimeoutMillis: number;
+  options: string;
+  application_name: string;
+} {
+  const c = source.connection;
+  return {
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.user,
+    ...(c.password === undefined ? {} : { password: c.password }),
+    ssl: c.ssl,
+    connectionTimeoutMillis: 10_000,
+    options: POSTGRES_SESSION_OPTIONS,
+    application_name: `cdc-${purpose}-${source.name}`,
+  };
+}

@@ -4,7 +4,7 @@
  * `include`, or every table of the database), their columns, primary keys and current rows
  * in canonical form, and the WAL position.
  */
-import type { PostgresSource } from '@cdc/pipeline';
+import { type PostgresSource, postgresClientConfig } from '@cdc/pipeline';
 import pg from 'pg';
 import { type ColumnKind, fromPostgres, kindOf } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
@@ -34,19 +34,9 @@ export interface SourceTable {
 const quote = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
 export async function connectSource(source: PostgresSource): Promise<pg.Client> {
-  const c = source.connection;
+  // The capture's session settings: the same text for every value.
   const client = new pg.Client({
-    host: c.host,
-    port: c.port,
-    database: c.database,
-    user: c.user,
-    ...(c.password === undefined ? {} : { password: c.password }),
-    ssl: c.ssl,
-    connectionTimeoutMillis: 10_000,
-    // The capture's session settings: the same text for every value.
-    options:
-      '-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c timezone=UTC',
-    application_name: `cdc-verify-${source.name}`,
+    ...postgresClientConfig(source, 'verify'),
     types: { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig,
   });
   await client.connect();
