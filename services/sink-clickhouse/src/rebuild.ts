@@ -1,35 +1,14 @@
-/**
- * `rebuild <table>`: the projection is rebuilt from the event log. The table's topics are
- * replayed from the beginning into fresh tables (`<table>__rebuild`, `…_history`) through the
- * same sink code (same decoding, versions and evolution), up to the end offsets taken when the
- * rebuild starts; then the fresh tables are swapped in with `EXCHANGE TABLES` (atomic in an
- * Atomic database: `t_current` reads either the old rows or the rebuilt ones, never a mix), the
- * materialized view and the current view are recreated on the swapped tables, and the old
- * tables are dropped. A column type change met on the way that cannot be applied in place (the
- * one that stops the live sink, e.g. a decimal's scale lowered) converts the column to the new
- * type, ClickHouse casting the rows replayed before it: the rebuilt table has the newest schema.
- *
- * The sink must be stopped (the embedded engine enforces it: one process per directory; for a
- * server the rebuild checks that the sink's consumer group has no member). When the sink starts
- * again it resumes at its committed offsets: records it reads again are already in the rebuilt
- * table with the same versions, so nothing changes.
- */
-import type { RegistryClient } from '@cdc/avro';
-import { CdcError, type Logger, quoteString } from '@cdc/core';
+import { CdcError, quoteString } from '@cdc/core';
 import { endOffsets, type Kafka } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
-import { ClickHouseSink, tableNameFor } from './sink.ts';
-import type { ClickHouseTransport } from './transport/transport.ts';
+import { ClickHouseSink, type SinkDeps, tableNameFor } from './sink.ts';
 
-export interface RebuildDeps {
-  kafka: Kafka;
-  registry: RegistryClient;
-  transport: ClickHouseTransport;
-  tables: TableManager;
-  options: ClickHouseSinkOptions;
-  logger: Logger;
-}
+/** What a rebuild needs: the sink's own dependencies. */
+export type RebuildDeps = Pick<
+  SinkDeps,
+  'kafka' | 'registry' | 'transport' | 'tables' | 'options' | 'logger'
+>;
 
 export interface RebuildResult {
   table: string;
