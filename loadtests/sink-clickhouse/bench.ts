@@ -29,11 +29,12 @@ import {
   pgRowFromText,
   RegistryClient,
 } from '@cdc/avro';
+import { EmbeddedTransport } from '@cdc/clickhouse';
 import { formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { ClickHouseSinkSchema } from '@cdc/pipeline';
-import { ClickHouseSink, EmbeddedTransport, TableManager } from '@cdc/sink-clickhouse';
+import { ClickHouseSink, TableManager } from '@cdc/sink-clickhouse';
 import { Session } from 'chdb';
 
 const { values } = parseArgs({

@@ -7,7 +7,6 @@
  *   await up({ config: 'infra/pipelines/demo.yaml', state, out: console.log });
  *   console.log(formatVerifyReport(await verify({ pipeline, logger })));
  */
-export { type ClickHouseReader, openReader } from './clickhouse-target.ts';
 export { drained, groupLag, type PartitionLag, readPositions } from './kafka-progress.ts';
 export {
   type PipelineRates,

@@ -10,10 +10,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { LOSSLESS_JSON, openReader } from '@cdc/clickhouse';
 import { createJsonLogger, isCdcError } from '@cdc/core';
 import { loadPipeline, pipelineReference } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
-import { LOSSLESS_JSON, openReader } from './clickhouse-target.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { REFERENCE_FILE } from './pipeline-reference.ts';
 import { discardQuarantine, formatQuarantine, listQuarantine, replayQuarantine } from './quarantine.ts';

@@ -1,6 +1,6 @@
+import { deriveTableShape } from '@cdc/clickhouse';
 import { describe, expect, it } from 'vitest';
 import { isConnectJson, parseConnectJson } from './connect-json.ts';
-import { deriveTableShape } from './schema/table-shape.ts';
 import { debeziumPostgresVersion } from './version.ts';
 
 /** A Debezium PostgreSQL change as the JsonConverter writes it with schemas.enable=true. */

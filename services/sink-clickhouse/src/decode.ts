@@ -19,11 +19,11 @@ import {
   SchemaCache,
   unframe,
 } from '@cdc/avro';
+import type { OutOfRangeNote } from '@cdc/clickhouse';
+import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from '@cdc/clickhouse';
 import { CdcError } from '@cdc/core';
 import { isConnectJson, parseConnectJson } from './connect-json.ts';
 import type { EncodedRow } from './row-encoder.ts';
-import type { OutOfRangeNote } from './schema/column-type.ts';
-import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from './schema/table-shape.ts';
 import { debeziumChangeId, debeziumPostgresVersion, offsetVersion, postgresVersion } from './version.ts';
 
 export interface KafkaRecord {

@@ -19,18 +19,7 @@ export {
 export { type ReadServer, type ReadServerOptions, startReadServer } from './read-server/read-server.ts';
 export { type RebuildDeps, type RebuildResult, rebuildTable } from './rebuild.ts';
 export { encodeRows } from './row-encoder.ts';
-export { type ColumnMapping, mapSchema, type OutOfRangeNote, RawBytes } from './schema/column-type.ts';
-export {
-  deriveTableShape,
-  META_COLUMNS,
-  OUT_OF_RANGE_COLUMN,
-  type TableShape,
-} from './schema/table-shape.ts';
 export { TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 export { ClickHouseSink, type SinkDeps, tableNameFor } from './sink.ts';
 export { dedupToken, insertIsolating } from './table-writer.ts';
-export { EmbeddedTransport } from './transport/embedded-transport.ts';
-export { clickhouseCode, isDataError, toSinkError } from './transport/errors.ts';
-export { HttpTransport, type HttpTransportOptions } from './transport/http-transport.ts';
-export type { ClickHouseTransport } from './transport/transport.ts';
 export { offsetVersion, postgresVersion } from './version.ts';

@@ -10,6 +10,8 @@
  * SIGTERM/SIGINT it stops consuming, finishes and commits the batch in flight, and closes.
  */
 import { RegistryClient } from '@cdc/avro';
+import type { ClickHouseTransport } from '@cdc/clickhouse';
+import { EmbeddedTransport, HttpTransport } from '@cdc/clickhouse';
 import { CdcError } from '@cdc/core';
 import { createKafka, isRetriableKafkaError, pollGroupLag } from '@cdc/kafka';
 import { knownTopics } from '@cdc/pipeline';
@@ -19,9 +21,6 @@ import { startReadServer } from './read-server/read-server.ts';
 import { rebuildTable } from './rebuild.ts';
 import { TableManager } from './schema/tables.ts';
 import { ClickHouseSink } from './sink.ts';
-import { EmbeddedTransport } from './transport/embedded-transport.ts';
-import { HttpTransport } from './transport/http-transport.ts';
-import type { ClickHouseTransport } from './transport/transport.ts';
 
 // A rebuild serves its telemetry on an ephemeral port: it never collides with a running service.
 if (process.argv.includes('rebuild')) process.env.CDC__TELEMETRY__HTTP__PORT = '0';

@@ -1,6 +1,6 @@
+import { RawBytes } from '@cdc/clickhouse';
 import { describe, expect, it } from 'vitest';
 import { encodeRows, rawJsonString } from './row-encoder.ts';
-import { RawBytes } from './schema/column-type.ts';
 
 describe('encodeRows', () => {
   it('writes bytes raw, bigints quoted and non-finite floats as ClickHouse reads them', () => {

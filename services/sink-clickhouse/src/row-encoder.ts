@@ -8,7 +8,7 @@
  * ±Infinity as `"nan"` / `"inf"` / `"-inf"` and -0 as `"-0"`, which ClickHouse reads into Float columns.
  */
 import { randomBytes } from 'node:crypto';
-import { RawBytes } from './schema/column-type.ts';
+import { RawBytes } from '@cdc/clickhouse';
 
 export type EncodedRow = Record<string, unknown>;
 

@@ -18,6 +18,7 @@
  * from the earliest offset. Nothing is lost and nothing is inserted twice across the switch.
  */
 import type { RegistryClient } from '@cdc/avro';
+import type { ClickHouseTransport } from '@cdc/clickhouse';
 import {
   backoffDelay,
   CdcError,
@@ -38,7 +39,6 @@ import { noopObserver, type SinkObserver } from './observer.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { matchTopics, sameTopics } from './subscription.ts';
 import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
-import type { ClickHouseTransport } from './transport/transport.ts';
 
 export interface SinkDeps {
   kafka: Kafka;

@@ -5,10 +5,11 @@
  * written. Retriable failures are thrown to the caller, which retries the whole batch (the
  * same token makes a repeated insert a no-op).
  */
+
+import type { ClickHouseTransport } from '@cdc/clickhouse';
+import { isDataError } from '@cdc/clickhouse';
 import type { KafkaRecord } from './decode.ts';
 import { type EncodedRow, encodeRows } from './row-encoder.ts';
-import { isDataError } from './transport/errors.ts';
-import type { ClickHouseTransport } from './transport/transport.ts';
 
 export interface RowItem {
   row: EncodedRow;

@@ -26,7 +26,7 @@
  */
 import { CdcError, postgresVersionOf } from '@cdc/core';
 
-export type VersionSource = 'postgres-lsn' | 'debezium-lsn' | 'kafka-offset';
+export type { VersionSource } from '@cdc/clickhouse';
 
 /** The version of a change of the native PostgreSQL envelope (see `postgresVersionOf`). */
 export const postgresVersion = postgresVersionOf;

@@ -19,6 +19,7 @@ import {
   pgRowFromText,
   RegistryClient,
 } from '@cdc/avro';
+import { EmbeddedTransport } from '@cdc/clickhouse';
 import { createJsonLogger, formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
 import { createKafka, type Kafka, KafkaConfigSchema } from '@cdc/kafka';
 import { type ClickHouseSinkOptions, ClickHouseSinkSchema } from '@cdc/pipeline';
@@ -27,7 +28,6 @@ import { afterAll } from 'vitest';
 import { localEndpoints } from '../../../infra/local/src/endpoints.ts';
 import { TableManager } from '../src/schema/tables.ts';
 import { ClickHouseSink } from '../src/sink.ts';
-import { EmbeddedTransport } from '../src/transport/embedded-transport.ts';
 
 export const endpoints = localEndpoints();
 export const unique = (name: string) => `${name}_${process.pid}_${Date.now().toString(36)}`;

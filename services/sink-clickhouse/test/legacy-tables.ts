@@ -5,11 +5,11 @@
  * a `ReplacingMergeTree` ordered by the key, integer and float columns as they are and every
  * other column as (Nullable) String: `SELECT … FINAL` keeps one row per key.
  */
-import { noopLogger } from '@cdc/core';
-import { quoteIdent } from '../src/schema/column-type.ts';
-import { orderBy, type TableShape, tableColumns } from '../src/schema/table-shape.ts';
+
+import type { ClickHouseTransport } from '@cdc/clickhouse';
+import { orderBy, type TableShape, tableColumns } from '@cdc/clickhouse';
+import { noopLogger, quoteIdent } from '@cdc/core';
 import { TableManager } from '../src/schema/tables.ts';
-import type { ClickHouseTransport } from '../src/transport/transport.ts';
 
 const NUMERIC = /^(U?Int(8|16|32|64)|Float(32|64))$/;
 

@@ -4,8 +4,9 @@
  * column by column in the form `canonical.ts` expects. A date or timestamp outside what
  * ClickHouse holds is compared by the exact text the sink kept in `_out_of_range`.
  */
+
+import type { ClickHouseReader } from '@cdc/clickhouse';
 import { clickHouseColumnName, quoteIdent as ident, quoteString } from '@cdc/core';
-import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { fromClickHouse } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
 import type { SourceTable } from './postgres-side.ts';

@@ -22,10 +22,10 @@ import {
   mongoKey,
   mongoKeyToId,
 } from '@cdc/avro';
+import { type ClickHouseReader, deriveTableShape, OUT_OF_RANGE_COLUMN } from '@cdc/clickhouse';
 import { quoteIdent as ident, quoteString } from '@cdc/core';
 import type { MongoSource } from '@cdc/pipeline';
 import { type Document, MongoClient } from 'mongodb';
-import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { topicFor } from '../topics.ts';
 import { canonicalCh, parseChType } from './clickhouse-canonical.ts';
 import type { Rows } from './compare.ts';
@@ -118,7 +118,6 @@ export async function collectionShape(
   c: MongoCollection,
   state: unknown,
 ): Promise<CollectionShape> {
-  const { deriveTableShape, OUT_OF_RANGE_COLUMN } = await import('@cdc/sink-clickhouse');
   const inferred =
     state === undefined
       ? InferredSchema.create({ namespace: avroNamespaceFor(c.baseTopic) })

@@ -7,10 +7,11 @@
  * LSN. The capture counts as caught up once its initial snapshot is complete in its offsets topic;
  * `verify` then waits for the sink to drain and compares again on a mismatch while time remains.
  */
+
+import type { ClickHouseReader } from '@cdc/clickhouse';
 import type { Admin, Kafka } from '@cdc/kafka';
 import type { MongoSource, Pipeline } from '@cdc/pipeline';
 import type { Document, MongoClient } from 'mongodb';
-import type { ClickHouseReader } from '../clickhouse-target.ts';
 import { readPositions } from '../kafka-progress.ts';
 import { tableFor } from '../topics.ts';
 import { PagedComparison, type Rows } from './compare.ts';

@@ -15,11 +15,11 @@
  * at the moment of reading: a mismatch is compared again until the time is up.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
 import { clickHouseColumnName, createJsonLogger, type LsnText, parseLsn } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline, type PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
-import { type ClickHouseReader, openReader } from '../clickhouse-target.ts';
 import { drained, groupLag, type PartitionLag, readPositions } from '../kafka-progress.ts';
 import { availability } from '../services.ts';
 import { tableFor, topicFor } from '../topics.ts';

@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
 import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
-import { type ClickHouseReader, openReader } from '../../src/clickhouse-target.ts';
 import { rowHashSql } from '../../src/verify/checksum-sql.ts';
 import { replicaColumnTypes, replicaRangeSide } from '../../src/verify/clickhouse-side.ts';
 import { checksum } from '../../src/verify/compare.ts';

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { openReader } from '@cdc/clickhouse';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
@@ -17,7 +18,6 @@ import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { readPipelineLags } from '../../../../scripts/demo/catch-up.ts';
 import { createShop, resetShop, type ShopOptions } from '../../../../scripts/demo/shop.ts';
 import { readTopic } from '../../../processor/test/read-topic.ts';
-import { openReader } from '../../src/clickhouse-target.ts';
 import { drained } from '../../src/kafka-progress.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');

@@ -27,9 +27,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { brotliCompress, deflate, gunzip, gzip, inflate } from 'node:zlib';
-import { CdcError, type Logger } from '@cdc/core';
+import { CdcError, type Logger, quoteIdent } from '@cdc/core';
 import { Session } from 'chdb';
-import { quoteIdent } from '../schema/column-type.ts';
 import { checkReadOnly, isRefusal } from './read-only-sql.ts';
 
 export interface ReadServerOptions {

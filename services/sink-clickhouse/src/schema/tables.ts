@@ -23,6 +23,9 @@
  * `convertTypes`, casts to the new type instead); except a keyless table's log (ordered by
  * `_change_id`) whose source got a key: it stays a log.
  */
+
+import type { ClickHouseTransport } from '@cdc/clickhouse';
+import { clickhouseCode, orderBy, type TableShape, tableColumns, widens } from '@cdc/clickhouse';
 import {
   CdcError,
   claimComment,
@@ -33,10 +36,6 @@ import {
   quoteString,
   type TableClaim,
 } from '@cdc/core';
-import { clickhouseCode } from '../transport/errors.ts';
-import type { ClickHouseTransport } from '../transport/transport.ts';
-import { orderBy, type TableShape, tableColumns } from './table-shape.ts';
-import { widens } from './widening.ts';
 
 export const TRUNCATIONS_TABLE = '_cdc_truncations';
 export const DEDUP_WINDOW = 10_000;

@@ -7,9 +7,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EmbeddedTransport } from '@cdc/clickhouse';
 import type { Logger } from '@cdc/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EmbeddedTransport } from '../../src/transport/embedded-transport.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cdc-embedded-lock-'));
 const path = join(dir, 'clickhouse');

@@ -7,8 +7,8 @@
  * the history silently lost every change of such a batch.)
  */
 import { execFileSync } from 'node:child_process';
+import { deriveTableShape } from '@cdc/clickhouse';
 import { afterAll, expect, it } from 'vitest';
-import { deriveTableShape } from '../../src/schema/table-shape.ts';
 import { TableManager } from '../../src/schema/tables.ts';
 import { insertIsolating, type RowItem } from '../../src/table-writer.ts';
 import { embeddedTransport, testLogger, unique } from '../helpers.ts';

@@ -4,11 +4,12 @@
  * sink's dialect), poison rows isolated, the server down and back (through a proxy that this
  * test cuts, so that the shared server keeps running for the other tests).
  */
+
+import { HttpTransport } from '@cdc/clickhouse';
 import { isRetriable } from '@cdc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableManager } from '../../src/schema/tables.ts';
 import { insertIsolating } from '../../src/table-writer.ts';
-import { HttpTransport } from '../../src/transport/http-transport.ts';
 import { endpoints, testLogger, unique } from '../helpers.ts';
 import { TcpProxy } from '../tcp-proxy.ts';
 

@@ -12,11 +12,11 @@
  * The two run at the same time (30 s once).
  */
 import { execFileSync } from 'node:child_process';
+import type { ClickHouseTransport } from '@cdc/clickhouse';
+import { HttpTransport } from '@cdc/clickhouse';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TableManager } from '../../src/schema/tables.ts';
 import { ClickHouseSink } from '../../src/sink.ts';
-import { HttpTransport } from '../../src/transport/http-transport.ts';
-import type { ClickHouseTransport } from '../../src/transport/transport.ts';
 import {
   committedOffsets,
   embeddedTransport,

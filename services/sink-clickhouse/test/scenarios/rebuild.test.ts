@@ -6,9 +6,9 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { EmbeddedTransport } from '@cdc/clickhouse';
 import { drainPending } from 'chdb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EmbeddedTransport } from '../../src/transport/embedded-transport.ts';
 import { committedOffsets, endpoints, OrdersLoad, removeDir, topicSize, unique, until } from '../helpers.ts';
 import { SinkProcess, writePipeline } from '../sink-process.ts';
 

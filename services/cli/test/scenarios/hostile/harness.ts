@@ -23,6 +23,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
 import { createJsonLogger, tableNameForTopic, topicFor } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
@@ -31,7 +32,6 @@ import pg from 'pg';
 import { expect } from 'vitest';
 import { localEndpoints } from '../../../../../infra/local/src/endpoints.ts';
 import { type ReadRecord, readTopic } from '../../../../processor/test/read-topic.ts';
-import { type ClickHouseReader, openReader } from '../../../src/clickhouse-target.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../../..');
 const ep = localEndpoints();

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { quoteIdent } from '@cdc/core';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { quoteIdent } from '../schema/column-type.ts';
 import { toSinkError } from './errors.ts';
 import type { ClickHouseTransport } from './transport.ts';
 

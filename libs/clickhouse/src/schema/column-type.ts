@@ -39,7 +39,6 @@ import {
 } from './temporal-range.ts';
 
 export type { OutOfRangeNote } from './temporal-range.ts';
-export { quoteIdent };
 
 /** Raw bytes for a String column: the row encoder writes them unescaped (see `row-encoder.ts`). */
 export class RawBytes {

@@ -17,8 +17,10 @@
  */
 import type { AvroField, AvroRecordSchema, AvroSchema } from '@cdc/avro';
 import { CdcError } from '@cdc/core';
-import type { VersionSource } from '../version.ts';
 import { type ColumnMapping, type FieldColumn, mapField, mapSchema, namedTypes } from './column-type.ts';
+
+/** Where a row's `_version` comes from: a PostgreSQL position, Debezium's, or the Kafka offset. */
+export type VersionSource = 'postgres-lsn' | 'debezium-lsn' | 'kafka-offset';
 
 export interface KeyColumn {
   readonly column: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitSettings } from './clickhouse-target.ts';
+import { splitSettings } from './reader.ts';
 
 describe('queries to the sink read endpoint', () => {
   it('move a trailing SETTINGS clause to URL parameters', () => {
