@@ -44,6 +44,12 @@ export interface PgColumn {
   isKey: boolean;
   /** `pg_attribute.attndims` for array columns (`int[][]` is 2); 0 or absent means 1. */
   dimensions?: number;
+  /**
+   * The value (PostgreSQL text form) that rows written before the column was added read: the
+   * constant default of `ADD COLUMN … DEFAULT <constant>` (`pg_attribute.attmissingval`).
+   * Carried into the Avro schema as the field's default (see `row-schema.ts`).
+   */
+  missing?: string;
 }
 
 export interface PgRelation {

@@ -14,7 +14,9 @@
  * source name); a second writer is refused (`claim`), so two source names never share a table.
  *
  * Evolution: a column the table lacks is added (`ALTER TABLE … ADD COLUMN`) before the batch
- * that needs it, to `t` and `t_history`, and the view and materialized view are recreated. A
+ * that needs it, to `t` and `t_history`, and the view and materialized view are recreated; a
+ * column with a constant default at the source gets it as its `DEFAULT`, which the rows written
+ * before read (see docs/schema-evolution.md). A
  * column whose new type holds every value of the old one (`widening.ts`: int4 → int8, a
  * decimal's precision raised, NOT NULL dropped, …) is changed in place (`MODIFY COLUMN`), and
  * a record of an older, narrower version fits as it is; in MongoDB tables, whose fields widen
@@ -231,7 +233,7 @@ export class TableManager {
     if (norm(known.sortingKey) !== norm(wantKey) && !this.staysLog(table, known, shape)) {
       throw incompatible(table, `the key changed from (${known.sortingKey}) to (${wantKey})`, 'key');
     }
-    const added: { name: string; type: string }[] = [];
+    const added: { name: string; type: string; default?: string }[] = [];
     const widened: { name: string; type: string; how: Widening; from?: string }[] = [];
     const keyColumns = new Set(orderBy(shape));
     for (const c of columns) {
@@ -281,14 +283,14 @@ export class TableManager {
     if (added.length > 0) {
       for (const t of [table, `${table}_history`]) {
         await this.transport.command(
-          `ALTER TABLE ${this.qualified(t)} ${added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}`).join(', ')}`,
+          `ALTER TABLE ${this.qualified(t)} ${added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`).join(', ')}`,
         );
       }
       await this.createViews(table, true);
       for (const c of added) known.columns.set(c.name, this.canonical.get(c.type) ?? c.type);
       this.logger.info('columns added', {
         table: `${this.database}.${table}`,
-        columns: added.map((c) => `${c.name} ${c.type}`),
+        columns: added.map((c) => `${c.name} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`),
       });
     }
     this.known.set(table, known);

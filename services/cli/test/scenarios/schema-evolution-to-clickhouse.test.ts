@@ -1,0 +1,243 @@
+/**
+ * schema-evolution-to-clickhouse: the rows of docs/schema-evolution.md, each through the whole
+ * pipeline (capture-postgres → Kafka → sink-clickhouse) started with `cdc up`, on one table the
+ * user keeps querying under its own name:
+ *
+ * - widening (int2 → int4, int4 → int8, float4 → float8, varchar(10) → varchar(50) → text,
+ *   numeric(8,2) → numeric(12,4), NOT NULL dropped): a compatible schema version, the column
+ *   changed in place (`MODIFY COLUMN`), the same table, no stop;
+ * - a column added with a constant default (NOT NULL and nullable): the default is in the Avro
+ *   schema and on the ClickHouse column, so rows written before read it;
+ * - a column dropped: it stays in ClickHouse, NULL from then on;
+ *
+ * and after each step `cdc verify` passes with every row in the table the user knows.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { RegistryClient } from '@cdc/avro';
+import { createJsonLogger } from '@cdc/core';
+import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
+
+const root = resolve(import.meta.dirname, '../../../..');
+const ep = localEndpoints();
+const id = `evo20_${process.pid}_${Date.now().toString(36)}`;
+const dir = mkdtempSync(join(tmpdir(), 'cdc-evo20-'));
+const config = join(dir, 'pipeline.yaml');
+const stateDir = join(dir, 'state');
+const httpPort = 18_900 + (process.pid % 90);
+const topic = `${id}.${id}.public.items`;
+const chTable = `evo.${topic.replace(/[^A-Za-z0-9_]/g, '_')}`;
+
+const superuser = (database: string) =>
+  new pg.Client({
+    host: resolve(ep.stackDir, 'data/postgres/sock'),
+    port: ep.postgres.port,
+    user: 'postgres',
+    database,
+  });
+
+function cdc(...args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(
+    process.execPath,
+    ['services/cli/dist/main.js', ...args, '--config', config, '--state-dir', stateDir],
+    { cwd: root, encoding: 'utf8', timeout: 150_000 },
+  );
+  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+/** A query on the sink's read endpoint (the embedded ClickHouse). */
+async function clickhouse<T>(sql: string): Promise<T[]> {
+  const res = await fetch(
+    `http://127.0.0.1:${httpPort}/?query=${encodeURIComponent(`${sql} FORMAT JSONEachRow`)}`,
+  );
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${res.status}: ${text}`);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
+async function dropAll(): Promise<void> {
+  const admin = superuser('postgres');
+  await admin.connect();
+  try {
+    await admin.query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+      [id],
+    );
+    await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+  const kafka = createKafka(
+    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
+    createJsonLogger({ level: 'error' }),
+  );
+  const admin2 = kafka.admin();
+  await admin2.connect();
+  try {
+    await deleteTopicsIfExist(
+      admin2,
+      (await admin2.listTopics()).filter((t) => t.startsWith(id)),
+    );
+    await admin2.deleteGroups([`${id}-sink`]).catch(() => undefined);
+  } finally {
+    await admin2.disconnect();
+  }
+}
+
+let db: pg.Client;
+
+beforeAll(async () => {
+  const build = spawnSync(
+    'npx',
+    ['tsc', '-b', 'services/cli', 'services/capture-postgres', 'services/sink-clickhouse'],
+    { cwd: root, encoding: 'utf8' },
+  );
+  expect(build.status, build.stdout + build.stderr).toBe(0);
+  await dropAll().catch(() => undefined);
+  const admin = superuser('postgres');
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${id} OWNER cdc`);
+  await admin.end();
+  db = superuser(id);
+  await db.connect();
+  await db.query('SET ROLE cdc');
+  await db.query(
+    `CREATE TABLE public.items (id int PRIMARY KEY, small int2 NOT NULL, n int4, f float4, label varchar(10),
+       amount numeric(8,2), must int4 NOT NULL, gone text)`,
+  );
+  await db.query(
+    `INSERT INTO public.items SELECT g, g, g * 10, g / 4.0, 'l' || g, g + 0.25, g, 'gone ' || g FROM generate_series(1, 100) g`,
+  );
+  await db.query('RESET ROLE');
+  await db.query(`CREATE PUBLICATION ${id} FOR TABLES IN SCHEMA public`);
+  await db.query('SET ROLE cdc');
+  writeFileSync(
+    config,
+    `kafka:
+  brokers: ["${ep.kafka.brokers[0]}"]
+  clientId: ${id}
+registry:
+  url: "${ep.registry.url}"
+sources:
+  postgres:
+    - name: ${id}
+      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
+      publication: ${id}
+      slot: ${id}
+      offsetsTopic: ${id}.offsets
+clickhouse:
+  embedded:
+    path: ${join(dir, 'clickhouse')}
+    http: { port: ${httpPort} }
+  database: evo
+  sink:
+    groupId: ${id}-sink
+    topics: ["/^${id}\\\\./"]
+    deadLetterTopic: ${id}.sink-dlq
+    topicRefreshMs: 1000
+    batch: { maxWaitMs: 200 }
+`,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  cdc('down');
+  await db?.end().catch(() => undefined);
+  await dropAll().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+/** `cdc verify` passes with `rows` rows in public.items. */
+function verifyPasses(rows: number): void {
+  const v = cdc('verify', '--timeout', '60');
+  expect(v.out, v.out.slice(-4000)).toMatch(/verify: OK — 1 table\(s\) match/);
+  expect(v.out).toMatch(new RegExp(`ok +public\\.items +${rows} / ${rows} rows`));
+  expect(v.status).toBe(0);
+}
+
+async function columnTypes(): Promise<Record<string, string>> {
+  const [database, table] = chTable.split('.') as [string, string];
+  const rows = await clickhouse<{ name: string; type: string; default_expression: string }>(
+    `SELECT name, type, default_expression FROM system.columns WHERE database = '${database}' AND table = '${table}'`,
+  );
+  return Object.fromEntries(
+    rows.map((r) => [r.name, r.default_expression ? `${r.type} DEFAULT ${r.default_expression}` : r.type]),
+  );
+}
+
+it('widens, adds with defaults and drops columns in place; verify passes after each step', {
+  timeout: 300_000,
+}, async () => {
+  const up = cdc('up');
+  expect(up.status, up.out).toBe(0);
+  verifyPasses(100);
+  const tablesBefore = await clickhouse<{ name: string }>(
+    `SELECT name FROM system.tables WHERE database = 'evo'`,
+  );
+
+  // Widening, every kind at once, then rows that need the wider types.
+  await db.query(`ALTER TABLE public.items ALTER COLUMN small TYPE int4, ALTER COLUMN n TYPE int8,
+    ALTER COLUMN f TYPE float8, ALTER COLUMN label TYPE varchar(50), ALTER COLUMN amount TYPE numeric(12,4),
+    ALTER COLUMN must DROP NOT NULL`);
+  await db.query(
+    `INSERT INTO public.items VALUES (101, 100000, 5000000000, 0.1, 'a label longer than ten', 12345678.1234, NULL, 'x')`,
+  );
+  await db.query(`UPDATE public.items SET n = n + 4000000000 WHERE id <= 10`);
+  await db.query(`ALTER TABLE public.items ALTER COLUMN label TYPE text`);
+  await db.query(`UPDATE public.items SET label = repeat('t', 200) WHERE id = 2`);
+  verifyPasses(101);
+  const widened = await columnTypes();
+  expect(widened).toMatchObject({
+    small: 'Int32',
+    n: 'Nullable(Int64)',
+    f: 'Nullable(Float64)',
+    amount: 'Nullable(Decimal(12, 4))',
+    must: 'Nullable(Int32)',
+  });
+  expect(widened.label).toMatch(/^Nullable\(String\)/);
+
+  // Columns added with constant defaults: rows written before read the default.
+  await db.query(`ALTER TABLE public.items ADD COLUMN status text NOT NULL DEFAULT 'new',
+    ADD COLUMN qty int DEFAULT 7, ADD COLUMN price numeric(10,2) NOT NULL DEFAULT 9.99`);
+  await db.query(
+    `INSERT INTO public.items (id, small, must, status, qty) VALUES (102, 1, 1, 'shipped', NULL)`,
+  );
+  await db.query(`UPDATE public.items SET status = 'paid' WHERE id = 3`);
+  verifyPasses(102);
+  expect(
+    await clickhouse(
+      `SELECT id, status, qty, price FROM ${chTable} FINAL WHERE id IN (1, 3, 102) ORDER BY id`,
+    ),
+  ).toEqual([
+    { id: 1, status: 'new', qty: 7, price: 9.99 },
+    { id: 3, status: 'paid', qty: 7, price: 9.99 },
+    { id: 102, status: 'shipped', qty: null, price: 9.99 },
+  ]);
+
+  // A dropped column stays in ClickHouse, NULL from the next change of each row on.
+  await db.query(`ALTER TABLE public.items DROP COLUMN gone`);
+  await db.query(`UPDATE public.items SET qty = 8 WHERE id = 4`);
+  verifyPasses(102);
+  expect(await clickhouse(`SELECT id, gone FROM ${chTable} FINAL WHERE id IN (4, 5) ORDER BY id`)).toEqual([
+    { id: 4, gone: null },
+    { id: 5, gone: 'gone 5' },
+  ]);
+
+  // One topic, one table, and every value schema version compatible (no `.v2`).
+  const tablesAfter = await clickhouse<{ name: string }>(
+    `SELECT name FROM system.tables WHERE database = 'evo'`,
+  );
+  expect(tablesAfter).toEqual(tablesBefore);
+  const registry = new RegistryClient({ url: ep.registry.url });
+  expect((await registry.versions(`${topic}-value`)).length).toBeGreaterThanOrEqual(4);
+  const down = cdc('down');
+  expect(down.status, down.out).toBe(0);
+});
