@@ -3,7 +3,10 @@
  * registers the key and value schemas (subjects `<topic>-key`, `<topic>-value`) and applies
  * the evolution policy when the registry rejects a new value schema:
  *
- * - `stop`: the capture stops with the registry's reason, the field and the fix;
+ * - `stop`: the capture stops naming the table, the column, the registry's reason and the fix;
+ * - `recreate`: the new schema is registered under the same subject anyway (its compatibility
+ *   set to NONE for that one registration, then restored), and `onRecreate` asks for the table
+ *   to be read again, so the same topic ends up holding every row in the new schema;
  * - `new-topic-version`: from this change on the table is written to `<topic>.v2` (then
  *   `.v3`…) under fresh subjects. Stateless: after a restart the same walk finds the same
  *   topic version again.
@@ -56,6 +59,11 @@ export interface TopicSchemasOptions {
    * size limit (`recordSizeConfig(maxRecordBytes)` from `@cdc/kafka`).
    */
   atLeast?: Record<string, number>;
+  /**
+   * `recreate`: called once the incompatible schema of `topic` is registered under its subject,
+   * to have every row of the table written again in it (PostgreSQL: a resync request).
+   */
+  onRecreate?: (topic: string, row: AvroRecordSchema) => Promise<void>;
 }
 
 export interface PreparedTopic {
@@ -115,6 +123,7 @@ export class TopicSchemas {
   ): Promise<PreparedTopic> {
     const { serde, logger, connector } = this.options;
     let topic = baseTopic;
+    const registeredAnyway = new Set<string>();
     for (let attempt = 0; attempt < 100; attempt++) {
       try {
         await this.ensureTopic(topic);
@@ -128,22 +137,39 @@ export class TopicSchemas {
         });
         return refusedTopic(topic, err);
       }
+      const key = keyFields.length === 0 ? null : keySchema(topic, keyFields);
+      const value =
+        this.options.envelopeFormat === 'debezium'
+          ? debeziumEnvelopeSchema(topic, row)
+          : (this.options.envelope?.(topic, row) ?? envelopeSchema(topic, row, connector));
       try {
-        const keyWriter =
-          keyFields.length === 0 ? null : await serde.writerFor(`${topic}-key`, keySchema(topic, keyFields));
+        const keyWriter = key === null ? null : await serde.writerFor(`${topic}-key`, key);
         const valueWriter =
           this.options.envelopeFormat === 'debezium'
-            ? debeziumWriter(await serde.writerFor(`${topic}-value`, debeziumEnvelopeSchema(topic, row)))
-            : await serde.writerFor(
-                `${topic}-value`,
-                this.options.envelope?.(topic, row) ?? envelopeSchema(topic, row, connector),
-              );
+            ? debeziumWriter(await serde.writerFor(`${topic}-value`, value))
+            : await serde.writerFor(`${topic}-value`, value);
         if (topic !== baseTopic) logger.warn('writing to a versioned topic', { baseTopic, topic });
+        if (registeredAnyway.size > 0) await this.options.onRecreate?.(topic, row);
         return { topic, keyWriter, valueWriter };
       } catch (err) {
         if (!isCdcError(err, 'SCHEMA_INCOMPATIBLE')) throw err;
-        const action = onIncompatibleSchema(this.options.policy, { topic, error: err as CdcError });
+        const table = typeof row['cdc.table'] === 'string' ? row['cdc.table'] : topic;
+        const action = onIncompatibleSchema(this.options.policy, { topic, error: err as CdcError, table });
         if (action.action === 'stop') throw action.error;
+        if (action.action === 'recreate') {
+          const subject = String(err.context.subject ?? `${topic}-value`);
+          if (registeredAnyway.has(subject)) throw err;
+          logger.warn(
+            'incompatible schema change: registering it under the same subject (schemaEvolution: recreate)',
+            {
+              topic,
+              reason: action.reason,
+            },
+          );
+          await this.registerAnyway(subject, subject.endsWith('-key') && key ? key : value);
+          registeredAnyway.add(subject);
+          continue;
+        }
         logger.warn('incompatible schema change: moving to a new topic version', {
           reason: action.reason,
           topic: action.topic,
@@ -152,6 +178,21 @@ export class TopicSchemas {
       }
     }
     throw new Error(`no compatible topic version found for ${baseTopic} after 100 versions`);
+  }
+
+  /**
+   * Registers `schema` under `subject` although the subject's compatibility level rejects it:
+   * the level is NONE for this one registration, then set back to what it was.
+   */
+  private async registerAnyway(subject: string, schema: AvroRecordSchema): Promise<void> {
+    const registry = this.options.serde.registry;
+    const level = (await registry.compatibilityLevel(subject)) ?? 'BACKWARD';
+    await registry.setCompatibilityLevel(subject, 'NONE');
+    try {
+      await registry.register(subject, schema);
+    } finally {
+      await registry.setCompatibilityLevel(subject, level);
+    }
   }
 }
 

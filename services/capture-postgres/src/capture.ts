@@ -139,10 +139,29 @@ export class PostgresCapture {
     const { source, kafka, admin, serde, logger, clock } = this.o;
     const config = pgConfig(source);
     const offsets = new OffsetsStore({ kafka, admin, topic: source.offsetsTopic, logger });
+    let catalogClient: pg.Client | undefined;
     const topics = new TopicSchemas({
       serde,
       admin,
       policy: source.schemaEvolution,
+      // schemaEvolution: recreate: the whole table is read again (a resync request, met by the
+      // streamer in commit order), so its topic holds every row in the new schema.
+      onRecreate: async (topic, row) => {
+        const table = String(row['cdc.table'] ?? '');
+        if (!catalogClient || !table) return;
+        const body = JSON.stringify({ table, ranges: [{ from: null, to: null, absent: [] }] });
+        await catalogClient.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+          `cdc.watermark.${source.name}`,
+          `resync:${body}`,
+        ]);
+        logger.warn(
+          'incompatible schema change: the table is read again into its topic (schemaEvolution: recreate)',
+          {
+            table,
+            topic,
+          },
+        );
+      },
       partitions: source.topicPartitions,
       logger,
       connector: 'postgresql',
@@ -168,6 +187,7 @@ export class PostgresCapture {
         );
       });
       closers.push(() => catalog.end());
+      catalogClient = catalog;
       await ensurePublication(catalog, source.publication, source.include, logger);
       let slot = await slotInfo(catalog, source.slot);
       if (slot.exists && slot.walStatus === 'lost') {

@@ -48,8 +48,15 @@ export const ClickHouseSinkSchema = z
     sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
     /** Records that cannot be written go here, with the reason in headers. */
     deadLetterTopic: z.string().min(1).default('cdc.sink-clickhouse.dlq'),
-    /** An incompatible schema change: stop that table (the others go on) or dead-letter its records. */
-    onIncompatibleSchema: z.enum(['stop-table', 'dead-letter']).default('stop-table'),
+    /**
+     * An incompatible schema change (a column type that cannot be widened in place, a new key):
+     * `stop-table` stops that table (the others go on) with an error naming the column, both
+     * types and the fix; `dead-letter` dead-letters its records; `recreate` moves the table
+     * aside as `<t>__before_<schema id>` and creates `<t>` again in the new shape, under the
+     * same name, filled by the records from then on (pair it with the PostgreSQL source's
+     * `schemaEvolution: recreate`, which has the whole table read again into the topic).
+     */
+    onIncompatibleSchema: z.enum(['stop-table', 'dead-letter', 'recreate']).default('stop-table'),
   })
   .prefault({});
 

@@ -36,7 +36,7 @@ export const MongoSourceSchema = z
     /** Partitions of the collection topics the capture creates. */
     topicPartitions: z.number().int().positive().default(3),
     /** What to do when the registry rejects a collection's widened schema. */
-    schemaEvolution: z.enum(['stop', 'new-topic-version']).default('new-topic-version'),
+    schemaEvolution: z.enum(['stop', 'new-topic-version']).default('stop'),
     /** At most this many changes per Kafka transaction. */
     maxChangesPerTransaction: z.number().int().positive().default(5_000),
     /**

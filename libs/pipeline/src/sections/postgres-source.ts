@@ -44,8 +44,16 @@ export const PostgresSourceSchema = z
      * The sink reads both. Choose before the first run: a topic keeps its layout's schema.
      */
     envelope: z.enum(['cdc', 'debezium']).default('cdc'),
-    /** What to do when the registry rejects a table's new schema. */
-    schemaEvolution: z.enum(['stop', 'new-topic-version']).default('new-topic-version'),
+    /**
+     * What to do when the registry rejects a table's new schema (a narrowing or incompatible
+     * change, e.g. text → int; see docs/schema-evolution.md): `stop` the capture with an error
+     * naming the table, the column, the change and the fix; `recreate`: register the new
+     * schema under the same subject anyway and read the whole table again into the same topic
+     * (pair it with `clickhouse.sink.onIncompatibleSchema: recreate`, which moves the old table
+     * aside as `<t>__before_<schema id>`); `new-topic-version`: continue on `<topic>.v2`, a
+     * second ClickHouse table (the former default).
+     */
+    schemaEvolution: z.enum(['stop', 'recreate', 'new-topic-version']).default('stop'),
     /** At most this many changes per Kafka transaction: larger source transactions are chunked. */
     maxChangesPerTransaction: z.number().int().positive().default(10_000),
     /**

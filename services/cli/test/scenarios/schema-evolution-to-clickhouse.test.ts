@@ -9,13 +9,20 @@
  * - a column added with a constant default (NOT NULL and nullable): the default is in the Avro
  *   schema and on the ClickHouse column, so rows written before read it;
  * - a column dropped: it stays in ClickHouse, NULL from then on;
+ * - an incompatible change (text → int): with `schemaEvolution: stop` (the default) the capture
+ *   stops with an error naming the table, the column, the change and the fix, and nothing forks
+ *   into a `.v2` topic; switched to `recreate` (source and sink), the new schema goes under the
+ *   same subject, the table is read again, and the sink moves the old table aside as
+ *   `<t>__before_<schema id>` and fills a new one under the user's name;
  *
  * and after each step `cdc verify` passes with every row in the table the user knows.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryClient } from '@cdc/avro';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
@@ -29,7 +36,6 @@ const id = `evo20_${process.pid}_${Date.now().toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'cdc-evo20-'));
 const config = join(dir, 'pipeline.yaml');
 const stateDir = join(dir, 'state');
-const httpPort = 18_900 + (process.pid % 90);
 const topic = `${id}.${id}.public.items`;
 const chTable = `evo.${topic.replace(/[^A-Za-z0-9_]/g, '_')}`;
 
@@ -50,11 +56,18 @@ function cdc(...args: string[]): { status: number | null; out: string } {
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
-/** A query on the sink's read endpoint (the embedded ClickHouse). */
+/** A query on the sink's read endpoint (the embedded ClickHouse); again when an idle kept-alive connection was closed under it. */
 async function clickhouse<T>(sql: string): Promise<T[]> {
-  const res = await fetch(
-    `http://127.0.0.1:${httpPort}/?query=${encodeURIComponent(`${sql} FORMAT JSONEachRow`)}`,
-  );
+  const url = `http://127.0.0.1:${httpPort}/?query=${encodeURIComponent(`${sql} FORMAT JSONEachRow`)}`;
+  let res: Response | undefined;
+  for (let attempt = 0; !res; attempt++) {
+    try {
+      res = await fetch(url);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await sleep(200);
+    }
+  }
   const text = await res.text();
   if (!res.ok) throw new Error(`${res.status}: ${text}`);
   return text
@@ -93,6 +106,47 @@ async function dropAll(): Promise<void> {
 }
 
 let db: pg.Client;
+/** The sink's read endpoint: a port free when the test starts. */
+let httpPort = 0;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** The pipeline file: the defaults (`stop`), or `recreate` at the source and in the sink. */
+function writeConfig(policy: 'stop' | 'recreate'): void {
+  writeFileSync(
+    config,
+    `kafka:
+  brokers: ["${ep.kafka.brokers[0]}"]
+  clientId: ${id}
+registry:
+  url: "${ep.registry.url}"
+sources:
+  postgres:
+    - name: ${id}
+      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
+      publication: ${id}
+      slot: ${id}
+      offsetsTopic: ${id}.offsets
+${policy === 'recreate' ? '      schemaEvolution: recreate\n' : ''}clickhouse:
+  embedded:
+    path: ${join(dir, 'clickhouse')}
+    http: { port: ${httpPort} }
+  database: evo
+  sink:
+    groupId: ${id}-sink
+    topics: ["/^${id}\\\\.${id}\\\\./"]
+    deadLetterTopic: ${id}.sink-dlq
+    topicRefreshMs: 1000
+    batch: { maxWaitMs: 200 }
+${policy === 'recreate' ? '    onIncompatibleSchema: recreate\n' : ''}`,
+  );
+}
 
 beforeAll(async () => {
   const build = spawnSync(
@@ -119,40 +173,15 @@ beforeAll(async () => {
   await db.query('RESET ROLE');
   await db.query(`CREATE PUBLICATION ${id} FOR TABLES IN SCHEMA public`);
   await db.query('SET ROLE cdc');
-  writeFileSync(
-    config,
-    `kafka:
-  brokers: ["${ep.kafka.brokers[0]}"]
-  clientId: ${id}
-registry:
-  url: "${ep.registry.url}"
-sources:
-  postgres:
-    - name: ${id}
-      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
-      publication: ${id}
-      slot: ${id}
-      offsetsTopic: ${id}.offsets
-clickhouse:
-  embedded:
-    path: ${join(dir, 'clickhouse')}
-    http: { port: ${httpPort} }
-  database: evo
-  sink:
-    groupId: ${id}-sink
-    topics: ["/^${id}\\\\./"]
-    deadLetterTopic: ${id}.sink-dlq
-    topicRefreshMs: 1000
-    batch: { maxWaitMs: 200 }
-`,
-  );
+  httpPort = await freePort();
+  writeConfig('stop');
 }, 120_000);
 
 afterAll(async () => {
   cdc('down');
   await db?.end().catch(() => undefined);
   await dropAll().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
+  if (!process.env.EVO20_KEEP) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
 /** `cdc verify` passes with `rows` rows in public.items. */
@@ -173,7 +202,7 @@ async function columnTypes(): Promise<Record<string, string>> {
   );
 }
 
-it('widens, adds with defaults and drops columns in place; verify passes after each step', {
+it('widens, adds with defaults, drops, and stops or recreates on an incompatible change; verify passes after each step', {
   timeout: 300_000,
 }, async () => {
   const up = cdc('up');
@@ -238,6 +267,41 @@ it('widens, adds with defaults and drops columns in place; verify passes after e
   expect(tablesAfter).toEqual(tablesBefore);
   const registry = new RegistryClient({ url: ep.registry.url });
   expect((await registry.versions(`${topic}-value`)).length).toBeGreaterThanOrEqual(4);
+
+  // An incompatible change under `stop` (the default): the capture stops naming the table, the
+  // column, the change and the fix; no `.v2` topic, no second table.
+  await db.query(`ALTER TABLE public.items ALTER COLUMN label TYPE int USING length(label)`);
+  await db.query(`UPDATE public.items SET qty = 9 WHERE id = 5`);
+  const log = join(stateDir, 'logs', 'capture-postgres.log');
+  const stopLine =
+    /table public\.items, column label: an incompatible schema change\. [^\n]*\[null, string\] is gone in \[null, int\][^\n]*revert the change at the source[^\n]*schemaEvolution: recreate/;
+  for (let i = 0; i < 120 && !stopLine.test(readFileSync(log, 'utf8')); i++) await sleep(500);
+  expect(readFileSync(log, 'utf8')).toMatch(stopLine);
+  const kafka = createKafka(
+    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
+    createJsonLogger({ level: 'error' }),
+  );
+  const admin = kafka.admin();
+  await admin.connect();
+  expect((await admin.listTopics()).filter((t) => t.startsWith(`${topic}.v`))).toEqual([]);
+  await admin.disconnect();
+
+  // Switched to `recreate`: same subject, the table read again, the old one kept aside.
+  expect(cdc('down').status).toBe(0);
+  writeConfig('recreate');
+  const up2 = cdc('up');
+  expect(up2.status, up2.out).toBe(0);
+  verifyPasses(102);
+  const names = (
+    await clickhouse<{ name: string }>(`SELECT name FROM system.tables WHERE database = 'evo' ORDER BY name`)
+  ).map((r) => r.name);
+  const base = chTable.split('.')[1] as string;
+  const aside = names.find((n) => new RegExp(`^${base}__before_\\d+$`).test(n));
+  expect(aside, names.join(', ')).toBeDefined();
+  expect(names).toContain(`${aside}_history`);
+  expect((await columnTypes()).label).toBe('Nullable(Int32)');
+  expect(await clickhouse(`SELECT toString(count()) AS n FROM evo.${aside} FINAL`)).toEqual([{ n: '102' }]);
+  expect(await clickhouse(`SELECT label FROM ${chTable} FINAL WHERE id = 2`)).toEqual([{ label: 200 }]);
   const down = cdc('down');
   expect(down.status, down.out).toBe(0);
 });

@@ -62,6 +62,8 @@ export class TableManager {
   private readonly canonical = new Map<string, string>();
   /** Who writes each table (from its comment, or claimed by this process before creating it). */
   private readonly owners = new Map<string, TableClaim>();
+  /** Per table, the value schema id at which it was last recreated (see `recreate`). */
+  private readonly recreatedAt = new Map<string, number>();
   private ready = false;
 
   /**
@@ -179,6 +181,57 @@ export class TableManager {
       `SELECT count() AS n FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
     );
     return Number(row?.n ?? 0) > 0;
+  }
+
+  /**
+   * `onIncompatibleSchema: recreate`: moves `table` (and its history) aside as
+   * `<table>__before_<schemaId>`, where every row it held stays queryable, so that the next
+   * `ensure` creates `table` afresh in the new shape, under the same name. `schemaId` is the
+   * value schema of the first record that did not fit. Safe to repeat after a crash.
+   */
+  async recreate(table: string, schemaId: number): Promise<string> {
+    const aside = `${table}__before_${schemaId}`;
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_current`)}`);
+    const renames: string[] = [];
+    for (const [from, to] of [
+      [table, aside],
+      [`${table}_history`, `${aside}_history`],
+    ] as const) {
+      this.known.delete(from);
+      if ((await this.exists(from)) && !(await this.exists(to)))
+        renames.push(`${this.qualified(from)} TO ${this.qualified(to)}`);
+    }
+    if (renames.length > 0) await this.transport.command(`RENAME TABLE ${renames.join(', ')}`);
+    this.forget(table);
+    this.recreatedAt.set(table, Math.max(schemaId, this.recreatedAt.get(table) ?? 0));
+    this.logger.warn(
+      'incompatible schema change: the table was moved aside and is created again in the new shape under its name (onIncompatibleSchema: recreate); its rows come again from the source',
+      { table: `${this.database}.${table}`, movedTo: `${this.database}.${aside}`, schemaId },
+    );
+    return aside;
+  }
+
+  /**
+   * The value schema id at which `table` was last recreated (the largest `<table>__before_<id>`),
+   * or 0. A record of an older schema that does not fit the recreated table predates the change
+   * and is superseded by the rows read again.
+   */
+  async lastRecreated(table: string): Promise<number> {
+    let id = this.recreatedAt.get(table);
+    if (id === undefined) {
+      const prefix = `${table}__before_`;
+      const rows = await this.transport.query<{ name: string }>(
+        `SELECT name FROM system.tables WHERE database = ${literal(this.database)} AND startsWith(name, ${literal(prefix)})`,
+      );
+      id = 0;
+      for (const r of rows) {
+        const m = /^(\d+)$/.exec(r.name.slice(prefix.length));
+        if (m) id = Math.max(id, Number(m[1]));
+      }
+      this.recreatedAt.set(table, id);
+    }
+    return id;
   }
 
   /** Forgets what it knows (after a rebuild swapped tables). */
