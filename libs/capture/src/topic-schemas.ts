@@ -11,6 +11,10 @@
  *   `.v3`…) under fresh subjects. Stateless: after a restart the same walk finds the same
  *   topic version again.
  *
+ * A column renamed at the source (same `cdc.attnum`, another name than in the schema registered
+ * before) gets `aliases` and `cdc.renamedFrom` (see `renames.ts`): a compatible change, and the
+ * sink renames its column.
+ *
  * Registration happens once per distinct schema (the serde caches it), so a capture calls
  * `prepare` for every relation description it receives without cost.
  */
@@ -32,6 +36,7 @@ import {
 } from '@cdc/avro';
 import { CdcError, isCdcError, type Logger } from '@cdc/core';
 import { type Admin, ensureTopics } from '@cdc/kafka';
+import { columnsByAttnum, columnsOfRow, type KnownColumn, withRenames } from './renames.ts';
 
 export interface TopicSchemasOptions {
   serde: AvroSerde;
@@ -77,6 +82,8 @@ export class TopicSchemas {
   private readonly options: TopicSchemasOptions;
   private readonly ensured = new Set<string>();
   private readonly partitions = new Map<string, number>();
+  /** Per topic, the columns (by `attnum`) of the row schema last registered or prepared. */
+  private readonly columns = new Map<string, Map<number, KnownColumn>>();
 
   constructor(options: TopicSchemasOptions) {
     if (options.envelopeFormat === 'debezium' && options.connector !== 'postgresql')
@@ -138,10 +145,11 @@ export class TopicSchemas {
         return refusedTopic(topic, err);
       }
       const key = keyFields.length === 0 ? null : keySchema(topic, keyFields);
+      const named = withRenames(row, await this.columnsBefore(topic));
       const value =
         this.options.envelopeFormat === 'debezium'
-          ? debeziumEnvelopeSchema(topic, row)
-          : (this.options.envelope?.(topic, row) ?? envelopeSchema(topic, row, connector));
+          ? debeziumEnvelopeSchema(topic, named)
+          : (this.options.envelope?.(topic, named) ?? envelopeSchema(topic, named, connector));
       try {
         const keyWriter = key === null ? null : await serde.writerFor(`${topic}-key`, key);
         const valueWriter =
@@ -150,6 +158,8 @@ export class TopicSchemas {
             : await serde.writerFor(`${topic}-value`, value);
         if (topic !== baseTopic) logger.warn('writing to a versioned topic', { baseTopic, topic });
         if (registeredAnyway.size > 0) await this.options.onRecreate?.(topic, row);
+        if (named !== row) logger.info('columns renamed', { topic, columns: renamedColumns(named) });
+        this.columns.set(topic, columnsOfRow(row));
         return { topic, keyWriter, valueWriter };
       } catch (err) {
         if (!isCdcError(err, 'SCHEMA_INCOMPATIBLE')) throw err;
@@ -178,6 +188,20 @@ export class TopicSchemas {
       }
     }
     throw new Error(`no compatible topic version found for ${baseTopic} after 100 versions`);
+  }
+
+  /**
+   * The columns of the row schema this topic had before: the last one prepared, else the latest
+   * version registered (so a rename is recognised across a restart too).
+   */
+  private async columnsBefore(topic: string): Promise<Map<number, KnownColumn>> {
+    let known = this.columns.get(topic);
+    if (known === undefined) {
+      const latest = await this.options.serde.registry.version(`${topic}-value`, 'latest');
+      known = latest ? columnsByAttnum(latest.schema) : new Map();
+      this.columns.set(topic, known);
+    }
+    return known;
   }
 
   /**
@@ -217,3 +241,8 @@ function debeziumWriter(inner: SchemaWriter): SchemaWriter {
     encode: (value, context) => inner.encode(toDebeziumPostgres(value as CdcPostgresChange), context),
   };
 }
+
+const renamedColumns = (row: AvroRecordSchema): string[] =>
+  row.fields
+    .filter((f) => typeof f['cdc.renamedFrom'] === 'string')
+    .map((f) => `${f['cdc.renamedFrom']} → ${f.name}`);

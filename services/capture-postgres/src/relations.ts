@@ -44,11 +44,12 @@ interface CatalogColumn {
   is_pk: boolean;
   typlen: number;
   missing: string | null;
+  attnum: number;
 }
 
 const CATALOG_SQL = `
 SELECT a.attname, a.attnotnull, a.attndims, t.typlen,
-       coalesce(a.attnum = ANY (i.indkey), false) AS is_pk, ${MISSING_VALUE_SQL} AS missing
+       coalesce(a.attnum = ANY (i.indkey), false) AS is_pk, ${MISSING_VALUE_SQL} AS missing, a.attnum::int AS attnum
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
@@ -76,6 +77,7 @@ export async function describeRelation(client: PgQueryable, msg: RelationMessage
       isKey: keyOf(c, cat),
       ...(cat && cat.attndims > 1 ? { dimensions: cat.attndims } : {}),
       ...(cat?.missing != null ? { missing: cat.missing } : {}),
+      ...(cat ? { attnum: cat.attnum } : {}),
     };
   });
   const relation: PgRelation = { schema: msg.schema, name: msg.name, columns };

@@ -24,6 +24,7 @@ interface ColumnRow {
   attndims: number;
   is_key: boolean;
   missing: string | null;
+  attnum: number;
 }
 
 interface TypeRow {
@@ -47,7 +48,7 @@ export const MISSING_VALUE_SQL = 'CASE WHEN a.atthasmissing THEN (a.attmissingva
 
 const COLUMNS_SQL = `
 SELECT n.nspname AS relschema, c.relname, a.attname, a.atttypid::int8 AS atttypid, a.atttypmod, a.attnotnull,
-       a.attndims, coalesce(a.attnum = ANY (i.indkey), false) AS is_key, ${MISSING_VALUE_SQL} AS missing
+       a.attndims, coalesce(a.attnum = ANY (i.indkey), false) AS is_key, ${MISSING_VALUE_SQL} AS missing, a.attnum::int AS attnum
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -179,6 +180,7 @@ export async function readPgRelation(
       isKey: r.is_key,
       ...(r.attndims > 1 ? { dimensions: r.attndims } : {}),
       ...(r.missing !== null ? { missing: r.missing } : {}),
+      attnum: r.attnum,
     }),
   );
   return { schema: first.relschema, name: first.relname, columns };

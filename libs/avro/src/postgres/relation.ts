@@ -50,6 +50,11 @@ export interface PgColumn {
    * Carried into the Avro schema as the field's default (see `row-schema.ts`).
    */
   missing?: string;
+  /**
+   * `pg_attribute.attnum`: the column's identity, kept across `RENAME COLUMN`. Recorded in the
+   * Avro field as `cdc.attnum`, so that a renamed column is recognised as the same column.
+   */
+  attnum?: number;
 }
 
 export interface PgRelation {

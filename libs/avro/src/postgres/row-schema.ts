@@ -13,6 +13,9 @@
  *   column was added read it, as they do in PostgreSQL.
  * - Every field records its source type in `cdc.type` (see `type-mapping.ts` for the others),
  *   so the sink can map types back.
+ * - Every field records the column's `attnum` in `cdc.attnum`: a `RENAME COLUMN` keeps it, so
+ *   the capture recognises the renamed column (`aliases`, `cdc.renamedFrom`, see
+ *   `@cdc/capture` `renames.ts`) instead of seeing a column dropped and another added.
  * - Avro names allow `[A-Za-z_][A-Za-z0-9_]*`: other characters become `_`, a leading digit
  *   gets a `_` prefix, and a clash (or `__proto__`) gets `_2`, `_3`…; the column's own name is
  *   then in `cdc.column`, which the sink uses for the ClickHouse column.
@@ -63,6 +66,7 @@ function fieldFor({ column, field, mapping }: PgColumnMapping): AvroField {
   const attributes = {
     ...mapping.attributes,
     ...(field === column.name ? {} : { 'cdc.column': column.name }),
+    ...(column.attnum === undefined ? {} : { 'cdc.attnum': column.attnum }),
   };
   const def = missingValueDefault(column, mapping);
   if (column.notNull)

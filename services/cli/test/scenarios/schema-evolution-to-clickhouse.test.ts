@@ -9,6 +9,8 @@
  * - a column added with a constant default (NOT NULL and nullable): the default is in the Avro
  *   schema and on the ClickHouse column, so rows written before read it;
  * - a column dropped: it stays in ClickHouse, NULL from then on;
+ * - a column renamed (recognised by its attnum, a NOT NULL one included): the ClickHouse column
+ *   is renamed, its values and history kept;
  * - an incompatible change (text → int): with `schemaEvolution: stop` (the default) the capture
  *   stops with an error naming the table, the column, the change and the fix, and nothing forks
  *   into a `.v2` topic; switched to `recreate` (source and sink), the new schema goes under the
@@ -260,6 +262,25 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
     { id: 5, gone: 'gone 5' },
   ]);
 
+  // Renames, recognised by the column's attnum (a NOT NULL one too): the ClickHouse column is
+  // renamed, every row and the history keep their values.
+  await db.query(`ALTER TABLE public.items RENAME COLUMN small TO tiny`);
+  await db.query(`ALTER TABLE public.items RENAME COLUMN qty TO quantity`);
+  await db.query(`UPDATE public.items SET quantity = 11 WHERE id = 6`);
+  verifyPasses(102);
+  expect(
+    await clickhouse(`SELECT id, tiny, quantity FROM ${chTable} FINAL WHERE id IN (6, 50) ORDER BY id`),
+  ).toEqual([
+    { id: 6, tiny: 6, quantity: 11 },
+    { id: 50, tiny: 50, quantity: 7 },
+  ]);
+  const renamed = await columnTypes();
+  expect(renamed).not.toHaveProperty('small');
+  expect(renamed).not.toHaveProperty('qty');
+  expect(
+    await clickhouse(`SELECT toString(count()) AS n FROM ${chTable}_history WHERE id = 6 AND tiny = 6`),
+  ).toEqual([{ n: '3' }]);
+
   // One topic, one table, and every value schema version compatible (no `.v2`).
   const tablesAfter = await clickhouse<{ name: string }>(
     `SELECT name FROM system.tables WHERE database = 'evo'`,
@@ -271,7 +292,7 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
   // An incompatible change under `stop` (the default): the capture stops naming the table, the
   // column, the change and the fix; no `.v2` topic, no second table.
   await db.query(`ALTER TABLE public.items ALTER COLUMN label TYPE int USING length(label)`);
-  await db.query(`UPDATE public.items SET qty = 9 WHERE id = 5`);
+  await db.query(`UPDATE public.items SET quantity = 9 WHERE id = 5`);
   const log = join(stateDir, 'logs', 'capture-postgres.log');
   const stopLine =
     /table public\.items, column label: an incompatible schema change\. [^\n]*\[null, string\] is gone in \[null, int\][^\n]*revert the change at the source[^\n]*schemaEvolution: recreate/;

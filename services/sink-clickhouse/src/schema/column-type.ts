@@ -351,6 +351,11 @@ export interface FieldColumn {
    * the column was added read it, as they do at the source. Undefined: no default.
    */
   readonly default?: string;
+  /**
+   * The column's previous name when the source renamed it (`cdc.renamedFrom`, recognised by the
+   * capture from the column's identity): the table's column of that name is renamed to `column`.
+   */
+  readonly renamedFrom?: string;
 }
 
 /** The ClickHouse name of a field: its source name (`cdc.column` from PostgreSQL, `cdc.originalName` from MongoDB, else the Avro name) made a column name. */
@@ -368,11 +373,13 @@ function columnNameOf(field: AvroField): string {
 export function mapField(field: AvroField, named: Named): FieldColumn {
   const mapping = mapSchema(field.type as AvroSchema, named);
   const def = defaultExpression(field, mapping);
+  const from = (field as AvroField & { 'cdc.renamedFrom'?: unknown })['cdc.renamedFrom'];
   return {
     field: field.name,
     column: columnNameOf(field),
     mapping,
     ...(def === undefined ? {} : { default: def }),
+    ...(typeof from === 'string' ? { renamedFrom: clickHouseColumnName(from) } : {}),
   };
 }
 

@@ -286,6 +286,7 @@ export class TableManager {
     if (norm(known.sortingKey) !== norm(wantKey) && !this.staysLog(table, known, shape)) {
       throw incompatible(table, `the key changed from (${known.sortingKey}) to (${wantKey})`, 'key');
     }
+    await this.renameColumns(table, known, shape);
     const added: { name: string; type: string; default?: string }[] = [];
     const widened: { name: string; type: string; how: Widening; from?: string }[] = [];
     const keyColumns = new Set(orderBy(shape));
@@ -348,6 +349,39 @@ export class TableManager {
     }
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
+  }
+
+  /**
+   * Columns the source renamed (`FieldColumn.renamedFrom`): `RENAME COLUMN` in `table` and
+   * `table_history`, so the values and the history stay with the column under its new name. Only
+   * when the table still has the old name and not the new one, and the old name is not a column
+   * of the new shape (a new column that took the old name); safe to repeat after a crash.
+   */
+  private async renameColumns(table: string, known: KnownTable, shape: TableShape): Promise<void> {
+    const names = new Set(shape.columns.map((c) => c.column));
+    const renames = shape.columns.filter(
+      (c): c is typeof c & { renamedFrom: string } =>
+        c.renamedFrom !== undefined &&
+        !known.columns.has(c.column) &&
+        known.columns.has(c.renamedFrom) &&
+        !names.has(c.renamedFrom),
+    );
+    if (renames.length === 0) return;
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    for (const t of [table, `${table}_history`]) {
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(t)} ${renames.map((c) => `RENAME COLUMN IF EXISTS ${q(c.renamedFrom)} TO ${q(c.column)}`).join(', ')}`,
+      );
+    }
+    for (const c of renames) {
+      known.columns.set(c.column, known.columns.get(c.renamedFrom) as string);
+      known.columns.delete(c.renamedFrom);
+    }
+    await this.createViews(table, true);
+    this.logger.info('columns renamed (values and history kept)', {
+      table: `${this.database}.${table}`,
+      columns: renames.map((c) => `${c.renamedFrom} → ${c.column}`),
+    });
   }
 
   /**
