@@ -24,6 +24,7 @@ import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from 
 import type { PostgresSource } from '@cdc/pipeline';
 import pg from 'pg';
 import { type CaptureObserver, noopObserver } from './observer.ts';
+import { PartitionWatcher } from './partitions.ts';
 import { ReplicationStream, sourceError } from './pgoutput/replication-stream.ts';
 import { captureId, type StoredPosition } from './positions.ts';
 import {
@@ -306,6 +307,7 @@ export class PostgresCapture {
         db: source.connection.database,
         prefix: this.prefix,
         slot: source.slot,
+        publication: source.publication,
         stream,
         writer,
         offsets,
@@ -331,6 +333,18 @@ export class PostgresCapture {
         );
       }, source.heartbeatIntervalMs);
       closers.push(async () => clearInterval(retained));
+      // ATTACH / DETACH PARTITION write no row changes: compared every heartbeat (partitions.ts).
+      const partitions = new PartitionWatcher({
+        client: catalog,
+        publication: source.publication,
+        messagePrefix: `cdc.watermark.${source.name}`,
+        logger,
+      });
+      await partitions.check();
+      const watch = setInterval(() => {
+        partitions.check().catch((err: unknown) => logger.warn('checking the partitions failed', { err }));
+      }, source.heartbeatIntervalMs);
+      closers.push(async () => clearInterval(watch));
       await this.streamer.run(signal);
       return 'stopped';
     } finally {

@@ -135,6 +135,7 @@ sources:
       publication: ${id}
       slot: ${id}
       offsetsTopic: ${id}.offsets
+      heartbeatIntervalMs: 1000
 ${policy === 'recreate' ? '      schemaEvolution: recreate\n' : ''}clickhouse:
   embedded:
     path: ${join(dir, 'clickhouse')}
@@ -172,9 +173,17 @@ beforeAll(async () => {
   await db.query(
     `INSERT INTO public.items SELECT g, g, g * 10, g / 4.0, 'l' || g, g + 0.25, g, 'gone ' || g FROM generate_series(1, 100) g`,
   );
-  await db.query('RESET ROLE');
-  await db.query(`CREATE PUBLICATION ${id} FOR TABLES IN SCHEMA public`);
-  await db.query('SET ROLE cdc');
+  // A partitioned table with rows in three partitions.
+  await db.query(
+    `CREATE TABLE public.events (id int, region text NOT NULL, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region)`,
+  );
+  for (const r of ['north', 'south', 'east'])
+    await db.query(`CREATE TABLE public.events_${r} PARTITION OF public.events FOR VALUES IN ('${r}')`);
+  await db.query(
+    `INSERT INTO public.events SELECT g, (ARRAY['north', 'south', 'east'])[1 + g % 3], g FROM generate_series(1, 300) g`,
+  );
+  // Owned by the capture's user and without publish_via_partition_root: the capture sets it.
+  await db.query(`CREATE PUBLICATION ${id} FOR TABLE public.items, public.events`);
   httpPort = await freePort();
   writeConfig('stop');
 }, 120_000);
@@ -188,8 +197,10 @@ afterAll(async () => {
 
 /** `cdc verify` passes with `rows` rows in public.items. */
 function verifyPasses(rows: number): void {
+  const t0 = Date.now();
   const v = cdc('verify', '--timeout', '60');
-  expect(v.out, v.out.slice(-4000)).toMatch(/verify: OK — 1 table\(s\) match/);
+  process.stdout.write(`schema-evolution-to-clickhouse: verify passed in ${Date.now() - t0} ms\n`);
+  expect(v.out, v.out.slice(-4000)).toMatch(/verify: OK — 2 table\(s\) match/);
   expect(v.out).toMatch(new RegExp(`ok +public\\.items +${rows} / ${rows} rows`));
   expect(v.status).toBe(0);
 }
@@ -325,4 +336,45 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
   expect(await clickhouse(`SELECT label FROM ${chTable} FINAL WHERE id = 2`)).toEqual([{ label: 200 }]);
   const down = cdc('down');
   expect(down.status, down.out).toBe(0);
+});
+
+it('captures a partitioned table through its root: one topic, one table equal to the parent, partitions attached and detached mid-run', {
+  timeout: 240_000,
+}, async () => {
+  const up = cdc('up');
+  expect(up.status, up.out).toBe(0);
+  // A table with rows attached as a partition, one partition detached, changes in each.
+  await db.query(`CREATE TABLE public.events_west (LIKE public.events INCLUDING ALL)`);
+  await db.query(`INSERT INTO public.events_west SELECT g, 'west', g FROM generate_series(1001, 1050) g`);
+  await db.query(`ALTER TABLE public.events ATTACH PARTITION public.events_west FOR VALUES IN ('west')`);
+  await db.query(`ALTER TABLE public.events DETACH PARTITION public.events_south`);
+  await db.query(`UPDATE public.events SET v = -v WHERE id <= 30`);
+  await db.query(`INSERT INTO public.events VALUES (2001, 'west', 1), (2002, 'north', 2)`);
+  const [{ n }] = (await db.query<{ n: string }>('SELECT count(*)::text AS n FROM public.events')).rows as [
+    { n: string },
+  ];
+  expect(n).toBe('252'); // 300 - 100 (south) + 50 (west) + 2
+  const v = cdc('verify', '--timeout', '60');
+  expect(v.out, v.out.slice(-4000)).toMatch(/verify: OK — 2 table\(s\) match/);
+  expect(v.out).toMatch(/ok +public\.events +252 \/ 252 rows/);
+  expect(v.status).toBe(0);
+  // One ClickHouse table for the partitioned table, none per partition, one topic.
+  const tables = (
+    await clickhouse<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = 'evo' AND name LIKE '%events%'`,
+    )
+  ).map((r) => r.name);
+  const events = `${id}_${id}_public_events`;
+  expect(tables.sort()).toEqual([events, `${events}_current`, `${events}_history`, `${events}_history_mv`]);
+  const kafka = createKafka(
+    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
+    createJsonLogger({ level: 'error' }),
+  );
+  const admin = kafka.admin();
+  await admin.connect();
+  expect((await admin.listTopics()).filter((t) => t.includes('events')).sort()).toEqual([
+    `${id}.${id}.public.events`,
+  ]);
+  await admin.disconnect();
+  expect(cdc('down').status).toBe(0);
 });
