@@ -57,6 +57,13 @@ export const ClickHouseSinkSchema = z
      * `schemaEvolution: recreate`, which has the whole table read again into the topic).
      */
     onIncompatibleSchema: z.enum(['stop-table', 'dead-letter', 'recreate']).default('stop-table'),
+    /**
+     * A column dropped at the source (no longer in the topic's schema): `keep` it in the table
+     * (made Nullable where it was not; each row's next change writes NULL into it, rows not
+     * changed since keep their last value), or `drop` it from the table (`t_history` keeps it,
+     * with every past value). Applies to tables named by default (one topic each).
+     */
+    droppedColumns: z.enum(['keep', 'drop']).default('keep'),
   })
   .prefault({});
 

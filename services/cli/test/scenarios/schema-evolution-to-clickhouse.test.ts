@@ -265,13 +265,17 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
   ]);
 
   // A dropped column stays in ClickHouse, NULL from the next change of each row on.
-  await db.query(`ALTER TABLE public.items DROP COLUMN gone`);
+  await db.query(`ALTER TABLE public.items DROP COLUMN gone, DROP COLUMN price`);
   await db.query(`UPDATE public.items SET qty = 8 WHERE id = 4`);
   verifyPasses(102);
-  expect(await clickhouse(`SELECT id, gone FROM ${chTable} FINAL WHERE id IN (4, 5) ORDER BY id`)).toEqual([
-    { id: 4, gone: null },
-    { id: 5, gone: 'gone 5' },
+  expect(
+    await clickhouse(`SELECT id, gone, price FROM ${chTable} FINAL WHERE id IN (4, 5) ORDER BY id`),
+  ).toEqual([
+    { id: 4, gone: null, price: null },
+    { id: 5, gone: 'gone 5', price: 9.99 },
   ]);
+  // A NOT NULL column dropped became Nullable: NULL, not 0, from each row's next change on.
+  expect((await columnTypes()).price).toBe('Nullable(Decimal(10, 2))');
 
   // Renames, recognised by the column's attnum (a NOT NULL one too): the ClickHouse column is
   // renamed, every row and the history keep their values.

@@ -75,16 +75,20 @@ export class TableManager {
   /** Whether the server has table comments (where the topic owning a table is recorded). */
   private tableComments = true;
 
+  /** A column dropped at the source: kept (made Nullable) or dropped from `t` (see `droppedColumns`). */
+  private readonly droppedColumns: 'keep' | 'drop';
+
   constructor(
     transport: ClickHouseTransport,
     database: string,
     logger: Logger,
-    options: { convertTypes?: boolean } = {},
+    options: { convertTypes?: boolean; droppedColumns?: 'keep' | 'drop' } = {},
   ) {
     this.transport = transport;
     this.database = database;
     this.logger = logger;
     this.convertTypes = options.convertTypes === true;
+    this.droppedColumns = options.droppedColumns ?? 'keep';
   }
 
   qualified(table: string): string {
@@ -347,8 +351,72 @@ export class TableManager {
         columns: added.map((c) => `${c.name} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`),
       });
     }
+    await this.dropped(table, known, shape);
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
+  }
+
+  /**
+   * Columns of `table` that `shape` no longer has (dropped at the source), in a table this process
+   * claimed (one topic: a table that `clickhouse.sink.tables` gives several topics holds columns
+   * of each). `keep`: a column that cannot hold NULL becomes Nullable (every value kept), so the
+   * rows written from now on read NULL there, not 0 or ''; `drop`: `DROP COLUMN` in `table` (its
+   * history keeps the column and every past value).
+   */
+  private async dropped(table: string, known: KnownTable, shape: TableShape): Promise<void> {
+    if (!this.owners.has(table) || shape.kind === 'mongo') return;
+    const wanted = new Set(tableColumns(shape).map((c) => c.name));
+    const gone = [...known.columns].filter(([name]) => !wanted.has(name) && !name.endsWith('__cdc_widening'));
+    if (gone.length === 0) return;
+    if (this.droppedColumns === 'drop') {
+      await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} ${gone.map(([name]) => `DROP COLUMN IF EXISTS ${q(name)}`).join(', ')}`,
+      );
+      for (const [name] of gone) known.columns.delete(name);
+      await this.createViews(table, true);
+      this.logger.info('columns dropped at the source dropped from the table (its history keeps them)', {
+        table: `${this.database}.${table}`,
+        columns: gone.map(([name]) => name),
+      });
+      return;
+    }
+    // A column with a DEFAULT (a source default carried over) would give the rows written from now
+    // on that default: its values are written into every part first, then the default removed.
+    const defaults = await this.transport.query<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(table)} AND default_kind = 'DEFAULT' AND name IN (${gone.map(([name]) => literal(name)).join(', ')})`,
+    );
+    for (const { name } of defaults) {
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} MATERIALIZE COLUMN ${q(name)} SETTINGS mutations_sync = 2`,
+      );
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} MODIFY COLUMN ${q(name)} REMOVE DEFAULT`,
+      );
+    }
+    const nullable = gone.filter(
+      ([, type]) => !/^(Nullable|Array|Map|Tuple|LowCardinality\(Nullable)\(/.test(flatType(type)),
+    );
+    if (nullable.length === 0) return;
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    for (const [name, type] of nullable) {
+      const flat = flatType(type);
+      const low = /^LowCardinality\((.*)\)$/.exec(flat);
+      const to = low ? `LowCardinality(Nullable(${low[1]}))` : `Nullable(${flat})`;
+      for (const t of [table, `${table}_history`])
+        await this.transport.command(
+          `ALTER TABLE ${this.qualified(t)} MODIFY COLUMN ${q(name)} ${to} SETTINGS mutations_sync = 2`,
+        );
+      known.columns.set(name, to);
+    }
+    await this.createViews(table, true);
+    this.logger.info(
+      'columns dropped at the source kept, Nullable from now on (rows read NULL there after their next change)',
+      {
+        table: `${this.database}.${table}`,
+        columns: nullable.map(([name]) => name),
+      },
+    );
   }
 
   /**
