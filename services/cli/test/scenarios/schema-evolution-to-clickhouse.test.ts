@@ -5,7 +5,8 @@
  *
  * - widening (int2 → int4, int4 → int8, float4 → float8, varchar(10) → varchar(50) → text,
  *   numeric(8,2) → numeric(12,4), NOT NULL dropped): a compatible schema version, the column
- *   changed in place (`MODIFY COLUMN`), the same table, no stop;
+ *   changed in place (`MODIFY COLUMN`; the primary key's `int4 → int8` by a copy of the table,
+ *   as ClickHouse cannot change a key column in place), the same table, no stop;
  * - a column added with a constant default (NOT NULL and nullable): the default is in the Avro
  *   schema and on the ClickHouse column, so rows written before read it;
  * - a column dropped: it stays in ClickHouse, NULL from then on;
@@ -226,7 +227,7 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
   );
 
   // Widening, every kind at once, then rows that need the wider types.
-  await db.query(`ALTER TABLE public.items ALTER COLUMN small TYPE int4, ALTER COLUMN n TYPE int8,
+  await db.query(`ALTER TABLE public.items ALTER COLUMN id TYPE int8, ALTER COLUMN small TYPE int4, ALTER COLUMN n TYPE int8,
     ALTER COLUMN f TYPE float8, ALTER COLUMN label TYPE varchar(50), ALTER COLUMN amount TYPE numeric(12,4),
     ALTER COLUMN must DROP NOT NULL`);
   await db.query(
@@ -238,6 +239,7 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
   verifyPasses(101);
   const widened = await columnTypes();
   expect(widened).toMatchObject({
+    id: 'Int64',
     small: 'Int32',
     n: 'Nullable(Int64)',
     f: 'Nullable(Float64)',

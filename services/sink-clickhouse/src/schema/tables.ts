@@ -19,7 +19,8 @@
  * before read (see docs/schema-evolution.md). A
  * column whose new type holds every value of the old one (`widening.ts`: int4 → int8, a
  * decimal's precision raised, NOT NULL dropped, …) is changed in place (`MODIFY COLUMN`), and
- * a record of an older, narrower version fits as it is; in MongoDB tables, whose fields widen
+ * a record of an older, narrower version fits as it is (a key column, which ClickHouse cannot
+ * change in place, by a copy of the table: `rekey`); in MongoDB tables, whose fields widen
  * as documents vary (see `widening`), a column may also turn to text, keeping every old value.
  * Any other type change, or a different key, is incompatible: `SCHEMA_INCOMPATIBLE` (a rebuild,
  * `convertTypes`, casts to the new type instead); except a keyless table's log (ordered by
@@ -292,6 +293,7 @@ export class TableManager {
     }
     await this.renameColumns(table, known, shape);
     const added: { name: string; type: string; default?: string }[] = [];
+    const rekeyed: string[] = [];
     const widened: { name: string; type: string; how: Widening; from?: string }[] = [];
     const keyColumns = new Set(orderBy(shape));
     for (const c of columns) {
@@ -317,8 +319,16 @@ export class TableManager {
         } else if (how) widened.push({ name: c.name, type: c.type, how, from: have });
         else if (!keyColumns.has(c.name) && (this.convertTypes || widens(flatType(have), flatType(want))))
           widened.push({ name: c.name, type: c.type, how: 'modify', from: have });
+        else if (keyColumns.has(c.name) && widens(flatType(have), flatType(want)))
+          rekeyed.push(`${c.name} ${have} → ${want}`);
         else throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
       }
+    }
+    if (rekeyed.length > 0) {
+      // ClickHouse cannot change a key column's type in place: the table is copied.
+      await this.rekey(table, shape, rekeyed);
+      this.forget(table);
+      return this.ensure(table, shape, shapeId);
     }
     if (widened.length > 0) {
       await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
@@ -495,7 +505,58 @@ export class TableManager {
       await this.transport.command(`ALTER TABLE ${table} RENAME COLUMN IF EXISTS ${q(parked)} TO ${q(name)}`);
   }
 
-  private async create(table: string, shape: TableShape): Promise<void> {
+  /**
+   * A key column widened at the source (`int4 → int8` on a primary key): ClickHouse refuses to
+   * change a key column's type in place, so `table` and its history are copied into tables of the
+   * new shape (every value fits: a widening), which then take their names in one `RENAME`; the
+   * old ones are dropped. Until the `RENAME` the table is untouched, so a crash at any step leaves
+   * it as it was and the next `ensure` starts over.
+   */
+  private async rekey(table: string, shape: TableShape, changes: string[]): Promise<void> {
+    const next = `${table}__rekey`;
+    const old = `${table}__rekey_old`;
+    for (const t of [next, `${next}_history`, old, `${old}_history`])
+      await this.transport.command(`DROP TABLE IF EXISTS ${this.qualified(t)}`);
+    await this.create(next, shape, false);
+    const want = new Set(tableColumns(shape).map((c) => c.name));
+    for (const [from, to] of [
+      [table, next],
+      [`${table}_history`, `${next}_history`],
+    ] as const) {
+      const have = await this.transport.query<{ name: string }>(
+        `SELECT name FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(from)}`,
+      );
+      const cols = have
+        .map((c) => c.name)
+        .filter((n) => want.has(n))
+        .map(q)
+        .join(', ');
+      await this.transport.command(
+        `INSERT INTO ${this.qualified(to)} (${cols}) SELECT ${cols} FROM ${this.qualified(from)}`,
+      );
+    }
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    await this.transport.command(
+      `RENAME TABLE ${this.qualified(table)} TO ${this.qualified(old)}, ${this.qualified(`${table}_history`)} TO ${this.qualified(`${old}_history`)}, ${this.qualified(next)} TO ${this.qualified(table)}, ${this.qualified(`${next}_history`)} TO ${this.qualified(`${table}_history`)}`,
+    );
+    for (const t of [old, `${old}_history`])
+      await this.transport.command(`DROP TABLE IF EXISTS ${this.qualified(t)}`);
+    const owner = this.owners.get(table);
+    if (owner && this.tableComments)
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} MODIFY COMMENT ${literal(claimComment(owner))}`,
+      );
+    await this.createViews(table, true);
+    this.logger.info(
+      'key columns widened: the table was copied into one keyed by the wider type (every row and change kept)',
+      {
+        table: `${this.database}.${table}`,
+        columns: changes,
+      },
+    );
+  }
+
+  private async create(table: string, shape: TableShape, views = true): Promise<void> {
     const owner = this.owners.get(table);
     const comment = owner ? ` COMMENT ${literal(claimComment(owner))}` : '';
     const cols = tableColumns(shape)
@@ -508,7 +569,7 @@ export class TableManager {
     await this.transport.command(
       `CREATE TABLE IF NOT EXISTS ${this.qualified(`${table}_history`)} (${cols}) ENGINE = ReplacingMergeTree ORDER BY (${key}, _version) SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
     );
-    await this.createViews(table, false);
+    if (views) await this.createViews(table, false);
   }
 
   /** `t_current` and the materialized view feeding `t_history` (recreated after columns were added). */
