@@ -55,7 +55,7 @@ describe('incompatibleSchemaError', () => {
 describe('schema evolution policy', () => {
   const error = new CdcError(
     'SCHEMA_INCOMPATIBLE',
-    'subject shop.public.orders-value (BACKWARD) rejects the new schema: field warehouse: …',
+    'subject shop.public.orders-value (BACKWARD) rejects the new schema: field warehouse: field added without default',
     {
       context: {
         subject: 'shop.public.orders-value',
@@ -65,14 +65,32 @@ describe('schema evolution policy', () => {
     },
   );
 
-  it('stop: a SCHEMA_INCOMPATIBLE error that says how to continue', () => {
-    const action = onIncompatibleSchema('stop', { topic: 'shop.public.orders', error });
+  it('stop: a SCHEMA_INCOMPATIBLE error naming the table, the column, the change and the fix', () => {
+    const action = onIncompatibleSchema('stop', {
+      topic: 'shop.public.orders',
+      table: 'public.orders',
+      error,
+    });
     expect(action.action).toBe('stop');
     if (action.action !== 'stop') return;
     expect(action.error.code).toBe('SCHEMA_INCOMPATIBLE');
-    expect(action.error.message).toContain('field warehouse');
-    expect(action.error.message).toContain('set schemaEvolution to new-topic-version');
-    expect(action.error.context).toMatchObject({ topic: 'shop.public.orders', field: 'warehouse' });
+    expect(action.error.message).toMatch(
+      /^table public\.orders, column warehouse: an incompatible schema change/,
+    );
+    expect(action.error.message).toContain('field added without default');
+    expect(action.error.message).toContain('revert the change at the source');
+    expect(action.error.message).toContain('set schemaEvolution: recreate');
+    expect(action.error.context).toMatchObject({
+      topic: 'shop.public.orders',
+      table: 'public.orders',
+      column: 'warehouse',
+      field: 'warehouse',
+    });
+  });
+
+  it('recreate: stays on the same topic, with the reason', () => {
+    const action = onIncompatibleSchema('recreate', { topic: 'shop.public.orders', error });
+    expect(action).toEqual({ action: 'recreate', reason: expect.stringContaining('same subject') });
   });
 
   it('new-topic-version: the next versioned topic and its subjects', () => {

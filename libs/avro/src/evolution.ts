@@ -130,15 +130,22 @@ export async function registerSchema(
 
 /**
  * What a capture does when a table's new schema is incompatible with its subject:
- * `stop` — stop loudly (the operator fixes the schema or chooses a new topic version);
- * `new-topic-version` — publish from now on to `<topic>.v<N+1>` under fresh subjects.
+ * `stop` — stop loudly, naming the table, the column, the change and the fix (the default);
+ * `recreate` — register the new schema under the same subject anyway (the subject's
+ *   compatibility is set to NONE for that one registration and restored), so the table keeps
+ *   its topic and its ClickHouse name; the capture then has the whole table read again (a
+ *   resync), and a sink with `onIncompatibleSchema: recreate` moves the old table aside as
+ *   `<t>__before_<schema id>` and fills a new `<t>` from the new records;
+ * `new-topic-version` — publish from now on to `<topic>.v<N+1>` under fresh subjects (a second
+ *   ClickHouse table: kept only for pipelines that chose it explicitly).
  * There is deliberately no "skip": an incompatible change is never dropped silently.
  */
-export const EVOLUTION_POLICIES = ['stop', 'new-topic-version'] as const;
+export const EVOLUTION_POLICIES = ['stop', 'recreate', 'new-topic-version'] as const;
 export type EvolutionPolicy = (typeof EVOLUTION_POLICIES)[number];
 
 export type EvolutionAction =
   | { action: 'stop'; error: CdcError }
+  | { action: 'recreate'; reason: string }
   | {
       action: 'new-topic-version';
       /** The topic to write to from now on. */
@@ -158,21 +165,36 @@ export function nextTopicVersion(topic: string): { topic: string; version: numbe
   return { topic: `${base}.v${version}`, version };
 }
 
-/** The action for `policy` given the `SCHEMA_INCOMPATIBLE` error that `registerSchema` threw. */
+/**
+ * The action for `policy` given the `SCHEMA_INCOMPATIBLE` error that `registerSchema` threw;
+ * `table` is the source table (or collection) and names it in the messages.
+ */
 export function onIncompatibleSchema(
   policy: EvolutionPolicy,
-  incident: { topic: string; error: CdcError },
+  incident: { topic: string; error: CdcError; table?: string },
 ): EvolutionAction {
+  const table = incident.table ?? incident.topic;
+  const field = incident.error.context.field;
+  const column = typeof field === 'string' && field ? field.replace(/^(after|before)\./, '') : undefined;
+  const where = column ? `table ${table}, column ${column}` : `table ${table}`;
   if (policy === 'stop') {
     return {
       action: 'stop',
       error: new CdcError(
         'SCHEMA_INCOMPATIBLE',
-        `${incident.error.message} The capture for topic ${incident.topic} stops (schemaEvolution: stop); set schemaEvolution to new-topic-version to continue on a versioned topic.`,
-        { context: { ...incident.error.context, topic: incident.topic }, cause: incident.error },
+        `${where}: an incompatible schema change. ${incident.error.message} The capture stops here (schemaEvolution: stop) and resumes from this change once fixed: revert the change at the source (e.g. ALTER TABLE back to the old type), or set schemaEvolution: recreate (and clickhouse.sink.onIncompatibleSchema: recreate) to rebuild the table under the same name, then restart the capture.`,
+        {
+          context: { ...incident.error.context, topic: incident.topic, table, column },
+          cause: incident.error,
+        },
       ),
     };
   }
+  if (policy === 'recreate')
+    return {
+      action: 'recreate',
+      reason: `${where}: an incompatible schema change. ${incident.error.message} Registered under the same subject anyway (schemaEvolution: recreate); the table is read again so that its topic holds every row in the new schema.`,
+    };
   const next = nextTopicVersion(incident.topic);
   return {
     action: 'new-topic-version',

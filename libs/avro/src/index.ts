@@ -61,7 +61,7 @@ export {
 } from './mongo/key.ts';
 export { MAX_NESTING } from './mongo/shape.ts';
 export { type AvroType, LONG_TYPE, type ParseSchemaOptions, parseSchema } from './parse-schema.ts';
-export { type PgQueryable, readPgRelation, readPgTypes } from './postgres/catalog.ts';
+export { MISSING_VALUE_SQL, type PgQueryable, readPgRelation, readPgTypes } from './postgres/catalog.ts';
 export {
   type PgColumn,
   type PgRelation,

@@ -154,7 +154,7 @@ export class RegistryClient {
   }
 
   /** One request, retried while it fails transiently; resolves with the parsed JSON body. */
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.base);
     const text = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
@@ -319,6 +319,15 @@ export class RegistryClient {
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw this.toError(err, `reading the compatibility level of subject ${subject}`, { subject });
+    }
+  }
+
+  /** Sets the subject's own compatibility level. */
+  async setCompatibilityLevel(subject: string, level: CompatibilityLevel): Promise<void> {
+    try {
+      await this.request('PUT', `config/${encodeURIComponent(subject)}`, { compatibility: level });
+    } catch (err) {
+      throw this.toError(err, `setting the compatibility level of subject ${subject}`, { subject });
     }
   }
 

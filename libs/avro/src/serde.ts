@@ -68,7 +68,7 @@ const isType = (s: unknown): s is AvroType =>
 const INITIAL_SCRATCH = 16 * 1024;
 
 export class AvroSerde {
-  private readonly registry: RegistryClient;
+  readonly registry: RegistryClient;
   private readonly logger: Logger;
   private readonly autoRegister: boolean;
   private readonly parseOptions: ParseSchemaOptions;

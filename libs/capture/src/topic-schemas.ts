@@ -3,10 +3,17 @@
  * registers the key and value schemas (subjects `<topic>-key`, `<topic>-value`) and applies
  * the evolution policy when the registry rejects a new value schema:
  *
- * - `stop`: the capture stops with the registry's reason, the field and the fix;
+ * - `stop`: the capture stops naming the table, the column, the registry's reason and the fix;
+ * - `recreate`: the new schema is registered under the same subject anyway (its compatibility
+ *   set to NONE for that one registration, then restored), and `onRecreate` asks for the table
+ *   to be read again, so the same topic ends up holding every row in the new schema;
  * - `new-topic-version`: from this change on the table is written to `<topic>.v2` (then
  *   `.v3`…) under fresh subjects. Stateless: after a restart the same walk finds the same
  *   topic version again.
+ *
+ * A column renamed at the source (same `cdc.attnum`, another name than in the schema registered
+ * before) gets `aliases` and `cdc.renamedFrom` (see `renames.ts`): a compatible change, and the
+ * sink renames its column.
  *
  * Registration happens once per distinct schema (the serde caches it), so a capture calls
  * `prepare` for every relation description it receives without cost.
@@ -29,6 +36,7 @@ import {
 } from '@cdc/avro';
 import { CdcError, isCdcError, type Logger } from '@cdc/core';
 import { type Admin, ensureTopics } from '@cdc/kafka';
+import { columnsByAttnum, columnsOfRow, type KnownColumn, withRenames } from './renames.ts';
 
 export interface TopicSchemasOptions {
   serde: AvroSerde;
@@ -56,6 +64,11 @@ export interface TopicSchemasOptions {
    * size limit (`recordSizeConfig(maxRecordBytes)` from `@cdc/kafka`).
    */
   atLeast?: Record<string, number>;
+  /**
+   * `recreate`: called once the incompatible schema of `topic` is registered under its subject,
+   * to have every row of the table written again in it (PostgreSQL: a resync request).
+   */
+  onRecreate?: (topic: string, row: AvroRecordSchema) => Promise<void>;
 }
 
 export interface PreparedTopic {
@@ -69,6 +82,8 @@ export class TopicSchemas {
   private readonly options: TopicSchemasOptions;
   private readonly ensured = new Set<string>();
   private readonly partitions = new Map<string, number>();
+  /** Per topic, the columns (by `attnum`) of the row schema last registered or prepared. */
+  private readonly columns = new Map<string, Map<number, KnownColumn>>();
 
   constructor(options: TopicSchemasOptions) {
     if (options.envelopeFormat === 'debezium' && options.connector !== 'postgresql')
@@ -115,6 +130,7 @@ export class TopicSchemas {
   ): Promise<PreparedTopic> {
     const { serde, logger, connector } = this.options;
     let topic = baseTopic;
+    const registeredAnyway = new Set<string>();
     for (let attempt = 0; attempt < 100; attempt++) {
       try {
         await this.ensureTopic(topic);
@@ -128,22 +144,42 @@ export class TopicSchemas {
         });
         return refusedTopic(topic, err);
       }
+      const key = keyFields.length === 0 ? null : keySchema(topic, keyFields);
+      const named = withRenames(row, await this.columnsBefore(topic));
+      const value =
+        this.options.envelopeFormat === 'debezium'
+          ? debeziumEnvelopeSchema(topic, named)
+          : (this.options.envelope?.(topic, named) ?? envelopeSchema(topic, named, connector));
       try {
-        const keyWriter =
-          keyFields.length === 0 ? null : await serde.writerFor(`${topic}-key`, keySchema(topic, keyFields));
+        const keyWriter = key === null ? null : await serde.writerFor(`${topic}-key`, key);
         const valueWriter =
           this.options.envelopeFormat === 'debezium'
-            ? debeziumWriter(await serde.writerFor(`${topic}-value`, debeziumEnvelopeSchema(topic, row)))
-            : await serde.writerFor(
-                `${topic}-value`,
-                this.options.envelope?.(topic, row) ?? envelopeSchema(topic, row, connector),
-              );
+            ? debeziumWriter(await serde.writerFor(`${topic}-value`, value))
+            : await serde.writerFor(`${topic}-value`, value);
         if (topic !== baseTopic) logger.warn('writing to a versioned topic', { baseTopic, topic });
+        if (registeredAnyway.size > 0) await this.options.onRecreate?.(topic, row);
+        if (named !== row) logger.info('columns renamed', { topic, columns: renamedColumns(named) });
+        this.columns.set(topic, columnsOfRow(row));
         return { topic, keyWriter, valueWriter };
       } catch (err) {
         if (!isCdcError(err, 'SCHEMA_INCOMPATIBLE')) throw err;
-        const action = onIncompatibleSchema(this.options.policy, { topic, error: err as CdcError });
+        const table = typeof row['cdc.table'] === 'string' ? row['cdc.table'] : topic;
+        const action = onIncompatibleSchema(this.options.policy, { topic, error: err as CdcError, table });
         if (action.action === 'stop') throw action.error;
+        if (action.action === 'recreate') {
+          const subject = String(err.context.subject ?? `${topic}-value`);
+          if (registeredAnyway.has(subject)) throw err;
+          logger.warn(
+            'incompatible schema change: registering it under the same subject (schemaEvolution: recreate)',
+            {
+              topic,
+              reason: action.reason,
+            },
+          );
+          await this.registerAnyway(subject, subject.endsWith('-key') && key ? key : value);
+          registeredAnyway.add(subject);
+          continue;
+        }
         logger.warn('incompatible schema change: moving to a new topic version', {
           reason: action.reason,
           topic: action.topic,
@@ -152,6 +188,35 @@ export class TopicSchemas {
       }
     }
     throw new Error(`no compatible topic version found for ${baseTopic} after 100 versions`);
+  }
+
+  /**
+   * The columns of the row schema this topic had before: the last one prepared, else the latest
+   * version registered (so a rename is recognised across a restart too).
+   */
+  private async columnsBefore(topic: string): Promise<Map<number, KnownColumn>> {
+    let known = this.columns.get(topic);
+    if (known === undefined) {
+      const latest = await this.options.serde.registry.version(`${topic}-value`, 'latest');
+      known = latest ? columnsByAttnum(latest.schema) : new Map();
+      this.columns.set(topic, known);
+    }
+    return known;
+  }
+
+  /**
+   * Registers `schema` under `subject` although the subject's compatibility level rejects it:
+   * the level is NONE for this one registration, then set back to what it was.
+   */
+  private async registerAnyway(subject: string, schema: AvroRecordSchema): Promise<void> {
+    const registry = this.options.serde.registry;
+    const level = (await registry.compatibilityLevel(subject)) ?? 'BACKWARD';
+    await registry.setCompatibilityLevel(subject, 'NONE');
+    try {
+      await registry.register(subject, schema);
+    } finally {
+      await registry.setCompatibilityLevel(subject, level);
+    }
   }
 }
 
@@ -176,3 +241,8 @@ function debeziumWriter(inner: SchemaWriter): SchemaWriter {
     encode: (value, context) => inner.encode(toDebeziumPostgres(value as CdcPostgresChange), context),
   };
 }
+
+const renamedColumns = (row: AvroRecordSchema): string[] =>
+  row.fields
+    .filter((f) => typeof f['cdc.renamedFrom'] === 'string')
+    .map((f) => `${f['cdc.renamedFrom']} → ${f.name}`);

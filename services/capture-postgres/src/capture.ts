@@ -24,6 +24,7 @@ import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from 
 import { type PostgresSource, postgresClientConfig } from '@cdc/pipeline';
 import pg from 'pg';
 import { type CaptureObserver, noopObserver } from './observer.ts';
+import { PartitionWatcher } from './partitions.ts';
 import { ReplicationStream, sourceError } from './pgoutput/replication-stream.ts';
 import { captureId, type StoredPosition } from './positions.ts';
 import {
@@ -127,10 +128,29 @@ export class PostgresCapture {
     const { source, kafka, admin, serde, logger, clock } = this.o;
     const config = pgConfig(source);
     const offsets = new OffsetsStore({ kafka, admin, topic: source.offsetsTopic, logger });
+    let catalogClient: pg.Client | undefined;
     const topics = new TopicSchemas({
       serde,
       admin,
       policy: source.schemaEvolution,
+      // schemaEvolution: recreate: the whole table is read again (a resync request, met by the
+      // streamer in commit order), so its topic holds every row in the new schema.
+      onRecreate: async (topic, row) => {
+        const table = String(row['cdc.table'] ?? '');
+        if (!catalogClient || !table) return;
+        const body = JSON.stringify({ table, ranges: [{ from: null, to: null, absent: [] }] });
+        await catalogClient.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+          `cdc.watermark.${source.name}`,
+          `resync:${body}`,
+        ]);
+        logger.warn(
+          'incompatible schema change: the table is read again into its topic (schemaEvolution: recreate)',
+          {
+            table,
+            topic,
+          },
+        );
+      },
       partitions: source.topicPartitions,
       logger,
       connector: 'postgresql',
@@ -156,6 +176,7 @@ export class PostgresCapture {
         );
       });
       closers.push(() => catalog.end());
+      catalogClient = catalog;
       await ensurePublication(catalog, source.publication, source.include, logger);
       let slot = await slotInfo(catalog, source.slot);
       if (slot.exists && slot.walStatus === 'lost') {
@@ -274,6 +295,7 @@ export class PostgresCapture {
         db: source.connection.database,
         prefix: this.prefix,
         slot: source.slot,
+        publication: source.publication,
         stream,
         writer,
         offsets,
@@ -299,6 +321,18 @@ export class PostgresCapture {
         );
       }, source.heartbeatIntervalMs);
       closers.push(async () => clearInterval(retained));
+      // ATTACH / DETACH PARTITION write no row changes: compared every heartbeat (partitions.ts).
+      const partitions = new PartitionWatcher({
+        client: catalog,
+        publication: source.publication,
+        messagePrefix: `cdc.watermark.${source.name}`,
+        logger,
+      });
+      await partitions.check();
+      const watch = setInterval(() => {
+        partitions.check().catch((err: unknown) => logger.warn('checking the partitions failed', { err }));
+      }, source.heartbeatIntervalMs);
+      closers.push(async () => clearInterval(watch));
       await this.streamer.run(signal);
       return 'stopped';
     } finally {

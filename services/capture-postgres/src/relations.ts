@@ -16,6 +16,7 @@
  */
 import {
   derivePgRowSchema,
+  MISSING_VALUE_SQL,
   type PgColumn,
   type PgQueryable,
   type PgRelation,
@@ -42,11 +43,13 @@ interface CatalogColumn {
   attndims: number;
   is_pk: boolean;
   typlen: number;
+  missing: string | null;
+  attnum: number;
 }
 
 const CATALOG_SQL = `
 SELECT a.attname, a.attnotnull, a.attndims, t.typlen,
-       coalesce(a.attnum = ANY (i.indkey), false) AS is_pk
+       coalesce(a.attnum = ANY (i.indkey), false) AS is_pk, ${MISSING_VALUE_SQL} AS missing, a.attnum::int AS attnum
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
@@ -73,6 +76,8 @@ export async function describeRelation(client: PgQueryable, msg: RelationMessage
       notNull: cat?.attnotnull === true,
       isKey: keyOf(c, cat),
       ...(cat && cat.attndims > 1 ? { dimensions: cat.attndims } : {}),
+      ...(cat?.missing != null ? { missing: cat.missing } : {}),
+      ...(cat ? { attnum: cat.attnum } : {}),
     };
   });
   const relation: PgRelation = { schema: msg.schema, name: msg.name, columns };

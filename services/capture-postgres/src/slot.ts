@@ -2,7 +2,10 @@
  * The publication and the replication slot: created when missing, reused otherwise.
  *
  * - Publication: `FOR TABLE <include…>` or, with an empty include list, `FOR ALL TABLES`.
- *   Tables added to the include list later are added to an existing publication.
+ *   Tables added to the include list later are added to an existing publication. Created with
+ *   `publish_via_partition_root = true` (set on an existing one that publishes partitions), so
+ *   a partitioned table is one table downstream: one topic, one ClickHouse table, its snapshot
+ *   and its stream under the same name (see `partitions.ts` for ATTACH / DETACH).
  * - Slot: `pgoutput`. When a snapshot is needed the slot is created on a replication
  *   connection with an exported snapshot (`CREATE_REPLICATION_SLOT … (SNAPSHOT 'export')`);
  *   that connection must stay open and idle until the snapshot's readers have imported it.
@@ -55,17 +58,37 @@ export async function ensurePublication(
   include: readonly string[],
   logger: Logger,
 ): Promise<void> {
-  const { rows } = await client.query<{ puballtables: boolean }>(
-    'SELECT puballtables FROM pg_publication WHERE pubname = $1',
+  const { rows } = await client.query<{ puballtables: boolean; pubviaroot: boolean }>(
+    'SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = $1',
     [publication],
   );
   try {
     if (rows.length === 0) {
       const target =
         include.length === 0 ? 'FOR ALL TABLES' : `FOR TABLE ${include.map(qualified).join(', ')}`;
-      await client.query(`CREATE PUBLICATION ${quoteIdent(publication)} ${target}`);
+      // A partitioned table is published as itself (its root), whichever partition a row is in.
+      await client.query(
+        `CREATE PUBLICATION ${quoteIdent(publication)} ${target} WITH (publish_via_partition_root = true)`,
+      );
       logger.info('created publication', { publication, tables: include.length === 0 ? 'all' : include });
       return;
+    }
+    if (rows[0]?.pubviaroot === false && (await publishesPartitions(client, publication))) {
+      try {
+        await client.query(
+          `ALTER PUBLICATION ${quoteIdent(publication)} SET (publish_via_partition_root = true)`,
+        );
+        logger.warn(
+          'publication publishes partitions of partitioned tables: set publish_via_partition_root = true, so that each partitioned table is captured as one table (its root) into one topic',
+          { publication },
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42501') throw err;
+        logger.warn(
+          `publication ${publication} publishes the partitions of partitioned tables one by one (each its own topic and table), and this user may not change it: run ALTER PUBLICATION ${publication} SET (publish_via_partition_root = true) as its owner to capture each partitioned table as one table`,
+          { publication },
+        );
+      }
     }
     if (rows[0]?.puballtables || include.length === 0) return;
     const have = await publicationTables(client, publication);
@@ -96,6 +119,18 @@ export async function ensurePublication(
 }
 
 const normalise = (t: string) => (t.includes('.') ? t : `public.${t}`);
+
+/** Whether the publication publishes any partition (a table with `relispartition`). */
+async function publishesPartitions(client: pg.ClientBase, publication: string): Promise<boolean> {
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_publication_tables pt
+     JOIN pg_namespace n ON n.nspname = pt.schemaname
+     JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+     WHERE pt.pubname = $1 AND c.relispartition`,
+    [publication],
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
+}
 
 /** The publication's tables as `schema.table`. */
 export async function publicationTables(client: pg.ClientBase, publication: string): Promise<string[]> {

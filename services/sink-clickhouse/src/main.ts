@@ -59,7 +59,9 @@ runService({
     onClose(() => transport.close());
     const registry = new RegistryClient({ ...pipeline.registry, logger }); // url, auth, ca
     const kafka = createKafka(pipeline.kafka, logger);
-    const tables = new TableManager(transport, section.database, logger);
+    const tables = new TableManager(transport, section.database, logger, {
+      droppedColumns: section.sink.droppedColumns,
+    });
     if (rebuildName) {
       return [
         {

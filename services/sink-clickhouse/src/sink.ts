@@ -478,8 +478,9 @@ export class ClickHouseSink {
         pending.set(table, p);
       }
       p.records.push(record);
+      let decoded: Awaited<ReturnType<typeof this.decoder.decode>> | undefined;
       try {
-        const decoded = await this.decoder.decode(record);
+        decoded = await this.decoder.decode(record);
         if (decoded.kind === 'skip') continue;
         // A table named in clickhouse.sink.tables may take several topics by design (the user's
         // choice); one named by default takes one topic and one source, refusing a second.
@@ -500,6 +501,41 @@ export class ClickHouseSink {
           stopTopic(record.topic, table, err);
           limit(record);
           continue;
+        }
+        if (
+          isCdcError(err, 'SCHEMA_INCOMPATIBLE') &&
+          options.onIncompatibleSchema === 'recreate' &&
+          decoded?.kind === 'row'
+        ) {
+          try {
+            const schemaId = valueSchemaId(record);
+            if (schemaId < (await tables.lastRecreated(table))) {
+              // A change from before the table was recreated: the rows read again supersede it.
+              this.logger.debug('record of a schema older than the recreated table skipped', {
+                table,
+                offset: record.offset,
+                schemaId,
+              });
+              continue;
+            }
+            await tables.recreate(table, schemaId);
+            // This batch's earlier rows of the table are in the old shape, older than the change:
+            // the source's rows, read again after it, supersede them.
+            p.items = [];
+            if (options.tables[record.topic]?.table === undefined)
+              await tables.claim(table, {
+                topic: record.topic,
+                source: decoded.source ?? `topic ${record.topic}`,
+              });
+            await tables.ensure(table, decoded.shape, decoded.shapeId);
+            p.items.push({ row: decoded.row, record });
+            continue;
+          } catch (recreateErr) {
+            if (isRetriable(recreateErr)) throw recreateErr;
+            stop(table, recreateErr as Error);
+            limit(record);
+            continue;
+          }
         }
         if (isCdcError(err, 'SCHEMA_INCOMPATIBLE') && options.onIncompatibleSchema === 'stop-table') {
           stop(table, err);
@@ -655,4 +691,10 @@ export class ClickHouseSink {
   get done(): Promise<void> {
     return this.loop ?? Promise.resolve();
   }
+}
+
+/** The value schema id of a record in the Confluent wire format (magic byte 0, then the id), else 0. */
+function valueSchemaId(record: KafkaRecord): number {
+  const v = record.value;
+  return v && v.length >= 5 && v[0] === 0 ? v.readInt32BE(1) : 0;
 }

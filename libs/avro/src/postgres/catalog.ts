@@ -23,6 +23,8 @@ interface ColumnRow {
   attnotnull: boolean;
   attndims: number;
   is_key: boolean;
+  missing: string | null;
+  attnum: number;
 }
 
 interface TypeRow {
@@ -38,9 +40,15 @@ interface TypeRow {
   labels: string[] | null;
 }
 
+/**
+ * The value rows written before a column was added read (`ADD COLUMN … DEFAULT <constant>`), as
+ * text: `attmissingval` is a one-element array of the column's type.
+ */
+export const MISSING_VALUE_SQL = 'CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END';
+
 const COLUMNS_SQL = `
 SELECT n.nspname AS relschema, c.relname, a.attname, a.atttypid::int8 AS atttypid, a.atttypmod, a.attnotnull,
-       a.attndims, coalesce(a.attnum = ANY (i.indkey), false) AS is_key
+       a.attndims, coalesce(a.attnum = ANY (i.indkey), false) AS is_key, ${MISSING_VALUE_SQL} AS missing, a.attnum::int AS attnum
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -171,6 +179,8 @@ export async function readPgRelation(
       notNull: r.attnotnull,
       isKey: r.is_key,
       ...(r.attndims > 1 ? { dimensions: r.attndims } : {}),
+      ...(r.missing !== null ? { missing: r.missing } : {}),
+      attnum: r.attnum,
     }),
   );
   return { schema: first.relschema, name: first.relname, columns };

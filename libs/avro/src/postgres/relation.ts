@@ -44,6 +44,17 @@ export interface PgColumn {
   isKey: boolean;
   /** `pg_attribute.attndims` for array columns (`int[][]` is 2); 0 or absent means 1. */
   dimensions?: number;
+  /**
+   * The value (PostgreSQL text form) that rows written before the column was added read: the
+   * constant default of `ADD COLUMN … DEFAULT <constant>` (`pg_attribute.attmissingval`).
+   * Carried into the Avro schema as the field's default (see `row-schema.ts`).
+   */
+  missing?: string;
+  /**
+   * `pg_attribute.attnum`: the column's identity, kept across `RENAME COLUMN`. Recorded in the
+   * Avro field as `cdc.attnum`, so that a renamed column is recognised as the same column.
+   */
+  attnum?: number;
 }
 
 export interface PgRelation {

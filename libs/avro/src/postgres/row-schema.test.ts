@@ -236,3 +236,48 @@ describe('derivePgRowSchema', () => {
     expect(row.fields.map((f) => [f.name, f['cdc.column']])).toEqual([['__proto___2', '__proto__']]);
   });
 });
+
+describe('constant defaults and column identity', () => {
+  const numeric = (p: number, s: number) => ({ typmod: ((p << 16) | s) + 4 });
+  const rs = derivePgRowSchema({
+    schema: 'public',
+    name: 'items',
+    columns: [
+      col('id', t('int4'), { notNull: true, isKey: true, attnum: 1 }),
+      col('status', t('text'), { notNull: true, missing: 'new', attnum: 2 }),
+      col('qty', t('int4'), { missing: '7', attnum: 3 }),
+      col('price', t('numeric'), { notNull: true, missing: '9.99', attnum: 4, ...numeric(10, 2) }),
+      col('at', t('timestamptz'), { notNull: true, missing: 'not a timestamp', attnum: 5 }),
+    ],
+  });
+  const field = (name: string) => rs.row.fields.find((f) => f.name === name);
+
+  it('a NOT NULL column added with a constant default has it as its Avro default', () => {
+    expect(field('status')).toMatchObject({ type: 'string', default: 'new', 'cdc.attnum': 2 });
+    expect(field('price')).toMatchObject({ default: '\u0003\u00e7' }); // 999 unscaled, as Avro JSON bytes
+    // The default is what a reader of an older record (before the columns were added) reads.
+    const before = derivePgRowSchema({
+      schema: 'public',
+      name: 'items',
+      columns: [col('id', t('int4'), { notNull: true, isKey: true, attnum: 1 })],
+    });
+    const writer = parseSchema(before.row);
+    const reader = parseSchema({ ...rs.row, fields: rs.row.fields.filter((f) => f.name !== 'at') });
+    const read = reader.fromBuffer(writer.toBuffer({ id: 5 }), reader.createResolver(writer)) as Record<
+      string,
+      unknown
+    >;
+    expect(read).toMatchObject({ id: 5, status: 'new', qty: null });
+    expect(read.price).toEqual(Buffer.from([3, 0xe7]));
+  });
+
+  it('a nullable one keeps default null (a union’s first branch) and carries the value in cdc.default', () => {
+    expect(field('qty')).toMatchObject({ type: ['null', 'int'], default: null, 'cdc.default': 7 });
+  });
+
+  it('a default whose text does not convert leaves the field without one', () => {
+    expect(field('at')).not.toHaveProperty('default');
+    expect(field('id')).not.toHaveProperty('default');
+    expect(field('id')).toMatchObject({ 'cdc.attnum': 1 });
+  });
+});

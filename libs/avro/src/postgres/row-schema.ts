@@ -3,16 +3,26 @@
  *
  * - A column that may be NULL is `["null", T]` with `default: null`, so adding a nullable
  *   column (the common `ALTER TABLE … ADD COLUMN`) or dropping one is a compatible change in
- *   both directions. A NOT NULL column is `T` with no default: adding one is a breaking change
- *   for readers of the old data, which the registry's compatibility check reports.
+ *   both directions. A NOT NULL column is `T`; it has a default when it was added with a
+ *   constant one (`ADD COLUMN … NOT NULL DEFAULT 'new'`, from `PgColumn.missing`), so adding it
+ *   is compatible; added without one (a volatile default such as `now()`), it is a breaking
+ *   change for readers of the old data, which the registry's compatibility check reports.
+ * - A nullable column added with a constant default keeps `default: null` (Avro: a union's
+ *   default is its first branch) and carries the value in `cdc.default` (the Avro JSON encoding
+ *   of `T`), so the sink gives the ClickHouse column that default and rows written before the
+ *   column was added read it, as they do in PostgreSQL.
  * - Every field records its source type in `cdc.type` (see `type-mapping.ts` for the others),
  *   so the sink can map types back.
+ * - Every field records the column's `attnum` in `cdc.attnum`: a `RENAME COLUMN` keeps it, so
+ *   the capture recognises the renamed column (`aliases`, `cdc.renamedFrom`, see
+ *   `@cdc/capture` `renames.ts`) instead of seeing a column dropped and another added.
  * - Avro names allow `[A-Za-z_][A-Za-z0-9_]*`: other characters become `_`, a leading digit
  *   gets a `_` prefix, and a clash (or `__proto__`) gets `_2`, `_3`…; the column's own name is
  *   then in `cdc.column`, which the sink uses for the ClickHouse column.
  * - The key is the columns flagged `isKey`, in column order; a relation without one gives
  *   no key fields (the capture decides what that means).
  */
+import { parseSchema } from '../parse-schema.ts';
 import type { AvroField, AvroRecordSchema, AvroSchema } from '../schema-types.ts';
 import type { PgColumn, PgRelation } from './relation.ts';
 import { mapPgType, type TypeMapping } from './type-mapping.ts';
@@ -39,14 +49,40 @@ export function avroName(name: string): string {
   return /^[A-Za-z_]/.test(s) ? s : `_${s}`;
 }
 
+/**
+ * The Avro JSON encoding of a column's missing value (its constant default), or undefined when
+ * it has none or its text does not convert (then the field simply has no default).
+ */
+export function missingValueDefault(column: PgColumn, mapping: TypeMapping): unknown {
+  if (column.missing === undefined) return undefined;
+  try {
+    return JSON.parse(parseSchema(mapping.schema).toString(mapping.fromText(column.missing)));
+  } catch {
+    return undefined;
+  }
+}
+
 function fieldFor({ column, field, mapping }: PgColumnMapping): AvroField {
   const attributes = {
     ...mapping.attributes,
     ...(field === column.name ? {} : { 'cdc.column': column.name }),
+    ...(column.attnum === undefined ? {} : { 'cdc.attnum': column.attnum }),
   };
-  return column.notNull
-    ? { name: field, type: mapping.schema, ...attributes }
-    : { name: field, type: ['null', mapping.schema], default: null, ...attributes };
+  const def = missingValueDefault(column, mapping);
+  if (column.notNull)
+    return {
+      name: field,
+      type: mapping.schema,
+      ...(def === undefined ? {} : { default: def }),
+      ...attributes,
+    };
+  return {
+    name: field,
+    type: ['null', mapping.schema],
+    default: null,
+    ...attributes,
+    ...(def === undefined ? {} : { 'cdc.default': def }),
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { AvroSchema } from '@cdc/avro';
 import { describe, expect, it } from 'vitest';
-import { mapSchema, namedTypes } from './column-type.ts';
+import { mapField, mapSchema, namedTypes } from './column-type.ts';
 
 const map = (schema: AvroSchema, wrapped = false) => mapSchema(schema, namedTypes(schema, wrapped));
 const collect = () => {
@@ -49,5 +49,31 @@ describe('dates and timestamps in column mappings', () => {
     expect(m.type).toBe("Nullable(DateTime64(3, 'UTC'))");
     expect(m.convert({ long: 32_503_680_000_000n }, c.note)).toBe('2299-12-31 23:59:59.999');
     expect(c.seen).toEqual({ '': '3000-01-01T00:00:00.000Z' });
+  });
+});
+
+describe('source defaults on columns', () => {
+  const DEC = { type: 'bytes', logicalType: 'decimal', precision: 10, scale: 2 } as unknown as AvroSchema;
+  const named = namedTypes('string', false);
+
+  it('a constant default becomes the column DEFAULT, converted as the column’s values are', () => {
+    expect(mapField({ name: 'status', type: 'string', default: 'new' }, named).default).toBe(
+      "CAST('new' AS String)",
+    );
+    expect(mapField({ name: 'price', type: DEC, default: '\u0003\u00e7' }, named).default).toBe(
+      "CAST('9.99' AS Decimal(10, 2))",
+    );
+    expect(
+      mapField({ name: 'qty', type: ['null', 'int'], default: null, 'cdc.default': 7 }, named).default,
+    ).toBe("CAST('7' AS Nullable(Int32))");
+  });
+
+  it('no default, a null default or a renamed column', () => {
+    expect(mapField({ name: 'n', type: ['null', 'int'], default: null }, named)).not.toHaveProperty(
+      'default',
+    );
+    expect(mapField({ name: 'title', type: 'string', 'cdc.renamedFrom': 'label' }, named).renamedFrom).toBe(
+      'label',
+    );
   });
 });

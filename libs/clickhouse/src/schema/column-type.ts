@@ -29,8 +29,8 @@
  * | any other union | String | the value as JSON text (bytes as base64) |
  * | any other union, MongoDB (wrapped) | String | scalars as their text (what `toString` gives for their own column), sub-documents and arrays as canonical Extended JSON (`mongoUnionText`) |
  */
-import { type AvroField, type AvroSchema, mongoUnionText } from '@cdc/avro';
-import { CdcError, clickHouseColumnName, quoteIdent } from '@cdc/core';
+import { type AvroField, type AvroSchema, mongoUnionText, parseSchema } from '@cdc/avro';
+import { CdcError, clickHouseColumnName, quoteIdent, quoteString } from '@cdc/core';
 import {
   date32Value,
   dateTime64Value,
@@ -344,6 +344,17 @@ export interface FieldColumn {
   /** The column name: the source's own name (`cdc.column`, `cdc.originalName` where the Avro name had to differ), through `clickHouseColumnName`. */
   readonly column: string;
   readonly mapping: ColumnMapping;
+  /**
+   * The column's ClickHouse `DEFAULT` expression: the source column's constant default (the
+   * Avro field's `default`, or `cdc.default` on a nullable field), so that rows written before
+   * the column was added read it, as they do at the source. Undefined: no default.
+   */
+  readonly default?: string;
+  /**
+   * The column's previous name when the source renamed it (`cdc.renamedFrom`, recognised by the
+   * capture from the column's identity): the table's column of that name is renamed to `column`.
+   */
+  readonly renamedFrom?: string;
 }
 
 /** The ClickHouse name of a field: its source name (`cdc.column` from PostgreSQL, `cdc.originalName` from MongoDB, else the Avro name) made a column name. */
@@ -359,11 +370,42 @@ function columnNameOf(field: AvroField): string {
 }
 
 export function mapField(field: AvroField, named: Named): FieldColumn {
+  const mapping = mapSchema(field.type as AvroSchema, named);
+  const def = defaultExpression(field, mapping);
+  const from = (field as AvroField & { 'cdc.renamedFrom'?: unknown })['cdc.renamedFrom'];
   return {
     field: field.name,
     column: columnNameOf(field),
-    mapping: mapSchema(field.type as AvroSchema, named),
+    mapping,
+    ...(def === undefined ? {} : { default: def }),
+    ...(typeof from === 'string' ? { renamedFrom: clickHouseColumnName(from) } : {}),
   };
+}
+
+/**
+ * `CAST('<value>' AS <type>)` for a field's constant default (see `FieldColumn.default`): the
+ * Avro JSON default decoded as the field's type, converted as a value of the column is. Only a
+ * scalar (number, text, boolean) becomes a default; a default whose type refers to a named type
+ * defined elsewhere in the schema, or a structured one, is left out (the column has none).
+ */
+function defaultExpression(field: AvroField, mapping: ColumnMapping): string | undefined {
+  const f = field as AvroField & { 'cdc.default'?: unknown };
+  let schema = field.type as AvroSchema;
+  let json: unknown = field.default;
+  if (Array.isArray(schema)) {
+    const branches = schema.filter((b) => b !== 'null');
+    if (branches.length !== 1 || !schema.includes('null')) return undefined;
+    schema = branches[0] as AvroSchema;
+    json = f['cdc.default'];
+  }
+  if (json === undefined || json === null) return undefined;
+  try {
+    const value = mapping.convert(parseSchema(schema).fromString(JSON.stringify(json)));
+    if (!['string', 'number', 'bigint', 'boolean'].includes(typeof value)) return undefined;
+    return `CAST(${quoteString(String(value))} AS ${mapping.type})`;
+  } catch {
+    return undefined;
+  }
 }
 
 export function namedTypes(schema: AvroSchema, wrapped: boolean): Named {

@@ -203,7 +203,15 @@ export function tableColumns(shape: TableShape): { name: string; type: string; d
   const extra = shape.keyColumns
     .filter((k) => k.rowField === undefined)
     .map((k) => ({ name: k.column, type: k.type }));
-  return [...extra, ...shape.columns.map((c) => ({ name: c.column, type: c.mapping.type })), ...META_COLUMNS];
+  return [
+    ...extra,
+    ...shape.columns.map((c) => ({
+      name: c.column,
+      type: c.mapping.type,
+      ...(c.default ? { default: c.default } : {}),
+    })),
+    ...META_COLUMNS,
+  ];
 }
 
 export function orderBy(shape: TableShape): string[] {

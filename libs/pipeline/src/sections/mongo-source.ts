@@ -55,7 +55,7 @@ export const MongoSourceSchema = z
       .meta({ description: 'Partitions of the collection topics the capture creates.' }),
     schemaEvolution: z
       .enum(['stop', 'new-topic-version'])
-      .default('new-topic-version')
+      .default('stop')
       .meta({ description: "What to do when the registry rejects a collection's widened schema." }),
     maxChangesPerTransaction: z
       .number()

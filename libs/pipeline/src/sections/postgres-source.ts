@@ -84,9 +84,12 @@ export const PostgresSourceSchema = z
         "The value layout of the table topics: `cdc` (this product's envelope: `changeId`, `tsMs`, LSNs as X/Y text) or `debezium` (Debezium's: `ts_ms`, `source.lsn` and `source.txId` as numbers, `transaction`, no `changeId`), so that tools built for Debezium read the topics. The sink reads both. Choose before the first run: a topic keeps its layout's schema.",
     }),
     schemaEvolution: z
-      .enum(['stop', 'new-topic-version'])
-      .default('new-topic-version')
-      .meta({ description: "What to do when the registry rejects a table's new schema." }),
+      .enum(['stop', 'recreate', 'new-topic-version'])
+      .default('stop')
+      .meta({
+        description:
+          "What to do when the registry rejects a table's new schema (a narrowing or incompatible change, e.g. text → int; see docs/schema-evolution.md): `stop` the capture with an error naming the table, the column, the change and the fix; `recreate`: register the new schema under the same subject anyway and read the whole table again into the same topic (pair it with `clickhouse.sink.onIncompatibleSchema: recreate`, which moves the old table aside as `<t>__before_<schema id>`); `new-topic-version`: continue on `<topic>.v2`, a second ClickHouse table (the former default).",
+      }),
     maxChangesPerTransaction: z.number().int().positive().default(10_000).meta({
       description: 'At most this many changes per Kafka transaction: larger source transactions are chunked.',
     }),

@@ -9,6 +9,10 @@
  * dropped or renamed collection that comes back is captured again). When a stream is idle and
  * the server's post-batch token moves (its periodic no-op entries), a `heartbeat` item carries
  * it, so that the stored token keeps up with the oplog.
+ *
+ * Events over 16 MB: streams end with `$changeStreamSplitLargeEvent` where the server has it, and
+ * the fragments are put back together before an event is queued (`split-events.ts`); no token is
+ * stored from the middle of a split event.
  */
 import { CdcError, type Logger } from '@cdc/core';
 import type { MongoSource } from '@cdc/pipeline';
@@ -21,6 +25,7 @@ import {
   Timestamp,
 } from 'mongodb';
 import { DEPLOYMENT_STREAM, type ResumePoint, SYSTEM_DBS, splitNamespace } from '../position.ts';
+import { isSplitUnsupported, Reassembler, SPLIT_STAGE } from './split-events.ts';
 
 export type StreamItem =
   | { kind: 'event'; stream: string; event: ChangeStreamDocument }
@@ -65,17 +70,23 @@ export function deploymentMatch(include: readonly string[]): Document {
   };
 }
 
-/** Opens the stream `key` (`*`: the deployment; else `db.collection`). */
+/**
+ * Opens the stream `key` (`*`: the deployment; else `db.collection`); with `split`, large events
+ * arrive as fragments (`$changeStreamSplitLargeEvent`, the last stage).
+ */
 export function openStream(
   client: MongoClient,
   source: MongoSource,
   key: string,
   point: ResumePoint | undefined,
+  split = false,
 ): ChangeStream {
   const options = streamOptions(source, point);
-  if (key === DEPLOYMENT_STREAM) return client.watch([{ $match: deploymentMatch(source.include) }], options);
+  const last = split ? [SPLIT_STAGE] : [];
+  if (key === DEPLOYMENT_STREAM)
+    return client.watch([{ $match: deploymentMatch(source.include) }, ...last], options);
   const { db, collection } = splitNamespace(key);
-  return client.db(db).collection(collection).watch([], options);
+  return client.db(db).collection(collection).watch(last, options);
 }
 
 export class ChangeStreams {
@@ -87,6 +98,8 @@ export class ChangeStreams {
   private failure: unknown;
   private closed = false;
   private pumps: Promise<void>[] = [];
+  /** Whether the server has `$changeStreamSplitLargeEvent` (found out when the first stream opens). */
+  private split = true;
 
   constructor(options: ChangeStreamsOptions) {
     this.o = options;
@@ -99,12 +112,40 @@ export class ChangeStreams {
   /** Opens every stream (the first `getMore` is sent, so a refused token fails here). */
   async start(): Promise<void> {
     for (const [key, point] of this.o.resume) {
-      const stream = openStream(this.o.client, this.o.source, key, point);
+      let stream = openStream(this.o.client, this.o.source, key, point, this.split);
+      let first: ChangeStreamDocument | null;
+      try {
+        first = await stream.tryNext();
+      } catch (err) {
+        if (!this.split || !isSplitUnsupported(err)) throw err;
+        await stream.close().catch(() => undefined);
+        this.split = false;
+        this.o.logger.info(
+          'the server cannot split change events over 16 MB ($changeStreamSplitLargeEvent): events arrive whole, and one over maxRecordBytes is dead-lettered',
+          { stream: key },
+        );
+        stream = openStream(this.o.client, this.o.source, key, point, false);
+        first = await stream.tryNext();
+      }
       this.streams.set(key, stream);
-      const first = await stream.tryNext();
-      if (first) this.push({ kind: 'event', stream: key, event: first });
+      if (first) {
+        // A stream that opens on a fragment resumes after a whole event: the first fragment is here.
+        const whole = this.reassemblers(key).add(first);
+        if (whole) this.push({ kind: 'event', stream: key, event: whole });
+      }
     }
     for (const key of this.o.resume.keys()) this.pumps.push(this.pump(key));
+  }
+
+  private readonly fragments = new Map<string, Reassembler>();
+
+  private reassemblers(key: string): Reassembler {
+    let r = this.fragments.get(key);
+    if (!r) {
+      r = new Reassembler();
+      this.fragments.set(key, r);
+    }
+    return r;
   }
 
   private push(item: StreamItem): void {
@@ -122,27 +163,37 @@ export class ChangeStreams {
           await new Promise<void>((r) => this.spaceWaiters.push(r));
         if (this.closed) return;
         const stream = this.streams.get(key)!;
-        const event = await stream.tryNext();
+        const fragment = await stream.tryNext();
         if (this.closed) return;
-        if (event) {
-          lastToken = (event._id as { _data: string })._data;
+        if (fragment) {
+          lastToken = (fragment._id as { _data: string })._data;
+          const parts = this.reassemblers(key);
+          const event = parts.add(fragment);
+          if (!event) continue;
+          if (parts.fragments > 1)
+            this.o.logger.info('a change event over 16 MB arrived in fragments, put back together', {
+              stream: key,
+              fragments: parts.fragments,
+            });
           this.push({ kind: 'event', stream: key, event });
           if (event.operationType === 'invalidate') {
             this.o.logger.warn('change stream invalidated; reopening after it', { stream: key });
             await stream.close().catch(() => undefined);
             this.streams.set(
               key,
-              openStream(this.o.client, this.o.source, key, {
-                token: lastToken,
-                startAt: null,
-                clusterTime: null,
-              }),
+              openStream(
+                this.o.client,
+                this.o.source,
+                key,
+                { token: lastToken, startAt: null, clusterTime: null },
+                this.split,
+              ),
             );
           }
           continue;
         }
         const token = (stream.resumeToken as { _data?: string } | null)?._data;
-        if (token && token !== lastToken) {
+        if (token && token !== lastToken && !this.reassemblers(key).pending) {
           lastToken = token;
           this.push({ kind: 'heartbeat', stream: key, token });
         }

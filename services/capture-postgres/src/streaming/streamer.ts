@@ -29,6 +29,7 @@ import {
 import { CdcError, type Clock, formatLsn, isCdcError, type Logger, topicFor } from '@cdc/core';
 import type pg from 'pg';
 import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
+import { publishedViaAncestor } from '../partitions.ts';
 import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/decoder.ts';
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
 import { alreadyWritten, captureId, type StoredPosition } from '../positions.ts';
@@ -66,6 +67,11 @@ export interface StreamerOptions {
   db: string;
   prefix: string;
   slot: string;
+  /**
+   * The publication: a partition's Relation message (which pgoutput sends along with its root's
+   * under `publish_via_partition_root`) gets no topic when its changes are published as the root's.
+   */
+  publication?: string;
   stream: ReplicationStream;
   writer: ChangeWriter;
   offsets: OffsetsStore;
@@ -215,6 +221,8 @@ export class Streamer {
   }
 
   private async onRelation(msg: Extract<PgoutputMessage, { tag: 'relation' }>): Promise<void> {
+    if (this.o.publication && (await publishedViaAncestor(this.o.catalog, msg.oid, this.o.publication)))
+      return;
     const captured = await describeRelation(this.o.catalog, msg);
     const base = topicFor(this.o.prefix, { db: this.o.db, schema: msg.schema, table: msg.name });
     const transform = this.o.transforms.compile(captured);

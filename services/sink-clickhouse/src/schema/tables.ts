@@ -14,10 +14,13 @@
  * source name); a second writer is refused (`claim`), so two source names never share a table.
  *
  * Evolution: a column the table lacks is added (`ALTER TABLE … ADD COLUMN`) before the batch
- * that needs it, to `t` and `t_history`, and the view and materialized view are recreated. A
+ * that needs it, to `t` and `t_history`, and the view and materialized view are recreated; a
+ * column with a constant default at the source gets it as its `DEFAULT`, which the rows written
+ * before read (see docs/schema-evolution.md). A
  * column whose new type holds every value of the old one (`widening.ts`: int4 → int8, a
  * decimal's precision raised, NOT NULL dropped, …) is changed in place (`MODIFY COLUMN`), and
- * a record of an older, narrower version fits as it is; in MongoDB tables, whose fields widen
+ * a record of an older, narrower version fits as it is (a key column, which ClickHouse cannot
+ * change in place, by a copy of the table: `rekey`); in MongoDB tables, whose fields widen
  * as documents vary (see `widening`), a column may also turn to text, keeping every old value.
  * Any other type change, or a different key, is incompatible: `SCHEMA_INCOMPATIBLE` (a rebuild,
  * `convertTypes`, casts to the new type instead); except a keyless table's log (ordered by
@@ -59,6 +62,8 @@ export class TableManager {
   private readonly canonical = new Map<string, string>();
   /** Who writes each table (from its comment, or claimed by this process before creating it). */
   private readonly owners = new Map<string, TableClaim>();
+  /** Per table, the value schema id at which it was last recreated (see `recreate`). */
+  private readonly recreatedAt = new Map<string, number>();
   private ready = false;
 
   /**
@@ -70,16 +75,20 @@ export class TableManager {
   /** Whether the server has table comments (where the topic owning a table is recorded). */
   private tableComments = true;
 
+  /** A column dropped at the source: kept (made Nullable) or dropped from `t` (see `droppedColumns`). */
+  private readonly droppedColumns: 'keep' | 'drop';
+
   constructor(
     transport: ClickHouseTransport,
     database: string,
     logger: Logger,
-    options: { convertTypes?: boolean } = {},
+    options: { convertTypes?: boolean; droppedColumns?: 'keep' | 'drop' } = {},
   ) {
     this.transport = transport;
     this.database = database;
     this.logger = logger;
     this.convertTypes = options.convertTypes === true;
+    this.droppedColumns = options.droppedColumns ?? 'keep';
   }
 
   qualified(table: string): string {
@@ -178,6 +187,57 @@ export class TableManager {
     return Number(row?.n ?? 0) > 0;
   }
 
+  /**
+   * `onIncompatibleSchema: recreate`: moves `table` (and its history) aside as
+   * `<table>__before_<schemaId>`, where every row it held stays queryable, so that the next
+   * `ensure` creates `table` afresh in the new shape, under the same name. `schemaId` is the
+   * value schema of the first record that did not fit. Safe to repeat after a crash.
+   */
+  async recreate(table: string, schemaId: number): Promise<string> {
+    const aside = `${table}__before_${schemaId}`;
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_current`)}`);
+    const renames: string[] = [];
+    for (const [from, to] of [
+      [table, aside],
+      [`${table}_history`, `${aside}_history`],
+    ] as const) {
+      this.known.delete(from);
+      if ((await this.exists(from)) && !(await this.exists(to)))
+        renames.push(`${this.qualified(from)} TO ${this.qualified(to)}`);
+    }
+    if (renames.length > 0) await this.transport.command(`RENAME TABLE ${renames.join(', ')}`);
+    this.forget(table);
+    this.recreatedAt.set(table, Math.max(schemaId, this.recreatedAt.get(table) ?? 0));
+    this.logger.warn(
+      'incompatible schema change: the table was moved aside and is created again in the new shape under its name (onIncompatibleSchema: recreate); its rows come again from the source',
+      { table: `${this.database}.${table}`, movedTo: `${this.database}.${aside}`, schemaId },
+    );
+    return aside;
+  }
+
+  /**
+   * The value schema id at which `table` was last recreated (the largest `<table>__before_<id>`),
+   * or 0. A record of an older schema that does not fit the recreated table predates the change
+   * and is superseded by the rows read again.
+   */
+  async lastRecreated(table: string): Promise<number> {
+    let id = this.recreatedAt.get(table);
+    if (id === undefined) {
+      const prefix = `${table}__before_`;
+      const rows = await this.transport.query<{ name: string }>(
+        `SELECT name FROM system.tables WHERE database = ${literal(this.database)} AND startsWith(name, ${literal(prefix)})`,
+      );
+      id = 0;
+      for (const r of rows) {
+        const m = /^(\d+)$/.exec(r.name.slice(prefix.length));
+        if (m) id = Math.max(id, Number(m[1]));
+      }
+      this.recreatedAt.set(table, id);
+    }
+    return id;
+  }
+
   /** Forgets what it knows (after a rebuild swapped tables). */
   forget(table: string): void {
     this.known.delete(table);
@@ -230,7 +290,9 @@ export class TableManager {
     if (norm(known.sortingKey) !== norm(wantKey) && !this.staysLog(table, known, shape)) {
       throw incompatible(table, `the key changed from (${known.sortingKey}) to (${wantKey})`, 'key');
     }
-    const added: { name: string; type: string }[] = [];
+    await this.renameColumns(table, known, shape);
+    const added: { name: string; type: string; default?: string }[] = [];
+    const rekeyed: string[] = [];
     const widened: { name: string; type: string; how: Widening; from?: string }[] = [];
     const keyColumns = new Set(orderBy(shape));
     for (const c of columns) {
@@ -256,8 +318,16 @@ export class TableManager {
         } else if (how) widened.push({ name: c.name, type: c.type, how, from: have });
         else if (!keyColumns.has(c.name) && (this.convertTypes || widens(flatType(have), flatType(want))))
           widened.push({ name: c.name, type: c.type, how: 'modify', from: have });
+        else if (keyColumns.has(c.name) && widens(flatType(have), flatType(want)))
+          rekeyed.push(`${c.name} ${have} → ${want}`);
         else throw incompatible(table, `column ${c.name} would change type from ${have} to ${want}`, c.name);
       }
+    }
+    if (rekeyed.length > 0) {
+      // ClickHouse cannot change a key column's type in place: the table is copied.
+      await this.rekey(table, shape, rekeyed);
+      this.forget(table);
+      return this.ensure(table, shape, shapeId);
     }
     if (widened.length > 0) {
       await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
@@ -280,18 +350,115 @@ export class TableManager {
     if (added.length > 0) {
       for (const t of [table, `${table}_history`]) {
         await this.transport.command(
-          `ALTER TABLE ${this.qualified(t)} ${added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}`).join(', ')}`,
+          `ALTER TABLE ${this.qualified(t)} ${added.map((c) => `ADD COLUMN IF NOT EXISTS ${q(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`).join(', ')}`,
         );
       }
       await this.createViews(table, true);
       for (const c of added) known.columns.set(c.name, this.canonical.get(c.type) ?? c.type);
       this.logger.info('columns added', {
         table: `${this.database}.${table}`,
-        columns: added.map((c) => `${c.name} ${c.type}`),
+        columns: added.map((c) => `${c.name} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`),
       });
     }
+    await this.dropped(table, known, shape);
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
+  }
+
+  /**
+   * Columns of `table` that `shape` no longer has (dropped at the source), in a table this process
+   * claimed (one topic: a table that `clickhouse.sink.tables` gives several topics holds columns
+   * of each). `keep`: a column that cannot hold NULL becomes Nullable (every value kept), so the
+   * rows written from now on read NULL there, not 0 or ''; `drop`: `DROP COLUMN` in `table` (its
+   * history keeps the column and every past value).
+   */
+  private async dropped(table: string, known: KnownTable, shape: TableShape): Promise<void> {
+    if (!this.owners.has(table) || shape.kind === 'mongo') return;
+    const wanted = new Set(tableColumns(shape).map((c) => c.name));
+    const gone = [...known.columns].filter(([name]) => !wanted.has(name) && !name.endsWith('__cdc_widening'));
+    if (gone.length === 0) return;
+    if (this.droppedColumns === 'drop') {
+      await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} ${gone.map(([name]) => `DROP COLUMN IF EXISTS ${q(name)}`).join(', ')}`,
+      );
+      for (const [name] of gone) known.columns.delete(name);
+      await this.createViews(table, true);
+      this.logger.info('columns dropped at the source dropped from the table (its history keeps them)', {
+        table: `${this.database}.${table}`,
+        columns: gone.map(([name]) => name),
+      });
+      return;
+    }
+    // A column with a DEFAULT (a source default carried over) would give the rows written from now
+    // on that default: its values are written into every part first, then the default removed.
+    const defaults = await this.transport.query<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(table)} AND default_kind = 'DEFAULT' AND name IN (${gone.map(([name]) => literal(name)).join(', ')})`,
+    );
+    for (const { name } of defaults) {
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} MATERIALIZE COLUMN ${q(name)} SETTINGS mutations_sync = 2`,
+      );
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} MODIFY COLUMN ${q(name)} REMOVE DEFAULT`,
+      );
+    }
+    const nullable = gone.filter(
+      ([, type]) => !/^(Nullable|Array|Map|Tuple|LowCardinality\(Nullable)\(/.test(flatType(type)),
+    );
+    if (nullable.length === 0) return;
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    for (const [name, type] of nullable) {
+      const flat = flatType(type);
+      const low = /^LowCardinality\((.*)\)$/.exec(flat);
+      const to = low ? `LowCardinality(Nullable(${low[1]}))` : `Nullable(${flat})`;
+      for (const t of [table, `${table}_history`])
+        await this.transport.command(
+          `ALTER TABLE ${this.qualified(t)} MODIFY COLUMN ${q(name)} ${to} SETTINGS mutations_sync = 2`,
+        );
+      known.columns.set(name, to);
+    }
+    await this.createViews(table, true);
+    this.logger.info(
+      'columns dropped at the source kept, Nullable from now on (rows read NULL there after their next change)',
+      {
+        table: `${this.database}.${table}`,
+        columns: nullable.map(([name]) => name),
+      },
+    );
+  }
+
+  /**
+   * Columns the source renamed (`FieldColumn.renamedFrom`): `RENAME COLUMN` in `table` and
+   * `table_history`, so the values and the history stay with the column under its new name. Only
+   * when the table still has the old name and not the new one, and the old name is not a column
+   * of the new shape (a new column that took the old name); safe to repeat after a crash.
+   */
+  private async renameColumns(table: string, known: KnownTable, shape: TableShape): Promise<void> {
+    const names = new Set(shape.columns.map((c) => c.column));
+    const renames = shape.columns.filter(
+      (c): c is typeof c & { renamedFrom: string } =>
+        c.renamedFrom !== undefined &&
+        !known.columns.has(c.column) &&
+        known.columns.has(c.renamedFrom) &&
+        !names.has(c.renamedFrom),
+    );
+    if (renames.length === 0) return;
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    for (const t of [table, `${table}_history`]) {
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(t)} ${renames.map((c) => `RENAME COLUMN IF EXISTS ${q(c.renamedFrom)} TO ${q(c.column)}`).join(', ')}`,
+      );
+    }
+    for (const c of renames) {
+      known.columns.set(c.column, known.columns.get(c.renamedFrom) as string);
+      known.columns.delete(c.renamedFrom);
+    }
+    await this.createViews(table, true);
+    this.logger.info('columns renamed (values and history kept)', {
+      table: `${this.database}.${table}`,
+      columns: renames.map((c) => `${c.renamedFrom} → ${c.column}`),
+    });
   }
 
   /**
@@ -337,7 +504,58 @@ export class TableManager {
       await this.transport.command(`ALTER TABLE ${table} RENAME COLUMN IF EXISTS ${q(parked)} TO ${q(name)}`);
   }
 
-  private async create(table: string, shape: TableShape): Promise<void> {
+  /**
+   * A key column widened at the source (`int4 → int8` on a primary key): ClickHouse refuses to
+   * change a key column's type in place, so `table` and its history are copied into tables of the
+   * new shape (every value fits: a widening), which then take their names in one `RENAME`; the
+   * old ones are dropped. Until the `RENAME` the table is untouched, so a crash at any step leaves
+   * it as it was and the next `ensure` starts over.
+   */
+  private async rekey(table: string, shape: TableShape, changes: string[]): Promise<void> {
+    const next = `${table}__rekey`;
+    const old = `${table}__rekey_old`;
+    for (const t of [next, `${next}_history`, old, `${old}_history`])
+      await this.transport.command(`DROP TABLE IF EXISTS ${this.qualified(t)}`);
+    await this.create(next, shape, false);
+    const want = new Set(tableColumns(shape).map((c) => c.name));
+    for (const [from, to] of [
+      [table, next],
+      [`${table}_history`, `${next}_history`],
+    ] as const) {
+      const have = await this.transport.query<{ name: string }>(
+        `SELECT name FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(from)}`,
+      );
+      const cols = have
+        .map((c) => c.name)
+        .filter((n) => want.has(n))
+        .map(q)
+        .join(', ');
+      await this.transport.command(
+        `INSERT INTO ${this.qualified(to)} (${cols}) SELECT ${cols} FROM ${this.qualified(from)}`,
+      );
+    }
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    await this.transport.command(
+      `RENAME TABLE ${this.qualified(table)} TO ${this.qualified(old)}, ${this.qualified(`${table}_history`)} TO ${this.qualified(`${old}_history`)}, ${this.qualified(next)} TO ${this.qualified(table)}, ${this.qualified(`${next}_history`)} TO ${this.qualified(`${table}_history`)}`,
+    );
+    for (const t of [old, `${old}_history`])
+      await this.transport.command(`DROP TABLE IF EXISTS ${this.qualified(t)}`);
+    const owner = this.owners.get(table);
+    if (owner && this.tableComments)
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} MODIFY COMMENT ${literal(claimComment(owner))}`,
+      );
+    await this.createViews(table, true);
+    this.logger.info(
+      'key columns widened: the table was copied into one keyed by the wider type (every row and change kept)',
+      {
+        table: `${this.database}.${table}`,
+        columns: changes,
+      },
+    );
+  }
+
+  private async create(table: string, shape: TableShape, views = true): Promise<void> {
     const owner = this.owners.get(table);
     const comment = owner ? ` COMMENT ${literal(claimComment(owner))}` : '';
     const cols = tableColumns(shape)
@@ -350,7 +568,7 @@ export class TableManager {
     await this.transport.command(
       `CREATE TABLE IF NOT EXISTS ${this.qualified(`${table}_history`)} (${cols}) ENGINE = ReplacingMergeTree ORDER BY (${key}, _version) SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
     );
-    await this.createViews(table, false);
+    if (views) await this.createViews(table, false);
   }
 
   /** `t_current` and the materialized view feeding `t_history` (recreated after columns were added). */
