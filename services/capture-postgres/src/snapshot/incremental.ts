@@ -42,6 +42,7 @@ import {
   type TableRoute,
 } from '../streaming/change-records.ts';
 import type { TableTransforms } from '../streaming/table-transforms.ts';
+import { readWindow } from './chunk-reader.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
@@ -54,6 +55,10 @@ export interface IncrementalState {
   lastKey: string[] | null;
   /** A resync job (absent: a table added to the include list). */
   resync?: ResyncJob;
+  /** A table of the initial snapshot read in chunks (source.snapshot 'true', larger windows). */
+  initial?: boolean;
+  /** Rows read and committed so far (progress across restarts). */
+  rowsDone?: number;
 }
 
 /** A range of a table's keys to read again (a resync request), text values of the key columns. */
@@ -102,8 +107,19 @@ export interface IncrementalOptions {
   /** The tables' transforms and quality rules (every row passes its table's gate). */
   transforms: TableTransforms;
   chunkRows: number;
+  /**
+   * Connections that read a window's ranges at the same time (default: `client` alone); a table
+   * of `initialTables` is read `readers.length` ranges of `initialChunkRows` rows at a time.
+   */
+  readers?: readonly pg.ClientBase[];
   /** Tables still to snapshot, in order (`schema.table`). */
   pending: readonly string[];
+  /** Those of `pending` that belong to the initial snapshot (read in chunks while streaming). */
+  initialTables?: ReadonlySet<string>;
+  /** Rows per range of a window of an initial-snapshot table. */
+  initialChunkRows?: number;
+  /** Called when a window of a table committed its rows: rows done and the planner's estimate. */
+  onProgress?: (table: string, rowsDone: number, rowsEstimated: number) => void;
   /** The stored progress of the first pending table, if it had started. */
   state: IncrementalState | null;
   /** Resync jobs queued and not started (stored with the position). */
@@ -123,9 +139,10 @@ interface Chunk {
   /** The last chunk of its table. */
   last: boolean;
   open: boolean;
+  /** Rows read (before the stream removed any). */
+  read: number;
+  estimate: number;
 }
-
-const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
 export class IncrementalSnapshot {
   private readonly o: IncrementalOptions;
@@ -226,7 +243,15 @@ export class IncrementalSnapshot {
       if (!this.state) {
         this.state = job
           ? { id: `resync-${Date.now().toString(36)}-${table}`, table, lastKey: null, resync: job }
-          : { id: `inc-${Date.now().toString(36)}-${table}`, table, lastKey: null };
+          : this.o.initialTables?.has(table)
+            ? {
+                id: `init-${Date.now().toString(36)}-${table}`,
+                table,
+                lastKey: null,
+                initial: true,
+                rowsDone: 0,
+              }
+            : { id: `inc-${Date.now().toString(36)}-${table}`, table, lastKey: null, rowsDone: 0 };
         this.o.logger.info(job ? 'resync started' : 'incremental snapshot started', {
           table,
           id: this.state.id,
@@ -242,6 +267,8 @@ export class IncrementalSnapshot {
         lastKey: this.state.lastKey,
         last: false,
         open: false,
+        read: 0,
+        estimate: described.estimate,
       };
       this.chunk = chunk;
       await this.emit(`low:${id}`);
@@ -259,36 +286,28 @@ export class IncrementalSnapshot {
     const { captured } = chunk.route;
     const rs = captured.rowSchema;
     const quote = (c: string) => `"${c.replaceAll('"', '""')}"`;
-    const cols = rs.columns.map((c) => quote(c.column.name)).join(', ');
     const keyIdx = rs.columns.flatMap((c, i) => (c.column.isKey ? [i] : []));
     const keyCols = keyIdx.map((i) => quote(rs.columns[i]!.column.name));
     const job = this.state?.resync;
-    const values: string[] = [];
-    const bound = (op: string, key: readonly string[]) => {
-      const params = key.map((k) => {
-        values.push(k);
-        return `$${values.length}`;
-      });
-      return `(${keyCols.join(', ')}) ${op} (${params.join(', ')})`;
-    };
-    const where: string[] = [];
-    if (chunk.lastKey) where.push(bound('>', chunk.lastKey));
-    else if (job?.from) where.push(bound('>=', job.from));
-    if (job?.to) where.push(bound('<=', job.to));
-    const { rows } = await this.o.client.query<PgTextValue[]>({
-      text: `SELECT ${cols} FROM ${qualified(`${captured.schema}.${captured.table}`)} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${this.o.chunkRows}`,
-      values,
-      rowMode: 'array',
-      types: textTypes,
+    const initial = this.state?.initial === true;
+    const readers = initial && this.o.readers && this.o.readers.length > 0 ? this.o.readers : [this.o.client];
+    const read = await readWindow(readers, {
+      table: `${captured.schema}.${captured.table}`,
+      columns: rs.columns.map((c) => c.column.name),
+      keyIndexes: keyIdx,
+      after: chunk.lastKey,
+      from: job?.from ?? null,
+      to: job?.to ?? null,
+      chunkRows: initial ? (this.o.initialChunkRows ?? this.o.chunkRows) : this.o.chunkRows,
     });
-    for (const values of rows) {
+    for (const values of read.rows) {
       const row = pgRowFromText(rs, values);
       const key = pgKeyFromRow(rs, row);
       chunk.rows.set(stableJson(key), { key, after: row });
     }
-    const last = rows.at(-1);
-    if (last) chunk.lastKey = keyIdx.map((i) => String(last[i]));
-    chunk.last = rows.length < this.o.chunkRows;
+    chunk.read = read.rows.length;
+    if (read.lastKey) chunk.lastKey = read.lastKey;
+    chunk.last = read.last;
     if (job && chunk.last) {
       // The job's absent keys the source does not hold now (read between the watermarks, like the rows).
       const keyColumns = keyIdx.map((i) => rs.columns[i]!);
@@ -348,7 +367,10 @@ export class IncrementalSnapshot {
     const state = this.state as IncrementalState;
     const ids = snapshotIdsFor(state.id, `${captured.schema}.${captured.table}`);
     const now = this.o.now?.() ?? Date.now();
-    const source = { ...sourceInfo(route, ctx, 'incremental'), commitLsn: commitLsnText(ctx.finalLsn) };
+    const source = {
+      ...sourceInfo(route, ctx, state.initial ? 'true' : 'incremental'),
+      commitLsn: commitLsnText(ctx.finalLsn),
+    };
     const out: OutRecord[] = [];
     for (const { key, after: row } of chunk.rows.values()) {
       const gated = this.o.transforms.apply(route.transform, row, key);
@@ -397,6 +419,8 @@ export class IncrementalSnapshot {
         ),
       });
     }
+    const rowsDone = (state.rowsDone ?? 0) + chunk.read;
+    this.o.onProgress?.(state.table, rowsDone, Math.max(chunk.estimate, rowsDone));
     if (chunk.last && state.resync) {
       this.o.logger.info('resync finished', {
         table: state.table,
@@ -406,11 +430,15 @@ export class IncrementalSnapshot {
       this.jobs.shift();
       this.state = null;
     } else if (chunk.last) {
-      this.o.logger.info('incremental snapshot finished', { table: state.table, id: state.id });
+      this.o.logger.info(state.initial ? 'snapshot of table finished' : 'incremental snapshot finished', {
+        table: state.table,
+        id: state.id,
+        rows: rowsDone,
+      });
       this.finished.push(this.pending.shift() as string);
       this.state = null;
     } else {
-      this.state = { ...state, lastKey: chunk.lastKey };
+      this.state = { ...state, lastKey: chunk.lastKey, rowsDone };
     }
     return out;
   }
