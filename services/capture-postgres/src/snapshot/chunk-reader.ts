@@ -141,7 +141,7 @@ function parseLine(line: string): PgTextValue[] {
   const out: PgTextValue[] = new Array(fields.length);
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i] as string;
-    out[i] = f === '\\N' ? null : f.includes('\\') ? unescape(f) : f;
+    out[i] = f === '\\N' ? null : f.includes('\\') ? unescapeCopyText(f) : f;
   }
   return out;
 }
@@ -149,7 +149,7 @@ function parseLine(line: string): PgTextValue[] {
 const SIMPLE: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
 
 /** Undoes COPY's backslash escapes (`\\`, `\t`, `\n`, …, octal `\123`, hex `\x41`). */
-export function unescape(f: string): string {
+export function unescapeCopyText(f: string): string {
   let out = '';
   let i = 0;
   while (i < f.length) {

@@ -28,7 +28,7 @@
  * find and the stream did not touch inside the window, writes a delete: the replica drops a row
  * the source does not have, through the log like any change.
  */
-import { type PgTextValue, pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import { pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
 import { type Logger, stableJson } from '@cdc/core';
 import type pg from 'pg';
