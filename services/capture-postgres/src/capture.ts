@@ -383,7 +383,8 @@ export class PostgresCapture {
       readers,
       initialTables,
       initialChunkRows: source.snapshotOptions.chunkRows,
-      onProgress: (table, done, estimated) => this.observer.snapshotProgress(table, done, estimated),
+      onProgress: (table, done, estimated, rate) =>
+        this.observer.snapshotProgress(table, done, estimated, rate),
       pending,
       state: current,
       resync: stored?.resync ?? [],

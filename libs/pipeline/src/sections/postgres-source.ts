@@ -59,13 +59,24 @@ export const PostgresSourceSchema = z
     messages: z.boolean().default(false),
     snapshotOptions: z
       .strictObject({
-        /** Tables read at the same time (each on its own connection). */
+        /**
+         * Readers of the initial snapshot, each on its own connection: a window of a keyed table
+         * is this many key ranges read at the same time with COPY (and keyless tables are read
+         * this many at a time).
+         */
         parallelism: z.number().int().positive().default(2),
-        /** Rows per read (keyset pagination by primary key). */
+        /**
+         * Rows per key range of the initial snapshot (a window is `parallelism` ranges, written
+         * in one Kafka transaction with its progress); rows per cursor read of a keyless table.
+         */
         chunkRows: z.number().int().positive().default(10_000),
         /** Rows per chunk of an incremental snapshot (a table added to the include list later). */
         incrementalChunkRows: z.number().int().positive().default(1_024),
-        /** The snapshot is one Kafka transaction: it must finish within this (≤ the broker's transaction.max.timeout.ms). */
+        /**
+         * The Kafka transaction timeout (≤ the broker's transaction.max.timeout.ms). The snapshot
+         * of tables without a key (and every table with `snapshot: initial_only`) is one Kafka
+         * transaction that must finish within it; keyed tables are chunked and have no such limit.
+         */
         transactionTimeoutMs: z.number().int().positive().default(900_000),
       })
       .prefault({}),

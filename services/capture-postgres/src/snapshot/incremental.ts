@@ -118,8 +118,16 @@ export interface IncrementalOptions {
   initialTables?: ReadonlySet<string>;
   /** Rows per range of a window of an initial-snapshot table. */
   initialChunkRows?: number;
-  /** Called when a window of a table committed its rows: rows done and the planner's estimate. */
-  onProgress?: (table: string, rowsDone: number, rowsEstimated: number) => void;
+  /**
+   * Called when a window of a table is written: rows done, the planner's estimate (at least the
+   * rows done), and the rate since this session started the table with the time left at that rate.
+   */
+  onProgress?: (
+    table: string,
+    rowsDone: number,
+    rowsEstimated: number,
+    rate: { rowsPerSecond: number; etaSeconds: number },
+  ) => void;
   /** The stored progress of the first pending table, if it had started. */
   state: IncrementalState | null;
   /** Resync jobs queued and not started (stored with the position). */
@@ -141,6 +149,8 @@ interface Chunk {
   open: boolean;
   /** Rows read (before the stream removed any). */
   read: number;
+  /** When its LOW watermark was written (ms). */
+  startedAt: number;
   estimate: number;
 }
 
@@ -152,6 +162,8 @@ export class IncrementalSnapshot {
   private state: IncrementalState | null;
   private chunk: Chunk | undefined;
   private seq = 0;
+  /** When this session started the current table, and its rows done then (for the rate). */
+  private since: { table: string; at: number; rows: number } | undefined;
   readonly prefix: string;
   /** Tables whose incremental snapshot finished in this session. */
   readonly finished: string[] = [];
@@ -268,6 +280,7 @@ export class IncrementalSnapshot {
         last: false,
         open: false,
         read: 0,
+        startedAt: this.o.now?.() ?? Date.now(),
         estimate: described.estimate,
       };
       this.chunk = chunk;
@@ -420,7 +433,15 @@ export class IncrementalSnapshot {
       });
     }
     const rowsDone = (state.rowsDone ?? 0) + chunk.read;
-    this.o.onProgress?.(state.table, rowsDone, Math.max(chunk.estimate, rowsDone));
+    if (this.since?.table !== state.table)
+      this.since = { table: state.table, at: chunk.startedAt, rows: state.rowsDone ?? 0 };
+    const estimated = chunk.last ? rowsDone : Math.max(chunk.estimate, rowsDone);
+    const seconds = Math.max(0.001, (now - this.since.at) / 1000);
+    const rowsPerSecond = Math.round((rowsDone - this.since.rows) / seconds);
+    this.o.onProgress?.(state.table, rowsDone, estimated, {
+      rowsPerSecond,
+      etaSeconds: chunk.last ? 0 : Math.round((estimated - rowsDone) / Math.max(1, rowsPerSecond)),
+    });
     if (chunk.last && state.resync) {
       this.o.logger.info('resync finished', {
         table: state.table,

@@ -1,5 +1,9 @@
 /**
- * The initial snapshot, consistent with the slot: the slot is created with an exported
+ * The first Kafka transaction of the initial snapshot, consistent with the slot. With
+ * `chunkKeyedTables` (every mode but `initial_only`) it reads only the tables without a key and
+ * lists the keyed ones in the position's `snapshot.chunked`: the streamer reads those in chunks,
+ * each chunk its own Kafka transaction (`incremental.ts`, `chunk-reader.ts`). What follows
+ * describes the tables read here: the slot is created with an exported
  * snapshot, and `parallelism` reader connections import it (REPEATABLE READ, `SET TRANSACTION
  * SNAPSHOT`) and read the tables in parallel. A table whose primary key is one integer column
  * is split into key ranges read at the same time; every range is read through a cursor in
