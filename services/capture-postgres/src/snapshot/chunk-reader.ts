@@ -8,7 +8,8 @@
  * Works for any primary key (integer, uuid, text, composite): ranges are row comparisons
  * `(k1, k2) > (…)` in the key's own order, the order `ORDER BY k1, k2` and the index use.
  * Memory is bounded by the window: at most `readers.length · chunkRows` rows (a little more if
- * rows are inserted into a bounded range between the split and the read).
+ * rows are inserted into a bounded range between the split and the read); the caller sizes
+ * `chunkRows` by the bytes per row it has seen.
  */
 import type { PgTextValue } from '@cdc/avro';
 import type pg from 'pg';
@@ -38,6 +39,8 @@ export interface WindowRead {
   lastKey: string[] | null;
   /** Whether the read reached the end of the key space (or of `to`). */
   last: boolean;
+  /** Bytes of COPY output read (to size the next window by the row size). */
+  bytes: number;
 }
 
 const quote = (c: string) => `"${c.replaceAll('"', '""')}"`;
@@ -83,10 +86,15 @@ export async function readWindow(readers: readonly pg.ClientBase[], w: KeyWindow
     `SELECT ${cols} FROM ${rel} ${bounds(lower, upperBound)} ORDER BY ${keyList} LIMIT ${w.chunkRows}`,
   );
   const parts: PgTextValue[][][] = new Array(queries.length);
+  let bytes = 0;
   let next = 0;
   await Promise.all(
     readers.slice(0, queries.length).map(async (client) => {
-      for (let q = next++; q < queries.length; q = next++) parts[q] = await copyRows(client, queries[q]!);
+      for (let q = next++; q < queries.length; q = next++) {
+        const part = await copyRows(client, queries[q]!);
+        parts[q] = part.rows;
+        bytes += part.bytes;
+      }
     }),
   );
   const tail = parts.at(-1) ?? [];
@@ -96,17 +104,25 @@ export async function readWindow(readers: readonly pg.ClientBase[], w: KeyWindow
     rows,
     lastKey: lastRow ? w.keyIndexes.map((i) => lastRow[i] as string) : null,
     last: tail.length < w.chunkRows,
+    bytes,
   };
 }
 
 const where = (conds: readonly string[]): string => (conds.length > 0 ? `WHERE ${conds.join(' AND ')}` : '');
 
-/** Runs `COPY (query) TO STDOUT` and parses its text rows. */
-export async function copyRows(client: pg.ClientBase, query: string): Promise<PgTextValue[][]> {
+/** Runs `COPY (query) TO STDOUT` and parses its text rows; `bytes`: the size of the output. */
+export async function copyRows(
+  client: pg.ClientBase,
+  query: string,
+): Promise<{ rows: PgTextValue[][]; bytes: number }> {
   const stream = client.query(copyTo(`COPY (${query}) TO STDOUT`));
   const parser = new CopyTextParser();
-  for await (const chunk of stream) parser.push(chunk as Buffer);
-  return parser.end();
+  let bytes = 0;
+  for await (const chunk of stream) {
+    bytes += (chunk as Buffer).length;
+    parser.push(chunk as Buffer);
+  }
+  return { rows: parser.end(), bytes };
 }
 
 /**

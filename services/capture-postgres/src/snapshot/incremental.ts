@@ -74,6 +74,11 @@ export interface ResyncJob {
 
 export const RESYNC = 'resync:';
 
+/** Rows per range of a table's first window in the initial snapshot (before its row size is known). */
+const FIRST_RANGE_ROWS = 500;
+/** COPY text a window of the initial snapshot aims at (its rows are held until its HIGH watermark). */
+const WINDOW_BYTES = 32 * 1024 * 1024;
+
 /** A resync request's content → its jobs, or an error naming what is wrong. */
 export function parseResync(text: string): ResyncJob[] {
   const body = JSON.parse(text.slice(RESYNC.length)) as {
@@ -162,6 +167,8 @@ export class IncrementalSnapshot {
   private state: IncrementalState | null;
   private chunk: Chunk | undefined;
   private seq = 0;
+  /** Rows per range of the next window of an initial-snapshot table (grows to fit WINDOW_BYTES). */
+  private rangeRows: { table: string; rows: number } | undefined;
   /** When this session started the current table, and its rows done then (for the rate). */
   private since: { table: string; at: number; rows: number } | undefined;
   readonly prefix: string;
@@ -311,8 +318,17 @@ export class IncrementalSnapshot {
       after: chunk.lastKey,
       from: job?.from ?? null,
       to: job?.to ?? null,
-      chunkRows: initial ? (this.o.initialChunkRows ?? this.o.chunkRows) : this.o.chunkRows,
+      chunkRows: initial ? this.initialRangeRows(chunk.route) : this.o.chunkRows,
     });
+    if (initial && read.rows.length > 0) {
+      // The next window holds about WINDOW_BYTES of COPY text (at most initialChunkRows per range).
+      const perRow = Math.max(1, read.bytes / read.rows.length);
+      const fit = Math.floor(WINDOW_BYTES / readers.length / perRow);
+      this.rangeRows = {
+        table: this.state?.table ?? '',
+        rows: Math.max(1, Math.min(this.o.initialChunkRows ?? this.o.chunkRows, fit)),
+      };
+    }
     for (const values of read.rows) {
       const row = pgRowFromText(rs, values);
       const key = pgKeyFromRow(rs, row);
@@ -339,6 +355,13 @@ export class IncrementalSnapshot {
         chunk.deletes.set(stableJson(key), key);
       }
     }
+  }
+
+  /** Rows per range of the next window of an initial-snapshot table: small for its first window. */
+  private initialRangeRows(route: TableRoute): number {
+    const table = `${route.captured.schema}.${route.captured.table}`;
+    const most = this.o.initialChunkRows ?? this.o.chunkRows;
+    return this.rangeRows?.table === table ? this.rangeRows.rows : Math.min(most, FIRST_RANGE_ROWS);
   }
 
   /** A logical message of this capture: 'low' / 'high' of the chunk in flight, else 'stale'. */

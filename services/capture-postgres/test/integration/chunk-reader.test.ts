@@ -4,6 +4,7 @@
  * key (collation order, values with tabs, newlines, backslashes, quotes and non-ASCII text) and
  * for a uuid key within resync bounds; every value equals what a plain SELECT returns as text.
  */
+import type { PgTextValue } from '@cdc/avro';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWindow } from '../../src/snapshot/chunk-reader.ts';
@@ -36,7 +37,7 @@ afterAll(async () => {
   await db.end();
 });
 
-type Text = string | null;
+type Text = PgTextValue;
 
 async function plainRows(sql: string): Promise<Text[][]> {
   const { rows } = await db.query<Text[]>({
