@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceExit, ServiceState } from './state-dir.ts';
 import {
+  describePosition,
   exitHistory,
   formatEta,
   formatStatus,
@@ -163,5 +164,22 @@ describe('formatEta', () => {
     expect(formatEta(3725)).toBe('1h02m');
     expect(formatEta(185)).toBe('3m05s');
     expect(formatEta(42.4)).toBe('42s');
+  });
+});
+
+describe('describePosition', () => {
+  it('says how far a chunked snapshot got, and when it is done', () => {
+    const base = { kind: 'postgres', commitLsn: '0/1A2B3C', index: 0, complete: true };
+    const snapshot = { id: 's', consistentPoint: '0/10', tables: [] };
+    expect(
+      describePosition({
+        ...base,
+        snapshot: { ...snapshot, chunked: ['public.orders'] },
+        incremental: { id: 'init-1', table: 'public.orders', lastKey: ['9'], initial: true, rowsDone: 40000 },
+      }),
+    ).toBe('commit lsn 0/1A2B3C, snapshot in chunks: 1 table(s) left (public.orders: 40000 rows committed)');
+    expect(describePosition({ ...base, snapshot: { ...snapshot, chunked: [] } })).toBe(
+      'commit lsn 0/1A2B3C, snapshot done',
+    );
   });
 });

@@ -208,7 +208,16 @@ export function describePosition(p: unknown): string {
   if (p === undefined || p === null) return 'none committed yet';
   const o = p as Record<string, unknown>;
   if (o.kind === 'postgres') {
-    const snap = o.snapshot ? 'snapshot done' : 'no snapshot stored';
+    const chunked = (o.snapshot as { chunked?: unknown[] } | null | undefined)?.chunked ?? [];
+    const current = o.incremental as
+      | { table?: string; initial?: boolean; rowsDone?: number }
+      | null
+      | undefined;
+    const snap = !o.snapshot
+      ? 'no snapshot stored'
+      : chunked.length > 0
+        ? `snapshot in chunks: ${chunked.length} table(s) left${current?.initial ? ` (${current.table}: ${current.rowsDone ?? 0} rows committed)` : ''}`
+        : 'snapshot done';
     return `commit lsn ${String(o.commitLsn)}${o.complete === false ? ` (chunk ${String(o.index)})` : ''}, ${snap}`;
   }
   const s = JSON.stringify(p);
