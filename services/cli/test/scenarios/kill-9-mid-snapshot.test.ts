@@ -138,7 +138,7 @@ clickhouse:
   database: k9s
   sink:
     groupId: ${id}-sink
-    topics: ["/^${id}\\\\./"]
+    topics: ["/^${id}\\\\.${id}\\\\./"]
     deadLetterTopic: ${id}.sink-dlq
     topicRefreshMs: 1000
     batch: { maxWaitMs: 200 }
