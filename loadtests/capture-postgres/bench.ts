@@ -12,13 +12,16 @@
  *   to its exit on SIGTERM after the log says the table's last chunk is in (so the figure
  *   includes start-up and shut-down). `--single` measures the one-transaction snapshot
  *   (`snapshot: initial_only`) too, in the same run. `--parallelism N` and `--chunk-rows N` set
- *   `snapshotOptions`. CPU seconds per 100k rows are the capture process's user + system time.
+ *   `snapshotOptions`; `--transaction-timeout-ms N` sets the Kafka transaction timeout (a
+ *   chunked snapshot longer than it still finishes: no window is near it). CPU seconds per 100k
+ *   rows are the capture process's user + system time.
  *
  * Peak RSS (VmHWM) of every process, polled from /proc. Everything it makes (slots above all,
  * publications, tables, topics, registry subjects) is dropped at the end.
  *
  *   node loadtests/capture-postgres/bench.ts [--changes 200000] [--tx-rows 10] [--rows 500000]
- *     [--only stream|snapshot] [--single] [--parallelism 2] [--chunk-rows 10000] [--cpu-prof DIR] [--json]
+ *     [--only stream|snapshot] [--single] [--parallelism 2] [--chunk-rows 10000]
+ *     [--transaction-timeout-ms N] [--cpu-prof DIR] [--json]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     single: { type: 'boolean', default: false },
     parallelism: { type: 'string' },
     'chunk-rows': { type: 'string' },
+    'transaction-timeout-ms': { type: 'string' },
     'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -353,6 +357,9 @@ async function snapshot(c: pg.Client): Promise<SnapshotResult> {
   const snapshotOptions = {
     ...(values.parallelism ? { parallelism: Number(values.parallelism) } : {}),
     ...(values['chunk-rows'] ? { chunkRows: Number(values['chunk-rows']) } : {}),
+    ...(values['transaction-timeout-ms']
+      ? { transactionTimeoutMs: Number(values['transaction-timeout-ms']) }
+      : {}),
   };
   let single: SnapshotResult['single'];
   if (values.single) {
