@@ -7,13 +7,21 @@
  *   committed, until the slot is acknowledged to the end of the workload. Changes per second
  *   of each and the ratio.
  * - Snapshot: a table of `--rows` rows, `COPY … TO STDOUT` (psql, to /dev/null) against the
- *   capture's initial snapshot of it (`snapshot: initial_only`, one Kafka transaction).
+ *   capture's initial snapshot of it (`snapshot: initial`: chunks of parallel key ranges read
+ *   with COPY, one Kafka transaction each, while streaming), timed from the start of the process
+ *   to its exit on SIGTERM after the log says the table's last chunk is in (so the figure
+ *   includes start-up and shut-down). `--single` measures the one-transaction snapshot
+ *   (`snapshot: initial_only`) too, in the same run. `--parallelism N` and `--chunk-rows N` set
+ *   `snapshotOptions`; `--transaction-timeout-ms N` sets the Kafka transaction timeout (a
+ *   chunked snapshot longer than it still finishes: no window is near it). CPU seconds per 100k
+ *   rows are the capture process's user + system time.
  *
  * Peak RSS (VmHWM) of every process, polled from /proc. Everything it makes (slots above all,
  * publications, tables, topics, registry subjects) is dropped at the end.
  *
  *   node loadtests/capture-postgres/bench.ts [--changes 200000] [--tx-rows 10] [--rows 500000]
- *     [--only stream|snapshot] [--cpu-prof DIR] [--json]
+ *     [--only stream|snapshot] [--single] [--parallelism 2] [--chunk-rows 10000]
+ *     [--transaction-timeout-ms N] [--cpu-prof DIR] [--json]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +39,10 @@ const { values } = parseArgs({
     'tx-rows': { type: 'string', default: '10' },
     rows: { type: 'string', default: '500000' },
     only: { type: 'string' },
+    single: { type: 'boolean', default: false },
+    parallelism: { type: 'string' },
+    'chunk-rows': { type: 'string' },
+    'transaction-timeout-ms': { type: 'string' },
     'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -294,18 +306,24 @@ async function topicRecords(topic: string): Promise<number> {
   }
 }
 
+interface SnapshotRun {
+  seconds: number;
+  wallSeconds: number;
+  rowsPerSecond: number;
+  peakRssMb: number;
+  cpuSeconds: number;
+  cpuSecondsPer100kRows: number;
+}
+
 interface SnapshotResult {
   rows: number;
   tableBytes: number;
   copy: { seconds: number; rowsPerSecond: number; peakRssMb: number; cpuSeconds: number };
-  capture: {
-    seconds: number;
-    wallSeconds: number;
-    rowsPerSecond: number;
-    peakRssMb: number;
-    cpuSeconds: number;
-  };
+  /** The chunked snapshot (`snapshot: initial`). */
+  capture: SnapshotRun;
   ratio: number;
+  /** The one-transaction snapshot (`snapshot: initial_only`), with `--single`. */
+  single?: SnapshotRun & { ratio: number };
 }
 
 async function snapshot(c: pg.Client): Promise<SnapshotResult> {
@@ -335,43 +353,97 @@ async function snapshot(c: pg.Client): Promise<SnapshotResult> {
   copyRss.stop();
   if (copyCode !== 0) throw new Error(`psql COPY exited with ${copyCode}`);
 
-  log('snapshot: capture-postgres (snapshot: initial_only) …');
+  const copyRate = ROWS / copySeconds;
+  const snapshotOptions = {
+    ...(values.parallelism ? { parallelism: Number(values.parallelism) } : {}),
+    ...(values['chunk-rows'] ? { chunkRows: Number(values['chunk-rows']) } : {}),
+    ...(values['transaction-timeout-ms']
+      ? { transactionTimeoutMs: Number(values['transaction-timeout-ms']) }
+      : {}),
+  };
+  let single: SnapshotResult['single'];
+  if (values.single) {
+    log('snapshot: capture-postgres, one transaction (snapshot: initial_only) …');
+    const logFile = join(tmpdir(), `${id}-snapshot-single.log`);
+    const t1 = performance.now();
+    const child = spawnCapture(
+      { ...captureSource(`${id}_s1`, table, `${slot}1`, pub, 'initial_only'), snapshotOptions },
+      logFile,
+      'snapshot-single',
+    );
+    made.slots.push(`${slot}1`);
+    const rss = watchRss(child.pid!);
+    const code = await exited(child);
+    const wall = (performance.now() - t1) / 1000;
+    rss.stop();
+    if (code !== 0) throw new Error(`the capture exited with ${code}; see ${logFile}`);
+    const committed = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"snapshot committed"'))
+      .map((l) => JSON.parse(l) as { rows: number; seconds: number })
+      .at(-1);
+    if (!committed || committed.rows !== ROWS)
+      throw new Error(`the capture did not report a snapshot of ${ROWS} rows; see ${logFile}`);
+    single = {
+      ...runFigures(committed.seconds, wall, rss),
+      ratio: round(ROWS / committed.seconds / copyRate),
+    };
+  }
+
+  log('snapshot: capture-postgres, chunked (snapshot: initial) …');
   const logFile = join(tmpdir(), `${id}-snapshot.log`);
   const t1 = performance.now();
   const child = spawnCapture(
-    captureSource(`${id}_sn`, table, slot, pub, 'initial_only'),
+    { ...captureSource(`${id}_sn`, table, slot, pub, 'initial'), snapshotOptions },
     logFile,
     'snapshot',
   );
   const rss = watchRss(child.pid!);
+  let finished: { rows: number } | undefined;
+  while (!finished) {
+    if (child.exitCode !== null) throw new Error(`the capture exited with ${child.exitCode}; see ${logFile}`);
+    await sleep(100);
+    finished = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"snapshot of table finished"'))
+      .map((l) => JSON.parse(l) as { rows: number })
+      .at(-1);
+  }
+  // SIGTERM commits the open Kafka transaction (the last chunk) and exits.
+  child.kill('SIGTERM');
   const code = await exited(child);
   const wall = (performance.now() - t1) / 1000;
   rss.stop();
-  if (code !== 0) throw new Error(`the capture exited with ${code}; see ${logFile}`);
-  const committed = readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"snapshot committed"'))
-    .map((l) => JSON.parse(l) as { rows: number; seconds: number })
-    .at(-1);
-  if (!committed || committed.rows !== ROWS)
-    throw new Error(`the capture did not report a snapshot of ${ROWS} rows; see ${logFile}`);
+  if (code !== 0) throw new Error(`the capture exited with ${code} after SIGTERM; see ${logFile}`);
+  if (finished.rows !== ROWS)
+    throw new Error(`the capture read ${finished.rows} rows, not ${ROWS}; see ${logFile}`);
   return {
     rows: ROWS,
     tableBytes: Number(size.rows[0]!.b),
     copy: {
       seconds: round(copySeconds),
-      rowsPerSecond: Math.round(ROWS / copySeconds),
+      rowsPerSecond: Math.round(copyRate),
       peakRssMb: mb(copyRss.peak()),
       cpuSeconds: copyRss.cpu(),
     },
-    capture: {
-      seconds: round(committed.seconds),
-      wallSeconds: round(wall),
-      rowsPerSecond: Math.round(ROWS / committed.seconds),
-      peakRssMb: mb(rss.peak()),
-      cpuSeconds: rss.cpu(),
-    },
-    ratio: round(ROWS / committed.seconds / (ROWS / copySeconds)),
+    capture: runFigures(wall, wall, rss),
+    ratio: round(ROWS / wall / copyRate),
+    ...(single ? { single } : {}),
+  };
+}
+
+function runFigures(
+  seconds: number,
+  wall: number,
+  rss: { peak: () => number; cpu: () => number },
+): SnapshotRun {
+  return {
+    seconds: round(seconds),
+    wallSeconds: round(wall),
+    rowsPerSecond: Math.round(ROWS / seconds),
+    peakRssMb: mb(rss.peak()),
+    cpuSeconds: rss.cpu(),
+    cpuSecondsPer100kRows: round((rss.cpu() * 100_000) / ROWS),
   };
 }
 
@@ -443,7 +515,12 @@ try {
       lines.push(
         `  snapshot: ${n.rows.toLocaleString('en')} rows (${mb(n.tableBytes)} MB table)`,
         `    COPY TO STDOUT (psql → /dev/null): ${n.copy.rowsPerSecond.toLocaleString('en')} rows/s (${n.copy.seconds} s), peak RSS ${n.copy.peakRssMb} MB, CPU ${n.copy.cpuSeconds} s`,
-        `    capture snapshot → Kafka:           ${n.capture.rowsPerSecond.toLocaleString('en')} rows/s (${n.capture.seconds} s; process ${n.capture.wallSeconds} s), peak RSS ${n.capture.peakRssMb} MB, CPU ${n.capture.cpuSeconds} s (process)`,
+        ...(n.single
+          ? [
+              `    capture, one transaction → Kafka:  ${n.single.rowsPerSecond.toLocaleString('en')} rows/s (${n.single.seconds} s; process ${n.single.wallSeconds} s), peak RSS ${n.single.peakRssMb} MB, CPU ${n.single.cpuSeconds} s (${n.single.cpuSecondsPer100kRows} s per 100k rows), ratio ${n.single.ratio}`,
+            ]
+          : []),
+        `    capture, chunked → Kafka (process start to exit): ${n.capture.rowsPerSecond.toLocaleString('en')} rows/s (${n.capture.seconds} s), peak RSS ${n.capture.peakRssMb} MB, CPU ${n.capture.cpuSeconds} s (${n.capture.cpuSecondsPer100kRows} s per 100k rows)`,
         `    ratio capture / COPY: ${n.ratio}`,
       );
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -88,7 +88,7 @@ export function render(
       ? [`    ${NA}: no capture reports snapshot progress yet`]
       : r.snapshot.map(
           (s) =>
-            `    ${s.table.padEnd(20)} ${s.estimated ? bar(s.done / Math.max(1, s.estimated)) : `${''.padEnd(31)}`} ${s.done}${s.estimated ? ` / ~${s.estimated}` : ''}`,
+            `    ${s.table.padEnd(20)} ${s.estimated ? bar(s.done / Math.max(1, s.estimated)) : `${''.padEnd(31)}`} ${s.done}${s.estimated ? ` / ~${s.estimated}` : ''}${s.rowsPerSecond !== undefined ? `, ${s.rowsPerSecond} rows/s` : ''}${s.etaSeconds ? `, ETA ${Math.round(s.etaSeconds)} s` : ''}`,
         )),
     ...(['capture-postgres', 'capture-mongo'] as const)
       .filter((c) => Array.isArray(cur.services[c]) && !r.snapshot.some((x) => x.service === c))

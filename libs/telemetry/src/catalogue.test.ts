@@ -30,6 +30,8 @@ describe('the metric catalogue', () => {
       cdc_end_to_end_latency_seconds: ['topic'],
       cdc_snapshot_rows_done: ['source', 'table'],
       cdc_snapshot_rows_estimated: ['source', 'table'],
+      cdc_snapshot_rows_per_second: ['source', 'table'],
+      cdc_snapshot_eta_seconds: ['source', 'table'],
       cdc_slot_wal_retained_bytes: ['slot'],
       cdc_batch_size: ['stage'],
       cdc_transactions_total: ['stage', 'outcome'],

@@ -126,6 +126,22 @@ export const METRICS = {
     description: "The source's row estimate for a table being snapshotted.",
     labels: ['source', 'table'],
   },
+  snapshotRowsPerSecond: {
+    name: 'cdc_snapshot_rows_per_second',
+    kind: 'gauge',
+    unit: '{row}/s',
+    description:
+      'Rows per second the snapshot of a table has committed since the capture started (or resumed) it.',
+    labels: ['source', 'table'],
+  },
+  snapshotEta: {
+    name: 'cdc_snapshot_eta_seconds',
+    kind: 'gauge',
+    unit: 's',
+    description:
+      "Seconds left in a table's snapshot at the current rate (rows estimated minus rows done; 0 when done).",
+    labels: ['source', 'table'],
+  },
   slotWalRetained: {
     name: 'cdc_slot_wal_retained_bytes',
     kind: 'gauge',

@@ -248,6 +248,9 @@ export class PostgresCapture {
             tables,
             parallelism: source.snapshotOptions.parallelism,
             chunkRows: source.snapshotOptions.chunkRows,
+            // Keyed tables are read in chunks while streaming, each chunk its own Kafka
+            // transaction; `initial_only` stops before streaming, so it reads them here.
+            chunkKeyedTables: snapshotMode !== 'initial_only',
             maxRecordBytes: source.maxRecordBytes,
             transforms: this.transforms,
             writer,
@@ -268,7 +271,7 @@ export class PostgresCapture {
         }
       }
       if (signal.aborted) return 'stopped';
-      const incremental = this.incrementalSnapshot(stored, catalog, topics);
+      const incremental = await this.incrementalSnapshot(stored, catalog, topics, config, closers);
       const stream = new ReplicationStream({
         connection: config,
         slot: source.slot,
@@ -347,24 +350,50 @@ export class PostgresCapture {
    * without an initial snapshot, nor for `FOR ALL TABLES` (a new table streams from its
    * creation on).
    */
-  private incrementalSnapshot(
+  private async incrementalSnapshot(
     stored: StoredPosition | undefined,
     client: pg.Client,
     topics: TopicSchemas,
-  ): IncrementalSnapshot {
+    config: pg.ClientConfig,
+    closers: (() => Promise<unknown>)[],
+  ): Promise<IncrementalSnapshot> {
     const { source, logger } = this.o;
     const pending: string[] = [];
+    // The initial snapshot's keyed tables not finished yet: first, in their order.
+    const done = new Set(stored?.snapshot?.tables ?? []);
+    const initialTables = new Set((stored?.snapshot?.chunked ?? []).filter((t) => !done.has(t)));
+    pending.push(...initialTables);
     if (stored?.snapshot && source.snapshot !== 'never' && source.include.length > 0) {
       const covered = new Set(stored.snapshot.tables);
-      pending.push(...source.include.map(normaliseTable).filter((t) => !covered.has(t)));
+      pending.push(
+        ...source.include.map(normaliseTable).filter((t) => !covered.has(t) && !initialTables.has(t)),
+      );
     }
     const current = stored?.incremental ?? null;
     if (current && !current.resync && pending.includes(current.table)) {
       pending.splice(pending.indexOf(current.table), 1);
       pending.unshift(current.table);
     }
-    if (pending.length > 0)
-      logger.info('tables added to the include list: incremental snapshot', { tables: pending });
+    if (pending.length > initialTables.size)
+      logger.info('tables added to the include list: incremental snapshot', {
+        tables: pending.filter((t) => !initialTables.has(t)),
+      });
+    // Reader connections for the initial snapshot's windows (one range each, at the same time).
+    const readers: pg.Client[] = [];
+    if (initialTables.size > 0) {
+      logger.info('snapshot of keyed tables in chunks', {
+        tables: [...initialTables],
+        readers: source.snapshotOptions.parallelism,
+        chunkRows: source.snapshotOptions.chunkRows,
+      });
+      for (let i = 0; i < source.snapshotOptions.parallelism; i++) {
+        const reader = new pg.Client(config);
+        reader.on('error', (err) => logger.warn('snapshot reader connection error', { err }));
+        closers.push(() => reader.end());
+        await reader.connect();
+        readers.push(reader);
+      }
+    }
     return new IncrementalSnapshot({
       name: source.name,
       db: source.connection.database,
@@ -373,6 +402,11 @@ export class PostgresCapture {
       topics,
       transforms: this.transforms,
       chunkRows: source.snapshotOptions.incrementalChunkRows,
+      readers,
+      initialTables,
+      initialChunkRows: source.snapshotOptions.chunkRows,
+      onProgress: (table, done, estimated, rate) =>
+        this.observer.snapshotProgress(table, done, estimated, rate),
       pending,
       state: current,
       resync: stored?.resync ?? [],

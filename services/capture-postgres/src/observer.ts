@@ -17,7 +17,13 @@ import {
 } from '@cdc/telemetry';
 
 export interface CaptureObserver {
-  snapshotProgress(table: string, rowsDone: number, rowsEstimated: number): void;
+  /** Snapshot progress of a table; `rate` (rows/s) and `etaSeconds` when known. */
+  snapshotProgress(
+    table: string,
+    rowsDone: number,
+    rowsEstimated: number,
+    rate?: { rowsPerSecond: number; etaSeconds: number },
+  ): void;
   /**
    * Runs one Kafka transaction's write in a span; `headers` (trace context, or undefined
    * without tracing) belong on every record of it.
@@ -74,9 +80,13 @@ export function telemetryObserver(
   const { source, slot, ready } = options;
   const report = deadLetterReporter(telemetry, options.deadLetterTopic);
   return {
-    snapshotProgress(table, rowsDone, rowsEstimated) {
+    snapshotProgress(table, rowsDone, rowsEstimated, rate) {
       metrics.snapshotRowsDone.set(rowsDone, { source, table });
       metrics.snapshotRowsEstimated.set(rowsEstimated, { source, table });
+      if (rate) {
+        metrics.snapshotRowsPerSecond.set(rate.rowsPerSecond, { source, table });
+        metrics.snapshotEta.set(rate.etaSeconds, { source, table });
+      }
     },
     transaction: (name, write) =>
       withSpan(tracer, name, () => write(injectTraceContext({})), { attributes: { 'cdc.source': source } }),

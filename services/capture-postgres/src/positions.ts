@@ -7,8 +7,9 @@
  *   was written to its end (false while a large transaction is written in chunks);
  * - `endLsn`: the end of that commit record, what the slot may be acknowledged up to once
  *   the transaction is complete;
- * - `snapshot`: the finished initial snapshot (its id, the slot's consistent point and the
- *   tables it covers, extended by every finished incremental snapshot);
+ * - `snapshot`: the initial snapshot (its id, the slot's consistent point and the tables it
+ *   covers, extended by every finished incremental or chunked table; `chunked`: the tables
+ *   still read in chunks);
  * - `incremental`: the table whose incremental snapshot is under way and the last key written;
  * - `resync`: the queued resync jobs (ranges of a table to read again, `cdc verify --repair`).
  *
@@ -26,7 +27,16 @@ export interface StoredPosition {
   endLsn: LsnText | null;
   txId: number | null;
   tsUsec: number;
-  snapshot: { id: string; consistentPoint: LsnText; tables: string[] } | null;
+  snapshot: {
+    id: string;
+    consistentPoint: LsnText;
+    tables: string[];
+    /**
+     * Tables of the initial snapshot read in chunks while streaming (watermarks, like an
+     * incremental snapshot), not finished yet: a table moves to `tables` when its last chunk commits.
+     */
+    chunked?: string[];
+  } | null;
   /** The incremental snapshot in progress (a table added to the include list later). */
   incremental?: IncrementalState | null;
   /** Resync requests met in the stream and not started yet (`incremental` holds the one under way). */

@@ -74,6 +74,8 @@ describe('pipeline rates', () => {
     parsePrometheusText(`cdc_records_out_total{stage="capture",topic="shop.orders"} ${n}
 cdc_snapshot_rows_done{source="shop",table="public.orders"} 500
 cdc_snapshot_rows_estimated{source="shop",table="public.orders"} 1000
+cdc_snapshot_rows_per_second{source="shop",table="public.orders"} 250
+cdc_snapshot_eta_seconds{source="shop",table="public.orders"} 2
 `);
   const prev: Scrape = {
     at: 10_000,
@@ -124,7 +126,14 @@ cdc_snapshot_rows_estimated{source="shop",table="public.orders"} 1000
   });
   it('reads snapshot progress per table', () => {
     expect(r.snapshot).toEqual([
-      { service: 'capture-postgres', table: 'public.orders', done: 500, estimated: 1000 },
+      {
+        service: 'capture-postgres',
+        table: 'public.orders',
+        done: 500,
+        estimated: 1000,
+        rowsPerSecond: 250,
+        etaSeconds: 2,
+      },
     ]);
   });
 });

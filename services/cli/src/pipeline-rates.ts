@@ -105,6 +105,9 @@ export interface SnapshotProgress {
   table: string;
   done: number;
   estimated: number | undefined;
+  /** Rows per second and seconds left, where the capture exports them (chunked snapshot). */
+  rowsPerSecond?: number;
+  etaSeconds?: number;
 }
 
 export interface PipelineRates {
@@ -170,15 +173,26 @@ export function pipelineRates(
     const s = samplesOf(cur, c);
     if (!s) continue;
     const est = new Map<string, number>();
-    for (const x of s) if (x.name === 'cdc_snapshot_rows_estimated') est.set(x.labels.table ?? '', x.value);
+    const rate = new Map<string, number>();
+    const eta = new Map<string, number>();
+    for (const x of s) {
+      const t = x.labels.table ?? '';
+      if (x.name === 'cdc_snapshot_rows_estimated') est.set(t, x.value);
+      if (x.name === 'cdc_snapshot_rows_per_second') rate.set(t, x.value);
+      if (x.name === 'cdc_snapshot_eta_seconds') eta.set(t, x.value);
+    }
     for (const x of s)
-      if (x.name === 'cdc_snapshot_rows_done')
+      if (x.name === 'cdc_snapshot_rows_done') {
+        const t = x.labels.table ?? '';
         snapshot.push({
           service: c,
-          table: x.labels.table ?? '',
+          table: t,
           done: x.value,
-          estimated: est.get(x.labels.table ?? ''),
+          estimated: est.get(t),
+          ...(rate.has(t) ? { rowsPerSecond: rate.get(t) } : {}),
+          ...(eta.has(t) ? { etaSeconds: eta.get(t) } : {}),
         });
+      }
   }
   snapshot.sort((a, b) => a.table.localeCompare(b.table));
   return {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceExit, ServiceState } from './state-dir.ts';
-import { exitHistory, formatStatus, type PipelineStatus, type ServiceStatus, statusOk } from './status.ts';
+import {
+  describePosition,
+  exitHistory,
+  formatEta,
+  formatStatus,
+  type PipelineStatus,
+  type ServiceStatus,
+  statusOk,
+} from './status.ts';
 
 const now = Date.parse('2025-01-01T12:00:00Z');
 const exit = (secondsAgo: number, code: number | null, lastError = ''): ServiceExit => ({
@@ -115,5 +123,63 @@ describe('status of a sink with a stopped table', () => {
     );
     expect(statusOk(s)).toBe(false);
     expect(statusOk({ ...s, services: [{ ...row, attention: {} }] })).toBe(true);
+  });
+});
+
+describe('status of a capture taking its snapshot', () => {
+  const row: ServiceStatus = {
+    name: 'capture-postgres',
+    pid: 44,
+    alive: true,
+    uptimeS: 30,
+    health: 'ready',
+    restarts: 0,
+    lastExit: null,
+    crashLoop: false,
+    snapshot: {
+      'public.orders': { done: 1_200_000, estimated: 5_000_000, rowsPerSecond: 40_000, etaSeconds: 95 },
+    },
+    consumerLag: null,
+    position: null,
+    attention: {},
+  };
+  const s: PipelineStatus = {
+    config: 'p.yaml',
+    supervisor: { pid: 7, alive: true },
+    services: [row],
+    sinkLag: null,
+    positions: {},
+    problems: [],
+  };
+
+  it('prints rows done, estimated, rate and time left per table', () => {
+    expect(formatStatus(s)).toContain(
+      'snapshot public.orders: 1200000 / ~5000000 (24%), 40000 rows/s, ETA 1m35s',
+    );
+  });
+});
+
+describe('formatEta', () => {
+  it('prints hours and minutes, minutes and seconds, or seconds', () => {
+    expect(formatEta(3725)).toBe('1h02m');
+    expect(formatEta(185)).toBe('3m05s');
+    expect(formatEta(42.4)).toBe('42s');
+  });
+});
+
+describe('describePosition', () => {
+  it('says how far a chunked snapshot got, and when it is done', () => {
+    const base = { kind: 'postgres', commitLsn: '0/1A2B3C', index: 0, complete: true };
+    const snapshot = { id: 's', consistentPoint: '0/10', tables: [] };
+    expect(
+      describePosition({
+        ...base,
+        snapshot: { ...snapshot, chunked: ['public.orders'] },
+        incremental: { id: 'init-1', table: 'public.orders', lastKey: ['9'], initial: true, rowsDone: 40000 },
+      }),
+    ).toBe('commit lsn 0/1A2B3C, snapshot in chunks: 1 table(s) left (public.orders: 40000 rows committed)');
+    expect(describePosition({ ...base, snapshot: { ...snapshot, chunked: [] } })).toBe(
+      'commit lsn 0/1A2B3C, snapshot done',
+    );
   });
 });

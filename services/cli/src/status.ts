@@ -31,7 +31,10 @@ export interface ServiceStatus {
   /** 5 or more such exits within 5 minutes: failing, whether or not it runs right now. */
   crashLoop: boolean;
   /** Per table: rows done / estimated, from the capture's metrics. */
-  snapshot: Record<string, { done: number; estimated: number | null }> | null;
+  snapshot: Record<
+    string,
+    { done: number; estimated: number | null; rowsPerSecond?: number; etaSeconds?: number }
+  > | null;
   consumerLag: number | null;
   position: string | null;
   /** What needs an operator although the service runs (a table stopped, dead letters), by subject. */
@@ -94,9 +97,19 @@ export async function gatherStatus(
         row.attention = p.attention;
         const done = byLabel(p.samples, 'cdc_snapshot_rows_done', 'table');
         const est = byLabel(p.samples, 'cdc_snapshot_rows_estimated', 'table');
+        const rate = byLabel(p.samples, 'cdc_snapshot_rows_per_second', 'table');
+        const eta = byLabel(p.samples, 'cdc_snapshot_eta_seconds', 'table');
         if (done.size > 0)
           row.snapshot = Object.fromEntries(
-            [...done].map(([t, d]) => [t, { done: d, estimated: est.get(t) ?? null }]),
+            [...done].map(([t, d]) => [
+              t,
+              {
+                done: d,
+                estimated: est.get(t) ?? null,
+                ...(rate.has(t) ? { rowsPerSecond: rate.get(t) } : {}),
+                ...(eta.has(t) ? { etaSeconds: eta.get(t) } : {}),
+              },
+            ]),
           );
         const lag = sumOf(p.samples, 'cdc_consumer_lag');
         if (lag !== undefined) row.consumerLag = lag;
@@ -195,7 +208,16 @@ export function describePosition(p: unknown): string {
   if (p === undefined || p === null) return 'none committed yet';
   const o = p as Record<string, unknown>;
   if (o.kind === 'postgres') {
-    const snap = o.snapshot ? 'snapshot done' : 'no snapshot stored';
+    const chunked = (o.snapshot as { chunked?: unknown[] } | null | undefined)?.chunked ?? [];
+    const current = o.incremental as
+      | { table?: string; initial?: boolean; rowsDone?: number }
+      | null
+      | undefined;
+    const snap = !o.snapshot
+      ? 'no snapshot stored'
+      : chunked.length > 0
+        ? `snapshot in chunks: ${chunked.length} table(s) left${current?.initial ? ` (${current.table}: ${current.rowsDone ?? 0} rows committed)` : ''}`
+        : 'snapshot done';
     return `commit lsn ${String(o.commitLsn)}${o.complete === false ? ` (chunk ${String(o.index)})` : ''}, ${snap}`;
   }
   const s = JSON.stringify(p);
@@ -223,7 +245,7 @@ export function formatStatus(s: PipelineStatus): string {
     if (x.snapshot)
       for (const [t, v] of Object.entries(x.snapshot))
         lines.push(
-          `${''.padEnd(w)}  snapshot ${t}: ${v.done}${v.estimated ? ` / ~${v.estimated} (${Math.min(100, Math.round((100 * v.done) / Math.max(1, v.estimated)))}%)` : ''}`,
+          `${''.padEnd(w)}  snapshot ${t}: ${v.done}${v.estimated ? ` / ~${v.estimated} (${Math.min(100, Math.round((100 * v.done) / Math.max(1, v.estimated)))}%)` : ''}${v.rowsPerSecond !== undefined ? `, ${v.rowsPerSecond} rows/s` : ''}${v.etaSeconds ? `, ETA ${formatEta(v.etaSeconds)}` : ''}`,
         );
     else if (x.name.startsWith('capture') && x.alive)
       lines.push(`${''.padEnd(w)}  snapshot progress: not exported by this service`);
@@ -245,4 +267,12 @@ export function describeExits(x: Pick<ServiceStatus, 'restarts' | 'lastExit'>): 
     parts.push(`last exit ${how} at ${e.at}${e.lastError ? `: ${e.lastError}` : ''}`);
   }
   return parts.join(', ');
+}
+
+/** Seconds as `1h02m`, `3m05s` or `42s`. */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
 }

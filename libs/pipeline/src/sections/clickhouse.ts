@@ -86,20 +86,14 @@ export const ClickHouseSinkSchema = z
       .min(1)
       .default(DEFAULT_SINK_DEAD_LETTER_TOPIC)
       .meta({ description: 'Records that cannot be written go here, with the reason in headers.' }),
-    onIncompatibleSchema: z
-      .enum(['stop-table', 'dead-letter', 'recreate'])
-      .default('stop-table')
-      .meta({
-        description:
-          "An incompatible schema change (a column type that cannot be widened in place, a new key): `stop-table` stops that table (the others go on) with an error naming the column, both types and the fix; `dead-letter` dead-letters its records; `recreate` moves the table aside as `<t>__before_<schema id>` and creates `<t>` again in the new shape, under the same name, filled by the records from then on (pair it with the PostgreSQL source's `schemaEvolution: recreate`, which has the whole table read again into the topic).",
-      }),
-    droppedColumns: z
-      .enum(['keep', 'drop'])
-      .default('keep')
-      .meta({
-        description:
-          "A column dropped at the source (no longer in the topic's schema): `keep` it in the table (made Nullable where it was not; each row's next change writes NULL into it, rows not changed since keep their last value), or `drop` it from the table (`t_history` keeps it, with every past value). Applies to tables named by default (one topic each).",
-      }),
+    onIncompatibleSchema: z.enum(['stop-table', 'dead-letter', 'recreate']).default('stop-table').meta({
+      description:
+        "An incompatible schema change (a column type that cannot be widened in place, a new key): `stop-table` stops that table (the others go on) with an error naming the column, both types and the fix; `dead-letter` dead-letters its records; `recreate` moves the table aside as `<t>__before_<schema id>` and creates `<t>` again in the new shape, under the same name, filled by the records from then on (pair it with the PostgreSQL source's `schemaEvolution: recreate`, which has the whole table read again into the topic).",
+    }),
+    droppedColumns: z.enum(['keep', 'drop']).default('keep').meta({
+      description:
+        "A column dropped at the source (no longer in the topic's schema): `keep` it in the table (made Nullable where it was not; each row's next change writes NULL into it, rows not changed since keep their last value), or `drop` it from the table (`t_history` keeps it, with every past value). Applies to tables named by default (one topic each).",
+    }),
   })
   .prefault({});
 

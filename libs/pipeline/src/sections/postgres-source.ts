@@ -83,13 +83,10 @@ export const PostgresSourceSchema = z
       description:
         "The value layout of the table topics: `cdc` (this product's envelope: `changeId`, `tsMs`, LSNs as X/Y text) or `debezium` (Debezium's: `ts_ms`, `source.lsn` and `source.txId` as numbers, `transaction`, no `changeId`), so that tools built for Debezium read the topics. The sink reads both. Choose before the first run: a topic keeps its layout's schema.",
     }),
-    schemaEvolution: z
-      .enum(['stop', 'recreate', 'new-topic-version'])
-      .default('stop')
-      .meta({
-        description:
-          "What to do when the registry rejects a table's new schema (a narrowing or incompatible change, e.g. text → int; see docs/schema-evolution.md): `stop` the capture with an error naming the table, the column, the change and the fix; `recreate`: register the new schema under the same subject anyway and read the whole table again into the same topic (pair it with `clickhouse.sink.onIncompatibleSchema: recreate`, which moves the old table aside as `<t>__before_<schema id>`); `new-topic-version`: continue on `<topic>.v2`, a second ClickHouse table (the former default).",
-      }),
+    schemaEvolution: z.enum(['stop', 'recreate', 'new-topic-version']).default('stop').meta({
+      description:
+        "What to do when the registry rejects a table's new schema (a narrowing or incompatible change, e.g. text → int; see docs/schema-evolution.md): `stop` the capture with an error naming the table, the column, the change and the fix; `recreate`: register the new schema under the same subject anyway and read the whole table again into the same topic (pair it with `clickhouse.sink.onIncompatibleSchema: recreate`, which moves the old table aside as `<t>__before_<schema id>`); `new-topic-version`: continue on `<topic>.v2`, a second ClickHouse table (the former default).",
+    }),
     maxChangesPerTransaction: z.number().int().positive().default(10_000).meta({
       description: 'At most this many changes per Kafka transaction: larger source transactions are chunked.',
     }),
@@ -106,24 +103,20 @@ export const PostgresSourceSchema = z
       .meta({ description: 'Capture `pg_logical_emit_message` messages into `<topicPrefix>.messages`.' }),
     snapshotOptions: z
       .strictObject({
-        parallelism: z
-          .number()
-          .int()
-          .positive()
-          .default(2)
-          .meta({ description: 'Tables read at the same time (each on its own connection).' }),
-        chunkRows: z
-          .number()
-          .int()
-          .positive()
-          .default(10_000)
-          .meta({ description: 'Rows per read (keyset pagination by primary key).' }),
+        parallelism: z.number().int().positive().default(2).meta({
+          description:
+            'Readers of the initial snapshot, each on its own connection: a window of a keyed table is this many key ranges read at the same time with COPY (and keyless tables are read this many at a time).',
+        }),
+        chunkRows: z.number().int().positive().default(10_000).meta({
+          description:
+            'Rows per key range of the initial snapshot (a window is `parallelism` ranges, written in one Kafka transaction with its progress); rows per cursor read of a keyless table.',
+        }),
         incrementalChunkRows: z.number().int().positive().default(1_024).meta({
           description: 'Rows per chunk of an incremental snapshot (a table added to the include list later).',
         }),
         transactionTimeoutMs: z.number().int().positive().default(900_000).meta({
           description:
-            "The snapshot is one Kafka transaction: it must finish within this (≤ the broker's transaction.max.timeout.ms).",
+            "The Kafka transaction timeout (≤ the broker's transaction.max.timeout.ms). The snapshot of tables without a key (and every table with `snapshot: initial_only`) is one Kafka transaction that must finish within it; keyed tables are chunked and have no such limit.",
         }),
       })
       .prefault({})

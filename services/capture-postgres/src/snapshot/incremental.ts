@@ -28,7 +28,7 @@
  * find and the stream did not touch inside the window, writes a delete: the replica drops a row
  * the source does not have, through the log like any change.
  */
-import { type PgTextValue, pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
+import { pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
 import { type Logger, stableJson } from '@cdc/core';
 import type pg from 'pg';
@@ -42,6 +42,7 @@ import {
   type TableRoute,
 } from '../streaming/change-records.ts';
 import type { TableTransforms } from '../streaming/table-transforms.ts';
+import { readWindow } from './chunk-reader.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
@@ -54,6 +55,10 @@ export interface IncrementalState {
   lastKey: string[] | null;
   /** A resync job (absent: a table added to the include list). */
   resync?: ResyncJob;
+  /** A table of the initial snapshot read in chunks (source.snapshot 'true', larger windows). */
+  initial?: boolean;
+  /** Rows read and committed so far (progress across restarts). */
+  rowsDone?: number;
 }
 
 /** A range of a table's keys to read again (a resync request), text values of the key columns. */
@@ -68,6 +73,11 @@ export interface ResyncJob {
 }
 
 export const RESYNC = 'resync:';
+
+/** Rows per range of a table's first window in the initial snapshot (before its row size is known). */
+const FIRST_RANGE_ROWS = 500;
+/** COPY text a window of the initial snapshot aims at (its rows are held until its HIGH watermark). */
+const WINDOW_BYTES = 32 * 1024 * 1024;
 
 /** A resync request's content → its jobs, or an error naming what is wrong. */
 export function parseResync(text: string): ResyncJob[] {
@@ -102,8 +112,27 @@ export interface IncrementalOptions {
   /** The tables' transforms and quality rules (every row passes its table's gate). */
   transforms: TableTransforms;
   chunkRows: number;
+  /**
+   * Connections that read a window's ranges at the same time (default: `client` alone); a table
+   * of `initialTables` is read `readers.length` ranges of `initialChunkRows` rows at a time.
+   */
+  readers?: readonly pg.ClientBase[];
   /** Tables still to snapshot, in order (`schema.table`). */
   pending: readonly string[];
+  /** Those of `pending` that belong to the initial snapshot (read in chunks while streaming). */
+  initialTables?: ReadonlySet<string>;
+  /** Rows per range of a window of an initial-snapshot table. */
+  initialChunkRows?: number;
+  /**
+   * Called when a window of a table is written: rows done, the planner's estimate (at least the
+   * rows done), and the rate since this session started the table with the time left at that rate.
+   */
+  onProgress?: (
+    table: string,
+    rowsDone: number,
+    rowsEstimated: number,
+    rate: { rowsPerSecond: number; etaSeconds: number },
+  ) => void;
   /** The stored progress of the first pending table, if it had started. */
   state: IncrementalState | null;
   /** Resync jobs queued and not started (stored with the position). */
@@ -123,9 +152,12 @@ interface Chunk {
   /** The last chunk of its table. */
   last: boolean;
   open: boolean;
+  /** Rows read (before the stream removed any). */
+  read: number;
+  /** When its LOW watermark was written (ms). */
+  startedAt: number;
+  estimate: number;
 }
-
-const textTypes = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
 export class IncrementalSnapshot {
   private readonly o: IncrementalOptions;
@@ -135,6 +167,10 @@ export class IncrementalSnapshot {
   private state: IncrementalState | null;
   private chunk: Chunk | undefined;
   private seq = 0;
+  /** Rows per range of the next window of an initial-snapshot table (grows to fit WINDOW_BYTES). */
+  private rangeRows: { table: string; rows: number } | undefined;
+  /** When this session started the current table, and its rows done then (for the rate). */
+  private since: { table: string; at: number; rows: number } | undefined;
   readonly prefix: string;
   /** Tables whose incremental snapshot finished in this session. */
   readonly finished: string[] = [];
@@ -226,7 +262,15 @@ export class IncrementalSnapshot {
       if (!this.state) {
         this.state = job
           ? { id: `resync-${Date.now().toString(36)}-${table}`, table, lastKey: null, resync: job }
-          : { id: `inc-${Date.now().toString(36)}-${table}`, table, lastKey: null };
+          : this.o.initialTables?.has(table)
+            ? {
+                id: `init-${Date.now().toString(36)}-${table}`,
+                table,
+                lastKey: null,
+                initial: true,
+                rowsDone: 0,
+              }
+            : { id: `inc-${Date.now().toString(36)}-${table}`, table, lastKey: null, rowsDone: 0 };
         this.o.logger.info(job ? 'resync started' : 'incremental snapshot started', {
           table,
           id: this.state.id,
@@ -242,6 +286,9 @@ export class IncrementalSnapshot {
         lastKey: this.state.lastKey,
         last: false,
         open: false,
+        read: 0,
+        startedAt: this.o.now?.() ?? Date.now(),
+        estimate: described.estimate,
       };
       this.chunk = chunk;
       await this.emit(`low:${id}`);
@@ -259,36 +306,37 @@ export class IncrementalSnapshot {
     const { captured } = chunk.route;
     const rs = captured.rowSchema;
     const quote = (c: string) => `"${c.replaceAll('"', '""')}"`;
-    const cols = rs.columns.map((c) => quote(c.column.name)).join(', ');
     const keyIdx = rs.columns.flatMap((c, i) => (c.column.isKey ? [i] : []));
     const keyCols = keyIdx.map((i) => quote(rs.columns[i]!.column.name));
     const job = this.state?.resync;
-    const values: string[] = [];
-    const bound = (op: string, key: readonly string[]) => {
-      const params = key.map((k) => {
-        values.push(k);
-        return `$${values.length}`;
-      });
-      return `(${keyCols.join(', ')}) ${op} (${params.join(', ')})`;
-    };
-    const where: string[] = [];
-    if (chunk.lastKey) where.push(bound('>', chunk.lastKey));
-    else if (job?.from) where.push(bound('>=', job.from));
-    if (job?.to) where.push(bound('<=', job.to));
-    const { rows } = await this.o.client.query<PgTextValue[]>({
-      text: `SELECT ${cols} FROM ${qualified(`${captured.schema}.${captured.table}`)} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${this.o.chunkRows}`,
-      values,
-      rowMode: 'array',
-      types: textTypes,
+    const initial = this.state?.initial === true;
+    const readers = initial && this.o.readers && this.o.readers.length > 0 ? this.o.readers : [this.o.client];
+    const read = await readWindow(readers, {
+      table: `${captured.schema}.${captured.table}`,
+      columns: rs.columns.map((c) => c.column.name),
+      keyIndexes: keyIdx,
+      after: chunk.lastKey,
+      from: job?.from ?? null,
+      to: job?.to ?? null,
+      chunkRows: initial ? this.initialRangeRows(chunk.route) : this.o.chunkRows,
     });
-    for (const values of rows) {
+    if (initial && read.rows.length > 0) {
+      // The next window holds about WINDOW_BYTES of COPY text (at most initialChunkRows per range).
+      const perRow = Math.max(1, read.bytes / read.rows.length);
+      const fit = Math.floor(WINDOW_BYTES / readers.length / perRow);
+      this.rangeRows = {
+        table: this.state?.table ?? '',
+        rows: Math.max(1, Math.min(this.o.initialChunkRows ?? this.o.chunkRows, fit)),
+      };
+    }
+    for (const values of read.rows) {
       const row = pgRowFromText(rs, values);
       const key = pgKeyFromRow(rs, row);
       chunk.rows.set(stableJson(key), { key, after: row });
     }
-    const last = rows.at(-1);
-    if (last) chunk.lastKey = keyIdx.map((i) => String(last[i]));
-    chunk.last = rows.length < this.o.chunkRows;
+    chunk.read = read.rows.length;
+    if (read.lastKey) chunk.lastKey = read.lastKey;
+    chunk.last = read.last;
     if (job && chunk.last) {
       // The job's absent keys the source does not hold now (read between the watermarks, like the rows).
       const keyColumns = keyIdx.map((i) => rs.columns[i]!);
@@ -307,6 +355,13 @@ export class IncrementalSnapshot {
         chunk.deletes.set(stableJson(key), key);
       }
     }
+  }
+
+  /** Rows per range of the next window of an initial-snapshot table: small for its first window. */
+  private initialRangeRows(route: TableRoute): number {
+    const table = `${route.captured.schema}.${route.captured.table}`;
+    const most = this.o.initialChunkRows ?? this.o.chunkRows;
+    return this.rangeRows?.table === table ? this.rangeRows.rows : Math.min(most, FIRST_RANGE_ROWS);
   }
 
   /** A logical message of this capture: 'low' / 'high' of the chunk in flight, else 'stale'. */
@@ -348,7 +403,10 @@ export class IncrementalSnapshot {
     const state = this.state as IncrementalState;
     const ids = snapshotIdsFor(state.id, `${captured.schema}.${captured.table}`);
     const now = this.o.now?.() ?? Date.now();
-    const source = { ...sourceInfo(route, ctx, 'incremental'), commitLsn: commitLsnText(ctx.finalLsn) };
+    const source = {
+      ...sourceInfo(route, ctx, state.initial ? 'true' : 'incremental'),
+      commitLsn: commitLsnText(ctx.finalLsn),
+    };
     const out: OutRecord[] = [];
     for (const { key, after: row } of chunk.rows.values()) {
       const gated = this.o.transforms.apply(route.transform, row, key);
@@ -397,6 +455,16 @@ export class IncrementalSnapshot {
         ),
       });
     }
+    const rowsDone = (state.rowsDone ?? 0) + chunk.read;
+    if (this.since?.table !== state.table)
+      this.since = { table: state.table, at: chunk.startedAt, rows: state.rowsDone ?? 0 };
+    const estimated = chunk.last ? rowsDone : Math.max(chunk.estimate, rowsDone);
+    const seconds = Math.max(0.001, (now - this.since.at) / 1000);
+    const rowsPerSecond = Math.round((rowsDone - this.since.rows) / seconds);
+    this.o.onProgress?.(state.table, rowsDone, estimated, {
+      rowsPerSecond,
+      etaSeconds: chunk.last ? 0 : Math.round((estimated - rowsDone) / Math.max(1, rowsPerSecond)),
+    });
     if (chunk.last && state.resync) {
       this.o.logger.info('resync finished', {
         table: state.table,
@@ -406,11 +474,15 @@ export class IncrementalSnapshot {
       this.jobs.shift();
       this.state = null;
     } else if (chunk.last) {
-      this.o.logger.info('incremental snapshot finished', { table: state.table, id: state.id });
+      this.o.logger.info(state.initial ? 'snapshot of table finished' : 'incremental snapshot finished', {
+        table: state.table,
+        id: state.id,
+        rows: rowsDone,
+      });
       this.finished.push(this.pending.shift() as string);
       this.state = null;
     } else {
-      this.state = { ...state, lastKey: chunk.lastKey };
+      this.state = { ...state, lastKey: chunk.lastKey, rowsDone };
     }
     return out;
   }

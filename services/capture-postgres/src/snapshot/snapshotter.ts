@@ -1,5 +1,9 @@
 /**
- * The initial snapshot, consistent with the slot: the slot is created with an exported
+ * The first Kafka transaction of the initial snapshot, consistent with the slot. With
+ * `chunkKeyedTables` (every mode but `initial_only`) it reads only the tables without a key and
+ * lists the keyed ones in the position's `snapshot.chunked`: the streamer reads those in chunks,
+ * each chunk its own Kafka transaction (`incremental.ts`, `chunk-reader.ts`). What follows
+ * describes the tables read here: the slot is created with an exported
  * snapshot, and `parallelism` reader connections import it (REPEATABLE READ, `SET TRANSACTION
  * SNAPSHOT`) and read the tables in parallel. A table whose primary key is one integer column
  * is split into key ranges read at the same time; every range is read through a cursor in
@@ -52,6 +56,11 @@ export interface SnapshotOptions {
   tables: readonly string[];
   parallelism: number;
   chunkRows: number;
+  /**
+   * Tables with a primary key (or key index) are not read here but listed in the position's
+   * `snapshot.chunked`: the streamer reads them in chunks, each in its own Kafka transaction.
+   */
+  chunkKeyedTables?: boolean;
   /** A row whose record is larger is dead-lettered (default: no limit). */
   maxRecordBytes?: number;
   writer: ChangeWriter;
@@ -105,7 +114,8 @@ export class Snapshotter {
     const started = this.o.clock.now();
     try {
       for (let i = 0; i < Math.max(1, this.o.parallelism); i++) readers.push(await this.reader());
-      const units = await this.plan(readers[0]!);
+      const chunked: string[] = [];
+      const units = await this.plan(readers[0]!, chunked);
       logger.info('snapshot started', {
         snapshot: this.o.snapshotName,
         consistentPoint: this.o.consistentPoint,
@@ -125,7 +135,8 @@ export class Snapshotter {
         snapshot: {
           id: this.o.snapshotName,
           consistentPoint: this.o.consistentPoint,
-          tables: [...this.o.tables],
+          tables: this.o.tables.filter((t) => !chunked.includes(t)),
+          ...(this.o.chunkKeyedTables ? { chunked } : {}),
         },
       };
       const timer = setInterval(() => this.logProgress(), 5_000);
@@ -184,7 +195,7 @@ export class Snapshotter {
   }
 
   /** Describes every table and splits the large ones with a single integer key into ranges. */
-  private async plan(client: pg.Client): Promise<Unit[]> {
+  private async plan(client: pg.Client, chunked: string[]): Promise<Unit[]> {
     const units: Unit[] = [];
     for (const name of this.o.tables) {
       const described = await describeTable(
@@ -198,6 +209,10 @@ export class Snapshotter {
       if (!described) continue;
       const { route, estimate } = described;
       const { captured } = route;
+      if (this.o.chunkKeyedTables && captured.hasKey) {
+        chunked.push(name);
+        continue;
+      }
       const progress: TableProgress = { table: name, rowsDone: 0, rowsEstimated: estimate, done: false };
       this.progress.set(name, progress);
       const keyCols = captured.rowSchema.columns.filter((c) => c.column.isKey);

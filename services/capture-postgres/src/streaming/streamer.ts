@@ -273,7 +273,12 @@ export class Streamer {
     const snapshot = this.stored?.snapshot ?? null;
     const finished = this.o.incremental?.finished ?? [];
     if (!snapshot || finished.length === 0) return snapshot;
-    return { ...snapshot, tables: [...new Set([...snapshot.tables, ...finished])] };
+    const chunked = snapshot.chunked?.filter((t) => !finished.includes(t));
+    return {
+      ...snapshot,
+      tables: [...new Set([...snapshot.tables, ...finished])],
+      ...(chunked ? { chunked } : {}),
+    };
   }
 
   /** Where a change sits: its transaction, its WAL position and its index in the transaction. */
