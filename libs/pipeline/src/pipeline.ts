@@ -2,6 +2,7 @@ import { loadConfig } from '@cdc/core';
 import { KafkaConfigSchema } from '@cdc/kafka';
 import { z } from 'zod';
 import { ClickHouseSectionSchema } from './sections/clickhouse.ts';
+import { ControlSectionSchema } from './sections/control.ts';
 import { MongoSourceSchema } from './sections/mongo-source.ts';
 import { PostgresSourceSchema } from './sections/postgres-source.ts';
 import { ProcessingSectionSchema } from './sections/processing.ts';
@@ -28,6 +29,7 @@ export const PipelineSchema = z
     processing: ProcessingSectionSchema.optional(),
     telemetry: TelemetrySectionSchema.prefault({}),
     restart: RestartSectionSchema.prefault({}),
+    control: ControlSectionSchema.prefault({}),
   })
   .superRefine((p, ctx) => {
     const names = [...p.sources.postgres, ...p.sources.mongo].map((s) => s.name);
