@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `usage: cdc <command> [options]
 
-  run <service> --config FILE     run one service in the foreground (${'capture-postgres|capture-mongo|processor|sink-clickhouse'})
+  run <service> --config FILE     run one service in the foreground (${'capture-postgres|capture-mongo|processor|sink-clickhouse|control'})
   up --config FILE                run every service of the pipeline file in the background, under a
                                   supervisor that restarts a service that exits
   down                            stop what \`up\` started, the supervisor included
@@ -27,6 +27,8 @@ export const USAGE = `usage: cdc <command> [options]
   quarantine list [table] | replay <table> | discard <table> --config FILE
                                   rows a quality rule quarantined: list them, re-read them from the source
                                   once fixed (they pass the rules again; a stopped table resumes), or drop them
+  control --config FILE           the control service in the foreground: HTTP API (OpenAPI at
+                                  /api/openapi.json) and web console on control.host:control.port
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
 
 options: --config FILE (default: $CDC_CONFIG), --state-dir DIR (default: .stack/pipeline, where
@@ -49,6 +51,7 @@ export const COMMANDS = [
   'schemas',
   'rebuild',
   'quarantine',
+  'control',
   'docs',
   'help',
 ] as const;
@@ -136,7 +139,16 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     rest: [],
   };
   if (values.help) return { ...out, command: 'help' };
-  const needsConfig: CommandName[] = ['run', 'up', 'supervise', 'verify', 'rebuild', 'query', 'quarantine'];
+  const needsConfig: CommandName[] = [
+    'run',
+    'up',
+    'supervise',
+    'verify',
+    'rebuild',
+    'query',
+    'quarantine',
+    'control',
+  ];
   if (needsConfig.includes(name) && out.config === undefined)
     throw new UsageError(`cdc ${name} needs --config <pipeline file> (or CDC_CONFIG)`);
   const want: Partial<Record<CommandName, [number, string]>> = {

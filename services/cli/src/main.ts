@@ -117,6 +117,12 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
       return report.ok ? 0 : 1;
     }
+    case 'control':
+      return runService(
+        'control',
+        args.config as string,
+        args.stateDir ? ['--state-dir', args.stateDir] : [],
+      );
     case 'schemas':
       return schemas(args.rest);
     case 'docs': {
