@@ -89,7 +89,7 @@ export class ControlServer {
     await new Promise<void>((done) => s.close(() => done()));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<undefined> {
     const t0 = Date.now();
     const url = new URL(req.url ?? '/', 'http://control');
     const method = req.method ?? 'GET';
@@ -172,7 +172,7 @@ export class ControlServer {
     }
   }
 
-  private serveConsole(pathname: string, res: ServerResponse): void {
+  private serveConsole(pathname: string, res: ServerResponse): undefined {
     const dir = this.o.consoleDir;
     if (!dir) return json(res, 404, { error: 'this build has no console; the API is under /api/' });
     const file = resolve(dir, `.${pathname === '/' ? '/index.html' : decodeURIComponent(pathname)}`);
@@ -189,20 +189,22 @@ export class ControlServer {
       }
       res.writeHead(200, { 'content-type': TYPES['.html'] as string });
       res.end(data);
-      return;
+      return undefined;
     }
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       'cache-control': pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
     });
     res.end(data);
+    return undefined;
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, status: number, body: unknown): undefined {
   const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(text);
+  return undefined;
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
