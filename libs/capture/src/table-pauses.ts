@@ -1,7 +1,7 @@
 /**
  * Paused tables: while a table is paused, nothing of it reaches its topic; its change records
  * are written, in the same Kafka transactions as the source position, to the capture's held
- * topic (`<prefix>.paused`, one partition) instead. Resuming the table writes the held records,
+ * topic (`__<prefix>.paused`, one partition) instead. Resuming the table writes the held records,
  * in their order, to the table's topic in one transaction, then the table flows again: nothing
  * is lost and, since the held records were committed with the position, a restart in between
  * neither loses nor repeats one.
@@ -25,15 +25,18 @@ const HELD_PARTITION = 'cdc-held-partition';
 export interface TablePausesOptions {
   kafka: Kafka;
   admin: Admin;
-  /** The capture's topic prefix: the held topic is `<prefix>.paused`. */
+  /** The capture's topic prefix: the held topic is `__<prefix>.paused`. */
   prefix: string;
   logger: Logger;
   /** How long reading the held topic may take before it fails (retriable), default 60 s. */
   readTimeoutMs?: number;
 }
 
-/** `<prefix>.paused`. */
-export const heldTopic = (prefix: string): string => `${prefix}.paused`;
+/**
+ * `__<prefix>.paused`: the leading `__` keeps it out of a sink's default topic pattern (it
+ * holds other topics' records and is no table of its own).
+ */
+export const heldTopic = (prefix: string): string => `__${prefix}.paused`;
 
 /** Whether `topic` is `base` or one of its versions (`<base>.v2`, after an incompatible schema change). */
 const isTopicOf = (topic: string, base: string): boolean =>

@@ -8,7 +8,7 @@
  *   cdc control --config pipeline.yaml
  */
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
@@ -18,6 +18,7 @@ import { StateDir } from '@cdc/cli/state-dir';
 import { createIdempotentProducer, createKafka } from '@cdc/kafka';
 import { runService } from '@cdc/service';
 import { AuditLog } from './audit-log.ts';
+import { controlUrlFile } from './control-url.ts';
 import { Handlers } from './handlers.ts';
 import { LiveMetrics } from './live-metrics.ts';
 import { ControlServer } from './server.ts';
@@ -75,6 +76,9 @@ runService({
           try {
             const url = await server.listen();
             logger.info('control API and console listening', { url, openapi: `${url}api/openapi.json` });
+            // Where `npm run demo` and the browser test find it (the port may be any free one).
+            mkdirSync(state.runDir, { recursive: true });
+            writeFileSync(controlUrlFile(state), `${url}\n`);
             if (!signal.aborted) await once(signal, 'abort');
           } finally {
             await server.close();

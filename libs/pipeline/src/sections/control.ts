@@ -29,8 +29,11 @@ export const ControlSectionSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   /** The API's port (0: any free port, printed at start). */
   port: z.number().int().min(0).max(65_535).default(8088),
-  /** The Kafka topic that carries commands to the captures (pause, resume, resync), ordered and durable. */
-  signalTopic: z.string().min(1).default('cdc.signals'),
+  /**
+   * The Kafka topic that carries commands to the captures (pause, resume, resync), ordered and
+   * durable. The leading `__` keeps it out of the sink's default topic pattern.
+   */
+  signalTopic: z.string().min(1).default('__cdc.signals'),
   /** The Kafka topic of the audit log (who, what, when, outcome), loaded into ClickHouse `cdc_audit` by the sink. */
   auditTopic: z.string().min(1).default('cdc.audit'),
   /** The API tokens, hashed. No token: every request is refused (401). */

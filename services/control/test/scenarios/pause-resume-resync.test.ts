@@ -14,6 +14,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
+import { heldTopic } from '@cdc/capture';
 import { StateDir } from '@cdc/cli/state-dir';
 import { systemClock } from '@cdc/core';
 import { createIdempotentProducer } from '@cdc/kafka';
@@ -50,7 +51,7 @@ afterAll(async () => {
   await cleanup(
     s,
     [paused, other],
-    [s.topicOf(paused), s.topicOf(other), `${s.prefix}.paused`, signalTopic, auditTopic],
+    [s.topicOf(paused), s.topicOf(other), heldTopic(s.prefix), signalTopic, auditTopic],
   );
 });
 
