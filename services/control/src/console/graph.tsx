@@ -21,7 +21,9 @@ export function GraphView({ graph }: { graph: PipelineGraph }) {
   const order = [...columns.keys()].sort((a, b) => a - b);
   const pos = new Map<string, { x: number; y: number }>();
   order.forEach((c, i) => {
-    (columns.get(c) ?? []).forEach((n, j) => pos.set(n.id, { x: i * (W + GAP_X), y: j * (H + GAP_Y) }));
+    (columns.get(c) ?? []).forEach((n, j) => {
+      pos.set(n.id, { x: i * (W + GAP_X), y: j * (H + GAP_Y) });
+    });
   });
   const width = order.length * (W + GAP_X);
   const height = Math.max(...[...columns.values()].map((l) => l.length), 1) * (H + GAP_Y);

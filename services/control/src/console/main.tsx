@@ -43,8 +43,14 @@ function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] = []) {
     let live = true;
     const run = () =>
       load().then(
-        (d) => live && (setData(d), setError(undefined)),
-        (e: Error) => live && setError(e.message),
+        (d) => {
+          if (!live) return;
+          setData(d);
+          setError(undefined);
+        },
+        (e: Error) => {
+          if (live) setError(e.message);
+        },
       );
     run();
     const t = setInterval(run, ms);
