@@ -116,9 +116,9 @@ export class Handlers {
     }
   }
 
+  /** `{ report: null }` before the first run. */
   private lastVerifyReport(): Result {
-    if (!this.lastVerify) throw new ApiError(404, 'verify has not run yet: POST /api/verify runs it');
-    return { body: this.lastVerify };
+    return { body: { report: this.lastVerify ?? null } };
   }
 
   private async verify(req: Request): Promise<Result> {
@@ -146,7 +146,7 @@ export class Handlers {
       this.verifying = undefined;
     }
     return {
-      body: this.lastVerify,
+      body: { report: this.lastVerify },
       target: (sources as string[] | undefined)?.join(',') ?? '',
       detail: this.lastVerify.ok ? 'verify passed' : 'verify found differences',
     };

@@ -109,7 +109,7 @@ export const ROUTES = [
     path: '/api/verify',
     role: 'operator',
     action: 'verify',
-    summary: 'Runs `cdc verify` (sources against ClickHouse) and keeps its report.',
+    summary: 'Runs `cdc verify` (sources against ClickHouse), keeps its report and answers `{ report }`.',
     body: {
       sources: {
         type: 'array',
@@ -123,7 +123,7 @@ export const ROUTES = [
     method: 'GET',
     path: '/api/verify',
     role: 'viewer',
-    summary: 'The last verify report (404 before the first run).',
+    summary: 'The last verify report as `{ report }` (null before the first run).',
   },
   {
     method: 'POST',

@@ -2,11 +2,13 @@
 import type { GraphNode, PipelineGraph } from './api.ts';
 
 const COLUMNS: GraphNode['kind'][] = ['source', 'topic', 'processor', 'sink-table'];
-const W = 230;
+const W = 280;
 const H = 34;
-const GAP_X = 60;
+const GAP_X = 50;
 const GAP_Y = 10;
 
+/** The end of a long name (topics share their prefix; the table is at the end). */
+const short = (label: string, max: number) => (label.length > max ? `…${label.slice(-(max - 1))}` : label);
 const rate = (r: number | null) => (r === null ? '' : ` · ${r < 10 ? r.toFixed(1) : Math.round(r)}/s`);
 
 export function GraphView({ graph }: { graph: PipelineGraph }) {
@@ -30,8 +32,8 @@ export function GraphView({ graph }: { graph: PipelineGraph }) {
   return (
     <svg
       class="graph"
-      width={width}
-      height={height}
+      width="100%"
+      style={{ maxWidth: `${width}px` }}
       viewBox={`0 0 ${width} ${height}`}
       role="img"
       aria-label="pipeline graph"
@@ -59,7 +61,8 @@ export function GraphView({ graph }: { graph: PipelineGraph }) {
           <g key={n.id} transform={`translate(${p.x},${p.y})`} class={`node ${n.kind}`} data-node={n.id}>
             <rect width={W} height={H} rx={6} />
             <text x={8} y={H / 2 + 4}>
-              {`${n.label.length > 26 ? `…${n.label.slice(-25)}` : n.label}${rate(n.rate)}`}
+              {short(n.label, n.rate === null ? 38 : 30)}
+              <tspan class="rate">{rate(n.rate)}</tspan>
             </text>
             <title>{n.label}</title>
           </g>

@@ -233,7 +233,15 @@ function Tables({ me }: { me: Principal }) {
                   .map(([r, n]) => `${r}: ${n}`)
                   .join(', ') || '0'}
               </td>
-              {can(me.role, 'operator') && (
+              {can(me.role, 'operator') && t.kind === 'mongo' && (
+                <td
+                  class="hint"
+                  title="pause, resume and resync reach PostgreSQL captures only in this version"
+                >
+                  —
+                </td>
+              )}
+              {can(me.role, 'operator') && t.kind === 'postgres' && (
                 <td class="actions">
                   {t.state === 'paused' ? (
                     <Action label="Resume" run={act(t, 'resume')} onDone={done} />
@@ -320,7 +328,10 @@ function Verify({ me }: { me: Principal }) {
   const [report, setReport] = useState<VerifyReport>();
   const [note, setNote] = useState<string>();
   useEffect(() => {
-    api<VerifyReport>('GET', '/api/verify').then(setReport, () => undefined);
+    api<{ report: VerifyReport | null }>('GET', '/api/verify').then(
+      (r) => setReport(r.report ?? undefined),
+      () => undefined,
+    );
   }, []);
   return (
     <section>
@@ -328,7 +339,7 @@ function Verify({ me }: { me: Principal }) {
       {can(me.role, 'operator') && (
         <Action
           label="Run verify"
-          run={async () => setReport(await api<VerifyReport>('POST', '/api/verify', {}))}
+          run={async () => setReport((await api<{ report: VerifyReport }>('POST', '/api/verify', {})).report)}
           onDone={setNote}
         />
       )}

@@ -34,7 +34,7 @@ import { tokenHash } from '../../src/tokens.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../../..');
 const SHOTS = resolve(ROOT, process.env.CDC_CONSOLE_SHOTS ?? 'test-artifacts/console');
-const CHROMIUM = process.env.CDC_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 const s = scenario('web18');
 const orders = `${s.name}_orders`.toLowerCase();
 const customers = `${s.name}_customers`.toLowerCase();
