@@ -82,7 +82,10 @@ export interface SignalChannelOptions {
   topic: string;
   /** The source whose commands this reads (records with another key are skipped). */
   source: string;
-  /** The consumer group that remembers which commands were done (default `cdc-signals-<source>`). */
+  /**
+   * The consumer group that remembers which commands were done (default
+   * `cdc-signals-<topic>-<source>`: pipelines with their own signal topics never share a group).
+   */
   groupId?: string;
   logger: Logger;
 }
@@ -104,7 +107,7 @@ export class SignalChannel {
     const { kafka, admin, topic, source, logger } = this.o;
     await ensureSignalTopic(admin, topic);
     const consumer = kafka.consumer({
-      groupId: this.o.groupId ?? `cdc-signals-${source}`,
+      groupId: this.o.groupId ?? `cdc-signals-${topic}-${source}`,
       maxWaitTimeInMs: 250,
     });
     this.consumer = consumer;

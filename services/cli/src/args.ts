@@ -27,6 +27,9 @@ export const USAGE = `usage: cdc <command> [options]
   quarantine list [table] | replay <table> | discard <table> --config FILE
                                   rows a quality rule quarantined: list them, re-read them from the source
                                   once fixed (they pass the rules again; a stopped table resumes), or drop them
+  table pause|resume|resync <source> <schema.table>
+                                  steer one table through the control service's API (token in
+                                  CDC_CONTROL_TOKEN; URL from the state dir or CDC_CONTROL_URL)
   control --config FILE           the control service in the foreground: HTTP API (OpenAPI at
                                   /api/openapi.json) and web console on control.host:control.port
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
@@ -52,6 +55,7 @@ export const COMMANDS = [
   'rebuild',
   'quarantine',
   'control',
+  'table',
   'docs',
   'help',
 ] as const;
@@ -158,6 +162,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   };
   const w = want[name];
   if (w && positionals.length !== w[0]) throw new UsageError(`usage: ${w[1]}`);
+  if (name === 'table') {
+    const [action] = positionals;
+    if (!['pause', 'resume', 'resync'].includes(action ?? '') || positionals.length !== 3)
+      throw new UsageError('usage: cdc table pause|resume|resync <source> <schema.table>');
+  }
   if (name === 'quarantine') {
     const [action, table] = positionals;
     const ok =

@@ -14,6 +14,7 @@ import { createJsonLogger, isCdcError } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
 import { LOSSLESS_JSON, openReader } from './clickhouse-target.ts';
+import { type TableAction, tableAction } from './control-client.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { pipelineReference, REFERENCE_FILE } from './pipeline-reference.ts';
 import { discardQuarantine, formatQuarantine, listQuarantine, replayQuarantine } from './quarantine.ts';
@@ -123,6 +124,11 @@ async function main(argv: string[]): Promise<number> {
         args.config as string,
         args.stateDir ? ['--state-dir', args.stateDir] : [],
       );
+    case 'table': {
+      const [action, source, table] = args.positionals as [TableAction, string, string];
+      say(await tableAction(action, source, table, state, process.env));
+      return 0;
+    }
     case 'schemas':
       return schemas(args.rest);
     case 'docs': {

@@ -10,9 +10,11 @@
  * - without a token → 401, a viewer's action → 403, both audited; actions audited with who and
  *   the outcome; the OpenAPI document is served; no token appears in any log line.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
 import { heldTopic } from '@cdc/capture';
 import { StateDir } from '@cdc/cli/state-dir';
@@ -39,6 +41,8 @@ import { LiveMetrics } from '../../src/live-metrics.ts';
 import { ControlServer } from '../../src/server.ts';
 import { TokenRegistry, tokenHash } from '../../src/tokens.ts';
 
+const ROOT = resolve(import.meta.dirname, '../../../..');
+const execFileAsync = promisify(execFile);
 const s = scenario('ctl18');
 const paused = `${s.name}_p`.toLowerCase();
 const other = `${s.name}_o`.toLowerCase();
@@ -185,8 +189,16 @@ describe('pause-resume-resync through the control API', () => {
       expect(during.length).toBe(100);
       expect(await stateOf(paused)).toBe('paused');
 
-      // Resume: every held change, once, in order; the topic replays to the table.
-      expect((await call('POST', `/api/tables/${s.name}/${paused}/resume`, OPERATOR)).status).toBe(200);
+      // Resume, from the CLI (`cdc table resume`, which goes through the same API): every held
+      // change, once, in order; the topic replays to the table.
+      // (Asynchronously: the API it calls is served by this process.)
+      const cli = await execFileAsync(
+        process.execPath,
+        [resolve(ROOT, 'services/cli/dist/main.js'), 'table', 'resume', s.name, `public.${paused}`],
+        { encoding: 'utf8', env: { ...process.env, CDC_CONTROL_URL: url, CDC_CONTROL_TOKEN: OPERATOR } },
+      );
+      expect(cli.stdout).toMatch(/resume of .* sent \(signal /);
+      expect(cli.stdout + cli.stderr).not.toContain(OPERATOR);
       const expected = 100 + 50 + 10 + 5 + 10;
       const after = await consume([s.topicOf(paused)], { expected, timeoutMs: 60_000, settleMs: 2_000 });
       expect(after.length).toBe(expected);
