@@ -47,17 +47,24 @@ export class TablePauses {
   private readonly o: TablePausesOptions;
   /** Base topics of the paused tables. */
   private readonly paused = new Set<string>();
+  /** Whether the held topic exists (it is created at the first pause, not before). */
+  private exists = false;
 
   constructor(options: TablePausesOptions) {
     this.o = options;
     this.topic = heldTopic(options.prefix);
   }
 
-  /** Creates the held topic and reads which tables are paused. */
+  /** Reads which tables are paused (none while the held topic does not exist). */
   async load(): Promise<void> {
-    await ensureTopics(this.o.admin, [{ topic: this.topic, numPartitions: 1 }]);
-    const held = await this.readHeld();
     this.paused.clear();
+    try {
+      this.exists = (await this.o.admin.listTopics()).includes(this.topic);
+    } catch (err) {
+      throw toCdcError(err, `looking for the held topic ${this.topic}`);
+    }
+    if (!this.exists) return;
+    const held = await this.readHeld();
     for (const t of held.keys()) this.paused.add(t);
     if (this.paused.size > 0) this.o.logger.info('paused tables', { tables: [...this.paused] });
   }
@@ -93,8 +100,12 @@ export class TablePauses {
   }
 
   /** Pauses the table of `baseTopic`: returns the marker to write with the position (none when paused already). */
-  pause(baseTopic: string): OutRecord[] {
+  async pause(baseTopic: string): Promise<OutRecord[]> {
     if (this.paused.has(baseTopic)) return [];
+    if (!this.exists) {
+      await ensureTopics(this.o.admin, [{ topic: this.topic, numPartitions: 1 }]);
+      this.exists = true;
+    }
     this.paused.add(baseTopic);
     this.o.logger.info('table paused', { topic: baseTopic });
     return [this.marker(baseTopic, 'pause')];

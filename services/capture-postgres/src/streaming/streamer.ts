@@ -383,7 +383,8 @@ export class Streamer {
     }
     const [schema, table] = command.table.split('.', 2) as [string, string];
     const base = topicFor(this.o.prefix, { db: this.o.db, schema, table });
-    const records = command.type === 'pause' ? pauses.pause(base) : await pauses.resume(base, this.buffer);
+    const records =
+      command.type === 'pause' ? await pauses.pause(base) : await pauses.resume(base, this.buffer);
     this.o.logger.info(`table ${command.type}d`, {
       table: command.table,
       id: command.id,
