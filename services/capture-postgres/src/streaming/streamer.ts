@@ -48,6 +48,7 @@ import {
   textOf,
 } from './change-records.ts';
 import { controlPrefix, parseControl } from './control-signals.ts';
+import { IncrementalProgress } from './incremental-progress.ts';
 import type { MessageTopic } from './message-topic.ts';
 import {
   keyFromJson,
@@ -133,9 +134,13 @@ export class Streamer {
     acknowledged: '0/0',
   };
 
+  /** The incremental snapshot's progress as the snapshot metrics. */
+  private readonly incrementalProgress: IncrementalProgress;
+
   constructor(options: StreamerOptions) {
     this.o = options;
     this.stored = options.stored;
+    this.incrementalProgress = new IncrementalProgress(options.catalog, options.observer ?? noopObserver);
   }
 
   private get deadLetterTopic(): string {
@@ -352,7 +357,9 @@ export class Streamer {
     if (incremental.watermark(msg.content) !== 'high') return;
     const index = tx.index++;
     const ctx = this.changeContext(tx, walStart, index);
+    const before = incremental.progress;
     const records = incremental.high(ctx);
+    await this.incrementalProgress.chunk(before, incremental.progress, records.length);
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
     for (const r of this.o.pauses?.route(records) ?? records) {
       this.buffer.push(r);

@@ -5,7 +5,8 @@
  *
  * - a viewer logs in, sees every table with its state, and no action button;
  * - an operator pauses a table and sees it paused while nothing of it reaches Kafka, resumes it
- *   and sees every held change arrive; resyncs it and sees its captured count grow by the table;
+ *   and sees every held change arrive; resyncs it and sees its captured count grow by the table
+ *   and its progress bar fill (the incremental snapshot's progress, as the snapshot metrics);
  * - a row a quality rule quarantined shows in the dead-letter browser, is fixed in the source,
  *   replayed from the console and leaves the list;
  * - no console error in the page, at any step; a screenshot of each page in
@@ -236,6 +237,13 @@ describe('the console in Chromium', () => {
         90_000,
         async () => (await shownCaptured(op, orders)) >= 1250,
       );
+      // Its progress bar: the resync's rows read of the table's (600 read, 600 in the table).
+      await waitFor('the resync progress bar is full', 30_000, async () => {
+        const title = await op
+          .$eval(`tr[data-table="public.${orders}"] .progress`, (e) => e.getAttribute('title'))
+          .catch(() => null);
+        return title === '600 / 600';
+      });
       await op.screenshot({ path: join(SHOTS, 'tables-operator-resynced.png'), fullPage: true });
 
       // A dead letter: a customer without an e-mail is quarantined. The capture restarts (the
