@@ -5,7 +5,9 @@
  * 1. the local stack up; the services built;
  * 2. the demo shop, fresh: PostgreSQL `customers`, `products`, `orders`, `order_items`
  *    (~300k rows at scale 1) and MongoDB `carts`, `clicks` (scripts/demo/shop.ts);
- * 3. `cdc up --config infra/pipelines/demo.yaml`: the supervisor starts the captures, the consumers
+ * 3. `cdc up --config infra/pipelines/demo.yaml`: the supervisor starts the captures, the control
+ *    service (its console's URL is printed; a viewer and an operator token for this run are in a
+ *    file only you can read, scripts/demo/control-access.ts), the consumers
  *    once the captures are ready, and restarts a service that exits (services not in this
  *    checkout are named and skipped);
  * 4. the change generator at R transactions/s and a live view until N seconds passed (or Ctrl-C);
@@ -72,7 +74,7 @@ const stack = spawnSync(
 if (stack.status !== 0) process.exit(stack.status ?? 1);
 const buildable = [
   'services/cli',
-  ...['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse']
+  ...['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse', 'control']
     .map((s) => `services/${s}`)
     .filter((d) => existsSync(resolve(root, d, 'src/main.ts'))),
 ];
@@ -100,6 +102,7 @@ const { createShop, resetShop, shopClient } = await import('./demo/shop.ts');
 const { ChangeGenerator } = await import('./demo/generator.ts');
 const { line, render, scrape } = await import('./demo/live-view.ts');
 const { catchUp: runCatchUp } = await import('./demo/catch-up.ts');
+const { makeDemoTokens, waitControlUrl } = await import('./demo/control-access.ts');
 const { catchUpReason, clip, finalLine, outcome, serviceLabel, verifyOutcome, verifySkipReason } =
   await import('./demo/outcome.ts');
 const { MongoClient } = await import('mongodb');
@@ -164,7 +167,15 @@ say(
 // 3. The pipeline (the supervisor starts the consumers once the captures are ready). Exits
 // recorded before this moment belong to an earlier run.
 const upAt = Date.now();
-await up(config, state, say, { ...process.env });
+rmSync(resolve(state.dir, 'run', 'control.url'), { force: true });
+const access = makeDemoTokens(state.dir);
+await up(config, state, say, { ...process.env, ...access.env });
+const consoleUrl = await waitControlUrl(state.dir, 30_000);
+say(
+  consoleUrl
+    ? `console: ${consoleUrl} (log in with a token of ${access.file}: viewer or operator)`
+    : `console: the control service did not say where it listens within 30 s (\`cdc logs control --state-dir ${state.dir}\`)`,
+);
 
 // 4. The generator and the live view.
 const client = shopClient(shopOpts);

@@ -21,6 +21,18 @@ export {
 export { deadLetterReason, deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
 export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offsets-store.ts';
 export { runSessions, type SessionLoopOptions } from './session-loop.ts';
+export {
+  ensureSignalTopic,
+  parseSignal,
+  SIGNAL_TYPES,
+  type Signal,
+  SignalChannel,
+  type SignalChannelOptions,
+  type SignalType,
+  sendSignal,
+  signalRecord,
+} from './signals.ts';
+export { heldTopic, TablePauses, type TablePausesOptions } from './table-pauses.ts';
 export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';
 export { compileDocumentTransform, valueAt } from './transforms/document-transform.ts';
 export {

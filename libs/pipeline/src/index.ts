@@ -13,6 +13,12 @@ export {
   type ClickHouseSinkOptions,
   ClickHouseSinkSchema,
 } from './sections/clickhouse.ts';
+export {
+  type ControlSection,
+  ControlSectionSchema,
+  type ControlToken,
+  ControlTokenSchema,
+} from './sections/control.ts';
 export { type MongoSource, MongoSourceSchema } from './sections/mongo-source.ts';
 export {
   POSTGRES_SESSION_OPTIONS,

@@ -191,6 +191,9 @@ describe('loadPipeline', () => {
       CLICKHOUSE_PASSWORD: 'x',
       CDC_DEMO_DB: 'demo',
       MONGO_PASSWORD: 'x',
+      // The chart's secrets: hashes of the control API's tokens.
+      CDC_CONTROL_ADMIN_SHA256: 'a'.repeat(64),
+      CDC_CONTROL_VIEWER_SHA256: 'b'.repeat(64),
     };
     for (const f of files) expect(() => loadPipeline(join(dir, f), env), f).not.toThrow();
     const { parse } = await import('yaml');

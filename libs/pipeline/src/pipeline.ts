@@ -2,6 +2,7 @@ import { DEFAULT_OFFSETS_TOPIC, type KnownTopics, loadConfig } from '@cdc/core';
 import { KafkaConfigSchema } from '@cdc/kafka';
 import { z } from 'zod';
 import { ClickHouseSectionSchema } from './sections/clickhouse.ts';
+import { ControlSectionSchema } from './sections/control.ts';
 import { MongoSourceSchema } from './sections/mongo-source.ts';
 import { PostgresSourceSchema } from './sections/postgres-source.ts';
 import { ProcessingSectionSchema } from './sections/processing.ts';
@@ -46,6 +47,10 @@ export const PipelineSchema = z
     }),
     restart: RestartSectionSchema.prefault({}).meta({
       description: 'How every service retries a retriable failure before it gives up.',
+    }),
+    control: ControlSectionSchema.prefault({}).meta({
+      description:
+        'The control service: its HTTP API and web console, API tokens with roles, the signal and audit topics.',
     }),
   })
   .superRefine((p, ctx) => {

@@ -17,6 +17,8 @@ import {
   OffsetsStore,
   RowGate,
   runSessions,
+  SignalChannel,
+  TablePauses,
   TopicSchemas,
 } from '@cdc/capture';
 import { CdcError, type Clock, isRetriable, type Logger, parseLsn } from '@cdc/core';
@@ -39,6 +41,7 @@ import {
 import { IncrementalSnapshot } from './snapshot/incremental.ts';
 import { Snapshotter } from './snapshot/snapshotter.ts';
 import type { ToastFetcher } from './streaming/change-records.ts';
+import { emitSignal } from './streaming/control-signals.ts';
 import { MessageTopic } from './streaming/message-topic.ts';
 import { Streamer } from './streaming/streamer.ts';
 import { rowReader, TableTransforms } from './streaming/table-transforms.ts';
@@ -54,6 +57,8 @@ export interface CaptureOptions {
   observer?: CaptureObserver;
   /** Where the source is in the pipeline file (`sources.postgres[0]`), for errors that need a fix there. */
   configPath?: string;
+  /** The Kafka topic of the control service's commands (pause, resume, resync); absent: none read. */
+  signalTopic?: string;
 }
 
 export function pgConfig(source: PostgresSource): pg.ClientConfig {
@@ -293,6 +298,20 @@ export class PostgresCapture {
           : null,
       });
       const messages = source.messages ? await MessageTopic.create(this.prefix, serde, topics) : null;
+      const pauses = new TablePauses({ kafka, admin, prefix: this.prefix, logger });
+      await pauses.load();
+      if (this.o.signalTopic) {
+        // Commands go into the WAL (control-signals.ts), so they act at one point of the stream.
+        const channel = new SignalChannel({
+          kafka,
+          admin,
+          topic: this.o.signalTopic,
+          source: source.name,
+          logger,
+        });
+        closers.push(() => channel.stop());
+        await channel.start((s) => emitSignal(catalog, source.name, s));
+      }
       this.streamer = new Streamer({
         name: source.name,
         db: source.connection.database,
@@ -307,6 +326,7 @@ export class PostgresCapture {
         fetchToast: toastFetcher(catalog),
         transforms: this.transforms,
         readRow: rowReader(catalog),
+        pauses,
         messages,
         incremental,
         stored,

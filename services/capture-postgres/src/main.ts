@@ -54,6 +54,7 @@ runService({
         serde,
         logger: logger.child({ source: source.name }),
         clock,
+        signalTopic: pipeline.control.signalTopic,
         observer: telemetryObserver(telemetry, {
           source: source.name,
           slot: source.slot,

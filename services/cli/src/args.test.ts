@@ -60,4 +60,15 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine([]).command).toBe('help');
     expect(parseCommandLine(['status', '--help']).command).toBe('help');
   });
+  it('table takes an action, a source and a table', () => {
+    expect(parseCommandLine(['table', 'pause', 'shop', 'public.orders']).positionals).toEqual([
+      'pause',
+      'shop',
+      'public.orders',
+    ]);
+    expect(() => parseCommandLine(['table', 'drop', 'shop', 'public.orders'])).toThrow(
+      /pause\|resume\|resync/,
+    );
+    expect(() => parseCommandLine(['table', 'pause', 'shop'])).toThrow(UsageError);
+  });
 });

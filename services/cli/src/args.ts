@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `usage: cdc <command> [options]
 
-  run <service> --config FILE     run one service in the foreground (${'capture-postgres|capture-mongo|processor|sink-clickhouse'})
+  run <service> --config FILE     run one service in the foreground (${'capture-postgres|capture-mongo|processor|sink-clickhouse|control'})
   up --config FILE                run every service of the pipeline file in the background, under a
                                   supervisor that restarts a service that exits
   down                            stop what \`up\` started, the supervisor included
@@ -27,6 +27,11 @@ export const USAGE = `usage: cdc <command> [options]
   quarantine list [table] | replay <table> | discard <table> --config FILE
                                   rows a quality rule quarantined: list them, re-read them from the source
                                   once fixed (they pass the rules again; a stopped table resumes), or drop them
+  table pause|resume|resync <source> <schema.table>
+                                  steer one table through the control service's API (token in
+                                  CDC_CONTROL_TOKEN; URL from the state dir or CDC_CONTROL_URL)
+  control --config FILE           the control service in the foreground: HTTP API (OpenAPI at
+                                  /api/openapi.json) and web console on control.host:control.port
   docs                            rewrite docs/pipeline-reference.md from the pipeline schema
 
 options: --config FILE (default: $CDC_CONFIG), --state-dir DIR (default: .stack/pipeline, where
@@ -49,6 +54,8 @@ export const COMMANDS = [
   'schemas',
   'rebuild',
   'quarantine',
+  'control',
+  'table',
   'docs',
   'help',
 ] as const;
@@ -136,7 +143,16 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     rest: [],
   };
   if (values.help) return { ...out, command: 'help' };
-  const needsConfig: CommandName[] = ['run', 'up', 'supervise', 'verify', 'rebuild', 'query', 'quarantine'];
+  const needsConfig: CommandName[] = [
+    'run',
+    'up',
+    'supervise',
+    'verify',
+    'rebuild',
+    'query',
+    'quarantine',
+    'control',
+  ];
   if (needsConfig.includes(name) && out.config === undefined)
     throw new UsageError(`cdc ${name} needs --config <pipeline file> (or CDC_CONFIG)`);
   const want: Partial<Record<CommandName, [number, string]>> = {
@@ -146,6 +162,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   };
   const w = want[name];
   if (w && positionals.length !== w[0]) throw new UsageError(`usage: ${w[1]}`);
+  if (name === 'table') {
+    const [action] = positionals;
+    if (!['pause', 'resume', 'resync'].includes(action ?? '') || positionals.length !== 3)
+      throw new UsageError('usage: cdc table pause|resume|resync <source> <schema.table>');
+  }
   if (name === 'quarantine') {
     const [action, table] = positionals;
     const ok =

@@ -9,13 +9,23 @@
  */
 export { drained, groupLag, type PartitionLag, readPositions } from './kafka-progress.ts';
 export {
+  counterIncrease,
+  histogramIncrease,
   type PipelineRates,
   pipelineRates,
   type Scrape,
   type SnapshotProgress,
   samplesOf,
 } from './pipeline-rates.ts';
+export { parsePrometheusText, quantileFromBuckets, type Sample } from './prometheus-text.ts';
 export { formatQuality, qualitySummary, type TableQuality } from './quality-summary.ts';
+export {
+  discardQuarantine,
+  formatQuarantine,
+  listQuarantine,
+  type QuarantineEntry,
+  replayQuarantine,
+} from './quarantine.ts';
 export {
   type Availability,
   availability,
@@ -26,9 +36,11 @@ export {
   servicesOf,
 } from './services.ts';
 export { type ServiceExit, type ServiceState, type StackState, StateDir } from './state-dir.ts';
+export { gatherStatus, type PipelineStatus, type ServiceStatus } from './status.ts';
 export { down, isAlive, tail, type UpOptions, type UpResult, up } from './supervisor.ts';
 export { formatTable } from './table-format.ts';
 export { type Probe, probeTelemetry } from './telemetry-probe.ts';
+export { sinkTopics, tableFor } from './topics.ts';
 export { replicaColumnTypes } from './verify/clickhouse-side.ts';
 export { connectSource, describeTable, type SourceTable } from './verify/postgres-side.ts';
 export {

@@ -14,6 +14,7 @@ import { LOSSLESS_JSON, openReader } from '@cdc/clickhouse';
 import { createJsonLogger, isCdcError } from '@cdc/core';
 import { loadPipeline, pipelineReference } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
+import { type TableAction, tableAction } from './control-client.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { REFERENCE_FILE } from './pipeline-reference.ts';
 import { discardQuarantine, formatQuarantine, listQuarantine, replayQuarantine } from './quarantine.ts';
@@ -116,6 +117,17 @@ async function main(argv: string[]): Promise<number> {
       });
       process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
       return report.ok ? 0 : 1;
+    }
+    case 'control':
+      return runService(
+        'control',
+        args.config as string,
+        args.stateDir ? ['--state-dir', args.stateDir] : [],
+      );
+    case 'table': {
+      const [action, source, table] = args.positionals as [TableAction, string, string];
+      say(await tableAction(action, source, table, state, process.env));
+      return 0;
     }
     case 'schemas':
       return schemas(args.rest);

@@ -149,7 +149,12 @@ export class ServiceRunner {
       this.logOffset = fstatSync(fd).size;
       const child = spawn(process.execPath, [entry, ...args], {
         cwd: process.cwd(),
-        env: { ...this.ctx.env, CDC__TELEMETRY__HTTP__PORT: String(this.state.telemetryPort) },
+        // CDC_STATE_DIR: the control service reads the other services' state (ports, restarts) from it.
+        env: {
+          ...this.ctx.env,
+          CDC__TELEMETRY__HTTP__PORT: String(this.state.telemetryPort),
+          CDC_STATE_DIR: this.ctx.state.dir,
+        },
         detached: true,
         stdio: ['ignore', fd, fd],
       });

@@ -3,8 +3,14 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { Pipeline } from '@cdc/pipeline';
 
-/** The services a pipeline file can run, in start order (sources first, the sink last). */
-export const SERVICES = ['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse'] as const;
+/** The services a pipeline file can run, in start order (sources first, the sink, then the control service). */
+export const SERVICES = [
+  'capture-postgres',
+  'capture-mongo',
+  'processor',
+  'sink-clickhouse',
+  'control',
+] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** The services that consume what the captures write: started once the captures are ready, stopped after them. */
@@ -53,7 +59,11 @@ export function availability(name: ServiceName): Availability {
   return { name, available: false, reason: `@cdc/${name} is not built: run \`npm run build\`` };
 }
 
-/** The services a pipeline file needs: a capture per source kind, the processor when it declares processing, the sink when it has a ClickHouse target. */
+/**
+ * The services a pipeline file needs: a capture per source kind, the processor when it declares
+ * processing, the sink when it has a ClickHouse target, the control service when it has API
+ * tokens (without one the API refuses every request).
+ */
 export function servicesOf(pipeline: Pipeline): ServiceName[] {
   const out: ServiceName[] = [];
   if (pipeline.sources.postgres.length > 0) out.push('capture-postgres');
@@ -61,5 +71,6 @@ export function servicesOf(pipeline: Pipeline): ServiceName[] {
   const p = pipeline.processing;
   if (p && (p.enrich.length > 0 || p.aggregate.length > 0)) out.push('processor');
   if (pipeline.clickhouse) out.push('sink-clickhouse');
+  if (pipeline.control.tokens.length > 0) out.push('control');
   return out;
 }

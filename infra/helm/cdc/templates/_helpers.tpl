@@ -51,6 +51,7 @@ The components as (name, values key) pairs; processor is a StatefulSet, the othe
 capture-postgres: capturePostgres
 capture-mongo: captureMongo
 sink-clickhouse: sinkClickhouse
+control: control
 {{- end -}}
 
 {{/*
@@ -117,6 +118,11 @@ spec:
         - name: telemetry
           containerPort: {{ $root.Values.telemetry.port }}
           protocol: TCP
+        {{- with $v.apiPort }}
+        - name: api
+          containerPort: {{ . }}
+          protocol: TCP
+        {{- end }}
       startupProbe:
         httpGet: { path: /healthz, port: telemetry }
         {{- toYaml $root.Values.probes.startup | nindent 8 }}

@@ -24,6 +24,7 @@ import {
   type GateResult,
   type OffsetsStore,
   type OutRecord,
+  type TablePauses,
   type TopicSchemas,
 } from '@cdc/capture';
 import { CdcError, type Clock, formatLsn, isCdcError, type Logger, topicFor } from '@cdc/core';
@@ -47,6 +48,8 @@ import {
   type ToastFetcher,
   textOf,
 } from './change-records.ts';
+import { controlPrefix, parseControl } from './control-signals.ts';
+import { IncrementalProgress } from './incremental-progress.ts';
 import type { MessageTopic } from './message-topic.ts';
 import {
   keyFromJson,
@@ -83,6 +86,8 @@ export interface StreamerOptions {
   incremental?: IncrementalSnapshot | null;
   /** The tables' transforms and quality rules (every row passes its table's gate). */
   transforms: TableTransforms;
+  /** The paused tables (pause/resume commands of the control service; absent: none). */
+  pauses?: TablePauses | null;
   /** Re-reads a row by key for a quarantine replay (null: the row is gone). */
   readRow?: RowReader;
   stored: StoredPosition | undefined;
@@ -135,9 +140,13 @@ export class Streamer {
     acknowledged: '0/0',
   };
 
+  /** The incremental snapshot's progress as the snapshot metrics. */
+  private readonly incrementalProgress: IncrementalProgress;
+
   constructor(options: StreamerOptions) {
     this.o = options;
     this.stored = options.stored;
+    this.incrementalProgress = new IncrementalProgress(options.catalog, options.observer ?? noopObserver);
   }
 
   private get deadLetterTopic(): string {
@@ -311,6 +320,10 @@ export class Streamer {
         await this.onReplay(tx, walStart, msg);
         return;
       }
+      if (this.o.pauses && msg.prefix === controlPrefix(this.o.name)) {
+        await this.onControl(this.o.pauses, tx, msg);
+        return;
+      }
       // (Messages are in the stream for the watermarks: others count only when captured.)
       if (!this.o.messages) return;
     }
@@ -324,7 +337,7 @@ export class Streamer {
       const ctx = this.changeContext(tx, walStart, index);
       const records = await this.records(msg, n, ctx);
       if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-      for (const r of records) {
+      for (const r of this.o.pauses?.route(records) ?? records) {
         this.buffer.push(r);
         this.bufferedBytes += r.value?.length ?? 0;
       }
@@ -357,15 +370,51 @@ export class Streamer {
     if (incremental.watermark(msg.content) !== 'high') return;
     const index = tx.index++;
     const ctx = this.changeContext(tx, walStart, index);
+    const before = incremental.progress;
     const records = incremental.high(ctx);
+    await this.incrementalProgress.chunk(before, incremental.progress, records.length);
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-    for (const r of records) {
+    for (const r of this.o.pauses?.route(records) ?? records) {
       this.buffer.push(r);
       this.bufferedBytes += r.value?.length ?? 0;
     }
     this.stats.changes += records.length;
     tx.lastBuffered = index;
     this.positionOnly = true;
+  }
+
+  /**
+   * A pause or resume of a table (the control service's command, see control-signals.ts): from
+   * here on the table's records are held, or what it held is written to its topic now. The
+   * message takes an index in its transaction, so a restart does not apply it twice.
+   */
+  private async onControl(pauses: TablePauses, tx: OpenTx, msg: LogicalMessage): Promise<void> {
+    const index = tx.index++;
+    if (alreadyWritten(this.stored, tx.finalLsn, index)) {
+      this.stats.skipped++;
+      return;
+    }
+    let command: ReturnType<typeof parseControl>;
+    try {
+      command = parseControl(msg.content);
+    } catch (err) {
+      this.o.logger.warn('a control message was ignored', { reason: (err as Error).message });
+      return;
+    }
+    const [schema, table] = command.table.split('.', 2) as [string, string];
+    const base = topicFor(this.o.prefix, { db: this.o.db, schema, table });
+    const records =
+      command.type === 'pause' ? await pauses.pause(base) : await pauses.resume(base, this.buffer);
+    this.o.logger.info(`table ${command.type}d`, {
+      table: command.table,
+      id: command.id,
+      records: records.length,
+    });
+    if (records.length === 0) return;
+    if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
+    this.buffer.push(...records);
+    this.bufferedBytes = this.buffer.reduce((n, r) => n + (r.value?.length ?? 0), 0);
+    tx.lastBuffered = index;
   }
 
   /** A streamed change of a row: the incremental snapshot's chunk drops that key. */
@@ -582,7 +631,7 @@ export class Streamer {
     }
     this.o.logger.info('quarantine replayed', { table: route.transform.table, keys: request.keys.length });
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-    for (const r of records) {
+    for (const r of this.o.pauses?.route(records) ?? records) {
       this.buffer.push(r);
       this.bufferedBytes += r.value?.length ?? 0;
     }

@@ -43,6 +43,8 @@ export interface OpenOptions {
   mongoExtra?: string;
   /** YAML appended under `clickhouse.sink` (indented by 4 spaces). */
   sinkExtra?: string;
+  /** Top-level YAML appended to the file (e.g. a `control:` section). */
+  pipelineExtra?: string;
 }
 
 export interface DeadLetter {
@@ -240,7 +242,7 @@ clickhouse:
     topics: ["/^${id}(_docs)?\\\\.(?!offsets$|mongo-offsets$|dead-letter$)/"]
     deadLetterTopic: ${id}.sink-dlq
     topicRefreshMs: 1000
-    batch: { maxWaitMs: 200 }${indent(options.sinkExtra, 4)}
+    batch: { maxWaitMs: 200 }${indent(options.sinkExtra, 4)}${indent(options.pipelineExtra, 0)}
 `,
   );
   const pipeline = loadPipeline(config, process.env);

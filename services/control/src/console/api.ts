@@ -1,0 +1,90 @@
+/** The console's calls to the control API: the token from the login form, kept for the tab only. */
+
+const KEY = 'cdc-control-token';
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export interface Principal {
+  name: string;
+  role: Role;
+}
+
+export const token = {
+  get: (): string | null => sessionStorage.getItem(KEY),
+  set: (t: string) => sessionStorage.setItem(KEY, t),
+  clear: () => sessionStorage.removeItem(KEY),
+};
+
+export class ApiFailure extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const t = token.get();
+  const r = await fetch(path, {
+    method,
+    headers: {
+      ...(t ? { authorization: `Bearer ${t}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const data = (await r.json().catch(() => ({}))) as { error?: string };
+  if (!r.ok) throw new ApiFailure(r.status, data.error ?? `${r.status} ${r.statusText}`);
+  return data as T;
+}
+
+export const can = (role: Role | undefined, needed: Role): boolean =>
+  role !== undefined &&
+  ['viewer', 'operator', 'admin'].indexOf(role) >= ['viewer', 'operator', 'admin'].indexOf(needed);
+
+export interface TableView {
+  source: string;
+  kind: 'postgres' | 'mongo';
+  table: string;
+  topic: string;
+  sinkTable: string | null;
+  state: 'snapshotting' | 'streaming' | 'paused' | 'stopped' | 'waiting';
+  error: string | null;
+  snapshot: { done: number; estimated: number | null; percent: number | null } | null;
+  captured: number | null;
+  written: number | null;
+  capturedPerS: number | null;
+  writtenPerS: number | null;
+  lag: number | null;
+  latency: { p50: number; p99: number } | null;
+  deadLetters: Record<string, number>;
+}
+
+export interface GraphNode {
+  id: string;
+  kind: 'source' | 'topic' | 'processor' | 'sink-table';
+  label: string;
+  rate: number | null;
+}
+export interface PipelineGraph {
+  nodes: GraphNode[];
+  edges: { from: string; to: string }[];
+}
+
+export interface RatePoint {
+  at: number;
+  captured: number | null;
+  written: number | null;
+  sinkLag: number | null;
+  p50: number | null;
+  p99: number | null;
+}
+
+export interface DeadLetter {
+  source: string;
+  topic: string;
+  id: string;
+  table: string;
+  key: string;
+  rules: string[];
+  reason: string;
+}
