@@ -7,9 +7,10 @@
  * 3…); after the proxy is back a read_committed consumer sees every update exactly once and in
  * order per `_id`. SecantusDB only: nothing here depends on the MongoDB server.
  */
+
+import { kafkaSocketFactory, TcpProxy } from '@cdc/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kafkaSocketFactory, TcpProxy } from '../../../capture-postgres/test/tcp-proxy.ts';
 import { type Counter, CounterLoad, expectEveryUpdateOnce } from './counters.ts';
 import {
   cleanup,

@@ -6,8 +6,9 @@
  * committed (the stored token does not move while the server is away), and a read_committed
  * consumer sees every update exactly once and in order per `_id`.
  */
+
+import { TcpProxy } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TcpProxy } from '../../../capture-postgres/test/tcp-proxy.ts';
 import { type Counter, CounterLoad, expectEveryUpdateOnce } from './counters.ts';
 import {
   cleanup,

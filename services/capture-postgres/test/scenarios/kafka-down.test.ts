@@ -5,9 +5,10 @@
  * restarts its session with growing, jittered delays; after the proxy is back every change
  * arrives exactly once and in order per key.
  */
+
+import { kafkaSocketFactory, TcpProxy } from '@cdc/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kafkaSocketFactory, TcpProxy } from '../tcp-proxy.ts';
 import {
   cleanup,
   confirmedFlush,

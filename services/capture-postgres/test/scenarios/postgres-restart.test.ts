@@ -4,8 +4,9 @@
  * shared server itself stays up). The capture reconnects, resumes from what Kafka committed,
  * and every change arrives exactly once and in order per key.
  */
+
+import { TcpProxy } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TcpProxy } from '../tcp-proxy.ts';
 import {
   cleanup,
   connectPg,

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
+import { freePort } from '@cdc/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
@@ -23,7 +24,7 @@ const id = `dbz_${process.pid}_${Date.now().toString(36)}`;
 const dir = mkdtempSync(join(tmpdir(), 'cdc-debezium-envelope-'));
 const config = join(dir, 'pipeline.yaml');
 const stateDir = join(dir, 'state');
-const httpPort = 18_800 + (process.pid % 150);
+const httpPort = await freePort();
 const topic = `${id}.${id}.public.accounts`;
 
 const superuser = (database: string) =>

@@ -7,11 +7,11 @@
 
 import { HttpTransport } from '@cdc/clickhouse';
 import { isRetriable } from '@cdc/core';
+import { TcpProxy } from '@cdc/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableManager } from '../../src/schema/tables.ts';
 import { insertIsolating } from '../../src/table-writer.ts';
 import { endpoints, testLogger, unique } from '../helpers.ts';
-import { TcpProxy } from '../tcp-proxy.ts';
 
 const table = `default.${unique('it_http')}`;
 const record = (offset: number) => ({
@@ -29,7 +29,7 @@ const failure = (p: Promise<unknown>) =>
   );
 
 describe('HTTP transport against ClickHouse 18.16', () => {
-  const proxy = new TcpProxy(endpoints.clickhouse.url);
+  const proxy = TcpProxy.forUrl(endpoints.clickhouse.url);
   let ch: HttpTransport;
 
   beforeAll(async () => {

@@ -14,6 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import type { ClickHouseTransport } from '@cdc/clickhouse';
 import { HttpTransport } from '@cdc/clickhouse';
+import { TcpProxy } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TableManager } from '../../src/schema/tables.ts';
 import { ClickHouseSink } from '../../src/sink.ts';
@@ -31,7 +32,6 @@ import {
   until,
 } from '../helpers.ts';
 import { LegacyTables } from '../legacy-tables.ts';
-import { TcpProxy } from '../tcp-proxy.ts';
 
 const OUTAGE_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -119,7 +119,7 @@ async function outageScenario(
 }
 
 describe('clickhouse-down-30s', () => {
-  const proxy = new TcpProxy(endpoints.clickhouse.url);
+  const proxy = TcpProxy.forUrl(endpoints.clickhouse.url);
   const legacyDb = unique('it_down');
   let http: HttpTransport | undefined;
 

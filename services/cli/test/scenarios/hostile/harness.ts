@@ -19,7 +19,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +26,7 @@ import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
 import { createJsonLogger, tableNameForTopic, topicFor } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
+import { freePort } from '@cdc/testkit';
 import { type Db, MongoClient } from 'mongodb';
 import pg from 'pg';
 import { expect } from 'vitest';
@@ -157,17 +157,6 @@ async function dropAll(id: string): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-      .once('error', fail)
-      .listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as AddressInfo;
-        server.close(() => done(port));
-      });
-  });
 }
 
 async function endpointAnswers(port: number): Promise<boolean> {

@@ -1,5 +1,5 @@
 /**
- * A TCP proxy on 127.0.0.1 in front of a shared server (PostgreSQL, the Kafka broker), to take
+ * A TCP proxy on 127.0.0.1 in front of a shared server (PostgreSQL, the Kafka broker, ClickHouse), to take
  * it "down" for one test without stopping it for the others: `cut()` closes the listener (new
  * connections are refused) and resets every open connection (the server sees the reset at
  * once: a walsender behind it exits); `restore()` listens again on the same port.
@@ -22,8 +22,19 @@ export class TcpProxy {
     this.targetPort = targetPort;
   }
 
+  /** A proxy in front of a server given as a URL (`http://127.0.0.1:18123`). */
+  static forUrl(target: string): TcpProxy {
+    const u = new URL(target);
+    return new TcpProxy(u.hostname, Number(u.port));
+  }
+
   get up(): boolean {
     return this.server !== undefined;
+  }
+
+  /** The proxy's own URL (HTTP servers). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
