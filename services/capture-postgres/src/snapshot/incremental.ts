@@ -123,6 +123,8 @@ export interface IncrementalOptions {
   initialTables?: ReadonlySet<string>;
   /** Rows per range of a window of an initial-snapshot table. */
   initialChunkRows?: number;
+  /** Called once the last table of `initialTables` finished (its reader connections can go). */
+  onInitialDone?: () => void;
   /**
    * Called when a window of a table is written: rows done, the planner's estimate (at least the
    * rows done), and the rate since this session started the table with the time left at that rate.
@@ -481,6 +483,8 @@ export class IncrementalSnapshot {
       });
       this.finished.push(this.pending.shift() as string);
       this.state = null;
+      const initial = this.o.initialTables;
+      if (initial?.has(state.table) && !this.pending.some((t) => initial.has(t))) this.o.onInitialDone?.();
     } else {
       this.state = { ...state, lastKey: chunk.lastKey, rowsDone };
     }
