@@ -406,10 +406,12 @@ export class PostgresCapture {
         readers: source.snapshotOptions.parallelism,
         chunkRows: source.snapshotOptions.chunkRows,
       });
+      closers.push(async () => {
+        for (const r of readers.splice(0)) await r.end().catch(() => undefined);
+      });
       for (let i = 0; i < source.snapshotOptions.parallelism; i++) {
         const reader = new pg.Client(config);
         reader.on('error', (err) => logger.warn('snapshot reader connection error', { err }));
-        closers.push(() => reader.end());
         await reader.connect();
         readers.push(reader);
       }
@@ -425,6 +427,10 @@ export class PostgresCapture {
       readers,
       initialTables,
       initialChunkRows: source.snapshotOptions.chunkRows,
+      onInitialDone: () => {
+        logger.info('initial snapshot finished: every keyed table is read');
+        for (const r of readers.splice(0)) r.end().catch(() => undefined);
+      },
       onProgress: (table, done, estimated, rate) =>
         this.observer.snapshotProgress(table, done, estimated, rate),
       pending,

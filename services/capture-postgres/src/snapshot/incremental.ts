@@ -15,6 +15,11 @@
  * repeats a committed chunk (its watermark transaction is skipped like any change) nor skips
  * one (an uncommitted chunk is read again, with the same change ids).
  *
+ * The initial snapshot's keyed tables (`initialTables`, listed in the position's
+ * `snapshot.chunked`) are read the same way, first: a window is `readers.length` key ranges read
+ * at the same time with COPY (`chunk-reader.ts`), sized to about WINDOW_BYTES (a table's first
+ * window small, so its first rows arrive quickly); rows carry `source.snapshot: 'true'`.
+ *
  * Tables without a key cannot be read by key nor de-duplicated: they are skipped with a
  * warning naming the fix.
  *
@@ -123,6 +128,8 @@ export interface IncrementalOptions {
   initialTables?: ReadonlySet<string>;
   /** Rows per range of a window of an initial-snapshot table. */
   initialChunkRows?: number;
+  /** Called once the last table of `initialTables` finished (its reader connections can go). */
+  onInitialDone?: () => void;
   /**
    * Called when a window of a table is written: rows done, the planner's estimate (at least the
    * rows done), and the rate since this session started the table with the time left at that rate.
@@ -461,10 +468,11 @@ export class IncrementalSnapshot {
     const estimated = chunk.last ? rowsDone : Math.max(chunk.estimate, rowsDone);
     const seconds = Math.max(0.001, (now - this.since.at) / 1000);
     const rowsPerSecond = Math.round((rowsDone - this.since.rows) / seconds);
-    this.o.onProgress?.(state.table, rowsDone, estimated, {
-      rowsPerSecond,
-      etaSeconds: chunk.last ? 0 : Math.round((estimated - rowsDone) / Math.max(1, rowsPerSecond)),
-    });
+    if (!state.resync)
+      this.o.onProgress?.(state.table, rowsDone, estimated, {
+        rowsPerSecond,
+        etaSeconds: chunk.last ? 0 : Math.round((estimated - rowsDone) / Math.max(1, rowsPerSecond)),
+      });
     if (chunk.last && state.resync) {
       this.o.logger.info('resync finished', {
         table: state.table,
@@ -481,6 +489,8 @@ export class IncrementalSnapshot {
       });
       this.finished.push(this.pending.shift() as string);
       this.state = null;
+      const initial = this.o.initialTables;
+      if (initial?.has(state.table) && !this.pending.some((t) => initial.has(t))) this.o.onInitialDone?.();
     } else {
       this.state = { ...state, lastKey: chunk.lastKey, rowsDone };
     }

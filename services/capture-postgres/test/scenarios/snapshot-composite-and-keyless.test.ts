@@ -3,10 +3,11 @@
  * integer primary key is read in parallel COPY windows merged with the stream, while its rows
  * are updated: replaying its topic per key gives the table (a key changed inside its window is
  * carried by the stream, a read never undoes a change). A table without a key beside it is read
- * whole from the slot's exported snapshot, duplicate rows included.
+ * whole from the slot's exported snapshot, duplicate rows included. Once the snapshot is done
+ * its reader connections are closed: the capture keeps only its catalog and replication ones.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, connectPg, consume, runCapture, scenario } from './harness.ts';
+import { cleanup, connectPg, consume, runCapture, scenario, waitFor } from './harness.ts';
 
 const s = scenario('i17_snapkeys');
 const keyed = `${s.name}_keyed`.toLowerCase();
@@ -79,6 +80,15 @@ describe('snapshot-composite-and-keyless', () => {
       expect(whole).toHaveLength(300);
       expect(whole.every((r) => r.value.op === 'r' && r.key === null)).toBe(true);
       expect(whole.filter((r) => r.value.after?.a === 7)).toHaveLength(3);
+
+      await waitFor('the snapshot readers are closed', 30_000, async () => {
+        const { rows: conns } = await db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+          [`cdc-capture-${s.name}`],
+        );
+        const n = conns[0]?.n ?? 0;
+        return n >= 1 && n <= 2;
+      });
     } finally {
       await w.end();
       await capture.stop();

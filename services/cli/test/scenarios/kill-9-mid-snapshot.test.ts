@@ -4,7 +4,8 @@
  * rows change; capture-postgres is killed with SIGKILL 3 times during the snapshot and the
  * supervisor brings it back each time. Each new capture resumes after the last chunk Kafka
  * committed (it does not start the table again), `cdc verify` passes, and the table's history in
- * ClickHouse holds each snapshot row once (one snapshot read per key, no change id twice).
+ * ClickHouse holds each snapshot row once (one snapshot read per key, no change id twice). The
+ * first rows reach ClickHouse while the snapshot is still under way (windows commit on their own).
  * `CDC_KILL9_SNAPSHOT_ROWS=5000000` runs the same with a larger table (by hand, not in CI).
  */
 import { spawnSync } from 'node:child_process';
@@ -182,6 +183,27 @@ it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: r
 
   const kills: string[] = [];
   let snapshotSeconds = 0;
+  // When rows first show in ClickHouse (through the sink's query endpoint), polled meanwhile.
+  const pipeline = loadPipeline(config);
+  const current = `k9s.${id}_${id}_public_items`;
+  let firstRowsSeconds: number | undefined;
+  let polling = true;
+  const poller = (async () => {
+    while (polling && firstRowsSeconds === undefined) {
+      try {
+        const reader = await openReader(pipeline.clickhouse!, { openDirectory: false });
+        try {
+          const [c] = await reader.query<{ n: string }>(`SELECT count() AS n FROM ${current}`);
+          if (Number(c?.n) > 0) firstRowsSeconds = (Date.now() - tUp) / 1000;
+        } finally {
+          await reader.close();
+        }
+      } catch {
+        // the sink or its table is not there yet
+      }
+      await sleep(250);
+    }
+  })();
   try {
     for (let k = 0; k < KILLS; k++) {
       // Wait for this incarnation's snapshot to be under way, then kill it.
@@ -212,8 +234,13 @@ it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: r
     await sleep(2_000);
   } finally {
     writing = false;
+    polling = false;
     await writer;
+    await poller;
   }
+  // The first windows reached ClickHouse before the whole table was read.
+  expect(firstRowsSeconds, 'no row reached ClickHouse during the snapshot').toBeDefined();
+  expect(firstRowsSeconds as number).toBeLessThan(snapshotSeconds);
   expect(kills).toHaveLength(KILLS);
   expect(updates).toBeGreaterThan(0);
 
@@ -237,7 +264,6 @@ it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: r
   expect(down.status, down.out).toBe(0);
 
   // The history: one snapshot read per key, each change once.
-  const pipeline = loadPipeline(config);
   const reader = await openReader(pipeline.clickhouse!, { openDirectory: true });
   try {
     const history = `k9s.${id}_${id}_public_items_history`;
@@ -248,7 +274,7 @@ it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: r
       `SELECT count() AS rows, uniqExact(_change_id) AS ids FROM ${history}`,
     );
     process.stdout.write(
-      `kill-9-mid-snapshot: ${ROWS} rows, ${kills.length} kills, ${resumed.length} resumes, ${updates} updates, snapshot done ${snapshotSeconds.toFixed(1)} s after cdc up, verify ${((Date.now() - tVerify) / 1000).toFixed(1)} s (with cdc down); history: ${JSON.stringify({ snap, all })}\n`,
+      `kill-9-mid-snapshot: ${ROWS} rows, ${kills.length} kills, ${resumed.length} resumes, ${updates} updates, first rows in ClickHouse ${firstRowsSeconds?.toFixed(1)} s and snapshot done ${snapshotSeconds.toFixed(1)} s after cdc up, verify ${((Date.now() - tVerify) / 1000).toFixed(1)} s (with cdc down); history: ${JSON.stringify({ snap, all })}\n`,
     );
     expect(Number(snap?.rows)).toBe(Number(snap?.keys));
     expect(Number(snap?.rows)).toBe(Number(snap?.ids));
