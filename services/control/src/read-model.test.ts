@@ -26,7 +26,7 @@ const sample = (name: string, labels: Record<string, string>, value: number) => 
 describe('tableTopics', () => {
   it('finds every captured table of every source, versioned topics included, and nothing internal', () => {
     expect(tableTopics(pipeline, topics).map((t) => `${t.source} ${t.table} ${t.topic}`)).toEqual([
-      'docs carts docs.db.carts',
+      'docs db.carts docs.db.carts',
       'shop public.items shop.db.public.items',
       'shop public.orders shop.db.public.orders',
       'shop public.orders shop.db.public.orders.v2',

@@ -15,7 +15,7 @@ export type TableState = 'snapshotting' | 'streaming' | 'paused' | 'stopped' | '
 export interface TableView {
   source: string;
   kind: 'postgres' | 'mongo';
-  /** `schema.table` (PostgreSQL) or the collection (MongoDB). */
+  /** `schema.table` (PostgreSQL) or `db.collection` (MongoDB). */
   table: string;
   topic: string;
   /** The ClickHouse table the sink writes (null: no sink). */
@@ -69,7 +69,7 @@ export function tableTopics(
       const parts = t.split('.');
       const versioned = parts.length === depth + 1 && /^v\d+$/.test(parts.at(-1) ?? '');
       if (parts.length !== depth && !versioned) continue;
-      const table = kind === 'postgres' ? `${parts[2]}.${parts[3]}` : (parts[2] as string);
+      const table = kind === 'postgres' ? `${parts[2]}.${parts[3]}` : `${parts[1]}.${parts[2]}`;
       out.push({ source: s.name, kind, table, topic: t });
     }
   }
