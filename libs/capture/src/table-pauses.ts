@@ -49,6 +49,8 @@ export class TablePauses {
   private readonly paused = new Set<string>();
   /** Whether the held topic exists (it is created at the first pause, not before). */
   private exists = false;
+  /** The held topic's end offset when `load` last read it. */
+  private loadedEnd: bigint | undefined;
 
   constructor(options: TablePausesOptions) {
     this.o = options;
@@ -57,14 +59,21 @@ export class TablePauses {
 
   /** Reads which tables are paused (none while the held topic does not exist). */
   async load(): Promise<void> {
-    this.paused.clear();
     try {
       this.exists = (await this.o.admin.listTopics()).includes(this.topic);
     } catch (err) {
       throw toCdcError(err, `looking for the held topic ${this.topic}`);
     }
-    if (!this.exists) return;
+    if (!this.exists) {
+      this.paused.clear();
+      return;
+    }
+    // Read again only when the topic grew (the control service asks every few seconds).
+    const end = await this.endOffset();
+    if (end === this.loadedEnd) return;
     const held = await this.readHeld();
+    this.loadedEnd = end;
+    this.paused.clear();
     for (const t of held.keys()) this.paused.add(t);
     if (this.paused.size > 0) this.o.logger.info('paused tables', { tables: [...this.paused] });
   }
@@ -141,19 +150,23 @@ export class TablePauses {
   }
 
   /** Base topic → the held records (as written to their own topic) of each table paused now. */
-  private async readHeld(): Promise<Map<string, OutRecord[]>> {
-    const { admin, kafka } = this.o;
-    const held = new Map<string, OutRecord[]>();
-    let end: bigint;
+  private async endOffset(): Promise<bigint> {
     try {
-      const offsets = await admin.fetchTopicOffsets(this.topic);
-      end = BigInt(offsets.find((o) => o.partition === 0)?.high ?? '0');
+      const offsets = await this.o.admin.fetchTopicOffsets(this.topic);
+      return BigInt(offsets.find((o) => o.partition === 0)?.high ?? '0');
     } catch (err) {
       throw toCdcError(err, `reading the end of the held topic ${this.topic}`);
     }
+  }
+
+  private async readHeld(): Promise<Map<string, OutRecord[]>> {
+    const { admin, kafka } = this.o;
+    const held = new Map<string, OutRecord[]>();
+    const end = await this.endOffset();
     if (end === 0n) return held;
+    const groupId = `cdc-held-reader-${this.o.prefix.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${Date.now()}`;
     const consumer = kafka.consumer({
-      groupId: `cdc-held-reader-${this.o.prefix.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${Date.now()}`,
+      groupId,
       readUncommitted: false,
       maxWaitTimeInMs: 200,
     });
@@ -196,6 +209,8 @@ export class TablePauses {
       throw toCdcError(err, `reading the held topic ${this.topic}`);
     } finally {
       await consumer.disconnect().catch(() => undefined);
+      // A one-off reader: its group is not left behind.
+      await admin.deleteGroups([groupId]).catch(() => undefined);
     }
     return held;
   }

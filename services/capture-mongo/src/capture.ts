@@ -18,9 +18,11 @@ import {
   OffsetsStore,
   RowGate,
   runSessions,
+  SignalChannel,
+  TablePauses,
   TopicSchemas,
 } from '@cdc/capture';
-import { CdcError, type Clock, isRetriable, type Logger } from '@cdc/core';
+import { CdcError, type Clock, isRetriable, type Logger, topicFor } from '@cdc/core';
 import { type Admin, isRetriableKafkaError, type Kafka, recordSizeConfig } from '@cdc/kafka';
 import type { MongoSource } from '@cdc/pipeline';
 import { MongoClient } from 'mongodb';
@@ -36,6 +38,7 @@ import {
 import { Snapshotter } from './snapshot/snapshotter.ts';
 import { historyReaches, listIncluded, oplogTime, resolveScope, startPoint } from './source-server.ts';
 import { ChangeStreams, historyLostError, isHistoryLost } from './streaming/change-streams.ts';
+import { ControlCommands } from './streaming/control-commands.ts';
 import { Streamer, type StreamerStats } from './streaming/streamer.ts';
 
 export interface CaptureOptions {
@@ -50,6 +53,8 @@ export interface CaptureOptions {
   observer?: CaptureObserver;
   /** Where the source is in the pipeline file (`sources.mongo[0]`), for errors that need a fix there. */
   configPath?: string;
+  /** The Kafka topic of the control service's commands (pause, resume); absent: none read. */
+  signalTopic?: string;
 }
 
 export class MongoCapture {
@@ -263,7 +268,45 @@ export class MongoCapture {
         throw err;
       });
       logger.info('streaming', { scope: position.scope, streams: Object.keys(position.streams).length });
+      const pauses = new TablePauses({ kafka, admin, prefix: this.prefix, logger });
+      await pauses.load();
+      const commands = new ControlCommands();
+      if (this.o.signalTopic) {
+        const channel = new SignalChannel({
+          kafka,
+          admin,
+          topic: this.o.signalTopic,
+          source: source.name,
+          logger,
+        });
+        closers.push(async () => commands.failAll('the capture session ended'));
+        closers.push(() => channel.stop());
+        await channel.start(async (s) => {
+          if (s.type === 'resync') {
+            logger.warn('a resync signal was ignored: MongoDB sources have no incremental snapshot', {
+              id: s.id,
+              table: s.table,
+            });
+            return;
+          }
+          const dot = s.table.indexOf('.');
+          if (dot <= 0) {
+            logger.warn('a signal was ignored: MongoDB collections are named db.collection', {
+              id: s.id,
+              table: s.table,
+            });
+            return;
+          }
+          const base = topicFor(this.prefix, {
+            db: s.table.slice(0, dot),
+            collection: s.table.slice(dot + 1),
+          });
+          await commands.submit(s.type, base);
+        });
+      }
       this.streamer = new Streamer({
+        pauses,
+        commands,
         name: source.name,
         include: source.include,
         streams,

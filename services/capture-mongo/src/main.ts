@@ -43,6 +43,7 @@ runService({
         serde,
         logger: logger.child({ source: source.name }),
         clock,
+        signalTopic: pipeline.control.signalTopic,
         observer: telemetryObserver(telemetry, {
           source: source.name,
           offsetsTopic: source.offsetsTopic,

@@ -162,16 +162,17 @@ export class Handlers {
     const { pipeline, producer } = this.d;
     const source = req.params.source as string;
     const table = req.params.table as string;
-    const pg = pipeline.sources.postgres.find((s) => s.name === source);
-    if (!pg) {
-      if (pipeline.sources.mongo.some((s) => s.name === source))
-        throw new ApiError(
-          501,
-          `${type} reaches PostgreSQL captures only in this version; ${source} is a MongoDB source`,
-        );
+    const pg = pipeline.sources.postgres.some((s) => s.name === source);
+    const mongo = pipeline.sources.mongo.some((s) => s.name === source);
+    if (!pg && !mongo)
       throw new ApiError(404, `no source named ${source} (sources: ${this.sourceNames().join(', ')})`);
-    }
-    const qualified = table.includes('.') ? table : `public.${table}`;
+    if (mongo && type === 'resync')
+      throw new ApiError(
+        501,
+        `${source} is a MongoDB source: it has no incremental snapshot to resync with; pause and resume work`,
+      );
+    // PostgreSQL tables are schema.table (public by default); MongoDB collections db.collection.
+    const qualified = pg && !table.includes('.') ? `public.${table}` : table;
     const known = tableTopics(pipeline, await this.d.admin.listTopics()).some(
       (t) => t.source === source && t.table === qualified,
     );

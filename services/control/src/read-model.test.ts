@@ -7,7 +7,7 @@ const pipeline = PipelineSchema.parse({
   registry: { url: 'http://127.0.0.1:8081' },
   sources: {
     postgres: [{ name: 'shop', connection: { host: 'h', database: 'db', user: 'u' } }],
-    mongo: [{ name: 'docs', uri: 'mongodb://h/' }],
+    mongo: [{ name: 'docs', uri: 'mongodb://h/', include: ['db'] }],
   },
   clickhouse: { url: 'http://127.0.0.1:8123', database: 'x' },
 });
@@ -20,13 +20,15 @@ const topics = [
   '__shop.paused',
   'docs.db.carts',
   'other.db.public.x',
+  'shop.otherdb.public.orders',
+  'docs.otherdb.carts',
 ];
 const sample = (name: string, labels: Record<string, string>, value: number) => ({ name, labels, value });
 
 describe('tableTopics', () => {
-  it('finds every captured table of every source, versioned topics included, and nothing internal', () => {
+  it('finds every captured table of every source, versioned topics included, and nothing internal or of another database under the same prefix', () => {
     expect(tableTopics(pipeline, topics).map((t) => `${t.source} ${t.table} ${t.topic}`)).toEqual([
-      'docs carts docs.db.carts',
+      'docs db.carts docs.db.carts',
       'shop public.items shop.db.public.items',
       'shop public.orders shop.db.public.orders',
       'shop public.orders shop.db.public.orders.v2',

@@ -6,6 +6,7 @@
  */
 import type { Sample, Scrape } from '@cdc/cli';
 import { samplesOf, tableFor } from '@cdc/cli';
+import { sanitizeTopicPart } from '@cdc/core';
 import type { Pipeline } from '@cdc/pipeline';
 
 export type TableState = 'snapshotting' | 'streaming' | 'paused' | 'stopped' | 'waiting';
@@ -13,7 +14,7 @@ export type TableState = 'snapshotting' | 'streaming' | 'paused' | 'stopped' | '
 export interface TableView {
   source: string;
   kind: 'postgres' | 'mongo';
-  /** `schema.table` (PostgreSQL) or the collection (MongoDB). */
+  /** `schema.table` (PostgreSQL) or `db.collection` (MongoDB). */
   table: string;
   topic: string;
   /** The ClickHouse table the sink writes (null: no sink). */
@@ -56,18 +57,35 @@ export function tableTopics(
   topics: readonly string[],
 ): { source: string; kind: 'postgres' | 'mongo'; table: string; topic: string }[] {
   const out: { source: string; kind: 'postgres' | 'mongo'; table: string; topic: string }[] = [];
+  // A topic prefix may be shared by several sources' databases (the demo's `demo.<db>.…`): a
+  // source's tables are those of its own database(s) only.
   const sources = [
-    ...pipeline.sources.postgres.map((s) => ({ s, kind: 'postgres' as const, depth: 4 })),
-    ...pipeline.sources.mongo.map((s) => ({ s, kind: 'mongo' as const, depth: 3 })),
+    ...pipeline.sources.postgres.map((s) => ({
+      s,
+      kind: 'postgres' as const,
+      depth: 4,
+      dbs: new Set([sanitizeTopicPart(s.connection.database)]),
+    })),
+    ...pipeline.sources.mongo.map((s) => ({
+      s,
+      kind: 'mongo' as const,
+      depth: 3,
+      // No include list: every database.
+      dbs:
+        s.include.length > 0
+          ? new Set(s.include.map((i) => sanitizeTopicPart(i.split('.')[0] as string)))
+          : null,
+    })),
   ];
-  for (const { s, kind, depth } of sources) {
+  for (const { s, kind, depth, dbs } of sources) {
     const prefix = `${s.topicPrefix ?? s.name}.`;
     for (const t of topics) {
       if (!t.startsWith(prefix) || INTERNAL.some((x) => t.endsWith(x))) continue;
       const parts = t.split('.');
       const versioned = parts.length === depth + 1 && /^v\d+$/.test(parts.at(-1) ?? '');
       if (parts.length !== depth && !versioned) continue;
-      const table = kind === 'postgres' ? `${parts[2]}.${parts[3]}` : (parts[2] as string);
+      if (dbs && !dbs.has(parts[1] as string)) continue;
+      const table = kind === 'postgres' ? `${parts[2]}.${parts[3]}` : `${parts[1]}.${parts[2]}`;
       out.push({ source: s.name, kind, table, topic: t });
     }
   }

@@ -17,6 +17,7 @@ import {
   deadLetterReason,
   type OffsetsStore,
   type OutRecord,
+  type TablePauses,
   type TopicSchemas,
 } from '@cdc/capture';
 import { CdcError, type Clock, type Logger, mongoChangeId } from '@cdc/core';
@@ -26,6 +27,7 @@ import type { CollectionRoutes } from '../collections.ts';
 import { type CaptureObserver, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, includes, operationTimeOf, type StoredMongoPosition } from '../position.ts';
 import type { ChangeStreams } from './change-streams.ts';
+import type { ControlCommands } from './control-commands.ts';
 
 export interface StreamerOptions {
   name: string;
@@ -44,6 +46,9 @@ export interface StreamerOptions {
   lingerMs?: number;
   /** Metrics and traces (default: none). */
   observer?: CaptureObserver;
+  /** The paused collections and the control service's commands (absent: none). */
+  pauses?: TablePauses | null;
+  commands?: ControlCommands | null;
   logger: Logger;
   clock: Clock;
 }
@@ -82,6 +87,7 @@ export class Streamer {
     const maxBatchBytes = this.o.maxBatchBytes ?? 8 * 1024 * 1024;
     this.lastCommitAt = clock.now();
     while (!signal.aborted) {
+      if (this.o.commands && this.o.commands.size > 0) await this.applyCommands();
       const item = await streams.next(signal, Math.min(250, this.o.heartbeatIntervalMs));
       if (item?.kind === 'event') await this.onEvent(item.stream, item.event);
       else if (item?.kind === 'heartbeat') {
@@ -123,9 +129,31 @@ export class Streamer {
     };
   }
 
+  /** Pause or resume commands at this point of the stream, each committed before it is acknowledged. */
+  private async applyCommands(): Promise<void> {
+    const pauses = this.o.pauses;
+    for (const c of this.o.commands?.take() ?? []) {
+      try {
+        if (!pauses) throw new Error('this capture holds no paused collections');
+        const records =
+          c.type === 'pause'
+            ? await pauses.pause(c.baseTopic)
+            : await pauses.resume(c.baseTopic, this.buffer);
+        this.bufferBytes = this.buffer.reduce((n, r) => n + (r.value?.length ?? 0) + (r.key?.length ?? 0), 0);
+        this.add(records);
+        await this.flush();
+        this.o.logger.info(`collection ${c.type}d`, { topic: c.baseTopic, records: records.length });
+        c.done();
+      } catch (err) {
+        c.done(err as Error);
+        throw err;
+      }
+    }
+  }
+
   private add(records: OutRecord[]): void {
     if (this.buffer.length === 0) this.firstBufferedAt = this.o.clock.now();
-    for (const r of records) {
+    for (const r of this.o.pauses?.route(records) ?? records) {
       this.buffer.push(r);
       this.bufferBytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
     }

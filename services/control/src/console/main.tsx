@@ -233,22 +233,14 @@ function Tables({ me }: { me: Principal }) {
                   .map(([r, n]) => `${r}: ${n}`)
                   .join(', ') || '0'}
               </td>
-              {can(me.role, 'operator') && t.kind === 'mongo' && (
-                <td
-                  class="hint"
-                  title="pause, resume and resync reach PostgreSQL captures only in this version"
-                >
-                  —
-                </td>
-              )}
-              {can(me.role, 'operator') && t.kind === 'postgres' && (
+              {can(me.role, 'operator') && (
                 <td class="actions">
                   {t.state === 'paused' ? (
                     <Action label="Resume" run={act(t, 'resume')} onDone={done} />
                   ) : (
                     <Action label="Pause" run={act(t, 'pause')} onDone={done} />
                   )}
-                  <Action label="Resync" run={act(t, 'resync')} onDone={done} />
+                  {t.kind === 'postgres' && <Action label="Resync" run={act(t, 'resync')} onDone={done} />}
                 </td>
               )}
             </tr>

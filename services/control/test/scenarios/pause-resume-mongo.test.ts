@@ -1,0 +1,163 @@
+/**
+ * pause-resume-mongo: the control API pauses and resumes a MongoDB collection. The capture reads
+ * the command from the signal topic and applies it where its streaming loop picks it up: after
+ * the pause nothing of the collection reaches its topic while another collection flows; after
+ * resume every held change arrives once, in order. A resync of a MongoDB collection is refused
+ * (501: no incremental snapshot there).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { heldTopic } from '@cdc/capture';
+import { StateDir } from '@cdc/cli';
+import { systemClock } from '@cdc/core';
+import { createIdempotentProducer } from '@cdc/kafka';
+import { PipelineSchema } from '@cdc/pipeline';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MongoCapture } from '../../../capture-mongo/src/capture.ts';
+import {
+  cleanup,
+  consume,
+  endpoints,
+  kafkaClient,
+  mongoClient,
+  newSerde,
+  SERVERS,
+  scenario,
+  testLogger,
+  uniqueName,
+  waitFor,
+} from '../../../capture-mongo/test/scenarios/harness.ts';
+import { AuditLog } from '../../src/audit-log.ts';
+import { Handlers } from '../../src/handlers.ts';
+import { LiveMetrics } from '../../src/live-metrics.ts';
+import { ControlServer } from '../../src/server.ts';
+import { TokenRegistry, tokenHash } from '../../src/tokens.ts';
+
+const server = SERVERS[0] as (typeof SERVERS)[number];
+const s = scenario('ctlm18', server);
+const signalTopic = `__${s.name}.signals`;
+const auditTopic = `${s.name}.audit`;
+const OPERATOR = uniqueName('operator-token');
+
+afterAll(async () => {
+  await cleanup(s, ['held', 'flowing'], [heldTopic(s.prefix), signalTopic, auditTopic]);
+});
+
+describe('pause-resume of a MongoDB collection through the control API', () => {
+  it('holds the collection while paused and releases every change once, in order, on resume', async () => {
+    const logger = testLogger();
+    const mongo = mongoClient(server.url);
+    await mongo.connect();
+    const db = mongo.db(s.db);
+    await db
+      .collection<{ _id: number; v: number }>('held')
+      .insertMany([1, 2, 3].map((i) => ({ _id: i, v: 0 })));
+    await db.collection<{ _id: number; v: number }>('flowing').insertOne({ _id: 1, v: 0 });
+    const source = s.source();
+    const pipeline = PipelineSchema.parse({
+      kafka: { brokers: endpoints.kafka.brokers },
+      registry: { url: endpoints.registry.url },
+      sources: { mongo: [source] },
+      control: {
+        port: 0,
+        signalTopic,
+        auditTopic,
+        tokens: [{ name: 'otto', role: 'operator', sha256: tokenHash(OPERATOR) }],
+      },
+    });
+    const kafka = kafkaClient(logger);
+    const admin = kafka.admin();
+    const producer = createIdempotentProducer(kafka);
+    await admin.connect();
+    await producer.connect();
+    const serde = newSerde();
+    const state = new StateDir(mkdtempSync(join(tmpdir(), 'ctlm18-')));
+    const audit = new AuditLog({ producer, admin, serde, topic: auditTopic, logger });
+    await audit.ensureTopic();
+    const ctl = new ControlServer({
+      section: pipeline.control,
+      tokens: new TokenRegistry(pipeline.control.tokens),
+      audit,
+      handlers: new Handlers({
+        pipeline,
+        config: '/nonexistent.yaml',
+        state,
+        kafka,
+        admin,
+        producer,
+        metrics: new LiveMetrics({ state, services: [] }),
+        logger,
+      }),
+      version: 'test',
+      logger,
+    });
+    const url = await ctl.listen();
+    const call = async (path: string) => {
+      const r = await fetch(new URL(path, url), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${OPERATOR}` },
+      });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const stateOf = async (collection: string) => {
+      const r = await fetch(new URL('/api/tables', url), {
+        headers: { authorization: `Bearer ${OPERATOR}` },
+      });
+      const rows = (await r.json()) as { table: string; state: string }[];
+      return rows.find((t) => t.table === `${s.db}.${collection}`)?.state;
+    };
+    const capKafka = kafkaClient(logger);
+    const capAdmin = capKafka.admin();
+    const stop = new AbortController();
+    const capture = new MongoCapture({
+      source,
+      kafka: capKafka,
+      admin: capAdmin,
+      serde: newSerde(),
+      logger,
+      clock: systemClock,
+      signalTopic,
+    });
+    const running = capAdmin.connect().then(() => capture.run(stop.signal));
+    try {
+      await consume([s.topicOf('held')], { expected: 3, timeoutMs: 60_000, settleMs: 0 });
+      await waitFor('streaming', 60_000, () => capture.stats !== undefined);
+
+      expect((await call(`/api/tables/${s.name}/${s.db}.held/resync`)).status).toBe(501);
+      expect((await call(`/api/tables/${s.name}/${s.db}.held/pause`)).status).toBe(200);
+      await waitFor('collection paused', 60_000, async () => (await stateOf('held')) === 'paused');
+      await db
+        .collection<{ _id: number; v: number }>('held')
+        .insertMany([4, 5].map((i) => ({ _id: i, v: 0 })));
+      await db.collection<{ _id: number; v: number }>('held').updateOne({ _id: 1 }, { $set: { v: 1 } });
+      await db.collection<{ _id: number; v: number }>('held').deleteOne({ _id: 2 });
+      await db.collection<{ _id: number; v: number }>('flowing').insertOne({ _id: 2, v: 0 });
+      await consume([s.topicOf('flowing')], { expected: 2, timeoutMs: 60_000, settleMs: 0 });
+      const during = await consume([s.topicOf('held')], { expected: 4, timeoutMs: 3_000, settleMs: 0 });
+      expect(during.length).toBe(3);
+
+      expect((await call(`/api/tables/${s.name}/${s.db}.held/resume`)).status).toBe(200);
+      const after = await consume([s.topicOf('held')], { expected: 7, timeoutMs: 60_000, settleMs: 2_000 });
+      expect(after.length).toBe(7);
+      const ids = after.map((r) => r.value?.changeId);
+      expect(new Set(ids).size).toBe(ids.length);
+      // Per key (a key's changes share a partition), in offset order: what happened while paused.
+      const byKey = new Map<string, string[]>();
+      for (const r of after.sort(
+        (a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
+      ))
+        byKey.set(JSON.stringify(r.key), [...(byKey.get(JSON.stringify(r.key)) ?? []), r.value?.op ?? '?']);
+      expect([...byKey.values()].map((ops) => ops.join(',')).sort()).toEqual(['c', 'c', 'r', 'r,d', 'r,u']);
+      await waitFor('flowing again', 30_000, async () => (await stateOf('held')) !== 'paused');
+    } finally {
+      stop.abort();
+      await running.catch(() => undefined);
+      await capAdmin.disconnect();
+      await ctl.close();
+      await producer.disconnect();
+      await admin.disconnect();
+      await mongo.close();
+    }
+  });
+});
