@@ -14,7 +14,7 @@
  * The capture decides where a pause or resume sits in its stream (PostgreSQL: a logical message
  * in the WAL, so the command is ordered with the data) and calls `pause`/`resume` there.
  */
-import type { Logger } from '@cdc/core';
+import { heldTopic, type Logger } from '@cdc/core';
 import { type Admin, ensureTopics, type Kafka, toCdcError } from '@cdc/kafka';
 import type { OutRecord } from './offsets-store.ts';
 
@@ -36,7 +36,7 @@ export interface TablePausesOptions {
  * `__<prefix>.paused`: the leading `__` keeps it out of a sink's default topic pattern (it
  * holds other topics' records and is no table of its own).
  */
-export const heldTopic = (prefix: string): string => `__${prefix}.paused`;
+export { heldTopic } from '@cdc/core';
 
 /** Whether `topic` is `base` or one of its versions (`<base>.v2`, after an incompatible schema change). */
 const isTopicOf = (topic: string, base: string): boolean =>

@@ -95,9 +95,11 @@ export {
 export {
   DEAD_LETTER_HEADERS,
   DEFAULT_OFFSETS_TOPIC,
+  DEFAULT_SIGNAL_TOPIC,
   DEFAULT_SINK_DEAD_LETTER_TOPIC,
   type DeadLetterReason,
   deadLetterTopic,
+  heldTopic,
   isInternalTopic,
   type KnownTopics,
   quarantineTopic,

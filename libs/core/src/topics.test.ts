@@ -64,3 +64,12 @@ describe('dead-letter headers', () => {
     expect(readDeadLetter({ 'cdc.change-id': 'x' })).toBeNull();
   });
 });
+
+describe('the control plane’s topics', () => {
+  it('are internal: the held records of paused tables and the signal topic', () => {
+    expect(topicKind('__shop.paused')).toBe('held');
+    expect(topicKind('__cdc.signals')).toBe('signal');
+    expect(topicKind('ops.signals', { signalTopics: ['ops.signals'] })).toBe('signal');
+    expect(selectTopics(['/.*/'], ['__shop.paused', '__cdc.signals', 'cdc.audit'])).toEqual(['cdc.audit']);
+  });
+});

@@ -17,6 +17,8 @@
  * | `sink-dead-letter` | `*.dlq` (`cdc.sink-clickhouse.dlq`)    | the sink                        |
  * | `changelog`        | `<applicationId>-<store>-changelog`    | the processor's state stores    |
  * | `repartition`      | `<applicationId>-<name>-repartition`   | the processor's re-keying       |
+ * | `held`             | `__<prefix>.paused`                    | a capture, for its paused tables |
+ * | `signal`           | `__cdc.signals` (`control.signalTopic`) | the control service, for the captures |
  * | `system`           | `__*`, `_schemas`                      | the broker, the schema registry |
  */
 
@@ -29,10 +31,20 @@ export type TopicKind =
   | 'sink-dead-letter'
   | 'changelog'
   | 'repartition'
+  | 'held'
+  | 'signal'
   | 'system';
 
 /** Where the captures keep their source positions unless a source names its own `offsetsTopic`. */
 export const DEFAULT_OFFSETS_TOPIC = 'cdc.offsets';
+
+/** Where the control service sends commands to the captures unless `control.signalTopic` says otherwise. */
+export const DEFAULT_SIGNAL_TOPIC = '__cdc.signals';
+
+/** `__<prefix>.paused`: a capture's records of its paused tables, until they are resumed. */
+export function heldTopic(prefix: string): string {
+  return `__${prefix}.paused`;
+}
 
 /** Where the sink writes what it cannot write to ClickHouse. */
 export const DEFAULT_SINK_DEAD_LETTER_TOPIC = 'cdc.sink-clickhouse.dlq';
@@ -50,10 +62,13 @@ export function quarantineTopic(prefix: string): string {
 /** What the pipeline names beyond the conventions above (the offsets topics are configurable). */
 export interface KnownTopics {
   readonly offsetsTopics?: readonly string[];
+  readonly signalTopics?: readonly string[];
 }
 
 /** The kind of a topic, from its name. */
 export function topicKind(name: string, known: KnownTopics = {}): TopicKind {
+  if (name === DEFAULT_SIGNAL_TOPIC || known.signalTopics?.includes(name)) return 'signal';
+  if (name.startsWith('__') && name.endsWith('.paused')) return 'held';
   if (name.startsWith('__') || name === '_schemas') return 'system';
   if (name === DEFAULT_OFFSETS_TOPIC || known.offsetsTopics?.includes(name)) return 'offsets';
   if (name.endsWith('.dead-letter')) return 'dead-letter';

@@ -76,5 +76,8 @@ export function loadPipeline(file: string, env: NodeJS.ProcessEnv = process.env)
 /** The topic names this pipeline gives beyond the conventions of `topicKind` (`@cdc/core`). */
 export function knownTopics(pipeline: Pipeline): KnownTopics {
   const sources = [...pipeline.sources.postgres, ...pipeline.sources.mongo];
-  return { offsetsTopics: [...new Set([DEFAULT_OFFSETS_TOPIC, ...sources.map((s) => s.offsetsTopic)])] };
+  return {
+    offsetsTopics: [...new Set([DEFAULT_OFFSETS_TOPIC, ...sources.map((s) => s.offsetsTopic)])],
+    signalTopics: [pipeline.control.signalTopic],
+  };
 }

@@ -5,16 +5,9 @@
  */
 import type { PipelineRates, Scrape, ServiceName, StateDir } from '@cdc/cli';
 import { pipelineRates, probeTelemetry } from '@cdc/cli';
+import type { RatePoint } from './api-types.ts';
 
-/** One point of the charts. */
-export interface RatePoint {
-  at: number;
-  captured: number | null;
-  written: number | null;
-  sinkLag: number | null;
-  p50: number | null;
-  p99: number | null;
-}
+export type { RatePoint } from './api-types.ts';
 
 export interface LiveMetricsOptions {
   state: StateDir;

@@ -6,50 +6,14 @@
  */
 import type { Sample, Scrape } from '@cdc/cli';
 import { samplesOf, tableFor } from '@cdc/cli';
-import { sanitizeTopicPart } from '@cdc/core';
+import { isInternalTopic, sanitizeTopicPart } from '@cdc/core';
 import type { Pipeline } from '@cdc/pipeline';
+import type { GraphNode, PipelineGraph, TableState, TableView } from './api-types.ts';
 
-export type TableState = 'snapshotting' | 'streaming' | 'paused' | 'stopped' | 'waiting';
+export type { GraphNode, PipelineGraph, TableState, TableView } from './api-types.ts';
 
-export interface TableView {
-  source: string;
-  kind: 'postgres' | 'mongo';
-  /** `schema.table` (PostgreSQL) or `db.collection` (MongoDB). */
-  table: string;
-  topic: string;
-  /** The ClickHouse table the sink writes (null: no sink). */
-  sinkTable: string | null;
-  state: TableState;
-  /** Why it is stopped (a quality rule, a schema change the policy refuses). */
-  error: string | null;
-  snapshot: { done: number; estimated: number | null; percent: number | null } | null;
-  /** Records the capture wrote to the topic / the sink inserted, since those processes started. */
-  captured: number | null;
-  written: number | null;
-  capturedPerS: number | null;
-  writtenPerS: number | null;
-  /** The sink's consumer lag on the topic (records). */
-  lag: number | null;
-  /** Source commit → ClickHouse insert, over the changes inserted recently. */
-  latency: { p50: number; p99: number } | null;
-  /** Dead letters of the topic by reason (sink and capture). */
-  deadLetters: Record<string, number>;
-}
-
-export interface GraphNode {
-  id: string;
-  kind: 'source' | 'topic' | 'processor' | 'sink-table';
-  label: string;
-  /** Records per second through the node (topics: captured; sink tables: written). */
-  rate: number | null;
-}
-
-export interface PipelineGraph {
-  nodes: GraphNode[];
-  edges: { from: string; to: string }[];
-}
-
-const INTERNAL = ['.dead-letter', '.quarantine', '.paused', '.messages'];
+/** A capture's topic that holds no table: its bookkeeping, or its logical messages. */
+const notATable = (topic: string) => isInternalTopic(topic) || topic.endsWith('.messages');
 
 /** The captured tables' topics of every source, from the topics Kafka has. */
 export function tableTopics(
@@ -80,7 +44,7 @@ export function tableTopics(
   for (const { s, kind, depth, dbs } of sources) {
     const prefix = `${s.topicPrefix ?? s.name}.`;
     for (const t of topics) {
-      if (!t.startsWith(prefix) || INTERNAL.some((x) => t.endsWith(x))) continue;
+      if (!t.startsWith(prefix) || notATable(t)) continue;
       const parts = t.split('.');
       const versioned = parts.length === depth + 1 && /^v\d+$/.test(parts.at(-1) ?? '');
       if (parts.length !== depth && !versioned) continue;

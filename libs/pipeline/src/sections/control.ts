@@ -1,3 +1,4 @@
+import { DEFAULT_SIGNAL_TOPIC } from '@cdc/core';
 import { z } from 'zod';
 
 /** One API token of the control service: a name (who, in the audit log), a role and the token's hash. */
@@ -39,7 +40,7 @@ export const ControlSectionSchema = z.strictObject({
     .max(65_535)
     .default(8088)
     .meta({ description: "The API's port (0: any free port, printed at start)." }),
-  signalTopic: z.string().min(1).default('__cdc.signals').meta({
+  signalTopic: z.string().min(1).default(DEFAULT_SIGNAL_TOPIC).meta({
     description:
       "The Kafka topic that carries commands to the captures (pause, resume, resync), ordered and durable. The leading `__` keeps it out of the sink's default topic pattern.",
   }),

@@ -41,43 +41,7 @@ export const can = (role: Role | undefined, needed: Role): boolean =>
   role !== undefined &&
   ['viewer', 'operator', 'admin'].indexOf(role) >= ['viewer', 'operator', 'admin'].indexOf(needed);
 
-export interface TableView {
-  source: string;
-  kind: 'postgres' | 'mongo';
-  table: string;
-  topic: string;
-  sinkTable: string | null;
-  state: 'snapshotting' | 'streaming' | 'paused' | 'stopped' | 'waiting';
-  error: string | null;
-  snapshot: { done: number; estimated: number | null; percent: number | null } | null;
-  captured: number | null;
-  written: number | null;
-  capturedPerS: number | null;
-  writtenPerS: number | null;
-  lag: number | null;
-  latency: { p50: number; p99: number } | null;
-  deadLetters: Record<string, number>;
-}
-
-export interface GraphNode {
-  id: string;
-  kind: 'source' | 'topic' | 'processor' | 'sink-table';
-  label: string;
-  rate: number | null;
-}
-export interface PipelineGraph {
-  nodes: GraphNode[];
-  edges: { from: string; to: string }[];
-}
-
-export interface RatePoint {
-  at: number;
-  captured: number | null;
-  written: number | null;
-  sinkLag: number | null;
-  p50: number | null;
-  p99: number | null;
-}
+export type { GraphNode, PipelineGraph, RatePoint, TableState, TableView } from '../api-types.ts';
 
 export interface DeadLetter {
   source: string;
