@@ -33,6 +33,7 @@ import {
   dropSlot,
   ensurePublication,
   publicationTables,
+  publishedTableNames,
   qualified,
   slotInfo,
 } from './slot.ts';
@@ -308,6 +309,7 @@ export class PostgresCapture {
         prefix: this.prefix,
         slot: source.slot,
         publication: source.publication,
+        tableNames: await publishedTableNames(catalog, source.publication),
         stream,
         writer,
         offsets,

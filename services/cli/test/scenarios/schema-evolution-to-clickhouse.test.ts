@@ -344,7 +344,7 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
   expect(down.status, down.out).toBe(0);
 });
 
-it('captures a partitioned table through its root: one topic, one table equal to the parent, partitions attached and detached mid-run', {
+it('captures a partitioned table through its root: one topic, one table equal to the parent, partitions attached and detached mid-run; a renamed table is read again under its new name', {
   timeout: 240_000,
 }, async () => {
   const up = cdc('up');
@@ -382,5 +382,12 @@ it('captures a partitioned table through its root: one topic, one table equal to
     `${id}.${id}.public.events`,
   ]);
   await admin.disconnect();
+
+  // RENAME TABLE: the new name is a new topic and a new table, filled with every row.
+  await db.query(`ALTER TABLE public.items RENAME TO goods`);
+  await db.query(`UPDATE public.goods SET quantity = 12 WHERE id = 1`);
+  const renamed = cdc('verify', '--timeout', '60');
+  expect(renamed.out, renamed.out.slice(-4000)).toMatch(/verify: OK — 2 table\(s\) match/);
+  expect(renamed.out).toMatch(/ok +public\.goods +102 \/ 102 rows/);
   expect(cdc('down').status).toBe(0);
 });
