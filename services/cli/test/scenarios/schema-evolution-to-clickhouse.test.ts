@@ -193,7 +193,7 @@ afterAll(async () => {
   cdc('down');
   await db?.end().catch(() => undefined);
   await dropAll().catch(() => undefined);
-  if (!process.env.EVO20_KEEP) rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
 /** `cdc verify` passes with `rows` rows in public.items. */
