@@ -53,11 +53,17 @@ SELECT a.attname, a.attnotnull, a.attndims, t.typlen,
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`;
+WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum`;
 
 export async function describeRelation(client: PgQueryable, msg: RelationMessage): Promise<CapturedTable> {
   const { rows } = await client.query<CatalogColumn>(CATALOG_SQL, [msg.oid]);
+  // The catalog is read now, which may be after later DDL: a column renamed since the message
+  // is found by its position when the columns are otherwise the same (pgoutput sends them in
+  // attnum order, without dropped and generated ones), else by name.
   const byName = new Map(rows.map((r) => [r.attname, r]));
+  const samePositions = rows.length === msg.columns.length && msg.columns.some((c) => !byName.has(c.name));
+  if (samePositions) msg.columns.forEach((c, i) => byName.set(c.name, rows[i] as CatalogColumn));
   const types = await readPgTypes(
     client,
     msg.columns.map((c) => c.typeOid),

@@ -281,14 +281,19 @@ it('widens, adds with defaults, drops, and stops or recreates on an incompatible
 
   // Renames, recognised by the column's attnum (a NOT NULL one too): the ClickHouse column is
   // renamed, every row and the history keep their values.
+  // In one transaction, so that changes before and after the renames share a sink batch.
+  await db.query('BEGIN');
+  await db.query(`UPDATE public.items SET qty = 10 WHERE id = 7`);
   await db.query(`ALTER TABLE public.items RENAME COLUMN small TO tiny`);
   await db.query(`ALTER TABLE public.items RENAME COLUMN qty TO quantity`);
   await db.query(`UPDATE public.items SET quantity = 11 WHERE id = 6`);
+  await db.query('COMMIT');
   verifyPasses(102);
   expect(
-    await clickhouse(`SELECT id, tiny, quantity FROM ${chTable} FINAL WHERE id IN (6, 50) ORDER BY id`),
+    await clickhouse(`SELECT id, tiny, quantity FROM ${chTable} FINAL WHERE id IN (6, 7, 50) ORDER BY id`),
   ).toEqual([
     { id: 6, tiny: 6, quantity: 11 },
+    { id: 7, tiny: 7, quantity: 10 },
     { id: 50, tiny: 50, quantity: 7 },
   ]);
   const renamed = await columnTypes();
