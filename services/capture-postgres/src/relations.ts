@@ -74,7 +74,7 @@ export async function describeRelation(client: PgQueryable, msg: RelationMessage
       const r = rows[i] as CatalogColumn;
       return r.attname === c.name || (!names.has(r.attname) && Number(r.atttypid) === c.typeOid);
     });
-  if (samePositions) msg.columns.forEach((c, i) => byName.set(c.name, rows[i] as CatalogColumn));
+  if (samePositions) for (const [i, c] of msg.columns.entries()) byName.set(c.name, rows[i] as CatalogColumn);
   const types = await readPgTypes(
     client,
     msg.columns.map((c) => c.typeOid),
