@@ -16,6 +16,11 @@ describe('renamed columns', () => {
   ]);
 
   it('recognises a rename by attnum: aliases for readers, cdc.renamedFrom for the sink', () => {
+    expect(
+      withRenames(row([{ name: 'title', type: 'string', 'cdc.attnum': 2 }]), columnsOfRow(before)).fields,
+    ).toEqual([
+      { name: 'title', type: 'string', 'cdc.attnum': 2, aliases: ['label'], 'cdc.renamedFrom': 'label' },
+    ]);
     const after = withRenames(
       row([
         { name: 'id', type: 'int', 'cdc.attnum': 1 },
@@ -27,7 +32,8 @@ describe('renamed columns', () => {
     );
     expect(after.fields).toEqual([
       { name: 'id', type: 'int', 'cdc.attnum': 1 },
-      { name: 'title', type: 'string', 'cdc.attnum': 2, aliases: ['label'], 'cdc.renamedFrom': 'label' },
+      // A new column took the old name: no alias (it would name another field), the sink still renames.
+      { name: 'title', type: 'string', 'cdc.attnum': 2, 'cdc.renamedFrom': 'label' },
       {
         name: 'second',
         type: ['null', 'int'],

@@ -75,6 +75,7 @@ export function withRenames(
   before: ReadonlyMap<number, KnownColumn>,
 ): AvroRecordSchema {
   if (before.size === 0) return row;
+  const names = new Set(row.fields.map((f) => f.name));
   let renamed = false;
   const fields = row.fields.map((f) => {
     const attnum = attnumOf(f);
@@ -84,7 +85,9 @@ export function withRenames(
     renamed = true;
     return {
       ...f,
-      ...(old.field === f.name ? {} : { aliases: [old.field] }),
+      // An alias naming another field would make the schema invalid (a new column took the old
+      // name): then only the sink hears of the rename.
+      ...(old.field === f.name || names.has(old.field) ? {} : { aliases: [old.field] }),
       'cdc.renamedFrom': old.column,
     };
   });

@@ -35,6 +35,7 @@ import {
   dropSlot,
   ensurePublication,
   publicationTables,
+  publishedTableNames,
   qualified,
   slotInfo,
 } from './slot.ts';
@@ -318,6 +319,7 @@ export class PostgresCapture {
         prefix: this.prefix,
         slot: source.slot,
         publication: source.publication,
+        tableNames: await publishedTableNames(catalog, source.publication),
         stream,
         writer,
         offsets,

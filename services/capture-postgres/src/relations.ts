@@ -45,19 +45,36 @@ interface CatalogColumn {
   typlen: number;
   missing: string | null;
   attnum: number;
+  atttypid: string;
 }
 
 const CATALOG_SQL = `
 SELECT a.attname, a.attnotnull, a.attndims, t.typlen,
-       coalesce(a.attnum = ANY (i.indkey), false) AS is_pk, ${MISSING_VALUE_SQL} AS missing, a.attnum::int AS attnum
+       coalesce(a.attnum = ANY (i.indkey), false) AS is_pk, ${MISSING_VALUE_SQL} AS missing, a.attnum::int AS attnum,
+       a.atttypid::int8 AS atttypid
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`;
+WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum`;
 
 export async function describeRelation(client: PgQueryable, msg: RelationMessage): Promise<CapturedTable> {
   const { rows } = await client.query<CatalogColumn>(CATALOG_SQL, [msg.oid]);
+  // The catalog is read now, which may be after later DDL: a column renamed since the message
+  // is found by its position when the columns are otherwise the same (pgoutput sends them in
+  // attnum order, without dropped and generated ones), else by name.
   const byName = new Map(rows.map((r) => [r.attname, r]));
+  // Only when every column not found by name sits where a column of the same type does, under a
+  // name the message does not have (a drop plus an add is not a rename).
+  const names = new Set(msg.columns.map((c) => c.name));
+  const samePositions =
+    rows.length === msg.columns.length &&
+    msg.columns.some((c) => !byName.has(c.name)) &&
+    msg.columns.every((c, i) => {
+      const r = rows[i] as CatalogColumn;
+      return r.attname === c.name || (!names.has(r.attname) && Number(r.atttypid) === c.typeOid);
+    });
+  if (samePositions) for (const [i, c] of msg.columns.entries()) byName.set(c.name, rows[i] as CatalogColumn);
   const types = await readPgTypes(
     client,
     msg.columns.map((c) => c.typeOid),

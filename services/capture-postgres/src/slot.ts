@@ -141,6 +141,22 @@ export async function publicationTables(client: pg.ClientBase, publication: stri
   return rows.map((r) => r.t);
 }
 
+/** The publication's tables by oid (`schema.table`): what a Relation message's name is compared with. */
+export async function publishedTableNames(
+  client: pg.ClientBase,
+  publication: string,
+): Promise<Map<number, string>> {
+  const { rows } = await client.query<{ oid: string; t: string }>(
+    `SELECT c.oid::int8 AS oid, pt.schemaname || '.' || pt.tablename AS t
+     FROM pg_publication_tables pt
+     JOIN pg_namespace n ON n.nspname = pt.schemaname
+     JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+     WHERE pt.pubname = $1`,
+    [publication],
+  );
+  return new Map(rows.map((r) => [Number(r.oid), r.t]));
+}
+
 export async function createSlot(client: pg.ClientBase, slot: string): Promise<string> {
   const { rows } = await client.query<{ lsn: string }>(
     `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`,

@@ -494,6 +494,20 @@ export class ClickHouseSink {
           continue;
         }
         await tables.ensure(table, decoded.shape, decoded.shapeId);
+        const renamed = tables.takeRenames(table);
+        // Rows of this batch encoded before a column was renamed carry its old name.
+        if (renamed)
+          for (const item of p.items)
+            for (const [from, to] of renamed)
+              if (Object.hasOwn(item.row, from)) {
+                item.row[to] = item.row[from];
+                delete item.row[from];
+              }
+        for (const [from, to] of tables.renamesOf(table))
+          if (Object.hasOwn(decoded.row, from) && !Object.hasOwn(decoded.row, to)) {
+            decoded.row[to] = decoded.row[from];
+            delete decoded.row[from];
+          }
         p.items.push({ row: decoded.row, record });
       } catch (err) {
         if (isRetriable(err)) throw err;
@@ -574,6 +588,7 @@ export class ClickHouseSink {
         );
         for (const r of rejected) letters.push({ record: r.item.record, table: p.table, error: r.error });
         rows += p.items.length - rejected.length;
+        await tables.applyDrops(p.table);
       } catch (err) {
         if (isRetriable(err)) throw err;
         // Rejected for a reason other than the data (the table was changed behind the sink's back…).

@@ -244,13 +244,14 @@ export async function runSinkUntil(
   options: ClickHouseSinkOptions,
   database: string,
   count: number,
+  tableOptions: ConstructorParameters<typeof TableManager>[3] = {},
 ): Promise<ClickHouseSink> {
   const transport = embeddedTransport();
   const sink = new ClickHouseSink({
     kafka: testKafka(),
     registry,
     transport,
-    tables: new TableManager(transport, database, testLogger),
+    tables: new TableManager(transport, database, testLogger, tableOptions),
     options,
     logger: testLogger,
   });

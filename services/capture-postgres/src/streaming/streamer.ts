@@ -75,6 +75,11 @@ export interface StreamerOptions {
    * under `publish_via_partition_root`) gets no topic when its changes are published as the root's.
    */
   publication?: string;
+  /**
+   * The published tables by oid as the capture started: a Relation message under another name
+   * is a `RENAME TABLE` (see `onRelation`), also for a table not changed before it.
+   */
+  tableNames?: ReadonlyMap<number, string>;
   stream: ReplicationStream;
   writer: ChangeWriter;
   offsets: OffsetsStore;
@@ -237,6 +242,24 @@ export class Streamer {
     const transform = this.o.transforms.compile(captured);
     const prepared = await this.o.topics.prepare(base, transform.row, transform.keyFields);
     const previous = this.routes.get(msg.oid);
+    const table = `${msg.schema}.${msg.name}`;
+    const before = previous
+      ? `${previous.captured.schema}.${previous.captured.table}`
+      : this.o.tableNames?.get(msg.oid);
+    if (before !== undefined && before !== table) {
+      // RENAME TABLE: the new name is a new topic, which only has the rows changed since; the
+      // table is read again into it (a resync request, met in commit order like any).
+      const body = JSON.stringify({ table, ranges: [{ from: null, to: null, absent: [] }] });
+      await this.o.catalog.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+        `cdc.watermark.${this.o.name}`,
+        `resync:${body}`,
+      ]);
+      this.o.logger.warn('table renamed: its rows are read again into the topic of its new name', {
+        from: before,
+        to: table,
+        topic: prepared.topic,
+      });
+    }
     if (previous && previous.prepared.valueWriter.schemaId !== prepared.valueWriter.schemaId) {
       this.o.logger.info('table schema changed', {
         table: `${msg.schema}.${msg.name}`,

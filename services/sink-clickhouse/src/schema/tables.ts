@@ -46,7 +46,13 @@ export const DEDUP_WINDOW = 10_000;
 interface KnownTable {
   columns: Map<string, string>;
   sortingKey: string;
+  /** Columns renamed at the source: old name → the column's name now (from column comments). */
+  renamed: Map<string, string>;
 }
+
+/** The column comment recording a rename (so that a record of the older schema still finds it). */
+const RENAMED_FROM = 'cdc.renamedFrom:';
+const NO_RENAMES: ReadonlyMap<string, string> = new Map();
 
 const q = quoteIdent;
 const literal = quoteString;
@@ -64,6 +70,10 @@ export class TableManager {
   private readonly owners = new Map<string, TableClaim>();
   /** Per table, the value schema id at which it was last recreated (see `recreate`). */
   private readonly recreatedAt = new Map<string, number>();
+  /** Per table, columns renamed since `takeRenames` last asked (old name → new name). */
+  private readonly renamed = new Map<string, Map<string, string>>();
+  /** Per table, columns to drop once the current batch is written (`applyDrops`). */
+  private readonly pendingDrops = new Map<string, string[]>();
   private ready = false;
 
   /**
@@ -238,6 +248,42 @@ export class TableManager {
     return id;
   }
 
+  /**
+   * The columns of `table` renamed by the last `ensure` calls (old name → new name), once: the
+   * rows of the batch encoded before the rename still use the old names.
+   */
+  /** Every column of `table` renamed at the source: old name → name now (empty: none). */
+  renamesOf(table: string): ReadonlyMap<string, string> {
+    return this.known.get(table)?.renamed ?? NO_RENAMES;
+  }
+
+  takeRenames(table: string): Map<string, string> | undefined {
+    const r = this.renamed.get(table);
+    this.renamed.delete(table);
+    return r;
+  }
+
+  /**
+   * `droppedColumns: drop`: drops from `table` the columns its source dropped (see `dropped`),
+   * after the batch that found them was written. The history keeps them.
+   */
+  async applyDrops(table: string): Promise<void> {
+    const names = this.pendingDrops.get(table);
+    if (!names) return;
+    this.pendingDrops.delete(table);
+    await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
+    await this.transport.command(
+      `ALTER TABLE ${this.qualified(table)} ${names.map((name) => `DROP COLUMN IF EXISTS ${q(name)}`).join(', ')}`,
+    );
+    const known = this.known.get(table);
+    for (const name of names) known?.columns.delete(name);
+    await this.createViews(table, true);
+    this.logger.info('columns dropped at the source dropped from the table (its history keeps them)', {
+      table: `${this.database}.${table}`,
+      columns: names,
+    });
+  }
+
   /** Forgets what it knows (after a rebuild swapped tables). */
   forget(table: string): void {
     this.known.delete(table);
@@ -257,14 +303,19 @@ export class TableManager {
   }
 
   private async describe(table: string): Promise<KnownTable | undefined> {
-    const cols = await this.transport.query<{ name: string; type: string }>(
-      `SELECT name, type FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(table)} ORDER BY position`,
+    const cols = await this.transport.query<{ name: string; type: string; comment: string }>(
+      `SELECT name, type, comment FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(table)} ORDER BY position`,
     );
     if (cols.length === 0) return undefined;
     const [t] = await this.transport.query<{ sorting_key: string }>(
       `SELECT sorting_key FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
     );
-    return { columns: new Map(cols.map((c) => [c.name, c.type])), sortingKey: t?.sorting_key ?? '' };
+    const renamed = new Map<string, string>();
+    for (const c of cols)
+      if (c.comment?.startsWith(RENAMED_FROM))
+        for (const old of c.comment.slice(RENAMED_FROM.length).split('\u0000'))
+          if (old) renamed.set(old, c.name);
+    return { columns: new Map(cols.map((c) => [c.name, c.type])), sortingKey: t?.sorting_key ?? '', renamed };
   }
 
   /**
@@ -299,6 +350,10 @@ export class TableManager {
       const have = known.columns.get(c.name);
       const want = this.canonical.get(c.type) ?? c.type;
       if (have === undefined) {
+        // A record of a schema from before a rename: its values go to the renamed column (the
+        // sink renames the row's keys, see `renamesOf`).
+        const now = known.renamed.get(c.name);
+        if (now !== undefined && known.columns.has(now)) continue;
         const parked = known.columns.get(widenColumn(c.name));
         // A conversion interrupted after its old column was dropped: only the rename is left.
         if (parked !== undefined && shape.kind === 'mongo' && flatType(parked) === flatType(want))
@@ -378,16 +433,11 @@ export class TableManager {
     const gone = [...known.columns].filter(([name]) => !wanted.has(name) && !name.endsWith('__cdc_widening'));
     if (gone.length === 0) return;
     if (this.droppedColumns === 'drop') {
-      await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
-      await this.transport.command(
-        `ALTER TABLE ${this.qualified(table)} ${gone.map(([name]) => `DROP COLUMN IF EXISTS ${q(name)}`).join(', ')}`,
-      );
-      for (const [name] of gone) known.columns.delete(name);
-      await this.createViews(table, true);
-      this.logger.info('columns dropped at the source dropped from the table (its history keeps them)', {
-        table: `${this.database}.${table}`,
-        columns: gone.map(([name]) => name),
-      });
+      // Dropped once the batch is written (`applyDrops`): rows of the batch written before the
+      // change still carry the column.
+      this.pendingDrops.set(table, [
+        ...new Set([...(this.pendingDrops.get(table) ?? []), ...gone.map(([n]) => n)]),
+      ]);
       return;
     }
     // A column with a DEFAULT (a source default carried over) would give the rows written from now
@@ -450,10 +500,20 @@ export class TableManager {
         `ALTER TABLE ${this.qualified(t)} ${renames.map((c) => `RENAME COLUMN IF EXISTS ${q(c.renamedFrom)} TO ${q(c.column)}`).join(', ')}`,
       );
     }
+    const done = this.renamed.get(table) ?? new Map<string, string>();
     for (const c of renames) {
       known.columns.set(c.column, known.columns.get(c.renamedFrom) as string);
       known.columns.delete(c.renamedFrom);
+      done.set(c.renamedFrom, c.column);
+      // Names it had before, the one it just lost included: records of older schemas still arrive.
+      for (const [old, now] of known.renamed) if (now === c.renamedFrom) known.renamed.set(old, c.column);
+      known.renamed.set(c.renamedFrom, c.column);
+      const olds = [...known.renamed].filter(([, now]) => now === c.column).map(([old]) => old);
+      await this.transport.command(
+        `ALTER TABLE ${this.qualified(table)} COMMENT COLUMN ${q(c.column)} ${literal(`${RENAMED_FROM}${olds.join('\u0000')}`)}`,
+      );
     }
+    this.renamed.set(table, done);
     await this.createViews(table, true);
     this.logger.info('columns renamed (values and history kept)', {
       table: `${this.database}.${table}`,

@@ -1,6 +1,7 @@
 /**
  * schema-evolution: a new nullable column becomes `ALTER TABLE … ADD COLUMN` before the batch
- * that needs it (older rows read NULL); an incompatible change (a column changing type) stops
+ * that needs it (older rows read NULL); a column dropped at the source is dropped from the table
+ * under `droppedColumns: drop` (its history keeps it); an incompatible change (a column changing type) stops
  * that table with an error naming it, while another table in the same sink goes on; with the
  * dead-letter policy the incompatible records go to the dead-letter topic instead.
  */
@@ -51,6 +52,32 @@ describe('schema-evolution', () => {
       { id: 1, note: 'now set' },
       { id: 2, note: 'hello' },
       { id: 3, note: null },
+    ]);
+  });
+
+  it('drops a column dropped at the source under droppedColumns: drop; the history keeps it', async () => {
+    const topic = unique('it.evolve.dropped');
+    const db = unique('evolve_drop');
+    const note = { name: 'note', type: t('text'), typmod: -1, notNull: false, isKey: false };
+    const pg = new PgTopic(topic, ordersRelation([note]));
+    const messages = [await pg.event('c', ['1', 'a', '1.00', null, 'kept in the history'])];
+    pg.evolve(ordersRelation());
+    messages.push(await pg.event('c', ['2', 'b', '2.00', null]));
+    await produce(topic, messages);
+    await runSinkUntil(sinkOptions([topic]), db, messages.length, { droppedColumns: 'drop' });
+    const table = topic.replace(/[^A-Za-z0-9_]/g, '_');
+    const ch = embeddedTransport();
+    expect(
+      await ch.query(
+        `SELECT name FROM system.columns WHERE database = '${db}' AND table = '${table}' AND name = 'note'`,
+      ),
+    ).toEqual([]);
+    expect(await ch.query(`SELECT id FROM ${db}.${table}_current ORDER BY id`)).toEqual([
+      { id: 1 },
+      { id: 2 },
+    ]);
+    expect(await ch.query(`SELECT note FROM ${db}.${table}_history WHERE id = 1`)).toEqual([
+      { note: 'kept in the history' },
     ]);
   });
 
