@@ -6,37 +6,11 @@
  * 5 s otherwise.
  */
 
-import type { ServiceName, StackState } from '@cdc/cli';
-import {
-  formatQuality,
-  type PipelineRates,
-  probeTelemetry,
-  qualitySummary,
-  type Scrape,
-  samplesOf,
-} from '@cdc/cli';
+import type { ServiceName } from '@cdc/cli';
+import { formatQuality, type PipelineRates, qualitySummary, type Scrape, samplesOf } from '@cdc/cli';
 import type { GeneratorStats } from './generator.ts';
 
-/** Scrapes `/metrics` of every service of the pipeline (those not started: "not running"). */
-export async function scrape(
-  state: StackState | undefined,
-  services: readonly ServiceName[],
-): Promise<Scrape> {
-  const out: Scrape = { at: Date.now(), services: {} };
-  await Promise.all(
-    services.map(async (name) => {
-      const s = state?.services[name];
-      if (!s) {
-        out.services[name] = { down: 'not running' };
-        return;
-      }
-      const p = await probeTelemetry(s.telemetryPort, 2_000);
-      out.services[name] = p.reachable ? p.samples : { down: 'no answer on its telemetry port' };
-    }),
-  );
-  out.at = Date.now();
-  return out;
-}
+export { scrapeServices as scrape } from '@cdc/cli';
 
 export function bar(fraction: number, width = 24): string {
   const f = Math.max(0, Math.min(1, fraction));

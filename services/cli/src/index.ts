@@ -16,6 +16,7 @@ export {
   type Scrape,
   type SnapshotProgress,
   samplesOf,
+  scrapeServices,
 } from './pipeline-rates.ts';
 export { parsePrometheusText, quantileFromBuckets, type Sample } from './prometheus-text.ts';
 export { formatQuality, qualitySummary, type TableQuality } from './quality-summary.ts';

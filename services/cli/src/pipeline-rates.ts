@@ -7,6 +7,8 @@
  */
 import { histogramBuckets, type LabelFilter, quantileFromBuckets, type Sample } from './prometheus-text.ts';
 import type { ServiceName } from './services.ts';
+import type { StackState } from './state-dir.ts';
+import { probeTelemetry } from './telemetry-probe.ts';
 
 /** One scrape of every service: its samples, or why there are none. */
 export interface Scrape {
@@ -212,4 +214,25 @@ export function pipelineRates(
     latencyWindowS: Math.max(0, (cur.at - latencyBase.at) / 1000),
     snapshot,
   };
+}
+
+/** One scrape of `/metrics` of each service of a pipeline `cdc up` runs (those not started: "not running"). */
+export async function scrapeServices(
+  state: StackState | undefined,
+  services: readonly ServiceName[],
+): Promise<Scrape> {
+  const out: Scrape = { at: Date.now(), services: {} };
+  await Promise.all(
+    services.map(async (name) => {
+      const s = state?.services[name];
+      if (!s) {
+        out.services[name] = { down: 'not running' };
+        return;
+      }
+      const p = await probeTelemetry(s.telemetryPort, 2_000);
+      out.services[name] = p.reachable ? p.samples : { down: 'no answer on its telemetry port' };
+    }),
+  );
+  out.at = Date.now();
+  return out;
 }

@@ -4,7 +4,7 @@
  * CLI's `pipelineRates`; the last `keep` points feed the console's charts.
  */
 import type { PipelineRates, Scrape, ServiceName, StateDir } from '@cdc/cli';
-import { pipelineRates, probeTelemetry } from '@cdc/cli';
+import { pipelineRates, scrapeServices } from '@cdc/cli';
 import type { RatePoint } from './api-types.ts';
 
 export type { RatePoint } from './api-types.ts';
@@ -17,24 +17,6 @@ export interface LiveMetricsOptions {
   keep?: number;
   /** Topics whose end-to-end latency counts (the aggregates' carry their window's time). */
   latencyTopics?: (labels: Record<string, string>) => boolean;
-}
-
-export async function scrape(state: StateDir, services: readonly ServiceName[]): Promise<Scrape> {
-  const st = state.read();
-  const out: Scrape = { at: Date.now(), services: {} };
-  await Promise.all(
-    services.map(async (name) => {
-      const s = st?.services[name];
-      if (!s) {
-        out.services[name] = { down: 'not running' };
-        return;
-      }
-      const p = await probeTelemetry(s.telemetryPort, 2_000);
-      out.services[name] = p.reachable ? p.samples : { down: 'no answer on its telemetry port' };
-    }),
-  );
-  out.at = Date.now();
-  return out;
 }
 
 export class LiveMetrics {
@@ -91,7 +73,7 @@ export class LiveMetrics {
   }
 
   private async poll(): Promise<void> {
-    const cur = await scrape(this.o.state, this.o.services);
+    const cur = await scrapeServices(this.o.state.read(), this.o.services);
     this.scrapes.push(cur);
     if (this.scrapes.length > 6) this.scrapes.shift();
     const r = this.rates;
