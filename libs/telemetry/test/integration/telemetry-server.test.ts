@@ -65,6 +65,8 @@ describe('the telemetry listener', () => {
     t.metrics.captureLag.set(0.1, { source: 'shop' });
     t.metrics.snapshotRowsDone.set(500, { source: 'shop', table: 'public.orders' });
     t.metrics.snapshotRowsEstimated.set(1000, { source: 'shop', table: 'public.orders' });
+    t.metrics.snapshotRowsPerSecond.set(250, { source: 'shop', table: 'public.orders' });
+    t.metrics.snapshotEta.set(2, { source: 'shop', table: 'public.orders' });
     t.metrics.slotWalRetained.set(16_777_216, { slot: 'cdc_shop' });
     t.metrics.batchSize.record(250, { stage: 'sink' });
     t.metrics.transactions.add(3, { stage: 'process', outcome: 'commit' });
