@@ -438,7 +438,15 @@ export class IncrementalSnapshot {
             sourceTopic: prepared.topic,
             changeId: ids(key),
             error: recordTooLarge(captured, key, value.length, ctx.maxRecordBytes),
-            payload: { table, op: 'read', changeId: ids(key), key: stableJson(key) },
+            // The row as the transforms left it (excluded and masked columns stay out), large
+            // values replaced by their size: enough to find and replay the row.
+            payload: {
+              table,
+              op: 'read',
+              changeId: ids(key),
+              key: stableJson(key),
+              row: deadLetterRow(after),
+            },
           }),
         );
         continue;
@@ -496,4 +504,19 @@ export class IncrementalSnapshot {
     }
     return out;
   }
+}
+
+/** A snapshot row for a dead letter: JSON-safe, each value over 1 KiB replaced by its size. */
+export function deadLetterRow(row: Record<string, unknown>): Record<string, unknown> {
+  const safe = (v: unknown): unknown => {
+    if (typeof v === 'bigint') return v.toString();
+    if (typeof v === 'string') return v.length > 1024 ? `(omitted: ${v.length} characters)` : v;
+    if (v instanceof Uint8Array)
+      return v.length > 1024 ? `(omitted: ${v.length} bytes)` : Buffer.from(v).toString('base64');
+    if (Array.isArray(v)) return v.map(safe);
+    if (v !== null && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, safe(x)]));
+    return v;
+  };
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, safe(v)]));
 }

@@ -213,7 +213,7 @@ describe('hostile input: large values and keyless tables', () => {
     expect(letters[0]!.headers['cdc.error.message']).toMatch(
       /^public\.too_big_snap: the change of key \{"id":1\} is \d+ bytes as Avro, more than maxRecordBytes \(8388608\); it is dead-lettered and the table goes on/,
     );
-    expect(letters[0]!.value).toContain('(omitted: 10485760 bytes)');
+    expect(letters[0]!.value).toContain('(omitted: 10485760 characters)');
   });
 
   it("the sink dead-letters three 5 MB records it cannot decode, whole, without crashing on its own batch's size", async () => {
