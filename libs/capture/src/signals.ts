@@ -106,15 +106,25 @@ export class SignalChannel {
   async start(handle: (s: Signal) => Promise<void>): Promise<void> {
     const { kafka, admin, topic, source, logger } = this.o;
     await ensureSignalTopic(admin, topic);
+    // A capture killed with -9 leaves its member in the group until its session times out: the
+    // broker's shortest session keeps a restarted capture's join short.
     const consumer = kafka.consumer({
       groupId: this.o.groupId ?? `cdc-signals-${topic}-${source}`,
       maxWaitTimeInMs: 250,
+      sessionTimeout: 6_000,
+      heartbeatInterval: 2_000,
     });
     this.consumer = consumer;
     try {
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
+    } catch (err) {
+      throw toCdcError(err, `reading signal topic ${topic}`);
+    }
+    // Joining the group is not awaited: the capture streams meanwhile, and a command acts where
+    // the stream is when it arrives (it is ordered with the data by the capture, not by Kafka).
+    void consumer
+      .run({
         eachMessage: async ({ message }) => {
           if (message.key?.toString() !== source || message.value === null) return;
           let s: Signal;
@@ -131,10 +141,14 @@ export class SignalChannel {
           logger.info('signal received', { id: s.id, type: s.type, table: s.table, actor: s.actor });
           await handle(s);
         },
+      })
+      .catch((err: unknown) => {
+        if (this.consumer !== consumer) return;
+        logger.warn('reading the signal topic failed: commands wait for the next capture session', {
+          topic,
+          err: toCdcError(err, `reading signal topic ${topic}`),
+        });
       });
-    } catch (err) {
-      throw toCdcError(err, `reading signal topic ${topic}`);
-    }
   }
 
   async stop(): Promise<void> {
