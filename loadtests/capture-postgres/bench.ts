@@ -355,6 +355,8 @@ async function snapshot(c: pg.Client): Promise<SnapshotResult> {
 
   const copyRate = ROWS / copySeconds;
   const snapshotOptions = {
+    // The chunked snapshot (resumable, beside the stream); the one-transaction one is --single.
+    chunked: true,
     ...(values.parallelism ? { parallelism: Number(values.parallelism) } : {}),
     ...(values['chunk-rows'] ? { chunkRows: Number(values['chunk-rows']) } : {}),
     ...(values['transaction-timeout-ms']

@@ -256,7 +256,8 @@ export class PostgresCapture {
             chunkRows: source.snapshotOptions.chunkRows,
             // Keyed tables are read in chunks while streaming, each chunk its own Kafka
             // transaction; `initial_only` stops before streaming, so it reads them here.
-            chunkKeyedTables: snapshotMode !== 'initial_only',
+            // Chunked windows beside the stream only when asked for (see `snapshotOptions.chunked`).
+            chunkKeyedTables: snapshotMode !== 'initial_only' && source.snapshotOptions.chunked,
             maxRecordBytes: source.maxRecordBytes,
             transforms: this.transforms,
             writer,

@@ -103,6 +103,10 @@ export const PostgresSourceSchema = z
       .meta({ description: 'Capture `pg_logical_emit_message` messages into `<topicPrefix>.messages`.' }),
     snapshotOptions: z
       .strictObject({
+        chunked: z.boolean().default(false).meta({
+          description:
+            "Read keyed tables of the initial snapshot in windows beside the stream, each window in its own Kafka transaction with its progress: resumable after a crash, no limit from the transaction timeout, first rows downstream within seconds. The price: one table's streamed changes may reach consumers before another table's snapshot rows, so a processor's stream-table join (which sees the table as it is at lookup time) can enrich early changes with a table row that is not there yet. Off: the whole snapshot is one transaction at the slot's consistent point, before any streamed change.",
+        }),
         parallelism: z.number().int().positive().default(2).meta({
           description:
             'Readers of the initial snapshot, each on its own connection: a window of a keyed table is this many key ranges read at the same time with COPY (and keyless tables are read this many at a time).',

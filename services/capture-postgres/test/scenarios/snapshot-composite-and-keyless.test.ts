@@ -32,7 +32,7 @@ describe('snapshot-composite-and-keyless', () => {
     const capture = runCapture(
       s.source({
         include: [keyed, keyless],
-        snapshotOptions: { parallelism: 3, chunkRows: 300 },
+        snapshotOptions: { chunked: true, parallelism: 3, chunkRows: 300 },
         topicPartitions: 3,
       }),
     );

@@ -25,7 +25,7 @@ describe('snapshot-then-stream', () => {
     const capture = runCapture(
       s.source({
         include: [table],
-        snapshotOptions: { parallelism: 2, chunkRows: 2000 },
+        snapshotOptions: { chunked: true, parallelism: 2, chunkRows: 2000 },
         topicPartitions: 3,
       }),
     );

@@ -131,7 +131,7 @@ sources:
       publication: ${id}
       slot: ${id}
       offsetsTopic: ${id}.offsets
-      snapshotOptions: { parallelism: 2, chunkRows: 2000 }
+      snapshotOptions: { chunked: true, parallelism: 2, chunkRows: 2000 }
 clickhouse:
   embedded:
     path: ${join(dir, 'clickhouse')}
