@@ -29,7 +29,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { StackState } from '@cdc/cli';
+import type { StackState } from '@cdc/operate';
 import type { AnalyticsResult, ReconciledAggregate, ServiceCheck, VerifyOutcome } from './demo/outcome.ts';
 import type { Reconciliation } from './demo/reconcile.ts';
 
@@ -89,13 +89,21 @@ const { createJsonLogger } = await import('@cdc/core');
 const { createKafka, deleteTopicsIfExist } = await import('@cdc/kafka');
 const { loadPipeline } = await import('@cdc/pipeline');
 const { localEndpoints } = await import('@cdc/local-stack');
-const { down, isAlive, StateDir, tail, up } = await import('@cdc/cli');
-const { verify, formatVerifyReport } = await import('@cdc/cli');
 const { openReader } = await import('@cdc/clickhouse');
-const { formatTable } = await import('@cdc/cli');
-const { probeTelemetry } = await import('@cdc/cli');
-const { pipelineRates } = await import('@cdc/cli');
-const { availability, servicesOf } = await import('@cdc/cli');
+const {
+  availability,
+  down,
+  formatTable,
+  formatVerifyReport,
+  isAlive,
+  pipelineRates,
+  probeTelemetry,
+  StateDir,
+  servicesOf,
+  tail,
+  up,
+  verify,
+} = await import('@cdc/operate');
 const { analyticsQueries } = await import('./demo/analytics.ts');
 const { reconcile, reconciliationLine } = await import('./demo/reconcile.ts');
 const { createShop, resetShop, shopClient } = await import('./demo/shop.ts');

@@ -30,9 +30,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareTableRanges, connectSource, describeTable, replicaColumnTypes } from '@cdc/cli';
 import { openReader } from '@cdc/clickhouse';
 import { localEndpoints } from '@cdc/local-stack';
+import { compareTableRanges, connectSource, describeTable, replicaColumnTypes } from '@cdc/operate';
 import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
 

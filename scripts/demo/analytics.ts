@@ -5,7 +5,7 @@
  * window, and the sink upserts by that key and deletes on a tombstone; `<topic>_current`).
  */
 
-import type { ServiceName } from '@cdc/cli';
+import type { ServiceName } from '@cdc/operate';
 import type { Pipeline } from '@cdc/pipeline';
 
 export interface AnalyticsQuery {

@@ -5,8 +5,8 @@
  * the rule of outcome.ts (caught up, stalled, timed out) or when the user interrupts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { groupLag, type PartitionLag } from '@cdc/cli';
 import type { Admin } from '@cdc/kafka';
+import { groupLag, type PartitionLag } from '@cdc/operate';
 import {
   type CatchUpResult,
   type CatchUpRule,

@@ -6,11 +6,11 @@
  * 5 s otherwise.
  */
 
-import type { ServiceName } from '@cdc/cli';
-import { formatQuality, type PipelineRates, qualitySummary, type Scrape, samplesOf } from '@cdc/cli';
+import type { ServiceName } from '@cdc/operate';
+import { formatQuality, type PipelineRates, qualitySummary, type Scrape, samplesOf } from '@cdc/operate';
 import type { GeneratorStats } from './generator.ts';
 
-export { scrapeServices as scrape } from '@cdc/cli';
+export { scrapeServices as scrape } from '@cdc/operate';
 
 export function bar(fraction: number, width = 24): string {
   const f = Math.max(0, Math.min(1, fraction));

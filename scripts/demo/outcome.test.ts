@@ -1,4 +1,4 @@
-import type { PartitionLag } from '@cdc/cli';
+import type { PartitionLag } from '@cdc/operate';
 import { describe, expect, it } from 'vitest';
 import {
   type CatchUpResult,

@@ -4,7 +4,7 @@
  * the end, the catch-up after the generator stopped, `cdc verify` and the analytics queries.
  * Also the catch-up rule: wait while the lag keeps shrinking, within an overall bound.
  */
-import type { PartitionLag, ServiceExit, ServiceName, ServiceState } from '@cdc/cli';
+import type { PartitionLag, ServiceExit, ServiceName, ServiceState } from '@cdc/operate';
 
 /**
  * What the demo reads of a service's entry in `state.json`: `restarts`, `exits` and `crashLoop`

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { StateDir } from './state-dir.ts';
+import type { StateDir } from '@cdc/operate';
 
 export const TABLE_ACTIONS = ['pause', 'resume', 'resync'] as const;
 export type TableAction = (typeof TABLE_ACTIONS)[number];

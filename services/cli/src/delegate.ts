@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { availability, packageCommand } from './services.ts';
+import { availability, packageCommand } from '@cdc/operate';
 
 function passthrough(args: string[]): Promise<number> {
   return new Promise((done) => {

@@ -12,21 +12,34 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LOSSLESS_JSON, openReader } from '@cdc/clickhouse';
 import { createJsonLogger, isCdcError } from '@cdc/core';
+import {
+  availability,
+  discardQuarantine,
+  down,
+  formatQuarantine,
+  formatStatus,
+  formatTable,
+  formatVerifyReport,
+  gatherStatus,
+  listQuarantine,
+  replayQuarantine,
+  SERVICES,
+  StateDir,
+  servicesOf,
+  statusOk,
+  superviseUntilSignalled,
+  tail,
+  up,
+  verify,
+  verifyContinuously,
+} from '@cdc/operate';
 import { loadPipeline, pipelineReference } from '@cdc/pipeline';
 import { parseCommandLine, USAGE, UsageError } from './args.ts';
 import { type TableAction, tableAction } from './control-client.ts';
 import { rebuild, schemas } from './delegate.ts';
 import { REFERENCE_FILE } from './pipeline-reference.ts';
-import { discardQuarantine, formatQuarantine, listQuarantine, replayQuarantine } from './quarantine.ts';
 import { formatQueryJson } from './query-json.ts';
 import { runService } from './run.ts';
-import { availability, SERVICES, servicesOf } from './services.ts';
-import { formatStatus, gatherStatus, statusOk } from './status.ts';
-import { superviseUntilSignalled } from './supervise-loop.ts';
-import { down, StateDir, tail, up } from './supervisor.ts';
-import { formatTable } from './table-format.ts';
-import { verifyContinuously } from './verify/continuous.ts';
-import { formatVerifyReport, verify } from './verify/verify.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 

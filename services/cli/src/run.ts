@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { availability, isServiceName, SERVICES } from './services.ts';
+import { availability, isServiceName, SERVICES } from '@cdc/operate';
 
 /**
  * `cdc run <service> --config FILE`: the service in the foreground with this terminal's

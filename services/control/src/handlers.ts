@@ -5,7 +5,10 @@
  */
 
 import { sendSignal, TablePauses } from '@cdc/capture';
-import type { StateDir } from '@cdc/cli';
+import { LOSSLESS_JSON, openReader } from '@cdc/clickhouse';
+import type { Logger } from '@cdc/core';
+import type { Admin, Kafka, Producer } from '@cdc/kafka';
+import type { StateDir } from '@cdc/operate';
 import {
   discardQuarantine,
   gatherStatus,
@@ -16,10 +19,7 @@ import {
   samplesOf,
   type VerifyReport,
   verify,
-} from '@cdc/cli';
-import { LOSSLESS_JSON, openReader } from '@cdc/clickhouse';
-import type { Logger } from '@cdc/core';
-import type { Admin, Kafka, Producer } from '@cdc/kafka';
+} from '@cdc/operate';
 import type { Pipeline } from '@cdc/pipeline';
 import type { LiveMetrics } from './live-metrics.ts';
 import { pipelineGraph, type TableView, tableTopics, tableViews } from './read-model.ts';

@@ -3,8 +3,8 @@
  * from the state directory `cdc up` keeps, as for `cdc status`) and turned into rates by the
  * CLI's `pipelineRates`; the last `keep` points feed the console's charts.
  */
-import type { PipelineRates, Scrape, ServiceName, StateDir } from '@cdc/cli';
-import { pipelineRates, scrapeServices } from '@cdc/cli';
+import type { PipelineRates, Scrape, ServiceName, StateDir } from '@cdc/operate';
+import { pipelineRates, scrapeServices } from '@cdc/operate';
 import type { RatePoint } from './api-types.ts';
 
 export type { RatePoint } from './api-types.ts';

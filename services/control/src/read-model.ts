@@ -4,9 +4,10 @@
  * file, the topics Kafka has, the paused tables the captures hold (`<prefix>.paused`) and the
  * services' own metrics (the last scrape and the rates between the last two).
  */
-import type { Sample, Scrape } from '@cdc/cli';
-import { samplesOf, tableFor } from '@cdc/cli';
+
 import { isInternalTopic, sanitizeTopicPart } from '@cdc/core';
+import type { Sample, Scrape } from '@cdc/operate';
+import { samplesOf, tableFor } from '@cdc/operate';
 import type { Pipeline } from '@cdc/pipeline';
 import type { GraphNode, PipelineGraph, TableState, TableView } from './api-types.ts';
 

@@ -16,11 +16,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openReader } from '@cdc/clickhouse';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
+import { StateDir } from '@cdc/operate';
 import { loadPipeline } from '@cdc/pipeline';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
-import { StateDir } from '../../src/state-dir.ts';
 
 const root = resolve(import.meta.dirname, '../../../..');
 const ep = localEndpoints();

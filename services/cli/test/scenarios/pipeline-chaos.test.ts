@@ -15,14 +15,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openReader } from '@cdc/clickhouse';
+import { down, type ServiceName, StateDir, up, verify } from '@cdc/operate';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ChangeGenerator } from '../../../../scripts/demo/generator.ts';
 import { reconcile, reconciliationLine } from '../../../../scripts/demo/reconcile.ts';
 import { shopClient } from '../../../../scripts/demo/shop.ts';
-import type { ServiceName } from '../../src/services.ts';
-import { down, StateDir, up } from '../../src/supervisor.ts';
-import { verify } from '../../src/verify/verify.ts';
 import {
   historyExactlyOnce,
   prepareScenario,

@@ -12,13 +12,13 @@ import { AvroSerde, RegistryClient } from '@cdc/avro';
 import { openReader } from '@cdc/clickhouse';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
+import { drained } from '@cdc/operate';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
 import pg from 'pg';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { readPipelineLags } from '../../../../scripts/demo/catch-up.ts';
 import { createShop, resetShop, type ShopOptions } from '../../../../scripts/demo/shop.ts';
 import { readTopic } from '../../../processor/test/read-topic.ts';
-import { drained } from '../../src/kafka-progress.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
 export const SERVICES = ['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse'] as const;

@@ -12,11 +12,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openReader } from '@cdc/clickhouse';
+import { verify } from '@cdc/operate';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ChangeGenerator } from '../../../../scripts/demo/generator.ts';
 import { shopClient } from '../../../../scripts/demo/shop.ts';
-import { verify } from '../../src/verify/verify.ts';
 import {
   historyExactlyOnce,
   prepareScenario,

@@ -6,9 +6,10 @@
  * an extra row) verify names exactly those keys. (Values are shown in their canonical form: a
  * string as JSON text.)
  */
+
+import type { VerifyReport } from '@cdc/operate';
 import { loadPipeline } from '@cdc/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VerifyReport } from '../../src/verify/verify.ts';
 import { type Hostile, openHostile } from './hostile/harness.ts';
 
 const DOCS = 12_000;

@@ -11,9 +11,9 @@
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { VerifyReport } from '@cdc/operate';
 import { loadPipeline } from '@cdc/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VerifyReport } from '../../src/verify/verify.ts';
 import { type Hostile, openHostile, ROOT } from './hostile/harness.ts';
 
 const ROWS = Number(process.env.CDC_VERIFY_REPAIR_ROWS ?? 100_000);

@@ -19,7 +19,7 @@ export const isConsumer = (name: ServiceName): boolean => CONSUMERS.includes(nam
 
 export const isServiceName = (s: string): s is ServiceName => (SERVICES as readonly string[]).includes(s);
 
-/** The repository root (this file is `services/cli/{src,dist}/services.{ts,js}`). */
+/** The repository root (this file is `libs/operate/{src,dist}/services.{ts,js}`). */
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
 const require = createRequire(import.meta.url);

@@ -43,8 +43,8 @@ process.on('SIGTERM', () => { helper.kill(); server.close(); process.exit(0); })
 const url = (p: string) => pathToFileURL(resolve(root, p)).href;
 const LAUNCHER = `
 import { createJsonLogger } from '${url('libs/core/dist/index.js')}';
-import { StateDir } from '${url('services/cli/src/state-dir.ts')}';
-import { superviseUntilSignalled } from '${url('services/cli/src/supervise-loop.ts')}';
+import { StateDir } from '${url('libs/operate/src/state-dir.ts')}';
+import { superviseUntilSignalled } from '${url('libs/operate/src/supervise-loop.ts')}';
 const [stateDir, services, policy] = process.argv.slice(2);
 await superviseUntilSignalled({
   config: 'none (test)',

@@ -10,11 +10,17 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { CdcError, EXIT_NEEDS_FIX } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
 import { isAlive, isSupervisorAlive, signalOne, stopProcess } from './process-control.ts';
-import { availability, isConsumer, SERVICES, type ServiceName, servicesOf } from './services.ts';
+import {
+  availability,
+  isConsumer,
+  packageCommand,
+  SERVICES,
+  type ServiceName,
+  servicesOf,
+} from './services.ts';
 import { readPid, type ServiceState, type StackState, type StateDir } from './state-dir.ts';
 
 export { isAlive } from './process-control.ts';
@@ -27,7 +33,6 @@ export {
 } from './state-dir.ts';
 
 /** The built CLI: the supervisor runs as `node <this> supervise …`. */
-const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 export function tail(file: string, lines: number): string {
   if (!existsSync(file)) return '(no log)';
@@ -202,18 +207,20 @@ async function stopUnsupervised(state: StateDir, out: (l: string) => void): Prom
 }
 
 function startSupervisor(config: string, state: StateDir, env: NodeJS.ProcessEnv): number {
-  if (!existsSync(CLI_MAIN))
+  // The supervisor is `cdc supervise`: the command of the @cdc/cli package, found as Node finds it.
+  const cliMain = packageCommand('@cdc/cli')?.bin;
+  if (cliMain === undefined || !existsSync(cliMain))
     throw new CdcError(
       'CONFIG_INVALID',
-      'services/cli is not built: run `npx tsc -b services/cli` (or `npm run build`)',
-      { context: { missing: CLI_MAIN } },
+      'the `cdc` command (@cdc/cli) is not installed and built: run `npm install` and `npm run build`',
+      { context: { missing: cliMain ?? '@cdc/cli' } },
     );
   mkdirSync(state.logDir, { recursive: true });
   const fd = openSync(state.logFile('supervisor'), 'a');
   try {
     const child = spawn(
       process.execPath,
-      [CLI_MAIN, 'supervise', '--config', config, '--state-dir', state.dir],
+      [cliMain, 'supervise', '--config', config, '--state-dir', state.dir],
       {
         cwd: process.cwd(),
         env,

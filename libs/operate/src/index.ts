@@ -1,8 +1,9 @@
 /**
- * @cdc/cli as a library: what `cdc` does, for programs that drive a pipeline (the demo, the
- * benchmarks, a control plane). The `cdc` command itself is `main.ts`.
+ * @cdc/operate: what an operator does to a pipeline, as a library. Its two front ends are the
+ * `cdc` command (`services/cli`) and the control service's HTTP API (`services/control`); the
+ * demo and the benchmarks use it too.
  *
- *   import { StateDir, up, verify, formatVerifyReport } from '@cdc/cli';
+ *   import { StateDir, up, verify, formatVerifyReport } from '@cdc/operate';
  *   const state = new StateDir('.stack/cdc');
  *   await up({ config: 'infra/pipelines/demo.yaml', state, out: console.log });
  *   console.log(formatVerifyReport(await verify({ pipeline, logger })));
@@ -31,18 +32,22 @@ export {
   type Availability,
   availability,
   isServiceName,
+  packageCommand,
+  REPO_ROOT,
   SERVICES,
   type ServiceName,
   serviceEntry,
   servicesOf,
 } from './services.ts';
 export { type ServiceExit, type ServiceState, type StackState, StateDir } from './state-dir.ts';
-export { gatherStatus, type PipelineStatus, type ServiceStatus } from './status.ts';
+export { formatStatus, gatherStatus, type PipelineStatus, type ServiceStatus, statusOk } from './status.ts';
+export { superviseUntilSignalled } from './supervise-loop.ts';
 export { down, isAlive, tail, type UpOptions, type UpResult, up } from './supervisor.ts';
 export { formatTable } from './table-format.ts';
 export { type Probe, probeTelemetry } from './telemetry-probe.ts';
 export { sinkTopics, tableFor } from './topics.ts';
 export { replicaColumnTypes } from './verify/clickhouse-side.ts';
+export { verifyContinuously } from './verify/continuous.ts';
 export { connectSource, describeTable, type SourceTable } from './verify/postgres-side.ts';
 export {
   compareTableRanges,
