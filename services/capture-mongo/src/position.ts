@@ -34,6 +34,13 @@ export interface SnapshotProgress {
   collections: string[];
   /** Those finished (written and committed). */
   done: string[];
+  /**
+   * Per collection not done yet, where its read got to: the `_id` of the last document whose
+   * records are committed (canonical Extended JSON) and how many documents that is. Collections
+   * are read in `_id` order, so a restarted capture reads on after it. Absent in positions
+   * written before the read was resumable: the collection is then read from its start.
+   */
+  readTo?: Record<string, { lastId: string; documents: number }>;
   complete: boolean;
 }
 

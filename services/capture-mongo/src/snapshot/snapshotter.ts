@@ -7,10 +7,14 @@
  * during the scan is read by the scan (in some state) and its changes follow from the stream:
  * nothing is lost, and the final state is the source's.
  *
- * Reads carry `op: 'r'` and `snapshotChangeId(snapshot id, db.collection, _id)`: a crash
- * mid-collection re-reads that collection under the same snapshot id, so the records written
- * again carry the same change ids and deduplicate downstream. Progress (documents done /
- * estimated, per collection) is logged every 5 s and kept in `progress`.
+ * Each collection is read in `_id` order, and every transaction also records how far its
+ * collection's read got (`readTo`: the last `_id` whose records it holds), so a capture killed
+ * mid-collection reads on after that `_id` (`idsAfter`, whatever the `_id` types) instead of
+ * reading the collection again. Reads carry `op: 'r'` and
+ * `snapshotChangeId(snapshot id, db.collection, _id)`, so a record written again (by a position
+ * from before reads were resumable, say) carries the same change id and deduplicates
+ * downstream. Progress (documents done / estimated, per collection) is logged every 5 s and kept
+ * in `progress`.
  */
 import { mongoKey } from '@cdc/avro';
 import { type ChangeWriter, deadLetterReason, type OffsetsStore, type OutRecord } from '@cdc/capture';
@@ -20,6 +24,7 @@ import { encodeChange, type RecordContext } from '../change-records.ts';
 import type { CollectionRoutes } from '../collections.ts';
 import { type CaptureObserver, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, type StoredMongoPosition, splitNamespace } from '../position.ts';
+import { idsAfter, idText, parseId } from './id-order.ts';
 
 export interface SnapshotterOptions {
   name: string;
@@ -45,6 +50,13 @@ export interface CollectionProgress {
   documentsEstimated: number;
   deadLetters: number;
   done: boolean;
+}
+
+/** How far a transaction takes its collection's read: the last `_id` whose records it holds. */
+interface ReadTo {
+  ns: string;
+  lastId: unknown;
+  documents: number;
 }
 
 export class Snapshotter {
@@ -97,11 +109,23 @@ export class Snapshotter {
     return structuredClone(this.position);
   }
 
-  /** Commits `records` (and new schema states) with the current position, one transaction at a time. */
-  private commit(records: OutRecord[], finished?: string): Promise<void> {
+  /**
+   * Commits `records` (and new schema states) with the current position, one transaction at a
+   * time; `readTo` says how far they take their collection's read, `finished` that they end it.
+   */
+  private commit(records: OutRecord[], readTo?: ReadTo, finished?: string): Promise<void> {
     const run = async () => {
-      // Marked here, in commit order: no other transaction can say `finished` is done before its last records.
-      if (finished) this.position.snapshot!.done.push(finished);
+      // Marked here, in commit order: no other transaction can say `finished` is done, or a read
+      // got further, before the records that show it are in.
+      const snapshot = this.position.snapshot!;
+      if (readTo) {
+        snapshot.readTo ??= {};
+        snapshot.readTo[readTo.ns] = { lastId: idText(readTo.lastId), documents: readTo.documents };
+      }
+      if (finished) {
+        snapshot.done.push(finished);
+        if (snapshot.readTo) delete snapshot.readTo[finished];
+      }
       const states = this.o.routes.stateRecords();
       const observer = this.o.observer ?? noopObserver;
       try {
@@ -126,17 +150,25 @@ export class Snapshotter {
   private async scan(ns: string, signal: AbortSignal): Promise<void> {
     const { db, collection } = splitNamespace(ns);
     const coll = this.o.client.db(db).collection(collection);
+    const readTo = this.position.snapshot!.readTo?.[ns];
     const progress: CollectionProgress = {
       collection: ns,
-      documentsDone: 0,
+      documentsDone: readTo?.documents ?? 0,
       documentsEstimated: await coll.estimatedDocumentCount().catch(() => 0),
       deadLetters: 0,
       done: false,
     };
     this.progress.set(ns, progress);
-    this.o.observer?.snapshotProgress(ns, 0, progress.documentsEstimated);
+    this.o.observer?.snapshotProgress(ns, progress.documentsDone, progress.documentsEstimated);
+    if (readTo)
+      this.o.logger.info('snapshot of a collection resumed', {
+        collection: ns,
+        after: readTo.lastId,
+        documentsDone: readTo.documents,
+      });
     const route = this.o.routes.get(ns);
-    const cursor = coll.find({}, { batchSize: this.o.batchSize });
+    const filter = readTo ? idsAfter(parseId(readTo.lastId)) : {};
+    const cursor = coll.find(filter, { batchSize: this.o.batchSize, sort: { _id: 1 } });
     try {
       let batch: Document[] = [];
       for await (const doc of cursor) {
@@ -176,8 +208,10 @@ export class Snapshotter {
     };
     const records: OutRecord[] = [];
     let maxBytes = 0;
+    let read = 0;
     for (const doc of docs) {
       const id = (doc as { _id?: unknown })._id;
+      read++;
       const encoded = await encodeChange(
         this.o.routes,
         route,
@@ -209,11 +243,13 @@ export class Snapshotter {
       }
       // Keep one transaction's produce requests well under the broker's request limit.
       if (maxBytes > 32 * 1024 * 1024) {
-        await this.commit(records.splice(0));
+        await this.commit(records.splice(0), { ns, lastId: id, documents: progress.documentsDone + read });
         maxBytes = 0;
       }
     }
-    if (records.length > 0 || last) await this.commit(records, last ? ns : undefined);
+    const lastDoc = docs.at(-1) as { _id?: unknown } | undefined;
+    const readTo = lastDoc && { ns, lastId: lastDoc._id, documents: progress.documentsDone + docs.length };
+    if (records.length > 0 || last) await this.commit(records, readTo, last ? ns : undefined);
     progress.documentsDone += docs.length;
     this.o.observer?.snapshotProgress(ns, progress.documentsDone, progress.documentsEstimated);
   }

@@ -51,7 +51,13 @@ async function rowSchema(schemaId: number): Promise<AvroRecordSchema> {
   const res = await fetch(`${endpoints.registry.url}/schemas/ids/${schemaId}`);
   const envelope = JSON.parse(((await res.json()) as { schema: string }).schema) as AvroRecordSchema;
   const before = envelope.fields.find((f) => f.name === 'before')!;
-  return (before.type as unknown[])[1] as AvroRecordSchema;
+  const row = (before.type as unknown[])[1] as AvroRecordSchema & { namespace?: string };
+  // Taken out of the envelope, the row keeps the namespace it inherited there: its nested
+  // records are named (and their union branches wrapped) in it.
+  const inherited =
+    (envelope as { namespace?: string }).namespace ??
+    (envelope.name.includes('.') ? envelope.name.slice(0, envelope.name.lastIndexOf('.')) : undefined);
+  return row.name.includes('.') || row.namespace !== undefined ? row : { ...row, namespace: inherited };
 }
 
 describe.each(SERVERS)('bson-types on $name', (server) => {
