@@ -27,6 +27,8 @@ import {
 
 const DOCS = Number(process.env.CDC_KILL9_MONGO_DOCS ?? 30_000);
 const KILLS = 3;
+/** Time bounds grow with the size: about a millisecond per document and step. */
+const BOUND_MS = 120_000 + DOCS;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
@@ -57,7 +59,7 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
   });
 
   it('resumes the read after the last committed _id and writes each document once', {
-    timeout: 300_000,
+    timeout: 3 * BOUND_MS,
   }, async () => {
     await client.connect();
     const coll = client.db(s.db).collection('items');
@@ -113,7 +115,7 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
       kills++;
     }
     child = (await start()).child;
-    await waitFor('the snapshot to finish', 240_000, () =>
+    await waitFor('the snapshot to finish', BOUND_MS, () =>
       logLines(log).some((l) => l.msg === 'snapshot committed'),
     );
     const resumes = logLines(log).filter((l) => l.msg === 'snapshot of a collection resumed');
@@ -126,7 +128,7 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
 
     const records = await consume([s.topicOf('items')], {
       expected: DOCS,
-      timeoutMs: 120_000,
+      timeoutMs: BOUND_MS,
       settleMs: 3000,
     });
     child.kill('SIGTERM');
