@@ -16,7 +16,14 @@ export interface TableView {
   state: TableState;
   /** Why it is stopped (a quality rule, a schema change the policy refuses). */
   error: string | null;
-  snapshot: { done: number; estimated: number | null; percent: number | null } | null;
+  /** The table's (initial or incremental) snapshot: rows read, estimated, rate and time left. */
+  snapshot: {
+    done: number;
+    estimated: number | null;
+    percent: number | null;
+    rowsPerSecond: number | null;
+    etaSeconds: number | null;
+  } | null;
   /** Records the capture wrote to the topic / the sink inserted, since those processes started. */
   captured: number | null;
   written: number | null;

@@ -44,6 +44,8 @@ describe('tableViews', () => {
         sample('cdc_records_out_total', { stage: 'capture', topic: 'shop.db.public.items' }, 150),
         sample('cdc_snapshot_rows_done', { source: 'shop', table: 'public.items' }, 40),
         sample('cdc_snapshot_rows_estimated', { source: 'shop', table: 'public.items' }, 100),
+        sample('cdc_snapshot_rows_per_second', { source: 'shop', table: 'public.items' }, 20),
+        sample('cdc_snapshot_eta_seconds', { source: 'shop', table: 'public.items' }, 3),
         sample('cdc_dead_letter_total', { topic: 'shop.db.public.items', reason: 'POISON_RECORD' }, 2),
       ],
       'sink-clickhouse': [
@@ -71,7 +73,7 @@ describe('tableViews', () => {
     expect(of('shop.db.public.orders.v2')?.state).toBe('paused');
     expect(of('shop.db.public.items')).toMatchObject({
       state: 'snapshotting',
-      snapshot: { done: 40, estimated: 100, percent: 40 },
+      snapshot: { done: 40, estimated: 100, percent: 40, rowsPerSecond: 20, etaSeconds: 3 },
     });
     expect(of('docs.db.carts')?.state).toBe('waiting');
   });

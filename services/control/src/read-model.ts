@@ -92,12 +92,9 @@ export function tableViews(
     const onTopic = (stage: string) => (l: Record<string, string>) => l.stage === stage && l.topic === topic;
     const captured = sumWhere(cap, 'cdc_records_out_total', onTopic('capture'));
     const written = sumWhere(sink, 'cdc_records_out_total', onTopic('sink'));
-    const done = sumWhere(cap, 'cdc_snapshot_rows_done', (l) => l.source === source && l.table === table);
-    const estimated = sumWhere(
-      cap,
-      'cdc_snapshot_rows_estimated',
-      (l) => l.source === source && l.table === table,
-    );
+    const ofTable = (l: Record<string, string>) => l.source === source && l.table === table;
+    const done = sumWhere(cap, 'cdc_snapshot_rows_done', ofTable);
+    const estimated = sumWhere(cap, 'cdc_snapshot_rows_estimated', ofTable);
     const stoppedBy = (cap ?? []).find(
       (x) => x.name === 'cdc_table_stopped' && x.value > 0 && x.labels.table === table,
     );
@@ -133,6 +130,8 @@ export function tableViews(
               done,
               estimated,
               percent: estimated ? Math.min(100, Math.round((100 * done) / Math.max(1, estimated))) : null,
+              rowsPerSecond: sumWhere(cap, 'cdc_snapshot_rows_per_second', ofTable),
+              etaSeconds: snapshotting ? sumWhere(cap, 'cdc_snapshot_eta_seconds', ofTable) : null,
             },
       captured,
       written,

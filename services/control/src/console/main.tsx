@@ -64,6 +64,12 @@ function usePoll<T>(load: () => Promise<T>, ms: number, deps: unknown[] = []) {
 
 const fmt = (n: number | null | undefined, digits = 0) =>
   n === null || n === undefined ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
+/** Time left as `1h02m`, `3m05s` or `42s`. */
+const eta = (seconds: number) => {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+};
 const secs = (s: number | null | undefined) =>
   s === null || s === undefined ? '—' : s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(2)} s`;
 
@@ -211,12 +217,20 @@ function Tables({ me }: { me: Principal }) {
               </td>
               <td>
                 {t.snapshot ? (
-                  <div class="progress" title={`${fmt(t.snapshot.done)} / ${fmt(t.snapshot.estimated)}`}>
-                    <div class="bar" style={{ width: `${t.snapshot.percent ?? 0}%` }} />
-                    <span>
-                      {t.snapshot.percent === null ? fmt(t.snapshot.done) : `${t.snapshot.percent}%`}
-                    </span>
-                  </div>
+                  <>
+                    <div class="progress" title={`${fmt(t.snapshot.done)} / ${fmt(t.snapshot.estimated)}`}>
+                      <div class="bar" style={{ width: `${t.snapshot.percent ?? 0}%` }} />
+                      <span>
+                        {t.snapshot.percent === null ? fmt(t.snapshot.done) : `${t.snapshot.percent}%`}
+                      </span>
+                    </div>
+                    {t.state === 'snapshotting' && t.snapshot.rowsPerSecond !== null && (
+                      <div class="snapshot-rate">
+                        {fmt(t.snapshot.rowsPerSecond)} rows/s
+                        {t.snapshot.etaSeconds !== null && ` · ETA ${eta(t.snapshot.etaSeconds)}`}
+                      </div>
+                    )}
+                  </>
                 ) : (
                   '—'
                 )}
