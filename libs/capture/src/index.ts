@@ -12,15 +12,42 @@
  *     offsets.positionRecord('postgres/shop', position),
  *   );
  */
+
+export { type CaptureMainOptions, type CaptureUnit, captureMain } from './capture-main.ts';
 export {
   ChangeWriter,
   type ChangeWriterOptions,
   type WriterStats,
   type WriteScope,
 } from './change-writer.ts';
+export type {
+  CaptureConnector,
+  CaptureOptions,
+  ConnectorSession,
+  SessionContext,
+  SignalHandlers,
+} from './connector.ts';
+export { captureSession, restartable, runCapture, type SessionEnd } from './coordinator.ts';
 export { deadLetterReason, deadLetterRecord, deadLetterTopic } from './dead-letter.ts';
+export {
+  type CaptureObserver,
+  countByTopic,
+  noopObserver,
+  type TelemetryObserverOptions,
+  telemetryObserver,
+  withHeaders,
+} from './observer.ts';
 export { OffsetsStore, type OffsetsStoreOptions, type OutRecord } from './offsets-store.ts';
 export { runSessions, type SessionLoopOptions } from './session-loop.ts';
+export {
+  type DiscardReason,
+  type FailReason,
+  type History,
+  planSession,
+  type SessionFacts,
+  type SessionStep,
+  type SnapshotMode,
+} from './session-plan.ts';
 export {
   ensureSignalTopic,
   parseSignal,

@@ -20,18 +20,21 @@
  */
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import {
+  type CaptureObserver,
   type ChangeWriter,
+  countByTopic,
   deadLetterRecord,
   deadLetterTopic,
+  noopObserver,
   type OffsetsStore,
   type OutRecord,
   type TopicSchemas,
   type WriteScope,
+  withHeaders,
 } from '@cdc/capture';
 import type { Clock, Logger } from '@cdc/core';
 import type { RecordHeaders } from '@cdc/telemetry';
 import pg from 'pg';
-import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, type StoredPosition } from '../positions.ts';
 import type { CapturedTable } from '../relations.ts';
 import { qualified } from '../slot.ts';
