@@ -42,6 +42,8 @@ export interface SessionContext {
   /** Connected before `open`: connecting fenced any predecessor. */
   readonly writer: ChangeWriter;
   readonly offsets: OffsetsStore;
+  /** The capture's observer (`noopObserver` when it has none). */
+  readonly observer: CaptureObserver;
   /** Registers what the session opened: closed in reverse order when the session ends. */
   onClose(close: () => unknown): void;
 }

@@ -70,7 +70,13 @@ export async function captureSession(
         : { transactionTimeoutMs: connector.transactionTimeoutMs }),
     });
     closers.push(() => writer.disconnect());
-    const ctx: SessionContext = { signal, writer, offsets, onClose: (close) => closers.push(close) };
+    const ctx: SessionContext = {
+      signal,
+      writer,
+      offsets,
+      observer,
+      onClose: (close) => closers.push(close),
+    };
     session = await connector.open(ctx);
     const steps = planSession(session.facts);
     o.logger.debug('session plan', { facts: session.facts, steps });
@@ -181,12 +187,14 @@ const RESTARTABLE = new Set([
 ]);
 
 /**
- * Whether a new session may fix `err`, as far as any capture can tell: a `CdcError` that is
- * retriable or comes from a server, or a Kafka error kafkajs calls retriable. `undefined` for an
- * error that is no `CdcError` nor a Kafka error: the connector decides on its source's errors.
+ * Whether a new session may fix `err`: a `CdcError` that is retriable or comes from a server, a
+ * Kafka error kafkajs calls retriable, or what `sourceSays` of any other error (the connector's
+ * verdict on its source driver's errors). Restarting is always safe (it resumes from what Kafka
+ * committed), so every failure of a server is worth it; configuration, lost positions,
+ * fencing, refused schemas and bugs are not.
  */
-export function restartable(err: unknown): boolean | undefined {
+export function restartable(err: unknown, sourceSays: (err: unknown) => boolean): boolean {
   if (err instanceof CdcError) return err.retriable || RESTARTABLE.has(err.code);
   if (isRetriable(err) || isRetriableKafkaError(err)) return true;
-  return undefined;
+  return sourceSays(err);
 }

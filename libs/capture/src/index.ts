@@ -59,6 +59,7 @@ export {
   sendSignal,
   signalRecord,
 } from './signals.ts';
+export { SourceCapture } from './source-capture.ts';
 export { heldTopic, TablePauses, type TablePausesOptions } from './table-pauses.ts';
 export { type PreparedTopic, TopicSchemas, type TopicSchemasOptions } from './topic-schemas.ts';
 export { compileDocumentTransform, valueAt } from './transforms/document-transform.ts';

@@ -76,11 +76,10 @@ export class OffsetsStore {
   }
 
   private async readWhere<P>(match: (key: string) => boolean, label: string): Promise<Map<string, P>> {
-    const { admin, kafka, logger } = this.options;
+    const { admin, kafka, logger, readTimeoutMs, clock } = this.options;
     const found = new Map<string, P>();
     await readTopicToEnd(
       kafka,
-      admin,
       this.topic,
       (messages) => {
         for (const m of messages) {
@@ -94,11 +93,7 @@ export class OffsetsStore {
           found.set(key, stored.position);
         }
       },
-      {
-        label: `offsets topic ${this.topic}`,
-        ...(this.options.readTimeoutMs === undefined ? {} : { timeoutMs: this.options.readTimeoutMs }),
-        ...(this.options.clock === undefined ? {} : { clock: this.options.clock }),
-      },
+      { admin, label: `offsets topic ${this.topic}`, timeoutMs: readTimeoutMs, clock },
     );
     logger.debug('read stored positions', { keys: label, topic: this.topic, found: found.size });
     return found;

@@ -163,11 +163,9 @@ export class TablePauses {
 
   /** Base topic → the held records (as written to their own topic) of each table paused now. */
   private async readHeld(): Promise<Map<string, OutRecord[]>> {
-    const { admin, kafka } = this.o;
     const held = new Map<string, OutRecord[]>();
     await readTopicToEnd(
-      kafka,
-      admin,
+      this.o.kafka,
       this.topic,
       (messages) => {
         for (const m of messages) {
@@ -186,9 +184,10 @@ export class TablePauses {
         }
       },
       {
+        admin: this.o.admin,
         label: `the held topic ${this.topic}`,
-        ...(this.o.readTimeoutMs === undefined ? {} : { timeoutMs: this.o.readTimeoutMs }),
-        ...(this.o.clock === undefined ? {} : { clock: this.o.clock }),
+        timeoutMs: this.o.readTimeoutMs,
+        clock: this.o.clock,
       },
     );
     return held;

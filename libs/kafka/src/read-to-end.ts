@@ -4,8 +4,8 @@
  * how a capture reads back state it keeps on a compacted topic (its stored position, its paused
  * tables).
  *
- *   await readTopicToEnd(kafka, admin, 'cdc.offsets', (messages) => { for (const m of messages) … },
- *     { label: 'offsets topic cdc.offsets' });
+ *   await readTopicToEnd(kafka, 'cdc.offsets', (messages) => { for (const m of messages) … },
+ *     { admin, label: 'offsets topic cdc.offsets' });
  *
  * Fails (retriable `KAFKA_UNAVAILABLE`) when the end is not reached within `timeoutMs`: an old
  * transaction still open holds the last stable offset back until the broker aborts it.
@@ -15,12 +15,14 @@ import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { toCdcError } from './errors.ts';
 
 export interface ReadToEndOptions {
+  /** Finds the topic's end and deletes the one-off group after. */
+  admin: Admin;
   /** What is read, for errors and the group's name: `offsets topic cdc.offsets`. */
   label: string;
   /** How long reading may take before it fails (retriable), default 60 s. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Names the one-off group (default: the system clock). */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /**
@@ -29,12 +31,11 @@ export interface ReadToEndOptions {
  */
 export async function readTopicToEnd(
   kafka: Kafka,
-  admin: Admin,
   topic: string,
   onBatch: (messages: readonly KafkaMessage[], partition: number) => void,
   options: ReadToEndOptions,
 ): Promise<Map<number, bigint>> {
-  const { label } = options;
+  const { admin, label } = options;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const clock = options.clock ?? systemClock;
   const ends = new Map<number, bigint>();

@@ -13,98 +13,54 @@
 import type { AvroSerde } from '@cdc/avro';
 import {
   type CaptureOptions as BaseOptions,
-  type CaptureConnector,
   type ConnectorSession,
-  captureSession,
-  noopObserver,
-  RowGate,
   restartable,
-  runCapture,
   type SessionContext,
+  SourceCapture,
 } from '@cdc/capture';
 import { CdcError } from '@cdc/core';
 import type { MongoSource } from '@cdc/pipeline';
 import { DocumentTransforms } from './collections.ts';
 import { MongoSession } from './session.ts';
 import type { Snapshotter } from './snapshot/snapshotter.ts';
-import type { Streamer, StreamerStats } from './streaming/streamer.ts';
+import type { StreamerStats } from './streaming/streamer.ts';
 
 export interface CaptureOptions extends BaseOptions<MongoSource> {
   /** Built with `wrapUnions: true` (the inferred schemas' unions are written wrapped). */
   serde: AvroSerde;
 }
 
-export class MongoCapture implements CaptureConnector {
-  readonly connector = 'mongodb';
-  private readonly o: CaptureOptions;
-  /** The running session's streamer and snapshotter (for `stats`, `snapshotProgress`). */
-  streamer: Streamer | undefined;
+export class MongoCapture extends SourceCapture<MongoSource, CaptureOptions, StreamerStats> {
+  /** The running session's snapshotter (for `snapshotProgress`). */
   snapshotter: Snapshotter | undefined;
-
   /** Per-collection transforms; its gate remembers collections stopped by a rule across sessions. */
   readonly transforms: DocumentTransforms;
 
   constructor(options: CaptureOptions) {
-    this.o = options;
+    super(options, { service: 'capture-mongo', connector: 'mongodb', retriable: shouldRestart });
     this.transforms = new DocumentTransforms(
-      { tables: options.source.tables, maskSalt: options.source.maskSalt, source: options.source.name },
+      this.transformSpec,
       this.prefix,
-      new RowGate(
-        (options.observer ?? noopObserver).quality,
-        options.logger,
+      this.rowGate(
         (ns) =>
           `restart capture-mongo (\`cdc down; cdc up\`): the collection flows again; its held documents are listed by \`cdc quarantine list ${ns}\` — update them in MongoDB to capture them again, then \`cdc quarantine discard ${ns}\``,
       ),
     );
   }
 
-  get sourceName(): string {
-    return this.o.source.name;
-  }
-
-  get prefix(): string {
-    return this.o.source.topicPrefix ?? this.o.source.name;
-  }
-
-  get offsetsTopic(): string {
-    return this.o.source.offsetsTopic;
-  }
-
-  get transactionalId(): string {
-    return `capture-mongo-${this.o.source.name}`;
-  }
-
-  get stats(): StreamerStats | undefined {
-    return this.streamer?.stats;
-  }
-
   get snapshotProgress() {
     return this.snapshotter?.progress;
-  }
-
-  /** Runs sessions until `signal` aborts (resolves) or a failure a new session cannot fix (rejects). */
-  async run(signal: AbortSignal): Promise<void> {
-    await runCapture(this, this.o, signal);
-  }
-
-  /** One session, until `signal` aborts (resolves) or it fails (rejects, having stored nothing more). */
-  async attempt(signal: AbortSignal): Promise<void> {
-    await captureSession(this, this.o, signal);
   }
 
   open(ctx: SessionContext): Promise<ConnectorSession> {
     return MongoSession.open(this, this.o, ctx);
   }
-
-  retriable(err: unknown): boolean {
-    return shouldRestart(err);
-  }
 }
 
-/** Whether a new session may fix it (restarting is always safe: it resumes from what Kafka has). */
-export function shouldRestart(err: unknown): boolean {
-  const known = restartable(err);
-  if (known !== undefined) return known;
+/** Whether a new session may fix it: `restartable`, and of the driver's errors the network and resumable ones. */
+export const shouldRestart = (err: unknown): boolean => restartable(err, mongoTransientFailure);
+
+function mongoTransientFailure(err: unknown): boolean {
   const e = err as { name?: string; message?: string; errorLabels?: unknown };
   if (typeof e?.name === 'string' && /Mongo(Network|ServerSelection|NotConnected|Topology)/.test(e.name))
     return true;

@@ -11,9 +11,7 @@ import {
   type CaptureObserver,
   type ConnectorSession,
   type DiscardReason,
-  deadLetterTopic,
   type FailReason,
-  noopObserver,
   type SessionContext,
   type SessionFacts,
   type Signal,
@@ -100,7 +98,7 @@ export class MongoSession implements ConnectorSession {
       envelope: mongoEnvelopeSchema,
       atLeast: recordSizeConfig(source.maxRecordBytes),
     });
-    await topics.ensureTopic(deadLetterTopic(capture.prefix));
+    await topics.ensureTopic(capture.deadLetterTopic);
     const stored = await offsets.readAll<unknown>(captureId(source.name));
     const position = stored.get(captureId(source.name)) as StoredMongoPosition | undefined;
     const states = new Map<string, InferredSchemaState>();
@@ -154,7 +152,7 @@ export class MongoSession implements ConnectorSession {
   }
 
   private get observer(): CaptureObserver {
-    return this.p.o.observer ?? noopObserver;
+    return this.p.ctx.observer;
   }
 
   failure(why: FailReason): Error {
@@ -213,7 +211,7 @@ export class MongoSession implements ConnectorSession {
       position,
       parallelism: source.snapshotOptions.parallelism,
       batchSize: source.snapshotOptions.batchSize,
-      deadLetterTopic: deadLetterTopic(this.p.capture.prefix),
+      deadLetterTopic: this.p.capture.deadLetterTopic,
       maxRecordBytes: source.maxRecordBytes,
       observer: this.observer,
       logger,
@@ -249,7 +247,7 @@ export class MongoSession implements ConnectorSession {
       topics: this.p.topics,
       routes: this.p.routes,
       position,
-      deadLetterTopic: deadLetterTopic(this.p.capture.prefix),
+      deadLetterTopic: this.p.capture.deadLetterTopic,
       maxChangesPerTransaction: source.maxChangesPerTransaction,
       maxRecordBytes: source.maxRecordBytes,
       heartbeatIntervalMs: source.heartbeatIntervalMs,

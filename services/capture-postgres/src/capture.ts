@@ -13,19 +13,15 @@
 import type { AvroSerde } from '@cdc/avro';
 import {
   type CaptureOptions as BaseOptions,
-  type CaptureConnector,
   type ConnectorSession,
-  captureSession,
-  noopObserver,
-  RowGate,
   restartable,
-  runCapture,
   type SessionContext,
+  SourceCapture,
 } from '@cdc/capture';
 import { CdcError } from '@cdc/core';
 import type { PostgresSource } from '@cdc/pipeline';
 import { PostgresSession } from './session.ts';
-import type { Streamer } from './streaming/streamer.ts';
+import type { StreamerStats } from './streaming/streamer.ts';
 import { TableTransforms } from './streaming/table-transforms.ts';
 
 export interface CaptureOptions extends BaseOptions<PostgresSource> {
@@ -34,78 +30,28 @@ export interface CaptureOptions extends BaseOptions<PostgresSource> {
 
 export { pgConfig } from './session.ts';
 
-export class PostgresCapture implements CaptureConnector {
-  readonly connector = 'postgresql';
-  private readonly o: CaptureOptions;
-  /** The running session's streamer (for `stats`). */
-  streamer: Streamer | undefined;
+export class PostgresCapture extends SourceCapture<PostgresSource, CaptureOptions, StreamerStats> {
   /** Per-table transforms; its gate remembers tables stopped by a rule across sessions. */
   readonly transforms: TableTransforms;
 
   constructor(options: CaptureOptions) {
-    this.o = options;
-    const { source } = options;
-    this.transforms = new TableTransforms(
-      { tables: source.tables, maskSalt: source.maskSalt, source: source.name },
-      this.prefix,
-      new RowGate((options.observer ?? noopObserver).quality, options.logger),
-    );
-  }
-
-  get sourceName(): string {
-    return this.o.source.name;
-  }
-
-  get prefix(): string {
-    return this.o.source.topicPrefix ?? this.o.source.name;
-  }
-
-  get offsetsTopic(): string {
-    return this.o.source.offsetsTopic;
-  }
-
-  get transactionalId(): string {
-    return `capture-postgres-${this.o.source.name}`;
+    super(options, { service: 'capture-postgres', connector: 'postgresql', retriable: shouldRestart });
+    this.transforms = new TableTransforms(this.transformSpec, this.prefix, this.rowGate());
   }
 
   get transactionTimeoutMs(): number {
     return this.o.source.snapshotOptions.transactionTimeoutMs;
   }
 
-  get stats() {
-    return this.streamer?.stats;
-  }
-
-  /** Runs sessions until `signal` aborts (resolves) or a failure a new session cannot fix (rejects). */
-  async run(signal: AbortSignal): Promise<void> {
-    await runCapture(this, this.o, signal);
-  }
-
-  /**
-   * One session, until `signal` aborts (resolves), the work is done (`snapshot: initial_only`,
-   * resolves) or it fails (rejects, having acknowledged nothing beyond what Kafka committed).
-   */
-  async attempt(signal: AbortSignal): Promise<void> {
-    await captureSession(this, this.o, signal);
-  }
-
   open(ctx: SessionContext): Promise<ConnectorSession> {
     return PostgresSession.open(this, this.o, ctx);
   }
-
-  retriable(err: unknown): boolean {
-    return shouldRestart(err);
-  }
 }
 
-/**
- * Whether a new session may fix it. Restarting is always safe (it resumes from what Kafka
- * committed), so every failure of a server is worth it; configuration, lost positions,
- * fencing, refused schemas and bugs are not.
- */
-export function shouldRestart(err: unknown): boolean {
-  const known = restartable(err);
-  if (known !== undefined) return known;
+/** Whether a new session may fix it: `restartable`, and of `pg`'s errors the connection failures. */
+export const shouldRestart = (err: unknown): boolean => restartable(err, pgConnectionFailure);
+
+function pgConnectionFailure(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (typeof e?.code === 'string' && /^(E[A-Z]+|08...|57P0[1-3]|53300|40001|40P01)$/.test(e.code))
     return true;

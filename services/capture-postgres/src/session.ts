@@ -11,11 +11,11 @@ import {
   type CaptureObserver,
   type ConnectorSession,
   type DiscardReason,
-  deadLetterTopic,
   type FailReason,
-  noopObserver,
+  type History,
   type SessionContext,
   type SessionFacts,
+  type Signal,
   type SignalHandlers,
   type TablePauses,
   TopicSchemas,
@@ -75,17 +75,15 @@ export class PostgresSession implements ConnectorSession {
   private readonly p: PostgresParts;
 
   private constructor(parts: PostgresParts, stored: StoredPosition | undefined) {
-    this.p = parts;
-    const { o, catalog, slot } = parts;
-    this.stored = stored;
-    const { source } = o;
     this.facts = {
-      mode: source.snapshot,
+      mode: parts.o.source.snapshot,
       stored: stored ? { snapshotTaken: Boolean(stored.snapshot) } : null,
-      history: !slot.exists ? 'absent' : slot.walStatus === 'lost' ? 'lost' : slot.active ? 'in-use' : 'kept',
+      history: slotHistory(parts.slot),
     };
+    this.stored = stored;
+    this.p = parts;
     // Commands go into the WAL (control-signals.ts), so they act at one point of the stream.
-    const emit = (s: Parameters<typeof emitSignal>[2]) => emitSignal(catalog, source.name, s);
+    const emit = (s: Signal) => emitSignal(parts.catalog, parts.o.source.name, s);
     this.signals = { pause: emit, resume: emit, resync: emit };
   }
 
@@ -116,7 +114,7 @@ export class PostgresSession implements ConnectorSession {
   }
 
   private get observer(): CaptureObserver {
-    return this.p.o.observer ?? noopObserver;
+    return this.p.ctx.observer;
   }
 
   failure(why: FailReason): Error {
@@ -172,7 +170,7 @@ export class PostgresSession implements ConnectorSession {
     if (!exported) throw new Error('the initial snapshot needs a slot created with an exported snapshot');
     const { topics, capture } = this.p;
     // Where the snapshot dead-letters rows over maxRecordBytes.
-    await topics.ensureTopic(deadLetterTopic(capture.prefix));
+    await topics.ensureTopic(capture.deadLetterTopic);
     if (capture.transforms.configured)
       await topics.ensureTopic(capture.transforms.quarantineTopic, { 'cleanup.policy': 'compact' });
     try {
@@ -360,9 +358,17 @@ export class PostgresSession implements ConnectorSession {
       pending,
       state: current,
       resync: stored?.resync ?? [],
+      now: () => this.p.o.clock.now(),
       logger,
     });
   }
+}
+
+/** What the slot says of the history after the stored position. */
+function slotHistory(slot: SlotInfo): History {
+  if (!slot.exists) return 'absent';
+  if (slot.walStatus === 'lost') return 'lost';
+  return slot.active ? 'in-use' : 'kept';
 }
 
 /**
