@@ -1,6 +1,16 @@
 /**
  * @cdc/capture: what every capture service needs, whatever its source.
  *
+ * The runtime: a source is a `CaptureConnector` (usually a `SourceCapture`) whose sessions open
+ * with the facts `planSession` turns into steps (discard, start, snapshot, stream); the
+ * coordinator (`captureSession`, `runCapture`) walks them with the writer, offsets store, paused
+ * tables and signal channel every source shares; `captureMain` is a capture service's `main.ts`.
+ *
+ *   captureMain({ service: 'capture-postgres', kind: 'postgres', label: 'PostgreSQL',
+ *     create: (options) => new PostgresCapture(options) });
+ *
+ * The parts, for a connector's own steps:
+ *
  *   const offsets = new OffsetsStore({ kafka, admin, topic: 'cdc.offsets', logger });
  *   await offsets.ensureTopic();
  *   const writer = await ChangeWriter.connect(kafka, { transactionalId: 'capture-postgres-shop', logger });

@@ -25,6 +25,7 @@ import { recordSizeConfig } from '@cdc/kafka';
 import { type PostgresSource, postgresClientConfig } from '@cdc/pipeline';
 import pg from 'pg';
 import { authenticationError, type CaptureOptions, type PostgresCapture } from './capture.ts';
+import { openIncrementalSnapshot } from './incremental-setup.ts';
 import { PartitionWatcher } from './partitions.ts';
 import { ReplicationStream, sourceError } from './pgoutput/replication-stream.ts';
 import { captureId, type StoredPosition } from './positions.ts';
@@ -39,7 +40,7 @@ import {
   type SlotInfo,
   slotInfo,
 } from './slot.ts';
-import { IncrementalSnapshot } from './snapshot/incremental.ts';
+import type { IncrementalSnapshot } from './snapshot/incremental.ts';
 import { Snapshotter } from './snapshot/snapshotter.ts';
 import type { ToastFetcher } from './streaming/change-records.ts';
 import { emitSignal } from './streaming/control-signals.ts';
@@ -289,77 +290,21 @@ export class PostgresSession implements ConnectorSession {
       });
   }
 
-  /**
-   * Resync requests (`cdc verify --repair`; always listened to), and tables of the include
-   * list that no snapshot covered yet (added after the initial
-   * snapshot): snapshotted incrementally while streaming. Not with `snapshot: never`, nor
-   * without an initial snapshot, nor for `FOR ALL TABLES` (a new table streams from its
-   * creation on).
-   */
-  private async incrementalSnapshot(): Promise<IncrementalSnapshot> {
-    const { source, logger } = this.p.o;
-    const { stored } = this;
-    const { catalog: client, topics, config } = this.p;
-    const pending: string[] = [];
-    // The initial snapshot's keyed tables not finished yet: first, in their order.
-    const done = new Set(stored?.snapshot?.tables ?? []);
-    const initialTables = new Set((stored?.snapshot?.chunked ?? []).filter((t) => !done.has(t)));
-    pending.push(...initialTables);
-    if (stored?.snapshot && source.snapshot !== 'never' && source.include.length > 0) {
-      const covered = new Set(stored.snapshot.tables);
-      pending.push(
-        ...source.include.map(normaliseTable).filter((t) => !covered.has(t) && !initialTables.has(t)),
-      );
-    }
-    const current = stored?.incremental ?? null;
-    if (current && !current.resync && pending.includes(current.table)) {
-      pending.splice(pending.indexOf(current.table), 1);
-      pending.unshift(current.table);
-    }
-    if (pending.length > initialTables.size)
-      logger.info('tables added to the include list: incremental snapshot', {
-        tables: pending.filter((t) => !initialTables.has(t)),
-      });
-    // Reader connections for the initial snapshot's windows (one range each, at the same time).
-    const readers: pg.Client[] = [];
-    if (initialTables.size > 0) {
-      logger.info('snapshot of keyed tables in chunks', {
-        tables: [...initialTables],
-        readers: source.snapshotOptions.parallelism,
-        chunkRows: source.snapshotOptions.chunkRows,
-      });
-      this.p.ctx.onClose(async () => {
-        for (const r of readers.splice(0)) await r.end().catch(() => undefined);
-      });
-      for (let i = 0; i < source.snapshotOptions.parallelism; i++) {
-        const reader = new pg.Client(config);
-        reader.on('error', (err) => logger.warn('snapshot reader connection error', { err }));
-        await reader.connect();
-        readers.push(reader);
-      }
-    }
-    return new IncrementalSnapshot({
-      name: source.name,
-      db: source.connection.database,
-      prefix: this.p.capture.prefix,
-      client,
+  /** The incremental snapshot of this session (`incremental-setup.ts`). */
+  private incrementalSnapshot(): Promise<IncrementalSnapshot> {
+    const { capture, o, ctx, catalog, topics, config } = this.p;
+    return openIncrementalSnapshot({
+      source: o.source,
+      stored: this.stored,
+      prefix: capture.prefix,
+      transforms: capture.transforms,
+      catalog,
       topics,
-      transforms: this.p.capture.transforms,
-      chunkRows: source.snapshotOptions.incrementalChunkRows,
-      readers,
-      initialTables,
-      initialChunkRows: source.snapshotOptions.chunkRows,
-      onInitialDone: () => {
-        logger.info('initial snapshot finished: every keyed table is read');
-        for (const r of readers.splice(0)) r.end().catch(() => undefined);
-      },
-      onProgress: (table, done, estimated, rate) =>
-        this.observer.snapshotProgress(table, done, estimated, rate),
-      pending,
-      state: current,
-      resync: stored?.resync ?? [],
-      now: () => this.p.o.clock.now(),
-      logger,
+      config,
+      observer: ctx.observer,
+      logger: o.logger,
+      clock: o.clock,
+      onClose: ctx.onClose,
     });
   }
 }
@@ -408,8 +353,6 @@ function topicSchemas(
     atLeast: recordSizeConfig(source.maxRecordBytes),
   });
 }
-
-const normaliseTable = (t: string) => (t.includes('.') ? t : `public.${t}`);
 
 /** WAL the slot keeps (current LSN minus its restart LSN), in bytes; null without the slot. */
 async function slotWalRetained(client: pg.Client, slot: string): Promise<number | null> {

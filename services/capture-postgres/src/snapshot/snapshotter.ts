@@ -344,11 +344,18 @@ export class Snapshotter {
         table: `${captured.schema}.${captured.table}`,
         bytes: value.length,
       });
+      const error = recordTooLarge(captured, key, value.length, limit);
+      (this.o.observer ?? noopObserver).deadLettered({
+        subject: `table ${captured.schema}.${captured.table}`,
+        topic: prepared.topic,
+        reason: error.code,
+        message: error.message,
+      });
       return deadLetterRecord({
         topic: deadLetterTopic(this.o.prefix),
         sourceTopic: prepared.topic,
         changeId,
-        error: recordTooLarge(captured, key, value.length, limit),
+        error,
         payload: {
           table: `${captured.schema}.${captured.table}`,
           op: 'read',
