@@ -1,8 +1,8 @@
 /**
  * readTopicToEnd: what a capture reads back from its own compacted topics (the stored position,
  * the paused tables) — every committed record up to the end, never an aborted one, across
- * partitions, in a group that is not left behind; an open transaction that holds the end back
- * fails retriably with the time it waited.
+ * partitions, in a group that is not left behind, without waiting for a transaction still
+ * open; reading that takes too long fails retriably, naming what it read.
  */
 import { randomUUID } from 'node:crypto';
 import { isCdcError, ManualClock, noopLogger } from '@cdc/core';
@@ -90,16 +90,21 @@ describe('readTopicToEnd', () => {
     expect(seen).toEqual([]);
   });
 
-  it('fails retriably, naming what it read and the end, when an open transaction holds the end back', async () => {
+  it('is not held back by an open transaction: it reads what committed before it', async () => {
     const holder = await TransactionalProducer.connect(kafka, {
       transactionalId: `it-${run}-open`,
       logger: noopLogger,
       transactionTimeoutMs: 60_000,
     });
     let release: () => void = () => {};
+    let sent: () => void = () => {};
+    const written = new Promise<void>((r) => {
+      sent = r;
+    });
     const open = holder
       .transaction(async (tx) => {
         await tx.send({ topic, messages: [{ partition: 1, key: 'b', value: 'open' }] });
+        sent();
         await new Promise<void>((r) => {
           release = r;
         });
@@ -107,19 +112,35 @@ describe('readTopicToEnd', () => {
       })
       .catch(() => undefined);
     try {
-      const err = await readTopicToEnd(kafka, topic, () => {}, {
-        admin,
-        label: `test topic ${run}`,
-        timeoutMs: 3_000,
-      }).catch((e: unknown) => e);
-      expect(isCdcError(err) && err.code).toBe('KAFKA_UNAVAILABLE');
-      expect(isCdcError(err) && err.retriable).toBe(true);
-      expect((err as Error).message).toContain(`reading test topic ${run} took longer than 3000 ms`);
-      expect((err as Error).message).toContain('is an old transaction still open?');
+      await written;
+      const seen: string[] = [];
+      const started = Date.now();
+      await readTopicToEnd(
+        kafka,
+        topic,
+        (messages) => {
+          for (const m of messages) seen.push(m.value?.toString() ?? '');
+        },
+        { admin, label: `test topic ${run}`, timeoutMs: 20_000 },
+      );
+      expect(seen.sort()).toEqual(['committed-1', 'committed-2', 'committed-3']);
+      expect(Date.now() - started).toBeLessThan(20_000);
     } finally {
       release();
       await open;
       await holder.disconnect();
     }
+  });
+
+  it('fails retriably, naming what it reads and the end, when reading takes longer than allowed', async () => {
+    const err = await readTopicToEnd(kafka, topic, () => {}, {
+      admin,
+      label: `test topic ${run}`,
+      timeoutMs: 1,
+    }).catch((e: unknown) => e);
+    expect(isCdcError(err) && err.code).toBe('KAFKA_UNAVAILABLE');
+    expect(isCdcError(err) && err.retriable).toBe(true);
+    expect((err as Error).message).toContain(`reading test topic ${run} took longer than 1 ms`);
+    expect((err as Error).message).toContain('is an old transaction still open?');
   });
 });
