@@ -11,8 +11,8 @@
  * fences the previous instance and aborts its open transaction, which otherwise holds the
  * topic's last stable offset back until the broker's transaction timeout.
  */
-import { CdcError, type Logger } from '@cdc/core';
-import { type Admin, ensureTopics, type Kafka, toCdcError } from '@cdc/kafka';
+import type { Clock, Logger } from '@cdc/core';
+import { type Admin, ensureTopics, type Kafka, readTopicToEnd } from '@cdc/kafka';
 
 export interface OffsetsStoreOptions {
   kafka: Kafka;
@@ -21,6 +21,8 @@ export interface OffsetsStoreOptions {
   logger: Logger;
   /** How long `read` may take before it fails (retriable), default 60 s. */
   readTimeoutMs?: number;
+  /** Names the one-off reader group (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface OutRecord {
@@ -74,65 +76,25 @@ export class OffsetsStore {
   }
 
   private async readWhere<P>(match: (key: string) => boolean, label: string): Promise<Map<string, P>> {
-    const { admin, kafka, logger } = this.options;
+    const { admin, kafka, logger, readTimeoutMs, clock } = this.options;
     const found = new Map<string, P>();
-    let end: bigint;
-    try {
-      const offsets = await admin.fetchTopicOffsets(this.topic);
-      end = BigInt(offsets.find((o) => o.partition === 0)?.high ?? '0');
-    } catch (err) {
-      throw toCdcError(err, `reading the end of offsets topic ${this.topic}`);
-    }
-    if (end === 0n) return found;
-    const consumer = kafka.consumer({
-      groupId: `cdc-offsets-reader-${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${Date.now()}`,
-      readUncommitted: false,
-      maxWaitTimeInMs: 200,
-    });
-    const timeoutMs = this.options.readTimeoutMs ?? 60_000;
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new CdcError(
-                'KAFKA_UNAVAILABLE',
-                `reading offsets topic ${this.topic} took longer than ${timeoutMs} ms (end offset ${end}); is an old transaction still open?`,
-                { retriable: true, context: { topic: this.topic } },
-              ),
-            ),
-          timeoutMs,
-        );
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatch: async ({ batch }) => {
-              for (const m of batch.messages) {
-                const key = m.key?.toString();
-                if (key === undefined || !match(key)) continue;
-                if (m.value === null) {
-                  found.delete(key);
-                  continue;
-                }
-                const stored = JSON.parse(m.value.toString()) as StoredValue<P>;
-                found.set(key, stored.position);
-              }
-              const last = BigInt(batch.lastOffset());
-              if (last + 1n >= end) {
-                clearTimeout(timer);
-                resolve();
-              }
-            },
-          })
-          .catch(reject);
-      });
-    } catch (err) {
-      throw toCdcError(err, `reading offsets topic ${this.topic}`);
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-    }
+    await readTopicToEnd(
+      kafka,
+      this.topic,
+      (messages) => {
+        for (const m of messages) {
+          const key = m.key?.toString();
+          if (key === undefined || !match(key)) continue;
+          if (m.value === null) {
+            found.delete(key);
+            continue;
+          }
+          const stored = JSON.parse(m.value.toString()) as StoredValue<P>;
+          found.set(key, stored.position);
+        }
+      },
+      { admin, label: `offsets topic ${this.topic}`, timeoutMs: readTimeoutMs, clock },
+    );
     logger.debug('read stored positions', { keys: label, topic: this.topic, found: found.size });
     return found;
   }

@@ -14,8 +14,8 @@
  * The capture decides where a pause or resume sits in its stream (PostgreSQL: a logical message
  * in the WAL, so the command is ordered with the data) and calls `pause`/`resume` there.
  */
-import { heldTopic, type Logger } from '@cdc/core';
-import { type Admin, ensureTopics, type Kafka, toCdcError } from '@cdc/kafka';
+import { type Clock, heldTopic, type Logger } from '@cdc/core';
+import { type Admin, ensureTopics, type Kafka, readTopicToEnd, toCdcError } from '@cdc/kafka';
 import type { OutRecord } from './offsets-store.ts';
 
 const KIND = 'cdc-held-kind';
@@ -30,6 +30,8 @@ export interface TablePausesOptions {
   logger: Logger;
   /** How long reading the held topic may take before it fails (retriable), default 60 s. */
   readTimeoutMs?: number;
+  /** Names the one-off reader group (default: the system clock). */
+  clock?: Clock;
 }
 
 /**
@@ -149,7 +151,7 @@ export class TablePauses {
     return { topic: this.topic, key: baseTopic, value: null, partition: 0, headers: { [KIND]: kind } };
   }
 
-  /** Base topic → the held records (as written to their own topic) of each table paused now. */
+  /** The held topic's end offset. */
   private async endOffset(): Promise<bigint> {
     try {
       const offsets = await this.o.admin.fetchTopicOffsets(this.topic);
@@ -159,59 +161,35 @@ export class TablePauses {
     }
   }
 
+  /** Base topic → the held records (as written to their own topic) of each table paused now. */
   private async readHeld(): Promise<Map<string, OutRecord[]>> {
-    const { admin, kafka } = this.o;
     const held = new Map<string, OutRecord[]>();
-    const end = await this.endOffset();
-    if (end === 0n) return held;
-    const groupId = `cdc-held-reader-${this.o.prefix.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${Date.now()}`;
-    const consumer = kafka.consumer({
-      groupId,
-      readUncommitted: false,
-      maxWaitTimeInMs: 200,
-    });
-    const timeoutMs = this.o.readTimeoutMs ?? 60_000;
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`reading took longer than ${timeoutMs} ms (end offset ${end})`)),
-          timeoutMs,
-        );
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatch: async ({ batch }) => {
-              for (const m of batch.messages) {
-                const headers: Record<string, string> = {};
-                for (const [k, v] of Object.entries(m.headers ?? {}))
-                  if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
-                const kind = headers[KIND];
-                if (kind === 'pause') held.set(m.key?.toString() ?? '', []);
-                else if (kind === 'resume') held.delete(m.key?.toString() ?? '');
-                else if (kind === 'record') {
-                  const target = headers[HELD_TOPIC] ?? '';
-                  for (const [base, list] of held)
-                    if (isTopicOf(target, base))
-                      list.push(unheld({ topic: this.topic, key: m.key, value: m.value, headers }));
-                }
-              }
-              if (BigInt(batch.lastOffset()) + 1n >= end) {
-                clearTimeout(timer);
-                resolve();
-              }
-            },
-          })
-          .catch(reject);
-      });
-    } catch (err) {
-      throw toCdcError(err, `reading the held topic ${this.topic}`);
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-      // A one-off reader: its group is not left behind.
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-    }
+    await readTopicToEnd(
+      this.o.kafka,
+      this.topic,
+      (messages) => {
+        for (const m of messages) {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(m.headers ?? {}))
+            if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+          const kind = headers[KIND];
+          if (kind === 'pause') held.set(m.key?.toString() ?? '', []);
+          else if (kind === 'resume') held.delete(m.key?.toString() ?? '');
+          else if (kind === 'record') {
+            const target = headers[HELD_TOPIC] ?? '';
+            for (const [base, list] of held)
+              if (isTopicOf(target, base))
+                list.push(unheld({ topic: this.topic, key: m.key, value: m.value, headers }));
+          }
+        }
+      },
+      {
+        admin: this.o.admin,
+        label: `the held topic ${this.topic}`,
+        timeoutMs: this.o.readTimeoutMs,
+        clock: this.o.clock,
+      },
+    );
     return held;
   }
 }

@@ -19,6 +19,7 @@ export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
 export { drained, groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
 export { isFencedError, isRetriableKafkaError, RETRIABLE_BROKER_ERRORS, toCdcError } from './errors.ts';
+export { type ReadToEndOptions, readTopicToEnd } from './read-to-end.ts';
 export { sendSlices } from './send-slices.ts';
 export {
   createIdempotentProducer,

@@ -14,7 +14,7 @@
  * rule, the value that broke it (`(masked)` for a masked or excluded column), so nothing the
  * pipeline file hides reaches Kafka through the quarantine either.
  */
-import { CdcError, type Logger, stableJson } from '@cdc/core';
+import { CdcError, type Clock, type Logger, stableJson, systemClock } from '@cdc/core';
 import type { OutRecord } from '../offsets-store.ts';
 import type { Violation } from './rules.ts';
 import type { CompiledTransform } from './table-transform.ts';
@@ -74,9 +74,16 @@ export class RowGate {
   /** Per table, the keys (stable JSON) quarantined since start and not resolved since. */
   private readonly held = new Map<string, Set<string>>();
 
-  /** `fix`: what the operator does after fixing the row (default: replay the table's quarantine). */
-  constructor(observer: QualityObserver, logger: Logger, fix?: (table: string) => string) {
+  /** How old a table's last change is (`freshness` rules). */
+  private readonly clock: Clock;
+
+  /**
+   * `fix`: what the operator does after fixing the row (default: replay the table's
+   * quarantine); `clock`: what `freshness` rules measure against (default: the system clock).
+   */
+  constructor(observer: QualityObserver, logger: Logger, fix?: (table: string) => string, clock?: Clock) {
     this.observer = observer;
+    this.clock = clock ?? systemClock;
     this.logger = logger;
     this.fix = fix ?? ((table) => `run \`cdc quarantine replay ${table}\``);
   }
@@ -97,7 +104,7 @@ export class RowGate {
    * Watches the `freshness` rules of `t` (from now on: the capture describes a table when it
    * snapshots it or first streams a change of it). Checked every few seconds, or by `checkFreshness`.
    */
-  watch(t: GateTransform, nowMs = Date.now()): void {
+  watch(t: GateTransform, nowMs = this.clock.now()): void {
     if (t.freshness.length === 0 || this.watched.has(t.table)) return;
     this.watched.set(t.table, { rules: t.freshness, lastChangeMs: nowMs, stale: new Set() });
     if (!this.timer) {
@@ -108,7 +115,7 @@ export class RowGate {
   }
 
   /** Reports every watched table whose last change is older than a `freshness` rule allows. */
-  checkFreshness(nowMs = Date.now()): void {
+  checkFreshness(nowMs = this.clock.now()): void {
     for (const [table, w] of this.watched) {
       for (const rule of w.rules) {
         if (nowMs - w.lastChangeMs <= rule.maxAgeMs || w.stale.has(rule.name)) continue;
@@ -138,7 +145,7 @@ export class RowGate {
     t: GateTransform,
     row: Record<string, unknown>,
     key: Record<string, unknown> | null,
-    nowMs = Date.now(),
+    nowMs = this.clock.now(),
   ): GateResult {
     if (!t.active) return { kind: 'write', row };
     if (t.freshness.length > 0) this.touched(t, nowMs);

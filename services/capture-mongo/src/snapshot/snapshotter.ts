@@ -17,12 +17,20 @@
  * in `progress`.
  */
 import { mongoKey } from '@cdc/avro';
-import { type ChangeWriter, deadLetterReason, type OffsetsStore, type OutRecord } from '@cdc/capture';
+import {
+  type CaptureObserver,
+  type ChangeWriter,
+  countByTopic,
+  deadLetterReason,
+  noopObserver,
+  type OffsetsStore,
+  type OutRecord,
+  withHeaders,
+} from '@cdc/capture';
 import { type Clock, type Logger, snapshotChangeId } from '@cdc/core';
 import type { Document, MongoClient } from 'mongodb';
 import { encodeChange, type RecordContext } from '../change-records.ts';
 import type { CollectionRoutes } from '../collections.ts';
-import { type CaptureObserver, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, type StoredMongoPosition, splitNamespace } from '../position.ts';
 import { idsAfter, idText, parseId } from './id-order.ts';
 
@@ -140,7 +148,7 @@ export class Snapshotter {
         throw err;
       }
       states.committed();
-      observer.committed(records, null);
+      observer.committed(countByTopic(records), null);
     };
     const p = this.commitChain.then(run);
     this.commitChain = p.catch(() => undefined);
@@ -231,11 +239,12 @@ export class Snapshotter {
       );
       if (encoded.deadLettered) {
         progress.deadLetters++;
-        this.o.observer?.deadLettered(
-          route.baseTopic,
-          deadLetterReason(encoded.records).code,
-          deadLetterReason(encoded.records).message,
-        );
+        this.o.observer?.deadLettered({
+          subject: `collection of ${route.baseTopic}`,
+          topic: route.baseTopic,
+          reason: deadLetterReason(encoded.records).code,
+          message: deadLetterReason(encoded.records).message,
+        });
       }
       for (const r of encoded.records) {
         records.push(r);

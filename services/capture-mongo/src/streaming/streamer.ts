@@ -13,18 +13,21 @@
  * the stream's token (the stream reopens after it). Other DDL events only move the token.
  */
 import {
+  type CaptureObserver,
   type ChangeWriter,
+  countByTopic,
   deadLetterReason,
+  noopObserver,
   type OffsetsStore,
   type OutRecord,
   type TablePauses,
   type TopicSchemas,
+  withHeaders,
 } from '@cdc/capture';
 import { CdcError, type Clock, type Logger, mongoChangeId } from '@cdc/core';
 import type { ChangeStreamDocument } from 'mongodb';
 import { encodeChange, eventInput, type RecordContext, truncateRecords } from '../change-records.ts';
 import type { CollectionRoutes } from '../collections.ts';
-import { type CaptureObserver, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, includes, operationTimeOf, type StoredMongoPosition } from '../position.ts';
 import type { ChangeStreams } from './change-streams.ts';
 import type { ControlCommands } from './control-commands.ts';
@@ -187,11 +190,12 @@ export class Streamer {
         this.lastSourceTsMs = input.tsMs;
         if (encoded.deadLettered) {
           this.stats.deadLetters++;
-          this.observer.deadLettered(
-            route.baseTopic,
-            deadLetterReason(encoded.records).code,
-            deadLetterReason(encoded.records).message,
-          );
+          this.observer.deadLettered({
+            subject: `collection of ${route.baseTopic}`,
+            topic: route.baseTopic,
+            reason: deadLetterReason(encoded.records).code,
+            message: deadLetterReason(encoded.records).message,
+          });
           this.o.logger.warn('change sent to the dead-letter topic', {
             collection: ns,
             operationType: event.operationType,
@@ -273,7 +277,7 @@ export class Streamer {
       throw err;
     }
     states.committed();
-    this.observer.committed(records, this.lastSourceTsMs);
+    this.observer.committed(countByTopic(records), this.lastSourceTsMs);
     this.lastSourceTsMs = null;
     this.buffer = [];
     this.bufferBytes = 0;

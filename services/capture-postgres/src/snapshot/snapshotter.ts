@@ -20,18 +20,21 @@
  */
 import { type PgTextValue, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import {
+  type CaptureObserver,
   type ChangeWriter,
+  countByTopic,
   deadLetterRecord,
   deadLetterTopic,
+  noopObserver,
   type OffsetsStore,
   type OutRecord,
   type TopicSchemas,
   type WriteScope,
+  withHeaders,
 } from '@cdc/capture';
 import type { Clock, Logger } from '@cdc/core';
 import type { RecordHeaders } from '@cdc/telemetry';
 import pg from 'pg';
-import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
 import { captureId, type StoredPosition } from '../positions.ts';
 import type { CapturedTable } from '../relations.ts';
 import { qualified } from '../slot.ts';
@@ -341,11 +344,18 @@ export class Snapshotter {
         table: `${captured.schema}.${captured.table}`,
         bytes: value.length,
       });
+      const error = recordTooLarge(captured, key, value.length, limit);
+      (this.o.observer ?? noopObserver).deadLettered({
+        subject: `table ${captured.schema}.${captured.table}`,
+        topic: prepared.topic,
+        reason: error.code,
+        message: error.message,
+      });
       return deadLetterRecord({
         topic: deadLetterTopic(this.o.prefix),
         sourceTopic: prepared.topic,
         changeId,
-        error: recordTooLarge(captured, key, value.length, limit),
+        error,
         payload: {
           table: `${captured.schema}.${captured.table}`,
           op: 'read',

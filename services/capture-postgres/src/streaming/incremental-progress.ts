@@ -6,7 +6,7 @@
  * PostgreSQL's (`pg_class.reltuples`); once the table's last chunk is written, done = estimated.
  */
 import type { PgQueryable } from '@cdc/avro';
-import type { CaptureObserver } from '../observer.ts';
+import type { CaptureObserver } from '@cdc/capture';
 import type { IncrementalState } from '../snapshot/incremental.ts';
 
 export class IncrementalProgress {

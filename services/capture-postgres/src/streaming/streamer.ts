@@ -19,17 +19,20 @@
 import type { PgQueryable } from '@cdc/avro';
 import { pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import {
+  type CaptureObserver,
   type ChangeWriter,
+  countByTopic,
   deadLetterRecord,
   type GateResult,
+  noopObserver,
   type OffsetsStore,
   type OutRecord,
   type TablePauses,
   type TopicSchemas,
+  withHeaders,
 } from '@cdc/capture';
 import { CdcError, type Clock, formatLsn, isCdcError, type Logger, topicFor } from '@cdc/core';
 import type pg from 'pg';
-import { type CaptureObserver, countByTopic, noopObserver, withHeaders } from '../observer.ts';
 import { publishedViaAncestor } from '../partitions.ts';
 import type { LogicalMessage, PgoutputMessage, TupleValue } from '../pgoutput/decoder.ts';
 import type { ReplicationStream } from '../pgoutput/replication-stream.ts';
@@ -526,12 +529,12 @@ export class Streamer {
       if (!isCdcError(err) || (err.code !== 'POISON_RECORD' && err.code !== 'SERDE_FAILED')) throw err;
       this.stats.deadLetters++;
       this.o.logger.warn('change sent to the dead-letter topic', { err, topic: route.prepared.topic });
-      (this.o.observer ?? noopObserver).deadLettered(
-        `${route.captured.schema}.${route.captured.table}`,
-        route.prepared.topic,
-        err.code,
-        err.message,
-      );
+      (this.o.observer ?? noopObserver).deadLettered({
+        subject: `table ${route.captured.schema}.${route.captured.table}`,
+        topic: route.prepared.topic,
+        reason: err.code,
+        message: err.message,
+      });
       return [
         deadLetterRecord({
           topic: this.deadLetterTopic,

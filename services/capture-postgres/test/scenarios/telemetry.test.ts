@@ -1,8 +1,9 @@
 /**
  * telemetry: the service (a child process, as deployed) serves /healthz, /readyz and /metrics
  * on its telemetry port, is ready once it streams, exports records out, committed
- * transactions, the snapshot's progress and the slot's retained WAL, and puts the trace
- * context of each Kafka transaction into its records' headers.
+ * transactions, the snapshot's progress, the slot's retained WAL and the dead letters of the
+ * snapshot and of the stream alike (`cdc_dead_letter_total`, as capture-mongo counts them), and
+ * puts the trace context of each Kafka transaction into its records' headers.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,8 +37,13 @@ describe('telemetry', () => {
     const db = await connectPg();
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v text)`);
     await db.query(`INSERT INTO ${table} SELECT g, 'v' FROM generate_series(1, 20) g`);
+    // A row over maxRecordBytes in the snapshot, another in the stream: both dead-lettered.
+    await db.query(`INSERT INTO ${table} VALUES (1001, repeat('x', 100000))`);
     const log = join(tmpdir(), `${s.name}.log`);
-    const child = spawnCapture(s.source({ include: [table], heartbeatIntervalMs: 500 }), log);
+    const child = spawnCapture(
+      s.source({ include: [table], heartbeatIntervalMs: 500, maxRecordBytes: 65_536 }),
+      log,
+    );
     try {
       let url = '';
       await waitFor('the telemetry listener logged', 30_000, () => {
@@ -51,6 +57,7 @@ describe('telemetry', () => {
       await waitStreaming(s);
       await waitFor('ready', 30_000, async () => (await fetch(`${url}/readyz`)).status === 200);
       await db.query(`INSERT INTO ${table} SELECT g, 'v' FROM generate_series(21, 30) g`);
+      await db.query(`INSERT INTO ${table} VALUES (1002, repeat('y', 100000))`);
       const got = await consume([s.topicOf(table)], { expected: 30, settleMs: 500 });
       expect(got.length).toBe(30);
       // W3C trace context on every record; the ten streamed rows came in one or a few transactions.
@@ -61,15 +68,25 @@ describe('telemetry', () => {
       let metrics = '';
       await waitFor('metrics exported', 30_000, async () => {
         metrics = await (await fetch(`${url}/metrics`)).text();
-        return metrics.includes('cdc_slot_wal_retained_bytes') && metrics.includes('cdc_records_out_total');
+        return (
+          metrics.includes('cdc_slot_wal_retained_bytes') &&
+          metrics.includes('cdc_records_out_total') &&
+          metrics.includes('cdc_dead_letter_total')
+        );
       });
       const value = (name: string, label: string) => {
         const line = metrics.split('\n').find((l) => l.startsWith(name) && l.includes(label));
         return line ? Number(line.split(' ').at(-1)) : undefined;
       };
       expect(value('cdc_records_out_total', `topic="${topic}"`)).toBe(30);
+      // One from the snapshot, one from the stream.
+      await waitFor('both dead letters counted', 30_000, async () => {
+        metrics = await (await fetch(`${url}/metrics`)).text();
+        return value('cdc_dead_letter_total', `topic="${topic}"`) === 2;
+      });
       expect(value('cdc_transactions_total', 'outcome="commit"')).toBeGreaterThanOrEqual(2);
-      expect(value('cdc_snapshot_rows_done', `table="public.${table}"`)).toBe(20);
+      // The snapshot read 21 rows: 20 written to the topic, 1 dead-lettered.
+      expect(value('cdc_snapshot_rows_done', `table="public.${table}"`)).toBe(21);
       expect(value('cdc_slot_wal_retained_bytes', `slot="${s.slot}"`)).toBeGreaterThanOrEqual(0);
     } finally {
       child.kill('SIGTERM');

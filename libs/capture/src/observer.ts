@@ -1,12 +1,14 @@
 /**
- * What the capture reports while it runs: snapshot progress, commits and aborts, the slot's
- * retained WAL, errors, whether it streams, and a span around every Kafka transaction whose
- * trace context goes into the records' headers. `main.ts` connects it to `@cdc/telemetry`
- * (`telemetryObserver`); without it nothing is reported (`noopObserver`).
+ * What a capture reports while it runs, whatever its source: snapshot progress, records written
+ * per topic and Kafka transactions by outcome, records per transaction, the age of the last
+ * change written (capture lag), dead letters, the source's retained history, errors, whether
+ * it runs, and a span around every Kafka transaction whose trace context goes into the records'
+ * headers (the processor and the sink continue it). `captureMain` connects it to
+ * `@cdc/telemetry` (`telemetryObserver`); without it nothing is reported (`noopObserver`).
  */
-import { noopQualityObserver, type OutRecord, type QualityObserver } from '@cdc/capture';
-import { isCdcError } from '@cdc/core';
+import { type Clock, isCdcError, systemClock } from '@cdc/core';
 import {
+  type DeadLetterEvent,
   deadLetterReporter,
   injectTraceContext,
   qualityReporter,
@@ -15,9 +17,11 @@ import {
   type Telemetry,
   withSpan,
 } from '@cdc/telemetry';
+import type { OutRecord } from './offsets-store.ts';
+import { noopQualityObserver, type QualityObserver } from './transforms/row-gate.ts';
 
 export interface CaptureObserver {
-  /** Snapshot progress of a table; `rate` (rows/s) and `etaSeconds` when known. */
+  /** Snapshot progress of a table or collection; `rate` (rows/s) and `etaSeconds` when known. */
   snapshotProgress(
     table: string,
     rowsDone: number,
@@ -30,15 +34,17 @@ export interface CaptureObserver {
    */
   transaction<T>(name: string, write: (headers: RecordHeaders | undefined) => Promise<T>): Promise<T>;
   /**
-   * A Kafka transaction committed `perTopic` records (`countByTopic`); `sourceTsMs`: commit
-   * time of its last source change (null for a snapshot).
+   * A Kafka transaction committed `perTopic` records (`countByTopic`); `sourceTsMs`: the source
+   * time of its last change (null for a snapshot batch or a position-only commit).
    */
   committed(perTopic: ReadonlyMap<string, number>, sourceTsMs: number | null): void;
   aborted(): void;
-  /** A change of `table` went to the dead-letter topic instead of `topic`. */
-  deadLettered(table: string, topic: string, reason: string, message: string): void;
+  /** A change went to the dead-letter topic instead of `topic` (`subject`: `table public.orders`). */
+  deadLettered(event: DeadLetterEvent): void;
+  /** Bytes of history the source keeps for the capture (PostgreSQL: the slot's retained WAL). */
   slotWalRetained(bytes: number): void;
-  streaming(active: boolean): void;
+  /** Snapshotting or streaming (true), or between sessions (false), with what it does or why not. */
+  running(active: boolean, detail: string): void;
   error(err: unknown): void;
   /** Per-table transforms: rows passed, filtered, quarantined; broken rules; tables stopped by a rule. */
   readonly quality: QualityObserver;
@@ -51,7 +57,7 @@ export const noopObserver: CaptureObserver = {
   aborted: () => {},
   deadLettered: () => {},
   slotWalRetained: () => {},
-  streaming: () => {},
+  running: () => {},
   error: () => {},
   quality: noopQualityObserver,
 };
@@ -72,12 +78,24 @@ export function withHeaders(records: OutRecord[], headers: RecordHeaders | undef
   return records.map((r) => ({ ...r, headers: r.headers ? { ...r.headers, ...h } : h }));
 }
 
-export function telemetryObserver(
-  telemetry: Telemetry,
-  options: { source: string; slot: string; ready: ReadinessFlag; deadLetterTopic: string },
-): CaptureObserver {
+export interface TelemetryObserverOptions {
+  /** The source's name (the metrics' `source` label). */
+  source: string;
+  ready: ReadinessFlag;
+  deadLetterTopic: string;
+  /** Topics whose records are no data (the offsets topic's state records): not counted. */
+  uncounted?: readonly string[];
+  /** The `slot` label of the retained-history gauge (PostgreSQL's slot name). */
+  slot?: string;
+  /** What capture lag is measured against (default: the system clock). */
+  clock?: Clock;
+}
+
+export function telemetryObserver(telemetry: Telemetry, options: TelemetryObserverOptions): CaptureObserver {
   const { metrics, tracer } = telemetry;
-  const { source, slot, ready } = options;
+  const { source, ready } = options;
+  const clock = options.clock ?? systemClock;
+  const uncounted = new Set(options.uncounted ?? []);
   const report = deadLetterReporter(telemetry, options.deadLetterTopic);
   return {
     snapshotProgress(table, rowsDone, rowsEstimated, rate) {
@@ -93,27 +111,28 @@ export function telemetryObserver(
     committed(perTopic, sourceTsMs) {
       let total = 0;
       for (const [topic, n] of perTopic) {
+        if (uncounted.has(topic)) continue;
         metrics.recordsOut.add(n, { stage: 'capture', topic });
         total += n;
       }
-      metrics.batchSize.record(total, { stage: 'capture' });
+      if (total > 0) metrics.batchSize.record(total, { stage: 'capture' });
       metrics.transactions.add(1, { stage: 'capture', outcome: 'commit' });
       if (sourceTsMs !== null)
-        metrics.captureLag.set(Math.max(0, (Date.now() - sourceTsMs) / 1000), { source });
+        metrics.captureLag.set(Math.max(0, (clock.now() - sourceTsMs) / 1000), { source });
     },
     aborted() {
       metrics.transactions.add(1, { stage: 'capture', outcome: 'abort' });
     },
-    deadLettered(table, topic, reason, message) {
-      report({ subject: `table ${table}`, topic, reason, message });
+    deadLettered(event) {
+      report(event);
     },
     slotWalRetained(bytes) {
-      metrics.slotWalRetained.set(bytes, { slot });
+      metrics.slotWalRetained.set(bytes, { slot: options.slot ?? source });
     },
-    streaming(active) {
-      ready.set(active, active ? 'streaming' : 'reconnecting');
-      if (!active) return;
-      metrics.captureLag.set(0, { source });
+    running(active, detail) {
+      ready.set(active, detail);
+      // Streaming again: nothing is behind until the first commit says otherwise.
+      if (active && detail === 'streaming') metrics.captureLag.set(0, { source });
     },
     error(err) {
       metrics.errors.add(1, { stage: 'capture', code: isCdcError(err) ? err.code : 'UNKNOWN' });
