@@ -68,7 +68,16 @@ runService({
           name: `rebuild ${rebuildName}`,
           attempt: async () => {
             await rebuildTable(
-              { kafka, registry, transport, tables, options: section.sink, logger },
+              {
+                kafka,
+                registry,
+                transport,
+                tables,
+                options: section.sink,
+                logger,
+                clock,
+                known: knownTopics(pipeline),
+              },
               rebuildName,
             );
           },
