@@ -31,6 +31,7 @@ export {
 } from './cdc-command.ts';
 export { type DropOptions, dropScenario, scenarioKafka } from './drop-scenario.ts';
 export { freePort } from './free-port.ts';
+export { type ReadRecord, readTopic } from './read-topic.ts';
 export { type ScenarioPipelineOptions, scenarioPipeline } from './scenario-pipeline.ts';
 export { createSourceDatabase, pgOwner, pgSuperuser, withClient } from './source-databases.ts';
 export { kafkaSocketFactory, TcpProxy } from './tcp-proxy.ts';

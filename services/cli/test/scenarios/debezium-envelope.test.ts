@@ -14,13 +14,13 @@ import {
   dropScenario,
   freePort,
   pgOwner,
+  readTopic,
   scenarioFiles,
   scenarioKafka,
   scenarioPipeline,
 } from '@cdc/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
-import { readTopic } from '../../../processor/test/read-topic.ts';
 
 const ep = localEndpoints();
 const id = `dbz_${process.pid}_${Date.now().toString(36)}`;

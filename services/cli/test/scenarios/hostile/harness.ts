@@ -26,12 +26,11 @@ import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
 import { createJsonLogger, tableNameForTopic, topicFor } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
-import { freePort } from '@cdc/testkit';
+import { freePort, type ReadRecord, readTopic } from '@cdc/testkit';
 import { type Db, MongoClient } from 'mongodb';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { localEndpoints } from '../../../../../infra/local/src/endpoints.ts';
-import { type ReadRecord, readTopic } from '../../../../processor/test/read-topic.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../../..');
 const ep = localEndpoints();
