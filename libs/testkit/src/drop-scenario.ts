@@ -58,3 +58,19 @@ export async function dropScenario(id: string, options: DropOptions = {}): Promi
     await admin.disconnect();
   }
 }
+
+/**
+ * A scenario's `afterAll`: stops the pipeline (`cdc down`, when it has one), drops what the
+ * scenario made (errors ignored: a cleanup must not hide the test's own failure), and removes
+ * its directory.
+ */
+export async function tearDownScenario(options: {
+  id: string;
+  files: { remove(): void };
+  cdc?: (...args: string[]) => unknown;
+  drop?: DropOptions;
+}): Promise<void> {
+  await options.cdc?.('down');
+  await dropScenario(options.id, options.drop).catch(() => undefined);
+  options.files.remove();
+}

@@ -17,7 +17,7 @@
  *     await createSourceDatabase(id, (db) => db.query('CREATE TABLE public.t (id int PRIMARY KEY)'));
  *     writeFileSync(files.config, scenarioPipeline({ id, dir: files.dir, httpPort, database: 'nt', sinkTopics: `^${id}\\.` }));
  *   });
- *   afterAll(async () => { cdc('down'); await dropScenario(id).catch(() => undefined); files.remove(); });
+ *   afterAll(() => tearDownScenario({ id, files, cdc }), 120_000);
  */
 export {
   buildPackages,
@@ -29,7 +29,7 @@ export {
   type ScenarioFiles,
   scenarioFiles,
 } from './cdc-command.ts';
-export { type DropOptions, dropScenario, scenarioKafka } from './drop-scenario.ts';
+export { type DropOptions, dropScenario, scenarioKafka, tearDownScenario } from './drop-scenario.ts';
 export { freePort } from './free-port.ts';
 export { type ReadRecord, readTopic } from './read-topic.ts';
 export { type ScenarioPipelineOptions, scenarioPipeline } from './scenario-pipeline.ts';

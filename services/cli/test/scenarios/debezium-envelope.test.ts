@@ -18,6 +18,7 @@ import {
   scenarioFiles,
   scenarioKafka,
   scenarioPipeline,
+  tearDownScenario,
 } from '@cdc/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
@@ -58,11 +59,7 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-afterAll(async () => {
-  cdc('down');
-  await dropAll().catch(() => undefined);
-  files.remove();
-}, 120_000);
+afterAll(() => tearDownScenario({ id, files, cdc }), 120_000);
 
 it('writes Debezium envelopes that a Debezium consumer reads and the sink applies exactly', {
   timeout: 240_000,

@@ -21,6 +21,7 @@ import {
   pgOwner,
   scenarioFiles,
   scenarioPipeline,
+  tearDownScenario,
 } from '@cdc/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -77,11 +78,7 @@ beforeAll(async () => {
   );
 }, 180_000);
 
-afterAll(async () => {
-  cdc('down');
-  await dropAll().catch(() => undefined);
-  files.remove();
-}, 120_000);
+afterAll(() => tearDownScenario({ id, files, cdc, drop: { slot: 'drop-if-inactive' } }), 120_000);
 
 it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: resumed, verify passes, each snapshot row once`, {
   timeout: SCALE * 300_000,

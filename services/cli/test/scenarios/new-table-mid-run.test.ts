@@ -14,6 +14,7 @@ import {
   pgOwner,
   scenarioFiles,
   scenarioPipeline,
+  tearDownScenario,
 } from '@cdc/testkit';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -64,11 +65,7 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-afterAll(async () => {
-  cdc('down');
-  await dropAll().catch(() => undefined);
-  files.remove();
-}, 120_000);
+afterAll(() => tearDownScenario({ id, files, cdc, drop: { mongo: true } }), 120_000);
 
 it('captures a table and a collection created mid-run, and verify passes for all', {
   timeout: 240_000,
