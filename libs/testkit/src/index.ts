@@ -34,4 +34,4 @@ export { freePort } from './free-port.ts';
 export { type ReadRecord, readTopic } from './read-topic.ts';
 export { type ScenarioPipelineOptions, scenarioPipeline } from './scenario-pipeline.ts';
 export { createSourceDatabase, pgOwner, pgSuperuser, withClient } from './source-databases.ts';
-export { kafkaSocketFactory, TcpProxy } from './tcp-proxy.ts';
+export { kafkaSocketFactory, proxiedKafka, TcpProxy } from './tcp-proxy.ts';
