@@ -15,6 +15,13 @@
 
 export type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 export { deleteTopicsIfExist, endOffsets, ensureTopics, recordSizeConfig, type TopicSpec } from './admin.ts';
+export {
+  BatchConsumer,
+  type BatchConsumerOptions,
+  type ConsumedRecord,
+  partitionKey,
+  sameTopics,
+} from './batch-consumer.ts';
 export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
 export { drained, groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';

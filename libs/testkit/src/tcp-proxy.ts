@@ -8,7 +8,7 @@
  * the kafkajs client `kafkaSocketFactory(proxy)`, which sends every broker connection through it.
  */
 import { connect, createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { ISocketFactory } from 'kafkajs';
+import { type ISocketFactory, Kafka, logLevel } from 'kafkajs';
 
 export class TcpProxy {
   readonly targetHost: string;
@@ -86,4 +86,28 @@ export function kafkaSocketFactory(proxy: TcpProxy): ISocketFactory {
     socket.setKeepAlive(true, 60_000);
     return socket;
   };
+}
+
+/**
+ * A started proxy in front of the first of `brokers` and a kafkajs client whose every broker
+ * connection goes through it, with short timeouts and few retries, so that a `cut()` shows in
+ * the client at once (`kafka-down` scenarios).
+ */
+export async function proxiedKafka(
+  brokers: string[],
+  clientId: string,
+): Promise<{ proxy: TcpProxy; kafka: Kafka }> {
+  const [host, port] = (brokers[0] as string).split(':') as [string, string];
+  const proxy = new TcpProxy(host, Number(port));
+  await proxy.start();
+  const kafka = new Kafka({
+    clientId,
+    brokers,
+    socketFactory: kafkaSocketFactory(proxy),
+    connectionTimeout: 1_000,
+    requestTimeout: 5_000,
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+    logLevel: logLevel.NOTHING,
+  });
+  return { proxy, kafka };
 }

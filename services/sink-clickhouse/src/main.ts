@@ -62,15 +62,23 @@ runService({
     const tables = new TableManager(transport, section.database, logger, {
       droppedColumns: section.sink.droppedColumns,
     });
+    /** What the sink and a rebuild of one of its tables are made of. */
+    const deps = {
+      kafka,
+      registry,
+      transport,
+      tables,
+      options: section.sink,
+      logger,
+      clock,
+      known: knownTopics(pipeline),
+    };
     if (rebuildName) {
       return [
         {
           name: `rebuild ${rebuildName}`,
           attempt: async () => {
-            await rebuildTable(
-              { kafka, registry, transport, tables, options: section.sink, logger },
-              rebuildName,
-            );
+            await rebuildTable(deps, rebuildName);
           },
           retriable: () => false,
         },
@@ -94,17 +102,7 @@ runService({
       {
         name: 'sink',
         attempt: async (signal: AbortSignal) => {
-          const sink = new ClickHouseSink({
-            kafka,
-            registry,
-            transport,
-            tables,
-            options: section.sink,
-            logger,
-            clock,
-            observer,
-            known: knownTopics(pipeline),
-          });
+          const sink = new ClickHouseSink({ ...deps, observer });
           const admin = kafka.admin();
           let stopLag = () => {};
           let stopping: Promise<void> | undefined;

@@ -1,13 +1,14 @@
-import { CdcError, quoteString } from '@cdc/core';
+import { CdcError, type Clock, quoteString, systemClock } from '@cdc/core';
 import { endOffsets, type Kafka } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { ClickHouseSink, type SinkDeps, tableNameFor } from './sink.ts';
+import { matchTopics } from './subscription.ts';
 
 /** What a rebuild needs: the sink's own dependencies. */
 export type RebuildDeps = Pick<
   SinkDeps,
-  'kafka' | 'registry' | 'transport' | 'tables' | 'options' | 'logger'
+  'kafka' | 'registry' | 'transport' | 'tables' | 'options' | 'logger' | 'clock' | 'known'
 >;
 
 export interface RebuildResult {
@@ -17,24 +18,48 @@ export interface RebuildResult {
   rows: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * When the replay is read to the end. A transactional producer leaves a commit marker after its
+ * last record: a partition is read to its end once committed there, or one short of it (the
+ * slack) once nothing moved for `quietMs`.
+ */
+export class ReplayProgress {
+  private readonly clock: Clock;
+  private readonly quietMs: number;
+  private seen = -1;
+  private quietSince: number;
 
-/** The topics the sink writes into `table`: its configured names, and the existing topics its regexes match. */
+  constructor(clock: Clock, quietMs = 2_000) {
+    this.clock = clock;
+    this.quietMs = quietMs;
+    this.quietSince = clock.now();
+  }
+
+  /** The records handled so far and those buffered now: any of them restarts the quiet time. */
+  observe(records: number, buffered: number): void {
+    if (records === this.seen && buffered === 0) return;
+    this.seen = records;
+    this.quietSince = this.clock.now();
+  }
+
+  /** How many offsets short of its end a partition may be committed and count as read. */
+  get slack(): bigint {
+    return this.clock.now() - this.quietSince > this.quietMs ? 1n : 0n;
+  }
+}
+
+/** The topics the sink writes into `table`: those `sink.topics` selects (as the sink does) whose table it is. */
 async function topicsOf(deps: RebuildDeps, table: string): Promise<string[]> {
   const admin = deps.kafka.admin();
   await admin.connect();
   try {
-    const existing = await admin.listTopics();
-    const candidates = new Set<string>();
-    for (const t of deps.options.topics) {
-      if (t.length > 2 && t.startsWith('/') && t.endsWith('/')) {
-        const re = new RegExp(t.slice(1, -1));
-        for (const e of existing) if (re.test(e)) candidates.add(e);
-      } else if (existing.includes(t)) candidates.add(t);
-    }
-    const topics = [...candidates].filter(
-      (t) => t !== deps.options.deadLetterTopic && tableNameFor(deps.options, t) === table,
-    );
+    const { options } = deps;
+    const topics = matchTopics(
+      options.topics,
+      await admin.listTopics(),
+      options.deadLetterTopic,
+      deps.known,
+    ).filter((t) => tableNameFor(options, t) === table);
     if (topics.length > 0) {
       const groups = await admin.describeGroups([deps.options.groupId]);
       const members = groups.groups[0]?.members.length ?? 0;
@@ -45,7 +70,7 @@ async function topicsOf(deps: RebuildDeps, table: string): Promise<string[]> {
           { context: { table, groupId: deps.options.groupId } },
         );
     }
-    return topics.sort();
+    return topics;
   } finally {
     await admin.disconnect();
   }
@@ -53,6 +78,7 @@ async function topicsOf(deps: RebuildDeps, table: string): Promise<string[]> {
 
 export async function rebuildTable(deps: RebuildDeps, table: string): Promise<RebuildResult> {
   const { transport, tables, logger, kafka } = deps;
+  const clock = deps.clock ?? systemClock;
   const topics = await topicsOf(deps, table);
   if (topics.length === 0)
     throw new CdcError(
@@ -75,7 +101,7 @@ export async function rebuildTable(deps: RebuildDeps, table: string): Promise<Re
   await admin.connect();
   const ends = new Map<string, Map<number, bigint>>();
   for (const t of topics) ends.set(t, await endOffsets(admin, t));
-  const groupId = `${deps.options.groupId}.rebuild.${table}.${Date.now()}`;
+  const groupId = `${deps.options.groupId}.rebuild.${table}.${clock.now()}`;
   const options: ClickHouseSinkOptions = {
     ...deps.options,
     topics,
@@ -93,19 +119,12 @@ export async function rebuildTable(deps: RebuildDeps, table: string): Promise<Re
   const sink = new ClickHouseSink({ ...deps, tables: replayTables, options });
   try {
     await sink.start();
-    let seen = -1;
-    let idleSince = Date.now();
+    const progress = new ReplayProgress(clock);
     for (;;) {
       if (sink.stoppedTables.size > 0) throw [...sink.stoppedTables.values()][0]!;
-      if (sink.totals.records !== seen || sink.bufferedRecords > 0) {
-        seen = sink.totals.records;
-        idleSince = Date.now();
-      }
-      // A transactional producer leaves a commit marker after its last record: a partition is
-      // read to its end once committed there, or one short of it when nothing more comes.
-      const slack = Date.now() - idleSince > 2_000 ? 1n : 0n;
-      if (await caughtUp(admin, groupId, ends, slack)) break;
-      await sleep(250);
+      progress.observe(sink.totals.records, sink.bufferedRecords);
+      if (await caughtUp(admin, groupId, ends, progress.slack)) break;
+      await clock.sleep(250);
     }
   } finally {
     await sink.stop();

@@ -5,17 +5,15 @@
  * moment replays records whose rows are already in ClickHouse with the same `_version`:
  * the current state does not change.
  *
- * Backpressure: past `batch.maxRows` buffered records consumption pauses; it resumes after a
- * flush. A flush that fails for a retriable reason (ClickHouse down or slow, registry down) is
- * retried with exponential backoff and full jitter while consumption stays paused: memory is
- * bounded by `maxRows` plus one fetch.
- *
- * Topics: `sink.topics` is resolved against the existing topics at start and every
- * `topicRefreshMs` (subscription.ts). When the set changes (a table or collection created while
- * the pipeline runs), the sink pauses, flushes and commits what it holds, disconnects the
- * consumer (records fetched after that flush are dropped: uncommitted, they are read again) and
- * starts a new one in the same group on the new set; topics without committed offsets start
- * from the earliest offset. Nothing is lost and nothing is inserted twice across the switch.
+ * Consuming is `BatchConsumer`'s (`@cdc/kafka`): batching by `batch.maxRows` / `batch.maxWaitMs`,
+ * backpressure (past `maxRows` buffered records consumption pauses; it resumes after a flush),
+ * rebalances, transaction markers, and the subscription: `sink.topics` is resolved against the
+ * existing topics at start and every `topicRefreshMs` (subscription.ts); when the set changes (a
+ * table or collection created while the pipeline runs) the consumer flushes and commits what it
+ * holds and switches to the new set in the same group. Nothing is lost and nothing is inserted
+ * twice across the switch. This file is the flush step: a flush that fails for a retriable
+ * reason (ClickHouse down or slow, registry down) is retried with exponential backoff and full
+ * jitter while consumption stays paused: memory is bounded by `maxRows` plus one fetch.
  */
 import type { RegistryClient } from '@cdc/avro';
 import type { ClickHouseTransport } from '@cdc/clickhouse';
@@ -31,13 +29,13 @@ import {
   systemClock,
   tableNameForTopic,
 } from '@cdc/core';
-import type { Admin, Consumer, Kafka, Producer } from '@cdc/kafka';
+import { type Admin, BatchConsumer, type Kafka, type Producer, partitionKey } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
 import { type KafkaRecord, RecordDecoder } from './decode.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
-import { matchTopics, sameTopics } from './subscription.ts';
+import { matchTopics } from './subscription.ts';
 import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
 
 export interface SinkDeps {
@@ -88,29 +86,9 @@ export class ClickHouseSink {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly decoder: RecordDecoder;
-  private consumer: Consumer | undefined;
+  private readonly batches: BatchConsumer;
   private producer: Producer | undefined;
-  private buffer: KafkaRecord[] = [];
-  private bufferSince = 0;
-  private paused = false;
-  private inFlight = 0;
-  private stopping = false;
-  /** A topic switch is under way: the flush loop flushes at once and does not resume consumption. */
-  private switching = false;
-  /** Set once the switch drained the buffer: no flush starts until the new consumer runs. */
-  private holdFlushes = false;
   private admin: Admin | undefined;
-  /** The topics the current consumer is subscribed to (sorted). */
-  private subscribed: string[] = [];
-  private watcher: Promise<void> | undefined;
-  private assigned: string[] = [];
-  /**
-   * Per partition, the offset past a run of transaction markers (or aborted records) read after
-   * its last record: committed with the next commit once no record before it waits unwritten, so
-   * that the group's lag reaches 0 as a Java consumer's does (several transactional producers
-   * writing one topic leave several markers at its end).
-   */
-  private readonly markerTails = new Map<string, { topic: string; partition: number; offset: bigint }>();
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
   readonly stoppedTables = new Map<string, Error>();
   /** The table of each topic seen so far (see `resolveTables`). */
@@ -118,15 +96,35 @@ export class ClickHouseSink {
   /** Topics stopped because their table name is another topic's (a collision): their records are not written or committed. */
   readonly stoppedTopics = new Map<string, Error>();
   private loop: Promise<void> | undefined;
-  private readonly abort = new AbortController();
-  /** Totals since start, for logs and tests. */
-  readonly totals = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0, resubscriptions: 0 };
+  private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
 
   constructor(deps: SinkDeps) {
     this.deps = deps;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.decoder = new RecordDecoder(deps.registry, (topic) => deps.options.tables[topic]?.keyColumns);
+    const { options } = deps;
+    this.batches = new BatchConsumer({
+      kafka: deps.kafka,
+      groupId: options.groupId,
+      topics: () => this.matchingTopics(),
+      refreshMs: options.topicRefreshMs,
+      maxRows: options.batch.maxRows,
+      maxWaitMs: options.batch.maxWaitMs,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      // A fetch holds at least one whole record of the captures' largest (maxRecordBytes,
+      // 64 MiB by default; the broker returns a larger first record anyway).
+      fetchBytes: FETCH_BYTES,
+      held: (topic) => this.isStopped(topic),
+      consumed: (topic, n) => this.observer.consumed(topic, n),
+      logger: deps.logger,
+      clock: this.clock,
+    });
+  }
+
+  /** Totals since start, for logs and tests. */
+  get totals(): Readonly<typeof this.counts & { resubscriptions: number }> {
+    return { ...this.counts, resubscriptions: this.batches.resubscriptions };
   }
 
   private get observer(): SinkObserver {
@@ -189,11 +187,10 @@ export class ClickHouseSink {
     await ensureTopics(admin, [{ topic: options.deadLetterTopic, atLeast: DEAD_LETTER_TOPIC_CONFIG }]);
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    const topics = await this.matchingTopics();
-    if (topics.length > 0) await this.startConsumer(topics);
-    else this.logger.info('no topic matches sink.topics yet: waiting for one', { topics: options.topics });
-    this.loop = this.flushLoop();
-    if (options.topicRefreshMs > 0) this.watcher = this.watchTopics();
+    const topics = await this.batches.start();
+    if (topics.length === 0)
+      this.logger.info('no topic matches sink.topics yet: waiting for one', { topics: options.topics });
+    this.loop = this.batches.run((records) => this.flushWithRetry(records));
     this.logger.info('sink started', {
       groupId: options.groupId,
       topics: options.topics,
@@ -212,134 +209,6 @@ export class ClickHouseSink {
     );
   }
 
-  /** A consumer in the sink's group on `topics`, fetching into the buffer. */
-  private async startConsumer(topics: string[]): Promise<void> {
-    const { kafka, options } = this.deps;
-    const consumer = kafka.consumer({
-      groupId: options.groupId,
-      maxWaitTimeInMs: 250,
-      sessionTimeout: options.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
-      // A fetch holds at least one whole record of the captures' largest (maxRecordBytes,
-      // 64 MiB by default; the broker returns a larger first record anyway).
-      maxBytesPerPartition: FETCH_BYTES,
-      maxBytes: FETCH_BYTES,
-    });
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      if (this.consumer !== consumer) return;
-      this.assigned = Object.keys(e.payload.memberAssignment);
-      if (this.paused) this.pauseAll();
-      for (const t of this.assigned.filter((a) => this.isStopped(a))) consumer.pause([{ topic: t }]);
-    });
-    consumer.on(consumer.events.REBALANCING, () => {
-      // kafkajs restarts every assigned partition from its committed offset after a rebalance:
-      // records buffered but not yet flushing would come again, so they are dropped here.
-      this.buffer = [];
-      this.markerTails.clear();
-    });
-    // A fetch that held only transaction markers (or aborted records) never reaches eachBatch:
-    // remember how far it went, to commit past it once everything before it is written.
-    consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
-      if (this.consumer !== consumer || this.holdFlushes || e.payload.batchSize !== 0) return;
-      const next = BigInt(e.payload.lastOffset) + 1n;
-      const k = `${e.payload.topic}\u0000${e.payload.partition}`;
-      if ((this.markerTails.get(k)?.offset ?? -1n) < next)
-        this.markerTails.set(k, { topic: e.payload.topic, partition: e.payload.partition, offset: next });
-    });
-    this.consumer = consumer;
-    this.assigned = [];
-    this.markerTails.clear();
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch }) => {
-          if (this.consumer !== consumer || this.holdFlushes) return;
-          if (this.buffer.length === 0) this.bufferSince = this.clock.now();
-          for (const m of batch.messages) {
-            this.buffer.push({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              key: m.key,
-              value: m.value,
-              timestamp: m.timestamp,
-              headers: m.headers,
-            });
-          }
-          // Transaction markers fetched after the batch's last record: commit past them with it.
-          const last = batch.messages.at(-1);
-          const end = BigInt(batch.lastOffset()) + 1n;
-          if (last !== undefined && end > BigInt(last.offset) + 1n)
-            this.markerTails.set(`${batch.topic}\u0000${batch.partition}`, {
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: end,
-            });
-          this.observer.consumed(batch.topic, batch.messages.length);
-          if (this.buffer.length >= options.batch.maxRows) this.pauseAll();
-        },
-      });
-    } catch (err) {
-      this.consumer = undefined;
-      await consumer.disconnect().catch(() => undefined);
-      throw err;
-    }
-    this.subscribed = topics;
-  }
-
-  /** Every `topicRefreshMs`: re-resolve `sink.topics`; a changed set switches the consumer. */
-  private async watchTopics(): Promise<void> {
-    const every = this.deps.options.topicRefreshMs;
-    while (!this.stopping) {
-      try {
-        await this.clock.sleep(every, this.abort.signal);
-      } catch {
-        return;
-      }
-      if (this.stopping) return;
-      try {
-        const topics = await this.matchingTopics();
-        if (!sameTopics(topics, this.subscribed)) await this.resubscribe(topics);
-      } catch (err) {
-        this.logger.warn('re-resolving the sink topics failed; trying again at the next refresh', { err });
-      }
-    }
-  }
-
-  /**
-   * Finish and commit what is buffered, then replace the consumer by one on `topics` (same
-   * group). Records fetched after the last flush are dropped before the old consumer goes:
-   * they are not committed, so the new consumer reads them again.
-   */
-  private async resubscribe(topics: string[]): Promise<void> {
-    const added = topics.filter((t) => !this.subscribed.includes(t));
-    const removed = this.subscribed.filter((t) => !topics.includes(t));
-    this.logger.info('sink topics changed: switching the subscription', { added, removed });
-    this.switching = true;
-    try {
-      this.pauseAll();
-      // The flush loop flushes at once while switching; wait until it holds nothing.
-      while (!this.stopping && (this.buffer.length > 0 || this.inFlight > 0)) await this.clock.sleep(10);
-      if (this.stopping) return;
-      this.holdFlushes = true;
-      const old = this.consumer;
-      this.consumer = undefined;
-      this.subscribed = [];
-      await old?.disconnect();
-      this.buffer = [];
-      this.paused = false;
-      this.assigned = [];
-      await this.startConsumer(topics);
-      this.totals.resubscriptions += 1;
-    } finally {
-      this.holdFlushes = false;
-      this.switching = false;
-    }
-  }
-
   /** What is stopped, for the observer: the stopped tables, and each stopped topic under `<table> (topic <topic>)`. */
   private get stopped(): Map<string, Error> {
     const all = new Map(this.stoppedTables);
@@ -349,45 +218,6 @@ export class ClickHouseSink {
 
   private isStopped(topic: string): boolean {
     return this.stoppedTables.has(this.tableFor(topic)) || this.stoppedTopics.has(topic);
-  }
-
-  private pauseAll(): void {
-    if (!this.consumer) return;
-    this.paused = true;
-    const topics = new Set([...this.assigned, ...this.buffer.map((r) => r.topic)]);
-    if (topics.size > 0) this.consumer.pause([...topics].map((topic) => ({ topic })));
-  }
-
-  private resumeAll(): void {
-    if (!this.consumer || !this.paused) return;
-    this.paused = false;
-    const topics = this.assigned.filter((t) => !this.isStopped(t));
-    if (topics.length > 0) this.consumer.resume(topics.map((topic) => ({ topic })));
-  }
-
-  private async flushLoop(): Promise<void> {
-    const { maxRows, maxWaitMs } = this.deps.options.batch;
-    while (true) {
-      const due =
-        this.buffer.length >= maxRows ||
-        (this.buffer.length > 0 &&
-          (this.clock.now() - this.bufferSince >= maxWaitMs || this.stopping || this.switching));
-      if (!due || this.holdFlushes) {
-        if (this.stopping) return;
-        if (this.buffer.length === 0 && this.markerTails.size > 0 && !this.holdFlushes)
-          await this.commit([], new Map());
-        await this.clock.sleep(10);
-        continue;
-      }
-      const records = this.buffer;
-      this.buffer = [];
-      this.bufferSince = this.clock.now();
-      this.inFlight = records.length;
-      const ok = await this.flushWithRetry(records);
-      this.inFlight = 0;
-      if (!ok) return;
-      if (this.buffer.length < maxRows && !this.stopping && !this.switching) this.resumeAll();
-    }
   }
 
   /** Retries retriable failures with backoff until the flush succeeds; false if stopping cut it short (nothing committed). */
@@ -404,7 +234,7 @@ export class ClickHouseSink {
           this.logger.error('flush failed and cannot be retried: stopping the sink', { err });
           throw err;
         }
-        if (this.stopping) {
+        if (this.batches.stopped) {
           stopDeadline ??= this.clock.now() + 10_000;
           if (this.clock.now() > stopDeadline) {
             this.logger.warn(
@@ -416,9 +246,9 @@ export class ClickHouseSink {
             return false;
           }
         }
-        this.pauseAll();
+        this.batches.pause();
         const delay = backoffDelay(attempt, initialDelayMs, maxDelayMs, Math.random);
-        this.totals.retries += 1;
+        this.counts.retries += 1;
         this.logger.warn('flush failed, retrying', { attempt: attempt + 1, delayMs: delay, err });
         await this.clock.sleep(delay);
       }
@@ -456,7 +286,7 @@ export class ClickHouseSink {
     /** Per partition of a table stopped in this batch: the first offset not written (committed up to there). */
     const limits = new Map<string, bigint>();
     const limit = (r: KafkaRecord) => {
-      const k = `${r.topic}\u0000${r.partition}`;
+      const k = partitionKey(r.topic, r.partition);
       const o = BigInt(r.offset);
       if ((limits.get(k) ?? o + 1n) > o) limits.set(k, o);
     };
@@ -615,73 +445,32 @@ export class ClickHouseSink {
       await sendDeadLetters(this.producer!, options.deadLetterTopic, letters);
       this.observer.deadLettered(letters);
     }
-    await this.commit(records, limits);
+    await this.batches.commit(records, limits);
     for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
     for (const [t, e] of newlyStoppedTopics) this.stoppedTopics.set(t, e);
     if (newlyStopped.size > 0 || newlyStoppedTopics.size > 0) this.observer.stoppedTables(this.stopped);
-    if ((newlyStopped.size > 0 || newlyStoppedTopics.size > 0) && this.consumer) {
-      const topics = [...new Set(records.map((r) => r.topic))].filter(
-        (t) => newlyStopped.has(this.tableFor(t)) || newlyStoppedTopics.has(t),
+    if (newlyStopped.size > 0 || newlyStoppedTopics.size > 0)
+      this.batches.pauseTopics(
+        [...new Set(records.map((r) => r.topic))].filter(
+          (t) => newlyStopped.has(this.tableFor(t)) || newlyStoppedTopics.has(t),
+        ),
       );
-      this.consumer.pause(topics.map((topic) => ({ topic })));
-    }
-    this.totals.records += records.length;
-    this.totals.rows += rows;
-    this.totals.deadLettered += letters.length;
-    this.totals.flushes += 1;
+    this.counts.records += records.length;
+    this.counts.rows += rows;
+    this.counts.deadLettered += letters.length;
+    this.counts.flushes += 1;
     this.logger.debug('batch flushed', { records: records.length, rows, deadLettered: letters.length });
     return { records: records.length, rows, deadLettered: letters.length, tables: pending.size };
   }
 
-  private async commit(records: readonly KafkaRecord[], limits: Map<string, bigint>): Promise<void> {
-    if (!this.consumer) return;
-    const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
-    for (const r of records) {
-      if (this.isStopped(r.topic)) continue;
-      const k = `${r.topic}\u0000${r.partition}`;
-      const max = limits.get(k);
-      const o = max !== undefined && BigInt(r.offset) + 1n > max ? max : BigInt(r.offset) + 1n;
-      const cur = next.get(k);
-      if (!cur || o > cur.offset) next.set(k, { topic: r.topic, partition: r.partition, offset: o });
-    }
-    for (const [k, tail] of this.markerTails) {
-      if (this.isStopped(tail.topic) || limits.has(k)) continue;
-      // Records delivered before the markers and not yet written hold the partition back.
-      const waiting = this.buffer.some(
-        (r) => r.topic === tail.topic && r.partition === tail.partition && BigInt(r.offset) < tail.offset,
-      );
-      if (waiting) continue;
-      if ((next.get(k)?.offset ?? -1n) < tail.offset) next.set(k, tail);
-      this.markerTails.delete(k);
-    }
-    if (next.size === 0) return;
-    try {
-      await this.consumer.commitOffsets(
-        [...next.values()].map((n) => ({
-          topic: n.topic,
-          partition: n.partition,
-          offset: n.offset.toString(),
-        })),
-      );
-    } catch (err) {
-      // After a rebalance the records come again; their rows are already written with the same versions.
-      this.logger.warn('committing offsets failed; the records will be read again (idempotent)', { err });
-    }
-  }
-
   /** SIGTERM: stop fetching, finish and commit the batch in flight and what is buffered, close. */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.pauseAll();
-    this.abort.abort();
-    await this.watcher;
+    if (this.batches.stopped) return;
     try {
-      await this.loop;
+      await this.batches.stop();
     } catch (err) {
       this.logger.error('flush loop ended with an error', { err });
     }
-    await this.consumer?.disconnect();
     await this.producer?.disconnect();
     await this.admin?.disconnect();
     this.logger.info('sink stopped', this.totals);
@@ -689,17 +478,17 @@ export class ClickHouseSink {
 
   /** The topics the sink consumes now (sorted). */
   get topics(): readonly string[] {
-    return this.subscribed;
+    return this.batches.topics;
   }
 
   /** Records held in memory: buffered plus the batch being flushed (bounded by `maxRows` plus one fetch). */
   get bufferedRecords(): number {
-    return this.buffer.length + this.inFlight;
+    return this.batches.bufferedRecords;
   }
 
   /** Whether consumption is paused (buffer full, or ClickHouse failing). */
   get consumptionPaused(): boolean {
-    return this.paused;
+    return this.batches.paused;
   }
 
   /** Resolves when the flush loop ends (stop, or a fatal error). */

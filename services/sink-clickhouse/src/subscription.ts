@@ -1,7 +1,8 @@
 /**
  * Which topics the sink consumes: `sink.topics` (names, or `/regex/`) resolved against the
  * topics that exist, by `selectTopics` of `@cdc/core` (internal topics are never selected). The
- * sink resolves them itself, at start and every `topicRefreshMs`, and subscribes by name: kafkajs
+ * sink's `BatchConsumer` (`@cdc/kafka`) resolves them at start and every `topicRefreshMs`, and
+ * subscribes by name: kafkajs
  * resolves a pattern only once, when it subscribes, so a topic created later (a new table, a new
  * collection) would otherwise never be read.
  */
@@ -18,9 +19,4 @@ export function matchTopics(
   known: KnownTopics = {},
 ): string[] {
   return selectTopics(patterns, existing, known).filter((t) => t !== deadLetterTopic);
-}
-
-/** Whether two sorted topic lists differ. */
-export function sameTopics(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((t, i) => t === b[i]);
 }

@@ -129,7 +129,7 @@ export function compileDocumentTransform(
     table: ns,
     active: true,
     keep: filter ? (d) => passes(filter, read(d)) : () => true,
-    check: (d, key = () => '', nowMs = Date.now()) => {
+    check: (d, key, nowMs) => {
       const out: Violation[] = [];
       for (const r of rules) {
         const v = r.check(plain(valueAt(d, r.column)), key, nowMs);

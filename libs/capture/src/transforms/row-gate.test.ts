@@ -1,4 +1,4 @@
-import { createJsonLogger } from '@cdc/core';
+import { createJsonLogger, ManualClock } from '@cdc/core';
 import { TableTransformSchema } from '@cdc/pipeline';
 import { describe, expect, it } from 'vitest';
 import { type QualityObserver, RowGate } from './row-gate.ts';
@@ -35,9 +35,12 @@ function setup(config: unknown) {
     columns,
     { where: 'sources.postgres[shop].tables', maskSalt: 'sixteen-chars-salt' },
   );
-  const gate = new RowGate(observer, createJsonLogger({ level: 'error' }));
-  gate.watch(t, 0);
-  return { t, gate, events };
+  const clock = new ManualClock(0);
+  const gate = new RowGate(observer, createJsonLogger({ level: 'error' }), undefined, clock);
+  gate.watch(t);
+  /** Moves the capture's clock to `min` minutes after the start. */
+  const at = (min: number) => clock.advance(min * 60_000 - clock.now());
+  return { t, gate, events, at };
 }
 
 describe('the row gate', () => {
@@ -81,30 +84,36 @@ describe('the row gate', () => {
     ]);
   });
 
-  it('unique_within: a value seen on another key within the window breaks the rule; the same key, or after the window, does not', () => {
-    const { t, gate } = setup({
+  it('unique_within: a value seen on another key within the window breaks the rule; the same key, or after the window, does not', async () => {
+    const { t, gate, at } = setup({
       quality: [{ rule: 'unique_within', column: 'email', window: '10m', action: 'quarantine' }],
     });
-    const at = (min: number) => min * 60_000;
-    expect(gate.apply(t, { id: 1n, email: 'a@b' }, { id: 1n }, at(0)).kind).toBe('write');
-    expect(gate.apply(t, { id: 1n, email: 'a@b' }, { id: 1n }, at(1)).kind).toBe('write');
-    const dup = gate.apply(t, { id: 2n, email: 'a@b' }, { id: 2n }, at(2));
+    expect(gate.apply(t, { id: 1n, email: 'a@b' }, { id: 1n }).kind).toBe('write');
+    await at(1);
+    expect(gate.apply(t, { id: 1n, email: 'a@b' }, { id: 1n }).kind).toBe('write');
+    await at(2);
+    const dup = gate.apply(t, { id: 2n, email: 'a@b' }, { id: 2n });
     expect(dup).toMatchObject({
       kind: 'quarantine',
       violations: [
         { rule: 'unique_within:email', expected: 'unique within 600 s (the row with key {"id":"1"} has it)' },
       ],
     });
-    expect(gate.apply(t, { id: 2n, email: 'a@b' }, { id: 2n }, at(12)).kind).toBe('write');
+    await at(12);
+    expect(gate.apply(t, { id: 2n, email: 'a@b' }, { id: 2n }).kind).toBe('write');
   });
 
-  it('freshness: a table without a change for longer than maxAge is reported once, until its next change', () => {
-    const { t, gate, events } = setup({ quality: [{ rule: 'freshness', maxAge: '30m' }] });
-    gate.checkFreshness(29 * 60_000);
+  it('freshness: a table without a change for longer than maxAge is reported once, until its next change', async () => {
+    const { t, gate, events, at } = setup({ quality: [{ rule: 'freshness', maxAge: '30m' }] });
+    await at(29);
+    gate.checkFreshness();
     expect(events).toEqual([]);
-    gate.checkFreshness(31 * 60_000);
-    gate.checkFreshness(40 * 60_000);
-    gate.apply(t, { id: 1n, email: 'a@b' }, { id: 1n }, 41 * 60_000);
+    await at(31);
+    gate.checkFreshness();
+    await at(40);
+    gate.checkFreshness();
+    await at(41);
+    gate.apply(t, { id: 1n, email: 'a@b' }, { id: 1n });
     expect(events).toEqual([
       'public.users violation freshness count',
       'public.users stale public.users: no change for 31.0 min, more than rule freshness allows (30 min); check the application writing it',

@@ -74,18 +74,20 @@ export class RowGate {
   /** Per table, the keys (stable JSON) quarantined since start and not resolved since. */
   private readonly held = new Map<string, Set<string>>();
 
-  /** How old a table's last change is (`freshness` rules). */
+  /** Capture time: what `freshness` and `unique_within` measure. */
   private readonly clock: Clock;
 
-  /**
-   * `fix`: what the operator does after fixing the row (default: replay the table's
-   * quarantine); `clock`: what `freshness` rules measure against (default: the system clock).
-   */
-  constructor(observer: QualityObserver, logger: Logger, fix?: (table: string) => string, clock?: Clock) {
+  /** `fix`: what the operator does after fixing the row (default: replay the table's quarantine). */
+  constructor(
+    observer: QualityObserver,
+    logger: Logger,
+    fix?: (table: string) => string,
+    clock: Clock = systemClock,
+  ) {
     this.observer = observer;
-    this.clock = clock ?? systemClock;
     this.logger = logger;
     this.fix = fix ?? ((table) => `run \`cdc quarantine replay ${table}\``);
+    this.clock = clock;
   }
 
   /** Tables stopped by a `stop` rule, with the reason. */
@@ -104,9 +106,9 @@ export class RowGate {
    * Watches the `freshness` rules of `t` (from now on: the capture describes a table when it
    * snapshots it or first streams a change of it). Checked every few seconds, or by `checkFreshness`.
    */
-  watch(t: GateTransform, nowMs = this.clock.now()): void {
+  watch(t: GateTransform): void {
     if (t.freshness.length === 0 || this.watched.has(t.table)) return;
-    this.watched.set(t.table, { rules: t.freshness, lastChangeMs: nowMs, stale: new Set() });
+    this.watched.set(t.table, { rules: t.freshness, lastChangeMs: this.clock.now(), stale: new Set() });
     if (!this.timer) {
       const every = Math.max(1_000, Math.min(10_000, ...t.freshness.map((f) => f.maxAgeMs / 4)));
       this.timer = setInterval(() => this.checkFreshness(), every);
@@ -115,7 +117,8 @@ export class RowGate {
   }
 
   /** Reports every watched table whose last change is older than a `freshness` rule allows. */
-  checkFreshness(nowMs = this.clock.now()): void {
+  checkFreshness(): void {
+    const nowMs = this.clock.now();
     for (const [table, w] of this.watched) {
       for (const rule of w.rules) {
         if (nowMs - w.lastChangeMs <= rule.maxAgeMs || w.stale.has(rule.name)) continue;
@@ -141,13 +144,9 @@ export class RowGate {
   }
 
   /** `row` (an Avro row of the source table) → what to write. `key` names the row in messages. */
-  apply(
-    t: GateTransform,
-    row: Record<string, unknown>,
-    key: Record<string, unknown> | null,
-    nowMs = this.clock.now(),
-  ): GateResult {
+  apply(t: GateTransform, row: Record<string, unknown>, key: Record<string, unknown> | null): GateResult {
     if (!t.active) return { kind: 'write', row };
+    const nowMs = this.clock.now();
     if (t.freshness.length > 0) this.touched(t, nowMs);
     let keyText: string | undefined;
     const keyOf = () => {

@@ -25,6 +25,8 @@ const columns: SourceColumn[] = [
   { name: 'Order Id', field: 'Order_Id', isKey: false },
 ];
 const SALT = 'sixteen-chars-salt';
+/** Rules that do not tell rows apart by key or time get any key and time. */
+const noKey = () => '';
 
 function compile(config: unknown) {
   return compileTableTransform(
@@ -87,8 +89,8 @@ describe('a table transform compiled against the table', () => {
         { rule: 'max_length', column: 'name', max: 3 },
       ],
     });
-    expect(t.check({ id: 1n, email: 'a@b', name: 'Ada', age: 3 })).toEqual([]);
-    expect(t.check({ id: 1n, email: null, name: 'Carla', age: 200 })).toEqual([
+    expect(t.check({ id: 1n, email: 'a@b', name: 'Ada', age: 3 }, noKey, 0)).toEqual([]);
+    expect(t.check({ id: 1n, email: null, name: 'Carla', age: 200 }, noKey, 0)).toEqual([
       { rule: 'not_null:email', column: 'email', action: 'quarantine', value: 'null', expected: 'not null' },
       { rule: 'range:age', column: 'age', action: 'stop', value: '200', expected: 'in [0, 150]' },
       {
@@ -106,7 +108,7 @@ describe('a table transform compiled against the table', () => {
         expected: 'at most 3 characters',
       },
     ]);
-    expect(t.check({ id: 1n, email: 'nope', name: 'Bob', age: 1 })[0]?.rule).toBe('regex:email');
+    expect(t.check({ id: 1n, email: 'nope', name: 'Bob', age: 1 }, noKey, 0)[0]?.rule).toBe('regex:email');
   });
 
   it('names the key, the column and the closest column when a reference does not exist', () => {
@@ -188,8 +190,8 @@ describe('a decimal column (Avro bytes)', () => {
   );
 
   it('is read as its decimal value by rules and filters', () => {
-    expect(t.check({ id: 1n, total: cents(1250n) })).toEqual([]);
-    expect(t.check({ id: 2n, total: cents(-5n) })).toEqual([
+    expect(t.check({ id: 1n, total: cents(1250n) }, noKey, 0)).toEqual([]);
+    expect(t.check({ id: 2n, total: cents(-5n) }, noKey, 0)).toEqual([
       {
         rule: 'total-positive',
         column: 'total',

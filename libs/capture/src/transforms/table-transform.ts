@@ -48,8 +48,11 @@ export interface CompiledTransform {
   active: boolean;
   hasFilter: boolean;
   keep(row: Record<string, unknown>): boolean;
-  /** `key`: the row's key as text, when asked (`unique_within` tells rows apart by it); `nowMs`: capture time. */
-  check(row: Record<string, unknown>, key?: () => string, nowMs?: number): Violation[];
+  /**
+   * `key`: the row's key as text, when asked (`unique_within` tells rows apart by it); `nowMs`:
+   * capture time, from the capture's `Clock` (`RowGate`).
+   */
+  check(row: Record<string, unknown>, key: () => string, nowMs: number): Violation[];
   project(row: Record<string, unknown>): Record<string, unknown>;
   /** Table-level `freshness` rules (watched by `RowGate`). */
   freshness: { name: string; maxAgeMs: number }[];
@@ -256,7 +259,7 @@ export function compileTableTransform(
     check:
       rules.length === 0
         ? () => []
-        : (r, key = () => '', nowMs = Date.now()) => {
+        : (r, key, nowMs) => {
             const out: Violation[] = [];
             for (const { field, rule } of rules) {
               const v = rule.check(plain(field, r[field]), key, nowMs);

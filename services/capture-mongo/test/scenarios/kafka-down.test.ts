@@ -8,8 +8,7 @@
  * order per `_id`. SecantusDB only: nothing here depends on the MongoDB server.
  */
 
-import { kafkaSocketFactory, TcpProxy } from '@cdc/testkit';
-import { Kafka, logLevel } from 'kafkajs';
+import { proxiedKafka } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Counter, CounterLoad, expectEveryUpdateOnce } from './counters.ts';
 import {
@@ -41,18 +40,7 @@ describe(`kafka-down on ${server.name}`, () => {
   it('keeps the committed token while Kafka is down, retries with backoff, then loses and repeats nothing', {
     timeout: 120_000,
   }, async () => {
-    const [host, port] = (endpoints.kafka.brokers[0] as string).split(':') as [string, string];
-    const proxy = new TcpProxy(host, Number(port));
-    await proxy.start();
-    const kafka = new Kafka({
-      clientId: 'kafka-down',
-      brokers: endpoints.kafka.brokers,
-      socketFactory: kafkaSocketFactory(proxy),
-      connectionTimeout: 1_000,
-      requestTimeout: 5_000,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
-      logLevel: logLevel.NOTHING,
-    });
+    const { proxy, kafka } = await proxiedKafka(endpoints.kafka.brokers, 'kafka-down');
     await client.connect();
     const load = new CounterLoad(client.db(s.db).collection<Counter>('counters'), KEYS);
     await load.seed();

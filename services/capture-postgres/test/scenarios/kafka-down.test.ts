@@ -6,8 +6,7 @@
  * arrives exactly once and in order per key.
  */
 
-import { kafkaSocketFactory, TcpProxy } from '@cdc/testkit';
-import { Kafka, logLevel } from 'kafkajs';
+import { proxiedKafka } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   cleanup,
@@ -35,18 +34,7 @@ afterAll(async () => {
 
 describe('kafka-down', () => {
   it('does not acknowledge the slot while Kafka is down, retries with backoff, then loses and repeats nothing', async () => {
-    const [host, port] = (endpoints.kafka.brokers[0] as string).split(':') as [string, string];
-    const proxy = new TcpProxy(host, Number(port));
-    await proxy.start();
-    const kafka = new Kafka({
-      clientId: 'kafka-down',
-      brokers: endpoints.kafka.brokers,
-      socketFactory: kafkaSocketFactory(proxy),
-      connectionTimeout: 1_000,
-      requestTimeout: 5_000,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
-      logLevel: logLevel.NOTHING,
-    });
+    const { proxy, kafka } = await proxiedKafka(endpoints.kafka.brokers, 'kafka-down');
     const db = await connectPg();
     await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, seq int NOT NULL)`);
     const { logger, lines } = recordingLogger();

@@ -7,49 +7,37 @@
  * for (Debezium is at least once); the sink, versioning by `source.lsn`, applies each change
  * once, and `cdc verify` finds ClickHouse equal to PostgreSQL.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJsonLogger } from '@cdc/core';
-import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
-import pg from 'pg';
+import {
+  buildPackages,
+  cdcCommandAsync,
+  createSourceDatabase,
+  dropScenario,
+  freePort,
+  pgOwner,
+  REPO_ROOT as root,
+  scenarioFiles,
+  scenarioKafka,
+  scenarioPipeline,
+} from '@cdc/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { kafkaToolsClasspath, localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 
-const root = resolve(import.meta.dirname, '../../../..');
 const ep = localEndpoints();
 const id = `dbzc_${process.pid}_${Date.now().toString(36)}`;
-const dir = mkdtempSync(join(tmpdir(), 'cdc-debezium-connector-'));
-const config = join(dir, 'pipeline.yaml');
+const files = scenarioFiles('debezium-connector');
+const { dir, config } = files;
 let httpPort = 0;
 let connectPort = 0;
-
-/** A port nothing listens on now (127.0.0.1). */
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 // Debezium names topics <topic.prefix>.<schema>.<table>: with the prefix <name>.<db> they are
 // named as the capture names them, so `cdc verify` finds the table under the source's name.
 const topic = `${id}.${id}.public.accounts`;
 const registryV2 = new URL('/apis/registry/v2', ep.registry.url).toString();
 
-const superuser = (database: string) =>
-  new pg.Client({
-    host: resolve(ep.stackDir, 'data/postgres/sock'),
-    port: ep.postgres.port,
-    user: 'postgres',
-    database,
-  });
-const cdcUser = () =>
-  new pg.Client({ host: '127.0.0.1', port: ep.postgres.port, user: 'cdc', password: 'cdc', database: id });
+const cdcUser = () => pgOwner(id);
 
 let connect: ChildProcess | undefined;
 let sink: ChildProcess | undefined;
@@ -102,11 +90,7 @@ async function until(what: string, ms: number, check: () => Promise<boolean>): P
 }
 
 async function topicRecords(): Promise<number> {
-  const kafka = createKafka(
-    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
-    createJsonLogger({ level: 'error' }),
-  );
-  const admin = kafka.admin();
+  const admin = scenarioKafka(id).admin();
   await admin.connect();
   try {
     if (!(await admin.listTopics()).includes(topic)) return 0;
@@ -121,19 +105,7 @@ async function topicRecords(): Promise<number> {
  * The CLI, without blocking this process: Connect and the sink write their logs into pipes this
  * process must keep reading (a full pipe stops them).
  */
-function cdc(...args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['services/cli/dist/main.js', ...args, '--config', config],
-      { cwd: root, encoding: 'utf8', timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: unknown }).code ?? 1) : 0;
-        done({ status: typeof code === 'number' ? code : 1, out: `${stdout}\n${stderr}` });
-      },
-    );
-  });
-}
+const cdc = cdcCommandAsync({ config });
 
 async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -144,60 +116,26 @@ async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'S
   clearTimeout(timer);
 }
 
-async function dropAll(): Promise<void> {
-  const admin = superuser('postgres');
-  await admin.connect();
-  try {
-    await admin.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
-      [id],
-    );
-    await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-  const kafka = createKafka(
-    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
-    createJsonLogger({ level: 'error' }),
-  );
-  const a = kafka.admin();
-  await a.connect();
-  try {
-    await deleteTopicsIfExist(
-      a,
-      (await a.listTopics()).filter((t) => t.startsWith(id)),
-    );
-    await a.deleteGroups([`${id}-sink`]).catch(() => undefined);
-  } finally {
-    await a.disconnect();
-  }
-}
+const dropAll = () => dropScenario(id);
 
 beforeAll(async () => {
-  const build = spawnSync('npx', ['tsc', '-b', 'services/cli', 'services/sink-clickhouse'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  expect(build.status, build.stdout + build.stderr).toBe(0);
+  const build = buildPackages('services/cli', 'services/sink-clickhouse');
+  expect(build.status, build.out).toBe(0);
   httpPort = await freePort();
   connectPort = await freePort();
   await dropAll().catch(() => undefined);
-  const admin = superuser('postgres');
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${id} OWNER cdc`);
-  await admin.end();
-  const db = superuser(id);
-  await db.connect();
-  await db.query('SET ROLE cdc');
-  await db.query(
-    'CREATE TABLE public.accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(12,2), tier int, active boolean)',
+  await createSourceDatabase(
+    id,
+    async (db) => {
+      await db.query(
+        'CREATE TABLE public.accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(12,2), tier int, active boolean)',
+      );
+      await db.query(
+        `INSERT INTO public.accounts SELECT g, 'owner ' || g, g * 10.5, g % 3, g % 2 = 0 FROM generate_series(1, 500) g`,
+      );
+    },
+    'FOR TABLE public.accounts',
   );
-  await db.query(
-    `INSERT INTO public.accounts SELECT g, 'owner ' || g, g * 10.5, g % 3, g % 2 = 0 FROM generate_series(1, 500) g`,
-  );
-  await db.query('RESET ROLE');
-  await db.query(`CREATE PUBLICATION ${id} FOR TABLE public.accounts`);
-  await db.end();
 
   const converter = (part: 'key' | 'value') => ({
     [`${part}.converter`]: 'io.apicurio.registry.utils.converter.AvroConverter',
@@ -248,29 +186,7 @@ beforeAll(async () => {
   // The sink alone; the source section is what `cdc verify` compares (Debezium's slot and publication).
   writeFileSync(
     config,
-    `kafka:
-  brokers: ["${ep.kafka.brokers[0]}"]
-  clientId: ${id}
-registry:
-  url: "${ep.registry.url}"
-sources:
-  postgres:
-    - name: ${id}
-      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
-      publication: ${id}
-      slot: ${id}
-clickhouse:
-  embedded:
-    path: ${join(dir, 'clickhouse')}
-    http: { port: ${httpPort} }
-  database: dbzc
-  sink:
-    groupId: ${id}-sink
-    topics: ["/^${id}\\\\./"]
-    deadLetterTopic: ${id}.sink-dlq
-    topicRefreshMs: 1000
-    batch: { maxWaitMs: 200 }
-`,
+    scenarioPipeline({ id, dir, httpPort, database: 'dbzc', sinkTopics: `^${id}\\.`, noOffsetsTopic: true }),
   );
 }, 180_000);
 
@@ -278,7 +194,7 @@ afterAll(async () => {
   await stop(sink);
   await stop(connect);
   await dropAll().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
+  files.remove();
 }, 120_000);
 
 it('applies a Debezium connector’s topic exactly, across a Connect crash, and verify finds it equal', {

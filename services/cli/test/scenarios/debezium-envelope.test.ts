@@ -5,144 +5,61 @@
  * applies them exactly: after a snapshot, inserts, updates (two in one transaction) and deletes,
  * `cdc verify` finds ClickHouse equal to PostgreSQL.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
-import { createJsonLogger } from '@cdc/core';
-import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
-import { freePort } from '@cdc/testkit';
-import pg from 'pg';
+import {
+  buildPackages,
+  cdcCommand,
+  createSourceDatabase,
+  dropScenario,
+  freePort,
+  pgOwner,
+  readTopic,
+  scenarioFiles,
+  scenarioKafka,
+  scenarioPipeline,
+  tearDownScenario,
+} from '@cdc/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
-import { readTopic } from '../../../processor/test/read-topic.ts';
 
-const root = resolve(import.meta.dirname, '../../../..');
 const ep = localEndpoints();
 const id = `dbz_${process.pid}_${Date.now().toString(36)}`;
-const dir = mkdtempSync(join(tmpdir(), 'cdc-debezium-envelope-'));
-const config = join(dir, 'pipeline.yaml');
-const stateDir = join(dir, 'state');
+const files = scenarioFiles('debezium-envelope');
 const httpPort = await freePort();
 const topic = `${id}.${id}.public.accounts`;
 
-const superuser = (database: string) =>
-  new pg.Client({
-    host: resolve(ep.stackDir, 'data/postgres/sock'),
-    port: ep.postgres.port,
-    user: 'postgres',
-    database,
-  });
-const cdcUser = () =>
-  new pg.Client({ host: '127.0.0.1', port: ep.postgres.port, user: 'cdc', password: 'cdc', database: id });
-const kafka = () =>
-  createKafka(
-    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
-    createJsonLogger({ level: 'error' }),
-  );
-
-function cdc(...args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['services/cli/dist/main.js', ...args, '--config', config, '--state-dir', stateDir],
-    {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 150_000,
-    },
-  );
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
-
-async function dropAll(): Promise<void> {
-  const admin = superuser('postgres');
-  await admin.connect();
-  try {
-    await admin.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
-      [id],
-    );
-    await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-  const a = kafka().admin();
-  await a.connect();
-  try {
-    await deleteTopicsIfExist(
-      a,
-      (await a.listTopics()).filter((t) => t.startsWith(id)),
-    );
-    await a.deleteGroups([`${id}-sink`]).catch(() => undefined);
-  } finally {
-    await a.disconnect();
-  }
-}
+const cdcUser = () => pgOwner(id);
+const kafka = () => scenarioKafka(id);
+const cdc = cdcCommand(files);
+const dropAll = () => dropScenario(id);
 
 beforeAll(async () => {
-  const build = spawnSync(
-    'npx',
-    ['tsc', '-b', 'services/cli', 'services/capture-postgres', 'services/sink-clickhouse'],
-    {
-      cwd: root,
-      encoding: 'utf8',
-    },
-  );
-  expect(build.status, build.stdout + build.stderr).toBe(0);
+  const build = buildPackages('services/cli', 'services/capture-postgres', 'services/sink-clickhouse');
+  expect(build.status, build.out).toBe(0);
   await dropAll().catch(() => undefined);
-  const admin = superuser('postgres');
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${id} OWNER cdc`);
-  await admin.end();
-  const db = superuser(id);
-  await db.connect();
-  await db.query('SET ROLE cdc');
-  await db.query(
-    'CREATE TABLE public.accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(12,2), tier int)',
-  );
-  await db.query(
-    `INSERT INTO public.accounts SELECT g, 'owner ' || g, g * 10.5, g % 3 FROM generate_series(1, 300) g`,
-  );
-  await db.query('RESET ROLE');
-  await db.query(`CREATE PUBLICATION ${id} FOR TABLES IN SCHEMA public`);
-  await db.end();
+  await createSourceDatabase(id, async (db) => {
+    await db.query(
+      'CREATE TABLE public.accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(12,2), tier int)',
+    );
+    await db.query(
+      `INSERT INTO public.accounts SELECT g, 'owner ' || g, g * 10.5, g % 3 FROM generate_series(1, 300) g`,
+    );
+  });
   writeFileSync(
-    config,
-    `kafka:
-  brokers: ["${ep.kafka.brokers[0]}"]
-  clientId: ${id}
-registry:
-  url: "${ep.registry.url}"
-sources:
-  postgres:
-    - name: ${id}
-      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
-      publication: ${id}
-      slot: ${id}
-      offsetsTopic: ${id}.offsets
-      envelope: debezium
-      topicPartitions: 2
-clickhouse:
-  embedded:
-    path: ${join(dir, 'clickhouse')}
-    http: { port: ${httpPort} }
-  database: dbz
-  sink:
-    groupId: ${id}-sink
-    topics: ["/^${id}\\\\./"]
-    deadLetterTopic: ${id}.sink-dlq
-    topicRefreshMs: 1000
-    batch: { maxWaitMs: 200 }
-`,
+    files.config,
+    scenarioPipeline({
+      id,
+      dir: files.dir,
+      httpPort,
+      database: 'dbz',
+      sinkTopics: `^${id}\\.`,
+      postgres: 'envelope: debezium\ntopicPartitions: 2',
+    }),
   );
 }, 120_000);
 
-afterAll(async () => {
-  cdc('down');
-  await dropAll().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+afterAll(() => tearDownScenario({ id, files, cdc }), 120_000);
 
 it('writes Debezium envelopes that a Debezium consumer reads and the sink applies exactly', {
   timeout: 240_000,

@@ -8,80 +8,36 @@
  * first rows reach ClickHouse while the snapshot is still under way (windows commit on their own).
  * `CDC_KILL9_SNAPSHOT_ROWS=5000000` runs the same with a larger table (by hand, not in CI).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openReader } from '@cdc/clickhouse';
-import { createJsonLogger } from '@cdc/core';
-import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { StateDir } from '@cdc/operate';
 import { loadPipeline } from '@cdc/pipeline';
-import pg from 'pg';
+import {
+  buildPackages,
+  cdcCommand,
+  createSourceDatabase,
+  dropScenario,
+  pgOwner,
+  scenarioFiles,
+  scenarioPipeline,
+  tearDownScenario,
+} from '@cdc/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 
-const root = resolve(import.meta.dirname, '../../../..');
-const ep = localEndpoints();
 const id = `i17_k9s_${process.pid}_${Date.now().toString(36)}`;
-const dir = mkdtempSync(join(tmpdir(), 'cdc-kill-9-snapshot-'));
-const config = join(dir, 'pipeline.yaml');
-const stateDir = join(dir, 'state');
-const state = new StateDir(stateDir);
+const files = scenarioFiles('kill-9-snapshot');
+const { config } = files;
+const state = new StateDir(files.stateDir);
 const httpPort = 18_800 + (process.pid % 400);
 /** 200k in CI; `CDC_KILL9_SNAPSHOT_ROWS=5000000` for the run by hand (kills spread in proportion). */
 const ROWS = Number(process.env.CDC_KILL9_SNAPSHOT_ROWS ?? 200_000);
 const SCALE = ROWS / 200_000;
 const KILLS = 3;
 
-const superuser = (database: string) =>
-  new pg.Client({
-    host: resolve(ep.stackDir, 'data/postgres/sock'),
-    port: ep.postgres.port,
-    user: 'postgres',
-    database,
-  });
-const cdcUser = () =>
-  new pg.Client({ host: '127.0.0.1', port: ep.postgres.port, user: 'cdc', password: 'cdc', database: id });
-
-function cdc(...args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['services/cli/dist/main.js', ...args, '--config', config, '--state-dir', stateDir],
-    { cwd: root, encoding: 'utf8', timeout: Math.max(150_000, (ROWS / 200_000) * 150_000) },
-  );
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
-
-async function dropAll(): Promise<void> {
-  const admin = superuser('postgres');
-  await admin.connect();
-  try {
-    await admin.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-      [id],
-    );
-    await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-  const kafka = createKafka(
-    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
-    createJsonLogger({ level: 'error' }),
-  );
-  const admin2 = kafka.admin();
-  await admin2.connect();
-  try {
-    await deleteTopicsIfExist(
-      admin2,
-      (await admin2.listTopics()).filter((t) => t.startsWith(id)),
-    );
-    await admin2.deleteGroups([`${id}-sink`]).catch(() => undefined);
-  } finally {
-    await admin2.disconnect();
-  }
-}
+const cdcUser = () => pgOwner(id);
+const cdc = cdcCommand({ ...files, timeoutMs: Math.max(150_000, (ROWS / 200_000) * 150_000) });
+const dropAll = () => dropScenario(id, { slot: 'drop-if-inactive' });
 
 const captureLog = () => {
   try {
@@ -93,65 +49,36 @@ const captureLog = () => {
 const count = (text: string, msg: string) => text.split(`"msg":"${msg}"`).length - 1;
 
 beforeAll(async () => {
-  const build = spawnSync(
-    'npx',
-    ['tsc', '-b', 'services/cli', 'services/capture-postgres', 'services/sink-clickhouse'],
-    { cwd: root, encoding: 'utf8' },
-  );
-  expect(build.status, build.stdout + build.stderr).toBe(0);
+  const build = buildPackages('services/cli', 'services/capture-postgres', 'services/sink-clickhouse');
+  expect(build.status, build.out).toBe(0);
   await dropAll().catch(() => undefined);
-  const admin = superuser('postgres');
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${id} OWNER cdc`);
-  await admin.end();
-  const db = superuser(id);
-  await db.connect();
-  await db.query('SET ROLE cdc');
-  await db.query(
-    'CREATE TABLE public.items (id uuid PRIMARY KEY, sku int8 NOT NULL, name text NOT NULL, price numeric(10,2), seq int NOT NULL DEFAULT 0)',
+  await createSourceDatabase(
+    id,
+    async (db) => {
+      await db.query(
+        'CREATE TABLE public.items (id uuid PRIMARY KEY, sku int8 NOT NULL, name text NOT NULL, price numeric(10,2), seq int NOT NULL DEFAULT 0)',
+      );
+      await db.query(
+        `INSERT INTO public.items (id, sku, name, price) SELECT gen_random_uuid(), g, 'item ' || g, (g % 10000) / 100.0 FROM generate_series(1, ${ROWS}) g`,
+      );
+      await db.query('ANALYZE public.items');
+    },
+    'FOR TABLE public.items',
   );
-  await db.query(
-    `INSERT INTO public.items (id, sku, name, price) SELECT gen_random_uuid(), g, 'item ' || g, (g % 10000) / 100.0 FROM generate_series(1, ${ROWS}) g`,
-  );
-  await db.query('ANALYZE public.items');
-  await db.query('RESET ROLE');
-  await db.query(`CREATE PUBLICATION ${id} FOR TABLE public.items`);
-  await db.end();
   writeFileSync(
     config,
-    `kafka:
-  brokers: ["${ep.kafka.brokers[0]}"]
-  clientId: ${id}
-registry:
-  url: "${ep.registry.url}"
-sources:
-  postgres:
-    - name: ${id}
-      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
-      publication: ${id}
-      slot: ${id}
-      offsetsTopic: ${id}.offsets
-      snapshotOptions: { chunked: true, parallelism: 2, chunkRows: 2000 }
-clickhouse:
-  embedded:
-    path: ${join(dir, 'clickhouse')}
-    http: { port: ${httpPort} }
-  database: k9s
-  sink:
-    groupId: ${id}-sink
-    topics: ["/^${id}\\\\.${id}\\\\./"]
-    deadLetterTopic: ${id}.sink-dlq
-    topicRefreshMs: 1000
-    batch: { maxWaitMs: 200 }
-`,
+    scenarioPipeline({
+      id,
+      dir: files.dir,
+      httpPort,
+      database: 'k9s',
+      sinkTopics: `^${id}\\.${id}\\.`,
+      postgres: 'snapshotOptions: { chunked: true, parallelism: 2, chunkRows: 2000 }',
+    }),
   );
 }, 180_000);
 
-afterAll(async () => {
-  cdc('down');
-  await dropAll().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+afterAll(() => tearDownScenario({ id, files, cdc, drop: { slot: 'drop-if-inactive' } }), 120_000);
 
 it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: resumed, verify passes, each snapshot row once`, {
   timeout: SCALE * 300_000,

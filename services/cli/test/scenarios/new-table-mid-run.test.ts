@@ -4,117 +4,45 @@
  * collection created while it runs: both reach ClickHouse without a restart or a config change,
  * and `cdc verify` passes for every table and collection, the new ones included.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createJsonLogger } from '@cdc/core';
-import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
+import {
+  buildPackages,
+  cdcCommand,
+  createSourceDatabase,
+  dropScenario,
+  pgOwner,
+  scenarioFiles,
+  scenarioPipeline,
+  tearDownScenario,
+} from '@cdc/testkit';
 import { MongoClient } from 'mongodb';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 
-const root = resolve(import.meta.dirname, '../../../..');
 const ep = localEndpoints();
 const id = `nt_${process.pid}_${Date.now().toString(36)}`;
-const dir = mkdtempSync(join(tmpdir(), 'cdc-new-table-'));
-const config = join(dir, 'pipeline.yaml');
-const stateDir = join(dir, 'state');
+const files = scenarioFiles('new-table');
 const httpPort = 18_300 + (process.pid % 500);
-
-const superuser = (database: string) =>
-  new pg.Client({
-    host: resolve(ep.stackDir, 'data/postgres/sock'),
-    port: ep.postgres.port,
-    user: 'postgres',
-    database,
-  });
-const cdcUser = () =>
-  new pg.Client({ host: '127.0.0.1', port: ep.postgres.port, user: 'cdc', password: 'cdc', database: id });
-
-function cdc(...args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['services/cli/dist/main.js', ...args, '--config', config, '--state-dir', stateDir],
-    {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 150_000,
-    },
-  );
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
-
-async function dropAll(): Promise<void> {
-  const admin = superuser('postgres');
-  await admin.connect();
-  try {
-    await admin.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
-      [id],
-    );
-    await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-  const mongo = new MongoClient(ep.mongo.url);
-  await mongo.connect();
-  await mongo
-    .db(id)
-    .dropDatabase()
-    .catch(() => undefined);
-  await mongo.close();
-  const kafka = createKafka(
-    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
-    createJsonLogger({ level: 'error' }),
-  );
-  const admin2 = kafka.admin();
-  await admin2.connect();
-  try {
-    await deleteTopicsIfExist(
-      admin2,
-      (await admin2.listTopics()).filter((t) => t.startsWith(id)),
-    );
-    await admin2.deleteGroups([`${id}-sink`]).catch(() => undefined);
-  } finally {
-    await admin2.disconnect();
-  }
-}
+const cdcUser = () => pgOwner(id);
+const cdc = cdcCommand(files);
+const dropAll = () => dropScenario(id, { mongo: true });
 
 beforeAll(async () => {
-  const build = spawnSync(
-    'npx',
-    [
-      'tsc',
-      '-b',
-      'services/cli',
-      'services/capture-postgres',
-      'services/capture-mongo',
-      'services/sink-clickhouse',
-    ],
-    {
-      cwd: root,
-      encoding: 'utf8',
-    },
+  const build = buildPackages(
+    'services/cli',
+    'services/capture-postgres',
+    'services/capture-mongo',
+    'services/sink-clickhouse',
   );
-  expect(build.status, build.stdout + build.stderr).toBe(0);
+  expect(build.status, build.out).toBe(0);
   await dropAll().catch(() => undefined);
-  const admin = superuser('postgres');
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${id} OWNER cdc`);
-  await admin.end();
-  const db = superuser(id);
-  await db.connect();
-  await db.query(`SET ROLE cdc`);
-  await db.query(`CREATE TABLE public.customers (id bigint PRIMARY KEY, name text NOT NULL, region text)`);
-  await db.query(
-    `INSERT INTO public.customers SELECT g, 'customer ' || g, (ARRAY['north','south'])[1 + g % 2] FROM generate_series(1, 200) g`,
-  );
-  await db.query('RESET ROLE');
-  await db.query(`CREATE PUBLICATION ${id} FOR TABLES IN SCHEMA public`);
-  await db.end();
+  await createSourceDatabase(id, async (db) => {
+    await db.query(`CREATE TABLE public.customers (id bigint PRIMARY KEY, name text NOT NULL, region text)`);
+    await db.query(
+      `INSERT INTO public.customers SELECT g, 'customer ' || g, (ARRAY['north','south'])[1 + g % 2] FROM generate_series(1, 200) g`,
+    );
+  });
   const mongo = new MongoClient(ep.mongo.url);
   await mongo.connect();
   await mongo
@@ -125,44 +53,19 @@ beforeAll(async () => {
     );
   await mongo.close();
   writeFileSync(
-    config,
-    `kafka:
-  brokers: ["${ep.kafka.brokers[0]}"]
-  clientId: ${id}
-registry:
-  url: "${ep.registry.url}"
-sources:
-  postgres:
-    - name: ${id}
-      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
-      publication: ${id}
-      slot: ${id}
-      offsetsTopic: ${id}.offsets
-  mongo:
-    - name: ${id}_docs
-      uri: "${ep.mongo.url}"
-      include: ["${id}"]
-      offsetsTopic: ${id}.mongo-offsets
-clickhouse:
-  embedded:
-    path: ${join(dir, 'clickhouse')}
-    http: { port: ${httpPort} }
-  database: nt
-  sink:
-    groupId: ${id}-sink
-    topics: ["/^${id}(_docs)?\\\\./"]
-    deadLetterTopic: ${id}.sink-dlq
-    topicRefreshMs: 1000
-    batch: { maxWaitMs: 200 }
-`,
+    files.config,
+    scenarioPipeline({
+      id,
+      dir: files.dir,
+      httpPort,
+      database: 'nt',
+      sinkTopics: `^${id}(_docs)?\\.`,
+      mongo: true,
+    }),
   );
 }, 120_000);
 
-afterAll(async () => {
-  cdc('down');
-  await dropAll().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+afterAll(() => tearDownScenario({ id, files, cdc, drop: { mongo: true } }), 120_000);
 
 it('captures a table and a collection created mid-run, and verify passes for all', {
   timeout: 240_000,

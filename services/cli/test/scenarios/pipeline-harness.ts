@@ -14,11 +14,11 @@ import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
 import { drained } from '@cdc/operate';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
+import { readTopic } from '@cdc/testkit';
 import pg from 'pg';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { readPipelineLags } from '../../../../scripts/demo/catch-up.ts';
 import { createShop, resetShop, type ShopOptions } from '../../../../scripts/demo/shop.ts';
-import { readTopic } from '../../../processor/test/read-topic.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
 export const SERVICES = ['capture-postgres', 'capture-mongo', 'processor', 'sink-clickhouse'] as const;

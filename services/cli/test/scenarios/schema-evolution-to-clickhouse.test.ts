@@ -20,44 +20,35 @@
  *
  * and after each step `cdc verify` passes with every row in the table the user knows.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryClient } from '@cdc/avro';
 import { createJsonLogger } from '@cdc/core';
-import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
-import pg from 'pg';
+import { createKafka, KafkaConfigSchema } from '@cdc/kafka';
+import {
+  buildPackages,
+  cdcCommand,
+  dropScenario,
+  freePort,
+  pgSuperuser,
+  scenarioFiles,
+  scenarioPipeline,
+} from '@cdc/testkit';
+import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 
-const root = resolve(import.meta.dirname, '../../../..');
 const ep = localEndpoints();
 const id = `evo20_${process.pid}_${Date.now().toString(36)}`;
-const dir = mkdtempSync(join(tmpdir(), 'cdc-evo20-'));
-const config = join(dir, 'pipeline.yaml');
-const stateDir = join(dir, 'state');
+const files = scenarioFiles('evo20');
+const { stateDir } = files;
 const topic = `${id}.${id}.public.items`;
 const chTable = `evo.${topic.replace(/[^A-Za-z0-9_]/g, '_')}`;
 
-const superuser = (database: string) =>
-  new pg.Client({
-    host: resolve(ep.stackDir, 'data/postgres/sock'),
-    port: ep.postgres.port,
-    user: 'postgres',
-    database,
-  });
-
-function cdc(...args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['services/cli/dist/main.js', ...args, '--config', config, '--state-dir', stateDir],
-    { cwd: root, encoding: 'utf8', timeout: 150_000 },
-  );
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
+const superuser = pgSuperuser;
+const cdc = cdcCommand(files);
+const dropAll = () => dropScenario(id);
 
 /** A query on the sink's read endpoint (the embedded ClickHouse); again when an idle kept-alive connection was closed under it. */
 async function clickhouse<T>(sql: string): Promise<T[]> {
@@ -79,86 +70,29 @@ async function clickhouse<T>(sql: string): Promise<T[]> {
     .map((l) => JSON.parse(l) as T);
 }
 
-async function dropAll(): Promise<void> {
-  const admin = superuser('postgres');
-  await admin.connect();
-  try {
-    await admin.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
-      [id],
-    );
-    await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-  const kafka = createKafka(
-    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
-    createJsonLogger({ level: 'error' }),
-  );
-  const admin2 = kafka.admin();
-  await admin2.connect();
-  try {
-    await deleteTopicsIfExist(
-      admin2,
-      (await admin2.listTopics()).filter((t) => t.startsWith(id)),
-    );
-    await admin2.deleteGroups([`${id}-sink`]).catch(() => undefined);
-  } finally {
-    await admin2.disconnect();
-  }
-}
-
 let db: pg.Client;
 /** The sink's read endpoint: a port free when the test starts. */
 let httpPort = 0;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 /** The pipeline file: the defaults (`stop`), or `recreate` at the source and in the sink. */
 function writeConfig(policy: 'stop' | 'recreate'): void {
   writeFileSync(
-    config,
-    `kafka:
-  brokers: ["${ep.kafka.brokers[0]}"]
-  clientId: ${id}
-registry:
-  url: "${ep.registry.url}"
-sources:
-  postgres:
-    - name: ${id}
-      connection: { host: 127.0.0.1, port: ${ep.postgres.port}, database: ${id}, user: cdc, password: cdc }
-      publication: ${id}
-      slot: ${id}
-      offsetsTopic: ${id}.offsets
-      heartbeatIntervalMs: 1000
-${policy === 'recreate' ? '      schemaEvolution: recreate\n' : ''}clickhouse:
-  embedded:
-    path: ${join(dir, 'clickhouse')}
-    http: { port: ${httpPort} }
-  database: evo
-  sink:
-    groupId: ${id}-sink
-    topics: ["/^${id}\\\\.${id}\\\\./"]
-    deadLetterTopic: ${id}.sink-dlq
-    topicRefreshMs: 1000
-    batch: { maxWaitMs: 200 }
-${policy === 'recreate' ? '    onIncompatibleSchema: recreate\n' : ''}`,
+    files.config,
+    scenarioPipeline({
+      id,
+      dir: files.dir,
+      httpPort,
+      database: 'evo',
+      sinkTopics: `^${id}\\.${id}\\.`,
+      postgres: `heartbeatIntervalMs: 1000${policy === 'recreate' ? '\nschemaEvolution: recreate' : ''}`,
+      sink: policy === 'recreate' ? 'onIncompatibleSchema: recreate' : undefined,
+    }),
   );
 }
 
 beforeAll(async () => {
-  const build = spawnSync(
-    'npx',
-    ['tsc', '-b', 'services/cli', 'services/capture-postgres', 'services/sink-clickhouse'],
-    { cwd: root, encoding: 'utf8' },
-  );
-  expect(build.status, build.stdout + build.stderr).toBe(0);
+  const build = buildPackages('services/cli', 'services/capture-postgres', 'services/sink-clickhouse');
+  expect(build.status, build.out).toBe(0);
   await dropAll().catch(() => undefined);
   const admin = superuser('postgres');
   await admin.connect();
@@ -193,7 +127,7 @@ afterAll(async () => {
   cdc('down');
   await db?.end().catch(() => undefined);
   await dropAll().catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
+  files.remove();
 }, 120_000);
 
 /** `cdc verify` passes with `rows` rows in public.items. */

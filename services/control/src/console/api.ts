@@ -41,14 +41,6 @@ export const can = (role: Role | undefined, needed: Role): boolean =>
   role !== undefined &&
   ['viewer', 'operator', 'admin'].indexOf(role) >= ['viewer', 'operator', 'admin'].indexOf(needed);
 
+/** A quarantined row as `GET /api/dead-letters` lists it: `@cdc/operate`'s, as a type only (the bundle takes no code from it). */
+export type { QuarantineEntry as DeadLetter } from '@cdc/operate';
 export type { GraphNode, PipelineGraph, RatePoint, TableState, TableView } from '../api-types.ts';
-
-export interface DeadLetter {
-  source: string;
-  topic: string;
-  id: string;
-  table: string;
-  key: string;
-  rules: string[];
-  reason: string;
-}

@@ -5,13 +5,8 @@
  * resume every held change arrives once, in order. A resync of a MongoDB collection is refused
  * (501: no incremental snapshot there).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { heldTopic } from '@cdc/capture';
 import { systemClock } from '@cdc/core';
-import { createIdempotentProducer } from '@cdc/kafka';
-import { StateDir } from '@cdc/operate';
 import { PipelineSchema } from '@cdc/pipeline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MongoCapture } from '../../../capture-mongo/src/capture.ts';
@@ -28,11 +23,8 @@ import {
   uniqueName,
   waitFor,
 } from '../../../capture-mongo/test/scenarios/harness.ts';
-import { AuditLog } from '../../src/audit-log.ts';
-import { Handlers } from '../../src/handlers.ts';
-import { LiveMetrics } from '../../src/live-metrics.ts';
-import { ControlServer } from '../../src/server.ts';
-import { TokenRegistry, tokenHash } from '../../src/tokens.ts';
+import { tokenHash } from '../../src/tokens.ts';
+import { startControl } from './control-server.ts';
 
 const server = SERVERS[0] as (typeof SERVERS)[number];
 const s = scenario('ctlm18', server);
@@ -66,33 +58,15 @@ describe('pause-resume of a MongoDB collection through the control API', () => {
         tokens: [{ name: 'otto', role: 'operator', sha256: tokenHash(OPERATOR) }],
       },
     });
-    const kafka = kafkaClient(logger);
-    const admin = kafka.admin();
-    const producer = createIdempotentProducer(kafka);
-    await admin.connect();
-    await producer.connect();
-    const serde = newSerde();
-    const state = new StateDir(mkdtempSync(join(tmpdir(), 'ctlm18-')));
-    const audit = new AuditLog({ producer, admin, serde, topic: auditTopic, logger });
-    await audit.ensureTopic();
-    const ctl = new ControlServer({
-      section: pipeline.control,
-      tokens: new TokenRegistry(pipeline.control.tokens),
-      audit,
-      handlers: new Handlers({
-        pipeline,
-        config: '/nonexistent.yaml',
-        state,
-        kafka,
-        admin,
-        producer,
-        metrics: new LiveMetrics({ state, services: [] }),
-        logger,
-      }),
-      version: 'test',
+    const ctl = await startControl({
+      pipeline,
+      kafka: kafkaClient(logger),
+      serde: newSerde(),
       logger,
+      services: [],
+      stateDirPrefix: 'ctlm18-',
     });
-    const url = await ctl.listen();
+    const { url } = ctl;
     const call = async (path: string) => {
       const r = await fetch(new URL(path, url), {
         method: 'POST',
@@ -155,8 +129,6 @@ describe('pause-resume of a MongoDB collection through the control API', () => {
       await running.catch(() => undefined);
       await capAdmin.disconnect();
       await ctl.close();
-      await producer.disconnect();
-      await admin.disconnect();
       await mongo.close();
     }
   });

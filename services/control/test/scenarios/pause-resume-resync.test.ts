@@ -11,15 +11,11 @@
  *   the outcome; the OpenAPI document is served; no token appears in any log line.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { AvroSerde, RegistryClient } from '@cdc/avro';
 import { heldTopic } from '@cdc/capture';
 import { systemClock } from '@cdc/core';
-import { createIdempotentProducer } from '@cdc/kafka';
-import { StateDir } from '@cdc/operate';
 import { PipelineSchema, type PostgresSource } from '@cdc/pipeline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresCapture } from '../../../capture-postgres/src/capture.ts';
@@ -35,11 +31,8 @@ import {
   waitFor,
   waitStreaming,
 } from '../../../capture-postgres/test/scenarios/harness.ts';
-import { AuditLog } from '../../src/audit-log.ts';
-import { Handlers } from '../../src/handlers.ts';
-import { LiveMetrics } from '../../src/live-metrics.ts';
-import { ControlServer } from '../../src/server.ts';
-import { TokenRegistry, tokenHash } from '../../src/tokens.ts';
+import { tokenHash } from '../../src/tokens.ts';
+import { startControl } from './control-server.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../../..');
 const execFileAsync = promisify(execFile);
@@ -107,34 +100,15 @@ describe('pause-resume-resync through the control API', () => {
         ],
       },
     });
-    const kafka = kafkaClient(ctlLog.logger);
-    const admin = kafka.admin();
-    const producer = createIdempotentProducer(kafka);
-    await admin.connect();
-    await producer.connect();
-    const serde = new AvroSerde({ registry: new RegistryClient({ url: endpoints.registry.url }) });
-    const state = new StateDir(mkdtempSync(join(tmpdir(), 'ctl18-')));
-    const metrics = new LiveMetrics({ state, services: ['capture-postgres'] });
-    const audit = new AuditLog({ producer, admin, serde, topic: auditTopic, logger: ctlLog.logger });
-    await audit.ensureTopic();
-    const server = new ControlServer({
-      section: pipeline.control,
-      tokens: new TokenRegistry(pipeline.control.tokens),
-      audit,
-      handlers: new Handlers({
-        pipeline,
-        config: '/nonexistent.yaml',
-        state,
-        kafka,
-        admin,
-        producer,
-        metrics,
-        logger: ctlLog.logger,
-      }),
-      version: 'test',
+    const server = await startControl({
+      pipeline,
+      kafka: kafkaClient(ctlLog.logger),
+      serde: new AvroSerde({ registry: new RegistryClient({ url: endpoints.registry.url }) }),
       logger: ctlLog.logger,
+      services: ['capture-postgres'],
+      stateDirPrefix: 'ctl18-',
     });
-    const url = await server.listen();
+    const { url } = server;
     const call = async (method: string, path: string, token?: string, body?: unknown) => {
       const r = await fetch(new URL(path, url), {
         method,
@@ -249,8 +223,6 @@ describe('pause-resume-resync through the control API', () => {
     } finally {
       await capture.stop();
       await server.close();
-      await producer.disconnect();
-      await admin.disconnect();
       await db.end();
     }
   });

@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AvroSerde, envelopeSchema, keySchema, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { postgresChangeId } from '@cdc/core';
+import { readTopic } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints, localKafka, localRegistry, runId, shopRelations, waitFor } from '../helpers.ts';
-import { readTopic } from '../read-topic.ts';
 
 const run = runId();
 const kafka = localKafka(`it-telemetry-${run}`);

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readTopic } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ProcessorApp } from '../../src/app.ts';
 import { localKafka, localRegistry, runId, testLogger, waitFor } from '../helpers.ts';
-import { readTopic } from '../read-topic.ts';
 import { prng, ShopScenario } from '../shop-scenario.ts';
 
 const run = runId();

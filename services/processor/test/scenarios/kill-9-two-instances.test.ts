@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readTopic } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints, localKafka, localRegistry, runId, waitFor } from '../helpers.ts';
-import { readTopic } from '../read-topic.ts';
 import { prng, ShopScenario } from '../shop-scenario.ts';
 
 const run = runId();

@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readTopic } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { endpoints, localKafka, localRegistry, runId, waitFor } from '../helpers.ts';
-import { readTopic } from '../read-topic.ts';
 import { prng, ShopScenario } from '../shop-scenario.ts';
 
 const run = runId();

@@ -23,15 +23,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
-import { createJsonLogger, tableNameForTopic, topicFor } from '@cdc/core';
-import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
+import { tableNameForTopic, topicFor } from '@cdc/core';
+import { deleteTopicsIfExist } from '@cdc/kafka';
 import { loadPipeline } from '@cdc/pipeline';
-import { freePort } from '@cdc/testkit';
+import {
+  freePort,
+  type ReadRecord,
+  readTopic,
+  scenarioKafka,
+  pgSuperuser as superuser,
+  withClient,
+} from '@cdc/testkit';
 import { type Db, MongoClient } from 'mongodb';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { localEndpoints } from '../../../../../infra/local/src/endpoints.ts';
-import { type ReadRecord, readTopic } from '../../../../processor/test/read-topic.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../../..');
 const ep = localEndpoints();
@@ -102,31 +108,6 @@ export interface Hostile {
   close(): Promise<void>;
 }
 
-function superuser(database: string): pg.Client {
-  return new pg.Client({
-    host: resolve(ep.stackDir, 'data/postgres/sock'),
-    port: ep.postgres.port,
-    user: 'postgres',
-    database,
-  });
-}
-
-async function withClient<T>(c: pg.Client, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-function kafkaFor(id: string) {
-  return createKafka(
-    KafkaConfigSchema.parse({ brokers: ep.kafka.brokers, clientId: id }),
-    createJsonLogger({ level: 'error' }),
-  );
-}
-
 async function dropAll(id: string): Promise<void> {
   await withClient(superuser('postgres'), async (c) => {
     await c.query(
@@ -146,7 +127,7 @@ async function dropAll(id: string): Promise<void> {
     .dropDatabase()
     .catch(() => undefined);
   await mongo.close();
-  const admin = kafkaFor(id).admin();
+  const admin = scenarioKafka(id).admin();
   await admin.connect();
   try {
     await deleteTopicsIfExist(
@@ -309,9 +290,9 @@ clickhouse:
     pgTable: (table) => tableNameForTopic(topicFor(id, { db: id, schema: 'public', table })),
     pgTopic: (table) => `${id}.${id}.public.${table}`,
     mongoTopic: (collection) => `${id}_docs.${id}.${collection}`,
-    readTopic: (topic) => readTopic(kafkaFor(id), topic, 30_000),
+    readTopic: (topic) => readTopic(scenarioKafka(id), topic, 30_000),
     async deadLetters() {
-      const kafka = kafkaFor(id);
+      const kafka = scenarioKafka(id);
       const admin = kafka.admin();
       await admin.connect();
       const topics = (await admin.listTopics()).filter(

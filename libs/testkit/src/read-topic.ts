@@ -1,3 +1,7 @@
+/**
+ * Reading a topic as a test's assertion sees it: every committed record, from the beginning to
+ * the end the topic had when the read started.
+ */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from '@cdc/kafka';
 
