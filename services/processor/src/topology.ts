@@ -69,6 +69,28 @@ function resolveEnrichments(section: ProcessingSection): EnrichDeclaration[] {
 }
 
 /**
+ * The fields of an enrich step's rows that its aggregates read (group, inputs, filter, event
+ * time): the step keeps and stores only these, as a Kafka Streams user would keep only what the
+ * aggregation needs, so that the last-version store, its changelog and every comparison carry
+ * no column nobody reads. Undefined (keep all) when nothing reads the step.
+ */
+export function fieldsUsed(section: ProcessingSection, enrich: string): string[] | undefined {
+  const readers = section.aggregate.filter((a) => a.from === enrich || `${a.name}-source` === enrich);
+  if (readers.length === 0) return undefined;
+  const used = new Set<string>();
+  for (const a of readers) {
+    for (const g of a.groupBy) used.add(g);
+    for (const x of a.aggregations) {
+      if (x.field !== undefined) used.add(x.field);
+      if (x.by !== undefined) used.add(x.by);
+    }
+    for (const c of a.filter) used.add(c.field);
+    if (a.eventTime !== 'source') used.add(a.eventTime.field);
+  }
+  return [...used];
+}
+
+/**
  * Builds the topology of a processing section:
  *
  *   CDC stream ─▶ enrich (global-table lookups; last version per key) ─▶ per aggregate:
@@ -92,7 +114,12 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
       });
       tableStores.set(j.table, store);
     }
-    const plan: EnrichPlan = { decl: e, rowsStore: names.rowsStore(e.name), tableStores };
+    const plan: EnrichPlan = {
+      decl: e,
+      rowsStore: names.rowsStore(e.name),
+      tableStores,
+      keep: fieldsUsed(section, e.name),
+    };
     builder.addStateStore(Stores.keyValue(plan.rowsStore, Serdes.string(), Serdes.json()));
     let source = sources.get(e.from);
     if (!source) {

@@ -3,7 +3,12 @@ import { defaultErrorHandlers, type ErrorHandlers } from '../error-handlers.ts';
 import { withChangelog } from '../internals/stores/bytes-store.ts';
 import { applyGlobalRecord } from '../internals/stores/global-store-updater.ts';
 import { MemoryBytesStore } from '../internals/stores/memory-bytes-store.ts';
-import { type AnyStore, type KeyValueStoreImpl, typedStore } from '../internals/stores/typed-stores.ts';
+import {
+  type AnyStore,
+  DecodedKeyValueStore,
+  type KeyValueStoreImpl,
+  typedStore,
+} from '../internals/stores/typed-stores.ts';
 import {
   newMetrics,
   type OutgoingRecord,
@@ -87,7 +92,11 @@ export class TopologyTestDriver {
     const handlers = { ...defaultErrorHandlers, ...options.errorHandlers };
     const globalStores = new Map<string, AnyStore>();
     for (const g of topology.globals) {
-      const store = typedStore(g.store, new MemoryBytesStore()) as KeyValueStoreImpl<unknown, unknown>;
+      // As the Kafka runtime keeps them (global-tables.ts): reads kept decoded.
+      const store: KeyValueStoreImpl<unknown, unknown> =
+        g.store.type === 'key-value'
+          ? new DecodedKeyValueStore(g.store, new MemoryBytesStore())
+          : (typedStore(g.store, new MemoryBytesStore()) as KeyValueStoreImpl<unknown, unknown>);
       globalStores.set(g.store.name, store);
       this.stores.set(g.store.name, store);
       this.globalByTopic.set(g.topic, { node: g, store });
