@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from './change.ts';
 import { jsonTopologyIo } from './json-io.ts';
 import type { PlainRow } from './plain-value.ts';
-import { buildTopology } from './topology.ts';
+import { buildTopology, fieldsUsed, names } from './topology.ts';
 
 const ORDERS = 'shop.cdc.public.orders';
 const CUSTOMERS = 'shop.cdc.public.customers';
@@ -367,4 +367,45 @@ describe('enrich + aggregate with CDC retractions', () => {
       );
     },
   );
+});
+
+describe('only the fields the aggregates read', () => {
+  it('are the groups, inputs, filter and event-time fields of the aggregates reading an enrich step', () => {
+    const s = section([revenue({ filter: [{ field: 'status', op: '!=', value: 'cancelled' }] })]);
+    expect(fieldsUsed(s, 'orders_enriched')?.sort()).toEqual(
+      ['amount', 'customer_id', 'placed_at', 'region', 'status'].sort(),
+    );
+    expect(fieldsUsed(s, 'nothing-reads-this')).toBeUndefined();
+  });
+
+  it('reach the last-version changelog; a change of another field emits nothing; a customer moved to another region counts the orders changed after it there', async () => {
+    const { driver, order, customers } = await setup([
+      revenue({ emit: 'on-update', aggregations: [{ name: 'revenue', fn: 'sum', field: 'amount' }] }),
+    ]);
+    const out = driver.createOutputTopic<string, Record<string, unknown>>(
+      'out.revenue',
+      Serdes.string(),
+      Serdes.json(),
+    );
+    await order.insert(row(1, 1, '10', 5_000));
+    const logged = driver.changelog(names.rowsStore('orders_enriched'));
+    expect(logged).toHaveLength(1);
+    const version = JSON.parse((logged[0]?.value as Buffer).toString('utf8')) as { row: PlainRow };
+    expect(Object.keys(version.row).sort()).toEqual(['amount', 'placed_at', 'region']);
+    expect(out.readValues()).toHaveLength(1);
+
+    // status and product are read by nothing: no retraction, no new result
+    await order.update(null, { ...row(1, 1, '10', 5_000), status: 'paid', product_id: 11 });
+    expect(out.isEmpty()).toBe(true);
+
+    // the global table's row changes: a later change of order 1 is enriched with the new region
+    await customers.pipeInput(
+      { id: 1 },
+      envelope('u', null, { id: 1, region: 'us', tier: 'gold', name: 'c1' }, 2),
+    );
+    await order.update(null, row(1, 1, '12', 5_000));
+    const state = out.readKeyValuesToMap();
+    expect(state.get(outKey(['eu'], 0)) ?? null).toBeNull();
+    expect(state.get(outKey(['us'], 0))).toMatchObject({ region: 'us', revenue: '12' });
+  });
 });

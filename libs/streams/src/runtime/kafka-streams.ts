@@ -192,7 +192,8 @@ export class KafkaStreams {
       allowAutoTopicCreation: false,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval:
-        this.options.heartbeatIntervalMs ?? Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
+        this.options.heartbeatIntervalMs ??
+        Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
       maxWaitTimeInMs: 500,
     });
     this.consumer = consumer;
