@@ -204,6 +204,14 @@ export class StreamTask {
     }
   }
 
+  /**
+   * Has every processor that holds records back forward them (before a commit), in the order
+   * of the graph. A failure here stops the task: no error policy can skip a combined record.
+   */
+  async flush(): Promise<void> {
+    for (const p of this.processors.values()) if (p.flush !== undefined) await p.flush();
+  }
+
   /** Fires the wall-clock punctuations that are due at `now`. */
   async punctuateWallClock(now = this.options.wallClock()): Promise<void> {
     await this.punctuate('wall-clock', now);

@@ -333,6 +333,8 @@ export class RuntimeTask {
 
   private async commit(): Promise<void> {
     this.lastCommitAt = this.options.wallClock();
+    // Records held back by processors (combined deltas) belong to this transaction too.
+    await this.task.flush();
     // Store changes first: they add their changelog records to this transaction.
     for (const cache of this.caches) await cache.flush();
     if (this.pending.length === 0 && !this.dirtyOffsets) return;

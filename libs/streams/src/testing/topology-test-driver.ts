@@ -181,6 +181,8 @@ export class TopologyTestDriver {
     const task = this.taskByTopic.get(topic);
     if (!task) throw new Error(`no part of the topology reads topic ${topic}`);
     await task.process(raw);
+    // As if every record were committed on its own: nothing stays held back.
+    await task.flush();
     while (this.internalQueue.length > 0) {
       const r = this.internalQueue.shift() as OutgoingRecord;
       const next = this.taskByTopic.get(r.topic) as StreamTask;
@@ -193,6 +195,7 @@ export class TopologyTestDriver {
         timestamp: r.timestamp,
         headers: r.headers ?? {},
       });
+      await next.flush();
     }
   }
 
