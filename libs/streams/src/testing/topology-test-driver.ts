@@ -28,6 +28,12 @@ export interface TopologyTestDriverOptions {
   wallClockMs?: number;
   errorHandlers?: Partial<ErrorHandlers>;
   logger?: Logger;
+  /**
+   * Commit after every input record (default true): what processors hold back (`flush`) comes
+   * out before `pipeInput` resolves. False: only `commit()` flushes, as the runtime's commit
+   * interval would, for testing processors that combine records between commits.
+   */
+  commitEachRecord?: boolean;
 }
 
 /** A record the topology wrote, deserialized. */
@@ -69,6 +75,7 @@ export interface TestOutputTopic<K, V> {
  */
 export class TopologyTestDriver {
   private readonly applicationId: string;
+  private readonly commitEachRecord: boolean;
   private readonly logger: Logger;
   private wallClock: number;
   private readonly tasks: StreamTask[] = [];
@@ -87,6 +94,7 @@ export class TopologyTestDriver {
 
   constructor(topology: Topology, options: TopologyTestDriverOptions = {}) {
     this.applicationId = options.applicationId ?? 'test';
+    this.commitEachRecord = options.commitEachRecord ?? true;
     this.logger = options.logger ?? noopLogger;
     this.wallClock = options.wallClockMs ?? 0;
     const handlers = { ...defaultErrorHandlers, ...options.errorHandlers };
@@ -182,7 +190,20 @@ export class TopologyTestDriver {
     if (!task) throw new Error(`no part of the topology reads topic ${topic}`);
     await task.process(raw);
     // As if every record were committed on its own: nothing stays held back.
-    await task.flush();
+    if (this.commitEachRecord) await task.flush();
+    await this.drainInternal();
+  }
+
+  /** Flushes what every task's processors hold back (as before a commit) and processes it. */
+  async commit(): Promise<void> {
+    await this.ready;
+    for (const t of this.tasks) {
+      await t.flush();
+      await this.drainInternal();
+    }
+  }
+
+  private async drainInternal(): Promise<void> {
     while (this.internalQueue.length > 0) {
       const r = this.internalQueue.shift() as OutgoingRecord;
       const next = this.taskByTopic.get(r.topic) as StreamTask;
@@ -195,7 +216,7 @@ export class TopologyTestDriver {
         timestamp: r.timestamp,
         headers: r.headers ?? {},
       });
-      await next.flush();
+      if (this.commitEachRecord) await next.flush();
     }
   }
 
