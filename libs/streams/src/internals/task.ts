@@ -262,7 +262,17 @@ export class StreamTask {
     error: unknown,
     node: string,
   ): ErrorResponse {
-    const raw = this.current as RawRecord;
+    const raw = this.current;
+    if (raw === undefined) {
+      // A record forwarded by a flush (before a commit) has no input record to skip or park.
+      const failure = new CdcError(
+        'POISON_RECORD',
+        `${stage} failed at ${node} while flushing task ${this.id} before a commit: ${(error as Error)?.message ?? String(error)}; fix the processor that held the record back`,
+        { context: { task: this.id, node, stage }, cause: error },
+      );
+      fatal.add(failure);
+      throw failure;
+    }
     const meta = { topic: raw.topic, partition: raw.partition, offset: raw.offset };
     const response = handler({ ...meta, key: raw.key, value: raw.value, error, node });
     const message = (error as Error)?.message ?? String(error);
