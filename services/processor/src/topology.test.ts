@@ -390,7 +390,8 @@ describe('only the fields the aggregates read', () => {
     await order.insert(row(1, 1, '10', 5_000));
     const logged = driver.changelog(names.rowsStore('orders_enriched'));
     expect(logged).toHaveLength(1);
-    const version = JSON.parse((logged[0]?.value as Buffer).toString('utf8')) as { row: PlainRow };
+    const first = logged[0] as { value: Buffer | null };
+    const version = JSON.parse((first.value as Buffer).toString('utf8')) as { row: PlainRow };
     expect(Object.keys(version.row).sort()).toEqual(['amount', 'placed_at', 'region']);
     expect(out.readValues()).toHaveLength(1);
 
