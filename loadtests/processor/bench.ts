@@ -596,7 +596,7 @@ function startProcessor(dir: string): ChildProcess {
     node,
     [...flags, join(repo, 'services/processor/dist/main.js'), '--config', pipelineFile(dir)],
     {
-      env: { ...process.env, CDC_LOG_LEVEL: 'warn' },
+      env: { ...process.env, CDC_LOG_LEVEL: process.env.BENCH_PROCESSOR_LOG_LEVEL ?? 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -117,3 +117,65 @@ describe('custom processors', () => {
     await expect(driver.createInputTopic('in', S, N).pipeInput('a', 1, 1)).rejects.toThrow(/store nope/);
   });
 });
+
+describe('flush', () => {
+  it('forwards what a processor held back before the commit; the test driver commits after every record', async () => {
+    const b = new StreamsBuilder();
+    b.stream<string, number>('in', { keySerde: S, valueSerde: N })
+      .process((): Processor<string, number, string, number> => {
+        let ctx: ProcessorContext<string, number>;
+        const held: { key: string; value: number; timestamp: number }[] = [];
+        return {
+          init(c) {
+            ctx = c;
+          },
+          process(r) {
+            held.push({ key: r.key, value: r.value * 10, timestamp: r.timestamp });
+          },
+          async flush() {
+            for (const r of held.splice(0)) await ctx.forward(r);
+          },
+        };
+      })
+      .to('out', { keySerde: S, valueSerde: N });
+    const driver = new TopologyTestDriver(b.build());
+    const input = driver.createInputTopic('in', S, N);
+    const output = driver.createOutputTopic('out', S, N);
+    await input.pipeInput('a', 1, 5);
+    expect(output.readKeyValuesToMap()).toEqual(new Map([['a', 10]]));
+    await input.pipeInput('b', 2, 6);
+    expect(output.readKeyValuesToMap()).toEqual(new Map([['b', 20]]));
+  });
+});
+
+describe('flush failures', () => {
+  it('stop the task with an error naming the flush, since no input record can be skipped for them', async () => {
+    const failing = {
+      serialize: () => {
+        throw new Error('cannot encode');
+      },
+      deserialize: () => null,
+    };
+    const b = new StreamsBuilder();
+    b.stream<string, number>('in', { keySerde: S, valueSerde: N })
+      .process((): Processor<string, number, string, number> => {
+        let ctx: ProcessorContext<string, number>;
+        const held: { key: string; value: number; timestamp: number }[] = [];
+        return {
+          init(c) {
+            ctx = c;
+          },
+          process(r) {
+            held.push({ key: r.key, value: r.value, timestamp: r.timestamp });
+          },
+          async flush() {
+            for (const r of held.splice(0)) await ctx.forward(r);
+          },
+        };
+      })
+      .to('out', { keySerde: S, valueSerde: failing });
+    const driver = new TopologyTestDriver(b.build(), { commitEachRecord: false });
+    await driver.createInputTopic('in', S, N).pipeInput('a', 1, 5);
+    await expect(driver.commit()).rejects.toThrow(/while flushing task .* before a commit: cannot encode/);
+  });
+});

@@ -45,10 +45,16 @@ export interface ProcessorContext<KOut, VOut> {
 /**
  * The processor contract: `init` once per task before records flow, `process` per record,
  * `close` when the task is closed. Only `process` is required.
+ *
+ * `flush`, when present, runs before every commit of the task (and, in the test driver, after
+ * every input record): a processor that holds records back to combine them forwards what it
+ * holds there, so that it goes into the same transaction as the input offsets that produced it.
+ * What it held and did not flush is lost with an uncommitted transaction, and reprocessed.
  */
 export interface Processor<KIn, VIn, KOut = never, VOut = never> {
   init?(context: ProcessorContext<KOut, VOut>): void | Promise<void>;
   process(record: StreamRecord<KIn, VIn>): void | Promise<void>;
+  flush?(): void | Promise<void>;
   close?(): void | Promise<void>;
 }
 

@@ -148,8 +148,11 @@ export function applyDelta(
         const [sum, count] = t[k] ?? ['0', 0];
         const d = toDecimal(by);
         const nextCount = count + delta.s;
-        if (nextCount === 0) delete t[k];
-        else t[k] = [toText(add(toDecimal(sum), delta.s === 1 ? d : negate(d))), nextCount];
+        const nextSum = toText(add(toDecimal(sum), delta.s === 1 ? d : negate(d)));
+        // In a window's state no rows means a zero sum; a combined state (combine.ts) may net
+        // out its rows and still carry a sum, which must survive until it is merged.
+        if (nextCount === 0 && toDecimal(nextSum).unscaled === 0n) delete t[k];
+        else t[k] = [nextSum, nextCount];
         return;
       }
       default:
@@ -178,7 +181,10 @@ export function mergeStates(
     if ('t' in o) {
       for (const [k, [sum, count]] of Object.entries((b as { t: Record<string, [string, number]> }).t)) {
         const [s0, c0] = o.t[k] ?? ['0', 0];
-        o.t[k] = [toText(add(toDecimal(s0), toDecimal(sum))), c0 + count];
+        // A combined state may hold retractions (negative counts): an entry that nets out is gone.
+        const merged = toText(add(toDecimal(s0), toDecimal(sum)));
+        if (c0 + count === 0 && toDecimal(merged).unscaled === 0n) delete o.t[k];
+        else o.t[k] = [merged, c0 + count];
       }
     } else if ('m' in o) {
       for (const [k, c] of Object.entries((b as { m: Record<string, number> }).m)) bump(o.m, k, c);

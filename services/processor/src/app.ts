@@ -24,7 +24,15 @@ export interface ProcessorAppOptions {
   io?: TopologyIo;
   /** Counts and traces records (see observer.ts); `kafka` should then count transactions (transaction-counter.ts). */
   observer?: ProcessorObserver;
+  /** Awaited just before the consumer joins the group (stream threads join together, see threads.ts). */
+  beforeJoin?: () => Promise<void>;
 }
+
+/**
+ * The heartbeat of each stream thread when a process runs several: they join the group one after
+ * the other at start, and each learns of the next one's join at its next heartbeat.
+ */
+const THREADS_HEARTBEAT_MS = 500;
 
 /**
  * One processor instance: registers the output schemas, creates the output topics, builds the
@@ -93,6 +101,8 @@ export class ProcessorApp {
       clock: this.clock,
       commitIntervalMs: section.commitIntervalMs,
       ...(this.options.sessionTimeoutMs ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}),
+      ...(section.threads > 1 ? { heartbeatIntervalMs: THREADS_HEARTBEAT_MS } : {}),
+      ...(this.options.beforeJoin ? { beforeJoin: this.options.beforeJoin } : {}),
     });
     await this.streams.start();
 

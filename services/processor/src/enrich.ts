@@ -1,8 +1,7 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { EnrichDeclaration, EnrichJoin } from '@cdc/pipeline';
 import type { KeyValueStore, ProcessorContext, ProcessorSupplier, StreamRecord } from '@cdc/streams';
 import { type Envelope, type RowChange, type RowVersion, SOURCE_TS_HEADER, TRACE_HEADERS } from './change.ts';
-import { canonicalKey, type PlainRow, type PlainValue } from './plain-value.ts';
+import { canonicalKey, type PlainRow, type PlainValue, samePlain } from './plain-value.ts';
 
 /** `[output, source]` pairs of a field selection (a list keeps the names). */
 export function selectionPairs(selection: readonly string[] | Record<string, string>): [string, string][] {
@@ -15,6 +14,8 @@ export interface EnrichPlan {
   rowsStore: string;
   /** Global store name per joined table topic. */
   tableStores: Map<string, string>;
+  /** The output fields to keep (those read downstream, see `fieldsUsed`); undefined: all. */
+  keep?: readonly string[] | undefined;
 }
 
 /**
@@ -41,13 +42,24 @@ export function enrichProcessor(
   plan: EnrichPlan,
 ): ProcessorSupplier<string | null, Envelope | null, string, RowChange> {
   const { decl } = plan;
-  const own = decl.fields ? selectionPairs(decl.fields) : undefined;
-  const joins = decl.join.map((j: EnrichJoin) => ({
-    join: j,
-    store: plan.tableStores.get(j.table) as string,
-    on: j.on === undefined ? undefined : Array.isArray(j.on) ? j.on : [j.on],
-    fields: selectionPairs(j.fields),
-  }));
+  const keep = plan.keep === undefined ? undefined : new Set(plan.keep);
+  const kept = (pairs: [string, string][]) => (keep ? pairs.filter(([o]) => keep.has(o)) : pairs);
+  // All of the stream's fields, or the selected ones; either way only those kept. (A kept field
+  // that a join fills is set here first and then overwritten by the join, as before.)
+  const own = decl.fields
+    ? kept(selectionPairs(decl.fields))
+    : plan.keep === undefined
+      ? undefined
+      : plan.keep.map((f): [string, string] => [f, f]);
+  const joins = decl.join
+    .map((j: EnrichJoin) => ({
+      join: j,
+      store: plan.tableStores.get(j.table) as string,
+      on: j.on === undefined ? undefined : Array.isArray(j.on) ? j.on : [j.on],
+      fields: kept(selectionPairs(j.fields)),
+    }))
+    // A left join whose fields nobody reads changes nothing; an inner one still drops unmatched rows.
+    .filter((j) => j.join.type === 'inner' || j.fields.length > 0);
   return () => {
     let ctx: ProcessorContext<string, RowChange>;
     let rows: KeyValueStore<string, RowVersion>;
@@ -57,7 +69,8 @@ export function enrichProcessor(
       const out: PlainRow = {};
       if (own) for (const [o, s] of own) out[o] = after[s] ?? null;
       else Object.assign(out, after);
-      for (const [i, j] of joins.entries()) {
+      for (let i = 0; i < joins.length; i++) {
+        const j = joins[i] as (typeof joins)[number];
         const lookup = j.on ? canonicalKey(j.on.map((f) => after[f] ?? null)) : key;
         const hasKey = !j.on || j.on.some((f) => after[f] !== null && after[f] !== undefined);
         const match = hasKey ? await (tables[i] as KeyValueStore<string, PlainRow>).get(lookup) : undefined;
@@ -110,7 +123,13 @@ export function enrichProcessor(
         const next: RowVersion | null = row === null ? null : { row, sourceTsMs };
         const old = (await rows.get(key)) ?? null;
         if (old === null && next === null) return;
-        if (old !== null && next !== null && isDeepStrictEqual(old, next)) return;
+        if (
+          old !== null &&
+          next !== null &&
+          old.sourceTsMs === next.sourceTsMs &&
+          samePlain(old.row, next.row)
+        )
+          return;
         if (next === null) await rows.delete(key);
         else await rows.put(key, next);
         await emit(key, { oldValue: old, newValue: next }, r, sourceTsMs);

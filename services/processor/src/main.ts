@@ -56,8 +56,6 @@ runService({
       {
         name: 'streams',
         attempt: async (signal: AbortSignal) => {
-          const current = new ProcessorApp({ section, kafka, registry, logger, observer, clock });
-          app = current;
           const extra =
             section.threads > 1
               ? new StreamThreads({
@@ -69,6 +67,16 @@ runService({
                 })
               : undefined;
           threads = extra;
+          const current = new ProcessorApp({
+            section,
+            kafka,
+            registry,
+            logger,
+            observer,
+            clock,
+            ...(extra ? { beforeJoin: () => extra.joinTogether() } : {}),
+          });
+          app = current;
           let threadFailure: unknown;
           extra?.failure.catch((err: unknown) => {
             threadFailure = err;

@@ -46,7 +46,10 @@ export function observed<K, V>(topic: string, observer: ProcessorObserver): Proc
         ctx = c;
       },
       process(r) {
-        return observer.record(topic, r.headers, (headers) => ctx.forward({ ...r, headers }));
+        // Headers handed back unchanged (no tracing) need no new record.
+        return observer.record(topic, r.headers, (headers) =>
+          ctx.forward(headers === r.headers ? r : { ...r, headers }),
+        );
       },
     };
   };

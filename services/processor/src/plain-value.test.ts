@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plainConverter } from './plain-value.ts';
+import { plainConverter, samePlain } from './plain-value.ts';
 
 describe('plain values of wrapped unions', () => {
   it('unwraps a record branch named by its full name where the union refers to it short (MongoDB envelopes)', () => {
@@ -20,5 +20,15 @@ describe('plain values of wrapped unions', () => {
     };
     const wrapped = { before: null, after: { 'shopdocs.shop.carts.Value': { customerId: { int: 7 } } } };
     expect(plainConverter(schema)(wrapped)).toEqual({ before: null, after: { customerId: 7 } });
+  });
+});
+
+describe('samePlain', () => {
+  it('compares rows by their fields in any order, nested values by value', () => {
+    expect(samePlain({ a: 1, b: ['x', { c: null }] }, { b: ['x', { c: null }], a: 1 })).toBe(true);
+    expect(samePlain({ a: 1 }, { a: 1, b: null })).toBe(false);
+    expect(samePlain({ a: '1' }, { a: 1 })).toBe(false);
+    expect(samePlain({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+    expect(samePlain({ a: {} }, { a: [] })).toBe(false);
   });
 });

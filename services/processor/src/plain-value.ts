@@ -168,3 +168,22 @@ export function keyPart(v: unknown): PlainValue {
 export function canonicalKey(values: readonly unknown[]): string {
   return JSON.stringify(values.map(keyPart));
 }
+
+/** Whether two plain values are equal (objects by their fields, in any order; arrays in order). */
+export function samePlain(a: PlainValue | undefined, b: PlainValue | undefined): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!samePlain(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  let n = 0;
+  for (const k in a) {
+    if (!Object.hasOwn(b, k) || !samePlain(a[k], b[k])) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}

@@ -12,7 +12,7 @@ import { createKafka, isFencedError, isRetriableKafkaError } from '@cdc/kafka';
 import { createServiceLogger } from '@cdc/telemetry';
 import { ProcessorApp } from './app.ts';
 import type { ProcessorObserver } from './observer.ts';
-import type { ThreadData, ThreadReport, ThreadToMain } from './threads.ts';
+import type { MainToThread, ThreadData, ThreadReport, ThreadToMain } from './threads.ts';
 import { countTransactions } from './transaction-counter.ts';
 
 const port = parentPort;
@@ -26,6 +26,7 @@ const logger = createServiceLogger({ service: 'processor', config: pipeline, lev
 });
 const post = (m: ThreadToMain) => port.postMessage(m);
 
+let joinNow: () => void = () => {};
 let read = new Map<string, number>();
 let committed: ThreadReport['committed'] = [];
 let aborted = 0;
@@ -57,6 +58,14 @@ const app = new ProcessorApp({
   logger,
   observer,
   stateDir,
+  // Joins the consumer group when the main thread says so: every thread at once (threads.ts).
+  beforeJoin: () => {
+    const join = new Promise<void>((resolve) => {
+      joinNow = resolve;
+    });
+    post({ type: 'ready' });
+    return join;
+  },
 });
 
 function report(): void {
@@ -104,8 +113,11 @@ const timer = setInterval(() => {
   report();
   if (app.state === 'failed') fail(app.error);
 }, 500);
-port.on('message', (m: { type: 'stop' }) => {
-  if (m.type === 'stop') void close();
+port.on('message', (m: MainToThread) => {
+  if (m.type === 'stop') {
+    joinNow(); // a start waiting to join goes on, and the close that follows stops it
+    void close();
+  } else if (m.type === 'join') joinNow();
 });
 const started = app.start();
 started.then(

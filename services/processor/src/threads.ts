@@ -36,6 +36,8 @@ export interface ThreadReport {
 
 export type ThreadToMain =
   | ThreadReport
+  /** Loaded (schemas, global tables) and waiting for `join` before it joins the consumer group. */
+  | { type: 'ready' }
   | { type: 'failed'; code: string; message: string; retriable: boolean }
   | { type: 'closed' };
 
@@ -44,8 +46,12 @@ export function threadStateDir(stateDir: string, index: number): string {
   return index === 0 ? stateDir : join(stateDir, `thread-${index}`);
 }
 
+/** From the main thread to a stream thread. */
+export type MainToThread = { type: 'stop' } | { type: 'join' };
+
 interface Thread {
   worker: Worker;
+  ready: Promise<void>;
   state: string;
   tasks: string[];
   exited: Promise<void>;
@@ -86,14 +92,19 @@ export class StreamThreads {
         stateDir: threadStateDir(stateDir, index),
       };
       const worker = new Worker(entry, { workerData: data });
+      let ready: () => void = () => {};
       const thread: Thread = {
         worker,
+        ready: new Promise<void>((resolve) => {
+          ready = resolve;
+        }),
         state: 'starting',
         tasks: [],
         exited: new Promise((resolve) => worker.once('exit', () => resolve())),
       };
       worker.on('message', (m: ThreadToMain) => {
-        if (m.type === 'report') {
+        if (m.type === 'ready') ready();
+        else if (m.type === 'report') {
           thread.state = m.state;
           thread.tasks = m.tasks;
           options.onReport(index, m);
@@ -124,6 +135,17 @@ export class StreamThreads {
     }
   }
 
+  /**
+   * Waits until every thread is loaded and about to join the consumer group, then lets them all
+   * join: the main thread calls it just before its own join (`beforeJoin`), so that the group's
+   * members arrive together rather than one rebalance apart each (every rebalance moves tasks,
+   * and a task that moves to another thread restores its stores from the changelog there).
+   */
+  async joinTogether(): Promise<void> {
+    await Promise.race([Promise.all(this.threads.map((t) => t.ready)), this.failure]);
+    for (const t of this.threads) t.worker.postMessage({ type: 'join' } satisfies MainToThread);
+  }
+
   /** Whether every thread runs (its state stores restored). */
   get running(): boolean {
     return this.threads.every((t) => t.state === 'running');
@@ -137,7 +159,7 @@ export class StreamThreads {
   /** Stops every thread (each commits or aborts what is open and checkpoints); waits up to 60 s. */
   async close(): Promise<void> {
     this.stopping = true;
-    for (const t of this.threads) t.worker.postMessage({ type: 'stop' });
+    for (const t of this.threads) t.worker.postMessage({ type: 'stop' } satisfies MainToThread);
     const all = Promise.all(this.threads.map((t) => t.exited));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from './change.ts';
 import { jsonTopologyIo } from './json-io.ts';
 import type { PlainRow } from './plain-value.ts';
-import { buildTopology } from './topology.ts';
+import { buildTopology, fieldsUsed, names } from './topology.ts';
 
 const ORDERS = 'shop.cdc.public.orders';
 const CUSTOMERS = 'shop.cdc.public.customers';
@@ -367,4 +367,117 @@ describe('enrich + aggregate with CDC retractions', () => {
       );
     },
   );
+});
+
+describe('only the fields the aggregates read', () => {
+  it('are the groups, inputs, filter and event-time fields of the aggregates reading an enrich step', () => {
+    const s = section([revenue({ filter: [{ field: 'status', op: '!=', value: 'cancelled' }] })]);
+    expect(fieldsUsed(s, 'orders_enriched')?.sort()).toEqual(
+      ['amount', 'customer_id', 'placed_at', 'region', 'status'].sort(),
+    );
+    expect(fieldsUsed(s, 'nothing-reads-this')).toBeUndefined();
+  });
+
+  it('reach the last-version changelog; a change of another field emits nothing; a customer moved to another region counts the orders changed after it there', async () => {
+    const { driver, order, customers } = await setup([
+      revenue({ emit: 'on-update', aggregations: [{ name: 'revenue', fn: 'sum', field: 'amount' }] }),
+    ]);
+    const out = driver.createOutputTopic<string, Record<string, unknown>>(
+      'out.revenue',
+      Serdes.string(),
+      Serdes.json(),
+    );
+    await order.insert(row(1, 1, '10', 5_000));
+    const logged = driver.changelog(names.rowsStore('orders_enriched'));
+    expect(logged).toHaveLength(1);
+    const first = logged[0] as { value: Buffer | null };
+    const version = JSON.parse((first.value as Buffer).toString('utf8')) as { row: PlainRow };
+    expect(Object.keys(version.row).sort()).toEqual(['amount', 'placed_at', 'region']);
+    expect(out.readValues()).toHaveLength(1);
+
+    // status and product are read by nothing: no retraction, no new result
+    await order.update(null, { ...row(1, 1, '10', 5_000), status: 'paid', product_id: 11 });
+    expect(out.isEmpty()).toBe(true);
+
+    // the global table's row changes: a later change of order 1 is enriched with the new region
+    await customers.pipeInput(
+      { id: 1 },
+      envelope('u', null, { id: 1, region: 'us', tier: 'gold', name: 'c1' }, 2),
+    );
+    await order.update(null, row(1, 1, '12', 5_000));
+    const state = out.readKeyValuesToMap();
+    expect(state.get(outKey(['eu'], 0)) ?? null).toBeNull();
+    expect(state.get(outKey(['us'], 0))).toMatchObject({ region: 'us', revenue: '12' });
+  });
+});
+
+describe('combined deltas (between commits) against one delta per change', () => {
+  const hopping = (extra: Record<string, unknown> = {}) =>
+    revenue({
+      name: 'revenue_hop',
+      topic: 'out.revenue_hop',
+      window: { type: 'hopping', size: '3m', advance: '1m', grace: '1h' },
+      ...extra,
+    });
+
+  async function run(ops: [number, number, number, number, number][], combine: boolean, every: number) {
+    const topology = buildTopology(
+      section([revenue({ emit: 'on-update' }), hopping({ emit: 'on-update' })]),
+      {
+        io: jsonTopologyIo(),
+        now: () => 0,
+        combine,
+      },
+    );
+    const driver = new TopologyTestDriver(topology, { commitEachRecord: !combine });
+    const key = Serdes.json<PlainRow>();
+    const env = Serdes.json<Envelope>();
+    const customers = driver.createInputTopic(CUSTOMERS, key, env);
+    const orders = driver.createInputTopic(ORDERS, key, env);
+    for (const [id, region] of [
+      [1, 'eu'],
+      [2, 'us'],
+      [3, 'apac'],
+    ] as const)
+      await customers.pipeInput({ id }, envelope('r', null, { id, region, tier: 'gold', name: `c${id}` }, 1));
+    const outs = ['out.revenue', 'out.revenue_hop'].map((t) =>
+      driver.createOutputTopic<string, Record<string, unknown>>(t, Serdes.string(), Serdes.json()),
+    );
+    let ts = 100;
+    for (const [i, [kind, id, customer, cents, minute]] of ops.entries()) {
+      const r = row(id, customer, (cents / 100).toFixed(2), minute * 60_000 + 1_000);
+      if (kind === 0) await orders.pipeInput({ id }, envelope('c', null, r, ts++), ts);
+      else if (kind === 1) await orders.pipeInput({ id }, envelope('u', null, r, ts++), ts);
+      else await orders.pipeInput({ id }, envelope('d', null, null, ts++), ts);
+      if (combine && (i + 1) % every === 0) await driver.commit();
+    }
+    await driver.commit();
+    // the last result of every group and window; an emptied one is a tombstone (or never there)
+    return outs.map((o) => {
+      const m = o.readKeyValuesToMap();
+      return new Map([...m].filter(([, v]) => v !== null).map(([k, v]) => [k, { ...v, emittedAtMs: 0 }]));
+    });
+  }
+
+  it('give the same last result for every group and window, tumbling and hopping, with moves and deletes', async () => {
+    const op = fc.tuple(
+      fc.integer({ min: 0, max: 2 }), // insert, update, delete
+      fc.integer({ min: 1, max: 6 }), // order id
+      fc.integer({ min: 1, max: 3 }), // customer (region)
+      fc.integer({ min: 1, max: 9_999 }), // amount in cents
+      fc.integer({ min: 0, max: 5 }), // minute of placed_at
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(op, { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (ops, every) => {
+          const oneByOne = await run(ops, false, every);
+          const combined = await run(ops, true, every);
+          expect(combined).toEqual(oneByOne);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
 });

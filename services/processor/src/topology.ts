@@ -10,8 +10,9 @@ import {
   TimeWindows,
   type Topology,
 } from '@cdc/streams';
-import { applyDelta, type Delta, type GroupState, initialState, mergeStates } from './aggregation-state.ts';
+import { applyDelta, type GroupState, initialState, mergeStates } from './aggregation-state.ts';
 import type { Envelope, RowChange } from './change.ts';
+import { combineDeltas, combineSpanMs, isCombined, type RepartitionedDelta } from './combine.ts';
 import { deltaProcessor } from './deltas.ts';
 import { type EnrichPlan, enrichProcessor } from './enrich.ts';
 import { observed, type ProcessorObserver } from './observer.ts';
@@ -39,6 +40,8 @@ export interface BuildOptions {
   queries?: QueryRegistry;
   /** Counts and traces every record read from a CDC topic (default: nothing). */
   observer?: ProcessorObserver;
+  /** Combine the deltas of a group between commits (`combine.ts`; default true). */
+  combine?: boolean;
 }
 
 /** The store and topic names a declaration uses (internal topics get `<applicationId>-` in front). */
@@ -69,6 +72,28 @@ function resolveEnrichments(section: ProcessingSection): EnrichDeclaration[] {
 }
 
 /**
+ * The fields of an enrich step's rows that its aggregates read (group, inputs, filter, event
+ * time): the step keeps and stores only these, as a Kafka Streams user would keep only what the
+ * aggregation needs, so that the last-version store, its changelog and every comparison carry
+ * no column nobody reads. Undefined (keep all) when nothing reads the step.
+ */
+export function fieldsUsed(section: ProcessingSection, enrich: string): string[] | undefined {
+  const readers = section.aggregate.filter((a) => a.from === enrich || `${a.name}-source` === enrich);
+  if (readers.length === 0) return undefined;
+  const used = new Set<string>();
+  for (const a of readers) {
+    for (const g of a.groupBy) used.add(g);
+    for (const x of a.aggregations) {
+      if (x.field !== undefined) used.add(x.field);
+      if (x.by !== undefined) used.add(x.by);
+    }
+    for (const c of a.filter) used.add(c.field);
+    if (a.eventTime !== 'source') used.add(a.eventTime.field);
+  }
+  return [...used];
+}
+
+/**
  * Builds the topology of a processing section:
  *
  *   CDC stream ─▶ enrich (global-table lookups; last version per key) ─▶ per aggregate:
@@ -92,7 +117,12 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
       });
       tableStores.set(j.table, store);
     }
-    const plan: EnrichPlan = { decl: e, rowsStore: names.rowsStore(e.name), tableStores };
+    const plan: EnrichPlan = {
+      decl: e,
+      rowsStore: names.rowsStore(e.name),
+      tableStores,
+      keep: fieldsUsed(section, e.name),
+    };
     builder.addStateStore(Stores.keyValue(plan.rowsStore, Serdes.string(), Serdes.json()));
     let source = sources.get(e.from);
     if (!source) {
@@ -111,11 +141,17 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
   for (const a of section.aggregate) {
     const source = enriched.get(a.from) ?? enriched.get(`${a.name}-source`);
     if (!source) throw new CdcError('CONFIG_INVALID', `aggregate ${a.name}: nothing named ${a.from}`);
-    const grouped = source
-      .process(deltaProcessor(a))
-      .groupByKey({ keySerde: Serdes.string(), valueSerde: Serdes.json<Delta>(), name: a.name });
+    const deltas = source.process(deltaProcessor(a));
+    // Deltas of a group that fall into the same windows travel combined, one record per commit.
+    const span = options.combine === false ? undefined : combineSpanMs(a);
+    const grouped = (
+      span === undefined
+        ? (deltas as KStream<string, RepartitionedDelta>)
+        : deltas.process(combineDeltas(a, span))
+    ).groupByKey({ keySerde: Serdes.string(), valueSerde: Serdes.json<RepartitionedDelta>(), name: a.name });
     const init = () => initialState(a.aggregations);
-    const apply = (_k: string, d: Delta, s: GroupState) => applyDelta(a.aggregations, s, d);
+    const apply = (_k: string, d: RepartitionedDelta, s: GroupState) =>
+      isCombined(d) ? mergeStates(a.aggregations, s, d.p) : applyDelta(a.aggregations, s, d);
     // A CDC aggregate must equal its source: changes to a window past its grace (retractions of
     // updated or deleted rows, a backlog behind stream time) still apply while it is retained.
     const materialized = {

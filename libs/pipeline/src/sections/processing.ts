@@ -231,7 +231,7 @@ export const AggregateSchema = z
       .meta({ description: 'The outputs computed per group (and window).' }),
     emit: z.enum(['on-update', 'on-close']).optional().meta({
       description:
-        '`on-close`: one final record per window after its grace; `on-update`: every change (default for unwindowed).',
+        "`on-close`: one final record per window after its grace; `on-update` (default for unwindowed): the new result as changes are committed, one update per group and window for the changes a task commits together (every `commitIntervalMs`), as Kafka Streams' record cache does.",
     }),
     lateRecordsTopic: Topic.optional().meta({
       description: 'Where changes for windows past their retention go (they are always counted in metrics).',

@@ -1,7 +1,7 @@
 import { CdcError, DEAD_LETTER_HEADERS, isRetriable, type Logger } from '@cdc/core';
 import type { ErrorHandlers, ErrorResponse } from '../error-handlers.ts';
 import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../processor.ts';
-import type { RecordMetadata, StreamRecord } from '../record.ts';
+import { type RecordMetadata, recordTimestamp, type StreamRecord } from '../record.ts';
 import type { Subtopology } from '../topology.ts';
 import type { SinkNode, SourceNode } from './graph.ts';
 import type { AnyStore } from './stores/typed-stores.ts';
@@ -170,10 +170,14 @@ export class StreamTask {
       try {
         key = source.keySerde.deserialize(raw.topic, raw.key);
         value = source.valueSerde.deserialize(raw.topic, raw.value);
-        const headers = Object.fromEntries(
-          Object.entries(raw.headers).filter((e): e is [string, Buffer | string] => e[1] !== undefined),
-        );
-        timestamp = source.timestampExtractor({ ...raw, key, value, headers });
+        // The record's own timestamp (the default) needs no record built for the extractor.
+        if (source.timestampExtractor === recordTimestamp) timestamp = raw.timestamp;
+        else {
+          const headers = Object.fromEntries(
+            Object.entries(raw.headers).filter((e): e is [string, Buffer | string] => e[1] !== undefined),
+          );
+          timestamp = source.timestampExtractor({ ...raw, key, value, headers });
+        }
         if (!Number.isFinite(timestamp)) throw new Error(`the timestamp extractor returned ${timestamp}`);
       } catch (err) {
         this.failed('deserialization', this.options.handlers.deserialization, err, source.name);
@@ -198,6 +202,14 @@ export class StreamTask {
     } finally {
       this.current = undefined;
     }
+  }
+
+  /**
+   * Has every processor that holds records back forward them (before a commit), in the order
+   * of the graph. A failure here stops the task: no error policy can skip a combined record.
+   */
+  async flush(): Promise<void> {
+    for (const p of this.processors.values()) if (p.flush !== undefined) await p.flush();
   }
 
   /** Fires the wall-clock punctuations that are due at `now`. */
@@ -236,8 +248,10 @@ export class StreamTask {
       this.failed('production', this.options.handlers.production, err, node.name);
       return;
     }
+    // A copy: the record's headers object may be shared with what the processors still hold.
     const headers: Record<string, Buffer | string> = {};
-    for (const [k, v] of Object.entries(record.headers ?? {})) if (v !== undefined) headers[k] = v;
+    const from = record.headers;
+    if (from) for (const k in from) if (from[k] !== undefined) headers[k] = from[k] as Buffer | string;
     this.options.collector.send({ topic, key, value, timestamp: record.timestamp, headers });
   }
 
@@ -248,7 +262,17 @@ export class StreamTask {
     error: unknown,
     node: string,
   ): ErrorResponse {
-    const raw = this.current as RawRecord;
+    const raw = this.current;
+    if (raw === undefined) {
+      // A record forwarded by a flush (before a commit) has no input record to skip or park.
+      const failure = new CdcError(
+        'POISON_RECORD',
+        `${stage} failed at ${node} while flushing task ${this.id} before a commit: ${(error as Error)?.message ?? String(error)}; fix the processor that held the record back`,
+        { context: { task: this.id, node, stage }, cause: error },
+      );
+      fatal.add(failure);
+      throw failure;
+    }
     const meta = { topic: raw.topic, partition: raw.partition, offset: raw.offset };
     const response = handler({ ...meta, key: raw.key, value: raw.value, error, node });
     const message = (error as Error)?.message ?? String(error);

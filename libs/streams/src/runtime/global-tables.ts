@@ -4,7 +4,12 @@ import type { Admin, Consumer, Kafka } from '@cdc/kafka';
 import type { GlobalStoreNode } from '../internals/graph.ts';
 import { applyGlobalRecord } from '../internals/stores/global-store-updater.ts';
 import { MemoryBytesStore } from '../internals/stores/memory-bytes-store.ts';
-import { type AnyStore, type KeyValueStoreImpl, typedStore } from '../internals/stores/typed-stores.ts';
+import {
+  type AnyStore,
+  DecodedKeyValueStore,
+  type KeyValueStoreImpl,
+  typedStore,
+} from '../internals/stores/typed-stores.ts';
 
 /**
  * Global tables: each instance reads every partition of their topics into memory, from the
@@ -24,7 +29,14 @@ export class GlobalTables {
     this.kafka = kafka;
     this.nodes = nodes;
     this.logger = logger;
-    for (const n of nodes) this.stores.set(n.store.name, typedStore(n.store, new MemoryBytesStore()));
+    for (const n of nodes) {
+      // Looked up by every record of the streams they enrich: kept decoded (read-only for processors).
+      const store =
+        n.store.type === 'key-value'
+          ? new DecodedKeyValueStore(n.store, new MemoryBytesStore())
+          : typedStore(n.store, new MemoryBytesStore());
+      this.stores.set(n.store.name, store as AnyStore);
+    }
   }
 
   async start(admin: Admin, timeoutMs = 60_000): Promise<void> {

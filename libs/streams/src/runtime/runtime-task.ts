@@ -54,11 +54,30 @@ type Message = {
   headers?: Record<string, Buffer | string>;
 };
 
+function hasAny(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
 /** A record's size on the wire, roughly: its bytes and headers plus the per-record framing. */
 function recordSize(r: OutgoingRecord): number {
   let n = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  if (r.headers) for (const [k, v] of Object.entries(r.headers)) n += k.length + v.length + 8;
+  if (r.headers) for (const k in r.headers) n += k.length + (r.headers[k] as Buffer | string).length + 8;
   return n;
+}
+
+const NO_HEADERS: Readonly<Record<string, Buffer | string | undefined>> = Object.freeze({});
+
+/** A record's headers, the first value of a repeated one (no object made for a record without any). */
+function recordHeaders(h: InputMessage['headers']): Readonly<Record<string, Buffer | string | undefined>> {
+  if (h === undefined) return NO_HEADERS;
+  let out: Record<string, Buffer | string | undefined> | undefined;
+  for (const k in h) {
+    const v = h[k];
+    out ??= {};
+    out[k] = Array.isArray(v) ? v[0] : v;
+  }
+  return out ?? NO_HEADERS;
 }
 
 /**
@@ -253,8 +272,6 @@ export class RuntimeTask {
       for (const m of messages) {
         const offset = Number(m.offset);
         if (from >= 0 && offset < from) continue; // already committed by the previous owner
-        const headers: Record<string, Buffer | string | undefined> = {};
-        for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Array.isArray(v) ? v[0] : v;
         const raw: RawRecord = {
           topic,
           partition: this.partition,
@@ -262,7 +279,7 @@ export class RuntimeTask {
           key: m.key,
           value: m.value,
           timestamp: Number(m.timestamp),
-          headers,
+          headers: recordHeaders(m.headers),
         };
         await this.task.process(raw);
         this.next.set(topic, offset + 1);
@@ -316,6 +333,8 @@ export class RuntimeTask {
 
   private async commit(): Promise<void> {
     this.lastCommitAt = this.options.wallClock();
+    // Records held back by processors (combined deltas) belong to this transaction too.
+    await this.task.flush();
     // Store changes first: they add their changelog records to this transaction.
     for (const cache of this.caches) await cache.flush();
     if (this.pending.length === 0 && !this.dirtyOffsets) return;
@@ -343,13 +362,12 @@ export class RuntimeTask {
         let messages: Message[] = [];
         let bytes = 0;
         for (const r of list) {
-          messages.push({
-            key: r.key,
-            value: r.value,
-            timestamp: String(r.timestamp),
-            ...(r.partition === undefined ? {} : { partition: r.partition }),
-            ...(r.headers && Object.keys(r.headers).length > 0 ? { headers: { ...r.headers } } : {}),
-          });
+          const m: Message = { key: r.key, value: r.value, timestamp: String(r.timestamp) };
+          if (r.partition !== undefined) m.partition = r.partition;
+          // The collector's records are the task's own copies (see StreamTask's sink): no copy here.
+          if (r.headers !== undefined && hasAny(r.headers))
+            m.headers = r.headers as Record<string, Buffer | string>;
+          messages.push(m);
           bytes += recordSize(r);
           if (bytes >= MAX_SEND_BYTES || messages.length >= MAX_SEND_RECORDS) {
             await tx.send({ topic, messages });

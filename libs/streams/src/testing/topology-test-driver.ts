@@ -3,7 +3,12 @@ import { defaultErrorHandlers, type ErrorHandlers } from '../error-handlers.ts';
 import { withChangelog } from '../internals/stores/bytes-store.ts';
 import { applyGlobalRecord } from '../internals/stores/global-store-updater.ts';
 import { MemoryBytesStore } from '../internals/stores/memory-bytes-store.ts';
-import { type AnyStore, type KeyValueStoreImpl, typedStore } from '../internals/stores/typed-stores.ts';
+import {
+  type AnyStore,
+  DecodedKeyValueStore,
+  type KeyValueStoreImpl,
+  typedStore,
+} from '../internals/stores/typed-stores.ts';
 import {
   newMetrics,
   type OutgoingRecord,
@@ -23,6 +28,12 @@ export interface TopologyTestDriverOptions {
   wallClockMs?: number;
   errorHandlers?: Partial<ErrorHandlers>;
   logger?: Logger;
+  /**
+   * Commit after every input record (default true): what processors hold back (`flush`) comes
+   * out before `pipeInput` resolves. False: only `commit()` flushes, as the runtime's commit
+   * interval would, for testing processors that combine records between commits.
+   */
+  commitEachRecord?: boolean;
 }
 
 /** A record the topology wrote, deserialized. */
@@ -64,6 +75,7 @@ export interface TestOutputTopic<K, V> {
  */
 export class TopologyTestDriver {
   private readonly applicationId: string;
+  private readonly commitEachRecord: boolean;
   private readonly logger: Logger;
   private wallClock: number;
   private readonly tasks: StreamTask[] = [];
@@ -82,12 +94,17 @@ export class TopologyTestDriver {
 
   constructor(topology: Topology, options: TopologyTestDriverOptions = {}) {
     this.applicationId = options.applicationId ?? 'test';
+    this.commitEachRecord = options.commitEachRecord ?? true;
     this.logger = options.logger ?? noopLogger;
     this.wallClock = options.wallClockMs ?? 0;
     const handlers = { ...defaultErrorHandlers, ...options.errorHandlers };
     const globalStores = new Map<string, AnyStore>();
     for (const g of topology.globals) {
-      const store = typedStore(g.store, new MemoryBytesStore()) as KeyValueStoreImpl<unknown, unknown>;
+      // As the Kafka runtime keeps them (global-tables.ts): reads kept decoded.
+      const store: KeyValueStoreImpl<unknown, unknown> =
+        g.store.type === 'key-value'
+          ? new DecodedKeyValueStore(g.store, new MemoryBytesStore())
+          : (typedStore(g.store, new MemoryBytesStore()) as KeyValueStoreImpl<unknown, unknown>);
       globalStores.set(g.store.name, store);
       this.stores.set(g.store.name, store);
       this.globalByTopic.set(g.topic, { node: g, store });
@@ -172,6 +189,21 @@ export class TopologyTestDriver {
     const task = this.taskByTopic.get(topic);
     if (!task) throw new Error(`no part of the topology reads topic ${topic}`);
     await task.process(raw);
+    // As if every record were committed on its own: nothing stays held back.
+    if (this.commitEachRecord) await task.flush();
+    await this.drainInternal();
+  }
+
+  /** Flushes what every task's processors hold back (as before a commit) and processes it. */
+  async commit(): Promise<void> {
+    await this.ready;
+    for (const t of this.tasks) {
+      await t.flush();
+      await this.drainInternal();
+    }
+  }
+
+  private async drainInternal(): Promise<void> {
     while (this.internalQueue.length > 0) {
       const r = this.internalQueue.shift() as OutgoingRecord;
       const next = this.taskByTopic.get(r.topic) as StreamTask;
@@ -184,6 +216,7 @@ export class TopologyTestDriver {
         timestamp: r.timestamp,
         headers: r.headers ?? {},
       });
+      if (this.commitEachRecord) await next.flush();
     }
   }
 

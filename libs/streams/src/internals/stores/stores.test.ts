@@ -4,7 +4,12 @@ import { Stores } from '../../stores.ts';
 import { withChangelog } from './bytes-store.ts';
 import { decodeTime, encodeTime } from './encoding.ts';
 import { MemoryBytesStore } from './memory-bytes-store.ts';
-import { KeyValueStoreImpl, SessionStoreImpl, WindowStoreImpl } from './typed-stores.ts';
+import {
+  DecodedKeyValueStore,
+  KeyValueStoreImpl,
+  SessionStoreImpl,
+  WindowStoreImpl,
+} from './typed-stores.ts';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -51,6 +56,30 @@ describe('MemoryBytesStore', () => {
     const keys = (await collect(s.range(Buffer.from('a'), Buffer.from('b')))).map(([k]) => k.toString());
     expect(keys).toEqual(['a', 'ab']);
     expect((await collect(s.range())).map(([k]) => k.toString())).toEqual(['a', 'ab', 'b']);
+  });
+});
+
+describe('global table store (reads kept decoded)', () => {
+  it('answers the last write, a miss included, and never keeps a read that a write overtook', async () => {
+    const store = new DecodedKeyValueStore(
+      Stores.keyValue('g', Serdes.string(), Serdes.json<{ region: string }>()),
+      new MemoryBytesStore(),
+      2,
+    );
+    expect(await store.get('1')).toBeUndefined();
+    await store.put('1', { region: 'eu' });
+    expect(await store.get('1')).toEqual({ region: 'eu' });
+    // a read under way while the updater writes the same key
+    const reading = store.get('2');
+    const writing = store.put('2', { region: 'us' });
+    expect(await reading).toBeUndefined();
+    await writing;
+    expect(await store.get('2')).toEqual({ region: 'us' });
+    await store.delete('1');
+    expect(await store.get('1')).toBeUndefined();
+    // past its bound the cache starts over; answers stay right
+    for (const k of ['3', '4', '5']) await store.put(k, { region: k });
+    for (const k of ['3', '4', '5', '3']) expect(await store.get(k)).toEqual({ region: k });
   });
 });
 

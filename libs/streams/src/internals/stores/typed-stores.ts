@@ -77,6 +77,49 @@ export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
   }
 }
 
+/**
+ * A key-value store that keeps what it read decoded, by key (at most `maxEntries`, misses
+ * included), for the global tables: every task looks their rows up once per record, and
+ * decoding the same bytes again each time was a visible share of the processor's CPU. Writes go
+ * through this store (the table's updater), which forgets the key first. The values it returns
+ * are shared by every reader: processors must treat them as read-only, as they would any row
+ * of a table they do not own.
+ */
+export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
+  private readonly decoded = new Map<K, V | undefined>();
+  private readonly maxEntries: number;
+  /** Counts writes: a read that a write overtook must not be kept. */
+  private writes = 0;
+
+  constructor(spec: StoreSpec<K, V>, bytes: BytesStore, maxEntries = 100_000) {
+    super(spec, bytes);
+    this.maxEntries = maxEntries;
+  }
+
+  override async get(key: K): Promise<V | undefined> {
+    if (this.decoded.has(key)) return this.decoded.get(key);
+    const writes = this.writes;
+    const value = await super.get(key);
+    if (writes === this.writes) {
+      if (this.decoded.size >= this.maxEntries) this.decoded.clear();
+      this.decoded.set(key, value);
+    }
+    return value;
+  }
+
+  override async put(key: K, value: V): Promise<void> {
+    this.writes += 1;
+    this.decoded.delete(key);
+    await super.put(key, value);
+  }
+
+  override async delete(key: K): Promise<void> {
+    this.writes += 1;
+    this.decoded.delete(key);
+    await super.delete(key);
+  }
+}
+
 abstract class WindowedBase<K, V> {
   readonly name: string;
   protected readonly spec: StoreSpec<K, V>;
