@@ -39,6 +39,7 @@ import { Snapshotter } from './snapshot/snapshotter.ts';
 import { historyReaches, listIncluded, oplogTime, resolveScope, startPoint } from './source-server.ts';
 import { ChangeStreams, historyLostError, isHistoryLost } from './streaming/change-streams.ts';
 import { ControlCommands } from './streaming/control-commands.ts';
+import { MongoResync, submitResync } from './streaming/resync.ts';
 import { Streamer, type StreamerStats } from './streaming/streamer.ts';
 
 export interface CaptureOptions {
@@ -281,14 +282,18 @@ export class MongoCapture {
         });
         closers.push(async () => commands.failAll('the capture session ended'));
         closers.push(() => channel.stop());
+        const resync = new MongoResync({
+          name: source.name,
+          client,
+          routes,
+          deadLetterTopic: dlq,
+          maxRecordBytes: source.maxRecordBytes,
+          observer: this.observer,
+          logger,
+          clock,
+        });
         await channel.start(async (s) => {
-          if (s.type === 'resync') {
-            logger.warn('a resync signal was ignored: MongoDB sources have no incremental snapshot', {
-              id: s.id,
-              table: s.table,
-            });
-            return;
-          }
+          if (s.type === 'resync') return submitResync(s, resync, commands, this.prefix, logger);
           const dot = s.table.indexOf('.');
           if (dot <= 0) {
             logger.warn('a signal was ignored: MongoDB collections are named db.collection', {

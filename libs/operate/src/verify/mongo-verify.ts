@@ -8,8 +8,9 @@
  * `verify` then waits for the sink to drain and compares again on a mismatch while time remains.
  */
 
+import { ensureSignalTopic, sendSignal } from '@cdc/capture';
 import type { ClickHouseReader } from '@cdc/clickhouse';
-import type { Admin, Kafka } from '@cdc/kafka';
+import { type Admin, createIdempotentProducer, type Kafka } from '@cdc/kafka';
 import type { MongoSource, Pipeline } from '@cdc/pipeline';
 import type { Document, MongoClient } from 'mongodb';
 import { readPositions } from '../kafka-progress.ts';
@@ -25,7 +26,7 @@ import {
   openMongoReplica,
   storedSchemaState,
 } from './mongo-side.ts';
-import type { SourceReport, TableReport } from './verify.ts';
+import type { SourceReport, TableReport, VerifyReport } from './verify.ts';
 
 export interface MongoTarget {
   source: MongoSource;
@@ -139,7 +140,7 @@ async function compareCollection(
   if (shape.unrepresentable.size > 0)
     notes.push(`${shape.unrepresentable.size} document(s) the capture cannot represent (dead-lettered)`);
   const columns = shape.columns.map((col) => col.name);
-  const sum = new PagedComparison(columns);
+  const sum = new PagedComparison(columns, 5, MAX_REPAIR_KEYS + 1);
   if (!replica) {
     for await (const page of documentPages(x.client, c, pageRows)) sum.add(rowsOf(shape, page), new Map());
     const empty = sum.result.sourceRows === 0;
@@ -187,8 +188,81 @@ async function compareCollection(
     ...sum.result,
     method: 'pages',
     rowsPerSecond: Math.round(sum.result.sourceRows / seconds),
+    ...(sum.keys.length > 0
+      ? { repair: { key: '_id', ranges: [], keys: sum.keys, onlyInClickHouse: sum.onlyInClickHouse } }
+      : {}),
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
   };
+}
+
+/** Most keys one repair re-reads; beyond it a rebuild of the table is the better tool. */
+export const MAX_REPAIR_KEYS = 10_000;
+/** Keys per resync signal (a signal is one Kafka record). */
+const KEYS_PER_SIGNAL = 500;
+
+/**
+ * `--repair` of MongoDB collections: a resync signal per 500 differing keys on the pipeline's
+ * signal topic. The capture re-reads each `_id` between two change events and writes it into the
+ * collection's topic like any change, a delete when the collection no longer holds it
+ * (capture-mongo `streaming/resync.ts`), so the fix reaches ClickHouse through Kafka and the sink.
+ */
+export async function requestMongoRepairs(
+  targets: readonly MongoTarget[],
+  kafka: Kafka,
+  admin: Admin,
+  signalTopic: string,
+  report: VerifyReport,
+  log: (l: string) => void,
+): Promise<void> {
+  const todo: { x: MongoTarget; t: TableReport; keys: string[] }[] = [];
+  for (const x of targets) {
+    for (const t of report.tables) {
+      if (t.match || t.source !== x.source.name) continue;
+      const keys = t.repair?.keys;
+      if (!keys || keys.length === 0) {
+        report.problems.push(
+          `${t.table} differs but no differing document was named (${t.note ?? 'counts or checksums only'}): resync the collection with the control API or rebuild it`,
+        );
+        continue;
+      }
+      if (keys.length > MAX_REPAIR_KEYS) {
+        report.problems.push(
+          `${t.table} has more than ${MAX_REPAIR_KEYS} differing documents, more than one repair re-reads: resync the whole collection (POST /api/tables/${x.source.name}/${t.table}/resync) or rebuild it`,
+        );
+        continue;
+      }
+      todo.push({ x, t, keys });
+    }
+  }
+  if (todo.length === 0) return;
+  await ensureSignalTopic(admin, signalTopic);
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  try {
+    for (const { x, t, keys } of todo) {
+      for (let i = 0; i < keys.length; i += KEYS_PER_SIGNAL)
+        await sendSignal(producer, signalTopic, {
+          type: 'resync',
+          source: x.source.name,
+          table: t.table,
+          keys: keys.slice(i, i + KEYS_PER_SIGNAL).map((k) => [k]),
+          actor: 'cdc verify --repair',
+        });
+      const deletes = t.repair?.onlyInClickHouse.length ?? 0;
+      report.repairs.push({
+        source: x.source.name,
+        table: t.table,
+        ranges: keys.length,
+        deletes,
+        kind: 'keys',
+      });
+      log(
+        `verify: ${t.table}: asked the capture to re-read ${keys.length} document(s) (${deletes} key(s) only in ClickHouse)`,
+      );
+    }
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
 }
 
 function rowsOf(shape: Awaited<ReturnType<typeof collectionShape>>, page: readonly Document[]): Rows {
