@@ -73,9 +73,7 @@ describe('verify-mongo-repair', () => {
       session.close();
     }
     h.up();
-    const t0 = Date.now();
     const r = verify(120, '--repair');
-    console.log(`verify --repair: ${Date.now() - t0} ms`);
     expect(
       r.status,
       `${r.out}\ncapture log:\n${h.log('capture-mongo').split('\n').slice(-30).join('\n')}`,
@@ -87,14 +85,7 @@ describe('verify-mongo-repair', () => {
     expect(r.out).toMatch(/re-read 3 document\(s\) \(1 key\(s\) only in ClickHouse\)/);
     // Through the log: the sink wrote the re-read rows and the delete as changes (the history
     // holds, for each damaged _id, the snapshot's read or the row inserted by hand, then the resync's).
-    console.log(
-      h
-        .log('capture-mongo')
-        .split('\n')
-        .filter((l) => /signal|resync|streaming"/.test(l))
-        .join('\n'),
-    );
-    // (waitRows retries: the harness's reader may hold a connection to the sink before its restart.)
+    // waitRows retries: the harness's reader may hold a connection to the sink from before its restart.
     const history = await h.waitRows<{ k: string; op: string }>(
       `SELECT _key_id AS k, _op AS op FROM ${h.database}.${table}_history WHERE _key_id IN ('${key(CHANGED)}', '${key(MISSING)}', '${key(EXTRA)}') ORDER BY _key_id, _version`,
       (rows) => rows.length >= 6,
