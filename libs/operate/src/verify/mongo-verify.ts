@@ -8,6 +8,7 @@
  * `verify` then waits for the sink to drain and compares again on a mismatch while time remains.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureSignalTopic, sendSignal } from '@cdc/capture';
 import type { ClickHouseReader } from '@cdc/clickhouse';
 import { type Admin, createIdempotentProducer, type Kafka } from '@cdc/kafka';
@@ -99,6 +100,8 @@ export async function compareMongoTargets(
   admin: Admin,
   reader: ClickHouseReader,
   database: string,
+  /** Documents read per second at most (`--rows-per-second`, continuous mode); unlimited when absent. */
+  rowsPerSecond?: number,
 ): Promise<TableReport[]> {
   const out: TableReport[] = [];
   const byTopic = new Map<string, Map<string, unknown>>();
@@ -114,7 +117,16 @@ export async function compareMongoTargets(
     x.report.capturedPosition = pos?.text ?? null;
     x.report.caughtUp = pos?.snapshotComplete ?? false;
     for (const c of x.collections) {
-      out.push(await compareCollection(x, c, storedSchemaState(positions, x.source, c), reader, database));
+      out.push(
+        await compareCollection(
+          x,
+          c,
+          storedSchemaState(positions, x.source, c),
+          reader,
+          database,
+          new Pace(rowsPerSecond),
+        ),
+      );
     }
   }
   return out;
@@ -123,18 +135,45 @@ export async function compareMongoTargets(
 /** Documents compared per page (and ClickHouse rows read per page). */
 export const MONGO_PAGE_ROWS = 5_000;
 
+/**
+ * A rows-per-second budget: `took(n)` sleeps as long as the rows read so far are ahead of it.
+ * Paced, a page holds a tenth of a second's budget (at least 200 documents), so that each
+ * read of either database is short and the pipeline's own work runs between them.
+ */
+export class Pace {
+  private readonly t0 = Date.now();
+  private rows = 0;
+  readonly pageRows: number;
+  readonly rowsPerSecond: number | undefined;
+
+  constructor(rowsPerSecond?: number) {
+    this.rowsPerSecond = rowsPerSecond;
+    this.pageRows = rowsPerSecond
+      ? Math.min(MONGO_PAGE_ROWS, Math.max(200, Math.floor(rowsPerSecond / 10)))
+      : MONGO_PAGE_ROWS;
+  }
+
+  async took(rows: number): Promise<void> {
+    if (!this.rowsPerSecond) return;
+    this.rows += rows;
+    const due = (this.rows / this.rowsPerSecond) * 1000 - (Date.now() - this.t0);
+    if (due > 0) await sleep(due);
+  }
+}
+
 async function compareCollection(
   x: MongoTarget,
   c: MongoCollection & { chTable: string },
   state: unknown,
   reader: ClickHouseReader,
   database: string,
-  pageRows = MONGO_PAGE_ROWS,
+  pace: Pace,
 ): Promise<TableReport> {
+  const pageRows = pace.pageRows;
   const name = `${c.db}.${c.collection}`;
   const clickhouseTable = `${database}.${c.chTable}_current`;
   const t0 = Date.now();
-  const shape = await collectionShape(x.client, c, state);
+  const shape = await collectionShape(x.client, c, state, pace);
   const replica = await openMongoReplica(reader, database, c.chTable, shape.columns);
   const notes: string[] = [];
   if (shape.unrepresentable.size > 0)
@@ -142,7 +181,10 @@ async function compareCollection(
   const columns = shape.columns.map((col) => col.name);
   const sum = new PagedComparison(columns, 5, MAX_REPAIR_KEYS + 1);
   if (!replica) {
-    for await (const page of documentPages(x.client, c, pageRows)) sum.add(rowsOf(shape, page), new Map());
+    for await (const page of documentPages(x.client, c, pageRows)) {
+      sum.add(rowsOf(shape, page), new Map());
+      await pace.took(page.length);
+    }
     const empty = sum.result.sourceRows === 0;
     return {
       source: x.source.name,
@@ -167,6 +209,7 @@ async function compareCollection(
     const rows = await replica.rowsOf([...expected.keys()]);
     found += rows.size;
     sum.add(expected, rows);
+    await pace.took(page.length);
   }
   // Rows only ClickHouse has: its keys paged, each page checked against the collection.
   if ((await replica.count()) > found) {
@@ -178,6 +221,7 @@ async function compareCollection(
       const extra: Rows = new Map([...rows].filter(([k]) => !known.has(k) && !shape.unrepresentable.has(k)));
       if (extra.size > 0) sum.add(new Map(), extra);
       after = last;
+      await pace.took(rows.size);
     }
   }
   const seconds = Math.max(0.001, (Date.now() - t0) / 1000);

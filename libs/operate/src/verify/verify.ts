@@ -280,7 +280,14 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         }
       }
       report.tables.push(
-        ...(await compareMongoTargets(mongoTargets, kafka, admin, reader, section.database)),
+        ...(await compareMongoTargets(
+          mongoTargets,
+          kafka,
+          admin,
+          reader,
+          section.database,
+          o.ranges?.rowsPerSecond,
+        )),
       );
       const allMatch = report.tables.every((t) => t.match);
       if (!allMatch && o.repair && report.repairs.length === 0) {
