@@ -161,7 +161,8 @@ export class Pace {
   }
 }
 
-async function compareCollection(
+/** One collection, page by page (memory bounded), at `pace`. */
+export async function compareCollection(
   x: MongoTarget,
   c: MongoCollection & { chTable: string },
   state: unknown,
