@@ -11,6 +11,7 @@
  * The demo prints the end-to-end latency p99 (source commit → ClickHouse insert) of each 5 s
  * window; a window belongs to a phase when it lies inside it, the first one after a switch left
  * out. Reported: the median window p99 of each condition, their ratio, the medians phase by phase,
+ * each "on" phase's median over the "off" phase before it and the median of those ratios,
  * and the verifier's CPU seconds per 100,000 rows verified (its process's user + system time;
  * rows from its `cdc_verify_rows_checked_total`). The verifier's queries that run inside the sink
  * (the embedded engine behind its read endpoint) count in the sink's CPU, not in this figure.
@@ -169,8 +170,17 @@ const of = (on: boolean) =>
     });
 const off = of(false);
 const on = of(true);
+// Each "on" phase against the "off" phase just before it: machine load that drifts over the run
+// moves both alike.
+const pairRatios = phases
+  .filter((p) => p.verifier === 'on')
+  .map((p) =>
+    Number((p.p99MedianSeconds / (phases[p.phase - 2]?.p99MedianSeconds ?? Number.NaN)).toFixed(3)),
+  );
 const report = {
   phases,
+  pairRatios,
+  medianPairRatio: median(pairRatios),
   windows: { off: off.length, on: on.length },
   p99MedianSeconds: { off: median(off), on: median(on) },
   ratioOfMedians: Number((median(on) / median(off)).toFixed(3)),
