@@ -20,6 +20,18 @@
  * of the engine's process.
  *
  *   node loadtests/verify/bench.ts [--rows 10000000] [--keep] [--json]
+ *   node loadtests/verify/bench.ts --source mongo [--rows 1000000] [--mongo-url URL] [--keep] [--json]
+ *
+ * `--source mongo`: the same for a MongoDB collection of `--rows` documents (`{ _id: <int>, name,
+ * qty, flag }`, default 1 M) and its replica in the sink's table shape for a MongoDB topic (keyed
+ * by `_key_id`, the `_id` as canonical Extended JSON). `verify` is the page comparison `cdc verify`
+ * runs for a collection (`compareMongoCollection`: the documents read twice as a cursor, once to
+ * widen the capture's inferred schema and once to compare, each page's rows looked up in
+ * ClickHouse by key, then ClickHouse's keys paged for rows only it holds); `reference` is
+ * `countDocuments` and a full cursor scan of the collection, and the same count and full read of
+ * the replica. The server is the stack's MongoDB-compatible one (SecantusDB) unless `--mongo-url`
+ * names another; mongo-java-server keeps everything in a small heap (it ran out of memory at
+ * 20,000 documents beside other work), so it is no place for this.
  *
  * Needs the local PostgreSQL (`npm run stack -- up --only postgres`) and built packages
  * (`npx tsc -b services/cli`). `--keep` leaves the table and engine directory for another run
@@ -32,13 +44,25 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openReader } from '@cdc/clickhouse';
 import { localEndpoints } from '@cdc/local-stack';
-import { compareTableRanges, connectSource, describeTable, replicaColumnTypes } from '@cdc/operate';
-import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
+import {
+  compareMongoCollection,
+  compareTableRanges,
+  connectMongo,
+  connectSource,
+  describeTable,
+  type MongoTarget,
+  Pace,
+  replicaColumnTypes,
+} from '@cdc/operate';
+import type { ClickHouseSection, MongoSource, PostgresSource } from '@cdc/pipeline';
+import type { MongoClient } from 'mongodb';
 import type pg from 'pg';
 
 const { values } = parseArgs({
   options: {
-    rows: { type: 'string', default: '10000000' },
+    rows: { type: 'string' },
+    source: { type: 'string', default: 'postgres' },
+    'mongo-url': { type: 'string' },
     keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     // Internal: one measurement in a child process.
@@ -46,11 +70,16 @@ const { values } = parseArgs({
     port: { type: 'string' },
   },
 });
-const ROWS = Number(values.rows);
+const MONGO = values.source === 'mongo';
+if (!MONGO && values.source !== 'postgres')
+  throw new Error(`--source is postgres or mongo, not ${JSON.stringify(values.source)}`);
+const ROWS = Number(values.rows ?? (MONGO ? 1_000_000 : 10_000_000));
 const ep = localEndpoints();
+const MONGO_URL = values['mongo-url'] ?? ep.mongo.url;
 const TABLE = `verify_bench_${ROWS}`;
 const DB = 'vbench';
-const DIR = join(tmpdir(), `cdc-verify-bench-${ROWS}`);
+const MONGO_DB = 'cdc_verify_bench';
+const DIR = join(tmpdir(), `cdc-verify-bench-${MONGO ? 'mongo-' : ''}${ROWS}`);
 const CHANGED = Math.floor(ROWS / 3);
 const MISSING = Math.floor(ROWS / 2);
 const EXTRA = ROWS + 7;
@@ -153,6 +182,138 @@ async function referencePhase(client: pg.Client) {
   }
 }
 
+const mongoCollection = {
+  db: MONGO_DB,
+  collection: TABLE,
+  baseTopic: `bench.${MONGO_DB}.${TABLE}`,
+  topic: `bench.${MONGO_DB}.${TABLE}`,
+  chTable: TABLE,
+};
+
+async function withMongo<T>(work: (client: MongoClient) => Promise<T>): Promise<T> {
+  const client = await connectMongo({ name: 'bench', uri: MONGO_URL } as MongoSource);
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function mongoVerifyPhase() {
+  const reader = await openReader(section);
+  try {
+    return await withMongo(async (client) => {
+      const x = {
+        source: { name: 'bench' } as MongoSource,
+        client,
+        collections: [mongoCollection],
+        report: {} as MongoTarget['report'],
+      };
+      const r = await compareMongoCollection(x, mongoCollection, undefined, reader, DB, new Pace());
+      return {
+        match: r.match,
+        method: r.method,
+        sourceRows: r.sourceRows,
+        clickhouseRows: r.clickhouseRows,
+        differing: r.differing,
+        keys: r.diffs?.map((d) => d.key),
+      };
+    });
+  } finally {
+    await reader.close();
+  }
+}
+
+async function mongoReferencePhase() {
+  const reader = await openReader(section);
+  try {
+    const { count, scanned } = await withMongo(async (client) => {
+      const coll = client.db(MONGO_DB).collection(TABLE);
+      const count = await coll.countDocuments({});
+      let scanned = 0;
+      for await (const _ of coll.find({}).batchSize(10_000)) scanned++;
+      return { count, scanned };
+    });
+    const [c] = await reader.query<{ n: string }>(
+      `SELECT toString(count()) AS n FROM ${DB}.${TABLE}_current`,
+    );
+    const q = encodeURIComponent(`SELECT * FROM ${DB}.${TABLE}_current FORMAT Null`);
+    const r = await fetch(`http://127.0.0.1:${values.port}/?query=${q}`);
+    if (!r.ok) throw new Error(await r.text());
+    return { sourceRows: count, scanned, clickhouseRows: Number(c?.n) };
+  } finally {
+    await reader.close();
+  }
+}
+
+const mongoDoc = (i: number) => ({
+  _id: i,
+  name: `item ${i}`,
+  qty: i * 3,
+  flag: i % 3 === 0 ? null : i % 2 === 0,
+});
+
+/** The collection and its replica (as the sink writes a MongoDB topic), unless `--keep` left them. */
+async function fillMongo(): Promise<void> {
+  const { Session } = await import('chdb');
+  const reused = await withMongo(async (client) => {
+    const coll = client.db(MONGO_DB).collection<{ _id: number }>(TABLE);
+    if ((await coll.countDocuments({})) === ROWS && existsSync(DIR)) return true;
+    log(`filling MongoDB ${MONGO_DB}.${TABLE} (${MONGO_URL}) with ${ROWS} documents …`);
+    await coll.drop().catch(() => undefined);
+    for (let i = 1; i <= ROWS; i += 10_000)
+      await coll.insertMany(
+        Array.from({ length: Math.min(10_000, ROWS - i + 1) }, (_, j) => mongoDoc(i + j)),
+        { ordered: false },
+      );
+    return false;
+  });
+  if (reused) {
+    log(`reusing ${MONGO_DB}.${TABLE} (${ROWS} documents) and ${DIR}`);
+    return;
+  }
+  log(`filling the embedded ClickHouse ${DB}.${TABLE} in the sink's table shape …`);
+  rmSync(DIR, { recursive: true, force: true });
+  mkdirSync(DIR, { recursive: true });
+  const s = new Session(DIR);
+  const t = `${DB}.${TABLE}`;
+  s.query(`CREATE DATABASE ${DB}`);
+  s.query(
+    `CREATE TABLE ${DB}._cdc_truncations (table_name String, _version UInt128, _change_id String, _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY (table_name, _version)`,
+  );
+  // The columns the sink derives from the capture's inferred schema of these documents.
+  s.query(
+    `CREATE TABLE ${t} (_key_id String, _id String, name Nullable(String), qty Nullable(Int32), flag Nullable(Bool), __cdc_nulls Array(String), _out_of_range Map(String, String), _version UInt128, _is_deleted UInt8, _change_id String, _op String, _source_ts DateTime64(3, 'UTC'), _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(_version, _is_deleted) ORDER BY (_key_id)`,
+  );
+  s.query(
+    `CREATE VIEW ${t}_current AS SELECT * EXCEPT (_is_deleted) FROM ${t} FINAL WHERE _version > (SELECT max(_version) FROM ${DB}._cdc_truncations WHERE table_name = '${TABLE}')`,
+  );
+  s.query(
+    `INSERT INTO ${t} (_key_id, _id, name, qty, flag, __cdc_nulls, _version, _is_deleted, _change_id, _op) SELECT concat('{"$numberInt":"', toString(n), '"}'), toString(n), concat('item ', toString(n)), n * 3, if(n % 3 = 0, NULL, n % 2 = 0), if(n % 3 = 0, ['flag'], []), toUInt128(n) * 2, 0, '', 'r' FROM (SELECT toInt32(number + 1) AS n FROM numbers(${ROWS}))`,
+  );
+  s.query(`OPTIMIZE TABLE ${t} FINAL`);
+  s.close();
+}
+
+async function damageMongo(): Promise<void> {
+  const { Session } = await import('chdb');
+  const s = new Session(DIR);
+  const t = `${DB}.${TABLE}`;
+  const key = (i: number) => `'{"$numberInt":"${i}"}'`;
+  const flag = CHANGED % 3 === 0 ? 'NULL' : String(CHANGED % 2 === 0);
+  const nulls = CHANGED % 3 === 0 ? "['flag']" : '[]';
+  s.query(
+    `INSERT INTO ${t} (_key_id, _id, name, qty, flag, __cdc_nulls, _version, _is_deleted) VALUES (${key(CHANGED)}, '${CHANGED}', 'damaged', ${CHANGED * 3}, ${flag}, ${nulls}, ${10 * ROWS}, 0)`,
+  );
+  s.query(
+    `INSERT INTO ${t} (_key_id, _id, _version, _is_deleted) VALUES (${key(MISSING)}, '${MISSING}', ${10 * ROWS}, 1)`,
+  );
+  s.query(
+    `INSERT INTO ${t} (_key_id, _id, name, qty, _version, _is_deleted) VALUES (${key(EXTRA)}, '${EXTRA}', 'ghost', 1, 1, 0)`,
+  );
+  s.close();
+}
+
 /** The PostgreSQL table and the replica, unless `--keep` left them from a run of the same size. */
 async function fill(): Promise<void> {
   // Loaded only here: the measured processes do not map the engine's library.
@@ -243,9 +404,11 @@ function processCpu(pid: number): number | null {
 }
 
 async function startEngine(): Promise<{ port: number; cpuSeconds: () => number; stop: () => Promise<void> }> {
-  const p = spawn(process.execPath, [import.meta.filename, '--phase', 'engine', '--rows', String(ROWS)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const p = spawn(
+    process.execPath,
+    [import.meta.filename, '--phase', 'engine', '--rows', String(ROWS), '--source', values.source],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
   p.stderr.on('data', (d) => {
     err += String(d);
@@ -268,17 +431,29 @@ let enginePort = 0;
 function child(phase: string): Measured {
   const out = execFileSync(
     process.execPath,
-    [import.meta.filename, '--phase', phase, '--rows', String(ROWS), '--port', String(enginePort)],
+    [
+      import.meta.filename,
+      '--phase',
+      phase,
+      '--rows',
+      String(ROWS),
+      '--port',
+      String(enginePort),
+      '--source',
+      values.source,
+      ...(values['mongo-url'] ? ['--mongo-url', values['mongo-url']] : []),
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
   );
   return JSON.parse(out.trim().split('\n').at(-1) as string) as Measured;
 }
 
-if (values.phase === 'verify') await measure('verify', verifyPhase);
-else if (values.phase === 'reference') await measure('reference', referencePhase);
+if (values.phase === 'verify') await measure('verify', MONGO ? mongoVerifyPhase : verifyPhase);
+else if (values.phase === 'reference')
+  await measure('reference', MONGO ? mongoReferencePhase : referencePhase);
 else if (values.phase === 'engine') await enginePhase();
 else {
-  await fill();
+  await (MONGO ? fillMongo() : fill());
   let engine = await startEngine();
   enginePort = engine.port;
   const timed = (phase: string) => {
@@ -294,7 +469,7 @@ else {
   );
   // The engine allows one process per directory: stopped while the replica is damaged.
   await engine.stop();
-  await damage();
+  await (MONGO ? damageMongo() : damage());
   engine = await startEngine();
   enginePort = engine.port;
   const damaged = timed('verify');
@@ -320,10 +495,16 @@ else {
     verifyDamaged: row(damaged),
     speedRatio: Number((reference.seconds / clean.seconds).toFixed(2)),
     speedRatioDamaged: Number((reference.seconds / damaged.seconds).toFixed(2)),
-    expectedKeys: [String(CHANGED), String(MISSING), String(EXTRA)].sort((a, b) => Number(a) - Number(b)),
+    source: MONGO ? `mongo (${MONGO_URL})` : 'postgres',
+    expectedKeys: [CHANGED, MISSING, EXTRA]
+      .sort((a, b) => a - b)
+      .map((k) => (MONGO ? `{"$numberInt":"${k}"}` : String(k))),
   };
   process.stdout.write(`${JSON.stringify(report, null, values.json ? 0 : 2)}\n`);
-  if (!values.keep) {
+  if (!values.keep && MONGO) {
+    rmSync(DIR, { recursive: true, force: true });
+    await withMongo((client) => client.db(MONGO_DB).dropDatabase());
+  } else if (!values.keep) {
     rmSync(DIR, { recursive: true, force: true });
     const client = await connectSource(source);
     await client.query(`DROP TABLE IF EXISTS ${TABLE}`);

@@ -14,5 +14,19 @@ describe('signals', () => {
       /unknown signal type "drop" \(one of pause, resume, resync\)/,
     );
     expect(() => parseSignal('{"type":"pause"}')).toThrow(/needs v: 1, id, source and table/);
+    expect(() =>
+      parseSignal('{"v":1,"id":"x","source":"s","table":"t","type":"resync","keys":["1"]}'),
+    ).toThrow(/keys are a list of keys, each a list of text values/);
+  });
+
+  it("carry a resync's keys", () => {
+    const r = signalRecord({
+      type: 'resync',
+      source: 's',
+      table: 'db.c',
+      actor: 'a',
+      keys: [['{"$numberInt":"1"}']],
+    });
+    expect(parseSignal(r.value).keys).toEqual([['{"$numberInt":"1"}']]);
   });
 });

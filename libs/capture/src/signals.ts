@@ -30,6 +30,11 @@ export interface Signal {
   /** Resync only: first and last key (text values of the key columns, inclusive); absent: the whole table. */
   from?: string[];
   to?: string[];
+  /**
+   * Resync only: these keys (each the text values of the key columns; MongoDB: `_id` as canonical
+   * Extended JSON), re-read one by one; a key the source no longer has is written as a delete.
+   */
+  keys?: string[][];
   /** Who asked (the token's name). */
   actor: string;
   /** ISO time of the request. */
@@ -73,6 +78,12 @@ export function parseSignal(value: string): Signal {
     throw new Error('a signal needs v: 1, id, source and table');
   if (!SIGNAL_TYPES.includes(s.type as SignalType))
     throw new Error(`unknown signal type ${JSON.stringify(s.type)} (one of ${SIGNAL_TYPES.join(', ')})`);
+  if (
+    s.keys !== undefined &&
+    (!Array.isArray(s.keys) ||
+      s.keys.some((k) => !Array.isArray(k) || k.some((x: unknown) => typeof x !== 'string')))
+  )
+    throw new Error("a signal's keys are a list of keys, each a list of text values of the key columns");
   return s as Signal;
 }
 
@@ -125,7 +136,7 @@ export class SignalChannel {
     // the stream is when it arrives (it is ordered with the data by the capture, not by Kafka).
     void consumer
       .run({
-        eachMessage: async ({ message }) => {
+        eachMessage: async ({ message, heartbeat }) => {
           if (message.key?.toString() !== source || message.value === null) return;
           let s: Signal;
           try {
@@ -139,7 +150,13 @@ export class SignalChannel {
             return;
           }
           logger.info('signal received', { id: s.id, type: s.type, table: s.table, actor: s.actor });
-          await handle(s);
+          // A long command (a resync re-reading many documents) keeps the group membership alive.
+          const beat = setInterval(() => void heartbeat().catch(() => undefined), 2_000);
+          try {
+            await handle(s);
+          } finally {
+            clearInterval(beat);
+          }
         },
       })
       .catch((err: unknown) => {

@@ -48,6 +48,12 @@ export { type Probe, probeTelemetry } from './telemetry-probe.ts';
 export { sinkTopics, tableFor } from './topics.ts';
 export { replicaColumnTypes } from './verify/clickhouse-side.ts';
 export { verifyContinuously } from './verify/continuous.ts';
+export { connectMongo } from './verify/mongo-side.ts';
+export {
+  compareCollection as compareMongoCollection,
+  type MongoTarget,
+  Pace,
+} from './verify/mongo-verify.ts';
 export { connectSource, describeTable, type SourceTable } from './verify/postgres-side.ts';
 export {
   compareTableRanges,

@@ -35,6 +35,7 @@ import { Snapshotter } from './snapshot/snapshotter.ts';
 import { historyReaches, listIncluded, oplogTime, resolveScope, startPoint } from './source-server.ts';
 import { ChangeStreams, historyLostError, isHistoryLost } from './streaming/change-streams.ts';
 import { ControlCommands } from './streaming/control-commands.ts';
+import { MongoResync, submitResync } from './streaming/resync.ts';
 import { Streamer } from './streaming/streamer.ts';
 
 /** What a session is made of. */
@@ -53,6 +54,8 @@ export class MongoSession implements ConnectorSession {
   readonly facts: SessionFacts;
   readonly signals: SignalHandlers;
   private readonly commands = new ControlCommands();
+  /** Re-reads collections, `_id` ranges or listed `_id`s on a resync signal, between two change events. */
+  private readonly resync: MongoResync;
   private position: StoredMongoPosition | undefined;
 
   private readonly p: MongoParts;
@@ -76,13 +79,18 @@ export class MongoSession implements ConnectorSession {
     this.signals = {
       pause: table,
       resume: table,
-      resync: async (s) => {
-        o.logger.warn('a resync signal was ignored: MongoDB sources have no incremental snapshot', {
-          id: s.id,
-          table: s.table,
-        });
-      },
+      resync: (s) => submitResync(s, this.resync, this.commands, parts.capture.prefix, o.logger),
     };
+    this.resync = new MongoResync({
+      name: o.source.name,
+      client: parts.client,
+      routes: parts.routes,
+      deadLetterTopic: parts.capture.deadLetterTopic,
+      maxRecordBytes: o.source.maxRecordBytes,
+      observer: ctx.observer,
+      logger: o.logger,
+      clock: o.clock,
+    });
   }
 
   static async open(capture: MongoCapture, o: CaptureOptions, ctx: SessionContext): Promise<MongoSession> {

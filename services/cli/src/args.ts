@@ -17,7 +17,7 @@ export const USAGE = `usage: cdc <command> [options]
   verify --config FILE [--timeout 120] [--source NAME…] [--repair] [--rows-per-second N] [--json]
                                   compare every captured table/collection with ClickHouse's current state
                                   (by key ranges checksummed inside both databases); --repair: re-read
-                                  the differing keys through the capture (a resync in the WAL), then
+                                  the differing keys through the capture (a resync request), then
                                   compare again; --rows-per-second: read the source at most that fast
   verify --continuous [--rows-per-second 20000] [--interval 60] [--metrics-port 9470]
                                   verify again and again in the background, results as cdc_verify_*

@@ -166,11 +166,6 @@ export class Handlers {
     const mongo = pipeline.sources.mongo.some((s) => s.name === source);
     if (!pg && !mongo)
       throw new ApiError(404, `no source named ${source} (sources: ${this.sourceNames().join(', ')})`);
-    if (mongo && type === 'resync')
-      throw new ApiError(
-        501,
-        `${source} is a MongoDB source: it has no incremental snapshot to resync with; pause and resume work`,
-      );
     // PostgreSQL tables are schema.table (public by default); MongoDB collections db.collection.
     const qualified = pg && !table.includes('.') ? `public.${table}` : table;
     const known = tableTopics(pipeline, await this.d.admin.listTopics()).some(
@@ -181,15 +176,39 @@ export class Handlers {
         404,
         `source ${source} has no captured table ${qualified} (GET /api/tables lists them)`,
       );
-    const range: { from?: string[]; to?: string[] } = {};
-    if (type === 'resync')
+    const range: { from?: string[]; to?: string[]; keys?: string[][] } = {};
+    // A key: the text values of the key columns (MongoDB: the _id as canonical Extended JSON).
+    const example = mongo ? '[\'{"$numberInt":"42"}\']' : '["42"]';
+    if (type === 'resync') {
       for (const k of ['from', 'to'] as const) {
         const v = req.body[k];
         if (v === undefined) continue;
         if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
-          throw new ApiError(400, `"${k}" is a key as a list of text values of the key columns, e.g. ["42"]`);
+          throw new ApiError(
+            400,
+            `"${k}" is a key as a list of text values of the key columns, e.g. ${example}`,
+          );
         range[k] = v as string[];
       }
+      const keys = req.body.keys;
+      if (keys !== undefined) {
+        if (!mongo)
+          throw new ApiError(
+            400,
+            '"keys" is for MongoDB collections; a PostgreSQL table is resynced by from/to',
+          );
+        if (
+          !Array.isArray(keys) ||
+          keys.some((k) => !Array.isArray(k) || k.length !== 1 || typeof k[0] !== 'string')
+        )
+          throw new ApiError(
+            400,
+            `"keys" is a list of keys, each a list of one _id as Extended JSON, e.g. [${example}]`,
+          );
+        if (range.from || range.to) throw new ApiError(400, 'give either "keys" or "from"/"to", not both');
+        range.keys = keys as string[][];
+      }
+    }
     const s = await sendSignal(producer, pipeline.control.signalTopic, {
       type,
       source,

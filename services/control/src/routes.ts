@@ -68,7 +68,7 @@ export const ROUTES = [
     role: 'operator',
     action: 'resync',
     summary:
-      'Reads the table (or a key range of it) again through the incremental snapshot, while streaming goes on.',
+      'Reads the table (or a key range of it, or listed MongoDB keys) again through the capture (PostgreSQL: the incremental snapshot; MongoDB: a re-read between two change events), while streaming goes on.',
     body: {
       from: {
         type: 'array',
@@ -79,6 +79,12 @@ export const ROUTES = [
         type: 'array',
         items: { type: 'string' },
         description: 'Last key, inclusive; omitted: to the end.',
+      },
+      keys: {
+        type: 'array',
+        items: { type: 'array' },
+        description:
+          'MongoDB only: these keys (each a list of one value, the _id as canonical Extended JSON); a key the collection no longer holds is deleted from the replica.',
       },
     },
   },

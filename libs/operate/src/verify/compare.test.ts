@@ -82,4 +82,17 @@ describe('a comparison summed over pages', () => {
     paged.add(page(['2', 'b']), page(['2', 'b']));
     expect(paged.result.match).toBe(true);
   });
+
+  it('keeps the differing keys for a repair, those only in ClickHouse apart, at most maxKeys', () => {
+    const paged = new PagedComparison(columns, 1, 10);
+    paged.add(page(['1', 'a'], ['2', 'b']), page(['1', 'a'], ['2', 'B']));
+    paged.add(page(['3', 'c'], ['4', 'd']), page(['4', 'd']));
+    paged.add(new Map(), page(['9', 'z']));
+    expect(paged.keys).toEqual(['2', '3', '9']);
+    expect(paged.onlyInClickHouse).toEqual(['9']);
+    const capped = new PagedComparison(columns, 1, 2);
+    capped.add(page(['1', 'a'], ['2', 'b'], ['3', 'c']), new Map());
+    expect(capped.keys).toEqual(['1', '2']);
+    expect(capped.result.differing).toBe(3);
+  });
 });

@@ -116,10 +116,15 @@ export class PagedComparison {
   private clickhouse = 0n;
   private readonly diffs: RowDiff[] = [];
   private readonly totals = { sourceRows: 0, clickhouseRows: 0, differing: 0 };
+  private readonly maxKeys: number;
+  /** The differing keys (at most `maxKeys`), for a repair; those only ClickHouse holds apart. */
+  readonly keys: string[] = [];
+  readonly onlyInClickHouse: string[] = [];
 
-  constructor(columns: readonly string[], maxDiffs = 5) {
+  constructor(columns: readonly string[], maxDiffs = 5, maxKeys = 0) {
     this.columns = columns;
     this.maxDiffs = maxDiffs;
+    this.maxKeys = maxKeys;
   }
 
   /** One page: source rows and the ClickHouse rows that belong with them (disjoint from other pages). */
@@ -131,6 +136,12 @@ export class PagedComparison {
     this.source = (this.source + BigInt(`0x${page.sourceChecksum}`)) & MASK;
     this.clickhouse = (this.clickhouse + BigInt(`0x${page.clickhouseChecksum}`)) & MASK;
     for (const d of page.diffs) if (this.diffs.length < this.maxDiffs) this.diffs.push(d);
+    if (page.differing > 0 && this.keys.length < this.maxKeys)
+      for (const k of differingKeysOf(source, clickhouse)) {
+        if (this.keys.length >= this.maxKeys) break;
+        this.keys.push(k);
+        if (!source.has(k)) this.onlyInClickHouse.push(k);
+      }
   }
 
   get result(): TableComparison {

@@ -46,4 +46,16 @@ describe('continuous verification', () => {
   it('falls back to the smaller count for tables compared whole', () => {
     expect(persistentDifferences(run(null, 4), run(null, 2))).toBe(2);
   });
+
+  it('counts MongoDB _ids that differ in two runs in a row', () => {
+    const mongo = (keys: string[]): TableReport => ({
+      source: 'm',
+      table: 'db.c',
+      clickhouseTable: 'c',
+      match: keys.length === 0,
+      differing: keys.length,
+      ...(keys.length > 0 ? { repair: { key: '_id', ranges: [], keys, onlyInClickHouse: [] } } : {}),
+    });
+    expect(persistentDifferences(mongo(['{"$oid":"a"}', '"x"']), mongo(['"x"', '"y"']))).toBe(1);
+  });
 });

@@ -33,11 +33,18 @@ import {
  * Keys that differed in this run and in the one before: a source that keeps changing makes a
  * row changed after the source snapshot differ for one run (ClickHouse already has the newer
  * state), never for two in a row unless it changes all the time. By key for tables compared by
- * ranges; otherwise the smaller of the two runs' counts.
+ * ranges and for MongoDB collections; otherwise the smaller of the two runs' counts.
  */
 export function persistentDifferences(before: TableReport | undefined, now: TableReport): number {
   if (now.match) return 0;
   if (!before || before.match) return 0;
+  // MongoDB: the differing `_id`s one by one.
+  const ka = before.repair?.keys;
+  const kb = now.repair?.keys;
+  if (ka && kb) {
+    const seen = new Set(ka);
+    return kb.filter((k) => seen.has(k)).length;
+  }
   const a = before.repair?.ranges;
   const b = now.repair?.ranges;
   if (!a || !b) return Math.min(before.differing ?? 1, now.differing ?? 1);

@@ -117,19 +117,27 @@ export async function collectionShape(
   client: MongoClient,
   c: MongoCollection,
   state: unknown,
+  /** Paces the read (called every `pageRows` documents). */
+  pace?: { pageRows: number; took(rows: number): Promise<void> },
 ): Promise<CollectionShape> {
   const inferred =
     state === undefined
       ? InferredSchema.create({ namespace: avroNamespaceFor(c.baseTopic) })
       : InferredSchema.fromJSON(structuredClone(state));
   const unrepresentable = new Set<string>();
+  let read = 0;
   for await (const d of client.db(c.db).collection(c.collection).find({})) {
     try {
       inferred.observe(d);
     } catch {
       unrepresentable.add(mongoKey(d).id);
     }
+    if (pace && ++read >= pace.pageRows) {
+      await pace.took(read);
+      read = 0;
+    }
   }
+  await pace?.took(read);
   const shape = deriveTableShape({ value: envelopeSchema(c.topic, inferred.schema(), 'mongodb') });
   const columns = shape.columns.map((col) => ({ name: col.column, type: col.mapping.type }));
   // Dates ClickHouse cannot hold: the exact text the sink keeps beside the clamped column.

@@ -8,8 +8,10 @@
  * `verify` then waits for the sink to drain and compares again on a mismatch while time remains.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureSignalTopic, sendSignal } from '@cdc/capture';
 import type { ClickHouseReader } from '@cdc/clickhouse';
-import type { Admin, Kafka } from '@cdc/kafka';
+import { type Admin, createIdempotentProducer, type Kafka } from '@cdc/kafka';
 import type { MongoSource, Pipeline } from '@cdc/pipeline';
 import type { Document, MongoClient } from 'mongodb';
 import { readPositions } from '../kafka-progress.ts';
@@ -25,7 +27,7 @@ import {
   openMongoReplica,
   storedSchemaState,
 } from './mongo-side.ts';
-import type { SourceReport, TableReport } from './verify.ts';
+import type { SourceReport, TableReport, VerifyReport } from './verify.ts';
 
 export interface MongoTarget {
   source: MongoSource;
@@ -98,6 +100,8 @@ export async function compareMongoTargets(
   admin: Admin,
   reader: ClickHouseReader,
   database: string,
+  /** Documents read per second at most (`--rows-per-second`, continuous mode); unlimited when absent. */
+  rowsPerSecond?: number,
 ): Promise<TableReport[]> {
   const out: TableReport[] = [];
   const byTopic = new Map<string, Map<string, unknown>>();
@@ -113,7 +117,16 @@ export async function compareMongoTargets(
     x.report.capturedPosition = pos?.text ?? null;
     x.report.caughtUp = pos?.snapshotComplete ?? false;
     for (const c of x.collections) {
-      out.push(await compareCollection(x, c, storedSchemaState(positions, x.source, c), reader, database));
+      out.push(
+        await compareCollection(
+          x,
+          c,
+          storedSchemaState(positions, x.source, c),
+          reader,
+          database,
+          new Pace(rowsPerSecond),
+        ),
+      );
     }
   }
   return out;
@@ -122,26 +135,57 @@ export async function compareMongoTargets(
 /** Documents compared per page (and ClickHouse rows read per page). */
 export const MONGO_PAGE_ROWS = 5_000;
 
-async function compareCollection(
+/**
+ * A rows-per-second budget: `took(n)` sleeps as long as the rows read so far are ahead of it.
+ * Paced, a page holds a tenth of a second's budget (at least 200 documents), so that each
+ * read of either database is short and the pipeline's own work runs between them.
+ */
+export class Pace {
+  private readonly t0 = Date.now();
+  private rows = 0;
+  readonly pageRows: number;
+  readonly rowsPerSecond: number | undefined;
+
+  constructor(rowsPerSecond?: number) {
+    this.rowsPerSecond = rowsPerSecond;
+    this.pageRows = rowsPerSecond
+      ? Math.min(MONGO_PAGE_ROWS, Math.max(200, Math.floor(rowsPerSecond / 10)))
+      : MONGO_PAGE_ROWS;
+  }
+
+  async took(rows: number): Promise<void> {
+    if (!this.rowsPerSecond) return;
+    this.rows += rows;
+    const due = (this.rows / this.rowsPerSecond) * 1000 - (Date.now() - this.t0);
+    if (due > 0) await sleep(due);
+  }
+}
+
+/** One collection, page by page (memory bounded), at `pace`. */
+export async function compareCollection(
   x: MongoTarget,
   c: MongoCollection & { chTable: string },
   state: unknown,
   reader: ClickHouseReader,
   database: string,
-  pageRows = MONGO_PAGE_ROWS,
+  pace: Pace,
 ): Promise<TableReport> {
+  const pageRows = pace.pageRows;
   const name = `${c.db}.${c.collection}`;
   const clickhouseTable = `${database}.${c.chTable}_current`;
   const t0 = Date.now();
-  const shape = await collectionShape(x.client, c, state);
+  const shape = await collectionShape(x.client, c, state, pace);
   const replica = await openMongoReplica(reader, database, c.chTable, shape.columns);
   const notes: string[] = [];
   if (shape.unrepresentable.size > 0)
     notes.push(`${shape.unrepresentable.size} document(s) the capture cannot represent (dead-lettered)`);
   const columns = shape.columns.map((col) => col.name);
-  const sum = new PagedComparison(columns);
+  const sum = new PagedComparison(columns, 5, MAX_REPAIR_KEYS + 1);
   if (!replica) {
-    for await (const page of documentPages(x.client, c, pageRows)) sum.add(rowsOf(shape, page), new Map());
+    for await (const page of documentPages(x.client, c, pageRows)) {
+      sum.add(rowsOf(shape, page), new Map());
+      await pace.took(page.length);
+    }
     const empty = sum.result.sourceRows === 0;
     return {
       source: x.source.name,
@@ -166,6 +210,7 @@ async function compareCollection(
     const rows = await replica.rowsOf([...expected.keys()]);
     found += rows.size;
     sum.add(expected, rows);
+    await pace.took(page.length);
   }
   // Rows only ClickHouse has: its keys paged, each page checked against the collection.
   if ((await replica.count()) > found) {
@@ -177,6 +222,7 @@ async function compareCollection(
       const extra: Rows = new Map([...rows].filter(([k]) => !known.has(k) && !shape.unrepresentable.has(k)));
       if (extra.size > 0) sum.add(new Map(), extra);
       after = last;
+      await pace.took(rows.size);
     }
   }
   const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
@@ -187,8 +233,81 @@ async function compareCollection(
     ...sum.result,
     method: 'pages',
     rowsPerSecond: Math.round(sum.result.sourceRows / seconds),
+    ...(sum.keys.length > 0
+      ? { repair: { key: '_id', ranges: [], keys: sum.keys, onlyInClickHouse: sum.onlyInClickHouse } }
+      : {}),
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
   };
+}
+
+/** Most keys one repair re-reads; beyond it a rebuild of the table is the better tool. */
+export const MAX_REPAIR_KEYS = 10_000;
+/** Keys per resync signal (a signal is one Kafka record). */
+const KEYS_PER_SIGNAL = 500;
+
+/**
+ * `--repair` of MongoDB collections: a resync signal per 500 differing keys on the pipeline's
+ * signal topic. The capture re-reads each `_id` between two change events and writes it into the
+ * collection's topic like any change, a delete when the collection no longer holds it
+ * (capture-mongo `streaming/resync.ts`), so the fix reaches ClickHouse through Kafka and the sink.
+ */
+export async function requestMongoRepairs(
+  targets: readonly MongoTarget[],
+  kafka: Kafka,
+  admin: Admin,
+  signalTopic: string,
+  report: VerifyReport,
+  log: (l: string) => void,
+): Promise<void> {
+  const todo: { x: MongoTarget; t: TableReport; keys: string[] }[] = [];
+  for (const x of targets) {
+    for (const t of report.tables) {
+      if (t.match || t.source !== x.source.name) continue;
+      const keys = t.repair?.keys;
+      if (!keys || keys.length === 0) {
+        report.problems.push(
+          `${t.table} differs but no differing document was named (${t.note ?? 'counts or checksums only'}): resync the collection with the control API or rebuild it`,
+        );
+        continue;
+      }
+      if (keys.length > MAX_REPAIR_KEYS) {
+        report.problems.push(
+          `${t.table} has more than ${MAX_REPAIR_KEYS} differing documents, more than one repair re-reads: resync the whole collection (POST /api/tables/${x.source.name}/${t.table}/resync) or rebuild it`,
+        );
+        continue;
+      }
+      todo.push({ x, t, keys });
+    }
+  }
+  if (todo.length === 0) return;
+  await ensureSignalTopic(admin, signalTopic);
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  try {
+    for (const { x, t, keys } of todo) {
+      for (let i = 0; i < keys.length; i += KEYS_PER_SIGNAL)
+        await sendSignal(producer, signalTopic, {
+          type: 'resync',
+          source: x.source.name,
+          table: t.table,
+          keys: keys.slice(i, i + KEYS_PER_SIGNAL).map((k) => [k]),
+          actor: 'cdc verify --repair',
+        });
+      const deletes = t.repair?.onlyInClickHouse.length ?? 0;
+      report.repairs.push({
+        source: x.source.name,
+        table: t.table,
+        ranges: keys.length,
+        deletes,
+        kind: 'keys',
+      });
+      log(
+        `verify: ${t.table}: asked the capture to re-read ${keys.length} document(s) (${deletes} key(s) only in ClickHouse)`,
+      );
+    }
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
 }
 
 function rowsOf(shape: Awaited<ReturnType<typeof collectionShape>>, page: readonly Document[]): Rows {

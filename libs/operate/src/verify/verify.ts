@@ -31,7 +31,12 @@ import {
   replicaRangeSide,
 } from './clickhouse-side.ts';
 import { compareRows, type TableComparison } from './compare.ts';
-import { compareMongoTargets, type MongoTarget, openMongoTarget } from './mongo-verify.ts';
+import {
+  compareMongoTargets,
+  type MongoTarget,
+  openMongoTarget,
+  requestMongoRepairs,
+} from './mongo-verify.ts';
 import {
   capturedTables,
   connectSource,
@@ -61,8 +66,9 @@ export interface VerifyOptions {
   /** Range comparison settings (tests and benchmarks; defaults otherwise). */
   ranges?: Partial<RangeOptions>;
   /**
-   * Re-read the differing keys through the capture (a resync request in the source's WAL, so the
-   * fix travels through Kafka like any change), then compare again until they match or time is up.
+   * Re-read the differing keys through the capture (PostgreSQL: a resync request in the source's
+   * WAL; MongoDB: resync signals naming the keys), so the fix travels through Kafka like any
+   * change, then compare again until they match or time is up.
    */
   repair?: boolean;
   /** Only these sources (by name); default every source of the file. */
@@ -89,8 +95,11 @@ export interface TableReport extends Partial<TableComparison> {
   ranges?: number;
   /** Source rows compared per second. */
   rowsPerSecond?: number;
-  /** What `--repair` re-reads: the differing keys as ranges of the key column, and the keys only ClickHouse holds. */
-  repair?: { key: string; ranges: { lo: string; hi: string }[]; onlyInClickHouse: string[] };
+  /**
+   * What `--repair` re-reads: the differing keys as ranges of the key column (PostgreSQL) or one
+   * by one (`keys`, MongoDB: `_id` as canonical Extended JSON), and the keys only ClickHouse holds.
+   */
+  repair?: { key: string; ranges: { lo: string; hi: string }[]; keys?: string[]; onlyInClickHouse: string[] };
 }
 
 export interface SourceReport {
@@ -119,10 +128,12 @@ export interface VerifyReport {
 export interface RepairRequest {
   source: string;
   table: string;
-  /** Key ranges re-read. */
+  /** Key ranges re-read (MongoDB: keys re-read). */
   ranges: number;
   /** Keys only ClickHouse held, deleted unless the source has them by then. */
   deletes: number;
+  /** What `ranges` counts (absent: key ranges). */
+  kind?: 'ranges' | 'keys';
 }
 
 interface PgTarget {
@@ -269,11 +280,19 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         }
       }
       report.tables.push(
-        ...(await compareMongoTargets(mongoTargets, kafka, admin, reader, section.database)),
+        ...(await compareMongoTargets(
+          mongoTargets,
+          kafka,
+          admin,
+          reader,
+          section.database,
+          o.ranges?.rowsPerSecond,
+        )),
       );
       const allMatch = report.tables.every((t) => t.match);
       if (!allMatch && o.repair && report.repairs.length === 0) {
         await requestRepairs(targets, report, log);
+        await requestMongoRepairs(mongoTargets, kafka, admin, pipeline.control.signalTopic, report, log);
         if (report.repairs.length === 0) break;
       }
       if (allMatch || o.once || Date.now() + 2_000 > deadline) break;
@@ -384,7 +403,7 @@ async function requestRepairs(targets: PgTarget[], report: VerifyReport, log: (l
   for (const x of targets) {
     for (const t of report.tables) {
       if (t.match || t.source !== x.source.name) continue;
-      if (!t.repair) {
+      if (!t.repair || t.repair.keys) {
         report.problems.push(
           `${t.table} differs and cannot be repaired by key ranges (it needs a one-column integer primary key): rebuild it with cdc rebuild or re-add it to the include list`,
         );
@@ -546,7 +565,7 @@ export function formatVerifyReport(r: VerifyReport): string {
   }
   for (const x of r.repairs)
     lines.push(
-      `repair   ${x.table}: ${x.ranges} key range(s) re-read through the capture, ${x.deletes} key(s) only in ClickHouse`,
+      `repair   ${x.table}: ${x.ranges} ${x.kind === 'keys' ? 'key(s)' : 'key range(s)'} re-read through the capture, ${x.deletes} key(s) only in ClickHouse`,
     );
   for (const p of r.problems) lines.push(`problem: ${p}`);
   const bad = r.tables.filter((t) => !t.match).length;

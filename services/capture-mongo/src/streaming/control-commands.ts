@@ -1,5 +1,8 @@
+import type { OperationTime } from '../position.ts';
+import type { WriteBatch } from './resync.ts';
+
 /**
- * Pause and resume of a collection in the MongoDB capture (the control service's commands, read
+ * Pause, resume and resync of a collection in the MongoDB capture (the control service's commands, read
  * from the Kafka signal topic). A change stream has no place to write a marker into, so a command
  * takes effect where the streamer's loop picks it up: the changes buffered before it are written
  * as usual, those after a pause are held (`TablePauses`), and a resume writes the held ones in
@@ -8,9 +11,14 @@
  */
 
 export interface ControlCommand {
-  type: 'pause' | 'resume';
+  type: 'pause' | 'resume' | 'resync';
   /** The collection's base topic. */
   baseTopic: string;
+  /**
+   * Resync: re-reads documents and writes them through `write` (each call one committed
+   * transaction); `streamAt` is the cluster time of the last event written (see resync.ts).
+   */
+  resync?: (streamAt: OperationTime | null, write: WriteBatch) => Promise<unknown>;
   done(err?: Error): void;
 }
 
@@ -18,9 +26,16 @@ export class ControlCommands {
   private queue: ControlCommand[] = [];
 
   /** Queues a command; resolves once the streamer applied and committed it. */
-  submit(type: 'pause' | 'resume', baseTopic: string): Promise<void> {
+  submit(type: 'pause' | 'resume', baseTopic: string): Promise<void>;
+  submit(type: 'resync', baseTopic: string, resync: NonNullable<ControlCommand['resync']>): Promise<void>;
+  submit(type: ControlCommand['type'], baseTopic: string, resync?: ControlCommand['resync']): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ type, baseTopic, done: (err) => (err ? reject(err) : resolve()) });
+      this.queue.push({
+        type,
+        baseTopic,
+        ...(resync ? { resync } : {}),
+        done: (err) => (err ? reject(err) : resolve()),
+      });
     });
   }
 

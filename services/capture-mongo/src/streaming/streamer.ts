@@ -28,7 +28,14 @@ import { CdcError, type Clock, type Logger, mongoChangeId } from '@cdc/core';
 import type { ChangeStreamDocument } from 'mongodb';
 import { encodeChange, eventInput, type RecordContext, truncateRecords } from '../change-records.ts';
 import type { CollectionRoutes } from '../collections.ts';
-import { captureId, includes, operationTimeOf, type StoredMongoPosition } from '../position.ts';
+import {
+  captureId,
+  compareTimes,
+  includes,
+  type OperationTime,
+  operationTimeOf,
+  type StoredMongoPosition,
+} from '../position.ts';
 import type { ChangeStreams } from './change-streams.ts';
 import type { ControlCommands } from './control-commands.ts';
 
@@ -132,11 +139,19 @@ export class Streamer {
     };
   }
 
-  /** Pause or resume commands at this point of the stream, each committed before it is acknowledged. */
+  /** Pause, resume or resync commands at this point of the stream, each committed before it is acknowledged. */
   private async applyCommands(): Promise<void> {
     const pauses = this.o.pauses;
     for (const c of this.o.commands?.take() ?? []) {
       try {
+        if (c.type === 'resync') {
+          await c.resync?.(this.streamAt(), async (records) => {
+            this.add(records);
+            await this.flush();
+          });
+          c.done();
+          continue;
+        }
         if (!pauses) throw new Error('this capture holds no paused collections');
         const records =
           c.type === 'pause'
@@ -152,6 +167,14 @@ export class Streamer {
         throw err;
       }
     }
+  }
+
+  /** The latest cluster time of what is written or buffered (null: none known). */
+  private streamAt(): OperationTime | null {
+    let at: OperationTime | null = null;
+    for (const p of Object.values(this.pending.streams))
+      if (p.clusterTime && (!at || compareTimes(p.clusterTime, at) > 0)) at = p.clusterTime;
+    return at;
   }
 
   private add(records: OutRecord[]): void {

@@ -2,8 +2,8 @@
  * pause-resume-mongo: the control API pauses and resumes a MongoDB collection. The capture reads
  * the command from the signal topic and applies it where its streaming loop picks it up: after
  * the pause nothing of the collection reaches its topic while another collection flows; after
- * resume every held change arrives once, in order. A resync of a MongoDB collection is refused
- * (501: no incremental snapshot there).
+ * resume every held change arrives once, in order. A resync through the API re-reads the
+ * collection: its current documents arrive as reads after everything else.
  */
 import { heldTopic } from '@cdc/capture';
 import { systemClock } from '@cdc/core';
@@ -98,7 +98,6 @@ describe('pause-resume of a MongoDB collection through the control API', () => {
       await consume([s.topicOf('held')], { expected: 3, timeoutMs: 60_000, settleMs: 0 });
       await waitFor('streaming', 60_000, () => capture.stats !== undefined);
 
-      expect((await call(`/api/tables/${s.name}/${s.db}.held/resync`)).status).toBe(501);
       expect((await call(`/api/tables/${s.name}/${s.db}.held/pause`)).status).toBe(200);
       await waitFor('collection paused', 60_000, async () => (await stateOf('held')) === 'paused');
       await db
@@ -124,6 +123,21 @@ describe('pause-resume of a MongoDB collection through the control API', () => {
         byKey.set(JSON.stringify(r.key), [...(byKey.get(JSON.stringify(r.key)) ?? []), r.value?.op ?? '?']);
       expect([...byKey.values()].map((ops) => ops.join(',')).sort()).toEqual(['c', 'c', 'r', 'r,d', 'r,u']);
       await waitFor('flowing again', 30_000, async () => (await stateOf('held')) !== 'paused');
+
+      // A resync of the collection: its four documents (1, 3, 4, 5) again, as reads.
+      expect((await call(`/api/tables/${s.name}/${s.db}.held/resync`)).status).toBe(200);
+      const resynced = await consume([s.topicOf('held')], {
+        expected: 11,
+        timeoutMs: 60_000,
+        settleMs: 2_000,
+      });
+      expect(resynced.length).toBe(11);
+      expect(
+        resynced
+          .filter((r) => r.value?.source.snapshot === 'incremental')
+          .map((r) => r.key?.id)
+          .sort(),
+      ).toEqual([1, 3, 4, 5].map((i) => `{"$numberInt":"${i}"}`).sort());
     } finally {
       stop.abort();
       await running.catch(() => undefined);
