@@ -81,6 +81,15 @@ export interface ConnectorSession {
   start(snapshot: boolean): Promise<void>;
   /** Reads the initial snapshot (or the rest of it) and commits its position. */
   snapshot(signal: AbortSignal): Promise<void>;
+  /**
+   * Whether the capture answers ready while it reads the initial snapshot. `cdc up` starts the
+   * consumers (processor, sink) once the captures are ready, and a processor loads its global
+   * tables to their end when it starts: a snapshot that becomes visible in one transaction
+   * (PostgreSQL's) must be committed first, or the processor starts with empty lookup tables
+   * and the snapshot's stream rows race the rows they are enriched with. A snapshot committed
+   * batch by batch (MongoDB's) may let consumers start at once. Default: false.
+   */
+  readonly readyWhileSnapshotting?: boolean;
   /** Prepares the snapshots that run beside the stream (new tables, resync requests); optional. */
   incremental?(): Promise<void>;
   /** The commands this source acts on; a type absent here is logged and skipped. */

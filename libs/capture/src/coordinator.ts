@@ -113,7 +113,7 @@ async function walk(
       await session.start(step.snapshot);
       return undefined;
     case 'snapshot':
-      (o.observer ?? noopObserver).running(true, 'snapshotting');
+      (o.observer ?? noopObserver).running(session.readyWhileSnapshotting ?? false, 'snapshotting');
       await session.snapshot(signal);
       return undefined;
     case 'finish':

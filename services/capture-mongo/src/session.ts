@@ -53,6 +53,8 @@ interface MongoParts {
 export class MongoSession implements ConnectorSession {
   readonly facts: SessionFacts;
   readonly signals: SignalHandlers;
+  /** Each batch of the snapshot is its own transaction: consumers may start while it runs. */
+  readonly readyWhileSnapshotting = true;
   private readonly commands = new ControlCommands();
   /** Re-reads collections, `_id` ranges or listed `_id`s on a resync signal, between two change events. */
   private readonly resync: MongoResync;
