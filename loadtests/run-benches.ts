@@ -109,6 +109,31 @@ export const benches: Bench[] = [
     },
   },
   {
+    name: 'kafka-produce',
+    what: "the transactional produce path: @cdc/kafka's producer (patched kafkajs) vs @platformatic/kafka",
+    script: 'kafka-produce/bench.ts',
+    args: { full: [], quick: ['--records', '50000'] },
+    timeoutS: { full: 300, quick: 120 },
+    needs: ['kafka'],
+    figures: (r) => [
+      {
+        bench: 'kafka-produce',
+        figure: 'transactional produce vs @platformatic/kafka',
+        value: num(r, 'best.kafkajsRecordsPerSecond'),
+        unit: 'records/s',
+        reference: '@platformatic/kafka',
+        referenceValue: num(r, 'best.platformaticRecordsPerSecond'),
+        ratio: r3(num(r, 'best.kafkajsRecordsPerSecond') / num(r, 'best.platformaticRecordsPerSecond')),
+        cpuSecondsPer100k: num(r, 'best.kafkajsCpuSecondsPer100k'),
+        referenceCpuSecondsPer100k: num(r, 'best.platformaticCpuSecondsPer100k'),
+      },
+    ],
+    problems: (r) =>
+      (r as { samePartitions?: boolean }).samePartitions === true
+        ? []
+        : ['the two clients put the same keys on different partitions'],
+  },
+  {
     name: 'capture-mongo',
     what: 'MongoDB capture vs a bare change stream loop',
     script: 'capture-mongo/bench.ts',

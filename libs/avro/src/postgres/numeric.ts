@@ -61,8 +61,20 @@ export function decimalToText(unscaled: bigint, scale: number): string {
   return unscaled < 0n ? `-${text}` : text;
 }
 
+/** 2^47: below it in magnitude, a value fits the 6 bytes `writeIntBE` writes. */
+const SMALL = 1n << 47n;
+
 /** Big-endian two's complement, as few bytes as hold the sign (Avro decimal's encoding). */
 export function bigintToTwosComplement(n: bigint): Buffer {
+  if (n >= -SMALL && n < SMALL) {
+    // Most values fit 6 bytes: written from a number, no hex string per value.
+    const v = Number(n);
+    let bytes = 1;
+    while (v < -(2 ** (8 * bytes - 1)) || v >= 2 ** (8 * bytes - 1)) bytes++;
+    const buf = Buffer.allocUnsafe(bytes);
+    buf.writeIntBE(v, 0, bytes);
+    return buf;
+  }
   let bytes = 1;
   while (n < -(1n << BigInt(8 * bytes - 1)) || n >= 1n << BigInt(8 * bytes - 1)) bytes++;
   const unsigned = n < 0n ? (1n << BigInt(8 * bytes)) + n : n;

@@ -43,6 +43,8 @@ import {
   badText,
   dateFromText,
   dateToText,
+  INT64_MAX,
+  INT64_MIN,
   intervalFromText,
   intervalToText,
   type PgInterval,
@@ -148,7 +150,7 @@ function builtin(name: string, typmod: number): Scalar | undefined {
         schema: 'long',
         fromText: (t) => {
           const n = /^[+-]?\d+$/.test(t) ? BigInt(t) : undefined;
-          if (n === undefined || n < -(2n ** 63n) || n >= 2n ** 63n) throw badText(name, t);
+          if (n === undefined || n < INT64_MIN || n > INT64_MAX) throw badText(name, t);
           return n;
         },
         toText: (v) => String(v),

@@ -30,13 +30,13 @@ export function pgColumnValueFromText(
   c: PgColumnMapping,
   value: string | Uint8Array,
 ): unknown {
-  const context = columnContext(rs, c);
   let text: string;
   if (typeof value === 'string') text = value;
   else {
     try {
       text = utf8.decode(value);
     } catch (cause) {
+      const context = columnContext(rs, c);
       throw new CdcError(
         'POISON_RECORD',
         `${context.table}.${context.column} (${context.pgType}) holds ${value.length} bytes that are not valid UTF-8 ` +
@@ -49,6 +49,8 @@ export function pgColumnValueFromText(
     return c.mapping.fromText(text);
   } catch (cause) {
     if (!isCdcError(cause)) throw cause;
+    // Built only on failure: it is two strings per column and row otherwise.
+    const context = columnContext(rs, c);
     throw new CdcError(
       cause.code,
       `${context.table}.${context.column} (${context.pgType}): ${cause.message}`,
@@ -70,7 +72,9 @@ export function pgRowFromText(rs: PgRowSchema, values: readonly PgTextValue[]): 
     );
   }
   const record: Record<string, unknown> = {};
-  rs.columns.forEach((c, i) => {
+  const columns = rs.columns;
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i] as PgColumnMapping;
     const value = values[i] ?? null;
     if (value === null && c.column.notNull) {
       throw new CdcError(
@@ -82,7 +86,7 @@ export function pgRowFromText(rs: PgRowSchema, values: readonly PgTextValue[]): 
       );
     }
     record[c.field] = value === null ? null : pgColumnValueFromText(rs, c, value);
-  });
+  }
   return record;
 }
 

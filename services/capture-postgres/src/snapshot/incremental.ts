@@ -35,7 +35,7 @@
  */
 import { pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
-import { type Logger, stableJson } from '@cdc/core';
+import type { Logger } from '@cdc/core';
 import type pg from 'pg';
 import { qualified } from '../slot.ts';
 import {
@@ -48,7 +48,7 @@ import {
 } from '../streaming/change-records.ts';
 import type { TableTransforms } from '../streaming/table-transforms.ts';
 import { readWindow } from './chunk-reader.ts';
-import { snapshotIdsFor } from './snapshot-ids.ts';
+import { keyJson, keyJsonBuilder, snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
 /** Progress of the table being snapshotted, stored with the position. */
@@ -152,7 +152,7 @@ interface Chunk {
   id: string;
   route: TableRoute;
   /** stableJson(key) → row; keys the stream changed inside the window are removed. */
-  rows: Map<string, { key: Record<string, unknown>; after: Record<string, unknown> }>;
+  rows: Map<string, { key: Record<string, unknown>; after: Record<string, unknown>; json: string }>;
   /** stableJson(key) → key: absent keys of a resync job that the read did not find. */
   deletes: Map<string, Record<string, unknown>>;
   lastKey: string[] | null;
@@ -336,10 +336,12 @@ export class IncrementalSnapshot {
         rows: Math.max(1, Math.min(this.o.initialChunkRows ?? this.o.chunkRows, fit)),
       };
     }
+    const json = keyJsonBuilder();
     for (const values of read.rows) {
       const row = pgRowFromText(rs, values);
       const key = pgKeyFromRow(rs, row);
-      chunk.rows.set(stableJson(key), { key, after: row });
+      const text = json(key);
+      chunk.rows.set(text, { key, after: row, json: text });
     }
     chunk.read = read.rows.length;
     if (read.lastKey) chunk.lastKey = read.lastKey;
@@ -359,7 +361,7 @@ export class IncrementalSnapshot {
         keyColumns.forEach((c, i) => {
           key[c.field] = pgColumnValueFromText(rs, c, text[i] as string);
         });
-        chunk.deletes.set(stableJson(key), key);
+        chunk.deletes.set(keyJson(key), key);
       }
     }
   }
@@ -392,8 +394,9 @@ export class IncrementalSnapshot {
       chunk.rows.clear();
       chunk.deletes.clear();
     } else {
-      chunk.rows.delete(stableJson(key));
-      chunk.deletes.delete(stableJson(key));
+      const text = keyJson(key);
+      chunk.rows.delete(text);
+      chunk.deletes.delete(text);
     }
   }
 
@@ -415,18 +418,18 @@ export class IncrementalSnapshot {
       commitLsn: commitLsnText(ctx.finalLsn),
     };
     const out: OutRecord[] = [];
-    for (const { key, after: row } of chunk.rows.values()) {
+    for (const { key, after: row, json } of chunk.rows.values()) {
       const gated = this.o.transforms.apply(route.transform, row, key);
       if (gated.kind === 'filtered') continue;
       if (gated.kind === 'quarantine') {
         out.push(
-          this.o.transforms.quarantine(route.transform, prepared.topic, key, 'r', ids(key), gated, now),
+          this.o.transforms.quarantine(route.transform, prepared.topic, key, 'r', ids(key, json), gated, now),
         );
         continue;
       }
       const after = gated.row;
       const value = prepared.valueWriter.encode(
-        { before: null, after, source, op: 'r', tsMs: now, changeId: ids(key) },
+        { before: null, after, source, op: 'r', tsMs: now, changeId: ids(key, json) },
         { topic: prepared.topic },
       );
       if (ctx.maxRecordBytes !== undefined && value.length > ctx.maxRecordBytes) {
@@ -436,15 +439,15 @@ export class IncrementalSnapshot {
           deadLetterRecord({
             topic: deadLetterTopic(this.o.prefix),
             sourceTopic: prepared.topic,
-            changeId: ids(key),
+            changeId: ids(key, json),
             error: recordTooLarge(captured, key, value.length, ctx.maxRecordBytes),
             // The row as the transforms left it (excluded and masked columns stay out), large
             // values replaced by their size: enough to find and replay the row.
             payload: {
               table,
               op: 'read',
-              changeId: ids(key),
-              key: stableJson(key),
+              changeId: ids(key, json),
+              key: json,
               row: deadLetterRow(after),
             },
           }),
