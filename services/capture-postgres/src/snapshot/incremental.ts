@@ -7,7 +7,10 @@
  * 3. a HIGH watermark is written.
  *
  * The streamer meets both watermarks in commit order. Between them, every streamed change of
- * the table removes its key from the chunk (the stream carries that row's newer state); at
+ * the table removes its key from the chunk (the stream carries that row's newer state); so does
+ * a change BEFORE the low watermark whose transaction the read did not see (its commit record
+ * precedes LOW in the WAL but it became visible after the read's snapshot: see
+ * `read-snapshot.ts`); at
  * the HIGH watermark the remaining rows are written as `op: 'r'`, in the Kafka transaction of
  * the HIGH watermark's source transaction, with the table's progress (`incremental` in the
  * stored position). So per key the order is: changes before the chunk, the chunk's row (a
@@ -48,6 +51,7 @@ import {
 } from '../streaming/change-records.ts';
 import type { TableTransforms } from '../streaming/table-transforms.ts';
 import { readWindow } from './chunk-reader.ts';
+import { allSaw, type SawTransaction } from './read-snapshot.ts';
 import { snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
@@ -161,6 +165,8 @@ interface Chunk {
   open: boolean;
   /** Rows read (before the stream removed any). */
   read: number;
+  /** Whether every read of the window (rows and absent keys) saw a committed transaction. */
+  saw: SawTransaction;
   /** When its LOW watermark was written (ms). */
   startedAt: number;
   estimate: number;
@@ -294,6 +300,7 @@ export class IncrementalSnapshot {
         last: false,
         open: false,
         read: 0,
+        saw: () => true,
         startedAt: this.o.now?.() ?? Date.now(),
         estimate: described.estimate,
       };
@@ -342,6 +349,7 @@ export class IncrementalSnapshot {
       chunk.rows.set(stableJson(key), { key, after: row });
     }
     chunk.read = read.rows.length;
+    const snapshots = [...read.snapshots];
     if (read.lastKey) chunk.lastKey = read.lastKey;
     chunk.last = read.last;
     if (job && chunk.last) {
@@ -350,11 +358,13 @@ export class IncrementalSnapshot {
       const rel = qualified(`${captured.schema}.${captured.table}`);
       const match = keyCols.map((k, n) => `${k} = $${n + 1}`).join(' AND ');
       for (const text of job.absent) {
-        const found = await this.o.client.query({
-          text: `SELECT 1 FROM ${rel} WHERE ${match}`,
+        // The statement's snapshot with the answer: which transactions it saw (see `streamed`).
+        const found = await this.o.client.query<{ s: string; found: boolean }>({
+          text: `SELECT pg_current_snapshot()::text AS s, EXISTS (SELECT 1 FROM ${rel} WHERE ${match}) AS found`,
           values: text,
         });
-        if (found.rows.length > 0) continue;
+        snapshots.push(found.rows[0]!.s);
+        if (found.rows[0]!.found) continue;
         const key: Record<string, unknown> = {};
         keyColumns.forEach((c, i) => {
           key[c.field] = pgColumnValueFromText(rs, c, text[i] as string);
@@ -362,6 +372,7 @@ export class IncrementalSnapshot {
         chunk.deletes.set(stableJson(key), key);
       }
     }
+    chunk.saw = allSaw(snapshots);
   }
 
   /** Rows per range of the next window of an initial-snapshot table: small for its first window. */
@@ -383,11 +394,19 @@ export class IncrementalSnapshot {
     return 'stale';
   }
 
-  /** A streamed change of `schema.table` with this key (null: a truncate) inside the window. */
-  streamed(schema: string, table: string, key: Record<string, unknown> | null): void {
+  /**
+   * A streamed change of `schema.table` with this key (null: a truncate), in transaction `xid`.
+   * Inside the window it drops the key from the chunk. Before the window's LOW watermark it does
+   * too when the read did not see its transaction: PostgreSQL can write a commit record before
+   * LOW and make it visible only after the read's snapshot was taken (`read-snapshot.ts`), and
+   * the row read then predates a change the stream has already written; kept, it would undo it.
+   * (The streamer meets the WAL before LOW only after `startChunk` returned, so the read's
+   * snapshots are known here.)
+   */
+  streamed(schema: string, table: string, key: Record<string, unknown> | null, xid: number): void {
     const chunk = this.chunk;
-    if (!chunk?.open || chunk.route.captured.schema !== schema || chunk.route.captured.table !== table)
-      return;
+    if (!chunk || chunk.route.captured.schema !== schema || chunk.route.captured.table !== table) return;
+    if (!chunk.open && chunk.saw(xid)) return;
     if (key === null) {
       chunk.rows.clear();
       chunk.deletes.clear();
