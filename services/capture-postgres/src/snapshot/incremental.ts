@@ -38,7 +38,7 @@
  */
 import { pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
-import { type Logger, stableJson } from '@cdc/core';
+import { CdcError, type Logger, stableJson } from '@cdc/core';
 import type pg from 'pg';
 import { qualified } from '../slot.ts';
 import {
@@ -87,6 +87,8 @@ export const RESYNC = 'resync:';
 const FIRST_RANGE_ROWS = 500;
 /** COPY text a window of the initial snapshot aims at (its rows are held until its HIGH watermark). */
 const WINDOW_BYTES = 32 * 1024 * 1024;
+/** Reads of one window (after the first, with a growing pause) waiting to see a transaction the stream delivered. */
+const READ_ATTEMPTS = 10;
 
 /** A resync request's content → its jobs, or an error naming what is wrong. */
 export function parseResync(text: string): ResyncJob[] {
@@ -180,6 +182,8 @@ export class IncrementalSnapshot {
   private state: IncrementalState | null;
   private chunk: Chunk | undefined;
   private seq = 0;
+  /** Transactions of the changes streamed since the last `startChunk` (their WAL precedes the next LOW). */
+  private streamedXids = new Set<number>();
   /** Rows per range of the next window of an initial-snapshot table (grows to fit WINDOW_BYTES). */
   private rangeRows: { table: string; rows: number } | undefined;
   /** When this session started the current table, and its rows done then (for the rate). */
@@ -305,10 +309,40 @@ export class IncrementalSnapshot {
         estimate: described.estimate,
       };
       this.chunk = chunk;
+      // Changes the stream delivered before this call precede LOW; from here until the read is
+      // done the stream waits, and what it delivers next is checked in `streamed`.
+      const delivered = this.streamedXids;
+      this.streamedXids = new Set();
       await this.emit(`low:${id}`);
-      await this.read(chunk);
+      await this.readSeeing(chunk, delivered);
       await this.emit(`high:${id}`);
       return;
+    }
+  }
+
+  /**
+   * Reads the window until its snapshots saw every transaction the stream already delivered
+   * (`delivered`): such a change precedes LOW and is written before the window, and a read that
+   * missed it (its backend between WAL flush and visibility, `read-snapshot.ts`) would undo it.
+   * Its key cannot be dropped any more (`streamed` was called before the read), so the window is
+   * read again, still between the watermarks, once the transaction is visible (milliseconds).
+   */
+  private async readSeeing(chunk: Chunk, delivered: ReadonlySet<number>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.read(chunk);
+      const missed = [...delivered].filter((xid) => !chunk.saw(xid));
+      if (missed.length === 0) return;
+      if (attempt >= READ_ATTEMPTS)
+        throw new CdcError(
+          'SOURCE_UNAVAILABLE',
+          `the snapshot read of ${chunk.route.captured.schema}.${chunk.route.captured.table} still does not see transaction ${missed[0]}, which the stream already delivered; the window is read again after a restart`,
+          { retriable: true, context: { table: chunk.route.captured.table, xid: missed[0] } },
+        );
+      this.o.logger.debug('window read again: it missed a delivered transaction', {
+        xid: missed[0],
+        attempt,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
     }
   }
 
@@ -324,6 +358,10 @@ export class IncrementalSnapshot {
     const keyCols = keyIdx.map((i) => quote(rs.columns[i]!.column.name));
     const job = this.state?.resync;
     const initial = this.state?.initial === true;
+    // From scratch (a window can be read again, see readSeeing).
+    chunk.rows.clear();
+    chunk.deletes.clear();
+    chunk.lastKey = this.state?.lastKey ?? null;
     const readers = initial && this.o.readers && this.o.readers.length > 0 ? this.o.readers : [this.o.client];
     const read = await readWindow(readers, {
       table: `${captured.schema}.${captured.table}`,
@@ -404,6 +442,8 @@ export class IncrementalSnapshot {
    * snapshots are known here.)
    */
   streamed(schema: string, table: string, key: Record<string, unknown> | null, xid: number): void {
+    // (Only while snapshotting: an idle capture would otherwise collect xids for ever.)
+    if (this.active) this.streamedXids.add(xid);
     const chunk = this.chunk;
     if (!chunk || chunk.route.captured.schema !== schema || chunk.route.captured.table !== table) return;
     if (!chunk.open && chunk.saw(xid)) return;

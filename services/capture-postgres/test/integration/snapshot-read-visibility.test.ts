@@ -8,7 +8,9 @@
  * nothing a client can do makes the server take that gap on demand, so this test holds an update
  * open while the window is read (the read cannot see it, as in the race) and hands the merge that
  * update in the order the race produces: before LOW. The window's reads are real (COPY on
- * parallel reader connections); the stream's order is given.
+ * parallel reader connections); the stream's order is given. Second case: the stream delivered
+ * such a transaction before the window even started (too early to drop its key): the window is
+ * read again until its snapshot sees it.
  */
 import { AvroSerde, pgKeyFromRow, pgRowFromText, RegistryClient } from '@cdc/avro';
 import { TopicSchemas } from '@cdc/capture';
@@ -132,5 +134,72 @@ describe('snapshot read visibility', () => {
     // Key 3: its update is before the window and the read saw it: kept, with that update's state.
     expect(read.get('3')).toBe(1);
     expect(read.size).toBe(48);
+  });
+
+  it('reads a window again until it sees a transaction the stream delivered before the window started', async () => {
+    const topics = new TopicSchemas({
+      serde,
+      admin,
+      policy: 'stop',
+      partitions: 1,
+      logger: noopLogger,
+      connector: 'postgresql',
+    });
+    const transforms = TableTransforms.none(name, noopLogger);
+    const { route } = (await describeTable(
+      db,
+      `public.${table}`,
+      name,
+      endpoints.postgres.database,
+      topics,
+      transforms,
+    ))!;
+    const rs = route.captured.rowSchema;
+    const key = (id: number) => pgKeyFromRow(rs, pgRowFromText(rs, [String(id), '2']));
+    await writer.query('BEGIN');
+    await writer.query(`UPDATE ${table} SET v = 2 WHERE id = 11`);
+    const xid = await xidOf(writer);
+    const inc = new IncrementalSnapshot({
+      name,
+      db: endpoints.postgres.database,
+      prefix: name,
+      client: db,
+      topics,
+      transforms,
+      chunkRows: 100,
+      readers,
+      pending: [`public.${table}`],
+      initialTables: new Set([`public.${table}`]),
+      initialChunkRows: 100,
+      state: null,
+      logger: noopLogger,
+    });
+    // The stream delivered the update (the race: its commit record is in the WAL, it is not
+    // visible yet) before the window started; it becomes visible while the window is read.
+    inc.streamed('public', table, key(11), xid);
+    const reading = inc.startChunk();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await writer.query('COMMIT');
+    await reading;
+    const chunkId = `${inc.progress?.id}:1`;
+    expect(inc.watermark(Buffer.from(`low:${chunkId}`))).toBe('low');
+    expect(inc.watermark(Buffer.from(`high:${chunkId}`))).toBe('high');
+    const records = inc.high({
+      name,
+      db: endpoints.postgres.database,
+      finalLsn: 0x2000n,
+      lsn: 0x2000n,
+      index: 0,
+      xid: xid + 1,
+      commitTimeUsec: 0n,
+    });
+    const read = new Map<string, number>();
+    for (const r of records) {
+      const value = (await serde.deserialize(r.value as Buffer)) as { after: { id: unknown; v: number } };
+      read.set(String(value.after.id), value.after.v);
+    }
+    // The read carries the delivered update's state, not the row before it.
+    expect(read.get('11')).toBe(2);
+    expect(read.size).toBe(50);
   });
 });
