@@ -41,6 +41,11 @@ export interface WindowRead {
   last: boolean;
   /** Bytes of COPY output read (to size the next window by the row size). */
   bytes: number;
+  /**
+   * The MVCC snapshot of each connection's reads (`pg_current_snapshot()` text): the merge with
+   * the stream needs to know which committed transactions the rows reflect (`read-snapshot.ts`).
+   */
+  snapshots: string[];
 }
 
 const quote = (c: string) => `"${c.replaceAll('"', '""')}"`;
@@ -86,14 +91,26 @@ export async function readWindow(readers: readonly pg.ClientBase[], w: KeyWindow
     `SELECT ${cols} FROM ${rel} ${bounds(lower, upperBound)} ORDER BY ${keyList} LIMIT ${w.chunkRows}`,
   );
   const parts: PgTextValue[][][] = new Array(queries.length);
+  const snapshots: string[] = [];
   let bytes = 0;
   let next = 0;
   await Promise.all(
     readers.slice(0, queries.length).map(async (client) => {
-      for (let q = next++; q < queries.length; q = next++) {
-        const part = await copyRows(client, queries[q]!);
-        parts[q] = part.rows;
-        bytes += part.bytes;
+      // One REPEATABLE READ transaction per connection, so its ranges are read in the one
+      // snapshot reported here (an autocommit COPY would take a snapshot nobody can ask about).
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const snap = await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
+        snapshots.push(snap.rows[0]!.s);
+        for (let q = next++; q < queries.length; q = next++) {
+          const part = await copyRows(client, queries[q]!);
+          parts[q] = part.rows;
+          bytes += part.bytes;
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
       }
     }),
   );
@@ -105,6 +122,7 @@ export async function readWindow(readers: readonly pg.ClientBase[], w: KeyWindow
     lastKey: lastRow ? w.keyIndexes.map((i) => lastRow[i] as string) : null,
     last: tail.length < w.chunkRows,
     bytes,
+    snapshots,
   };
 }
 

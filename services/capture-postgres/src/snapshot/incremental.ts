@@ -7,7 +7,10 @@
  * 3. a HIGH watermark is written.
  *
  * The streamer meets both watermarks in commit order. Between them, every streamed change of
- * the table removes its key from the chunk (the stream carries that row's newer state); at
+ * the table removes its key from the chunk (the stream carries that row's newer state); so does
+ * a change BEFORE the low watermark whose transaction the read did not see (its commit record
+ * precedes LOW in the WAL but it became visible after the read's snapshot: see
+ * `read-snapshot.ts`); at
  * the HIGH watermark the remaining rows are written as `op: 'r'`, in the Kafka transaction of
  * the HIGH watermark's source transaction, with the table's progress (`incremental` in the
  * stored position). So per key the order is: changes before the chunk, the chunk's row (a
@@ -35,7 +38,7 @@
  */
 import { pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
-import type { Logger } from '@cdc/core';
+import { CdcError, type Logger } from '@cdc/core';
 import type pg from 'pg';
 import { qualified } from '../slot.ts';
 import {
@@ -48,6 +51,7 @@ import {
 } from '../streaming/change-records.ts';
 import type { TableTransforms } from '../streaming/table-transforms.ts';
 import { readWindow } from './chunk-reader.ts';
+import { allSaw, type SawTransaction } from './read-snapshot.ts';
 import { keyJson, keyJsonBuilder, snapshotIdsFor } from './snapshot-ids.ts';
 import { describeTable } from './table-route.ts';
 
@@ -83,6 +87,8 @@ export const RESYNC = 'resync:';
 const FIRST_RANGE_ROWS = 500;
 /** COPY text a window of the initial snapshot aims at (its rows are held until its HIGH watermark). */
 const WINDOW_BYTES = 32 * 1024 * 1024;
+/** Reads of one window (after the first, with a growing pause) waiting to see a transaction the stream delivered. */
+const READ_ATTEMPTS = 10;
 
 /** A resync request's content → its jobs, or an error naming what is wrong. */
 export function parseResync(text: string): ResyncJob[] {
@@ -161,6 +167,8 @@ interface Chunk {
   open: boolean;
   /** Rows read (before the stream removed any). */
   read: number;
+  /** Whether every read of the window (rows and absent keys) saw a committed transaction. */
+  saw: SawTransaction;
   /** When its LOW watermark was written (ms). */
   startedAt: number;
   estimate: number;
@@ -174,6 +182,8 @@ export class IncrementalSnapshot {
   private state: IncrementalState | null;
   private chunk: Chunk | undefined;
   private seq = 0;
+  /** Transactions of the changes streamed since the last `startChunk` (their WAL precedes the next LOW). */
+  private streamedXids = new Set<number>();
   /** Rows per range of the next window of an initial-snapshot table (grows to fit WINDOW_BYTES). */
   private rangeRows: { table: string; rows: number } | undefined;
   /** When this session started the current table, and its rows done then (for the rate). */
@@ -294,14 +304,45 @@ export class IncrementalSnapshot {
         last: false,
         open: false,
         read: 0,
+        saw: () => true,
         startedAt: this.o.now?.() ?? Date.now(),
         estimate: described.estimate,
       };
       this.chunk = chunk;
+      // Changes the stream delivered before this call precede LOW; from here until the read is
+      // done the stream waits, and what it delivers next is checked in `streamed`.
+      const delivered = this.streamedXids;
+      this.streamedXids = new Set();
       await this.emit(`low:${id}`);
-      await this.read(chunk);
+      await this.readSeeing(chunk, delivered);
       await this.emit(`high:${id}`);
       return;
+    }
+  }
+
+  /**
+   * Reads the window until its snapshots saw every transaction the stream already delivered
+   * (`delivered`): such a change precedes LOW and is written before the window, and a read that
+   * missed it (its backend between WAL flush and visibility, `read-snapshot.ts`) would undo it.
+   * Its key cannot be dropped any more (`streamed` was called before the read), so the window is
+   * read again, still between the watermarks, once the transaction is visible (milliseconds).
+   */
+  private async readSeeing(chunk: Chunk, delivered: ReadonlySet<number>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.read(chunk);
+      const missed = [...delivered].filter((xid) => !chunk.saw(xid));
+      if (missed.length === 0) return;
+      if (attempt >= READ_ATTEMPTS)
+        throw new CdcError(
+          'SOURCE_UNAVAILABLE',
+          `the snapshot read of ${chunk.route.captured.schema}.${chunk.route.captured.table} still does not see transaction ${missed[0]}, which the stream already delivered; the window is read again after a restart`,
+          { retriable: true, context: { table: chunk.route.captured.table, xid: missed[0] } },
+        );
+      this.o.logger.debug('window read again: it missed a delivered transaction', {
+        xid: missed[0],
+        attempt,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
     }
   }
 
@@ -317,6 +358,10 @@ export class IncrementalSnapshot {
     const keyCols = keyIdx.map((i) => quote(rs.columns[i]!.column.name));
     const job = this.state?.resync;
     const initial = this.state?.initial === true;
+    // From scratch (a window can be read again, see readSeeing).
+    chunk.rows.clear();
+    chunk.deletes.clear();
+    chunk.lastKey = this.state?.lastKey ?? null;
     const readers = initial && this.o.readers && this.o.readers.length > 0 ? this.o.readers : [this.o.client];
     const read = await readWindow(readers, {
       table: `${captured.schema}.${captured.table}`,
@@ -344,6 +389,7 @@ export class IncrementalSnapshot {
       chunk.rows.set(text, { key, after: row, json: text });
     }
     chunk.read = read.rows.length;
+    const snapshots = [...read.snapshots];
     if (read.lastKey) chunk.lastKey = read.lastKey;
     chunk.last = read.last;
     if (job && chunk.last) {
@@ -352,11 +398,13 @@ export class IncrementalSnapshot {
       const rel = qualified(`${captured.schema}.${captured.table}`);
       const match = keyCols.map((k, n) => `${k} = $${n + 1}`).join(' AND ');
       for (const text of job.absent) {
-        const found = await this.o.client.query({
-          text: `SELECT 1 FROM ${rel} WHERE ${match}`,
+        // The statement's snapshot with the answer: which transactions it saw (see `streamed`).
+        const found = await this.o.client.query<{ s: string; found: boolean }>({
+          text: `SELECT pg_current_snapshot()::text AS s, EXISTS (SELECT 1 FROM ${rel} WHERE ${match}) AS found`,
           values: text,
         });
-        if (found.rows.length > 0) continue;
+        snapshots.push(found.rows[0]!.s);
+        if (found.rows[0]!.found) continue;
         const key: Record<string, unknown> = {};
         keyColumns.forEach((c, i) => {
           key[c.field] = pgColumnValueFromText(rs, c, text[i] as string);
@@ -364,6 +412,7 @@ export class IncrementalSnapshot {
         chunk.deletes.set(keyJson(key), key);
       }
     }
+    chunk.saw = allSaw(snapshots);
   }
 
   /** Rows per range of the next window of an initial-snapshot table: small for its first window. */
@@ -385,11 +434,21 @@ export class IncrementalSnapshot {
     return 'stale';
   }
 
-  /** A streamed change of `schema.table` with this key (null: a truncate) inside the window. */
-  streamed(schema: string, table: string, key: Record<string, unknown> | null): void {
+  /**
+   * A streamed change of `schema.table` with this key (null: a truncate), in transaction `xid`.
+   * Inside the window it drops the key from the chunk. Before the window's LOW watermark it does
+   * too when the read did not see its transaction: PostgreSQL can write a commit record before
+   * LOW and make it visible only after the read's snapshot was taken (`read-snapshot.ts`), and
+   * the row read then predates a change the stream has already written; kept, it would undo it.
+   * (The streamer meets the WAL before LOW only after `startChunk` returned, so the read's
+   * snapshots are known here.)
+   */
+  streamed(schema: string, table: string, key: Record<string, unknown> | null, xid: number): void {
+    // (Only while snapshotting: an idle capture would otherwise collect xids for ever.)
+    if (this.active) this.streamedXids.add(xid);
     const chunk = this.chunk;
-    if (!chunk?.open || chunk.route.captured.schema !== schema || chunk.route.captured.table !== table)
-      return;
+    if (!chunk || chunk.route.captured.schema !== schema || chunk.route.captured.table !== table) return;
+    if (!chunk.open && chunk.saw(xid)) return;
     if (key === null) {
       chunk.rows.clear();
       chunk.deletes.clear();

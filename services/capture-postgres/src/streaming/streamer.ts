@@ -444,8 +444,8 @@ export class Streamer {
   }
 
   /** A streamed change of a row: the incremental snapshot's chunk drops that key. */
-  private streamedKey(route: TableRoute, key: Record<string, unknown> | null): void {
-    this.o.incremental?.streamed(route.captured.schema, route.captured.table, key);
+  private streamedKey(route: TableRoute, key: Record<string, unknown> | null, xid: number): void {
+    this.o.incremental?.streamed(route.captured.schema, route.captured.table, key, xid);
   }
 
   private async records(
@@ -466,7 +466,7 @@ export class Streamer {
           raw = msg.newTuple;
           const row = pgRowFromText(rs, msg.newTuple.map(textOf));
           const key = route.captured.hasKey ? pgKeyFromRow(rs, row) : null;
-          if (key) this.streamedKey(route, key);
+          if (key) this.streamedKey(route, key, ctx.xid);
           const gated = this.o.transforms.apply(route.transform, row, key);
           if (gated.kind === 'filtered') return this.resolved(gated);
           if (gated.kind === 'quarantine') return [this.quarantined(route, key, 'c', gated, ctx, now)];
@@ -487,8 +487,8 @@ export class Streamer {
           const oldKey =
             msg.oldKind && msg.oldTuple && route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
           const newKey = route.captured.hasKey ? pgKeyFromRow(rs, row) : null;
-          if (oldKey) this.streamedKey(route, oldKey);
-          if (newKey) this.streamedKey(route, newKey);
+          if (oldKey) this.streamedKey(route, oldKey, ctx.xid);
+          if (newKey) this.streamedKey(route, newKey, ctx.xid);
           const out: OutRecord[] = [];
           const gated = this.o.transforms.apply(route.transform, row, newKey);
           const keyChanged =
@@ -518,11 +518,11 @@ export class Streamer {
           raw = msg.oldTuple;
           const before = msg.oldKind === 'O' ? this.fullOldRow(route, msg.oldTuple) : null;
           const key = route.captured.hasKey ? keyFromTuple(rs, msg.oldTuple) : null;
-          if (key) this.streamedKey(route, key);
+          if (key) this.streamedKey(route, key, ctx.xid);
           return [encodeChange(route, 'd', key, before, null, ctx, now)];
         }
         case 'truncate':
-          this.streamedKey(route, null);
+          this.streamedKey(route, null, ctx.xid);
           return this.truncateRecords(route, ctx, now);
       }
     } catch (err) {
