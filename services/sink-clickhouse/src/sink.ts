@@ -310,20 +310,22 @@ export class ClickHouseSink {
       p.records.push(record);
       let decoded: Awaited<ReturnType<typeof this.decoder.decode>> | undefined;
       try {
-        decoded = await this.decoder.decode(record);
+        // Awaits only when something is not known yet (a schema, the table's owner or shape):
+        // the common record costs no promise.
+        decoded = this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
         if (decoded.kind === 'skip') continue;
         // A table named in clickhouse.sink.tables may take several topics by design (the user's
         // choice); one named by default takes one topic and one source, refusing a second.
-        if (options.tables[record.topic]?.table === undefined)
-          await tables.claim(table, {
-            topic: record.topic,
-            source: decoded.source ?? `topic ${record.topic}`,
-          });
+        if (options.tables[record.topic]?.table === undefined) {
+          const claim = { topic: record.topic, source: decoded.source ?? `topic ${record.topic}` };
+          if (!tables.isClaimedBy(table, claim)) await tables.claim(table, claim);
+        }
         if (decoded.kind === 'truncate') {
           p.truncations.push(decoded);
           continue;
         }
-        await tables.ensure(table, decoded.shape, decoded.shapeId);
+        if (!tables.isEnsured(table, decoded.shapeId))
+          await tables.ensure(table, decoded.shape, decoded.shapeId);
         const renamed = tables.takeRenames(table);
         // Rows of this batch encoded before a column was renamed carry its old name.
         if (renamed)
@@ -333,11 +335,13 @@ export class ClickHouseSink {
                 item.row[to] = item.row[from];
                 delete item.row[from];
               }
-        for (const [from, to] of tables.renamesOf(table))
-          if (Object.hasOwn(decoded.row, from) && !Object.hasOwn(decoded.row, to)) {
-            decoded.row[to] = decoded.row[from];
-            delete decoded.row[from];
-          }
+        const renames = tables.renamesOf(table);
+        if (renames.size > 0)
+          for (const [from, to] of renames)
+            if (Object.hasOwn(decoded.row, from) && !Object.hasOwn(decoded.row, to)) {
+              decoded.row[to] = decoded.row[from];
+              delete decoded.row[from];
+            }
         p.items.push({ row: decoded.row, record });
       } catch (err) {
         if (isRetriable(err)) throw err;
