@@ -46,6 +46,9 @@ export type Decoded =
   | { kind: 'truncate'; version: bigint; changeId: string; source?: string }
   | { kind: 'skip' };
 
+/** A record decoded ahead of its flush: what it writes, or why it could not be decoded. */
+export type Decoding = Decoded | { kind: 'error'; error: unknown };
+
 /** The exact source name of an envelope's `source` (names in JSON quotes, so any character reads unambiguously). */
 export function sourceName(source: {
   connector?: unknown;
