@@ -11,6 +11,7 @@
  *
  * - Batching: fetched records are buffered; a batch is handed out when `maxRows` are buffered,
  *   when the oldest buffered record waited `maxWaitMs`, or at once while stopping or switching.
+ *   A batch holds at most `maxRows` records (one fetch may bring more: they stay buffered).
  *   One batch is in flight at a time. With a `prepare` step (`run`), the next due batch is taken
  *   while one is in flight and prepared (decoded, say) ahead: one batch ahead at most, handed out
  *   and committed only after the one before it. A rebalance drops it (its records come again).
@@ -173,7 +174,11 @@ export class BatchConsumer {
         // Taken ahead before a rebalance: kafkajs fetches these records again.
         if (batch.generation !== this.generation) continue;
         this.inFlight = batch.records.length;
-        if (prepare) next = this.take(prepare);
+        if (prepare) {
+          // Fetch on while this batch is handled, so that the next one can be taken and prepared.
+          if (this.buffer.length < maxRows && !this.stopping && this.phase === 'consuming') this.resume();
+          next = this.take(prepare);
+        }
         const handled = await handle(batch.records, batch.prepared);
         this.inFlight = 0;
         this.changed();
@@ -212,6 +217,8 @@ export class BatchConsumer {
         this.buffer.length >= maxRows ||
         (this.buffer.length > 0 && (waited >= maxWaitMs || this.stopping || this.phase === 'draining'));
       if (due && this.phase !== 'swapping') {
+        // At most `maxRows`: a fetch may bring many more (the rest stays buffered, due at once).
+        if (this.buffer.length > maxRows) return this.buffer.splice(0, maxRows);
         const records = this.buffer;
         this.buffer = [];
         this.bufferSince = this.clock.now();
