@@ -11,7 +11,10 @@
  *
  * - Batching: fetched records are buffered; a batch is handed out when `maxRows` are buffered,
  *   when the oldest buffered record waited `maxWaitMs`, or at once while stopping or switching.
- *   One batch is in flight at a time.
+ *   A batch holds at most `maxRows` records (one fetch may bring more: they stay buffered).
+ *   One batch is in flight at a time. With a `prepare` step (`run`), the next due batch is taken
+ *   while one is in flight and prepared (decoded, say) ahead: one batch ahead at most, handed out
+ *   and committed only after the one before it. A rebalance drops it (its records come again).
  * - Backpressure: past `maxRows` buffered records every assigned partition is paused; after a
  *   batch is handled, consumption resumes if the buffer is below `maxRows` again.
  * - Held topics (`held(topic)`: e.g. a table stopped by an incompatible change) stay paused,
@@ -65,6 +68,13 @@ export interface BatchConsumerOptions {
   clock?: Clock;
 }
 
+/** A batch taken from the buffer, with what `prepare` made of it, and the rebalance count when it was taken. */
+interface Taken<P> {
+  records: ConsumedRecord[];
+  prepared: P | undefined;
+  generation: number;
+}
+
 /** Per partition, the offset to commit up to (exclusive). */
 type Next = Map<string, { topic: string; partition: number; offset: bigint }>;
 
@@ -92,6 +102,12 @@ export class BatchConsumer {
   private buffer: ConsumedRecord[] = [];
   private bufferSince = 0;
   private inFlight = 0;
+  /** The batch taken and being prepared while the one before it is in flight (see `run`). */
+  private ahead: ConsumedRecord[] = [];
+  /** Counts rebalances: a batch taken ahead before one is dropped. */
+  private generation = 0;
+  /** Set when `run` ended: a batch not taken yet is not taken any more. */
+  private ended = false;
   private subscribed: string[] = [];
   private assigned: string[] = [];
   /**
@@ -125,35 +141,84 @@ export class BatchConsumer {
    * Hands out batches to `handle` until stopped; resolves when the last batch is handled, rejects
    * with the handler's error. `handle` commits what it wrote (`commit`) and returns false when it
    * gave up on the batch because of the stop (nothing committed: the records are read again).
+   *
+   * `prepare` (optional): while a batch is handled, the next one is taken as soon as it is due
+   * and `prepare(records)` started on it; `handle` gets that result with the batch (undefined for
+   * a batch taken while nothing was in flight: the first one). One batch ahead at most: the
+   * records held are the batch in flight, the one ahead, the buffer (up to `maxRows`) and one
+   * fetch. A batch ahead is committed only by its own `handle`, after the one before it; records
+   * of a batch ahead hold back transaction markers after them like buffered ones; a rebalance
+   * drops it (kafkajs fetches its records again). A rejected `prepare` result rejects only where
+   * `handle` awaits it.
    */
-  run(handle: (records: ConsumedRecord[]) => Promise<boolean>): Promise<void> {
-    this.loop ??= this.handOut(handle);
+  run<P>(
+    handle: (records: ConsumedRecord[], prepared: P | undefined) => Promise<boolean>,
+    prepare?: (records: ConsumedRecord[]) => P,
+  ): Promise<void> {
+    this.loop ??= this.handOut(handle, prepare);
     return this.loop;
   }
 
-  private async handOut(handle: (records: ConsumedRecord[]) => Promise<boolean>): Promise<void> {
+  private async handOut<P>(
+    handle: (records: ConsumedRecord[], prepared: P | undefined) => Promise<boolean>,
+    prepare: ((records: ConsumedRecord[]) => P) | undefined,
+  ): Promise<void> {
     const { maxRows } = this.options;
-    for (;;) {
-      const records = await this.nextBatch();
-      if (records === undefined) return;
-      this.inFlight = records.length;
-      const handled = await handle(records);
-      this.inFlight = 0;
+    let next: Promise<Taken<P> | undefined> | undefined;
+    try {
+      for (;;) {
+        const batch = await (next ?? this.take<P>(undefined));
+        next = undefined;
+        this.ahead = [];
+        if (batch === undefined) return;
+        // Taken ahead before a rebalance: kafkajs fetches these records again.
+        if (batch.generation !== this.generation) continue;
+        this.inFlight = batch.records.length;
+        if (prepare) {
+          // Fetch on while this batch is handled, so that the next one can be taken and prepared.
+          if (this.buffer.length < maxRows && !this.stopping && this.phase === 'consuming') this.resume();
+          next = this.take(prepare);
+        }
+        const handled = await handle(batch.records, batch.prepared);
+        this.inFlight = 0;
+        this.changed();
+        if (!handled) return;
+        if (this.buffer.length < maxRows && !this.stopping && this.phase === 'consuming') this.resume();
+      }
+    } finally {
+      this.ended = true;
+      this.ahead = [];
       this.changed();
-      if (!handled) return;
-      if (this.buffer.length < maxRows && !this.stopping && this.phase === 'consuming') this.resume();
     }
+  }
+
+  /** The next due batch, with `prepare` started on it (then it is the batch ahead); undefined once ended. */
+  private async take<P>(
+    prepare: ((records: ConsumedRecord[]) => P) | undefined,
+  ): Promise<Taken<P> | undefined> {
+    const records = await this.nextBatch();
+    if (records === undefined) return undefined;
+    const generation = this.generation;
+    if (prepare === undefined) return { records, prepared: undefined, generation };
+    this.ahead = records;
+    const prepared = prepare(records);
+    // Awaited by `handle`; a batch dropped unhandled must not leave an unhandled rejection.
+    if (prepared instanceof Promise) prepared.catch(() => undefined);
+    return { records, prepared, generation };
   }
 
   /** The next due batch; undefined once stopping with nothing buffered. */
   private async nextBatch(): Promise<ConsumedRecord[] | undefined> {
     const { maxRows, maxWaitMs } = this.options;
     for (;;) {
+      if (this.ended) return undefined;
       const waited = this.clock.now() - this.bufferSince;
       const due =
         this.buffer.length >= maxRows ||
         (this.buffer.length > 0 && (waited >= maxWaitMs || this.stopping || this.phase === 'draining'));
       if (due && this.phase !== 'swapping') {
+        // At most `maxRows`: a fetch may bring many more (the rest stays buffered, due at once).
+        if (this.buffer.length > maxRows) return this.buffer.splice(0, maxRows);
         const records = this.buffer;
         this.buffer = [];
         this.bufferSince = this.clock.now();
@@ -161,7 +226,14 @@ export class BatchConsumer {
       }
       if (this.stopping) return undefined;
       const woken = this.wake.promise;
-      if (this.buffer.length === 0 && this.markerTails.size > 0 && this.phase !== 'swapping')
+      // Markers after records still in flight wait for their commit.
+      if (
+        this.buffer.length === 0 &&
+        this.inFlight === 0 &&
+        this.ahead.length === 0 &&
+        this.markerTails.size > 0 &&
+        this.phase !== 'swapping'
+      )
         await this.commit([]);
       await this.waitFor(woken, this.buffer.length > 0 ? maxWaitMs - waited : undefined);
     }
@@ -204,6 +276,7 @@ export class BatchConsumer {
       // kafkajs restarts every assigned partition from its committed offset after a rebalance:
       // records buffered but not yet handed out would come again, so they are dropped here.
       this.buffer = [];
+      this.generation += 1;
       this.markerTails.clear();
       this.changed();
     });
@@ -295,7 +368,8 @@ export class BatchConsumer {
     try {
       this.pause();
       // Batches go out at once while draining; wait until nothing is buffered or in flight.
-      while (!this.stopping && (this.buffer.length > 0 || this.inFlight > 0)) await this.wake.promise;
+      while (!this.stopping && (this.buffer.length > 0 || this.inFlight > 0 || this.ahead.length > 0))
+        await this.wake.promise;
       if (this.stopping) return;
       this.phase = 'swapping';
       const old = this.consumer;
@@ -360,9 +434,9 @@ export class BatchConsumer {
     for (const [k, tail] of this.markerTails) {
       if (this.isHeld(tail.topic) || limits.has(k)) continue;
       // Records delivered before the markers and not yet handled hold the partition back.
-      const waiting = this.buffer.some(
-        (r) => r.topic === tail.topic && r.partition === tail.partition && BigInt(r.offset) < tail.offset,
-      );
+      const before = (r: ConsumedRecord) =>
+        r.topic === tail.topic && r.partition === tail.partition && BigInt(r.offset) < tail.offset;
+      const waiting = this.buffer.some(before) || this.ahead.some(before);
       if (waiting) continue;
       if ((next.get(k)?.offset ?? -1n) < tail.offset) next.set(k, tail);
       this.markerTails.delete(k);
@@ -410,9 +484,9 @@ export class BatchConsumer {
     return this.subscribed;
   }
 
-  /** Records held in memory: buffered plus the batch in flight (bounded by `maxRows` plus one fetch). */
+  /** Records held in memory: buffered, the batch in flight and the one ahead (bounded by `maxRows` plus one fetch, plus one batch with `prepare`). */
   get bufferedRecords(): number {
-    return this.buffer.length + this.inFlight;
+    return this.buffer.length + this.inFlight + this.ahead.length;
   }
 
   /** Whether consumption is paused (buffer full, or the handler failing and pausing it). */

@@ -46,6 +46,9 @@ export type Decoded =
   | { kind: 'truncate'; version: bigint; changeId: string; source?: string }
   | { kind: 'skip' };
 
+/** A record decoded ahead of its flush: what it writes, or why it could not be decoded. */
+export type Decoding = Decoded | { kind: 'error'; error: unknown };
+
 /** The exact source name of an envelope's `source` (names in JSON quotes, so any character reads unambiguously). */
 export function sourceName(source: {
   connector?: unknown;
@@ -68,6 +71,19 @@ interface WriterSchema {
   mongo: boolean;
 }
 
+/** A decoded key or value with the id and schema it was read with. */
+interface Part {
+  id: number;
+  schema: AvroRecordSchema;
+  value: Record<string, unknown>;
+}
+
+/** Whether the record has a key to decode (the wire format, or Kafka Connect's JSON with schemas). */
+function hasKey(record: KafkaRecord): boolean {
+  const k = record.key;
+  return k !== null && ((k.length >= 5 && k[0] === 0) || isConnectJson(k));
+}
+
 interface Reader {
   id: number;
   writer: WriterSchema;
@@ -83,6 +99,16 @@ export class RecordDecoder {
   /** Last value schema id seen per topic, for tombstones of upsert topics. */
   private readonly lastShapeByTopic = new Map<string, string>();
   private readonly keyColumnsFor: (topic: string) => readonly string[] | undefined;
+  private lastSource:
+    | {
+        connector: unknown;
+        db: unknown;
+        schema: unknown;
+        table: unknown;
+        collection: unknown;
+        name: string | undefined;
+      }
+    | undefined;
   /** Kafka Connect JSON schemas (text) → their synthetic ids. */
   private readonly jsonSchemaIds = new Map<string, number>();
 
@@ -136,47 +162,73 @@ export class RecordDecoder {
     return reader;
   }
 
-  private async decodePart(
-    buf: Buffer,
-    record: KafkaRecord,
-    part: 'key' | 'value',
-  ): Promise<{ id: number; schema: AvroRecordSchema; value: Record<string, unknown> }> {
-    const context = { topic: record.topic, partition: record.partition, offset: record.offset, part };
-    if (isConnectJson(buf)) {
-      // Kafka Connect's JSON with schemas: a synthetic (negative) id per distinct schema.
-      const json = parseConnectJson(
-        buf,
-        `${avroNamespaceFor(record.topic)}.${part === 'key' ? 'Key' : 'Envelope'}`,
-      );
-      let id = this.jsonSchemaIds.get(json.schemaText);
-      if (id === undefined) {
-        id = -(this.jsonSchemaIds.size + 1);
-        this.jsonSchemaIds.set(json.schemaText, id);
-      }
-      return { id, schema: json.schema, value: json.value };
+  /** A key or value in Kafka Connect's JSON with schemas: a synthetic (negative) id per distinct schema. */
+  private connectJsonPart(buf: Buffer, record: KafkaRecord, part: 'key' | 'value'): Part {
+    const json = parseConnectJson(
+      buf,
+      `${avroNamespaceFor(record.topic)}.${part === 'key' ? 'Key' : 'Envelope'}`,
+    );
+    let id = this.jsonSchemaIds.get(json.schemaText);
+    if (id === undefined) {
+      id = -(this.jsonSchemaIds.size + 1);
+      this.jsonSchemaIds.set(json.schemaText, id);
     }
+    return { id, schema: json.schema, value: json.value };
+  }
+
+  private async decodePart(buf: Buffer, record: KafkaRecord, part: 'key' | 'value'): Promise<Part> {
+    if (isConnectJson(buf)) return this.connectJsonPart(buf, record, part);
+    const context = { topic: record.topic, partition: record.partition, offset: record.offset, part };
     const { schemaId, payload } = unframe(buf, context);
     const writer = this.writers.get(schemaId) ?? (await this.writer(schemaId, context));
+    const reader =
+      part === 'value' && writer.mongo ? await this.readerFor(record.topic, schemaId, writer) : undefined;
+    return this.readPart(payload, schemaId, writer, reader, record, part);
+  }
+
+  /**
+   * `decodePart` without waiting: undefined when it would have to wait (a schema not fetched yet,
+   * a MongoDB topic whose reader is not chosen yet) or to throw (not the wire format).
+   */
+  private knownPart(buf: Buffer, record: KafkaRecord, part: 'key' | 'value'): Part | undefined {
+    if (isConnectJson(buf)) return this.connectJsonPart(buf, record, part);
+    if (buf.length < 5 || buf[0] !== 0) return undefined;
+    const schemaId = buf.readInt32BE(1);
+    const writer = schemaId < 0 ? undefined : this.writers.get(schemaId);
+    if (writer === undefined) return undefined;
+    let reader: Reader | undefined;
+    if (part === 'value' && writer.mongo) {
+      reader = this.readers.get(record.topic);
+      if (reader === undefined || reader.id < schemaId) return undefined;
+    }
+    return this.readPart(buf.subarray(5), schemaId, writer, reader, record, part);
+  }
+
+  private readPart(
+    payload: Buffer,
+    schemaId: number,
+    writer: WriterSchema,
+    reader: Reader | undefined,
+    record: KafkaRecord,
+    part: 'key' | 'value',
+  ): Part {
     try {
-      if (part === 'value' && writer.mongo) {
-        const reader = await this.readerFor(record.topic, schemaId, writer);
-        if (reader.id !== schemaId) {
-          let resolver = reader.resolvers.get(schemaId);
-          if (!resolver) {
-            try {
-              resolver = reader.writer.type.createResolver(writer.type);
-            } catch {
-              resolver = undefined; // not readable by the newest: the record's own schema then
-            }
-            if (resolver) reader.resolvers.set(schemaId, resolver);
+      if (reader !== undefined && reader.id !== schemaId) {
+        let resolver = reader.resolvers.get(schemaId);
+        if (!resolver) {
+          try {
+            resolver = reader.writer.type.createResolver(writer.type);
+          } catch {
+            resolver = undefined; // not readable by the newest: the record's own schema then
           }
-          if (resolver)
-            return {
-              id: reader.id,
-              schema: reader.writer.schema,
-              value: reader.writer.type.fromBuffer(payload, resolver) as Record<string, unknown>,
-            };
+          if (resolver) reader.resolvers.set(schemaId, resolver);
         }
+        if (resolver)
+          return {
+            id: reader.id,
+            schema: reader.writer.schema,
+            value: reader.writer.type.fromBuffer(payload, resolver) as Record<string, unknown>,
+          };
       }
       return {
         id: schemaId,
@@ -214,24 +266,44 @@ export class RecordDecoder {
     return { shape, shapeId };
   }
 
+  /** What the record writes; waits only for a schema not fetched yet (see `decodeKnown`). */
   async decode(record: KafkaRecord): Promise<Decoded> {
-    const key =
-      record.key && ((record.key.length >= 5 && record.key[0] === 0) || isConnectJson(record.key))
-        ? await this.decodePart(record.key, record, 'key')
-        : undefined;
-    if (record.value === null || record.value.length === 0) {
-      const shapeId = this.lastShapeByTopic.get(record.topic);
-      const shape = shapeId ? this.shapes.get(`${record.topic}\u0000${shapeId}`) : undefined;
-      // A tombstone after a CDC delete only serves compaction; on an upsert topic it deletes the key.
-      if (shape?.kind !== 'upsert' || !key) return { kind: 'skip' };
-      return {
-        kind: 'row',
-        shape,
-        shapeId: shapeId!,
-        row: this.upsertRow(shape, undefined, key.value, record, true),
-      };
+    const key = hasKey(record) ? await this.decodePart(record.key!, record, 'key') : undefined;
+    if (record.value === null || record.value.length === 0) return this.tombstone(record, key);
+    return this.build(record, key, await this.decodePart(record.value, record, 'value'));
+  }
+
+  /**
+   * `decode` without waiting, for the common case (every schema the record needs is already
+   * known): undefined when `decode` has to be called instead. Saves a promise and a turn of the
+   * event loop per record.
+   */
+  decodeKnown(record: KafkaRecord): Decoded | undefined {
+    let key: Part | undefined;
+    if (hasKey(record)) {
+      key = this.knownPart(record.key!, record, 'key');
+      if (key === undefined) return undefined;
     }
-    const value = await this.decodePart(record.value, record, 'value');
+    if (record.value === null || record.value.length === 0) return this.tombstone(record, key);
+    const value = this.knownPart(record.value, record, 'value');
+    return value === undefined ? undefined : this.build(record, key, value);
+  }
+
+  /** A record without a value: an upsert topic's delete of the key, else nothing to write. */
+  private tombstone(record: KafkaRecord, key: Part | undefined): Decoded {
+    const shapeId = this.lastShapeByTopic.get(record.topic);
+    const shape = shapeId ? this.shapes.get(`${record.topic}\u0000${shapeId}`) : undefined;
+    // A tombstone after a CDC delete only serves compaction; on an upsert topic it deletes the key.
+    if (shape?.kind !== 'upsert' || !key) return { kind: 'skip' };
+    return {
+      kind: 'row',
+      shape,
+      shapeId: shapeId!,
+      row: this.upsertRow(shape, undefined, key.value, record, true),
+    };
+  }
+
+  private build(record: KafkaRecord, key: Part | undefined, value: Part): Decoded {
     const { shape, shapeId } = this.shapeFor(record.topic, value, key);
     if (shape.kind === 'upsert')
       return {
@@ -265,7 +337,7 @@ export class RecordDecoder {
           ? debeziumPostgresVersion(event)
           : offsetVersion(record.offset);
     if (shape.versioning === 'debezium-lsn') event.changeId = debeziumChangeId(event, record);
-    const source = sourceName(event.source);
+    const source = this.sourceNameOf(event.source);
     if (event.op === 't') return { kind: 'truncate', version, changeId: event.changeId, source };
     const deleted = event.op === 'd';
     // MongoDB envelopes are read with wrapped unions: `before`/`after` come as `{ "<ns>.Document": {…} }`.
@@ -282,10 +354,26 @@ export class RecordDecoder {
     row._is_deleted = deleted ? 1 : 0;
     row._change_id = event.changeId;
     row._op = event.op;
-    row._source_ts = `${event.source.tsMs ?? event.source.ts_ms ?? 0}`
-      .padStart(4, '0')
-      .replace(/(\d{3})$/, '.$1');
+    row._source_ts = millisText(event.source.tsMs ?? event.source.ts_ms ?? 0);
     return { kind: 'row', shape, shapeId, row, source };
+  }
+
+  /** `sourceName`, remembered for the last source seen (a batch mostly holds one table's changes). */
+  private sourceNameOf(source: Parameters<typeof sourceName>[0]): string | undefined {
+    const last = this.lastSource;
+    if (
+      last !== undefined &&
+      last.connector === source.connector &&
+      last.db === source.db &&
+      last.schema === source.schema &&
+      last.table === source.table &&
+      last.collection === source.collection
+    )
+      return last.name;
+    const name = sourceName(source);
+    const { connector, db, schema, table, collection } = source;
+    this.lastSource = { connector, db, schema, table, collection, name };
+    return name;
   }
 
   private dataRow(
@@ -296,14 +384,17 @@ export class RecordDecoder {
   ): EncodedRow {
     // No prototype: a column named `__proto__` is an ordinary key.
     const row: EncodedRow = Object.create(null);
-    const outOfRange: Record<string, string> = {};
-    let anyOutOfRange = false;
-    const noteFor =
-      (column: string): OutOfRangeNote =>
-      (path, exact) => {
-        outOfRange[`${column}${path}`] = exact;
-        anyOutOfRange = true;
-      };
+    // One note per row (not a closure per column): values out of ClickHouse's range, by column.
+    let outOfRange: Record<string, string> | undefined;
+    let column = '';
+    const note: OutOfRangeNote = (path, exact) => {
+      outOfRange ??= {};
+      outOfRange[`${column}${path}`] = exact;
+    };
+    const noteFor = (c: string): OutOfRangeNote => {
+      column = c;
+      return note;
+    };
     if (image) {
       for (const c of shape.columns) {
         const v = image[c.field];
@@ -325,7 +416,7 @@ export class RecordDecoder {
         });
       }
     }
-    if (anyOutOfRange) row[OUT_OF_RANGE_COLUMN] = outOfRange;
+    if (outOfRange !== undefined) row[OUT_OF_RANGE_COLUMN] = outOfRange;
     return row;
   }
 
@@ -341,7 +432,20 @@ export class RecordDecoder {
     row._is_deleted = tombstone ? 1 : 0;
     row._change_id = `${record.topic}/${record.partition}/${record.offset}`;
     row._op = tombstone ? 'd' : 'u';
-    row._source_ts = `${record.timestamp}`.padStart(4, '0').replace(/(\d{3})$/, '.$1');
+    row._source_ts = millisText(record.timestamp);
     return row;
   }
+}
+
+/** Milliseconds since the epoch as seconds with three decimals (`1735689600123` → `1735689600.123`), as DateTime64(3) reads it. */
+function millisText(ms: unknown): string {
+  const t = `${ms}`;
+  const n = t.length;
+  if (n >= 4 && isDigit(t.charCodeAt(n - 1)) && isDigit(t.charCodeAt(n - 2)) && isDigit(t.charCodeAt(n - 3)))
+    return `${t.slice(0, n - 3)}.${t.slice(n - 3)}`;
+  return t.padStart(4, '0').replace(/(\d{3})$/, '.$1');
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
 }

@@ -32,7 +32,7 @@ import {
 import { type Admin, BatchConsumer, type Kafka, type Producer, partitionKey } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
-import { type KafkaRecord, RecordDecoder } from './decode.ts';
+import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder } from './decode.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { matchTopics } from './subscription.ts';
@@ -190,7 +190,11 @@ export class ClickHouseSink {
     const topics = await this.batches.start();
     if (topics.length === 0)
       this.logger.info('no topic matches sink.topics yet: waiting for one', { topics: options.topics });
-    this.loop = this.batches.run((records) => this.flushWithRetry(records));
+    // Batch N+1 is decoded (`decodeAhead`) while batch N is inserted (the engine works off this thread).
+    this.loop = this.batches.run<Promise<Decoding[]>>(
+      (records, decoded) => this.flushWithRetry(records, decoded),
+      (records) => this.decodeAhead(records),
+    );
     this.logger.info('sink started', {
       groupId: options.groupId,
       topics: options.topics,
@@ -220,13 +224,37 @@ export class ClickHouseSink {
     return this.stoppedTables.has(this.tableFor(topic)) || this.stoppedTopics.has(topic);
   }
 
-  /** Retries retriable failures with backoff until the flush succeeds; false if stopping cut it short (nothing committed). */
-  private async flushWithRetry(records: KafkaRecord[]): Promise<boolean> {
+  /**
+   * Decodes a batch while the one before it is written: after a turn of the event loop, so that
+   * the batch in flight reaches its insert first. Never rejects: a record that does not decode
+   * carries its error, which the flush handles as if it had decoded the record itself.
+   */
+  private async decodeAhead(records: readonly KafkaRecord[]): Promise<Decoding[]> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const out: Decoding[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      try {
+        out[i] = this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
+      } catch (error) {
+        out[i] = { kind: 'error', error };
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Retries retriable failures with backoff until the flush succeeds; false if stopping cut it
+   * short (nothing committed). `decoded`: the batch decoded ahead, used by the first attempt
+   * (a retry decodes again: a registry that was down may answer now).
+   */
+  private async flushWithRetry(records: KafkaRecord[], decoded?: Promise<Decoding[]>): Promise<boolean> {
     const { initialDelayMs, maxDelayMs } = this.deps.options.retry;
     let stopDeadline: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.observer.flush(records, () => this.flush(records));
+        const ahead = attempt === 0 ? await decoded : undefined;
+        await this.observer.flush(records, () => this.flush(records, ahead));
         return true;
       } catch (err) {
         this.observer.error(err);
@@ -255,8 +283,11 @@ export class ClickHouseSink {
     }
   }
 
-  /** One batch: decode, ensure tables, insert, dead-letter, commit. Idempotent: safe to retry as a whole. */
-  async flush(records: readonly KafkaRecord[]): Promise<FlushStats> {
+  /**
+   * One batch: decode, ensure tables, insert, dead-letter, commit. Idempotent: safe to retry as a
+   * whole. `decodedAhead`: the records already decoded (`decodeAhead`, one per record, in order).
+   */
+  async flush(records: readonly KafkaRecord[], decodedAhead?: readonly Decoding[]): Promise<FlushStats> {
     const { options, tables, transport } = this.deps;
     const insertOptions = this.deps.insert ?? { dedup: true };
     const pending = new Map<string, Pending>();
@@ -295,7 +326,8 @@ export class ClickHouseSink {
     } catch (err) {
       throw toRetriable(err, 'resolving the tables of the topics');
     }
-    for (const record of records) {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
       const table = this.tableFor(record.topic);
       if (this.isStopped(record.topic)) continue;
       if (newlyStopped.has(table) || newlyStoppedTopics.has(record.topic)) {
@@ -308,22 +340,26 @@ export class ClickHouseSink {
         pending.set(table, p);
       }
       p.records.push(record);
-      let decoded: Awaited<ReturnType<typeof this.decoder.decode>> | undefined;
+      let decoded: Decoded | undefined;
       try {
-        decoded = await this.decoder.decode(record);
+        // Awaits only when something is not known yet (a schema, the table's owner or shape):
+        // the common record costs no promise.
+        const ahead = decodedAhead?.[i];
+        if (ahead?.kind === 'error') throw ahead.error;
+        decoded = ahead ?? this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
         if (decoded.kind === 'skip') continue;
         // A table named in clickhouse.sink.tables may take several topics by design (the user's
         // choice); one named by default takes one topic and one source, refusing a second.
-        if (options.tables[record.topic]?.table === undefined)
-          await tables.claim(table, {
-            topic: record.topic,
-            source: decoded.source ?? `topic ${record.topic}`,
-          });
+        if (options.tables[record.topic]?.table === undefined) {
+          const claim = { topic: record.topic, source: decoded.source ?? `topic ${record.topic}` };
+          if (!tables.isClaimedBy(table, claim)) await tables.claim(table, claim);
+        }
         if (decoded.kind === 'truncate') {
           p.truncations.push(decoded);
           continue;
         }
-        await tables.ensure(table, decoded.shape, decoded.shapeId);
+        if (!tables.isEnsured(table, decoded.shapeId))
+          await tables.ensure(table, decoded.shape, decoded.shapeId);
         const renamed = tables.takeRenames(table);
         // Rows of this batch encoded before a column was renamed carry its old name.
         if (renamed)
@@ -333,11 +369,13 @@ export class ClickHouseSink {
                 item.row[to] = item.row[from];
                 delete item.row[from];
               }
-        for (const [from, to] of tables.renamesOf(table))
-          if (Object.hasOwn(decoded.row, from) && !Object.hasOwn(decoded.row, to)) {
-            decoded.row[to] = decoded.row[from];
-            delete decoded.row[from];
-          }
+        const renames = tables.renamesOf(table);
+        if (renames.size > 0)
+          for (const [from, to] of renames)
+            if (Object.hasOwn(decoded.row, from) && !Object.hasOwn(decoded.row, to)) {
+              decoded.row[to] = decoded.row[from];
+              delete decoded.row[from];
+            }
         p.items.push({ row: decoded.row, record });
       } catch (err) {
         if (isRetriable(err)) throw err;

@@ -18,15 +18,15 @@ export interface RowItem {
 
 /** `topic-partition-first-last` per partition that contributed, sorted: the same records give the same token. */
 export function dedupToken(records: readonly KafkaRecord[]): string {
-  const ranges = new Map<string, { topic: string; partition: number; first: bigint; last: bigint }>();
+  const ranges = new Map<string, { topic: string; partition: number; first: string; last: string }>();
   for (const r of records) {
     const k = `${r.topic}\u0000${r.partition}`;
-    const o = BigInt(r.offset);
+    const o = r.offset;
     const range = ranges.get(k);
     if (!range) ranges.set(k, { topic: r.topic, partition: r.partition, first: o, last: o });
     else {
-      if (o < range.first) range.first = o;
-      if (o > range.last) range.last = o;
+      if (offsetBefore(o, range.first)) range.first = o;
+      if (offsetBefore(range.last, o)) range.last = o;
     }
   }
   return [...ranges.values()]
@@ -58,7 +58,8 @@ export async function insertIsolating(
 ): Promise<{ item: RowItem; error: unknown }[]> {
   if (items.length === 0) return [];
   const columnSet = new Set<string>();
-  for (const { row } of items) for (const k of Object.keys(row)) columnSet.add(k);
+  // for…in, not Object.keys: no array per row (rows have no prototype, so only their own keys).
+  for (const { row } of items) for (const k in row) columnSet.add(k);
   const columns = [...columnSet];
   try {
     await transport.insert(table, columns, encodeRows(items.map((i) => i.row)), settings(token, options));
@@ -71,4 +72,9 @@ export async function insertIsolating(
     const right = await insertIsolating(transport, table, items.slice(mid), `${token}/b`, options);
     return [...left, ...right];
   }
+}
+
+/** `a < b` for offsets as Kafka gives them (decimal digits without leading zeros), without a bigint per record. */
+function offsetBefore(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
 }

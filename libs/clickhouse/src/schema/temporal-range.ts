@@ -38,9 +38,12 @@ const pad = (n: number | bigint, width: number): string => {
   return neg ? `-${t}` : t;
 };
 
+/** `pad` for a non-negative safe integer (no bigint). */
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
 function dateOf(days: number): string {
   const [y, m, d] = civilFromDays(days);
-  return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
+  return `${y >= 1000 && y <= 9999 ? `${y}` : pad(y, 4)}-${pad2(m)}-${pad2(d)}`;
 }
 
 /** Avro `date` days → the Date32 text; out of range: the nearest bound, the exact text noted. */
@@ -63,9 +66,12 @@ export function dateTime64Text(ticks: bigint, digits: 3 | 6): string {
     rest += perDay;
     days -= 1n;
   }
-  const secs = rest / unit;
-  const frac = rest % unit;
-  return `${dateOf(Number(days))} ${pad(secs / 3600n, 2)}:${pad((secs / 60n) % 60n, 2)}:${pad(secs % 60n, 2)}.${pad(frac, digits)}`;
+  // Below a day's ticks (< 8.64e10): exact as a number.
+  const r = Number(rest);
+  const u = Number(unit);
+  const secs = Math.floor(r / u);
+  const frac = r - secs * u;
+  return `${dateOf(Number(days))} ${pad2(Math.floor(secs / 3600))}:${pad2(Math.floor(secs / 60) % 60)}:${pad2(secs % 60)}.${`${frac}`.padStart(digits, '0')}`;
 }
 
 function isoMillis(ms: bigint): string {

@@ -3,6 +3,8 @@
  * the handler once, a topic created while it runs is picked up by the next refresh, and the
  * group's committed offsets reach each partition's end (past the transaction markers); a batch
  * the handler gave up on is not committed, so the next consumer of the group reads it again.
+ * With a prepare step, the next batch is prepared while one is handled (one batch ahead, at most
+ * `maxRows` records a batch) and nothing of it is committed before its own handler commits.
  */
 import { randomUUID } from 'node:crypto';
 import { noopLogger } from '@cdc/core';
@@ -56,13 +58,13 @@ async function produce(topic: string, count: number, from = 0): Promise<void> {
   }
 }
 
-function consumer(groupId: string): BatchConsumer {
+function consumer(groupId: string, maxRows = 100): BatchConsumer {
   return new BatchConsumer({
     kafka,
     groupId,
     topics: async () => (await admin.listTopics()).filter((t) => t.startsWith(prefix)).sort(),
     refreshMs: 500,
-    maxRows: 100,
+    maxRows,
     maxWaitMs: 200,
     sessionTimeoutMs: 10_000,
     fetchBytes: 1024 * 1024,
@@ -94,7 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await deleteTopicsIfExist(admin, [first, later]);
-  await admin.deleteGroups([`${run}-a`, `${run}-b`]).catch(() => undefined);
+  await admin.deleteGroups([`${run}-a`, `${run}-b`, `${run}-c`]).catch(() => undefined);
   await admin.disconnect();
 });
 
@@ -162,5 +164,59 @@ describe('BatchConsumer', () => {
       await done;
     }
     expect(seen.size).toBe(310);
+  });
+
+  it('prepares the next batch while one is handled, and commits nothing of it before its own handler', async () => {
+    const groupId = `${run}-c`;
+    const batches = consumer(groupId, 40);
+    const seen = new Set<string>();
+    const sizes: number[] = [];
+    let prepared = 0;
+    let handledAhead = 0;
+    const aheadOfCommit: string[] = [];
+    await batches.start();
+    const done = batches.run<Promise<string[]>>(
+      async (records, ahead) => {
+        sizes.push(records.length);
+        if (ahead !== undefined) {
+          handledAhead += 1;
+          // What prepare made of exactly this batch.
+          expect(await ahead).toEqual(records.map((r) => r.value!.toString()));
+        }
+        // Nothing at or past this batch's first record of a partition is committed yet.
+        const committed = await admin.fetchOffsets({ groupId, topics: [first] });
+        for (const r of records) {
+          if (r.topic !== first) continue;
+          const c = committed[0]?.partitions.find((p) => p.partition === r.partition);
+          if (c && BigInt(c.offset) > BigInt(r.offset)) aheadOfCommit.push(`${r.partition}@${r.offset}`);
+        }
+        await new Promise((r) => setTimeout(r, 50)); // a slow write: the next batch is taken meanwhile
+        for (const r of records) seen.add(r.value!.toString());
+        await batches.commit(records);
+        return true;
+      },
+      async (records) => {
+        prepared += 1;
+        return records.map((r) => r.value!.toString());
+      },
+    );
+    try {
+      await until(
+        'every record of the first topic read',
+        30_000,
+        () => [...seen].filter((v) => v.startsWith(`${first}:`)).length >= 250,
+      );
+      await until('offsets committed to the end, past the transaction markers', 15_000, () =>
+        committedToEnd(groupId, [first]),
+      );
+    } finally {
+      await batches.stop();
+      await done;
+    }
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(40);
+    expect(handledAhead).toBeGreaterThan(0);
+    expect(prepared).toBeGreaterThanOrEqual(handledAhead);
+    expect(aheadOfCommit).toEqual([]);
+    expect(batches.bufferedRecords).toBe(0);
   });
 });

@@ -188,6 +188,17 @@ export class TableManager {
     }
   }
 
+  /** Whether `claim` would pass at once (the table's owner is known and is this topic and source): no await needed. */
+  isClaimedBy(table: string, claim: TableClaim): boolean {
+    const owner = this.owners.get(table);
+    return owner !== undefined && owner.topic === claim.topic && owner.source === claim.source;
+  }
+
+  /** Whether `ensure` already checked this shape of the table (it would return at once): no await needed. */
+  isEnsured(table: string, shapeId: string): boolean {
+    return this.checkedShapes.has(`${table}\u0000${shapeId}`);
+  }
+
   /** Whether `table` exists in the database. */
   async exists(table: string): Promise<boolean> {
     if (this.known.has(table)) return true;
