@@ -52,8 +52,10 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
   const s = scenario('kill9snap17', server);
   const client = mongoClient(server.url);
   let child: ChildProcess | undefined;
+  /** Every run started, so that a test that fails midway leaves none behind. */
+  const started: ChildProcess[] = [];
   afterAll(async () => {
-    child?.kill('SIGKILL');
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await cleanup(s, ['items']);
     await client.close();
   });
@@ -83,6 +85,7 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
       const port = await freePort();
       process.env.CDC__TELEMETRY__HTTP__PORT = String(port);
       const c = spawnCapture(source, log);
+      started.push(c);
       delete process.env.CDC__TELEMETRY__HTTP__PORT;
       return { child: c, port };
     };
