@@ -13,7 +13,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@cdc/core';
-import { type Admin, type Consumer, ensureTopics, type Kafka, type Producer, toCdcError } from '@cdc/kafka';
+import {
+  type Admin,
+  type Consumer,
+  ensureTopics,
+  type Kafka,
+  onConsumerGaveUp,
+  type Producer,
+  toCdcError,
+} from '@cdc/kafka';
 
 export const SIGNAL_TYPES = ['pause', 'resume', 'resync'] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
@@ -115,8 +123,12 @@ export class SignalChannel {
    * the consumer: the command is not lost). A malformed record is logged and skipped.
    */
   async start(handle: (s: Signal) => Promise<void>): Promise<void> {
-    const { kafka, admin, topic, source, logger } = this.o;
-    await ensureSignalTopic(admin, topic);
+    await ensureSignalTopic(this.o.admin, this.o.topic);
+    await this.open(handle);
+  }
+
+  private async open(handle: (s: Signal) => Promise<void>): Promise<void> {
+    const { kafka, topic, source, logger } = this.o;
     // A capture killed with -9 leaves its member in the group until its session times out: the
     // broker's shortest session keeps a restarted capture's join short.
     const consumer = kafka.consumer({
@@ -126,6 +138,21 @@ export class SignalChannel {
       heartbeatInterval: 2_000,
     });
     this.consumer = consumer;
+    // kafkajs gave up on it (a broker restarting, say): a new consumer a moment later, so that
+    // commands are not left waiting for the next capture session.
+    onConsumerGaveUp(consumer, `reading signal topic ${topic}`, (err) => {
+      if (this.consumer !== consumer) return;
+      logger.warn('reading the signal topic stopped; reading it again in 2 s', { topic, err });
+      setTimeout(() => {
+        if (this.consumer !== consumer) return;
+        void this.open(handle).catch((e: unknown) =>
+          logger.warn('reading the signal topic failed: commands wait for the next capture session', {
+            topic,
+            err: toCdcError(e, `reading signal topic ${topic}`),
+          }),
+        );
+      }, 2_000).unref();
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });

@@ -29,11 +29,15 @@
  *   committed offset past them once no record before them waits, so a group's lag reaches 0 as a
  *   Java consumer's does.
  *
+ * - A consumer kafkajs gave up on (a crash it does not restart after) fails `run`, so that the
+ *   owner's supervisor starts it again from what Kafka committed instead of idling while ready.
+ *
  * Waiting is driven by events (a fetch, a batch handled, stop, a switch) and the `maxWaitMs`
  * deadline, never by polling.
  */
 import { type Clock, type Logger, systemClock } from '@cdc/core';
 import type { Consumer, IHeaders, Kafka } from 'kafkajs';
+import { onConsumerGaveUp } from './consumer-crash.ts';
 
 /** One fetched record, as handed to the batch handler. */
 export interface ConsumedRecord {
@@ -122,6 +126,8 @@ export class BatchConsumer {
   /** Resolved (and replaced) whenever something a waiter looks at changed. */
   private wake = Promise.withResolvers<void>();
   private switches = 0;
+  /** Set when kafkajs gave up on the consumer: `run` rejects with it. */
+  private gaveUp: Error | undefined;
 
   constructor(options: BatchConsumerOptions) {
     this.options = options;
@@ -212,6 +218,7 @@ export class BatchConsumer {
     const { maxRows, maxWaitMs } = this.options;
     for (;;) {
       if (this.ended) return undefined;
+      if (this.gaveUp) throw this.gaveUp;
       const waited = this.clock.now() - this.bufferSince;
       const due =
         this.buffer.length >= maxRows ||
@@ -271,6 +278,11 @@ export class BatchConsumer {
       this.assigned = Object.keys(e.payload.memberAssignment);
       if (this.pausedAll) this.pause();
       for (const t of this.assigned.filter((a) => this.isHeld(a))) consumer.pause([{ topic: t }]);
+    });
+    onConsumerGaveUp(consumer, `consuming group ${groupId}`, (err) => {
+      if (this.consumer !== consumer || this.stopping) return;
+      this.gaveUp = err;
+      this.changed();
     });
     consumer.on(consumer.events.REBALANCING, () => {
       // kafkajs restarts every assigned partition from its committed offset after a rebalance:

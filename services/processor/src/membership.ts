@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@cdc/core';
-import { type Consumer, ensureTopics, type Kafka, type Producer } from '@cdc/kafka';
+import { type Consumer, ensureTopics, type Kafka, onConsumerGaveUp, type Producer } from '@cdc/kafka';
 
 /** What an instance tells the others: where it answers queries and which tasks it holds. */
 export interface Member {
@@ -46,13 +46,29 @@ export class Membership {
     }
     this.producer = this.kafka.producer();
     await this.producer.connect();
-    this.consumer = this.kafka.consumer({
+    await this.follow();
+  }
+
+  /** Reads everyone's records; a consumer kafkajs gave up on is replaced 2 s later. */
+  private async follow(): Promise<void> {
+    const consumer = this.kafka.consumer({
       groupId: `${this.topic}-${this.instanceId}`,
       maxWaitTimeInMs: 200,
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
+    this.consumer = consumer;
+    onConsumerGaveUp(consumer, `reading ${this.topic}`, (err) => {
+      if (this.consumer !== consumer) return;
+      this.logger.warn('reading the members topic stopped; reading it again in 2 s', { err });
+      setTimeout(() => {
+        if (this.consumer !== consumer) return;
+        void this.follow().catch((e: unknown) =>
+          this.logger.warn('reading the members topic failed; queries may go to a stale owner', { err: e }),
+        );
+      }, 2_000).unref();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await consumer.run({
       eachMessage: async ({ message }) => {
         if (!message.value) return;
         const m = JSON.parse(message.value.toString('utf8')) as Member;
@@ -86,7 +102,9 @@ export class Membership {
     await this.announce(url, [], false).catch((err) =>
       this.logger.warn('could not announce leaving', { err }),
     );
-    await this.consumer?.disconnect().catch(() => {});
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});
   }
 }

@@ -96,7 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await deleteTopicsIfExist(admin, [first, later]);
-  await admin.deleteGroups([`${run}-a`, `${run}-b`, `${run}-c`]).catch(() => undefined);
+  await admin.deleteGroups([`${run}-a`, `${run}-b`, `${run}-c`, `${run}-d`]).catch(() => undefined);
   await admin.disconnect();
 });
 
@@ -218,5 +218,39 @@ describe('BatchConsumer', () => {
     expect(prepared).toBeGreaterThanOrEqual(handledAhead);
     expect(aheadOfCommit).toEqual([]);
     expect(batches.bufferedRecords).toBe(0);
+  });
+
+  it('fails run, naming the cause, when kafkajs gives up on the consumer instead of idling while it looks alive', async () => {
+    // The broker refuses a session shorter than its group.min.session.timeout.ms (6 s): kafkajs
+    // crashes on the join without restarting, as after a coordinator it cannot find.
+    const batches = new BatchConsumer({
+      kafka,
+      groupId: `${run}-d`,
+      topics: async () => [first],
+      refreshMs: 0,
+      maxRows: 100,
+      maxWaitMs: 200,
+      sessionTimeoutMs: 1_000,
+      fetchBytes: 1024 * 1024,
+      logger: noopLogger,
+    });
+    await batches.start();
+    let handled = 0;
+    const done = batches.run(async () => {
+      handled += 1;
+      return true;
+    });
+    const outcome = await Promise.race([
+      done.then(
+        () => 'resolved',
+        (err: Error) => err,
+      ),
+      new Promise((r) => setTimeout(() => r('still running after 30 s'), 30_000)),
+    ]);
+    await batches.stop().catch(() => undefined); // rethrows what failed `run`
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(/consuming group .*-d: the Kafka client stopped consuming/);
+    expect((outcome as Error).message).toMatch(/session timeout/i);
+    expect(handled).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@cdc/core';
-import type { Admin, Consumer, Kafka } from '@cdc/kafka';
+import { type Admin, type Consumer, type Kafka, onConsumerGaveUp } from '@cdc/kafka';
 import type { GlobalStoreNode } from '../internals/graph.ts';
 import { applyGlobalRecord } from '../internals/stores/global-store-updater.ts';
 import { MemoryBytesStore } from '../internals/stores/memory-bytes-store.ts';
@@ -16,7 +16,8 @@ import {
  * beginning at start (the topic is the changelog, so nothing is kept on disk), and keeps
  * following them. `start` returns once each table has caught up with its topic's end.
  * Lookups see the table as of the moment of the lookup: there is no time synchronization with
- * the stream being enriched (as in Kafka Streams).
+ * the stream being enriched (as in Kafka Streams). A consumer kafkajs gave up on is reported to
+ * `failed`: tables that stopped following their topics would enrich with stale rows unseen.
  */
 export class GlobalTables {
   readonly stores = new Map<string, AnyStore>();
@@ -39,7 +40,7 @@ export class GlobalTables {
     }
   }
 
-  async start(admin: Admin, timeoutMs = 60_000): Promise<void> {
+  async start(admin: Admin, failed: (err: Error) => void, timeoutMs = 60_000): Promise<void> {
     if (this.nodes.length === 0) return;
     const byTopic = new Map(this.nodes.map((n) => [n.topic, n]));
     const targets = new Map<string, number>();
@@ -54,6 +55,7 @@ export class GlobalTables {
       maxWaitTimeInMs: 200,
     });
     this.consumer = consumer;
+    onConsumerGaveUp(consumer, 'following the global tables', failed);
     await consumer.connect();
     await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
     let idle = 0;

@@ -184,7 +184,7 @@ export class KafkaStreams {
     }
     await ensureTopics(admin, specs);
     this.globals = new GlobalTables(kafka, this.topology.globals, this.logger);
-    await this.globals.start(admin);
+    await this.globals.start(admin, (err) => this.fail(err));
 
     const consumer = kafka.consumer({
       groupId: applicationId,

@@ -48,6 +48,22 @@ const captureLog = () => {
 };
 const count = (text: string, msg: string) => text.split(`"msg":"${msg}"`).length - 1;
 
+/** The rows the running capture has read of the table (its `cdc_snapshot_rows_done`), 0 before it says. */
+async function rowsDoneNow(): Promise<number> {
+  const urls = [
+    ...captureLog().matchAll(/"msg":"serving \/metrics \/healthz \/readyz"[^\n]*"url":"([^"]+)"/g),
+  ];
+  const url = urls.at(-1)?.[1];
+  if (!url) return 0;
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2_000) });
+    const m = /^cdc_snapshot_rows_done\{[^}]*table="public\.items"[^}]*\} (\d+)/m.exec(await res.text());
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 beforeAll(async () => {
   const build = buildPackages('services/cli', 'services/capture-postgres', 'services/sink-clickhouse');
   expect(build.status, build.out).toBe(0);
@@ -142,7 +158,16 @@ it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: r
         );
         await sleep(100);
       }
-      await sleep(SCALE * (500 + Math.random() * 700));
+      // Then kill it once it has read its share (a fifth of the table, so that each of the
+      // KILLS incarnations makes progress and the last one still has rows to read): by its
+      // progress, not after a fixed time, which a fast machine overran and a busy one undershot.
+      const t1 = Date.now();
+      while ((await rowsDoneNow()) < ROWS / (KILLS + 2)) {
+        expect(Date.now() - t1, `capture incarnation ${started} read no fifth of the table`).toBeLessThan(
+          SCALE * 90_000,
+        );
+        await sleep(50);
+      }
       expect(captureLog(), 'the snapshot finished before the kill').not.toContain(
         '"msg":"snapshot of table finished"',
       );

@@ -12,7 +12,7 @@ import { AvroSerde, RegistryClient } from '@cdc/avro';
 import { openReader } from '@cdc/clickhouse';
 import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
-import { drained } from '@cdc/operate';
+import { drained, type PartitionLag } from '@cdc/operate';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
 import { readTopic } from '@cdc/testkit';
 import pg from 'pg';
@@ -268,18 +268,29 @@ export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number
     ...(s.pipeline.processing?.enrich ?? []).map((e) => e.from),
     ...(s.pipeline.processing?.aggregate ?? []).map((a) => a.from),
   ];
+  let all: PartitionLag[] = [];
+  let lastError = '';
   try {
     for (;;) {
+      // A retriable broker error (a partition without its leader for a moment on a busy
+      // machine) is read again a second later, as the demo's catch-up does.
       const lags = await readPipelineLags({
         admin,
         sinkGroupId: s.pipeline.clickhouse!.sink.groupId,
         processor: { applicationId: app, inputs },
+      }).catch((err: Error) => {
+        lastError = err.message;
+        return undefined;
       });
-      const all = [...lags.sink, ...lags.processor];
-      if (drained(all)) return Date.now() - t0;
+      if (lags) {
+        all = [...lags.sink, ...lags.processor];
+        if (drained(all)) return Date.now() - t0;
+      }
       if (Date.now() - t0 > boundMs) {
         const behind = all.filter((l) => l.lag > 1n).map((l) => `${l.topic}[${l.partition}] ${l.lag}`);
-        throw new Error(`not caught up within ${boundMs / 1000} s: ${behind.join(', ')}`);
+        throw new Error(
+          `not caught up within ${boundMs / 1000} s: ${behind.join(', ')}${lags ? '' : ` (the last reading failed: ${lastError})`}`,
+        );
       }
       await sleep(1_000);
     }

@@ -156,7 +156,9 @@ it('Kafka, the registry and ClickHouse each away for 30 s: no service exits, not
   expect(gen.stats.transactions).toBeGreaterThan(500);
 
   // Caught up: the sink over every demo topic, the processor over its inputs.
-  await waitCaughtUp(s, 300_000);
+  await waitCaughtUp(s, 300_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${running.map((p) => `--- ${p.name}:\n${p.tail(40)}`).join('\n')}`);
+  });
   for (const p of running) expect(p.running, `${p.name} exited:\n${p.tail()}`).toBe(true);
   const exits = await Promise.all(running.map((p) => p.stop()));
   for (const [i, e] of exits.entries())
