@@ -125,7 +125,9 @@ async function up(ctx: StackContext, servers: LocalServer[]): Promise<void> {
         );
       });
       await s.afterStart?.(ctx);
-      await s.health(ctx);
+      // Asked again, not once: a broker that answered a moment ago may miss one probe on a
+      // loaded machine (its metadata came back empty once while its controller was behind).
+      await waitFor(s.name, () => s.health(ctx), 60_000);
       ctx.log(`${s.name}: ready (${((Date.now() - t) / 1000).toFixed(1)} s)`);
     }),
   );

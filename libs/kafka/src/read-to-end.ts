@@ -12,6 +12,7 @@
  */
 import { CdcError, type Clock, systemClock } from '@cdc/core';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import { onConsumerGaveUp } from './consumer-crash.ts';
 import { toCdcError } from './errors.ts';
 
 export interface ReadToEndOptions {
@@ -57,6 +58,7 @@ export async function readTopicToEnd(
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
+      onConsumerGaveUp(consumer, `reading ${label}`, reject);
       timer = setTimeout(
         () =>
           reject(

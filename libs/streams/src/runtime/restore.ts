@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CdcError, type Logger } from '@cdc/core';
-import type { Kafka } from '@cdc/kafka';
+import { type Kafka, onConsumerGaveUp } from '@cdc/kafka';
 import type { BytesStore } from '../internals/stores/bytes-store.ts';
 
 export interface RestoreTarget {
@@ -35,6 +35,10 @@ export async function restoreChangelogs(
   let applied = 0;
   let idleFetches = 0;
   let joined = false;
+  let gaveUp: Error | undefined;
+  onConsumerGaveUp(consumer, 'restoring state stores from their changelogs', (err) => {
+    gaveUp = err;
+  });
   const finished = () => [...byKey.values()].every((t) => t.position >= t.to);
   try {
     await consumer.connect();
@@ -72,6 +76,7 @@ export async function restoreChangelogs(
       consumer.seek({ topic: t.topic, partition: t.partition, offset: String(t.from) });
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     while (!finished() && idleFetches < 6) {
+      if (gaveUp) throw gaveUp;
       if (Date.now() > deadline) {
         throw new CdcError(
           'STATE_STORE_FAILED',

@@ -107,9 +107,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  // Whatever happened, the stack's servers run again and no directory stays immutable.
-  stack('up', '--only', 'kafka,registry');
+  // Whatever happened, the services stop, the stack's servers run again and no directory stays
+  // immutable (a failed `stack up` here left the services running into the next test file).
   await Promise.all(running.map((p) => p.stop(5_000)));
+  stack('up', '--only', 'kafka,registry');
   await wipePipeline(s).catch(() => undefined);
 }, 300_000);
 
