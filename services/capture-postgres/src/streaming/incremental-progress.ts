@@ -21,7 +21,10 @@ export class IncrementalProgress {
 
   /** A chunk was written: `before` the progress it belonged to, `after` the progress now, `rows` its records. */
   async chunk(before: IncrementalState | null, after: IncrementalState | null, rows: number): Promise<void> {
-    if (!before) return;
+    // Table snapshots (the chunked initial one, a table added later) are reported by the
+    // IncrementalSnapshot itself, counted across restarts; two writers of one gauge made it jump
+    // between that count and this process's share.
+    if (!before?.resync) return;
     if (this.current?.id !== before.id)
       this.current = {
         id: before.id,
