@@ -234,7 +234,7 @@ it(`${KILLS} kill -9 of the capture during the snapshot of a uuid-keyed table: r
       `SELECT count() AS rows, uniqExact(_change_id) AS ids FROM ${history}`,
     );
     process.stdout.write(
-      `kill-9-mid-snapshot: ${ROWS} rows, ${kills.length} kills (${kills.join(", ")}), ${resumed.length} resumes, ${updates} updates, first rows in ClickHouse ${firstRowsSeconds?.toFixed(1)} s and snapshot done ${snapshotSeconds.toFixed(1)} s after cdc up, verify ${((Date.now() - tVerify) / 1000).toFixed(1)} s (with cdc down); history: ${JSON.stringify({ snap, all })}\n`,
+      `kill-9-mid-snapshot: ${ROWS} rows, ${kills.length} kills (${kills.join(', ')}), ${resumed.length} resumes, ${updates} updates, first rows in ClickHouse ${firstRowsSeconds?.toFixed(1)} s and snapshot done ${snapshotSeconds.toFixed(1)} s after cdc up, verify ${((Date.now() - tVerify) / 1000).toFixed(1)} s (with cdc down); history: ${JSON.stringify({ snap, all })}\n`,
     );
     expect(Number(snap?.rows)).toBe(Number(snap?.keys));
     expect(Number(snap?.rows)).toBe(Number(snap?.ids));
