@@ -18,8 +18,8 @@ import {
   type Consumer,
   ensureTopics,
   type Kafka,
-  onConsumerGaveUp,
   type Producer,
+  reopenWhenGivenUp,
   toCdcError,
 } from '@cdc/kafka';
 
@@ -140,18 +140,11 @@ export class SignalChannel {
     this.consumer = consumer;
     // kafkajs gave up on it (a broker restarting, say): a new consumer a moment later, so that
     // commands are not left waiting for the next capture session.
-    onConsumerGaveUp(consumer, `reading signal topic ${topic}`, (err) => {
-      if (this.consumer !== consumer) return;
-      logger.warn('reading the signal topic stopped; reading it again in 2 s', { topic, err });
-      setTimeout(() => {
-        if (this.consumer !== consumer) return;
-        void this.open(handle).catch((e: unknown) =>
-          logger.warn('reading the signal topic failed: commands wait for the next capture session', {
-            topic,
-            err: toCdcError(e, `reading signal topic ${topic}`),
-          }),
-        );
-      }, 2_000).unref();
+    reopenWhenGivenUp(consumer, {
+      what: `reading signal topic ${topic}`,
+      current: () => this.consumer,
+      reopen: () => this.open(handle),
+      logger,
     });
     try {
       await consumer.connect();

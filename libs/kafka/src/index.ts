@@ -24,7 +24,7 @@ export {
 } from './batch-consumer.ts';
 export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
-export { onConsumerGaveUp } from './consumer-crash.ts';
+export { onConsumerGaveUp, reopenWhenGivenUp } from './consumer-crash.ts';
 export { drained, groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
 export { isFencedError, isRetriableKafkaError, RETRIABLE_BROKER_ERRORS, toCdcError } from './errors.ts';
 export { type ReadToEndOptions, readTopicToEnd } from './read-to-end.ts';

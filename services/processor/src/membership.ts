@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@cdc/core';
-import { type Consumer, ensureTopics, type Kafka, onConsumerGaveUp, type Producer } from '@cdc/kafka';
+import { type Consumer, ensureTopics, type Kafka, type Producer, reopenWhenGivenUp } from '@cdc/kafka';
 
 /** What an instance tells the others: where it answers queries and which tasks it holds. */
 export interface Member {
@@ -56,15 +56,11 @@ export class Membership {
       maxWaitTimeInMs: 200,
     });
     this.consumer = consumer;
-    onConsumerGaveUp(consumer, `reading ${this.topic}`, (err) => {
-      if (this.consumer !== consumer) return;
-      this.logger.warn('reading the members topic stopped; reading it again in 2 s', { err });
-      setTimeout(() => {
-        if (this.consumer !== consumer) return;
-        void this.follow().catch((e: unknown) =>
-          this.logger.warn('reading the members topic failed; queries may go to a stale owner', { err: e }),
-        );
-      }, 2_000).unref();
+    reopenWhenGivenUp(consumer, {
+      what: `reading ${this.topic}`,
+      current: () => this.consumer,
+      reopen: () => this.follow(),
+      logger: this.logger,
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });

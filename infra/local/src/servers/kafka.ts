@@ -89,11 +89,11 @@ function writeConfig(ctx: StackContext): void {
     'num.recovery.threads.per.data.dir': 1,
     'log.retention.hours': 168,
     'log.segment.bytes': 64 * 1024 * 1024,
-    // One node is broker and controller: on a loaded machine its controller fell behind its own
-    // heartbeats ("controller event queue overloaded", events taking 10 s), fenced its only
-    // broker, and every partition went leaderless for a while (NOT_LEADER to every client).
-    // A longer lease keeps a slow controller from fencing the broker it runs beside, and fewer
-    // no-op records (each one a write of the metadata log) give it less to fall behind on.
+    // One node is broker and controller: on a loaded machine its controller's events took up to
+    // 31 s ("Exceptionally slow controller event writeNoOpRecord"). Fewer no-op records (each
+    // one a write of the metadata log) give it less to fall behind on. The longer broker lease
+    // is a precaution: a heartbeat that timed out in the controller's queue still renews the
+    // lease ("controller event queue overloaded" is logged, the broker is not fenced).
     'broker.session.timeout.ms': 60_000,
     'metadata.max.idle.interval.ms': 5_000,
   };
