@@ -27,7 +27,12 @@ export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './co
 export { onConsumerGaveUp, reopenWhenGivenUp } from './consumer-crash.ts';
 export { drained, groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
 export { isFencedError, isRetriableKafkaError, RETRIABLE_BROKER_ERRORS, toCdcError } from './errors.ts';
-export { type ReadToEndOptions, readTopicToEnd } from './read-to-end.ts';
+export {
+  type ReadToEndOptions,
+  type ReadToEndTracker,
+  readTopicToEnd,
+  trackReadToEnd,
+} from './read-to-end.ts';
 export { sendSlices } from './send-slices.ts';
 export {
   createIdempotentProducer,

@@ -11,7 +11,7 @@
  * transaction still open holds the last stable offset back until the broker aborts it.
  */
 import { CdcError, type Clock, systemClock } from '@cdc/core';
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { onConsumerGaveUp } from './consumer-crash.ts';
 import { toCdcError } from './errors.ts';
 
@@ -40,17 +40,16 @@ export async function readTopicToEnd(
   const timeoutMs = options.timeoutMs ?? 60_000;
   const clock = options.clock ?? systemClock;
   const ends = new Map<number, bigint>();
-  const pending = new Set<number>();
+  const targets = new Map<string, bigint>();
   try {
     for (const o of await admin.fetchTopicOffsets(topic)) {
-      const high = BigInt(o.high);
-      ends.set(o.partition, high);
-      if (high > BigInt(o.low)) pending.add(o.partition);
+      ends.set(o.partition, BigInt(o.high));
+      if (BigInt(o.high) > BigInt(o.low)) targets.set(`${topic}:${o.partition}`, BigInt(o.high));
     }
   } catch (err) {
     throw toCdcError(err, `reading the end of ${label}`);
   }
-  if (pending.size === 0) return ends;
+  if (targets.size === 0) return ends;
   const groupId = `cdc-reader-${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}-${clock.now()}`;
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
   let timer: NodeJS.Timeout | undefined;
@@ -59,12 +58,13 @@ export async function readTopicToEnd(
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       onConsumerGaveUp(consumer, `reading ${label}`, reject);
+      const tracker = trackReadToEnd(consumer, targets, resolve);
       timer = setTimeout(
         () =>
           reject(
             new CdcError(
               'KAFKA_UNAVAILABLE',
-              `reading ${label} took longer than ${timeoutMs} ms (end offsets ${[...ends].map(([p, e]) => `${p}:${e}`).join(', ')}); is an old transaction still open?`,
+              `reading ${label} took longer than ${timeoutMs} ms (read/end: ${tracker.behind().join(', ')}); is an old transaction still open?`,
               { retriable: true, context: { topic } },
             ),
           ),
@@ -75,9 +75,6 @@ export async function readTopicToEnd(
           autoCommit: false,
           eachBatch: async ({ batch }) => {
             onBatch(batch.messages, batch.partition);
-            const end = ends.get(batch.partition) ?? 0n;
-            if (BigInt(batch.lastOffset()) + 1n >= end) pending.delete(batch.partition);
-            if (pending.size === 0) resolve();
           },
         })
         .catch(reject);
@@ -91,4 +88,45 @@ export async function readTopicToEnd(
     await admin.deleteGroups([groupId]).catch(() => undefined);
   }
   return ends;
+}
+
+/** What `trackReadToEnd` knows: the partitions not read to their end yet, and the last progress. */
+export interface ReadToEndTracker {
+  /** `topic:partition next/end` for every partition short of its end. */
+  behind(): string[];
+  /** When the consumer last moved any partition forward (ms since epoch, on the system clock). */
+  lastProgressAt(): number;
+}
+
+/**
+ * Calls `reached` once the read_committed `consumer` has read every `topic:partition` of `ends`
+ * up to its end offset (a last stable offset from ListOffsets). Positions count commit markers
+ * and aborted records: kafkajs hands neither to `eachBatch`, but reports every fetched batch's
+ * last offset in its END_BATCH_PROCESS event, a batch holding only a topic's last commit marker
+ * included. Counting only the records handed to `eachBatch` never reaches an end that a marker
+ * closes, which is most ends of a transactional topic.
+ */
+export function trackReadToEnd(
+  consumer: Consumer,
+  ends: ReadonlyMap<string, bigint>,
+  reached: () => void,
+): ReadToEndTracker {
+  const next = new Map<string, bigint>();
+  const pending = new Set([...ends.keys()]);
+  let progressAt = Date.now();
+  if (pending.size === 0) queueMicrotask(reached);
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    const key = `${e.payload.topic}:${e.payload.partition}`;
+    const at = BigInt(e.payload.lastOffset) + 1n;
+    if (at <= (next.get(key) ?? 0n)) return;
+    next.set(key, at);
+    progressAt = Date.now();
+    if (!pending.has(key) || at < (ends.get(key) as bigint)) return;
+    pending.delete(key);
+    if (pending.size === 0) reached();
+  });
+  return {
+    behind: () => [...pending].map((k) => `${k} ${next.get(k) ?? 0n}/${ends.get(k)}`),
+    lastProgressAt: () => progressAt,
+  };
 }

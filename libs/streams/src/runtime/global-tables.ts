@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@cdc/core';
-import { type Admin, type Consumer, type Kafka, onConsumerGaveUp } from '@cdc/kafka';
+import { CdcError, type Logger } from '@cdc/core';
+import {
+  type Admin,
+  type Consumer,
+  type Kafka,
+  onConsumerGaveUp,
+  toCdcError,
+  trackReadToEnd,
+} from '@cdc/kafka';
 import type { GlobalStoreNode } from '../internals/graph.ts';
 import { applyGlobalRecord } from '../internals/stores/global-store-updater.ts';
 import { MemoryBytesStore } from '../internals/stores/memory-bytes-store.ts';
@@ -14,7 +21,10 @@ import {
 /**
  * Global tables: each instance reads every partition of their topics into memory, from the
  * beginning at start (the topic is the changelog, so nothing is kept on disk), and keeps
- * following them. `start` returns once each table has caught up with its topic's end.
+ * following them. `start` returns once every partition is read to the last stable offset it had
+ * when `start` began: every row committed before then, none of a transaction still open. It
+ * fails (retriable) when the read stops moving for `stallMs` before that: enriching from a table
+ * half loaded would be wrong without anyone knowing, and a join does not re-emit.
  * Lookups see the table as of the moment of the lookup: there is no time synchronization with
  * the stream being enriched (as in Kafka Streams). A consumer kafkajs gave up on is reported to
  * `failed`: tables that stopped following their topics would enrich with stale rows unseen.
@@ -40,26 +50,34 @@ export class GlobalTables {
     }
   }
 
-  async start(admin: Admin, failed: (err: Error) => void, timeoutMs = 60_000): Promise<void> {
+  async start(admin: Admin, failed: (err: Error) => void, stallMs = 60_000): Promise<void> {
     if (this.nodes.length === 0) return;
     const byTopic = new Map(this.nodes.map((n) => [n.topic, n]));
-    const targets = new Map<string, number>();
-    for (const topic of byTopic.keys()) {
-      for (const o of await admin.fetchTopicOffsets(topic))
-        targets.set(`${topic}:${o.partition}`, Number(o.high));
+    const ends = new Map<string, bigint>();
+    try {
+      for (const topic of byTopic.keys())
+        for (const o of await admin.fetchTopicOffsets(topic))
+          if (BigInt(o.high) > BigInt(o.low)) ends.set(`${topic}:${o.partition}`, BigInt(o.high));
+    } catch (err) {
+      throw toCdcError(err, 'reading the ends of the global tables');
     }
-    const positions = new Map<string, number>();
     const consumer = this.kafka.consumer({
       groupId: `cdc-global-${randomUUID()}`,
       readUncommitted: false,
       maxWaitTimeInMs: 200,
     });
     this.consumer = consumer;
-    onConsumerGaveUp(consumer, 'following the global tables', failed);
+    let loaded = false;
+    const tracker = trackReadToEnd(consumer, ends, () => {
+      loaded = true;
+    });
+    let gaveUp: Error | undefined;
+    onConsumerGaveUp(consumer, 'following the global tables', (err) => {
+      if (loaded) failed(err);
+      else gaveUp = err;
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
-    let idle = 0;
-    consumer.on(consumer.events.FETCH, () => void idle++);
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
@@ -80,15 +98,24 @@ export class GlobalTables {
             },
             this.logger,
           );
-          positions.set(`${batch.topic}:${batch.partition}`, Number(m.offset) + 1);
         }
-        idle = 0;
       },
     });
-    const deadline = Date.now() + timeoutMs;
-    const caughtUp = () => [...targets].every(([k, high]) => (positions.get(k) ?? 0) >= high);
-    while (!caughtUp() && idle < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    this.logger.info('global tables loaded', { tables: this.nodes.map((n) => n.store.name) });
+    const started = Date.now();
+    while (!loaded) {
+      if (gaveUp) throw gaveUp;
+      if (Date.now() - tracker.lastProgressAt() > stallMs)
+        throw new CdcError(
+          'KAFKA_UNAVAILABLE',
+          `loading the global tables stopped moving for ${stallMs} ms before their end (read/end: ${tracker.behind().join(', ')}); the processor starts again`,
+          { retriable: true },
+        );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.logger.info('global tables loaded', {
+      tables: this.nodes.map((n) => n.store.name),
+      ms: Date.now() - started,
+    });
   }
 
   async stop(): Promise<void> {
