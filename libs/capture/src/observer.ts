@@ -18,6 +18,7 @@ import {
   withSpan,
 } from '@cdc/telemetry';
 import type { OutRecord } from './offsets-store.ts';
+import { SnapshotRateMeter } from './snapshot-rate.ts';
 import { noopQualityObserver, type QualityObserver } from './transforms/row-gate.ts';
 
 export interface CaptureObserver {
@@ -97,10 +98,12 @@ export function telemetryObserver(telemetry: Telemetry, options: TelemetryObserv
   const clock = options.clock ?? systemClock;
   const uncounted = new Set(options.uncounted ?? []);
   const report = deadLetterReporter(telemetry, options.deadLetterTopic);
+  const rates = new SnapshotRateMeter(clock);
   return {
-    snapshotProgress(table, rowsDone, rowsEstimated, rate) {
+    snapshotProgress(table, rowsDone, rowsEstimated, measured) {
       metrics.snapshotRowsDone.set(rowsDone, { source, table });
       metrics.snapshotRowsEstimated.set(rowsEstimated, { source, table });
+      const rate = measured ?? rates.measure(table, rowsDone, rowsEstimated);
       if (rate) {
         metrics.snapshotRowsPerSecond.set(rate.rowsPerSecond, { source, table });
         metrics.snapshotEta.set(rate.etaSeconds, { source, table });

@@ -89,10 +89,10 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
       delete process.env.CDC__TELEMETRY__HTTP__PORT;
       return { child: c, port };
     };
-    const rowsDone = async (port: number): Promise<number | undefined> => {
+    const gauge = async (port: number, name: string): Promise<number | undefined> => {
       try {
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        const line = text.split('\n').find((l) => l.startsWith('cdc_snapshot_rows_done{'));
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
         return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : undefined;
       } catch {
         return undefined;
@@ -108,7 +108,7 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
       // snapshot is still far from done on an idle machine too).
       let base: number | undefined;
       await waitFor('the snapshot read to commit', 120_000, async () => {
-        const done = await rowsDone(run.port);
+        const done = await gauge(run.port, 'cdc_snapshot_rows_done');
         if (done !== undefined) base ??= done;
         return (done !== undefined && base !== undefined && done >= base + 1_000) || finished();
       });
@@ -118,10 +118,14 @@ describe.each(SERVERS)('kill-9-mid-snapshot on $name', (server) => {
       await exited(child);
       kills++;
     }
-    child = (await start()).child;
+    const last = await start();
+    child = last.child;
     await waitFor('the snapshot to finish', BOUND_MS, () =>
       logLines(log).some((l) => l.msg === 'snapshot committed'),
     );
+    // What the console shows under the progress bar: the resumed run's rate, and no time left.
+    expect(await gauge(last.port, 'cdc_snapshot_rows_per_second')).toBeGreaterThan(0);
+    expect(await gauge(last.port, 'cdc_snapshot_eta_seconds')).toBe(0);
     const resumes = logLines(log).filter((l) => l.msg === 'snapshot of a collection resumed');
     expect(kills).toBe(KILLS);
     // Every restart after a kill reads on from where the killed run's commits got.
