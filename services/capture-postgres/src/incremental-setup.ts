@@ -97,6 +97,7 @@ export async function openIncrementalSnapshot(o: IncrementalSetup): Promise<Incr
       for (const r of readers.splice(0)) r.end().catch(() => undefined);
     },
     onProgress: (table, done, estimated, rate) => o.observer.snapshotProgress(table, done, estimated, rate),
+    onDeadLetter: (event) => o.observer.deadLettered(event),
     pending,
     state: stored?.incremental ?? null,
     resync: stored?.resync ?? [],

@@ -39,6 +39,7 @@
 import { pgColumnValueFromText, pgKeyFromRow, pgRowFromText } from '@cdc/avro';
 import { deadLetterRecord, deadLetterTopic, type OutRecord, type TopicSchemas } from '@cdc/capture';
 import { CdcError, type Logger } from '@cdc/core';
+import type { DeadLetterEvent } from '@cdc/telemetry';
 import type pg from 'pg';
 import { qualified } from '../slot.ts';
 import {
@@ -146,6 +147,8 @@ export interface IncrementalOptions {
     rowsEstimated: number,
     rate: { rowsPerSecond: number; etaSeconds: number },
   ) => void;
+  /** Called for each row sent to the dead-letter topic (`cdc_dead_letter_total`). */
+  onDeadLetter?: (event: DeadLetterEvent) => void;
   /** The stored progress of the first pending table, if it had started. */
   state: IncrementalState | null;
   /** Resync jobs queued and not started (stored with the position). */
@@ -494,12 +497,19 @@ export class IncrementalSnapshot {
       if (ctx.maxRecordBytes !== undefined && value.length > ctx.maxRecordBytes) {
         const table = `${captured.schema}.${captured.table}`;
         this.o.logger.warn('snapshot row sent to the dead-letter topic', { table, bytes: value.length });
+        const error = recordTooLarge(captured, key, value.length, ctx.maxRecordBytes);
+        this.o.onDeadLetter?.({
+          subject: `table ${table}`,
+          topic: prepared.topic,
+          reason: error.code,
+          message: error.message,
+        });
         out.push(
           deadLetterRecord({
             topic: deadLetterTopic(this.o.prefix),
             sourceTopic: prepared.topic,
             changeId: ids(key, json),
-            error: recordTooLarge(captured, key, value.length, ctx.maxRecordBytes),
+            error,
             // The row as the transforms left it (excluded and masked columns stay out), large
             // values replaced by their size: enough to find and replay the row.
             payload: {
