@@ -18,6 +18,9 @@
  *
  * Each batch of documents is one Kafka transaction (with the position, unchanged); the streamer
  * waits meanwhile, so a whole-collection resync holds the stream for as long as the read takes.
+ * Its progress is the collection's snapshot progress (`cdc_snapshot_rows_done` / `_estimated`,
+ * with rate and ETA), as a PostgreSQL resync's is: the console's progress bar shows it. The
+ * estimate is the number of listed `_id`s, the range's count, or the collection's estimated count.
  * A resync is idempotent: written again (the signal delivered twice), the same documents are
  * read again; the change ids derive from the signal id and the `_id`.
  */
@@ -94,6 +97,8 @@ export class MongoResync {
     const coll = client.db(db).collection(collection);
     const batchSize = this.o.batchSize ?? 1_000;
     const result: ResyncResult = { read: 0, deleted: 0, deadLettered: 0 };
+    const observer = this.o.observer ?? noopObserver;
+    const done = () => result.read + result.deleted;
     if (request.keys) {
       for (let i = 0; i < request.keys.length; i += batchSize) {
         const keys = request.keys.slice(i, i + batchSize);
@@ -112,12 +117,18 @@ export class MongoResync {
           records.push(...(await this.encodeDelete(request, ids[j], key, at, result)));
         }
         await write(records);
+        observer.snapshotProgress(request.ns, done(), request.keys.length);
       }
     } else {
       const range: Document = {};
       if (request.from !== undefined) range.$gte = parseId(request.from);
       if (request.to !== undefined) range.$lte = parseId(request.to);
       const filter = Object.keys(range).length > 0 ? { _id: range } : {};
+      const estimated = await (Object.keys(range).length > 0
+        ? coll.countDocuments(filter, { maxTimeMS: 5_000 })
+        : coll.estimatedDocumentCount()
+      ).catch(() => 0);
+      observer.snapshotProgress(request.ns, 0, estimated);
       let at = await this.readTime(streamAt);
       const cursor = coll.find(filter, { batchSize });
       try {
@@ -127,6 +138,7 @@ export class MongoResync {
           for (const d of batch) records.push(...(await this.encode(request, d, keyText(d), at, result)));
           batch = [];
           await write(records);
+          observer.snapshotProgress(request.ns, done(), Math.max(estimated, done()));
           at = await this.readTime(streamAt);
         };
         for await (const d of cursor) {
@@ -134,6 +146,7 @@ export class MongoResync {
           if (batch.length >= batchSize) await flush();
         }
         if (batch.length > 0) await flush();
+        observer.snapshotProgress(request.ns, done(), done());
       } finally {
         await cursor.close().catch(() => undefined);
       }

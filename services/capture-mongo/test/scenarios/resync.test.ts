@@ -4,9 +4,11 @@
  * between two change events: a list of `_id`s (one the collection no longer holds becomes a
  * delete), an `_id` range, or the whole collection. A document updated again and again while it
  * is resynced ends, in the topic, with its latest value: a re-read never undoes a newer change.
- * A malformed request is ignored and the capture goes on. On both MongoDB-compatible servers.
+ * A malformed request is ignored and the capture goes on. Each resync reports its progress as
+ * the collection's snapshot progress (the console's bar), ending at done = estimated. On both
+ * MongoDB-compatible servers.
  */
-import { sendSignal } from '@cdc/capture';
+import { noopObserver, sendSignal } from '@cdc/capture';
 import { systemClock } from '@cdc/core';
 import { createIdempotentProducer } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -58,7 +60,12 @@ describe.each(SERVERS)('resync of a MongoDB collection ($name)', (server) => {
     const kafka = kafkaClient(logger);
     const admin = kafka.admin();
     const producer = createIdempotentProducer(kafka);
+    const progress: [string, number, number][] = [];
     const capture = new MongoCapture({
+      observer: {
+        ...noopObserver,
+        snapshotProgress: (t, done, estimated) => progress.push([t, done, estimated]),
+      },
       source: s.source(),
       kafka,
       admin,
@@ -98,6 +105,7 @@ describe.each(SERVERS)('resync of a MongoDB collection ($name)', (server) => {
       ]);
       expect(String(listed[0]?.value?.source.resumeToken)).toMatch(/^resync:/);
       expect(all.length).toBe(10);
+      expect(progress.at(-1)).toEqual([`${s.db}.docs`, 3, 3]);
 
       // A range: 4 and 5.
       await resync({ from: [id(4)], to: [id(5)] });
@@ -111,6 +119,7 @@ describe.each(SERVERS)('resync of a MongoDB collection ($name)', (server) => {
           .map((r) => r.key?.id)
           .sort(),
       ).toEqual([id(2), id(4), id(5)].sort());
+      expect(progress.at(-1)).toEqual([`${s.db}.docs`, 2, 2]);
 
       // The whole collection while document 1 is updated 200 times: its last record holds v = 200.
       const writes = (async () => {
@@ -128,6 +137,8 @@ describe.each(SERVERS)('resync of a MongoDB collection ($name)', (server) => {
       expect(all.length).toBe(12 + 200 + 4 + 2);
       const last = lastByKey(all);
       expect(vOf(last.get(id(1)))).toBe(200);
+      // The whole collection (4 documents then) was reported to its end.
+      expect(progress).toContainEqual([`${s.db}.docs`, 4, 4]);
       // Key 1's last record is the final resync or an update the stream delivered after it.
       expect(
         [...last.entries()]
