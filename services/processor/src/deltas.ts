@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AggregateDeclaration } from '@cdc/pipeline';
-import type { ProcessorContext, ProcessorSupplier } from '@cdc/streams';
+import { andThen, type ProcessorContext, type ProcessorSupplier } from '@cdc/streams';
 import { type Delta, inputsOf } from './aggregation-state.ts';
 import type { RowChange, RowVersion } from './change.ts';
 import { compileFilter } from './filter.ts';
@@ -53,34 +53,26 @@ export function deltaProcessor(
       init(c) {
         ctx = c;
       },
-      async process(r) {
+      process(r) {
         const next = contribution(r.value.newValue);
-        if (sessions) {
-          if (next)
-            await ctx.forward({
-              ...r,
-              key: next.group,
-              value: { s: 1, v: next.inputs },
-              timestamp: next.eventTime,
-            });
-          return;
-        }
+        const add = () =>
+          next
+            ? ctx.forward({
+                ...r,
+                key: next.group,
+                value: { s: 1, v: next.inputs },
+                timestamp: next.eventTime,
+              })
+            : undefined;
+        if (sessions) return add();
         const old = contribution(r.value.oldValue);
         if (old && next && isDeepStrictEqual(old, next)) return;
-        if (old)
-          await ctx.forward({
-            ...r,
-            key: old.group,
-            value: { s: -1, v: old.inputs },
-            timestamp: old.eventTime,
-          });
-        if (next)
-          await ctx.forward({
-            ...r,
-            key: next.group,
-            value: { s: 1, v: next.inputs },
-            timestamp: next.eventTime,
-          });
+        if (!old) return add();
+        // Synchronous when the children are: no promise per record.
+        return andThen(
+          ctx.forward({ ...r, key: old.group, value: { s: -1, v: old.inputs }, timestamp: old.eventTime }),
+          add,
+        );
       },
     };
   };
