@@ -87,7 +87,7 @@ export class GlobalTables {
     });
     const deadline = Date.now() + timeoutMs;
     const caughtUp = () => [...targets].every(([k, high]) => (positions.get(k) ?? 0) >= high);
-    while (!caughtUp() && idle < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!caughtUp() && idle < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.logger.info('global tables loaded', { tables: this.nodes.map((n) => n.store.name) });
   }
 
