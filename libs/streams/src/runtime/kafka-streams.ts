@@ -182,11 +182,11 @@ export class KafkaStreams {
       for (const s of st.sources)
         for (const t of s.topics) this.subtopologyByTopic.set(this.topicName(t, s.internal), st);
     }
-    // Independent: the internal topics are created while the global tables load (start-up time
-    // counts for every restart of a supervised processor).
-    const globals = new GlobalTables(kafka, this.topology.globals, this.logger);
-    this.globals = globals;
-    await Promise.all([ensureTopics(admin, specs), globals.start(admin, (err) => this.fail(err))]);
+    // One after the other: kafkajs's admin is not safe for a topic creation beside an offsets
+    // lookup (its shared metadata changes under the lookup, which then fails with a TypeError).
+    await ensureTopics(admin, specs);
+    this.globals = new GlobalTables(kafka, this.topology.globals, this.logger);
+    await this.globals.start(admin, (err) => this.fail(err));
 
     const consumer = kafka.consumer({
       groupId: applicationId,
