@@ -364,9 +364,11 @@ export class RuntimeTask {
     await this.task.flush();
     // Store changes: their changelog records join this transaction now; the engine writes go on
     // in the background and the transaction waits for them (a failed write fails it).
-    const written = this.caches.map((cache) => cache.flush());
+    const written = Promise.all(this.caches.map((cache) => cache.flush()));
+    // Awaited by the transaction below; a transaction that fails before it leaves it unawaited.
+    written.catch(() => {});
     if (this.pending.length === 0 && !this.dirtyOffsets) {
-      await Promise.all(written);
+      await written;
       return;
     }
     // Taken whole: whatever is written from here on belongs to the next commit.
@@ -413,7 +415,7 @@ export class RuntimeTask {
         await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: offsets });
       // The local stores hold this transaction's writes before it commits (none of it is
       // checkpointed until a clean close, which waits for everything).
-      await Promise.all(written);
+      await written;
     });
     this.committing = transaction.then(
       () => {
@@ -458,8 +460,10 @@ export class RuntimeTask {
           wroteCheckpoint = true;
         }
       } finally {
-        // A transaction on its way ends (commits or fails) before the producer goes.
+        // A transaction on its way ends (commits or fails) before the producer goes, and the
+        // engine writes of the caches before their LevelDB stores close.
         await this.committing;
+        await Promise.all(this.caches.map((c) => c.idle()));
         for (const b of this.bytes.values()) await b.close().catch(() => {});
         await this.producer.disconnect().catch(() => {});
         this.options.logger.info('task closed', { clean: wroteCheckpoint });

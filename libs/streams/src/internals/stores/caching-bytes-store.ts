@@ -146,6 +146,11 @@ export class CachingBytesStore implements BytesStore {
     return run;
   }
 
+  /** Resolves once every engine write begun has ended, however it ended. */
+  idle(): Promise<void> {
+    return this.flushed;
+  }
+
   private remember(k: string, value: Buffer | null): void {
     if (this.cached.size >= this.maxCached) this.cached = new Map();
     this.cached.set(k, value);
