@@ -30,7 +30,7 @@ import {
   RegistryClient,
 } from '@cdc/avro';
 import { EmbeddedTransport } from '@cdc/clickhouse';
-import { formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
+import { createJsonLogger, formatLsn, noopLogger, postgresChangeId } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist, KafkaConfigSchema } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { ClickHouseSinkSchema } from '@cdc/pipeline';
@@ -173,13 +173,39 @@ async function sinkPhase(batch: number, work: string): Promise<number> {
     batch: { maxRows: batch, maxWaitMs: 500 },
   });
   const tables = new TableManager(transport, 'bench', noopLogger);
-  const sink = new ClickHouseSink({ kafka, registry, transport, tables, options, logger: noopLogger });
+  const logger = process.env.BENCH_SINK_LOG ? createJsonLogger({ level: 'info' }) : noopLogger;
+  const decodeThreads = process.env.BENCH_DECODE_THREADS
+    ? Number(process.env.BENCH_DECODE_THREADS)
+    : undefined;
+  const sink = new ClickHouseSink({
+    kafka,
+    registry,
+    transport,
+    tables,
+    options,
+    logger,
+    ...(decodeThreads === undefined ? {} : { decodeThreads }),
+  });
   await sink.start();
+  // A flush loop that ended with an error fails the phase (instead of waiting for rows forever).
+  let failed: unknown;
+  sink.done.catch((err: unknown) => {
+    failed = err ?? new Error('the sink stopped');
+  });
+  const check = () => {
+    if (failed !== undefined) throw failed;
+  };
   // Timed from the first record fetched (the group join before it is a fixed cost) to the last one committed.
-  while (sink.bufferedRecords === 0 && sink.totals.records === 0) await new Promise((r) => setTimeout(r, 2));
+  while (sink.bufferedRecords === 0 && sink.totals.records === 0) {
+    check();
+    await new Promise((r) => setTimeout(r, 2));
+  }
   const started = performance.now();
   const cpu0 = process.cpuUsage();
-  while (sink.totals.records < ROWS) await new Promise((r) => setTimeout(r, 5));
+  while (sink.totals.records < ROWS) {
+    check();
+    await new Promise((r) => setTimeout(r, 5));
+  }
   const seconds = (performance.now() - started) / 1000;
   phaseCpu = process.cpuUsage(cpu0);
   await sink.stop();

@@ -4,7 +4,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RegistryClient } from '@cdc/avro';
-import { OUT_OF_RANGE_COLUMN } from '@cdc/clickhouse';
+// Never the root entry of @cdc/clickhouse: it loads the embedded engine's native addon, whose
+// teardown when this thread ends would break the engine the main thread uses.
+import { OUT_OF_RANGE_COLUMN } from '@cdc/clickhouse/schema';
 import { type Decoded, type KafkaRecord, RecordDecoder } from './decode.ts';
 import {
   type ChunkRequest,
@@ -16,7 +18,7 @@ import {
   type WorkerMessage,
 } from './decode-pool.ts';
 import { LineWriter } from './row-encoder.ts';
-import { sourceCommitMs } from './table-writer.ts';
+import { sourceCommitMs } from './row-item.ts';
 
 const port = parentPort!;
 const { keyColumns } = workerData as { keyColumns: Record<string, readonly string[]> };

@@ -19,8 +19,9 @@ import {
   SchemaCache,
   unframe,
 } from '@cdc/avro';
-import type { OutOfRangeNote } from '@cdc/clickhouse';
-import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from '@cdc/clickhouse';
+// The schema entry only: this module runs in decode worker threads too (see decode-pool.ts).
+import type { OutOfRangeNote } from '@cdc/clickhouse/schema';
+import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from '@cdc/clickhouse/schema';
 import { CdcError } from '@cdc/core';
 import { isConnectJson, parseConnectJson } from './connect-json.ts';
 import type { EncodedRow } from './row-encoder.ts';

@@ -16,7 +16,7 @@ import {
 } from '@cdc/telemetry';
 import type { DeadLetter } from './dead-letter.ts';
 import type { KafkaRecord } from './decode.ts';
-import { type RowItem, sourceCommitMs } from './table-writer.ts';
+import { type RowItem, sourceCommitMs } from './row-item.ts';
 
 type Rejected = { item: RowItem; error: unknown };
 

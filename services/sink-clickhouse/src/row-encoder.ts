@@ -8,7 +8,8 @@
  * ±Infinity as `"nan"` / `"inf"` / `"-inf"` and -0 as `"-0"`, which ClickHouse reads into Float columns.
  */
 import { randomBytes } from 'node:crypto';
-import { RawBytes } from '@cdc/clickhouse';
+// The schema entry only: this module runs in decode worker threads too (see decode-pool.ts).
+import { RawBytes } from '@cdc/clickhouse/schema';
 
 export type EncodedRow = Record<string, unknown>;
 

@@ -306,7 +306,10 @@ export class ClickHouseSink {
     let stopDeadline: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const ahead = attempt === 0 ? await decoded : undefined;
+        // The first batch (nothing was in flight to decode it ahead) and a retry (a registry that
+        // was down may answer now) are decoded here, by the decode workers too.
+        const ahead =
+          attempt === 0 && decoded !== undefined ? await decoded : await this.decodeAhead(records);
         await this.observer.flush(records, () => this.flush(records, ahead));
         return true;
       } catch (err) {
