@@ -284,7 +284,23 @@ interface PhaseResult {
 }
 
 function child(phase: 'sink' | 'engine', batch: number, work: string): PhaseResult {
-  const out = execFileSync(
+  let out: string;
+  try {
+    out = childOutput(phase, batch, work);
+  } catch (err) {
+    // The engine sometimes crashes in its teardown at exit (SIGSEGV), after the phase printed
+    // its whole result: that result stands; anything else fails the run.
+    const e = err as { signal?: string; stdout?: string };
+    const last = e.stdout?.trim().split('\n').at(-1) ?? '';
+    if (e.signal === undefined || e.signal === null || !last.startsWith('{"rate"')) throw err;
+    log(`(${phase} phase: crashed with ${e.signal} at exit, after printing its result)`);
+    out = last;
+  }
+  return JSON.parse(out.trim().split('\n').at(-1)!) as PhaseResult;
+}
+
+function childOutput(phase: 'sink' | 'engine', batch: number, work: string): string {
+  return execFileSync(
     process.execPath,
     [
       import.meta.filename,
@@ -301,7 +317,6 @@ function child(phase: 'sink' | 'engine', batch: number, work: string): PhaseResu
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
   );
-  return JSON.parse(out.trim().split('\n').at(-1)!) as PhaseResult;
 }
 
 interface Result {
