@@ -99,6 +99,7 @@ describe('DecodePool', () => {
     records[20] = { ...records[20]!, value: framed(99, Buffer.from([2, 4])) };
     records[30] = { ...records[30]!, value: null };
     pool = new DecodePool({ registry, keyColumns: {}, threads: 3, logger: noopLogger });
+    await pool.ready();
     const pooled = await pool.decode(records);
     const main = new RecordDecoder(registry);
     expect(pooled).toHaveLength(records.length);

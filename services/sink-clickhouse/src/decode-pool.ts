@@ -65,6 +65,7 @@ export interface ChunkResult {
 
 export type WorkerMessage =
   | ChunkResult
+  | { type: 'ready' }
   | { type: 'registry'; id: number; op: 'schemaById'; schemaId: number }
   | { type: 'registry'; id: number; op: 'version'; subject: string; version: number | 'latest' }
   | { type: 'failed'; id: number; message: string };
@@ -116,6 +117,8 @@ export class DecodePool {
   private failure: CdcError | undefined;
   private closing = false;
   private readonly options: DecodePoolOptions;
+  private readonly started: Promise<void>[] = [];
+  private readonly startedResolvers = new Map<Worker, () => void>();
 
   constructor(options: DecodePoolOptions) {
     this.options = options;
@@ -136,6 +139,11 @@ export class DecodePool {
     // The sink's Kafka connections keep the process alive while it runs; a worker must not keep a
     // process that is otherwise done.
     worker.unref();
+    const ready = Promise.withResolvers<void>();
+    this.started.push(ready.promise);
+    this.startedResolvers.set(worker, ready.resolve);
+    // Rejected by `fail` if the worker dies first; awaited by `ready` only.
+    this.failed.promise.catch(() => undefined);
     const name = `sink-decode-${index} (thread ${worker.threadId})`;
     worker.on('message', (m: WorkerMessage) => this.onMessage(worker, name, m));
     worker.on('error', (err) => this.fail(name, `threw ${err?.message ?? String(err)}`, err));
@@ -145,6 +153,17 @@ export class DecodePool {
     return worker;
   }
 
+  /** Rejects with the pool's failure once a worker dies (before `ready`: it never started). */
+  private readonly failed = Promise.withResolvers<never>();
+
+  /**
+   * Resolves once every worker loaded its modules and waits for work (a few hundred ms of CPU
+   * each, paid at start rather than by the first batches); rejects if one died first.
+   */
+  ready(): Promise<void> {
+    return Promise.race([Promise.all(this.started).then(() => undefined), this.failed.promise]);
+  }
+
   private fail(name: string, what: string, cause?: unknown): void {
     if (this.failure === undefined) {
       this.failure = new CdcError(
@@ -152,6 +171,7 @@ export class DecodePool {
         `the sink's decode worker thread ${name} ${what}: the sink stops; its supervisor restarts it from the offsets committed (nothing after them was acknowledged)`,
         { cause },
       );
+      this.failed.reject(this.failure);
       this.options.logger.error('decode worker thread failed', {
         worker: name,
         err: this.failure,
@@ -165,6 +185,10 @@ export class DecodePool {
   }
 
   private onMessage(worker: Worker, name: string, m: WorkerMessage): void {
+    if (m.type === 'ready') {
+      this.startedResolvers.get(worker)?.();
+      return;
+    }
     if (m.type === 'decoded') {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);

@@ -169,3 +169,4 @@ port.on('message', (m: MainMessage) => {
       } satisfies WorkerMessage),
   );
 });
+port.postMessage({ type: 'ready' } satisfies WorkerMessage);

@@ -211,6 +211,8 @@ export class ClickHouseSink {
         ...(threads === undefined ? {} : { threads }),
         logger: this.logger,
       });
+      // A worker that cannot start fails the start, before anything is consumed.
+      await this.pool.ready();
     }
     const topics = await this.batches.start();
     if (topics.length === 0)
