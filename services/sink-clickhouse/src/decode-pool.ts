@@ -287,20 +287,8 @@ export class DecodePool {
       partitions[k] = r.partition;
       offsets[k] = r.offset;
       timestamps[k] = r.timestamp;
-      for (const [slot, buf] of [
-        [0, r.key],
-        [2, r.value],
-      ] as const) {
-        if (buf === null) {
-          spans[k * 4 + slot] = 0;
-          spans[k * 4 + slot + 1] = -1;
-        } else {
-          data.set(buf, at);
-          spans[k * 4 + slot] = at;
-          spans[k * 4 + slot + 1] = buf.length;
-          at += buf.length;
-        }
-      }
+      at = pack(r.key, data, spans, k * 4, at);
+      at = pack(r.value, data, spans, k * 4 + 2, at);
     }
     const id = this.nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<ChunkResult>();
@@ -331,4 +319,17 @@ export class DecodePool {
     }
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** Copies `buf` into `data` at `at` and notes where (`spans[slot]` start, `spans[slot + 1]` length, -1: null); the next `at`. */
+function pack(buf: Buffer | null, data: Uint8Array, spans: Int32Array, slot: number, at: number): number {
+  if (buf === null) {
+    spans[slot] = 0;
+    spans[slot + 1] = -1;
+    return at;
+  }
+  data.set(buf, at);
+  spans[slot] = at;
+  spans[slot + 1] = buf.length;
+  return at + buf.length;
 }

@@ -125,9 +125,7 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
     shapeOf[k] = shape;
     ends[k] = lines.length;
   }
-  const bytes = lines.bytes();
-  const out = new ArrayBuffer(bytes.length);
-  new Uint8Array(out).set(bytes);
+  const out = lines.detach();
   return {
     type: 'decoded',
     id: req.id,

@@ -163,6 +163,20 @@ export class LineWriter {
     return this.used;
   }
 
+  /**
+   * The lines written as an `ArrayBuffer` of their own, to transfer to another thread: the
+   * writer's own memory cut to length when nothing else shares it, else a copy. The writer is
+   * spent after it.
+   */
+  detach(): ArrayBuffer {
+    const own = this.buf.buffer;
+    if (this.buf.byteOffset === 0 && own instanceof ArrayBuffer && own.byteLength === this.buf.length)
+      return own.transfer(this.used);
+    const copy = new ArrayBuffer(this.used);
+    new Uint8Array(copy).set(this.buf.subarray(0, this.used));
+    return copy;
+  }
+
   /** The lines written, as one buffer (a view: write nothing more after taking it). */
   bytes(): Buffer {
     return this.buf.subarray(0, this.used);
