@@ -19,8 +19,9 @@ import {
   SchemaCache,
   unframe,
 } from '@cdc/avro';
-import type { OutOfRangeNote } from '@cdc/clickhouse';
-import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from '@cdc/clickhouse';
+// The schema entry only: this module runs in decode worker threads too (see decode-pool.ts).
+import type { OutOfRangeNote } from '@cdc/clickhouse/schema';
+import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from '@cdc/clickhouse/schema';
 import { CdcError } from '@cdc/core';
 import { isConnectJson, parseConnectJson } from './connect-json.ts';
 import type { EncodedRow } from './row-encoder.ts';
@@ -46,8 +47,22 @@ export type Decoded =
   | { kind: 'truncate'; version: bigint; changeId: string; source?: string }
   | { kind: 'skip' };
 
-/** A record decoded ahead of its flush: what it writes, or why it could not be decoded. */
-export type Decoding = Decoded | { kind: 'error'; error: unknown };
+/**
+ * A record decoded ahead of its flush: what it writes, or why it could not be decoded; `encoded`:
+ * a row a decode worker already encoded as its JSONEachRow line (`decode-pool.ts`).
+ */
+export type Decoding =
+  | Decoded
+  | { kind: 'error'; error: unknown }
+  | {
+      kind: 'encoded';
+      shape: TableShape;
+      shapeId: string;
+      line: Buffer;
+      columns: readonly string[];
+      commitMs: number | undefined;
+      source?: string;
+    };
 
 /** The exact source name of an envelope's `source` (names in JSON quotes, so any character reads unambiguously). */
 export function sourceName(source: {
@@ -264,6 +279,17 @@ export class RecordDecoder {
     }
     this.lastShapeByTopic.set(topic, shapeId);
     return { shape, shapeId };
+  }
+
+  /**
+   * The table shape this decoder derived for `shapeId` of `topic`, undefined if it has not derived
+   * it. Found, it counts as the topic's last shape (as decoding a record of it would): a decode
+   * worker's rows take their shapes from here, in record order.
+   */
+  knownShape(topic: string, shapeId: string): TableShape | undefined {
+    const shape = this.shapes.get(`${topic}\u0000${shapeId}`);
+    if (shape !== undefined) this.lastShapeByTopic.set(topic, shapeId);
+    return shape;
   }
 
   /** What the record writes; waits only for a schema not fetched yet (see `decodeKnown`). */

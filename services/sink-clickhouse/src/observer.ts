@@ -16,7 +16,7 @@ import {
 } from '@cdc/telemetry';
 import type { DeadLetter } from './dead-letter.ts';
 import type { KafkaRecord } from './decode.ts';
-import type { RowItem } from './table-writer.ts';
+import { type RowItem, sourceCommitMs } from './row-item.ts';
 
 type Rejected = { item: RowItem; error: unknown };
 
@@ -42,17 +42,6 @@ export const noopObserver: SinkObserver = {
   stoppedTables: () => {},
   error: () => {},
 };
-
-/**
- * The source commit time of a row in ms, or undefined for rows that are not source changes
- * (aggregate outputs and other upsert topics carry the producer's record time instead).
- */
-export function sourceCommitMs(item: RowItem): number | undefined {
-  const { row, record } = item;
-  if (row._change_id === `${record.topic}/${record.partition}/${record.offset}`) return undefined;
-  const ts = Number(row._source_ts);
-  return Number.isFinite(ts) && ts > 0 ? Math.round(ts * 1000) : undefined;
-}
 
 export function telemetryObserver(
   telemetry: Telemetry,

@@ -1,6 +1,6 @@
 import { RawBytes } from '@cdc/clickhouse';
 import { describe, expect, it } from 'vitest';
-import { encodeRows, rawJsonString } from './row-encoder.ts';
+import { encodeRows, LineWriter, rawJsonString } from './row-encoder.ts';
 
 describe('encodeRows', () => {
   it('writes bytes raw, bigints quoted and non-finite floats as ClickHouse reads them', () => {
@@ -41,5 +41,23 @@ describe('encodeRows on flat rows (no replacer)', () => {
   it('keeps a column named __proto__', () => {
     const row = JSON.parse('{"__proto__":"proto","id":1}') as Record<string, unknown>;
     expect(encodeRows([row]).toString()).toBe('{"__proto__":"proto","id":1}\n');
+  });
+});
+
+describe('LineWriter', () => {
+  it('writes the bytes encodeRows writes, with where each line ends, growing as it needs', () => {
+    const rows = [
+      { id: 1n, s: 'é✓"', f: Number.NaN },
+      { id: 2n, b: new RawBytes(Buffer.from([0xff, 0x00])) },
+      { id: 3n, s: 'x'.repeat(5_000) },
+    ];
+    const writer = new LineWriter(8);
+    for (const row of rows) writer.write(row);
+    const all = encodeRows(rows);
+    expect(writer.bytes().equals(all)).toBe(true);
+    const lines = rows.map((r) => encodeRows([r]));
+    expect(writer.ends).toEqual([lines[0]!.length, lines[0]!.length + lines[1]!.length, all.length]);
+    const detached = writer.detach();
+    expect(Buffer.from(detached).equals(all)).toBe(true);
   });
 });

@@ -8,7 +8,8 @@
  * ±Infinity as `"nan"` / `"inf"` / `"-inf"` and -0 as `"-0"`, which ClickHouse reads into Float columns.
  */
 import { randomBytes } from 'node:crypto';
-import { RawBytes } from '@cdc/clickhouse';
+// The schema entry only: this module runs in decode worker threads too (see decode-pool.ts).
+import { RawBytes } from '@cdc/clickhouse/schema';
 
 export type EncodedRow = Record<string, unknown>;
 
@@ -78,6 +79,13 @@ function plainRow(row: EncodedRow): EncodedRow | undefined {
 
 /** Encodes rows as JSONEachRow bytes. */
 export function encodeRows(rows: readonly EncodedRow[]): Buffer {
+  const writer = new LineWriter(Math.max(1 << 12, rows.length * 256));
+  for (const row of rows) writer.write(row);
+  return writer.bytes();
+}
+
+/** One row that needs the replacer (bytes, or a nested object or array) as its JSONEachRow line. */
+function encodeWithReplacer(row: EncodedRow): Buffer {
   const raws: Uint8Array[] = [];
   const replacer = (_k: string, v: unknown): unknown => {
     switch (typeof v) {
@@ -97,11 +105,7 @@ export function encodeRows(rows: readonly EncodedRow[]): Buffer {
         return v;
     }
   };
-  let text = '';
-  for (const row of rows) {
-    const plain = plainRow(row);
-    text += `${plain === undefined ? JSON.stringify(row, replacer) : JSON.stringify(plain)}\n`;
-  }
+  const text = `${JSON.stringify(row, replacer)}\n`;
   if (raws.length === 0) return Buffer.from(text);
   const parts: Buffer[] = [];
   let last = 0;
@@ -112,4 +116,69 @@ export function encodeRows(rows: readonly EncodedRow[]): Buffer {
   }
   parts.push(Buffer.from(text.slice(last)));
   return Buffer.concat(parts);
+}
+
+/**
+ * Rows encoded one at a time into one growing buffer of JSONEachRow lines, with where each line
+ * ends: the same bytes as `encodeRows`, without building the whole payload as one string first
+ * (no large string to flatten and copy), and each row's line addressable (a decode worker hands
+ * lines back per record).
+ */
+export class LineWriter {
+  private buf: Buffer;
+  private used = 0;
+  /** Byte offset past each line's `\n`, in the order written. */
+  readonly ends: number[] = [];
+
+  constructor(initialBytes = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.used + bytes <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + bytes));
+    this.buf.copy(next, 0, 0, this.used);
+    this.buf = next;
+  }
+
+  /** Appends the row's line. */
+  write(row: EncodedRow): void {
+    const plain = plainRow(row);
+    if (plain === undefined) {
+      const line = encodeWithReplacer(row);
+      this.reserve(line.length);
+      this.used += line.copy(this.buf, this.used);
+    } else {
+      const text = JSON.stringify(plain);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit; plus the newline.
+      this.reserve(text.length * 3 + 1);
+      this.used += this.buf.write(text, this.used, 'utf8');
+      this.buf[this.used++] = 0x0a;
+    }
+    this.ends.push(this.used);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.used;
+  }
+
+  /**
+   * The lines written as an `ArrayBuffer` of their own, to transfer to another thread: the
+   * writer's own memory cut to length when nothing else shares it, else a copy. The writer is
+   * spent after it.
+   */
+  detach(): ArrayBuffer {
+    const own = this.buf.buffer;
+    if (this.buf.byteOffset === 0 && own instanceof ArrayBuffer && own.byteLength === this.buf.length)
+      return own.transfer(this.used);
+    const copy = new ArrayBuffer(this.used);
+    new Uint8Array(copy).set(this.buf.subarray(0, this.used));
+    return copy;
+  }
+
+  /** The lines written, as one buffer (a view: write nothing more after taking it). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
+  }
 }

@@ -33,6 +33,7 @@ import { type Admin, BatchConsumer, type Kafka, type Producer, partitionKey } fr
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
 import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder } from './decode.ts';
+import { DecodePool, POOLED_LINE, POOLED_SKIP, type PooledRecord } from './decode-pool.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { matchTopics } from './subscription.ts';
@@ -51,7 +52,18 @@ export interface SinkDeps {
   observer?: SinkObserver;
   /** The pipeline's own topic names (offsets topics) beyond the conventions of `topicKind`: never consumed. */
   known?: KnownTopics;
+  /**
+   * Worker threads that decode and encode batches (`decode-pool.ts`); 0: the main thread does it
+   * all. Default: the cores available, at most 4.
+   */
+  decodeThreads?: number;
 }
+
+/** A batch smaller than this is decoded on the main thread (a worker's round trip is not worth it). */
+export const POOL_MIN_RECORDS = 64;
+
+/** A row of the batch, as `flush` collects it: decoded here, or encoded by a decode worker. */
+type RowDecoding = Extract<Decoding, { kind: 'row' } | { kind: 'encoded' }>;
 
 export interface FlushStats {
   records: number;
@@ -96,6 +108,7 @@ export class ClickHouseSink {
   /** Topics stopped because their table name is another topic's (a collision): their records are not written or committed. */
   readonly stoppedTopics = new Map<string, Error>();
   private loop: Promise<void> | undefined;
+  private pool: DecodePool | undefined;
   private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
 
   constructor(deps: SinkDeps) {
@@ -187,6 +200,20 @@ export class ClickHouseSink {
     await ensureTopics(admin, [{ topic: options.deadLetterTopic, atLeast: DEAD_LETTER_TOPIC_CONFIG }]);
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
+    const threads = this.deps.decodeThreads;
+    if (threads === undefined || threads > 0) {
+      const keyColumns: Record<string, readonly string[]> = {};
+      for (const [topic, t] of Object.entries(options.tables))
+        if (t?.keyColumns !== undefined) keyColumns[topic] = t.keyColumns;
+      this.pool = new DecodePool({
+        registry: this.deps.registry,
+        keyColumns,
+        ...(threads === undefined ? {} : { threads }),
+        logger: this.logger,
+      });
+      // A worker that cannot start fails the start, before anything is consumed.
+      await this.pool.ready();
+    }
     const topics = await this.batches.start();
     if (topics.length === 0)
       this.logger.info('no topic matches sink.topics yet: waiting for one', { topics: options.topics });
@@ -200,6 +227,7 @@ export class ClickHouseSink {
       topics: options.topics,
       subscribed: topics.length,
       transport: this.deps.transport.kind,
+      decodeThreads: this.pool?.threads ?? 0,
     });
   }
 
@@ -226,14 +254,41 @@ export class ClickHouseSink {
 
   /**
    * Decodes a batch while the one before it is written: after a turn of the event loop, so that
-   * the batch in flight reaches its insert first. Never rejects: a record that does not decode
-   * carries its error, which the flush handles as if it had decoded the record itself.
+   * the batch in flight reaches its insert first. With decode workers, they decode and encode the
+   * batch (its rows come back as lines); what they leave to the main thread (a record that does
+   * not decode, a truncation, a tombstone, a row whose shape this thread has not derived yet) is
+   * decoded here, in record order. Rejects only when a decode worker died; a record that does not
+   * decode carries its error, which the flush handles as if it had decoded the record itself.
    */
   private async decodeAhead(records: readonly KafkaRecord[]): Promise<Decoding[]> {
     await new Promise((resolve) => setImmediate(resolve));
+    const pooled: PooledRecord[] | undefined =
+      this.pool !== undefined && records.length >= POOL_MIN_RECORDS
+        ? await this.pool.decode(records)
+        : undefined;
     const out: Decoding[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
+      const p = pooled?.[i];
+      if (p?.kind === POOLED_SKIP) {
+        out[i] = { kind: 'skip' };
+        continue;
+      }
+      if (p?.kind === POOLED_LINE) {
+        const shape = this.decoder.knownShape(record.topic, p.shapeId);
+        if (shape !== undefined) {
+          out[i] = {
+            kind: 'encoded',
+            shape,
+            shapeId: p.shapeId,
+            line: p.line,
+            columns: p.columns,
+            commitMs: p.commitMs,
+            ...(p.source === undefined ? {} : { source: p.source }),
+          };
+          continue;
+        }
+      }
       try {
         out[i] = this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
       } catch (error) {
@@ -253,7 +308,10 @@ export class ClickHouseSink {
     let stopDeadline: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const ahead = attempt === 0 ? await decoded : undefined;
+        // The first batch (nothing was in flight to decode it ahead) and a retry (a registry that
+        // was down may answer now) are decoded here, by the decode workers too.
+        const ahead =
+          attempt === 0 && decoded !== undefined ? await decoded : await this.decodeAhead(records);
         await this.observer.flush(records, () => this.flush(records, ahead));
         return true;
       } catch (err) {
@@ -340,7 +398,7 @@ export class ClickHouseSink {
         pending.set(table, p);
       }
       p.records.push(record);
-      let decoded: Decoded | undefined;
+      let decoded: Decoded | RowDecoding | undefined;
       try {
         // Awaits only when something is not known yet (a schema, the table's owner or shape):
         // the common record costs no promise.
@@ -361,22 +419,29 @@ export class ClickHouseSink {
         if (!tables.isEnsured(table, decoded.shapeId))
           await tables.ensure(table, decoded.shape, decoded.shapeId);
         const renamed = tables.takeRenames(table);
-        // Rows of this batch encoded before a column was renamed carry its old name.
+        // Rows of this batch encoded before a column was renamed carry its old name (a line a
+        // worker encoded is decoded again here, to rename its row).
         if (renamed)
-          for (const item of p.items)
+          for (let k = 0; k < p.items.length; k++) {
+            const item = p.items[k]!;
+            const row = 'row' in item ? item.row : await this.rowOf(item.record);
+            p.items[k] = { row, record: item.record };
             for (const [from, to] of renamed)
-              if (Object.hasOwn(item.row, from)) {
-                item.row[to] = item.row[from];
-                delete item.row[from];
+              if (Object.hasOwn(row, from)) {
+                row[to] = row[from];
+                delete row[from];
               }
+          }
         const renames = tables.renamesOf(table);
-        if (renames.size > 0)
+        if (renames.size > 0) {
+          const row = decoded.kind === 'row' ? decoded.row : await this.rowOf(record);
           for (const [from, to] of renames)
-            if (Object.hasOwn(decoded.row, from) && !Object.hasOwn(decoded.row, to)) {
-              decoded.row[to] = decoded.row[from];
-              delete decoded.row[from];
+            if (Object.hasOwn(row, from) && !Object.hasOwn(row, to)) {
+              row[to] = row[from];
+              delete row[from];
             }
-        p.items.push({ row: decoded.row, record });
+          p.items.push({ row, record });
+        } else p.items.push(itemOf(decoded, record));
       } catch (err) {
         if (isRetriable(err)) throw err;
         if (isCdcError(err) && err.context.collision === 'topic') {
@@ -387,7 +452,7 @@ export class ClickHouseSink {
         if (
           isCdcError(err, 'SCHEMA_INCOMPATIBLE') &&
           options.onIncompatibleSchema === 'recreate' &&
-          decoded?.kind === 'row'
+          (decoded?.kind === 'row' || decoded?.kind === 'encoded')
         ) {
           try {
             const schemaId = valueSchemaId(record);
@@ -410,7 +475,7 @@ export class ClickHouseSink {
                 source: decoded.source ?? `topic ${record.topic}`,
               });
             await tables.ensure(table, decoded.shape, decoded.shapeId);
-            p.items.push({ row: decoded.row, record });
+            p.items.push(itemOf(decoded, record));
             continue;
           } catch (recreateErr) {
             if (isRetriable(recreateErr)) throw recreateErr;
@@ -501,6 +566,17 @@ export class ClickHouseSink {
     return { records: records.length, rows, deadLettered: letters.length, tables: pending.size };
   }
 
+  /** The row of a record a decode worker encoded, decoded again on this thread (to rename its columns). */
+  private async rowOf(record: KafkaRecord): Promise<Record<string, unknown>> {
+    const d = this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
+    if (d.kind !== 'row')
+      throw new CdcError(
+        'INVARIANT_VIOLATED',
+        `record ${record.topic}/${record.partition}@${record.offset} decoded to a row in a decode worker and to ${d.kind} on the main thread`,
+      );
+    return d.row;
+  }
+
   /** SIGTERM: stop fetching, finish and commit the batch in flight and what is buffered, close. */
   async stop(): Promise<void> {
     if (this.batches.stopped) return;
@@ -509,6 +585,7 @@ export class ClickHouseSink {
     } catch (err) {
       this.logger.error('flush loop ended with an error', { err });
     }
+    await this.pool?.close();
     await this.producer?.disconnect();
     await this.admin?.disconnect();
     this.logger.info('sink stopped', this.totals);
@@ -533,6 +610,13 @@ export class ClickHouseSink {
   get done(): Promise<void> {
     return this.loop ?? Promise.resolve();
   }
+}
+
+/** The item `flush` inserts for a row: the row, or the line a decode worker encoded. */
+function itemOf(decoded: RowDecoding, record: KafkaRecord): RowItem {
+  return decoded.kind === 'row'
+    ? { row: decoded.row, record }
+    : { line: decoded.line, columns: decoded.columns, commitMs: decoded.commitMs, record };
 }
 
 /** The value schema id of a record in the Confluent wire format (magic byte 0, then the id), else 0. */

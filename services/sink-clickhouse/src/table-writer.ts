@@ -10,10 +10,44 @@ import type { ClickHouseTransport } from '@cdc/clickhouse';
 import { isDataError } from '@cdc/clickhouse';
 import type { KafkaRecord } from './decode.ts';
 import { type EncodedRow, encodeRows } from './row-encoder.ts';
+import type { RowItem } from './row-item.ts';
 
-export interface RowItem {
-  row: EncodedRow;
-  record: KafkaRecord;
+export type { RowItem } from './row-item.ts';
+
+/**
+ * The JSONEachRow payload of `items`, in order: rows encoded here, lines encoded by a worker
+ * copied as they are (adjacent lines of one worker's buffer in one piece).
+ */
+export function payloadOf(items: readonly RowItem[]): Buffer {
+  const parts: Buffer[] = [];
+  let rows: EncodedRow[] = [];
+  let run: Buffer | undefined;
+  const flushRows = () => {
+    if (rows.length > 0) parts.push(encodeRows(rows));
+    rows = [];
+  };
+  const flushRun = () => {
+    if (run !== undefined) parts.push(run);
+    run = undefined;
+  };
+  for (const item of items) {
+    if ('row' in item) {
+      flushRun();
+      rows.push(item.row);
+      continue;
+    }
+    flushRows();
+    const l = item.line;
+    if (run !== undefined && run.buffer === l.buffer && run.byteOffset + run.length === l.byteOffset)
+      run = Buffer.from(run.buffer, run.byteOffset, run.length + l.length);
+    else {
+      flushRun();
+      run = l;
+    }
+  }
+  flushRows();
+  flushRun();
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /** `topic-partition-first-last` per partition that contributed, sorted: the same records give the same token. */
@@ -59,10 +93,17 @@ export async function insertIsolating(
   if (items.length === 0) return [];
   const columnSet = new Set<string>();
   // for…in, not Object.keys: no array per row (rows have no prototype, so only their own keys).
-  for (const { row } of items) for (const k in row) columnSet.add(k);
+  let lineColumns: readonly string[] | undefined;
+  for (const item of items)
+    if ('row' in item) for (const k in item.row) columnSet.add(k);
+    else if (item.columns !== lineColumns) {
+      // Lines of one worker's chunk and shape share one column list: added once.
+      lineColumns = item.columns;
+      for (const k of lineColumns) columnSet.add(k);
+    }
   const columns = [...columnSet];
   try {
-    await transport.insert(table, columns, encodeRows(items.map((i) => i.row)), settings(token, options));
+    await transport.insert(table, columns, payloadOf(items), settings(token, options));
     return [];
   } catch (err) {
     if (!isDataError(err)) throw err;
