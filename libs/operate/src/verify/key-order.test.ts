@@ -9,7 +9,7 @@ import {
   subRanges,
 } from './key-order.ts';
 
-const col = (kind: KeyColumn['kind'], name = kind): KeyColumn => ({ name, kind, chName: name });
+const col = (kind: KeyColumn['kind'], name: string = kind): KeyColumn => ({ name, kind, chName: name });
 
 /** Tuple order with text compared by UTF-8 bytes (what COLLATE "C" and ClickHouse do). */
 function tupleOrder(kinds: KeyColumn['kind'][], a: string[], b: string[]): number {
