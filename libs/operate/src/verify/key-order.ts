@@ -27,6 +27,11 @@ export interface KeyColumn {
   kind: KeyKind;
   /** The ClickHouse column name. */
   chName: string;
+  /**
+   * A text column whose PostgreSQL collation is byte order (`C`, `POSIX`, `C.UTF-8`): its index
+   * can narrow a range and give the encoding's order.
+   */
+  pgByteOrder?: boolean;
 }
 
 /** A half-open range of encoded keys `[lo, hi)`, lower-case hex; null: unbounded. */
@@ -153,7 +158,8 @@ export function rangeCondition(expr: string, range: HexRange, bytes: (hex: strin
 /**
  * The range of the first key column's own values that `range` spans: an extra condition an
  * index on the key can use, for a database that orders that column as the encoding does (an
- * integer; a uuid in PostgreSQL; a String in ClickHouse, `text` true). Inclusive; null: none.
+ * integer; a uuid in PostgreSQL; text in ClickHouse, or in PostgreSQL under a byte-order
+ * collation: `text` true). Inclusive; null: none.
  */
 export function leadingBounds(
   columns: readonly KeyColumn[],

@@ -260,14 +260,16 @@ export function sourceTupleSide(
 ): TupleSide {
   const rel = `${quote(t.schema)}.${quote(t.table)}`;
   const enc = pgKeyExpression(keys);
-  // Without text columns the index's order is the encoding's: sorted by the index.
-  const order = keys.every((k) => k.kind !== 'text') ? keys.map((k) => quote(k.name)).join(', ') : enc;
+  // Without text columns, or with text in byte order only, the index's order is the encoding's.
+  const indexOrder = keys.every((k) => k.kind !== 'text' || k.pgByteOrder);
+  const order = indexOrder ? keys.map((k) => quote(k.name)).join(', ') : enc;
   const cond = (range: HexRange) => {
     const c = [rangeCondition(enc, range, pgBytes)];
     const first = keys[0] as KeyColumn;
-    if (first.kind !== 'text') {
-      const lit = (v: string) => (first.kind === 'uuid' ? `'${v}'::uuid` : v);
-      const b = leadingBounds(keys, range);
+    if (first.kind !== 'text' || first.pgByteOrder) {
+      const lit = (v: string) =>
+        first.kind === 'uuid' ? `'${v}'::uuid` : first.kind === 'text' ? client.escapeLiteral(v) : v;
+      const b = leadingBounds(keys, range, first.pgByteOrder === true);
       if (b.lo !== null) c.push(`${quote(first.name)} >= ${lit(b.lo)}`);
       if (b.hi !== null) c.push(`${quote(first.name)} <= ${lit(b.hi)}`);
     }
@@ -309,4 +311,28 @@ export async function readSourceKeys(
   const cols = `(${keys.map((k) => quote(k.name)).join(', ')})`;
   const list = values.map((v) => `(${v.map((x) => client.escapeLiteral(x)).join(', ')})`).join(', ');
   return readSourceRows(client, t, { sql: `${cols} IN (${list})` });
+}
+
+/** Collations whose order is the order of the UTF-8 bytes (code points). */
+const BYTE_ORDER = /^(C|POSIX|C\.UTF-?8|C\.utf-?8)$/;
+
+/** `keys` with `pgByteOrder` set on the text columns whose collation orders by bytes. */
+export async function withCollations(
+  client: pg.Client,
+  t: SourceTable,
+  keys: readonly KeyColumn[],
+): Promise<KeyColumn[]> {
+  const { rows } = await client.query<{ name: string; coll: string | null }>(
+    `SELECT a.attname AS name,
+            CASE WHEN c.collname = 'default' OR c.collname IS NULL
+                 THEN (SELECT datcollate FROM pg_database WHERE datname = current_database())
+                 ELSE c.collname END AS coll
+       FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation
+      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2::text[])`,
+    [`${quote(t.schema)}.${quote(t.table)}`, keys.map((k) => k.name)],
+  );
+  const coll = new Map(rows.map((r) => [r.name, r.coll ?? '']));
+  return keys.map((k) =>
+    k.kind === 'text' && BYTE_ORDER.test(coll.get(k.name) ?? '') ? { ...k, pgByteOrder: true } : k,
+  );
 }

@@ -29,6 +29,7 @@ import {
   sourceRangeSide,
   sourceTupleSide,
   tupleKeyOf,
+  withCollations,
 } from './postgres-side.ts';
 import { type KeyRange, mergeRanges } from './range-plan.ts';
 import { compareRanges, type RangeOptions } from './range-verify.ts';
@@ -192,7 +193,7 @@ export async function compareTableTuples(
   const t0 = Date.now();
   const tuple = tupleKeyOf(t, types);
   if (!tuple.ok) throw new Error(`${t.schema}.${t.table} cannot be compared by key ranges: ${tuple.reason}`);
-  const keys = tuple.columns;
+  const keys = await withCollations(client, t, tuple.columns);
   const hash = rowHashSql(t.columns, types);
   const names = t.columns.map((x) => x.name);
   const c = await compareTupleRanges(

@@ -3,7 +3,7 @@ import { rowHash } from './checksum-sql.ts';
 import { type Rows, rowText } from './compare.ts';
 import { bucketOf, compareHex, encodeKey, type HexRange, type KeyColumn } from './key-order.ts';
 import { MASK64 } from './range-plan.ts';
-import { compareTupleRanges, type TupleSide } from './tuple-range-verify.ts';
+import { compareTupleRanges, sortedSplits, type TupleSide } from './tuple-range-verify.ts';
 
 const KEY: KeyColumn[] = [
   { name: 'region', kind: 'text', chName: 'region' },
@@ -146,5 +146,14 @@ describe('range comparison by encoded keys', () => {
     expect(r.match).toBe(true);
     // 6,000 rows at 30,000 rows/s: at least 0.2 s, in spans of 60 buckets at most (here one span: 12 buckets).
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+  });
+
+  it('uses split points sorted, once each, strictly inside the range', () => {
+    expect(sortedSplits(['30', '10', '20', '10', '05', '40'], { lo: '05', hi: '40' })).toEqual([
+      '10',
+      '20',
+      '30',
+    ]);
+    expect(sortedSplits(['02', '01'], { lo: null, hi: null })).toEqual(['01', '02']);
   });
 });

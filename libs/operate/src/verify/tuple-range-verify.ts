@@ -24,7 +24,7 @@ import {
   type Rows,
   type TableComparison,
 } from './compare.ts';
-import { type HexRange, subRanges, WHOLE } from './key-order.ts';
+import { compareHex, type HexRange, subRanges, WHOLE } from './key-order.ts';
 import { MASK64, type RangeSums, sameSums, sumText } from './range-plan.ts';
 import { DEFAULT_RANGE_OPTIONS, type RangeOptions } from './range-verify.ts';
 
@@ -125,7 +125,7 @@ export async function compareTupleRanges(
     if (rows === 0) return;
     if (rows <= leafRows || depth >= MAX_DEPTH) return leaf(range, o.hashed);
     const bigger = na >= nb ? source : clickhouse;
-    const splits = await bigger.splits(range, Math.ceil(rows / o.fanOut));
+    const splits = sortedSplits(await bigger.splits(range, Math.ceil(rows / o.fanOut)), range);
     if (splits.length === 0) return leaf(range, o.hashed);
     const [a, b] = await Promise.all([source.sums(range, splits), clickhouse.sums(range, splits)]);
     const parts = subRanges(range, splits);
@@ -142,7 +142,9 @@ export async function compareTupleRanges(
   const nb = cb.get(0)?.count ?? 0;
   if (na === 0 && nb === 0) return out;
   const splits =
-    Math.max(na, nb) > o.targetRows ? await (na >= nb ? source : clickhouse).splits(WHOLE, o.targetRows) : [];
+    Math.max(na, nb) > o.targetRows
+      ? sortedSplits(await (na >= nb ? source : clickhouse).splits(WHOLE, o.targetRows), WHOLE)
+      : [];
   const buckets = subRanges(WHOLE, splits);
   // Paced: a span holds about one second's budget.
   const perSpan = Math.min(
@@ -179,5 +181,20 @@ export async function compareTupleRanges(
   out.clickhouseChecksum = sumText(chSum);
   out.diffs = diffs;
   out.match = out.differing === 0 && out.sourceRows === out.clickhouseRows;
+  return out;
+}
+
+/**
+ * Split points in the encoding's byte order, without repeats and strictly inside `range` (both
+ * databases then count the same points below a key: PostgreSQL's `width_bucket` needs them sorted).
+ */
+export function sortedSplits(splits: readonly string[], range: HexRange): string[] {
+  const out: string[] = [];
+  for (const s of [...splits].sort(compareHex)) {
+    if (s === out.at(-1)) continue;
+    if (range.lo !== null && compareHex(s, range.lo) <= 0) continue;
+    if (range.hi !== null && compareHex(s, range.hi) >= 0) continue;
+    out.push(s);
+  }
   return out;
 }

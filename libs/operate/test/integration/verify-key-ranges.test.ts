@@ -27,6 +27,7 @@ import {
   type SourceTable,
   sourceTupleSide,
   tupleKeyOf,
+  withCollations,
 } from '../../src/verify/postgres-side.ts';
 import { compareTupleRanges } from '../../src/verify/tuple-range-verify.ts';
 
@@ -58,7 +59,7 @@ beforeAll(async () => {
       ssl: false,
     },
   } as unknown as PostgresSource);
-  await client.query(`DROP TABLE IF EXISTS ${id}_c, ${id}_u`);
+  await client.query(`DROP TABLE IF EXISTS ${id}_c, ${id}_u, ${id}_d`);
   // The text key column sorts by an ICU collation (case and punctuation weighed late): not byte order.
   await client.query(
     `CREATE TABLE ${id}_c (region text COLLATE "en-US-x-icu", n int, u uuid NOT NULL, name text, PRIMARY KEY (region, n))`,
@@ -97,7 +98,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.query(`DROP TABLE IF EXISTS ${id}_c, ${id}_u`).catch(() => undefined);
+  await client?.query(`DROP TABLE IF EXISTS ${id}_c, ${id}_u, ${id}_d`).catch(() => undefined);
   await client?.end();
   await reader?.close();
   rmSync(chdbDir, { recursive: true, force: true });
@@ -109,10 +110,11 @@ async function sides(t: SourceTable, chTable: string) {
   if (!key.ok) throw new Error(key.reason);
   const hash = rowHashSql(t.columns, types);
   if (!hash.ok) throw new Error(hash.reason);
+  const keys = await withCollations(client, t, key.columns);
   return {
-    keys: key.columns,
-    src: sourceTupleSide(client, t, key.columns, hash.postgres),
-    ch: replicaTupleSide(reader, id, chTable, t, key.columns, hash.clickhouse),
+    keys,
+    src: sourceTupleSide(client, t, keys, hash.postgres),
+    ch: replicaTupleSide(reader, id, chTable, t, keys, hash.clickhouse),
   };
 }
 const names = (t: SourceTable) => t.columns.map((c) => c.name);
@@ -134,6 +136,33 @@ describe('key ranges by encoded keys', () => {
     expect(icu).not.toEqual([...REGIONS].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
     const [sa, sb] = await Promise.all([src.sums(WHOLE, a), ch.sums(WHOLE, a)]);
     expect([...sa.entries()].sort()).toEqual([...sb.entries()].sort());
+  });
+
+  it('narrows ranges by the index only where the text column sorts by bytes', async () => {
+    // The same rows under the database's collation (the stack's: C.UTF-8, code point order).
+    await client.query(
+      `CREATE TABLE ${id}_d (region text, n int, u uuid NOT NULL, name text, PRIMARY KEY (region, n))`,
+    );
+    await client.query(`INSERT INTO ${id}_d SELECT * FROM ${id}_c`);
+    const collate = (
+      await client.query<{ c: string }>(
+        'SELECT datcollate AS c FROM pg_database WHERE datname = current_database()',
+      )
+    ).rows[0]?.c;
+    const d = await describeTable(client, 'public', `${id}_d`);
+    const [icu, plain] = await Promise.all([sides(composite, 'c'), sides(d, 'c')]);
+    expect(icu.keys[0]?.pgByteOrder).toBeUndefined();
+    expect(plain.keys[0]?.pgByteOrder).toBe(/^(C|POSIX|C\.UTF-?8)$/i.test(collate ?? '') ? true : undefined);
+    const [a, b] = await Promise.all([plain.src.splits(WHOLE, 700), icu.src.splits(WHOLE, 700)]);
+    expect(a).toEqual(b);
+    const part = { lo: a[1] as string, hi: a[4] as string };
+    const [sa, sb, sc] = await Promise.all([
+      plain.src.sums(part, a.slice(2, 4)),
+      icu.src.sums(part, a.slice(2, 4)),
+      plain.ch.sums(part, a.slice(2, 4)),
+    ]);
+    expect([...sa.entries()].sort()).toEqual([...sb.entries()].sort());
+    expect([...sa.entries()].sort()).toEqual([...sc.entries()].sort());
   });
 
   it.each([
