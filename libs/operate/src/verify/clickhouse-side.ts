@@ -12,6 +12,7 @@ import { multisetKey, type Rows, rowText } from './compare.ts';
 import {
   chBytes,
   chKeyExpression,
+  decodeKey,
   encodeKey,
   type HexRange,
   type KeyColumn,
@@ -168,8 +169,21 @@ export function replicaTupleSide(
 ): TupleSide {
   const view = `${ident(database)}.${ident(`${table}_current`)}`;
   const enc = chKeyExpression(keys);
+  // One integer or uuid column: compared as a number (a uuid as the UInt128 of its big-endian
+  // bytes, the encoding's order; ClickHouse's own UUID order is not), cheaper than bytes.
+  const single = keys.length === 1 && keys[0]?.kind !== 'text' ? keys[0] : undefined;
+  const expr = !single
+    ? enc
+    : single.kind === 'int'
+      ? `toInt64(${ident(single.chName)})`
+      : `reinterpretAsUInt128(reverse(UUIDStringToNum(toString(${ident(single.chName)}))))`;
+  const literal = (hex: string) => {
+    if (!single) return chBytes(hex);
+    if (single.kind === 'int') return `toInt64(${decodeKey([single], hex)[0]})`;
+    return `toUInt128('${BigInt(`0x${hex}`).toString()}')`;
+  };
   const cond = (range: HexRange) => {
-    const c = [rangeCondition(enc, range, chBytes)];
+    const c = [rangeCondition(expr, range, literal)];
     const first = keys[0] as KeyColumn;
     if (first.kind !== 'uuid') {
       const lit = (v: string) => (first.kind === 'text' ? quoteString(v) : v);
@@ -181,11 +195,15 @@ export function replicaTupleSide(
   };
   return {
     async sums(range, splits) {
+      // The number of split points ≤ the key, as PostgreSQL's width_bucket counts them; a chain of
+      // comparisons runs column-wise (a lambda over an array copies the array per row).
       const bucket =
-        splits.length === 0 ? '0' : `arrayCount(x -> x <= __k, [${splits.map(chBytes).join(', ')}])`;
+        splits.length === 0
+          ? '0'
+          : `multiIf(${splits.map((x, i) => `__k < ${literal(x)}, ${i}`).join(', ')}, ${splits.length})`;
       const rows = await reader.query<{ b: string; n: string; s: string }>(
         `SELECT toString(__b) AS b, toString(count()) AS n, toString(sum(__h)) AS s FROM (
-           SELECT ${enc} AS __k, ${bucket} AS __b, ${hash ?? 'toUInt64(0)'} AS __h FROM ${view} WHERE ${cond(range)}
+           SELECT ${expr} AS __k, ${bucket} AS __b, ${hash ?? 'toUInt64(0)'} AS __h FROM ${view} WHERE ${cond(range)}
          ) GROUP BY __b`,
       );
       return new Map(rows.map((r) => [Number(r.b), { count: Number(r.n), sum: BigInt(r.s) }]));

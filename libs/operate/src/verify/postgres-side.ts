@@ -10,6 +10,7 @@ import pg from 'pg';
 import { type ColumnKind, fromPostgres, kindOf } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
 import {
+  decodeKey,
   type HexRange,
   type KeyColumn,
   type KeyKind,
@@ -263,10 +264,19 @@ export function sourceTupleSide(
   // Without text columns, or with text in byte order only, the index's order is the encoding's.
   const indexOrder = keys.every((k) => k.kind !== 'text' || k.pgByteOrder);
   const order = indexOrder ? keys.map((k) => quote(k.name)).join(', ') : enc;
+  // One integer or uuid column orders natively as its encoding: compared and bucketed as itself
+  // (its index narrows the range, `width_bucket` searches fixed-width values).
+  const single = keys.length === 1 && keys[0]?.kind !== 'text' ? keys[0] : undefined;
+  const expr = single ? quote(single.name) : enc;
+  const literal = (hex: string) => {
+    if (!single) return pgBytes(hex);
+    const v = decodeKey([single], hex)[0] as string;
+    return single.kind === 'uuid' ? `'${v}'::uuid` : v;
+  };
   const cond = (range: HexRange) => {
-    const c = [rangeCondition(enc, range, pgBytes)];
+    const c = [rangeCondition(expr, range, literal)];
     const first = keys[0] as KeyColumn;
-    if (first.kind !== 'text' || first.pgByteOrder) {
+    if (!single && (first.kind !== 'text' || first.pgByteOrder)) {
       const lit = (v: string) =>
         first.kind === 'uuid' ? `'${v}'::uuid` : first.kind === 'text' ? client.escapeLiteral(v) : v;
       const b = leadingBounds(keys, range, first.pgByteOrder === true);
@@ -279,19 +289,24 @@ export function sourceTupleSide(
   return {
     async sums(range, splits) {
       const bucket =
-        splits.length === 0 ? '0' : `width_bucket(${enc}, ARRAY[${splits.map(pgBytes).join(', ')}])`;
+        splits.length === 0 ? '0' : `width_bucket(${expr}, ARRAY[${splits.map(literal).join(', ')}])`;
+      // Grouped through a join with the bucket numbers: the planner then expects that many
+      // groups (a hash aggregate, in parallel) rather than a group per row (a sort spilled to disk).
       const { rows } = await client.query<{ b: string; n: string; s: string | null }>(
-        `SELECT ${bucket}::text AS b, count(*)::text AS n, ${hash ? `sum(${hash})::text` : `'0'`} AS s
-           FROM ${rel} WHERE ${cond(range)} GROUP BY 1`,
+        `SELECT v.b::text AS b, count(*)::text AS n, ${hash ? `sum(${hash})::text` : `'0'`} AS s
+           FROM ${rel} JOIN generate_series(0, ${splits.length}) v(b) ON v.b = ${bucket}
+          WHERE ${cond(range)} GROUP BY v.b`,
       );
       return new Map(
         rows.map((r) => [Number(r.b), { count: Number(r.n), sum: BigInt(r.s ?? '0') & MASK64 }]),
       );
     },
     async splits(range, every) {
+      // The encoding of the chosen rows only (the key columns keep their names in `s`).
       const { rows } = await client.query<{ k: string }>(
-        `SELECT encode(k, 'hex') AS k FROM (
-           SELECT ${enc} AS k, row_number() OVER (ORDER BY ${order}) AS rn FROM ${rel} WHERE ${cond(range)}
+        `SELECT encode(${enc}, 'hex') AS k FROM (
+           SELECT ${keys.map((k) => quote(k.name)).join(', ')}, row_number() OVER (ORDER BY ${order}) AS rn
+             FROM ${rel} WHERE ${cond(range)}
          ) s WHERE rn % ${Math.max(1, Math.floor(every))} = 0 ORDER BY rn`,
       );
       return rows.map((r) => r.k);

@@ -3,8 +3,8 @@
  * composite): the key space is cut at split points, not at computed bucket widths. Keys are
  * compared in the byte order of their encoding (key-order.ts), the same in both databases.
  *
- * 1. Both sides count their rows; the side with more rows names every `targetRows`-th key
- *    (one ordered scan inside the database; only the split points travel).
+ * 1. The source names every `targetRows`-th key (one ordered scan of its primary key's index
+ *    when the key has no text column under a collation; only the split points travel).
  * 2. First level, in spans of at most `MAX_BUCKETS_PER_QUERY` buckets: each side computes per
  *    bucket a row count and the order-independent checksum of checksum-sql.ts.
  * 3. A bucket that differs is cut again at split points named by its larger side (`fanOut`
@@ -136,15 +136,9 @@ export async function compareTupleRanges(
     }
   };
 
-  // First level: split points named by the side with more rows.
-  const [ca, cb] = await Promise.all([source.sums(WHOLE, []), clickhouse.sums(WHOLE, [])]);
-  const na = ca.get(0)?.count ?? 0;
-  const nb = cb.get(0)?.count ?? 0;
-  if (na === 0 && nb === 0) return out;
-  const splits =
-    Math.max(na, nb) > o.targetRows
-      ? sortedSplits(await (na >= nb ? source : clickhouse).splits(WHOLE, o.targetRows), WHOLE)
-      : [];
+  // First level: split points named by the source (a side that holds many more rows in a
+  // bucket is split further by its own keys when the bucket is bisected).
+  const splits = sortedSplits(await source.splits(WHOLE, o.targetRows), WHOLE);
   const buckets = subRanges(WHOLE, splits);
   // Paced: a span holds about one second's budget.
   const perSpan = Math.min(
