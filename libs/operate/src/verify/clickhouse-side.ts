@@ -195,12 +195,8 @@ export function replicaTupleSide(
   };
   return {
     async sums(range, splits) {
-      // The number of split points ≤ the key, as PostgreSQL's width_bucket counts them; a chain of
-      // comparisons runs column-wise (a lambda over an array copies the array per row).
-      const bucket =
-        splits.length === 0
-          ? '0'
-          : `multiIf(${splits.map((x, i) => `__k < ${literal(x)}, ${i}`).join(', ')}, ${splits.length})`;
+      // The number of split points ≤ the key, as PostgreSQL's width_bucket counts them.
+      const bucket = bucketTree(splits.map(literal), '__k');
       const rows = await reader.query<{ b: string; n: string; s: string }>(
         `SELECT toString(__b) AS b, toString(count()) AS n, toString(sum(__h)) AS s FROM (
            SELECT ${expr} AS __k, ${bucket} AS __b, ${hash ?? 'toUInt64(0)'} AS __h FROM ${view} WHERE ${cond(range)}
@@ -238,4 +234,15 @@ export async function readReplicaKeys(
     sql: `${chKeyExpression(keys)} IN (${list})`,
   });
   return r.exists ? r.rows : new Map();
+}
+
+/**
+ * The number of `bounds` (sorted SQL literals) ≤ `key`, as a balanced tree of `if`s: a binary
+ * search of log2(n) comparisons per row, evaluated column-wise with short-circuiting (a lambda
+ * over an array would copy the array for every row).
+ */
+export function bucketTree(bounds: readonly string[], key: string, lo = 0, hi = bounds.length): string {
+  if (lo >= hi) return String(lo);
+  const mid = (lo + hi) >> 1;
+  return `if(${key} < ${bounds[mid]}, ${bucketTree(bounds, key, lo, mid)}, ${bucketTree(bounds, key, mid + 1, hi)})`;
 }

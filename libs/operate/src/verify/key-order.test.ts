@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { bucketTree } from './clickhouse-side.ts';
 import {
   bucketOf,
   compareHex,
@@ -103,5 +104,20 @@ describe('ranges of encoded keys', () => {
     // PostgreSQL's text order is the collation's: no bounds there; ClickHouse's is the bytes'.
     expect(leadingBounds(t, range)).toEqual({ lo: null, hi: null });
     expect(leadingBounds(t, range, true)).toEqual({ lo: 'apple', hi: null });
+  });
+
+  it('buckets in ClickHouse by a binary tree of comparisons that counts the split points ≤ the key', () => {
+    const splits = ['10', '20', '30', '40', '50', '60', '70'];
+    const tree = bucketTree(
+      splits.map((x) => JSON.stringify(x)),
+      'k',
+    );
+    expect(tree.match(/if\(/g)).toHaveLength(splits.length);
+    const run = new Function(
+      'k',
+      `const _if = (c, a, b) => (c ? a : b); return ${tree.replaceAll('if(', '_if(')};`,
+    );
+    for (const k of ['00', '10', '15', '20', '69', '70', 'ff']) expect(run(k)).toBe(bucketOf(splits, k));
+    expect(bucketTree([], 'k')).toBe('0');
   });
 });

@@ -5,8 +5,9 @@
  *
  * 1. The source names every `targetRows`-th key (one ordered scan of its primary key's index
  *    when the key has no text column under a collation; only the split points travel).
- * 2. First level, in spans of at most `MAX_BUCKETS_PER_QUERY` buckets: each side computes per
- *    bucket a row count and the order-independent checksum of checksum-sql.ts.
+ * 2. First level, in spans of at most `MAX_BUCKETS_PER_QUERY` buckets (one span for 20 M rows
+ *    unless paced): each side computes per bucket a row count and the order-independent checksum
+ *    of checksum-sql.ts.
  * 3. A bucket that differs is cut again at split points named by its larger side (`fanOut`
  *    parts) until it holds at most `leafRows` rows on either side; then both sides' rows of it
  *    are read and compared row by row, which names the differing keys.
@@ -37,8 +38,13 @@ export interface TupleSide {
   rows(range: HexRange): Promise<Rows>;
 }
 
-/** Buckets one sums query assigns at most (each row is compared with every split point of its query). */
-export const MAX_BUCKETS_PER_QUERY = 64;
+/**
+ * Buckets one sums query assigns at most (a row meets log2 of them: a binary search on both
+ * sides); fewer when long keys would make the query text long (`MAX_SPLIT_TEXT` characters of
+ * split points per query).
+ */
+export const MAX_BUCKETS_PER_QUERY = 1_024;
+const MAX_SPLIT_TEXT = 100_000;
 /** Bisection depth at which a range is read row by row whatever its size (a side with repeated keys). */
 const MAX_DEPTH = 40;
 
@@ -141,8 +147,10 @@ export async function compareTupleRanges(
   const splits = sortedSplits(await source.splits(WHOLE, o.targetRows), WHOLE);
   const buckets = subRanges(WHOLE, splits);
   // Paced: a span holds about one second's budget.
+  const longest = splits.reduce((n, x) => Math.max(n, x.length), 0);
   const perSpan = Math.min(
     MAX_BUCKETS_PER_QUERY,
+    Math.max(1, Math.floor(MAX_SPLIT_TEXT / (longest + 40))),
     o.rowsPerSecond ? Math.max(1, Math.floor(o.rowsPerSecond / o.targetRows)) : MAX_BUCKETS_PER_QUERY,
   );
   for (let first = 0; first < buckets.length; first += perSpan) {

@@ -142,7 +142,7 @@ export interface RepairRequest {
   kind?: 'ranges' | 'keys';
 }
 
-export interface PgTarget {
+interface PgTarget {
   source: PostgresSource;
   client: pg.Client;
   tables: { t: SourceTable; topic: string; chTable: string }[];
