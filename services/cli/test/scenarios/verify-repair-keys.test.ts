@@ -13,7 +13,7 @@ import { loadPipeline } from '@cdc/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hostile, openHostile } from './hostile/harness.ts';
 
-const ROWS = 20_000;
+const ROWS = 8_000;
 const REGIONS = ['Zürich', 'amsterdam', 'Berlin', 'berlin', 'a-b', 'ab', 'Ab', 'bern'];
 const PER_REGION = ROWS / REGIONS.length;
 const uuid = (i: number) => {
