@@ -232,4 +232,20 @@ describe('key ranges by encoded keys', () => {
       clickhouse: { qty: '-1' },
     });
   });
+
+  it('without SQL checksums (a column with no SQL canonical form) reads the buckets row by row and finds the same keys', async () => {
+    const types = await replicaColumnTypes(reader, id, 'u');
+    const key = tupleKeyOf(byUuid, types);
+    if (!key.ok) throw new Error(key.reason);
+    const c = await compareTupleRanges(
+      names(byUuid),
+      [0],
+      sourceTupleSide(client, byUuid, key.columns, null),
+      replicaTupleSide(reader, id, 'u', byUuid, key.columns, null),
+      { targetRows: 1_000, hashed: false },
+    );
+    expect(c).toMatchObject({ match: false, sourceRows: UUID_ROWS, clickhouseRows: UUID_ROWS, differing: 3 });
+    expect(c.keys.map((k) => k[0]).sort()).toEqual([uuid(777), uuid(4242), uuid(UUID_ROWS + 5)].sort());
+    expect(c.leaves).toBeGreaterThanOrEqual(5);
+  });
 });
