@@ -142,7 +142,16 @@ export async function reverifyRepaired(
   const srcBefore = n - r.onlyInClickHouse.length;
   const chBefore = n - (r.onlyAtSource?.length ?? 0);
   const remaining = new Set(sum.keys);
-  const { sourceChecksum: _s, clickhouseChecksum: _c, repair: _r, note: _n, ...rest } = before;
+  // The first comparison's checksums, ranges and rate do not describe this one.
+  const {
+    sourceChecksum: _s,
+    clickhouseChecksum: _c,
+    repair: _r,
+    note: _n,
+    ranges: _g,
+    rowsPerSecond: _p,
+    ...rest
+  } = before;
   return {
     ...rest,
     sourceRows: (before.sourceRows ?? 0) - srcBefore + c.sourceRows,
