@@ -19,8 +19,13 @@
  * backend (not its parallel workers: PostgreSQL may aggregate the range sums in parallel) and
  * of the engine's process.
  *
- *   node loadtests/verify/bench.ts [--rows 10000000] [--keep] [--json]
+ *   node loadtests/verify/bench.ts [--rows 10000000] [--key int|uuid] [--method ranges|in-memory] [--keep] [--json]
  *   node loadtests/verify/bench.ts --source mongo [--rows 1000000] [--mongo-url URL] [--keep] [--json]
+ *
+ * `--key uuid`: the same table keyed by its uuid column (random-looking uuids, `md5(id)`), not by
+ * the integer: compared by ranges of the key's encoded byte order (split points, see
+ * `libs/operate/src/verify/tuple-range-verify.ts`). `--method in-memory` measures instead the
+ * comparison such a table had before: every row of both sides read into memory at once.
  *
  * `--source mongo`: the same for a MongoDB collection of `--rows` documents (`{ _id: <int>, name,
  * qty, flag }`, default 1 M) and its replica in the sink's table shape for a MongoDB topic (keyed
@@ -38,6 +43,7 @@
  * (reused when they have the same row count).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +52,8 @@ import { openReader } from '@cdc/clickhouse';
 import { localEndpoints } from '@cdc/local-stack';
 import {
   compareMongoCollection,
+  compareTable,
+  compareTableInMemory,
   compareTableRanges,
   connectMongo,
   connectSource,
@@ -62,6 +70,8 @@ const { values } = parseArgs({
   options: {
     rows: { type: 'string' },
     source: { type: 'string', default: 'postgres' },
+    key: { type: 'string', default: 'int' },
+    method: { type: 'string', default: 'ranges' },
     'mongo-url': { type: 'string' },
     keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -74,15 +84,29 @@ const MONGO = values.source === 'mongo';
 if (!MONGO && values.source !== 'postgres')
   throw new Error(`--source is postgres or mongo, not ${JSON.stringify(values.source)}`);
 const ROWS = Number(values.rows ?? (MONGO ? 1_000_000 : 10_000_000));
+const UUID_KEY = values.key === 'uuid';
+if (!UUID_KEY && values.key !== 'int')
+  throw new Error(`--key is int or uuid, not ${JSON.stringify(values.key)}`);
+if (values.method !== 'ranges' && values.method !== 'in-memory')
+  throw new Error(`--method is ranges or in-memory, not ${JSON.stringify(values.method)}`);
 const ep = localEndpoints();
 const MONGO_URL = values['mongo-url'] ?? ep.mongo.url;
-const TABLE = `verify_bench_${ROWS}`;
+const TABLE = `verify_bench_${UUID_KEY ? 'uuid_' : ''}${ROWS}`;
 const DB = 'vbench';
 const MONGO_DB = 'cdc_verify_bench';
-const DIR = join(tmpdir(), `cdc-verify-bench-${MONGO ? 'mongo-' : ''}${ROWS}`);
+const DIR = join(tmpdir(), `cdc-verify-bench-${MONGO ? 'mongo-' : UUID_KEY ? 'uuid-' : ''}${ROWS}`);
 const CHANGED = Math.floor(ROWS / 3);
 const MISSING = Math.floor(ROWS / 2);
 const EXTRA = ROWS + 7;
+/** The uuid of row `i`: `md5(i)` with `--key uuid` (PostgreSQL `md5(i::text)::uuid`), else sequential. */
+function uuidOf(i: number): string {
+  const h = UUID_KEY
+    ? createHash('md5').update(String(i)).digest('hex')
+    : `000000000000400080000${String(i).padStart(11, '0')}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+const CH_MD5_UUID =
+  "toUUID(concat(substring(lower(hex(MD5(toString(n)))), 1, 8), '-', substring(lower(hex(MD5(toString(n)))), 9, 4), '-', substring(lower(hex(MD5(toString(n)))), 13, 4), '-', substring(lower(hex(MD5(toString(n)))), 17, 4), '-', substring(lower(hex(MD5(toString(n)))), 21, 12)))";
 const log = (s: string) => {
   if (!values.json) process.stderr.write(`${s}\n`);
 };
@@ -140,7 +164,12 @@ async function verifyPhase(client: pg.Client) {
     const t = await describeTable(client, 'public', TABLE);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const types = await replicaColumnTypes(reader, DB, TABLE);
-    const r = await compareTableRanges('bench', t, TABLE, 'id', types, client, reader, DB);
+    const r =
+      values.method === 'in-memory'
+        ? await compareTableInMemory('bench', t, TABLE, client, reader, DB)
+        : UUID_KEY
+          ? await compareTable('bench', t, TABLE, client, reader, DB)
+          : await compareTableRanges('bench', t, TABLE, 'id', types, client, reader, DB);
     await client.query('COMMIT');
     return {
       match: r.match,
@@ -331,11 +360,13 @@ async function fill(): Promise<void> {
     log(`filling PostgreSQL ${TABLE} with ${ROWS} rows …`);
     await client.query(`DROP TABLE IF EXISTS ${TABLE}`);
     await client.query(
-      `CREATE TABLE ${TABLE} (id int PRIMARY KEY, name text, qty bigint NOT NULL, flag boolean, u uuid NOT NULL)`,
+      UUID_KEY
+        ? `CREATE TABLE ${TABLE} (id int NOT NULL, name text, qty bigint NOT NULL, flag boolean, u uuid PRIMARY KEY)`
+        : `CREATE TABLE ${TABLE} (id int PRIMARY KEY, name text, qty bigint NOT NULL, flag boolean, u uuid NOT NULL)`,
     );
     await client.query(
       `INSERT INTO ${TABLE} SELECT i, 'item ' || i, i * 3, CASE WHEN i % 3 = 0 THEN NULL ELSE i % 2 = 0 END,
-         ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid FROM generate_series(1, ${ROWS}) i`,
+         ${UUID_KEY ? 'md5(i::text)::uuid' : "('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid"} FROM generate_series(1, ${ROWS}) i`,
     );
     await client.query(`VACUUM ANALYZE ${TABLE}`);
   } finally {
@@ -352,13 +383,13 @@ async function fill(): Promise<void> {
     `CREATE TABLE ${DB}._cdc_truncations (table_name String, _version UInt128, _change_id String, _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY (table_name, _version)`,
   );
   s.query(
-    `CREATE TABLE ${t} (id Int32, name Nullable(String), qty Int64, flag Nullable(Bool), u UUID, _version UInt128, _is_deleted UInt8, _change_id String, _op String, _source_ts DateTime64(3, 'UTC'), _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(_version, _is_deleted) ORDER BY (id)`,
+    `CREATE TABLE ${t} (id Int32, name Nullable(String), qty Int64, flag Nullable(Bool), u UUID, _version UInt128, _is_deleted UInt8, _change_id String, _op String, _source_ts DateTime64(3, 'UTC'), _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(_version, _is_deleted) ORDER BY (${UUID_KEY ? 'u' : 'id'})`,
   );
   s.query(
     `CREATE VIEW ${t}_current AS SELECT * EXCEPT (_is_deleted) FROM ${t} FINAL WHERE _version > (SELECT max(_version) FROM ${DB}._cdc_truncations WHERE table_name = '${TABLE}')`,
   );
   s.query(
-    `INSERT INTO ${t} (id, name, qty, flag, u, _version, _is_deleted, _change_id, _op) SELECT n, concat('item ', toString(n)), n * 3, if(n % 3 = 0, NULL, n % 2 = 0), toUUID(concat('00000000-0000-4000-8000-', leftPad(toString(n), 12, '0'))), toUInt128(n) * 2, 0, '', 'r' FROM (SELECT toInt32(number + 1) AS n FROM numbers(${ROWS}))`,
+    `INSERT INTO ${t} (id, name, qty, flag, u, _version, _is_deleted, _change_id, _op) SELECT n, concat('item ', toString(n)), n * 3, if(n % 3 = 0, NULL, n % 2 = 0), ${UUID_KEY ? CH_MD5_UUID : "toUUID(concat('00000000-0000-4000-8000-', leftPad(toString(n), 12, '0')))"}, toUInt128(n) * 2, 0, '', 'r' FROM (SELECT toInt32(number + 1) AS n FROM numbers(${ROWS}))`,
   );
   s.query(`OPTIMIZE TABLE ${t} FINAL`);
   s.close();
@@ -368,7 +399,7 @@ async function damage(): Promise<void> {
   const { Session } = await import('chdb');
   const s = new Session(DIR);
   const t = `${DB}.${TABLE}`;
-  const uuid = (i: number) => `'00000000-0000-4000-8000-${String(i).padStart(12, '0')}'`;
+  const uuid = (i: number) => `'${uuidOf(i)}'`;
   const flag = CHANGED % 3 === 0 ? 'NULL' : String(CHANGED % 2 === 0);
   s.query(
     `INSERT INTO ${t} (id, name, qty, flag, u, _version, _is_deleted) VALUES (${CHANGED}, 'damaged', ${CHANGED * 3}, ${flag}, ${uuid(CHANGED)}, ${10 * ROWS}, 0)`,
@@ -406,7 +437,17 @@ function processCpu(pid: number): number | null {
 async function startEngine(): Promise<{ port: number; cpuSeconds: () => number; stop: () => Promise<void> }> {
   const p = spawn(
     process.execPath,
-    [import.meta.filename, '--phase', 'engine', '--rows', String(ROWS), '--source', values.source],
+    [
+      import.meta.filename,
+      '--phase',
+      'engine',
+      '--rows',
+      String(ROWS),
+      '--source',
+      values.source,
+      '--key',
+      String(values.key),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
@@ -441,6 +482,10 @@ function child(phase: string): Measured {
       String(enginePort),
       '--source',
       values.source,
+      '--key',
+      String(values.key),
+      '--method',
+      String(values.method),
       ...(values['mongo-url'] ? ['--mongo-url', values['mongo-url']] : []),
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
@@ -495,10 +540,12 @@ else {
     verifyDamaged: row(damaged),
     speedRatio: Number((reference.seconds / clean.seconds).toFixed(2)),
     speedRatioDamaged: Number((reference.seconds / damaged.seconds).toFixed(2)),
-    source: MONGO ? `mongo (${MONGO_URL})` : 'postgres',
-    expectedKeys: [CHANGED, MISSING, EXTRA]
-      .sort((a, b) => a - b)
-      .map((k) => (MONGO ? `{"$numberInt":"${k}"}` : String(k))),
+    source: MONGO ? `mongo (${MONGO_URL})` : `postgres, key ${values.key}, method ${values.method}`,
+    expectedKeys: UUID_KEY
+      ? [CHANGED, MISSING, EXTRA].map(uuidOf).sort()
+      : [CHANGED, MISSING, EXTRA]
+          .sort((a, b) => a - b)
+          .map((k) => (MONGO ? `{"$numberInt":"${k}"}` : String(k))),
   };
   process.stdout.write(`${JSON.stringify(report, null, values.json ? 0 : 2)}\n`);
   if (!values.keep && MONGO) {

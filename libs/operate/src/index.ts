@@ -56,7 +56,12 @@ export {
 } from './verify/mongo-verify.ts';
 export { connectSource, describeTable, type SourceTable } from './verify/postgres-side.ts';
 export {
+  compareTable,
+  compareTableInMemory,
   compareTableRanges,
+  compareTableTuples,
+} from './verify/table-compare.ts';
+export {
   formatVerifyReport,
   type SourceReport,
   type TableReport,

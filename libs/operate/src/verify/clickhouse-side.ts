@@ -9,9 +9,20 @@ import type { ClickHouseReader } from '@cdc/clickhouse';
 import { clickHouseColumnName, quoteIdent as ident, quoteString } from '@cdc/core';
 import { fromClickHouse } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
+import {
+  chBytes,
+  chKeyExpression,
+  decodeKey,
+  encodeKey,
+  type HexRange,
+  type KeyColumn,
+  leadingBounds,
+  rangeCondition,
+} from './key-order.ts';
 import type { SourceTable } from './postgres-side.ts';
 import type { BucketSums, KeyRange } from './range-plan.ts';
 import type { RangeSide } from './range-verify.ts';
+import type { TupleSide } from './tuple-range-verify.ts';
 
 const OUT_OF_RANGE = '_out_of_range';
 const TEMPORAL = new Set(['date', 'timestamp']);
@@ -44,7 +55,7 @@ export async function readReplicaRows(
   database: string,
   table: string,
   source: SourceTable,
-  range?: { key: string; lo: bigint; hi: bigint },
+  range?: { key: string; lo: bigint; hi: bigint } | { sql: string },
 ): Promise<ReplicaRead> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string }>(
@@ -69,7 +80,7 @@ export async function readReplicaRows(
   if (exactColumn) select.push(`${OUT_OF_RANGE} AS \`__out_of_range\``);
   const settings = await outputSettings(reader);
   const rows = await reader.query<Record<string, unknown>>(
-    `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)}${range ? ` WHERE ${ident(ch(range.key))} BETWEEN ${range.lo} AND ${range.hi}` : ''}${settings}`,
+    `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)}${range ? ` WHERE ${'sql' in range ? range.sql : `${ident(ch(range.key))} BETWEEN ${range.lo} AND ${range.hi}`}` : ''}${settings}`,
   );
   const out: Rows = new Map();
   const seen = new Map<string, number>();
@@ -140,4 +151,98 @@ export function replicaRangeSide(
       return r.exists ? r.rows : new Map();
     },
   };
+}
+
+/**
+ * The ClickHouse side of an encoded-key range comparison over `<table>_current` (see
+ * sourceTupleSide): conditions on the key's encoding (a String, compared byte by byte), plus the
+ * same bounds on the first key column when ClickHouse orders it as the encoding does (an integer
+ * or a String), which the table's sorting key can use.
+ */
+export function replicaTupleSide(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+  source: SourceTable,
+  keys: readonly KeyColumn[],
+  hash: string | null,
+): TupleSide {
+  const view = `${ident(database)}.${ident(`${table}_current`)}`;
+  const enc = chKeyExpression(keys);
+  // One integer or uuid column: compared as a number (a uuid as the UInt128 of its big-endian
+  // bytes, the encoding's order; ClickHouse's own UUID order is not), cheaper than bytes.
+  const single = keys.length === 1 && keys[0]?.kind !== 'text' ? keys[0] : undefined;
+  const expr = !single
+    ? enc
+    : single.kind === 'int'
+      ? `toInt64(${ident(single.chName)})`
+      : `reinterpretAsUInt128(reverse(UUIDStringToNum(toString(${ident(single.chName)}))))`;
+  const literal = (hex: string) => {
+    if (!single) return chBytes(hex);
+    if (single.kind === 'int') return `toInt64(${decodeKey([single], hex)[0]})`;
+    return `toUInt128('${BigInt(`0x${hex}`).toString()}')`;
+  };
+  const cond = (range: HexRange) => {
+    const c = [rangeCondition(expr, range, literal)];
+    const first = keys[0] as KeyColumn;
+    if (first.kind !== 'uuid') {
+      const lit = (v: string) => (first.kind === 'text' ? quoteString(v) : v);
+      const b = leadingBounds(keys, range, true);
+      if (b.lo !== null) c.push(`${ident(first.chName)} >= ${lit(b.lo)}`);
+      if (b.hi !== null) c.push(`${ident(first.chName)} <= ${lit(b.hi)}`);
+    }
+    return c.join(' AND ');
+  };
+  return {
+    async sums(range, splits) {
+      // The number of split points ≤ the key, as PostgreSQL's width_bucket counts them.
+      const bucket = bucketTree(splits.map(literal), '__k');
+      const rows = await reader.query<{ b: string; n: string; s: string }>(
+        `SELECT toString(__b) AS b, toString(count()) AS n, toString(sum(__h)) AS s FROM (
+           SELECT ${expr} AS __k, ${bucket} AS __b, ${hash ?? 'toUInt64(0)'} AS __h FROM ${view} WHERE ${cond(range)}
+         ) GROUP BY __b`,
+      );
+      return new Map(rows.map((r) => [Number(r.b), { count: Number(r.n), sum: BigInt(r.s) }]));
+    },
+    async splits(range, every) {
+      const rows = await reader.query<{ k: string }>(
+        `SELECT lower(hex(__k)) AS k FROM (
+           SELECT __k, row_number() OVER (ORDER BY __k) AS __rn FROM (SELECT ${enc} AS __k FROM ${view} WHERE ${cond(range)})
+         ) WHERE __rn % ${Math.max(1, Math.floor(every))} = 0 ORDER BY __rn`,
+      );
+      return rows.map((r) => r.k);
+    },
+    async rows(range) {
+      const r = await readReplicaRows(reader, database, table, source, { sql: cond(range) });
+      return r.exists ? r.rows : new Map();
+    },
+  };
+}
+
+/** The rows of the given keys (each the key columns' values), by key. */
+export async function readReplicaKeys(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+  source: SourceTable,
+  keys: readonly KeyColumn[],
+  values: readonly (readonly string[])[],
+): Promise<Rows> {
+  if (values.length === 0) return new Map();
+  const list = values.map((v) => chBytes(encodeKey(keys, v))).join(', ');
+  const r = await readReplicaRows(reader, database, table, source, {
+    sql: `${chKeyExpression(keys)} IN (${list})`,
+  });
+  return r.exists ? r.rows : new Map();
+}
+
+/**
+ * The number of `bounds` (sorted SQL literals) ≤ `key`, as a balanced tree of `if`s: a binary
+ * search of log2(n) comparisons per row, evaluated column-wise with short-circuiting (a lambda
+ * over an array would copy the array for every row).
+ */
+export function bucketTree(bounds: readonly string[], key: string, lo = 0, hi = bounds.length): string {
+  if (lo >= hi) return String(lo);
+  const mid = (lo + hi) >> 1;
+  return `if(${key} < ${bounds[mid]}, ${bucketTree(bounds, key, lo, mid)}, ${bucketTree(bounds, key, mid + 1, hi)})`;
 }

@@ -4,12 +4,24 @@
  * `include`, or every table of the database), their columns, primary keys and current rows
  * in canonical form, and the WAL position.
  */
+import { clickHouseColumnName } from '@cdc/core';
 import { type PostgresSource, postgresClientConfig } from '@cdc/pipeline';
 import pg from 'pg';
 import { type ColumnKind, fromPostgres, kindOf } from './canonical.ts';
 import { multisetKey, type Rows, rowText } from './compare.ts';
+import {
+  decodeKey,
+  type HexRange,
+  type KeyColumn,
+  type KeyKind,
+  leadingBounds,
+  pgBytes,
+  pgKeyExpression,
+  rangeCondition,
+} from './key-order.ts';
 import { type BucketSums, type KeyRange, MASK64 } from './range-plan.ts';
 import type { RangeSide } from './range-verify.ts';
+import type { TupleSide } from './tuple-range-verify.ts';
 
 export interface SourceTable {
   schema: string;
@@ -115,24 +127,27 @@ export async function describeTable(client: pg.Client, schema: string, table: st
 }
 
 /**
- * Every current row (of `range` of the key column `rangeKey`) that the table's filter keeps,
- * canonical, by key (the key columns' canonical values joined).
+ * Every current row (of `range` of the key column `rangeKey`, or matching `range.sql`, a condition
+ * with its literals inline) that the table's filter keeps, canonical, by key (the key columns'
+ * canonical values joined).
  */
 export async function readSourceRows(
   client: pg.Client,
   t: SourceTable,
-  range?: { key: string; lo: bigint; hi: bigint },
+  range?: { key: string; lo: bigint; hi: bigint } | { sql: string },
 ): Promise<Rows> {
+  const byKey = range && 'key' in range ? range : undefined;
   const conditions = [
     ...(t.where ? [`(${t.where})`] : []),
-    ...(range ? [`${quote(range.key)} BETWEEN $1 AND $2`] : []),
+    ...(byKey ? [`${quote(byKey.key)} BETWEEN $1 AND $2`] : []),
+    ...(range && 'sql' in range ? [`(${range.sql})`] : []),
   ];
   const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
   const sql = `SELECT ${t.columns.map((c) => quote(c.name)).join(', ')} FROM ${quote(t.schema)}.${quote(t.table)}${where}`;
   const res = await client.query({
     text: sql,
     rowMode: 'array',
-    ...(range ? { values: [String(range.lo), String(range.hi)] } : {}),
+    ...(byKey ? { values: [String(byKey.lo), String(byKey.hi)] } : {}),
   });
   const out: Rows = new Map();
   const seen = new Map<string, number>();
@@ -196,4 +211,143 @@ export function sourceRangeSide(
     },
     rows: (range: KeyRange) => readSourceRows(client, t, { key, lo: range.lo, hi: range.hi }),
   };
+}
+
+/**
+ * The key columns of a table compared by encoded key ranges (key-order.ts): a primary key of
+ * integer, uuid and `text`/`varchar` columns that ClickHouse holds as (U)Int, UUID and String;
+ * else why not.
+ */
+export function tupleKeyOf(
+  t: SourceTable,
+  chTypes: ReadonlyMap<string, string>,
+): { ok: true; columns: KeyColumn[] } | { ok: false; reason: string } {
+  if (t.key.length === 0) return { ok: false, reason: 'no primary key' };
+  const columns: KeyColumn[] = [];
+  for (const name of t.key) {
+    const c = t.columns.find((x) => x.name === name);
+    const chName = clickHouseColumnName(name);
+    const chType = chTypes.get(chName);
+    if (!c || c.kind.array || chType === undefined)
+      return { ok: false, reason: `key column ${name} is missing in ClickHouse` };
+    let kind: KeyKind | undefined;
+    if (c.kind.kind === 'int' && /^U?Int(8|16|32|64)$/.test(chType)) kind = 'int';
+    else if (c.kind.kind === 'uuid' && chType === 'UUID') kind = 'uuid';
+    else if (
+      c.kind.kind === 'text' &&
+      /^(text|character varying(\(\d+\))?)$/.test(c.type) &&
+      chType === 'String'
+    )
+      kind = 'text';
+    if (!kind)
+      return { ok: false, reason: `key column ${name} (${c.type} as ${chType}) has no common key order` };
+    columns.push({ name, kind, chName });
+  }
+  return { ok: true, columns };
+}
+
+/**
+ * The source side of an encoded-key range comparison (tuple-range-verify.ts), inside the
+ * caller's transaction. Ranges are conditions on the key's encoding (a bytea compared byte by
+ * byte, whatever the database collation), plus, when the first key column orders the same way
+ * (an integer or a uuid), the same bounds on that column so that the primary key's index
+ * narrows the scan.
+ */
+export function sourceTupleSide(
+  client: pg.Client,
+  t: SourceTable,
+  keys: readonly KeyColumn[],
+  hash: string | null,
+): TupleSide {
+  const rel = `${quote(t.schema)}.${quote(t.table)}`;
+  const enc = pgKeyExpression(keys);
+  // Without text columns, or with text in byte order only, the index's order is the encoding's.
+  const indexOrder = keys.every((k) => k.kind !== 'text' || k.pgByteOrder);
+  const order = indexOrder ? keys.map((k) => quote(k.name)).join(', ') : enc;
+  // One integer or uuid column orders natively as its encoding: compared and bucketed as itself
+  // (its index narrows the range, `width_bucket` searches fixed-width values).
+  const single = keys.length === 1 && keys[0]?.kind !== 'text' ? keys[0] : undefined;
+  const expr = single ? quote(single.name) : enc;
+  const literal = (hex: string) => {
+    if (!single) return pgBytes(hex);
+    const v = decodeKey([single], hex)[0] as string;
+    return single.kind === 'uuid' ? `'${v}'::uuid` : v;
+  };
+  const cond = (range: HexRange) => {
+    const c = [rangeCondition(expr, range, literal)];
+    const first = keys[0] as KeyColumn;
+    if (!single && (first.kind !== 'text' || first.pgByteOrder)) {
+      const lit = (v: string) =>
+        first.kind === 'uuid' ? `'${v}'::uuid` : first.kind === 'text' ? client.escapeLiteral(v) : v;
+      const b = leadingBounds(keys, range, first.pgByteOrder === true);
+      if (b.lo !== null) c.push(`${quote(first.name)} >= ${lit(b.lo)}`);
+      if (b.hi !== null) c.push(`${quote(first.name)} <= ${lit(b.hi)}`);
+    }
+    if (t.where) c.push(`(${t.where})`);
+    return c.join(' AND ');
+  };
+  return {
+    async sums(range, splits) {
+      const bucket =
+        splits.length === 0 ? '0' : `width_bucket(${expr}, ARRAY[${splits.map(literal).join(', ')}])`;
+      // Grouped through a join with the bucket numbers: the planner then expects that many
+      // groups (a hash aggregate, in parallel) rather than a group per row (a sort spilled to disk).
+      const { rows } = await client.query<{ b: string; n: string; s: string | null }>(
+        `SELECT v.b::text AS b, count(*)::text AS n, ${hash ? `sum(${hash})::text` : `'0'`} AS s
+           FROM ${rel} JOIN generate_series(0, ${splits.length}) v(b) ON v.b = ${bucket}
+          WHERE ${cond(range)} GROUP BY v.b`,
+      );
+      return new Map(
+        rows.map((r) => [Number(r.b), { count: Number(r.n), sum: BigInt(r.s ?? '0') & MASK64 }]),
+      );
+    },
+    async splits(range, every) {
+      // The encoding of the chosen rows only (the key columns keep their names in `s`).
+      const { rows } = await client.query<{ k: string }>(
+        `SELECT encode(${enc}, 'hex') AS k FROM (
+           SELECT ${keys.map((k) => quote(k.name)).join(', ')}, row_number() OVER (ORDER BY ${order}) AS rn
+             FROM ${rel} WHERE ${cond(range)}
+         ) s WHERE rn % ${Math.max(1, Math.floor(every))} = 0 ORDER BY rn`,
+      );
+      return rows.map((r) => r.k);
+    },
+    rows: (range) => readSourceRows(client, t, { sql: cond(range) }),
+  };
+}
+
+/** The rows of the given keys (each the key columns' values), by key; `keys` of one query at most ~1,000. */
+export async function readSourceKeys(
+  client: pg.Client,
+  t: SourceTable,
+  keys: readonly KeyColumn[],
+  values: readonly (readonly string[])[],
+): Promise<Rows> {
+  if (values.length === 0) return new Map();
+  const cols = `(${keys.map((k) => quote(k.name)).join(', ')})`;
+  const list = values.map((v) => `(${v.map((x) => client.escapeLiteral(x)).join(', ')})`).join(', ');
+  return readSourceRows(client, t, { sql: `${cols} IN (${list})` });
+}
+
+/** Collations whose order is the order of the UTF-8 bytes (code points). */
+const BYTE_ORDER = /^(C|POSIX|C\.UTF-?8|C\.utf-?8)$/;
+
+/** `keys` with `pgByteOrder` set on the text columns whose collation orders by bytes. */
+export async function withCollations(
+  client: pg.Client,
+  t: SourceTable,
+  keys: readonly KeyColumn[],
+): Promise<KeyColumn[]> {
+  const { rows } = await client.query<{ name: string; coll: string | null }>(
+    `SELECT a.attname AS name,
+            CASE WHEN c.collname = 'default' OR c.collname IS NULL
+                 THEN (SELECT datcollate FROM pg_database WHERE datname = current_database())
+                 ELSE c.collname END AS coll
+       FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation
+      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2::text[])`,
+    [`${quote(t.schema)}.${quote(t.table)}`, keys.map((k) => k.name)],
+  );
+  const coll = new Map(rows.map((r) => [r.name, r.coll ?? '']));
+  return keys.map((k) =>
+    k.kind === 'text' && BYTE_ORDER.test(coll.get(k.name) ?? '') ? { ...k, pgByteOrder: true } : k,
+  );
 }

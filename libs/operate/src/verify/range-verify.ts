@@ -73,6 +73,8 @@ export interface RangeComparison extends TableComparison {
   keys: bigint[];
   /** Of `keys`, those ClickHouse holds and the source does not. */
   onlyInClickHouse: bigint[];
+  /** Of `keys`, those the source holds and ClickHouse does not. */
+  onlyAtSource: bigint[];
   /** Buckets whose SQL checksums differed although their rows compared equal (a canonical-form gap). */
   hashOnly: number;
 }
@@ -97,6 +99,7 @@ export async function compareRanges(
     leaves: 0,
     keys: [],
     onlyInClickHouse: [],
+    onlyAtSource: [],
     hashOnly: 0,
   };
   if (!bounds) return out;
@@ -122,6 +125,7 @@ export async function compareRanges(
       if (out.keys.length >= o.maxKeys) break;
       out.keys.push(BigInt(k));
       if (!a.has(k)) out.onlyInClickHouse.push(BigInt(k));
+      if (!b.has(k)) out.onlyAtSource.push(BigInt(k));
     }
   };
 

@@ -10,27 +10,22 @@
  * has committed to Kafka (the slot's confirmed position, which the capture advances only after
  * the Kafka transaction committed, or the position in its offsets topic), then the sink's
  * consumer group past the tables' topics' ends at that moment (or drained). The source is then
- * read in one REPEATABLE READ snapshot per attempt; a table with a one-column integer key by
- * key ranges (range-verify.ts), memory bounded; others whole. A source that keeps changing can still differ
- * at the moment of reading: a mismatch is compared again until the time is up.
+ * read in one REPEATABLE READ snapshot per attempt; a table keyed by integer, uuid and text
+ * columns by key ranges checksummed in both databases, memory bounded; others whole
+ * (table-compare.ts). A source that keeps changing can still differ at the moment of reading: a
+ * table that differs is compared again until the time is up (a table that matched is not).
+ * `--repair` then compares only the repaired keys again (repair.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
-import { clickHouseColumnName, createJsonLogger, type LsnText, parseLsn } from '@cdc/core';
+import { createJsonLogger, type LsnText, parseLsn } from '@cdc/core';
 import { createKafka } from '@cdc/kafka';
 import { loadPipeline, type PostgresSource } from '@cdc/pipeline';
 import type pg from 'pg';
 import { drained, groupLag, type PartitionLag, readPositions } from '../kafka-progress.ts';
 import { availability } from '../services.ts';
 import { tableFor, topicFor } from '../topics.ts';
-import { rowHashSql } from './checksum-sql.ts';
-import {
-  readReplicaRows,
-  replicaColumnTypes,
-  replicaKeyBounds,
-  replicaRangeSide,
-} from './clickhouse-side.ts';
-import { compareRows, type TableComparison } from './compare.ts';
+import type { TableComparison } from './compare.ts';
 import {
   compareMongoTargets,
   type MongoTarget,
@@ -42,15 +37,12 @@ import {
   connectSource,
   currentLsn,
   describeTable,
-  rangeKeyOf,
-  readSourceRows,
   type SourceTable,
   slotConfirmedLsn,
-  sourceKeyBounds,
-  sourceRangeSide,
 } from './postgres-side.ts';
-import { type KeyRange, mergeRanges } from './range-plan.ts';
-import { compareRanges, type RangeOptions } from './range-verify.ts';
+import type { RangeOptions } from './range-verify.ts';
+import { requestRepairs, reverifyRepaired } from './repair.ts';
+import { compareTable } from './table-compare.ts';
 import { applyTransforms } from './transforms.ts';
 
 export interface VerifyOptions {
@@ -88,7 +80,7 @@ export interface TableReport extends Partial<TableComparison> {
    * databases, bisected to the differing keys), `ranges-rows` (per-range counts, rows compared
    * in memory one range at a time: a column has no SQL canonical form), `pages` (MongoDB: the
    * documents a page at a time against the rows of their keys), `in-memory` (all rows at once:
-   * no one-column integer key).
+   * transforms, no key, or a key column neither integer, uuid nor text).
    */
   method?: 'ranges' | 'ranges-rows' | 'pages' | 'in-memory';
   /** Key ranges compared (every bisection level). */
@@ -96,10 +88,24 @@ export interface TableReport extends Partial<TableComparison> {
   /** Source rows compared per second. */
   rowsPerSecond?: number;
   /**
-   * What `--repair` re-reads: the differing keys as ranges of the key column (PostgreSQL) or one
-   * by one (`keys`, MongoDB: `_id` as canonical Extended JSON), and the keys only ClickHouse holds.
+   * What `--repair` re-reads: the differing keys as ranges of an integer key column, or one by
+   * one (`keys`: MongoDB's `_id` as canonical Extended JSON; other PostgreSQL keys: the key
+   * columns' values joined as `rowText`, with `values` and `columns`), and the keys only
+   * ClickHouse holds (`onlyInClickHouse`) or only the source (`onlyAtSource`), in the form of `keys`.
    */
-  repair?: { key: string; ranges: { lo: string; hi: string }[]; keys?: string[]; onlyInClickHouse: string[] };
+  repair?: {
+    key: string;
+    ranges: { lo: string; hi: string }[];
+    keys?: string[];
+    /** PostgreSQL keys other than one integer column: the key columns. */
+    columns?: string[];
+    /** …and each differing key's values (PostgreSQL text), as `keys` lists them. */
+    values?: string[][];
+    onlyInClickHouse: string[];
+    onlyAtSource?: string[];
+  };
+  /** After a repair: how many keys (the repaired ones) this comparison covered; the rest matched before. */
+  reverified?: number;
 }
 
 export interface SourceReport {
@@ -263,22 +269,55 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       await sleep(500);
     }
     // 2. Compare; on a mismatch compare again while time remains (the source may still be moving).
+    // A table that matched keeps its result; after `--repair` a repaired table is compared on
+    // its repaired keys only (the rest of it matched in the comparison that found them).
+    const id = (source: string, table: string) => `${source}\u0000${table}`;
+    let repairedFrom = new Map<string, TableReport>();
     for (;;) {
       report.attempts++;
+      const before = new Map(report.tables.map((t) => [id(t.source, t.table), t]));
       report.tables = [];
       for (const x of targets) {
         // One snapshot of the source for all its tables.
         await x.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         try {
           for (const { t, chTable } of x.tables) {
+            const key = id(x.source.name, `${t.schema}.${t.table}`);
+            const prev = before.get(key);
+            if (prev?.match) {
+              report.tables.push(prev);
+              continue;
+            }
+            const repaired = repairedFrom.get(key);
+            const again = repaired
+              ? await reverifyRepaired(
+                  repaired,
+                  t,
+                  chTable,
+                  x.client,
+                  reader,
+                  section.database,
+                  o.ranges?.maxDiffs,
+                )
+              : undefined;
             report.tables.push(
-              await compareTable(x.source.name, t, chTable, x.client, reader, section.database, o.ranges),
+              again ??
+                (await compareTable(x.source.name, t, chTable, x.client, reader, section.database, o.ranges)),
             );
           }
         } finally {
           await x.client.query('COMMIT').catch(() => undefined);
         }
       }
+      const matched = new Set<string>();
+      for (const x of mongoTargets)
+        for (const c of x.collections) {
+          const prev = before.get(id(x.source.name, `${c.db}.${c.collection}`));
+          if (prev?.match) {
+            matched.add(id(x.source.name, `${c.db}.${c.collection}`));
+            report.tables.push(prev);
+          }
+        }
       report.tables.push(
         ...(await compareMongoTargets(
           mongoTargets,
@@ -287,13 +326,22 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
           reader,
           section.database,
           o.ranges?.rowsPerSecond,
+          (source, table) => matched.has(id(source, table)),
         )),
       );
       const allMatch = report.tables.every((t) => t.match);
       if (!allMatch && o.repair && report.repairs.length === 0) {
-        await requestRepairs(targets, report, log);
+        for (const x of targets) await requestRepairs(x.source.name, x.client, report, log);
         await requestMongoRepairs(mongoTargets, kafka, admin, pipeline.control.signalTopic, report, log);
         if (report.repairs.length === 0) break;
+        const asked = new Set(
+          report.repairs.filter((r) => r.kind !== 'keys').map((r) => id(r.source, r.table)),
+        );
+        repairedFrom = new Map(
+          report.tables
+            .filter((t) => asked.has(id(t.source, t.table)))
+            .map((t) => [id(t.source, t.table), t]),
+        );
       }
       if (allMatch || o.once || Date.now() + 2_000 > deadline) break;
       log(`verify: ${report.tables.filter((t) => !t.match).length} table(s) differ; comparing again`);
@@ -330,198 +378,6 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     report.elapsedMs = Date.now() - t0;
   }
   return report;
-}
-
-async function compareTable(
-  source: string,
-  t: SourceTable,
-  chTable: string,
-  client: pg.Client,
-  reader: ClickHouseReader,
-  database: string,
-  rangeOptions?: Partial<RangeOptions>,
-): Promise<TableReport> {
-  const name = `${t.schema}.${t.table}`;
-  const key = rangeKeyOf(t);
-  // Ranges compare the source's own values in SQL: a table with transforms (a filter, masked or
-  // renamed columns) is compared row by row, through the same transforms (transforms.ts).
-  const transformed =
-    t.where !== undefined || t.notes !== undefined || t.columns.some((c) => c.mask || c.replicaName);
-  if (key !== undefined && !transformed) {
-    const types = await replicaColumnTypes(reader, database, chTable);
-    if (types.size > 0)
-      return compareTableRanges(source, t, chTable, key, types, client, reader, database, rangeOptions);
-  }
-  const src = await readSourceRows(client, t);
-  const replica = await readReplicaRows(reader, database, chTable, t);
-  if (!replica.exists) {
-    const empty = src.size === 0;
-    return {
-      source,
-      table: name,
-      clickhouseTable: `${database}.${chTable}_current`,
-      sourceRows: src.size,
-      clickhouseRows: 0,
-      match: empty,
-      note: empty ? 'empty at the source, no table in ClickHouse' : 'no such table in ClickHouse',
-    };
-  }
-  const c = compareRows(
-    t.columns.map((x) => x.name),
-    src,
-    replica.rows,
-  );
-  return {
-    source,
-    table: name,
-    clickhouseTable: `${database}.${chTable}_current`,
-    ...c,
-    method: 'in-memory',
-    ...(replica.missingColumns.length > 0 || t.notes
-      ? {
-          note: [
-            ...(replica.missingColumns.length > 0
-              ? [`columns missing in ClickHouse: ${replica.missingColumns.join(', ')}`]
-              : []),
-            ...(t.notes ?? []),
-          ].join('; '),
-        }
-      : {}),
-  };
-}
-
-/** Most ranges one repair asks for; beyond it a rebuild of the table is the better tool. */
-const MAX_REPAIR_RANGES = 10_000;
-
-/**
- * Writes a resync request per differing table into its source's WAL
- * (`pg_logical_emit_message(true, 'cdc.watermark.<source>', 'resync:{…}')`): the capture meets
- * it in commit order and re-reads those keys as an incremental snapshot (capture-postgres
- * `snapshot/incremental.ts`), deleting the keys only ClickHouse held if the source still lacks them.
- */
-async function requestRepairs(targets: PgTarget[], report: VerifyReport, log: (l: string) => void) {
-  for (const x of targets) {
-    for (const t of report.tables) {
-      if (t.match || t.source !== x.source.name) continue;
-      if (!t.repair || t.repair.keys) {
-        report.problems.push(
-          `${t.table} differs and cannot be repaired by key ranges (it needs a one-column integer primary key): rebuild it with cdc rebuild or re-add it to the include list`,
-        );
-        continue;
-      }
-      if (t.repair.ranges.length > MAX_REPAIR_RANGES) {
-        report.problems.push(
-          `${t.table} has ${t.repair.ranges.length} differing key ranges, more than one repair re-reads (${MAX_REPAIR_RANGES}): rebuild the table instead`,
-        );
-        continue;
-      }
-      const absent = t.repair.onlyInClickHouse.map((k) => BigInt(k));
-      const ranges = t.repair.ranges.map((r) => {
-        const lo = BigInt(r.lo);
-        const hi = BigInt(r.hi);
-        return {
-          from: [r.lo],
-          to: [r.hi],
-          absent: absent.filter((k) => k >= lo && k <= hi).map((k) => [String(k)]),
-        };
-      });
-      // Several messages for many ranges: each is one WAL record.
-      for (let i = 0; i < ranges.length; i += 500) {
-        const body = JSON.stringify({ table: t.table, ranges: ranges.slice(i, i + 500) });
-        await x.client.query('SELECT pg_logical_emit_message(true, $1, $2)', [
-          `cdc.watermark.${x.source.name}`,
-          `resync:${body}`,
-        ]);
-      }
-      report.repairs.push({
-        source: x.source.name,
-        table: t.table,
-        ranges: ranges.length,
-        deletes: absent.length,
-      });
-      log(
-        `verify: ${t.table}: asked the capture to re-read ${ranges.length} key range(s) (${absent.length} key(s) only in ClickHouse)`,
-      );
-    }
-  }
-}
-
-/** A table with a one-column integer key: by key ranges, memory bounded (see range-verify.ts). */
-export async function compareTableRanges(
-  source: string,
-  t: SourceTable,
-  chTable: string,
-  key: string,
-  types: ReadonlyMap<string, string>,
-  client: pg.Client,
-  reader: ClickHouseReader,
-  database: string,
-  rangeOptions?: Partial<RangeOptions>,
-): Promise<TableReport> {
-  const t0 = Date.now();
-  const hash = rowHashSql(t.columns, types);
-  const [a, b] = await Promise.all([
-    sourceKeyBounds(client, t, key),
-    replicaKeyBounds(reader, database, chTable, key),
-  ]);
-  const bounds = unionBounds(a, b);
-  const c = await compareRanges(
-    t.columns.map((x) => x.name),
-    bounds,
-    sourceRangeSide(client, t, key, hash.ok ? hash.postgres : null),
-    replicaRangeSide(reader, database, chTable, t, key, hash.ok ? hash.clickhouse : null),
-    { ...rangeOptions, hashed: hash.ok },
-  );
-  const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
-  const notes: string[] = [];
-  if (!hash.ok) notes.push(`rows compared in memory range by range: ${hash.reason}`);
-  if (c.hashOnly > 0) notes.push(`${c.hashOnly} range(s) had different SQL checksums but equal rows`);
-  if (c.keys.length < c.differing)
-    notes.push(`only the first ${c.keys.length} differing keys are kept for a repair`);
-  const missing = t.columns.filter((x) => !types.has(clickHouseColumnName(x.name))).map((x) => x.name);
-  if (missing.length > 0) notes.push(`columns missing in ClickHouse: ${missing.join(', ')}`);
-  return {
-    source,
-    table: `${t.schema}.${t.table}`,
-    clickhouseTable: `${database}.${chTable}_current`,
-    sourceRows: c.sourceRows,
-    clickhouseRows: c.clickhouseRows,
-    sourceChecksum: c.sourceChecksum,
-    clickhouseChecksum: c.clickhouseChecksum,
-    match: c.match,
-    diffs: c.diffs,
-    differing: c.differing,
-    method: hash.ok ? 'ranges' : 'ranges-rows',
-    ranges: c.ranges,
-    rowsPerSecond: Math.round(c.sourceRows / seconds),
-    ...(c.keys.length > 0
-      ? {
-          repair: {
-            key,
-            ranges: mergeRanges(c.keys.map((k) => ({ lo: k, hi: k }))).map((r) => ({
-              lo: String(r.lo),
-              hi: String(r.hi),
-            })),
-            onlyInClickHouse: c.onlyInClickHouse.map(String),
-          },
-        }
-      : {}),
-    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
-  };
-}
-
-function unionBounds(
-  a: { range: KeyRange; rows: number } | null,
-  b: { range: KeyRange; rows: number } | null,
-): { range: KeyRange; rows: number } | null {
-  if (!a || !b) return a ?? b;
-  return {
-    range: {
-      lo: [a.range.lo, b.range.lo].sort((x, y) => (x < y ? -1 : 1))[0] as bigint,
-      hi: [a.range.hi, b.range.hi].sort((x, y) => (x > y ? -1 : 1))[0] as bigint,
-    },
-    rows: Math.max(a.rows, b.rows),
-  };
 }
 
 /** Whether the group consumed every partition up to `at` (its end then; a commit marker may remain). */
