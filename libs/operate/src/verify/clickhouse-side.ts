@@ -122,7 +122,7 @@ export async function replicaKeyBounds(
 ): Promise<{ range: KeyRange; rows: number } | null> {
   const k = ident(clickHouseColumnName(key));
   const [r] = await reader.query<{ lo: string; hi: string; n: string }>(
-    `SELECT toString(min(${k})) AS lo, toString(max(${k})) AS hi, toString(count()) AS n FROM ${ident(database)}.${ident(`${table}_current`)}`,
+    `SELECT toString(min(__k)) AS lo, toString(max(__k)) AS hi, toString(count()) AS n FROM (SELECT ${k} AS __k FROM ${ident(database)}.${ident(`${table}_current`)})`,
   );
   if (!r || r.n === '0') return null;
   return { range: { lo: BigInt(r.lo), hi: BigInt(r.hi) }, rows: Number(r.n) };
@@ -142,7 +142,11 @@ export function replicaRangeSide(
   return {
     async sums(range: KeyRange, width: bigint): Promise<BucketSums> {
       const rows = await reader.query<{ b: string; n: string; s: string }>(
-        `SELECT toString(intDiv(toInt64(${k}) - toInt64(${range.lo}), ${width})) AS b, toString(count()) AS n, toString(${hash ? `sum(${hash})` : '0'}) AS s FROM ${view} WHERE ${k} >= ${range.lo} AND ${k} <= ${range.hi} GROUP BY b`,
+        // In a subquery: ClickHouse lets an alias shadow a column of the same name everywhere in
+        // its query, so a column named `n`, `s` or `b` in the hash would read the aggregate.
+        `SELECT toString(__b) AS b, toString(count()) AS n, toString(sum(__h)) AS s FROM (
+           SELECT intDiv(toInt64(${k}) - toInt64(${range.lo}), ${width}) AS __b, ${hash ?? 'toUInt64(0)'} AS __h FROM ${view} WHERE ${k} >= ${range.lo} AND ${k} <= ${range.hi}
+         ) GROUP BY __b`,
       );
       return new Map(rows.map((r) => [BigInt(r.b), { count: Number(r.n), sum: BigInt(r.s) }]));
     },

@@ -6,7 +6,7 @@
  * embedded engine does not), timestamps in UTC with microseconds, and a timestamp ClickHouse
  * cannot hold (before 1900, after 2299, BC) as the exact text the sink keeps in `_out_of_range`.
  * The replica is filled the way the sink fills it (its own conversions); a changed decimal or
- * timestamp is named by key.
+ * timestamp is named by key. A column named like the queries' own aliases (`n`) reads as itself.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,7 @@ const chdbDir = mkdtempSync(join(tmpdir(), 'cdc-verify-types-'));
 interface SourceRow {
   id: string;
   total: string | null;
-  amount: string | null;
+  n: string | null;
   at: string | null;
   local: string | null;
 }
@@ -60,11 +60,7 @@ function replicaValues(rows: readonly SourceRow[], withTimestamps: boolean): str
                 exact.push([`${column}${path}`, text]),
               ),
             );
-      const cells = [
-        r.id,
-        r.total === null ? 'NULL' : lit(r.total),
-        r.amount === null ? 'NULL' : lit(r.amount),
-      ];
+      const cells = [r.id, r.total === null ? 'NULL' : lit(r.total), r.n === null ? 'NULL' : lit(r.n)];
       if (withTimestamps) {
         cells.push(ts(r.at, 'at', 'timestamp-micros'), ts(r.local, 'local', 'local-timestamp-micros'));
         cells.push(`map(${exact.map(([k, v]) => `${lit(k)}, ${lit(v)}`).join(', ')})`);
@@ -89,7 +85,7 @@ beforeAll(async () => {
   client = await connectSource(source);
   await client.query(`DROP TABLE IF EXISTS ${id}`);
   await client.query(
-    `CREATE TABLE ${id} (id int PRIMARY KEY, total numeric(12,2), amount numeric, at timestamptz, local timestamp)`,
+    `CREATE TABLE ${id} (id int PRIMARY KEY, total numeric(12,2), n numeric, at timestamptz, local timestamp)`,
   );
   // Trailing zeros (12.50, 3.00, 0.00), negatives, NULLs, unconstrained numerics with long
   // fractions; timestamps with and without fractions, and every 500th row out of ClickHouse's range.
@@ -148,7 +144,7 @@ describe.each([
       columns = { ...t, columns: t.columns.filter((c) => !['at', 'local'].includes(c.name)) };
     }
     const { rows } = await client.query<SourceRow>(
-      `SELECT id::text, total::text, amount::text,
+      `SELECT id::text, total::text, n::text,
               (extract(epoch FROM at) * 1000000)::bigint::text AS at,
               (extract(epoch FROM local) * 1000000)::bigint::text AS local
          FROM ${id} ORDER BY id`,
@@ -156,7 +152,7 @@ describe.each([
     await run(`DROP DATABASE IF EXISTS ${id}`);
     await run(`CREATE DATABASE ${id}`);
     await run(
-      `CREATE TABLE ${id}.t_current (id Int32, total Nullable(Decimal(12, 2)), amount Nullable(String)${
+      `CREATE TABLE ${id}.t_current (id Int32, total Nullable(Decimal(12, 2)), n Nullable(String)${
         embedded
           ? ", at Nullable(DateTime64(6, 'UTC')), local DateTime64(6, 'UTC'), _out_of_range Map(String, String)"
           : ''
