@@ -53,14 +53,12 @@ export {
   type TableOptions,
   type WindowedMaterialized,
 } from './options.ts';
-export {
-  andThen,
-  type Cancellable,
-  isPromiseLike,
-  type Processor,
-  type ProcessorContext,
-  type ProcessorSupplier,
-  type PunctuationType,
+export type {
+  Cancellable,
+  Processor,
+  ProcessorContext,
+  ProcessorSupplier,
+  PunctuationType,
 } from './processor.ts';
 export {
   type Change,

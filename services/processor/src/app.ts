@@ -85,16 +85,13 @@ export class ProcessorApp {
 
   async start(): Promise<void> {
     const { section, kafka, registry, logger } = this.options;
-    // Independent: the registry's schemas and the Kafka output topics, at the same time.
-    const [io, partitions] = await Promise.all([
-      this.options.io ?? avroTopologyIo(section, registry, logger),
-      this.ensureOutputTopics(),
-    ]);
+    const io = this.options.io ?? (await avroTopologyIo(section, registry, logger));
     const queries = new QueryRegistry();
     const now = () => this.clock.now();
     const observer = this.options.observer;
     const topology = buildTopology(section, { io, now, queries, ...(observer ? { observer } : {}) });
     this.topology = topology;
+    const partitions = await this.ensureOutputTopics();
 
     this.streams = new KafkaStreams(topology, {
       applicationId: section.applicationId,

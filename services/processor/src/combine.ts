@@ -1,6 +1,6 @@
 import type { AggregateDeclaration } from '@cdc/pipeline';
 import type { Headers, ProcessorContext, ProcessorSupplier } from '@cdc/streams';
-import { applyDeltaInPlace, type Delta, type GroupState, initialState } from './aggregation-state.ts';
+import { applyDelta, type Delta, type GroupState, initialState } from './aggregation-state.ts';
 
 /** The net effect of several deltas of one group whose rows fall into the same windows. */
 export interface CombinedDelta {
@@ -68,14 +68,13 @@ export function combineDeltas(
         if (h === undefined) {
           held.set(id, {
             key: r.key,
-            state: applyDeltaInPlace(aggs, initialState(aggs), r.value),
+            state: applyDelta(aggs, initialState(aggs), r.value),
             timestamp: r.timestamp,
             headers: r.headers,
           });
           return;
         }
-        // The held state is this combiner's own until it is forwarded: changed in place.
-        applyDeltaInPlace(aggs, h.state, r.value);
+        h.state = applyDelta(aggs, h.state, r.value);
         if (r.timestamp > h.timestamp) h.timestamp = r.timestamp;
         h.headers = r.headers;
       },
