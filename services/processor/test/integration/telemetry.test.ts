@@ -206,7 +206,10 @@ describe('telemetry of the processor and the sink', () => {
       async () => {
         [p, s] = await Promise.all([metrics(processor.url), metrics(sink.url)]);
         const sinkOut = sample(s, 'cdc_records_out_total', `topic="${output}"`) ?? 0;
-        return sample(s, 'cdc_records_out_total', `topic="${input}"`) === 20 && sinkOut > 0
+        // A batch's size is recorded once its flush has ended (inserts and offsets), a moment
+        // after its records count as out.
+        const batches = sample(s, 'cdc_batch_size_count', 'stage="sink"') ?? 0;
+        return sample(s, 'cdc_records_out_total', `topic="${input}"`) === 20 && sinkOut > 0 && batches > 0
           ? true
           : undefined;
       },
