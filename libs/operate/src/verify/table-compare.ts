@@ -12,7 +12,7 @@
 import type { ClickHouseReader } from '@cdc/clickhouse';
 import { clickHouseColumnName } from '@cdc/core';
 import type pg from 'pg';
-import { rowHashSql } from './checksum-sql.ts';
+import { type Pushdown, rowHashSql } from './checksum-sql.ts';
 import {
   readReplicaRows,
   replicaColumnTypes,
@@ -20,7 +20,7 @@ import {
   replicaRangeSide,
   replicaTupleSide,
 } from './clickhouse-side.ts';
-import { compareRows, rowText } from './compare.ts';
+import { compareRows, rowText, type TableComparison } from './compare.ts';
 import {
   rangeKeyOf,
   readSourceRows,
@@ -137,43 +137,21 @@ export async function compareTableRanges(
     replicaRangeSide(reader, database, chTable, t, key, hash.ok ? hash.clickhouse : null),
     { ...rangeOptions, hashed: hash.ok },
   );
-  const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
-  const notes: string[] = [];
-  if (!hash.ok) notes.push(`rows compared in memory range by range: ${hash.reason}`);
-  if (c.hashOnly > 0) notes.push(`${c.hashOnly} range(s) had different SQL checksums but equal rows`);
-  if (c.keys.length < c.differing)
-    notes.push(`only the first ${c.keys.length} differing keys are kept for a repair`);
-  const missing = t.columns.filter((x) => !types.has(clickHouseColumnName(x.name))).map((x) => x.name);
-  if (missing.length > 0) notes.push(`columns missing in ClickHouse: ${missing.join(', ')}`);
-  return {
-    source,
-    table: `${t.schema}.${t.table}`,
-    clickhouseTable: `${database}.${chTable}_current`,
-    sourceRows: c.sourceRows,
-    clickhouseRows: c.clickhouseRows,
-    sourceChecksum: c.sourceChecksum,
-    clickhouseChecksum: c.clickhouseChecksum,
-    match: c.match,
-    diffs: c.diffs,
-    differing: c.differing,
-    method: hash.ok ? 'ranges' : 'ranges-rows',
-    ranges: c.ranges,
-    rowsPerSecond: Math.round(c.sourceRows / seconds),
-    ...(c.keys.length > 0
+  return rangeReport(
+    { source, t, chTable, database, types, hash, t0 },
+    c,
+    c.keys.length > 0
       ? {
-          repair: {
-            key,
-            ranges: mergeRanges(c.keys.map((k) => ({ lo: k, hi: k }))).map((r) => ({
-              lo: String(r.lo),
-              hi: String(r.hi),
-            })),
-            onlyInClickHouse: c.onlyInClickHouse.map(String),
-            onlyAtSource: c.onlyAtSource.map(String),
-          },
+          key,
+          ranges: mergeRanges(c.keys.map((k) => ({ lo: k, hi: k }))).map((r) => ({
+            lo: String(r.lo),
+            hi: String(r.hi),
+          })),
+          onlyInClickHouse: c.onlyInClickHouse.map(String),
+          onlyAtSource: c.onlyAtSource.map(String),
         }
-      : {}),
-    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
-  };
+      : undefined,
+  );
 }
 
 /**
@@ -203,7 +181,42 @@ export async function compareTableTuples(
     replicaTupleSide(reader, database, chTable, t, keys, hash.ok ? hash.clickhouse : null),
     { ...rangeOptions, hashed: hash.ok },
   );
-  const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
+  return rangeReport(
+    { source, t, chTable, database, types, hash, t0 },
+    c,
+    c.keys.length > 0
+      ? {
+          key: keys.map((k) => k.name).join(', '),
+          ranges: [],
+          keys: c.keys.map(rowText),
+          columns: keys.map((k) => k.name),
+          values: c.keys,
+          onlyInClickHouse: c.onlyInClickHouse.map(rowText),
+          onlyAtSource: c.onlyAtSource.map(rowText),
+        }
+      : undefined,
+  );
+}
+
+/**
+ * The report of a range comparison (one integer key or a tuple key): the figures, the method and
+ * the notes both give; `repair` when keys differ.
+ */
+function rangeReport(
+  o: {
+    source: string;
+    t: SourceTable;
+    chTable: string;
+    database: string;
+    types: ReadonlyMap<string, string>;
+    hash: Pushdown;
+    t0: number;
+  },
+  c: TableComparison & { ranges: number; hashOnly: number; keys: readonly unknown[] },
+  repair: TableReport['repair'],
+): TableReport {
+  const { t, hash, types } = o;
+  const seconds = Math.max(0.001, (Date.now() - o.t0) / 1000);
   const notes: string[] = [];
   if (!hash.ok) notes.push(`rows compared in memory range by range: ${hash.reason}`);
   if (c.hashOnly > 0) notes.push(`${c.hashOnly} range(s) had different SQL checksums but equal rows`);
@@ -212,9 +225,9 @@ export async function compareTableTuples(
   const missing = t.columns.filter((x) => !types.has(clickHouseColumnName(x.name))).map((x) => x.name);
   if (missing.length > 0) notes.push(`columns missing in ClickHouse: ${missing.join(', ')}`);
   return {
-    source,
+    source: o.source,
     table: `${t.schema}.${t.table}`,
-    clickhouseTable: `${database}.${chTable}_current`,
+    clickhouseTable: `${o.database}.${o.chTable}_current`,
     sourceRows: c.sourceRows,
     clickhouseRows: c.clickhouseRows,
     sourceChecksum: c.sourceChecksum,
@@ -225,19 +238,7 @@ export async function compareTableTuples(
     method: hash.ok ? 'ranges' : 'ranges-rows',
     ranges: c.ranges,
     rowsPerSecond: Math.round(c.sourceRows / seconds),
-    ...(c.keys.length > 0
-      ? {
-          repair: {
-            key: keys.map((k) => k.name).join(', '),
-            ranges: [],
-            keys: c.keys.map(rowText),
-            columns: keys.map((k) => k.name),
-            values: c.keys,
-            onlyInClickHouse: c.onlyInClickHouse.map(rowText),
-            onlyAtSource: c.onlyAtSource.map(rowText),
-          },
-        }
-      : {}),
+    ...(repair ? { repair } : {}),
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
   };
 }
