@@ -12,19 +12,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouseReader, dateTime64Value, openReader } from '@cdc/clickhouse';
-import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
+import type { ClickHouseSection } from '@cdc/pipeline';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { rowHashSql } from '../../src/verify/checksum-sql.ts';
 import { replicaColumnTypes, replicaRangeSide } from '../../src/verify/clickhouse-side.ts';
-import {
-  connectSource,
-  describeTable,
-  type SourceTable,
-  sourceRangeSide,
-} from '../../src/verify/postgres-side.ts';
+import { describeTable, type SourceTable, sourceRangeSide } from '../../src/verify/postgres-side.ts';
 import { compareRanges } from '../../src/verify/range-verify.ts';
+import { connectLocalSource } from './local-source.ts';
 
 const ep = localEndpoints();
 const id = `vct_${process.pid}`;
@@ -71,18 +67,7 @@ function replicaValues(rows: readonly SourceRow[], withTimestamps: boolean): str
 }
 
 beforeAll(async () => {
-  const source = {
-    name: id,
-    connection: {
-      host: ep.postgres.host,
-      port: ep.postgres.port,
-      database: 'cdc',
-      user: 'cdc',
-      password: 'cdc',
-      ssl: false,
-    },
-  } as unknown as PostgresSource;
-  client = await connectSource(source);
+  client = await connectLocalSource(id);
   await client.query(`DROP TABLE IF EXISTS ${id}`);
   await client.query(
     `CREATE TABLE ${id} (id int PRIMARY KEY, total numeric(12,2), n numeric, at timestamptz, local timestamp)`,

@@ -11,16 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
-import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
+import type { ClickHouseSection } from '@cdc/pipeline';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { rowHashSql } from '../../src/verify/checksum-sql.ts';
 import { readReplicaKeys, replicaColumnTypes, replicaTupleSide } from '../../src/verify/clickhouse-side.ts';
 import { checksum, rowText } from '../../src/verify/compare.ts';
 import { encodeKey, pgKeyExpression, WHOLE } from '../../src/verify/key-order.ts';
 import {
-  connectSource,
   describeTable,
   readSourceKeys,
   readSourceRows,
@@ -30,8 +28,8 @@ import {
   withCollations,
 } from '../../src/verify/postgres-side.ts';
 import { compareTupleRanges } from '../../src/verify/tuple-range-verify.ts';
+import { connectLocalSource } from './local-source.ts';
 
-const ep = localEndpoints();
 const id = `vk_${process.pid}`;
 const REGIONS = ['Zürich', 'amsterdam', 'Berlin', 'berlin', 'a-b', 'ab', 'Ab', ''];
 const PER_REGION = 750;
@@ -48,17 +46,7 @@ let byUuid: SourceTable;
 const q = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 
 beforeAll(async () => {
-  client = await connectSource({
-    name: id,
-    connection: {
-      host: ep.postgres.host,
-      port: ep.postgres.port,
-      database: 'cdc',
-      user: 'cdc',
-      password: 'cdc',
-      ssl: false,
-    },
-  } as unknown as PostgresSource);
+  client = await connectLocalSource(id);
   await client.query(`DROP TABLE IF EXISTS ${id}_c, ${id}_u, ${id}_d`);
   // The text key column sorts by an ICU collation (case and punctuation weighed late): not byte order.
   await client.query(

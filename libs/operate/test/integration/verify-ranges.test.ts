@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouseReader, openReader } from '@cdc/clickhouse';
-import type { ClickHouseSection, PostgresSource } from '@cdc/pipeline';
+import type { ClickHouseSection } from '@cdc/pipeline';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
@@ -17,13 +17,13 @@ import { rowHashSql } from '../../src/verify/checksum-sql.ts';
 import { replicaColumnTypes, replicaRangeSide } from '../../src/verify/clickhouse-side.ts';
 import { checksum } from '../../src/verify/compare.ts';
 import {
-  connectSource,
   describeTable,
   readSourceRows,
   type SourceTable,
   sourceRangeSide,
 } from '../../src/verify/postgres-side.ts';
 import { compareRanges } from '../../src/verify/range-verify.ts';
+import { connectLocalSource } from './local-source.ts';
 
 const ep = localEndpoints();
 const id = `vr_${process.pid}`;
@@ -60,18 +60,7 @@ async function fillReplica(run: (sql: string) => Promise<unknown>, db: string, w
 }
 
 beforeAll(async () => {
-  const source = {
-    name: id,
-    connection: {
-      host: ep.postgres.host,
-      port: ep.postgres.port,
-      database: 'cdc',
-      user: 'cdc',
-      password: 'cdc',
-      ssl: false,
-    },
-  } as unknown as PostgresSource;
-  client = await connectSource(source);
+  client = await connectLocalSource(id);
   await client.query(`DROP TABLE IF EXISTS ${id}`);
   await client.query(
     `CREATE TABLE ${id} (id int PRIMARY KEY, "the name" text, u uuid NOT NULL, flag boolean)`,
