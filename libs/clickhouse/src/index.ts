@@ -10,41 +10,8 @@
  *   await reader.query<{ n: string }>('SELECT toString(count()) AS n FROM orders_current');
  */
 export { type ClickHouseReader, LOSSLESS_JSON, openReader, splitSettings } from './reader.ts';
-export {
-  type ColumnMapping,
-  collectNamedTypes,
-  type FieldColumn,
-  MAX_COLUMN_NESTING,
-  mapField,
-  mapSchema,
-  namedTypes,
-  nullableOf,
-  RawBytes,
-} from './schema/column-type.ts';
-export {
-  deriveTableShape,
-  envelopeFormat,
-  isEnvelope,
-  type KeyColumn,
-  META_COLUMNS,
-  OUT_OF_RANGE_COLUMN,
-  orderBy,
-  type ShapeInput,
-  type TableShape,
-  tableColumns,
-  type VersionSource,
-} from './schema/table-shape.ts';
-export {
-  date32Value,
-  dateTime64Text,
-  dateTime64Value,
-  exactTimestampText,
-  MAX_DAYS,
-  MIN_DAYS,
-  type OutOfRangeNote,
-  type TimestampLogical,
-} from './schema/temporal-range.ts';
-export { widens } from './schema/widening.ts';
+// The column mapping and table shapes: also `@cdc/clickhouse/schema`, without the transports.
+export * from './schema/index.ts';
 export { EmbeddedTransport, usableDataDirectory } from './transport/embedded-transport.ts';
 export { clickhouseCode, isDataError, toSinkError } from './transport/errors.ts';
 export { HttpTransport, type HttpTransportOptions } from './transport/http-transport.ts';
