@@ -120,6 +120,7 @@ export class PagedComparison {
   /** The differing keys (at most `maxKeys`), for a repair; those only ClickHouse holds apart. */
   readonly keys: string[] = [];
   readonly onlyInClickHouse: string[] = [];
+  readonly onlyAtSource: string[] = [];
 
   constructor(columns: readonly string[], maxDiffs = 5, maxKeys = 0) {
     this.columns = columns;
@@ -141,6 +142,7 @@ export class PagedComparison {
         if (this.keys.length >= this.maxKeys) break;
         this.keys.push(k);
         if (!source.has(k)) this.onlyInClickHouse.push(k);
+        else if (!clickhouse.has(k)) this.onlyAtSource.push(k);
       }
   }
 

@@ -25,7 +25,7 @@ import {
 import { type ClickHouseReader, deriveTableShape, OUT_OF_RANGE_COLUMN } from '@cdc/clickhouse';
 import { quoteIdent as ident, quoteString } from '@cdc/core';
 import type { MongoSource } from '@cdc/pipeline';
-import { type Document, MongoClient } from 'mongodb';
+import { type Document, type Filter, MongoClient } from 'mongodb';
 import { topicFor } from '../topics.ts';
 import { canonicalCh, parseChType } from './clickhouse-canonical.ts';
 import type { Rows } from './compare.ts';
@@ -119,6 +119,8 @@ export async function collectionShape(
   state: unknown,
   /** Paces the read (called every `pageRows` documents). */
   pace?: { pageRows: number; took(rows: number): Promise<void> },
+  /** Only these documents widen the stored schema (all of them when absent). */
+  filter: Filter<Document> = {},
 ): Promise<CollectionShape> {
   const inferred =
     state === undefined
@@ -126,7 +128,7 @@ export async function collectionShape(
       : InferredSchema.fromJSON(structuredClone(state));
   const unrepresentable = new Set<string>();
   let read = 0;
-  for await (const d of client.db(c.db).collection(c.collection).find({})) {
+  for await (const d of client.db(c.db).collection(c.collection).find(filter)) {
     try {
       inferred.observe(d);
     } catch {
@@ -246,6 +248,11 @@ export async function openMongoReplica(
   };
 }
 
+/** The documents of these keys (`_key_id` texts: canonical Extended JSON of the `_id`). */
+export function keysFilter(keys: readonly string[]): Filter<Document> {
+  return { _id: { $in: keys.map((k) => mongoKeyToId({ id: k })) as never[] } };
+}
+
 /** Which of these keys (`_key_id` texts) have a document in the collection. */
 export async function existingKeys(
   client: MongoClient,
@@ -253,11 +260,10 @@ export async function existingKeys(
   keys: readonly string[],
 ): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const ids = keys.map((k) => mongoKeyToId({ id: k }));
   const found = await client
     .db(c.db)
     .collection(c.collection)
-    .find({ _id: { $in: ids as never[] } }, { projection: { _id: 1 } })
+    .find(keysFilter(keys), { projection: { _id: 1 } })
     .toArray();
   return new Set(found.map((d) => mongoKey(d).id));
 }
@@ -267,9 +273,11 @@ export async function* documentPages(
   client: MongoClient,
   c: MongoCollection,
   pageRows: number,
+  /** Only these documents (all of them when absent). */
+  filter: Filter<Document> = {},
 ): AsyncGenerator<Document[]> {
   let page: Document[] = [];
-  for await (const d of client.db(c.db).collection(c.collection).find({}).batchSize(pageRows)) {
+  for await (const d of client.db(c.db).collection(c.collection).find(filter).batchSize(pageRows)) {
     page.push(d);
     if (page.length >= pageRows) {
       yield page;

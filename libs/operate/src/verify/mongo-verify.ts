@@ -23,6 +23,7 @@ import {
   connectMongo,
   documentPages,
   existingKeys,
+  keysFilter,
   type MongoCollection,
   openMongoReplica,
   storedSchemaState,
@@ -104,6 +105,8 @@ export async function compareMongoTargets(
   rowsPerSecond?: number,
   /** Collections not compared this time (by source name and `db.collection`: they matched before). */
   skip?: (source: string, table: string) => boolean,
+  /** A collection's report that `--repair` acted on: only its repaired keys are compared again. */
+  repaired?: (source: string, table: string) => TableReport | undefined,
 ): Promise<TableReport[]> {
   const out: TableReport[] = [];
   const byTopic = new Map<string, Map<string, unknown>>();
@@ -119,17 +122,14 @@ export async function compareMongoTargets(
     x.report.capturedPosition = pos?.text ?? null;
     x.report.caughtUp = pos?.snapshotComplete ?? false;
     for (const c of x.collections) {
-      if (skip?.(x.source.name, `${c.db}.${c.collection}`)) continue;
-      out.push(
-        await compareCollection(
-          x,
-          c,
-          storedSchemaState(positions, x.source, c),
-          reader,
-          database,
-          new Pace(rowsPerSecond),
-        ),
-      );
+      const table = `${c.db}.${c.collection}`;
+      if (skip?.(x.source.name, table)) continue;
+      const state = storedSchemaState(positions, x.source, c);
+      const before = repaired?.(x.source.name, table);
+      const again = before
+        ? await compareRepairedKeys(x, c, state, reader, database, new Pace(rowsPerSecond), before)
+        : undefined;
+      out.push(again ?? (await compareCollection(x, c, state, reader, database, new Pace(rowsPerSecond))));
     }
   }
   return out;
@@ -237,9 +237,91 @@ export async function compareCollection(
     method: 'pages',
     rowsPerSecond: Math.round(sum.result.sourceRows / seconds),
     ...(sum.keys.length > 0
-      ? { repair: { key: '_id', ranges: [], keys: sum.keys, onlyInClickHouse: sum.onlyInClickHouse } }
+      ? {
+          repair: {
+            key: '_id',
+            ranges: [],
+            keys: sum.keys,
+            onlyInClickHouse: sum.onlyInClickHouse,
+            onlyAtSource: sum.onlyAtSource,
+          },
+        }
       : {}),
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+  };
+}
+
+/**
+ * After `--repair`: the repaired documents only, against their rows in ClickHouse (the rest of the
+ * collection matched in the comparison that named them), so that verifying a repair of a few
+ * documents does not read a large collection twice more. The capture's stored schema, widened by
+ * these documents, gives the columns. Undefined when the first comparison named fewer keys than
+ * differed (the whole collection is compared again).
+ */
+export async function compareRepairedKeys(
+  x: MongoTarget,
+  c: MongoCollection & { chTable: string },
+  state: unknown,
+  reader: ClickHouseReader,
+  database: string,
+  pace: Pace,
+  before: TableReport,
+): Promise<TableReport | undefined> {
+  const r = before.repair;
+  const keys = r?.keys;
+  if (!r || !keys || keys.length === 0 || (before.differing ?? 0) > keys.length) return undefined;
+  const clickhouseTable = `${database}.${c.chTable}_current`;
+  const shape = await collectionShape(x.client, c, state, pace, keysFilter(keys));
+  const replica = await openMongoReplica(reader, database, c.chTable, shape.columns);
+  if (!replica || replica.missingColumns.length > 0 || replica.typeChanged.length > 0) return undefined;
+  const sum = new PagedComparison(
+    shape.columns.map((col) => col.name),
+    5,
+    keys.length,
+  );
+  const atSource = new Set<string>();
+  for await (const page of documentPages(x.client, c, pace.pageRows, keysFilter(keys))) {
+    const expected = rowsOf(shape, page);
+    for (const k of expected.keys()) atSource.add(k);
+    sum.add(expected, await replica.rowsOf([...expected.keys()]));
+    await pace.took(page.length);
+  }
+  // Keys the collection does not hold (any more): their rows in ClickHouse are extra.
+  const gone = keys.filter((k) => !atSource.has(k) && !shape.unrepresentable.has(k));
+  if (gone.length > 0) sum.add(new Map(), await replica.rowsOf(gone));
+  const now = sum.result;
+  // Counts: the collection's before, with the repaired keys' rows as they are now.
+  const sourceBefore = keys.length - r.onlyInClickHouse.length;
+  const clickhouseBefore = keys.length - (r.onlyAtSource?.length ?? 0);
+  const {
+    sourceChecksum: _s,
+    clickhouseChecksum: _c,
+    repair: _r,
+    note: _n,
+    rowsPerSecond: _p,
+    ...rest
+  } = before;
+  return {
+    ...rest,
+    clickhouseTable,
+    sourceRows: (before.sourceRows ?? 0) - sourceBefore + now.sourceRows,
+    clickhouseRows: (before.clickhouseRows ?? 0) - clickhouseBefore + now.clickhouseRows,
+    match: now.match,
+    diffs: now.diffs,
+    differing: now.differing,
+    reverified: keys.length,
+    ...(now.differing > 0
+      ? {
+          repair: {
+            key: '_id',
+            ranges: [],
+            keys: sum.keys,
+            onlyInClickHouse: sum.onlyInClickHouse,
+            onlyAtSource: sum.onlyAtSource,
+          },
+        }
+      : {}),
+    note: `compared again: the ${keys.length} repaired document(s) only (the rest matched before the repair)`,
   };
 }
 

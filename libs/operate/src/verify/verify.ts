@@ -327,6 +327,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
           section.database,
           o.ranges?.rowsPerSecond,
           (source, table) => matched.has(id(source, table)),
+          (source, table) => repairedFrom.get(id(source, table)),
         )),
       );
       const allMatch = report.tables.every((t) => t.match);
@@ -334,9 +335,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         for (const x of targets) await requestRepairs(x.source.name, x.client, report, log);
         await requestMongoRepairs(mongoTargets, kafka, admin, pipeline.control.signalTopic, report, log);
         if (report.repairs.length === 0) break;
-        const asked = new Set(
-          report.repairs.filter((r) => r.kind !== 'keys').map((r) => id(r.source, r.table)),
-        );
+        const asked = new Set(report.repairs.map((r) => id(r.source, r.table)));
         repairedFrom = new Map(
           report.tables
             .filter((t) => asked.has(id(t.source, t.table)))
