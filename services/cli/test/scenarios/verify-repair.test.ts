@@ -130,7 +130,7 @@ describe('verify-repair', () => {
     try {
       const t0 = Date.now();
       // Two runs: a difference counts once it is seen in two runs in a row.
-      while ((err.match(/verify: (OK|FAILED)/g) ?? []).length < 2) {
+      while ((err.match(/verify: run \d+: (OK|CHECKING|FAILED)/g) ?? []).length < 2) {
         if (Date.now() - t0 > 90_000 || child.exitCode !== null) throw new Error(`no run finished:\n${err}`);
         await sleep(200);
       }
@@ -138,6 +138,10 @@ describe('verify-repair', () => {
       const text = await (await fetch(url)).text();
       const value = (name: string, table: string) =>
         new RegExp(`^${name}\\{[^}]*table="${table}"[^}]*\\} (\\S+)`, 'm').exec(text)?.[1];
+      // The second run saw the same three keys differ: the table is failed by name in its line.
+      expect(err).toMatch(
+        /verify: run 2: FAILED — \d+ of \d+ table\(s\) match; differing in two runs in a row: public\.big \(3 row\(s\)\)/,
+      );
       expect(value('cdc_verify_match', 'public.big'), text).toBe('0');
       expect(value('cdc_verify_mismatched_rows', 'public.big')).toBe('3');
       expect(value('cdc_verify_match', 'public.ordinary')).toBe('1');
