@@ -47,7 +47,12 @@ export { formatTable } from './table-format.ts';
 export { type Probe, probeTelemetry } from './telemetry-probe.ts';
 export { sinkTopics, tableFor } from './topics.ts';
 export { replicaColumnTypes } from './verify/clickhouse-side.ts';
-export { verifyContinuously } from './verify/continuous.ts';
+export {
+  type ContinuousState,
+  type ContinuousTableState,
+  ContinuousVerifier,
+  verifyContinuously,
+} from './verify/continuous.ts';
 export { connectMongo } from './verify/mongo-side.ts';
 export {
   compareCollection as compareMongoCollection,

@@ -10,6 +10,7 @@ import type { Logger } from '@cdc/core';
 import type { Admin, Kafka, Producer } from '@cdc/kafka';
 import type { StateDir } from '@cdc/operate';
 import {
+  ContinuousVerifier,
   discardQuarantine,
   gatherStatus,
   histogramIncrease,
@@ -21,6 +22,7 @@ import {
   verify,
 } from '@cdc/operate';
 import type { Pipeline } from '@cdc/pipeline';
+import type { Telemetry } from '@cdc/telemetry';
 import type { LiveMetrics } from './live-metrics.ts';
 import { pipelineGraph, type TableView, tableTopics, tableViews } from './read-model.ts';
 import type { Principal } from './tokens.ts';
@@ -42,6 +44,8 @@ export interface HandlerDeps {
   admin: Admin;
   producer: Producer;
   metrics: LiveMetrics;
+  /** Where the continuous verifier's `cdc_verify_*` go: the control service's own /metrics. */
+  verifyMetrics: Telemetry['metrics'];
   logger: Logger;
 }
 
@@ -63,6 +67,9 @@ export class Handlers {
   private readonly d: HandlerDeps;
   private lastVerify: VerifyReport | undefined;
   private verifying: Promise<VerifyReport> | undefined;
+  private continuous:
+    | { verifier: ContinuousVerifier; stop: AbortController; done: Promise<void> }
+    | undefined;
   private readonly pauses: Map<string, TablePauses>;
   private pausedCache: { at: number; topics: Set<string> } | undefined;
 
@@ -115,6 +122,12 @@ export class Handlers {
       }
       case '/api/verify':
         return method === 'POST' ? this.verify(req) : this.lastVerifyReport();
+      case '/api/verify/continuous':
+        return method === 'POST'
+          ? this.startContinuous(req)
+          : { body: { continuous: this.continuous?.verifier.state ?? null } };
+      case '/api/verify/continuous/stop':
+        return this.stopContinuous();
       case '/api/sql':
         return { body: await this.sql(req.body.sql) };
       default:
@@ -128,12 +141,10 @@ export class Handlers {
   }
 
   private async verify(req: Request): Promise<Result> {
-    const sources = req.body.sources;
-    if (sources !== undefined && (!Array.isArray(sources) || sources.some((s) => typeof s !== 'string')))
-      throw new ApiError(400, '"sources" is a list of source names, e.g. ["shop"]');
-    const timeoutS = req.body.timeoutS ?? 60;
-    if (typeof timeoutS !== 'number' || !(timeoutS > 0))
-      throw new ApiError(400, '"timeoutS" is a positive number');
+    const sources = sourcesOf(req);
+    const timeoutS = positive(req, 'timeoutS', 60);
+    const repair = req.body.repair ?? false;
+    if (typeof repair !== 'boolean') throw new ApiError(400, '"repair" is true or false');
     if (this.verifying)
       throw new ApiError(
         409,
@@ -143,7 +154,8 @@ export class Handlers {
       config: this.d.config,
       timeoutMs: timeoutS * 1000,
       openDirectory: false,
-      ...(sources ? { sources: sources as string[] } : {}),
+      repair,
+      ...(sources ? { sources } : {}),
       log: (l) => this.d.logger.info('verify', { line: l }),
     });
     try {
@@ -151,11 +163,66 @@ export class Handlers {
     } finally {
       this.verifying = undefined;
     }
+    const repaired = this.lastVerify.repairs.map((r) => `${r.table} (${r.ranges} ${r.kind ?? 'ranges'})`);
     return {
       body: { report: this.lastVerify },
-      target: (sources as string[] | undefined)?.join(',') ?? '',
-      detail: this.lastVerify.ok ? 'verify passed' : 'verify found differences',
+      target: sources?.join(',') ?? '',
+      detail: `${this.lastVerify.ok ? 'verify passed' : 'verify found differences'}${repaired.length > 0 ? `; repaired ${repaired.join(', ')}` : ''}`,
     };
+  }
+
+  /** Starts the continuous verifier in this process (one at a time). */
+  private startContinuous(req: Request): Result {
+    if (this.continuous?.verifier.state.running)
+      throw new ApiError(
+        409,
+        'a continuous verifier is running: stop it first (POST /api/verify/continuous/stop) to start one with other settings',
+      );
+    const sources = sourcesOf(req);
+    const rowsPerSecond = positive(req, 'rowsPerSecond', 20_000);
+    const intervalS = req.body.intervalS ?? 60;
+    if (typeof intervalS !== 'number' || !(intervalS >= 0))
+      throw new ApiError(400, '"intervalS" is a number of seconds, 0 or more');
+    const timeoutS = positive(req, 'timeoutS', 60);
+    const stop = new AbortController();
+    const verifier = new ContinuousVerifier({
+      config: this.d.config,
+      timeoutMs: timeoutS * 1000,
+      rowsPerSecond,
+      intervalMs: intervalS * 1000,
+      signal: stop.signal,
+      metrics: this.d.verifyMetrics,
+      ...(sources ? { sources } : {}),
+      log: (l) => this.d.logger.info('verify', { line: l }),
+    });
+    const done = verifier.run().catch((err: unknown) => {
+      this.d.logger.error('the continuous verifier stopped on an error; start it again through the API', {
+        err,
+      });
+    });
+    this.continuous = { verifier, stop, done };
+    return {
+      body: { continuous: verifier.state },
+      target: sources?.join(',') ?? '',
+      detail: `continuous verify started: at most ${rowsPerSecond} rows/s, ${intervalS} s between runs`,
+    };
+  }
+
+  private stopContinuous(): Result {
+    const c = this.continuous;
+    if (!c?.verifier.state.running)
+      throw new ApiError(409, 'no continuous verifier is running (POST /api/verify/continuous starts one)');
+    c.stop.abort();
+    return {
+      body: { continuous: c.verifier.state, stopping: true },
+      detail: `continuous verify stopping after ${c.verifier.state.runs} run(s)`,
+    };
+  }
+
+  /** Stops the continuous verifier, if any, and waits for its run under way (shutdown). */
+  async close(): Promise<void> {
+    this.continuous?.stop.abort();
+    await this.continuous?.done;
   }
 
   private async signal(type: 'pause' | 'resume' | 'resync', req: Request): Promise<Result> {
@@ -286,4 +353,19 @@ export class Handlers {
       await reader.close();
     }
   }
+}
+
+/** The optional `sources` of a body: a list of source names. */
+function sourcesOf(req: Request): string[] | undefined {
+  const sources = req.body.sources;
+  if (sources !== undefined && (!Array.isArray(sources) || sources.some((s) => typeof s !== 'string')))
+    throw new ApiError(400, '"sources" is a list of source names, e.g. ["shop"]');
+  return sources as string[] | undefined;
+}
+
+/** A positive number of a body, or its default. */
+function positive(req: Request, name: string, fallback: number): number {
+  const v = req.body[name] ?? fallback;
+  if (typeof v !== 'number' || !(v > 0)) throw new ApiError(400, `"${name}" is a positive number`);
+  return v;
 }

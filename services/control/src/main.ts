@@ -31,7 +31,7 @@ runService({
   service: 'control',
   usage: 'control --config <pipeline file> [--state-dir <dir of `cdc up`>]',
   options: { 'state-dir': { type: 'string' } },
-  setup: ({ pipeline, args, logger, onClose }) => {
+  setup: ({ pipeline, args, logger, telemetry, onClose }) => {
     const config = resolve(
       String(parseArgs({ options: { config: { type: 'string' } }, strict: false }).values.config),
     );
@@ -52,7 +52,18 @@ runService({
       latencyTopics: (l) => !aggregates.has(l.topic ?? ''),
     });
     const audit = new AuditLog({ producer, admin, serde, topic: section.auditTopic, logger });
-    const handlers = new Handlers({ pipeline, config, state, kafka, admin, producer, metrics, logger });
+    const handlers = new Handlers({
+      pipeline,
+      config,
+      state,
+      kafka,
+      admin,
+      producer,
+      metrics,
+      verifyMetrics: telemetry.metrics,
+      logger,
+    });
+    onClose(() => handlers.close());
     const consoleDir = resolve(import.meta.dirname, 'console');
     return [
       {

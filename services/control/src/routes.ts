@@ -123,6 +123,11 @@ export const ROUTES = [
         description: 'Only these sources (default: every source).',
       },
       timeoutS: { type: 'number', description: 'How long a mismatch may take to converge (default 60).' },
+      repair: {
+        type: 'boolean',
+        description:
+          'As `cdc verify --repair`: the differing keys are re-read through the capture (the fix travels through Kafka like any change), then only they are compared again.',
+      },
     },
   },
   {
@@ -130,6 +135,41 @@ export const ROUTES = [
     path: '/api/verify',
     role: 'viewer',
     summary: 'The last verify report as `{ report }` (null before the first run).',
+  },
+  {
+    method: 'POST',
+    path: '/api/verify/continuous',
+    role: 'operator',
+    action: 'verify-continuous',
+    summary:
+      'Starts `cdc verify --continuous` inside the control service: every table again and again at a rows/s budget, each outcome as `cdc_verify_*` metrics on its /metrics and in GET /api/verify/continuous. 409 while one runs.',
+    body: {
+      sources: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'Only these sources (default: every source).',
+      },
+      rowsPerSecond: { type: 'number', description: 'Source rows read per second at most (default 20000).' },
+      intervalS: { type: 'number', description: 'Rest between two runs, in seconds (default 60).' },
+      timeoutS: {
+        type: 'number',
+        description: 'How long a run waits for the pipeline to reach the source position (default 60).',
+      },
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/verify/continuous/stop',
+    role: 'operator',
+    action: 'verify-continuous-stop',
+    summary: 'Stops the continuous verifier after the run under way.',
+  },
+  {
+    method: 'GET',
+    path: '/api/verify/continuous',
+    role: 'viewer',
+    summary:
+      'The continuous verifier as `{ continuous }`: running, budget, runs, the last run line and per table whether it matches (no key differing in two runs in a row), null if never started.',
   },
   {
     method: 'POST',

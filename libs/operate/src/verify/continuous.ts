@@ -20,7 +20,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createJsonLogger } from '@cdc/core';
 import { loadPipeline } from '@cdc/pipeline';
-import { createTelemetry } from '@cdc/telemetry';
+import { createTelemetry, type Telemetry } from '@cdc/telemetry';
 import { type TableReport, type VerifyOptions, type VerifyReport, verify } from './verify.ts';
 
 /**
@@ -94,18 +94,136 @@ export function continuousRunLine(
   return parts.length > 0 ? `${head}; ${parts.join('; ')} (${seconds})` : `${head} (${seconds})`;
 }
 
-export interface ContinuousOptions extends VerifyOptions {
+/** One table as the continuous verifier last saw it (the control API's and console's view). */
+export interface ContinuousTableState {
+  source: string;
+  table: string;
+  /** No key differed in two runs in a row (what `cdc_verify_match` says). */
+  match: boolean;
+  /** Rows that differed in the last two runs alike (`cdc_verify_mismatched_rows`). */
+  lastingDifferences: number;
+  /** Whether the last run saw the table differ at all (its rows may have changed under it). */
+  differedLastRun: boolean;
+  sourceRows?: number;
+  clickhouseRows?: number;
+  method?: string;
+  lastRunAt: string;
+}
+
+export interface ContinuousState {
+  running: boolean;
+  rowsPerSecond: number;
+  intervalMs: number;
+  runs: number;
+  startedAt: string;
+  lastRunAt: string | null;
+  /** The last run's log line (`verify: run N: OK|CHECKING|FAILED — …`). */
+  lastLine: string | null;
+  tables: ContinuousTableState[];
+}
+
+export interface ContinuousLoopOptions extends VerifyOptions {
   /** Source rows read per second at most. */
   rowsPerSecond: number;
   /** Pause between two runs. */
   intervalMs: number;
-  /** `/metrics` port (0: an ephemeral one, logged); host: the pipeline file's telemetry host (127.0.0.1 by default). */
-  metricsPort: number;
   signal: AbortSignal;
+  /** Where `cdc_verify_*` go: the CLI's own listener, or the control service's. */
+  metrics: Telemetry['metrics'];
   /** Called after each run (tests). */
   onRun?: (report: VerifyReport) => void;
 }
 
+/**
+ * The continuous verifier's loop, wherever it runs (`cdc verify --continuous`, or the control
+ * service when started through its API): one `verify` per run, then `intervalMs` of rest, until
+ * the signal. `state` is what it has seen so far.
+ */
+export class ContinuousVerifier {
+  private readonly o: ContinuousLoopOptions;
+  private readonly previous = new Map<string, TableReport>();
+  private readonly tables = new Map<string, ContinuousTableState>();
+  private readonly startedAt = new Date().toISOString();
+  private runs = 0;
+  private lastRunAt: string | null = null;
+  private lastLine: string | null = null;
+  private running = false;
+
+  constructor(o: ContinuousLoopOptions) {
+    this.o = o;
+  }
+
+  get state(): ContinuousState {
+    return {
+      running: this.running,
+      rowsPerSecond: this.o.rowsPerSecond,
+      intervalMs: this.o.intervalMs,
+      runs: this.runs,
+      startedAt: this.startedAt,
+      lastRunAt: this.lastRunAt,
+      lastLine: this.lastLine,
+      tables: [...this.tables.values()],
+    };
+  }
+
+  async run(): Promise<void> {
+    const o = this.o;
+    const log = o.log ?? (() => undefined);
+    const m = o.metrics;
+    this.running = true;
+    try {
+      while (!o.signal.aborted) {
+        const report = await verify({
+          ...o,
+          openDirectory: false,
+          // A mismatch is reported as it is; the next run compares again.
+          once: true,
+          ranges: { ...o.ranges, rowsPerSecond: o.rowsPerSecond },
+        });
+        this.runs++;
+        const now = new Date();
+        this.lastRunAt = now.toISOString();
+        const lastingByTable = new Map<string, number>();
+        for (const t of report.tables) {
+          const labels = { source: t.source, table: t.table };
+          const id = `${t.source}\u0000${t.table}`;
+          const lasting = persistentDifferences(this.previous.get(id), t);
+          lastingByTable.set(id, lasting);
+          this.previous.set(id, t);
+          m.verifyLastRun.set(now.getTime() / 1000, labels);
+          m.verifyMatch.set(lasting === 0 ? 1 : 0, labels);
+          m.verifyMismatchedRows.set(lasting, labels);
+          m.verifyRangesChecked.add(t.ranges ?? 1, labels);
+          m.verifyRowsChecked.add(t.sourceRows ?? 0, labels);
+          this.tables.set(id, {
+            source: t.source,
+            table: t.table,
+            match: lasting === 0,
+            lastingDifferences: lasting,
+            differedLastRun: !t.match,
+            ...(t.sourceRows !== undefined ? { sourceRows: t.sourceRows } : {}),
+            ...(t.clickhouseRows !== undefined ? { clickhouseRows: t.clickhouseRows } : {}),
+            ...(t.method !== undefined ? { method: t.method } : {}),
+            lastRunAt: this.lastRunAt,
+          });
+        }
+        o.onRun?.(report);
+        this.lastLine = continuousRunLine(this.runs, report, lastingByTable);
+        log(this.lastLine);
+        await sleep(o.intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+export interface ContinuousOptions extends Omit<ContinuousLoopOptions, 'metrics'> {
+  /** `/metrics` port (0: an ephemeral one, logged); host: the pipeline file's telemetry host (127.0.0.1 by default). */
+  metricsPort: number;
+}
+
+/** `cdc verify --continuous`: the loop with a `/metrics` listener of its own. */
 export async function verifyContinuously(o: ContinuousOptions): Promise<void> {
   const log = o.log ?? (() => undefined);
   const pipeline = loadPipeline(o.config, o.env);
@@ -117,37 +235,8 @@ export async function verifyContinuously(o: ContinuousOptions): Promise<void> {
   });
   const server = await telemetry.start();
   log(`verify: continuous, at most ${o.rowsPerSecond} rows/s, metrics on ${server.url}/metrics`);
-  const m = telemetry.metrics;
-  const previous = new Map<string, TableReport>();
-  let run = 0;
   try {
-    while (!o.signal.aborted) {
-      run++;
-      const report = await verify({
-        ...o,
-        openDirectory: false,
-        // A mismatch is reported as it is; the next run compares again.
-        once: true,
-        ranges: { ...o.ranges, rowsPerSecond: o.rowsPerSecond },
-      });
-      const now = Date.now() / 1000;
-      const lastingByTable = new Map<string, number>();
-      for (const t of report.tables) {
-        const labels = { source: t.source, table: t.table };
-        const id = `${t.source}\u0000${t.table}`;
-        const lasting = persistentDifferences(previous.get(id), t);
-        lastingByTable.set(id, lasting);
-        previous.set(id, t);
-        m.verifyLastRun.set(now, labels);
-        m.verifyMatch.set(lasting === 0 ? 1 : 0, labels);
-        m.verifyMismatchedRows.set(lasting, labels);
-        m.verifyRangesChecked.add(t.ranges ?? 1, labels);
-        m.verifyRowsChecked.add(t.sourceRows ?? 0, labels);
-      }
-      o.onRun?.(report);
-      log(continuousRunLine(run, report, lastingByTable));
-      await sleep(o.intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
-    }
+    await new ContinuousVerifier({ ...o, metrics: telemetry.metrics }).run();
   } finally {
     await telemetry.shutdown();
   }

@@ -325,9 +325,105 @@ function DeadLetters({ me }: { me: Principal }) {
   );
 }
 
+interface VerifyTable {
+  source: string;
+  table: string;
+  match: boolean;
+  sourceRows?: number;
+  clickhouseRows?: number;
+  differing?: number;
+  method?: string;
+  reverified?: number;
+  note?: string;
+}
+
 interface VerifyReport {
   ok: boolean;
-  sources?: { source: string; tables?: { table?: string; ok?: boolean; [k: string]: unknown }[] }[];
+  elapsedMs: number;
+  tables: VerifyTable[];
+  problems: string[];
+  repairs: { source: string; table: string; ranges: number; deletes: number; kind?: string }[];
+}
+
+interface ContinuousState {
+  running: boolean;
+  rowsPerSecond: number;
+  intervalMs: number;
+  runs: number;
+  lastRunAt: string | null;
+  lastLine: string | null;
+  tables: {
+    source: string;
+    table: string;
+    match: boolean;
+    lastingDifferences: number;
+    differedLastRun: boolean;
+    sourceRows?: number;
+    lastRunAt: string;
+  }[];
+}
+
+/** One verify report: per table its counts and outcome, then what a repair asked and the problems. */
+function VerifyResult({ report }: { report: VerifyReport }) {
+  const differing = report.tables.filter((t) => !t.match).length;
+  return (
+    <div data-verify={report.ok ? 'passed' : 'failed'}>
+      <p class={report.ok ? 'ok' : 'error'}>
+        {report.ok
+          ? `The replica matches its sources (${report.tables.length} table(s), ${(report.elapsedMs / 1000).toFixed(1)} s).`
+          : differing > 0
+            ? `Differences found: ${differing} of ${report.tables.length} table(s) differ${report.problems.length > 0 ? `, ${report.problems.length} problem(s)` : ''}.`
+            : `Verify could not compare everything: ${report.problems.length} problem(s).`}
+      </p>
+      {report.tables.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>table</th>
+              <th>source rows</th>
+              <th>ClickHouse rows</th>
+              <th>differing</th>
+              <th>how</th>
+              <th>outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.tables.map((t) => (
+              <tr key={`${t.source}.${t.table}`} data-verify-table={t.table} data-match={String(t.match)}>
+                <td>
+                  {t.source}: {t.table}
+                </td>
+                <td>{fmt(t.sourceRows)}</td>
+                <td>{fmt(t.clickhouseRows)}</td>
+                <td>{fmt(t.differing)}</td>
+                <td>
+                  {t.reverified !== undefined ? `${t.reverified} repaired key(s) again` : (t.method ?? '—')}
+                </td>
+                <td class={t.match ? 'ok' : 'error'} title={t.note}>
+                  {t.match ? 'match' : 'differs'}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {report.repairs.length > 0 && (
+        <ul data-verify-repairs>
+          {report.repairs.map((r) => (
+            <li key={`${r.source}.${r.table}`}>
+              {r.table}: {r.ranges} {r.kind === 'keys' ? 'key(s)' : 'key range(s)'} re-read through the
+              capture, {r.deletes} key(s) only in ClickHouse
+            </li>
+          ))}
+        </ul>
+      )}
+      {report.problems.map((p) => (
+        <p class="error" key={p}>
+          {p}
+        </p>
+      ))}
+    </div>
+  );
 }
 
 function Verify({ me }: { me: Principal }) {
@@ -339,26 +435,92 @@ function Verify({ me }: { me: Principal }) {
       () => undefined,
     );
   }, []);
+  const continuous = usePoll(
+    () => api<{ continuous: ContinuousState | null }>('GET', '/api/verify/continuous'),
+    3_000,
+  );
+  const c = continuous.data?.continuous ?? null;
+  const operator = can(me.role, 'operator');
+  const run = async (body: Record<string, unknown>) =>
+    setReport((await api<{ report: VerifyReport }>('POST', '/api/verify', body)).report);
   return (
     <section>
       <h2>Verify</h2>
-      {can(me.role, 'operator') && (
+      <p class="hint">
+        Compares every captured table with its ClickHouse copy: counts and checksums computed in both
+        databases, down to the differing keys. A repair re-reads those keys through the capture, so the fix
+        travels through Kafka like any change.
+      </p>
+      {operator && <Action label="Run verify" run={() => run({})} onDone={setNote} />}
+      {operator && report && !report.ok && report.tables.some((t) => !t.match) && (
         <Action
-          label="Run verify"
-          run={async () => setReport((await api<{ report: VerifyReport }>('POST', '/api/verify', {})).report)}
+          label="Repair differences"
+          confirm="Re-read the differing keys through the capture and verify them again?"
+          run={() => run({ repair: true, timeoutS: 120 })}
           onDone={setNote}
         />
       )}
       {note && <p class="note">{note}</p>}
-      {report ? (
-        <div data-verify={report.ok ? 'passed' : 'failed'}>
-          <p class={report.ok ? 'ok' : 'error'}>
-            {report.ok ? 'The replica matches its sources.' : 'Differences found.'}
-          </p>
-          <pre>{JSON.stringify(report, null, 2)}</pre>
-        </div>
+      {report ? <VerifyResult report={report} /> : <p>No report yet.</p>}
+
+      <h3>Continuous verification</h3>
+      {continuous.error && <p class="error">{continuous.error}</p>}
+      {c?.running ? (
+        <p data-continuous="running">
+          Running: at most {fmt(c.rowsPerSecond)} rows/s, {fmt(c.intervalMs / 1000)} s between runs,{' '}
+          {fmt(c.runs)} run(s) so far.
+        </p>
       ) : (
-        <p>No report yet.</p>
+        <p data-continuous="stopped">
+          {c ? `Stopped after ${fmt(c.runs)} run(s).` : 'Not running.'} It verifies every table again and
+          again at a rows/s budget; a table counts as differing once the same keys differ in two runs in a
+          row.
+        </p>
+      )}
+      {operator &&
+        (c?.running ? (
+          <Action
+            label="Stop continuous verify"
+            run={() => api('POST', '/api/verify/continuous/stop', {}).then(continuous.refresh)}
+            onDone={setNote}
+          />
+        ) : (
+          <Action
+            label="Start continuous verify"
+            run={() => api('POST', '/api/verify/continuous', {}).then(continuous.refresh)}
+            onDone={setNote}
+          />
+        ))}
+      {c?.lastLine && <pre data-continuous-line>{c.lastLine}</pre>}
+      {c && c.tables.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>table</th>
+              <th>rows</th>
+              <th>last run</th>
+              <th>outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {c.tables.map((t) => (
+              <tr key={`${t.source}.${t.table}`} data-continuous-table={t.table} data-match={String(t.match)}>
+                <td>
+                  {t.source}: {t.table}
+                </td>
+                <td>{fmt(t.sourceRows)}</td>
+                <td>{new Date(t.lastRunAt).toLocaleTimeString()}</td>
+                <td class={t.match ? 'ok' : 'error'}>
+                  {t.match
+                    ? t.differedLastRun
+                      ? 'changed under the last run (checked again next run)'
+                      : 'match'
+                    : `${fmt(t.lastingDifferences)} row(s) differ in two runs in a row`}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </section>
   );

@@ -9,6 +9,8 @@
  *   and its progress bar fill (the incremental snapshot's progress, as the snapshot metrics);
  * - a row a quality rule quarantined shows in the dead-letter browser, is fixed in the source,
  *   replayed from the console and leaves the list;
+ * - the verify page: a viewer sees no action; an operator runs verify and starts and stops the
+ *   continuous verifier, and sees each outcome (here a problem: this pipeline has no ClickHouse);
  * - no console error in the page, at any step; a screenshot of each page in
  *   test-artifacts/console/ (CDC_CONSOLE_SHOTS=docs/console writes the set the docs show);
  * - the overview's load time (navigation start → graph and charts drawn) is printed.
@@ -194,6 +196,12 @@ describe('the console in Chromium', () => {
     );
     await new Promise((r) => setTimeout(r, 5_000));
     await viewer.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
+
+    // Verify: a viewer sees the page and no action.
+    await viewer.goto(`${controlUrl()}#/verify`);
+    await viewer.waitForSelector('[data-continuous=stopped]');
+    expect(await viewer.$$('button[data-action="run verify"]')).toHaveLength(0);
+    expect(await viewer.$$('button[data-action="start continuous verify"]')).toHaveLength(0);
     await viewer.close();
 
     // An operator: pause, resume, resync.
@@ -269,6 +277,24 @@ describe('the console in Chromium', () => {
     } finally {
       await db.end();
     }
+
+    // Verify from the console. This pipeline has no ClickHouse target, so every run reports that
+    // problem: the page shows it, for a run and for the continuous verifier it starts and stops.
+    await op.goto(`${controlUrl()}#/verify`);
+    await op.click('button[data-action="run verify"]');
+    await op.waitForSelector('[data-verify=failed]', { timeout: 60_000 });
+    expect(await op.$eval('[data-verify=failed]', (e) => e.textContent)).toMatch(
+      /could not compare everything: 1 problem\(s\)\.the pipeline file has no clickhouse section: nothing to verify against/,
+    );
+    await op.click('button[data-action="start continuous verify"]');
+    await op.waitForSelector('[data-continuous=running]', { timeout: 30_000 });
+    await op.waitForSelector('pre[data-continuous-line]', { timeout: 60_000 });
+    expect(await op.$eval('pre[data-continuous-line]', (e) => e.textContent)).toMatch(
+      /^verify: run 1: FAILED — .*problems: .*no clickhouse section/,
+    );
+    await op.screenshot({ path: join(SHOTS, 'verify.png'), fullPage: true });
+    await op.click('button[data-action="stop continuous verify"]');
+    await op.waitForSelector('[data-continuous=stopped]', { timeout: 60_000 });
     await op.close();
     expect(errors).toEqual([]);
   });

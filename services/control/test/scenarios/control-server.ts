@@ -11,6 +11,7 @@ import type { Logger } from '@cdc/core';
 import { createIdempotentProducer, type Kafka } from '@cdc/kafka';
 import { type ServiceName, StateDir } from '@cdc/operate';
 import type { Pipeline } from '@cdc/pipeline';
+import { createTelemetry } from '@cdc/telemetry';
 import { AuditLog } from '../../src/audit-log.ts';
 import { Handlers } from '../../src/handlers.ts';
 import { LiveMetrics } from '../../src/live-metrics.ts';
@@ -54,6 +55,8 @@ export async function startControl(options: {
       admin,
       producer,
       metrics: new LiveMetrics({ state, services: options.services }),
+      // Not served: no continuous verifier runs in these scenarios.
+      verifyMetrics: createTelemetry({ service: 'control', config: pipeline.telemetry, logger }).metrics,
       logger,
     }),
     version: 'test',
