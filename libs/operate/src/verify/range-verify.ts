@@ -9,14 +9,7 @@
  * bucket at a time.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  checksum,
-  compareRows,
-  differingKeysOf,
-  type RowDiff,
-  type Rows,
-  type TableComparison,
-} from './compare.ts';
+import type { Rows } from './compare.ts';
 import {
   type BucketSums,
   bucketCount,
@@ -24,12 +17,11 @@ import {
   bucketWidth,
   differingBuckets,
   type KeyRange,
-  MASK64,
   type RangeSums,
   subWidth,
-  sumText,
   total,
 } from './range-plan.ts';
+import { type KeyedComparison, RangeTally } from './range-tally.ts';
 
 export interface RangeSide {
   /** Row count and checksum per bucket of `range` cut at `width` (bucket n: `lo + n·width …`). */
@@ -64,20 +56,8 @@ export const DEFAULT_RANGE_OPTIONS: RangeOptions = {
   hashed: true,
 };
 
-export interface RangeComparison extends TableComparison {
-  /** Buckets compared (every level). */
-  ranges: number;
-  /** Buckets read row by row. */
-  leaves: number;
-  /** The differing keys (at most `maxKeys`), in key order. */
-  keys: bigint[];
-  /** Of `keys`, those ClickHouse holds and the source does not. */
-  onlyInClickHouse: bigint[];
-  /** Of `keys`, those the source holds and ClickHouse does not. */
-  onlyAtSource: bigint[];
-  /** Buckets whose SQL checksums differed although their rows compared equal (a canonical-form gap). */
-  hashOnly: number;
-}
+/** The differing keys as integers. */
+export type RangeComparison = KeyedComparison<bigint>;
 
 export async function compareRanges(
   columns: readonly string[],
@@ -87,46 +67,11 @@ export async function compareRanges(
   options: Partial<RangeOptions> = {},
 ): Promise<RangeComparison> {
   const o = { ...DEFAULT_RANGE_OPTIONS, ...options };
-  const out: RangeComparison = {
-    sourceRows: 0,
-    clickhouseRows: 0,
-    sourceChecksum: sumText(0n),
-    clickhouseChecksum: sumText(0n),
-    match: true,
-    diffs: [],
-    differing: 0,
-    ranges: 0,
-    leaves: 0,
-    keys: [],
-    onlyInClickHouse: [],
-    onlyAtSource: [],
-    hashOnly: 0,
-  };
-  if (!bounds) return out;
-  let srcSum = 0n;
-  let chSum = 0n;
-  const diffs: RowDiff[] = [];
-
+  const tally = new RangeTally<bigint>(columns, o, (k) => BigInt(k));
+  if (!bounds) return tally.result();
   const leaf = async (range: KeyRange, hashDiffered: boolean) => {
-    out.leaves++;
     const [a, b] = await Promise.all([source.rows(range), clickhouse.rows(range)]);
-    if (!o.hashed) {
-      srcSum = (srcSum + BigInt(`0x${checksum(a)}`)) & MASK64;
-      chSum = (chSum + BigInt(`0x${checksum(b)}`)) & MASK64;
-    }
-    const keys = differingKeysOf(a, b);
-    if (keys.length === 0) {
-      if (hashDiffered) out.hashOnly++;
-      return;
-    }
-    out.differing += keys.length;
-    if (diffs.length < o.maxDiffs) diffs.push(...compareRows(columns, a, b, o.maxDiffs - diffs.length).diffs);
-    for (const k of keys) {
-      if (out.keys.length >= o.maxKeys) break;
-      out.keys.push(BigInt(k));
-      if (!a.has(k)) out.onlyInClickHouse.push(BigInt(k));
-      if (!b.has(k)) out.onlyAtSource.push(BigInt(k));
-    }
+    tally.leaf(a, b, hashDiffered);
   };
 
   const bisect = async (range: KeyRange, sa: RangeSums | undefined, sb: RangeSums | undefined) => {
@@ -135,7 +80,7 @@ export async function compareRanges(
     if (rows <= o.leafRows || range.lo === range.hi) return leaf(range, o.hashed);
     const width = subWidth(range, o.fanOut);
     const [a, b] = await Promise.all([source.sums(range, width), clickhouse.sums(range, width)]);
-    out.ranges += Number(bucketCount(range, width));
+    tally.ranges(Number(bucketCount(range, width)));
     const todo = o.hashed ? differingBuckets(a, b) : [...new Set([...a.keys(), ...b.keys()])].sort(cmp);
     for (const n of todo) await bisect(bucketRange(range, width, n), a.get(n), b.get(n));
   };
@@ -152,15 +97,9 @@ export async function compareRanges(
       hi: bucketRange(range, width, first + perSpan - 1n < buckets ? first + perSpan - 1n : buckets - 1n).hi,
     };
     const [a, b] = await Promise.all([source.sums(span, width), clickhouse.sums(span, width)]);
-    out.ranges += Number(bucketCount(span, width));
+    tally.ranges(Number(bucketCount(span, width)));
     const ta = total(a);
-    const tb = total(b);
-    out.sourceRows += ta.count;
-    out.clickhouseRows += tb.count;
-    if (o.hashed) {
-      srcSum = (srcSum + ta.sum) & MASK64;
-      chSum = (chSum + tb.sum) & MASK64;
-    }
+    tally.firstLevel(ta, total(b));
     const todo = o.hashed ? differingBuckets(a, b) : [...new Set([...a.keys(), ...b.keys()])].sort(cmp);
     for (const n of todo) await bisect(bucketRange(span, width, n), a.get(n), b.get(n));
     if (o.rowsPerSecond) {
@@ -168,11 +107,7 @@ export async function compareRanges(
       if (due > 0) await sleep(due);
     }
   }
-  out.sourceChecksum = sumText(srcSum);
-  out.clickhouseChecksum = sumText(chSum);
-  out.diffs = diffs;
-  out.match = out.differing === 0 && out.sourceRows === out.clickhouseRows;
-  return out;
+  return tally.result();
 }
 
 const cmp = (x: bigint, y: bigint) => (x < y ? -1 : x > y ? 1 : 0);

@@ -17,16 +17,10 @@
  * first-level bucket is read row by row, one at a time.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  checksum,
-  compareRows,
-  differingKeysOf,
-  type RowDiff,
-  type Rows,
-  type TableComparison,
-} from './compare.ts';
+import type { Rows } from './compare.ts';
 import { compareHex, type HexRange, subRanges, WHOLE } from './key-order.ts';
-import { MASK64, type RangeSums, sameSums, sumText } from './range-plan.ts';
+import { type RangeSums, sameSums } from './range-plan.ts';
+import { type KeyedComparison, RangeTally } from './range-tally.ts';
 import { DEFAULT_RANGE_OPTIONS, type RangeOptions } from './range-verify.ts';
 
 export interface TupleSide {
@@ -48,20 +42,8 @@ const MAX_SPLIT_TEXT = 100_000;
 /** Bisection depth at which a range is read row by row whatever its size (a side with repeated keys). */
 const MAX_DEPTH = 40;
 
-export interface TupleComparison extends TableComparison {
-  /** Buckets compared (every level). */
-  ranges: number;
-  /** Buckets read row by row. */
-  leaves: number;
-  /** The differing keys (at most `maxKeys`) as the key columns' canonical values. */
-  keys: string[][];
-  /** Of `keys`, those ClickHouse holds and the source does not. */
-  onlyInClickHouse: string[][];
-  /** Of `keys`, those the source holds and ClickHouse does not. */
-  onlyAtSource: string[][];
-  /** Buckets whose SQL checksums differed although their rows compared equal (a canonical-form gap). */
-  hashOnly: number;
-}
+/** The differing keys as the key columns' canonical values. */
+export type TupleComparison = KeyedComparison<string[]>;
 
 export async function compareTupleRanges(
   columns: readonly string[],
@@ -72,49 +54,10 @@ export async function compareTupleRanges(
   options: Partial<RangeOptions> = {},
 ): Promise<TupleComparison> {
   const o = { ...DEFAULT_RANGE_OPTIONS, ...options };
-  const out: TupleComparison = {
-    sourceRows: 0,
-    clickhouseRows: 0,
-    sourceChecksum: sumText(0n),
-    clickhouseChecksum: sumText(0n),
-    match: true,
-    diffs: [],
-    differing: 0,
-    ranges: 0,
-    leaves: 0,
-    keys: [],
-    onlyInClickHouse: [],
-    onlyAtSource: [],
-    hashOnly: 0,
-  };
-  let srcSum = 0n;
-  let chSum = 0n;
-  const diffs: RowDiff[] = [];
-  const keyOf = (values: readonly string[]) => keyIndexes.map((i) => values[i] as string);
-
+  const tally = new RangeTally<string[]>(columns, o, (_k, row) => keyIndexes.map((i) => row[i] as string));
   const leaf = async (range: HexRange, hashDiffered: boolean) => {
-    out.leaves++;
     const [a, b] = await Promise.all([source.rows(range), clickhouse.rows(range)]);
-    if (!o.hashed) {
-      srcSum = (srcSum + BigInt(`0x${checksum(a)}`)) & MASK64;
-      chSum = (chSum + BigInt(`0x${checksum(b)}`)) & MASK64;
-    }
-    const keys = differingKeysOf(a, b);
-    if (keys.length === 0) {
-      if (hashDiffered) out.hashOnly++;
-      return;
-    }
-    out.differing += keys.length;
-    if (diffs.length < o.maxDiffs) diffs.push(...compareRows(columns, a, b, o.maxDiffs - diffs.length).diffs);
-    for (const k of keys) {
-      if (out.keys.length >= o.maxKeys) break;
-      const sa = a.get(k);
-      const sb = b.get(k);
-      const values = keyOf((sa ?? sb) as string[]);
-      out.keys.push(values);
-      if (!sa) out.onlyInClickHouse.push(values);
-      if (!sb) out.onlyAtSource.push(values);
-    }
+    tally.leaf(a, b, hashDiffered);
   };
 
   // Without checksums a bucket's rows are read whole: first-level buckets are the leaves.
@@ -135,7 +78,7 @@ export async function compareTupleRanges(
     if (splits.length === 0) return leaf(range, o.hashed);
     const [a, b] = await Promise.all([source.sums(range, splits), clickhouse.sums(range, splits)]);
     const parts = subRanges(range, splits);
-    out.ranges += parts.length;
+    tally.ranges(parts.length);
     for (let i = 0; i < parts.length; i++) {
       if (o.hashed && sameSums(a.get(i), b.get(i))) continue;
       await bisect(parts[i] as HexRange, a.get(i), b.get(i), depth + 1);
@@ -159,17 +102,13 @@ export async function compareTupleRanges(
     const span: HexRange = { lo: (buckets[first] as HexRange).lo, hi: (buckets[last] as HexRange).hi };
     const inner = splits.slice(first, last);
     const [a, b] = await Promise.all([source.sums(span, inner), clickhouse.sums(span, inner)]);
-    out.ranges += last - first + 1;
+    tally.ranges(last - first + 1);
     let spanRows = 0;
     for (const s of a.values()) {
-      out.sourceRows += s.count;
+      tally.firstLevel(s, NONE);
       spanRows += s.count;
-      if (o.hashed) srcSum = (srcSum + s.sum) & MASK64;
     }
-    for (const s of b.values()) {
-      out.clickhouseRows += s.count;
-      if (o.hashed) chSum = (chSum + s.sum) & MASK64;
-    }
+    for (const s of b.values()) tally.firstLevel(NONE, s);
     for (let i = 0; i <= last - first; i++) {
       if (o.hashed && sameSums(a.get(i), b.get(i))) continue;
       await bisect(buckets[first + i] as HexRange, a.get(i), b.get(i), 1);
@@ -179,12 +118,11 @@ export async function compareTupleRanges(
       if (due > 0) await sleep(due);
     }
   }
-  out.sourceChecksum = sumText(srcSum);
-  out.clickhouseChecksum = sumText(chSum);
-  out.diffs = diffs;
-  out.match = out.differing === 0 && out.sourceRows === out.clickhouseRows;
-  return out;
+  return tally.result();
 }
+
+/** A side with no rows in a bucket. */
+const NONE: RangeSums = { count: 0, sum: 0n };
 
 /**
  * Split points in the encoding's byte order, without repeats and strictly inside `range` (both
