@@ -8,7 +8,7 @@
 import type { ClickHouseReader } from '@cdc/clickhouse';
 import { clickHouseColumnName, quoteIdent as ident, quoteString } from '@cdc/core';
 import { fromClickHouse } from './canonical.ts';
-import { multisetKey, type Rows, rowText } from './compare.ts';
+import { differingKeysOf, multisetKey, type Rows, rowText } from './compare.ts';
 import {
   chBytes,
   chKeyExpression,
@@ -25,6 +25,8 @@ import type { RangeSide } from './range-verify.ts';
 import type { TupleSide } from './tuple-range-verify.ts';
 
 const OUT_OF_RANGE = '_out_of_range';
+/** The sink's table of truncations (`_version` per table), which `<table>_current` reads. */
+const TRUNCATIONS = '_cdc_truncations';
 const TEMPORAL = new Set(['date', 'timestamp']);
 
 const OUTPUT_SETTINGS = [
@@ -56,6 +58,13 @@ export async function readReplicaRows(
   table: string,
   source: SourceTable,
   range?: { key: string; lo: bigint; hi: bigint } | { sql: string },
+  /**
+   * `{ version }`: each key's row as of this `_version` (exclusive) instead of its current one:
+   * the latest of its history below it, absent when that is a delete or older than a truncation
+   * below it. `{ version, newer: true }`: the keys whose latest change (a delete included) is at
+   * or above it, with that change's row.
+   */
+  asOf?: { version: bigint; newer?: boolean },
 ): Promise<ReplicaRead> {
   const view = `${table}_current`;
   const found = await reader.query<{ name: string }>(
@@ -79,8 +88,22 @@ export async function readReplicaRows(
   const exactColumn = have.has(OUT_OF_RANGE) && source.columns.some((c) => TEMPORAL.has(c.kind.kind));
   if (exactColumn) select.push(`${OUT_OF_RANGE} AS \`__out_of_range\``);
   const settings = await outputSettings(reader);
+  const where = range
+    ? 'sql' in range
+      ? range.sql
+      : `${ident(ch(range.key))} BETWEEN ${range.lo} AND ${range.hi}`
+    : undefined;
+  let from = `${ident(database)}.${ident(view)}${where ? ` WHERE ${where}` : ''}`;
+  if (asOf !== undefined) {
+    const v = `toUInt128('${asOf.version}')`;
+    const keys = source.key.map((k) => ident(ch(k))).join(', ');
+    const cond = where ? ` AND (${where})` : '';
+    from = asOf.newer
+      ? `(SELECT * FROM ${ident(database)}.${ident(table)} WHERE 1${cond} ORDER BY ${keys}, _version DESC LIMIT 1 BY ${keys}) WHERE _version >= ${v}`
+      : `(SELECT * FROM ${ident(database)}.${ident(`${table}_history`)} WHERE _version < ${v}${cond} ORDER BY ${keys}, _version DESC LIMIT 1 BY ${keys}) WHERE _is_deleted = 0 AND _version > (SELECT max(_version) FROM ${ident(database)}.${ident(TRUNCATIONS)} WHERE table_name = ${quoteString(table)} AND _version < ${v})`;
+  }
   const rows = await reader.query<Record<string, unknown>>(
-    `SELECT ${select.join(', ')} FROM ${ident(database)}.${ident(view)}${range ? ` WHERE ${'sql' in range ? range.sql : `${ident(ch(range.key))} BETWEEN ${range.lo} AND ${range.hi}`}` : ''}${settings}`,
+    `SELECT ${select.join(', ')} FROM ${from}${settings}`,
   );
   const out: Rows = new Map();
   const seen = new Map<string, number>();
@@ -128,6 +151,65 @@ export async function replicaKeyBounds(
   return { range: { lo: BigInt(r.lo), hi: BigInt(r.hi) }, rows: Number(r.n) };
 }
 
+/**
+ * A leaf's ClickHouse rows settled as of the source snapshot: each key that differs from the
+ * source's rows (`a`) and that the pipeline changed after the snapshot (its latest `_version`,
+ * a delete's included, at or above `version`) is read again as of `version` (its history below
+ * it, see readReplicaRows), so it is compared in the state the snapshot saw. A key whose latest
+ * change is older differs for another reason (damage, a lost change): it stays as it is.
+ * `keys`: how many keys were read again.
+ */
+async function settleAsOf(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+  source: SourceTable,
+  version: bigint,
+  a: Rows,
+  b: Rows,
+  condition: (keys: readonly string[]) => string,
+): Promise<{ rows: Rows; keys: number }> {
+  const differing = differingKeysOf(a, b);
+  if (differing.length === 0) return { rows: b, keys: 0 };
+  try {
+    return await settleKeys(reader, database, table, source, version, b, differing, condition);
+  } catch {
+    // An engine without UInt128 (or without the history table): compared as they are, as before.
+    return { rows: b, keys: 0 };
+  }
+}
+
+async function settleKeys(
+  reader: ClickHouseReader,
+  database: string,
+  table: string,
+  source: SourceTable,
+  version: bigint,
+  b: Rows,
+  differing: readonly string[],
+  condition: (keys: readonly string[]) => string,
+): Promise<{ rows: Rows; keys: number }> {
+  const newer = await readReplicaRows(
+    reader,
+    database,
+    table,
+    source,
+    { sql: condition(differing) },
+    { version, newer: true },
+  );
+  const keys = newer.exists ? differing.filter((k) => newer.rows.has(k)) : [];
+  if (keys.length === 0) return { rows: b, keys: 0 };
+  const r = await readReplicaRows(reader, database, table, source, { sql: condition(keys) }, { version });
+  if (!r.exists) return { rows: b, keys: 0 };
+  const rows = new Map(b);
+  for (const k of keys) {
+    const row = r.rows.get(k);
+    if (row) rows.set(k, row);
+    else rows.delete(k);
+  }
+  return { rows, keys: keys.length };
+}
+
 /** The ClickHouse side of a range comparison over `<table>_current` (see sourceRangeSide). */
 export function replicaRangeSide(
   reader: ClickHouseReader,
@@ -136,6 +218,8 @@ export function replicaRangeSide(
   source: SourceTable,
   key: string,
   hash: string | null,
+  /** Settle differing rows as of this `_version` (the source snapshot's, see verify.ts). */
+  asOf?: bigint,
 ): RangeSide {
   const k = ident(clickHouseColumnName(key));
   const view = `${ident(database)}.${ident(`${table}_current`)}`;
@@ -154,6 +238,13 @@ export function replicaRangeSide(
       const r = await readReplicaRows(reader, database, table, source, { key, lo: range.lo, hi: range.hi });
       return r.exists ? r.rows : new Map();
     },
+    ...(asOf === undefined
+      ? {}
+      : {
+          // One integer key: a row's key text is the integer.
+          settle: (a: Rows, b: Rows) =>
+            settleAsOf(reader, database, table, source, asOf, a, b, (keys) => `${k} IN (${keys.join(', ')})`),
+        }),
   };
 }
 
@@ -170,8 +261,11 @@ export function replicaTupleSide(
   source: SourceTable,
   keys: readonly KeyColumn[],
   hash: string | null,
+  /** Settle differing rows as of this `_version` (the source snapshot's, see verify.ts). */
+  asOf?: bigint,
 ): TupleSide {
   const view = `${ident(database)}.${ident(`${table}_current`)}`;
+  const keyIndexes = keys.map((kc) => source.columns.findIndex((c) => c.name === kc.name));
   const enc = chKeyExpression(keys);
   // One integer or uuid column: compared as a number (a uuid as the UInt128 of its big-endian
   // bytes, the encoding's order; ClickHouse's own UUID order is not), cheaper than bytes.
@@ -220,6 +314,23 @@ export function replicaTupleSide(
       const r = await readReplicaRows(reader, database, table, source, { sql: cond(range) });
       return r.exists ? r.rows : new Map();
     },
+    ...(asOf === undefined
+      ? {}
+      : {
+          settle: (a: Rows, b: Rows) =>
+            settleAsOf(reader, database, table, source, asOf, a, b, (differing) => {
+              const list = differing.map((k) => {
+                const row = (a.get(k) ?? b.get(k)) as string[];
+                return chBytes(
+                  encodeKey(
+                    keys,
+                    keyIndexes.map((i) => row[i] as string),
+                  ),
+                );
+              });
+              return `${enc} IN (${list.join(', ')})`;
+            }),
+        }),
   };
 }
 

@@ -132,7 +132,8 @@ export function chKeyExpression(columns: readonly KeyColumn[]): string {
       case 'int':
         return `unhex(leftPad(hex(bitXor(reinterpretAsUInt64(toInt64(${k})), toUInt64(9223372036854775808))), 16, '0'))`;
       case 'uuid':
-        return `toString(UUIDStringToNum(toString(${k})))`;
+        // Through hex: `toString` of the FixedString(16) would drop trailing zero bytes.
+        return `unhex(hex(UUIDStringToNum(toString(${k}))))`;
       default:
         return `concat(${k}, '\\0')`;
     }

@@ -28,6 +28,12 @@ export interface KeyedComparison<K> extends TableComparison {
   onlyAtSource: K[];
   /** Buckets whose SQL checksums differed although their rows compared equal (a canonical-form gap). */
   hashOnly: number;
+  /**
+   * Keys whose ClickHouse rows were compared as of the source snapshot (changed by the pipeline
+   * after it); the ClickHouse checksum is of the rows as the first level read them, the count
+   * as of the snapshot.
+   */
+  asOf: number;
 }
 
 export class RangeTally<K> {
@@ -45,9 +51,14 @@ export class RangeTally<K> {
     onlyInClickHouse: [],
     onlyAtSource: [],
     hashOnly: 0,
+    asOf: 0,
   };
   private sourceSum = 0n;
   private clickhouseSum = 0n;
+  /** Compared as of the source snapshot: ClickHouse's rows outside the leaves are the source's. */
+  private settling = false;
+  /** Σ over the leaves of ClickHouse's settled rows minus the source's. */
+  private leafExcess = 0;
   private readonly diffs: RowDiff[] = [];
 
   private readonly columns: readonly string[];
@@ -82,16 +93,25 @@ export class RangeTally<K> {
   /**
    * A leaf: both sides' rows of one range compared row by row (unhashed, the rows' checksums
    * are the table's). `hashDiffered`: the range was bisected because its checksums differed.
+   * `settled`: ClickHouse's rows as of the source snapshot where they differed (`b` is what the
+   * first level counted): they are compared instead, and the count follows them.
    */
-  leaf(a: Rows, b: Rows, hashDiffered: boolean): void {
+  leaf(a: Rows, current: Rows, hashDiffered: boolean, settled?: { rows: Rows; keys: number }): void {
     this.out.leaves++;
+    const b = settled?.rows ?? current;
+    if (settled) {
+      this.settling = true;
+      this.out.asOf += settled.keys;
+      this.leafExcess += b.size - a.size;
+    }
     if (!this.o.hashed) {
       this.sourceSum = (this.sourceSum + BigInt(`0x${checksum(a)}`)) & MASK64;
       this.clickhouseSum = (this.clickhouseSum + BigInt(`0x${checksum(b)}`)) & MASK64;
     }
     const keys = differingKeysOf(a, b);
     if (keys.length === 0) {
-      if (hashDiffered) this.out.hashOnly++;
+      // Equal rows under different checksums: unless the difference was rows changed after the snapshot.
+      if (hashDiffered && !settled?.keys) this.out.hashOnly++;
       return;
     }
     this.out.differing += keys.length;
@@ -110,6 +130,10 @@ export class RangeTally<K> {
 
   result(): KeyedComparison<K> {
     const out = this.out;
+    // As of the snapshot, ClickHouse's count is the source's plus what the leaves found more:
+    // every range that was not a leaf had equal sums (so equal counts). The first level's own
+    // ClickHouse count was read at another moment than the leaves, while the pipeline moved on.
+    if (this.settling) out.clickhouseRows = out.sourceRows + this.leafExcess;
     out.sourceChecksum = sumText(this.sourceSum);
     out.clickhouseChecksum = sumText(this.clickhouseSum);
     out.diffs = this.diffs;

@@ -28,6 +28,11 @@ export interface RangeSide {
   sums(range: KeyRange, width: bigint): Promise<BucketSums>;
   /** The canonical rows of `range`, by key. */
   rows(range: KeyRange): Promise<Rows>;
+  /**
+   * ClickHouse: a leaf's rows (`b`) with those that differ from the source's (`a`) read again as
+   * of the source snapshot; `keys`: how many were read again.
+   */
+  settle?(a: Rows, b: Rows): Promise<{ rows: Rows; keys: number }>;
 }
 
 export interface RangeOptions {
@@ -71,7 +76,8 @@ export async function compareRanges(
   if (!bounds) return tally.result();
   const leaf = async (range: KeyRange, hashDiffered: boolean) => {
     const [a, b] = await Promise.all([source.rows(range), clickhouse.rows(range)]);
-    tally.leaf(a, b, hashDiffered);
+    const settled = clickhouse.settle ? await clickhouse.settle(a, b) : undefined;
+    tally.leaf(a, b, hashDiffered, settled);
   };
 
   const bisect = async (range: KeyRange, sa: RangeSums | undefined, sb: RangeSums | undefined) => {

@@ -44,6 +44,11 @@ export async function compareTable(
   reader: ClickHouseReader,
   database: string,
   rangeOptions?: Partial<RangeOptions>,
+  /**
+   * The sink's `_version` of the source snapshot (verify.ts `asOfVersion`): rows ClickHouse
+   * changed after it are compared as of it (ranges only).
+   */
+  asOf?: bigint,
 ): Promise<TableReport> {
   const key = rangeKeyOf(t);
   // Ranges compare the source's own values in SQL: a table with transforms (a filter, masked or
@@ -54,10 +59,21 @@ export async function compareTable(
     const types = await replicaColumnTypes(reader, database, chTable);
     if (types.size > 0) {
       if (key !== undefined)
-        return compareTableRanges(source, t, chTable, key, types, client, reader, database, rangeOptions);
+        return compareTableRanges(
+          source,
+          t,
+          chTable,
+          key,
+          types,
+          client,
+          reader,
+          database,
+          rangeOptions,
+          asOf,
+        );
       const tuple = tupleKeyOf(t, types);
       if (tuple.ok)
-        return compareTableTuples(source, t, chTable, types, client, reader, database, rangeOptions);
+        return compareTableTuples(source, t, chTable, types, client, reader, database, rangeOptions, asOf);
     }
   }
   return compareTableInMemory(source, t, chTable, client, reader, database);
@@ -122,6 +138,7 @@ export async function compareTableRanges(
   reader: ClickHouseReader,
   database: string,
   rangeOptions?: Partial<RangeOptions>,
+  asOf?: bigint,
 ): Promise<TableReport> {
   const t0 = Date.now();
   const hash = rowHashSql(t.columns, types);
@@ -134,7 +151,7 @@ export async function compareTableRanges(
     t.columns.map((x) => x.name),
     bounds,
     sourceRangeSide(client, t, key, hash.ok ? hash.postgres : null),
-    replicaRangeSide(reader, database, chTable, t, key, hash.ok ? hash.clickhouse : null),
+    replicaRangeSide(reader, database, chTable, t, key, hash.ok ? hash.clickhouse : null, asOf),
     { ...rangeOptions, hashed: hash.ok },
   );
   return rangeReport(
@@ -167,6 +184,7 @@ export async function compareTableTuples(
   reader: ClickHouseReader,
   database: string,
   rangeOptions?: Partial<RangeOptions>,
+  asOf?: bigint,
 ): Promise<TableReport> {
   const t0 = Date.now();
   const tuple = tupleKeyOf(t, types);
@@ -178,7 +196,7 @@ export async function compareTableTuples(
     names,
     keys.map((k) => names.indexOf(k.name)),
     sourceTupleSide(client, t, keys, hash.ok ? hash.postgres : null),
-    replicaTupleSide(reader, database, chTable, t, keys, hash.ok ? hash.clickhouse : null),
+    replicaTupleSide(reader, database, chTable, t, keys, hash.ok ? hash.clickhouse : null, asOf),
     { ...rangeOptions, hashed: hash.ok },
   );
   return rangeReport(
@@ -212,7 +230,7 @@ function rangeReport(
     hash: Pushdown;
     t0: number;
   },
-  c: TableComparison & { ranges: number; hashOnly: number; keys: readonly unknown[] },
+  c: TableComparison & { ranges: number; hashOnly: number; asOf: number; keys: readonly unknown[] },
   repair: TableReport['repair'],
 ): TableReport {
   const { t, hash, types } = o;
@@ -220,6 +238,10 @@ function rangeReport(
   const notes: string[] = [];
   if (!hash.ok) notes.push(`rows compared in memory range by range: ${hash.reason}`);
   if (c.hashOnly > 0) notes.push(`${c.hashOnly} range(s) had different SQL checksums but equal rows`);
+  if (c.asOf > 0)
+    notes.push(
+      `${c.asOf} key(s) changed in ClickHouse after the source snapshot were compared as of it (read from their history; the ClickHouse checksum is of the rows as first read, after the snapshot)`,
+    );
   if (c.keys.length < c.differing)
     notes.push(`only the first ${c.keys.length} differing keys are kept for a repair`);
   const missing = t.columns.filter((x) => !types.has(clickHouseColumnName(x.name))).map((x) => x.name);

@@ -30,6 +30,8 @@ export interface TupleSide {
   splits(range: HexRange, every: number): Promise<string[]>;
   /** The canonical rows of `range`, by key (`rowText` of the key columns' values). */
   rows(range: HexRange): Promise<Rows>;
+  /** ClickHouse: see `RangeSide.settle`. */
+  settle?(a: Rows, b: Rows): Promise<{ rows: Rows; keys: number }>;
 }
 
 /**
@@ -57,7 +59,8 @@ export async function compareTupleRanges(
   const tally = new RangeTally<string[]>(columns, o, (_k, row) => keyIndexes.map((i) => row[i] as string));
   const leaf = async (range: HexRange, hashDiffered: boolean) => {
     const [a, b] = await Promise.all([source.rows(range), clickhouse.rows(range)]);
-    tally.leaf(a, b, hashDiffered);
+    const settled = clickhouse.settle ? await clickhouse.settle(a, b) : undefined;
+    tally.leaf(a, b, hashDiffered, settled);
   };
 
   // Without checksums a bucket's rows are read whole: first-level buckets are the leaves.

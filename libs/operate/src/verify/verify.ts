@@ -147,6 +147,29 @@ interface PgTarget {
   client: pg.Client;
   tables: { t: SourceTable; topic: string; chTable: string }[];
   report: SourceReport;
+  /** The WAL position of the snapshot the next comparison reads (its first statement's). */
+  position: string;
+}
+
+/**
+ * Opens the REPEATABLE READ snapshot that one comparison of a source reads, and returns its
+ * position: the WAL insert position read by the statement that takes the snapshot. A transaction
+ * committed before it is in the snapshot (its commit record, and so its change ids' commit LSN,
+ * lies before that position); the pipeline is then awaited to that position, and ClickHouse rows
+ * changed after it are compared as of it (`asOfVersion`).
+ */
+async function openSnapshot(client: pg.Client): Promise<string> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  return currentLsn(client);
+}
+
+/**
+ * The sink's `_version` below which a native-envelope change committed before `lsn`
+ * (`postgresVersionOf`: commit LSN · 2^33 + …); undefined for Debezium's envelope, whose versions
+ * are not commit positions.
+ */
+export function asOfVersion(source: PostgresSource, lsn: string): bigint | undefined {
+  return source.envelope === 'debezium' ? undefined : parseLsn(lsn as LsnText) << 33n;
 }
 
 export async function verify(o: VerifyOptions): Promise<VerifyReport> {
@@ -180,7 +203,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     await admin.connect();
     for (const source of pipeline.sources.postgres.filter((s) => wanted(s.name))) {
       const client = await connectSource(source);
-      const start = await currentLsn(client);
+      // The first comparison's snapshot, open from here on (catalog reads below run in it too).
+      const start = await openSnapshot(client);
       const names = await capturedTables(client, source);
       const prefix = source.topicPrefix ?? source.name;
       const tables = [];
@@ -196,7 +220,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         capturedPosition: null,
         caughtUp: false,
       };
-      targets.push({ source, client, tables, report: r });
+      targets.push({ source, client, tables, report: r, position: start });
       report.sources.push(r);
       log(`verify: ${source.name}: ${tables.length} table(s), source position ${start}`);
     }
@@ -228,46 +252,51 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       ...targets.flatMap((x) => x.tables.map((t) => t.topic)),
       ...mongoTargets.flatMap((x) => x.collections.map((c) => c.topic)),
     ];
-    // 1. Wait for the capture to reach the start position and the sink to pass it: to consume
-    // what the topics held once the capture had reached it (not to drain them: a source that
-    // keeps changing keeps them growing).
-    let lastNote = 0;
-    let passAt: Map<string, bigint> | undefined;
-    for (;;) {
-      const existing = new Set(await admin.listTopics());
-      for (const x of targets) {
-        if (x.report.caughtUp) continue;
-        const confirmed = await slotConfirmedLsn(x.client, x.source.slot);
-        x.report.capturedPosition = confirmed;
-        x.report.caughtUp =
-          confirmed !== null && parseLsn(confirmed as LsnText) >= parseLsn(x.report.startPosition as LsnText);
-      }
-      const lags = await groupLag(
-        admin,
-        section.sink.groupId,
-        topics.filter((t) => existing.has(t)),
-      );
-      report.sinkDrained = drained(lags);
-      const caughtUp = targets.every((x) => x.report.caughtUp);
-      if (caughtUp && !passAt) passAt = new Map(lags.map((l) => [`${l.topic}/${l.partition}`, l.end]));
-      if (caughtUp && (report.sinkDrained || (passAt && passed(lags, passAt)))) break;
-      if (Date.now() > deadline) break;
-      if (Date.now() - lastNote > 5_000) {
-        lastNote = Date.now();
-        const behind = lags.reduce((a, l) => a + l.lag, 0n);
-        log(
-          `verify: waiting for the pipeline: ${targets
-            .map(
-              (x) =>
-                `${x.source.name} captured ${x.report.capturedPosition ?? 'nothing'} / start ${x.report.startPosition}`,
-            )
-            .join(', ')}; sink lag ${behind}`,
+    // 1. Wait for the capture to reach each snapshot's position and the sink to pass it: to
+    // consume what the topics held once the capture had reached it (not to drain them: a source
+    // that keeps changing keeps them growing).
+    const awaitPipeline = async (idleMs: number) => {
+      const began = Date.now();
+      let lastNote = 0;
+      let passAt: Map<string, bigint> | undefined;
+      for (const x of targets) x.report.caughtUp = false;
+      for (;;) {
+        const existing = new Set(await admin.listTopics());
+        for (const x of targets) {
+          if (x.report.caughtUp) continue;
+          const confirmed = await slotConfirmedLsn(x.client, x.source.slot);
+          x.report.capturedPosition = confirmed;
+          x.report.caughtUp =
+            confirmed !== null && parseLsn(confirmed as LsnText) >= parseLsn(x.position as LsnText);
+        }
+        const lags = await groupLag(
+          admin,
+          section.sink.groupId,
+          topics.filter((t) => existing.has(t)),
         );
+        report.sinkDrained = drained(lags);
+        const caughtUp = targets.every((x) => x.report.caughtUp);
+        if (caughtUp && !passAt) passAt = new Map(lags.map((l) => [`${l.topic}/${l.partition}`, l.end]));
+        if (caughtUp && (report.sinkDrained || (passAt && passed(lags, passAt)))) return;
+        if (Date.now() > deadline) return;
+        if (Date.now() - lastNote > 5_000) {
+          lastNote = Date.now();
+          const behind = lags.reduce((a, l) => a + l.lag, 0n);
+          log(
+            `verify: waiting for the pipeline: ${targets
+              .map(
+                (x) =>
+                  `${x.source.name} captured ${x.report.capturedPosition ?? 'nothing'} / snapshot ${x.position}`,
+              )
+              .join(', ')}; sink lag ${behind}`,
+          );
+        }
+        // The capture confirms an idle position only on a keepalive: once the sink is drained, compare anyway.
+        if (report.sinkDrained && Date.now() - began > idleMs) return;
+        await sleep(500);
       }
-      // The capture confirms an idle position only on a keepalive: once the sink is drained, compare anyway.
-      if (report.sinkDrained && Date.now() - t0 > 5_000) break;
-      await sleep(500);
-    }
+    };
+    await awaitPipeline(5_000);
     // 2. Compare; on a mismatch compare again while time remains (the source may still be moving).
     // A table that matched keeps its result; after `--repair` a repaired table is compared on
     // its repaired keys only (the rest of it matched in the comparison that found them).
@@ -278,8 +307,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       const before = new Map(report.tables.map((t) => [id(t.source, t.table), t]));
       report.tables = [];
       for (const x of targets) {
-        // One snapshot of the source for all its tables.
-        await x.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        // One snapshot of the source for all its tables (opened before the pipeline was awaited).
+        const version = asOfVersion(x.source, x.position);
         try {
           for (const { t, chTable } of x.tables) {
             const key = id(x.source.name, `${t.schema}.${t.table}`);
@@ -302,7 +331,16 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
               : undefined;
             report.tables.push(
               again ??
-                (await compareTable(x.source.name, t, chTable, x.client, reader, section.database, o.ranges)),
+                (await compareTable(
+                  x.source.name,
+                  t,
+                  chTable,
+                  x.client,
+                  reader,
+                  section.database,
+                  o.ranges,
+                  version,
+                )),
             );
           }
         } finally {
@@ -345,14 +383,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       if (allMatch || o.once || Date.now() + 2_000 > deadline) break;
       log(`verify: ${report.tables.filter((t) => !t.match).length} table(s) differ; comparing again`);
       await sleep(2_000);
-      const existing = new Set(await admin.listTopics());
-      report.sinkDrained = drained(
-        await groupLag(
-          admin,
-          section.sink.groupId,
-          topics.filter((t) => existing.has(t)),
-        ),
-      );
+      // A new snapshot of each source, and the pipeline awaited to it.
+      for (const x of targets) x.position = await openSnapshot(x.client);
+      await awaitPipeline(2_000);
     }
     // The positions the captures committed to Kafka, for the report.
     const offsetsTopics = new Set(targets.map((x) => x.source.offsetsTopic));
