@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { continuousRunLine, persistentDifferences } from './continuous.ts';
-import type { TableReport, VerifyReport } from './verify.ts';
+import type { TableReport, VerifyReport } from './report.ts';
 
 const run = (ranges: [number, number][] | null, differing = 0): TableReport => ({
   source: 's',

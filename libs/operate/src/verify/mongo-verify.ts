@@ -28,7 +28,7 @@ import {
   openMongoReplica,
   storedSchemaState,
 } from './mongo-side.ts';
-import type { SourceReport, TableReport, VerifyReport } from './verify.ts';
+import type { SourceReport, TableReport, VerifyReport } from './report.ts';
 
 export interface MongoTarget {
   source: MongoSource;

@@ -16,7 +16,7 @@ import type pg from 'pg';
 import { readReplicaKeys, readReplicaRows, replicaColumnTypes } from './clickhouse-side.ts';
 import { PagedComparison, type Rows, rowText } from './compare.ts';
 import { readSourceKeys, readSourceRows, type SourceTable, tupleKeyOf } from './postgres-side.ts';
-import type { TableReport, VerifyReport } from './verify.ts';
+import type { TableReport, VerifyReport } from './report.ts';
 
 /** Most ranges one repair asks for; beyond it a rebuild of the table is the better tool. */
 export const MAX_REPAIR_RANGES = 10_000;

@@ -33,8 +33,8 @@ import {
 } from './postgres-side.ts';
 import { type KeyRange, mergeRanges } from './range-plan.ts';
 import { compareRanges, type RangeOptions } from './range-verify.ts';
+import type { TableReport } from './report.ts';
 import { compareTupleRanges } from './tuple-range-verify.ts';
-import type { TableReport } from './verify.ts';
 
 export async function compareTable(
   source: string,
