@@ -1,0 +1,202 @@
+/**
+ * librdkafka (`@confluentinc/kafka-javascript` 1.10.1, native) as a client of the produce
+ * benchmark, loaded at run time from a directory outside the workspace: the package builds
+ * librdkafka from source when it is installed, which the repository's own install must not do on
+ * every machine while the product does not use it. `install-rdkafka.sh` beside this file installs
+ * it into such a directory; the benchmark takes it from `--rdkafka-dir` or `CDC_RDKAFKA_DIR`.
+ *
+ * Two ways to drive it, both transactional (`transactional.id`, init once, begin/commit per
+ * transaction) with the Java-compatible partitioner (`murmur2_random`, as kafkajs' default):
+ * - its KafkaJS-compatible API (`KafkaJS.Kafka`): `send` of 1,000 records awaited one after the
+ *   other, as the other clients are driven (a promise per record underneath);
+ * - its native API (`Producer`): `produce()` per record with no delivery callback, then either
+ *   `flush()` after every 1,000 (awaited like the others) or only before the commit (librdkafka
+ *   batches the whole transaction as it sees fit). A failed record fails the commit.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+export const RDKAFKA_PACKAGE = '@confluentinc/kafka-javascript';
+export const RDKAFKA_VERSION = '1.10.1';
+
+export interface BenchRecord {
+  key: Buffer;
+  value: Buffer;
+  traceparent: string;
+}
+
+type Callback = (err: RdError | null | undefined) => void;
+interface RdError extends Error {
+  code: number;
+}
+interface NativeProducer {
+  connect(metadataOptions: object, cb: Callback): void;
+  disconnect(cb: Callback): void;
+  initTransactions(timeoutMs: number, cb: Callback): void;
+  beginTransaction(cb: Callback): void;
+  commitTransaction(timeoutMs: number, cb: Callback): void;
+  flush(timeoutMs: number, cb: Callback): void;
+  produce(
+    topic: string,
+    partition: number | null,
+    value: Buffer,
+    key: Buffer,
+    timestamp: number | null,
+    opaque: unknown,
+    headers: Record<string, Buffer>[],
+  ): unknown;
+}
+interface CompatTransaction {
+  send(record: {
+    topic: string;
+    messages: { key: Buffer; value: Buffer; headers: Record<string, string> }[];
+  }): Promise<unknown>;
+  commit(): Promise<void>;
+}
+interface CompatProducer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  transaction(): Promise<CompatTransaction>;
+}
+interface RdkafkaModule {
+  librdkafkaVersion: string;
+  Producer: new (conf: Record<string, unknown>, topicConf?: Record<string, unknown>) => NativeProducer;
+  KafkaJS: {
+    Kafka: new (
+      conf: Record<string, unknown>,
+    ) => {
+      producer(conf: Record<string, unknown>): CompatProducer;
+    };
+    logLevel: Record<string, number>;
+  };
+}
+
+export type RdkafkaMode = 'compat' | 'native-awaited' | 'native-batched';
+
+/** Where the package is installed, from the flag or the environment; undefined when neither. */
+export function rdkafkaDir(flag: string | undefined): string | undefined {
+  return flag || process.env.CDC_RDKAFKA_DIR || undefined;
+}
+
+/**
+ * The package from `dir`, or a message saying why it cannot be used there and how to install it.
+ */
+export function loadRdkafka(dir: string): { module: RdkafkaModule } | { problem: string } {
+  const require = createRequire(join(dir, 'package.json'));
+  try {
+    const version = (require(`${RDKAFKA_PACKAGE}/package.json`) as { version: string }).version;
+    if (version !== RDKAFKA_VERSION) {
+      return {
+        problem: `${dir} holds ${RDKAFKA_PACKAGE} ${version}, not ${RDKAFKA_VERSION}: ${howToInstall(dir)}`,
+      };
+    }
+    return { module: require(RDKAFKA_PACKAGE) as RdkafkaModule };
+  } catch (err) {
+    return {
+      problem: `${RDKAFKA_PACKAGE} cannot be loaded from ${dir} (${(err as Error).message.split('\n')[0]}): ${howToInstall(dir)}`,
+    };
+  }
+}
+
+export function howToInstall(dir = '<dir>'): string {
+  return `install it with \`sh loadtests/kafka-produce/install-rdkafka.sh ${dir}\` (about 1-2 min, builds librdkafka) and pass \`--rdkafka-dir ${dir}\` or set CDC_RDKAFKA_DIR`;
+}
+
+export interface RunOptions {
+  broker: string;
+  topic: string;
+  id: string;
+  txRecords: number;
+  send: number;
+  data: BenchRecord[];
+}
+
+/** Produces `data` in transactions; returns the seconds and CPU seconds of the produce loop. */
+export async function runRdkafka(
+  rd: RdkafkaModule,
+  mode: RdkafkaMode,
+  o: RunOptions,
+): Promise<{ seconds: number; cpuSeconds: number }> {
+  return mode === 'compat' ? runCompat(rd, o) : runNative(rd, mode === 'native-batched', o);
+}
+
+async function runCompat(rd: RdkafkaModule, o: RunOptions): Promise<{ seconds: number; cpuSeconds: number }> {
+  const kafka = new rd.KafkaJS.Kafka({
+    kafkaJS: { brokers: [o.broker], clientId: `${o.id}-rdkafka`, logLevel: rd.KafkaJS.logLevel.ERROR },
+  });
+  // The compatible API always uses murmur2_random, librdkafka's Java-compatible partitioner.
+  const producer = kafka.producer({
+    kafkaJS: { transactionalId: `${o.id}-rdkafka`, idempotent: true, maxInFlightRequests: 5 },
+  });
+  await producer.connect();
+  const { data } = o;
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let start = 0; start < data.length; start += o.txRecords) {
+    const tx = await producer.transaction();
+    const end = Math.min(start + o.txRecords, data.length);
+    for (let s = start; s < end; s += o.send) {
+      const messages = data
+        .slice(s, Math.min(s + o.send, end))
+        .map((r) => ({ key: r.key, value: r.value, headers: { traceparent: r.traceparent } }));
+      await tx.send({ topic: o.topic, messages });
+    }
+    await tx.commit();
+  }
+  const cpu = process.cpuUsage(c0);
+  const seconds = (performance.now() - t0) / 1000;
+  await producer.disconnect();
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+const QUEUE_FULL = -184;
+
+async function runNative(
+  rd: RdkafkaModule,
+  batched: boolean,
+  o: RunOptions,
+): Promise<{ seconds: number; cpuSeconds: number }> {
+  const producer = new rd.Producer({
+    'bootstrap.servers': o.broker,
+    'client.id': `${o.id}-rdkafka-native`,
+    'transactional.id': `${o.id}-rdkafka-native`,
+    'enable.idempotence': true,
+    partitioner: 'murmur2_random',
+  });
+  const call = (f: (cb: Callback) => void) =>
+    new Promise<void>((resolve, reject) => f((err) => (err ? reject(err) : resolve())));
+  await call((cb) => producer.connect({}, cb));
+  await call((cb) => producer.initTransactions(30_000, cb));
+  const { data } = o;
+  const traceparent = 'traceparent';
+  // False when the local queue (100,000 records by default) is full: then let it drain first.
+  const tryProduce = (r: BenchRecord): boolean => {
+    try {
+      producer.produce(o.topic, null, r.value, r.key, null, undefined, [
+        { [traceparent]: Buffer.from(r.traceparent) },
+      ]);
+      return true;
+    } catch (err) {
+      if ((err as RdError).code !== QUEUE_FULL) throw err;
+      return false;
+    }
+  };
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let start = 0; start < data.length; start += o.txRecords) {
+    await call((cb) => producer.beginTransaction(cb));
+    const end = Math.min(start + o.txRecords, data.length);
+    for (let s = start; s < end; s += o.send) {
+      for (let i = s; i < Math.min(s + o.send, end); i++) {
+        while (!tryProduce(data[i] as BenchRecord)) await call((cb) => producer.flush(10_000, cb));
+      }
+      if (!batched) await call((cb) => producer.flush(30_000, cb));
+    }
+    if (batched) await call((cb) => producer.flush(30_000, cb));
+    await call((cb) => producer.commitTransaction(30_000, cb));
+  }
+  const cpu = process.cpuUsage(c0);
+  const seconds = (performance.now() - t0) / 1000;
+  await call((cb) => producer.disconnect(cb));
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
