@@ -15,6 +15,7 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { type Measured, startMeter } from './meter.ts';
 
 export const RDKAFKA_PACKAGE = '@confluentinc/kafka-javascript';
 export const RDKAFKA_VERSION = '1.10.1';
@@ -111,16 +112,12 @@ export interface RunOptions {
   data: BenchRecord[];
 }
 
-/** Produces `data` in transactions; returns the seconds and CPU seconds of the produce loop. */
-export async function runRdkafka(
-  rd: RdkafkaModule,
-  mode: RdkafkaMode,
-  o: RunOptions,
-): Promise<{ seconds: number; cpuSeconds: number }> {
+/** Produces `data` in transactions; returns the time and CPU of the produce loop. */
+export async function runRdkafka(rd: RdkafkaModule, mode: RdkafkaMode, o: RunOptions): Promise<Measured> {
   return mode === 'compat' ? runCompat(rd, o) : runNative(rd, mode === 'native-batched', o);
 }
 
-async function runCompat(rd: RdkafkaModule, o: RunOptions): Promise<{ seconds: number; cpuSeconds: number }> {
+async function runCompat(rd: RdkafkaModule, o: RunOptions): Promise<Measured> {
   const kafka = new rd.KafkaJS.Kafka({
     kafkaJS: { brokers: [o.broker], clientId: `${o.id}-rdkafka`, logLevel: rd.KafkaJS.logLevel.ERROR },
   });
@@ -130,8 +127,7 @@ async function runCompat(rd: RdkafkaModule, o: RunOptions): Promise<{ seconds: n
   });
   await producer.connect();
   const { data } = o;
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
+  const stop = startMeter();
   for (let start = 0; start < data.length; start += o.txRecords) {
     const tx = await producer.transaction();
     const end = Math.min(start + o.txRecords, data.length);
@@ -143,19 +139,14 @@ async function runCompat(rd: RdkafkaModule, o: RunOptions): Promise<{ seconds: n
     }
     await tx.commit();
   }
-  const cpu = process.cpuUsage(c0);
-  const seconds = (performance.now() - t0) / 1000;
+  const measured = stop();
   await producer.disconnect();
-  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return measured;
 }
 
 const QUEUE_FULL = -184;
 
-async function runNative(
-  rd: RdkafkaModule,
-  batched: boolean,
-  o: RunOptions,
-): Promise<{ seconds: number; cpuSeconds: number }> {
+async function runNative(rd: RdkafkaModule, batched: boolean, o: RunOptions): Promise<Measured> {
   const producer = new rd.Producer({
     'bootstrap.servers': o.broker,
     'client.id': `${o.id}-rdkafka-native`,
@@ -181,8 +172,7 @@ async function runNative(
       return false;
     }
   };
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
+  const stop = startMeter();
   for (let start = 0; start < data.length; start += o.txRecords) {
     await call((cb) => producer.beginTransaction(cb));
     const end = Math.min(start + o.txRecords, data.length);
@@ -195,8 +185,7 @@ async function runNative(
     if (batched) await call((cb) => producer.flush(30_000, cb));
     await call((cb) => producer.commitTransaction(30_000, cb));
   }
-  const cpu = process.cpuUsage(c0);
-  const seconds = (performance.now() - t0) / 1000;
+  const measured = stop();
   await call((cb) => producer.disconnect(cb));
-  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return measured;
 }
