@@ -30,17 +30,9 @@ import {
 } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { compatibilityPartitioner, Producer } from '@platformatic/kafka';
-import { type Measured, startMeter } from './meter.ts';
-import {
-  type BenchRecord,
-  howToInstall,
-  loadRdkafka,
-  RDKAFKA_PACKAGE,
-  RDKAFKA_VERSION,
-  type RdkafkaMode,
-  rdkafkaDir,
-  runRdkafka,
-} from './rdkafka.ts';
+import { type Measured, startMeter } from '../lib/meter.ts';
+import { howToInstall, loadRdkafka, RDKAFKA_PACKAGE, RDKAFKA_VERSION, rdkafkaDir } from '../lib/rdkafka.ts';
+import { type BenchRecord, type RdkafkaMode, runRdkafka } from './rdkafka.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,9 +1,6 @@
 /**
  * librdkafka (`@confluentinc/kafka-javascript` 1.10.1, native) as a client of the produce
- * benchmark, loaded at run time from a directory outside the workspace: the package builds
- * librdkafka from source when it is installed, which the repository's own install must not do on
- * every machine while the product does not use it. `install-rdkafka.sh` beside this file installs
- * it into such a directory; the benchmark takes it from `--rdkafka-dir` or `CDC_RDKAFKA_DIR`.
+ * benchmark, loaded from a directory outside the workspace (see ../lib/rdkafka.ts).
  *
  * Two ways to drive it, both transactional (`transactional.id`, init once, begin/commit per
  * transaction) with the Java-compatible partitioner (`murmur2_random`, as kafkajs' default):
@@ -13,12 +10,9 @@
  *   `flush()` after every 1,000 (awaited like the others) or only before the commit (librdkafka
  *   batches the whole transaction as it sees fit). A failed record fails the commit.
  */
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { type Measured, startMeter } from './meter.ts';
 
-export const RDKAFKA_PACKAGE = '@confluentinc/kafka-javascript';
-export const RDKAFKA_VERSION = '1.10.1';
+import { type Measured, startMeter } from '../lib/meter.ts';
+import type { Callback, RdError, RdkafkaModule } from '../lib/rdkafka.ts';
 
 export interface BenchRecord {
   key: Buffer;
@@ -26,82 +20,7 @@ export interface BenchRecord {
   traceparent: string;
 }
 
-type Callback = (err: RdError | null | undefined) => void;
-interface RdError extends Error {
-  code: number;
-}
-interface NativeProducer {
-  connect(metadataOptions: object, cb: Callback): void;
-  disconnect(cb: Callback): void;
-  initTransactions(timeoutMs: number, cb: Callback): void;
-  beginTransaction(cb: Callback): void;
-  commitTransaction(timeoutMs: number, cb: Callback): void;
-  flush(timeoutMs: number, cb: Callback): void;
-  produce(
-    topic: string,
-    partition: number | null,
-    value: Buffer,
-    key: Buffer,
-    timestamp: number | null,
-    opaque: unknown,
-    headers: Record<string, Buffer>[],
-  ): unknown;
-}
-interface CompatTransaction {
-  send(record: {
-    topic: string;
-    messages: { key: Buffer; value: Buffer; headers: Record<string, string> }[];
-  }): Promise<unknown>;
-  commit(): Promise<void>;
-}
-interface CompatProducer {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  transaction(): Promise<CompatTransaction>;
-}
-interface RdkafkaModule {
-  librdkafkaVersion: string;
-  Producer: new (conf: Record<string, unknown>, topicConf?: Record<string, unknown>) => NativeProducer;
-  KafkaJS: {
-    Kafka: new (
-      conf: Record<string, unknown>,
-    ) => {
-      producer(conf: Record<string, unknown>): CompatProducer;
-    };
-    logLevel: Record<string, number>;
-  };
-}
-
 export type RdkafkaMode = 'compat' | 'native-awaited' | 'native-batched';
-
-/** Where the package is installed, from the flag or the environment; undefined when neither. */
-export function rdkafkaDir(flag: string | undefined): string | undefined {
-  return flag || process.env.CDC_RDKAFKA_DIR || undefined;
-}
-
-/**
- * The package from `dir`, or a message saying why it cannot be used there and how to install it.
- */
-export function loadRdkafka(dir: string): { module: RdkafkaModule } | { problem: string } {
-  const require = createRequire(join(dir, 'package.json'));
-  try {
-    const version = (require(`${RDKAFKA_PACKAGE}/package.json`) as { version: string }).version;
-    if (version !== RDKAFKA_VERSION) {
-      return {
-        problem: `${dir} holds ${RDKAFKA_PACKAGE} ${version}, not ${RDKAFKA_VERSION}: ${howToInstall(dir)}`,
-      };
-    }
-    return { module: require(RDKAFKA_PACKAGE) as RdkafkaModule };
-  } catch (err) {
-    return {
-      problem: `${RDKAFKA_PACKAGE} cannot be loaded from ${dir} (${(err as Error).message.split('\n')[0]}): ${howToInstall(dir)}`,
-    };
-  }
-}
-
-export function howToInstall(dir = '<dir>'): string {
-  return `install it with \`sh loadtests/kafka-produce/install-rdkafka.sh ${dir}\` (about 1-2 min, builds librdkafka) and pass \`--rdkafka-dir ${dir}\` or set CDC_RDKAFKA_DIR`;
-}
 
 export interface RunOptions {
   broker: string;

@@ -3,7 +3,7 @@
  * collector helpers count) and the main thread alone (where JavaScript runs: what a capture
  * could not spend on decoding and encoding rows).
  */
-import { threadCpuSeconds } from '../lib/proc-stats.ts';
+import { threadCpuSeconds } from './proc-stats.ts';
 
 export interface Measured {
   seconds: number;
