@@ -199,7 +199,14 @@ function chooseClients(): { run: ClientId[]; skipped: { client: ClientId; reason
   };
 }
 
-const { run: clients, skipped } = chooseClients();
+const { run: clients, skipped } = (() => {
+  try {
+    return chooseClients();
+  } catch (err) {
+    log((err as Error).message);
+    process.exit(2);
+  }
+})();
 const skippedLine = () => `skipped ${skipped.map((s) => s.client).join(', ')}: ${skipped[0]?.reason}`;
 if (skipped.length > 0) log(skippedLine());
 
