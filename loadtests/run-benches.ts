@@ -40,6 +40,27 @@ function num(result: unknown, path: string): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`no number at ${path}`);
   return v;
 }
+/** kafka-produce: librdkafka's native producer (awaited per 1,000) vs kafkajs, when it ran. */
+function rdkafkaProduceFigures(result: unknown): Figure[] {
+  type Client = { client: string; bestRecordsPerSecond: number; bestCpuSecondsPer100k: number };
+  const clients = (result as { clients?: Client[] }).clients ?? [];
+  const kj = clients.find((c) => c.client === 'kafkajs');
+  const rd = clients.find((c) => c.client === 'rdkafka-native');
+  if (!kj || !rd) return [];
+  return [
+    {
+      bench: 'kafka-produce',
+      figure: 'librdkafka native producer vs kafkajs',
+      value: rd.bestRecordsPerSecond,
+      unit: 'records/s',
+      reference: '@cdc/kafka (kafkajs)',
+      referenceValue: kj.bestRecordsPerSecond,
+      ratio: r3(rd.bestRecordsPerSecond / kj.bestRecordsPerSecond),
+      cpuSecondsPer100k: rd.bestCpuSecondsPer100k,
+      referenceCpuSecondsPer100k: kj.bestCpuSecondsPer100k,
+    },
+  ];
+}
 function opt(result: unknown, path: string): number | null {
   try {
     return num(result, path);
@@ -127,11 +148,13 @@ export const benches: Bench[] = [
         cpuSecondsPer100k: num(r, 'best.kafkajsCpuSecondsPer100k'),
         referenceCpuSecondsPer100k: num(r, 'best.platformaticCpuSecondsPer100k'),
       },
+      // Only when librdkafka is installed (CDC_RDKAFKA_DIR, see loadtests/README.md).
+      ...rdkafkaProduceFigures(r),
     ],
     problems: (r) =>
       (r as { samePartitions?: boolean }).samePartitions === true
         ? []
-        : ['the two clients put the same keys on different partitions'],
+        : ['the clients put the same keys on different partitions'],
   },
   {
     name: 'capture-mongo',

@@ -1,7 +1,9 @@
 /**
  * The produce path alone: CPU seconds per 100k records of `@cdc/kafka`'s transactional producer
  * (kafkajs with this repository's patch, as every service uses it) against @platformatic/kafka's
- * transactional producer, in the same run, on the same broker and the same records.
+ * transactional producer and, when it is installed (`--rdkafka-dir`, see rdkafka.ts), librdkafka
+ * through `@confluentinc/kafka-javascript` in three ways, in the same run, on the same broker and
+ * the same records.
  *
  * Each client runs in a child process of its own (so one's garbage does not bill the other) and
  * writes `--records` records (key ~12 bytes, value `--value-bytes` random bytes, one trace
@@ -28,6 +30,9 @@ import {
 } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { compatibilityPartitioner, Producer } from '@platformatic/kafka';
+import { type Measured, startMeter } from '../lib/meter.ts';
+import { howToInstall, loadRdkafka, RDKAFKA_PACKAGE, RDKAFKA_VERSION, rdkafkaDir } from '../lib/rdkafka.ts';
+import { type BenchRecord, type RdkafkaMode, runRdkafka } from './rdkafka.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +42,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
+    'rdkafka-dir': { type: 'string' },
+    clients: { type: 'string' },
     // Internal: run one client in this process and print its figures.
     client: { type: 'string' },
     topic: { type: 'string' },
@@ -52,15 +59,23 @@ const SEND = 1_000;
 const broker = localEndpoints().kafka.brokers[0] as string;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-interface ChildResult {
-  client: string;
+interface ChildResult extends Measured {
+  client: ClientId;
   records: number;
-  seconds: number;
-  cpuSeconds: number;
 }
 
+/** The clients, in the order of the first round. */
+const CLIENTS = {
+  kafkajs: { name: '@cdc/kafka (kafkajs, patched)', rdkafka: undefined },
+  platformatic: { name: '@platformatic/kafka', rdkafka: undefined },
+  rdkafka: { name: 'librdkafka, KafkaJS API, sends awaited', rdkafka: 'compat' },
+  'rdkafka-native': { name: 'librdkafka, native API, flush per 1,000', rdkafka: 'native-awaited' },
+  'rdkafka-batch': { name: 'librdkafka, native API, flush before commit', rdkafka: 'native-batched' },
+} as const satisfies Record<string, { name: string; rdkafka: RdkafkaMode | undefined }>;
+type ClientId = keyof typeof CLIENTS;
+
 /** The same records for every client: keys and values fixed by index, one trace header each. */
-function records(): { key: Buffer; value: Buffer; traceparent: string }[] {
+function records(): BenchRecord[] {
   const pool = randomBytes(VALUE_BYTES + 4096);
   return Array.from({ length: RECORDS }, (_, i) => ({
     key: Buffer.from(`\u0000order-${i}`),
@@ -79,8 +94,7 @@ async function runKafkajs(topic: string, id: string): Promise<ChildResult> {
     logger: noopLogger,
   });
   const data = records();
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
+  const stop = startMeter();
   for (let start = 0; start < data.length; start += TX_RECORDS) {
     await producer.transaction(async (tx) => {
       for (let s = start; s < Math.min(start + TX_RECORDS, data.length); s += SEND) {
@@ -91,10 +105,9 @@ async function runKafkajs(topic: string, id: string): Promise<ChildResult> {
       }
     });
   }
-  const cpu = process.cpuUsage(c0);
-  const seconds = (performance.now() - t0) / 1000;
+  const measured = stop();
   await producer.disconnect();
-  return { client: 'kafkajs', records: data.length, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { client: 'kafkajs', records: data.length, ...measured };
 }
 
 async function runPlatformatic(topic: string, id: string): Promise<ChildResult> {
@@ -115,8 +128,7 @@ async function runPlatformatic(topic: string, id: string): Promise<ChildResult> 
   // settles (2.12.1, default serializers).
   const traceparent = Buffer.from('traceparent');
   const header = (r: { traceparent: string }) => new Map([[traceparent, Buffer.from(r.traceparent)]]);
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
+  const stop = startMeter();
   for (let start = 0; start < data.length; start += TX_RECORDS) {
     const tx = await producer.beginTransaction();
     for (let s = start; s < Math.min(start + TX_RECORDS, data.length); s += SEND) {
@@ -127,35 +139,90 @@ async function runPlatformatic(topic: string, id: string): Promise<ChildResult> 
     }
     await tx.commit();
   }
-  const cpu = process.cpuUsage(c0);
-  const seconds = (performance.now() - t0) / 1000;
+  const measured = stop();
   await producer.close();
-  return {
-    client: '@platformatic/kafka',
-    records: data.length,
-    seconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-  };
+  return { client: 'platformatic', records: data.length, ...measured };
+}
+
+async function runLibrdkafka(client: ClientId, topic: string, id: string): Promise<ChildResult> {
+  const dir = rdkafkaDir(values['rdkafka-dir']) as string;
+  const loaded = loadRdkafka(dir);
+  if ('problem' in loaded) throw new Error(loaded.problem);
+  const data = records();
+  const mode = CLIENTS[client].rdkafka as RdkafkaMode;
+  const measured = await runRdkafka(loaded.module, mode, {
+    broker,
+    topic,
+    id,
+    txRecords: TX_RECORDS,
+    send: SEND,
+    data,
+  });
+  return { client, records: data.length, ...measured };
 }
 
 if (values.client) {
-  const run = values.client === 'kafkajs' ? runKafkajs : runPlatformatic;
-  const result = await run(values.topic as string, values.id as string);
+  const client = values.client as ClientId;
+  const topic = values.topic as string;
+  const childId = values.id as string;
+  const result =
+    client === 'kafkajs'
+      ? await runKafkajs(topic, childId)
+      : client === 'platformatic'
+        ? await runPlatformatic(topic, childId)
+        : await runLibrdkafka(client, topic, childId);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
+
+/** The clients to run, and those left out with the reason. */
+function chooseClients(): { run: ClientId[]; skipped: { client: ClientId; reason: string }[] } {
+  const asked = (values.clients?.split(',').map((c) => c.trim()) ?? Object.keys(CLIENTS)) as ClientId[];
+  const unknown = asked.filter((c) => !(c in CLIENTS));
+  if (unknown.length > 0) {
+    throw new Error(`--clients: unknown ${unknown.join(', ')}; known: ${Object.keys(CLIENTS).join(', ')}`);
+  }
+  if (!asked.includes('kafkajs')) throw new Error('--clients must include kafkajs: it is the reference');
+  const wantsRdkafka = asked.filter((c) => CLIENTS[c].rdkafka !== undefined);
+  if (wantsRdkafka.length === 0) return { run: asked, skipped: [] };
+  const dir = rdkafkaDir(values['rdkafka-dir']);
+  const problem =
+    dir === undefined
+      ? `${RDKAFKA_PACKAGE} ${RDKAFKA_VERSION} is not part of the workspace (it builds librdkafka when installed); ${howToInstall()}`
+      : ((l) => ('problem' in l ? l.problem : undefined))(loadRdkafka(dir));
+  if (problem === undefined) return { run: asked, skipped: [] };
+  // Asked for by name: an error. Left out of a default run: skipped, and said so.
+  if (values.clients !== undefined) throw new Error(problem);
+  return {
+    run: asked.filter((c) => CLIENTS[c].rdkafka === undefined),
+    skipped: wantsRdkafka.map((client) => ({ client, reason: problem })),
+  };
+}
+
+const { run: clients, skipped } = (() => {
+  try {
+    return chooseClients();
+  } catch (err) {
+    log((err as Error).message);
+    process.exit(2);
+  }
+})();
+const skippedLine = () => `skipped ${skipped.map((s) => s.client).join(', ')}: ${skipped[0]?.reason}`;
+if (skipped.length > 0) log(skippedLine());
 
 const id = `bench_produce_17_${Date.now().toString(36)}`;
 const kafka = createKafka(KafkaConfigSchema.parse({ brokers: [broker], clientId: id }), noopLogger);
 const admin = kafka.admin();
 await admin.connect();
-const topics = { kafkajs: `${id}.kafkajs`, platformatic: `${id}.platformatic` };
+const topicOf = (client: ClientId, round: number) => `${id}.${client}.${round}`;
 const made: string[] = [];
 const results: ChildResult[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const client of round % 2 === 0 ? ['kafkajs', 'platformatic'] : ['platformatic', 'kafkajs']) {
-      const topic = `${topics[client as keyof typeof topics]}.${round}`;
+    // Each round starts with another client, so that no client always runs first or last.
+    const order = clients.map((_, i) => clients[(i + round) % clients.length] as ClientId);
+    for (const client of order) {
+      const topic = topicOf(client, round);
       await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
       made.push(topic);
       log(`round ${round + 1}/${ROUNDS}: ${client}, ${RECORDS} records …`);
@@ -176,48 +243,81 @@ try {
       results.push(JSON.parse(out.trim().split('\n').at(-1) as string) as ChildResult);
     }
   }
-  // Same keys, same partitions: every partition has the same end offset on both topics.
-  const a = await endOffsets(admin, `${topics.kafkajs}.0`);
-  const b = await endOffsets(admin, `${topics.platformatic}.0`);
-  const samePartitions = [...a].every(([p, o]) => b.get(p) === o);
+  // Same keys, same partitions: every partition has the same end offset on every client's topic.
+  const reference = await endOffsets(admin, topicOf('kafkajs', 0));
+  const partitionsDiffer: ClientId[] = [];
+  for (const client of clients) {
+    const offsets = await endOffsets(admin, topicOf(client, 0));
+    if (![...reference].every(([p, o]) => offsets.get(p) === o)) partitionsDiffer.push(client);
+  }
+  const samePartitions = partitionsDiffer.length === 0;
   const per100k = (r: ChildResult) => (r.cpuSeconds * 100_000) / r.records;
-  const summary = (client: string) => {
+  const summary = (client: ClientId) => {
     const runs = results.filter((r) => r.client === client);
+    const cpu = runs.map((r) => round3(per100k(r)));
+    const rate = runs.map((r) => Math.round(r.records / r.seconds));
+    const main = runs.map((r) => round3((r.mainThreadCpuSeconds * 100_000) / r.records));
     return {
       client,
-      cpuSecondsPer100k: runs.map((r) => round3(per100k(r))),
-      recordsPerSecond: runs.map((r) => Math.round(r.records / r.seconds)),
+      name: CLIENTS[client].name,
+      cpuSecondsPer100k: cpu,
+      mainThreadCpuSecondsPer100k: main,
+      recordsPerSecond: rate,
     };
   };
   const kj = summary('kafkajs');
-  const pl = summary('@platformatic/kafka');
-  const best = (xs: number[]) => Math.min(...xs);
-  const ratio = round3(best(pl.cpuSecondsPer100k) / best(kj.cpuSecondsPer100k));
+  const bestCpu = (xs: number[]) => Math.min(...xs);
+  const bestRate = (xs: number[]) => Math.max(...xs);
+  const figures = clients.map((client) => {
+    const s = summary(client);
+    return {
+      ...s,
+      bestCpuSecondsPer100k: bestCpu(s.cpuSecondsPer100k),
+      bestRecordsPerSecond: bestRate(s.recordsPerSecond),
+      cpuRatioToKafkajs: round3(bestCpu(s.cpuSecondsPer100k) / bestCpu(kj.cpuSecondsPer100k)),
+      rateRatioToKafkajs: round3(bestRate(s.recordsPerSecond) / bestRate(kj.recordsPerSecond)),
+    };
+  });
+  const pl = clients.includes('platformatic') ? summary('platformatic') : undefined;
   if (values.json) {
     process.stdout.write(
       `${JSON.stringify({
         bench: 'kafka-produce',
         records: RECORDS,
         valueBytes: VALUE_BYTES,
+        txRecords: TX_RECORDS,
+        partitions: PARTITIONS,
+        clients: figures,
+        skipped,
+        // The figures of the first two clients under the names `run.ts` reads.
         kafkajs: kj,
-        platformatic: pl,
-        best: {
-          kafkajsRecordsPerSecond: Math.max(...kj.recordsPerSecond),
-          platformaticRecordsPerSecond: Math.max(...pl.recordsPerSecond),
-          kafkajsCpuSecondsPer100k: best(kj.cpuSecondsPer100k),
-          platformaticCpuSecondsPer100k: best(pl.cpuSecondsPer100k),
-        },
-        cpuRatioPlatformaticToKafkajs: ratio,
+        ...(pl && {
+          platformatic: pl,
+          best: {
+            kafkajsRecordsPerSecond: bestRate(kj.recordsPerSecond),
+            platformaticRecordsPerSecond: bestRate(pl.recordsPerSecond),
+            kafkajsCpuSecondsPer100k: bestCpu(kj.cpuSecondsPer100k),
+            platformaticCpuSecondsPer100k: bestCpu(pl.cpuSecondsPer100k),
+          },
+          cpuRatioPlatformaticToKafkajs: round3(
+            bestCpu(pl.cpuSecondsPer100k) / bestCpu(kj.cpuSecondsPer100k),
+          ),
+        }),
         samePartitions,
+        partitionsDiffer,
       })}\n`,
     );
   } else {
+    const width = Math.max(...figures.map((f) => f.name.length)) + 1;
     process.stdout.write(
       [
         `kafka produce, transactional (${RECORDS.toLocaleString('en')} records of ${VALUE_BYTES} bytes, ${TX_RECORDS} per transaction, ${PARTITIONS} partitions; node ${process.version})`,
-        `  @cdc/kafka (kafkajs, patched): CPU ${kj.cpuSecondsPer100k.join(' / ')} s per 100k, ${kj.recordsPerSecond.map((x) => x.toLocaleString('en')).join(' / ')} records/s`,
-        `  @platformatic/kafka:           CPU ${pl.cpuSecondsPer100k.join(' / ')} s per 100k, ${pl.recordsPerSecond.map((x) => x.toLocaleString('en')).join(' / ')} records/s`,
-        `  CPU ratio platformatic / kafkajs (best runs): ${ratio}; same partitions for the same keys: ${samePartitions}`,
+        ...figures.map(
+          (f) =>
+            `  ${`${f.name}:`.padEnd(width)} CPU ${f.cpuSecondsPer100k.join(' / ')} s per 100k (main thread ${f.mainThreadCpuSecondsPer100k.join(' / ')}), ${f.recordsPerSecond.map((x) => x.toLocaleString('en')).join(' / ')} records/s; best vs kafkajs: CPU ${f.cpuRatioToKafkajs}, rate ${f.rateRatioToKafkajs}`,
+        ),
+        ...(skipped.length > 0 ? [`  ${skippedLine()}`] : []),
+        `  same partitions for the same keys: ${samePartitions ? 'yes' : `no (${partitionsDiffer.join(', ')})`}`,
         '',
       ].join('\n'),
     );
@@ -228,6 +328,7 @@ try {
 }
 
 function passThrough(): string[] {
+  const dir = rdkafkaDir(values['rdkafka-dir']);
   return [
     '--records',
     String(RECORDS),
@@ -235,6 +336,7 @@ function passThrough(): string[] {
     String(VALUE_BYTES),
     '--tx-records',
     String(TX_RECORDS),
+    ...(dir === undefined ? [] : ['--rdkafka-dir', dir]),
   ];
 }
 

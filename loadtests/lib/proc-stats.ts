@@ -3,8 +3,17 @@ import { readFileSync } from 'node:fs';
 
 /** User + system CPU seconds a process has used so far, all its threads (/proc/<pid>/stat, ticks of 10 ms); NaN once it is gone. */
 export function cpuSeconds(pid: number | undefined): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** User + system CPU seconds of one thread of a process so far (/proc/<pid>/task/<tid>/stat); NaN once it is gone. */
+export function threadCpuSeconds(pid: number, tid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpuSeconds(path: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
