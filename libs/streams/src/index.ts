@@ -53,12 +53,14 @@ export {
   type TableOptions,
   type WindowedMaterialized,
 } from './options.ts';
-export type {
-  Cancellable,
-  Processor,
-  ProcessorContext,
-  ProcessorSupplier,
-  PunctuationType,
+export {
+  andThen,
+  type Cancellable,
+  isPromiseLike,
+  type Processor,
+  type ProcessorContext,
+  type ProcessorSupplier,
+  type PunctuationType,
 } from './processor.ts';
 export {
   type Change,

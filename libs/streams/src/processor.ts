@@ -15,8 +15,12 @@ export interface ProcessorContext<KOut, VOut> {
   readonly taskId: string;
   readonly partition: number;
   readonly logger: Logger;
-  /** Passes a record to the children (or to the child named `child`). */
-  forward(record: StreamRecord<KOut, VOut>, child?: string): Promise<void>;
+  /**
+   * Passes a record to the children (or to the child named `child`). Returns undefined when they
+   * all finished synchronously, else a promise of their end: `await` it, or return it from
+   * `process`, so that a processor whose children need no promise makes none either.
+   */
+  forward(record: StreamRecord<KOut, VOut>, child?: string): void | Promise<void>;
   /** A store this processor declared (or a global store); see `Stores`. */
   getStateStore<S>(name: string): S;
   /**
@@ -53,9 +57,23 @@ export interface ProcessorContext<KOut, VOut> {
  */
 export interface Processor<KIn, VIn, KOut = never, VOut = never> {
   init?(context: ProcessorContext<KOut, VOut>): void | Promise<void>;
+  /** Return nothing when done synchronously: the runtime then makes no promise for the record. */
   process(record: StreamRecord<KIn, VIn>): void | Promise<void>;
   flush?(): void | Promise<void>;
   close?(): void | Promise<void>;
+}
+
+/**
+ * Whether a processor's (or a punctuation's) result is a promise to wait for. A synchronous
+ * `process` may return anything (`(r) => list.push(r)` returns a number): only a thenable counts.
+ */
+export function isPromiseLike(value: unknown): value is Promise<void> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+/** Runs `next` after `step`: at once when `step` finished synchronously, else when its promise does. */
+export function andThen(step: void | Promise<void>, next: () => void | Promise<void>): void | Promise<void> {
+  return isPromiseLike(step) ? step.then(next) : next();
 }
 
 /** Makes a fresh processor per task. */

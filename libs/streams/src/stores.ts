@@ -10,6 +10,15 @@ export interface KeyValueStore<K, V> {
   delete(key: K): Promise<void>;
   /** Every entry, in the byte order of the serialized keys. */
   all(): AsyncIterable<{ key: K; value: V }>;
+  /**
+   * `get`, `put` and `delete` without a promise, for a processor's hot path (its `process` can
+   * then return nothing, and the runtime makes no promise for the record). Every store of a task
+   * (the runtime's cache over LevelDB, the test driver's memory) and every global table answers
+   * them at once; `getSync` throws when the value serde must fetch something first (`prepare`).
+   */
+  getSync(key: K): V | undefined;
+  putSync(key: K, value: V): void;
+  deleteSync(key: K): void;
 }
 
 /** Values per key and fixed-size window, kept for `retentionMs` of stream time. */

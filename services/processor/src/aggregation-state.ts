@@ -122,7 +122,18 @@ export function applyDelta(
   state: GroupState,
   delta: Delta,
 ): GroupState {
-  const next = copyState(state);
+  return applyDeltaInPlace(aggs, copyState(state), delta);
+}
+
+/**
+ * Applies a delta to a state that the caller owns (a combiner's partial state, which nobody else
+ * holds): no copy per delta. Returns the same state.
+ */
+export function applyDeltaInPlace(
+  aggs: readonly AggregationDeclaration[],
+  next: GroupState,
+  delta: Delta,
+): GroupState {
   next.n += delta.s;
   aggs.forEach((a, i) => {
     const slot = next.a[i] as SlotState;

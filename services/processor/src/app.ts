@@ -85,13 +85,16 @@ export class ProcessorApp {
 
   async start(): Promise<void> {
     const { section, kafka, registry, logger } = this.options;
-    const io = this.options.io ?? (await avroTopologyIo(section, registry, logger));
+    // Independent: the registry's schemas and the Kafka output topics, at the same time.
+    const [io, partitions] = await Promise.all([
+      this.options.io ?? avroTopologyIo(section, registry, logger),
+      this.ensureOutputTopics(),
+    ]);
     const queries = new QueryRegistry();
     const now = () => this.clock.now();
     const observer = this.options.observer;
     const topology = buildTopology(section, { io, now, queries, ...(observer ? { observer } : {}) });
     this.topology = topology;
-    const partitions = await this.ensureOutputTopics();
 
     this.streams = new KafkaStreams(topology, {
       applicationId: section.applicationId,

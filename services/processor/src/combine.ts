@@ -1,6 +1,6 @@
 import type { AggregateDeclaration } from '@cdc/pipeline';
 import type { Headers, ProcessorContext, ProcessorSupplier } from '@cdc/streams';
-import { applyDelta, type Delta, type GroupState, initialState } from './aggregation-state.ts';
+import { applyDeltaInPlace, type Delta, type GroupState, initialState } from './aggregation-state.ts';
 
 /** The net effect of several deltas of one group whose rows fall into the same windows. */
 export interface CombinedDelta {
@@ -68,13 +68,14 @@ export function combineDeltas(
         if (h === undefined) {
           held.set(id, {
             key: r.key,
-            state: applyDelta(aggs, initialState(aggs), r.value),
+            state: applyDeltaInPlace(aggs, initialState(aggs), r.value),
             timestamp: r.timestamp,
             headers: r.headers,
           });
           return;
         }
-        h.state = applyDelta(aggs, h.state, r.value);
+        // The held state is this combiner's own until it is forwarded: changed in place.
+        applyDeltaInPlace(aggs, h.state, r.value);
         if (r.timestamp > h.timestamp) h.timestamp = r.timestamp;
         h.headers = r.headers;
       },

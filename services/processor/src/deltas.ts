@@ -1,15 +1,22 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { AggregateDeclaration } from '@cdc/pipeline';
-import type { ProcessorContext, ProcessorSupplier } from '@cdc/streams';
+import { andThen, type ProcessorContext, type ProcessorSupplier } from '@cdc/streams';
 import { type Delta, inputsOf } from './aggregation-state.ts';
 import type { RowChange, RowVersion } from './change.ts';
 import { compileFilter } from './filter.ts';
-import { canonicalKey, type PlainValue } from './plain-value.ts';
+import { canonicalKey, type PlainValue, samePlain } from './plain-value.ts';
 
 interface Contribution {
   group: string;
   eventTime: number;
   inputs: PlainValue[];
+}
+
+/** Whether a change leaves a row's contribution as it was (same group, event time and inputs). */
+function sameContribution(a: Contribution, b: Contribution): boolean {
+  if (a.group !== b.group || a.eventTime !== b.eventTime || a.inputs.length !== b.inputs.length) return false;
+  for (let i = 0; i < a.inputs.length; i++)
+    if (!samePlain(a.inputs[i] ?? null, b.inputs[i] ?? null)) return false;
+  return true;
 }
 
 /** A row's event time: its source commit time, or a timestamp field (ms, or ISO text). */
@@ -53,34 +60,26 @@ export function deltaProcessor(
       init(c) {
         ctx = c;
       },
-      async process(r) {
+      process(r) {
         const next = contribution(r.value.newValue);
-        if (sessions) {
-          if (next)
-            await ctx.forward({
-              ...r,
-              key: next.group,
-              value: { s: 1, v: next.inputs },
-              timestamp: next.eventTime,
-            });
-          return;
-        }
+        const add = () =>
+          next
+            ? ctx.forward({
+                ...r,
+                key: next.group,
+                value: { s: 1, v: next.inputs },
+                timestamp: next.eventTime,
+              })
+            : undefined;
+        if (sessions) return add();
         const old = contribution(r.value.oldValue);
-        if (old && next && isDeepStrictEqual(old, next)) return;
-        if (old)
-          await ctx.forward({
-            ...r,
-            key: old.group,
-            value: { s: -1, v: old.inputs },
-            timestamp: old.eventTime,
-          });
-        if (next)
-          await ctx.forward({
-            ...r,
-            key: next.group,
-            value: { s: 1, v: next.inputs },
-            timestamp: next.eventTime,
-          });
+        if (old && next && sameContribution(old, next)) return;
+        if (!old) return add();
+        // Synchronous when the children are: no promise per record.
+        return andThen(
+          ctx.forward({ ...r, key: old.group, value: { s: -1, v: old.inputs }, timestamp: old.eventTime }),
+          add,
+        );
       },
     };
   };

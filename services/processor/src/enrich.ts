@@ -65,7 +65,9 @@ export function enrichProcessor(
     let rows: KeyValueStore<string, RowVersion>;
     let tables: KeyValueStore<string, PlainRow>[] = [];
 
-    const enrich = async (key: string, after: PlainRow): Promise<PlainRow | null> => {
+    // Synchronous: the global tables and the task's store answer at once (`getSync`), so a
+    // record goes through enrich without a promise.
+    const enrich = (key: string, after: PlainRow): PlainRow | null => {
       const out: PlainRow = {};
       if (own) for (const [o, s] of own) out[o] = after[s] ?? null;
       else Object.assign(out, after);
@@ -73,7 +75,7 @@ export function enrichProcessor(
         const j = joins[i] as (typeof joins)[number];
         const lookup = j.on ? canonicalKey(j.on.map((f) => after[f] ?? null)) : key;
         const hasKey = !j.on || j.on.some((f) => after[f] !== null && after[f] !== undefined);
-        const match = hasKey ? await (tables[i] as KeyValueStore<string, PlainRow>).get(lookup) : undefined;
+        const match = hasKey ? (tables[i] as KeyValueStore<string, PlainRow>).getSync(lookup) : undefined;
         if (match === undefined && j.join.type === 'inner') return null;
         for (const [o, s] of j.fields) out[o] = (match?.[s] ?? null) as PlainValue;
       }
@@ -81,18 +83,28 @@ export function enrichProcessor(
     };
 
     /** Carries the input's trace context (`traceparent`, `tracestate`) on to the outputs. */
-    const emit = async (
+    const emit = (
       key: string,
       change: RowChange,
       input: StreamRecord<unknown, unknown>,
       sourceTsMs: number,
-    ) => {
+    ): void | Promise<void> => {
       const headers: Record<string, Buffer | string> = { [SOURCE_TS_HEADER]: String(sourceTsMs) };
       for (const h of TRACE_HEADERS) {
         const v = input.headers?.[h];
         if (v !== undefined) headers[h] = v;
       }
-      await ctx.forward({ key, value: change, timestamp: input.timestamp, headers });
+      return ctx.forward({ key, value: change, timestamp: input.timestamp, headers });
+    };
+
+    /** `t`: every row this task holds becomes absent. */
+    const truncate = async (r: StreamRecord<unknown, unknown>, sourceTsMs: number) => {
+      const all: { key: string; value: RowVersion }[] = [];
+      for await (const entry of rows.all()) all.push(entry);
+      for (const { key, value } of all) {
+        await rows.delete(key);
+        await emit(key, { oldValue: value, newValue: null }, r, sourceTsMs);
+      }
     };
 
     return {
@@ -101,27 +113,19 @@ export function enrichProcessor(
         rows = c.getStateStore(plan.rowsStore);
         tables = joins.map((j) => c.getStateStore(j.store));
       },
-      async process(r) {
+      process(r) {
         const e = r.value;
         if (e === null || e === undefined) return;
         const sourceTsMs = Number(e.source?.tsMs ?? r.timestamp);
-        if (e.op === 't') {
-          const all: { key: string; value: RowVersion }[] = [];
-          for await (const entry of rows.all()) all.push(entry);
-          for (const { key, value } of all) {
-            await rows.delete(key);
-            await emit(key, { oldValue: value, newValue: null }, r, sourceTsMs);
-          }
-          return;
-        }
+        if (e.op === 't') return truncate(r, sourceTsMs);
         const key = r.key;
         if (key === null || key === undefined) {
           ctx.logger.warn('change without a key skipped', { enrich: decl.name, ...ctx.recordMetadata() });
           return;
         }
-        const row = e.op === 'd' || e.after === null ? null : await enrich(key, e.after);
+        const row = e.op === 'd' || e.after === null ? null : enrich(key, e.after);
         const next: RowVersion | null = row === null ? null : { row, sourceTsMs };
-        const old = (await rows.get(key)) ?? null;
+        const old = rows.getSync(key) ?? null;
         if (old === null && next === null) return;
         if (
           old !== null &&
@@ -130,9 +134,9 @@ export function enrichProcessor(
           samePlain(old.row, next.row)
         )
           return;
-        if (next === null) await rows.delete(key);
-        else await rows.put(key, next);
-        await emit(key, { oldValue: old, newValue: next }, r, sourceTsMs);
+        if (next === null) rows.deleteSync(key);
+        else rows.putSync(key, next);
+        return emit(key, { oldValue: old, newValue: next }, r, sourceTsMs);
       },
     };
   };

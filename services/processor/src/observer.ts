@@ -24,8 +24,8 @@ export interface ProcessorObserver {
   record(
     topic: string,
     headers: Headers | undefined,
-    forward: (headers: Headers) => Promise<void>,
-  ): Promise<void>;
+    forward: (headers: Headers) => void | Promise<void>,
+  ): void | Promise<void>;
   /** A Kafka transaction committed `perTopic` records (internal topics excluded). */
   committed(perTopic: ReadonlyMap<string, number>, total: number): void;
   aborted(): void;

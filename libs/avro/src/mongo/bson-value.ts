@@ -8,7 +8,7 @@
  * number `1` and is inferred as an int.
  */
 import { CdcError } from '@cdc/core';
-import { type Binary, BSONRegExp, type Timestamp } from 'mongodb';
+import { type Binary, BSONRegExp, type Timestamp } from 'bson';
 
 /** The kinds that inference tells apart. `extendedJson` covers the BSON types kept as Extended JSON. */
 export type BsonKind =

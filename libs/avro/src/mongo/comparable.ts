@@ -10,7 +10,7 @@
  * - JS `RegExp` vs `BSONRegExp`, and `Uint8Array` vs `Binary` subtype 0 (same BSON).
  * Every other type is kept apart (an ObjectId is not its hex string, a Date not its millis).
  */
-import { BSON } from 'mongodb';
+import { BSON } from 'bson';
 import { bsonRegExpOf } from './bson-value.ts';
 
 function number(n: number): { $number: string } {

@@ -7,19 +7,7 @@
  * Limitation (of Extended JSON itself): a sub-document whose keys are Extended JSON type keywords
  * (`{"$oid": "…"}`, `{"$date": …}`, …) reads back as that type.
  */
-import {
-  Binary,
-  BSON,
-  Code,
-  DBRef,
-  Decimal128,
-  Double,
-  Int32,
-  Long,
-  ObjectId,
-  Timestamp,
-  UUID,
-} from 'mongodb';
+import { Binary, BSON, Code, DBRef, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'bson';
 import type { ClassifiedTree } from './bson-value.ts';
 
 /** `doc[name] = value`, also for a field named `__proto__` (which an assignment would not create). */

@@ -12,7 +12,7 @@
  * - a JS `RegExp` comes back as a `BSONRegExp`, a Symbol as `BSONSymbol`, a `Uint8Array` as a
  *   `Binary` of subtype 0 (what the driver would read back after writing them).
  */
-import { Binary, BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'mongodb';
+import { Binary, BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'bson';
 import type { AvroField, AvroRecordSchema, AvroSchema } from '../schema-types.ts';
 import { NULL_FIELDS_FIELD } from './avro-schema.ts';
 import { fromExtendedJson, setField } from './extended-json.ts';

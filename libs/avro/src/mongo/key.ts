@@ -11,7 +11,7 @@
  * with the other numeric type — the delete then tombstones the old key).
  */
 import { CdcError } from '@cdc/core';
-import type { Binary } from 'mongodb';
+import type { Binary } from 'bson';
 import { keySchema } from '../envelope.ts';
 import type { AvroField, AvroRecordSchema } from '../schema-types.ts';
 import { classifyTree } from './bson-value.ts';

@@ -1,6 +1,12 @@
 import { CdcError, DEAD_LETTER_HEADERS, isRetriable, type Logger } from '@cdc/core';
 import type { ErrorHandlers, ErrorResponse } from '../error-handlers.ts';
-import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../processor.ts';
+import {
+  type Cancellable,
+  isPromiseLike,
+  type Processor,
+  type ProcessorContext,
+  type PunctuationType,
+} from '../processor.ts';
 import { type RecordMetadata, recordTimestamp, type StreamRecord } from '../record.ts';
 import type { Subtopology } from '../topology.ts';
 import type { SinkNode, SourceNode } from './graph.ts';
@@ -138,8 +144,12 @@ export class StreamTask {
     for (const p of this.processors.values()) await p.close?.();
   }
 
-  /** Runs one input record through the subtopology. Throws only when a policy says `fail`. */
-  async process(raw: RawRecord): Promise<void> {
+  /**
+   * Runs one input record through the subtopology. Throws only when a policy says `fail`.
+   * Returns undefined when the record went through synchronously (no serde had to fetch a schema,
+   * no processor returned a promise): the runtime then makes no promise per record.
+   */
+  process(raw: RawRecord): void | Promise<void> {
     const source = this.sourceByTopic.get(raw.topic);
     if (!source) {
       throw new CdcError(
@@ -150,58 +160,98 @@ export class StreamTask {
         },
       );
     }
-    this.current = raw;
-    try {
-      let key: unknown;
-      let value: unknown;
-      let timestamp: number;
-      const keyReady = source.keySerde.prepare?.(raw.topic, raw.key);
-      const valueReady = source.valueSerde.prepare?.(raw.topic, raw.value);
-      if (keyReady !== undefined || valueReady !== undefined) {
+    const keyReady = source.keySerde.prepare?.(raw.topic, raw.key);
+    const valueReady = source.valueSerde.prepare?.(raw.topic, raw.value);
+    if (keyReady === undefined && valueReady === undefined) return this.processReady(source, raw);
+    return Promise.all([keyReady, valueReady]).then(
+      () => this.processReady(source, raw),
+      (err: unknown) => {
+        // The registry is down: the record is fine, skipping it would lose it. Stop the task.
+        if (isRetriable(err)) throw err;
+        this.current = raw;
         try {
-          await Promise.all([keyReady, valueReady]);
-        } catch (err) {
-          // The registry is down: the record is fine, skipping it would lose it. Stop the task.
-          if (isRetriable(err)) throw err;
           this.failed('deserialization', this.options.handlers.deserialization, err, source.name);
-          return;
+        } finally {
+          this.current = undefined;
         }
+      },
+    );
+  }
+
+  /** `process` once the serdes can read the record. */
+  private processReady(source: SourceNode, raw: RawRecord): void | Promise<void> {
+    this.current = raw;
+    let key: unknown;
+    let value: unknown;
+    let timestamp: number;
+    try {
+      key = source.keySerde.deserialize(raw.topic, raw.key);
+      value = source.valueSerde.deserialize(raw.topic, raw.value);
+      // The record's own timestamp (the default) needs no record built for the extractor.
+      if (source.timestampExtractor === recordTimestamp) timestamp = raw.timestamp;
+      else {
+        const headers = Object.fromEntries(
+          Object.entries(raw.headers).filter((e): e is [string, Buffer | string] => e[1] !== undefined),
+        );
+        timestamp = source.timestampExtractor({ ...raw, key, value, headers });
       }
+      if (!Number.isFinite(timestamp)) throw new Error(`the timestamp extractor returned ${timestamp}`);
+    } catch (err) {
       try {
-        key = source.keySerde.deserialize(raw.topic, raw.key);
-        value = source.valueSerde.deserialize(raw.topic, raw.value);
-        // The record's own timestamp (the default) needs no record built for the extractor.
-        if (source.timestampExtractor === recordTimestamp) timestamp = raw.timestamp;
-        else {
-          const headers = Object.fromEntries(
-            Object.entries(raw.headers).filter((e): e is [string, Buffer | string] => e[1] !== undefined),
-          );
-          timestamp = source.timestampExtractor({ ...raw, key, value, headers });
-        }
-        if (!Number.isFinite(timestamp)) throw new Error(`the timestamp extractor returned ${timestamp}`);
-      } catch (err) {
         this.failed('deserialization', this.options.handlers.deserialization, err, source.name);
-        return;
+      } finally {
+        this.current = undefined;
       }
-      if (timestamp > this.currentStreamTime) this.currentStreamTime = timestamp;
-      this.failedNode = undefined;
-      try {
-        await this.deliver(source.name, {
-          key,
-          value,
-          timestamp,
-          headers: raw.headers as Record<string, Buffer | string>,
-        });
-      } catch (err) {
-        if (fatal.has(err as object)) throw err;
-        this.failed('processing', this.options.handlers.processing, err, this.failedNode ?? source.name);
-        return;
-      }
-      this.options.metrics.processed += 1;
-      await this.punctuate('stream-time', this.currentStreamTime);
-    } finally {
-      this.current = undefined;
+      return;
     }
+    if (timestamp > this.currentStreamTime) this.currentStreamTime = timestamp;
+    this.failedNode = undefined;
+    let delivered: void | Promise<void>;
+    try {
+      delivered = this.deliver(source.name, {
+        key,
+        value,
+        timestamp,
+        headers: raw.headers as Record<string, Buffer | string>,
+      });
+    } catch (err) {
+      try {
+        this.processingFailed(err, source);
+      } finally {
+        this.current = undefined;
+      }
+      return;
+    }
+    if (delivered === undefined) return this.finishRecord(this.processed());
+    return this.finishRecord(
+      delivered.then(
+        () => this.processed(),
+        (err: unknown) => this.processingFailed(err, source),
+      ),
+    );
+  }
+
+  /** Applies the processing error policy to the current record (rethrows a fatal error). */
+  private processingFailed(err: unknown, source: SourceNode): void {
+    if (fatal.has(err as object)) throw err;
+    this.failed('processing', this.options.handlers.processing, err, this.failedNode ?? source.name);
+  }
+
+  /** After a record went through: counts it and fires due stream-time punctuations. */
+  private processed(): void | Promise<void> {
+    this.options.metrics.processed += 1;
+    return this.punctuate('stream-time', this.currentStreamTime);
+  }
+
+  /** Forgets the current record once `step` ends, however it ends. */
+  private finishRecord(step: void | Promise<void>): void | Promise<void> {
+    if (step === undefined) {
+      this.current = undefined;
+      return;
+    }
+    return step.finally(() => {
+      this.current = undefined;
+    });
   }
 
   /**
@@ -217,23 +267,45 @@ export class StreamTask {
     await this.punctuate('wall-clock', now);
   }
 
-  private async punctuate(type: PunctuationType, time: number): Promise<void> {
-    for (const s of this.schedules) {
+  private punctuate(type: PunctuationType, time: number, from = 0): void | Promise<void> {
+    for (let i = from; i < this.schedules.length; i++) {
+      const s = this.schedules[i] as Schedule;
       if (s.cancelled || s.type !== type) continue;
       if (s.next === undefined) s.next = firstDue(time, s.intervalMs);
       if (time < s.next) continue;
       s.next = firstDue(time, s.intervalMs);
-      await s.callback(time);
+      const fired = s.callback(time);
+      if (isPromiseLike(fired)) return fired.then(() => this.punctuate(type, time, i + 1));
     }
   }
 
-  private async deliver(node: string, record: StreamRecord<unknown, unknown>): Promise<void> {
+  /** Runs `record` through `node`; undefined when it finished synchronously. */
+  private deliver(node: string, record: StreamRecord<unknown, unknown>): void | Promise<void> {
     const p = this.processors.get(node) as AnyProcessor;
+    let out: void | Promise<void>;
     try {
-      await p.process(record);
+      out = p.process(record);
     } catch (err) {
       this.failedNode ??= node;
       throw err;
+    }
+    if (!isPromiseLike(out)) return;
+    return out.then(undefined, (err: unknown) => {
+      this.failedNode ??= node;
+      throw err;
+    });
+  }
+
+  /** Delivers `record` to `children[from…]` in order, waiting for any that returns a promise. */
+  private deliverAll(
+    children: readonly string[],
+    record: StreamRecord<unknown, unknown>,
+    from: number,
+  ): void | Promise<void> {
+    for (let i = from; i < children.length; i++) {
+      const out = this.deliver(children[i] as string, record);
+      if (out !== undefined)
+        return i + 1 < children.length ? out.then(() => this.deliverAll(children, record, i + 1)) : out;
     }
   }
 
@@ -365,17 +437,16 @@ export class StreamTask {
       taskId: this.id,
       partition: this.partition,
       logger: this.options.logger.child({ task: this.id, node }),
-      async forward(record, child) {
+      forward(record, child) {
         if (child !== undefined) {
           if (!children.includes(child)) {
             throw new CdcError('INVARIANT_VIOLATED', `${node} has no child named ${child}`, {
               context: { node, child },
             });
           }
-          await task.deliver(child, record);
-          return;
+          return task.deliver(child, record);
         }
-        for (const c of children) await task.deliver(c, record);
+        return task.deliverAll(children, record, 0);
       },
       getStateStore<S>(name: string): S {
         const store = task.options.stores.get(name) ?? task.options.globalStores.get(name);

@@ -110,7 +110,7 @@ export class GlobalTables {
           `loading the global tables stopped moving for ${stallMs} ms before their end (read/end: ${tracker.behind().join(', ')}); the processor starts again`,
           { retriable: true },
         );
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 10));
     }
     this.logger.info('global tables loaded', {
       tables: this.nodes.map((n) => n.store.name),

@@ -69,6 +69,10 @@ export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' |
  * starts from exactly the committed state. kafkajs cannot fence by consumer-group generation
  * (exactly_once_v2), hence a producer per task (the "eos-alpha" model of Kafka Streams).
  *
+ * A commit's transaction is taken synchronously (outputs, changelog records, offsets) and
+ * committed while the task processes its next batches; the next commit waits for it, and its
+ * failure fails the task's next batch, commit or close (see `RuntimeTask.commit`).
+ *
  * Local state: a checkpoint of changelog offsets is written only on a clean close, after the
  * last commit, and deleted when the task opens; a task that finds none (crash, `kill -9`,
  * fencing) wipes its LevelDB folder and restores it from the changelog.
@@ -182,6 +186,8 @@ export class KafkaStreams {
       for (const s of st.sources)
         for (const t of s.topics) this.subtopologyByTopic.set(this.topicName(t, s.internal), st);
     }
+    // One after the other: kafkajs's admin is not safe for a topic creation beside an offsets
+    // lookup (its shared metadata changes under the lookup, which then fails with a TypeError).
     await ensureTopics(admin, specs);
     this.globals = new GlobalTables(kafka, this.topology.globals, this.logger);
     await this.globals.start(admin, (err) => this.fail(err));

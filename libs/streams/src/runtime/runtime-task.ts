@@ -105,6 +105,13 @@ export class RuntimeTask {
   private lastCommitAt: number;
   private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /**
+   * The transaction of the last commit while it is on its way to the broker: the task goes on
+   * processing meanwhile (into the next transaction), and the next commit waits for it first.
+   */
+  private committing: Promise<void> | undefined;
+  /** Why that transaction failed: every later commit, batch and close of the task sees it. */
+  private commitFailure: { error: unknown } | undefined;
 
   private constructor(
     options: RuntimeTaskOptions,
@@ -267,6 +274,8 @@ export class RuntimeTask {
       const first = Number(messages[0]?.offset ?? -1);
       // Closed under our feet (revoked): have the batch delivered again, to whoever owns it.
       if (this.closed) return first >= 0 ? { seekTo: Math.min(first, fetchedOffset) } : {};
+      // A transaction still on its way failed: this batch must not be processed into the next.
+      if (this.commitFailure) throw this.commitFailure.error;
       const from = this.next.get(topic) ?? -1;
       if (from >= 0 && fetchedOffset > from) return { seekTo: from };
       for (const m of messages) {
@@ -281,7 +290,9 @@ export class RuntimeTask {
           timestamp: Number(m.timestamp),
           headers: recordHeaders(m.headers),
         };
-        await this.task.process(raw);
+        // A promise only when a serde or processor needed one: most records go through at once.
+        const processing = this.task.process(raw);
+        if (processing !== undefined) await processing;
         this.next.set(topic, offset + 1);
         this.dirtyOffsets = true;
       }
@@ -331,13 +342,35 @@ export class RuntimeTask {
     });
   }
 
+  /** Waits for the transaction on its way, if any; throws its failure. */
+  private async settle(): Promise<void> {
+    if (this.committing) await this.committing;
+    if (this.commitFailure) throw this.commitFailure.error;
+  }
+
+  /**
+   * Takes everything processed since the last commit into one transaction (outputs, changelog
+   * records, input offsets) and sends it on its way: it returns once the transaction is taken and
+   * begun, not committed, so that the task processes its next batches (and the consumer fetches
+   * them) while the broker commits. One transaction at a time: it first waits for the previous
+   * one. Exactly-once is unchanged: what the transaction holds is fixed here, synchronously, and
+   * a failure of it fails every later commit, batch and the close (no checkpoint: the next owner
+   * restores from the changelog what was committed).
+   */
   private async commit(): Promise<void> {
+    await this.settle();
     this.lastCommitAt = this.options.wallClock();
     // Records held back by processors (combined deltas) belong to this transaction too.
     await this.task.flush();
-    // Store changes first: they add their changelog records to this transaction.
-    for (const cache of this.caches) await cache.flush();
-    if (this.pending.length === 0 && !this.dirtyOffsets) return;
+    // Store changes: their changelog records join this transaction now; the engine writes go on
+    // in the background and the transaction waits for them (a failed write fails it).
+    const written = Promise.all(this.caches.map((cache) => cache.flush()));
+    // Awaited by the transaction below; a transaction that fails before it leaves it unawaited.
+    written.catch(() => {});
+    if (this.pending.length === 0 && !this.dirtyOffsets) {
+      await written;
+      return;
+    }
     // Taken whole: whatever is written from here on belongs to the next commit.
     const records = this.pending;
     this.pending = [];
@@ -353,7 +386,8 @@ export class RuntimeTask {
         topic,
         partitions: [{ partition: this.partition, offset: String(offset) }],
       }));
-    await this.producer.transaction(async (tx) => {
+    this.dirtyOffsets = false;
+    const transaction = this.producer.transaction(async (tx) => {
       for (const [topic, list] of byTopic) {
         // A produce request carries one record batch per partition, and the broker refuses a
         // batch past its max.message.bytes (1 MiB by default): send in slices well below that.
@@ -379,8 +413,19 @@ export class RuntimeTask {
       }
       if (offsets.length > 0)
         await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: offsets });
+      // The local stores hold this transaction's writes before it commits (none of it is
+      // checkpointed until a clean close, which waits for everything).
+      await written;
     });
-    this.dirtyOffsets = false;
+    this.committing = transaction.then(
+      () => {
+        this.committing = undefined;
+      },
+      (error: unknown) => {
+        this.committing = undefined;
+        this.commitFailure ??= { error };
+      },
+    );
   }
 
   /**
@@ -396,7 +441,10 @@ export class RuntimeTask {
       try {
         // Work processed since the last commit is committed before a clean close (a revoked
         // partition hands its next owner everything done so far).
-        if (clean) await this.commit();
+        if (clean) {
+          await this.commit();
+          await this.settle();
+        }
         await this.task.close();
         const unflushed = this.caches.some((c) => c.pending > 0);
         if (clean && !unflushed && this.pending.length === 0 && !this.dirtyOffsets) {
@@ -412,6 +460,10 @@ export class RuntimeTask {
           wroteCheckpoint = true;
         }
       } finally {
+        // A transaction on its way ends (commits or fails) before the producer goes, and the
+        // engine writes of the caches before their LevelDB stores close.
+        await this.committing;
+        await Promise.all(this.caches.map((c) => c.idle()));
         for (const b of this.bytes.values()) await b.close().catch(() => {});
         await this.producer.disconnect().catch(() => {});
         this.options.logger.info('task closed', { clean: wroteCheckpoint });

@@ -116,3 +116,63 @@ describe('CachingBytesStore', () => {
     expect((await store.get(b('k')))?.toString()).toBe('1');
   });
 });
+
+describe('CachingBytesStore, synchronous path', () => {
+  it('answers getSync/putSync/deleteSync at once, the engine reads included', async () => {
+    const inner = engine();
+    await inner.put(b('kept'), b('engine'));
+    const store = new CachingBytesStore(inner, undefined);
+    expect(store.getSync(b('kept'))?.toString()).toBe('engine');
+    store.putSync(b('a'), b('1'));
+    store.deleteSync(b('kept'));
+    expect(store.getSync(b('a'))?.toString()).toBe('1');
+    expect(store.getSync(b('kept'))).toBeUndefined();
+    expect(store.getSync(b('never'))).toBeUndefined();
+    await store.flush();
+    expect(inner.size).toBe(1);
+    expect(store.getSync(b('a'))?.toString()).toBe('1');
+  });
+
+  it('logs a flush before it returns its promise, and reads see every flush still on its way to the engine', async () => {
+    const inner = engine();
+    const release: (() => void)[] = [];
+    inner.write = (entries) =>
+      new Promise<void>((resolve) => {
+        release.push(() => {
+          for (const [k, v] of entries) v === null ? inner.deleteSync(k) : inner.putSync(k, v);
+          inner.batches += 1;
+          resolve();
+        });
+      });
+    const log: string[] = [];
+    const store = new CachingBytesStore(inner, (k, v) => log.push(`${k}=${v ?? 'deleted'}`));
+    store.putSync(b('a'), b('1'));
+    store.putSync(b('b'), b('1'));
+    const first = store.flush();
+    expect(log).toEqual(['a=1', 'b=1']); // at once: the transaction that takes them is begun now
+    store.putSync(b('a'), b('2'));
+    store.deleteSync(b('b'));
+    const second = store.flush();
+    expect(log).toEqual(['a=1', 'b=1', 'a=2', 'b=deleted']);
+    // Neither write reached the engine: the newest flush answers, then the older one.
+    expect(inner.size).toBe(0);
+    expect(store.getSync(b('a'))?.toString()).toBe('2');
+    expect(store.getSync(b('b'))).toBeUndefined();
+    const scanned: string[] = [];
+    for await (const [k, v] of store.range()) scanned.push(`${k}=${v}`);
+    expect(scanned).toEqual(['a=2']);
+    // Engine writes go in flush order: the second waits for the first.
+    await new Promise((r) => setImmediate(r));
+    expect(release).toHaveLength(1);
+    release[0]?.();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    expect(release).toHaveLength(2);
+    expect(store.getSync(b('b'))).toBeUndefined();
+    release[1]?.();
+    await second;
+    expect(inner.batches).toBe(2);
+    expect(inner.getSync(b('a'))?.toString()).toBe('2');
+    expect(inner.getSync(b('b'))).toBeUndefined();
+  });
+});

@@ -28,12 +28,10 @@ export class CachingBytesStore implements BytesStore {
   private readonly maxCached: number;
   /** latin1 key → value written since the last flush (`null`: deleted). */
   private dirty = new Map<string, Buffer | null>();
-  /** The writes of the flush under way, until the engine has them. */
-  private flushing: Map<string, Buffer | null> | undefined;
+  /** The writes of the flushes under way, oldest first, each until the engine has it. */
+  private flushing: Map<string, Buffer | null>[] = [];
   /** latin1 key → value as the engine has it (`null`: absent). */
   private cached = new Map<string, Buffer | null>();
-  /** Counts flushes begun: a read of the engine that overlapped one must not be cached. */
-  private flushes = 0;
   private flushed: Promise<void> = DONE;
 
   constructor(inner: BatchBytesStore, log: ChangelogWriter | undefined, maxCached = 200_000) {
@@ -43,32 +41,50 @@ export class CachingBytesStore implements BytesStore {
   }
 
   get(key: Buffer): Promise<Buffer | undefined> {
+    try {
+      return Promise.resolve(this.getSync(key));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Unflushed writes, then the cache, then the engine (whose point reads are synchronous). */
+  getSync(key: Buffer): Buffer | undefined {
     const k = key.toString('latin1');
     let hit = this.dirty.get(k);
-    if (hit === undefined) hit = this.flushing?.get(k);
+    for (let i = this.flushing.length - 1; hit === undefined && i >= 0; i--)
+      hit = (this.flushing[i] as Map<string, Buffer | null>).get(k);
     if (hit === undefined) hit = this.cached.get(k);
-    if (hit !== undefined) return Promise.resolve(hit ?? undefined);
-    const flushes = this.flushes;
-    return this.inner.get(key).then((value) => {
-      // A flush that began meanwhile may have written this key after the engine answered.
-      if (flushes === this.flushes && this.flushing === undefined) this.remember(k, value ?? null);
-      return value;
-    });
+    if (hit !== undefined) return hit ?? undefined;
+    const value = this.inner.getSync(key);
+    // While a flush is on its way to the engine, the engine may not hold its writes yet; the
+    // flush's own entries answer for those keys (above), and nothing read now is kept.
+    if (this.flushing.length === 0) this.remember(k, value ?? null);
+    return value;
   }
 
   put(key: Buffer, value: Buffer): Promise<void> {
-    this.dirty.set(key.toString('latin1'), value);
+    this.putSync(key, value);
     return DONE;
   }
 
   delete(key: Buffer): Promise<void> {
-    this.dirty.set(key.toString('latin1'), null);
+    this.deleteSync(key);
     return DONE;
+  }
+
+  putSync(key: Buffer, value: Buffer): void {
+    this.dirty.set(key.toString('latin1'), value);
+  }
+
+  deleteSync(key: Buffer): void {
+    this.dirty.set(key.toString('latin1'), null);
   }
 
   /** The engine's entries with the unflushed writes laid over them, in key order. */
   async *range(from?: Buffer, to?: Buffer): AsyncIterable<[Buffer, Buffer]> {
-    const overlay = new Map(this.flushing ?? []);
+    const overlay = new Map<string, Buffer | null>();
+    for (const f of this.flushing) for (const [k, v] of f) overlay.set(k, v);
     for (const [k, v] of this.dirty) overlay.set(k, v);
     const lo = from?.toString('latin1');
     const hi = to?.toString('latin1');
@@ -103,33 +119,36 @@ export class CachingBytesStore implements BytesStore {
   }
 
   /**
-   * Writes the changes since the last flush to the engine (one batch) and to the changelog (one
-   * record per key). Flushes run one after the other, in the order they were called.
+   * Writes the changes since the last flush to the changelog (one record per key, at once, before
+   * this returns) and to the engine (one batch, which the promise waits for). Engine writes run
+   * one after the other, in the order of the flushes; reads see a flush's values meanwhile.
    */
   flush(): Promise<void> {
-    const run = this.flushed.then(() => this.flushNow());
-    this.flushed = run.catch(() => {});
-    return run;
-  }
-
-  private async flushNow(): Promise<void> {
-    if (this.dirty.size === 0) return;
+    if (this.dirty.size === 0) return this.flushed;
     const dirty = this.dirty;
     this.dirty = new Map();
-    this.flushing = dirty;
-    this.flushes += 1;
+    this.flushing.push(dirty);
     const entries: [Buffer, Buffer | null][] = [];
     for (const [k, value] of dirty) {
       const key = Buffer.from(k, 'latin1');
       entries.push([key, value]);
       this.log?.(key, value);
     }
-    try {
-      await this.inner.write(entries);
-      for (const [k, value] of dirty) this.remember(k, value);
-    } finally {
-      this.flushing = undefined;
-    }
+    const run = this.flushed.then(async () => {
+      try {
+        await this.inner.write(entries);
+        for (const [k, value] of dirty) this.remember(k, value);
+      } finally {
+        this.flushing.splice(this.flushing.indexOf(dirty), 1);
+      }
+    });
+    this.flushed = run.catch(() => {});
+    return run;
+  }
+
+  /** Resolves once every engine write begun has ended, however it ended. */
+  idle(): Promise<void> {
+    return this.flushed;
   }
 
   private remember(k: string, value: Buffer | null): void {

@@ -39,11 +39,28 @@ export class LevelBytesStore implements BytesStore {
    * leaves the event loop idle for each one, which made state lookups the processor's bottleneck.
    */
   async get(key: Buffer): Promise<Buffer | undefined> {
+    return this.getSync(key);
+  }
+
+  getSync(key: Buffer): Buffer | undefined {
     try {
       return this.db.getSync(key) ?? undefined;
     } catch (err) {
       throw storeError('get', this.location, err);
     }
+  }
+
+  /** LevelDB takes its writes in batches (`write`, from the task's cache): no synchronous put. */
+  putSync(): void {
+    throw new CdcError(
+      'INVARIANT_VIOLATED',
+      `the LevelDB store at ${this.location} takes writes through the task's cache only; wrap it in a CachingBytesStore`,
+      { context: { location: this.location } },
+    );
+  }
+
+  deleteSync(): void {
+    this.putSync();
   }
 
   async put(key: Buffer, value: Buffer): Promise<void> {

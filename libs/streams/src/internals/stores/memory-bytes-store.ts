@@ -17,16 +17,28 @@ export class MemoryBytesStore implements BytesStore {
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
-    return this.values.get(key.toString('latin1'));
+    return this.getSync(key);
   }
 
   async put(key: Buffer, value: Buffer): Promise<void> {
+    this.putSync(key, value);
+  }
+
+  async delete(key: Buffer): Promise<void> {
+    this.deleteSync(key);
+  }
+
+  getSync(key: Buffer): Buffer | undefined {
+    return this.values.get(key.toString('latin1'));
+  }
+
+  putSync(key: Buffer, value: Buffer): void {
     const k = key.toString('latin1');
     if (!this.values.has(k)) this.keys.splice(this.indexOf(k), 0, k);
     this.values.set(k, Buffer.from(value));
   }
 
-  async delete(key: Buffer): Promise<void> {
+  deleteSync(key: Buffer): void {
     const k = key.toString('latin1');
     if (!this.values.delete(k)) return;
     this.keys.splice(this.indexOf(k), 1);

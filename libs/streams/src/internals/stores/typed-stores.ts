@@ -40,6 +40,20 @@ async function readBytes<T>(store: string, serde: Serde<T>, b: Buffer): Promise<
   return serde.deserialize(store, b) as T;
 }
 
+/** Deserializes bytes read from a store at once; a serde that must fetch something first cannot. */
+function readBytesSync<T>(store: string, serde: Serde<T>, b: Buffer): T {
+  const ready = serde.prepare?.(store, b);
+  if (ready !== undefined) {
+    ready.catch(() => {}); // the fetch may fail; `get` is the read that waits for it
+    throw new CdcError(
+      'STATE_STORE_FAILED',
+      `store ${store}: its value serde must fetch something before it can read this value; use get instead of getSync`,
+      { context: { store } },
+    );
+  }
+  return serde.deserialize(store, b) as T;
+}
+
 export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
   readonly name: string;
   private readonly spec: StoreSpec<K, V>;
@@ -65,6 +79,22 @@ export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
 
   async delete(key: K): Promise<void> {
     await this.bytes.delete(keyBytes(this.name, this.spec.keySerde, key));
+  }
+
+  getSync(key: K): V | undefined {
+    const b = this.bytes.getSync(keyBytes(this.name, this.spec.keySerde, key));
+    return b === undefined ? undefined : readBytesSync(this.name, this.spec.valueSerde, b);
+  }
+
+  putSync(key: K, value: V): void {
+    this.bytes.putSync(
+      keyBytes(this.name, this.spec.keySerde, key),
+      valueBytes(this.name, this.spec.valueSerde, value),
+    );
+  }
+
+  deleteSync(key: K): void {
+    this.bytes.deleteSync(keyBytes(this.name, this.spec.keySerde, key));
   }
 
   async *all(): AsyncIterable<{ key: K; value: V }> {
@@ -117,6 +147,26 @@ export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
     this.writes += 1;
     this.decoded.delete(key);
     await super.delete(key);
+  }
+
+  override getSync(key: K): V | undefined {
+    if (this.decoded.has(key)) return this.decoded.get(key);
+    const value = super.getSync(key);
+    if (this.decoded.size >= this.maxEntries) this.decoded.clear();
+    this.decoded.set(key, value);
+    return value;
+  }
+
+  override putSync(key: K, value: V): void {
+    this.writes += 1;
+    this.decoded.delete(key);
+    super.putSync(key, value);
+  }
+
+  override deleteSync(key: K): void {
+    this.writes += 1;
+    this.decoded.delete(key);
+    super.deleteSync(key);
   }
 }
 
