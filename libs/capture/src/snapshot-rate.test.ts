@@ -35,4 +35,12 @@ describe('SnapshotRateMeter', () => {
     expect(meter.measure('a', 0, 10)).toEqual({ rowsPerSecond: 0, etaSeconds: 10 });
     expect(meter.measure('b', 10, 10)).toEqual({ rowsPerSecond: 10, etaSeconds: 0 });
   });
+
+  it('gives the rate of a table that finishes within a second of its first report (a resumed snapshot)', () => {
+    const clock = new ManualClock(0);
+    const meter = new SnapshotRateMeter(clock);
+    meter.measure('t', 37_000, 40_000);
+    void clock.advance(300);
+    expect(meter.measure('t', 40_000, 40_000)).toEqual({ rowsPerSecond: 10_000, etaSeconds: 0 });
+  });
 });

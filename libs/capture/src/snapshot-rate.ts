@@ -28,8 +28,9 @@ export class SnapshotRateMeter {
 
   /**
    * The rate since the table's first report, or undefined on that first report and within
-   * `minMs` of it. Fewer rows done than last time means a new snapshot of the table: it starts
-   * over.
+   * `minMs` of it, unless the table is done by then (a resumed snapshot may finish its last rows
+   * in a moment: its rate is still shown). Fewer rows done than last time means a new snapshot of
+   * the table: it starts over.
    */
   measure(table: string, rowsDone: number, rowsEstimated: number): SnapshotRate | undefined {
     const now = this.clock.now();
@@ -39,9 +40,9 @@ export class SnapshotRateMeter {
       return undefined;
     }
     s.last = rowsDone;
-    if (now - s.at < this.minMs) return undefined;
-    const rowsPerSecond = Math.round(((rowsDone - s.rows) * 1000) / (now - s.at));
     const left = Math.max(0, rowsEstimated - rowsDone);
+    if (now - s.at < this.minMs && left > 0) return undefined;
+    const rowsPerSecond = Math.round(((rowsDone - s.rows) * 1000) / Math.max(1, now - s.at));
     return { rowsPerSecond, etaSeconds: left === 0 ? 0 : Math.round(left / Math.max(1, rowsPerSecond)) };
   }
 }

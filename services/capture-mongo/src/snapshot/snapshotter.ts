@@ -260,6 +260,8 @@ export class Snapshotter {
     const readTo = lastDoc && { ns, lastId: lastDoc._id, documents: progress.documentsDone + docs.length };
     if (records.length > 0 || last) await this.commit(records, readTo, last ? ns : undefined);
     progress.documentsDone += docs.length;
+    // Done: the estimate (the collection's estimated count when the read began) becomes the count.
+    if (last) progress.documentsEstimated = progress.documentsDone;
     this.o.observer?.snapshotProgress(ns, progress.documentsDone, progress.documentsEstimated);
   }
 
