@@ -18,6 +18,7 @@ import {
   cdcCommand,
   createSourceDatabase,
   dropScenario,
+  freePort,
   pgOwner,
   scenarioFiles,
   scenarioPipeline,
@@ -29,7 +30,8 @@ const id = `i17_k9s_${process.pid}_${Date.now().toString(36)}`;
 const files = scenarioFiles('kill-9-snapshot');
 const { config } = files;
 const state = new StateDir(files.stateDir);
-const httpPort = 18_800 + (process.pid % 400);
+// A port the OS says is free: a range by pid reached the stack's own (Kafka's 19092).
+const httpPort = await freePort();
 /** 400k in CI; `CDC_KILL9_SNAPSHOT_ROWS=5000000` for the run by hand (kills spread in proportion). */
 const ROWS = Number(process.env.CDC_KILL9_SNAPSHOT_ROWS ?? 400_000);
 const SCALE = ROWS / 200_000;

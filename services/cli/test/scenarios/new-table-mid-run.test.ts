@@ -11,6 +11,7 @@ import {
   cdcCommand,
   createSourceDatabase,
   dropScenario,
+  freePort,
   pgOwner,
   scenarioFiles,
   scenarioPipeline,
@@ -23,7 +24,8 @@ import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 const ep = localEndpoints();
 const id = `nt_${process.pid}_${Date.now().toString(36)}`;
 const files = scenarioFiles('new-table');
-const httpPort = 18_300 + (process.pid % 500);
+// A port the OS says is free: a range by pid reached the stack's own (Kafka's 19092).
+const httpPort = await freePort();
 const cdcUser = () => pgOwner(id);
 const cdc = cdcCommand(files);
 const dropAll = () => dropScenario(id, { mongo: true });
