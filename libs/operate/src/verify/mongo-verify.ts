@@ -236,17 +236,7 @@ export async function compareCollection(
     ...sum.result,
     method: 'pages',
     rowsPerSecond: Math.round(sum.result.sourceRows / seconds),
-    ...(sum.keys.length > 0
-      ? {
-          repair: {
-            key: '_id',
-            ranges: [],
-            keys: sum.keys,
-            onlyInClickHouse: sum.onlyInClickHouse,
-            onlyAtSource: sum.onlyAtSource,
-          },
-        }
-      : {}),
+    ...repairOf(sum),
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
   };
 }
@@ -310,18 +300,22 @@ export async function compareRepairedKeys(
     diffs: now.diffs,
     differing: now.differing,
     reverified: keys.length,
-    ...(now.differing > 0
-      ? {
-          repair: {
-            key: '_id',
-            ranges: [],
-            keys: sum.keys,
-            onlyInClickHouse: sum.onlyInClickHouse,
-            onlyAtSource: sum.onlyAtSource,
-          },
-        }
-      : {}),
+    ...repairOf(sum),
     note: `compared again: the ${keys.length} repaired document(s) only (the rest matched before the repair)`,
+  };
+}
+
+/** What `--repair` re-reads of a collection: the differing `_id`s a comparison named (none: nothing). */
+function repairOf(sum: PagedComparison): Pick<TableReport, 'repair'> {
+  if (sum.keys.length === 0) return {};
+  return {
+    repair: {
+      key: '_id',
+      ranges: [],
+      keys: sum.keys,
+      onlyInClickHouse: sum.onlyInClickHouse,
+      onlyAtSource: sum.onlyAtSource,
+    },
   };
 }
 
