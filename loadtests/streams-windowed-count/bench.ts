@@ -225,6 +225,14 @@ async function lastCounts(
   const counts = new Map<string, number>();
   const reached = new Map<number, number>();
   let records = 0;
+  // Where the consumer got to, aborted records and transaction markers included: kafkajs hands a
+  // batch of only those to no `eachBatch`, but reports it (its last offset) in this event. A side
+  // stopped mid-transaction leaves aborted records at the end of its output; waiting for a data
+  // record there waited out the whole deadline.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    const next = Number(payload.lastOffset) + 1;
+    if (next > (reached.get(payload.partition) ?? 0)) reached.set(payload.partition, next);
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -234,13 +242,10 @@ async function lastCounts(
           records += 1;
           if (m.key && m.value) counts.set(m.key.toString(), Number(m.value.toString()));
         }
-        reached.set(batch.partition, Number(batch.highWatermark));
-        const last = batch.messages.at(-1);
-        if (last) reached.set(batch.partition, Math.max(Number(last.offset) + 1, 0));
       },
     });
     const deadline = Date.now() + 180_000;
-    // Done when every partition is read up to its last data record (markers may follow it).
+    // Done when every partition is read to its end (the last offset may be a marker of its own).
     const done = () =>
       ends.every((e) => Number(e.high) === 0 || (reached.get(e.partition) ?? 0) >= Number(e.high) - 1);
     while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
