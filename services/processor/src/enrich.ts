@@ -18,6 +18,43 @@ export interface EnrichPlan {
   keep?: readonly string[] | undefined;
 }
 
+/** What an enrich step copies from the stream's `after` and which joins it looks up. */
+function compilePlan(plan: EnrichPlan) {
+  const { decl } = plan;
+  const keep = plan.keep === undefined ? undefined : new Set(plan.keep);
+  const kept = (pairs: [string, string][]) => (keep ? pairs.filter(([o]) => keep.has(o)) : pairs);
+  // All of the stream's fields, or the selected ones; either way only those kept. (A kept field
+  // that a join fills is set here first and then overwritten by the join, as before.)
+  const own = decl.fields
+    ? kept(selectionPairs(decl.fields))
+    : plan.keep === undefined
+      ? undefined
+      : plan.keep.map((f): [string, string] => [f, f]);
+  const joins = decl.join
+    .map((j: EnrichJoin) => ({
+      join: j,
+      store: plan.tableStores.get(j.table) as string,
+      on: j.on === undefined ? undefined : Array.isArray(j.on) ? j.on : [j.on],
+      fields: kept(selectionPairs(j.fields)),
+    }))
+    // A left join whose fields nobody reads changes nothing; an inner one still drops unmatched rows.
+    .filter((j) => j.join.type === 'inner' || j.fields.length > 0);
+  return { own, joins };
+}
+
+/**
+ * The fields of the stream's `after` row that an enrich step reads (those it copies and the
+ * join keys it looks up by); undefined when it copies the whole row. The processor decodes only
+ * these (`envelopeProjection`).
+ */
+export function afterFieldsRead(plan: EnrichPlan): string[] | undefined {
+  const { own, joins } = compilePlan(plan);
+  if (own === undefined) return undefined;
+  const fields = new Set(own.map(([, s]) => s));
+  for (const j of joins) for (const f of j.on ?? []) fields.add(f);
+  return [...fields];
+}
+
 /**
  * The enrich step: turns a CDC stream into per-key changes of the enriched row. It keeps the last
  * enriched version of every primary key in its own store, so that each change carries the exact
@@ -42,24 +79,7 @@ export function enrichProcessor(
   plan: EnrichPlan,
 ): ProcessorSupplier<string | null, Envelope | null, string, RowChange> {
   const { decl } = plan;
-  const keep = plan.keep === undefined ? undefined : new Set(plan.keep);
-  const kept = (pairs: [string, string][]) => (keep ? pairs.filter(([o]) => keep.has(o)) : pairs);
-  // All of the stream's fields, or the selected ones; either way only those kept. (A kept field
-  // that a join fills is set here first and then overwritten by the join, as before.)
-  const own = decl.fields
-    ? kept(selectionPairs(decl.fields))
-    : plan.keep === undefined
-      ? undefined
-      : plan.keep.map((f): [string, string] => [f, f]);
-  const joins = decl.join
-    .map((j: EnrichJoin) => ({
-      join: j,
-      store: plan.tableStores.get(j.table) as string,
-      on: j.on === undefined ? undefined : Array.isArray(j.on) ? j.on : [j.on],
-      fields: kept(selectionPairs(j.fields)),
-    }))
-    // A left join whose fields nobody reads changes nothing; an inner one still drops unmatched rows.
-    .filter((j) => j.join.type === 'inner' || j.fields.length > 0);
+  const { own, joins } = compilePlan(plan);
   return () => {
     let ctx: ProcessorContext<string, RowChange>;
     let rows: KeyValueStore<string, RowVersion>;
