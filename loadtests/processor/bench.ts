@@ -632,6 +632,9 @@ function pipelineFile(dir: string): string {
 
 function startProcessor(dir: string): ChildProcess {
   const flags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  // Node/V8 flags for the processor alone (e.g. `--max-semi-space-size=32`), to try runtime settings.
+  const extra = process.env.BENCH_PROCESSOR_NODE_FLAGS;
+  if (extra) flags.push(...extra.split(' ').filter((f) => f !== ''));
   const logFile = `/tmp/bench-processor-${run}.log`;
   const out = createWriteStream(logFile);
   const child = spawn(
