@@ -362,7 +362,11 @@ async function verifyChangelog(
  * Kafka Streams' aggregate store changelog: key = group bytes + window start + sequence number;
  * value = `count<TAB>sum`, after a timestamp where the store keeps one.
  */
-function verifyKafkaStreams(kafka: Kafka, windowStartMs: number, waitMs: number): Promise<string | undefined> {
+function verifyKafkaStreams(
+  kafka: Kafka,
+  windowStartMs: number,
+  waitMs: number,
+): Promise<string | undefined> {
   return verifyChangelog(
     kafka,
     'Kafka Streams',
@@ -371,7 +375,9 @@ function verifyKafkaStreams(kafka: Kafka, windowStartMs: number, waitMs: number)
       if (k.length < 12 || Number(k.readBigInt64BE(k.length - 12)) !== windowStartMs) return undefined;
       const region = (JSON.parse(k.subarray(0, k.length - 12).toString('utf8')) as string[])[0] as string;
       const m = value ? /(-?\d+)\t(-?\d+(?:\.\d+)?)$/.exec(value.toString('latin1')) : null;
-      return m ? { region, state: { orders: Number(m[1]), cents: Math.round(Number(m[2]) * 100) } } : undefined;
+      return m
+        ? { region, state: { orders: Number(m[1]), cents: Math.round(Number(m[2]) * 100) } }
+        : undefined;
     },
     waitMs,
   );

@@ -54,7 +54,9 @@ function roundTrip(keep: Parameters<typeof projectSchema>[1], value: unknown = c
 
 describe('projectSchema', () => {
   it('decodes only the kept fields of a CDC envelope, skipping the rest of every record', () => {
-    expect(roundTrip({ op: true, source: { tsMs: true }, after: { total: true, customer_id: true } })).toEqual({
+    expect(
+      roundTrip({ op: true, source: { tsMs: true }, after: { total: true, customer_id: true } }),
+    ).toEqual({
       op: 'u',
       source: { tsMs: 1_700_000_000_123n },
       after: { customer_id: 42n, total: Buffer.from([0x04, 0xd2]) },

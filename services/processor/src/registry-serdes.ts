@@ -55,7 +55,12 @@ export class RegistryReaders {
     this.readers = new SchemaCache(registry, ({ text }) => {
       const json = JSON.parse(text) as AvroSchema;
       const wrap = wrapUnions || text.includes('"io.cdc.mongodb"');
-      return { type: parseSchema(json, { wrapUnions: wrap }), toPlain: plainConverter(json), schema: json, wrap };
+      return {
+        type: parseSchema(json, { wrapUnions: wrap }),
+        toPlain: plainConverter(json),
+        schema: json,
+        wrap,
+      };
     });
   }
 

@@ -111,7 +111,12 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
   const sources = new Map<string, KStream<string | null, Envelope | null>>();
   const read = new Map<string, Set<string> | 'all'>();
   for (const e of resolveEnrichments(section)) {
-    const fields = afterFieldsRead({ decl: e, rowsStore: '', tableStores, keep: fieldsUsed(section, e.name) });
+    const fields = afterFieldsRead({
+      decl: e,
+      rowsStore: '',
+      tableStores,
+      keep: fieldsUsed(section, e.name),
+    });
     const sofar = read.get(e.from);
     if (fields === undefined || sofar === 'all') read.set(e.from, 'all');
     else read.set(e.from, new Set([...(sofar ?? []), ...fields]));
@@ -139,7 +144,10 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
       const fields = read.get(e.from);
       source = builder.stream<string | null, Envelope | null>(e.from, {
         keySerde: io.keySerde(e.from),
-        valueSerde: io.envelopeSerde(e.from, fields === 'all' || fields === undefined ? undefined : [...fields]),
+        valueSerde: io.envelopeSerde(
+          e.from,
+          fields === 'all' || fields === undefined ? undefined : [...fields],
+        ),
       });
       if (options.observer) source = source.process(observed(e.from, options.observer));
       sources.set(e.from, source);
