@@ -90,6 +90,8 @@ const { values } = parseArgs({
     'java-cache-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
     /** A folder: the processor runs with --cpu-prof there. */
     'cpu-prof': { type: 'string' },
+    /** `processing.commitIntervalMs` of the processor (default: the pipeline schema's, 100). */
+    'commit-interval-ms': { type: 'string' },
     /** `processing.threads` of the processor (stream threads in its process). */
     threads: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
@@ -628,6 +630,7 @@ function pipelineFile(dir: string): string {
       stateDir: join(dir, 'state'),
       http: { port: 0 },
       threads: Number(values.threads),
+      ...(values['commit-interval-ms'] ? { commitIntervalMs: Number(values['commit-interval-ms']) } : {}),
     },
     telemetry: { http: { port: 0 } },
   };
