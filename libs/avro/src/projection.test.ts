@@ -86,6 +86,43 @@ describe('projectSchema', () => {
     });
   });
 
+  it('reads wrapped unions (MongoDB topics) the same way', () => {
+    const mongoRow: AvroRecordSchema = {
+      type: 'record',
+      name: 'Doc',
+      fields: [
+        { name: '_id', type: 'string' },
+        { name: 'qty', type: ['null', 'long', 'double'], default: null },
+        { name: 'note', type: ['null', 'string'], default: null },
+      ],
+    };
+    const mongo = envelopeSchema('shop.inventory', mongoRow, 'mongodb');
+    const w = parseSchema(mongo, { wrapUnions: true });
+    const r = parseSchema(projectSchema(mongo, { op: true, after: { qty: true } }), { wrapUnions: true });
+    const doc = { _id: 'a', qty: { double: 2.5 }, note: { string: 'x' } };
+    const bytes = w.toBuffer({
+      before: null,
+      after: { 'shop.inventory.Value': doc },
+      source: {
+        connector: 'mongodb',
+        name: 'shop',
+        db: 'shop',
+        collection: 'inventory',
+        resumeToken: 't',
+        txId: null,
+        tsMs: 1n,
+        snapshot: 'false',
+      },
+      op: 'c',
+      tsMs: 2n,
+      changeId: 'y',
+    });
+    expect(r.decode(bytes, 0, r.createResolver(w)).value).toEqual({
+      op: 'c',
+      after: { 'shop.inventory.Value': { qty: { double: 2.5 } } },
+    });
+  });
+
   it('keeps the full names that schema resolution matches records by', () => {
     const key = keySchema('shop.public.orders', [{ name: 'id', type: 'long' }]);
     expect(projectSchema(key, true)).toMatchObject({ name: 'shop.public.orders.Key' });
