@@ -84,12 +84,14 @@ const { values } = parseArgs({
     build: { type: 'boolean', default: true },
     /** Also run the Kafka Streams (Java) peer on the same topics (`--no-kafka-streams` skips it). */
     'kafka-streams': { type: 'boolean', default: true },
-    /** Check the Kafka Streams side's window states against the input (`--no-verify` skips it). */
+    /** Check the processor's and Kafka Streams' window states against the input (`--no-verify` skips it). */
     verify: { type: 'boolean', default: true },
     /** Kafka Streams' record cache (its default: 10 MiB). */
     'java-cache-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
     /** A folder: the processor runs with --cpu-prof there. */
     'cpu-prof': { type: 'string' },
+    /** `processing.commitIntervalMs` of the processor (default: the pipeline schema's, 100). */
+    'commit-interval-ms': { type: 'string' },
     /** `processing.threads` of the processor (stream threads in its process). */
     threads: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
@@ -309,37 +311,36 @@ function expectedWindow(): Map<string, { orders: number; cents: number }> {
   return out;
 }
 
+type WindowState = { orders: number; cents: number };
+
 /**
- * Checks the Kafka Streams side's window states against `expectedWindow()`: the last value of
- * every key of its aggregate store's changelog (key = group bytes + window start + sequence
- * number; value = `count<TAB>sum`, after a timestamp where the store keeps one), read_committed, until they match or `waitMs`
- * passed (the repartition topic may still be draining when the orders offsets are committed).
+ * Checks window states read from an aggregate store's changelog against `expectedWindow()`: the
+ * last value of every key (`entry` turns a changelog record into its region and state, or
+ * undefined for a record of another window or index), read_committed, until they match or
+ * `waitMs` passed (the repartition topic may still be draining when the orders offsets are
+ * committed).
  */
-async function verifyKafkaStreams(
+async function verifyChangelog(
   kafka: Kafka,
-  windowStartMs: number,
+  who: string,
+  topic: string,
+  entry: (key: Buffer, value: Buffer | null) => { region: string; state: WindowState | null } | undefined,
   waitMs: number,
 ): Promise<string | undefined> {
   const expected = expectedWindow();
-  const seen = new Map<string, { orders: number; cents: number }>();
-  const consumer = kafka.consumer({
-    groupId: `bench-proc-ks-verify-${run}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 200,
-  });
+  const seen = new Map<string, WindowState>();
+  const groupId = `bench-proc-verify-${run}-${who.replace(/\W/g, '')}`;
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
   await consumer.connect();
   try {
-    await consumer.subscribe({
-      topic: `${ksApplicationId}-revenue_by_region_1m-changelog`,
-      fromBeginning: true,
-    });
+    await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        const k = message.key;
-        if (!k || k.length < 12 || Number(k.readBigInt64BE(k.length - 12)) !== windowStartMs) return;
-        const group = (JSON.parse(k.subarray(0, k.length - 12).toString('utf8')) as string[])[0] as string;
-        const m = message.value ? /(-?\d+)\t(-?\d+(?:\.\d+)?)$/.exec(message.value.toString('latin1')) : null;
-        if (m) seen.set(group, { orders: Number(m[1]), cents: Math.round(Number(m[2]) * 100) });
+        if (!message.key) return;
+        const e = entry(message.key, message.value);
+        if (e === undefined) return;
+        if (e.state === null) seen.delete(e.region);
+        else seen.set(e.region, e.state);
       },
     });
     const matches = () =>
@@ -347,16 +348,65 @@ async function verifyKafkaStreams(
     const until = Date.now() + waitMs;
     while (!matches() && Date.now() < until) await new Promise((r) => setTimeout(r, 250));
     if (matches()) return undefined;
-    const show = (m: Map<string, { orders: number; cents: number }>) =>
+    const show = (m: Map<string, WindowState>) =>
       [...m].map(([r, e]) => `${r} ${e.orders}/${(e.cents / 100).toFixed(2)}`).join(', ');
-    return `Kafka Streams' window states differ from the input's: expected ${show(expected)}; found ${show(seen)}`;
+    return `${who}'s window states differ from the input's: expected ${show(expected)}; found ${show(seen)}`;
   } finally {
     await consumer.disconnect();
     await kafka
       .admin()
-      .deleteGroups([`bench-proc-ks-verify-${run}`])
+      .deleteGroups([groupId])
       .catch(() => undefined);
   }
+}
+
+/**
+ * Kafka Streams' aggregate store changelog: key = group bytes + window start + sequence number;
+ * value = `count<TAB>sum`, after a timestamp where the store keeps one.
+ */
+function verifyKafkaStreams(
+  kafka: Kafka,
+  windowStartMs: number,
+  waitMs: number,
+): Promise<string | undefined> {
+  return verifyChangelog(
+    kafka,
+    'Kafka Streams',
+    `${ksApplicationId}-revenue_by_region_1m-changelog`,
+    (k, value) => {
+      if (k.length < 12 || Number(k.readBigInt64BE(k.length - 12)) !== windowStartMs) return undefined;
+      const region = (JSON.parse(k.subarray(0, k.length - 12).toString('utf8')) as string[])[0] as string;
+      const m = value ? /(-?\d+)\t(-?\d+(?:\.\d+)?)$/.exec(value.toString('latin1')) : null;
+      return m
+        ? { region, state: { orders: Number(m[1]), cents: Math.round(Number(m[2]) * 100) } }
+        : undefined;
+    },
+    waitMs,
+  );
+}
+
+/**
+ * The processor's aggregate store changelog (`@cdc/streams`' window store): a window's entry is
+ * `[0x00][group length u32][group: JSON array text][start][end]` (times as u32 high + 2^31, u32
+ * low), its value the group state as JSON (`{ n, a: [{ c }, { c, s }] }`: count, then revenue).
+ */
+function verifyProcessor(kafka: Kafka, windowStartMs: number, waitMs: number): Promise<string | undefined> {
+  return verifyChangelog(
+    kafka,
+    'the processor',
+    `${applicationId}-revenue_by_region_1m-changelog`,
+    (k, value) => {
+      if (k[0] !== 0 || k.length < 21) return undefined;
+      const len = k.readUInt32BE(1);
+      const start = (k.readUInt32BE(5 + len) - 2 ** 31) * 2 ** 32 + k.readUInt32BE(9 + len);
+      if (start !== windowStartMs) return undefined;
+      const region = (JSON.parse(k.subarray(5, 5 + len).toString('utf8')) as string[])[0] as string;
+      if (value === null) return { region, state: null };
+      const state = JSON.parse(value.toString('utf8')) as { a: [{ c: number }, { c: number; s: string }] };
+      return { region, state: { orders: state.a[0].c, cents: Math.round(Number(state.a[1].s) * 100) } };
+    },
+    waitMs,
+  );
 }
 
 /**
@@ -580,6 +630,7 @@ function pipelineFile(dir: string): string {
       stateDir: join(dir, 'state'),
       http: { port: 0 },
       threads: Number(values.threads),
+      ...(values['commit-interval-ms'] ? { commitIntervalMs: Number(values['commit-interval-ms']) } : {}),
     },
     telemetry: { http: { port: 0 } },
   };
@@ -590,6 +641,9 @@ function pipelineFile(dir: string): string {
 
 function startProcessor(dir: string): ChildProcess {
   const flags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  // Node/V8 flags for the processor alone (e.g. `--max-semi-space-size=32`), to try runtime settings.
+  const extra = process.env.BENCH_PROCESSOR_NODE_FLAGS;
+  if (extra) flags.push(...extra.split(' ').filter((f) => f !== ''));
   const logFile = `/tmp/bench-processor-${run}.log`;
   const out = createWriteStream(logFile);
   const child = spawn(
@@ -792,6 +846,11 @@ try {
   log(
     `processor: ${ORDERS} changes in ${Math.round(doneMs)} ms = ${Math.round(rate)} rec/s, ${per100k(cpuAtDone)} CPU s per 100k, peak RSS ${rssAtDone.toFixed(0)} MiB`,
   );
+  if (values.verify) {
+    const wrong = await verifyProcessor(kafka, base, 60_000);
+    if (wrong) throw new Error(`${wrong}; see the processor log`);
+    log("processor: window states equal the input's");
+  }
   log(
     `ratios: processor / bare exactly-once loop ${(rate / eosRate).toFixed(3)} (CPU per record ${(cpuAtDone / eos.cpuSeconds).toFixed(2)}×), processor / bare consumer ${(rate / refRate).toFixed(3)}${ks ? `, processor / Kafka Streams ${(rate / (ORDERS / (ks.ms / 1000))).toFixed(3)} (CPU per record ${(cpuAtDone / ks.cpuSeconds).toFixed(2)}×)` : ''}`,
   );

@@ -86,6 +86,7 @@ export {
   pgRowFromText,
   pgRowToText,
 } from './postgres/values.ts';
+export { type Projection, projectSchema } from './projection.ts';
 export {
   COMPATIBILITY_LEVELS,
   type CompatibilityLevel,

@@ -126,13 +126,22 @@ export function applyDelta(
 }
 
 /**
+ * Exact sums being added up outside their state's text, one per aggregation (undefined: nothing
+ * added since the last `settleSums`): a combiner adds many deltas to the same sums before it
+ * forwards them, and parsing and printing a sum's decimal text for each one was most of its work.
+ */
+export type PendingSums = (Decimal | undefined)[];
+
+/**
  * Applies a delta to a state that the caller owns (a combiner's partial state, which nobody else
- * holds): no copy per delta. Returns the same state.
+ * holds): no copy per delta. Returns the same state. With `sums`, the `sum`/`avg` slots add their
+ * input there, and their text is brought up to date by `settleSums`.
  */
 export function applyDeltaInPlace(
   aggs: readonly AggregationDeclaration[],
   next: GroupState,
   delta: Delta,
+  sums?: PendingSums,
 ): GroupState {
   next.n += delta.s;
   aggs.forEach((a, i) => {
@@ -147,7 +156,12 @@ export function applyDeltaInPlace(
         if (v === null) return;
         const s = slot as { c: number; s: string };
         const d = toDecimal(v);
-        s.s = toText(add(toDecimal(s.s), delta.s === 1 ? d : negate(d)));
+        const signed = delta.s === 1 ? d : negate(d);
+        if (sums === undefined) s.s = toText(add(toDecimal(s.s), signed));
+        else {
+          const pending = sums[i];
+          sums[i] = pending === undefined ? signed : add(pending, signed);
+        }
         s.c += delta.s;
         return;
       }
@@ -176,6 +190,18 @@ export function applyDeltaInPlace(
     }
   });
   return next;
+}
+
+/** Writes the sums added up in `sums` (`applyDeltaInPlace`) into `state`'s slots, and clears them. */
+export function settleSums(state: GroupState, sums: PendingSums): GroupState {
+  for (let i = 0; i < sums.length; i++) {
+    const pending = sums[i];
+    if (pending === undefined) continue;
+    const s = state.a[i] as { c: number; s: string };
+    s.s = toText(add(toDecimal(s.s), pending));
+    sums[i] = undefined;
+  }
+  return state;
 }
 
 /** Two sessions' states combined, when a record bridges them. */

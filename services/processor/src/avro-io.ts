@@ -4,7 +4,7 @@ import type { ProcessingSection } from '@cdc/pipeline';
 import type { Serde } from '@cdc/streams';
 import { type OutputKey, type OutputRecord, toAvroValue } from './output.ts';
 import { outputKeySchema, outputSchema } from './output-schema.ts';
-import { RegistryReaders } from './registry-serdes.ts';
+import { envelopeProjection, RegistryReaders } from './registry-serdes.ts';
 import { inputTopics, type TopologyIo } from './topology.ts';
 
 /**
@@ -44,7 +44,7 @@ export async function avroTopologyIo(
       };
     },
     keySerde: () => readers.keySerde(),
-    envelopeSerde: () => readers.valueSerde(),
+    envelopeSerde: (_topic, afterFields) => readers.valueSerde(envelopeProjection(afterFields)),
     tableRowSerde: () => readers.tableRowSerde(),
     outputSerde: (a): Serde<OutputRecord> => {
       const writer = writers.get(a.name) as SchemaWriter;

@@ -1,7 +1,16 @@
 import { AggregateSchema } from '@cdc/pipeline';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyDelta, type Delta, initialState, mergeStates, results } from './aggregation-state.ts';
+import {
+  applyDelta,
+  applyDeltaInPlace,
+  type Delta,
+  initialState,
+  mergeStates,
+  type PendingSums,
+  results,
+  settleSums,
+} from './aggregation-state.ts';
 import { combineSpanMs } from './combine.ts';
 import type { PlainRow } from './plain-value.ts';
 
@@ -61,6 +70,10 @@ describe('combined deltas', () => {
           }
           const oneByOne = deltas.reduce((s, d) => applyDelta(aggs, s, d), state);
           const combined = deltas.reduce((s, d) => applyDelta(aggs, s, d), initialState(aggs));
+          // as the combiner makes it: sums added up as decimals, written into the state once
+          const sums: PendingSums = [];
+          const held = deltas.reduce((s, d) => applyDeltaInPlace(aggs, s, d, sums), initialState(aggs));
+          expect(settleSums(held, sums)).toEqual(combined);
           expect(results(aggs, mergeStates(aggs, state, combined))).toEqual(results(aggs, oneByOne));
           expect(mergeStates(aggs, state, combined).n).toBe(oneByOne.n);
         },

@@ -1,6 +1,13 @@
 import type { AggregateDeclaration } from '@cdc/pipeline';
 import type { Headers, ProcessorContext, ProcessorSupplier } from '@cdc/streams';
-import { applyDeltaInPlace, type Delta, type GroupState, initialState } from './aggregation-state.ts';
+import {
+  applyDeltaInPlace,
+  type Delta,
+  type GroupState,
+  initialState,
+  type PendingSums,
+  settleSums,
+} from './aggregation-state.ts';
 
 /** The net effect of several deltas of one group whose rows fall into the same windows. */
 export interface CombinedDelta {
@@ -34,6 +41,8 @@ export function combineSpanMs(decl: AggregateDeclaration): number | undefined {
 interface Held {
   key: string;
   state: GroupState;
+  /** The sums added since the record was made, as exact decimals (settled into `state` when forwarded). */
+  sums: PendingSums;
   timestamp: number;
   headers: Headers | undefined;
 }
@@ -66,16 +75,18 @@ export function combineDeltas(
         const id = `${span}\u0000${r.key}`;
         const h = held.get(id);
         if (h === undefined) {
+          const sums: PendingSums = [];
           held.set(id, {
             key: r.key,
-            state: applyDeltaInPlace(aggs, initialState(aggs), r.value),
+            state: applyDeltaInPlace(aggs, initialState(aggs), r.value, sums),
+            sums,
             timestamp: r.timestamp,
             headers: r.headers,
           });
           return;
         }
         // The held state is this combiner's own until it is forwarded: changed in place.
-        applyDeltaInPlace(aggs, h.state, r.value);
+        applyDeltaInPlace(aggs, h.state, r.value, h.sums);
         if (r.timestamp > h.timestamp) h.timestamp = r.timestamp;
         h.headers = r.headers;
       },
@@ -86,7 +97,7 @@ export function combineDeltas(
         for (const h of out.values())
           await ctx.forward({
             key: h.key,
-            value: { p: h.state },
+            value: { p: settleSums(h.state, h.sums) },
             timestamp: h.timestamp,
             ...(h.headers ? { headers: h.headers } : {}),
           });

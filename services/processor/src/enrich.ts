@@ -3,6 +3,9 @@ import type { KeyValueStore, ProcessorContext, ProcessorSupplier, StreamRecord }
 import { type Envelope, type RowChange, type RowVersion, SOURCE_TS_HEADER, TRACE_HEADERS } from './change.ts';
 import { canonicalKey, type PlainRow, type PlainValue, samePlain } from './plain-value.ts';
 
+/** How many decoded last versions an enrich task keeps beside its store (see `recent`). */
+const RECENT_ROWS = 50_000;
+
 /** `[output, source]` pairs of a field selection (a list keeps the names). */
 export function selectionPairs(selection: readonly string[] | Record<string, string>): [string, string][] {
   return Array.isArray(selection) ? selection.map((f) => [f, f]) : Object.entries(selection);
@@ -16,6 +19,43 @@ export interface EnrichPlan {
   tableStores: Map<string, string>;
   /** The output fields to keep (those read downstream, see `fieldsUsed`); undefined: all. */
   keep?: readonly string[] | undefined;
+}
+
+/** What an enrich step copies from the stream's `after` and which joins it looks up. */
+function compilePlan(plan: EnrichPlan) {
+  const { decl } = plan;
+  const keep = plan.keep === undefined ? undefined : new Set(plan.keep);
+  const kept = (pairs: [string, string][]) => (keep ? pairs.filter(([o]) => keep.has(o)) : pairs);
+  // All of the stream's fields, or the selected ones; either way only those kept. (A kept field
+  // that a join fills is set here first and then overwritten by the join, as before.)
+  const own = decl.fields
+    ? kept(selectionPairs(decl.fields))
+    : plan.keep === undefined
+      ? undefined
+      : plan.keep.map((f): [string, string] => [f, f]);
+  const joins = decl.join
+    .map((j: EnrichJoin) => ({
+      join: j,
+      store: plan.tableStores.get(j.table) as string,
+      on: j.on === undefined ? undefined : Array.isArray(j.on) ? j.on : [j.on],
+      fields: kept(selectionPairs(j.fields)),
+    }))
+    // A left join whose fields nobody reads changes nothing; an inner one still drops unmatched rows.
+    .filter((j) => j.join.type === 'inner' || j.fields.length > 0);
+  return { own, joins };
+}
+
+/**
+ * The fields of the stream's `after` row that an enrich step reads (those it copies and the
+ * join keys it looks up by); undefined when it copies the whole row. The processor decodes only
+ * these (`envelopeProjection`).
+ */
+export function afterFieldsRead(plan: EnrichPlan): string[] | undefined {
+  const { own, joins } = compilePlan(plan);
+  if (own === undefined) return undefined;
+  const fields = new Set(own.map(([, s]) => s));
+  for (const j of joins) for (const f of j.on ?? []) fields.add(f);
+  return [...fields];
 }
 
 /**
@@ -42,28 +82,30 @@ export function enrichProcessor(
   plan: EnrichPlan,
 ): ProcessorSupplier<string | null, Envelope | null, string, RowChange> {
   const { decl } = plan;
-  const keep = plan.keep === undefined ? undefined : new Set(plan.keep);
-  const kept = (pairs: [string, string][]) => (keep ? pairs.filter(([o]) => keep.has(o)) : pairs);
-  // All of the stream's fields, or the selected ones; either way only those kept. (A kept field
-  // that a join fills is set here first and then overwritten by the join, as before.)
-  const own = decl.fields
-    ? kept(selectionPairs(decl.fields))
-    : plan.keep === undefined
-      ? undefined
-      : plan.keep.map((f): [string, string] => [f, f]);
-  const joins = decl.join
-    .map((j: EnrichJoin) => ({
-      join: j,
-      store: plan.tableStores.get(j.table) as string,
-      on: j.on === undefined ? undefined : Array.isArray(j.on) ? j.on : [j.on],
-      fields: kept(selectionPairs(j.fields)),
-    }))
-    // A left join whose fields nobody reads changes nothing; an inner one still drops unmatched rows.
-    .filter((j) => j.join.type === 'inner' || j.fields.length > 0);
+  const { own, joins } = compilePlan(plan);
   return () => {
     let ctx: ProcessorContext<string, RowChange>;
     let rows: KeyValueStore<string, RowVersion>;
     let tables: KeyValueStore<string, PlainRow>[] = [];
+    /**
+     * The versions this task wrote or read lately, decoded (null: absent), at most `RECENT_ROWS`:
+     * an update mostly follows its row's insert closely, and reading that back from the store
+     * meant encoding the key and decoding the version's JSON again. This processor is the only
+     * writer of its store, so what it holds here is what the store holds; the objects are shared
+     * with the changes forwarded downstream, which only read them.
+     */
+    let recent = new Map<string, RowVersion | null>();
+    const remember = (key: string, version: RowVersion | null) => {
+      if (recent.size >= RECENT_ROWS) recent = new Map();
+      recent.set(key, version);
+    };
+    const lastVersion = (key: string): RowVersion | null => {
+      const hit = recent.get(key);
+      if (hit !== undefined) return hit;
+      const stored = rows.getSync(key) ?? null;
+      remember(key, stored);
+      return stored;
+    };
 
     // Synchronous: the global tables and the task's store answer at once (`getSync`), so a
     // record goes through enrich without a promise.
@@ -101,6 +143,7 @@ export function enrichProcessor(
     const truncate = async (r: StreamRecord<unknown, unknown>, sourceTsMs: number) => {
       const all: { key: string; value: RowVersion }[] = [];
       for await (const entry of rows.all()) all.push(entry);
+      recent = new Map();
       for (const { key, value } of all) {
         await rows.delete(key);
         await emit(key, { oldValue: value, newValue: null }, r, sourceTsMs);
@@ -125,7 +168,7 @@ export function enrichProcessor(
         }
         const row = e.op === 'd' || e.after === null ? null : enrich(key, e.after);
         const next: RowVersion | null = row === null ? null : { row, sourceTsMs };
-        const old = rows.getSync(key) ?? null;
+        const old = lastVersion(key);
         if (old === null && next === null) return;
         if (
           old !== null &&
@@ -136,6 +179,7 @@ export function enrichProcessor(
           return;
         if (next === null) rows.deleteSync(key);
         else rows.putSync(key, next);
+        remember(key, next);
         return emit(key, { oldValue: old, newValue: next }, r, sourceTsMs);
       },
     };

@@ -14,7 +14,7 @@ import { applyDelta, type GroupState, initialState, mergeStates } from './aggreg
 import type { Envelope, RowChange } from './change.ts';
 import { combineDeltas, combineSpanMs, isCombined, type RepartitionedDelta } from './combine.ts';
 import { deltaProcessor } from './deltas.ts';
-import { type EnrichPlan, enrichProcessor } from './enrich.ts';
+import { afterFieldsRead, type EnrichPlan, enrichProcessor } from './enrich.ts';
 import { observed, type ProcessorObserver } from './observer.ts';
 import { type OutputKey, type OutputRecord, outputProcessor } from './output.ts';
 import type { PlainRow } from './plain-value.ts';
@@ -24,8 +24,11 @@ import type { QueryRegistry } from './query-registry.ts';
 export interface TopologyIo {
   /** A CDC key → its canonical text (`canonicalRowKey`). */
   keySerde(topic: string): Serde<string>;
-  /** A CDC value → the plain envelope. */
-  envelopeSerde(topic: string): Serde<Envelope>;
+  /**
+   * A CDC value → the plain envelope. `afterFields`: the fields of `after` that the steps reading
+   * the topic use; a serde may then decode only those, `op` and `source.tsMs` (undefined: all).
+   */
+  envelopeSerde(topic: string, afterFields?: readonly string[]): Serde<Envelope>;
   /** A joined table's CDC value → its `after` row (null for a delete). */
   tableRowSerde(topic: string): Serde<PlainRow>;
   outputSerde(aggregate: AggregateDeclaration): Serde<OutputRecord>;
@@ -104,8 +107,20 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
   const builder = new StreamsBuilder({ defaultKeySerde: Serdes.string(), defaultValueSerde: Serdes.json() });
   const tableStores = new Map<string, string>();
   const enriched = new Map<string, KStream<string, RowChange>>();
-  // One source per topic, shared by the enrich steps that read it.
+  // One source per topic, shared by the enrich steps that read it; it decodes what they read.
   const sources = new Map<string, KStream<string | null, Envelope | null>>();
+  const read = new Map<string, Set<string> | 'all'>();
+  for (const e of resolveEnrichments(section)) {
+    const fields = afterFieldsRead({
+      decl: e,
+      rowsStore: '',
+      tableStores,
+      keep: fieldsUsed(section, e.name),
+    });
+    const sofar = read.get(e.from);
+    if (fields === undefined || sofar === 'all') read.set(e.from, 'all');
+    else read.set(e.from, new Set([...(sofar ?? []), ...fields]));
+  }
   for (const e of resolveEnrichments(section)) {
     for (const j of e.join) {
       if (tableStores.has(j.table)) continue;
@@ -126,9 +141,13 @@ export function buildTopology(section: ProcessingSection, options: BuildOptions)
     builder.addStateStore(Stores.keyValue(plan.rowsStore, Serdes.string(), Serdes.json()));
     let source = sources.get(e.from);
     if (!source) {
+      const fields = read.get(e.from);
       source = builder.stream<string | null, Envelope | null>(e.from, {
         keySerde: io.keySerde(e.from),
-        valueSerde: io.envelopeSerde(e.from),
+        valueSerde: io.envelopeSerde(
+          e.from,
+          fields === 'all' || fields === undefined ? undefined : [...fields],
+        ),
       });
       if (options.observer) source = source.process(observed(e.from, options.observer));
       sources.set(e.from, source);
