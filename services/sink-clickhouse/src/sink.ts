@@ -35,6 +35,7 @@ import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters
 import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder } from './decode.ts';
 import { DecodePool, POOLED_LINE, POOLED_SKIP, type PooledRecord } from './decode-pool.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
+import { LineWriter } from './row-encoder.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { matchTopics } from './subscription.ts';
 import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
@@ -58,6 +59,9 @@ export interface SinkDeps {
    */
   decodeThreads?: number;
 }
+
+/** The line of an encoded row until its buffer is complete (`decodeAhead`). */
+const NO_LINE = Buffer.alloc(0);
 
 /** A batch smaller than this is decoded on the main thread (a worker's round trip is not worth it). */
 export const POOL_MIN_RECORDS = 64;
@@ -267,8 +271,29 @@ export class ClickHouseSink {
         ? await this.pool.decode(records)
         : undefined;
     const out: Decoding[] = new Array(records.length);
+    // Without the workers, this thread writes the lines straight from the records' bytes
+    // (`transcoder.ts`) into one buffer: per line, its index in `out`, its start and its end.
+    const lines = pooled === undefined ? new LineWriter() : undefined;
+    const spans: number[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
+      if (lines !== undefined) {
+        const start = lines.length;
+        const t = this.decoder.transcodeKnown(record, lines);
+        if (t !== undefined) {
+          out[i] = {
+            kind: 'encoded',
+            shape: t.shape,
+            shapeId: t.shapeId,
+            line: NO_LINE,
+            columns: t.columns,
+            commitMs: t.commitMs,
+            ...(t.source === undefined ? {} : { source: t.source }),
+          };
+          spans.push(i, start, lines.length);
+          continue;
+        }
+      }
       const p = pooled?.[i];
       if (p?.kind === POOLED_SKIP) {
         out[i] = { kind: 'skip' };
@@ -294,6 +319,12 @@ export class ClickHouseSink {
       } catch (error) {
         out[i] = { kind: 'error', error };
       }
+    }
+    if (lines !== undefined && spans.length > 0) {
+      // Views of the buffer once it is complete (it may have grown while the lines were written).
+      const bytes = lines.bytes();
+      for (let s = 0; s < spans.length; s += 3)
+        (out[spans[s]!] as { line: Buffer }).line = bytes.subarray(spans[s + 1], spans[s + 2]);
     }
     return out;
   }

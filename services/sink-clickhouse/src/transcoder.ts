@@ -1,0 +1,564 @@
+/**
+ * A compiled Avro → JSONEachRow transcoder: for one PostgreSQL change envelope's writer schema,
+ * its key schema and the table shape derived from them, a function made once that reads a
+ * record's Avro bytes and writes its row's JSONEachRow line — the data columns, the key columns
+ * that are not row columns, `_version`, `_is_deleted`, `_change_id`, `_op`, `_source_ts` —
+ * straight into the output buffer, without building the envelope (`{before, after, source, …}`)
+ * and the row as JavaScript objects first.
+ *
+ * The line is byte for byte the one `RecordDecoder` (`decode.ts`) and `LineWriter`
+ * (`row-encoder.ts`) give for the record (`transcoder.test.ts` runs both on the same records).
+ * Whatever this does not cover gives up, with nothing written, and the record takes that path:
+ *
+ * - at compile time (`compileTranscoder` returns undefined): MongoDB, Debezium and upsert shapes,
+ *   columns of nested types (arrays, maps, records: PostgreSQL arrays and intervals), unions other
+ *   than `[null, T]`, Avro enums, column names that JavaScript orders first (`"123"`) or that repeat;
+ * - per record (the transcoder returns undefined): bytes that do not decode as avsc reads them
+ *   (truncated, trailing, a bad union or enum index), a truncation, a delete without a before
+ *   image, a change without an after image, a date or timestamp outside what ClickHouse holds
+ *   (it goes to `_out_of_range`), a change without a usable position, a null key value.
+ */
+import type { AvroRecordSchema, AvroSchema } from '@cdc/avro';
+import {
+  collectNamedTypes,
+  dateTime64Value,
+  envelopeFormat,
+  MAX_DAYS,
+  MIN_DAYS,
+  type TableShape,
+  type TimestampLogical,
+} from '@cdc/clickhouse/schema';
+import { isCdcError, postgresVersionOf } from '@cdc/core';
+import {
+  Cursor,
+  GIVE_UP,
+  type Named,
+  objectOf,
+  readInt,
+  readLength,
+  readLong,
+  readString,
+  resolve,
+  type Skip,
+  skipperOf,
+  utf8,
+} from './avro-cursor.ts';
+import {
+  JsonOut,
+  writeDate,
+  writeDateTime,
+  writeDecimal,
+  writeFloat,
+  writeInt,
+  writeQuotedAscii,
+  writeQuotedInteger,
+  writeRawBytes,
+  writeString,
+} from './json-out.ts';
+import type { LineWriter } from './row-encoder.ts';
+
+/** What a record's line holds besides its bytes. */
+export interface TranscodedRow {
+  /** The line's columns (a delete's lacks those its before image held null). */
+  columns: readonly string[];
+  /** The exact source name (`sourceName` of `decode.ts`). */
+  source: string | undefined;
+  /** The source commit time in ms (`sourceCommitMs` of `row-item.ts`). */
+  commitMs: number | undefined;
+}
+
+/**
+ * Writes the line of a record, from its value and key (undefined: none) in the wire format (the
+ * schema ids are the caller's to check: those the transcoder was compiled for), at the end of
+ * `out`; undefined, with nothing written, when it gives up. `record`: where the record was read.
+ */
+export type Transcoder = (
+  value: Buffer,
+  key: Buffer | undefined,
+  out: LineWriter,
+  record: { topic: string; partition: number; offset: string },
+) => TranscodedRow | undefined;
+
+/** The `source` fields the line depends on. */
+export interface SourceFields {
+  connector?: string;
+  db?: string;
+  schema?: string;
+  table?: string;
+  collection?: string;
+  lsn?: string;
+  commitLsn?: string;
+}
+
+/** `decode.ts`'s own functions for what it derives from the source (one home for each). */
+export interface SourceFunctions {
+  sourceName(source: SourceFields): string | undefined;
+  /** `_source_ts` of a source time in ms. */
+  millisText(ms: number | bigint): string;
+}
+
+/** Reads a non-null value and writes its JSON. */
+type ValueStep = (c: Cursor, o: JsonOut) => void;
+
+function writeDays(c: Cursor, o: JsonOut): void {
+  const days = readInt(c);
+  if (!(days >= MIN_DAYS && days <= MAX_DAYS)) throw GIVE_UP;
+  writeDate(o, days);
+}
+
+/** A DateTime64 column's ticks: in plain numbers while exact, else through `dateTime64Value`. */
+function timestampStep(logical: TimestampLogical): ValueStep {
+  const digits = logical.endsWith('millis') ? 3 : 6;
+  const perDay = 86_400_000 * (digits === 3 ? 1 : 1000);
+  const min = MIN_DAYS * perDay;
+  const max = (MAX_DAYS + 1) * perDay - 1;
+  return (c, o) => {
+    const ticks = readLong(c);
+    if (typeof ticks === 'number' && ticks >= min && ticks <= max) {
+      writeDateTime(o, ticks, digits);
+      return;
+    }
+    let outside = false;
+    const text = dateTime64Value(ticks, logical, () => {
+      outside = true;
+    });
+    if (outside) throw GIVE_UP;
+    writeQuotedAscii(o, text);
+  };
+}
+
+const TIMESTAMPS = new Set([
+  'timestamp-millis',
+  'local-timestamp-millis',
+  'timestamp-micros',
+  'local-timestamp-micros',
+]);
+
+/**
+ * How a non-null value is read and written, with the ClickHouse type `column-type.ts` maps it to
+ * (compared with the shape's, so that the two cannot disagree silently); undefined: not covered.
+ */
+function valueStepOf(schema: AvroSchema, named: Named): { step: ValueStep; type: string } | undefined {
+  const s = resolve(schema, named);
+  if (s === undefined || Array.isArray(s)) return undefined;
+  const o = objectOf(s);
+  const logical = o.logicalType as string | undefined;
+  switch (o.type) {
+    case 'boolean':
+      return {
+        type: 'Bool',
+        step: (c, out) => {
+          out.ensure(5);
+          out.ascii(c.buf[c.pos++] ? 'true' : 'false');
+        },
+      };
+    case 'int':
+      if (logical === 'date') return { type: 'Date32', step: writeDays };
+      return { type: 'Int32', step: (c, out) => writeInt(out, readInt(c)) };
+    case 'long':
+      if (logical !== undefined && TIMESTAMPS.has(logical))
+        return {
+          type: logical.endsWith('millis') ? "DateTime64(3, 'UTC')" : "DateTime64(6, 'UTC')",
+          step: timestampStep(logical as TimestampLogical),
+        };
+      return { type: 'Int64', step: (c, out) => writeQuotedInteger(out, readLong(c)) };
+    case 'float':
+    case 'double': {
+      const size = o.type === 'float' ? 4 : 8;
+      return {
+        type: size === 4 ? 'Float32' : 'Float64',
+        step: (c, out) => {
+          if (c.pos + size > c.end) throw GIVE_UP;
+          const n = size === 4 ? c.buf.readFloatLE(c.pos) : c.buf.readDoubleLE(c.pos);
+          c.pos += size;
+          writeFloat(out, n);
+        },
+      };
+    }
+    case 'bytes':
+    case 'fixed': {
+      const size = o.type === 'fixed' ? (o.size as number) : -1;
+      /** Moves past the bytes; where they start. */
+      const span = (c: Cursor): number => {
+        const len = size >= 0 ? size : readLength(c);
+        if (c.pos + len > c.end) throw GIVE_UP;
+        c.pos += len;
+        return c.pos - len;
+      };
+      if (logical === 'decimal') {
+        const precision = o.precision as number;
+        const scale = (o.scale as number | undefined) ?? 0;
+        return {
+          type: precision <= 76 ? `Decimal(${precision}, ${scale})` : 'String',
+          step: (c, out) => writeDecimal(out, c.buf, span(c), c.pos, scale),
+        };
+      }
+      return { type: 'String', step: (c, out) => writeRawBytes(out, c.buf, span(c), c.pos) };
+    }
+    case 'string':
+      return {
+        type: logical === 'uuid' ? 'UUID' : 'String',
+        step: (c, out) => {
+          const len = readLength(c);
+          writeString(out, c.buf, c.pos, c.pos + len);
+          c.pos += len;
+        },
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** What a column step does with a null: writes it, leaves the column out (a delete's image), or gives up (a key). */
+const NULL_WRITTEN = 0;
+const NULL_LEFT_OUT = 1;
+const NULL_GIVES_UP = 2;
+
+/** One column of the line: `"name":`, and how its value is read and written. */
+interface ColumnStep {
+  column: string;
+  key: Buffer;
+  /** The union branch that is null and the one that holds the value (-1: not a union). */
+  nullBranch: number;
+  valueBranch: number;
+  value: ValueStep;
+}
+
+function columnStepOf(
+  column: string,
+  type: AvroSchema,
+  mappedType: string,
+  named: Named,
+): ColumnStep | undefined {
+  const key = Buffer.from(`${JSON.stringify(column)}:`);
+  const s = resolve(type, named);
+  if (Array.isArray(s)) {
+    if (s.length !== 2 || !s.includes('null')) return undefined;
+    const nullBranch = s.indexOf('null');
+    const inner = valueStepOf(s[1 - nullBranch] as AvroSchema, named);
+    if (inner === undefined || mappedType !== `Nullable(${inner.type})`) return undefined;
+    return { column, key, nullBranch, valueBranch: 1 - nullBranch, value: inner.step };
+  }
+  const plain = valueStepOf(type, named);
+  if (plain === undefined || mappedType !== plain.type) return undefined;
+  return { column, key, nullBranch: -1, valueBranch: -1, value: plain.step };
+}
+
+/** A name JavaScript puts before the others in an object (an array index): the row would have it first. */
+const isIndexLike = (name: string) => /^(0|[1-9]\d*)$/.test(name) && Number(name) < 2 ** 32 - 1;
+
+/**
+ * Writes the columns at the cursor (a step that is a skip reads past a field without a column);
+ * `written` gets the names of those written.
+ */
+function writeColumns(
+  c: Cursor,
+  o: JsonOut,
+  steps: readonly (ColumnStep | Skip)[],
+  lineStart: number,
+  nulls: number,
+  written: string[] | undefined,
+): void {
+  for (const step of steps) {
+    if (typeof step === 'function') {
+      step(c);
+      continue;
+    }
+    let isNull = false;
+    if (step.nullBranch >= 0) {
+      const branch = readInt(c);
+      if (branch === step.nullBranch) {
+        if (nulls === NULL_LEFT_OUT) continue;
+        if (nulls === NULL_GIVES_UP) throw GIVE_UP;
+        isNull = true;
+      } else if (branch !== step.valueBranch) throw GIVE_UP;
+    }
+    o.ensure(step.key.length + 5);
+    if (o.pos > lineStart + 1) o.buf[o.pos++] = 0x2c;
+    o.bytes(step.key);
+    if (isNull) o.ascii('null');
+    else step.value(c, o);
+    written?.push(step.column);
+  }
+}
+
+const META_NAMES = ['_version', '_is_deleted', '_change_id', '_op', '_source_ts'];
+const META_VERSION = Buffer.from('"_version":');
+const META_DELETED = [
+  Buffer.from(',"_is_deleted":0,"_change_id":'),
+  Buffer.from(',"_is_deleted":1,"_change_id":'),
+];
+const META_OP = Buffer.from(',"_op":');
+const META_SOURCE_TS = Buffer.from(',"_source_ts":');
+
+/** What the envelope's fields leave for the rest of the line (one per transcoder, reset per record). */
+class Reading {
+  lineStart = 0;
+  before = -1;
+  after = -1;
+  opStart = 0;
+  opEnd = 0;
+  changeIdStart = 0;
+  changeIdEnd = 0;
+  tsMs: number | bigint | undefined;
+  ts_ms: number | bigint | undefined;
+  source: SourceFields = {};
+
+  reset(lineStart: number): void {
+    this.lineStart = lineStart;
+    this.before = -1;
+    this.after = -1;
+    this.tsMs = undefined;
+    this.ts_ms = undefined;
+    this.source = {};
+  }
+}
+
+type EnvelopeStep = (c: Cursor, r: Reading) => void;
+
+const SOURCE_STRINGS = new Set(['connector', 'db', 'schema', 'table', 'collection', 'lsn', 'commitLsn']);
+
+/** The steps of the envelope's `source` record: its strings and time kept, the rest skipped. */
+function sourceSteps(schema: AvroSchema, named: Named): EnvelopeStep[] | undefined {
+  const t = resolve(schema, named);
+  if (t === undefined || Array.isArray(t) || objectOf(t).type !== 'record') return undefined;
+  const steps: EnvelopeStep[] = [];
+  for (const f of (objectOf(t).fields as { name: string; type: AvroSchema }[]) ?? []) {
+    const name = f.name;
+    const ft = resolve(f.type, named);
+    const type = ft === undefined || Array.isArray(ft) ? undefined : objectOf(ft);
+    if (SOURCE_STRINGS.has(name)) {
+      // Only a plain string: anything else is `decode.ts`'s to read.
+      if (type?.type !== 'string') return undefined;
+      const field = name as keyof SourceFields;
+      steps.push((c, r) => {
+        r.source[field] = readString(c);
+      });
+    } else if (name === 'tsMs' || name === 'ts_ms') {
+      if (type?.type !== 'long') return undefined;
+      steps.push(
+        name === 'tsMs'
+          ? (c, r) => {
+              r.tsMs = readLong(c);
+            }
+          : (c, r) => {
+              r.ts_ms = readLong(c);
+            },
+      );
+    } else {
+      const skip = skipperOf(f.type, named);
+      steps.push((c) => skip(c));
+    }
+  }
+  return steps;
+}
+
+/**
+ * The transcoder of a PostgreSQL change envelope (`value`: its writer schema, `key`: the key's,
+ * `shape`: what `deriveTableShape` made of them); undefined when the shape holds something it
+ * does not cover (see the file comment).
+ */
+export function compileTranscoder(
+  value: AvroRecordSchema,
+  key: AvroRecordSchema | undefined,
+  shape: TableShape,
+  fns: SourceFunctions,
+): Transcoder | undefined {
+  try {
+    return compile(value, key, shape, fns);
+  } catch (err) {
+    if (err === GIVE_UP) return undefined;
+    throw err;
+  }
+}
+
+function compile(
+  value: AvroRecordSchema,
+  key: AvroRecordSchema | undefined,
+  shape: TableShape,
+  fns: SourceFunctions,
+): Transcoder | undefined {
+  if (shape.kind !== 'postgres' || shape.versioning !== 'postgres-lsn' || envelopeFormat(value) !== 'cdc')
+    return undefined;
+  const named: Named = new Map();
+  collectNamedTypes(value as unknown as AvroSchema, named);
+  const before = value.fields.find((f) => f.name === 'before')!.type as AvroSchema[];
+  const row = Array.isArray(before)
+    ? (before.find((b) => typeof b === 'object' && !Array.isArray(b)) as AvroRecordSchema | undefined)
+    : undefined;
+  if (row === undefined || row.fields.length !== shape.columns.length) return undefined;
+
+  // The image's columns in field order: the row's key order (`dataRow` sets them first).
+  const names = new Set<string>();
+  const imageSteps: ColumnStep[] = [];
+  for (const [i, field] of row.fields.entries()) {
+    const c = shape.columns[i]!;
+    if (c.field !== field.name || names.has(c.column) || isIndexLike(c.column)) return undefined;
+    names.add(c.column);
+    const step = columnStepOf(c.column, field.type as AvroSchema, c.mapping.type, named);
+    if (step === undefined) return undefined;
+    imageSteps.push(step);
+  }
+
+  // A key column that is a row column is always in the row (it is not nullable); the others come
+  // from the key, in its field order, after the data columns (as `dataRow` adds them).
+  const keyOnly = new Map<string, string>();
+  for (const k of shape.keyColumns) {
+    if (k.rowField !== undefined) {
+      if (k.mapping.type.startsWith('Nullable(') || !names.has(k.column)) return undefined;
+    } else if (k.keyField === undefined || key === undefined || names.has(k.column) || isIndexLike(k.column))
+      return undefined;
+    else keyOnly.set(k.keyField, k.column);
+  }
+  let keySteps: (ColumnStep | Skip)[] | undefined;
+  if (key !== undefined) {
+    const keyNamed: Named = new Map();
+    collectNamedTypes(key as unknown as AvroSchema, keyNamed);
+    keySteps = [];
+    for (const f of key.fields) {
+      const column = keyOnly.get(f.name);
+      if (column === undefined) {
+        // Read past, as the decoder reads it (a key that does not decode is its error).
+        keySteps.push(skipperOf(f.type as AvroSchema, keyNamed));
+        continue;
+      }
+      const mapping = shape.keyColumns.find((x) => x.column === column)!.mapping;
+      const step = columnStepOf(column, f.type as AvroSchema, mapping.type, keyNamed);
+      if (step === undefined) return undefined;
+      keySteps.push(step);
+    }
+  }
+  const columns = [...names, ...keyOnly.values(), ...META_NAMES];
+
+  const rowSkip = skipperOf(row as unknown as AvroSchema, named);
+  const envelope: EnvelopeStep[] = [];
+  const o = new JsonOut();
+  for (const f of value.fields) {
+    const t = resolve(f.type as AvroSchema, named);
+    if (f.name === 'before' || f.name === 'after') {
+      if (!Array.isArray(t) || t.length !== 2 || !t.includes('null')) return undefined;
+      const nullBranch = t.indexOf('null');
+      if (resolve(t[1 - nullBranch] as AvroSchema, named) !== row) return undefined;
+      const isAfter = f.name === 'after';
+      envelope.push((c, r) => {
+        const branch = readInt(c);
+        if (branch === nullBranch) return;
+        if (branch !== 1 - nullBranch) throw GIVE_UP;
+        if (isAfter) {
+          // Written at once (the common case); a delete writes its before image over it.
+          r.after = c.pos;
+          writeColumns(c, o, imageSteps, r.lineStart, NULL_WRITTEN, undefined);
+        } else {
+          r.before = c.pos;
+          rowSkip(c);
+        }
+      });
+    } else if (f.name === 'source') {
+      const steps = sourceSteps(f.type as AvroSchema, named);
+      if (steps === undefined) return undefined;
+      envelope.push((c, r) => {
+        for (const step of steps) step(c, r);
+      });
+    } else if (f.name === 'op' || f.name === 'changeId') {
+      if (t === undefined || Array.isArray(t) || objectOf(t).type !== 'string') return undefined;
+      const isOp = f.name === 'op';
+      envelope.push((c, r) => {
+        const len = readLength(c);
+        if (isOp) {
+          r.opStart = c.pos;
+          r.opEnd = c.pos + len;
+        } else {
+          r.changeIdStart = c.pos;
+          r.changeIdEnd = c.pos + len;
+        }
+        c.pos += len;
+      });
+    } else {
+      const skip = skipperOf(f.type as AvroSchema, named);
+      envelope.push((c) => skip(c));
+    }
+  }
+
+  const c = new Cursor();
+  const k = new Cursor();
+  const r = new Reading();
+  let lastSource: SourceFields | undefined;
+  let lastSourceName: string | undefined;
+
+  return (payload, keyPayload, out, record) => {
+    if ((keyPayload === undefined) !== (keySteps === undefined)) return undefined;
+    o.begin(out);
+    r.reset(o.pos);
+    try {
+      o.buf[o.pos++] = 0x7b;
+      c.at(payload, 5);
+      for (const step of envelope) step(c, r);
+      if (c.pos !== c.end) throw GIVE_UP;
+      const op = utf8(payload, r.opStart, r.opEnd);
+      if (op === 't') throw GIVE_UP;
+      const deleted = op === 'd';
+      let written: string[] | undefined;
+      if (deleted) {
+        if (r.before < 0) throw GIVE_UP;
+        o.pos = r.lineStart + 1;
+        written = [];
+        writeColumns(c.at(payload, r.before), o, imageSteps, r.lineStart, NULL_LEFT_OUT, written);
+      } else if (r.after < 0) throw GIVE_UP;
+      if (keySteps !== undefined) {
+        k.at(keyPayload!, 5);
+        writeColumns(k, o, keySteps, r.lineStart, NULL_GIVES_UP, written);
+        if (k.pos !== k.end) throw GIVE_UP;
+      }
+      const changeId = utf8(payload, r.changeIdStart, r.changeIdEnd);
+      const source = r.source;
+      const version = postgresVersionOf({
+        changeId,
+        op,
+        source: { commitLsn: source.commitLsn, lsn: source.lsn },
+      });
+      const sourceTs = fns.millisText(r.tsMs ?? r.ts_ms ?? 0);
+      // `_version` … `_source_ts`, as `build` sets them.
+      o.ensure(META_VERSION.length + 1);
+      if (o.pos > r.lineStart + 1) o.buf[o.pos++] = 0x2c;
+      o.bytes(META_VERSION);
+      writeQuotedInteger(o, version);
+      o.ensure(META_DELETED[0]!.length);
+      o.bytes(META_DELETED[deleted ? 1 : 0]!);
+      writeString(o, payload, r.changeIdStart, r.changeIdEnd);
+      o.ensure(META_OP.length);
+      o.bytes(META_OP);
+      writeString(o, payload, r.opStart, r.opEnd);
+      o.ensure(META_SOURCE_TS.length + sourceTs.length + 4);
+      o.bytes(META_SOURCE_TS);
+      writeQuotedAscii(o, sourceTs);
+      o.buf[o.pos++] = 0x7d;
+      o.buf[o.pos++] = 0x0a;
+      if (
+        lastSource === undefined ||
+        lastSource.connector !== source.connector ||
+        lastSource.db !== source.db ||
+        lastSource.schema !== source.schema ||
+        lastSource.table !== source.table ||
+        lastSource.collection !== source.collection
+      ) {
+        lastSource = source;
+        lastSourceName = fns.sourceName(source);
+      }
+      const ts = Number(sourceTs);
+      const commitMs =
+        changeId !== `${record.topic}/${record.partition}/${record.offset}` && Number.isFinite(ts) && ts > 0
+          ? Math.round(ts * 1000)
+          : undefined;
+      o.end();
+      return {
+        columns: written === undefined ? columns : [...written, ...META_NAMES],
+        source: lastSourceName,
+        commitMs,
+      };
+    } catch (err) {
+      // `postgresVersionOf`'s error for a change without a usable position is the decoder's to report.
+      if (err === GIVE_UP || isCdcError(err, 'POISON_RECORD')) return undefined;
+      throw err;
+    }
+  };
+}
