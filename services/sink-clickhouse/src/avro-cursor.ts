@@ -92,14 +92,6 @@ export function utf8(buf: Buffer, start: number, end: number): string {
   return (buf as unknown as { utf8Slice(start: number, end: number): string }).utf8Slice(start, end);
 }
 
-/** A string as avsc reads it. */
-export function readString(c: Cursor): string {
-  const len = readLength(c);
-  const s = utf8(c.buf, c.pos, c.pos + len);
-  c.pos += len;
-  return s;
-}
-
 /** Named types by full name (`collectNamedTypes` of `@cdc/clickhouse/schema`). */
 export type Named = Map<string, AvroSchema>;
 

@@ -340,6 +340,8 @@ export class RecordDecoder {
    * (`transcoder.ts`): the line `decodeKnown` and `LineWriter.write` give, without the objects.
    * Undefined, with nothing written, when `decodeKnown` has to be called instead: a schema not
    * fetched yet, a record in another format, a shape or a record the transcoder does not cover.
+   * Unlike decoding, it leaves the topic's last shape as it was: the caller sets it in record
+   * order (`knownShape`), for the tombstones among them.
    */
   transcodeKnown(record: KafkaRecord, out: LineWriter): Transcoded | undefined {
     const value = record.value;
@@ -362,8 +364,6 @@ export class RecordDecoder {
     if (entry.transcoder === null) return undefined;
     const t = entry.transcoder(value, key ?? undefined, out, record);
     if (t === undefined) return undefined;
-    // As decoding the record would have (see `tombstone`).
-    this.lastShapeByTopic.set(record.topic, entry.shapeId);
     return {
       shape: entry.shape!,
       shapeId: entry.shapeId,

@@ -258,43 +258,52 @@ export class ClickHouseSink {
 
   /**
    * Decodes a batch while the one before it is written: after a turn of the event loop, so that
-   * the batch in flight reaches its insert first. With decode workers, they decode and encode the
-   * batch (its rows come back as lines); what they leave to the main thread (a record that does
-   * not decode, a truncation, a tombstone, a row whose shape this thread has not derived yet) is
-   * decoded here, in record order. Rejects only when a decode worker died; a record that does not
-   * decode carries its error, which the flush handles as if it had decoded the record itself.
+   * the batch in flight reaches its insert first. This thread first writes the lines it can
+   * straight from the records' bytes (`transcoder.ts`: PostgreSQL changes of the types it covers),
+   * which costs less CPU than handing them to a worker (packing, a message each way, a view per
+   * line). The decode workers, when there are enough records left, decode and encode those (their
+   * rows come back as lines); what they leave to the main thread (a record that does not decode,
+   * a truncation, a tombstone, a row whose shape this thread has not derived yet) is decoded here,
+   * in record order. Rejects only when a decode worker died; a record that does not decode carries
+   * its error, which the flush handles as if it had decoded the record itself.
    */
   private async decodeAhead(records: readonly KafkaRecord[]): Promise<Decoding[]> {
     await new Promise((resolve) => setImmediate(resolve));
-    const pooled: PooledRecord[] | undefined =
-      this.pool !== undefined && records.length >= POOL_MIN_RECORDS
-        ? await this.pool.decode(records)
-        : undefined;
     const out: Decoding[] = new Array(records.length);
-    // Without the workers, this thread writes the lines straight from the records' bytes
-    // (`transcoder.ts`) into one buffer: per line, its index in `out`, its start and its end.
-    const lines = pooled === undefined ? new LineWriter() : undefined;
+    // The lines in one buffer: per line, its index in `out`, its start and its end.
+    const lines = new LineWriter();
     const spans: number[] = [];
+    const rest: KafkaRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
-      if (lines !== undefined) {
-        const start = lines.length;
-        const t = this.decoder.transcodeKnown(record, lines);
-        if (t !== undefined) {
-          out[i] = {
-            kind: 'encoded',
-            shape: t.shape,
-            shapeId: t.shapeId,
-            line: NO_LINE,
-            columns: t.columns,
-            commitMs: t.commitMs,
-            ...(t.source === undefined ? {} : { source: t.source }),
-          };
-          spans.push(i, start, lines.length);
-          continue;
-        }
+      const start = lines.length;
+      const t = this.decoder.transcodeKnown(record, lines);
+      if (t === undefined) {
+        rest.push(record);
+        continue;
       }
-      const p = pooled?.[i];
+      out[i] = {
+        kind: 'encoded',
+        shape: t.shape,
+        shapeId: t.shapeId,
+        line: NO_LINE,
+        columns: t.columns,
+        commitMs: t.commitMs,
+        ...(t.source === undefined ? {} : { source: t.source }),
+      };
+      spans.push(i, start, lines.length);
+    }
+    const pooled: PooledRecord[] | undefined =
+      this.pool !== undefined && rest.length >= POOL_MIN_RECORDS ? await this.pool.decode(rest) : undefined;
+    for (let i = 0, r = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const line = out[i];
+      if (line !== undefined) {
+        // The topic's last shape, in record order (what a tombstone after it reads).
+        this.decoder.knownShape(record.topic, (line as { shapeId: string }).shapeId);
+        continue;
+      }
+      const p = pooled?.[r++];
       if (p?.kind === POOLED_SKIP) {
         out[i] = { kind: 'skip' };
         continue;
@@ -320,7 +329,7 @@ export class ClickHouseSink {
         out[i] = { kind: 'error', error };
       }
     }
-    if (lines !== undefined && spans.length > 0) {
+    if (spans.length > 0) {
       // Views of the buffer once it is complete (it may have grown while the lines were written).
       const bytes = lines.bytes();
       for (let s = 0; s < spans.length; s += 3)

@@ -323,6 +323,42 @@ describe('the transcoder writes the line decoding and encoding write', () => {
   });
 });
 
+describe('the transcoder writes the meta columns decoding writes', () => {
+  it('for change ids and source times of every form, and sources that change within a batch', async () => {
+    const topic = new Topic([col('id', 'int8', true, true), col('name', 'text')]);
+    const records = [
+      topic.change(['1', 'a'], { changeId: '00000000ffffffff-ffffffff' }),
+      topic.change(['2', 'a'], { changeId: 'ffffffffffffffff-00000000' }),
+      topic.change(['3', 'a'], { op: 'r', changeId: '0000000000001000-00000001' }),
+      topic.change(['4', 'a'], { op: 'r', changeId: 'snap-abc' }),
+      topic.change(['5', 'a'], { changeId: '00000000000010AB-00000001' }),
+      topic.change(['6', 'a'], { changeId: '00000000000010ab-0000001' }),
+      topic.change(['7', 'a'], { changeId: 'cdc.shop.public.items/0/7' }),
+      topic.change(['8', 'a'], { tsMs: 0n }),
+      topic.change(['9', 'a'], { tsMs: 999n }),
+      topic.change(['10', 'a'], { tsMs: -1_000n }),
+      topic.change(['11', 'a'], { tsMs: 2n ** 62n }),
+      topic.change(['12', 'a'], { tsMs: 1000n }),
+    ];
+    // The same table's changes from another database: another source name.
+    const other = new Topic([col('id', 'int8', true, true), col('name', 'text')]);
+    const moved = other.change(['13', 'b']);
+    const envelope = other.valueType.fromBuffer(moved.value!.subarray(5)) as { source: { db: string } };
+    envelope.source.db = 'shop2';
+    records.push({
+      ...moved,
+      value: Buffer.concat([moved.value!.subarray(0, 5), other.valueType.toBuffer(envelope)]),
+    });
+    records.push(topic.change(['14', 'c']));
+    const lines = await bothWays([topic], records);
+    for (const l of lines) {
+      if (l.error !== undefined) expect(l.line).toBeUndefined();
+      else expect(l.line).toBe(l.expected);
+    }
+    expect(lines.filter((l) => l.line !== undefined).length).toBeGreaterThanOrEqual(10);
+  });
+});
+
 describe('the transcoder gives up, writing nothing, and the decoder decides', () => {
   it('on dates and timestamps outside 1900–2299 (they go to _out_of_range)', async () => {
     const topic = new Topic([col('id', 'int8', true, true), col('day', 'date'), col('at', 'timestamptz')]);

@@ -37,7 +37,6 @@ import {
   readInt,
   readLength,
   readLong,
-  readString,
   resolve,
   type Skip,
   skipperOf,
@@ -291,6 +290,11 @@ const META_DELETED = [
 const META_OP = Buffer.from(',"_op":');
 const META_SOURCE_TS = Buffer.from(',"_source_ts":');
 
+/** The `source` fields the line depends on, by their index in `Reading.spans`. */
+const SOURCE_STRINGS = ['connector', 'db', 'schema', 'table', 'collection', 'lsn', 'commitLsn'] as const;
+/** The fields `sourceName` reads (the first five). */
+const NAME_FIELDS = 5;
+
 /** What the envelope's fields leave for the rest of the line (one per transcoder, reset per record). */
 class Reading {
   lineStart = 0;
@@ -302,7 +306,8 @@ class Reading {
   changeIdEnd = 0;
   tsMs: number | bigint | undefined;
   ts_ms: number | bigint | undefined;
-  source: SourceFields = {};
+  /** Per `SOURCE_STRINGS` field: where its bytes start and end in the payload (-1: the schema has none). */
+  readonly spans = new Int32Array(SOURCE_STRINGS.length * 2);
 
   reset(lineStart: number): void {
     this.lineStart = lineStart;
@@ -310,15 +315,74 @@ class Reading {
     this.after = -1;
     this.tsMs = undefined;
     this.ts_ms = undefined;
-    this.source = {};
+    this.spans.fill(-1);
+  }
+
+  /** The source fields as `decode.ts` reads them. */
+  source(payload: Buffer): SourceFields {
+    const source: SourceFields = {};
+    for (let i = 0; i < SOURCE_STRINGS.length; i++)
+      if (this.spans[2 * i]! >= 0)
+        source[SOURCE_STRINGS[i]!] = utf8(payload, this.spans[2 * i]!, this.spans[2 * i + 1]!);
+    return source;
+  }
+}
+
+/** `sourceName` of the last source seen, known again by its bytes (a batch mostly holds one table's changes). */
+class SourceNames {
+  private last = Buffer.alloc(0);
+  private readonly lastSpans = new Int32Array(NAME_FIELDS * 2).fill(-2);
+  private name: string | undefined;
+  private readonly fns: SourceFunctions;
+
+  constructor(fns: SourceFunctions) {
+    this.fns = fns;
+  }
+
+  of(payload: Buffer, r: Reading): string | undefined {
+    if (!this.same(payload, r.spans)) {
+      this.name = this.fns.sourceName(r.source(payload));
+      // The fields' bytes, one after the other, and where each lies in them.
+      let size = 0;
+      for (let i = 0; i < NAME_FIELDS; i++)
+        if (r.spans[2 * i]! >= 0) size += r.spans[2 * i + 1]! - r.spans[2 * i]!;
+      this.last = Buffer.alloc(size);
+      let at = 0;
+      for (let i = 0; i < NAME_FIELDS; i++) {
+        const start = r.spans[2 * i]!;
+        if (start < 0) {
+          this.lastSpans[2 * i] = -1;
+          continue;
+        }
+        const end = r.spans[2 * i + 1]!;
+        payload.copy(this.last, at, start, end);
+        this.lastSpans[2 * i] = at;
+        at += end - start;
+        this.lastSpans[2 * i + 1] = at;
+      }
+    }
+    return this.name;
+  }
+
+  private same(payload: Buffer, spans: Int32Array): boolean {
+    for (let i = 0; i < NAME_FIELDS; i++) {
+      const start = spans[2 * i]!;
+      const lastStart = this.lastSpans[2 * i]!;
+      if (start < 0 || lastStart < 0) {
+        if (start !== lastStart) return false;
+        continue;
+      }
+      const lastEnd = this.lastSpans[2 * i + 1]!;
+      if (spans[2 * i + 1]! - start !== lastEnd - lastStart) return false;
+      if (payload.compare(this.last, lastStart, lastEnd, start, spans[2 * i + 1]!) !== 0) return false;
+    }
+    return true;
   }
 }
 
 type EnvelopeStep = (c: Cursor, r: Reading) => void;
 
-const SOURCE_STRINGS = new Set(['connector', 'db', 'schema', 'table', 'collection', 'lsn', 'commitLsn']);
-
-/** The steps of the envelope's `source` record: its strings and time kept, the rest skipped. */
+/** The steps of the envelope's `source` record: where its strings are, its time; the rest skipped. */
 function sourceSteps(schema: AvroSchema, named: Named): EnvelopeStep[] | undefined {
   const t = resolve(schema, named);
   if (t === undefined || Array.isArray(t) || objectOf(t).type !== 'record') return undefined;
@@ -327,12 +391,15 @@ function sourceSteps(schema: AvroSchema, named: Named): EnvelopeStep[] | undefin
     const name = f.name;
     const ft = resolve(f.type, named);
     const type = ft === undefined || Array.isArray(ft) ? undefined : objectOf(ft);
-    if (SOURCE_STRINGS.has(name)) {
+    const index = (SOURCE_STRINGS as readonly string[]).indexOf(name);
+    if (index >= 0) {
       // Only a plain string: anything else is `decode.ts`'s to read.
       if (type?.type !== 'string') return undefined;
-      const field = name as keyof SourceFields;
       steps.push((c, r) => {
-        r.source[field] = readString(c);
+        const len = readLength(c);
+        r.spans[2 * index] = c.pos;
+        c.pos += len;
+        r.spans[2 * index + 1] = c.pos;
       });
     } else if (name === 'tsMs' || name === 'ts_ms') {
       if (type?.type !== 'long') return undefined;
@@ -351,6 +418,39 @@ function sourceSteps(schema: AvroSchema, named: Named): EnvelopeStep[] | undefin
     }
   }
   return steps;
+}
+
+/** A lowercase hex digit's value, -1 for any other byte (`parseChangeId` reads lowercase only). */
+function hexDigit(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  return -1;
+}
+
+/** Eight hex digits at `at` as a number, -1 if they are not. */
+function hex8(buf: Buffer, at: number): number {
+  let n = 0;
+  for (let i = at; i < at + 8; i++) {
+    const d = hexDigit(buf[i]!);
+    if (d < 0) return -1;
+    n = n * 16 + d;
+  }
+  return n;
+}
+
+/**
+ * `_version` of a streamed change whose change id is `<16 hex commit LSN>-<8 hex index>`: what
+ * `postgresVersionOf` computes from it, without its regular expression and strings. Undefined for
+ * any other (a snapshot read, another form): `postgresVersionOf` then.
+ */
+function streamedVersion(payload: Buffer, r: Reading, op: number): bigint | undefined {
+  const start = r.changeIdStart;
+  if (r.changeIdEnd - start !== 25 || payload[start + 16] !== 0x2d || op === 0x72) return undefined;
+  const hi = hex8(payload, start);
+  const lo = hex8(payload, start + 8);
+  const index = hex8(payload, start + 17);
+  if (hi < 0 || lo < 0 || index < 0) return undefined;
+  return (BigInt(hi) << 65n) | (BigInt(lo) << 33n) | BigInt(index * 2 + 1);
 }
 
 /**
@@ -482,8 +582,7 @@ function compile(
   const c = new Cursor();
   const k = new Cursor();
   const r = new Reading();
-  let lastSource: SourceFields | undefined;
-  let lastSourceName: string | undefined;
+  const sourceNames = new SourceNames(fns);
 
   return (payload, keyPayload, out, record) => {
     if ((keyPayload === undefined) !== (keySteps === undefined)) return undefined;
@@ -494,9 +593,10 @@ function compile(
       c.at(payload, 5);
       for (const step of envelope) step(c, r);
       if (c.pos !== c.end) throw GIVE_UP;
-      const op = utf8(payload, r.opStart, r.opEnd);
-      if (op === 't') throw GIVE_UP;
-      const deleted = op === 'd';
+      // The op's one byte (-1: an op of another length, which is none of these).
+      const op = r.opEnd - r.opStart === 1 ? payload[r.opStart]! : -1;
+      if (op === 0x74) throw GIVE_UP; // a truncation
+      const deleted = op === 0x64;
       let written: string[] | undefined;
       if (deleted) {
         if (r.before < 0) throw GIVE_UP;
@@ -509,14 +609,19 @@ function compile(
         writeColumns(k, o, keySteps, r.lineStart, NULL_GIVES_UP, written);
         if (k.pos !== k.end) throw GIVE_UP;
       }
-      const changeId = utf8(payload, r.changeIdStart, r.changeIdEnd);
-      const source = r.source;
-      const version = postgresVersionOf({
-        changeId,
-        op,
-        source: { commitLsn: source.commitLsn, lsn: source.lsn },
-      });
-      const sourceTs = fns.millisText(r.tsMs ?? r.ts_ms ?? 0);
+      let version = streamedVersion(payload, r, op);
+      // A change id of that form holds no `/`: never the record's own place (`sourceCommitMs`).
+      let ownPlace = false;
+      if (version === undefined) {
+        const source = r.source(payload);
+        const changeId = utf8(payload, r.changeIdStart, r.changeIdEnd);
+        version = postgresVersionOf({
+          changeId,
+          op: utf8(payload, r.opStart, r.opEnd),
+          source: { commitLsn: source.commitLsn, lsn: source.lsn },
+        });
+        ownPlace = changeId === `${record.topic}/${record.partition}/${record.offset}`;
+      }
       // `_version` … `_source_ts`, as `build` sets them.
       o.ensure(META_VERSION.length + 1);
       if (o.pos > r.lineStart + 1) o.buf[o.pos++] = 0x2c;
@@ -528,33 +633,33 @@ function compile(
       o.ensure(META_OP.length);
       o.bytes(META_OP);
       writeString(o, payload, r.opStart, r.opEnd);
-      o.ensure(META_SOURCE_TS.length + sourceTs.length + 4);
+      o.ensure(META_SOURCE_TS.length);
       o.bytes(META_SOURCE_TS);
-      writeQuotedAscii(o, sourceTs);
+      const ms = r.tsMs ?? r.ts_ms ?? 0;
+      let seconds: number;
+      if (typeof ms === 'number' && ms >= 1000) {
+        // `millisText` of a number of 4 digits or more, and the number it reads back as.
+        const digits = String(ms);
+        o.ensure(digits.length + 3);
+        o.buf[o.pos++] = 0x22;
+        o.ascii(digits.slice(0, -3));
+        o.buf[o.pos++] = 0x2e;
+        o.ascii(digits.slice(-3));
+        o.buf[o.pos++] = 0x22;
+        seconds = ms / 1000;
+      } else {
+        const text = fns.millisText(ms);
+        writeQuotedAscii(o, text);
+        seconds = Number(text);
+      }
+      o.ensure(2);
       o.buf[o.pos++] = 0x7d;
       o.buf[o.pos++] = 0x0a;
-      if (
-        lastSource === undefined ||
-        lastSource.connector !== source.connector ||
-        lastSource.db !== source.db ||
-        lastSource.schema !== source.schema ||
-        lastSource.table !== source.table ||
-        lastSource.collection !== source.collection
-      ) {
-        lastSource = source;
-        lastSourceName = fns.sourceName(source);
-      }
-      const ts = Number(sourceTs);
+      const source = sourceNames.of(payload, r);
       const commitMs =
-        changeId !== `${record.topic}/${record.partition}/${record.offset}` && Number.isFinite(ts) && ts > 0
-          ? Math.round(ts * 1000)
-          : undefined;
+        !ownPlace && Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : undefined;
       o.end();
-      return {
-        columns: written === undefined ? columns : [...written, ...META_NAMES],
-        source: lastSourceName,
-        commitMs,
-      };
+      return { columns: written === undefined ? columns : [...written, ...META_NAMES], source, commitMs };
     } catch (err) {
       // `postgresVersionOf`'s error for a change without a usable position is the decoder's to report.
       if (err === GIVE_UP || isCdcError(err, 'POISON_RECORD')) return undefined;
