@@ -39,8 +39,15 @@ export class JsonOut {
 
   /** Bytes known in advance (a column's `,"name":`, a constant): `ensure` is the caller's. */
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    const n = b.length;
+    if (n > 32) this.buf.set(b, this.pos);
+    else {
+      // A loop beats `set`'s call for the few bytes of a column's name.
+      const buf = this.buf;
+      const p = this.pos;
+      for (let i = 0; i < n; i++) buf[p + i] = b[i]!;
+    }
+    this.pos += n;
   }
 
   /** ASCII text (digits, a date): `ensure` is the caller's. */
@@ -202,9 +209,17 @@ function civilOf(days: number): number {
   return (yoe + era * 400 + (month <= 2 ? 1 : 0)) * 10000 + month * 100 + day;
 }
 
+/** The last day written and its `YYYY-MM-DD` (rows of a batch mostly share a few days). */
+let lastDays = Number.NaN;
+let lastYmd = 0;
+
 /** `YYYY-MM-DD` of days since 1970 inside 1900–2299 (a four-digit year), without quotes. */
 function writeDay(buf: Buffer, p: number, days: number): void {
-  const ymd = civilOf(days);
+  if (days !== lastDays) {
+    lastYmd = civilOf(days);
+    lastDays = days;
+  }
+  const ymd = lastYmd;
   const y = Math.floor(ymd / 10000);
   digits2(buf, p, Math.floor(y / 100));
   digits2(buf, p + 2, y % 100);
