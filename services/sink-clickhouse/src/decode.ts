@@ -312,6 +312,11 @@ export class RecordDecoder {
     return shape;
   }
 
+  /** Notes `shapeId` as the topic's last shape (a line `transcodeKnown` wrote, in record order: see `tombstone`). */
+  shapeSeen(topic: string, shapeId: string): void {
+    this.lastShapeByTopic.set(topic, shapeId);
+  }
+
   /** What the record writes; waits only for a schema not fetched yet (see `decodeKnown`). */
   async decode(record: KafkaRecord): Promise<Decoded> {
     const key = hasKey(record) ? await this.decodePart(record.key!, record, 'key') : undefined;
@@ -341,7 +346,7 @@ export class RecordDecoder {
    * Undefined, with nothing written, when `decodeKnown` has to be called instead: a schema not
    * fetched yet, a record in another format, a shape or a record the transcoder does not cover.
    * Unlike decoding, it leaves the topic's last shape as it was: the caller sets it in record
-   * order (`knownShape`), for the tombstones among them.
+   * order (`shapeSeen`), for the tombstones among them.
    */
   transcodeKnown(record: KafkaRecord, out: LineWriter): Transcoded | undefined {
     const value = record.value;

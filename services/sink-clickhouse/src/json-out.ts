@@ -50,6 +50,19 @@ export class JsonOut {
     this.pos += n;
   }
 
+  /** The last day written and its year·10000 + month·100 + day (a batch's rows mostly share a few days). */
+  private lastDays = Number.NaN;
+  private lastYmd = 0;
+
+  /** `civilFromDays` of `days`, as year·10000 + month·100 + day. */
+  civil(days: number): number {
+    if (days !== this.lastDays) {
+      this.lastYmd = civilOf(days);
+      this.lastDays = days;
+    }
+    return this.lastYmd;
+  }
+
   /** ASCII text (digits, a date): `ensure` is the caller's. */
   ascii(s: string): void {
     const buf = this.buf;
@@ -209,17 +222,10 @@ function civilOf(days: number): number {
   return (yoe + era * 400 + (month <= 2 ? 1 : 0)) * 10000 + month * 100 + day;
 }
 
-/** The last day written and its `YYYY-MM-DD` (rows of a batch mostly share a few days). */
-let lastDays = Number.NaN;
-let lastYmd = 0;
-
 /** `YYYY-MM-DD` of days since 1970 inside 1900–2299 (a four-digit year), without quotes. */
-function writeDay(buf: Buffer, p: number, days: number): void {
-  if (days !== lastDays) {
-    lastYmd = civilOf(days);
-    lastDays = days;
-  }
-  const ymd = lastYmd;
+function writeDay(o: JsonOut, p: number, days: number): void {
+  const buf = o.buf;
+  const ymd = o.civil(days);
   const y = Math.floor(ymd / 10000);
   digits2(buf, p, Math.floor(y / 100));
   digits2(buf, p + 2, y % 100);
@@ -234,7 +240,7 @@ export function writeDate(o: JsonOut, days: number): void {
   o.ensure(12);
   const buf = o.buf;
   buf[o.pos] = QUOTE;
-  writeDay(buf, o.pos + 1, days);
+  writeDay(o, o.pos + 1, days);
   buf[o.pos + 11] = QUOTE;
   o.pos += 12;
 }
@@ -264,7 +270,7 @@ export function writeDateTime(o: JsonOut, ticks: number, digits: 3 | 6): void {
   const buf = o.buf;
   let p = o.pos;
   buf[p] = QUOTE;
-  writeDay(buf, p + 1, days);
+  writeDay(o, p + 1, days);
   buf[p + 11] = 0x20;
   digits2(buf, p + 12, Math.floor(secs / 3600));
   buf[p + 14] = 0x3a;

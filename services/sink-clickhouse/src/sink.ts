@@ -60,6 +60,9 @@ export interface SinkDeps {
   decodeThreads?: number;
 }
 
+/** Records `decodeAhead` transcodes in one go (about 10 ms of this thread). */
+const TRANSCODE_SLICE = 2048;
+
 /** The line of an encoded row until its buffer is complete (`decodeAhead`). */
 const NO_LINE = Buffer.alloc(0);
 
@@ -275,6 +278,8 @@ export class ClickHouseSink {
     const spans: number[] = [];
     const rest: KafkaRecord[] = [];
     for (let i = 0; i < records.length; i++) {
+      // A turn of the event loop now and then: the consumer's fetches go on meanwhile.
+      if (i > 0 && i % TRANSCODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const record = records[i]!;
       const start = lines.length;
       const t = this.decoder.transcodeKnown(record, lines);
@@ -289,7 +294,7 @@ export class ClickHouseSink {
         line: NO_LINE,
         columns: t.columns,
         commitMs: t.commitMs,
-        ...(t.source === undefined ? {} : { source: t.source }),
+        source: t.source,
       };
       spans.push(i, start, lines.length);
     }
@@ -300,7 +305,7 @@ export class ClickHouseSink {
       const line = out[i];
       if (line !== undefined) {
         // The topic's last shape, in record order (what a tombstone after it reads).
-        this.decoder.knownShape(record.topic, (line as { shapeId: string }).shapeId);
+        this.decoder.shapeSeen(record.topic, (line as { shapeId: string }).shapeId);
         continue;
       }
       const p = pooled?.[r++];
@@ -424,6 +429,10 @@ export class ClickHouseSink {
     } catch (err) {
       throw toRetriable(err, 'resolving the tables of the topics');
     }
+    const ensured: { table: string | undefined; shapeId: string | undefined } = {
+      table: undefined,
+      shapeId: undefined,
+    };
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const table = this.tableFor(record.topic);
@@ -456,8 +465,13 @@ export class ClickHouseSink {
           p.truncations.push(decoded);
           continue;
         }
-        if (!tables.isEnsured(table, decoded.shapeId))
-          await tables.ensure(table, decoded.shape, decoded.shapeId);
+        // The batch's rows mostly share one table and shape: checked once in a row.
+        if (table !== ensured.table || decoded.shapeId !== ensured.shapeId) {
+          if (!tables.isEnsured(table, decoded.shapeId))
+            await tables.ensure(table, decoded.shape, decoded.shapeId);
+          ensured.table = table;
+          ensured.shapeId = decoded.shapeId;
+        }
         const renamed = tables.takeRenames(table);
         // Rows of this batch encoded before a column was renamed carry its old name (a line a
         // worker encoded is decoded again here, to rename its row).
@@ -483,6 +497,8 @@ export class ClickHouseSink {
           p.items.push({ row, record });
         } else p.items.push(itemOf(decoded, record));
       } catch (err) {
+        // A table may be recreated or stopped below: its shape is checked again.
+        ensured.table = undefined;
         if (isRetriable(err)) throw err;
         if (isCdcError(err) && err.context.collision === 'topic') {
           stopTopic(record.topic, table, err);
