@@ -225,10 +225,13 @@ export class ClickHouseSink {
     if (topics.length === 0)
       this.logger.info('no topic matches sink.topics yet: waiting for one', { topics: options.topics });
     // Batch N+1 is decoded (`decodeAhead`) while batch N is inserted (the engine works off this thread).
-    this.loop = this.batches.run<Promise<Decoding[]>>(
+    const loop = this.batches.run<Promise<Decoding[]>>(
       (records, decoded) => this.flushWithRetry(records, decoded),
       (records) => this.decodeAhead(records),
     );
+    // A decode worker that dies ends the sink at once (the pool's failure contract), also while
+    // the transcoder leaves the workers nothing to do.
+    this.loop = this.pool === undefined ? loop : Promise.race([loop, this.pool.died]);
     this.logger.info('sink started', {
       groupId: options.groupId,
       topics: options.topics,
@@ -272,6 +275,8 @@ export class ClickHouseSink {
    */
   private async decodeAhead(records: readonly KafkaRecord[]): Promise<Decoding[]> {
     await new Promise((resolve) => setImmediate(resolve));
+    // A dead worker fails every batch after it, whether or not it would have decoded a record of it.
+    this.pool?.check();
     const out: Decoding[] = new Array(records.length);
     // The lines in one buffer: per line, its index in `out`, its start and its end.
     const lines = new LineWriter();
