@@ -355,6 +355,8 @@ export class RecordDecoder {
     if (key !== null && (key.length < 5 || key[0] !== 0)) return undefined;
     const valueId = value.readInt32BE(1);
     const keyId = key === null ? -1 : key.readInt32BE(1);
+    // No schema has a negative id: the decoder's to report.
+    if (valueId < 0 || (key !== null && keyId < 0)) return undefined;
     let entry = this.lastTranscoder;
     if (
       entry === undefined ||
@@ -384,7 +386,7 @@ export class RecordDecoder {
     const id = `${topic}\u0000${shapeId}`;
     const known = this.transcoders.get(id);
     if (known !== undefined) return known;
-    const value = valueId < 0 ? undefined : this.writers.get(valueId);
+    const value = this.writers.get(valueId);
     const key = keyId < 0 ? undefined : this.writers.get(keyId);
     if (value === undefined || (keyId >= 0 && key === undefined)) return undefined;
     const entry: ShapeTranscoder = { topic, valueId, keyId, shapeId, shape: undefined, transcoder: null };

@@ -403,6 +403,7 @@ describe('the transcoder gives up, writing nothing, and the decoder decides', ()
       { ...good, value: Buffer.concat([value, Buffer.from([0])]) },
       { ...good, value: badUnion },
       { ...good, key: good.key!.subarray(0, 5) },
+      { ...good, key: Buffer.concat([Buffer.from([0, 0xff, 0xff, 0xff, 0xfe]), good.key!.subarray(5)]) },
     ];
     const lines = await bothWays([topic], records);
     for (const l of lines) {
