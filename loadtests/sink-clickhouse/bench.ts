@@ -9,6 +9,10 @@
  * process's; no background merge of an earlier run competes).
  *
  *   node loadtests/sink-clickhouse/bench.ts [--rows 200000] [--batches 2000,5000,20000,50000] [--json]
+ *                                           [--cpu-prof <dir>]
+ *
+ * `--cpu-prof <dir>`: each sink phase's process writes a V8 CPU profile per thread (the main
+ * thread and each decode worker) into `<dir>`; read one with `loadtests/lib/cpu-profile-summary.ts`.
  *
  * Needs the local Kafka and registry (`npm run stack -- up --only kafka,registry`) and built
  * libraries (`npx tsc -b services/sink-clickhouse`). Cleans up its topic, consumer groups and
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '200000' },
     batches: { type: 'string', default: '2000,5000,20000,50000' },
     json: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     // Internal: one measurement in a child process of its own (fresh engine, honest peak RSS).
     phase: { type: 'string' },
     topic: { type: 'string' },
@@ -300,9 +305,11 @@ function child(phase: 'sink' | 'engine', batch: number, work: string): PhaseResu
 }
 
 function childOutput(phase: 'sink' | 'engine', batch: number, work: string): string {
+  const profile = values['cpu-prof'];
   return execFileSync(
     process.execPath,
     [
+      ...(profile !== undefined && phase === 'sink' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
       import.meta.filename,
       '--phase',
       phase,

@@ -13,7 +13,8 @@
  * client and one cache of answers, no registry credentials handed to threads.
  *
  * Failure contract: a worker that dies (an uncaught error, out of memory, `process.exit`) fails
- * every decode in flight and every later one with a non-retriable `INVARIANT_VIOLATED`; the sink's
+ * every decode in flight and every later one with a non-retriable `INVARIANT_VIOLATED`, and so do
+ * `check` and `died` (for a sink that has nothing to ask the workers: see `sink.ts`); the sink's
  * flush loop ends with it and the service's supervisor sees it. Nothing waits for a dead worker.
  */
 import { availableParallelism } from 'node:os';
@@ -162,6 +163,16 @@ export class DecodePool {
    */
   ready(): Promise<void> {
     return Promise.race([Promise.all(this.started).then(() => undefined), this.failed.promise]);
+  }
+
+  /** Throws the pool's failure once a worker died, as `decode` would. */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Rejects with the pool's failure once a worker dies; never resolves. */
+  get died(): Promise<never> {
+    return this.failed.promise;
   }
 
   private fail(name: string, what: string, cause?: unknown): void {

@@ -59,6 +59,27 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
   const sources: string[] = [];
   const sourceIndex = new Map<string, number>();
   const lines = new LineWriter(Math.max(1 << 12, req.data.byteLength * 2));
+  /** The column list last added per shape (transcoded lines). */
+  const added: (readonly string[] | undefined)[] = [];
+  const shapeAt = (shapeId: string): number => {
+    let shape = shapeIndex.get(shapeId);
+    if (shape === undefined) {
+      shape = shapeIds.length;
+      shapeIds.push(shapeId);
+      shapeIndex.set(shapeId, shape);
+      columns.push(new Set());
+    }
+    return shape;
+  };
+  const sourceAt = (source: string): number => {
+    let s = sourceIndex.get(source);
+    if (s === undefined) {
+      s = sources.length;
+      sources.push(source);
+      sourceIndex.set(source, s);
+    }
+    return s;
+  };
   const part = (k: number, slot: number): Buffer | null => {
     const len = req.spans[k * 4 + slot + 1]!;
     return len < 0 ? null : data.subarray(req.spans[k * 4 + slot]!, req.spans[k * 4 + slot]! + len);
@@ -78,6 +99,23 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
       kinds[k] = POOLED_MAIN;
       continue;
     }
+    // The common case: the line written straight from the record's bytes (`transcoder.ts`).
+    const t = decoder.transcodeKnown(record, lines);
+    if (t !== undefined) {
+      const shape = shapeAt(t.shapeId);
+      // Lines of one shape that are not deletes share one column list: added once.
+      if (added[shape] !== t.columns) {
+        const cols = columns[shape]!;
+        for (const c of t.columns) cols.add(c);
+        added[shape] = t.columns;
+      }
+      if (t.source !== undefined) sourceOf[k] = sourceAt(t.source);
+      commitMs[k] = t.commitMs ?? Number.NaN;
+      kinds[k] = POOLED_LINE;
+      shapeOf[k] = shape;
+      ends[k] = lines.length;
+      continue;
+    }
     let decoded: Decoded;
     try {
       decoded = decoder.decodeKnown(record) ?? (await decoder.decode(record));
@@ -94,13 +132,7 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
       kinds[k] = POOLED_MAIN;
       continue;
     }
-    let shape = shapeIndex.get(decoded.shapeId);
-    if (shape === undefined) {
-      shape = shapeIds.length;
-      shapeIds.push(decoded.shapeId);
-      shapeIndex.set(decoded.shapeId, shape);
-      columns.push(new Set());
-    }
+    const shape = shapeAt(decoded.shapeId);
     // Rows of one shape that are not deletes have the same columns, but for the out-of-range note:
     // one such row, every delete (its before image may hold the key only) and every noted row
     // are enough to know them all.
@@ -110,15 +142,7 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
       for (const c in row) cols.add(c);
       if (row._is_deleted === 0) scanned[shape] = true;
     }
-    if (decoded.source !== undefined) {
-      let s = sourceIndex.get(decoded.source);
-      if (s === undefined) {
-        s = sources.length;
-        sources.push(decoded.source);
-        sourceIndex.set(decoded.source, s);
-      }
-      sourceOf[k] = s;
-    }
+    if (decoded.source !== undefined) sourceOf[k] = sourceAt(decoded.source);
     commitMs[k] = sourceCommitMs({ row: decoded.row, record }) ?? Number.NaN;
     lines.write(decoded.row);
     kinds[k] = POOLED_LINE;

@@ -24,7 +24,8 @@ import type { OutOfRangeNote } from '@cdc/clickhouse/schema';
 import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } from '@cdc/clickhouse/schema';
 import { CdcError } from '@cdc/core';
 import { isConnectJson, parseConnectJson } from './connect-json.ts';
-import type { EncodedRow } from './row-encoder.ts';
+import type { EncodedRow, LineWriter } from './row-encoder.ts';
+import { compileTranscoder, type TranscodedRow, type Transcoder } from './transcoder.ts';
 import { debeziumChangeId, debeziumPostgresVersion, offsetVersion, postgresVersion } from './version.ts';
 
 export interface KafkaRecord {
@@ -99,6 +100,22 @@ function hasKey(record: KafkaRecord): boolean {
   return k !== null && ((k.length >= 5 && k[0] === 0) || isConnectJson(k));
 }
 
+/** A line `transcodeKnown` wrote, with the shape it is a row of. */
+export interface Transcoded extends TranscodedRow {
+  shape: TableShape;
+  shapeId: string;
+}
+
+/** The transcoder of a topic's shape (null: the shape has what it does not cover, or no shape). */
+interface ShapeTranscoder {
+  topic: string;
+  valueId: number;
+  keyId: number;
+  shapeId: string;
+  shape: TableShape | undefined;
+  transcoder: Transcoder | null;
+}
+
 interface Reader {
   id: number;
   writer: WriterSchema;
@@ -126,6 +143,9 @@ export class RecordDecoder {
     | undefined;
   /** Kafka Connect JSON schemas (text) → their synthetic ids. */
   private readonly jsonSchemaIds = new Map<string, number>();
+  /** Per topic and shape id (`transcodeKnown`), and the last one used. */
+  private readonly transcoders = new Map<string, ShapeTranscoder>();
+  private lastTranscoder: ShapeTranscoder | undefined;
 
   constructor(
     registry: RegistryClient,
@@ -292,6 +312,11 @@ export class RecordDecoder {
     return shape;
   }
 
+  /** Notes `shapeId` as the topic's last shape (a line `transcodeKnown` wrote, in record order: see `tombstone`). */
+  shapeSeen(topic: string, shapeId: string): void {
+    this.lastShapeByTopic.set(topic, shapeId);
+  }
+
   /** What the record writes; waits only for a schema not fetched yet (see `decodeKnown`). */
   async decode(record: KafkaRecord): Promise<Decoded> {
     const key = hasKey(record) ? await this.decodePart(record.key!, record, 'key') : undefined;
@@ -313,6 +338,79 @@ export class RecordDecoder {
     if (record.value === null || record.value.length === 0) return this.tombstone(record, key);
     const value = this.knownPart(record.value, record, 'value');
     return value === undefined ? undefined : this.build(record, key, value);
+  }
+
+  /**
+   * The record's JSONEachRow line written straight from its Avro bytes at the end of `out`
+   * (`transcoder.ts`): the line `decodeKnown` and `LineWriter.write` give, without the objects.
+   * Undefined, with nothing written, when `decodeKnown` has to be called instead: a schema not
+   * fetched yet, a record in another format, a shape or a record the transcoder does not cover.
+   * Unlike decoding, it leaves the topic's last shape as it was: the caller sets it in record
+   * order (`shapeSeen`), for the tombstones among them.
+   */
+  transcodeKnown(record: KafkaRecord, out: LineWriter): Transcoded | undefined {
+    const value = record.value;
+    if (value === null || value.length < 5 || value[0] !== 0) return undefined;
+    const key = record.key;
+    if (key !== null && (key.length < 5 || key[0] !== 0)) return undefined;
+    const valueId = value.readInt32BE(1);
+    const keyId = key === null ? -1 : key.readInt32BE(1);
+    // No schema has a negative id: the decoder's to report.
+    if (valueId < 0 || (key !== null && keyId < 0)) return undefined;
+    let entry = this.lastTranscoder;
+    if (
+      entry === undefined ||
+      entry.topic !== record.topic ||
+      entry.valueId !== valueId ||
+      entry.keyId !== keyId
+    ) {
+      entry = this.shapeTranscoder(record.topic, valueId, keyId);
+      if (entry === undefined) return undefined;
+      this.lastTranscoder = entry;
+    }
+    if (entry.transcoder === null) return undefined;
+    const t = entry.transcoder(value, key ?? undefined, out, record);
+    if (t === undefined) return undefined;
+    return {
+      shape: entry.shape!,
+      shapeId: entry.shapeId,
+      columns: t.columns,
+      source: t.source,
+      commitMs: t.commitMs,
+    };
+  }
+
+  /** The transcoder of a topic's shape, compiled once; undefined while a schema it needs is not fetched. */
+  private shapeTranscoder(topic: string, valueId: number, keyId: number): ShapeTranscoder | undefined {
+    const shapeId = `${valueId}/${keyId < 0 ? '-' : keyId}`;
+    const id = `${topic}\u0000${shapeId}`;
+    const known = this.transcoders.get(id);
+    if (known !== undefined) return known;
+    const value = this.writers.get(valueId);
+    const key = keyId < 0 ? undefined : this.writers.get(keyId);
+    if (value === undefined || (keyId >= 0 && key === undefined)) return undefined;
+    const entry: ShapeTranscoder = { topic, valueId, keyId, shapeId, shape: undefined, transcoder: null };
+    // MongoDB envelopes are read with the topic's newest schema: `decode`'s alone.
+    if (!value.mongo) {
+      let shape = this.shapes.get(id);
+      try {
+        shape ??= deriveTableShape({
+          value: value.schema,
+          key: key?.schema,
+          keyColumns: this.keyColumnsFor(topic),
+        });
+      } catch {
+        shape = undefined; // `decode` throws it for each record
+      }
+      if (shape !== undefined) {
+        this.shapes.set(id, shape);
+        entry.shape = shape;
+        entry.transcoder =
+          compileTranscoder(value.schema, key?.schema, shape, { sourceName, millisText }) ?? null;
+      }
+    }
+    this.transcoders.set(id, entry);
+    return entry;
   }
 
   /** A record without a value: an upsert topic's delete of the key, else nothing to write. */
@@ -464,7 +562,7 @@ export class RecordDecoder {
 }
 
 /** Milliseconds since the epoch as seconds with three decimals (`1735689600123` → `1735689600.123`), as DateTime64(3) reads it. */
-function millisText(ms: unknown): string {
+export function millisText(ms: unknown): string {
   const t = `${ms}`;
   const n = t.length;
   if (n >= 4 && isDigit(t.charCodeAt(n - 1)) && isDigit(t.charCodeAt(n - 2)) && isDigit(t.charCodeAt(n - 3)))

@@ -158,6 +158,25 @@ export class LineWriter {
     this.ends.push(this.used);
   }
 
+  /**
+   * For a line written in place (`transcoder.ts`): the buffer, with room for `bytes` more past
+   * `at` (the bytes before `at` are kept when it grows). Nothing counts as written until `endLine`.
+   */
+  roomAt(at: number, bytes: number): Buffer {
+    if (at + bytes > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, at + bytes));
+      this.buf.copy(next, 0, 0, at);
+      this.buf = next;
+    }
+    return this.buf;
+  }
+
+  /** Ends a line written in place (`roomAt`) from the current length: `end` is past its `\n`. */
+  endLine(end: number): void {
+    this.used = end;
+    this.ends.push(end);
+  }
+
   /** Bytes written so far. */
   get length(): number {
     return this.used;

@@ -35,6 +35,7 @@ import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters
 import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder } from './decode.ts';
 import { DecodePool, POOLED_LINE, POOLED_SKIP, type PooledRecord } from './decode-pool.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
+import { LineWriter } from './row-encoder.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { matchTopics } from './subscription.ts';
 import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
@@ -58,6 +59,12 @@ export interface SinkDeps {
    */
   decodeThreads?: number;
 }
+
+/** Records `decodeAhead` transcodes in one go (about 10 ms of this thread). */
+const TRANSCODE_SLICE = 2048;
+
+/** The line of an encoded row until its buffer is complete (`decodeAhead`). */
+const NO_LINE = Buffer.alloc(0);
 
 /** A batch smaller than this is decoded on the main thread (a worker's round trip is not worth it). */
 export const POOL_MIN_RECORDS = 64;
@@ -218,10 +225,13 @@ export class ClickHouseSink {
     if (topics.length === 0)
       this.logger.info('no topic matches sink.topics yet: waiting for one', { topics: options.topics });
     // Batch N+1 is decoded (`decodeAhead`) while batch N is inserted (the engine works off this thread).
-    this.loop = this.batches.run<Promise<Decoding[]>>(
+    const loop = this.batches.run<Promise<Decoding[]>>(
       (records, decoded) => this.flushWithRetry(records, decoded),
       (records) => this.decodeAhead(records),
     );
+    // A decode worker that dies ends the sink at once (the pool's failure contract), also while
+    // the transcoder leaves the workers nothing to do.
+    this.loop = this.pool === undefined ? loop : Promise.race([loop, this.pool.died]);
     this.logger.info('sink started', {
       groupId: options.groupId,
       topics: options.topics,
@@ -254,22 +264,56 @@ export class ClickHouseSink {
 
   /**
    * Decodes a batch while the one before it is written: after a turn of the event loop, so that
-   * the batch in flight reaches its insert first. With decode workers, they decode and encode the
-   * batch (its rows come back as lines); what they leave to the main thread (a record that does
-   * not decode, a truncation, a tombstone, a row whose shape this thread has not derived yet) is
-   * decoded here, in record order. Rejects only when a decode worker died; a record that does not
-   * decode carries its error, which the flush handles as if it had decoded the record itself.
+   * the batch in flight reaches its insert first. This thread first writes the lines it can
+   * straight from the records' bytes (`transcoder.ts`: PostgreSQL changes of the types it covers),
+   * which costs less CPU than handing them to a worker (packing, a message each way, a view per
+   * line). The decode workers, when there are enough records left, decode and encode those (their
+   * rows come back as lines); what they leave to the main thread (a record that does not decode,
+   * a truncation, a tombstone, a row whose shape this thread has not derived yet) is decoded here,
+   * in record order. Rejects only when a decode worker died; a record that does not decode carries
+   * its error, which the flush handles as if it had decoded the record itself.
    */
   private async decodeAhead(records: readonly KafkaRecord[]): Promise<Decoding[]> {
     await new Promise((resolve) => setImmediate(resolve));
-    const pooled: PooledRecord[] | undefined =
-      this.pool !== undefined && records.length >= POOL_MIN_RECORDS
-        ? await this.pool.decode(records)
-        : undefined;
+    // A dead worker fails every batch after it, whether or not it would have decoded a record of it.
+    this.pool?.check();
     const out: Decoding[] = new Array(records.length);
+    // The lines in one buffer: per line, its index in `out`, its start and its end.
+    const lines = new LineWriter();
+    const spans: number[] = [];
+    const rest: KafkaRecord[] = [];
     for (let i = 0; i < records.length; i++) {
+      // A turn of the event loop now and then: the consumer's fetches go on meanwhile.
+      if (i > 0 && i % TRANSCODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const record = records[i]!;
-      const p = pooled?.[i];
+      const start = lines.length;
+      const t = this.decoder.transcodeKnown(record, lines);
+      if (t === undefined) {
+        rest.push(record);
+        continue;
+      }
+      out[i] = {
+        kind: 'encoded',
+        shape: t.shape,
+        shapeId: t.shapeId,
+        line: NO_LINE,
+        columns: t.columns,
+        commitMs: t.commitMs,
+        source: t.source,
+      };
+      spans.push(i, start, lines.length);
+    }
+    const pooled: PooledRecord[] | undefined =
+      this.pool !== undefined && rest.length >= POOL_MIN_RECORDS ? await this.pool.decode(rest) : undefined;
+    for (let i = 0, r = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const line = out[i];
+      if (line !== undefined) {
+        // The topic's last shape, in record order (what a tombstone after it reads).
+        this.decoder.shapeSeen(record.topic, (line as { shapeId: string }).shapeId);
+        continue;
+      }
+      const p = pooled?.[r++];
       if (p?.kind === POOLED_SKIP) {
         out[i] = { kind: 'skip' };
         continue;
@@ -294,6 +338,12 @@ export class ClickHouseSink {
       } catch (error) {
         out[i] = { kind: 'error', error };
       }
+    }
+    if (spans.length > 0) {
+      // Views of the buffer once it is complete (it may have grown while the lines were written).
+      const bytes = lines.bytes();
+      for (let s = 0; s < spans.length; s += 3)
+        (out[spans[s]!] as { line: Buffer }).line = bytes.subarray(spans[s + 1], spans[s + 2]);
     }
     return out;
   }
@@ -384,6 +434,10 @@ export class ClickHouseSink {
     } catch (err) {
       throw toRetriable(err, 'resolving the tables of the topics');
     }
+    const ensured: { table: string | undefined; shapeId: string | undefined } = {
+      table: undefined,
+      shapeId: undefined,
+    };
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const table = this.tableFor(record.topic);
@@ -416,8 +470,13 @@ export class ClickHouseSink {
           p.truncations.push(decoded);
           continue;
         }
-        if (!tables.isEnsured(table, decoded.shapeId))
-          await tables.ensure(table, decoded.shape, decoded.shapeId);
+        // The batch's rows mostly share one table and shape: checked once in a row.
+        if (table !== ensured.table || decoded.shapeId !== ensured.shapeId) {
+          if (!tables.isEnsured(table, decoded.shapeId))
+            await tables.ensure(table, decoded.shape, decoded.shapeId);
+          ensured.table = table;
+          ensured.shapeId = decoded.shapeId;
+        }
         const renamed = tables.takeRenames(table);
         // Rows of this batch encoded before a column was renamed carry its old name (a line a
         // worker encoded is decoded again here, to rename its row).
@@ -443,6 +502,8 @@ export class ClickHouseSink {
           p.items.push({ row, record });
         } else p.items.push(itemOf(decoded, record));
       } catch (err) {
+        // A table may be recreated or stopped below: its shape is checked again.
+        ensured.table = undefined;
         if (isRetriable(err)) throw err;
         if (isCdcError(err) && err.context.collision === 'topic') {
           stopTopic(record.topic, table, err);

@@ -21,13 +21,21 @@ export type { RowItem } from './row-item.ts';
 export function payloadOf(items: readonly RowItem[]): Buffer {
   const parts: Buffer[] = [];
   let rows: EncodedRow[] = [];
+  // The run of adjacent lines: the buffer holding the first, and the run's end in it (one view
+  // made per run, not one per line).
   let run: Buffer | undefined;
+  let runEnd = 0;
   const flushRows = () => {
     if (rows.length > 0) parts.push(encodeRows(rows));
     rows = [];
   };
   const flushRun = () => {
-    if (run !== undefined) parts.push(run);
+    if (run !== undefined)
+      parts.push(
+        runEnd === run.byteOffset + run.length
+          ? run
+          : Buffer.from(run.buffer, run.byteOffset, runEnd - run.byteOffset),
+      );
     run = undefined;
   };
   for (const item of items) {
@@ -38,11 +46,11 @@ export function payloadOf(items: readonly RowItem[]): Buffer {
     }
     flushRows();
     const l = item.line;
-    if (run !== undefined && run.buffer === l.buffer && run.byteOffset + run.length === l.byteOffset)
-      run = Buffer.from(run.buffer, run.byteOffset, run.length + l.length);
+    if (run !== undefined && run.buffer === l.buffer && runEnd === l.byteOffset) runEnd += l.length;
     else {
       flushRun();
       run = l;
+      runEnd = l.byteOffset + l.length;
     }
   }
   flushRows();

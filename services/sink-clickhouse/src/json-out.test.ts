@@ -1,0 +1,117 @@
+import { date32Value, dateTime64Text, MAX_DAYS, MIN_DAYS, mapSchema, RawBytes } from '@cdc/clickhouse/schema';
+import { describe, expect, it } from 'vitest';
+import {
+  JsonOut,
+  writeDate,
+  writeDateTime,
+  writeDecimal,
+  writeFloat,
+  writeRawBytes,
+  writeString,
+} from './json-out.ts';
+import { encodeRows, LineWriter } from './row-encoder.ts';
+
+/** What a writer writes, as a string of bytes. */
+function written(write: (o: JsonOut) => void): string {
+  const w = new LineWriter(4);
+  const o = new JsonOut();
+  o.begin(w);
+  write(o);
+  o.end();
+  return w.bytes().toString('latin1');
+}
+
+/** The value as the row encoder writes it (the line `{"v":…}` without its frame). */
+const encoded = (v: unknown) => encodeRows([{ v }]).toString('latin1').slice(5, -2);
+
+/** A deterministic generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('json-out writes what the row encoder writes', () => {
+  it('for every day Date32 holds', () => {
+    for (let d = MIN_DAYS; d <= MAX_DAYS; d++) {
+      const got = written((o) => writeDate(o, d));
+      if (got !== `"${date32Value(d)}"`) expect(got).toBe(`"${date32Value(d)}"`);
+    }
+  });
+
+  it('for timestamps in ms and µs: day boundaries on both sides of 1970, the range ends, random ones', () => {
+    const next = random(1);
+    const cases: number[] = [0, -1, 1, 86_399_999, 86_400_000, -86_400_000, -86_400_001];
+    for (const unit of [1, 1000])
+      for (const days of [MIN_DAYS, -1, 0, 1, 20_000, MAX_DAYS])
+        for (const delta of [0, 1, -1]) cases.push((days * 86_400_000 + delta) * unit);
+    for (let i = 0; i < 20_000; i++) cases.push(Math.round((next() - 0.5) * 2 * 4_000_000_000_000));
+    for (const digits of [3, 6] as const) {
+      const unit = digits === 3 ? 1 : 1000;
+      const min = MIN_DAYS * 86_400_000 * unit;
+      const max = (MAX_DAYS + 1) * 86_400_000 * unit - 1;
+      for (const c of cases) {
+        const ticks = digits === 6 ? c * (c % 7 === 0 ? 1 : 1000) + (c % 1000) : c;
+        if (ticks < min || ticks > max || !Number.isSafeInteger(ticks)) continue;
+        const want = `"${dateTime64Text(BigInt(ticks), digits)}"`;
+        const got = written((o) => writeDateTime(o, ticks, digits));
+        if (got !== want) expect(got).toBe(want);
+      }
+    }
+  });
+
+  it('for decimals of any length and sign, at every scale', () => {
+    const next = random(2);
+    for (let n = 0; n < 5_000; n++) {
+      const len = Math.floor(next() * 20);
+      const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(next() * 256)));
+      if (n % 3 === 0 && len > 0) bytes[0] = 0xff;
+      const scale = Math.floor(next() * 12);
+      const mapping = mapSchema({ type: 'bytes', logicalType: 'decimal', precision: 38, scale } as never, {
+        types: new Map(),
+        wrapped: false,
+      });
+      const want = encoded(mapping.convert(bytes));
+      const got = written((o) => writeDecimal(o, bytes, 0, len, scale));
+      if (got !== want) expect(got).toBe(want);
+    }
+  });
+
+  it('for strings of any bytes, UTF-8 or not, and raw bytes', () => {
+    const next = random(3);
+    const pick = [
+      0x00, 0x08, 0x09, 0x0a, 0x1f, 0x22, 0x5c, 0x41, 0x7f, 0x80, 0xc3, 0xa9, 0xed, 0xa0, 0xf0, 0x9f, 0xff,
+    ];
+    for (let n = 0; n < 5_000; n++) {
+      const len = Math.floor(next() * 12);
+      const bytes = Buffer.from(
+        Array.from({ length: len }, () =>
+          next() < 0.5 ? pick[Math.floor(next() * pick.length)]! : Math.floor(next() * 256),
+        ),
+      );
+      const text = written((o) => writeString(o, bytes, 0, len));
+      const want = encoded(bytes.toString('utf8'));
+      if (text !== want) expect(text).toBe(want);
+      const raw = written((o) => writeRawBytes(o, bytes, 0, len));
+      const rawWant = encoded(new RawBytes(bytes));
+      if (raw !== rawWant) expect(raw).toBe(rawWant);
+    }
+    const emoji = Buffer.from('é ✓ 😀 \u2028 "q" \\ \n');
+    expect(written((o) => writeString(o, emoji, 0, emoji.length))).toBe(encoded(emoji.toString()));
+  });
+
+  it('for floats, the ones JSON cannot hold included', () => {
+    const next = random(4);
+    const cases = [Number.NaN, Infinity, -Infinity, -0, 0, 1e21, 1e-7, 5e-324, -1.7976931348623157e308, 0.1];
+    for (let i = 0; i < 2_000; i++) cases.push((next() - 0.5) * 10 ** Math.floor(next() * 40 - 20));
+    for (const f of cases) {
+      const f32 = Math.fround(f);
+      expect(written((o) => writeFloat(o, f))).toBe(encoded(f));
+      expect(written((o) => writeFloat(o, f32))).toBe(encoded(f32));
+    }
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import type { KafkaRecord } from './decode.ts';
+import { encodeRows, LineWriter } from './row-encoder.ts';
+import { payloadOf } from './table-writer.ts';
+
+const record = {
+  topic: 't',
+  partition: 0,
+  offset: '0',
+  key: null,
+  value: null,
+  timestamp: '0',
+} as KafkaRecord;
+
+describe('payloadOf', () => {
+  it('puts rows and lines in item order, adjacent lines of one buffer in one piece', () => {
+    const rows = [{ id: 1n }, { id: 2n }, { id: 3n }, { id: 4n }, { id: 5n }];
+    const w = new LineWriter(8);
+    for (const r of rows) w.write(r);
+    const bytes = w.bytes();
+    const line = (i: number) => ({
+      line: bytes.subarray(i === 0 ? 0 : w.ends[i - 1], w.ends[i]),
+      columns: ['id'],
+      commitMs: undefined,
+      record,
+    });
+    const other = encodeRows([{ id: 6n }]);
+    const items = [
+      line(0),
+      line(1),
+      { row: { id: 9n }, record },
+      line(2),
+      line(4),
+      line(3),
+      { line: other, columns: ['id'], commitMs: undefined, record },
+    ];
+    const want = [rows[0], rows[1], { id: 9n }, rows[2], rows[4], rows[3], { id: 6n }];
+    expect(payloadOf(items).toString()).toBe(encodeRows(want as Record<string, unknown>[]).toString());
+    expect(payloadOf([line(0), line(1), line(2)]).equals(bytes.subarray(0, w.ends[2]))).toBe(true);
+  });
+});
