@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CdcError, type Logger } from '@cdc/core';
 import { type Kafka, onConsumerGaveUp } from '@cdc/kafka';
-import type { BytesStore } from '../internals/stores/bytes-store.ts';
+import type { BatchBytesStore } from '../internals/stores/caching-bytes-store.ts';
 
 export interface RestoreTarget {
   topic: string;
@@ -10,7 +10,8 @@ export interface RestoreTarget {
   from: number;
   /** The end offset (high watermark) to restore up to, read after fencing the previous owner. */
   to: number;
-  store: BytesStore;
+  /** Written one LevelDB batch per fetched batch: a put per record cost a write (and its promise) each. */
+  store: BatchBytesStore;
 }
 
 /**
@@ -60,14 +61,18 @@ export async function restoreChangelogs(
       eachBatch: async ({ batch }) => {
         const t = byKey.get(`${batch.topic}:${batch.partition}`);
         if (!t) return;
+        const entries: [Buffer, Buffer | null][] = [];
+        let position = t.position;
         for (const m of batch.messages) {
           const offset = Number(m.offset);
           if (offset < t.from || offset >= t.to || m.key === null) continue;
-          if (m.value === null) await t.store.delete(m.key);
-          else await t.store.put(m.key, m.value);
-          applied += 1;
-          t.position = offset + 1;
+          // In offset order: a later record of a key overrides an earlier one within the batch.
+          entries.push([m.key, m.value]);
+          position = offset + 1;
         }
+        await t.store.write(entries);
+        applied += entries.length;
+        t.position = position;
         idleFetches = 0;
         await options.onProgress?.();
       },

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Logger } from '@cdc/core';
 import { type Admin, type Kafka, TransactionalProducer } from '@cdc/kafka';
 import type { ErrorHandlers } from '../error-handlers.ts';
-import type { BytesStore } from '../internals/stores/bytes-store.ts';
 import { CachingBytesStore } from '../internals/stores/caching-bytes-store.ts';
 import { LevelBytesStore } from '../internals/stores/level-bytes-store.ts';
 import { type AnyStore, typedStore } from '../internals/stores/typed-stores.ts';
@@ -196,7 +195,7 @@ export class RuntimeTask {
           bytes.set(spec.name, store);
           from = 0;
         }
-        targets.push({ topic: changelog, partition, from, to: end, store: store as BytesStore });
+        targets.push({ topic: changelog, partition, from, to: end, store });
       }
       await restoreChangelogs(options.kafka, targets, {
         logger: log,
