@@ -72,6 +72,7 @@ export {
 export { derivePgRowSchema, type PgColumnMapping, type PgRowSchema } from './postgres/row-schema.ts';
 export {
   civilFromDays,
+  civilNumberFromDays,
   dateToText as pgDateToText,
   daysFromCivil,
   type PgInterval,

@@ -6,6 +6,7 @@
  * reference: the tests run both on the same records and compare the lines.
  */
 import { isUtf8 } from 'node:buffer';
+import { civilNumberFromDays } from '@cdc/avro';
 import { utf8 } from './avro-cursor.ts';
 import type { LineWriter } from './row-encoder.ts';
 
@@ -54,10 +55,10 @@ export class JsonOut {
   private lastDays = Number.NaN;
   private lastYmd = 0;
 
-  /** `civilFromDays` of `days`, as year·10000 + month·100 + day. */
+  /** `civilNumberFromDays` of `days` (year·10000 + month·100 + day), the last one kept. */
   civil(days: number): number {
     if (days !== this.lastDays) {
-      this.lastYmd = civilOf(days);
+      this.lastYmd = civilNumberFromDays(days);
       this.lastDays = days;
     }
     return this.lastYmd;
@@ -205,21 +206,6 @@ export function writeQuotedAscii(o: JsonOut, s: string): void {
 function digits2(buf: Buffer, p: number, n: number): void {
   buf[p] = 0x30 + ((n / 10) | 0);
   buf[p + 1] = 0x30 + (n % 10);
-}
-
-/** `civilFromDays` of `@cdc/avro` for days inside 1900–2299 (no array), as year * 10000 + month * 100 + day. */
-function civilOf(days: number): number {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  return (yoe + era * 400 + (month <= 2 ? 1 : 0)) * 10000 + month * 100 + day;
 }
 
 /** `YYYY-MM-DD` of days since 1970 inside 1900–2299 (a four-digit year), without quotes. */

@@ -50,7 +50,11 @@ export function daysFromCivil(year: number, month: number, day: number): number 
   return era * 146097 + doe - 719468;
 }
 
-export function civilFromDays(days: number): [year: number, month: number, day: number] {
+/**
+ * The civil date of `days` since 1970 as one number, year·10000 + month·100 + day (any year; the
+ * year is `Math.floor(n / 10000)`): for a hot loop that formats dates without an array per call.
+ */
+export function civilNumberFromDays(days: number): number {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -61,7 +65,14 @@ export function civilFromDays(days: number): [year: number, month: number, day: 
   const mp = Math.floor((5 * doy + 2) / 153);
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
-  return [yoe + era * 400 + (month <= 2 ? 1 : 0), month, day];
+  return (yoe + era * 400 + (month <= 2 ? 1 : 0)) * 10000 + month * 100 + day;
+}
+
+export function civilFromDays(days: number): [year: number, month: number, day: number] {
+  const n = civilNumberFromDays(days);
+  const year = Math.floor(n / 10000);
+  const md = n - year * 10000;
+  return [year, Math.floor(md / 100), md % 100];
 }
 
 const pad = (n: number | bigint, width: number): string => n.toString().padStart(width, '0');
