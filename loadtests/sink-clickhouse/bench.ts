@@ -211,6 +211,7 @@ async function sinkPhase(batch: number, work: string): Promise<number> {
     check();
     await new Promise((r) => setTimeout(r, 5));
   }
+  await sink.committed;
   const seconds = (performance.now() - started) / 1000;
   phaseCpu = process.cpuUsage(cpu0);
   await sink.stop();

@@ -128,6 +128,8 @@ export class BatchConsumer {
   private switches = 0;
   /** Set when kafkajs gave up on the consumer: `run` rejects with it. */
   private gaveUp: Error | undefined;
+  /** The last commit asked for (settled, never rejected): the next one is sent after it. */
+  private committing: Promise<void> = Promise.resolve();
 
   constructor(options: BatchConsumerOptions) {
     this.options = options;
@@ -387,6 +389,7 @@ export class BatchConsumer {
       const old = this.consumer;
       this.consumer = undefined;
       this.subscribed = [];
+      await this.committing;
       await old?.disconnect();
       this.buffer = [];
       this.pausedAll = false;
@@ -428,20 +431,26 @@ export class BatchConsumer {
    * Commits past `records` (handled), except held topics; `limits` caps a partition at the first
    * offset that was not written. Transaction markers read after handled records go with them.
    * A failed commit is logged, not thrown: after a rebalance the records come again.
+   *
+   * Commits are sent one after another, in the order asked for; what to commit is decided at the
+   * call. The promise resolves when this commit (and every one before it) has landed: a caller
+   * may write its next batch meanwhile (the sink does: its next insert overlaps this round trip),
+   * and `stop` and a subscription switch wait for every commit before the consumer goes.
    */
-  async commit(
+  commit(
     records: readonly Pick<ConsumedRecord, 'topic' | 'partition' | 'offset'>[],
     limits: ReadonlyMap<string, bigint> = new Map(),
   ): Promise<void> {
-    if (!this.consumer) return;
+    if (!this.consumer) return this.committing;
     const next: Next = new Map();
-    for (const r of records) {
-      if (this.isHeld(r.topic)) continue;
-      const k = partitionKey(r.topic, r.partition);
+    for (const [k, range] of offsetRanges(records, (topic) => this.isHeld(topic))) {
       const max = limits.get(k);
-      const o = max !== undefined && BigInt(r.offset) + 1n > max ? max : BigInt(r.offset) + 1n;
-      const cur = next.get(k);
-      if (!cur || o > cur.offset) next.set(k, { topic: r.topic, partition: r.partition, offset: o });
+      const o = BigInt(range.last) + 1n;
+      next.set(k, {
+        topic: range.topic,
+        partition: range.partition,
+        offset: max !== undefined && o > max ? max : o,
+      });
     }
     for (const [k, tail] of this.markerTails) {
       if (this.isHeld(tail.topic) || limits.has(k)) continue;
@@ -453,19 +462,27 @@ export class BatchConsumer {
       if ((next.get(k)?.offset ?? -1n) < tail.offset) next.set(k, tail);
       this.markerTails.delete(k);
     }
-    if (next.size === 0) return;
-    try {
-      await this.consumer.commitOffsets(
-        [...next.values()].map((n) => ({
-          topic: n.topic,
-          partition: n.partition,
-          offset: n.offset.toString(),
-        })),
-      );
-    } catch (err) {
-      // After a rebalance the records come again; their rows are already written with the same versions.
-      this.logger.warn('committing offsets failed; the records will be read again (idempotent)', { err });
-    }
+    if (next.size === 0) return this.committing;
+    const consumer = this.consumer;
+    const offsets = [...next.values()].map((n) => ({
+      topic: n.topic,
+      partition: n.partition,
+      offset: n.offset.toString(),
+    }));
+    this.committing = this.committing.then(async () => {
+      try {
+        await consumer.commitOffsets(offsets);
+      } catch (err) {
+        // After a rebalance the records come again; their rows are already written with the same versions.
+        this.logger.warn('committing offsets failed; the records will be read again (idempotent)', { err });
+      }
+    });
+    return this.committing;
+  }
+
+  /** Resolves when every commit asked for so far has landed (or failed, logged). */
+  get committed(): Promise<void> {
+    return this.committing;
   }
 
   /**
@@ -482,6 +499,7 @@ export class BatchConsumer {
     try {
       await this.loop;
     } finally {
+      await this.committing;
       await this.consumer?.disconnect();
     }
   }
@@ -510,6 +528,49 @@ export class BatchConsumer {
   get resubscriptions(): number {
     return this.switches;
   }
+}
+
+/** `a < b` for offsets as Kafka gives them (decimal digits without leading zeros), without a bigint. */
+export function offsetBefore(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
+}
+
+/**
+ * Per partition (`partitionKey`) of `records`, its first and last offset, skipping the topics
+ * `skip` names (asked once per run of a topic). No bigint, string or lookup per record: a run
+ * of one partition's records costs a comparison each.
+ */
+export function offsetRanges(
+  records: readonly Pick<ConsumedRecord, 'topic' | 'partition' | 'offset'>[],
+  skip: (topic: string) => boolean = () => false,
+): Map<string, { topic: string; partition: number; first: string; last: string }> {
+  const ranges = new Map<string, { topic: string; partition: number; first: string; last: string }>();
+  let range: { topic: string; partition: number; first: string; last: string } | undefined;
+  let topic: string | undefined;
+  let skipped = false;
+  for (const r of records) {
+    if (range === undefined || r.partition !== range.partition || r.topic !== range.topic) {
+      if (r.topic !== topic) {
+        topic = r.topic;
+        skipped = skip(topic);
+      }
+      if (skipped) {
+        range = undefined;
+        continue;
+      }
+      const k = partitionKey(r.topic, r.partition);
+      range = ranges.get(k);
+      if (range === undefined) {
+        range = { topic: r.topic, partition: r.partition, first: r.offset, last: r.offset };
+        ranges.set(k, range);
+        continue;
+      }
+    }
+    const o = r.offset;
+    if (offsetBefore(range.last, o)) range.last = o;
+    else if (offsetBefore(o, range.first)) range.first = o;
+  }
+  return ranges;
 }
 
 /** Whether two sorted topic lists are the same. */

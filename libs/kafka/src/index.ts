@@ -19,6 +19,7 @@ export {
   BatchConsumer,
   type BatchConsumerOptions,
   type ConsumedRecord,
+  offsetRanges,
   partitionKey,
   sameTopics,
 } from './batch-consumer.ts';

@@ -341,6 +341,38 @@ export class RecordDecoder {
   }
 
   /**
+   * Fetches the writer schemas of `record`'s Avro key and value that are not known yet, so that
+   * `transcodeKnown` can take it (and the records after it) on this thread; undefined (no
+   * promise) when none is missing. A schema that cannot be fetched is left to `decode`, which
+   * reports it; the promise resolves to whether any was fetched.
+   */
+  loadSchemas(record: KafkaRecord): Promise<boolean> | undefined {
+    const missing: { id: number; part: 'key' | 'value' }[] = [];
+    for (const [buf, part] of [
+      [record.key, 'key'],
+      [record.value, 'value'],
+    ] as const) {
+      if (buf === null || buf.length < 5 || buf[0] !== 0) continue;
+      const id = buf.readInt32BE(1);
+      if (id >= 0 && this.writers.get(id) === undefined) missing.push({ id, part });
+    }
+    if (missing.length === 0) return undefined;
+    return Promise.all(
+      missing.map(({ id, part }) =>
+        this.writer(id, {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          part,
+        }).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    ).then((fetched) => fetched.some(Boolean));
+  }
+
+  /**
    * The record's JSONEachRow line written straight from its Avro bytes at the end of `out`
    * (`transcoder.ts`): the line `decodeKnown` and `LineWriter.write` give, without the objects.
    * Undefined, with nothing written, when `decodeKnown` has to be called instead: a schema not

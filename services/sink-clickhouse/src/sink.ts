@@ -116,6 +116,8 @@ export class ClickHouseSink {
   readonly stoppedTopics = new Map<string, Error>();
   private loop: Promise<void> | undefined;
   private pool: DecodePool | undefined;
+  /** The last batch `decodeAhead` started (settled): the next one waits for it. */
+  private decoding: Promise<unknown> = Promise.resolve();
   private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
 
   constructor(deps: SinkDeps) {
@@ -273,7 +275,18 @@ export class ClickHouseSink {
    * in record order. Rejects only when a decode worker died; a record that does not decode carries
    * its error, which the flush handles as if it had decoded the record itself.
    */
-  private async decodeAhead(records: readonly KafkaRecord[]): Promise<Decoding[]> {
+  private decodeAhead(records: readonly KafkaRecord[]): Promise<Decoding[]> {
+    // One batch at a time, in order: the first batch (decoded by its flush) is not slowed down by
+    // the one taken ahead of it, and the decode workers see the batches in order.
+    const decoded = this.decoding.then(() => this.decodeNow(records));
+    this.decoding = decoded.then(
+      () => undefined,
+      () => undefined,
+    );
+    return decoded;
+  }
+
+  private async decodeNow(records: readonly KafkaRecord[]): Promise<Decoding[]> {
     await new Promise((resolve) => setImmediate(resolve));
     // A dead worker fails every batch after it, whether or not it would have decoded a record of it.
     this.pool?.check();
@@ -287,7 +300,13 @@ export class ClickHouseSink {
       if (i > 0 && i % TRANSCODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       const record = records[i]!;
       const start = lines.length;
-      const t = this.decoder.transcodeKnown(record, lines);
+      let t = this.decoder.transcodeKnown(record, lines);
+      // A schema not fetched yet (the first records of a topic or version): fetched here, so
+      // that this thread transcodes the record and those after it (cheaper than a worker).
+      if (t === undefined) {
+        const loading = this.decoder.loadSchemas(record);
+        if (loading !== undefined && (await loading)) t = this.decoder.transcodeKnown(record, lines);
+      }
       if (t === undefined) {
         rest.push(record);
         continue;
@@ -362,7 +381,7 @@ export class ClickHouseSink {
         // was down may answer now) are decoded here, by the decode workers too.
         const ahead =
           attempt === 0 && decoded !== undefined ? await decoded : await this.decodeAhead(records);
-        await this.observer.flush(records, () => this.flush(records, ahead));
+        await this.observer.flush(records, () => this.flush(records, ahead, true));
         return true;
       } catch (err) {
         this.observer.error(err);
@@ -394,8 +413,13 @@ export class ClickHouseSink {
   /**
    * One batch: decode, ensure tables, insert, dead-letter, commit. Idempotent: safe to retry as a
    * whole. `decodedAhead`: the records already decoded (`decodeAhead`, one per record, in order).
+   * `pipelined` (the flush loop's): returns once the commit is sent, not landed (`committed`).
    */
-  async flush(records: readonly KafkaRecord[], decodedAhead?: readonly Decoding[]): Promise<FlushStats> {
+  async flush(
+    records: readonly KafkaRecord[],
+    decodedAhead?: readonly Decoding[],
+    pipelined = false,
+  ): Promise<FlushStats> {
     const { options, tables, transport } = this.deps;
     const insertOptions = this.deps.insert ?? { dedup: true };
     const pending = new Map<string, Pending>();
@@ -609,7 +633,9 @@ export class ClickHouseSink {
       await sendDeadLetters(this.producer!, options.deadLetterTopic, letters);
       this.observer.deadLettered(letters);
     }
-    await this.batches.commit(records, limits);
+    // From the loop, the next batch's insert overlaps this commit's round trip (commits stay in order).
+    const committed = this.batches.commit(records, limits);
+    if (!pipelined) await committed;
     for (const [t, e] of newlyStopped) this.stoppedTables.set(t, e);
     for (const [t, e] of newlyStoppedTopics) this.stoppedTopics.set(t, e);
     if (newlyStopped.size > 0 || newlyStoppedTopics.size > 0) this.observer.stoppedTables(this.stopped);
@@ -665,6 +691,11 @@ export class ClickHouseSink {
   /** Whether consumption is paused (buffer full, or ClickHouse failing). */
   get consumptionPaused(): boolean {
     return this.batches.paused;
+  }
+
+  /** Resolves when every commit of a flushed batch has landed (or failed, logged: the records come again). */
+  get committed(): Promise<void> {
+    return this.batches.committed;
   }
 
   /** Resolves when the flush loop ends (stop, or a fatal error). */

@@ -8,6 +8,7 @@
 
 import type { ClickHouseTransport } from '@cdc/clickhouse';
 import { isDataError } from '@cdc/clickhouse';
+import { offsetRanges } from '@cdc/kafka';
 import type { KafkaRecord } from './decode.ts';
 import { type EncodedRow, encodeRows } from './row-encoder.ts';
 import type { RowItem } from './row-item.ts';
@@ -60,18 +61,7 @@ export function payloadOf(items: readonly RowItem[]): Buffer {
 
 /** `topic-partition-first-last` per partition that contributed, sorted: the same records give the same token. */
 export function dedupToken(records: readonly KafkaRecord[]): string {
-  const ranges = new Map<string, { topic: string; partition: number; first: string; last: string }>();
-  for (const r of records) {
-    const k = `${r.topic}\u0000${r.partition}`;
-    const o = r.offset;
-    const range = ranges.get(k);
-    if (!range) ranges.set(k, { topic: r.topic, partition: r.partition, first: o, last: o });
-    else {
-      if (offsetBefore(o, range.first)) range.first = o;
-      if (offsetBefore(range.last, o)) range.last = o;
-    }
-  }
-  return [...ranges.values()]
+  return [...offsetRanges(records).values()]
     .map((r) => `${r.topic}-${r.partition}-${r.first}-${r.last}`)
     .sort()
     .join(',');
@@ -121,9 +111,4 @@ export async function insertIsolating(
     const right = await insertIsolating(transport, table, items.slice(mid), `${token}/b`, options);
     return [...left, ...right];
   }
-}
-
-/** `a < b` for offsets as Kafka gives them (decimal digits without leading zeros), without a bigint per record. */
-function offsetBefore(a: string, b: string): boolean {
-  return a.length !== b.length ? a.length < b.length : a < b;
 }
