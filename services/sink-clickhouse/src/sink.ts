@@ -462,8 +462,25 @@ export class ClickHouseSink {
       table: undefined,
       shapeId: undefined,
     };
+    /** The last record's topic, table, source and shape, once it passed every check below. */
+    let same: { topic: string; p: Pending; shapeId: string; source: string | undefined } | undefined;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
+      const ahead = decodedAhead?.[i];
+      // The common record: a line of the topic, source and shape of the record before it, which
+      // passed every check below (nothing they look at changes until one of them acts).
+      if (
+        same !== undefined &&
+        ahead?.kind === 'encoded' &&
+        record.topic === same.topic &&
+        ahead.shapeId === same.shapeId &&
+        ahead.source === same.source
+      ) {
+        same.p.records.push(record);
+        same.p.items.push(itemOf(ahead, record));
+        continue;
+      }
+      same = undefined;
       const table = this.tableFor(record.topic);
       if (this.isStopped(record.topic)) continue;
       if (newlyStopped.has(table) || newlyStoppedTopics.has(record.topic)) {
@@ -480,7 +497,6 @@ export class ClickHouseSink {
       try {
         // Awaits only when something is not known yet (a schema, the table's owner or shape):
         // the common record costs no promise.
-        const ahead = decodedAhead?.[i];
         if (ahead?.kind === 'error') throw ahead.error;
         decoded = ahead ?? this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
         if (decoded.kind === 'skip') continue;
@@ -524,7 +540,11 @@ export class ClickHouseSink {
               delete row[from];
             }
           p.items.push({ row, record });
-        } else p.items.push(itemOf(decoded, record));
+        } else {
+          p.items.push(itemOf(decoded, record));
+          if (decoded.kind === 'encoded' && ahead === decoded)
+            same = { topic: record.topic, p, shapeId: decoded.shapeId, source: decoded.source };
+        }
       } catch (err) {
         // A table may be recreated or stopped below: its shape is checked again.
         ensured.table = undefined;
