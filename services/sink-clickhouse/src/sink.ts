@@ -32,7 +32,7 @@ import {
 import { type Admin, BatchConsumer, type Kafka, type Producer, partitionKey } from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
-import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder } from './decode.ts';
+import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder, type Transcoded } from './decode.ts';
 import { DecodePool, POOLED_LINE, POOLED_SKIP, type PooledRecord } from './decode-pool.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
 import { LineWriter } from './row-encoder.ts';
@@ -60,8 +60,11 @@ export interface SinkDeps {
   decodeThreads?: number;
 }
 
-/** Records `decodeAhead` transcodes in one go (about 10 ms of this thread). */
-const TRANSCODE_SLICE = 2048;
+/**
+ * Records `decodeAhead` transcodes in one go (2–4 ms of this thread): an insert that ends, a
+ * table being prepared or a fetch is attended to within a slice.
+ */
+const TRANSCODE_SLICE = 512;
 
 /** The line of an encoded row until its buffer is complete (`decodeAhead`). */
 const NO_LINE = Buffer.alloc(0);
@@ -118,6 +121,10 @@ export class ClickHouseSink {
   private pool: DecodePool | undefined;
   /** The last batch `decodeAhead` started (settled): the next one waits for it. */
   private decoding: Promise<unknown> = Promise.resolve();
+  /** Set while a flush runs (from the loop): `decodeAhead` prepares no table then. */
+  private flushing = false;
+  /** The tables being prepared while a batch is decoded (`prepareTable`, settled): a flush waits for them. */
+  private preparing: Promise<void> = Promise.resolve();
   private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
 
   constructor(deps: SinkDeps) {
@@ -295,6 +302,7 @@ export class ClickHouseSink {
     const lines = new LineWriter();
     const spans: number[] = [];
     const rest: KafkaRecord[] = [];
+    let prepared: { topic: string; shapeId: string } | undefined;
     for (let i = 0; i < records.length; i++) {
       // A turn of the event loop now and then: the consumer's fetches go on meanwhile.
       if (i > 0 && i % TRANSCODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -310,6 +318,12 @@ export class ClickHouseSink {
       if (t === undefined) {
         rest.push(record);
         continue;
+      }
+      // No flush runs (the first batch, or one after an idle spell): its table is made ready
+      // meanwhile, instead of after the whole batch is decoded.
+      if (!this.flushing && (prepared?.topic !== record.topic || prepared.shapeId !== t.shapeId)) {
+        prepared = { topic: record.topic, shapeId: t.shapeId };
+        this.prepareTable(record.topic, t);
       }
       out[i] = {
         kind: 'encoded',
@@ -368,6 +382,28 @@ export class ClickHouseSink {
   }
 
   /**
+   * What a flush does first for a line of `topic` (resolve its table, claim it, create or evolve
+   * it for the line's shape), done while its batch is still being decoded. The flush waits for it
+   * and does the same again, which then costs nothing; a failure here is left to the flush, which
+   * handles and reports it as it would have without this step.
+   */
+  private prepareTable(topic: string, line: Transcoded): void {
+    const { options, tables } = this.deps;
+    this.preparing = this.preparing
+      .then(async () => {
+        await this.resolveTables([topic]);
+        if (this.isStopped(topic)) return;
+        const table = this.tableFor(topic);
+        if (options.tables[topic]?.table === undefined) {
+          const claim = { topic, source: line.source ?? `topic ${topic}` };
+          if (!tables.isClaimedBy(table, claim)) await tables.claim(table, claim);
+        }
+        if (!tables.isEnsured(table, line.shapeId)) await tables.ensure(table, line.shape, line.shapeId);
+      })
+      .catch(() => undefined);
+  }
+
+  /**
    * Retries retriable failures with backoff until the flush succeeds; false if stopping cut it
    * short (nothing committed). `decoded`: the batch decoded ahead, used by the first attempt
    * (a retry decodes again: a registry that was down may answer now).
@@ -381,7 +417,13 @@ export class ClickHouseSink {
         // was down may answer now) are decoded here, by the decode workers too.
         const ahead =
           attempt === 0 && decoded !== undefined ? await decoded : await this.decodeAhead(records);
-        await this.observer.flush(records, () => this.flush(records, ahead, true));
+        this.flushing = true;
+        try {
+          await this.preparing;
+          await this.observer.flush(records, () => this.flush(records, ahead, true));
+        } finally {
+          this.flushing = false;
+        }
         return true;
       } catch (err) {
         this.observer.error(err);
@@ -692,6 +734,7 @@ export class ClickHouseSink {
     } catch (err) {
       this.logger.error('flush loop ended with an error', { err });
     }
+    await this.preparing;
     await this.pool?.close();
     await this.producer?.disconnect();
     await this.admin?.disconnect();
