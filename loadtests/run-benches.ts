@@ -181,8 +181,8 @@ export const benches: Bench[] = [
     name: 'sink-clickhouse',
     what: 'ClickHouse sink vs the embedded engine inserting the same rows',
     script: 'sink-clickhouse/bench.ts',
-    args: { full: [], quick: ['--rows', '50000', '--batches', '5000'] },
-    timeoutS: { full: 1200, quick: 180 },
+    args: { full: [], quick: ['--rows', '100000', '--batches', '5000'] },
+    timeoutS: { full: 1200, quick: 240 },
     needs: ['kafka', 'registry'],
     figures: (r) => {
       const results = (r as { results?: Record<string, number>[] }).results;

@@ -8,8 +8,13 @@
  * measurement runs in a child process of its own on a fresh engine directory (peak RSS is that
  * process's; no background merge of an earlier run competes).
  *
- *   node loadtests/sink-clickhouse/bench.ts [--rows 200000] [--batches 2000,5000,20000,50000] [--json]
- *                                           [--cpu-prof <dir>]
+ * Each batch size runs `--rounds` rounds, a sink phase then an engine phase each: both rates
+ * swing ±15 % from one run to the next on a shared machine, so the figures are medians (rates:
+ * of each side's runs; ratio: of each round's sink/engine pair, measured minutes apart at most),
+ * and every round's figures are in the JSON.
+ *
+ *   node loadtests/sink-clickhouse/bench.ts [--rows 200000] [--batches 2000,5000,20000,50000] [--rounds 3]
+ *                                           [--json] [--cpu-prof <dir>]
  *
  * `--cpu-prof <dir>`: each sink phase's process writes a V8 CPU profile per thread (the main
  * thread and each decode worker) into `<dir>`; read one with `loadtests/lib/cpu-profile-summary.ts`.
@@ -45,17 +50,22 @@ const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '200000' },
     batches: { type: 'string', default: '2000,5000,20000,50000' },
+    rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     // Internal: one measurement in a child process of its own (fresh engine, honest peak RSS).
     phase: { type: 'string' },
     topic: { type: 'string' },
     batch: { type: 'string' },
+    round: { type: 'string', default: '0' },
     work: { type: 'string' },
   },
 });
 const ROWS = Number(values.rows);
 const BATCHES = values.batches.split(',').map(Number);
+const ROUNDS = Number(values.rounds);
+/** This phase's round (a fresh engine directory and consumer group each). */
+const ROUND = Number(values.round);
 const endpoints = localEndpoints();
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const TOPIC = values.topic ?? `bench.sink.${run}.orders`;
@@ -167,13 +177,13 @@ let phaseCpu = { user: 0, system: 0 };
 
 /** Phase `sink`: the sink from the topic's beginning into a fresh engine; writes the rows and DDL for the `engine` phase. */
 async function sinkPhase(batch: number, work: string): Promise<number> {
-  const dir = join(work, `sink-${batch}`);
+  const dir = join(work, `sink-${batch}-${ROUND}`);
   mkdirSync(dir, { recursive: true });
   const transport = new EmbeddedTransport(dir);
   const registry = new RegistryClient({ url: endpoints.registry.url });
   const options = ClickHouseSinkSchema.parse({
     topics: [TOPIC],
-    groupId: `bench-sink-${run}-${batch}`,
+    groupId: `bench-sink-${run}-${batch}-${ROUND}`,
     deadLetterTopic: `${TOPIC}.dlq`,
     batch: { maxRows: batch, maxWaitMs: 500 },
   });
@@ -238,7 +248,7 @@ async function sinkPhase(batch: number, work: string): Promise<number> {
 
 /** Phase `engine`: the same rows, already encoded, into the same tables and materialized view of a fresh engine. */
 async function enginePhase(batch: number, work: string): Promise<number> {
-  const session = new Session(join(work, `engine-${batch}`));
+  const session = new Session(join(work, `engine-${batch}-${ROUND}`));
   const q = (sql: string) => session.queryAsync(sql, { format: 'TabSeparated' });
   await q('CREATE DATABASE bench');
   for (const ddl of JSON.parse(readFileSync(join(work, 'ddl.json'), 'utf8')) as string[]) await q(ddl);
@@ -289,10 +299,10 @@ interface PhaseResult {
   cpuSecondsPer100k: number;
 }
 
-function child(phase: 'sink' | 'engine', batch: number, work: string): PhaseResult {
+function child(phase: 'sink' | 'engine', batch: number, round: number, work: string): PhaseResult {
   let out: string;
   try {
-    out = childOutput(phase, batch, work);
+    out = childOutput(phase, batch, round, work);
   } catch (err) {
     // The engine sometimes crashes in its teardown at exit (SIGSEGV), after the phase printed
     // its whole result: that result stands; anything else fails the run.
@@ -305,7 +315,7 @@ function child(phase: 'sink' | 'engine', batch: number, work: string): PhaseResu
   return JSON.parse(out.trim().split('\n').at(-1)!) as PhaseResult;
 }
 
-function childOutput(phase: 'sink' | 'engine', batch: number, work: string): string {
+function childOutput(phase: 'sink' | 'engine', batch: number, round: number, work: string): string {
   const profile = values['cpu-prof'];
   return execFileSync(
     process.execPath,
@@ -320,6 +330,8 @@ function childOutput(phase: 'sink' | 'engine', batch: number, work: string): str
       String(ROWS),
       '--batch',
       String(batch),
+      '--round',
+      String(round),
       '--work',
       work,
     ],
@@ -336,6 +348,14 @@ interface Result {
   enginePeakRssMb: number;
   sinkCpuSecondsPer100k: number;
   engineCpuSecondsPer100k: number;
+  /** Each round's sink rate, engine rate and their ratio. */
+  rounds: { sinkRowsPerSec: number; engineRowsPerSec: number; ratio: number }[];
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const work = join(endpoints.chdbDir, `bench-${run}`);
@@ -347,21 +367,31 @@ try {
   await fillTopic();
   log(`filled in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
   for (const batch of BATCHES) {
-    const sink = child('sink', batch, work);
-    const engine = child('engine', batch, work);
+    const sinks: PhaseResult[] = [];
+    const engines: PhaseResult[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      sinks.push(child('sink', batch, round, work));
+      engines.push(child('engine', batch, round, work));
+    }
+    const rounds = sinks.map((sink, i) => ({
+      sinkRowsPerSec: Math.round(sink.rate),
+      engineRowsPerSec: Math.round(engines[i]!.rate),
+      ratio: Number((sink.rate / engines[i]!.rate).toFixed(3)),
+    }));
     const r: Result = {
       batch,
-      sinkRowsPerSec: Math.round(sink.rate),
-      engineRowsPerSec: Math.round(engine.rate),
-      ratio: Number((sink.rate / engine.rate).toFixed(3)),
-      sinkPeakRssMb: sink.maxRssMb,
-      enginePeakRssMb: engine.maxRssMb,
-      sinkCpuSecondsPer100k: Number(sink.cpuSecondsPer100k.toFixed(2)),
-      engineCpuSecondsPer100k: Number(engine.cpuSecondsPer100k.toFixed(2)),
+      sinkRowsPerSec: Math.round(median(sinks.map((x) => x.rate))),
+      engineRowsPerSec: Math.round(median(engines.map((x) => x.rate))),
+      ratio: Number(median(rounds.map((x) => x.ratio)).toFixed(3)),
+      sinkPeakRssMb: Math.max(...sinks.map((x) => x.maxRssMb)),
+      enginePeakRssMb: Math.max(...engines.map((x) => x.maxRssMb)),
+      sinkCpuSecondsPer100k: Number(median(sinks.map((x) => x.cpuSecondsPer100k)).toFixed(2)),
+      engineCpuSecondsPer100k: Number(median(engines.map((x) => x.cpuSecondsPer100k)).toFixed(2)),
+      rounds,
     };
     results.push(r);
     log(
-      `batch ${String(batch).padStart(6)}: sink ${String(r.sinkRowsPerSec).padStart(7)} rows/s, engine alone ${String(r.engineRowsPerSec).padStart(7)} rows/s, ratio ${r.ratio.toFixed(2)}, peak RSS sink ${r.sinkPeakRssMb} MB / engine ${r.enginePeakRssMb} MB, CPU s per 100k sink ${r.sinkCpuSecondsPer100k} / engine ${r.engineCpuSecondsPer100k}`,
+      `batch ${String(batch).padStart(6)}: sink ${String(r.sinkRowsPerSec).padStart(7)} rows/s, engine alone ${String(r.engineRowsPerSec).padStart(7)} rows/s, ratio ${r.ratio.toFixed(2)} (rounds ${rounds.map((x) => x.ratio.toFixed(2)).join(' ')}), peak RSS sink ${r.sinkPeakRssMb} MB / engine ${r.enginePeakRssMb} MB, CPU s per 100k sink ${r.sinkCpuSecondsPer100k} / engine ${r.engineCpuSecondsPer100k}`,
     );
   }
 } finally {
