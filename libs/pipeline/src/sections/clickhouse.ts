@@ -3,12 +3,12 @@ import { z } from 'zod';
 
 /**
  * How services/sink-clickhouse consumes and writes. `batch.maxRows` was chosen by measurement
- * (`node loadtests/sink-clickhouse/bench.ts`, 200k change events of a 12-column table into the
- * embedded engine, 2 cores): the sink ran at ~23k rows/s with batches of 2000, 5000 and 50000
- * rows (14.5k at 20000) while the engine alone ran at 43k-84k rows/s: the sink is bound by its
- * own decoding on one thread, not by the insert size. 5000 gave the lowest peak RSS of the sink
- * (775 MB against 906-1170 MB) at the same rate and keeps batches (and their latency) small:
- * hence 5000. `maxWaitMs` bounds the latency of a quiet topic.
+ * (`node loadtests/sink-clickhouse/bench.ts`: 200k change events of a 12-column table into the
+ * embedded engine, 2 cores, medians of 3 rounds): batches of 2,000 / 5,000 / 20,000 / 50,000 rows
+ * ran at about 96k / 131k / 146k / 127k rows/s, 0.79 / 0.80 / 0.78 / 0.66 of the engine inserting
+ * the same rows alone. 5,000 is about as fast as 20,000 with batches (and their latency) four
+ * times smaller, and the sink's peak RSS is lowest there: hence 5000. `maxWaitMs` bounds the
+ * latency of a quiet topic.
  */
 export const ClickHouseSinkSchema = z
   .strictObject({
