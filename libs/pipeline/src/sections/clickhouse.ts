@@ -4,11 +4,11 @@ import { z } from 'zod';
 /**
  * How services/sink-clickhouse consumes and writes. `batch.maxRows` was chosen by measurement
  * (`node loadtests/sink-clickhouse/bench.ts`: 200k change events of a 12-column table into the
- * embedded engine, 2 cores, medians of 3 rounds): batches of 2,000 / 5,000 / 20,000 / 50,000 rows
- * ran at about 96k / 131k / 146k / 127k rows/s, 0.79 / 0.80 / 0.78 / 0.66 of the engine inserting
- * the same rows alone. 5,000 is about as fast as 20,000 with batches (and their latency) four
- * times smaller, and the sink's peak RSS is lowest there: hence 5000. `maxWaitMs` bounds the
- * latency of a quiet topic.
+ * embedded engine, 2 cores, medians of 3 rounds, in `npm run bench` and alone): batches of 2,000 /
+ * 5,000 / 20,000 / 50,000 rows ran at 92k-96k / 109k-131k / 141k-146k / 127k-129k rows/s, 0.74-0.79
+ * / 0.76-0.80 / 0.76-0.78 / 0.66-0.69 of the engine inserting the same rows alone. 5,000 is close
+ * to 20,000 with batches (and their latency) four times smaller, and the sink's peak RSS is
+ * lowest there: hence 5000. `maxWaitMs` bounds the latency of a quiet topic.
  */
 export const ClickHouseSinkSchema = z
   .strictObject({
