@@ -12,6 +12,7 @@
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { type AvroRecordSchema, AvroSerde, envelopeSchema, RegistryClient } from '@cdc/avro';
 import { localEndpoints } from '@cdc/local-stack';
+import { median } from '../lib/median.ts';
 
 const { values } = parseArgs({
   options: {
@@ -215,12 +216,6 @@ async function jsonRound(seconds: number): Promise<number> {
 }
 
 const canonical = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x));
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 try {
   // Correctness first: both forms come back as they went in.

@@ -45,6 +45,7 @@ import { localEndpoints } from '@cdc/local-stack';
 import { ClickHouseSinkSchema } from '@cdc/pipeline';
 import { ClickHouseSink, TableManager } from '@cdc/sink-clickhouse';
 import { Session } from 'chdb';
+import { median } from '../lib/median.ts';
 
 const { values } = parseArgs({
   options: {
@@ -350,12 +351,6 @@ interface Result {
   engineCpuSecondsPer100k: number;
   /** Each round's sink rate, engine rate and their ratio. */
   rounds: { sinkRowsPerSec: number; engineRowsPerSec: number; ratio: number }[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const work = join(endpoints.chdbDir, `bench-${run}`);

@@ -31,6 +31,7 @@ import {
   KafkaConfigSchema,
 } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
+import { median } from '../lib/median.ts';
 import { cpuSeconds } from '../lib/proc-stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -338,12 +339,6 @@ async function runSide(
   );
   return result;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 async function main(): Promise<void> {
   if (!existsSync(join(javaDir, 'pom.xml'))) throw new Error(`no pom.xml in ${javaDir}`);
