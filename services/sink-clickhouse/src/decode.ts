@@ -347,29 +347,31 @@ export class RecordDecoder {
    * reports it; the promise resolves to whether any was fetched.
    */
   loadSchemas(record: KafkaRecord): Promise<boolean> | undefined {
-    const missing: { id: number; part: 'key' | 'value' }[] = [];
-    for (const [buf, part] of [
-      [record.key, 'key'],
-      [record.value, 'value'],
-    ] as const) {
-      if (buf === null || buf.length < 5 || buf[0] !== 0) continue;
-      const id = buf.readInt32BE(1);
-      if (id >= 0 && this.writers.get(id) === undefined) missing.push({ id, part });
-    }
-    if (missing.length === 0) return undefined;
-    return Promise.all(
-      missing.map(({ id, part }) =>
-        this.writer(id, {
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          part,
-        }).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    ).then((fetched) => fetched.some(Boolean));
+    // Called for every record the transcoder leaves (all of a MongoDB topic's): nothing is
+    // allocated unless a schema is missing.
+    const keyId = this.missingWriterId(record.key);
+    const valueId = this.missingWriterId(record.value);
+    if (keyId === undefined && valueId === undefined) return undefined;
+    const fetch = (id: number | undefined, part: 'key' | 'value') =>
+      id === undefined
+        ? false
+        : this.writer(id, {
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            part,
+          }).then(
+            () => true,
+            () => false,
+          );
+    return Promise.all([fetch(keyId, 'key'), fetch(valueId, 'value')]).then(([k, v]) => k || v);
+  }
+
+  /** The schema id of an Avro key or value in the wire format whose writer schema is not fetched yet. */
+  private missingWriterId(buf: Buffer | null): number | undefined {
+    if (buf === null || buf.length < 5 || buf[0] !== 0) return undefined;
+    const id = buf.readInt32BE(1);
+    return id >= 0 && this.writers.get(id) === undefined ? id : undefined;
   }
 
   /**

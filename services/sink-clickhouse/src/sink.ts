@@ -382,22 +382,33 @@ export class ClickHouseSink {
   }
 
   /**
+   * Claims `table` for `topic` and its source, unless it already is. A table named in
+   * clickhouse.sink.tables may take several topics by design (the user's choice); one named by
+   * default takes one topic and one source, refusing a second (`TableManager.claim` throws).
+   * Undefined (no promise) when there is nothing to claim.
+   */
+  private claimTable(topic: string, table: string, source: string | undefined): Promise<void> | undefined {
+    if (this.deps.options.tables[topic]?.table !== undefined) return undefined;
+    const { tables } = this.deps;
+    const claim = { topic, source: source ?? `topic ${topic}` };
+    // Claimed already (the common case): no promise.
+    return tables.isClaimedBy(table, claim) ? undefined : tables.claim(table, claim);
+  }
+
+  /**
    * What a flush does first for a line of `topic` (resolve its table, claim it, create or evolve
    * it for the line's shape), done while its batch is still being decoded. The flush waits for it
    * and does the same again, which then costs nothing; a failure here is left to the flush, which
    * handles and reports it as it would have without this step.
    */
   private prepareTable(topic: string, line: Transcoded): void {
-    const { options, tables } = this.deps;
+    const { tables } = this.deps;
     this.preparing = this.preparing
       .then(async () => {
         await this.resolveTables([topic]);
         if (this.isStopped(topic)) return;
         const table = this.tableFor(topic);
-        if (options.tables[topic]?.table === undefined) {
-          const claim = { topic, source: line.source ?? `topic ${topic}` };
-          if (!tables.isClaimedBy(table, claim)) await tables.claim(table, claim);
-        }
+        await this.claimTable(topic, table, line.source);
         if (!tables.isEnsured(table, line.shapeId)) await tables.ensure(table, line.shape, line.shapeId);
       })
       .catch(() => undefined);
@@ -542,12 +553,8 @@ export class ClickHouseSink {
         if (ahead?.kind === 'error') throw ahead.error;
         decoded = ahead ?? this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
         if (decoded.kind === 'skip') continue;
-        // A table named in clickhouse.sink.tables may take several topics by design (the user's
-        // choice); one named by default takes one topic and one source, refusing a second.
-        if (options.tables[record.topic]?.table === undefined) {
-          const claim = { topic: record.topic, source: decoded.source ?? `topic ${record.topic}` };
-          if (!tables.isClaimedBy(table, claim)) await tables.claim(table, claim);
-        }
+        const claiming = this.claimTable(record.topic, table, decoded.source);
+        if (claiming !== undefined) await claiming;
         if (decoded.kind === 'truncate') {
           p.truncations.push(decoded);
           continue;
