@@ -70,7 +70,8 @@ export function readLong(c: Cursor): number | bigint {
     f *= 128;
   } while (b & 0x80);
   c.pos = pos;
-  if (n <= Number.MAX_SAFE_INTEGER) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  // The zigzag sign is the first byte's low bit (`n % 2` of a double would call fmod).
+  if (n <= Number.MAX_SAFE_INTEGER) return (buf[start]! & 1) === 0 ? n / 2 : -(n + 1) / 2;
   let z = 0n;
   let shift = 0n;
   for (let i = start; i < pos; i++) {

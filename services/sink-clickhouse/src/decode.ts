@@ -25,7 +25,7 @@ import { deriveTableShape, isEnvelope, OUT_OF_RANGE_COLUMN, type TableShape } fr
 import { CdcError } from '@cdc/core';
 import { isConnectJson, parseConnectJson } from './connect-json.ts';
 import type { EncodedRow, LineWriter } from './row-encoder.ts';
-import { compileTranscoder, type TranscodedRow, type Transcoder } from './transcoder.ts';
+import { compileTranscoder, type Transcoder } from './transcoder.ts';
 import { debeziumChangeId, debeziumPostgresVersion, offsetVersion, postgresVersion } from './version.ts';
 
 export interface KafkaRecord {
@@ -100,11 +100,11 @@ function hasKey(record: KafkaRecord): boolean {
   return k !== null && ((k.length >= 5 && k[0] === 0) || isConnectJson(k));
 }
 
-/** A line `transcodeKnown` wrote, with the shape it is a row of. */
-export interface Transcoded extends TranscodedRow {
-  shape: TableShape;
-  shapeId: string;
-}
+/** A line `transcodeKnown` wrote, with the shape it is a row of: `line` is the caller's to set (the line's view once its buffer is complete). */
+export type Transcoded = Extract<Decoding, { kind: 'encoded' }>;
+
+/** `line` of a `Transcoded` until the caller sets it. */
+const NO_LINE = Buffer.alloc(0);
 
 /** The transcoder of a topic's shape (null: the shape has what it does not cover, or no shape). */
 interface ShapeTranscoder {
@@ -405,12 +405,15 @@ export class RecordDecoder {
     if (entry.transcoder === null) return undefined;
     const t = entry.transcoder(value, key ?? undefined, out, record);
     if (t === undefined) return undefined;
+    // The one object per record: the decoding the sink keeps for the flush.
     return {
+      kind: 'encoded',
       shape: entry.shape!,
       shapeId: entry.shapeId,
+      line: NO_LINE,
       columns: t.columns,
-      source: t.source,
       commitMs: t.commitMs,
+      source: t.source,
     };
   }
 

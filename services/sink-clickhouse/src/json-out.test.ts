@@ -6,6 +6,7 @@ import {
   writeDateTime,
   writeDecimal,
   writeFloat,
+  writeQuotedVersion,
   writeRawBytes,
   writeString,
 } from './json-out.ts';
@@ -61,6 +62,52 @@ describe('json-out writes what the row encoder writes', () => {
         const got = written((o) => writeDateTime(o, ticks, digits));
         if (got !== want) expect(got).toBe(want);
       }
+    }
+  });
+
+  it('for timestamps one after another: the same minute, the next, back again, ms and µs mixed', () => {
+    // One JsonOut for all: what it kept of the last minute must never leak into the next value.
+    const w = new LineWriter(4);
+    const o = new JsonOut();
+    const next = random(5);
+    let ticks = 1_796_000_000_000; // late 2026, in ms
+    o.begin(w);
+    for (let i = 0; i < 20_000; i++) {
+      const digits = next() < 0.3 ? 6 : 3;
+      // Mostly within seconds of the last; sometimes either side of a minute, or a jump (1900–2100).
+      const r = next();
+      ticks =
+        r < 0.8
+          ? ticks + Math.round((next() - 0.4) * 20_000)
+          : r < 0.9
+            ? Math.floor(ticks / 60_000) * 60_000 + (next() < 0.5 ? -1 : 60_000)
+            : Math.round((next() - 0.5) * 4_000_000_000_000);
+      const t = digits === 6 ? ticks * 1000 + Math.floor(next() * 1000) : ticks;
+      const at = o.pos;
+      writeDateTime(o, t, digits);
+      const got = o.buf.toString('latin1', at, o.pos);
+      const want = `"${dateTime64Text(BigInt(t), digits)}"`;
+      if (got !== want) expect(`${got} after ${i} values`).toBe(want);
+    }
+  });
+
+  it("for a streamed change's version, from 1 to just under 2^97", () => {
+    const next = random(6);
+    const u32 = () => Math.floor(next() * 2 ** 32);
+    const cases: [number, number, number][] = [
+      [0, 0, 1],
+      [0, 1, 1],
+      [0, 0, 2 ** 33 - 1],
+      [2 ** 32 - 1, 2 ** 32 - 1, 2 ** 33 - 1],
+      [1, 0, 1],
+      [0, 1_164_153, 9_999_999], // limbs that carry
+    ];
+    for (let i = 0; i < 20_000; i++)
+      cases.push([next() < 0.5 ? 0 : u32() >>> Math.floor(next() * 32), u32(), u32() * 2 + 1]);
+    for (const [hi, lo, low] of cases) {
+      const want = `"${((BigInt(hi) << 65n) | (BigInt(lo) << 33n)) + BigInt(low)}"`;
+      const got = written((o) => writeQuotedVersion(o, hi, lo, low));
+      if (got !== want) expect(got).toBe(want);
     }
   });
 

@@ -10,6 +10,13 @@ import { civilNumberFromDays } from '@cdc/avro';
 import { utf8 } from './avro-cursor.ts';
 import type { LineWriter } from './row-encoder.ts';
 
+/** Slots of `JsonOut`'s day and minute caches (a power of two). */
+const CACHE_SLOTS = 64;
+/** No day or minute of 1900–2299 (the range the callers check). */
+const NO_SLOT = -(2 ** 31);
+/** `"YYYY-MM-DD HH:MM`. */
+const MINUTE_TEXT = 17;
+
 /** The line being written: `buf` (the writer's, growing as needed) and the position in it. */
 export class JsonOut {
   buf: Buffer;
@@ -51,18 +58,29 @@ export class JsonOut {
     this.pos += n;
   }
 
-  /** The last day written and its year·10000 + month·100 + day (a batch's rows mostly share a few days). */
-  private lastDays = Number.NaN;
-  private lastYmd = 0;
+  /**
+   * Days written lately and their year·10000 + month·100 + day, by `days & 63` (a batch's rows
+   * mostly share a few days; -1: none).
+   */
+  private readonly civilDays = new Int32Array(CACHE_SLOTS).fill(NO_SLOT);
+  private readonly civilYmd = new Int32Array(CACHE_SLOTS);
 
-  /** `civilNumberFromDays` of `days` (year·10000 + month·100 + day), the last one kept. */
+  /** `civilNumberFromDays` of `days` (year·10000 + month·100 + day) for 1900–2299, kept for the next ones. */
   civil(days: number): number {
-    if (days !== this.lastDays) {
-      this.lastYmd = civilNumberFromDays(days);
-      this.lastDays = days;
+    const slot = days & (CACHE_SLOTS - 1);
+    if (this.civilDays[slot] !== days) {
+      this.civilYmd[slot] = civilNumberFromDays(days);
+      this.civilDays[slot] = days;
     }
-    return this.lastYmd;
+    return this.civilYmd[slot]!;
   }
+
+  /**
+   * Minutes (since 1970) `writeDateTime` wrote lately and their `"YYYY-MM-DD HH:MM`, by
+   * `minute & 63`: a batch's timestamps mostly fall in a few minutes, a column or two each.
+   */
+  readonly minutes = new Int32Array(CACHE_SLOTS).fill(NO_SLOT);
+  readonly minuteTexts = Buffer.alloc(CACHE_SLOTS * MINUTE_TEXT);
 
   /** ASCII text (digits, a date): `ensure` is the caller's. */
   ascii(s: string): void {
@@ -204,21 +222,27 @@ export function writeQuotedAscii(o: JsonOut, s: string): void {
 
 /** Two digits of 0–99. */
 function digits2(buf: Buffer, p: number, n: number): void {
-  buf[p] = 0x30 + ((n / 10) | 0);
-  buf[p + 1] = 0x30 + (n % 10);
+  // In int32 (`| 0`): `%` of a double is a call to fmod, ten times the cost.
+  const i = n | 0;
+  const tens = (i / 10) | 0;
+  buf[p] = 0x30 + tens;
+  buf[p + 1] = 0x30 + i - tens * 10;
 }
 
-/** `YYYY-MM-DD` of days since 1970 inside 1900–2299 (a four-digit year), without quotes. */
-function writeDay(o: JsonOut, p: number, days: number): void {
-  const buf = o.buf;
-  const ymd = o.civil(days);
-  const y = Math.floor(ymd / 10000);
-  digits2(buf, p, Math.floor(y / 100));
-  digits2(buf, p + 2, y % 100);
+/** `YYYY-MM-DD` of days since 1970 inside 1900–2299 (a four-digit year), without quotes, at `buf[p]`. */
+function writeDay(o: JsonOut, buf: Buffer, p: number, days: number): void {
+  // Years 1900–2299: every figure here fits int32 and is positive (`| 0` truncates as floor).
+  const ymd = o.civil(days) | 0;
+  const y = (ymd / 10000) | 0;
+  const century = (y / 100) | 0;
+  const md = ymd - y * 10000;
+  const month = (md / 100) | 0;
+  digits2(buf, p, century);
+  digits2(buf, p + 2, y - century * 100);
   buf[p + 4] = 0x2d;
-  digits2(buf, p + 5, Math.floor(ymd / 100) % 100);
+  digits2(buf, p + 5, month);
   buf[p + 7] = 0x2d;
-  digits2(buf, p + 8, ymd % 100);
+  digits2(buf, p + 8, md - month * 100);
 }
 
 /** A Date32 value as `date32Value` writes it, for days inside 1900–2299 (the caller checks). */
@@ -226,50 +250,110 @@ export function writeDate(o: JsonOut, days: number): void {
   o.ensure(12);
   const buf = o.buf;
   buf[o.pos] = QUOTE;
-  writeDay(o, o.pos + 1, days);
+  writeDay(o, buf, o.pos + 1, days);
   buf[o.pos + 11] = QUOTE;
   o.pos += 12;
 }
 
-const MS_PER_DAY = 86_400_000;
+const MINUTES_PER_DAY = 1440;
 
 /**
  * A DateTime64 value as `dateTime64Text` writes it (`"YYYY-MM-DD HH:MM:SS.fff[fff]"`), for ticks
- * that are safe integers inside 1900–2299 (the caller checks).
+ * that are safe integers inside 1900–2299 (the caller checks). The date, hour and minute come
+ * from `JsonOut.minutes` when that minute was written lately.
  */
 export function writeDateTime(o: JsonOut, ticks: number, digits: 3 | 6): void {
   const unit = digits === 3 ? 1000 : 1_000_000;
-  const perDay = MS_PER_DAY * (unit / 1000);
-  let days = Math.floor(ticks / perDay);
-  let rest = ticks - days * perDay;
-  // The division rounds: put the rest back inside the day.
+  const perMinute = 60 * unit;
+  let minute = Math.floor(ticks / perMinute);
+  let rest = ticks - minute * perMinute;
+  // The division rounds: put the rest back inside the minute.
   if (rest < 0) {
-    days -= 1;
-    rest += perDay;
-  } else if (rest >= perDay) {
-    days += 1;
-    rest -= perDay;
+    minute -= 1;
+    rest += perMinute;
+  } else if (rest >= perMinute) {
+    minute += 1;
+    rest -= perMinute;
   }
-  const secs = Math.floor(rest / unit);
-  let frac = rest - secs * unit;
+  // Under a minute: int32 from here (`%` of a double is a call to fmod).
+  const secs = Math.floor(rest / unit) | 0;
+  let frac = (rest - secs * unit) | 0;
   o.ensure(22 + digits);
   const buf = o.buf;
   let p = o.pos;
-  buf[p] = QUOTE;
-  writeDay(o, p + 1, days);
-  buf[p + 11] = 0x20;
-  digits2(buf, p + 12, Math.floor(secs / 3600));
-  buf[p + 14] = 0x3a;
-  digits2(buf, p + 15, Math.floor(secs / 60) % 60);
+  // Minutes since 1970 of 1900–2299 fit int32.
+  const slot = minute & (CACHE_SLOTS - 1);
+  const text = o.minuteTexts;
+  const at = slot * MINUTE_TEXT;
+  if (o.minutes[slot] !== minute) {
+    const days = Math.floor(minute / MINUTES_PER_DAY);
+    const inDay = (minute - days * MINUTES_PER_DAY) | 0;
+    const hour = (inDay / 60) | 0;
+    text[at] = QUOTE;
+    writeDay(o, text, at + 1, days);
+    text[at + 11] = 0x20;
+    digits2(text, at + 12, hour);
+    text[at + 14] = 0x3a;
+    digits2(text, at + 15, inDay - hour * 60);
+    o.minutes[slot] = minute;
+  }
+  for (let i = 0; i < MINUTE_TEXT; i++) buf[p + i] = text[at + i]!;
   buf[p + 17] = 0x3a;
-  digits2(buf, p + 18, secs % 60);
+  digits2(buf, p + 18, secs);
   buf[p + 20] = 0x2e;
   p += 21;
   for (let i = p + digits - 1; i >= p; i--) {
-    buf[i] = 0x30 + (frac % 10);
-    frac = Math.floor(frac / 10);
+    const q = (frac / 10) | 0;
+    buf[i] = 0x30 + frac - q * 10;
+    frac = q;
   }
   p += digits;
+  buf[p++] = QUOTE;
+  o.pos = p;
+}
+
+/** Scratch limbs (base 10^7, least significant first) of `writeQuotedVersion`. */
+const LIMBS = new Float64Array(5);
+const LIMB = 10_000_000;
+
+/** `LIMBS` ← `LIMBS` × m + add (m ≤ 2^17, add a safe integer: every product and carry stays exact). */
+function mulAdd(m: number, add: number): void {
+  let carry = add;
+  for (let i = 0; i < LIMBS.length; i++) {
+    const t = LIMBS[i]! * m + carry;
+    carry = Math.floor(t / LIMB);
+    LIMBS[i] = t - carry * LIMB;
+  }
+}
+
+/**
+ * hi·2^65 + lo·2^33 + low (hi, lo < 2^32, low < 2^33: a streamed change's `_version`, below
+ * 2^97) as the row encoder writes that bigint: its decimal digits in quotes, without a BigInt.
+ */
+export function writeQuotedVersion(o: JsonOut, hi: number, lo: number, low: number): void {
+  LIMBS.fill(0);
+  LIMBS[0] = hi % LIMB;
+  LIMBS[1] = Math.floor(hi / LIMB);
+  mulAdd(65_536, 0);
+  mulAdd(65_536, lo);
+  mulAdd(131_072, 0);
+  mulAdd(65_536, low);
+  let top = LIMBS.length - 1;
+  while (top > 0 && LIMBS[top] === 0) top--;
+  o.ensure(40);
+  const buf = o.buf;
+  buf[o.pos++] = QUOTE;
+  o.ascii(String(LIMBS[top]));
+  let p = o.pos;
+  for (let i = top - 1; i >= 0; i--) {
+    let n = LIMBS[i]!;
+    for (let d = p + 6; d >= p; d--) {
+      const q = Math.floor(n / 10);
+      buf[d] = 0x30 + (n - q * 10);
+      n = q;
+    }
+    p += 7;
+  }
   buf[p++] = QUOTE;
   o.pos = p;
 }

@@ -66,9 +66,6 @@ export interface SinkDeps {
  */
 const TRANSCODE_SLICE = 512;
 
-/** The line of an encoded row until its buffer is complete (`decodeAhead`). */
-const NO_LINE = Buffer.alloc(0);
-
 /** A batch smaller than this is decoded on the main thread (a worker's round trip is not worth it). */
 export const POOL_MIN_RECORDS = 64;
 
@@ -325,15 +322,7 @@ export class ClickHouseSink {
         prepared = { topic: record.topic, shapeId: t.shapeId };
         this.prepareTable(record.topic, t);
       }
-      out[i] = {
-        kind: 'encoded',
-        shape: t.shape,
-        shapeId: t.shapeId,
-        line: NO_LINE,
-        columns: t.columns,
-        commitMs: t.commitMs,
-        source: t.source,
-      };
+      out[i] = t;
       spans.push(i, start, lines.length);
     }
     const pooled: PooledRecord[] | undefined =

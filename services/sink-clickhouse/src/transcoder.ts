@@ -43,7 +43,13 @@ import {
   NULL_WRITTEN,
   writeColumns,
 } from './column-steps.ts';
-import { JsonOut, writeQuotedAscii, writeQuotedInteger, writeString } from './json-out.ts';
+import {
+  JsonOut,
+  writeQuotedAscii,
+  writeQuotedInteger,
+  writeQuotedVersion,
+  writeString,
+} from './json-out.ts';
 import type { LineWriter } from './row-encoder.ts';
 
 /** What a record's line holds besides its bytes. */
@@ -60,6 +66,7 @@ export interface TranscodedRow {
  * Writes the line of a record, from its value and key (undefined: none) in the wire format (the
  * schema ids are the caller's to check: those the transcoder was compiled for), at the end of
  * `out`; undefined, with nothing written, when it gives up. `record`: where the record was read.
+ * The row it returns is the transcoder's own, overwritten by its next call (no object per record).
  */
 export type Transcoder = (
   value: Buffer,
@@ -109,6 +116,10 @@ class Reading {
   opEnd = 0;
   changeIdStart = 0;
   changeIdEnd = 0;
+  /** A streamed change's `_version` in parts (`streamedVersion`). */
+  versionHi = 0;
+  versionLo = 0;
+  versionLow = 0;
   tsMs: number | bigint | undefined;
   ts_ms: number | bigint | undefined;
   /** Per `SOURCE_STRINGS` field: where its bytes start and end in the payload (-1: the schema has none). */
@@ -246,18 +257,23 @@ function hex8(buf: Buffer, at: number): number {
 }
 
 /**
- * `_version` of a streamed change whose change id is `<16 hex commit LSN>-<8 hex index>`: what
- * `postgresVersionOf` computes from it, without its regular expression and strings. Undefined for
- * any other (a snapshot read, another form): `postgresVersionOf` then.
+ * Whether the change id is a streamed change's, `<16 hex commit LSN>-<8 hex index>`, whose
+ * `_version` `postgresVersionOf` computes as hi·2^65 + lo·2^33 + 2·index + 1 (hi, lo: the LSN's
+ * halves); if so they are left in `r` (`versionHi`, `versionLo`, `versionLow`), read without its
+ * regular expression, strings and bigints. False for any other (a snapshot read, another form):
+ * `postgresVersionOf` then.
  */
-function streamedVersion(payload: Buffer, r: Reading, op: number): bigint | undefined {
+function streamedVersion(payload: Buffer, r: Reading, op: number): boolean {
   const start = r.changeIdStart;
-  if (r.changeIdEnd - start !== 25 || payload[start + 16] !== 0x2d || op === 0x72) return undefined;
+  if (r.changeIdEnd - start !== 25 || payload[start + 16] !== 0x2d || op === 0x72) return false;
   const hi = hex8(payload, start);
   const lo = hex8(payload, start + 8);
   const index = hex8(payload, start + 17);
-  if (hi < 0 || lo < 0 || index < 0) return undefined;
-  return (BigInt(hi) << 65n) | (BigInt(lo) << 33n) | BigInt(index * 2 + 1);
+  if (hi < 0 || lo < 0 || index < 0) return false;
+  r.versionHi = hi;
+  r.versionLo = lo;
+  r.versionLow = index * 2 + 1;
+  return true;
 }
 
 /**
@@ -390,6 +406,7 @@ function compile(
   const k = new Cursor();
   const r = new Reading();
   const sourceNames = new SourceNames(fns);
+  const result: TranscodedRow = { columns, source: undefined, commitMs: undefined };
 
   return (payload, keyPayload, out, record) => {
     if ((keyPayload === undefined) !== (keySteps === undefined)) return undefined;
@@ -416,10 +433,11 @@ function compile(
         writeColumns(k, o, keySteps, r.lineStart, NULL_GIVES_UP, written);
         if (k.pos !== k.end) throw GIVE_UP;
       }
-      let version = streamedVersion(payload, r, op);
+      const streamed = streamedVersion(payload, r, op);
       // A change id of that form holds no `/`: never the record's own place (`sourceCommitMs`).
       let ownPlace = false;
-      if (version === undefined) {
+      let version: bigint | undefined;
+      if (!streamed) {
         const source = r.source(payload);
         const changeId = utf8(payload, r.changeIdStart, r.changeIdEnd);
         version = postgresVersionOf({
@@ -433,7 +451,8 @@ function compile(
       o.ensure(META_VERSION.length + 1);
       if (o.pos > r.lineStart + 1) o.buf[o.pos++] = 0x2c;
       o.bytes(META_VERSION);
-      writeQuotedInteger(o, version);
+      if (version === undefined) writeQuotedVersion(o, r.versionHi, r.versionLo, r.versionLow);
+      else writeQuotedInteger(o, version);
       o.ensure(META_DELETED[0]!.length);
       o.bytes(META_DELETED[deleted ? 1 : 0]!);
       writeString(o, payload, r.changeIdStart, r.changeIdEnd);
@@ -466,7 +485,10 @@ function compile(
       const commitMs =
         !ownPlace && Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : undefined;
       o.end();
-      return { columns: written === undefined ? columns : [...written, ...META_NAMES], source, commitMs };
+      result.columns = written === undefined ? columns : [...written, ...META_NAMES];
+      result.source = source;
+      result.commitMs = commitMs;
+      return result;
     } catch (err) {
       // `postgresVersionOf`'s error for a change without a usable position is the decoder's to report.
       if (err === GIVE_UP || isCdcError(err, 'POISON_RECORD')) return undefined;
