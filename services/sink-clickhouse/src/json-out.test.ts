@@ -6,7 +6,6 @@ import {
   writeDateTime,
   writeDecimal,
   writeFloat,
-  writeQuotedVersion,
   writeRawBytes,
   writeString,
 } from './json-out.ts';
@@ -88,26 +87,6 @@ describe('json-out writes what the row encoder writes', () => {
       const got = o.buf.toString('latin1', at, o.pos);
       const want = `"${dateTime64Text(BigInt(t), digits)}"`;
       if (got !== want) expect(`${got} after ${i} values`).toBe(want);
-    }
-  });
-
-  it("for a streamed change's version, from 1 to just under 2^97", () => {
-    const next = random(6);
-    const u32 = () => Math.floor(next() * 2 ** 32);
-    const cases: [number, number, number][] = [
-      [0, 0, 1],
-      [0, 1, 1],
-      [0, 0, 2 ** 33 - 1],
-      [2 ** 32 - 1, 2 ** 32 - 1, 2 ** 33 - 1],
-      [1, 0, 1],
-      [0, 1_164_153, 9_999_999], // limbs that carry
-    ];
-    for (let i = 0; i < 20_000; i++)
-      cases.push([next() < 0.5 ? 0 : u32() >>> Math.floor(next() * 32), u32(), u32() * 2 + 1]);
-    for (const [hi, lo, low] of cases) {
-      const want = `"${((BigInt(hi) << 65n) | (BigInt(lo) << 33n)) + BigInt(low)}"`;
-      const got = written((o) => writeQuotedVersion(o, hi, lo, low));
-      if (got !== want) expect(got).toBe(want);
     }
   });
 

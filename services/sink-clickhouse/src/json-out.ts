@@ -312,52 +312,6 @@ export function writeDateTime(o: JsonOut, ticks: number, digits: 3 | 6): void {
   o.pos = p;
 }
 
-/** Scratch limbs (base 10^7, least significant first) of `writeQuotedVersion`. */
-const LIMBS = new Float64Array(5);
-const LIMB = 10_000_000;
-
-/** `LIMBS` ← `LIMBS` × m + add (m ≤ 2^17, add a safe integer: every product and carry stays exact). */
-function mulAdd(m: number, add: number): void {
-  let carry = add;
-  for (let i = 0; i < LIMBS.length; i++) {
-    const t = LIMBS[i]! * m + carry;
-    carry = Math.floor(t / LIMB);
-    LIMBS[i] = t - carry * LIMB;
-  }
-}
-
-/**
- * hi·2^65 + lo·2^33 + low (hi, lo < 2^32, low < 2^33: a streamed change's `_version`, below
- * 2^97) as the row encoder writes that bigint: its decimal digits in quotes, without a BigInt.
- */
-export function writeQuotedVersion(o: JsonOut, hi: number, lo: number, low: number): void {
-  LIMBS.fill(0);
-  LIMBS[0] = hi % LIMB;
-  LIMBS[1] = Math.floor(hi / LIMB);
-  mulAdd(65_536, 0);
-  mulAdd(65_536, lo);
-  mulAdd(131_072, 0);
-  mulAdd(65_536, low);
-  let top = LIMBS.length - 1;
-  while (top > 0 && LIMBS[top] === 0) top--;
-  o.ensure(40);
-  const buf = o.buf;
-  buf[o.pos++] = QUOTE;
-  o.ascii(String(LIMBS[top]));
-  let p = o.pos;
-  for (let i = top - 1; i >= 0; i--) {
-    let n = LIMBS[i]!;
-    for (let d = p + 6; d >= p; d--) {
-      const q = Math.floor(n / 10);
-      buf[d] = 0x30 + (n - q * 10);
-      n = q;
-    }
-    p += 7;
-  }
-  buf[p++] = QUOTE;
-  o.pos = p;
-}
-
 /**
  * A decimal's unscaled big-endian two's complement bytes `src[start, end)` as the column mapping's
  * `unscaledToText` writes them (`"-12.30"`), in quotes. Up to 6 bytes in plain numbers.

@@ -43,13 +43,7 @@ import {
   NULL_WRITTEN,
   writeColumns,
 } from './column-steps.ts';
-import {
-  JsonOut,
-  writeQuotedAscii,
-  writeQuotedInteger,
-  writeQuotedVersion,
-  writeString,
-} from './json-out.ts';
+import { JsonOut, writeQuotedAscii, writeQuotedInteger, writeString } from './json-out.ts';
 import type { LineWriter } from './row-encoder.ts';
 
 /** What a record's line holds besides its bytes. */
@@ -116,10 +110,6 @@ class Reading {
   opEnd = 0;
   changeIdStart = 0;
   changeIdEnd = 0;
-  /** A streamed change's `_version` in parts (`streamedVersion`). */
-  versionHi = 0;
-  versionLo = 0;
-  versionLow = 0;
   tsMs: number | bigint | undefined;
   ts_ms: number | bigint | undefined;
   /** Per `SOURCE_STRINGS` field: where its bytes start and end in the payload (-1: the schema has none). */
@@ -257,23 +247,18 @@ function hex8(buf: Buffer, at: number): number {
 }
 
 /**
- * Whether the change id is a streamed change's, `<16 hex commit LSN>-<8 hex index>`, whose
- * `_version` `postgresVersionOf` computes as hi·2^65 + lo·2^33 + 2·index + 1 (hi, lo: the LSN's
- * halves); if so they are left in `r` (`versionHi`, `versionLo`, `versionLow`), read without its
- * regular expression, strings and bigints. False for any other (a snapshot read, another form):
- * `postgresVersionOf` then.
+ * `_version` of a streamed change whose change id is `<16 hex commit LSN>-<8 hex index>`: what
+ * `postgresVersionOf` computes from it, without its regular expression and strings. Undefined for
+ * any other (a snapshot read, another form): `postgresVersionOf` then.
  */
-function streamedVersion(payload: Buffer, r: Reading, op: number): boolean {
+function streamedVersion(payload: Buffer, r: Reading, op: number): bigint | undefined {
   const start = r.changeIdStart;
-  if (r.changeIdEnd - start !== 25 || payload[start + 16] !== 0x2d || op === 0x72) return false;
+  if (r.changeIdEnd - start !== 25 || payload[start + 16] !== 0x2d || op === 0x72) return undefined;
   const hi = hex8(payload, start);
   const lo = hex8(payload, start + 8);
   const index = hex8(payload, start + 17);
-  if (hi < 0 || lo < 0 || index < 0) return false;
-  r.versionHi = hi;
-  r.versionLo = lo;
-  r.versionLow = index * 2 + 1;
-  return true;
+  if (hi < 0 || lo < 0 || index < 0) return undefined;
+  return (BigInt(hi) << 65n) | (BigInt(lo) << 33n) | BigInt(index * 2 + 1);
 }
 
 /**
@@ -433,11 +418,10 @@ function compile(
         writeColumns(k, o, keySteps, r.lineStart, NULL_GIVES_UP, written);
         if (k.pos !== k.end) throw GIVE_UP;
       }
-      const streamed = streamedVersion(payload, r, op);
+      let version = streamedVersion(payload, r, op);
       // A change id of that form holds no `/`: never the record's own place (`sourceCommitMs`).
       let ownPlace = false;
-      let version: bigint | undefined;
-      if (!streamed) {
+      if (version === undefined) {
         const source = r.source(payload);
         const changeId = utf8(payload, r.changeIdStart, r.changeIdEnd);
         version = postgresVersionOf({
@@ -451,8 +435,7 @@ function compile(
       o.ensure(META_VERSION.length + 1);
       if (o.pos > r.lineStart + 1) o.buf[o.pos++] = 0x2c;
       o.bytes(META_VERSION);
-      if (version === undefined) writeQuotedVersion(o, r.versionHi, r.versionLo, r.versionLow);
-      else writeQuotedInteger(o, version);
+      writeQuotedInteger(o, version);
       o.ensure(META_DELETED[0]!.length);
       o.bytes(META_DELETED[deleted ? 1 : 0]!);
       writeString(o, payload, r.changeIdStart, r.changeIdEnd);
