@@ -6,6 +6,8 @@ import {
   writeDateTime,
   writeDecimal,
   writeFloat,
+  writeQuotedMillis,
+  writeQuotedVersion,
   writeRawBytes,
   writeString,
 } from './json-out.ts';
@@ -87,6 +89,48 @@ describe('json-out writes what the row encoder writes', () => {
       const got = o.buf.toString('latin1', at, o.pos);
       const want = `"${dateTime64Text(BigInt(t), digits)}"`;
       if (got !== want) expect(`${got} after ${i} values`).toBe(want);
+    }
+  });
+
+  it("for a streamed change's version: LSNs up to 2^53, every index", () => {
+    const next = random(6);
+    const cases: [number, number][] = [
+      [0, 1],
+      [1, 1],
+      [0, 2 ** 33 - 1],
+      [2 ** 53 - 1, 2 ** 33 - 1],
+      [2 ** 32, 1],
+      [99_999_999, 2 ** 33 - 1], // every part carries
+      [100_000_000, 1],
+    ];
+    for (let i = 0; i < 20_000; i++)
+      cases.push([Math.floor(next() * 2 ** Math.floor(next() * 54)), Math.floor(next() * 2 ** 32) * 2 + 1]);
+    for (const [lsn, low] of cases) {
+      const want = `"${(BigInt(lsn) << 33n) + BigInt(low)}"`;
+      const got = written((o) => writeQuotedVersion(o, lsn, low));
+      if (got !== want) expect(got).toBe(want);
+    }
+  });
+
+  it('for source times in ms as seconds with three decimals, on either side of 2^31 seconds', () => {
+    const next = random(7);
+    const cases = [
+      1000,
+      1001,
+      9999,
+      10_000,
+      1_735_689_600_000,
+      2 ** 31 * 1000 - 1,
+      2 ** 31 * 1000,
+      2 ** 53 - 1,
+    ];
+    for (let i = 0; i < 20_000; i++)
+      cases.push(1000 + Math.floor(next() * 2 ** Math.floor(10 + next() * 43)));
+    for (const ms of cases) {
+      const digits = String(ms);
+      const want = `"${digits.slice(0, -3)}.${digits.slice(-3)}"`;
+      const got = written((o) => writeQuotedMillis(o, ms));
+      if (got !== want) expect(got).toBe(want);
     }
   });
 

@@ -313,6 +313,85 @@ export function writeDateTime(o: JsonOut, ticks: number, digits: 3 | 6): void {
 }
 
 /**
+ * Milliseconds (a safe integer of 1000 or more) as seconds with three decimals in quotes
+ * (`"1735689600.123"`: `millisText` of such a number), without a string.
+ */
+export function writeQuotedMillis(o: JsonOut, ms: number): void {
+  const secs = Math.floor(ms / 1000);
+  let frac = (ms - secs * 1000) | 0;
+  o.ensure(24);
+  const buf = o.buf;
+  buf[o.pos++] = QUOTE;
+  if (secs < 2 ** 31) {
+    let n = secs | 0;
+    let digits = 1;
+    for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+    for (let d = o.pos + digits - 1; d >= o.pos; d--) {
+      const q = (n / 10) | 0;
+      buf[d] = 0x30 + n - q * 10;
+      n = q;
+    }
+    o.pos += digits;
+  } else o.ascii(String(secs));
+  let p = o.pos;
+  buf[p] = 0x2e;
+  for (let d = p + 3; d > p; d--) {
+    const q = (frac / 10) | 0;
+    buf[d] = 0x30 + frac - q * 10;
+    frac = q;
+  }
+  p += 4;
+  buf[p++] = QUOTE;
+  o.pos = p;
+}
+
+const E8 = 100_000_000;
+/** 2^33 in base 10^8: 85·10^8 + 89,934,592. */
+const P33_HIGH = 85;
+const P33_LOW = 89_934_592;
+
+/** Eight decimal digits of `n` (0 ≤ n < 10^8, an int32) at `buf[p]`. */
+function digits8(buf: Buffer, p: number, n: number): void {
+  for (let d = p + 7; d >= p; d--) {
+    const q = (n / 10) | 0;
+    buf[d] = 0x30 + n - q * 10;
+    n = q;
+  }
+}
+
+/**
+ * lsn·2^33 + low (lsn < 2^53, low < 2^33: a streamed change's `_version`) as the row encoder
+ * writes that bigint, its decimal digits in quotes, in base-10^8 parts without a BigInt: every
+ * product below stays under 2^53, so each is exact in a double.
+ */
+export function writeQuotedVersion(o: JsonOut, lsn: number, low: number): void {
+  const a1 = Math.floor(lsn / E8);
+  const a0 = lsn - a1 * E8;
+  // (a1·10^8 + a0)(85·10^8 + 89,934,592) + low, carried in base 10^8.
+  const t0 = a0 * P33_LOW + low;
+  const c0 = Math.floor(t0 / E8);
+  const d0 = t0 - c0 * E8;
+  const t1 = a1 * P33_LOW + a0 * P33_HIGH + c0;
+  const c1 = Math.floor(t1 / E8);
+  const d1 = t1 - c1 * E8;
+  const d2 = a1 * P33_HIGH + c1;
+  o.ensure(40);
+  const buf = o.buf;
+  buf[o.pos++] = QUOTE;
+  if (d2 > 0) {
+    o.ascii(String(d2));
+    digits8(buf, o.pos, d1 | 0);
+    digits8(buf, o.pos + 8, d0 | 0);
+    o.pos += 16;
+  } else if (d1 > 0) {
+    o.ascii(String(d1));
+    digits8(buf, o.pos, d0 | 0);
+    o.pos += 8;
+  } else o.ascii(String(d0));
+  buf[o.pos++] = QUOTE;
+}
+
+/**
  * A decimal's unscaled big-endian two's complement bytes `src[start, end)` as the column mapping's
  * `unscaledToText` writes them (`"-12.30"`), in quotes. Up to 6 bytes in plain numbers.
  */

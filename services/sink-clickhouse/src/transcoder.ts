@@ -43,7 +43,14 @@ import {
   NULL_WRITTEN,
   writeColumns,
 } from './column-steps.ts';
-import { JsonOut, writeQuotedAscii, writeQuotedInteger, writeString } from './json-out.ts';
+import {
+  JsonOut,
+  writeQuotedAscii,
+  writeQuotedInteger,
+  writeQuotedMillis,
+  writeQuotedVersion,
+  writeString,
+} from './json-out.ts';
 import type { LineWriter } from './row-encoder.ts';
 
 /** What a record's line holds besides its bytes. */
@@ -110,6 +117,9 @@ class Reading {
   opEnd = 0;
   changeIdStart = 0;
   changeIdEnd = 0;
+  /** A streamed change's commit LSN and 2·index + 1 (`streamedVersion`). */
+  versionLsn: number | bigint = 0;
+  versionLow = 0;
   tsMs: number | bigint | undefined;
   ts_ms: number | bigint | undefined;
   /** Per `SOURCE_STRINGS` field: where its bytes start and end in the payload (-1: the schema has none). */
@@ -247,18 +257,22 @@ function hex8(buf: Buffer, at: number): number {
 }
 
 /**
- * `_version` of a streamed change whose change id is `<16 hex commit LSN>-<8 hex index>`: what
- * `postgresVersionOf` computes from it, without its regular expression and strings. Undefined for
- * any other (a snapshot read, another form): `postgresVersionOf` then.
+ * Whether the change id is a streamed change's, `<16 hex commit LSN>-<8 hex index>`, whose
+ * `_version` `postgresVersionOf` computes as LSN·2^33 + 2·index + 1; if so the LSN and
+ * 2·index + 1 are left in `r` (`versionLsn`: a number while the LSN is below 2^53, else the
+ * bigint; `versionLow`), read without its regular expression and strings. False for any other (a
+ * snapshot read, another form): `postgresVersionOf` then.
  */
-function streamedVersion(payload: Buffer, r: Reading, op: number): bigint | undefined {
+function streamedVersion(payload: Buffer, r: Reading, op: number): boolean {
   const start = r.changeIdStart;
-  if (r.changeIdEnd - start !== 25 || payload[start + 16] !== 0x2d || op === 0x72) return undefined;
+  if (r.changeIdEnd - start !== 25 || payload[start + 16] !== 0x2d || op === 0x72) return false;
   const hi = hex8(payload, start);
   const lo = hex8(payload, start + 8);
   const index = hex8(payload, start + 17);
-  if (hi < 0 || lo < 0 || index < 0) return undefined;
-  return (BigInt(hi) << 65n) | (BigInt(lo) << 33n) | BigInt(index * 2 + 1);
+  if (hi < 0 || lo < 0 || index < 0) return false;
+  r.versionLsn = hi < 2 ** 21 ? hi * 2 ** 32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+  r.versionLow = index * 2 + 1;
+  return true;
 }
 
 /**
@@ -418,10 +432,11 @@ function compile(
         writeColumns(k, o, keySteps, r.lineStart, NULL_GIVES_UP, written);
         if (k.pos !== k.end) throw GIVE_UP;
       }
-      let version = streamedVersion(payload, r, op);
+      const streamed = streamedVersion(payload, r, op);
       // A change id of that form holds no `/`: never the record's own place (`sourceCommitMs`).
       let ownPlace = false;
-      if (version === undefined) {
+      let version: bigint | undefined;
+      if (!streamed) {
         const source = r.source(payload);
         const changeId = utf8(payload, r.changeIdStart, r.changeIdEnd);
         version = postgresVersionOf({
@@ -435,7 +450,9 @@ function compile(
       o.ensure(META_VERSION.length + 1);
       if (o.pos > r.lineStart + 1) o.buf[o.pos++] = 0x2c;
       o.bytes(META_VERSION);
-      writeQuotedInteger(o, version);
+      if (version !== undefined) writeQuotedInteger(o, version);
+      else if (typeof r.versionLsn === 'number') writeQuotedVersion(o, r.versionLsn, r.versionLow);
+      else writeQuotedInteger(o, (r.versionLsn << 33n) | BigInt(r.versionLow));
       o.ensure(META_DELETED[0]!.length);
       o.bytes(META_DELETED[deleted ? 1 : 0]!);
       writeString(o, payload, r.changeIdStart, r.changeIdEnd);
@@ -448,13 +465,7 @@ function compile(
       let seconds: number;
       if (typeof ms === 'number' && ms >= 1000) {
         // `millisText` of a number of 4 digits or more, and the number it reads back as.
-        const digits = String(ms);
-        o.ensure(digits.length + 3);
-        o.buf[o.pos++] = 0x22;
-        o.ascii(digits.slice(0, -3));
-        o.buf[o.pos++] = 0x2e;
-        o.ascii(digits.slice(-3));
-        o.buf[o.pos++] = 0x22;
+        writeQuotedMillis(o, ms);
         seconds = ms / 1000;
       } else {
         const text = fns.millisText(ms);
