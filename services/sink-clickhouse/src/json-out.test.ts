@@ -92,9 +92,11 @@ describe('json-out writes what the row encoder writes', () => {
     }
   });
 
-  it("for a streamed change's version: LSNs up to 2^53, every index", () => {
+  it("for a streamed change's version: LSNs up to 2^53 as numbers, beyond as bigints, every index", () => {
     const next = random(6);
-    const cases: [number, number][] = [
+    const cases: [number | bigint, number][] = [
+      [2n ** 53n, 1],
+      [2n ** 64n - 1n, 2 ** 33 - 1],
       [0, 1],
       [1, 1],
       [0, 2 ** 33 - 1],

@@ -60,7 +60,7 @@ export class JsonOut {
 
   /**
    * Days written lately and their year·10000 + month·100 + day, by `days & 63` (a batch's rows
-   * mostly share a few days; -1: none).
+   * mostly share a few days; `NO_SLOT`: none).
    */
   private readonly civilDays = new Int32Array(CACHE_SLOTS).fill(NO_SLOT);
   private readonly civilYmd = new Int32Array(CACHE_SLOTS);
@@ -229,6 +229,15 @@ function digits2(buf: Buffer, p: number, n: number): void {
   buf[p + 1] = 0x30 + i - tens * 10;
 }
 
+/** `count` decimal digits of `n` (an int32, 0 ≤ n < 10^count), zero-padded, at `buf[p]`. */
+function writeDigits(buf: Buffer, p: number, n: number, count: number): void {
+  for (let d = p + count - 1; d >= p; d--) {
+    const q = (n / 10) | 0;
+    buf[d] = 0x30 + n - q * 10;
+    n = q;
+  }
+}
+
 /** `YYYY-MM-DD` of days since 1970 inside 1900–2299 (a four-digit year), without quotes, at `buf[p]`. */
 function writeDay(o: JsonOut, buf: Buffer, p: number, days: number): void {
   // Years 1900–2299: every figure here fits int32 and is positive (`| 0` truncates as floor).
@@ -277,7 +286,7 @@ export function writeDateTime(o: JsonOut, ticks: number, digits: 3 | 6): void {
   }
   // Under a minute: int32 from here (`%` of a double is a call to fmod).
   const secs = Math.floor(rest / unit) | 0;
-  let frac = (rest - secs * unit) | 0;
+  const frac = (rest - secs * unit) | 0;
   o.ensure(22 + digits);
   const buf = o.buf;
   let p = o.pos;
@@ -302,11 +311,7 @@ export function writeDateTime(o: JsonOut, ticks: number, digits: 3 | 6): void {
   digits2(buf, p + 18, secs);
   buf[p + 20] = 0x2e;
   p += 21;
-  for (let i = p + digits - 1; i >= p; i--) {
-    const q = (frac / 10) | 0;
-    buf[i] = 0x30 + frac - q * 10;
-    frac = q;
-  }
+  writeDigits(buf, p, frac, digits);
   p += digits;
   buf[p++] = QUOTE;
   o.pos = p;
@@ -318,31 +323,21 @@ export function writeDateTime(o: JsonOut, ticks: number, digits: 3 | 6): void {
  */
 export function writeQuotedMillis(o: JsonOut, ms: number): void {
   const secs = Math.floor(ms / 1000);
-  let frac = (ms - secs * 1000) | 0;
+  const frac = (ms - secs * 1000) | 0;
   o.ensure(24);
   const buf = o.buf;
   buf[o.pos++] = QUOTE;
   if (secs < 2 ** 31) {
-    let n = secs | 0;
+    const n = secs | 0;
     let digits = 1;
     for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
-    for (let d = o.pos + digits - 1; d >= o.pos; d--) {
-      const q = (n / 10) | 0;
-      buf[d] = 0x30 + n - q * 10;
-      n = q;
-    }
+    writeDigits(buf, o.pos, n, digits);
     o.pos += digits;
   } else o.ascii(String(secs));
-  let p = o.pos;
-  buf[p] = 0x2e;
-  for (let d = p + 3; d > p; d--) {
-    const q = (frac / 10) | 0;
-    buf[d] = 0x30 + frac - q * 10;
-    frac = q;
-  }
-  p += 4;
-  buf[p++] = QUOTE;
-  o.pos = p;
+  buf[o.pos++] = 0x2e;
+  writeDigits(buf, o.pos, frac, 3);
+  o.pos += 3;
+  buf[o.pos++] = QUOTE;
 }
 
 const E8 = 100_000_000;
@@ -350,21 +345,17 @@ const E8 = 100_000_000;
 const P33_HIGH = 85;
 const P33_LOW = 89_934_592;
 
-/** Eight decimal digits of `n` (0 ≤ n < 10^8, an int32) at `buf[p]`. */
-function digits8(buf: Buffer, p: number, n: number): void {
-  for (let d = p + 7; d >= p; d--) {
-    const q = (n / 10) | 0;
-    buf[d] = 0x30 + n - q * 10;
-    n = q;
-  }
-}
-
 /**
- * lsn·2^33 + low (lsn < 2^53, low < 2^33: a streamed change's `_version`) as the row encoder
- * writes that bigint, its decimal digits in quotes, in base-10^8 parts without a BigInt: every
- * product below stays under 2^53, so each is exact in a double.
+ * lsn·2^33 + low (low < 2^33: a streamed change's `_version`) as the row encoder writes that
+ * bigint, its decimal digits in quotes. An LSN below 2^53 (a number) goes in base-10^8 parts
+ * without a BigInt: every product below stays under 2^53, so each is exact in a double; a larger
+ * one (a bigint) through the bigint.
  */
-export function writeQuotedVersion(o: JsonOut, lsn: number, low: number): void {
+export function writeQuotedVersion(o: JsonOut, lsn: number | bigint, low: number): void {
+  if (typeof lsn === 'bigint') {
+    writeQuotedInteger(o, (lsn << 33n) | BigInt(low));
+    return;
+  }
   const a1 = Math.floor(lsn / E8);
   const a0 = lsn - a1 * E8;
   // (a1·10^8 + a0)(85·10^8 + 89,934,592) + low, carried in base 10^8.
@@ -380,12 +371,12 @@ export function writeQuotedVersion(o: JsonOut, lsn: number, low: number): void {
   buf[o.pos++] = QUOTE;
   if (d2 > 0) {
     o.ascii(String(d2));
-    digits8(buf, o.pos, d1 | 0);
-    digits8(buf, o.pos + 8, d0 | 0);
+    writeDigits(buf, o.pos, d1 | 0, 8);
+    writeDigits(buf, o.pos + 8, d0 | 0, 8);
     o.pos += 16;
   } else if (d1 > 0) {
     o.ascii(String(d1));
-    digits8(buf, o.pos, d0 | 0);
+    writeDigits(buf, o.pos, d0 | 0, 8);
     o.pos += 8;
   } else o.ascii(String(d0));
   buf[o.pos++] = QUOTE;

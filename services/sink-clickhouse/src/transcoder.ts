@@ -450,9 +450,8 @@ function compile(
       o.ensure(META_VERSION.length + 1);
       if (o.pos > r.lineStart + 1) o.buf[o.pos++] = 0x2c;
       o.bytes(META_VERSION);
-      if (version !== undefined) writeQuotedInteger(o, version);
-      else if (typeof r.versionLsn === 'number') writeQuotedVersion(o, r.versionLsn, r.versionLow);
-      else writeQuotedInteger(o, (r.versionLsn << 33n) | BigInt(r.versionLow));
+      if (version === undefined) writeQuotedVersion(o, r.versionLsn, r.versionLow);
+      else writeQuotedInteger(o, version);
       o.ensure(META_DELETED[0]!.length);
       o.bytes(META_DELETED[deleted ? 1 : 0]!);
       writeString(o, payload, r.changeIdStart, r.changeIdEnd);
