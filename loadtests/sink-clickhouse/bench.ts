@@ -2,13 +2,15 @@
  * sink-clickhouse throughput: rows per second from a filled Avro topic into the embedded
  * ClickHouse engine through the sink (consume, decode, encode, insert with dedup token,
  * history materialized view, commit), beside a bare loop inserting the same rows into the
- * same engine directly (the same tables and materialized view, JSONEachRow batches of the same
- * size, rows already encoded): the engine's own limit, measured in the same run. Swept over a
- * few batch sizes; reports rows/s of each, the ratio, and the peak RSS of each phase. Every
+ * same engine directly (the same tables and materialized view, batches of the same size, rows
+ * already encoded as the JSONCompactEachRow lines the sink sends): the engine's own limit,
+ * measured in the same run. The engine alone also takes the same rows as JSONEachRow, which the
+ * sink sent before (reported beside, not the reference). Swept over a few batch sizes; reports
+ * rows/s of each, the ratio, and the peak RSS of each phase. Every
  * measurement runs in a child process of its own on a fresh engine directory (peak RSS is that
  * process's; no background merge of an earlier run competes).
  *
- * Each batch size runs `--rounds` rounds, a sink phase then an engine phase each: both rates
+ * Each batch size runs `--rounds` rounds, a sink phase then the engine phases each: both rates
  * swing ±15 % from one run to the next on a shared machine, so the figures are medians (rates:
  * of each side's runs; ratio: of each round's sink/engine pair, measured minutes apart at most),
  * and every round's figures are in the JSON.
@@ -63,6 +65,14 @@ const { values } = parseArgs({
   },
 });
 const ROWS = Number(values.rows);
+/**
+ * The engine phase's formats: JSONCompactEachRow, which the sink sends (the reference), and
+ * JSONEachRow, which it sent until it wrote compact lines (how much faster the engine takes
+ * compact lines, in the same run).
+ */
+const FORMATS = ['JSONCompactEachRow', 'JSONEachRow'] as const;
+type Format = (typeof FORMATS)[number];
+type Phase = 'sink' | 'engine' | 'engine-keyed';
 const BATCHES = values.batches.split(',').map(Number);
 const ROUNDS = Number(values.rounds);
 /** This phase's round (a fresh engine directory and consumer group each). */
@@ -227,13 +237,20 @@ async function sinkPhase(batch: number, work: string): Promise<number> {
   phaseCpu = process.cpuUsage(cpu0);
   await sink.stop();
   if (sink.totals.rows !== ROWS) throw new Error(`the sink wrote ${sink.totals.rows} rows of ${ROWS}`);
-  const rowsFile = join(work, 'rows.jsonl');
-  if (!existsSync(rowsFile)) {
-    const dump = await transport.queryRaw(
-      `SELECT * EXCEPT (_ingested_at) FROM bench.${table} ORDER BY id`,
-      'JSONEachRow',
-    );
-    writeFileSync(rowsFile, dump);
+  if (!existsSync(join(work, 'columns.json'))) {
+    // The columns the sink's lines hold: all but the insert time and the out-of-range note (no
+    // row of this topic has one).
+    const columns = (
+      await transport.query<{ name: string }>(
+        `SELECT name FROM system.columns WHERE database = 'bench' AND table = '${table}' AND name NOT IN ('_ingested_at', '_out_of_range') ORDER BY position`,
+      )
+    ).map((c) => c.name);
+    for (const format of FORMATS)
+      writeFileSync(
+        join(work, `rows.${format}`),
+        await transport.queryRaw(`SELECT ${columns.join(', ')} FROM bench.${table} ORDER BY id`, format),
+      );
+    writeFileSync(join(work, 'columns.json'), JSON.stringify(columns));
     const ddl = [];
     for (const t of [table, `${table}_history`])
       ddl.push((await transport.query<{ s: string }>(`SHOW CREATE TABLE bench.${t} FORMAT JSONEachRow`))[0]!);
@@ -247,30 +264,33 @@ async function sinkPhase(batch: number, work: string): Promise<number> {
   return ROWS / seconds;
 }
 
-/** Phase `engine`: the same rows, already encoded, into the same tables and materialized view of a fresh engine. */
-async function enginePhase(batch: number, work: string): Promise<number> {
-  const session = new Session(join(work, `engine-${batch}-${ROUND}`));
+/**
+ * Phase `engine`: the same rows, already encoded in `format`, into the same tables and
+ * materialized view of a fresh engine.
+ */
+async function enginePhase(batch: number, work: string, format: Format): Promise<number> {
+  const session = new Session(join(work, `engine-${format}-${batch}-${ROUND}`));
   const q = (sql: string) => session.queryAsync(sql, { format: 'TabSeparated' });
   await q('CREATE DATABASE bench');
   for (const ddl of JSON.parse(readFileSync(join(work, 'ddl.json'), 'utf8')) as string[]) await q(ddl);
   await q(
     `CREATE MATERIALIZED VIEW bench.${table}_history_mv TO bench.${table}_history AS SELECT * FROM bench.${table}`,
   );
-  const lines = readFileSync(join(work, 'rows.jsonl'), 'utf8')
+  const lines = readFileSync(join(work, `rows.${format}`), 'utf8')
     .split('\n')
     .filter((l) => l !== '');
   if (lines.length !== ROWS) throw new Error(`expected ${ROWS} rows to copy, found ${lines.length}`);
   const payloads: Buffer[] = [];
   for (let i = 0; i < lines.length; i += batch)
     payloads.push(Buffer.from(`${lines.slice(i, i + batch).join('\n')}\n`));
-  const columns = Object.keys(JSON.parse(lines[0]!) as object);
+  const columns = JSON.parse(readFileSync(join(work, 'columns.json'), 'utf8')) as string[];
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   for (const [i, values] of payloads.entries())
     await session.insert({
       table: `bench.${table}`,
       values,
-      format: 'JSONEachRow',
+      format,
       columns,
       settings: { insert_deduplicate: 1, insert_deduplication_token: `ref-${i}` },
     });
@@ -283,7 +303,10 @@ async function enginePhase(batch: number, work: string): Promise<number> {
 if (values.phase) {
   const batch = Number(values.batch);
   const work = values.work!;
-  const rate = values.phase === 'sink' ? await sinkPhase(batch, work) : await enginePhase(batch, work);
+  const rate =
+    values.phase === 'sink'
+      ? await sinkPhase(batch, work)
+      : await enginePhase(batch, work, values.phase === 'engine' ? 'JSONCompactEachRow' : 'JSONEachRow');
   process.stdout.write(
     `${JSON.stringify({
       rate,
@@ -300,7 +323,7 @@ interface PhaseResult {
   cpuSecondsPer100k: number;
 }
 
-function child(phase: 'sink' | 'engine', batch: number, round: number, work: string): PhaseResult {
+function child(phase: Phase, batch: number, round: number, work: string): PhaseResult {
   let out: string;
   try {
     out = childOutput(phase, batch, round, work);
@@ -316,7 +339,7 @@ function child(phase: 'sink' | 'engine', batch: number, round: number, work: str
   return JSON.parse(out.trim().split('\n').at(-1)!) as PhaseResult;
 }
 
-function childOutput(phase: 'sink' | 'engine', batch: number, round: number, work: string): string {
+function childOutput(phase: Phase, batch: number, round: number, work: string): string {
   const profile = values['cpu-prof'];
   return execFileSync(
     process.execPath,
@@ -349,8 +372,16 @@ interface Result {
   enginePeakRssMb: number;
   sinkCpuSecondsPer100k: number;
   engineCpuSecondsPer100k: number;
-  /** Each round's sink rate, engine rate and their ratio. */
-  rounds: { sinkRowsPerSec: number; engineRowsPerSec: number; ratio: number }[];
+  /** The engine on the same rows as JSONEachRow (not the reference: the sink sends compact lines). */
+  engineJsonEachRowRowsPerSec: number;
+  engineJsonEachRowCpuSecondsPer100k: number;
+  /** Each round's sink rate, engine rate and their ratio, and the engine's JSONEachRow rate. */
+  rounds: {
+    sinkRowsPerSec: number;
+    engineRowsPerSec: number;
+    ratio: number;
+    engineJsonEachRowRowsPerSec: number;
+  }[];
 }
 
 const work = join(endpoints.chdbDir, `bench-${run}`);
@@ -364,14 +395,17 @@ try {
   for (const batch of BATCHES) {
     const sinks: PhaseResult[] = [];
     const engines: PhaseResult[] = [];
+    const keyed: PhaseResult[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       sinks.push(child('sink', batch, round, work));
       engines.push(child('engine', batch, round, work));
+      keyed.push(child('engine-keyed', batch, round, work));
     }
     const rounds = sinks.map((sink, i) => ({
       sinkRowsPerSec: Math.round(sink.rate),
       engineRowsPerSec: Math.round(engines[i]!.rate),
       ratio: Number((sink.rate / engines[i]!.rate).toFixed(3)),
+      engineJsonEachRowRowsPerSec: Math.round(keyed[i]!.rate),
     }));
     const r: Result = {
       batch,
@@ -382,11 +416,13 @@ try {
       enginePeakRssMb: Math.max(...engines.map((x) => x.maxRssMb)),
       sinkCpuSecondsPer100k: Number(median(sinks.map((x) => x.cpuSecondsPer100k)).toFixed(2)),
       engineCpuSecondsPer100k: Number(median(engines.map((x) => x.cpuSecondsPer100k)).toFixed(2)),
+      engineJsonEachRowRowsPerSec: Math.round(median(keyed.map((x) => x.rate))),
+      engineJsonEachRowCpuSecondsPer100k: Number(median(keyed.map((x) => x.cpuSecondsPer100k)).toFixed(2)),
       rounds,
     };
     results.push(r);
     log(
-      `batch ${String(batch).padStart(6)}: sink ${String(r.sinkRowsPerSec).padStart(7)} rows/s, engine alone ${String(r.engineRowsPerSec).padStart(7)} rows/s, ratio ${r.ratio.toFixed(2)} (rounds ${rounds.map((x) => x.ratio.toFixed(2)).join(' ')}), peak RSS sink ${r.sinkPeakRssMb} MB / engine ${r.enginePeakRssMb} MB, CPU s per 100k sink ${r.sinkCpuSecondsPer100k} / engine ${r.engineCpuSecondsPer100k}`,
+      `batch ${String(batch).padStart(6)}: sink ${String(r.sinkRowsPerSec).padStart(7)} rows/s, engine alone (JSONCompactEachRow) ${String(r.engineRowsPerSec).padStart(7)} rows/s, ratio ${r.ratio.toFixed(2)} (rounds ${rounds.map((x) => x.ratio.toFixed(2)).join(' ')}), peak RSS sink ${r.sinkPeakRssMb} MB / engine ${r.enginePeakRssMb} MB, CPU s per 100k sink ${r.sinkCpuSecondsPer100k} / engine ${r.engineCpuSecondsPer100k}; engine alone on JSONEachRow ${r.engineJsonEachRowRowsPerSec} rows/s, ${r.engineJsonEachRowCpuSecondsPer100k} CPU s per 100k`,
     );
   }
 } finally {

@@ -15,4 +15,8 @@ export * from './schema/index.ts';
 export { EmbeddedTransport, usableDataDirectory } from './transport/embedded-transport.ts';
 export { clickhouseCode, isDataError, toSinkError } from './transport/errors.ts';
 export { HttpTransport, type HttpTransportOptions } from './transport/http-transport.ts';
-export type { ClickHouseTransport } from './transport/transport.ts';
+export {
+  type ClickHouseTransport,
+  compactInsertable,
+  type InsertFormat,
+} from './transport/transport.ts';

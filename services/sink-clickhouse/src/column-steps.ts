@@ -142,15 +142,17 @@ function valueStepOf(schema: AvroSchema, named: Named): { step: ValueStep; type:
   }
 }
 
-/** What a column step does with a null: writes it, leaves the column out (a delete's image), or gives up (a key). */
+/**
+ * What a column step does with a null: writes it (a delete's image too: the insert reads a null
+ * into a column that is not Nullable as the column's default, as if the column were left out),
+ * or gives up (a key).
+ */
 export const NULL_WRITTEN = 0;
-export const NULL_LEFT_OUT = 1;
 export const NULL_GIVES_UP = 2;
 
-/** One column of the line: `"name":`, and how its value is read and written. */
+/** One column of the line: its name, and how its value is read and written. */
 export interface ColumnStep {
   column: string;
-  key: Buffer;
   /** The union branch that is null and the one that holds the value (-1: not a union). */
   nullBranch: number;
   valueBranch: number;
@@ -163,26 +165,26 @@ export function columnStepOf(
   mappedType: string,
   named: Named,
 ): ColumnStep | undefined {
-  const key = Buffer.from(`${JSON.stringify(column)}:`);
   const s = resolve(type, named);
   if (Array.isArray(s)) {
     if (s.length !== 2 || !s.includes('null')) return undefined;
     const nullBranch = s.indexOf('null');
     const inner = valueStepOf(s[1 - nullBranch] as AvroSchema, named);
     if (inner === undefined || mappedType !== `Nullable(${inner.type})`) return undefined;
-    return { column, key, nullBranch, valueBranch: 1 - nullBranch, value: inner.step };
+    return { column, nullBranch, valueBranch: 1 - nullBranch, value: inner.step };
   }
   const plain = valueStepOf(type, named);
   if (plain === undefined || mappedType !== plain.type) return undefined;
-  return { column, key, nullBranch: -1, valueBranch: -1, value: plain.step };
+  return { column, nullBranch: -1, valueBranch: -1, value: plain.step };
 }
 
 /** A name JavaScript puts before the others in an object (an array index): the row would have it first. */
 export const isIndexLike = (name: string) => /^(0|[1-9]\d*)$/.test(name) && Number(name) < 2 ** 32 - 1;
 
 /**
- * Writes the columns at the cursor (a step that is a skip reads past a field without a column);
- * `written` gets the names of those written.
+ * Writes the values of the columns at the cursor, comma-separated, in step order (a step that is
+ * a skip reads past a field without a column); the first one written at `lineStart + 1` (past `[`)
+ * goes without a comma.
  */
 export function writeColumns(
   c: Cursor,
@@ -190,7 +192,6 @@ export function writeColumns(
   steps: readonly (ColumnStep | Skip)[],
   lineStart: number,
   nulls: number,
-  written: string[] | undefined,
 ): void {
   for (const step of steps) {
     if (typeof step === 'function') {
@@ -201,16 +202,13 @@ export function writeColumns(
     if (step.nullBranch >= 0) {
       const branch = readInt(c);
       if (branch === step.nullBranch) {
-        if (nulls === NULL_LEFT_OUT) continue;
         if (nulls === NULL_GIVES_UP) throw GIVE_UP;
         isNull = true;
       } else if (branch !== step.valueBranch) throw GIVE_UP;
     }
-    o.ensure(step.key.length + 5);
+    o.ensure(5);
     if (o.pos > lineStart + 1) o.buf[o.pos++] = 0x2c;
-    o.bytes(step.key);
     if (isNull) o.ascii('null');
     else step.value(c, o);
-    written?.push(step.column);
   }
 }

@@ -27,6 +27,8 @@ import type { KafkaRecord } from './decode.ts';
 export const POOLED_LINE = 0;
 export const POOLED_SKIP = 1;
 export const POOLED_MAIN = 2;
+/** A JSONCompactEachRow line (the transcoder's); `POOLED_LINE` is a JSONEachRow one. */
+export const POOLED_COMPACT = 3;
 
 /** A chunk of records as sent to a worker: keys and values packed into one transferred buffer. */
 export interface ChunkRequest {
@@ -46,17 +48,20 @@ export interface ChunkRequest {
 export interface ChunkResult {
   type: 'decoded';
   id: number;
-  /** `POOLED_LINE`, `POOLED_SKIP` or `POOLED_MAIN` per record. */
+  /** `POOLED_LINE`, `POOLED_COMPACT`, `POOLED_SKIP` or `POOLED_MAIN` per record. */
   kinds: Uint8Array;
-  /** The JSONEachRow lines of the `POOLED_LINE` records, in order. */
+  /** The lines of the `POOLED_LINE` and `POOLED_COMPACT` records, in order. */
   lines: ArrayBuffer;
   /** Per record: the end of its line in `lines` (its start is the previous line's end). */
   ends: Uint32Array;
   /** Per record: index into `shapeIds` (line records only). */
   shapeOf: Uint16Array;
   shapeIds: string[];
-  /** Per shape: the union of the columns its rows in this chunk have. */
+  /** Per shape: the union of the columns its JSONEachRow lines in this chunk have. */
   columns: string[][];
+  /** Per `POOLED_COMPACT` record: index into `compactColumns`, the columns its line holds. */
+  compactOf: Uint16Array;
+  compactColumns: string[][];
   /** Per record: index into `sources`, -1 for none. */
   sourceOf: Int16Array;
   sources: string[];
@@ -83,6 +88,8 @@ export type PooledRecord =
       line: Buffer;
       shapeId: string;
       columns: readonly string[];
+      /** JSONCompactEachRow (the values of `columns`), else JSONEachRow. */
+      compact: boolean;
       source: string | undefined;
       commitMs: number | undefined;
     }
@@ -247,16 +254,18 @@ export class DecodePool {
       let start = 0;
       for (let k = 0; k < r.kinds.length; k++, i++) {
         const kind = r.kinds[k]!;
-        if (kind === POOLED_LINE) {
+        if (kind === POOLED_LINE || kind === POOLED_COMPACT) {
           const end = r.ends[k]!;
           const shape = r.shapeOf[k]!;
           const source = r.sourceOf[k]!;
           const ms = r.commitMs[k]!;
+          const compact = kind === POOLED_COMPACT;
           out[i] = {
-            kind,
+            kind: POOLED_LINE,
             line: lines.subarray(start, end),
             shapeId: r.shapeIds[shape]!,
-            columns: r.columns[shape]!,
+            columns: compact ? r.compactColumns[r.compactOf[k]!]! : r.columns[shape]!,
+            compact,
             source: source < 0 ? undefined : r.sources[source],
             commitMs: Number.isNaN(ms) ? undefined : ms,
           };

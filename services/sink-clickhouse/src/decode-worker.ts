@@ -1,5 +1,6 @@
 /**
- * A decode worker thread (see `decode-pool.ts`): records in, JSONEachRow lines out, with the
+ * A decode worker thread (see `decode-pool.ts`): records in, lines out (JSONCompactEachRow where the
+ * transcoder writes them, else JSONEachRow), with the
  * shape, source and commit time of each. Schemas are asked of the main thread's registry client.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,6 +13,7 @@ import {
   type ChunkRequest,
   type ChunkResult,
   type MainMessage,
+  POOLED_COMPACT,
   POOLED_LINE,
   POOLED_MAIN,
   POOLED_SKIP,
@@ -50,6 +52,9 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
   const kinds = new Uint8Array(count);
   const ends = new Uint32Array(count);
   const shapeOf = new Uint16Array(count);
+  const compactOf = new Uint16Array(count);
+  const compactColumns: (readonly string[])[] = [];
+  const compactIndex = new Map<readonly string[], number>();
   const sourceOf = new Int16Array(count).fill(-1);
   const commitMs = new Float64Array(count).fill(Number.NaN);
   const shapeIds: string[] = [];
@@ -59,8 +64,6 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
   const sources: string[] = [];
   const sourceIndex = new Map<string, number>();
   const lines = new LineWriter(Math.max(1 << 12, req.data.byteLength * 2));
-  /** The column list last added per shape (transcoded lines). */
-  const added: (readonly string[] | undefined)[] = [];
   const shapeAt = (shapeId: string): number => {
     let shape = shapeIndex.get(shapeId);
     if (shape === undefined) {
@@ -103,15 +106,17 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
     const t = decoder.transcodeKnown(record, lines);
     if (t !== undefined) {
       const shape = shapeAt(t.shapeId);
-      // Lines of one shape that are not deletes share one column list: added once.
-      if (added[shape] !== t.columns) {
-        const cols = columns[shape]!;
-        for (const c of t.columns) cols.add(c);
-        added[shape] = t.columns;
+      // Every line of a transcoder holds its one column list.
+      let list = compactIndex.get(t.columns);
+      if (list === undefined) {
+        list = compactColumns.length;
+        compactColumns.push(t.columns);
+        compactIndex.set(t.columns, list);
       }
+      compactOf[k] = list;
       if (t.source !== undefined) sourceOf[k] = sourceAt(t.source);
       commitMs[k] = t.commitMs ?? Number.NaN;
-      kinds[k] = POOLED_LINE;
+      kinds[k] = POOLED_COMPACT;
       shapeOf[k] = shape;
       ends[k] = lines.length;
       continue;
@@ -159,6 +164,8 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
     shapeOf,
     shapeIds,
     columns: columns.map((c) => [...c]),
+    compactOf,
+    compactColumns: compactColumns as string[][],
     sourceOf,
     sources,
     commitMs,
@@ -180,6 +187,7 @@ port.on('message', (m: MainMessage) => {
         result.kinds.buffer,
         result.ends.buffer,
         result.shapeOf.buffer,
+        result.compactOf.buffer,
         result.sourceOf.buffer,
         result.commitMs.buffer,
       ] as ArrayBuffer[]),

@@ -61,6 +61,8 @@ export type Decoding =
       shapeId: string;
       line: Buffer;
       columns: readonly string[];
+      /** JSONCompactEachRow (the values of `columns`), else JSONEachRow: `RowItem`. */
+      compact: boolean;
       commitMs: number | undefined;
       source?: string;
     };
@@ -375,8 +377,8 @@ export class RecordDecoder {
   }
 
   /**
-   * The record's JSONEachRow line written straight from its Avro bytes at the end of `out`
-   * (`transcoder.ts`): the line `decodeKnown` and `LineWriter.write` give, without the objects.
+   * The record's JSONCompactEachRow line written straight from its Avro bytes at the end of `out`
+   * (`transcoder.ts`): the line `decodeKnown` and `LineWriter.writeCompact` give, without the objects.
    * Undefined, with nothing written, when `decodeKnown` has to be called instead: a schema not
    * fetched yet, a record in another format, a shape or a record the transcoder does not cover.
    * Unlike decoding, it leaves the topic's last shape as it was: the caller sets it in record
@@ -412,6 +414,7 @@ export class RecordDecoder {
       shapeId: entry.shapeId,
       line: NO_LINE,
       columns: t.columns,
+      compact: true,
       commitMs: t.commitMs,
       source: t.source,
     };

@@ -40,39 +40,36 @@ export function rawJsonString(bytes: Uint8Array): Buffer {
   return out;
 }
 
+/** Marks a value `plainValue` cannot write without the replacer. */
+const NEEDS_REPLACER = Symbol('needs the replacer');
+
 /**
- * The row with bigints and the floats JSON cannot hold written as the text ClickHouse reads, for
+ * The value with a bigint or a float JSON cannot hold written as the text ClickHouse reads, for
  * `JSON.stringify` without a replacer (V8's fast path: a replacer costs a call per value);
- * undefined when a value needs the replacer (bytes, or a nested object or array).
+ * `NEEDS_REPLACER` for bytes, or a nested object or array.
  */
+function plainValue(v: unknown): unknown {
+  switch (typeof v) {
+    case 'bigint':
+      return v.toString();
+    case 'number':
+      if (Number.isFinite(v) && !Object.is(v, -0)) return v;
+      return Object.is(v, -0) ? '-0' : Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
+    case 'object':
+      return v === null ? v : NEEDS_REPLACER;
+    default:
+      return v;
+  }
+}
+
+/** The row with every value `plainValue`; undefined when a value needs the replacer. */
 function plainRow(row: EncodedRow): EncodedRow | undefined {
   // No prototype: a column named `__proto__` stays a column.
   const out: EncodedRow = Object.create(null);
   for (const k in row) {
-    const v = row[k];
-    switch (typeof v) {
-      case 'bigint':
-        out[k] = v.toString();
-        break;
-      case 'number':
-        out[k] =
-          Number.isFinite(v) && !Object.is(v, -0)
-            ? v
-            : Object.is(v, -0)
-              ? '-0'
-              : Number.isNaN(v)
-                ? 'nan'
-                : v > 0
-                  ? 'inf'
-                  : '-inf';
-        break;
-      case 'object':
-        if (v !== null) return undefined;
-        out[k] = v;
-        break;
-      default:
-        out[k] = v;
-    }
+    const v = plainValue(row[k]);
+    if (v === NEEDS_REPLACER) return undefined;
+    out[k] = v;
   }
   return out;
 }
@@ -84,8 +81,11 @@ export function encodeRows(rows: readonly EncodedRow[]): Buffer {
   return writer.bytes();
 }
 
-/** One row that needs the replacer (bytes, or a nested object or array) as its JSONEachRow line. */
-function encodeWithReplacer(row: EncodedRow): Buffer {
+/**
+ * One row that needs the replacer (bytes, or a nested object or array) as its line: JSONEachRow
+ * of an object, JSONCompactEachRow of an array of its values.
+ */
+function encodeWithReplacer(row: EncodedRow | unknown[]): Buffer {
   const raws: Uint8Array[] = [];
   const replacer = (_k: string, v: unknown): unknown => {
     switch (typeof v) {
@@ -141,20 +141,42 @@ export class LineWriter {
     this.buf = next;
   }
 
-  /** Appends the row's line. */
+  /** Appends the row's JSONEachRow line. */
   write(row: EncodedRow): void {
     const plain = plainRow(row);
-    if (plain === undefined) {
-      const line = encodeWithReplacer(row);
-      this.reserve(line.length);
-      this.used += line.copy(this.buf, this.used);
-    } else {
-      const text = JSON.stringify(plain);
-      // UTF-8 takes at most 3 bytes per UTF-16 unit; plus the newline.
-      this.reserve(text.length * 3 + 1);
-      this.used += this.buf.write(text, this.used, 'utf8');
-      this.buf[this.used++] = 0x0a;
+    if (plain === undefined) this.line(encodeWithReplacer(row));
+    else this.text(JSON.stringify(plain));
+  }
+
+  /**
+   * Appends the row's JSONCompactEachRow line: its values of `columns`, in that order, null for
+   * a column it lacks (which the insert reads as the column's default, as it reads a column a
+   * JSONEachRow line leaves out).
+   */
+  writeCompact(row: EncodedRow, columns: readonly string[]): void {
+    const values: unknown[] = new Array(columns.length);
+    let plain = true;
+    for (let i = 0; i < columns.length; i++) {
+      const v = row[columns[i]!];
+      const p = v === undefined ? null : plainValue(v);
+      if (p === NEEDS_REPLACER) plain = false;
+      values[i] = p;
     }
+    if (plain) this.text(JSON.stringify(values));
+    else this.line(encodeWithReplacer(columns.map((c) => row[c] ?? null)));
+  }
+
+  private line(line: Buffer): void {
+    this.reserve(line.length);
+    this.used += line.copy(this.buf, this.used);
+    this.ends.push(this.used);
+  }
+
+  private text(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; plus the newline.
+    this.reserve(text.length * 3 + 1);
+    this.used += this.buf.write(text, this.used, 'utf8');
+    this.buf[this.used++] = 0x0a;
     this.ends.push(this.used);
   }
 
@@ -200,4 +222,63 @@ export class LineWriter {
   bytes(): Buffer {
     return this.buf.subarray(0, this.used);
   }
+}
+
+/** `"name":` of each column of a list, made once per list. */
+const keysOfColumns = new WeakMap<readonly string[], Buffer[]>();
+
+/**
+ * A JSONCompactEachRow line of `columns` (`[v1,v2,…]\n`, as `LineWriter.writeCompact` and
+ * `transcoder.ts` write them: no spaces between values) as the JSONEachRow line of the same row
+ * (`{"c1":v1,"c2":v2,…}\n`), byte for byte the values it holds: for a batch whose lines do not all
+ * hold the same columns, which goes as JSONEachRow.
+ */
+export function keyedLine(line: Buffer, columns: readonly string[]): Buffer {
+  let keys = keysOfColumns.get(columns);
+  if (keys === undefined) {
+    keys = columns.map((c) => Buffer.from(`${JSON.stringify(c)}:`));
+    keysOfColumns.set(columns, keys);
+  }
+  let size = line.length;
+  for (const k of keys) size += k.length;
+  const out = Buffer.allocUnsafe(size);
+  const bad = () =>
+    new Error(`not a JSONCompactEachRow line of ${columns.length} columns: ${line.toString()}`);
+  if (line[0] !== 0x5b) throw bad();
+  out[0] = 0x7b;
+  let o = 1;
+  let p = 1;
+  for (let i = 0; i < keys.length; i++) {
+    if (i > 0) {
+      if (line[p] !== 0x2c) throw bad();
+      out[o++] = 0x2c;
+      p++;
+    }
+    o += keys[i]!.copy(out, o);
+    const start = p;
+    p = valueEnd(line, p);
+    if (p < 0) throw bad();
+    o += line.copy(out, o, start, p);
+  }
+  if (line[p] !== 0x5d || line[p + 1] !== 0x0a || p + 2 !== line.length) throw bad();
+  out[o++] = 0x7d;
+  out[o++] = 0x0a;
+  return out.subarray(0, o);
+}
+
+/** Where the JSON value starting at `p` ends (past it); -1 if the line ends first. */
+function valueEnd(line: Buffer, p: number): number {
+  let depth = 0;
+  for (; p < line.length; p++) {
+    const b = line[p]!;
+    if (b === QUOTE) {
+      for (p++; p < line.length && line[p] !== QUOTE; p++) if (line[p] === BACKSLASH) p++;
+      if (depth === 0) return p < line.length ? p + 1 : -1;
+    } else if (b === 0x5b || b === 0x7b) depth++;
+    else if (b === 0x5d || b === 0x7d) {
+      if (depth === 0) return p;
+      if (--depth === 0) return p + 1;
+    } else if (b === 0x2c && depth === 0) return p;
+  }
+  return -1;
 }

@@ -3,12 +3,20 @@ import type { KafkaRecord } from './decode.ts';
 import type { EncodedRow } from './row-encoder.ts';
 
 /**
- * A row to insert and the record it comes from: the row itself, or its JSONEachRow line already
- * encoded by a decode worker (`decode-pool.ts`) with the row's columns and source commit time.
+ * A row to insert and the record it comes from: the row itself, or its line already encoded (by
+ * the transcoder, or by a decode worker: `decode-pool.ts`) with the row's columns and source
+ * commit time. A line is JSONCompactEachRow (`compact`: the values of `columns` in that order) or
+ * JSONEachRow (its columns are among `columns`).
  */
 export type RowItem =
   | { row: EncodedRow; record: KafkaRecord }
-  | { line: Buffer; columns: readonly string[]; commitMs: number | undefined; record: KafkaRecord };
+  | {
+      line: Buffer;
+      columns: readonly string[];
+      compact: boolean;
+      commitMs: number | undefined;
+      record: KafkaRecord;
+    };
 
 /**
  * The source commit time of a row in ms, or undefined for rows that are not source changes

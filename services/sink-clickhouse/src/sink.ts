@@ -349,6 +349,7 @@ export class ClickHouseSink {
             shapeId: p.shapeId,
             line: p.line,
             columns: p.columns,
+            compact: p.compact,
             commitMs: p.commitMs,
             ...(p.source === undefined ? {} : { source: p.source }),
           };
@@ -767,7 +768,13 @@ export class ClickHouseSink {
 function itemOf(decoded: RowDecoding, record: KafkaRecord): RowItem {
   return decoded.kind === 'row'
     ? { row: decoded.row, record }
-    : { line: decoded.line, columns: decoded.columns, commitMs: decoded.commitMs, record };
+    : {
+        line: decoded.line,
+        columns: decoded.columns,
+        compact: decoded.compact,
+        commitMs: decoded.commitMs,
+        record,
+      };
 }
 
 /** The value schema id of a record in the Confluent wire format (magic byte 0, then the id), else 0. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KafkaRecord } from './decode.ts';
 import { encodeRows, LineWriter } from './row-encoder.ts';
-import { payloadOf } from './table-writer.ts';
+import { compactColumns, payloadOf, type RowItem } from './table-writer.ts';
 
 const record = {
   topic: 't',
@@ -21,6 +21,7 @@ describe('payloadOf', () => {
     const line = (i: number) => ({
       line: bytes.subarray(i === 0 ? 0 : w.ends[i - 1], w.ends[i]),
       columns: ['id'],
+      compact: false,
       commitMs: undefined,
       record,
     });
@@ -32,10 +33,44 @@ describe('payloadOf', () => {
       line(2),
       line(4),
       line(3),
-      { line: other, columns: ['id'], commitMs: undefined, record },
+      { line: other, columns: ['id'], compact: false, commitMs: undefined, record },
     ];
     const want = [rows[0], rows[1], { id: 9n }, rows[2], rows[4], rows[3], { id: 6n }];
     expect(payloadOf(items).toString()).toBe(encodeRows(want as Record<string, unknown>[]).toString());
     expect(payloadOf([line(0), line(1), line(2)]).equals(bytes.subarray(0, w.ends[2]))).toBe(true);
+  });
+});
+
+describe('a batch of compact lines', () => {
+  const w = new LineWriter(8);
+  const columns = ['id', 'name'];
+  w.writeCompact({ id: 1n, name: 'a' }, columns);
+  w.writeCompact({ id: 2n }, columns);
+  const bytes = w.bytes();
+  const line = (i: number, cols: readonly string[] = columns): RowItem => ({
+    line: bytes.subarray(i === 0 ? 0 : w.ends[i - 1], w.ends[i]),
+    columns: cols,
+    compact: true,
+    commitMs: undefined,
+    record,
+  });
+
+  it('goes as it is when every line holds the same columns', () => {
+    const items = [line(0), line(1, [...columns])];
+    expect(compactColumns(items)).toEqual(columns);
+    expect(payloadOf(items, columns).toString()).toBe('["1","a"]\n["2",null]\n');
+  });
+
+  it('goes as JSONEachRow, names beside values, when lines of other columns or rows are in it', () => {
+    const mixed: RowItem[][] = [
+      [line(0), { row: { id: 3n }, record }],
+      [line(0), line(1, ['id', 'other'])],
+      [line(0), { ...line(1), line: encodeRows([{ id: 4n }]), compact: false }],
+      // A column the embedded engine's insert cannot name.
+      [line(0, ['id', 'my name'])],
+    ];
+    for (const items of mixed) expect(compactColumns(items)).toBeUndefined();
+    expect(payloadOf(mixed[0]!).toString()).toBe('{"id":"1","name":"a"}\n{"id":"3"}\n');
+    expect(payloadOf(mixed[1]!).toString()).toBe('{"id":"1","name":"a"}\n{"id":"2","other":null}\n');
   });
 });

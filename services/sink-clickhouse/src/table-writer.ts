@@ -7,19 +7,21 @@
  */
 
 import type { ClickHouseTransport } from '@cdc/clickhouse';
-import { isDataError } from '@cdc/clickhouse';
+import { compactInsertable, isDataError } from '@cdc/clickhouse';
 import { offsetRanges } from '@cdc/kafka';
 import type { KafkaRecord } from './decode.ts';
-import { type EncodedRow, encodeRows } from './row-encoder.ts';
+import { type EncodedRow, encodeRows, keyedLine } from './row-encoder.ts';
 import type { RowItem } from './row-item.ts';
 
 export type { RowItem } from './row-item.ts';
 
 /**
- * The JSONEachRow payload of `items`, in order: rows encoded here, lines encoded by a worker
- * copied as they are (adjacent lines of one worker's buffer in one piece).
+ * The payload of `items`, in order. `compact`: every item is a JSONCompactEachRow line of those
+ * columns, copied as it is. Else JSONEachRow: rows encoded here, JSONEachRow lines copied as they
+ * are, JSONCompactEachRow lines rewritten with their column names (`keyedLine`). Adjacent lines
+ * copied from one buffer go in one piece.
  */
-export function payloadOf(items: readonly RowItem[]): Buffer {
+export function payloadOf(items: readonly RowItem[], compact?: readonly string[]): Buffer {
   const parts: Buffer[] = [];
   let rows: EncodedRow[] = [];
   // The run of adjacent lines: the buffer holding the first, and the run's end in it (one view
@@ -46,6 +48,11 @@ export function payloadOf(items: readonly RowItem[]): Buffer {
       continue;
     }
     flushRows();
+    if (item.compact && compact === undefined) {
+      flushRun();
+      parts.push(keyedLine(item.line, item.columns));
+      continue;
+    }
     const l = item.line;
     if (run !== undefined && run.buffer === l.buffer && runEnd === l.byteOffset) runEnd += l.length;
     else {
@@ -57,6 +64,28 @@ export function payloadOf(items: readonly RowItem[]): Buffer {
   flushRows();
   flushRun();
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/**
+ * The columns of `items` when all of them are JSONCompactEachRow lines of the same columns (the
+ * common case: one table's changes of one schema version, transcoded), and the transport may name
+ * them; else undefined, and the batch goes as JSONEachRow.
+ */
+export function compactColumns(items: readonly RowItem[]): readonly string[] | undefined {
+  let columns: readonly string[] | undefined;
+  for (const item of items) {
+    if ('row' in item || !item.compact) return undefined;
+    if (item.columns === columns) continue;
+    if (columns !== undefined && !sameColumns(columns, item.columns)) return undefined;
+    columns = item.columns;
+  }
+  return columns !== undefined && compactInsertable(columns) ? columns : undefined;
+}
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** `topic-partition-first-last` per partition that contributed, sorted: the same records give the same token. */
@@ -73,13 +102,18 @@ export interface InsertOptions {
 }
 
 function settings(token: string, options: InsertOptions): Record<string, string | number> {
-  return options.dedup ? { insert_deduplicate: 1, insert_deduplication_token: token } : {};
+  // A null read into a column that is not Nullable takes the column's default (the engine's
+  // default, said here for servers whose profile says otherwise): a delete's compact line holds
+  // null where its before image had no value.
+  const nulls = { input_format_null_as_default: 1 };
+  return options.dedup ? { ...nulls, insert_deduplicate: 1, insert_deduplication_token: token } : nulls;
 }
 
 /**
- * Inserts `items` into `table`; returns the items ClickHouse rejected, each with its error.
- * Columns are the union of the rows' keys (rows of older schema versions lack new columns,
- * which take their defaults).
+ * Inserts `items` into `table`; returns the items ClickHouse rejected, each with its error. As
+ * JSONCompactEachRow when every item is a compact line of the same columns (`compactColumns`),
+ * else as JSONEachRow whose columns are the union of the rows' (rows of older schema versions lack
+ * new columns, which take their defaults).
  */
 export async function insertIsolating(
   transport: ClickHouseTransport,
@@ -89,19 +123,30 @@ export async function insertIsolating(
   options: InsertOptions,
 ): Promise<{ item: RowItem; error: unknown }[]> {
   if (items.length === 0) return [];
-  const columnSet = new Set<string>();
-  // for…in, not Object.keys: no array per row (rows have no prototype, so only their own keys).
-  let lineColumns: readonly string[] | undefined;
-  for (const item of items)
-    if ('row' in item) for (const k in item.row) columnSet.add(k);
-    else if (item.columns !== lineColumns) {
-      // Lines of one worker's chunk and shape share one column list: added once.
-      lineColumns = item.columns;
-      for (const k of lineColumns) columnSet.add(k);
-    }
-  const columns = [...columnSet];
+  const compact = compactColumns(items);
+  let columns: readonly string[];
+  if (compact !== undefined) columns = compact;
+  else {
+    const columnSet = new Set<string>();
+    // for…in, not Object.keys: no array per row (rows have no prototype, so only their own keys).
+    let lineColumns: readonly string[] | undefined;
+    for (const item of items)
+      if ('row' in item) for (const k in item.row) columnSet.add(k);
+      else if (item.columns !== lineColumns) {
+        // Lines of one worker's chunk and shape share one column list: added once.
+        lineColumns = item.columns;
+        for (const k of lineColumns) columnSet.add(k);
+      }
+    columns = [...columnSet];
+  }
   try {
-    await transport.insert(table, columns, payloadOf(items), settings(token, options));
+    await transport.insert(
+      table,
+      columns,
+      payloadOf(items, compact),
+      settings(token, options),
+      compact === undefined ? 'JSONEachRow' : 'JSONCompactEachRow',
+    );
     return [];
   } catch (err) {
     if (!isDataError(err)) throw err;

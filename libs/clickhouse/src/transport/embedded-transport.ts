@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { CdcError, type Clock, type Logger, quoteString, retry } from '@cdc/core';
 import { Session } from 'chdb';
 import { toSinkError } from './errors.ts';
-import type { ClickHouseTransport } from './transport.ts';
+import type { ClickHouseTransport, InsertFormat } from './transport.ts';
 
 /** What the engine's own insert accepts as a target. */
 const PLAIN_TARGET = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/;
@@ -88,22 +88,31 @@ export class EmbeddedTransport implements ClickHouseTransport {
   }
 
   /**
-   * The engine's insert accepts only plain `db.table` names and plain column names, so the
-   * column list is left out: JSONEachRow matches keys to columns by name (any name), columns a
-   * row lacks take their defaults, and an unknown key is an error (not skipped, which is the
-   * engine's default). A target that needs quoting goes as one statement with the rows inline,
+   * The engine's insert accepts only plain `db.table` names and plain column names, so a
+   * JSONEachRow insert leaves the column list out: it matches keys to columns by name (any name),
+   * columns a row lacks take their defaults, and an unknown key is an error (not skipped, which is
+   * the engine's default). A JSONCompactEachRow insert names its columns (plain names only:
+   * `compactInsertable`). A target that needs quoting goes as one statement with the rows inline,
    * which must then be UTF-8 text.
    */
   async insert(
     table: string,
-    _columns: readonly string[],
+    columns: readonly string[],
     payload: Buffer,
     settings: Record<string, string | number>,
+    format: InsertFormat = 'JSONEachRow',
   ): Promise<void> {
     const all = { ...settings, input_format_skip_unknown_fields: 0 };
+    const compact = format === 'JSONCompactEachRow';
     try {
       if (PLAIN_TARGET.test(table)) {
-        await this.session.insert({ table, values: payload, format: 'JSONEachRow', settings: all });
+        await this.session.insert({
+          table,
+          values: payload,
+          format,
+          ...(compact ? { columns: [...columns] } : {}),
+          settings: all,
+        });
         return;
       }
       let rows: string;
@@ -119,7 +128,8 @@ export class EmbeddedTransport implements ClickHouseTransport {
       const set = Object.entries(all)
         .map(([k, v]) => `${k} = ${typeof v === 'number' ? v : quoteString(v)}`)
         .join(', ');
-      await this.session.queryAsync(`INSERT INTO ${table} SETTINGS ${set} FORMAT JSONEachRow\n${rows}`, {
+      const list = compact ? ` (${columns.join(', ')})` : '';
+      await this.session.queryAsync(`INSERT INTO ${table}${list} SETTINGS ${set} FORMAT ${format}\n${rows}`, {
         format: 'TabSeparated',
       });
     } catch (err) {

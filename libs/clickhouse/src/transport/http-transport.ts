@@ -3,7 +3,7 @@ import { finished } from 'node:stream/promises';
 import { quoteIdent } from '@cdc/core';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { toSinkError } from './errors.ts';
-import type { ClickHouseTransport } from './transport.ts';
+import type { ClickHouseTransport, InsertFormat } from './transport.ts';
 
 export interface HttpTransportOptions {
   url: string;
@@ -59,11 +59,12 @@ export class HttpTransport implements ClickHouseTransport {
     columns: readonly string[],
     payload: Buffer,
     settings: Record<string, string | number>,
+    format: InsertFormat = 'JSONEachRow',
   ): Promise<void> {
     try {
       // exec sends the payload as it is (raw bytes included); insert() would re-encode objects.
       const res = await this.client.exec({
-        query: `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) FORMAT JSONEachRow`,
+        query: `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) FORMAT ${format}`,
         values: Readable.from([payload]),
         clickhouse_settings: settings as Record<string, string>,
       });
