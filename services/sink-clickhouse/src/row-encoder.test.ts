@@ -105,3 +105,11 @@ describe('compact lines', () => {
     expect(() => keyedLine(Buffer.from('["a]\n'), ['a'])).toThrow(/of 1 columns/);
   });
 });
+
+describe('compact lines for a server that cannot read null into a column that is not Nullable', () => {
+  it('leave nulls out with their names', () => {
+    const line = Buffer.from('[null,"null",null,[null],null]\n');
+    expect(keyedLine(line, ['a', 'b', 'c', 'd', 'e'], true).toString()).toBe('{"b":"null","d":[null]}\n');
+    expect(keyedLine(Buffer.from('[null]\n'), ['a'], true).toString()).toBe('{}\n');
+  });
+});

@@ -231,9 +231,10 @@ const keysOfColumns = new WeakMap<readonly string[], Buffer[]>();
  * A JSONCompactEachRow line of `columns` (`[v1,v2,…]\n`, as `LineWriter.writeCompact` and
  * `transcoder.ts` write them: no spaces between values) as the JSONEachRow line of the same row
  * (`{"c1":v1,"c2":v2,…}\n`), byte for byte the values it holds: for a batch whose lines do not all
- * hold the same columns, which goes as JSONEachRow.
+ * hold the same columns, which goes as JSONEachRow. `omitNulls`: null values left out with their
+ * names (the insert reads both as the column's default; a server older than 19.x reads only that).
  */
-export function keyedLine(line: Buffer, columns: readonly string[]): Buffer {
+export function keyedLine(line: Buffer, columns: readonly string[], omitNulls = false): Buffer {
   let keys = keysOfColumns.get(columns);
   if (keys === undefined) {
     keys = columns.map((c) => Buffer.from(`${JSON.stringify(c)}:`));
@@ -251,13 +252,15 @@ export function keyedLine(line: Buffer, columns: readonly string[]): Buffer {
   for (let i = 0; i < keys.length; i++) {
     if (i > 0) {
       if (line[p] !== 0x2c) throw bad();
-      out[o++] = 0x2c;
       p++;
     }
-    o += keys[i]!.copy(out, o);
     const start = p;
     p = valueEnd(line, p);
     if (p < 0) throw bad();
+    if (omitNulls && p - start === 4 && line[start] === 0x6e && line.toString('latin1', start, p) === 'null')
+      continue;
+    if (o > 1) out[o++] = 0x2c;
+    o += keys[i]!.copy(out, o);
     o += line.copy(out, o, start, p);
   }
   if (line[p] !== 0x5d || line[p + 1] !== 0x0a || p + 2 !== line.length) throw bad();

@@ -18,10 +18,11 @@ export type { RowItem } from './row-item.ts';
 /**
  * The payload of `items`, in order. `compact`: every item is a JSONCompactEachRow line of those
  * columns, copied as it is. Else JSONEachRow: rows encoded here, JSONEachRow lines copied as they
- * are, JSONCompactEachRow lines rewritten with their column names (`keyedLine`). Adjacent lines
+ * are, JSONCompactEachRow lines rewritten with their column names (`keyedLine`; `omitNulls`: for
+ * servers that cannot read a null into a column that is not Nullable). Adjacent lines
  * copied from one buffer go in one piece.
  */
-export function payloadOf(items: readonly RowItem[], compact?: readonly string[]): Buffer {
+export function payloadOf(items: readonly RowItem[], compact?: readonly string[], omitNulls = false): Buffer {
   const parts: Buffer[] = [];
   let rows: EncodedRow[] = [];
   // The run of adjacent lines: the buffer holding the first, and the run's end in it (one view
@@ -50,7 +51,7 @@ export function payloadOf(items: readonly RowItem[], compact?: readonly string[]
     flushRows();
     if (item.compact && compact === undefined) {
       flushRun();
-      parts.push(keyedLine(item.line, item.columns));
+      parts.push(keyedLine(item.line, item.columns, omitNulls));
       continue;
     }
     const l = item.line;
@@ -99,13 +100,19 @@ export function dedupToken(records: readonly KafkaRecord[]): string {
 export interface InsertOptions {
   /** Send `insert_deduplication_token` (servers older than 22.x do not know it). */
   dedup: boolean;
+  /**
+   * Send a batch of compact lines as JSONCompactEachRow, saying `input_format_null_as_default`
+   * (default true). Servers older than 19.x know neither: every batch goes as JSONEachRow, with
+   * the nulls of compact lines left out, which such a server reads as the columns' defaults.
+   */
+  compact?: boolean;
 }
 
 function settings(token: string, options: InsertOptions): Record<string, string | number> {
   // A null read into a column that is not Nullable takes the column's default (the engine's
   // default, said here for servers whose profile says otherwise): a delete's compact line holds
   // null where its before image had no value.
-  const nulls = { input_format_null_as_default: 1 };
+  const nulls: Record<string, number> = options.compact === false ? {} : { input_format_null_as_default: 1 };
   return options.dedup ? { ...nulls, insert_deduplicate: 1, insert_deduplication_token: token } : nulls;
 }
 
@@ -123,7 +130,7 @@ export async function insertIsolating(
   options: InsertOptions,
 ): Promise<{ item: RowItem; error: unknown }[]> {
   if (items.length === 0) return [];
-  const compact = compactColumns(items);
+  const compact = options.compact === false ? undefined : compactColumns(items);
   let columns: readonly string[];
   if (compact !== undefined) columns = compact;
   else {
@@ -143,7 +150,7 @@ export async function insertIsolating(
     await transport.insert(
       table,
       columns,
-      payloadOf(items, compact),
+      payloadOf(items, compact, options.compact === false),
       settings(token, options),
       compact === undefined ? 'JSONEachRow' : 'JSONCompactEachRow',
     );

@@ -73,7 +73,10 @@ describe('HTTP transport against ClickHouse 18.16', () => {
       row: { id: i === 6 ? 'not a number' : 100 + i, name: `r${i}` },
       record: record(i),
     }));
-    const rejected = await insertIsolating(ch, table, items, 'token-unused', { dedup: false });
+    const rejected = await insertIsolating(ch, table, items, 'token-unused', {
+      dedup: false,
+      compact: false,
+    });
     expect(rejected.map((r) => r.item.record.offset)).toEqual(['6']);
     expect(rejected[0]?.error).toMatchObject({ code: 'SINK_REJECTED', context: { dataError: true } });
     expect((await ch.query<{ n: string }>(`SELECT count() AS n FROM ${table} WHERE id >= 100`))[0]?.n).toBe(

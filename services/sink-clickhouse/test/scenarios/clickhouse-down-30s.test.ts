@@ -5,7 +5,8 @@
  * current state equals the source's: nothing lost, nothing dead-lettered, one row per key.
  *
  * - HTTP: the Debian server (18.16) behind a TCP proxy that the test cuts (the shared server
- *   keeps running); tables in the 18.16 dialect (`legacy-tables.ts`), no deduplication token.
+ *   keeps running); tables in the 18.16 dialect (`legacy-tables.ts`), no deduplication token,
+ *   JSONEachRow only (18.16 has no JSONCompactEachRow).
  * - Embedded: the table's data directories made immutable (`chattr +i`: root ignores
  *   permissions, not that flag), so that the engine's inserts fail as on a broken disk.
  *
@@ -18,6 +19,7 @@ import { TcpProxy } from '@cdc/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TableManager } from '../../src/schema/tables.ts';
 import { ClickHouseSink } from '../../src/sink.ts';
+import type { InsertOptions } from '../../src/table-writer.ts';
 import {
   committedOffsets,
   embeddedTransport,
@@ -48,7 +50,7 @@ async function outageScenario(
   tables: TableManager,
   outage: (table: string) => Outage,
   readState: (table: string) => Promise<{ id: number; customer: string }[]>,
-  dedup: boolean,
+  insert: InsertOptions,
 ) {
   const topic = unique(`it.down.${name}`);
   const table = topic.replace(/\W/g, '_');
@@ -64,7 +66,7 @@ async function outageScenario(
     tables,
     options,
     logger: testLogger,
-    insert: { dedup },
+    insert,
   });
   await load.write(500);
   await sink.start();
@@ -144,7 +146,7 @@ describe('clickhouse-down-30s', () => {
             `SELECT id, customer FROM ${legacyDb}.${table} FINAL WHERE _is_deleted = 0 ORDER BY id`,
           )
         ).map((r) => ({ id: Number(r.id), customer: r.customer })),
-      false,
+      { dedup: false, compact: false },
     );
   });
 
@@ -180,7 +182,7 @@ describe('clickhouse-down-30s', () => {
             `SELECT id, customer FROM ${db}.${table}_current ORDER BY id`,
           )
         ).map((r) => ({ id: Number(r.id), customer: r.customer })),
-      true,
+      { dedup: true },
     );
   });
 });
