@@ -63,6 +63,8 @@ export type Decoding =
       columns: readonly string[];
       /** JSONCompactEachRow (the values of `columns`), else JSONEachRow: `RowItem`. */
       compact: boolean;
+      /** The record it is a line of: with it, the decoding is the flush's `RowItem` as it is. */
+      record: KafkaRecord;
       commitMs: number | undefined;
       source?: string;
     };
@@ -415,6 +417,7 @@ export class RecordDecoder {
       line: NO_LINE,
       columns: t.columns,
       compact: true,
+      record,
       commitMs: t.commitMs,
       source: t.source,
     };

@@ -350,6 +350,7 @@ export class ClickHouseSink {
             line: p.line,
             columns: p.columns,
             compact: p.compact,
+            record,
             commitMs: p.commitMs,
             ...(p.source === undefined ? {} : { source: p.source }),
           };
@@ -764,17 +765,9 @@ export class ClickHouseSink {
   }
 }
 
-/** The item `flush` inserts for a row: the row, or the line a decode worker encoded. */
+/** The item `flush` inserts for a row: the row, or the line (its decoding is one: no object more per record). */
 function itemOf(decoded: RowDecoding, record: KafkaRecord): RowItem {
-  return decoded.kind === 'row'
-    ? { row: decoded.row, record }
-    : {
-        line: decoded.line,
-        columns: decoded.columns,
-        compact: decoded.compact,
-        commitMs: decoded.commitMs,
-        record,
-      };
+  return decoded.kind === 'row' ? { row: decoded.row, record } : decoded;
 }
 
 /** The value schema id of a record in the Confluent wire format (magic byte 0, then the id), else 0. */
