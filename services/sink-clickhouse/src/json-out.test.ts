@@ -6,6 +6,8 @@ import {
   writeDateTime,
   writeDecimal,
   writeFloat,
+  writeInt,
+  writeQuotedInteger,
   writeQuotedMillis,
   writeQuotedVersion,
   writeRawBytes,
@@ -138,8 +140,9 @@ describe('json-out writes what the row encoder writes', () => {
 
   it('for decimals of any length and sign, at every scale', () => {
     const next = random(2);
-    for (let n = 0; n < 5_000; n++) {
-      const len = Math.floor(next() * 20);
+    for (let n = 0; n < 20_000; n++) {
+      // Half of them six bytes or fewer (written as numbers), the rest up to 19 (as bigints).
+      const len = Math.floor(next() * (n % 2 === 0 ? 7 : 20));
       const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(next() * 256)));
       if (n % 3 === 0 && len > 0) bytes[0] = 0xff;
       const scale = Math.floor(next() * 12);
@@ -151,6 +154,28 @@ describe('json-out writes what the row encoder writes', () => {
       const got = written((o) => writeDecimal(o, bytes, 0, len, scale));
       if (got !== want) expect(got).toBe(want);
     }
+  });
+
+  it('for integers: int32, longs up to 2^53 and past it (bigints), the edges of each base-10^8 part', () => {
+    const next = random(3);
+    const cases: number[] = [0, 1, -1, 9, 10, 99_999_999, 100_000_000, 2 ** 31 - 1, -(2 ** 31)];
+    for (const edge of [1e8, 1e9, 1e15, 1e16, 2 ** 53])
+      for (const d of [-1, 0, 1]) cases.push(edge + d, -(edge + d));
+    for (let k = 1; k < 90_071_992; k += 9_999_991) cases.push(k * 1e8 - 1, k * 1e8, -(k * 1e8 - 1));
+    for (let i = 0; i < 20_000; i++) {
+      const magnitude = 10 ** Math.floor(next() * 16);
+      cases.push(Math.round((next() - 0.5) * 2 * magnitude) || 0); // never -0: Avro ints have none
+    }
+    for (const n of cases) {
+      if (!Number.isSafeInteger(n) && Math.abs(n) !== 2 ** 53) continue;
+      const quoted = written((o) => writeQuotedInteger(o, n));
+      if (quoted !== encoded(BigInt(n))) expect(quoted).toBe(encoded(BigInt(n)));
+      if (n >= -(2 ** 31) && n < 2 ** 31) {
+        const plain = written((o) => writeInt(o, n));
+        if (plain !== encoded(n)) expect(plain).toBe(encoded(n));
+      }
+    }
+    expect(written((o) => writeQuotedInteger(o, 2n ** 63n - 1n))).toBe('"9223372036854775807"');
   });
 
   it('for strings of any bytes, UTF-8 or not, and raw bytes', () => {

@@ -200,7 +200,7 @@ export function writeFloat(o: JsonOut, n: number): void {
 /** An integer (a JS number, exact) as a JSON number. */
 export function writeInt(o: JsonOut, n: number): void {
   o.ensure(24);
-  o.ascii(String(n));
+  o.pos = writeInteger(o.buf, o.pos, n);
 }
 
 /** A long as the row encoder writes a bigint: its decimal digits in quotes. */
@@ -208,7 +208,8 @@ export function writeQuotedInteger(o: JsonOut, n: number | bigint): void {
   o.ensure(48);
   const buf = o.buf;
   buf[o.pos++] = QUOTE;
-  o.ascii(String(n));
+  if (typeof n === 'number') o.pos = writeInteger(buf, o.pos, n);
+  else o.ascii(String(n));
   buf[o.pos++] = QUOTE;
 }
 
@@ -236,6 +237,49 @@ function writeDigits(buf: Buffer, p: number, n: number, count: number): void {
     buf[d] = 0x30 + n - q * 10;
     n = q;
   }
+}
+
+const E8 = 100_000_000;
+/** 10^0 … 10^8. */
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, E8];
+
+/** How many digits 0 ≤ n < 10^8 has. */
+function digitCount(n: number): number {
+  if (n < 10_000) return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : 4;
+  return n < 100_000 ? 5 : n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : 8;
+}
+
+/**
+ * The decimal digits of an integer 0 ≤ n < 2^53, at least `minDigits` of them (zeros in front),
+ * at `buf[p]`; the position past them. As `String(n).padStart(minDigits, '0')`, without the string:
+ * in int32 arithmetic, in base-10^8 parts (n < 2^53 has at most two).
+ */
+function writeUnsigned(buf: Buffer, p: number, n: number, minDigits: number): number {
+  if (n < E8) {
+    const count = Math.max(digitCount(n), minDigits);
+    writeDigits(buf, p, n, count);
+    return p + count;
+  }
+  let high = Math.floor(n / E8);
+  let low = n - high * E8;
+  // Near 2^53 the quotient can round up to the next integer (its ulp is above 10^-8).
+  if (low < 0) {
+    high -= 1;
+    low += E8;
+  }
+  const count = Math.max(digitCount(high), minDigits - 8);
+  writeDigits(buf, p, high, count);
+  writeDigits(buf, p + count, low, 8);
+  return p + count + 8;
+}
+
+/** An exact integer |n| ≤ 2^53 as `String(n)` writes it, at `buf[p]`; the position past it. */
+function writeInteger(buf: Buffer, p: number, n: number): number {
+  if (n < 0) {
+    buf[p++] = 0x2d;
+    n = -n;
+  }
+  return writeUnsigned(buf, p, n, 1);
 }
 
 /** `YYYY-MM-DD` of days since 1970 inside 1900–2299 (a four-digit year), without quotes, at `buf[p]`. */
@@ -340,7 +384,6 @@ export function writeQuotedMillis(o: JsonOut, ms: number): void {
   buf[o.pos++] = QUOTE;
 }
 
-const E8 = 100_000_000;
 /** 2^33 in base 10^8: 85·10^8 + 89,934,592. */
 const P33_HIGH = 85;
 const P33_LOW = 89_934_592;
@@ -388,6 +431,32 @@ export function writeQuotedVersion(o: JsonOut, lsn: number | bigint, low: number
  */
 export function writeDecimal(o: JsonOut, src: Buffer, start: number, end: number, scale: number): void {
   const len = end - start;
+  // Six bytes at most and scale 8 at most (the common case): the digits written as numbers.
+  if (len <= 6 && scale <= 8) {
+    let n = 0;
+    for (let i = start; i < end; i++) n = n * 256 + src[i]!;
+    if (len > 0 && (src[start]! & 0x80) !== 0) n -= 2 ** (len * 8);
+    o.ensure(24);
+    const buf = o.buf;
+    let p = o.pos;
+    buf[p++] = QUOTE;
+    if (n < 0) {
+      buf[p++] = 0x2d;
+      n = -n;
+    }
+    if (scale === 0) p = writeUnsigned(buf, p, n, 1);
+    else {
+      const unit = POWERS_OF_TEN[scale]!;
+      const whole = Math.floor(n / unit);
+      // n < 2^47: the quotient is exact to well under 1/unit, so the remainder is never negative.
+      p = writeUnsigned(buf, p, whole, 1);
+      buf[p++] = 0x2e;
+      p = writeUnsigned(buf, p, n - whole * unit, scale);
+    }
+    buf[p++] = QUOTE;
+    o.pos = p;
+    return;
+  }
   let text: string;
   let neg: boolean;
   if (len <= 6) {
