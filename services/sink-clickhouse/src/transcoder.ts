@@ -42,10 +42,10 @@ import {
 import {
   type ColumnStep,
   columnStepOf,
+  columnsWriter,
   isIndexLike,
   NULL_GIVES_UP,
   NULL_WRITTEN,
-  writeColumns,
 } from './column-steps.ts';
 import {
   JsonOut,
@@ -199,6 +199,18 @@ class SourceNames {
 
 type EnvelopeStep = (c: Cursor, r: Reading) => void;
 
+/**
+ * The steps called one after the other, as straight-line code (`columnsWriter` says why): each
+ * step's call site has one target, which V8 inlines.
+ */
+function inOrder(steps: readonly EnvelopeStep[]): EnvelopeStep {
+  const body = steps.map((_, i) => `E[${i}](c, r);`).join('\n  ');
+  const make = new Function('E', `return function steps(c, r) {\n  ${body}\n};`) as (
+    e: readonly EnvelopeStep[],
+  ) => EnvelopeStep;
+  return make(steps);
+}
+
 /** The steps of the envelope's `source` record: where its strings are, its time; the rest skipped. */
 function sourceSteps(schema: AvroSchema, named: Named): EnvelopeStep[] | undefined {
   const t = resolve(schema, named);
@@ -350,6 +362,8 @@ function compile(
     }
   }
   const columns = [...names, ...keyOnly.values(), ...META_NAMES];
+  const writeImage = columnsWriter(imageSteps, NULL_WRITTEN);
+  const writeKey = keySteps === undefined ? undefined : columnsWriter(keySteps, NULL_GIVES_UP);
 
   const rowSkip = skipperOf(row as unknown as AvroSchema, named);
   const envelope: EnvelopeStep[] = [];
@@ -368,7 +382,7 @@ function compile(
         if (isAfter) {
           // Written at once (the common case); a delete writes its before image over it.
           r.after = c.pos;
-          writeColumns(c, o, imageSteps, r.lineStart, NULL_WRITTEN);
+          writeImage(c, o, r.lineStart);
         } else {
           r.before = c.pos;
           rowSkip(c);
@@ -377,9 +391,7 @@ function compile(
     } else if (f.name === 'source') {
       const steps = sourceSteps(f.type as AvroSchema, named);
       if (steps === undefined) return undefined;
-      envelope.push((c, r) => {
-        for (const step of steps) step(c, r);
-      });
+      envelope.push(inOrder(steps));
     } else if (f.name === 'op' || f.name === 'changeId') {
       if (t === undefined || Array.isArray(t) || objectOf(t).type !== 'string') return undefined;
       const isOp = f.name === 'op';
@@ -400,6 +412,7 @@ function compile(
     }
   }
 
+  const readEnvelope = inOrder(envelope);
   const c = new Cursor();
   const k = new Cursor();
   const r = new Reading();
@@ -413,7 +426,7 @@ function compile(
     try {
       o.buf[o.pos++] = 0x5b;
       c.at(payload, 5);
-      for (const step of envelope) step(c, r);
+      readEnvelope(c, r);
       if (c.pos !== c.end) throw GIVE_UP;
       // The op's one byte (-1: an op of another length, which is none of these).
       const op = r.opEnd - r.opStart === 1 ? payload[r.opStart]! : -1;
@@ -422,11 +435,11 @@ function compile(
       if (deleted) {
         if (r.before < 0) throw GIVE_UP;
         o.pos = r.lineStart + 1;
-        writeColumns(c.at(payload, r.before), o, imageSteps, r.lineStart, NULL_WRITTEN);
+        writeImage(c.at(payload, r.before), o, r.lineStart);
       } else if (r.after < 0) throw GIVE_UP;
       if (keySteps !== undefined) {
         k.at(keyPayload!, 5);
-        writeColumns(k, o, keySteps, r.lineStart, NULL_GIVES_UP);
+        writeKey!(k, o, r.lineStart);
         if (k.pos !== k.end) throw GIVE_UP;
       }
       const streamed = streamedVersion(payload, r, op);
