@@ -1,6 +1,6 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { CdcError, type Clock, type Logger, quoteString, retry } from '@cdc/core';
+import { CdcError, type Clock, type Logger, quoteIdent, quoteString, retry } from '@cdc/core';
 import { Session } from 'chdb';
 import { toSinkError } from './errors.ts';
 import type { ClickHouseTransport, InsertFormat } from './transport.ts';
@@ -128,7 +128,7 @@ export class EmbeddedTransport implements ClickHouseTransport {
       const set = Object.entries(all)
         .map(([k, v]) => `${k} = ${typeof v === 'number' ? v : quoteString(v)}`)
         .join(', ');
-      const list = compact ? ` (${columns.join(', ')})` : '';
+      const list = compact ? ` (${columns.map(quoteIdent).join(', ')})` : '';
       await this.session.queryAsync(`INSERT INTO ${table}${list} SETTINGS ${set} FORMAT ${format}\n${rows}`, {
         format: 'TabSeparated',
       });
