@@ -1,7 +1,7 @@
 import type { EnrichDeclaration, EnrichJoin } from '@cdc/pipeline';
 import type { KeyValueStore, ProcessorContext, ProcessorSupplier, StreamRecord } from '@cdc/streams';
 import { type Envelope, type RowChange, type RowVersion, SOURCE_TS_HEADER, TRACE_HEADERS } from './change.ts';
-import { canonicalKey, type PlainRow, type PlainValue, samePlain } from './plain-value.ts';
+import { canonicalKey, type PlainRow, samePlain } from './plain-value.ts';
 
 /** How many decoded last versions an enrich task keeps beside its store (see `recent`). */
 const RECENT_ROWS = 50_000;
@@ -43,6 +43,50 @@ function compilePlan(plan: EnrichPlan) {
     // A left join whose fields nobody reads changes nothing; an inner one still drops unmatched rows.
     .filter((j) => j.join.type === 'inner' || j.fields.length > 0);
   return { own, joins };
+}
+
+type Joins = ReturnType<typeof compilePlan>['joins'];
+/** The enriched row of a change's `after`, or null (an inner join without a match). */
+type EnrichRow = (key: string, after: PlainRow) => PlainRow | null;
+
+/**
+ * The enrich step's row function for these fields and joins, as generated straight-line code:
+ * each field is read and written by a name that is a constant of the code (`out["region"] =
+ * after["region"] ?? null`), so the reads and stores are by name and every row gets the same
+ * hidden class; a loop over the `[output, source]` pairs made a keyed store per field. The code
+ * holds the names as JSON string literals and does exactly what the loop did, field by field.
+ */
+function rowFunction(
+  own: [string, string][] | undefined,
+  joins: Joins,
+  tables: readonly KeyValueStore<string, PlainRow>[],
+): EnrichRow {
+  const q = JSON.stringify;
+  const body: string[] = [own ? 'const out = {};' : 'const out = Object.assign({}, after);'];
+  for (const [o, s] of own ?? []) body.push(`out[${q(o)}] = after[${q(s)}] ?? null;`);
+  for (const [i, j] of joins.entries()) {
+    const m = `m${i}`;
+    if (j.on === undefined) body.push(`const ${m} = T[${i}].getSync(key);`);
+    // No key field: never a key to look up.
+    else if (j.on.length === 0) body.push(`const ${m} = undefined;`);
+    else {
+      const values = j.on.map((f) => `after[${q(f)}]`);
+      body.push(
+        `let ${m};`,
+        `if (${values.map((v) => `(${v} !== null && ${v} !== undefined)`).join(' || ')})`,
+        `  ${m} = T[${i}].getSync(canonicalKey([${values.map((v) => `${v} ?? null`).join(', ')}]));`,
+      );
+    }
+    if (j.join.type === 'inner') body.push(`if (${m} === undefined) return null;`);
+    for (const [o, s] of j.fields) body.push(`out[${q(o)}] = ${m}?.[${q(s)}] ?? null;`);
+  }
+  body.push('return out;');
+  const make = new Function(
+    'T',
+    'canonicalKey',
+    `return function enrich(key, after) {\n  ${body.join('\n  ')}\n};`,
+  );
+  return (make as (t: typeof tables, c: typeof canonicalKey) => EnrichRow)(tables, canonicalKey);
 }
 
 /**
@@ -108,21 +152,8 @@ export function enrichProcessor(
     };
 
     // Synchronous: the global tables and the task's store answer at once (`getSync`), so a
-    // record goes through enrich without a promise.
-    const enrich = (key: string, after: PlainRow): PlainRow | null => {
-      const out: PlainRow = {};
-      if (own) for (const [o, s] of own) out[o] = after[s] ?? null;
-      else Object.assign(out, after);
-      for (let i = 0; i < joins.length; i++) {
-        const j = joins[i] as (typeof joins)[number];
-        const lookup = j.on ? canonicalKey(j.on.map((f) => after[f] ?? null)) : key;
-        const hasKey = !j.on || j.on.some((f) => after[f] !== null && after[f] !== undefined);
-        const match = hasKey ? (tables[i] as KeyValueStore<string, PlainRow>).getSync(lookup) : undefined;
-        if (match === undefined && j.join.type === 'inner') return null;
-        for (const [o, s] of j.fields) out[o] = (match?.[s] ?? null) as PlainValue;
-      }
-      return out;
-    };
+    // record goes through enrich without a promise. Made in `init`, once the stores are known.
+    let enrich: EnrichRow;
 
     /** Carries the input's trace context (`traceparent`, `tracestate`) on to the outputs. */
     const emit = (
@@ -155,6 +186,7 @@ export function enrichProcessor(
         ctx = c;
         rows = c.getStateStore(plan.rowsStore);
         tables = joins.map((j) => c.getStateStore(j.store));
+        enrich = rowFunction(own, joins, tables);
       },
       process(r) {
         const e = r.value;
