@@ -30,6 +30,26 @@ export const POOLED_MAIN = 2;
 /** A JSONCompactEachRow line (the transcoder's); `POOLED_LINE` is a JSONEachRow one. */
 export const POOLED_COMPACT = 3;
 
+/**
+ * Values numbered in the order first seen (a chunk's topics, shapes, sources, column lists): a
+ * message carries each once, in `values`, and an index per record.
+ */
+export class Interner<T> {
+  readonly values: T[] = [];
+  private readonly index = new Map<T, number>();
+
+  /** The value's number, given it now if it has none. */
+  of(value: T): number {
+    let i = this.index.get(value);
+    if (i === undefined) {
+      i = this.values.length;
+      this.values.push(value);
+      this.index.set(value, i);
+    }
+    return i;
+  }
+}
+
 /** A chunk of records as sent to a worker: keys and values packed into one transferred buffer. */
 export interface ChunkRequest {
   type: 'decode';
@@ -283,8 +303,7 @@ export class DecodePool {
     to: number,
   ): Promise<ChunkResult> {
     const count = to - from;
-    const topics: string[] = [];
-    const topicIndex = new Map<string, number>();
+    const topics = new Interner<string>();
     const topicOf = new Uint16Array(count);
     const partitions = new Int32Array(count);
     const offsets: string[] = new Array(count);
@@ -297,13 +316,7 @@ export class DecodePool {
     let at = 0;
     for (let k = 0; k < count; k++) {
       const r = records[from + k]!;
-      let t = topicIndex.get(r.topic);
-      if (t === undefined) {
-        t = topics.length;
-        topics.push(r.topic);
-        topicIndex.set(r.topic, t);
-      }
-      topicOf[k] = t;
+      topicOf[k] = topics.of(r.topic);
       partitions[k] = r.partition;
       offsets[k] = r.offset;
       timestamps[k] = r.timestamp;
@@ -316,7 +329,7 @@ export class DecodePool {
     const message: ChunkRequest = {
       type: 'decode',
       id,
-      topics,
+      topics: topics.values,
       topicOf,
       partitions,
       offsets,

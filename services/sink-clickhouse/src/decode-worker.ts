@@ -12,6 +12,7 @@ import { type Decoded, type KafkaRecord, RecordDecoder } from './decode.ts';
 import {
   type ChunkRequest,
   type ChunkResult,
+  Interner,
   type MainMessage,
   POOLED_COMPACT,
   POOLED_LINE,
@@ -53,35 +54,18 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
   const ends = new Uint32Array(count);
   const shapeOf = new Uint16Array(count);
   const compactOf = new Uint16Array(count);
-  const compactColumns: (readonly string[])[] = [];
-  const compactIndex = new Map<readonly string[], number>();
+  const compactColumns = new Interner<readonly string[]>();
   const sourceOf = new Int16Array(count).fill(-1);
   const commitMs = new Float64Array(count).fill(Number.NaN);
-  const shapeIds: string[] = [];
-  const shapeIndex = new Map<string, number>();
+  const shapes = new Interner<string>();
   const columns: Set<string>[] = [];
   const scanned: boolean[] = [];
-  const sources: string[] = [];
-  const sourceIndex = new Map<string, number>();
+  const sources = new Interner<string>();
   const lines = new LineWriter(Math.max(1 << 12, req.data.byteLength * 2));
   const shapeAt = (shapeId: string): number => {
-    let shape = shapeIndex.get(shapeId);
-    if (shape === undefined) {
-      shape = shapeIds.length;
-      shapeIds.push(shapeId);
-      shapeIndex.set(shapeId, shape);
-      columns.push(new Set());
-    }
+    const shape = shapes.of(shapeId);
+    if (shape === columns.length) columns.push(new Set());
     return shape;
-  };
-  const sourceAt = (source: string): number => {
-    let s = sourceIndex.get(source);
-    if (s === undefined) {
-      s = sources.length;
-      sources.push(source);
-      sourceIndex.set(source, s);
-    }
-    return s;
   };
   const part = (k: number, slot: number): Buffer | null => {
     const len = req.spans[k * 4 + slot + 1]!;
@@ -107,14 +91,8 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
     if (t !== undefined) {
       const shape = shapeAt(t.shapeId);
       // Every line of a transcoder holds its one column list.
-      let list = compactIndex.get(t.columns);
-      if (list === undefined) {
-        list = compactColumns.length;
-        compactColumns.push(t.columns);
-        compactIndex.set(t.columns, list);
-      }
-      compactOf[k] = list;
-      if (t.source !== undefined) sourceOf[k] = sourceAt(t.source);
+      compactOf[k] = compactColumns.of(t.columns);
+      if (t.source !== undefined) sourceOf[k] = sources.of(t.source);
       commitMs[k] = t.commitMs ?? Number.NaN;
       kinds[k] = POOLED_COMPACT;
       shapeOf[k] = shape;
@@ -147,7 +125,7 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
       for (const c in row) cols.add(c);
       if (row._is_deleted === 0) scanned[shape] = true;
     }
-    if (decoded.source !== undefined) sourceOf[k] = sourceAt(decoded.source);
+    if (decoded.source !== undefined) sourceOf[k] = sources.of(decoded.source);
     commitMs[k] = sourceCommitMs({ row: decoded.row, record }) ?? Number.NaN;
     lines.write(decoded.row);
     kinds[k] = POOLED_LINE;
@@ -162,12 +140,12 @@ async function decodeChunk(req: ChunkRequest): Promise<ChunkResult> {
     lines: out,
     ends,
     shapeOf,
-    shapeIds,
+    shapeIds: shapes.values,
     columns: columns.map((c) => [...c]),
     compactOf,
-    compactColumns: compactColumns as string[][],
+    compactColumns: compactColumns.values as string[][],
     sourceOf,
-    sources,
+    sources: sources.values,
     commitMs,
   };
 }

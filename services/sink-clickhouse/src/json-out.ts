@@ -371,13 +371,7 @@ export function writeQuotedMillis(o: JsonOut, ms: number): void {
   o.ensure(24);
   const buf = o.buf;
   buf[o.pos++] = QUOTE;
-  if (secs < 2 ** 31) {
-    const n = secs | 0;
-    let digits = 1;
-    for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
-    writeDigits(buf, o.pos, n, digits);
-    o.pos += digits;
-  } else o.ascii(String(secs));
+  o.pos = writeUnsigned(buf, o.pos, secs, 1);
   buf[o.pos++] = 0x2e;
   writeDigits(buf, o.pos, frac, 3);
   o.pos += 3;
@@ -413,15 +407,15 @@ export function writeQuotedVersion(o: JsonOut, lsn: number | bigint, low: number
   const buf = o.buf;
   buf[o.pos++] = QUOTE;
   if (d2 > 0) {
-    o.ascii(String(d2));
+    o.pos = writeUnsigned(buf, o.pos, d2, 1);
     writeDigits(buf, o.pos, d1 | 0, 8);
     writeDigits(buf, o.pos + 8, d0 | 0, 8);
     o.pos += 16;
   } else if (d1 > 0) {
-    o.ascii(String(d1));
+    o.pos = writeUnsigned(buf, o.pos, d1, 1);
     writeDigits(buf, o.pos, d0 | 0, 8);
     o.pos += 8;
-  } else o.ascii(String(d0));
+  } else o.pos = writeUnsigned(buf, o.pos, d0, 1);
   buf[o.pos++] = QUOTE;
 }
 

@@ -26,11 +26,22 @@ import { type ClickHouseSinkOptions, ClickHouseSinkSchema } from '@cdc/pipeline'
 import { drainPending } from 'chdb';
 import { afterAll } from 'vitest';
 import { localEndpoints } from '../../../infra/local/src/endpoints.ts';
+import type { KafkaRecord } from '../src/decode.ts';
 import { TableManager } from '../src/schema/tables.ts';
 import { ClickHouseSink } from '../src/sink.ts';
 
 export const endpoints = localEndpoints();
 export const unique = (name: string) => `${name}_${process.pid}_${Date.now().toString(36)}`;
+
+/** A record of topic `t`, partition 0, at `offset`, without key or value: where an item inserted directly comes from. */
+export const recordAt = (offset: number): KafkaRecord => ({
+  topic: 't',
+  partition: 0,
+  offset: String(offset),
+  key: null,
+  value: null,
+  timestamp: '0',
+});
 
 /** `SINK_TEST_LOG=debug` shows the sink's log lines. */
 export const testLogger = process.env.SINK_TEST_LOG

@@ -8,23 +8,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { insertIsolating, type RowItem } from '../../src/table-writer.ts';
-import { embeddedTransport, unique } from '../helpers.ts';
+import { embeddedTransport, recordAt, unique } from '../helpers.ts';
 
-const record = (offset: number) => ({
-  topic: 't',
-  partition: 0,
-  offset: String(offset),
-  key: null,
-  value: null,
-  timestamp: '0',
-});
 const columns = ['id', 'from', 'note', 'at'];
 const compact = (offset: number, line: string): RowItem => ({
   line: Buffer.from(`${line}\n`),
   columns,
   compact: true,
   commitMs: undefined,
-  record: record(offset),
+  record: recordAt(offset),
 });
 
 describe('embedded engine: compact and JSONEachRow batches', () => {
@@ -56,7 +48,7 @@ describe('embedded engine: compact and JSONEachRow batches', () => {
           table,
           [
             compact(2, '["3","c",null,"2025-01-02 00:00:00.000"]'),
-            { row: { id: 4n, note: 'd' }, record: record(3) },
+            { row: { id: 4n, note: 'd' }, record: recordAt(3) },
           ],
           'formats-2',
           options,

@@ -11,7 +11,7 @@ import { deriveTableShape } from '@cdc/clickhouse';
 import { afterAll, expect, it } from 'vitest';
 import { TableManager } from '../../src/schema/tables.ts';
 import { insertIsolating, type RowItem } from '../../src/table-writer.ts';
-import { embeddedTransport, testLogger, unique } from '../helpers.ts';
+import { embeddedTransport, recordAt, testLogger, unique } from '../helpers.ts';
 
 const immutable: string[] = [];
 afterAll(() => {
@@ -45,7 +45,7 @@ it('a retried insert fills the history its first attempt missed, and writes the 
       _op: 'u',
       _source_ts: 0,
     },
-    record: { topic: 't', partition: 0, offset: String(id), key: null, value: null, timestamp: '0' },
+    record: recordAt(id),
   }));
 
   const [history] = await ch.query<{ path: string }>(

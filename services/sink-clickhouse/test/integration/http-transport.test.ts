@@ -11,17 +11,9 @@ import { TcpProxy } from '@cdc/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableManager } from '../../src/schema/tables.ts';
 import { insertIsolating } from '../../src/table-writer.ts';
-import { endpoints, testLogger, unique } from '../helpers.ts';
+import { endpoints, recordAt, testLogger, unique } from '../helpers.ts';
 
 const table = `default.${unique('it_http')}`;
-const record = (offset: number) => ({
-  topic: 't',
-  partition: 0,
-  offset: String(offset),
-  key: null,
-  value: null,
-  timestamp: '0',
-});
 const failure = (p: Promise<unknown>) =>
   p.then(
     () => undefined,
@@ -71,7 +63,7 @@ describe('HTTP transport against ClickHouse 18.16', () => {
 
     const items = Array.from({ length: 10 }, (_, i) => ({
       row: { id: i === 6 ? 'not a number' : 100 + i, name: `r${i}` },
-      record: record(i),
+      record: recordAt(i),
     }));
     const rejected = await insertIsolating(ch, table, items, 'token-unused', {
       dedup: false,
