@@ -15,11 +15,10 @@
  *   One batch is in flight at a time. With a `prepare` step (`run`), the next due batch is taken
  *   while one is in flight and prepared (decoded, say) ahead: one batch ahead at most, handed out
  *   and committed only after the one before it. A rebalance drops it (its records come again).
- * - Ramp (with `prepare`): under a backlog, a batch taken while none is in flight (the pipeline
- *   is empty: at start, after an idle spell) holds at most `firstRows` records, and each one taken
- *   ahead after it twice the one before, up to `maxRows`. The first write then waits for
- *   `firstRows` records to be prepared, not `maxRows`, and each batch is prepared while the one
- *   before it, half its size, is written. Batches due by `maxWaitMs` are never split.
+ *   Under a backlog every batch holds `maxRows`, the first too: batches that started small and
+ *   doubled (1,000 records first) cost the sink 5–7 % of its catch-up rate in
+ *   loadtests/sink-clickhouse (each insert's fixed cost, and merges of the small parts), to
+ *   start its first insert some 40 ms sooner.
  * - Backpressure: past `maxRows` buffered records every assigned partition is paused; after a
  *   batch is handled, consumption resumes if the buffer is below `maxRows` again.
  * - Held topics (`held(topic)`: e.g. a table stopped by an incompatible change) stay paused,
@@ -64,11 +63,6 @@ export interface BatchConsumerOptions {
   refreshMs: number;
   /** A batch is handed out once this many records are buffered; consumption pauses past it. */
   maxRows: number;
-  /**
-   * With `prepare`: the most records of a batch that starts an empty pipeline under a backlog
-   * (see Ramp above); default `min(maxRows, 1000)`.
-   */
-  firstRows?: number;
   /** …or once the oldest buffered record waited this long. */
   maxWaitMs: number;
   sessionTimeoutMs: number;
@@ -140,10 +134,6 @@ export class BatchConsumer {
   private gaveUp: Error | undefined;
   /** The last commit asked for (settled, never rejected): the next one is sent after it. */
   private committing: Promise<void> = Promise.resolve();
-  /** Set by `run` with a `prepare` step: batches ramp up (see Ramp above). */
-  private pipelined = false;
-  /** The most records of the next batch taken under a backlog while one is in flight. */
-  private rampRows = 0;
 
   constructor(options: BatchConsumerOptions) {
     this.options = options;
@@ -177,7 +167,6 @@ export class BatchConsumer {
     handle: (records: ConsumedRecord[], prepared: P | undefined) => Promise<boolean>,
     prepare?: (records: ConsumedRecord[]) => P,
   ): Promise<void> {
-    this.pipelined = prepare !== undefined;
     this.loop ??= this.handOut(handle, prepare);
     return this.loop;
   }
@@ -242,9 +231,7 @@ export class BatchConsumer {
         (this.buffer.length > 0 && (waited >= maxWaitMs || this.stopping || this.phase === 'draining'));
       if (due && this.phase !== 'swapping') {
         // At most `maxRows`: a fetch may bring many more (the rest stays buffered, due at once).
-        // Under a backlog, fewer while the pipeline ramps up.
-        const rows = this.buffer.length >= maxRows ? this.rampedRows() : maxRows;
-        if (this.buffer.length > rows) return this.buffer.splice(0, rows);
+        if (this.buffer.length > maxRows) return this.buffer.splice(0, maxRows);
         const records = this.buffer;
         this.buffer = [];
         this.bufferSince = this.clock.now();
@@ -263,19 +250,6 @@ export class BatchConsumer {
         await this.commit([]);
       await this.waitFor(woken, this.buffer.length > 0 ? maxWaitMs - waited : undefined);
     }
-  }
-
-  /**
-   * The most records of a batch taken now under a backlog: `firstRows` when none is in flight,
-   * else twice the last one's, up to `maxRows` (without `prepare`: `maxRows`).
-   */
-  private rampedRows(): number {
-    const { maxRows } = this.options;
-    if (!this.pipelined) return maxRows;
-    const first = Math.min(maxRows, this.options.firstRows ?? 1_000);
-    const rows = this.inFlight === 0 && this.ahead.length === 0 ? first : Math.max(first, this.rampRows);
-    this.rampRows = Math.min(maxRows, rows * 2);
-    return rows;
   }
 
   /** Waits until `woken` resolves or `ms` passed (no deadline: until woken). */

@@ -4,8 +4,7 @@
  * group's committed offsets reach each partition's end (past the transaction markers); a batch
  * the handler gave up on is not committed, so the next consumer of the group reads it again.
  * With a prepare step, the next batch is prepared while one is handled (one batch ahead, at most
- * `maxRows` records a batch) and nothing of it is committed before its own handler commits;
- * under a backlog the batches ramp up from `firstRows` to `maxRows`.
+ * `maxRows` records a batch) and nothing of it is committed before its own handler commits.
  */
 import { randomUUID } from 'node:crypto';
 import { noopLogger } from '@cdc/core';
@@ -59,9 +58,8 @@ async function produce(topic: string, count: number, from = 0): Promise<void> {
   }
 }
 
-function consumer(groupId: string, maxRows = 100, firstRows?: number): BatchConsumer {
+function consumer(groupId: string, maxRows = 100): BatchConsumer {
   return new BatchConsumer({
-    ...(firstRows === undefined ? {} : { firstRows }),
     kafka,
     groupId,
     topics: async () => (await admin.listTopics()).filter((t) => t.startsWith(prefix)).sort(),
@@ -222,33 +220,6 @@ describe('BatchConsumer', () => {
     expect(prepared).toBeGreaterThanOrEqual(handledAhead);
     expect(aheadOfCommit).toEqual([]);
     expect(batches.bufferedRecords).toBe(0);
-  });
-
-  it('ramps up under a backlog: the first batch holds firstRows records, each one taken ahead twice the last', async () => {
-    // 310 records wait (both topics): the first write starts after 10 records, not 100.
-    const batches = consumer(`${run}-e`, 100, 10);
-    const sizes: number[] = [];
-    const seen = new Set<string>();
-    await batches.start();
-    const done = batches.run(
-      async (records) => {
-        sizes.push(records.length);
-        await new Promise((r) => setTimeout(r, 50)); // a write: the next batch is taken meanwhile
-        for (const r of records) seen.add(r.value!.toString());
-        await batches.commit(records);
-        return true;
-      },
-      (records) => records.length,
-    );
-    try {
-      await until('every record read', 30_000, () => seen.size >= 310);
-    } finally {
-      await batches.stop();
-      await done;
-    }
-    expect(sizes.slice(0, 4)).toEqual([10, 20, 40, 80]);
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(100);
-    expect(seen.size).toBe(310);
   });
 
   it('fails run, naming the cause, when kafkajs gives up on the consumer instead of idling while it looks alive', async () => {
