@@ -8,11 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 
 const root = resolve(import.meta.dirname, '..');
 const reports = mkdtempSync(join(tmpdir(), 'cdc-test-'));
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const timings: string[] = [];
+/** Each failed test and the start of its message, repeated at the end (a CI log is read from its tail). */
+const failures: string[] = [];
 
 function step(name: string, command: string, args: string[]): boolean {
   const t = Date.now();
@@ -24,6 +27,10 @@ function step(name: string, command: string, args: string[]): boolean {
 }
 
 interface VitestJson {
+  testResults?: {
+    name: string;
+    assertionResults?: { fullName: string; status: string; failureMessages?: string[] }[];
+  }[];
   numPassedTests: number;
   numFailedTests: number;
   numPendingTests: number;
@@ -48,6 +55,16 @@ function vitest(name: string, config: string): boolean {
     totals.failed +=
       r.numFailedTests + (r.numFailedTestSuites > 0 && r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
     totals.skipped += r.numPendingTests + r.numTodoTests;
+    for (const file of r.testResults ?? [])
+      for (const a of file.assertionResults ?? [])
+        if (a.status === 'failed') {
+          const message = stripVTControlCharacters(a.failureMessages?.[0] ?? '')
+            .split('\n')
+            .filter((l) => !/^\s+at .*(node_modules|node:|<anonymous>)/.test(l))
+            .join('\n')
+            .slice(0, 1200);
+          failures.push(`FAILED ${file.name.replace(`${root}/`, '')} > ${a.fullName}\n  ${message}`);
+        }
     if (r.numPassedTests === 0) {
       process.stderr.write(`${name}: no test ran\n`);
       return false;
@@ -67,6 +84,6 @@ const results = [
   vitest('integration', 'vitest.integration.config.ts'),
 ];
 
-process.stderr.write(`\n${timings.join('\n')}\n`);
+process.stderr.write(`\n${[...failures, ...timings].join('\n')}\n`);
 process.stdout.write(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
 process.exit(results.every(Boolean) ? 0 : 1);
