@@ -50,6 +50,19 @@ interface KnownTable {
   renamed: Map<string, string>;
 }
 
+/** A table's description from its columns (in position order) and sorting key. */
+function knownTable(
+  cols: readonly { name: string; type: string; comment: string }[],
+  sortingKey: string,
+): KnownTable {
+  const renamed = new Map<string, string>();
+  for (const c of cols)
+    if (c.comment?.startsWith(RENAMED_FROM))
+      for (const old of c.comment.slice(RENAMED_FROM.length).split('\u0000'))
+        if (old) renamed.set(old, c.name);
+  return { columns: new Map(cols.map((c) => [c.name, c.type])), sortingKey, renamed };
+}
+
 /** The column comment recording a rename (so that a record of the older schema still finds it). */
 const RENAMED_FROM = 'cdc.renamedFrom:';
 const NO_RENAMES: ReadonlyMap<string, string> = new Map();
@@ -75,6 +88,14 @@ export class TableManager {
   /** Per table, columns to drop once the current batch is written (`applyDrops`). */
   private readonly pendingDrops = new Map<string, string[]>();
   private ready = false;
+  /**
+   * The database's tables as `init` read them: each one's description and claim comment, taken
+   * by its first `describe` and `claim` (two reads of the catalog at start instead of three
+   * queries per table when its first batch arrives, while the consumer's first fetch keeps this
+   * thread busy). A table made or changed later is read as before; `forget` drops its entry.
+   */
+  private readonly catalog = new Map<string, KnownTable>();
+  private readonly catalogComments = new Map<string, string>();
 
   /**
    * `convertTypes` (a rebuild): a column whose type changes with no lossless way between old and
@@ -111,7 +132,49 @@ export class TableManager {
     await this.transport.command(
       `CREATE TABLE IF NOT EXISTS ${this.qualified(TRUNCATIONS_TABLE)} (table_name String, _version UInt128, _change_id String, _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY (table_name, _version) SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
     );
+    await this.readCatalog();
     this.ready = true;
+  }
+
+  /** Every table's columns, sorting key and comment, in two queries (see `catalog`). */
+  private async readCatalog(): Promise<void> {
+    const db = literal(this.database);
+    const cols = await this.transport.query<{ table: string; name: string; type: string; comment: string }>(
+      `SELECT table, name, type, comment FROM system.columns WHERE database = ${db} ORDER BY table, position`,
+    );
+    const byTable = new Map<string, { name: string; type: string; comment: string }[]>();
+    for (const c of cols) {
+      const list = byTable.get(c.table);
+      if (list === undefined) byTable.set(c.table, [c]);
+      else list.push(c);
+    }
+    let tables: { name: string; sorting_key: string; comment?: string }[];
+    try {
+      tables = await this.transport.query(
+        `SELECT name, sorting_key, comment FROM system.tables WHERE database = ${db}`,
+      );
+    } catch (err) {
+      if (!this.noTableComments(err)) throw err;
+      tables = await this.transport.query(
+        `SELECT name, sorting_key FROM system.tables WHERE database = ${db}`,
+      );
+    }
+    for (const t of tables) {
+      const list = byTable.get(t.name);
+      if (list !== undefined) this.catalog.set(t.name, knownTable(list, t.sorting_key));
+      if (t.comment !== undefined) this.catalogComments.set(t.name, t.comment);
+    }
+  }
+
+  /** Whether `err` says the server keeps no table comments (before 21.x); if so, remembered and logged once. */
+  private noTableComments(err: unknown): boolean {
+    if (clickhouseCode(err) !== 47 && !/Unknown identifier: comment/.test(String(err))) return false;
+    if (this.tableComments)
+      this.logger.info('this ClickHouse keeps no table comments: table ownership is checked per process', {
+        database: this.database,
+      });
+    this.tableComments = false;
+    return true;
   }
 
   /**
@@ -128,21 +191,17 @@ export class TableManager {
     if (!owner) {
       await this.init();
       let row: { comment: string } | undefined;
-      if (this.tableComments) {
+      const read = this.catalogComments.get(table);
+      this.catalogComments.delete(table);
+      if (read !== undefined) row = { comment: read };
+      else if (this.tableComments) {
         try {
           [row] = await this.transport.query<{ comment: string }>(
             `SELECT comment FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
           );
         } catch (err) {
           // A server without table comments (before 21.x): the claim lives in this process only.
-          if (clickhouseCode(err) !== 47 && !/Unknown identifier: comment/.test(String(err))) throw err;
-          this.tableComments = false;
-          this.logger.info(
-            'this ClickHouse keeps no table comments: table ownership is checked per process',
-            {
-              database: this.database,
-            },
-          );
+          if (!this.noTableComments(err)) throw err;
         }
       }
       owner = parseClaimComment(row?.comment);
@@ -298,6 +357,8 @@ export class TableManager {
   /** Forgets what it knows (after a rebuild swapped tables). */
   forget(table: string): void {
     this.known.delete(table);
+    this.catalog.delete(table);
+    this.catalogComments.delete(table);
     this.owners.delete(table);
     for (const k of [...this.checkedShapes.keys()])
       if (k.startsWith(`${table}\u0000`)) this.checkedShapes.delete(k);
@@ -314,6 +375,11 @@ export class TableManager {
   }
 
   private async describe(table: string): Promise<KnownTable | undefined> {
+    const read = this.catalog.get(table);
+    if (read !== undefined) {
+      this.catalog.delete(table);
+      return read;
+    }
     const cols = await this.transport.query<{ name: string; type: string; comment: string }>(
       `SELECT name, type, comment FROM system.columns WHERE database = ${literal(this.database)} AND table = ${literal(table)} ORDER BY position`,
     );
@@ -321,12 +387,7 @@ export class TableManager {
     const [t] = await this.transport.query<{ sorting_key: string }>(
       `SELECT sorting_key FROM system.tables WHERE database = ${literal(this.database)} AND name = ${literal(table)}`,
     );
-    const renamed = new Map<string, string>();
-    for (const c of cols)
-      if (c.comment?.startsWith(RENAMED_FROM))
-        for (const old of c.comment.slice(RENAMED_FROM.length).split('\u0000'))
-          if (old) renamed.set(old, c.name);
-    return { columns: new Map(cols.map((c) => [c.name, c.type])), sortingKey: t?.sorting_key ?? '', renamed };
+    return knownTable(cols, t?.sorting_key ?? '');
   }
 
   /**
