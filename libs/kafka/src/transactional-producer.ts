@@ -56,7 +56,16 @@ export class TransactionalProducer {
     });
     try {
       await producer.connect();
+      // Fence now. kafkajs's connect takes a producer id without the transactional id; the one
+      // that fences the id's previous holder (and completes or aborts a transaction it left
+      // open) is taken at the first transaction. Until then a previous holder that is still
+      // alive (a processor task's owner before a rebalance) can commit, after this holder read
+      // the committed offsets and state it starts from: its work is then done twice. A
+      // transaction that holds nothing takes the id here; its abort sends nothing.
+      const tx = await producer.transaction();
+      await tx.abort();
     } catch (err) {
+      await producer.disconnect().catch(() => undefined);
       throw toCdcError(err, 'connecting the transactional producer', {
         transactionalId: options.transactionalId,
       });

@@ -16,16 +16,21 @@ const { ConfigResourceTypes } = kafkajs;
 const run = randomUUID().slice(0, 8);
 const topic = `it.kafka.tx.${run}`;
 const compacted = `it.kafka.offsets.${run}`;
+const handover = `it.kafka.tx-handover.${run}`;
 let kafka: Kafka;
 let admin: Admin;
 
-async function readAll(isolation: 'committed' | 'uncommitted', expected: number): Promise<string[]> {
+async function readAll(
+  isolation: 'committed' | 'uncommitted',
+  expected: number,
+  from = topic,
+): Promise<string[]> {
   const consumer = kafka.consumer({
     groupId: `it-${run}-${isolation}-${randomUUID()}`,
     readUncommitted: isolation === 'uncommitted',
   });
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.subscribe({ topic: from, fromBeginning: true });
   const seen: string[] = [];
   const end = Date.now() + 15_000;
   await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
@@ -46,7 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deleteTopicsIfExist(admin, [topic, compacted]);
+  await deleteTopicsIfExist(admin, [topic, compacted, handover]);
   await admin.disconnect();
 });
 
@@ -157,5 +162,27 @@ describe('TransactionalProducer', () => {
     const committed = await readAll('committed', 6);
     expect(committed).toContain('successor');
     expect(committed).not.toContain('zombie-late');
+  });
+
+  it('fences the previous holder as it connects, before its first transaction: what that holder has open is aborted, never committed', async () => {
+    // A processor task's new owner reads the committed offsets and state right after it
+    // connects: a previous owner still alive must not commit after that.
+    await ensureTopics(admin, [{ topic: handover }]);
+    const id = `it-${run}-handover`;
+    const previous = await TransactionalProducer.connect(kafka, { transactionalId: id, logger: noopLogger });
+    let next: TransactionalProducer | undefined;
+    const late = await previous
+      .transaction(async (tx) => {
+        await tx.send({ topic: handover, messages: [{ value: 'open while the next holder connected' }] });
+        next = await TransactionalProducer.connect(kafka, { transactionalId: id, logger: noopLogger });
+      })
+      .catch((e: unknown) => e);
+    expect(isCdcError(late, 'KAFKA_FENCED')).toBe(true);
+    await next!.transaction(
+      async (tx) => void (await tx.send({ topic: handover, messages: [{ value: 'next' }] })),
+    );
+    await next!.disconnect();
+    await previous.disconnect().catch(() => {});
+    expect(await readAll('committed', 1, handover)).toEqual(['next']);
   });
 });
