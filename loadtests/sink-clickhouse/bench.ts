@@ -15,7 +15,7 @@
  * of each side's runs; ratio: of each round's sink/engine pair, measured minutes apart at most),
  * and every round's figures are in the JSON.
  *
- *   node loadtests/sink-clickhouse/bench.ts [--rows 200000] [--batches 2000,5000,20000,50000] [--rounds 3]
+ *   node loadtests/sink-clickhouse/bench.ts [--rows 200000] [--batches 2000,5000,20000,50000] [--rounds 5]
  *                                           [--json] [--cpu-prof <dir>]
  *
  * `--cpu-prof <dir>`: each sink phase's process writes a V8 CPU profile per thread (the main
@@ -53,7 +53,7 @@ const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '200000' },
     batches: { type: 'string', default: '2000,5000,20000,50000' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     // Internal: one measurement in a child process of its own (fresh engine, honest peak RSS).
