@@ -9,7 +9,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { VerifyReport } from '@cdc/operate';
-import { loadPipeline } from '@cdc/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hostile, openHostile } from './hostile/harness.ts';
 
@@ -78,30 +77,16 @@ describe('verify-repair-keys', () => {
   it('names exactly the changed, missing and extra keys after ClickHouse was damaged by hand', async () => {
     // The sink owns the embedded directory: stop the pipeline, damage the tables, start again.
     h.down();
-    const { Session } = await import('chdb');
-    const pipeline = loadPipeline(h.config, process.env);
-    const path = (pipeline.clickhouse as { embedded: { path: string } }).embedded.path;
-    const session = new Session(path);
-    try {
-      const a = `${h.database}.${h.pgTable('accounts')}`;
-      session.query(
-        `ALTER TABLE ${a} UPDATE owner = 'damaged' WHERE id = '${uuid(4242)}' SETTINGS mutations_sync = 2`,
-      );
-      session.query(`ALTER TABLE ${a} DELETE WHERE id = '${uuid(777)}' SETTINGS mutations_sync = 2`);
-      session.query(
-        `INSERT INTO ${a} (id, owner, balance, _version) VALUES ('${uuid(ROWS + 5)}', 'ghost', 1, 1)`,
-      );
-      const s = `${h.database}.${h.pgTable('stock')}`;
-      session.query(
-        `ALTER TABLE ${s} UPDATE qty = -1 WHERE region = 'berlin' AND sku = 77 SETTINGS mutations_sync = 2`,
-      );
-      session.query(`ALTER TABLE ${s} DELETE WHERE region = 'Ab' AND sku = 3 SETTINGS mutations_sync = 2`);
-      session.query(
-        `INSERT INTO ${s} (region, sku, qty, note, _version) VALUES ('berlin ', 1, 1, 'ghost', 1)`,
-      );
-    } finally {
-      session.close();
-    }
+    const a = `${h.database}.${h.pgTable('accounts')}`;
+    const s = `${h.database}.${h.pgTable('stock')}`;
+    h.embeddedSql([
+      `ALTER TABLE ${a} UPDATE owner = 'damaged' WHERE id = '${uuid(4242)}' SETTINGS mutations_sync = 2`,
+      `ALTER TABLE ${a} DELETE WHERE id = '${uuid(777)}' SETTINGS mutations_sync = 2`,
+      `INSERT INTO ${a} (id, owner, balance, _version) VALUES ('${uuid(ROWS + 5)}', 'ghost', 1, 1)`,
+      `ALTER TABLE ${s} UPDATE qty = -1 WHERE region = 'berlin' AND sku = 77 SETTINGS mutations_sync = 2`,
+      `ALTER TABLE ${s} DELETE WHERE region = 'Ab' AND sku = 3 SETTINGS mutations_sync = 2`,
+      `INSERT INTO ${s} (region, sku, qty, note, _version) VALUES ('berlin ', 1, 1, 'ghost', 1)`,
+    ]);
     h.up();
     // A damaged replica stays damaged: a short timeout (verify compares again until it runs out).
     const r = verify(8);

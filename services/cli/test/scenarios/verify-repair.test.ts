@@ -12,7 +12,6 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VerifyReport } from '@cdc/operate';
-import { loadPipeline } from '@cdc/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hostile, openHostile, ROOT } from './hostile/harness.ts';
 
@@ -69,22 +68,12 @@ describe('verify-repair', () => {
   it('names exactly the changed, missing and extra keys after ClickHouse was damaged by hand', async () => {
     // The sink owns the embedded directory: stop the pipeline, damage the table, start again.
     h.down();
-    const { Session } = await import('chdb');
-    const pipeline = loadPipeline(h.config, process.env);
-    const path = (pipeline.clickhouse as { embedded: { path: string } }).embedded.path;
-    const session = new Session(path);
-    try {
-      const t = `${h.database}.${table}`;
-      session.query(
-        `ALTER TABLE ${t} UPDATE name = 'damaged' WHERE id = ${CHANGED} SETTINGS mutations_sync = 2`,
-      );
-      session.query(`ALTER TABLE ${t} DELETE WHERE id = ${MISSING} SETTINGS mutations_sync = 2`);
-      session.query(
-        `INSERT INTO ${t} (id, name, qty, flag, _version) VALUES (${EXTRA}, 'ghost', 1, true, 1)`,
-      );
-    } finally {
-      session.close();
-    }
+    const damaged = `${h.database}.${table}`;
+    h.embeddedSql([
+      `ALTER TABLE ${damaged} UPDATE name = 'damaged' WHERE id = ${CHANGED} SETTINGS mutations_sync = 2`,
+      `ALTER TABLE ${damaged} DELETE WHERE id = ${MISSING} SETTINGS mutations_sync = 2`,
+      `INSERT INTO ${damaged} (id, name, qty, flag, _version) VALUES (${EXTRA}, 'ghost', 1, true, 1)`,
+    ]);
     h.up();
     // A damaged replica stays damaged: a short timeout (verify compares again until it runs out).
     const r = verify(8);

@@ -40,6 +40,17 @@ import { expect } from 'vitest';
 import { localEndpoints } from '../../../../../infra/local/src/endpoints.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../../..');
+
+/** `Hostile.embeddedSql`'s process: each statement on the directory, then the engine closed. */
+const EMBEDDED_SQL = `
+import { Session } from 'chdb';
+const session = new Session(process.env.CDC_EMBEDDED_PATH);
+try {
+  for (const sql of JSON.parse(process.env.CDC_EMBEDDED_SQL)) session.query(sql);
+} finally {
+  session.close();
+}
+`;
 const ep = localEndpoints();
 
 export interface OpenOptions {
@@ -80,6 +91,12 @@ export interface Hostile {
   up(): void;
   /** `cdc down`. */
   down(): void;
+  /**
+   * Statements on the sink's embedded ClickHouse directory, the pipeline down (`down()` first),
+   * run by a process of their own that exits before this returns: an engine opened in this
+   * process would stay loaded here beside the sink's when the sink opens the directory again.
+   */
+  embeddedSql(statements: readonly string[]): void;
   /** A query on the replica's ClickHouse (the sink's engine, through its read endpoint). */
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Polls `query(sql)` until `until(rows)` holds; returns the rows; fails naming the last rows. */
@@ -267,6 +284,16 @@ clickhouse:
     },
     down() {
       cdc('down');
+    },
+    embeddedSql(statements) {
+      const path = (pipeline.clickhouse as { embedded: { path: string } }).embedded.path;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', EMBEDDED_SQL], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, CDC_EMBEDDED_PATH: path, CDC_EMBEDDED_SQL: JSON.stringify(statements) },
+      });
+      expect(r.status, `statements on ${path}:\n${r.stdout}\n${r.stderr}`).toBe(0);
     },
     query,
     async waitRows<T>(sql: string, until: (rows: T[]) => boolean, timeoutMs = 90_000): Promise<T[]> {
