@@ -14,7 +14,6 @@
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deleteTopicsIfExist } from '@cdc/kafka';
-import { loadPipeline } from '@cdc/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaClient, waitFor } from '../../../capture-postgres/test/scenarios/harness.ts';
 import { type Hostile, openHostile } from '../../../cli/test/scenarios/hostile/harness.ts';
@@ -42,21 +41,14 @@ async function controlUrl(): Promise<string> {
 }
 /** Stops the pipeline, damages the ClickHouse copy by hand (a changed row, a missing row), starts it again. */
 async function damage(changed: number, missing: number) {
-  // The sink owns the embedded directory: stop the pipeline, damage the table, start again.
+  // The sink owns the embedded directory: stop the pipeline, damage the table (in a process of
+  // its own, gone before the sink opens the directory again), start again.
   h.down();
-  const { Session } = await import('chdb');
-  const path = (loadPipeline(h.config, process.env).clickhouse as { embedded: { path: string } }).embedded
-    .path;
-  const session = new Session(path);
-  try {
-    const t = `${h.database}.${table}`;
-    session.query(
-      `ALTER TABLE ${t} UPDATE name = 'damaged' WHERE id = ${changed} SETTINGS mutations_sync = 2`,
-    );
-    session.query(`ALTER TABLE ${t} DELETE WHERE id = ${missing} SETTINGS mutations_sync = 2`);
-  } finally {
-    session.close();
-  }
+  const t = `${h.database}.${table}`;
+  h.embeddedSql([
+    `ALTER TABLE ${t} UPDATE name = 'damaged' WHERE id = ${changed} SETTINGS mutations_sync = 2`,
+    `ALTER TABLE ${t} DELETE WHERE id = ${missing} SETTINGS mutations_sync = 2`,
+  ]);
   rmSync(urlFile(), { force: true });
   h.up();
 }
