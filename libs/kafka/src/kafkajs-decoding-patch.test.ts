@@ -118,11 +118,12 @@ describe('kafkajs fetch decoding (patched)', () => {
         ]),
       ),
     );
-    expect(r?.key).toBeNull();
-    expect(Object.keys(r?.headers ?? {})).toEqual(['traceparent', 'tag', 'empty']);
-    expect(text(r?.headers.traceparent as Buffer)).toBe('tp');
-    expect((r?.headers.tag as Buffer[]).map(text)).toEqual(['a', 'b', 'c']);
-    expect(text(r?.headers.empty as Buffer)).toBe('');
+    if (r === undefined) throw new Error('no record decoded');
+    expect(r.key).toBeNull();
+    expect(Object.keys(r.headers)).toEqual(['traceparent', 'tag', 'empty']);
+    expect(text(r.headers.traceparent as Buffer)).toBe('tp');
+    expect((r.headers.tag as Buffer[]).map(text)).toEqual(['a', 'b', 'c']);
+    expect(text(r.headers.empty as Buffer)).toBe('');
   });
 
   it('returns the whole batches of a record set whose last batch maxBytes cut short', async () => {
