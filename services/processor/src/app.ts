@@ -1,6 +1,6 @@
 import type { RegistryClient } from '@cdc/avro';
 import { CdcError, type Clock, type Logger, systemClock } from '@cdc/core';
-import { ensureTopics, type Kafka } from '@cdc/kafka';
+import { type Admin, ensureTopics, type Kafka } from '@cdc/kafka';
 import type { ProcessingSection } from '@cdc/pipeline';
 import { KafkaStreams, type StreamsMetrics, type Topology } from '@cdc/streams';
 import { avroTopologyIo } from './avro-io.ts';
@@ -8,7 +8,7 @@ import { InteractiveQueries, type QueryTarget } from './interactive-queries.ts';
 import { Membership } from './membership.ts';
 import type { ProcessorObserver } from './observer.ts';
 import { QueryRegistry } from './query-registry.ts';
-import { buildTopology, names, type TopologyIo } from './topology.ts';
+import { buildTopology, inputTopics, names, type TopologyIo } from './topology.ts';
 
 export interface ProcessorAppOptions {
   section: ProcessingSection;
@@ -85,6 +85,7 @@ export class ProcessorApp {
 
   async start(): Promise<void> {
     const { section, kafka, registry, logger } = this.options;
+    await this.expectInputTopics();
     // Independent: the registry's schemas and the Kafka output topics, at the same time.
     const [io, partitions] = await Promise.all([
       this.options.io ?? avroTopologyIo(section, registry, logger),
@@ -133,6 +134,18 @@ export class ProcessorApp {
   }
 
   /** Output topics with as many partitions as the aggregate's input; returns those counts. */
+  /** Fails, retriably and naming them, while an input topic does not exist (see `missingInputTopics`). */
+  private async expectInputTopics(): Promise<void> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const missing = await missingInputTopics(admin, this.options.section);
+      if (missing.length > 0) throw inputTopicsMissing(missing);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   private async ensureOutputTopics(): Promise<Map<string, number>> {
     const { section, kafka } = this.options;
     const admin = kafka.admin();
@@ -162,4 +175,28 @@ export class ProcessorApp {
     await this.streams?.close();
     await this.membership?.stop(this.url);
   }
+}
+
+/**
+ * The input topics of these declarations that do not exist yet. Services start in any order, and
+ * a capture creates a table's topic only once it captures the table; without this check the
+ * processor's first failure was kafkajs' "This server does not host this topic-partition" from
+ * sizing its output topics, which names neither the topic nor the cause.
+ */
+export async function missingInputTopics(admin: Admin, section: ProcessingSection): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  return inputTopics(section).filter((t) => !existing.has(t));
+}
+
+/** What to tell the user while input topics are missing. */
+export function missingInputsMessage(missing: readonly string[]): string {
+  const [s, verb] = missing.length > 1 ? ['s', 'do'] : ['', 'does'];
+  return `input topic${s} ${missing.join(', ')} ${verb} not exist yet: a capture creates a table's topic when it starts capturing the table (is the capture running, and does it capture that table? Or is the topic misspelled in the processing section?)`;
+}
+
+function inputTopicsMissing(missing: readonly string[]): CdcError {
+  return new CdcError('KAFKA_TOPIC_INVALID', missingInputsMessage(missing), {
+    retriable: true,
+    context: { missing },
+  });
 }

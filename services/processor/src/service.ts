@@ -11,7 +11,7 @@ import { RegistryClient } from '@cdc/avro';
 import { CdcError, isRetriable, type LogLevel } from '@cdc/core';
 import { createKafka, isFencedError, isRetriableKafkaError, pollGroupLag } from '@cdc/kafka';
 import { runService } from '@cdc/service';
-import { ProcessorApp } from './app.ts';
+import { missingInputsMessage, missingInputTopics, ProcessorApp } from './app.ts';
 import { runtimeCounters, telemetryObserver } from './observer.ts';
 import { StreamThreads, type ThreadReport } from './threads.ts';
 import { countTransactions } from './transaction-counter.ts';
@@ -45,8 +45,36 @@ runService({
     };
     let app: ProcessorApp | undefined;
     let threads: StreamThreads | undefined;
+    /** The input topics not created yet, while the processor waits for them. */
+    let waitingFor: string[] = [];
+    /**
+     * Waits until every input topic exists, checking each second, and says which it waits for
+     * (at once, then every 30 s): services start in any order, and a capture creates a table's
+     * topic only once it captures it. False when stopped meanwhile.
+     */
+    const inputTopicsExist = async (signal: AbortSignal): Promise<boolean> => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        let said = Number.NEGATIVE_INFINITY;
+        for (;;) {
+          waitingFor = await missingInputTopics(admin, section);
+          if (waitingFor.length === 0) return true;
+          if (signal.aborted) return false;
+          if (clock.now() - said >= 30_000) {
+            logger.warn(`waiting: ${missingInputsMessage(waitingFor)}`, { missing: waitingFor });
+            said = clock.now();
+          }
+          await clock.sleep(1_000, signal).catch(() => undefined);
+        }
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    };
     // /readyz: ready while the streams runtime runs (state stores restored) on every thread.
     telemetry.readiness.register('streams', () => {
+      if (waitingFor.length > 0)
+        return { ready: false, detail: `waiting for input topics: ${waitingFor.join(', ')}` };
       if (app?.state !== 'running') return { ready: false, detail: app?.state ?? 'starting' };
       if (threads && !threads.running) return { ready: false, detail: 'stream threads starting' };
       const tasks = app.assignedTasks.length + (threads?.tasks.length ?? 0);
@@ -56,6 +84,7 @@ runService({
       {
         name: 'streams',
         attempt: async (signal: AbortSignal) => {
+          if (!(await inputTopicsExist(signal))) return;
           const extra =
             section.threads > 1
               ? new StreamThreads({

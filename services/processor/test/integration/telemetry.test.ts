@@ -1,10 +1,11 @@
 /**
  * Telemetry of the processor and the sink, each a child process as deployed, with their own
- * telemetry ports: CDC records carrying a source transaction's trace context flow through the
- * processor (an aggregate) and into the embedded ClickHouse; both services answer /readyz with
- * 200, their /metrics count the records in and out per topic, the processor's transactions and
- * the sink's end-to-end latency, and the trace of the source transaction reaches the
- * processor's output records.
+ * telemetry ports: the processor, started before its input topic exists, answers /readyz with
+ * 503 naming the topic it waits for, and starts once the topic is there; CDC records carrying a
+ * source transaction's trace context flow through the processor (an aggregate) and into the
+ * embedded ClickHouse; both services answer /readyz with 200, their /metrics count the records
+ * in and out per topic, the processor's transactions and the sink's end-to-end latency, and the
+ * trace of the source transaction reaches the processor's output records.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,11 +105,6 @@ afterAll(async () => {
 
 describe('telemetry of the processor and the sink', () => {
   it('serve readiness and metrics as records flow, and carry the source trace on', async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: input, numPartitions: 2 }], waitForLeaders: true });
-    await admin.disconnect();
-
     const base = {
       kafka: { brokers: endpoints.kafka.brokers, clientId: `it-telemetry-${run}` },
       registry: { url: endpoints.registry.url },
@@ -139,6 +135,24 @@ describe('telemetry of the processor and the sink', () => {
         ],
       },
     });
+    // Started before its input topic exists (services start in any order; a capture creates a
+    // table's topic once it captures it): not ready, and it says which topic it waits for.
+    const waiting = await waitFor(
+      async () => {
+        const r = await fetch(`${processor.url}/readyz`);
+        const body = await r.text();
+        return r.status === 503 && body.includes(`waiting for input topics: ${input}`) ? body : undefined;
+      },
+      30_000,
+      'the processor to say it waits for its input topic',
+    );
+    expect(waiting).toContain(input);
+    expect(processor.logs.some((l) => l.includes(`input topic ${input} does not exist yet`))).toBe(true);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: input, numPartitions: 2 }], waitForLeaders: true });
+    await admin.disconnect();
+
     const sink = await startService('sink-clickhouse', {
       ...base,
       clickhouse: {
