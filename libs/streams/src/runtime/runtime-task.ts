@@ -308,15 +308,12 @@ export class RuntimeTask {
   /**
    * The input of `topic` holds nothing to process before `offset` (a fetch returned only
    * transaction markers or aborted records up to it): the next commit stores that position.
-   * Also with no position yet (nothing committed, nothing processed: the fetch began at the
-   * partition's start): a partition whose only records so far were aborted (a writer killed or
-   * fenced mid-transaction) otherwise stayed behind by them until a committed record came.
    */
   skipTo(topic: string, offset: number): Promise<void> {
     return this.exclusive(async () => {
       if (this.closed) return;
       const from = this.next.get(topic);
-      if (from === undefined || from >= offset) return;
+      if (from === undefined || from < 0 || from >= offset) return;
       this.next.set(topic, offset);
       this.dirtyOffsets = true;
     });

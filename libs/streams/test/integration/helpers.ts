@@ -18,8 +18,6 @@ export interface InputRecord {
   key: string;
   value: string;
   timestamp: number;
-  /** A partition of its own choosing; else the key's. */
-  partition?: number;
 }
 
 /** Writes records (keyed, so the default partitioner spreads them) and waits for the acks. */
@@ -30,12 +28,9 @@ export async function produce(kafka: Kafka, topic: string, records: readonly Inp
     for (let i = 0; i < records.length; i += 500) {
       await producer.send({
         topic,
-        messages: records.slice(i, i + 500).map((r) => ({
-          key: r.key,
-          value: r.value,
-          timestamp: String(r.timestamp),
-          ...(r.partition === undefined ? {} : { partition: r.partition }),
-        })),
+        messages: records
+          .slice(i, i + 500)
+          .map((r) => ({ key: r.key, value: r.value, timestamp: String(r.timestamp) })),
       });
     }
   } finally {
