@@ -85,7 +85,6 @@ export class ProcessorApp {
 
   async start(): Promise<void> {
     const { section, kafka, registry, logger } = this.options;
-    await this.expectInputTopics();
     // Independent: the registry's schemas and the Kafka output topics, at the same time.
     const [io, partitions] = await Promise.all([
       this.options.io ?? avroTopologyIo(section, registry, logger),
@@ -133,24 +132,17 @@ export class ProcessorApp {
     }
   }
 
-  /** Output topics with as many partitions as the aggregate's input; returns those counts. */
-  /** Fails, retriably and naming them, while an input topic does not exist (see `missingInputTopics`). */
-  private async expectInputTopics(): Promise<void> {
-    const admin = this.options.kafka.admin();
-    await admin.connect();
-    try {
-      const missing = await missingInputTopics(admin, this.options.section);
-      if (missing.length > 0) throw inputTopicsMissing(missing);
-    } finally {
-      await admin.disconnect();
-    }
-  }
-
+  /**
+   * Output topics with as many partitions as the aggregate's input; returns those counts. Fails,
+   * retriably and naming them, while an input topic does not exist (see `missingInputTopics`).
+   */
   private async ensureOutputTopics(): Promise<Map<string, number>> {
     const { section, kafka } = this.options;
     const admin = kafka.admin();
     await admin.connect();
     try {
+      const missing = await missingInputTopics(admin, section);
+      if (missing.length > 0) throw inputTopicsMissing(missing);
       const sources = new Map(section.enrich.map((e) => [e.name, e.from]));
       const inputs = [...new Set(section.aggregate.map((a) => sources.get(a.from) ?? a.from))];
       const meta = await admin.fetchTopicMetadata({ topics: inputs });
