@@ -209,14 +209,26 @@ export class KafkaStreams {
     // A fetch that held only transaction markers (or aborted records) never reaches eachBatch: the
     // task's input position moves past it, committed with its next commit, as Kafka Streams
     // commits the consumer's position (several tasks writing one repartition topic leave several
-    // markers at its end, which would otherwise stay as lag).
+    // markers at its end, which would otherwise stay as lag). kafkajs never fetches those offsets
+    // again, so the skip must not be lost: a task still opening (restoring its stores) takes it
+    // once open, as one with no position yet does (a partition whose only records so far belong
+    // to an aborted transaction: a writer killed or fenced mid-transaction).
     consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
       const { topic, partition, batchSize, lastOffset } = e.payload;
       if (batchSize !== 0) return;
       const st = this.subtopologyByTopic.get(topic);
-      const task = st ? this.tasks.get(`${st.id}_${partition}`) : undefined;
-      if (task && !task.isClosed)
-        void task.skipTo(topic, Number(lastOffset) + 1).catch((err) => this.fail(err));
+      if (!st || !this.assignment.has(`${st.id}_${partition}`)) return; // revoked meanwhile
+      const offset = Number(lastOffset) + 1;
+      void this.openTask(st, partition).then(
+        (task) => task.skipTo(topic, offset).catch((err) => this.fail(err)),
+        (err: unknown) => {
+          if (isCdcError(err, 'KAFKA_FENCED')) return; // someone else owns it now
+          this.logger.warn('opening a task failed; its input stays at the last committed position', {
+            task: `${st.id}_${partition}`,
+            err,
+          });
+        },
+      );
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart) this.fail(e.payload.error);

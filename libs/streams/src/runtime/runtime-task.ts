@@ -308,12 +308,14 @@ export class RuntimeTask {
   /**
    * The input of `topic` holds nothing to process before `offset` (a fetch returned only
    * transaction markers or aborted records up to it): the next commit stores that position.
+   * Also with no position yet (nothing committed, nothing processed: the fetch began at the
+   * partition's start).
    */
   skipTo(topic: string, offset: number): Promise<void> {
     return this.exclusive(async () => {
       if (this.closed) return;
       const from = this.next.get(topic);
-      if (from === undefined || from < 0 || from >= offset) return;
+      if (from === undefined || from >= offset) return;
       this.next.set(topic, offset);
       this.dirtyOffsets = true;
     });

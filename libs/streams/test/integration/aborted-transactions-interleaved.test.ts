@@ -5,7 +5,8 @@
  * partition's aborted transactions in the order they ended, not the order they began; a reader
  * that takes that list as sorted by first offset hands on the records of the earlier transaction
  * (kafkajs 2.2.4 did, and the processor counted an aborted batch of deltas a second time). A task
- * must count every committed record once and no aborted one.
+ * must count every committed record once and no aborted one. And a partition whose only records
+ * belong to an aborted transaction is committed past them (no lag left where there is no data).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,12 +24,19 @@ const output = `it.streams.aborted.out.${run}`;
 const appId = `it-streams-aborted-${run}`;
 const kafka = localKafka(appId);
 let stateDir = '';
+/** The second case's topics and application. */
+const onlyAborted = {
+  input: `it.streams.aborted-only.in.${run}`,
+  output: `it.streams.aborted-only.out.${run}`,
+  appId: `it-streams-aborted-only-${run}`,
+};
 
-/** A transaction that writes `count` records to partition 0 and stays open until `abort()`. */
+/** A transaction that writes `count` records to a partition (0 of `input`) and stays open until `abort()`. */
 async function openTransaction(
   name: string,
   count: number,
   timestamp: number,
+  to: { topic: string; partition: number } = { topic: input, partition: 0 },
 ): Promise<{ abort: () => Promise<void> }> {
   const producer = await TransactionalProducer.connect(kafka, {
     transactionalId: `${appId}-${name}`,
@@ -43,9 +51,9 @@ async function openTransaction(
   const ended = producer
     .transaction(async (tx) => {
       await tx.send({
-        topic: input,
+        topic: to.topic,
         messages: Array.from({ length: count }, (_, i) => ({
-          partition: 0,
+          partition: to.partition,
           key: 'aborted',
           value: `${name}${i}`,
           timestamp: String(timestamp),
@@ -70,8 +78,15 @@ async function openTransaction(
 afterAll(async () => {
   const admin = kafka.admin();
   await admin.connect();
-  await deleteTopicsIfExist(admin, [input, output, `${appId}-counts-changelog`]);
-  await admin.deleteGroups([appId]).catch(() => {});
+  await deleteTopicsIfExist(admin, [
+    input,
+    output,
+    `${appId}-counts-changelog`,
+    onlyAborted.input,
+    onlyAborted.output,
+    `${onlyAborted.appId}-counts-changelog`,
+  ]);
+  await admin.deleteGroups([appId, onlyAborted.appId]).catch(() => {});
   await admin.disconnect();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
@@ -120,6 +135,60 @@ describe('aborted-transactions-interleaved', () => {
       expect(counts.get(`committed@${window}`)).toBe(7);
     } finally {
       await app.close();
+    }
+  }, 90_000);
+
+  it('commits past an input partition whose only records belong to an aborted transaction', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'streams-aborted-only-'));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [
+        { topic: onlyAborted.input, numPartitions: 2 },
+        { topic: onlyAborted.output, numPartitions: 2 },
+      ]);
+      const ts = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 5 * WINDOW_MS;
+      // Partition 1 holds an aborted transaction (a writer killed or fenced mid-transaction) and
+      // its abort marker, nothing else; partition 0 nothing. So the first fetch holds only them
+      // and arrives while the tasks may still be opening (restoring, fencing): the position must
+      // move past them either way, since kafkajs never fetches them again.
+      const open = await openTransaction('only', 5, ts, { topic: onlyAborted.input, partition: 1 });
+      await open.abort();
+      const [, end] = (await admin.fetchTopicOffsets(onlyAborted.input)).sort(
+        (a, b) => a.partition - b.partition,
+      );
+      expect(Number(end?.high)).toBe(6); // 5 aborted records and the marker
+
+      const app = new KafkaStreams(windowedCountTopology(onlyAborted.input, onlyAborted.output), {
+        applicationId: onlyAborted.appId,
+        kafka,
+        stateDir: dir,
+        logger: testLogger(),
+      });
+      await app.start();
+      try {
+        // The group's position on partition 1 moves past the aborted records and the marker, as a
+        // Java consumer's committed position does: no lag is left on a partition with no data.
+        const deadline = Date.now() + 30_000;
+        let committed = '-1';
+        while (Date.now() < deadline) {
+          const [offsets] = await admin.fetchOffsets({
+            groupId: onlyAborted.appId,
+            topics: [onlyAborted.input],
+          });
+          committed = offsets?.partitions.find((p) => p.partition === 1)?.offset ?? '-1';
+          if (committed === '6') break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(committed, 'the committed offset of the partition holding only an aborted transaction').toBe(
+          '6',
+        );
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await admin.disconnect();
+      await rm(dir, { recursive: true, force: true });
     }
   }, 90_000);
 });
