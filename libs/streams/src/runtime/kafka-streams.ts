@@ -215,7 +215,7 @@ export class KafkaStreams {
     // to an aborted transaction: a writer killed or fenced mid-transaction).
     consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
       const { topic, partition, batchSize, lastOffset } = e.payload;
-      if (batchSize !== 0) return;
+      if (batchSize !== 0 || !this.live) return; // failed or closing: no task opens any more
       const st = this.subtopologyByTopic.get(topic);
       if (!st || !this.assignment.has(`${st.id}_${partition}`)) return; // revoked meanwhile
       const offset = Number(lastOffset) + 1;
@@ -285,6 +285,11 @@ export class KafkaStreams {
       }, commitEvery);
     this.currentState = 'running';
     this.logger.info('streams application started', { subtopologies: this.topology.subtopologies.length });
+  }
+
+  /** Starting or running: neither failed nor closing. */
+  private get live(): boolean {
+    return this.currentState === 'starting' || this.currentState === 'running';
   }
 
   private async taskFor(topic: string, partition: number): Promise<RuntimeTask> {
