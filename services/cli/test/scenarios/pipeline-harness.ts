@@ -60,6 +60,18 @@ export async function freshShop(s: Scenario): Promise<Record<string, number>> {
   return createShop(s.shop);
 }
 
+/** A superuser connection to the stack's PostgreSQL (its `postgres` database), connected. */
+async function superuser(s: Scenario): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: resolve(s.shop.stackDir, 'data/postgres/sock'),
+    port: s.shop.pgPort,
+    user: 'postgres',
+    database: 'postgres',
+  });
+  await client.connect();
+  return client;
+}
+
 /**
  * Leaves the broker with none of the pipeline's topics and groups, and the services with no
  * local state: the next start is a first start (services must be stopped).
@@ -87,13 +99,7 @@ export async function wipePipeline(s: Scenario): Promise<void> {
     await admin.disconnect();
   }
   const slot = pipeline.sources.postgres[0]?.slot;
-  const su = new pg.Client({
-    host: resolve(s.shop.stackDir, 'data/postgres/sock'),
-    port: s.shop.pgPort,
-    user: 'postgres',
-    database: 'postgres',
-  });
-  await su.connect();
+  const su = await superuser(s);
   try {
     await su.query(
       'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
@@ -265,23 +271,16 @@ export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number
   // of Kafka (verify then found them missing). Caught up = the slot confirmed past the source's
   // WAL position of now (an idle capture confirms on the server's keepalive).
   const slot = s.pipeline.sources.postgres[0]?.slot;
-  const su = new pg.Client({
-    host: resolve(s.shop.stackDir, 'data/postgres/sock'),
-    port: s.shop.pgPort,
-    user: 'postgres',
-    database: 'postgres',
-  });
-  await su.connect();
+  const su = await superuser(s);
   const target = (await su.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn;
-  let captured: string | null = null;
-  const captureCaughtUp = async (): Promise<boolean> => {
-    if (slot === undefined || target === undefined) return true;
+  /** The slot's confirmed position, and whether it reached `target`. */
+  const capture = async (): Promise<{ lsn: string | null; done: boolean }> => {
+    if (slot === undefined || target === undefined) return { lsn: null, done: true };
     const { rows } = await su.query<{ lsn: string | null; done: boolean | null }>(
       'SELECT confirmed_flush_lsn::text AS lsn, confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1',
       [slot, target],
     );
-    captured = rows[0]?.lsn ?? null;
-    return rows[0]?.done === true;
+    return { lsn: rows[0]?.lsn ?? null, done: rows[0]?.done === true };
   };
   const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
   const admin = kafka.admin();
@@ -295,7 +294,7 @@ export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number
   let lastError = '';
   try {
     for (;;) {
-      const capturedAll = await captureCaughtUp();
+      const captured = await capture();
       // A retriable broker error (a partition without its leader for a moment on a busy
       // machine) is read again a second later, as the demo's catch-up does.
       const lags = await readPipelineLags({
@@ -308,12 +307,12 @@ export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number
       });
       if (lags) {
         all = [...lags.sink, ...lags.processor];
-        if (capturedAll && drained(all)) return Date.now() - t0;
+        if (captured.done && drained(all)) return Date.now() - t0;
       }
       if (Date.now() - t0 > boundMs) {
         const behind = all.filter((l) => l.lag > 1n).map((l) => `${l.topic}[${l.partition}] ${l.lag}`);
-        if (!capturedAll)
-          behind.unshift(`the capture's slot ${slot} at ${captured ?? 'nothing'} / source ${target}`);
+        if (!captured.done)
+          behind.unshift(`the capture's slot ${slot} at ${captured.lsn ?? 'nothing'} / source ${target}`);
         throw new Error(
           `not caught up within ${boundMs / 1000} s: ${behind.join(', ')}${lags ? '' : ` (the last reading failed: ${lastError})`}`,
         );
