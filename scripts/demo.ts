@@ -12,8 +12,9 @@
  *    checkout are named and skipped);
  * 4. the change generator at R transactions/s and a live view until N seconds passed (or Ctrl-C);
  *    its "services:" line shows a service that exited or was restarted;
- * 5. the generator stops; the processor and the sink catch up: the demo waits while their total
- *    lag (the sink's group over the demo topics, the processor's over its inputs) keeps shrinking,
+ * 5. the generator stops; the capture, the processor and the sink catch up: the demo waits until
+ *    the capture's slot has confirmed the source's WAL position of that moment, and while the
+ *    total lag (the sink's group over the demo topics, the processor's over its inputs) keeps shrinking,
  *    printing it every 10 s, and gives up when it has not shrunk for `--stall` s (default 60),
  *    after `--timeout` s (default 900), or at a second Ctrl-C;
  * 6. every service's `/readyz`, then `cdc down`; `cdc verify` only if the pipeline caught up with
@@ -109,7 +110,7 @@ const { reconcile, reconciliationLine } = await import('./demo/reconcile.ts');
 const { createShop, resetShop, shopClient } = await import('./demo/shop.ts');
 const { ChangeGenerator } = await import('./demo/generator.ts');
 const { line, render, scrape } = await import('./demo/live-view.ts');
-const { catchUp: runCatchUp } = await import('./demo/catch-up.ts');
+const { captureReader, catchUp: runCatchUp } = await import('./demo/catch-up.ts');
 const { makeDemoTokens, waitControlUrl } = await import('./demo/control-access.ts');
 const { catchUpReason, clip, finalLine, outcome, serviceLabel, verifyOutcome, verifySkipReason } =
   await import('./demo/outcome.ts');
@@ -273,12 +274,15 @@ if (tty) {
 
 // 5. Catch up: wait while the lag shrinks, within the overall bound.
 await gen.stop();
-await client.end();
 await mongo.close();
 say(`\ngenerator stopped: ${JSON.stringify(gen.stats)}`);
 const app = pipeline.processing?.applicationId;
 const catchUp = await runCatchUp({
   admin,
+  capture: await captureReader(client, pgSource.slot).catch((err: Error) => {
+    say(`the capture's progress cannot be read (${clip(err.message)}): the catch-up reads Kafka's lags only`);
+    return undefined;
+  }),
   sinkGroupId: section.sink.groupId,
   processor:
     app && expected.includes('processor')
@@ -295,9 +299,10 @@ const catchUp = await runCatchUp({
   services: () => servicesLine(state.read()),
   say,
 });
+await client.end().catch(() => undefined);
 say(
   catchUp.verdict === 'caught-up'
-    ? `pipeline caught up in ${(catchUp.elapsedMs / 1000).toFixed(1)} s (processor and sink)`
+    ? `pipeline caught up in ${(catchUp.elapsedMs / 1000).toFixed(1)} s (capture, processor and sink)`
     : (catchUpReason(catchUp) ?? ''),
 );
 

@@ -194,6 +194,21 @@ describe('the catch-up', () => {
     ).toEqual(['waiting', 'waiting', 'caught-up']);
   });
 
+  it('is not caught up at no lag while the capture has not read the source to where it was', () => {
+    let p = startCatchUp(0);
+    const verdicts: string[] = [];
+    for (const [at, captured] of [
+      [3_000, false],
+      [4_000, false],
+      [5_000, true],
+    ] as const) {
+      const s = catchUpStep(p, at, 0n, rule, captured);
+      p = s.progress;
+      verdicts.push(s.verdict);
+    }
+    expect(verdicts).toEqual(['waiting', 'waiting', 'caught-up']);
+  });
+
   it('gives up at the overall bound even while the lag shrinks', () => {
     const samples: [number, bigint][] = [];
     for (let s = 0; s <= 900; s += 10) samples.push([s * 1000, BigInt(1_000_000 - s)]);
@@ -217,6 +232,35 @@ describe('the catch-up', () => {
       /^the pipeline did not catch up: interrupted after 42 s \(behind: /,
     );
     expect(catchUpReason(caughtUp)).toBeUndefined();
+  });
+
+  it('names the capture when it is behind, and only it when every group is drained', () => {
+    const capture = { slot: 'cdc_demo', lsn: '0/1A2B3C0', target: '0/1A2C000', done: false };
+    expect(
+      catchUpReason({ verdict: 'stalled', elapsedMs: 75_000, rule, lags: [lag('demo.agg', 0, 0n)], capture }),
+    ).toBe(
+      "the pipeline did not catch up: its lag did not shrink for 60 s (behind: the capture (slot cdc_demo at 0/1A2B3C0 of the source's 0/1A2C000))",
+    );
+    expect(
+      catchUpReason({
+        verdict: 'timed-out',
+        elapsedMs: 900_000,
+        rule,
+        lags: [lag('demo.agg', 0, 30n)],
+        capture,
+      }),
+    ).toBe(
+      "the pipeline did not catch up: within 900 s (behind: the capture (slot cdc_demo at 0/1A2B3C0 of the source's 0/1A2C000), demo.agg[0] 30)",
+    );
+    expect(
+      catchUpReason({
+        verdict: 'stalled',
+        elapsedMs: 75_000,
+        rule,
+        lags: [],
+        capture: { ...capture, done: true },
+      }),
+    ).toBe('the pipeline did not catch up: its lag did not shrink for 60 s (behind: lag unknown)');
   });
 });
 

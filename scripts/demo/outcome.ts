@@ -120,6 +120,8 @@ export function catchUpStep(
   nowMs: number,
   lag: bigint | undefined,
   rule: CatchUpRule,
+  /** Whether the capture has read the source up to where it was when the wait began. */
+  captured = true,
 ): { progress: CatchUpProgress; verdict: CatchUpVerdict } {
   const shrank = lag !== undefined && (p.lastLag === undefined || lag < p.lastLag);
   const progress: CatchUpProgress = {
@@ -128,7 +130,7 @@ export function catchUpStep(
     shrankAtMs: shrank ? nowMs : p.shrankAtMs,
   };
   const verdict: CatchUpVerdict =
-    lag === 0n && nowMs - p.startMs >= rule.settleMs
+    lag === 0n && captured && nowMs - p.startMs >= rule.settleMs
       ? 'caught-up'
       : nowMs - p.startMs >= rule.timeoutMs
         ? 'timed-out'
@@ -145,6 +147,24 @@ export interface CatchUpResult {
   rule: CatchUpRule;
   /** The last lag read, every partition (those not behind are left out of the report). */
   lags: readonly PartitionLag[];
+  /** The capture's last position read (none: no PostgreSQL capture, or not read). */
+  capture?: CaptureProgress | undefined;
+}
+
+/** How far a PostgreSQL capture has read its source (`scripts/demo/catch-up.ts`, `captureReader`). */
+export interface CaptureProgress {
+  slot: string;
+  /** The slot's confirmed position (null: the slot does not exist). */
+  lsn: string | null;
+  /** The source's WAL position when the wait began. */
+  target: string;
+  /** Whether `lsn` reached `target`. */
+  done: boolean;
+}
+
+/** `the capture (slot s at X of the source's Y)`, for a capture that has not read everything yet. */
+export function captureBehind(c: CaptureProgress): string {
+  return `the capture (slot ${c.slot} at ${c.lsn ?? 'nothing: the slot is missing'} of the source's ${c.target})`;
 }
 
 /** `topic[p] lag, …` for the partitions behind, the most behind first, at most `max`. */
@@ -164,7 +184,10 @@ export function catchUpReason(r: CatchUpResult): string | undefined {
       : r.verdict === 'interrupted'
         ? `interrupted after ${s(r.elapsedMs)}`
         : `within ${s(r.rule.timeoutMs)}`;
-  return `the pipeline did not catch up: ${how} (behind: ${formatBehind(r.lags)})`;
+  const behind = r.capture !== undefined && !r.capture.done ? [captureBehind(r.capture)] : [];
+  // With the capture behind and every group drained, the capture alone is what is behind.
+  if (behind.length === 0 || r.lags.some((l) => l.lag > 1n)) behind.push(formatBehind(r.lags));
+  return `the pipeline did not catch up: ${how} (behind: ${behind.join(', ')})`;
 }
 
 // ---- verify and analytics --------------------------------------------------------------------

@@ -17,7 +17,8 @@ import { loadPipeline, type Pipeline } from '@cdc/pipeline';
 import { readTopic } from '@cdc/testkit';
 import pg from 'pg';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
-import { readPipelineLags } from '../../../../scripts/demo/catch-up.ts';
+import { captureReader, readPipelineLags } from '../../../../scripts/demo/catch-up.ts';
+import { captureBehind } from '../../../../scripts/demo/outcome.ts';
 import { createShop, resetShop, type ShopOptions } from '../../../../scripts/demo/shop.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
@@ -261,30 +262,18 @@ export async function historyExactlyOnce(
 }
 
 /**
- * Waits until the sink's group has read every demo topic and the processor's group every input
- * (the demo's own catch-up reading); throws after `boundMs` with the lag left.
+ * Waits until the capture has read the source up to its position of now, the sink's group every
+ * demo topic and the processor's group every input (the demo's own catch-up reading); throws
+ * after `boundMs` with what is behind. The capture first: a scenario that stopped the services
+ * once Kafka's lags were drained left the source's last transactions out of Kafka (verify then
+ * found them missing).
  */
 export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number> {
   const t0 = Date.now();
-  // The capture first: Kafka's lags say nothing of changes it has not read yet, and a scenario
-  // that stops the services once the lags are drained left the source's last transactions out
-  // of Kafka (verify then found them missing). Caught up = the slot confirmed past the source's
-  // WAL position of now (an idle capture confirms on the server's keepalive).
   const slot = s.pipeline.sources.postgres[0]?.slot;
   const su = await superuser(s);
-  const target = (await su.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn;
-  /** The slot's confirmed position, and whether it reached `target`. */
-  const capture = async (): Promise<{ lsn: string | null; done: boolean }> => {
-    if (slot === undefined || target === undefined) return { lsn: null, done: true };
-    const { rows } = await su.query<{ lsn: string | null; done: boolean | null }>(
-      'SELECT confirmed_flush_lsn::text AS lsn, confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1',
-      [slot, target],
-    );
-    return { lsn: rows[0]?.lsn ?? null, done: rows[0]?.done === true };
-  };
   const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
   const admin = kafka.admin();
-  await admin.connect();
   const app = s.pipeline.processing?.applicationId ?? '';
   const inputs = [
     ...(s.pipeline.processing?.enrich ?? []).map((e) => e.from),
@@ -293,8 +282,10 @@ export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number
   let all: PartitionLag[] = [];
   let lastError = '';
   try {
+    const capture = slot === undefined ? undefined : await captureReader(su, slot);
+    await admin.connect();
     for (;;) {
-      const captured = await capture();
+      const captured = await capture?.();
       // A retriable broker error (a partition without its leader for a moment on a busy
       // machine) is read again a second later, as the demo's catch-up does.
       const lags = await readPipelineLags({
@@ -307,12 +298,11 @@ export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number
       });
       if (lags) {
         all = [...lags.sink, ...lags.processor];
-        if (captured.done && drained(all)) return Date.now() - t0;
+        if ((captured === undefined || captured.done) && drained(all)) return Date.now() - t0;
       }
       if (Date.now() - t0 > boundMs) {
         const behind = all.filter((l) => l.lag > 1n).map((l) => `${l.topic}[${l.partition}] ${l.lag}`);
-        if (!captured.done)
-          behind.unshift(`the capture's slot ${slot} at ${captured.lsn ?? 'nothing'} / source ${target}`);
+        if (captured !== undefined && !captured.done) behind.unshift(captureBehind(captured));
         throw new Error(
           `not caught up within ${boundMs / 1000} s: ${behind.join(', ')}${lags ? '' : ` (the last reading failed: ${lastError})`}`,
         );
