@@ -3,28 +3,14 @@
  * read the source from its replication slot: against the stack's PostgreSQL, a slot behind the
  * source's WAL position, the same slot moved past it, and a slot that does not exist.
  */
-import { resolve } from 'node:path';
-import { localEndpoints } from '@cdc/local-stack';
-import pg from 'pg';
+import { pgOwner, pgSuperuser } from '@cdc/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureReader } from '../../demo/catch-up.ts';
 
 const id = `capture_reader_${process.pid}`;
-const ep = localEndpoints();
-/** The superuser, over the stack's socket (slots), and role `cdc` as the demo reads (TCP). */
-const su = new pg.Client({
-  host: resolve(ep.stackDir, 'data/postgres/sock'),
-  port: ep.postgres.port,
-  user: 'postgres',
-  database: 'postgres',
-});
-const cdc = new pg.Client({
-  host: '127.0.0.1',
-  port: ep.postgres.port,
-  user: 'cdc',
-  password: 'cdc',
-  database: 'postgres',
-});
+/** The superuser (slots), and role `cdc` as the demo reads. */
+const su = pgSuperuser('postgres');
+const cdc = pgOwner('postgres');
 
 beforeAll(async () => {
   await su.connect();

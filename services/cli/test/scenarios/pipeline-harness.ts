@@ -14,8 +14,7 @@ import { createJsonLogger } from '@cdc/core';
 import { createKafka, deleteTopicsIfExist } from '@cdc/kafka';
 import { drained, type PartitionLag } from '@cdc/operate';
 import { loadPipeline, type Pipeline } from '@cdc/pipeline';
-import { readTopic } from '@cdc/testkit';
-import pg from 'pg';
+import { pgSuperuser, readTopic } from '@cdc/testkit';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { captureReader, readPipelineLags } from '../../../../scripts/demo/catch-up.ts';
 import { captureBehind } from '../../../../scripts/demo/outcome.ts';
@@ -61,18 +60,6 @@ export async function freshShop(s: Scenario): Promise<Record<string, number>> {
   return createShop(s.shop);
 }
 
-/** A superuser connection to the stack's PostgreSQL (its `postgres` database), connected. */
-async function superuser(s: Scenario): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: resolve(s.shop.stackDir, 'data/postgres/sock'),
-    port: s.shop.pgPort,
-    user: 'postgres',
-    database: 'postgres',
-  });
-  await client.connect();
-  return client;
-}
-
 /**
  * Leaves the broker with none of the pipeline's topics and groups, and the services with no
  * local state: the next start is a first start (services must be stopped).
@@ -100,7 +87,8 @@ export async function wipePipeline(s: Scenario): Promise<void> {
     await admin.disconnect();
   }
   const slot = pipeline.sources.postgres[0]?.slot;
-  const su = await superuser(s);
+  const su = pgSuperuser('postgres');
+  await su.connect();
   try {
     await su.query(
       'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
@@ -271,7 +259,8 @@ export async function historyExactlyOnce(
 export async function waitCaughtUp(s: Scenario, boundMs: number): Promise<number> {
   const t0 = Date.now();
   const slot = s.pipeline.sources.postgres[0]?.slot;
-  const su = await superuser(s);
+  const su = pgSuperuser('postgres');
+  await su.connect();
   const kafka = createKafka(s.pipeline.kafka, createJsonLogger({ level: 'error' }));
   const admin = kafka.admin();
   const app = s.pipeline.processing?.applicationId ?? '';
