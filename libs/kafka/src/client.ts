@@ -1,6 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from '@cdc/core';
-import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel, type SASLOptions } from 'kafkajs';
+import {
+  Kafka,
+  type KafkaConfig as KafkaJsConfig,
+  logLevel,
+  Partitioners,
+  type Producer,
+  type ProducerConfig,
+  type SASLOptions,
+} from 'kafkajs';
 import type { KafkaConfig } from './config.ts';
 
 /** A PEM value from config: inline, or read from the file it names. */
@@ -37,11 +45,23 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Producers partition keyed records as Java's clients do (murmur2 of the key bytes: kafkajs'
+ * `DefaultPartitioner`), so a key lands in the partition Kafka Streams and Java producers put it
+ * in. kafkajs' default already, but named here: without it kafkajs warns on every producer it
+ * makes that its default changed in 2.0.
+ */
+class CdcKafka extends Kafka {
+  override producer(config: ProducerConfig = {}): Producer {
+    return super.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
+  }
+}
+
 /** A kafkajs client from validated config; kafkajs' own log lines go to `logger` (component `kafkajs`). */
 export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   const saslOptions = sasl(config);
-  return new Kafka({
+  return new CdcKafka({
     clientId: config.clientId,
     brokers: config.brokers,
     ssl: ssl(config),
