@@ -11,8 +11,8 @@
  */
 import { AvroSerde, RegistryClient } from '@cdc/avro';
 import { CdcError } from '@cdc/core';
-import { createKafka, type KafkaConfig } from '@cdc/kafka';
-import type { MongoSource, Pipeline, PostgresSource } from '@cdc/pipeline';
+import { createKafka } from '@cdc/kafka';
+import type { MongoSource, PostgresSource } from '@cdc/pipeline';
 import { runService } from '@cdc/service';
 import type { CaptureOptions } from './connector.ts';
 import { deadLetterTopic } from './dead-letter.ts';
@@ -36,8 +36,6 @@ export interface CaptureMainOptions<K extends keyof Sources> {
   kind: K;
   /** The source system's name in messages: `PostgreSQL`. */
   label: string;
-  /** The Kafka client's settings from the pipeline file's (default: as they are). */
-  kafka?: (config: Pipeline['kafka']) => KafkaConfig;
   /** Inferred schemas write their unions wrapped (MongoDB). */
   wrapUnions?: boolean;
   /** More of the observer's settings for a source (the slot's name, uncounted topics). */
@@ -59,7 +57,7 @@ export function captureMain<K extends keyof Sources>(o: CaptureMainOptions<K>): 
           'CONFIG_INVALID',
           only ? `no ${o.label} source named ${only}` : `the pipeline has no ${o.label} source`,
         );
-      const kafka = createKafka(o.kafka ? o.kafka(pipeline.kafka) : pipeline.kafka, logger);
+      const kafka = createKafka(pipeline.kafka, logger);
       const admin = kafka.admin();
       onClose(() => admin.disconnect());
       const registry = new RegistryClient({ ...pipeline.registry, logger }); // url, auth, ca

@@ -14,13 +14,6 @@ captureMain({
   service: 'capture-postgres',
   kind: 'postgres',
   label: 'PostgreSQL',
-  // Right after a commit the broker answers the next transaction's first request with
-  // CONCURRENT_TRANSACTIONS until its markers are written; kafkajs retries it after the initial
-  // retry time, so a short one keeps a transaction per source commit cheap.
-  kafka: (kafka) => ({
-    ...kafka,
-    retry: { ...kafka.retry, initialRetryTimeMs: Math.min(kafka.retry.initialRetryTimeMs, 25) },
-  }),
   observer: (source) => ({ slot: source.slot }),
   create: (options) => new PostgresCapture(options),
 });

@@ -31,13 +31,7 @@ export async function connectPg(): Promise<pg.Client> {
 
 export function kafkaClient(logger: Logger = noopLogger): Kafka {
   return createKafka(
-    // A short initial retry, as main.ts sets: a transaction right after a commit is answered
-    // CONCURRENT_TRANSACTIONS until the broker has written the markers.
-    KafkaConfigSchema.parse({
-      brokers: endpoints.kafka.brokers,
-      clientId: 'scenario',
-      retry: { initialRetryTimeMs: 25 },
-    }),
+    KafkaConfigSchema.parse({ brokers: endpoints.kafka.brokers, clientId: 'scenario' }),
     logger,
   );
 }
