@@ -96,8 +96,9 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     /**
      * Runs of the bare exactly-once loop; its median-rate run is the reference. The loop is bound
-     * by round trips and its rate swings up to 4× within minutes on a shared machine (35k–137k
-     * records/s in one series), so one run made the ratio a coin toss.
+     * by round trips; its rate swung up to 4× within minutes (35k–137k records/s in one series)
+     * while kafkajs waited 300 ms to retry a CONCURRENT_TRANSACTIONS answer (patched since), and
+     * still moves with the broker's load.
      */
     'eos-runs': { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
