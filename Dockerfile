@@ -31,8 +31,7 @@ RUN set -e; mkdir -p /out; cp package.json /out/; cp -a node_modules /out/; \
     find /out -name '*.tsbuildinfo' -delete; find /out -name '*.map' -delete
 
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_OPTIONS="--disable-warning=TimeoutNegativeWarning" \
-    CDC_TELEMETRY_PORT=9464
+ENV CDC_TELEMETRY_PORT=9464
 WORKDIR /app
 COPY --from=build /out/ /app/
 COPY <<'SH' /usr/local/bin/cdc

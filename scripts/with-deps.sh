@@ -12,8 +12,5 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
   npm install --no-audit --no-fund --loglevel=error
 fi
 PATH="$PWD/node_modules/.bin:$PATH"
-# kafkajs sets a negative timeout on every request queue, which Node 24 reports on each client.
-NODE_OPTIONS="--disable-warning=TimeoutNegativeWarning ${NODE_OPTIONS:-}"
-export NODE_OPTIONS
 export PATH
 exec "$@"
