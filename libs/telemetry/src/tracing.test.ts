@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, DiagLogLevel, diag, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -59,6 +59,30 @@ describe('a source transaction traced from capture to the ClickHouse insert', ()
     expect(spans.traceCount).toBe(4);
     expect(inserts).toHaveLength(2);
     expect(inserts.flatMap((s) => s.links).map((l) => l.context.traceId)).toHaveLength(2);
+  });
+
+  it('links at most 128 traces, so the SDK drops none and warns of nothing, and still counts them all', () => {
+    // A backlog of single-row source transactions: as many traces as records.
+    const batch = Array.from({ length: 500 }, () => captured(1)).flat();
+    const warnings: string[] = [];
+    const sink = (msg: string) => void warnings.push(msg);
+    diag.setLogger({ error: sink, warn: sink, info() {}, debug() {}, verbose() {} }, DiagLogLevel.WARN);
+    try {
+      exporter.reset();
+      const spans = startBatchSpans(tracer, 'sink.insert', [...batch, ...batch]);
+      spans.end();
+      const inserts = exporter.getFinishedSpans();
+      expect(spans.traceCount).toBe(500);
+      expect(inserts).toHaveLength(64);
+      expect(inserts.flatMap((s) => s.links)).toHaveLength(128);
+      expect(inserts[0]?.attributes).toMatchObject({
+        'cdc.batch.traces': 500,
+        'cdc.batch.traces_unlinked': 308,
+      });
+      expect(warnings).toEqual([]);
+    } finally {
+      diag.disable();
+    }
   });
 
   it('gives a batch without trace context one root span, and marks every span failed on error', () => {

@@ -67,6 +67,11 @@ export interface BatchSpanOptions {
   attributes?: Attributes;
   /** At most this many spans (default 64); further traces become links of the last one. */
   maxSpans?: number;
+  /**
+   * At most this many links (default 128, OpenTelemetry's default `linkCountLimit`: past it the
+   * SDK drops links and logs a warning for each span); the traces beyond are only counted.
+   */
+  maxLinks?: number;
 }
 
 /**
@@ -80,22 +85,29 @@ export function startBatchSpans(
   options: BatchSpanOptions = {},
 ): BatchSpans {
   const maxSpans = Math.max(1, options.maxSpans ?? 64);
+  const maxLinks = Math.max(0, options.maxLinks ?? 128);
   const parents = new Map<string, Context>();
   const links: Link[] = [];
+  // Every distinct trace of the batch: a batch of single-row source transactions holds as many
+  // traces as records (looking each up among the links made that quadratic).
+  const seen = new Set<string>();
   for (const h of headers) {
     const sc = spanContextFromHeaders(h);
-    if (sc === undefined || parents.has(sc.traceId)) continue;
+    if (sc === undefined || seen.has(sc.traceId)) continue;
+    seen.add(sc.traceId);
     if (parents.size < maxSpans) parents.set(sc.traceId, trace.setSpanContext(context.active(), sc));
-    else if (!links.some((l) => l.context.traceId === sc.traceId)) links.push({ context: sc });
+    else if (links.length < maxLinks) links.push({ context: sc });
   }
-  const attributes = { ...options.attributes, 'cdc.batch.traces': parents.size + links.length };
+  const attributes: Attributes = { ...options.attributes, 'cdc.batch.traces': seen.size };
+  const unlinked = seen.size - parents.size - links.length;
+  if (unlinked > 0) attributes['cdc.batch.traces_unlinked'] = unlinked;
   const contexts = parents.size > 0 ? [...parents.values()] : [context.active()];
   const spans = contexts.map((parent, i) =>
     tracer.startSpan(name, { attributes, links: i === contexts.length - 1 ? links : [] }, parent),
   );
   const first = spans[0]!;
   return {
-    traceCount: parents.size + links.length,
+    traceCount: seen.size,
     context: trace.setSpan(context.active(), first),
     setAttributes: (a) => {
       for (const s of spans) s.setAttributes(a);
