@@ -1,4 +1,4 @@
-import type { Logger } from '@cdc/core';
+import { createJsonLogger } from '@cdc/core';
 import { describe, expect, it } from 'vitest';
 import { createKafka } from './client.ts';
 import { KafkaConfigSchema } from './config.ts';
@@ -6,13 +6,7 @@ import { KafkaConfigSchema } from './config.ts';
 describe('createKafka', () => {
   it("makes producers without kafkajs' partitioner-migration warning", () => {
     const warnings: string[] = [];
-    const logger: Logger = {
-      debug() {},
-      info() {},
-      warn: (msg) => void warnings.push(msg),
-      error: (msg) => void warnings.push(msg),
-      child: () => logger,
-    };
+    const logger = createJsonLogger({ level: 'warn', write: (line) => void warnings.push(line) });
     // No broker is contacted: a producer connects only on connect().
     const kafka = createKafka(
       KafkaConfigSchema.parse({ brokers: ['127.0.0.1:1'], clientId: 'unit' }),

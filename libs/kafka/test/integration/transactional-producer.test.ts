@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isCdcError, type Logger, noopLogger } from '@cdc/core';
+import { createJsonLogger, isCdcError, noopLogger } from '@cdc/core';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
@@ -110,13 +110,7 @@ describe('TransactionalProducer', () => {
     // kafkajs logged that as an error and retried after 300 ms: 45 of 100 such transactions took
     // over 250 ms in a run here, with 90 error lines. A capture commits like this all day.
     const errors: string[] = [];
-    const recording: Logger = {
-      debug() {},
-      info() {},
-      warn() {},
-      error: (msg) => void errors.push(msg),
-      child: () => recording,
-    };
+    const recording = createJsonLogger({ level: 'error', write: (line) => void errors.push(line) });
     const client = createKafka(
       KafkaConfigSchema.parse({ brokers: localEndpoints().kafka.brokers, clientId: `it-${run}-b2b` }),
       recording,
