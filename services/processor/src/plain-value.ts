@@ -164,9 +164,16 @@ export function keyPart(v: unknown): PlainValue {
   return (v ?? null) as PlainValue;
 }
 
-/** The canonical key of a row by some of its fields: a JSON array of their values. */
+/**
+ * The canonical key of a row by some of its fields: a JSON array of their values. Written part
+ * by part (the text `JSON.stringify` gives the array) without building the array of parts: it
+ * runs several times per record (the row's key, each join's lookup key, each aggregate's group).
+ */
 export function canonicalKey(values: readonly unknown[]): string {
-  return JSON.stringify(values.map(keyPart));
+  if (values.length === 1) return `[${JSON.stringify(keyPart(values[0]))}]`;
+  let out = '[';
+  for (let i = 0; i < values.length; i++) out += `${i === 0 ? '' : ','}${JSON.stringify(keyPart(values[i]))}`;
+  return `${out}]`;
 }
 
 /** Whether two plain values are equal (objects by their fields, in any order; arrays in order). */

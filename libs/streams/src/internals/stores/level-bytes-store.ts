@@ -79,15 +79,29 @@ export class LevelBytesStore implements BytesStore {
     }
   }
 
-  /** Applies puts (a value) and deletes (`null`) in one atomic LevelDB write. */
+  /**
+   * Applies puts (a value) and deletes (`null`) in one atomic LevelDB write. Built as a chained
+   * batch, one native call per entry: the array form (`db.batch(ops)`) has the binding read each
+   * op object's properties, which took about twice the CPU per entry (100,000 puts of a row
+   * version: 180–190 ms against 80–90 ms, write included).
+   */
   async write(entries: Iterable<readonly [Buffer, Buffer | null]>): Promise<void> {
-    const ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] = [];
-    for (const [key, value] of entries)
-      ops.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
-    if (ops.length === 0) return;
+    const batch = this.db.batch();
+    let writing = false;
     try {
-      await this.db.batch(ops);
+      for (const [key, value] of entries) {
+        if (value === null) batch.del(key);
+        else batch.put(key, value);
+      }
+      if (batch.length === 0) {
+        await batch.close();
+        return;
+      }
+      writing = true;
+      await batch.write();
     } catch (err) {
+      // A batch that failed before `write` is still open and would hold the store's close.
+      if (!writing) await batch.close().catch(() => {});
       throw storeError('batch write', this.location, err);
     }
   }

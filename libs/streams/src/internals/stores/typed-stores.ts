@@ -115,8 +115,11 @@ export class KeyValueStoreImpl<K, V> implements KeyValueStore<K, V> {
  * are shared by every reader: processors must treat them as read-only, as they would any row
  * of a table they do not own.
  */
+const ABSENT: unique symbol = Symbol('absent');
+
 export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
-  private readonly decoded = new Map<K, V | undefined>();
+  /** `ABSENT` for a key read and not found: one map lookup answers hits and misses alike. */
+  private readonly decoded = new Map<K, V | typeof ABSENT>();
   private readonly maxEntries: number;
   /** Counts writes: a read that a write overtook must not be kept. */
   private writes = 0;
@@ -127,14 +130,17 @@ export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
   }
 
   override async get(key: K): Promise<V | undefined> {
-    if (this.decoded.has(key)) return this.decoded.get(key);
+    const hit = this.decoded.get(key);
+    if (hit !== undefined) return hit === ABSENT ? undefined : hit;
     const writes = this.writes;
     const value = await super.get(key);
-    if (writes === this.writes) {
-      if (this.decoded.size >= this.maxEntries) this.decoded.clear();
-      this.decoded.set(key, value);
-    }
+    if (writes === this.writes) this.keep(key, value);
     return value;
+  }
+
+  private keep(key: K, value: V | undefined): void {
+    if (this.decoded.size >= this.maxEntries) this.decoded.clear();
+    this.decoded.set(key, value === undefined ? ABSENT : value);
   }
 
   override async put(key: K, value: V): Promise<void> {
@@ -150,10 +156,10 @@ export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
   }
 
   override getSync(key: K): V | undefined {
-    if (this.decoded.has(key)) return this.decoded.get(key);
+    const hit = this.decoded.get(key);
+    if (hit !== undefined) return hit === ABSENT ? undefined : hit;
     const value = super.getSync(key);
-    if (this.decoded.size >= this.maxEntries) this.decoded.clear();
-    this.decoded.set(key, value);
+    this.keep(key, value);
     return value;
   }
 
