@@ -121,7 +121,8 @@ describe('TransactionalProducer', () => {
       logger: recording,
     });
     // What connecting logged is not this test's: on a broker just started, InitProducerId is
-    // answered "coordinator loading" a few times (retried by kafkajs, logged as errors).
+    // answered "coordinator loading" a few times (retried by kafkajs; a warning since the patch,
+    // an error line unpatched).
     errors.length = 0;
     const slow: number[] = [];
     for (let i = 0; i < 60; i++) {
