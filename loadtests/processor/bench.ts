@@ -53,7 +53,7 @@ import {
   ensureTopics,
   type Kafka,
   KafkaConfigSchema,
-  type Producer,
+  type RecordSender,
 } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
@@ -422,7 +422,7 @@ function verifyProcessor(kafka: Kafka, windowStartMs: number, waitMs: number): P
  * update must follow its insert in its partition, as the capture writes them.
  */
 async function sendAll(
-  producer: Producer,
+  producer: RecordSender,
   topic: string,
   messages: { key: Buffer; value: Buffer; timestamp: string }[],
 ): Promise<void> {

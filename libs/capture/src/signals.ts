@@ -18,7 +18,7 @@ import {
   type Consumer,
   ensureTopics,
   type Kafka,
-  type Producer,
+  type RecordSender,
   reopenWhenGivenUp,
   toCdcError,
 } from '@cdc/kafka';
@@ -66,7 +66,7 @@ export function signalRecord(s: Omit<Signal, 'v' | 'id' | 'at'> & { at?: string 
 
 /** Writes one command to the signal topic and resolves once the broker acknowledged it. */
 export async function sendSignal(
-  producer: Producer,
+  producer: RecordSender,
   topic: string,
   s: Omit<Signal, 'v' | 'id' | 'at'>,
 ): Promise<Signal> {

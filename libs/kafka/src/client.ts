@@ -57,6 +57,18 @@ class CdcKafka extends Kafka {
   }
 }
 
+/**
+ * What kafkajs says when an idempotent producer has a bounded number of retries, as every
+ * producer here has (the pipeline's retry policy: a service whose sends keep failing stops and is
+ * restarted, rather than hanging on a send forever). The hazard it warns of is a failed send whose
+ * batch the broker had appended after all: kafkajs gives its sequence numbers back, and a later
+ * batch reusing them may be dropped as a duplicate. Neither producer made here sends again under
+ * those numbers: a TransactionalProducer ends its session after a failed write and an
+ * IdempotentProducer starts a new one, each with a new producer id or epoch. Logged once per
+ * producer (22 lines in a demo), it said something untrue of this pipeline.
+ */
+const LIMITED_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 /** A kafkajs client from validated config; kafkajs' own log lines go to `logger` (component `kafkajs`). */
 export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' });
@@ -78,6 +90,7 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
       () =>
       ({ level, log: entry }) => {
         const { message, ...fields } = entry;
+        if (message === LIMITED_RETRIES_WARNING) return;
         log[LEVEL_NAMES[level] ?? 'info'](message, fields);
       },
   });

@@ -37,6 +37,8 @@ export {
 export { sendSlices } from './send-slices.ts';
 export {
   createIdempotentProducer,
+  IdempotentProducer,
+  type RecordSender,
   TransactionalProducer,
   type TransactionalProducerOptions,
   type TransactionScope,

@@ -98,10 +98,16 @@ export class TransactionalProducer {
       this.busy = false;
       throw this.classify(err, 'beginning a transaction');
     }
+    /** Whether a write of this transaction failed in Kafka (not the body itself). */
+    let writeFailed = false;
+    const failed = (err: unknown): never => {
+      writeFailed = true;
+      throw err;
+    };
     try {
       const result = await body({
-        send: (record) => tx.send(record),
-        sendOffsets: (offsets) => tx.sendOffsets(offsets),
+        send: (record) => tx.send(record).catch(failed),
+        sendOffsets: (offsets) => tx.sendOffsets(offsets).catch(failed),
       });
       await tx.commit();
       return result;
@@ -118,6 +124,11 @@ export class TransactionalProducer {
           });
           this.breakSession(cause);
         }
+        // A failed send may have been appended all the same (its answer lost), while kafkajs
+        // gave its sequence numbers back: the next transaction's batch for that partition would
+        // reuse them and, as long, be taken for a duplicate and dropped (see IdempotentProducer).
+        // Only a new session (InitProducerId: a new epoch, sequences from 0) is safe after it.
+        if (writeFailed && !this.broken) this.breakSession(failure);
       } else if (!this.fenced && !tx.isActive()) {
         // The commit itself failed: kafkajs is left mid-commit and accepts no new transaction.
         this.breakSession(failure);
@@ -155,7 +166,81 @@ export class TransactionalProducer {
   }
 }
 
-/** A non-transactional producer that still never duplicates on retry (idempotent, ordered). */
-export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+/** What a writer of plain (non-transactional) records needs of a producer. */
+export interface RecordSender {
+  send(record: ProducerRecord): Promise<RecordMetadata[]>;
+}
+
+/**
+ * A non-transactional producer that never duplicates on retry (idempotent, ordered), and never
+ * loses a record to a send whose outcome it could not learn.
+ *
+ * kafkajs hands a failed send's sequence numbers back (`sendMessages.js`). When the broker had
+ * in fact appended that batch (its answer lost to a dropped connection or a timeout, with the
+ * retries used up), the next batch for the partition goes out with the same sequence numbers:
+ * with as many records, the broker takes it for a duplicate of the appended one and acknowledges
+ * it without appending it. Java's producer bumps its epoch in that case (KIP-360); kafkajs 2.2.4
+ * cannot. So after a failed send this producer starts a new producer session (a new producer
+ * id, whose sequences start at 0) before it sends again. A retried send may then write its
+ * records a second time (at least once), never zero times.
+ */
+export class IdempotentProducer implements RecordSender {
+  private readonly kafka: Kafka;
+  private producer: Producer;
+  /** Set by a failed send: the next send starts a new producer session first. */
+  private renew: Promise<void> | undefined;
+  private stale = false;
+
+  constructor(kafka: Kafka) {
+    this.kafka = kafka;
+    this.producer = this.make();
+  }
+
+  private make(): Producer {
+    return this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    if (this.stale) {
+      this.renew ??= this.newSession().finally(() => {
+        this.renew = undefined;
+      });
+      await this.renew;
+    }
+    const producer = this.producer;
+    try {
+      return await producer.send(record);
+    } catch (err) {
+      // Only the session that failed is renewed (a send of a newer one may fail later, too).
+      if (producer === this.producer) this.stale = true;
+      throw err;
+    }
+  }
+
+  private async newSession(): Promise<void> {
+    const next = this.make();
+    try {
+      await next.connect();
+    } catch (err) {
+      await next.disconnect().catch(() => undefined);
+      throw err;
+    }
+    const old = this.producer;
+    this.producer = next;
+    this.stale = false;
+    await old.disconnect().catch(() => undefined);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.renew?.catch(() => undefined);
+    await this.producer.disconnect();
+  }
+}
+
+export function createIdempotentProducer(kafka: Kafka): IdempotentProducer {
+  return new IdempotentProducer(kafka);
 }

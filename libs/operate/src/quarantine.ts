@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createJsonLogger } from '@cdc/core';
-import { createKafka, type Kafka } from '@cdc/kafka';
+import { createIdempotentProducer, createKafka, type Kafka } from '@cdc/kafka';
 import { type Pipeline, postgresClientConfig } from '@cdc/pipeline';
 import pg from 'pg';
 
@@ -107,7 +107,7 @@ export async function discardQuarantine(pipeline: Pipeline, table: string): Prom
   const entries = await listQuarantine(pipeline, table);
   if (entries.length === 0) return 0;
   const kafka = createKafka(pipeline.kafka, createJsonLogger({ level: 'error' }));
-  const producer = kafka.producer({ idempotent: true });
+  const producer = createIdempotentProducer(kafka);
   await producer.connect();
   try {
     const byTopic = new Map<string, QuarantineEntry[]>();

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AvroRecordSchema, AvroSerde } from '@cdc/avro';
 import type { Logger } from '@cdc/core';
-import { type Admin, ensureTopics, type Producer, toCdcError } from '@cdc/kafka';
+import { type Admin, ensureTopics, type RecordSender, toCdcError } from '@cdc/kafka';
 
 export type Outcome = 'ok' | 'failed' | 'denied' | 'unauthenticated';
 
@@ -65,7 +65,7 @@ const VALUE_SCHEMA: AvroRecordSchema = {
 } as AvroRecordSchema;
 
 export interface AuditLogOptions {
-  producer: Producer;
+  producer: RecordSender;
   admin: Admin;
   serde: AvroSerde;
   topic: string;

@@ -7,7 +7,7 @@
 import { sendSignal, TablePauses } from '@cdc/capture';
 import { LOSSLESS_JSON, openReader } from '@cdc/clickhouse';
 import type { Logger } from '@cdc/core';
-import type { Admin, Kafka, Producer } from '@cdc/kafka';
+import type { Admin, Kafka, RecordSender } from '@cdc/kafka';
 import type { StateDir } from '@cdc/operate';
 import {
   ContinuousVerifier,
@@ -42,7 +42,7 @@ export interface HandlerDeps {
   state: StateDir;
   kafka: Kafka;
   admin: Admin;
-  producer: Producer;
+  producer: RecordSender;
   metrics: LiveMetrics;
   /** Where the continuous verifier's `cdc_verify_*` go: the control service's own /metrics. */
   verifyMetrics: Telemetry['metrics'];

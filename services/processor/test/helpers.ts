@@ -13,6 +13,7 @@ import {
 import { createJsonLogger, type Logger, noopLogger } from '@cdc/core';
 import {
   createIdempotentProducer,
+  type IdempotentProducer,
   createKafka,
   type Kafka,
   KafkaConfigSchema,
@@ -93,7 +94,7 @@ export const SHOP_DDL = (schema: string) => `
 export class CdcWriter {
   private readonly serde: AvroSerde;
   private readonly kafka: Kafka;
-  private producer: Producer | undefined;
+  private producer: IdempotentProducer | undefined;
   private lsn = 0;
 
   constructor(kafka: Kafka, registry: RegistryClient) {

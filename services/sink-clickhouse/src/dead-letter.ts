@@ -9,7 +9,7 @@
  * `cdc.dlq.omitted-bytes` and the reason pointing at where it still is (topic, partition, offset).
  */
 import { CdcError, SINK_DEAD_LETTER_HEADERS as H, isCdcError } from '@cdc/core';
-import { type Producer, recordSizeConfig, sendSlices } from '@cdc/kafka';
+import { type RecordSender, recordSizeConfig, sendSlices } from '@cdc/kafka';
 import { DEFAULT_MAX_RECORD_BYTES } from '@cdc/pipeline';
 import type { KafkaRecord } from './decode.ts';
 
@@ -44,7 +44,7 @@ export function deadLetterHeaders(d: DeadLetter, service: string): Record<string
 }
 
 export async function sendDeadLetters(
-  producer: Producer,
+  producer: RecordSender,
   topic: string,
   letters: readonly DeadLetter[],
 ): Promise<void> {

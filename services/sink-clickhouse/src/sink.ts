@@ -29,7 +29,14 @@ import {
   systemClock,
   tableNameForTopic,
 } from '@cdc/core';
-import { type Admin, BatchConsumer, type Kafka, type Producer, partitionKey } from '@cdc/kafka';
+import {
+  type Admin,
+  BatchConsumer,
+  createIdempotentProducer,
+  type IdempotentProducer,
+  type Kafka,
+  partitionKey,
+} from '@cdc/kafka';
 import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
 import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder, type Transcoded } from './decode.ts';
@@ -106,7 +113,7 @@ export class ClickHouseSink {
   private readonly clock: Clock;
   private readonly decoder: RecordDecoder;
   private readonly batches: BatchConsumer;
-  private producer: Producer | undefined;
+  private producer: IdempotentProducer | undefined;
   private admin: Admin | undefined;
   /** Tables stopped by an incompatible change: their partitions are never committed again by this process. */
   readonly stoppedTables = new Map<string, Error>();
@@ -211,7 +218,7 @@ export class ClickHouseSink {
     this.admin = admin;
     const { ensureTopics } = await import('@cdc/kafka');
     await ensureTopics(admin, [{ topic: options.deadLetterTopic, atLeast: DEAD_LETTER_TOPIC_CONFIG }]);
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.producer = createIdempotentProducer(kafka);
     await this.producer.connect();
     const threads = this.deps.decodeThreads;
     if (threads === undefined || threads > 0) {
