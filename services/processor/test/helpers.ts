@@ -13,11 +13,10 @@ import {
 import { createJsonLogger, type Logger, noopLogger } from '@cdc/core';
 import {
   createIdempotentProducer,
-  type IdempotentProducer,
   createKafka,
+  type IdempotentProducer,
   type Kafka,
   KafkaConfigSchema,
-  type Producer,
 } from '@cdc/kafka';
 import { localEndpoints } from '../../../infra/local/src/endpoints.ts';
 
