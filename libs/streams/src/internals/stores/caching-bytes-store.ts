@@ -3,6 +3,8 @@ import type { BytesStore, ChangelogWriter } from './bytes-store.ts';
 /** The engine under a caching store: a LevelDB store, or anything that writes a batch at once. */
 export interface BatchBytesStore extends BytesStore {
   write(entries: Iterable<readonly [Buffer, Buffer | null]>): Promise<void>;
+  /** False when the engine certainly does not hold the key (latin1 text of its bytes). */
+  mightHave?(latin1Key: string): boolean;
 }
 
 const DONE: Promise<void> = Promise.resolve();
@@ -56,6 +58,8 @@ export class CachingBytesStore implements BytesStore {
       hit = (this.flushing[i] as Map<string, Buffer | null>).get(k);
     if (hit === undefined) hit = this.cached.get(k);
     if (hit !== undefined) return hit ?? undefined;
+    // A key the engine never held (a row just inserted): no engine read, nothing to remember.
+    if (this.inner.mightHave?.(k) === false) return undefined;
     const value = this.inner.getSync(key);
     // While a flush is on its way to the engine, the engine may not hold its writes yet; the
     // flush's own entries answer for those keys (above), and nothing read now is kept.

@@ -1,6 +1,7 @@
 import { CdcError } from '@cdc/core';
 import { Level } from 'level';
 import type { BytesStore } from './bytes-store.ts';
+import { KeyFilter } from './key-filter.ts';
 
 function storeError(what: string, location: string, cause: unknown): CdcError {
   return new CdcError(
@@ -13,10 +14,23 @@ function storeError(what: string, location: string, cause: unknown): CdcError {
   );
 }
 
-/** A LevelDB database (one per store and task) holding raw bytes. */
+/**
+ * A LevelDB database (one per store and task) holding raw bytes.
+ *
+ * It keeps a Bloom filter of the keys it may hold (`mightHave`), so that a read of a key it
+ * never held (the previous version of a row just inserted: most reads of a processor's row
+ * store) is answered without going to LevelDB. Every key written is added at once; the keys a
+ * store held when it was opened are added by a scan in the background, and until that scan
+ * has ended every key "may" be there. LevelDB's own Bloom filters answer such a read too, but
+ * after a native call and LevelDB's memtable and table lookups: 0.5 µs against about 0.1.
+ */
 export class LevelBytesStore implements BytesStore {
   private readonly db: Level<Buffer, Buffer>;
   readonly location: string;
+  private readonly filter = new KeyFilter();
+  /** Whether every key of the store is in `filter` (the scan of what it held at open ended). */
+  private filterComplete = false;
+  private scanning: Promise<void> = Promise.resolve();
 
   private constructor(db: Level<Buffer, Buffer>, location: string) {
     this.db = db;
@@ -30,7 +44,29 @@ export class LevelBytesStore implements BytesStore {
     } catch (err) {
       throw storeError('opening', location, err);
     }
-    return new LevelBytesStore(db, location);
+    const store = new LevelBytesStore(db, location);
+    store.scanning = store.scanKeys();
+    return store;
+  }
+
+  /** Adds the keys the store holds to the filter; reads stay unfiltered until it has. */
+  private async scanKeys(): Promise<void> {
+    try {
+      for await (const key of this.db.keys()) this.filter.addBytes(key);
+      this.filterComplete = true;
+    } catch {
+      // Closed under the scan, or unreadable: every key stays a "maybe".
+    }
+  }
+
+  /** Resolves once the keys the store held at open are in the filter (or the scan gave up). */
+  filterReady(): Promise<void> {
+    return this.scanning;
+  }
+
+  /** False when the store certainly does not hold the key (given as latin1 text of its bytes). */
+  mightHave(latin1Key: string): boolean {
+    return !this.filterComplete || this.filter.mightHaveLatin1(latin1Key);
   }
 
   /**
@@ -64,6 +100,7 @@ export class LevelBytesStore implements BytesStore {
   }
 
   async put(key: Buffer, value: Buffer): Promise<void> {
+    this.filter.addBytes(key);
     try {
       await this.db.put(key, value);
     } catch (err) {
@@ -91,7 +128,10 @@ export class LevelBytesStore implements BytesStore {
     try {
       for (const [key, value] of entries) {
         if (value === null) batch.del(key);
-        else batch.put(key, value);
+        else {
+          this.filter.addBytes(key);
+          batch.put(key, value);
+        }
       }
       if (batch.length === 0) {
         await batch.close();
@@ -115,5 +155,6 @@ export class LevelBytesStore implements BytesStore {
 
   async close(): Promise<void> {
     await this.db.close();
+    await this.scanning;
   }
 }
