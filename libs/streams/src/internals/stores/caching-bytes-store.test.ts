@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BatchBytesStore, CachingBytesStore } from './caching-bytes-store.ts';
+import { LevelBytesStore } from './level-bytes-store.ts';
 import { MemoryBytesStore } from './memory-bytes-store.ts';
 
 function engine(): MemoryBytesStore & BatchBytesStore & { batches: number } {
@@ -174,5 +178,32 @@ describe('CachingBytesStore, synchronous path', () => {
     expect(inner.batches).toBe(2);
     expect(inner.getSync(b('a'))?.toString()).toBe('2');
     expect(inner.getSync(b('b'))).toBeUndefined();
+  });
+
+  it("over LevelDB, answers a key it never held from the engine's filter, and finds every key it holds", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'caching-level-'));
+    try {
+      const level = await LevelBytesStore.open(join(dir, 'store'));
+      await level.filterReady();
+      await level.write([[b('on-disk'), b('0')]]);
+      const store = new CachingBytesStore(level, undefined);
+      store.putSync(b('unflushed'), b('1'));
+      expect(store.getSync(b('unflushed'))?.toString()).toBe('1');
+      expect(store.getSync(b('on-disk'))?.toString()).toBe('0');
+      expect(store.getSync(b('never'))).toBeUndefined();
+      expect(level.mightHave(b('never'))).toBe(false);
+      const flushed = store.flush();
+      // While the batch is on its way, and after it landed.
+      expect(store.getSync(b('unflushed'))?.toString()).toBe('1');
+      await flushed;
+      expect(store.getSync(b('unflushed'))?.toString()).toBe('1');
+      store.deleteSync(b('on-disk'));
+      expect(store.getSync(b('on-disk'))).toBeUndefined();
+      await store.flush();
+      expect(store.getSync(b('on-disk'))).toBeUndefined();
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,8 +3,10 @@ import type { BytesStore, ChangelogWriter } from './bytes-store.ts';
 /** The engine under a caching store: a LevelDB store, or anything that writes a batch at once. */
 export interface BatchBytesStore extends BytesStore {
   write(entries: Iterable<readonly [Buffer, Buffer | null]>): Promise<void>;
-  /** False when the engine certainly does not hold the key (latin1 text of its bytes). */
-  mightHave?(latin1Key: string): boolean;
+  /** False when the engine certainly does not hold the key, nor any key `note`d. */
+  mightHave?(key: Buffer): boolean;
+  /** A key this cache holds a value of, not yet written to the engine. */
+  note?(key: Buffer): void;
 }
 
 const DONE: Promise<void> = Promise.resolve();
@@ -52,14 +54,15 @@ export class CachingBytesStore implements BytesStore {
 
   /** Unflushed writes, then the cache, then the engine (whose point reads are synchronous). */
   getSync(key: Buffer): Buffer | undefined {
+    // A key neither held by the engine nor written here (a row just inserted): no map lookups,
+    // no engine read. Every key put here is noted to the engine's filter first.
+    if (this.inner.mightHave?.(key) === false) return undefined;
     const k = key.toString('latin1');
     let hit = this.dirty.get(k);
     for (let i = this.flushing.length - 1; hit === undefined && i >= 0; i--)
       hit = (this.flushing[i] as Map<string, Buffer | null>).get(k);
     if (hit === undefined) hit = this.cached.get(k);
     if (hit !== undefined) return hit ?? undefined;
-    // A key the engine never held (a row just inserted): no engine read, nothing to remember.
-    if (this.inner.mightHave?.(k) === false) return undefined;
     const value = this.inner.getSync(key);
     // While a flush is on its way to the engine, the engine may not hold its writes yet; the
     // flush's own entries answer for those keys (above), and nothing read now is kept.
@@ -78,6 +81,7 @@ export class CachingBytesStore implements BytesStore {
   }
 
   putSync(key: Buffer, value: Buffer): void {
+    this.inner.note?.(key);
     this.dirty.set(key.toString('latin1'), value);
   }
 

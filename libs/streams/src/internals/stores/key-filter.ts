@@ -3,9 +3,6 @@
  * with what is added: a new stage, twice the size of the last, once the last holds what it was
  * sized for (a scalable Bloom filter), so that it never has to see its keys again. About 10 bits
  * per key and 7 probes per stage: roughly one false "maybe" in a hundred per stage.
- *
- * A key is hashed from its bytes, given as a Buffer or as a latin1 string (one character per
- * byte, as the caching store keys its maps): both give the same answer for the same bytes.
  */
 const BITS_PER_KEY = 10;
 const PROBES = 7;
@@ -25,6 +22,13 @@ function stage(capacity: number): Stage {
   return { bits: new Int32Array(bits >>> 5), mask: bits - 1, capacity, count: 0 };
 }
 
+/** FNV-1a over the key's bytes. */
+function hash(key: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ (key[i] as number), 0x01000193);
+  return h;
+}
+
 /** The second hash for double hashing, mixed from the first (murmur3's finalizer); odd. */
 function second(h: number): number {
   let x = h ^ 0x9e3779b9;
@@ -36,7 +40,7 @@ function second(h: number): number {
 export class KeyFilter {
   private readonly stages: Stage[] = [stage(FIRST_CAPACITY)];
 
-  /** Keys added (a key added twice counts twice). */
+  /** Distinct keys added (a key taken for one already added, about 1 in 100, is not counted). */
   get size(): number {
     let n = 0;
     for (const s of this.stages) n += s.count;
@@ -44,27 +48,23 @@ export class KeyFilter {
   }
 
   addBytes(key: Uint8Array): void {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ (key[i] as number), 0x01000193);
-    this.add(h);
-  }
-
-  addLatin1(key: string): void {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    this.add(h);
+    this.add(hash(key));
   }
 
   /** False: the key was never added. True: it may have been. */
-  mightHaveLatin1(key: string): boolean {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  mightHaveBytes(key: Uint8Array): boolean {
+    return this.has(hash(key));
+  }
+
+  private has(h: number): boolean {
     const h2 = second(h);
     for (const s of this.stages) if (inStage(s, h, h2)) return true;
     return false;
   }
 
+  /** A key that may be in already is not added again: the stages count distinct keys (about). */
   private add(h: number): void {
+    if (this.has(h)) return;
     let last = this.stages[this.stages.length - 1] as Stage;
     if (last.count >= last.capacity) {
       last = stage(last.capacity * 2);

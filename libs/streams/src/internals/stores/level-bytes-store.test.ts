@@ -55,18 +55,18 @@ describe('LevelBytesStore.write', () => {
     await first.filterReady();
     const keys = Array.from({ length: 2_000 }, (_, i) => b(`["${i}"]`));
     await first.write(keys.map((k) => [k, b('v')] as const));
-    expect(keys.every((k) => first.mightHave(k.toString('latin1')))).toBe(true);
-    expect(first.mightHave(b('["never"]').toString('latin1'))).toBe(false);
+    expect(keys.every((k) => first.mightHave(k))).toBe(true);
+    expect(first.mightHave(b('["never"]'))).toBe(false);
     await first.close();
 
     // Reopened: until its keys are scanned, every key may be there; afterwards they are known.
     const again = await LevelBytesStore.open(location);
-    expect(again.mightHave(b('["1999"]').toString('latin1'))).toBe(true);
+    expect(again.mightHave(b('["1999"]'))).toBe(true);
     expect(again.getSync(b('["1999"]'))?.toString()).toBe('v');
     await again.filterReady();
-    expect(keys.every((k) => again.mightHave(k.toString('latin1')))).toBe(true);
+    expect(keys.every((k) => again.mightHave(k))).toBe(true);
     let absent = 0;
-    for (let i = 2_000; i < 4_000; i++) if (!again.mightHave(b(`["${i}"]`).toString('latin1'))) absent++;
+    for (let i = 2_000; i < 4_000; i++) if (!again.mightHave(b(`["${i}"]`))) absent++;
     expect(absent).toBeGreaterThan(1_900);
     await again.close();
   });

@@ -64,9 +64,17 @@ export class LevelBytesStore implements BytesStore {
     return this.scanning;
   }
 
-  /** False when the store certainly does not hold the key (given as latin1 text of its bytes). */
-  mightHave(latin1Key: string): boolean {
-    return !this.filterComplete || this.filter.mightHaveLatin1(latin1Key);
+  /**
+   * False when the store certainly does not hold the key, nor will once the writes `note`d so
+   * far have landed.
+   */
+  mightHave(key: Buffer): boolean {
+    return !this.filterComplete || this.filter.mightHaveBytes(key);
+  }
+
+  /** A key about to be written (held in a cache until its batch comes): `mightHave` says yes to it. */
+  note(key: Buffer): void {
+    this.filter.addBytes(key);
   }
 
   /**
