@@ -52,6 +52,44 @@ describe('parseSchema', () => {
     expect(type.fromBuffer(bytes)).toMatchObject({ id: 42n, createdAt: 1_700_000_000_123_456n, maybe: 7n });
   });
 
+  it('reads longs as numbers, or decimal text past 2^53, with plainLongs: the same bytes, no bigint', () => {
+    const writer = parseSchema(row);
+    const plain = parseSchema(row, { plainLongs: true });
+    const longs = [
+      0n,
+      -1n,
+      1n,
+      2n ** 53n - 1n,
+      -(2n ** 53n) + 1n,
+      2n ** 53n + 1n,
+      -(2n ** 63n),
+      2n ** 63n - 1n,
+    ];
+    for (const id of longs) {
+      const bytes = writer.toBuffer({
+        id,
+        price: Buffer.alloc(1),
+        createdAt: id,
+        localAt: 0n,
+        at: 0n,
+        day: 0,
+        ref: '',
+        tsMs: 1_700_000_000_123n,
+        maybe: id,
+      });
+      const exact = id <= BigInt(Number.MAX_SAFE_INTEGER) && id >= BigInt(Number.MIN_SAFE_INTEGER);
+      const expected = exact ? Number(id) : id.toString();
+      expect(plain.fromBuffer(bytes)).toMatchObject({
+        id: expected,
+        createdAt: expected,
+        maybe: expected,
+        tsMs: 1_700_000_000_123,
+      });
+      // A resolver between the writer's type and a plain reader reads the same.
+      expect(plain.decode(bytes, 0, plain.createResolver(writer)).value).toMatchObject({ id: expected });
+    }
+  });
+
   it('refuses a number that is not a safe integer, rather than rounding it', () => {
     const type = parseSchema('"long"');
     expect(() => type.toBuffer(2 ** 60)).toThrow();

@@ -139,6 +139,37 @@ export const LONG_TYPE: AvroType = Object.create(abstractLong, {
   },
 });
 
+/** A zig-zag varint at the tap's position → a number, or its decimal text past 2^53. */
+function readPlainLongAt(tap: Tap): number | string {
+  const buf = tap.buf;
+  const start = tap.pos;
+  let n = 0;
+  let f = 1;
+  let b: number;
+  let pos = start;
+  do {
+    b = buf[pos++] as number;
+    n += (b & 0x7f) * f;
+    f *= 128;
+  } while (b & 0x80);
+  tap.pos = pos;
+  if (n <= Number.MAX_SAFE_INTEGER) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  // The zig-zag value doubles the magnitude: values up to 2^53 − 1 may still land here.
+  const v = readVarLong(buf.subarray(start, pos));
+  return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v.toString();
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A `long` for readers that want plain values (`ParseSchemaOptions.plainLongs`): a number when
+ * exact, else its decimal text. No bigint is made per value, which a reader that turns every
+ * long into a number at once (the processor) paid for nothing. Read only: it writes as `LONG_TYPE`.
+ */
+const PLAIN_LONG_TYPE: AvroType = Object.create(LONG_TYPE, {
+  _read: { value: readPlainLongAt },
+});
+
 function isLongSchema(schema: unknown): boolean {
   return (
     schema === 'long' ||
@@ -156,6 +187,11 @@ export interface ParseSchemaOptions {
    * Default: avsc's `auto` (see the file comment).
    */
   wrapUnions?: boolean;
+  /**
+   * `true`: a `long` reads as a number when it is exact (below 2^53 in magnitude), else as its
+   * decimal text, instead of a bigint. For readers of plain values; write with the default.
+   */
+  plainLongs?: boolean;
 }
 
 /**
@@ -167,6 +203,7 @@ export function parseSchema(schema: AvroSchema | string, options: ParseSchemaOpt
   return avro.Type.forSchema(value as avro.Schema, {
     wrapUnions: options.wrapUnions === true ? 'always' : 'auto',
     // A hook rather than `registry: { long }`, so that `{ "type": "long", "logicalType": … }` gets it too.
-    typeHook: (s) => (isLongSchema(s) ? LONG_TYPE : undefined),
+    typeHook: (s) =>
+      isLongSchema(s) ? (options.plainLongs === true ? PLAIN_LONG_TYPE : LONG_TYPE) : undefined,
   });
 }

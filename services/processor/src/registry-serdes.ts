@@ -56,7 +56,7 @@ export class RegistryReaders {
       const json = JSON.parse(text) as AvroSchema;
       const wrap = wrapUnions || text.includes('"io.cdc.mongodb"');
       return {
-        type: parseSchema(json, { wrapUnions: wrap }),
+        type: parseSchema(json, { wrapUnions: wrap, plainLongs: true }),
         toPlain: plainConverter(json),
         schema: json,
         wrap,
@@ -109,7 +109,7 @@ export class RegistryReaders {
     let p = byId.get(frame.schemaId);
     if (p === undefined) {
       const schema = projectSchema(reader.schema, projection);
-      const type = parseSchema(schema, { wrapUnions: reader.wrap });
+      const type = parseSchema(schema, { wrapUnions: reader.wrap, plainLongs: true });
       p = { type, resolver: type.createResolver(reader.type), toPlain: plainConverter(schema) };
       byId.set(frame.schemaId, p);
     }
