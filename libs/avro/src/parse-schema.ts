@@ -81,22 +81,31 @@ interface Tap {
   writeFixed(buf: Buffer): void;
 }
 
-/** A zig-zag varint at the tap's position → a bigint (exact in doubles below 2^53, the common case). */
-function readLongAt(tap: Tap): bigint {
+/**
+ * Reads the zig-zag varint at the tap's position (moving past it): its value when the double
+ * arithmetic is exact (a zig-zag value below 2^53, the common case), else undefined, to be read
+ * again exactly from the bytes it spans (`readVarLong`).
+ */
+function readExactLongAt(tap: Tap): number | undefined {
   const buf = tap.buf;
-  const start = tap.pos;
   let n = 0;
   let f = 1;
   let b: number;
-  let pos = start;
+  let pos = tap.pos;
   do {
     b = buf[pos++] as number;
     n += (b & 0x7f) * f;
     f *= 128;
   } while (b & 0x80);
   tap.pos = pos;
-  if (n <= Number.MAX_SAFE_INTEGER) return BigInt(n % 2 === 0 ? n / 2 : -(n + 1) / 2);
-  return readVarLong(buf.subarray(start, pos));
+  return n <= Number.MAX_SAFE_INTEGER ? (n % 2 === 0 ? n / 2 : -(n + 1) / 2) : undefined;
+}
+
+/** A zig-zag varint at the tap's position → a bigint. */
+function readLongAt(tap: Tap): bigint {
+  const start = tap.pos;
+  const n = readExactLongAt(tap);
+  return n !== undefined ? BigInt(n) : readVarLong(tap.buf.subarray(start, tap.pos));
 }
 
 function writeLongAt(tap: Tap, value: number | bigint): void {
@@ -141,21 +150,11 @@ export const LONG_TYPE: AvroType = Object.create(abstractLong, {
 
 /** A zig-zag varint at the tap's position → a number, or its decimal text past 2^53. */
 function readPlainLongAt(tap: Tap): number | string {
-  const buf = tap.buf;
   const start = tap.pos;
-  let n = 0;
-  let f = 1;
-  let b: number;
-  let pos = start;
-  do {
-    b = buf[pos++] as number;
-    n += (b & 0x7f) * f;
-    f *= 128;
-  } while (b & 0x80);
-  tap.pos = pos;
-  if (n <= Number.MAX_SAFE_INTEGER) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  const n = readExactLongAt(tap);
+  if (n !== undefined) return n;
   // The zig-zag value doubles the magnitude: values up to 2^53 − 1 may still land here.
-  const v = readVarLong(buf.subarray(start, pos));
+  const v = readVarLong(tap.buf.subarray(start, tap.pos));
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v.toString();
 }
 
