@@ -61,9 +61,11 @@ export function timeWindowAggregateProcessor<K, V, A>(
             });
             continue;
           }
-          const old = await store.fetch(r.key, w.start);
-          const next = options.aggregator(r.key, r.value, old === undefined ? options.initializer() : old);
-          await store.put(r.key, w.start, next);
+          const key = r.key;
+          const value = r.value;
+          const { old, value: next } = await store.aggregate(key, w.start, (o) =>
+            options.aggregator(key, value, o === undefined ? options.initializer() : o),
+          );
           if (closed && emit === 'on-window-close') {
             // A correction of a result already emitted at close.
             await ctx.forward({

@@ -152,6 +152,38 @@ describe('window store', () => {
       { key: 'b', window: { start: 10, end: 20 } },
     ]);
   });
+
+  it('logs a window’s by-end entry once, when the window is new; a restore from that log still finds it by end', async () => {
+    const log: { key: Buffer; value: Buffer | null }[] = [];
+    const s = new WindowStoreImpl(
+      spec,
+      withChangelog(new MemoryBytesStore(), (key, value) => log.push({ key, value })),
+    );
+    const count = (old: number | undefined) => (old ?? 0) + 1;
+    expect(await s.aggregate('a', 0, count)).toEqual({ old: undefined, value: 1 });
+    expect(await s.aggregate('a', 0, count)).toEqual({ old: 1, value: 2 });
+    expect(await s.aggregate('a', 0, count)).toEqual({ old: 2, value: 3 });
+    // three values of the window, one by-end entry (written with the first)
+    expect(log.map((r) => r.key[0])).toEqual([0x00, 0x01, 0x00, 0x00]);
+    // removed and made again: new once more, so its by-end entry is written again
+    await s.put('a', 0, null);
+    expect(await s.aggregate('a', 0, count)).toEqual({ old: undefined, value: 1 });
+    expect(log.slice(4).map((r) => [r.key[0], r.value === null])).toEqual([
+      [0x00, true],
+      [0x01, true],
+      [0x00, false],
+      [0x01, false],
+    ]);
+    const restoredBytes = new MemoryBytesStore();
+    for (const r of log)
+      r.value === null ? await restoredBytes.delete(r.key) : await restoredBytes.put(r.key, r.value);
+    const restored = new WindowStoreImpl(spec, restoredBytes);
+    expect(await restored.windowsEndingIn(0, 11)).toEqual([
+      { key: { key: 'a', window: { start: 0, end: 10 } }, value: 1 },
+    ]);
+    expect(await restored.expireAt(20)).toBe(1);
+    expect(await collect(restored.all())).toEqual([]);
+  });
 });
 
 describe('session store', () => {

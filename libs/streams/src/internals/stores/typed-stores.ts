@@ -255,6 +255,24 @@ export class WindowStoreImpl<K, V> extends WindowedBase<K, V> implements WindowS
     else await this.windowed.put(this.k(key), windowStart, end, this.v(value));
   }
 
+  /**
+   * One aggregation step of a window: reads its value, puts `step(old)` and gives both back. The
+   * key is serialized once, and the window's by-end entry is written only when the window is new.
+   */
+  async aggregate(
+    key: K,
+    windowStart: number,
+    step: (old: V | undefined) => V,
+  ): Promise<{ old: V | undefined; value: V }> {
+    const k = this.k(key);
+    const end = windowStart + this.windowSizeMs;
+    const b = await this.windowed.get(k, windowStart, end);
+    const old = b === undefined ? undefined : await readBytes(this.name, this.spec.valueSerde, b);
+    const value = step(old);
+    await this.windowed.put(k, windowStart, end, this.v(value), b !== undefined);
+    return { old, value };
+  }
+
   /** Drops the windows that fell out of retention at `streamTime` (start + retention ≤ streamTime). */
   expireAt(streamTime: number): Promise<number> {
     return this.expire(this.expiryBound(streamTime));

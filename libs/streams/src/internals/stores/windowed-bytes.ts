@@ -37,9 +37,14 @@ export class WindowedBytes {
     return this.bytes.get(primaryKey(key, start, end));
   }
 
-  async put(key: Buffer, start: number, end: number, value: Buffer): Promise<void> {
+  /**
+   * `exists`: the caller has just read a value of this window, so its by-end entry is there
+   * already and is not written again (written again, it went to the changelog again at every
+   * commit that changed the window).
+   */
+  async put(key: Buffer, start: number, end: number, value: Buffer, exists = false): Promise<void> {
     await this.bytes.put(primaryKey(key, start, end), value);
-    await this.bytes.put(byEndKey(key, start, end), EMPTY);
+    if (!exists) await this.bytes.put(byEndKey(key, start, end), EMPTY);
   }
 
   async remove(key: Buffer, start: number, end: number): Promise<void> {
