@@ -321,7 +321,11 @@ export class BatchConsumer {
         eachBatch: async ({ batch }) => {
           if (this.consumer !== consumer || this.phase === 'swapping') return;
           if (this.buffer.length === 0) this.bufferSince = this.clock.now();
-          for (const m of batch.messages) {
+          const messages = batch.messages;
+          // Indexed loops over the records here and below: a for-of over them (run once per batch,
+          // not optimized) made an iterator result per record.
+          for (let i = 0; i < messages.length; i++) {
+            const m = messages[i]!;
             this.buffer.push({
               topic: batch.topic,
               partition: batch.partition,
@@ -414,7 +418,15 @@ export class BatchConsumer {
   pause(): void {
     if (!this.consumer) return;
     this.pausedAll = true;
-    const topics = new Set([...this.assigned, ...this.buffer.map((r) => r.topic)]);
+    const topics = new Set(this.assigned);
+    // The buffer mostly holds runs of one topic: no array of its topics, one per record.
+    let last: string | undefined;
+    for (let i = 0; i < this.buffer.length; i++) {
+      const topic = this.buffer[i]!.topic;
+      if (topic === last) continue;
+      last = topic;
+      topics.add(topic);
+    }
     if (topics.size > 0) this.consumer.pause([...topics].map((topic) => ({ topic })));
   }
 
@@ -552,7 +564,8 @@ export function offsetRanges(
   let range: { topic: string; partition: number; first: string; last: string } | undefined;
   let topic: string | undefined;
   let skipped = false;
-  for (const r of records) {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
     if (range === undefined || r.partition !== range.partition || r.topic !== range.topic) {
       if (r.topic !== topic) {
         topic = r.topic;

@@ -145,3 +145,77 @@ describe('kafkajs fetch decoding (patched)', () => {
     ]);
   });
 });
+
+// The patch also decodes each record where it lies in the fetched bytes (the published version
+// made a slice and a Decoder of its own per record), and a Batch keeps the decoded records as
+// they are when none is before the fetched offset and none is a control record (it filtered them
+// twice, parsing every offset into a Long).
+const Batch = require('kafkajs/src/consumer/batch.js') as new (
+  topic: string,
+  fetchedOffset: string,
+  partitionData: {
+    partition: number;
+    highWatermark: string;
+    messages: { offset: string; isControlRecord?: boolean }[];
+    abortedTransactions?: unknown[];
+  },
+) => { messages: { offset: string }[] };
+
+/** A record's bytes with `extra` zero bytes after its fields, inside its declared length. */
+function padded(args: RecordArgs, extra: number): EncoderLike {
+  const encoded = Record(args).buffer;
+  const d = new Decoder(encoded) as DecoderLike & { readVarInt(): number };
+  const length = d.readVarInt();
+  const body = Buffer.concat([encoded.subarray(d.offset, d.offset + length), Buffer.alloc(extra)]);
+  const out = new Encoder() as unknown as EncoderLike & {
+    writeVarInt(v: number): EncoderLike & { writeBuffer(b: Buffer): EncoderLike };
+  };
+  return out.writeVarInt(body.length).writeBuffer(body);
+}
+
+describe('kafkajs records decoded in place (patched)', () => {
+  it('reads a record only within its length: bytes after its fields are skipped, and the next record is read whole', async () => {
+    const encoded = await RecordBatch({
+      firstOffset: '40',
+      firstTimestamp: '1000',
+      maxTimestamp: '1000',
+      lastOffsetDelta: 2,
+      records: [
+        padded({ offsetDelta: 0, timestampDelta: 0, key: 'a', value: 'first', headers: { h: 'x' } }, 5),
+        Record({ offsetDelta: 1, timestampDelta: 1, key: 'b', value: 'second' }),
+        padded({ offsetDelta: 2, timestampDelta: 2, key: null, value: 'third' }, 1),
+      ],
+    });
+    const got = await decodeMessages(new Decoder(recordSet([encoded.buffer])));
+    expect(got.map((r) => [r.offset, r.timestamp, text(r.key), text(r.value)])).toEqual([
+      ['40', '1000', 'a', 'first'],
+      ['41', '1001', 'b', 'second'],
+      ['42', '1002', null, 'third'],
+    ]);
+    expect(text(got[0]!.headers.h as Buffer)).toBe('x');
+  });
+
+  it('drops the records before the fetched offset and control records, and keeps the others in order', () => {
+    const data = (messages: { offset: string; isControlRecord?: boolean }[]) => ({
+      partition: 0,
+      highWatermark: '100',
+      messages,
+    });
+    const offsets = (b: { messages: { offset: string }[] }) => b.messages.map((m) => m.offset);
+    const plain = [{ offset: '7' }, { offset: '8' }, { offset: '9' }];
+    const all = new Batch('t', '7', data(plain));
+    expect(offsets(all)).toEqual(['7', '8', '9']);
+    expect(all.messages).toBe(plain); // nothing to drop: no copy
+    // A compressed batch starts before the fetched offset: its first records go.
+    expect(offsets(new Batch('t', '9', data(plain)))).toEqual(['9']);
+    expect(offsets(new Batch('t', '10', data(plain)))).toEqual([]);
+    expect(
+      offsets(
+        new Batch('t', '8', data([...plain, { offset: '10', isControlRecord: true }, { offset: '11' }])),
+      ),
+    ).toEqual(['8', '9', '11']);
+    // Offsets past 2^53 compare exactly (as Longs).
+    const big = [{ offset: '9007199254740993' }, { offset: '9007199254740994' }];
+    expect(offsets(new Batch('t', '9007199254740994', data(big)))).toEqual(['9007199254740994']);
+  });
+});

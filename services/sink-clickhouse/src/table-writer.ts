@@ -42,7 +42,9 @@ export function payloadOf(items: readonly RowItem[], compact?: readonly string[]
       );
     run = undefined;
   };
-  for (const item of items) {
+  // Indexed: a for-of (this runs once per batch, not optimized) made an iterator result per item.
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     if ('row' in item) {
       flushRun();
       rows.push(item.row);
@@ -74,7 +76,8 @@ export function payloadOf(items: readonly RowItem[], compact?: readonly string[]
  */
 export function compactColumns(items: readonly RowItem[]): readonly string[] | undefined {
   let columns: readonly string[] | undefined;
-  for (const item of items) {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     if ('row' in item || !item.compact) return undefined;
     if (item.columns === columns) continue;
     if (columns !== undefined && !sameColumns(columns, item.columns)) return undefined;
@@ -137,13 +140,15 @@ export async function insertIsolating(
     const columnSet = new Set<string>();
     // for…in, not Object.keys: no array per row (rows have no prototype, so only their own keys).
     let lineColumns: readonly string[] | undefined;
-    for (const item of items)
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       if ('row' in item) for (const k in item.row) columnSet.add(k);
       else if (item.columns !== lineColumns) {
         // Lines of one worker's chunk and shape share one column list: added once.
         lineColumns = item.columns;
         for (const k of lineColumns) columnSet.add(k);
       }
+    }
     columns = [...columnSet];
   }
   try {
