@@ -59,15 +59,12 @@ export function plainConverter(schema: Schema): Convert {
           ? o.name.slice(0, o.name.lastIndexOf('.'))
           : (o.namespace ?? namespace);
         const full = o.name?.includes('.') ? o.name : ns ? `${ns}.${o.name}` : (o.name as string);
+        // Named before its fields are built: a field may refer to the record itself.
+        let c: Convert | undefined;
+        named.set(full, (v) => (c as Convert)(v));
         const fields: [string, Convert][] = [];
-        const c: Convert = (v) => {
-          const r = v as Record<string, unknown>;
-          const out: PlainRow = {};
-          for (const [name, conv] of fields) out[name] = conv(r[name]);
-          return out;
-        };
-        named.set(full, c);
         for (const f of o.fields ?? []) fields.push([f.name, build(f.type, ns)]);
+        c = recordConverter(fields);
         return c;
       }
       case 'enum': {
@@ -105,9 +102,12 @@ export function plainConverter(schema: Schema): Convert {
   };
   const union = (branches: Schema[], namespace: string | undefined): Convert => {
     const convs = branches.map((b) => build(b, namespace));
+    // `["null", T]` where T's values are plain already (a string, an int, …): the value, or what a
+    // wrapped union (`{ "string": "x" }`) holds; `recordConverter` writes it inline.
+    const plain = branches.length === 2 && branches.includes('null') && convs.every((c) => PLAIN.has(c));
     const names = branches.map((b) => branchName(b, namespace));
     const nonNull = branches.map((b, i) => (b === 'null' ? -1 : i)).filter((i) => i >= 0);
-    return (v) => {
+    const convert: Convert = (v) => {
       if (v === null || v === undefined) return null;
       if (typeof v === 'object' && !Buffer.isBuffer(v) && !Array.isArray(v)) {
         const keys = Object.keys(v as object);
@@ -130,8 +130,41 @@ export function plainConverter(schema: Schema): Convert {
       }
       return (convs[nonNull[0] as number] as Convert)(v);
     };
+    if (plain) NULLABLE_PLAIN.add(convert);
+    return convert;
   };
   return build(schema, undefined);
+}
+
+/** A value that is plain as avsc reads it (a string, an int, a double, a boolean, null). */
+const identity: Convert = (v) => v as PlainValue;
+/** The converters that give their value back as it is. */
+const PLAIN = new Set<Convert>([identity]);
+/** Converters of `["null", T]` unions whose T is in `PLAIN`. */
+const NULLABLE_PLAIN = new WeakSet<Convert>();
+
+/**
+ * A record's converter as straight-line code: one object literal, a field per property in field
+ * order (the order the loop it replaces wrote them in), every row of the record with the same
+ * shape. A field whose value is plain as read is copied as it is, a nullable one inline
+ * (`recordConverter` of the union's own: null for a missing value, a wrapped value through the
+ * union's converter); the others through their converter. The generated source holds field
+ * names only as JSON string literals.
+ */
+function recordConverter(fields: readonly [string, Convert][]): Convert {
+  const q = JSON.stringify;
+  const props = fields.map(([name, conv], i) => {
+    const x = `r[${q(name)}]`;
+    if (PLAIN.has(conv)) return `${q(name)}: ${x}`;
+    if (NULLABLE_PLAIN.has(conv))
+      return `${q(name)}: ${x} === null || ${x} === undefined ? null : typeof ${x} === 'object' ? C[${i}](${x}) : ${x}`;
+    return `${q(name)}: C[${i}](${x})`;
+  });
+  const make = new Function(
+    'C',
+    `return function plain(r) {\n  return {\n    ${props.join(',\n    ')}\n  };\n};`,
+  ) as (c: readonly Convert[]) => Convert;
+  return make(fields.map(([, conv]) => conv));
 }
 
 function branchName(s: Schema, namespace: string | undefined): string {
@@ -153,7 +186,7 @@ function primitive(name: string): Convert {
     case 'null':
       return () => null;
     default:
-      return (v) => v as PlainValue;
+      return identity;
   }
 }
 
@@ -174,6 +207,57 @@ export function canonicalKey(values: readonly unknown[]): string {
   let out = '[';
   for (let i = 0; i < values.length; i++) out += `${i === 0 ? '' : ','}${JSON.stringify(keyPart(values[i]))}`;
   return `${out}]`;
+}
+
+/** The types whose plain value a key's canonical text can be read straight from the bytes. */
+const KEY_FIELD_TYPES = new Set(['int', 'long', 'string']);
+
+/**
+ * For a key record of `int`, `long` and `string` fields (what a table's primary key mostly is),
+ * a function that reads its canonical key text (`canonicalKey` of its field values in schema
+ * order) straight from the record's Avro bytes (from `start`), without the decoded record and its plain copy;
+ * undefined for any other schema. The function gives undefined, for the general path, where the
+ * bytes are cut short or a long is past 2^53.
+ */
+export function keyTextReader(
+  schema: unknown,
+): ((buf: Buffer, start: number) => string | undefined) | undefined {
+  const o = schema as { type?: unknown; fields?: { type: unknown }[] } | null;
+  if (o === null || typeof o !== 'object' || o.type !== 'record' || !Array.isArray(o.fields))
+    return undefined;
+  const kinds: string[] = [];
+  for (const f of o.fields) {
+    const t =
+      typeof f.type === 'object' && f.type !== null && !Array.isArray(f.type) ? f.type : { type: f.type };
+    const { type, logicalType } = t as { type?: unknown; logicalType?: unknown };
+    if (typeof type !== 'string' || !KEY_FIELD_TYPES.has(type) || logicalType !== undefined) return undefined;
+    kinds.push(type);
+  }
+  return (buf, start) => {
+    let pos = start;
+    let out = '[';
+    for (let i = 0; i < kinds.length; i++) {
+      // A zig-zag varint: a long or int, or a string's length.
+      let n = 0;
+      let f = 1;
+      let b: number;
+      do {
+        if (pos >= buf.length) return undefined;
+        b = buf[pos++] as number;
+        n += (b & 0x7f) * f;
+        f *= 128;
+      } while (b & 0x80);
+      if (n > Number.MAX_SAFE_INTEGER) return undefined;
+      const v = n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+      if (i > 0) out += ',';
+      if (kinds[i] === 'string') {
+        if (v < 0 || pos + v > buf.length) return undefined;
+        out += JSON.stringify(buf.toString('utf8', pos, pos + v));
+        pos += v;
+      } else out += `"${v}"`;
+    }
+    return `${out}]`;
+  };
 }
 
 /** Whether two plain values are equal (objects by their fields, in any order; arrays in order). */

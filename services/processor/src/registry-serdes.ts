@@ -10,7 +10,7 @@ import {
 } from '@cdc/avro';
 import { CdcError, type Logger } from '@cdc/core';
 import type { Serde } from '@cdc/streams';
-import { canonicalKey, type PlainRow, plainConverter } from './plain-value.ts';
+import { canonicalKey, keyTextReader, type PlainRow, plainConverter } from './plain-value.ts';
 
 interface Reader {
   type: AvroType;
@@ -18,6 +18,8 @@ interface Reader {
   /** The writer's schema, and whether its unions are read wrapped. */
   schema: AvroSchema;
   wrap: boolean;
+  /** A key record's canonical text straight from its bytes (`keyTextReader`), for the schemas it covers. */
+  keyText: ((buf: Buffer, start: number) => string | undefined) | undefined;
 }
 
 /** A reader of some fields only (`projectSchema`), resolving the writer's schema. */
@@ -60,6 +62,7 @@ export class RegistryReaders {
         toPlain: plainConverter(json),
         schema: json,
         wrap,
+        keyText: keyTextReader(json),
       };
     });
   }
@@ -116,6 +119,14 @@ export class RegistryReaders {
     return p.toPlain(p.type.decode(frame.payload, 0, p.resolver).value);
   }
 
+  /** A key record's canonical text read straight from its bytes, when its schema allows (`keyTextReader`). */
+  private keyText(bytes: Buffer): string | undefined {
+    // Wire format (magic byte 0, schema id, payload) read in place; anything else is the general
+    // path's to read, and to report.
+    if (bytes.length < 5 || bytes[0] !== 0) return undefined;
+    return this.readers.get(bytes.readInt32BE(1))?.keyText?.(bytes, 5);
+  }
+
   /**
    * The key of a CDC topic as the canonical JSON array of its fields' values (see `canonicalKey`).
    * Store bytes (written by `serialize`) are that text in UTF-8, told apart by their first byte.
@@ -126,7 +137,7 @@ export class RegistryReaders {
       deserialize: (topic, data) => {
         if (data === null) return null;
         if (data[0] !== 0) return data.toString('utf8');
-        return canonicalRowKey(this.decode(topic, data) as PlainRow);
+        return this.keyText(data) ?? canonicalRowKey(this.decode(topic, data) as PlainRow);
       },
       prepare: (_t: string, data: Buffer | null) => this.prepare(data),
     } as Serde<string>;
