@@ -688,7 +688,7 @@ async function live(
   kafka: Kafka,
   encoder: CdcEncoder,
   orders: OrderChanges,
-): Promise<{ from: number; to: number }> {
+): Promise<{ from: number; to: number; sent: number }> {
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   const from = Date.now();
@@ -709,7 +709,7 @@ async function live(
     await producer.disconnect();
   }
   log(`live phase: ${sent} changes in ${Math.round((Date.now() - from) / 1000)} s`);
-  return { from, to: Date.now() };
+  return { from, to: Date.now(), sent };
 }
 
 /** The output records' append times per window start (ms), read_committed. */
@@ -881,7 +881,12 @@ try {
 
   let latency: Record<string, number> | undefined;
   if (LIVE_MS > 0) {
-    const { from, to } = await live(kafka, encoder, orders);
+    const cpuBefore = cpuSeconds(processor.pid);
+    const { from, to, sent } = await live(kafka, encoder, orders);
+    // The processor's CPU while changes arrive at a steady rate: per change, what a user running
+    // it caught up pays (commits every commitIntervalMs, fetches of a few records, heartbeats).
+    const liveCpuPer100k = Number((((cpuSeconds(processor.pid) - cpuBefore) * 100_000) / sent).toFixed(2));
+    log(`processor CPU during the live phase: ${liveCpuPer100k} CPU s per 100k changes (${sent} changes)`);
     const grace = 10_000; // the demo's declaration: window 1m, grace 10s
     // windows that opened after the live phase began and could close (end + grace) before it ended
     const firstStart = Math.ceil(from / WINDOW_MS) * WINDOW_MS;
@@ -905,6 +910,8 @@ try {
     if (lat.length === 0 && to - from >= 2 * WINDOW_MS + grace)
       throw new Error('the live phase gave no window result to time (see the processor log)');
     latency = {
+      liveChanges: sent,
+      liveCpuSecondsPer100k: liveCpuPer100k,
       windows: lat.length,
       p50Ms: quantile(lat, 0.5),
       p99Ms: quantile(lat, 0.99),

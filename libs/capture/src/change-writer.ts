@@ -15,7 +15,7 @@
  * position (retrying a failed commit in place could duplicate when the commit did succeed).
  */
 import type { Logger } from '@cdc/core';
-import { type Kafka, sendSlices, TransactionalProducer } from '@cdc/kafka';
+import { type Kafka, sendSlices, TransactionalProducer, type TransactionScope } from '@cdc/kafka';
 import type { OutRecord } from './offsets-store.ts';
 
 /** Messages per produce call (see `transaction`). */
@@ -68,13 +68,8 @@ export class ChangeWriter {
     let count = 0;
     await this.producer.transaction(async (tx) => {
       const send = async (records: readonly OutRecord[]) => {
-        for (const [topic, messages] of groupByTopic(records)) {
-          // kafkajs groups a send's messages per partition in quadratic time: bounded sends
-          // keep that cost linear in the batch (one produce request each, in order).
-          for (const slice of sendSlices(messages, MAX_MESSAGES_PER_SEND, MAX_BYTES_PER_SEND))
-            await tx.send({ topic, messages: slice });
-          count += messages.length;
-        }
+        await sendAll(tx, records);
+        count += records.length;
       };
       const position = await body({ send });
       await send([position]);
@@ -83,12 +78,12 @@ export class ChangeWriter {
     this.stats.records += count;
   }
 
-  /** Convenience: one transaction with `records` and then `position`. */
+  /** One transaction with `records` and then `position`, sent together (one produce request when they fit). */
   async commit(records: readonly OutRecord[], position: OutRecord): Promise<void> {
-    await this.transaction(async (scope) => {
-      await scope.send(records);
-      return position;
-    });
+    const all = [...records, position];
+    await this.producer.transaction((tx) => sendAll(tx, all));
+    this.stats.transactions++;
+    this.stats.records += all.length;
   }
 
   async disconnect(): Promise<void> {
@@ -102,6 +97,19 @@ type KafkaMessage = {
   partition?: number;
   headers?: Record<string, string>;
 };
+
+/**
+ * Sends `records` in bounded slices (kafkajs groups a send's messages per partition in quadratic
+ * time: bounded sends keep that cost linear), in order; each slice with every topic's records in
+ * it, so its partitions join the transaction in one request and one produce request carries it
+ * (a send per topic took a request of each per topic: the changes' and the position's).
+ */
+async function sendAll(tx: TransactionScope, records: readonly OutRecord[]): Promise<void> {
+  for (const slice of sendSlices(records, MAX_MESSAGES_PER_SEND, MAX_BYTES_PER_SEND)) {
+    const topicMessages = [...groupByTopic(slice)].map(([topic, messages]) => ({ topic, messages }));
+    await tx.sendBatch({ topicMessages });
+  }
+}
 
 /** Consecutive runs are kept in order within each topic (per-key order is per topic). */
 function groupByTopic(records: readonly OutRecord[]): Map<string, KafkaMessage[]> {

@@ -31,6 +31,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 async function inTransaction(answers: (() => Error | undefined)[]) {
   const sentAt: number[] = [];
   const coordinator = {
+    isConnected: () => true,
     initProducerId: async () => ({ producerId: 7, producerEpoch: 0 }),
     addPartitionsToTxn: async () => {
       sentAt.push(Date.now());

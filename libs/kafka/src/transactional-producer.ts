@@ -1,5 +1,13 @@
 import { CdcError, type Logger } from '@cdc/core';
-import type { Kafka, Offsets, Producer, ProducerRecord, RecordMetadata, Transaction } from 'kafkajs';
+import type {
+  Kafka,
+  Offsets,
+  Producer,
+  ProducerBatch,
+  ProducerRecord,
+  RecordMetadata,
+  Transaction,
+} from 'kafkajs';
 import { isFencedError, toCdcError } from './errors.ts';
 
 export interface TransactionalProducerOptions {
@@ -13,6 +21,11 @@ export interface TransactionalProducerOptions {
 /** What a transaction body may do: write records and commit consumer offsets atomically with them. */
 export interface TransactionScope {
   send(record: ProducerRecord): Promise<RecordMetadata[]>;
+  /**
+   * Records of several topics in one go: their partitions join the transaction in one request,
+   * and each broker gets one produce request for all of them (`send` per topic: one each).
+   */
+  sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]>;
   /** Commits a consumer group's offsets as part of this transaction (consume-transform-produce). */
   sendOffsets(offsets: Offsets & { consumerGroupId: string }): Promise<void>;
 }
@@ -107,6 +120,7 @@ export class TransactionalProducer {
     try {
       const result = await body({
         send: (record) => tx.send(record).catch(failed),
+        sendBatch: (batch) => tx.sendBatch(batch).catch(failed),
         sendOffsets: (offsets) => tx.sendOffsets(offsets).catch(failed),
       });
       await tx.commit();

@@ -14,18 +14,25 @@ export interface TransactionHooks {
 type Producer = ReturnType<Kafka['producer']>;
 type Transaction = Awaited<ReturnType<Producer['transaction']>>;
 type SendRecord = Parameters<Transaction['send']>[0];
+type SendBatch = Parameters<Transaction['sendBatch']>[0];
 
 function countingTransaction(tx: Transaction, internalPrefix: string, hooks: TransactionHooks): Transaction {
   const perTopic = new Map<string, number>();
   let total = 0;
+  const count = (topic: string, records: number) => {
+    if (topic.startsWith(internalPrefix)) return;
+    perTopic.set(topic, (perTopic.get(topic) ?? 0) + records);
+    total += records;
+  };
   return {
     ...tx,
     send(record: SendRecord) {
-      if (!record.topic.startsWith(internalPrefix)) {
-        perTopic.set(record.topic, (perTopic.get(record.topic) ?? 0) + record.messages.length);
-        total += record.messages.length;
-      }
+      count(record.topic, record.messages.length);
       return tx.send(record);
+    },
+    sendBatch(batch: SendBatch) {
+      for (const t of batch.topicMessages ?? []) count(t.topic, t.messages.length);
+      return tx.sendBatch(batch);
     },
     async commit() {
       await tx.commit();

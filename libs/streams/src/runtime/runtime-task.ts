@@ -389,13 +389,18 @@ export class RuntimeTask {
       }));
     this.dirtyOffsets = false;
     const transaction = this.producer.transaction(async (tx) => {
+      // Every topic's records in one send (its partitions join the transaction in one request,
+      // one produce request carries them all), not a send per topic one after the other. A
+      // produce request carries one record batch per partition, and the broker refuses a batch
+      // past its max.message.bytes (1 MiB by default): sent in slices well below that. A cap on
+      // records too: published kafkajs groups a send's messages by partition in time quadratic in
+      // their number (patches/ makes that linear; the cap bounds any other copy).
+      let slice: { topic: string; messages: Message[] }[] = [];
+      let count = 0;
+      let bytes = 0;
       for (const [topic, list] of byTopic) {
-        // A produce request carries one record batch per partition, and the broker refuses a
-        // batch past its max.message.bytes (1 MiB by default): send in slices well below that.
-        // A cap on records too: published kafkajs groups a send's messages by partition in time
-        // quadratic in their number (patches/ makes that linear; the cap bounds any other copy).
         let messages: Message[] = [];
-        let bytes = 0;
+        slice.push({ topic, messages });
         for (const r of list) {
           const m: Message = { key: r.key, value: r.value, timestamp: String(r.timestamp) };
           if (r.partition !== undefined) m.partition = r.partition;
@@ -403,15 +408,19 @@ export class RuntimeTask {
           if (r.headers !== undefined && hasAny(r.headers))
             m.headers = r.headers as Record<string, Buffer | string>;
           messages.push(m);
+          count += 1;
           bytes += recordSize(r);
-          if (bytes >= MAX_SEND_BYTES || messages.length >= MAX_SEND_RECORDS) {
-            await tx.send({ topic, messages });
+          if (bytes >= MAX_SEND_BYTES || count >= MAX_SEND_RECORDS) {
+            await tx.sendBatch({ topicMessages: slice });
             messages = [];
+            slice = [{ topic, messages }];
+            count = 0;
             bytes = 0;
           }
         }
-        if (messages.length > 0) await tx.send({ topic, messages });
       }
+      slice = slice.filter((t) => t.messages.length > 0);
+      if (slice.length > 0) await tx.sendBatch({ topicMessages: slice });
       if (offsets.length > 0)
         await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: offsets });
       // The local stores hold this transaction's writes before it commits (none of it is
