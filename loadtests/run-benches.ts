@@ -279,13 +279,14 @@ export const benches: Bench[] = [
       if (p99 !== null)
         out.push({
           bench: 'processor',
-          figure: `window close → result p99 (${num(r, 'latency.windows')} windows)`,
+          // CPU: the processor's, per change, while changes arrived at the live rate.
+          figure: `window close → result p99 (${num(r, 'latency.windows')} windows; CPU at ${num(r, 'latency.liveRatePerSecond')} changes/s)`,
           value: p99,
           unit: 'ms',
           reference: 'p50',
           referenceValue: opt(r, 'latency.p50Ms'),
           ratio: null,
-          cpuSecondsPer100k: null,
+          cpuSecondsPer100k: opt(r, 'latency.liveCpuSecondsPer100k'),
           referenceCpuSecondsPer100k: null,
         });
       return out;

@@ -911,6 +911,7 @@ try {
       throw new Error('the live phase gave no window result to time (see the processor log)');
     latency = {
       liveChanges: sent,
+      liveRatePerSecond: LIVE_RATE,
       liveCpuSecondsPer100k: liveCpuPer100k,
       windows: lat.length,
       p50Ms: quantile(lat, 0.5),
