@@ -17,6 +17,7 @@
  */
 import type { RegistryClient } from '@cdc/avro';
 import type { ClickHouseTransport } from '@cdc/clickhouse';
+import type { TableShape } from '@cdc/clickhouse/schema';
 import {
   backoffDelay,
   CdcError,
@@ -130,6 +131,8 @@ export class ClickHouseSink {
   /** The tables being prepared while a batch is decoded (`prepareTable`, settled): a flush waits for them. */
   private preparing: Promise<void> = Promise.resolve();
   private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
+  /** Per topic, the shape of the newest schema among the records a flush handled (`newestShape`). */
+  private readonly newestShapes = new Map<string, { shape: TableShape; shapeId: string }>();
 
   constructor(deps: SinkDeps) {
     this.deps = deps;
@@ -329,8 +332,15 @@ export class ClickHouseSink {
         continue;
       }
       // No flush runs (the first batch, or one after an idle spell): its table is made ready
-      // meanwhile, instead of after the whole batch is decoded.
-      if (!this.flushing && (prepared?.topic !== record.topic || prepared.shapeId !== t.shapeId)) {
+      // meanwhile, instead of after the whole batch is decoded. Only while every record before
+      // this one was transcoded here, so that tables are made ready in record order: a rebuild
+      // casts a column to each shape's type in turn, and a shape made ready ahead of an earlier
+      // record of an older schema (left to the code below) would be cast back and forth.
+      if (
+        !this.flushing &&
+        rest.length === 0 &&
+        (prepared?.topic !== record.topic || prepared.shapeId !== t.shapeId)
+      ) {
         prepared = { topic: record.topic, shapeId: t.shapeId };
         this.prepareTable(record.topic, t);
       }
@@ -562,6 +572,12 @@ export class ClickHouseSink {
           p.truncations.push(decoded);
           continue;
         }
+        const newest = this.newestShapes.get(record.topic);
+        if (
+          newest?.shapeId !== decoded.shapeId &&
+          (newest === undefined || valueIdOf(decoded.shapeId) >= valueIdOf(newest.shapeId))
+        )
+          this.newestShapes.set(record.topic, { shape: decoded.shape, shapeId: decoded.shapeId });
         // The batch's rows mostly share one table and shape: checked once in a row.
         if (table !== ensured.table || decoded.shapeId !== ensured.shapeId) {
           if (!tables.isEnsured(table, decoded.shapeId))
@@ -723,6 +739,16 @@ export class ClickHouseSink {
     return { records: records.length, rows, deadLettered: letters.length, tables: pending.size };
   }
 
+  /**
+   * The table shape of the newest value schema (the registry's highest id) among the records of
+   * `topic` a flush handled, and its id; undefined before any. A rebuild ends with it: the
+   * partitions of a topic are read in no set order, so its last record handled may be of an older
+   * schema than another partition's records.
+   */
+  newestShape(topic: string): { shape: TableShape; shapeId: string } | undefined {
+    return this.newestShapes.get(topic);
+  }
+
   /** The row of a record a decode worker encoded, decoded again on this thread (to rename its columns). */
   private async rowOf(record: KafkaRecord): Promise<Record<string, unknown>> {
     const d = this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
@@ -778,6 +804,12 @@ export class ClickHouseSink {
 /** The item `flush` inserts for a row: the row, or the line (its decoding is one: no object more per record). */
 function itemOf(decoded: RowDecoding, record: KafkaRecord): RowItem {
   return decoded.kind === 'row' ? { row: decoded.row, record } : decoded;
+}
+
+/** The value schema id of a shape id (`<value id>/<key id>`), -1 if it has none. */
+function valueIdOf(shapeId: string): number {
+  const id = Number.parseInt(shapeId, 10);
+  return Number.isNaN(id) ? -1 : id;
 }
 
 /** The topics of `records`, which mostly come in runs of one topic: no array of them, one per record. */

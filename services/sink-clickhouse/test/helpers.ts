@@ -192,7 +192,7 @@ export class PgTopic {
 
 export async function produce(
   topic: string,
-  messages: { key: Buffer | null; value: Buffer | null }[],
+  messages: { key: Buffer | null; value: Buffer | null; partition?: number }[],
   partitions = 1,
 ): Promise<void> {
   const k = testKafka();

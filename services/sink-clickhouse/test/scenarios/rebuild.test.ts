@@ -2,14 +2,27 @@
  * rebuild: a table damaged by hand (truncated, a bogus row added) is rebuilt from its topic by
  * `main.ts rebuild <table> --config …` (the sink stopped), and the current state equals the
  * topic's again; the history holds every change once; no temporary table is left; the sink
- * then resumes on the rebuilt table.
+ * then resumes on the rebuilt table. A type change the sink stops at (a decimal's scale lowered)
+ * is rebuilt with the newest schema's type, whichever partition the replay reads first.
  */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddedTransport } from '@cdc/clickhouse';
 import { drainPending } from 'chdb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { committedOffsets, endpoints, OrdersLoad, removeDir, topicSize, unique, until } from '../helpers.ts';
+import {
+  committedOffsets,
+  endpoints,
+  OrdersLoad,
+  ordersRelation,
+  PgTopic,
+  produce,
+  removeDir,
+  t,
+  topicSize,
+  unique,
+  until,
+} from '../helpers.ts';
 import { SinkProcess, writePipeline } from '../sink-process.ts';
 
 describe('rebuild', () => {
@@ -94,6 +107,69 @@ describe('rebuild', () => {
       expect(Number(h?.n)).toBe(load.produced);
     } finally {
       await ch.close();
+    }
+  });
+
+  it('ends with the newest schema type when a partition read after another holds only older records', {
+    timeout: 180_000,
+  }, async () => {
+    const topic = unique('it.rebuild.narrowed');
+    const table = topic.replace(/\W/g, '_');
+    const database = unique('rebuild_narrowed');
+    const groupId = unique('sink-rebuild-narrowed');
+    const pg = new PgTopic(topic, ordersRelation());
+    const created = '2024-01-01 00:00:00+00';
+    // Partition 1: a row of the first schema (numeric(10,2)), written by the sink.
+    const old = await pg.event('c', ['1', 'alice', '1.11', created]);
+    await produce(topic, [{ ...old, partition: 1 }], 2);
+    const data = join(dir, 'narrowed');
+    const config = writePipeline(
+      { dir: data, database, topics: [topic], groupId, deadLetterTopic: `${topic}.dlq` },
+      join(dir, 'narrowed.yaml'),
+    );
+    const sink = new SinkProcess(['--config', config]);
+    await sink.line('sink started');
+    await until(
+      'the sink to commit the first row',
+      async () =>
+        (await committedOffsets(groupId, topic)).reduce((n, o) => n + Math.max(0, Number(o)), 0) === 1,
+    );
+    expect((await sink.kill('SIGTERM')).code).toBe(0);
+    // The scale lowered at the source (numeric(10,1)): a change the sink stops at. Partition 0,
+    // which a fetch returns before partition 1, holds only rows of the new schema.
+    pg.evolve({
+      ...ordersRelation(),
+      columns: ordersRelation().columns.map((c) =>
+        c.name === 'amount' ? { ...c, type: t('numeric'), typmod: ((10 << 16) | 1) + 4 } : c,
+      ),
+    });
+    await produce(topic, [{ ...(await pg.event('c', ['2', 'bob', '2.2', created])), partition: 0 }], 2);
+
+    const rebuild = new SinkProcess(['rebuild', table, '--config', config]);
+    await rebuild.line('table rebuilt', 120_000);
+    expect((await rebuild.exited).code).toBe(0);
+    const ch = new EmbeddedTransport(data);
+    try {
+      const rows = await ch.query<{ id: number; amount: string }>(
+        `SELECT id, toString(amount) AS amount FROM ${database}.${table}_current ORDER BY id`,
+      );
+      // The first row cast to the new type, as PostgreSQL casts it (1.11 → 1.1).
+      expect(rows.map((r) => ({ ...r, id: Number(r.id) }))).toEqual([
+        { id: 1, amount: '1.1' },
+        { id: 2, amount: '2.2' },
+      ]);
+      const types = await ch.query<{ table: string; type: string }>(
+        `SELECT table, type FROM system.columns WHERE database = '${database}' AND name = 'amount' ORDER BY table`,
+      );
+      expect(types).toEqual([
+        { table, type: 'Nullable(Decimal(10, 1))' },
+        { table: `${table}_current`, type: 'Nullable(Decimal(10, 1))' },
+        { table: `${table}_history`, type: 'Nullable(Decimal(10, 1))' },
+        { table: `${table}_history_mv`, type: 'Nullable(Decimal(10, 1))' },
+      ]);
+    } finally {
+      await ch.close();
+      await drainPending();
     }
   });
 });
