@@ -137,12 +137,11 @@ export async function rebuildTable(deps: RebuildDeps, table: string): Promise<Re
     `SELECT count() AS n FROM system.tables WHERE database = ${quoteString(tables.database)} AND name = ${quoteString(fresh)}`,
   );
   if (Number(exists[0]?.n) > 0) {
-    // The columns of each topic's newest schema, whatever order the replay handled its records
-    // in: the partitions are read in no set order, and a record of an older schema handled after
-    // a newer one (another partition's) cast a column back to the older type.
-    for (const t of topics) {
-      const newest = sink.newestShape(t);
-      if (newest === undefined) continue;
+    // The columns of the newest schema the replay met, whatever order it handled records in:
+    // the partitions are read in no set order, and a record of an older schema handled after a
+    // newer one (another partition's) cast a column back to the older type.
+    const newest = replayTables.newestShape(fresh);
+    if (newest !== undefined) {
       replayTables.forget(fresh);
       await replayTables.ensure(fresh, newest.shape, newest.shapeId);
     }

@@ -17,7 +17,6 @@
  */
 import type { RegistryClient } from '@cdc/avro';
 import type { ClickHouseTransport } from '@cdc/clickhouse';
-import type { TableShape } from '@cdc/clickhouse/schema';
 import {
   backoffDelay,
   CdcError,
@@ -131,8 +130,6 @@ export class ClickHouseSink {
   /** The tables being prepared while a batch is decoded (`prepareTable`, settled): a flush waits for them. */
   private preparing: Promise<void> = Promise.resolve();
   private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
-  /** Per topic, the shape of the newest schema among the records a flush handled (`newestShape`). */
-  private readonly newestShapes = new Map<string, { shape: TableShape; shapeId: string }>();
 
   constructor(deps: SinkDeps) {
     this.deps = deps;
@@ -572,12 +569,6 @@ export class ClickHouseSink {
           p.truncations.push(decoded);
           continue;
         }
-        const newest = this.newestShapes.get(record.topic);
-        if (
-          newest?.shapeId !== decoded.shapeId &&
-          (newest === undefined || valueIdOf(decoded.shapeId) >= valueIdOf(newest.shapeId))
-        )
-          this.newestShapes.set(record.topic, { shape: decoded.shape, shapeId: decoded.shapeId });
         // The batch's rows mostly share one table and shape: checked once in a row.
         if (table !== ensured.table || decoded.shapeId !== ensured.shapeId) {
           if (!tables.isEnsured(table, decoded.shapeId))
@@ -739,16 +730,6 @@ export class ClickHouseSink {
     return { records: records.length, rows, deadLettered: letters.length, tables: pending.size };
   }
 
-  /**
-   * The table shape of the newest value schema (the registry's highest id) among the records of
-   * `topic` a flush handled, and its id; undefined before any. A rebuild ends with it: the
-   * partitions of a topic are read in no set order, so its last record handled may be of an older
-   * schema than another partition's records.
-   */
-  newestShape(topic: string): { shape: TableShape; shapeId: string } | undefined {
-    return this.newestShapes.get(topic);
-  }
-
   /** The row of a record a decode worker encoded, decoded again on this thread (to rename its columns). */
   private async rowOf(record: KafkaRecord): Promise<Record<string, unknown>> {
     const d = this.decoder.decodeKnown(record) ?? (await this.decoder.decode(record));
@@ -804,12 +785,6 @@ export class ClickHouseSink {
 /** The item `flush` inserts for a row: the row, or the line (its decoding is one: no object more per record). */
 function itemOf(decoded: RowDecoding, record: KafkaRecord): RowItem {
   return decoded.kind === 'row' ? { row: decoded.row, record } : decoded;
-}
-
-/** The value schema id of a shape id (`<value id>/<key id>`), -1 if it has none. */
-function valueIdOf(shapeId: string): number {
-  const id = Number.parseInt(shapeId, 10);
-  return Number.isNaN(id) ? -1 : id;
 }
 
 /** The topics of `records`, which mostly come in runs of one topic: no array of them, one per record. */

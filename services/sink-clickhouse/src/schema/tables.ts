@@ -100,9 +100,13 @@ export class TableManager {
   /**
    * `convertTypes` (a rebuild): a column whose type changes with no lossless way between old and
    * new is converted to the new type (`MODIFY COLUMN`: ClickHouse casts the rows it holds), not
-   * refused: replaying a topic in order ends with the columns of its newest schema.
+   * refused. A topic's partitions are replayed in no set order, so a record of an older schema
+   * may come after a newer one and cast a column back: a rebuild ends by making the table ready
+   * for `newestShape` again.
    */
   private readonly convertTypes: boolean;
+  /** Per table, the shape of the highest value schema id it was made ready for (`newestShape`). */
+  private readonly newestShapes = new Map<string, { shape: TableShape; shapeId: string }>();
   /** Whether the server has table comments (where the topic owning a table is recorded). */
   private tableComments = true;
 
@@ -490,6 +494,17 @@ export class TableManager {
     await this.dropped(table, known, shape);
     this.known.set(table, known);
     this.checkedShapes.set(cacheKey, wantKey);
+    const newest = this.newestShapes.get(table);
+    if (newest === undefined || valueIdOf(shapeId) >= valueIdOf(newest.shapeId))
+      this.newestShapes.set(table, { shape, shapeId });
+  }
+
+  /**
+   * The shape of the highest value schema id (`<value id>/<key id>`, the registry's ids grow with
+   * each new schema) `table` was made ready for in this process; undefined before any.
+   */
+  newestShape(table: string): { shape: TableShape; shapeId: string } | undefined {
+    return this.newestShapes.get(table);
   }
 
   /**
@@ -762,4 +777,10 @@ function incompatible(table: string, what: string, column: string): CdcError {
 /** A type without layout: the engine spells nested types over several lines in some places (`toTypeName`) and on one in others (`system.columns`). */
 function flatType(type: string): string {
   return type.replace(/\s+/g, ' ').replace(/\(\s/g, '(').replace(/\s\)/g, ')').trim();
+}
+
+/** The value schema id of a shape id (`<value id>/<key id>`), -1 if it has none. */
+function valueIdOf(shapeId: string): number {
+  const id = Number.parseInt(shapeId, 10);
+  return Number.isNaN(id) ? -1 : id;
 }
