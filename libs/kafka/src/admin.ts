@@ -205,3 +205,44 @@ export async function deleteTopicsIfExist(admin: Admin, topics: readonly string[
   const present = topics.filter((t) => existing.has(t));
   if (present.length > 0) await admin.deleteTopics({ topics: present });
 }
+
+/**
+ * A consumer group's committed offsets of `topics` (per topic, per partition; -1 where none),
+ * read stably: while a transaction that commits offsets of one of these partitions is still
+ * open, the group coordinator answers UNSTABLE_OFFSET_COMMIT instead of the offsets committed
+ * before it (OffsetFetch v7, KIP-447), and this waits (retrying) until that transaction has
+ * ended, at most `timeoutMs` (which should exceed the writers' transaction timeout: the broker
+ * aborts a dead writer's transaction after it). A new owner of a partition then starts from
+ * exactly what its previous owner committed, whatever producer that owner used.
+ */
+export async function fetchStableOffsets(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+  timeoutMs: number,
+  onWait?: () => Promise<void>,
+): Promise<Map<string, Map<number, number>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
+    try {
+      const fetched = await (
+        admin.fetchOffsets as (o: {
+          groupId: string;
+          topics: string[];
+          requireStable: boolean;
+        }) => ReturnType<Admin['fetchOffsets']>
+      )({ groupId, topics: [...topics], requireStable: true });
+      const out = new Map<string, Map<number, number>>();
+      for (const t of fetched)
+        out.set(t.topic, new Map(t.partitions.map((p) => [p.partition, Number(p.offset)])));
+      return out;
+    } catch (err) {
+      const unstable = (err as { type?: string }).type === 'UNSTABLE_OFFSET_COMMIT';
+      if (!unstable || Date.now() + wait > deadline) {
+        throw toCdcError(err, `reading the committed offsets of group ${groupId}`, { groupId });
+      }
+      await onWait?.();
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

@@ -90,6 +90,20 @@ function brokerType(err: KafkaJsErrorShape | undefined): string | undefined {
   return chain(err).find((e) => e.type)?.type;
 }
 
+/**
+ * Group coordinator answers to a transaction's offsets (TxnOffsetCommit v3, stamped with the
+ * consumer's generation and member id) that mean the consumer group moved on: the partitions
+ * whose offsets these are may belong to another member now. The transaction must abort; the
+ * producer itself stays usable.
+ */
+const GROUP_FENCED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+
+/** Whether `err` is a group coordinator's refusal of offsets from a stale generation (see GROUP_FENCED). */
+export function isGroupFencedError(err: unknown): boolean {
+  const type = brokerType(err as KafkaJsErrorShape);
+  return type !== undefined && GROUP_FENCED.has(type);
+}
+
 export function isFencedError(err: unknown): boolean {
   const type = brokerType(err as KafkaJsErrorShape);
   return type !== undefined && FENCED.has(type);

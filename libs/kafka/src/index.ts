@@ -14,7 +14,14 @@
  */
 
 export type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-export { deleteTopicsIfExist, endOffsets, ensureTopics, recordSizeConfig, type TopicSpec } from './admin.ts';
+export {
+  deleteTopicsIfExist,
+  endOffsets,
+  ensureTopics,
+  fetchStableOffsets,
+  recordSizeConfig,
+  type TopicSpec,
+} from './admin.ts';
 export {
   BatchConsumer,
   type BatchConsumerOptions,
@@ -27,7 +34,13 @@ export { createKafka } from './client.ts';
 export { type KafkaConfig, type KafkaConfigInput, KafkaConfigSchema } from './config.ts';
 export { onConsumerGaveUp, reopenWhenGivenUp } from './consumer-crash.ts';
 export { drained, groupLag, type PartitionLag, pollGroupLag } from './consumer-lag.ts';
-export { isFencedError, isRetriableKafkaError, RETRIABLE_BROKER_ERRORS, toCdcError } from './errors.ts';
+export {
+  isFencedError,
+  isGroupFencedError,
+  isRetriableKafkaError,
+  RETRIABLE_BROKER_ERRORS,
+  toCdcError,
+} from './errors.ts';
 export {
   type ReadToEndOptions,
   type ReadToEndTracker,
@@ -36,6 +49,7 @@ export {
 } from './read-to-end.ts';
 export { sendSlices } from './send-slices.ts';
 export {
+  type ConsumerGroupMetadata,
   createIdempotentProducer,
   IdempotentProducer,
   type RecordSender,

@@ -8,7 +8,7 @@ import type {
   RecordMetadata,
   Transaction,
 } from 'kafkajs';
-import { isFencedError, toCdcError } from './errors.ts';
+import { isFencedError, isGroupFencedError, toCdcError } from './errors.ts';
 
 export interface TransactionalProducerOptions {
   /** Stable per logical writer (e.g. per capture, per processor task): it is what fences zombies. */
@@ -26,8 +26,24 @@ export interface TransactionScope {
    * and each broker gets one produce request for all of them (`send` per topic: one each).
    */
   sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]>;
-  /** Commits a consumer group's offsets as part of this transaction (consume-transform-produce). */
-  sendOffsets(offsets: Offsets & { consumerGroupId: string }): Promise<void>;
+  /**
+   * Commits a consumer group's offsets as part of this transaction (consume-transform-produce).
+   * With `consumerGroupMetadata` (the consuming member's generation and member id, as its last
+   * group join gave them) the group coordinator refuses the offsets once the group has moved to
+   * a newer generation: fencing by group generation (KIP-447, what Kafka Streams'
+   * exactly_once_v2 stands on), so that one producer can commit the offsets of every partition
+   * its consumer owns. The refusal fails the transaction with `KAFKA_FENCED` and context
+   * `fencedBy: 'group-generation'`; the producer itself stays usable.
+   */
+  sendOffsets(
+    offsets: Offsets & { consumerGroupId: string; consumerGroupMetadata?: ConsumerGroupMetadata },
+  ): Promise<void>;
+}
+
+/** A consumer group member's identity in one generation of the group (from its group join). */
+export interface ConsumerGroupMetadata {
+  generationId: number;
+  memberId: string;
 }
 
 /**
@@ -111,7 +127,7 @@ export class TransactionalProducer {
       this.busy = false;
       throw this.classify(err, 'beginning a transaction');
     }
-    /** Whether a write of this transaction failed in Kafka (not the body itself). */
+    /** Whether a write of records of this transaction failed in Kafka (not the body itself). */
     let writeFailed = false;
     const failed = (err: unknown): never => {
       writeFailed = true;
@@ -121,7 +137,13 @@ export class TransactionalProducer {
       const result = await body({
         send: (record) => tx.send(record).catch(failed),
         sendBatch: (batch) => tx.sendBatch(batch).catch(failed),
-        sendOffsets: (offsets) => tx.sendOffsets(offsets).catch(failed),
+        // Offsets take no sequence numbers: a refused or lost TxnOffsetCommit leaves the
+        // producer's session sound once the transaction is aborted.
+        sendOffsets: (offsets) =>
+          (tx.sendOffsets as (o: typeof offsets) => Promise<void>)(offsets).catch((err: unknown) => {
+            if (isGroupFencedError(err)) throw groupFenced(err, offsets.consumerGroupId, context);
+            throw err;
+          }),
       });
       await tx.commit();
       return result;
@@ -178,6 +200,15 @@ export class TransactionalProducer {
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
   }
+}
+
+function groupFenced(err: unknown, groupId: string, context: { transactionalId: string }): CdcError {
+  const type = (err as { type?: string }).type ?? 'ILLEGAL_GENERATION';
+  return new CdcError(
+    'KAFKA_FENCED',
+    `committing offsets of group ${groupId}: the group has moved to a newer generation (${type}); the partitions of these offsets may belong to another member now, so this transaction is aborted`,
+    { context: { ...context, groupId, brokerError: type, fencedBy: 'group-generation' }, cause: err },
+  );
 }
 
 /** What a writer of plain (non-transactional) records needs of a producer. */
