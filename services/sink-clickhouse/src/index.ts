@@ -21,5 +21,5 @@ export { type RebuildDeps, type RebuildResult, rebuildTable } from './rebuild.ts
 export { encodeRows } from './row-encoder.ts';
 export { TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 export { ClickHouseSink, type SinkDeps, tableNameFor } from './sink.ts';
-export { dedupToken, insertIsolating } from './table-writer.ts';
+export { dedupToken, insertIsolating, insertToken } from './table-writer.ts';
 export { offsetVersion, postgresVersion } from './version.ts';

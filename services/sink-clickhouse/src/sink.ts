@@ -45,7 +45,7 @@ import { noopObserver, type SinkObserver } from './observer.ts';
 import { LineWriter } from './row-encoder.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { matchTopics } from './subscription.ts';
-import { dedupToken, type InsertOptions, insertIsolating, type RowItem } from './table-writer.ts';
+import { type InsertOptions, insertIsolating, insertToken, type RowItem } from './table-writer.ts';
 
 export interface SinkDeps {
   kafka: Kafka;
@@ -427,7 +427,8 @@ export class ClickHouseSink {
   /**
    * Retries retriable failures with backoff until the flush succeeds; false if stopping cut it
    * short (nothing committed). `decoded`: the batch decoded ahead, used by the first attempt
-   * (a retry decodes again: a registry that was down may answer now).
+   * (a retry decodes again: a registry that was down may answer now). Each retry inserts with
+   * deduplication tokens no attempt before it sent (`insertToken`).
    */
   private async flushWithRetry(records: KafkaRecord[], decoded?: Promise<Decoding[]>): Promise<boolean> {
     const { initialDelayMs, maxDelayMs } = this.deps.options.retry;
@@ -441,7 +442,7 @@ export class ClickHouseSink {
         this.flushing = true;
         try {
           await this.preparing;
-          await this.observer.flush(records, () => this.flush(records, ahead, true));
+          await this.observer.flush(records, () => this.flush(records, ahead, true, attempt));
         } finally {
           this.flushing = false;
         }
@@ -475,13 +476,16 @@ export class ClickHouseSink {
 
   /**
    * One batch: decode, ensure tables, insert, dead-letter, commit. Idempotent: safe to retry as a
-   * whole. `decodedAhead`: the records already decoded (`decodeAhead`, one per record, in order).
-   * `pipelined` (the flush loop's): returns once the commit is sent, not landed (`committed`).
+   * whole, with the next `attempt` (its inserts' tokens: `insertToken`; a token a failed attempt
+   * sent may be spent without its rows). `decodedAhead`: the records already decoded
+   * (`decodeAhead`, one per record, in order). `pipelined` (the flush loop's): returns once the
+   * commit is sent, not landed (`committed`).
    */
   async flush(
     records: readonly KafkaRecord[],
     decodedAhead?: readonly Decoding[],
     pipelined = false,
+    attempt = 0,
   ): Promise<FlushStats> {
     const { options, tables, transport } = this.deps;
     const insertOptions = this.deps.insert ?? { dedup: true };
@@ -658,7 +662,7 @@ export class ClickHouseSink {
     }
     let rows = 0;
     for (const p of pending.values()) {
-      const token = dedupToken(p.records);
+      const token = insertToken(p.records, attempt);
       if (p.truncations.length > 0) {
         await tables.init();
         const payload = p.truncations.map((t) => ({

@@ -1,7 +1,16 @@
+import type { ClickHouseTransport } from '@cdc/clickhouse';
+import { CdcError } from '@cdc/core';
 import { describe, expect, it } from 'vitest';
 import type { KafkaRecord } from './decode.ts';
 import { encodeRows, LineWriter } from './row-encoder.ts';
-import { compactColumns, payloadOf, type RowItem } from './table-writer.ts';
+import {
+  compactColumns,
+  dedupToken,
+  insertIsolating,
+  insertToken,
+  payloadOf,
+  type RowItem,
+} from './table-writer.ts';
 
 const record = {
   topic: 't',
@@ -72,5 +81,68 @@ describe('a batch of compact lines', () => {
     for (const items of mixed) expect(compactColumns(items)).toBeUndefined();
     expect(payloadOf(mixed[0]!).toString()).toBe('{"id":"1","name":"a"}\n{"id":"3"}\n');
     expect(payloadOf(mixed[1]!).toString()).toBe('{"id":"1","name":"a"}\n{"id":"2","other":null}\n');
+  });
+});
+
+describe('the tokens of a retried flush', () => {
+  const records = [5, 6, 7, 8].map((o) => ({ ...record, offset: String(o) }));
+  const items: RowItem[] = records.map((r) => ({ row: { id: Number(r.offset) }, record: r }));
+
+  /**
+   * A transport that refuses the row with id 7 as data (the batch is split around it) and whose
+   * every insert fails with a storage error once `failAfter` inserts went through in an attempt.
+   */
+  function fakeTransport(tokens: string[]) {
+    let inserts = 0;
+    let failAfter = Number.POSITIVE_INFINITY;
+    const transport = {
+      kind: 'http',
+      insert: async (
+        _table: string,
+        _columns: readonly string[],
+        payload: Buffer,
+        settings: Record<string, unknown>,
+      ) => {
+        tokens.push(String(settings.insert_deduplication_token));
+        expect(settings.deduplicate_blocks_in_dependent_materialized_views).toBe(1);
+        if (inserts++ >= failAfter)
+          throw new CdcError('SINK_UNAVAILABLE', 'filesystem error: in rename: Operation not permitted', {
+            retriable: true,
+          });
+        if (payload.toString().includes('"id":7'))
+          throw new CdcError('SINK_REJECTED', 'bad row', { context: { dataError: true } });
+      },
+    } as unknown as ClickHouseTransport;
+    return {
+      transport,
+      attempt(n: number) {
+        inserts = 0;
+        failAfter = n;
+      },
+    };
+  }
+
+  it('keep the range token on the first attempt, and never send a token an earlier attempt sent', async () => {
+    expect(insertToken(records, 0)).toBe(dedupToken(records));
+    expect(insertToken(records, 0)).toBe('t-0-5-8');
+    const tokens: string[] = [];
+    const fake = fakeTransport(tokens);
+    // Attempt 0 splits the batch (the whole, its halves, the refused row alone) and fails on its
+    // last insert; attempt 1 fails on its first; attempt 2 goes through.
+    for (const [attempt, failAfter] of [
+      [0, 4],
+      [1, 0],
+      [2, Number.POSITIVE_INFINITY],
+    ] as const) {
+      fake.attempt(failAfter);
+      const token = insertToken(records, attempt);
+      tokens.push(`${token}/truncate`);
+      const done = insertIsolating(fake.transport, 'db.t', items, token, { dedup: true });
+      if (attempt < 2) await expect(done).rejects.toThrow(/Operation not permitted/);
+      else expect((await done).map((r) => r.item.record.offset)).toEqual(['7']);
+    }
+    expect(tokens[1]).toBe('t-0-5-8');
+    expect(tokens).toContain('t-0-5-8/r2/b/b');
+    expect(new Set(tokens).size).toBe(tokens.length);
   });
 });

@@ -2,8 +2,8 @@
  * One insert per table per batch, with an insert deduplication token, and poison isolation:
  * when ClickHouse rejects the data (not the connection), the batch is split in halves until
  * the rows it rejects are alone; those are handed back to be dead-lettered, the rest is
- * written. Retriable failures are thrown to the caller, which retries the whole batch (the
- * same token makes a repeated insert a no-op).
+ * written. Retriable failures are thrown to the caller, which retries the whole batch with a
+ * token of its own (`insertToken`).
  */
 
 import type { ClickHouseTransport } from '@cdc/clickhouse';
@@ -100,6 +100,24 @@ export function dedupToken(records: readonly KafkaRecord[]): string {
     .join(',');
 }
 
+/**
+ * The token of a batch's insert into one table in attempt `attempt` of its flush (0: the first).
+ * The first attempt sends `dedupToken`, so that a batch formed again after a restart, whose insert
+ * had succeeded before its offsets were committed, is dropped as a duplicate. A failed attempt
+ * may leave its token recorded without its rows: the engine adds the block to a table's
+ * deduplication log before it renames the block's part into place, and a rename that fails (a
+ * disk turned read-only) does not take the entry back, in the table or in its history. The same
+ * token again would then be dropped for good there. So every later attempt sends
+ * `<token>/r<attempt>`, which no earlier attempt sent, nor any token derived from one
+ * (`/truncate`, the halves' `/a` and `/b`). Rows an earlier attempt did write are written again:
+ * harmless, they carry the same key and `_version`, and collapse under FINAL in the table, its
+ * history (ordered by key and `_version`) and `_cdc_truncations`.
+ */
+export function insertToken(records: readonly KafkaRecord[], attempt: number): string {
+  const token = dedupToken(records);
+  return attempt === 0 ? token : `${token}/r${attempt}`;
+}
+
 export interface InsertOptions {
   /** Send `insert_deduplication_token` (servers older than 22.x do not know it). */
   dedup: boolean;
@@ -116,7 +134,17 @@ function settings(token: string, options: InsertOptions): Record<string, string 
   // default, said here for servers whose profile says otherwise): a delete's compact line holds
   // null where its before image had no value.
   const nulls: Record<string, number> = options.compact === false ? {} : { input_format_null_as_default: 1 };
-  return options.dedup ? { ...nulls, insert_deduplicate: 1, insert_deduplication_token: token } : nulls;
+  // The history's materialized view deduplicates the block too, by a token derived from this one:
+  // a retry whose rows reached the table but not the history fills the history (said here, not
+  // left to the engine's default, which a server's profile may turn off).
+  return options.dedup
+    ? {
+        ...nulls,
+        insert_deduplicate: 1,
+        insert_deduplication_token: token,
+        deduplicate_blocks_in_dependent_materialized_views: 1,
+      }
+    : nulls;
 }
 
 /**

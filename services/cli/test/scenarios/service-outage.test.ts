@@ -164,7 +164,19 @@ it('Kafka, the registry and ClickHouse each away for 30 s: no service exits, not
   const exits = await Promise.all(running.map((p) => p.stop()));
   for (const [i, e] of exits.entries())
     expect(e, `${running[i]?.name} did not stop cleanly`).toEqual({ code: 0, signal: null });
+  // Stopped (nothing left for afterAll): their output stays for the failure messages below.
+  const stopped = running;
   running = [];
+  // The sink's first flushes that failed on the immutable directories: each error names the
+  // table's directory and the step (the first one may be a part's rename, mid-insert).
+  const sinkLog = () => {
+    const sink = stopped.find((p) => p.name === 'sink-clickhouse');
+    const failed = (sink?.output ?? '')
+      .split('\n')
+      .filter((line) => line.includes('flush failed') && line.includes('filesystem error'));
+    const first = failed.slice(0, 10).map((line) => line.slice(0, 1_500));
+    return `--- sink-clickhouse, its first flushes failed on the disk (${failed.length} in all):\n${first.join('\n')}\n--- its last lines:\n${sink?.tail(20) ?? ''}`;
+  };
 
   // Nothing lost: the replica equals the source, every table and collection.
   const report = await verify({
@@ -172,10 +184,10 @@ it('Kafka, the registry and ClickHouse each away for 30 s: no service exits, not
     timeoutMs: 120_000,
     env: s.env,
   });
-  expect(report.ok, JSON.stringify(report, null, 2).slice(0, 4000)).toBe(true);
+  expect(report.ok, `${JSON.stringify(report, null, 2).slice(0, 4000)}\n${sinkLog()}`).toBe(true);
 
   // Nothing duplicated: each change once in its topic, and once in the table's history.
   const once = await historyExactlyOnce(s);
-  expect(once.problems, once.problems.join('\n')).toEqual([]);
+  expect(once.problems, `${once.problems.join('\n')}\n${sinkLog()}`).toEqual([]);
   process.stdout.write(`service-outage:\n${log.join('\n')}\n`);
 });

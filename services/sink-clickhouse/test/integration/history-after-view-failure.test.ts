@@ -3,8 +3,9 @@
  * view failed to write the history (the history's disk broken at that moment) is retried by
  * the sink with the same deduplication token. The retry must not be dropped whole as a
  * duplicate of the table's block: the history gets the rows it missed, once, and the table
- * does not get them twice. (Without `deduplicate_blocks_in_dependent_materialized_views`
- * the history silently lost every change of such a batch.)
+ * does not get them twice. (Without `deduplicate_blocks_in_dependent_materialized_views`,
+ * which every insert of the sink says, the history silently lost every change of such a batch.
+ * The sink's own retry sends another token, `insertToken`; this holds for the same token too.)
  */
 import { execFileSync } from 'node:child_process';
 import { deriveTableShape } from '@cdc/clickhouse';
