@@ -1,9 +1,21 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { CdcError, type Clock, isCdcError, type Logger, systemClock } from '@cdc/core';
-import { type Admin, type Consumer, ensureTopics, type Kafka, type TopicSpec } from '@cdc/kafka';
+import {
+  type Admin,
+  type Consumer,
+  type ConsumerGroupMetadata,
+  ensureTopics,
+  type Kafka,
+  type TopicSpec,
+  TransactionalProducer,
+} from '@cdc/kafka';
 import { defaultErrorHandlers, type ErrorHandlers } from '../error-handlers.ts';
 import { newMetrics, type StreamsMetrics } from '../internals/task.ts';
 import type { Subtopology, Topology } from '../topology.ts';
+import { Committer } from './committer.ts';
 import { GlobalTables } from './global-tables.ts';
 import { planPartitions } from './partition-plan.ts';
 import { RuntimeTask } from './runtime-task.ts';
@@ -25,7 +37,21 @@ export interface KafkaStreamsOptions {
    * a transaction per fetched batch. Lower: less latency per hop; 0: a commit per batch.
    */
   commitIntervalMs?: number;
-  /** Broker-side limit on an open transaction of a dead instance (default 60 s). */
+  /**
+   * How tasks commit (Kafka Streams' `processing.guarantee`):
+   * - `exactly_once_v2` (default): one transactional producer for the whole instance, one
+   *   transaction per commit for all its tasks, their offsets fenced by the consumer group's
+   *   generation (KIP-447). Its transactional id, `<applicationId>-<process id>`, is kept in the
+   *   state directory, so a restart on the same state fences the previous run at once.
+   * - `exactly_once`: a transactional producer per task (`<applicationId>-<taskId>`), fenced by
+   *   transactional id, one transaction per task and commit.
+   */
+  processingGuarantee?: 'exactly_once' | 'exactly_once_v2';
+  /**
+   * Broker-side limit on an open transaction (default 10 s under exactly_once_v2, as Kafka
+   * Streams sets it; 60 s under exactly_once): how long a dead instance's open transaction holds
+   * back the readers of what it wrote, and the next owner of its tasks.
+   */
   transactionTimeoutMs?: number;
   /** Consumer group session timeout (default 30 s): how long a dead instance keeps its partitions. */
   sessionTimeoutMs?: number;
@@ -91,9 +117,23 @@ export class KafkaStreams {
   private readonly subtopologyByTopic = new Map<string, Subtopology>();
   private timer: NodeJS.Timeout | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** exactly_once_v2: the instance's committer, shared by all its tasks. */
+  private committer: Committer | undefined;
+  /** The consumer's generation and member id, from its last group join. */
+  private group: ConsumerGroupMetadata | undefined;
+  /** Tasks being dropped and reopened after the group moved on under a transaction. */
+  private migrating: Promise<void> | undefined;
 
   private get commitIntervalMs(): number {
     return this.options.commitIntervalMs ?? 100;
+  }
+
+  private get v2(): boolean {
+    return (this.options.processingGuarantee ?? 'exactly_once_v2') === 'exactly_once_v2';
+  }
+
+  private get transactionTimeoutMs(): number {
+    return this.options.transactionTimeoutMs ?? (this.v2 ? 10_000 : 60_000);
   }
   private failure: unknown;
   private assignment = new Set<string>();
@@ -191,6 +231,22 @@ export class KafkaStreams {
     await ensureTopics(admin, specs);
     this.globals = new GlobalTables(kafka, this.topology.globals, this.logger);
     await this.globals.start(admin, (err) => this.fail(err));
+    if (this.v2) {
+      const transactionalId = `${applicationId}-${await this.processId()}`;
+      const producer = await TransactionalProducer.connect(kafka, {
+        transactionalId,
+        transactionTimeoutMs: this.transactionTimeoutMs,
+        logger: this.logger,
+      });
+      this.committer = new Committer({
+        producer,
+        groupId: applicationId,
+        commitIntervalMs: this.commitIntervalMs,
+        wallClock: () => this.clock.now(),
+        group: () => this.group,
+      });
+      this.logger.info('exactly_once_v2: one transactional producer for all tasks', { transactionalId });
+    }
 
     const consumer = kafka.consumer({
       groupId: applicationId,
@@ -204,7 +260,17 @@ export class KafkaStreams {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      void this.onAssignment(e.payload.memberAssignment).catch((err) => this.fail(err));
+      const { generationId, memberId, memberAssignment } = e.payload as typeof e.payload & {
+        generationId: number;
+      };
+      // At once, before anything else runs: the work of tasks revoked here was processed under
+      // the previous generation and can no longer be committed (their partitions may already
+      // belong to another member, which reads their offsets stably); it is dropped, and the
+      // transactions from here on carry the new generation.
+      const revoked = this.revokedBy(memberAssignment);
+      for (const task of revoked) this.committer?.delete(task);
+      this.group = { generationId, memberId };
+      void this.onAssignment(memberAssignment).catch((err) => this.fail(err));
     });
     // A fetch that held only transaction markers (or aborted records) never reaches eachBatch: the
     // task's input position moves past it, committed with its next commit, as Kafka Streams
@@ -243,6 +309,8 @@ export class KafkaStreams {
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        // Closing: what is processed now could not be committed any more (see close).
+        if (this.currentState === 'closing') return;
         this.heartbeat = heartbeat;
         const task = await this.taskFor(batch.topic, batch.partition);
         try {
@@ -260,6 +328,10 @@ export class KafkaStreams {
           // (autoCommit is off, so kafkajs itself never commits what is resolved here.)
           else resolveOffset(batch.lastOffset());
         } catch (err) {
+          if (this.committer !== undefined) {
+            if (await this.recovered(err)) return;
+            throw err;
+          }
           const fenced = isCdcError(err, 'KAFKA_FENCED');
           // The first failure is the one to report: a punctuation queued on this task would
           // fail next, on the producer this failure left unusable.
@@ -275,16 +347,88 @@ export class KafkaStreams {
       },
     });
     const every = this.options.punctuateIntervalMs ?? 1_000;
+    const onError = (err: unknown) => {
+      if (this.committer === undefined) this.fail(err);
+      else void this.recovered(err);
+    };
     this.timer = setInterval(() => {
-      for (const t of this.tasks.values()) void t.punctuate().catch((err) => this.fail(err));
+      for (const t of this.tasks.values()) void t.punctuate().catch(onError);
     }, every);
     const commitEvery = this.commitIntervalMs;
     if (commitEvery > 0)
       this.commitTimer = setInterval(() => {
-        for (const t of this.tasks.values()) void t.commitIfDue().catch((err) => this.fail(err));
+        for (const t of this.tasks.values()) void t.commitIfDue().catch(onError);
       }, commitEvery);
     this.currentState = 'running';
     this.logger.info('streams application started', { subtopologies: this.topology.subtopologies.length });
+  }
+
+  /**
+   * The state directory's process id (created at the first start): the instance's transactional
+   * id under exactly_once_v2, so that a restart on the same state fences the previous run (and
+   * aborts its open transaction) at once instead of after the transaction timeout.
+   */
+  private async processId(): Promise<string> {
+    const dir = join(this.options.stateDir, this.options.applicationId);
+    const file = join(dir, '.process-id');
+    const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+    if (/^[A-Za-z0-9-]{8,64}$/.test(existing)) return existing;
+    const id = randomUUID();
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${file}.tmp`, id);
+    await rename(`${file}.tmp`, file);
+    return id;
+  }
+
+  /** The open tasks whose partitions `assignment` does not hold. */
+  private revokedBy(assignment: Record<string, number[]>): RuntimeTask[] {
+    const keep = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const st = this.subtopologyByTopic.get(topic);
+      if (st) for (const p of partitions) keep.add(`${st.id}_${p}`);
+    }
+    return [...this.tasks.values()].filter((t) => !keep.has(t.id));
+  }
+
+  /**
+   * exactly_once_v2: handles a failure of a task or of the shared transaction. The group
+   * coordinator refused a transaction's offsets (the group moved to a newer generation while
+   * it was on its way): every task's uncommitted work is gone with it, so every task is
+   * dropped without a checkpoint and opened again from what was committed (restored stores,
+   * the consumer moved back to the committed offsets), as Kafka Streams handles a
+   * TaskMigratedException. Returns whether the application goes on; anything else fails it.
+   */
+  private async recovered(err: unknown): Promise<boolean> {
+    const context = (err as { context?: Record<string, unknown> }).context;
+    if (!isCdcError(err, 'KAFKA_FENCED') || context?.fencedBy !== 'group-generation' || !this.live) {
+      this.fail(err);
+      return false;
+    }
+    this.migrating ??= (async () => {
+      this.logger.warn(
+        'the consumer group moved on while a transaction was on its way; its work is dropped and every task restarts from what was committed',
+        { err },
+      );
+      for (const task of [...this.tasks.values()]) await this.dropTask(task, false);
+      this.committer?.reset();
+      for (const id of this.assignment) {
+        const [stId, p] = [id.slice(0, id.lastIndexOf('_')), Number(id.slice(id.lastIndexOf('_') + 1))];
+        const st = this.topology.subtopologies.find((s) => String(s.id) === stId);
+        if (!st) continue;
+        try {
+          const task = await this.openTask(st, p);
+          for (const [topic, offset] of task.positions())
+            if (offset >= 0 && this.assignment.has(id))
+              this.consumer?.seek({ topic, partition: p, offset: String(offset) });
+        } catch (openErr) {
+          this.logger.warn('reopening a task failed; its first batch tries again', { task: id, err: openErr });
+        }
+      }
+    })().finally(() => {
+      this.migrating = undefined;
+    });
+    await this.migrating;
+    return true;
   }
 
   /** Starting or running: neither failed nor closing. */
@@ -317,7 +461,8 @@ export class KafkaStreams {
         metrics: this.metrics,
         wallClock: () => this.clock.now(),
         globalStores: this.globals?.stores ?? new Map(),
-        transactionTimeoutMs: this.options.transactionTimeoutMs ?? 60_000,
+        transactionTimeoutMs: this.transactionTimeoutMs,
+        ...(this.committer ? { committer: this.committer } : {}),
         commitIntervalMs: this.commitIntervalMs,
         // A restore can outlast the session: keep the group membership alive meanwhile.
         onProgress: () => (this.heartbeat ? this.heartbeat().catch(() => {}) : Promise.resolve()),
@@ -384,8 +529,21 @@ export class KafkaStreams {
     this.currentState = 'closing';
     if (this.timer) clearInterval(this.timer);
     if (this.commitTimer) clearInterval(this.commitTimer);
+    const committer = this.committer;
+    if (committer !== undefined && !failed) {
+      // The last commit goes while this instance is still a member of the group: once the
+      // consumer has left, the coordinator refuses offsets stamped with its generation. No batch
+      // is processed from here on (eachBatch returns at once while closing).
+      await committer.lock
+        .run(async () => {
+          await committer.commit();
+          await committer.settle();
+        })
+        .catch((err) => this.logger.warn('the last commit before leaving the group failed', { err }));
+    }
     await this.consumer?.disconnect().catch((err) => this.logger.warn('consumer disconnect failed', { err }));
     for (const task of [...this.tasks.values()]) await this.dropTask(task, !failed);
+    await this.committer?.close();
     await this.globals?.stop().catch(() => {});
     await this.admin?.disconnect().catch(() => {});
     this.currentState = failed ? 'failed' : 'closed';

@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@cdc/core';
-import { type Admin, type Kafka, TransactionalProducer } from '@cdc/kafka';
+import { type Admin, fetchStableOffsets, type Kafka, TransactionalProducer } from '@cdc/kafka';
 import type { ErrorHandlers } from '../error-handlers.ts';
 import { CachingBytesStore } from '../internals/stores/caching-bytes-store.ts';
 import { LevelBytesStore } from '../internals/stores/level-bytes-store.ts';
@@ -9,6 +9,7 @@ import { type AnyStore, typedStore } from '../internals/stores/typed-stores.ts';
 import { type OutgoingRecord, type RawRecord, type StreamsMetrics, StreamTask } from '../internals/task.ts';
 import type { Subtopology } from '../topology.ts';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { type CommitPart, Committer, type CommitSource } from './committer.ts';
 import { restoreChangelogs } from './restore.ts';
 
 export interface RuntimeTaskOptions {
@@ -31,6 +32,13 @@ export interface RuntimeTaskOptions {
    */
   commitIntervalMs: number;
   onProgress?: () => Promise<void>;
+  /**
+   * exactly_once_v2: the stream thread's committer, shared by all its tasks (one producer, one
+   * transaction per commit for all of them, offsets fenced by group generation). Without it the
+   * task has a producer and a committer of its own (`<applicationId>-<taskId>`), fenced by
+   * transactional id.
+   */
+  committer?: Committer;
 }
 
 export interface InputMessage {
@@ -39,30 +47,6 @@ export interface InputMessage {
   value: Buffer | null;
   timestamp: string;
   headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-}
-
-/** Bytes of records per produce request at most (estimated), half the broker's default batch limit. */
-const MAX_SEND_BYTES = 512 * 1024;
-const MAX_SEND_RECORDS = 2_000;
-
-type Message = {
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: string;
-  partition?: number;
-  headers?: Record<string, Buffer | string>;
-};
-
-function hasAny(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
-}
-
-/** A record's size on the wire, roughly: its bytes and headers plus the per-record framing. */
-function recordSize(r: OutgoingRecord): number {
-  let n = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  if (r.headers) for (const k in r.headers) n += k.length + (r.headers[k] as Buffer | string).length + 8;
-  return n;
 }
 
 const NO_HEADERS: Readonly<Record<string, Buffer | string | undefined>> = Object.freeze({});
@@ -80,16 +64,21 @@ function recordHeaders(h: InputMessage['headers']): Readonly<Record<string, Buff
 }
 
 /**
- * A task running over Kafka: its own transactional producer (`<applicationId>-<taskId>`, so that
- * whoever opens the task next fences this one), LevelDB stores restored from their changelogs,
- * and one transaction per commit holding the outputs, the changelog writes and the input offsets.
+ * A task running over Kafka: LevelDB stores restored from their changelogs, and commits that
+ * hold its outputs, changelog writes and input offsets in a transaction. Under exactly_once the
+ * task has its own transactional producer (`<applicationId>-<taskId>`, so that whoever opens the
+ * task next fences this one); under exactly_once_v2 its stream thread's committer takes every
+ * task's work into one transaction, whose offsets the group coordinator refuses once the group
+ * has moved on (see `Committer`).
  */
-export class RuntimeTask {
+export class RuntimeTask implements CommitSource {
   readonly id: string;
   readonly partition: number;
   readonly subtopology: Subtopology;
   private readonly options: RuntimeTaskOptions;
-  private readonly producer: TransactionalProducer;
+  private readonly committer: Committer;
+  /** Whether the committer (and its producer) is this task's alone (exactly_once). */
+  private readonly ownCommitter: boolean;
   private readonly bytes: Map<string, LevelBytesStore>;
   /** The stores as processors write them: in memory until the next commit flushes them. */
   private readonly caches: CachingBytesStore[];
@@ -100,24 +89,15 @@ export class RuntimeTask {
   /** Next offset to process per input topic (committed, or processed and about to be). */
   private readonly next: Map<string, number>;
   private dirtyOffsets = false;
-  /** Wall-clock time of the last commit (or of the open). */
-  private lastCommitAt: number;
-  private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
-  /**
-   * The transaction of the last commit while it is on its way to the broker: the task goes on
-   * processing meanwhile (into the next transaction), and the next commit waits for it first.
-   */
-  private committing: Promise<void> | undefined;
-  /** Why that transaction failed: every later commit, batch and close of the task sees it. */
-  private commitFailure: { error: unknown } | undefined;
 
   private constructor(
     options: RuntimeTaskOptions,
     init: {
       id: string;
       dir: string;
-      producer: TransactionalProducer;
+      committer: Committer;
+      ownCommitter: boolean;
       bytes: Map<string, LevelBytesStore>;
       caches: CachingBytesStore[];
       changelogs: Map<string, string>;
@@ -130,12 +110,12 @@ export class RuntimeTask {
     this.partition = options.partition;
     this.subtopology = options.subtopology;
     this.dir = init.dir;
-    this.producer = init.producer;
+    this.committer = init.committer;
+    this.ownCommitter = init.ownCommitter;
     this.bytes = init.bytes;
     this.caches = init.caches;
     this.changelogs = init.changelogs;
     this.next = init.next;
-    this.lastCommitAt = options.wallClock();
     this.task = new StreamTask({
       id: init.id,
       partition: options.partition,
@@ -151,17 +131,47 @@ export class RuntimeTask {
     });
   }
 
-  /** Fences the previous owner, restores the stores, reads the committed input offsets. */
+  /**
+   * Fences the previous owner (exactly_once: by initializing the task's transactional id;
+   * exactly_once_v2: by reading the committed input offsets stably, which waits for the previous
+   * owner's transaction to end), restores the stores, reads the committed input offsets.
+   */
   static async open(options: RuntimeTaskOptions): Promise<RuntimeTask> {
     const { applicationId, subtopology: st, partition, admin, topicName, logger } = options;
     const id = `${st.id}_${partition}`;
     const log = logger.child({ task: id });
     const dir = join(options.stateDir, applicationId, id);
-    const producer = await TransactionalProducer.connect(options.kafka, {
-      transactionalId: `${applicationId}-${id}`,
-      transactionTimeoutMs: options.transactionTimeoutMs,
-      logger: log,
-    });
+    const inputTopics = st.sources.flatMap((s) => s.topics.map((t) => topicName(t, s.internal)));
+    const next = new Map<string, number>();
+    const readCommitted = async () => {
+      // Stable: once a transaction that commits these offsets has ended (exactly_once_v2: the
+      // previous owner's last one; its changelog records are then all in or all out).
+      const committed = await fetchStableOffsets(
+        admin,
+        applicationId,
+        inputTopics,
+        options.transactionTimeoutMs + 30_000,
+        options.onProgress,
+      );
+      for (const t of inputTopics) next.set(t, committed.get(t)?.get(partition) ?? -1);
+    };
+    const ownCommitter = options.committer === undefined;
+    let committer = options.committer;
+    if (committer === undefined) {
+      const producer = await TransactionalProducer.connect(options.kafka, {
+        transactionalId: `${applicationId}-${id}`,
+        transactionTimeoutMs: options.transactionTimeoutMs,
+        logger: log,
+      });
+      committer = new Committer({
+        producer,
+        groupId: applicationId,
+        commitIntervalMs: options.commitIntervalMs,
+        wallClock: options.wallClock,
+      });
+    } else {
+      await readCommitted();
+    }
     const bytes = new Map<string, LevelBytesStore>();
     try {
       const checkpoint = await readCheckpoint(dir);
@@ -222,33 +232,27 @@ export class RuntimeTask {
         caches.push(cache);
         stores.set(spec.name, typedStore(spec, cache));
       }
-      const inputTopics = st.sources.flatMap((s) => s.topics.map((t) => topicName(t, s.internal)));
-      const committed = await admin.fetchOffsets({ groupId: applicationId, topics: inputTopics });
-      const next = new Map<string, number>();
-      for (const t of committed) {
-        const o = Number(t.partitions.find((p) => p.partition === partition)?.offset ?? -1);
-        next.set(t.topic, o);
-      }
+      if (ownCommitter) await readCommitted();
       const runtimeTask: RuntimeTask = new RuntimeTask(
         { ...options, logger: log },
-        { id, dir, producer, bytes, caches, changelogs, next, stores },
+        { id, dir, committer, ownCommitter, bytes, caches, changelogs, next, stores },
       );
       await runtimeTask.task.init();
+      committer.add(runtimeTask);
       log.info('task ready', {
         restoredFrom: Object.fromEntries(targets.map((t) => [t.topic, [t.from, t.to]])),
       });
       return runtimeTask;
     } catch (err) {
       for (const b of bytes.values()) await b.close().catch(() => {});
-      await producer.disconnect().catch(() => {});
+      if (ownCommitter) await committer.close();
       throw err;
     }
   }
 
+  /** One at a time with every other task of the committer (and its commits). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
-    this.lock = run.catch(() => {});
-    return run;
+    return this.committer.lock.run(fn);
   }
 
   /**
@@ -274,7 +278,8 @@ export class RuntimeTask {
       // Closed under our feet (revoked): have the batch delivered again, to whoever owns it.
       if (this.closed) return first >= 0 ? { seekTo: Math.min(first, fetchedOffset) } : {};
       // A transaction still on its way failed: this batch must not be processed into the next.
-      if (this.commitFailure) throw this.commitFailure.error;
+      const failed = this.committer.failed;
+      if (failed) throw failed.error;
       const from = this.next.get(topic) ?? -1;
       if (from >= 0 && fetchedOffset > from) return { seekTo: from };
       for (const m of messages) {
@@ -300,7 +305,7 @@ export class RuntimeTask {
         this.next.set(topic, lastOffset + 1);
         this.dirtyOffsets = true;
       }
-      if (this.due) await this.commit();
+      if (this.committer.due) await this.committer.commit();
       return {};
     });
   }
@@ -321,16 +326,11 @@ export class RuntimeTask {
     });
   }
 
-  /** Whether processed work has waited `commitIntervalMs` for its transaction. */
-  private get due(): boolean {
-    return this.options.wallClock() - this.lastCommitAt >= this.options.commitIntervalMs;
-  }
-
   /** Commits what was processed once it has waited `commitIntervalMs` (the commit timer calls it). */
   commitIfDue(): Promise<void> {
     return this.exclusive(async () => {
-      if (this.closed || !this.due) return;
-      await this.commit();
+      if (this.closed || !this.committer.due) return;
+      await this.committer.commit();
     });
   }
 
@@ -339,103 +339,32 @@ export class RuntimeTask {
     return this.exclusive(async () => {
       if (this.closed) return;
       await this.task.punctuateWallClock();
-      await this.commit();
+      await this.committer.commit();
     });
-  }
-
-  /** Waits for the transaction on its way, if any; throws its failure. */
-  private async settle(): Promise<void> {
-    if (this.committing) await this.committing;
-    if (this.commitFailure) throw this.commitFailure.error;
   }
 
   /**
-   * Takes everything processed since the last commit into one transaction (outputs, changelog
-   * records, input offsets) and sends it on its way: it returns once the transaction is taken and
-   * begun, not committed, so that the task processes its next batches (and the consumer fetches
-   * them) while the broker commits. One transaction at a time: it first waits for the previous
-   * one. Exactly-once is unchanged: what the transaction holds is fixed here, synchronously, and
-   * a failure of it fails every later commit, batch and the close (no checkpoint: the next owner
-   * restores from the changelog what was committed).
+   * What this task processed since its last part, for the committer's next transaction: the
+   * records held back by processors (combined deltas) and the stores' changelog records join it;
+   * the stores' engine writes go on in the background and the transaction waits for them (a
+   * failed write fails it). Whatever the task writes from here on belongs to the next commit.
    */
-  private async commit(): Promise<void> {
-    await this.settle();
-    this.lastCommitAt = this.options.wallClock();
-    // Records held back by processors (combined deltas) belong to this transaction too.
+  async takeCommitPart(): Promise<CommitPart | undefined> {
     await this.task.flush();
-    // Store changes: their changelog records join this transaction now; the engine writes go on
-    // in the background and the transaction waits for them (a failed write fails it).
     const written = Promise.all(this.caches.map((cache) => cache.flush()));
-    // Awaited by the transaction below; a transaction that fails before it leaves it unawaited.
+    // Awaited by the transaction; a transaction that fails before it leaves it unawaited.
     written.catch(() => {});
     if (this.pending.length === 0 && !this.dirtyOffsets) {
       await written;
-      return;
+      return undefined;
     }
-    // Taken whole: whatever is written from here on belongs to the next commit.
     const records = this.pending;
     this.pending = [];
-    const byTopic = new Map<string, OutgoingRecord[]>();
-    for (const r of records) {
-      const list = byTopic.get(r.topic);
-      if (list === undefined) byTopic.set(r.topic, [r]);
-      else list.push(r);
-    }
-    const offsets = [...this.next]
-      .filter(([, o]) => o >= 0)
-      .map(([topic, offset]) => ({
-        topic,
-        partitions: [{ partition: this.partition, offset: String(offset) }],
-      }));
+    const offsets = [];
+    for (const [topic, offset] of this.next)
+      if (offset >= 0) offsets.push({ topic, partition: this.partition, offset });
     this.dirtyOffsets = false;
-    const transaction = this.producer.transaction(async (tx) => {
-      // Every topic's records in one send (its partitions join the transaction in one request,
-      // one produce request carries them all), not a send per topic one after the other. A
-      // produce request carries one record batch per partition, and the broker refuses a batch
-      // past its max.message.bytes (1 MiB by default): sent in slices well below that. A cap on
-      // records too: published kafkajs groups a send's messages by partition in time quadratic in
-      // their number (patches/ makes that linear; the cap bounds any other copy).
-      let slice: { topic: string; messages: Message[] }[] = [];
-      let count = 0;
-      let bytes = 0;
-      for (const [topic, list] of byTopic) {
-        let messages: Message[] = [];
-        slice.push({ topic, messages });
-        for (const r of list) {
-          const m: Message = { key: r.key, value: r.value, timestamp: String(r.timestamp) };
-          if (r.partition !== undefined) m.partition = r.partition;
-          // The collector's records are the task's own copies (see StreamTask's sink): no copy here.
-          if (r.headers !== undefined && hasAny(r.headers))
-            m.headers = r.headers as Record<string, Buffer | string>;
-          messages.push(m);
-          count += 1;
-          bytes += recordSize(r);
-          if (bytes >= MAX_SEND_BYTES || count >= MAX_SEND_RECORDS) {
-            await tx.sendBatch({ topicMessages: slice });
-            messages = [];
-            slice = [{ topic, messages }];
-            count = 0;
-            bytes = 0;
-          }
-        }
-      }
-      slice = slice.filter((t) => t.messages.length > 0);
-      if (slice.length > 0) await tx.sendBatch({ topicMessages: slice });
-      if (offsets.length > 0)
-        await tx.sendOffsets({ consumerGroupId: this.options.applicationId, topics: offsets });
-      // The local stores hold this transaction's writes before it commits (none of it is
-      // checkpointed until a clean close, which waits for everything).
-      await written;
-    });
-    this.committing = transaction.then(
-      () => {
-        this.committing = undefined;
-      },
-      (error: unknown) => {
-        this.committing = undefined;
-        this.commitFailure ??= { error };
-      },
-    );
+    return { records, offsets, written };
   }
 
   /**
@@ -452,8 +381,8 @@ export class RuntimeTask {
         // Work processed since the last commit is committed before a clean close (a revoked
         // partition hands its next owner everything done so far).
         if (clean) {
-          await this.commit();
-          await this.settle();
+          await this.committer.commit();
+          await this.committer.settle();
         }
         await this.task.close();
         const unflushed = this.caches.some((c) => c.pending > 0);
@@ -471,14 +400,21 @@ export class RuntimeTask {
         }
       } finally {
         // A transaction on its way ends (commits or fails) before the producer goes, and the
-        // engine writes of the caches before their LevelDB stores close.
-        await this.committing;
+        // engine writes of the caches before their LevelDB stores close. What this task did not
+        // hand over is never committed (a dirty close: its next owner restores and redoes it).
+        this.committer.delete(this);
+        if (this.ownCommitter) await this.committer.close();
+        else await this.committer.idle();
         await Promise.all(this.caches.map((c) => c.idle()));
         for (const b of this.bytes.values()) await b.close().catch(() => {});
-        await this.producer.disconnect().catch(() => {});
         this.options.logger.info('task closed', { clean: wroteCheckpoint });
       }
     });
+  }
+
+  /** The next offset to process per input topic (-1: none committed, none processed). */
+  positions(): [string, number][] {
+    return [...this.next];
   }
 
   get isClosed(): boolean {
