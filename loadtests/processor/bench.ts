@@ -92,6 +92,8 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     /** `processing.commitIntervalMs` of the processor (default: the pipeline schema's, 100). */
     'commit-interval-ms': { type: 'string' },
+    /** `processing.guarantee` of the processor (default: the pipeline schema's, exactly_once_v2). */
+    guarantee: { type: 'string' },
     /** `processing.threads` of the processor (stream threads in its process). */
     threads: { type: 'string', default: '1' },
     /**
@@ -639,6 +641,7 @@ function pipelineFile(dir: string): string {
       http: { port: 0 },
       threads: Number(values.threads),
       ...(values['commit-interval-ms'] ? { commitIntervalMs: Number(values['commit-interval-ms']) } : {}),
+      ...(values.guarantee ? { guarantee: values.guarantee } : {}),
     },
     telemetry: { http: { port: 0 } },
   };

@@ -103,6 +103,7 @@ export class ProcessorApp {
       logger,
       clock: this.clock,
       commitIntervalMs: section.commitIntervalMs,
+      processingGuarantee: section.guarantee,
       ...(this.options.sessionTimeoutMs ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}),
       ...(section.threads > 1 ? { heartbeatIntervalMs: THREADS_HEARTBEAT_MS } : {}),
       ...(this.options.beforeJoin ? { beforeJoin: this.options.beforeJoin } : {}),

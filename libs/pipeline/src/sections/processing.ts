@@ -271,6 +271,10 @@ export const ProcessingSectionSchema = z
       description:
         "At most how long processed records wait for their Kafka transaction, as Kafka Streams' `commit.interval.ms` under exactly-once: the batches processed within it share one commit. Lower means less latency per hop and more transactions; 0 commits every batch.",
     }),
+    guarantee: z.enum(['exactly_once_v2', 'exactly_once']).default('exactly_once_v2').meta({
+      description:
+        "How tasks commit, as Kafka Streams' `processing.guarantee`. `exactly_once_v2`: one transactional producer per stream thread and one transaction per commit for all its tasks, their offsets fenced by the consumer group's generation (fewer transactions: much less CPU at a steady rate). `exactly_once`: a transactional producer and a transaction per task. Both are exactly-once. Change it with every instance of the application stopped: instances of the two kinds in one group do not fence each other's zombies.",
+    }),
     threads: z.number().int().min(1).max(64).default(1).meta({
       description:
         "Stream threads in this process, as Kafka Streams' `num.stream.threads`: each thread is a member of the consumer group with its own tasks, Kafka clients and state directory (`<stateDir>/thread-<n>` beside the first thread's), so the partitions' work spreads over the CPU cores. More threads than input partitions leave some idle.",
