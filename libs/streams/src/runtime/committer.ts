@@ -27,7 +27,8 @@ export class SerialLock {
 }
 
 export interface CommitterOptions {
-  producer: TransactionalProducer;
+  /** Connects a new session of the committer's producer (initializing its transactional id). */
+  connect: () => Promise<TransactionalProducer>;
   /** The consumer group whose offsets the transactions commit (the application id). */
   groupId: string;
   /** At most how long processed work waits for its transaction. */
@@ -89,7 +90,8 @@ async function sendRecords(tx: TransactionScope, parts: readonly CommitPart[]): 
       const m: Message = { key: r.key, value: r.value, timestamp: String(r.timestamp) };
       if (r.partition !== undefined) m.partition = r.partition;
       // The collector's records are the task's own copies (see StreamTask's sink): no copy here.
-      if (r.headers !== undefined && hasAny(r.headers)) m.headers = r.headers as Record<string, Buffer | string>;
+      if (r.headers !== undefined && hasAny(r.headers))
+        m.headers = r.headers as Record<string, Buffer | string>;
       const list = byTopic.get(r.topic);
       if (list === undefined) byTopic.set(r.topic, [m]);
       else list.push(m);
@@ -122,18 +124,35 @@ async function sendRecords(tx: TransactionScope, parts: readonly CommitPart[]): 
 export class Committer {
   readonly lock = new SerialLock();
   private readonly options: CommitterOptions;
+  private producer: TransactionalProducer;
   private readonly sources = new Set<CommitSource>();
   private committing: Promise<void> | undefined;
   private failure: { error: unknown } | undefined;
   private lastCommitAt: number;
 
-  constructor(options: CommitterOptions) {
+  private constructor(options: CommitterOptions, producer: TransactionalProducer) {
     this.options = options;
+    this.producer = producer;
     this.lastCommitAt = options.wallClock();
   }
 
-  get producer(): TransactionalProducer {
-    return this.options.producer;
+  static async open(options: CommitterOptions): Promise<Committer> {
+    return new Committer(options, await options.connect());
+  }
+
+  /**
+   * A new producer session in place of one that was fenced (the broker aborted a transaction
+   * that outlived its timeout, as after the instance was frozen past it): initializing the
+   * transactional id again takes a new epoch. Only once every task that shared the failed
+   * transaction is gone.
+   */
+  async renew(): Promise<void> {
+    await this.idle();
+    const next = await this.options.connect();
+    const old = this.producer;
+    this.producer = next;
+    this.failure = undefined;
+    await old.disconnect().catch(() => {});
   }
 
   add(source: CommitSource): void {
@@ -192,7 +211,7 @@ export class Committer {
         if (list === undefined) offsets.set(o.topic, [entry]);
         else list.push(entry);
       }
-    const transaction = this.options.producer.transaction(async (tx) => {
+    const transaction = this.producer.transaction(async (tx) => {
       await sendRecords(tx, parts);
       if (offsets.size > 0)
         await tx.sendOffsets({
@@ -218,6 +237,6 @@ export class Committer {
   /** Waits for the transaction on its way, then disconnects the producer. */
   async close(): Promise<void> {
     await this.idle();
-    await this.options.producer.disconnect().catch(() => {});
+    await this.producer.disconnect().catch(() => {});
   }
 }

@@ -86,18 +86,21 @@ export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' |
 /**
  * Runs a topology over Kafka.
  *
- * Exactly-once model: one task per subtopology and input partition, each with its own
- * transactional producer whose id is `<applicationId>-<taskId>`. Every batch a task processes is
- * committed in one transaction: its outputs, its changelog writes and its input offets
- * (`sendOffsets`). Whoever opens a task first initializes that transactional id, which fences
- * the previous owner (a zombie's next send or commit fails with `KAFKA_FENCED`) and aborts its
- * open transaction; only then does it read the committed offsets and restore the stores, so it
- * starts from exactly the committed state. kafkajs cannot fence by consumer-group generation
- * (exactly_once_v2), hence a producer per task (the "eos-alpha" model of Kafka Streams).
+ * Exactly-once model (`processingGuarantee`): one task per subtopology and input partition. Under
+ * exactly_once_v2 (default) the instance has one transactional producer
+ * (`<applicationId>-<process id>`, the id kept in the state directory) and each commit takes
+ * every task's outputs, changelog writes and input offsets into one transaction; the offsets
+ * carry the consumer's group generation, so the group coordinator refuses them once the group
+ * has moved on, and a task's new owner reads its committed offsets stably (waiting out a
+ * transaction that commits them) before it restores its stores: it starts from exactly the
+ * committed state, and a zombie's late commit is refused. Under exactly_once each task has its
+ * own producer (`<applicationId>-<taskId>`); whoever opens the task first initializes that id,
+ * which fences the previous owner (a zombie's next send or commit fails with `KAFKA_FENCED`) and
+ * aborts its open transaction (Kafka Streams' former "eos-alpha").
  *
  * A commit's transaction is taken synchronously (outputs, changelog records, offsets) and
- * committed while the task processes its next batches; the next commit waits for it, and its
- * failure fails the task's next batch, commit or close (see `RuntimeTask.commit`).
+ * committed while the tasks process their next batches; the next commit waits for it, and its
+ * failure fails the next batch, commit or close of every task that shared it (see `Committer`).
  *
  * Local state: a checkpoint of changelog offsets is written only on a clean close, after the
  * last commit, and deleted when the task opens; a task that finds none (crash, `kill -9`,
@@ -122,7 +125,9 @@ export class KafkaStreams {
   /** The consumer's generation and member id, from its last group join. */
   private group: ConsumerGroupMetadata | undefined;
   /** Tasks being dropped and reopened after the group moved on under a transaction. */
-  private migrating: Promise<void> | undefined;
+  private migrating: Promise<boolean> | undefined;
+  /** When the shared producer was last renewed after being fenced (exactly_once_v2). */
+  private renewals: number[] = [];
 
   private get commitIntervalMs(): number {
     return this.options.commitIntervalMs ?? 100;
@@ -233,13 +238,13 @@ export class KafkaStreams {
     await this.globals.start(admin, (err) => this.fail(err));
     if (this.v2) {
       const transactionalId = `${applicationId}-${await this.processId()}`;
-      const producer = await TransactionalProducer.connect(kafka, {
-        transactionalId,
-        transactionTimeoutMs: this.transactionTimeoutMs,
-        logger: this.logger,
-      });
-      this.committer = new Committer({
-        producer,
+      this.committer = await Committer.open({
+        connect: () =>
+          TransactionalProducer.connect(kafka, {
+            transactionalId,
+            transactionTimeoutMs: this.transactionTimeoutMs,
+            logger: this.logger,
+          }),
         groupId: applicationId,
         commitIntervalMs: this.commitIntervalMs,
         wallClock: () => this.clock.now(),
@@ -266,11 +271,30 @@ export class KafkaStreams {
       // At once, before anything else runs: the work of tasks revoked here was processed under
       // the previous generation and can no longer be committed (their partitions may already
       // belong to another member, which reads their offsets stably); it is dropped, and the
-      // transactions from here on carry the new generation.
-      const revoked = this.revokedBy(memberAssignment);
-      for (const task of revoked) this.committer?.delete(task);
+      // transactions from here on carry the new generation. A task is kept only when this member
+      // went straight from the previous generation to this one: after a gap (the member was
+      // removed from the group, as when frozen past its session, and joined again), another
+      // member may have owned and advanced every task meanwhile, so all of them are lost and
+      // reopened from what was committed (Kafka Streams' onPartitionsLost).
+      const previous = this.group;
+      const continuous =
+        previous !== undefined &&
+        previous.memberId === memberId &&
+        generationId === previous.generationId + 1;
+      const lost =
+        this.committer === undefined
+          ? []
+          : continuous
+            ? this.revokedBy(memberAssignment)
+            : [...this.tasks.values()];
+      for (const task of lost) this.committer?.delete(task);
       this.group = { generationId, memberId };
-      void this.onAssignment(memberAssignment).catch((err) => this.fail(err));
+      if (lost.length > 0 && !continuous)
+        this.logger.warn('rejoined the group after a gap; every task restarts from what was committed', {
+          generationId,
+          previousGeneration: previous?.generationId,
+        });
+      void this.onAssignment(memberAssignment, new Set(lost)).catch((err) => this.fail(err));
     });
     // A fetch that held only transaction markers (or aborted records) never reaches eachBatch: the
     // task's input position moves past it, committed with its next commit, as Kafka Streams
@@ -391,26 +415,45 @@ export class KafkaStreams {
   }
 
   /**
-   * exactly_once_v2: handles a failure of a task or of the shared transaction. The group
-   * coordinator refused a transaction's offsets (the group moved to a newer generation while
-   * it was on its way): every task's uncommitted work is gone with it, so every task is
-   * dropped without a checkpoint and opened again from what was committed (restored stores,
-   * the consumer moved back to the committed offsets), as Kafka Streams handles a
-   * TaskMigratedException. Returns whether the application goes on; anything else fails it.
+   * exactly_once_v2: handles a failure of a task or of the shared transaction. Fenced: the group
+   * coordinator refused a transaction's offsets (the group moved to a newer generation while it
+   * was on its way), or the broker aborted a transaction that outlived its timeout and fenced
+   * its producer (the instance was frozen, or starved of CPU, past it). Every task's
+   * uncommitted work is gone with that transaction, so every task is dropped without a
+   * checkpoint and opened again from what was committed (restored stores, the consumer moved
+   * back to the committed offsets), on a new producer session if it was fenced: as Kafka
+   * Streams handles a TaskMigratedException. Returns whether the application goes on; any
+   * other failure fails it.
    */
   private async recovered(err: unknown): Promise<boolean> {
-    const context = (err as { context?: Record<string, unknown> }).context;
-    if (!isCdcError(err, 'KAFKA_FENCED') || context?.fencedBy !== 'group-generation' || !this.live) {
+    const committer = this.committer;
+    if (!isCdcError(err, 'KAFKA_FENCED') || committer === undefined || !this.live) {
       this.fail(err);
       return false;
     }
+    const byGroup = (err as { context?: Record<string, unknown> }).context?.fencedBy === 'group-generation';
     this.migrating ??= (async () => {
       this.logger.warn(
-        'the consumer group moved on while a transaction was on its way; its work is dropped and every task restarts from what was committed',
+        byGroup
+          ? 'the consumer group moved on while a transaction was on its way; its work is dropped and every task restarts from what was committed'
+          : "this instance's producer was fenced (a transaction outlived its timeout); its work is dropped and every task restarts from what was committed, on a new producer session",
         { err },
       );
       for (const task of [...this.tasks.values()]) await this.dropTask(task, false);
-      this.committer?.reset();
+      if (byGroup) committer.reset();
+      else {
+        // A live instance with the same transactional id (another process on this state
+        // directory) would fence this one again at once, and be fenced by its renewal.
+        const now = Date.now();
+        this.renewals = [...this.renewals.filter((t) => now - t < 60_000), now];
+        if (this.renewals.length >= 3)
+          throw new CdcError(
+            'CONFIG_INVALID',
+            `the producer of ${this.options.applicationId} was fenced ${this.renewals.length} times within a minute: another instance runs on the same state directory (${this.options.stateDir}); give each instance its own processing.stateDir`,
+            { cause: err },
+          );
+        await committer.renew();
+      }
       for (const id of this.assignment) {
         const [stId, p] = [id.slice(0, id.lastIndexOf('_')), Number(id.slice(id.lastIndexOf('_') + 1))];
         const st = this.topology.subtopologies.find((s) => String(s.id) === stId);
@@ -421,14 +464,22 @@ export class KafkaStreams {
             if (offset >= 0 && this.assignment.has(id))
               this.consumer?.seek({ topic, partition: p, offset: String(offset) });
         } catch (openErr) {
-          this.logger.warn('reopening a task failed; its first batch tries again', { task: id, err: openErr });
+          this.logger.warn('reopening a task failed; its first batch tries again', {
+            task: id,
+            err: openErr,
+          });
         }
       }
-    })().finally(() => {
-      this.migrating = undefined;
-    });
-    await this.migrating;
-    return true;
+      return true;
+    })()
+      .catch((recoveryErr: unknown) => {
+        this.fail(recoveryErr);
+        return false;
+      })
+      .finally(() => {
+        this.migrating = undefined;
+      });
+    return this.migrating;
   }
 
   /** Starting or running: neither failed nor closing. */
@@ -491,14 +542,22 @@ export class KafkaStreams {
    * repartition topic, the changelogs, the outputs) for up to the transaction timeout, and a task
    * whose input was fully committed would never see a first record to open it.
    */
-  private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
+  private async onAssignment(
+    assignment: Record<string, number[]>,
+    lost: ReadonlySet<RuntimeTask>,
+  ): Promise<void> {
     const keep = new Map<string, { st: Subtopology; partition: number }>();
     for (const [topic, partitions] of Object.entries(assignment)) {
       const st = this.subtopologyByTopic.get(topic);
       if (st) for (const p of partitions) keep.set(`${st.id}_${p}`, { st, partition: p });
     }
     this.assignment = new Set(keep.keys());
-    for (const [id, task] of this.tasks) if (!keep.has(id)) await this.dropTask(task, true);
+    // Lost tasks (exactly_once_v2: revoked, or all after a gap) close without a checkpoint: their
+    // next owner may already write their changelogs, which a checkpoint read now would claim.
+    for (const [id, task] of this.tasks) {
+      if (lost.has(task)) await this.dropTask(task, false);
+      else if (!keep.has(id)) await this.dropTask(task, true);
+    }
     this.logger.info('partitions assigned', { tasks: [...keep.keys()].sort() });
     await Promise.all(
       [...keep.values()].map(({ st, partition }) =>

@@ -19,6 +19,46 @@ function engine(): MemoryBytesStore & BatchBytesStore & { batches: number } {
 const b = (s: string) => Buffer.from(s);
 
 describe('CachingBytesStore', () => {
+  it('logs every flush at once but writes the engine once `writeEvery` keys wait, and all of them at writeAll; reads and scans see them meanwhile', async () => {
+    const inner = engine();
+    await inner.put(b('old'), b('0'));
+    const log: string[] = [];
+    const store = new CachingBytesStore(inner, (k, v) => log.push(`${k}=${v ?? '∅'}`), 200_000, 3);
+    await store.put(b('a'), b('1'));
+    await store.delete(b('old'));
+    await store.flush();
+    // In the changelog at once (its commit), not in the engine yet.
+    expect(log).toEqual(['a=1', 'old=∅']);
+    expect(inner.batches).toBe(0);
+    expect(inner.size).toBe(1);
+    expect(store.pending).toBe(0);
+    expect(store.getSync(b('a'))?.toString()).toBe('1');
+    expect(store.getSync(b('old'))).toBeUndefined();
+    const scan: string[] = [];
+    for await (const [k, v] of store.range()) scan.push(`${k}=${v}`);
+    expect(scan).toEqual(['a=1']);
+
+    // A later write of a key waiting for the engine replaces it there too.
+    await store.put(b('a'), b('2'));
+    await store.put(b('c'), b('3'));
+    await store.flush();
+    expect(log).toEqual(['a=1', 'old=∅', 'a=2', 'c=3']);
+    expect(inner.batches).toBe(1); // 3 keys waited: one batch with the last value of each
+    expect(inner.size).toBe(2);
+    expect((await inner.get(b('a')))?.toString()).toBe('2');
+    expect(await inner.get(b('old'))).toBeUndefined();
+
+    await store.put(b('d'), b('4'));
+    await store.flush();
+    expect(inner.batches).toBe(1);
+    await store.writeAll();
+    expect(inner.batches).toBe(2);
+    expect((await inner.get(b('d')))?.toString()).toBe('4');
+    await store.writeAll();
+    expect(inner.batches).toBe(2);
+    expect(log).toHaveLength(5);
+  });
+
   it('reads its own writes before a flush, and logs one record per changed key at the flush', async () => {
     const inner = engine();
     await inner.put(b('gone'), b('1'));
