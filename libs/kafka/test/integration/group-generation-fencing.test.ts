@@ -9,6 +9,7 @@ import {
   deleteTopicsIfExist,
   ensureTopics,
   fetchStableOffsets,
+  groupLag,
   KafkaConfigSchema,
   TransactionalProducer,
 } from '../../src/index.ts';
@@ -156,5 +157,21 @@ describe('stable offsets (OffsetFetch v7, require_stable)', () => {
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(600);
     expect(stable.get(topic)?.get(0)).toBe(before + 10);
     await producer.disconnect();
+  });
+});
+
+describe('offsets of every topic of a group (OffsetFetch v7)', () => {
+  it('answers a fetch without topics with every topic the group committed, so its lag is reported', async () => {
+    // Version 7 reads "every topic" from a null list only; kafkajs' admin sends an empty one.
+    // Without the patch's mapping the processor's lag metric read nothing, shown as 0.
+    const lagGroup = `${groupId}-lag`;
+    await admin.setOffsets({ groupId: lagGroup, topic, partitions: [{ partition: 0, offset: '1' }] });
+    const fetched = await admin.fetchOffsets({ groupId: lagGroup });
+    expect(fetched.map((t) => t.topic)).toEqual([topic]);
+    const lags = await groupLag(admin, lagGroup);
+    const mine = lags.find((l) => l.topic === topic && l.partition === 0);
+    expect(mine?.committed).toBe(1n);
+    expect(mine?.end).toBeGreaterThan(mine?.committed ?? 0n);
+    expect(mine?.lag).toBe((mine?.end ?? 0n) - (mine?.committed ?? 0n));
   });
 });
