@@ -117,6 +117,8 @@ export class KafkaStreams {
   private globals: GlobalTables | undefined;
   private readonly tasks = new Map<string, RuntimeTask>();
   private readonly opening = new Map<string, Promise<RuntimeTask>>();
+  /** Tasks being closed: the next open of the same task waits for it (its LevelDB folder is locked). */
+  private readonly closing = new Map<string, Promise<void>>();
   private readonly subtopologyByTopic = new Map<string, Subtopology>();
   private timer: NodeJS.Timeout | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -499,35 +501,38 @@ export class KafkaStreams {
     if (running && !running.isClosed) return running;
     let opening = this.opening.get(id);
     if (!opening) {
-      opening = RuntimeTask.open({
-        kafka: this.options.kafka,
-        admin: this.admin as Admin,
-        applicationId: this.options.applicationId,
-        subtopology: st,
-        partition,
-        stateDir: this.options.stateDir,
-        topicName: this.topicName,
-        handlers: this.handlers,
-        logger: this.logger,
-        metrics: this.metrics,
-        wallClock: () => this.clock.now(),
-        globalStores: this.globals?.stores ?? new Map(),
-        transactionTimeoutMs: this.transactionTimeoutMs,
-        ...(this.committer ? { committer: this.committer } : {}),
-        commitIntervalMs: this.commitIntervalMs,
-        // A restore can outlast the session: keep the group membership alive meanwhile.
-        onProgress: () => (this.heartbeat ? this.heartbeat().catch(() => {}) : Promise.resolve()),
-      }).then(async (task) => {
-        this.opening.delete(id);
-        const stopping = this.currentState === 'closing' || this.currentState === 'closed';
-        if (!this.assignment.has(id) || stopping) {
-          // Revoked (or closing) while it opened: hand it back at once.
-          await task.close(true).catch(() => {});
+      const closed = this.closing.get(id) ?? Promise.resolve();
+      opening = closed.then(() =>
+        RuntimeTask.open({
+          kafka: this.options.kafka,
+          admin: this.admin as Admin,
+          applicationId: this.options.applicationId,
+          subtopology: st,
+          partition,
+          stateDir: this.options.stateDir,
+          topicName: this.topicName,
+          handlers: this.handlers,
+          logger: this.logger,
+          metrics: this.metrics,
+          wallClock: () => this.clock.now(),
+          globalStores: this.globals?.stores ?? new Map(),
+          transactionTimeoutMs: this.transactionTimeoutMs,
+          ...(this.committer ? { committer: this.committer } : {}),
+          commitIntervalMs: this.commitIntervalMs,
+          // A restore can outlast the session: keep the group membership alive meanwhile.
+          onProgress: () => (this.heartbeat ? this.heartbeat().catch(() => {}) : Promise.resolve()),
+        }).then(async (task) => {
+          this.opening.delete(id);
+          const stopping = this.currentState === 'closing' || this.currentState === 'closed';
+          if (!this.assignment.has(id) || stopping) {
+            // Revoked (or closing) while it opened: hand it back at once.
+            await task.close(true).catch(() => {});
+            return task;
+          }
+          this.tasks.set(id, task);
           return task;
-        }
-        this.tasks.set(id, task);
-        return task;
-      });
+        }),
+      );
       opening.catch(() => this.opening.delete(id));
       this.opening.set(id, opening);
     }
@@ -571,7 +576,12 @@ export class KafkaStreams {
 
   private async dropTask(task: RuntimeTask, clean: boolean): Promise<void> {
     if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
-    await task.close(clean).catch((err) => this.logger.warn('closing task failed', { task: task.id, err }));
+    const closing = task
+      .close(clean)
+      .catch((err) => this.logger.warn('closing task failed', { task: task.id, err }));
+    this.closing.set(task.id, closing);
+    await closing;
+    if (this.closing.get(task.id) === closing) this.closing.delete(task.id);
   }
 
   private fail(err: unknown): void {
