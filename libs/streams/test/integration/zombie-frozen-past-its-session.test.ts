@@ -140,7 +140,10 @@ describe('zombie-frozen-past-its-session', () => {
     const tail = zombie.log.slice(-15).join('\n');
     for (const i of [zombie, other]) i.child.kill('SIGKILL');
     expect(alive, `the thawed instance died; its last log lines:\n${tail}`).toBe(true);
-    expect(settled.length).toBe(sent.length);
+    const logs = `thawed instance:\n${tail}\nother instance:\n${other.log.slice(-15).join('\n')}`;
+    expect(settled.length, `committed updates against inputs; the instances' last log lines:\n${logs}`).toBe(
+      sent.length,
+    );
     expect(lastCounts(settled)).toEqual(expected);
   });
 });
