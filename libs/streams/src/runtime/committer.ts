@@ -66,6 +66,9 @@ function recordSize(r: OutgoingRecord): number {
   return n;
 }
 
+/** Per topic, per partition: the offset after the last record a committed transaction wrote there. */
+export type WrittenEnds = Map<string, Map<number, number>>;
+
 /**
  * Every topic's records in as few sends as fit (their partitions join the transaction in one
  * request, one produce request carries them all), not a send per topic. A produce request
@@ -73,22 +76,37 @@ function recordSize(r: OutgoingRecord): number {
  * max.message.bytes (1 MiB by default): sent in slices well below that. A cap on records too:
  * published kafkajs groups a send's messages by partition in time quadratic in their number
  * (patches/ makes that linear; the cap bounds any other copy).
+ *
+ * Returns where the records of each partition named by the records themselves (changelogs) end
+ * in the log: a batch's base offset, as the broker answered, plus its records. A topic with any
+ * record left to the partitioner is not counted (its records could share a batch).
  */
-async function sendRecords(tx: TransactionScope, parts: readonly CommitPart[]): Promise<void> {
+async function sendRecords(tx: TransactionScope, parts: readonly CommitPart[]): Promise<WrittenEnds> {
   const byTopic = new Map<string, Message[]>();
-  const slices: { topic: string; messages: Message[] }[][] = [];
+  /** Records per named partition of the slice being filled; -1 for a topic with an unnamed one. */
+  let counts = new Map<string, Map<number, number> | -1>();
+  const slices: { batch: { topic: string; messages: Message[] }[]; counts: typeof counts }[] = [];
   let count = 0;
   let bytes = 0;
   const cut = () => {
-    slices.push([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    slices.push({ batch: [...byTopic].map(([topic, messages]) => ({ topic, messages })), counts });
     byTopic.clear();
+    counts = new Map();
     count = 0;
     bytes = 0;
   };
   for (const part of parts) {
     for (const r of part.records) {
       const m: Message = { key: r.key, value: r.value, timestamp: String(r.timestamp) };
-      if (r.partition !== undefined) m.partition = r.partition;
+      let perPartition = counts.get(r.topic);
+      if (r.partition !== undefined) {
+        m.partition = r.partition;
+        if (perPartition === undefined) {
+          perPartition = new Map();
+          counts.set(r.topic, perPartition);
+        }
+        if (perPartition !== -1) perPartition.set(r.partition, (perPartition.get(r.partition) ?? 0) + 1);
+      } else counts.set(r.topic, -1);
       // The collector's records are the task's own copies (see StreamTask's sink): no copy here.
       if (r.headers !== undefined && hasAny(r.headers))
         m.headers = r.headers as Record<string, Buffer | string>;
@@ -101,7 +119,19 @@ async function sendRecords(tx: TransactionScope, parts: readonly CommitPart[]): 
     }
   }
   if (count > 0) cut();
-  for (const topicMessages of slices) await tx.sendBatch({ topicMessages });
+  const ends: WrittenEnds = new Map();
+  for (const slice of slices) {
+    const answers = await tx.sendBatch({ topicMessages: slice.batch });
+    for (const a of answers) {
+      const n = slice.counts.get(a.topicName);
+      const records = n === undefined || n === -1 ? undefined : n.get(a.partition);
+      if (records === undefined || a.baseOffset === undefined) continue;
+      const topicEnds = ends.get(a.topicName) ?? new Map<number, number>();
+      ends.set(a.topicName, topicEnds);
+      topicEnds.set(a.partition, Number(a.baseOffset) + records);
+    }
+  }
+  return ends;
 }
 
 /**
@@ -129,6 +159,7 @@ export class Committer {
   private committing: Promise<void> | undefined;
   private failure: { error: unknown } | undefined;
   private lastCommitAt: number;
+  private readonly writtenEnds: WrittenEnds = new Map();
 
   private constructor(options: CommitterOptions, producer: TransactionalProducer) {
     this.options = options;
@@ -180,6 +211,15 @@ export class Committer {
     if (this.failure) throw this.failure.error;
   }
 
+  /**
+   * The offset after the last record that a committed transaction of this committer wrote to
+   * `topic`'s `partition` in a partition the record named (a store's changelog); undefined if none.
+   * What a task's checkpoint may claim: later records there are another writer's.
+   */
+  writtenEnd(topic: string, partition: number): number | undefined {
+    return this.writtenEnds.get(topic)?.get(partition);
+  }
+
   /** Waits for the transaction on its way, if any; never throws. */
   async idle(): Promise<void> {
     await this.committing;
@@ -211,8 +251,9 @@ export class Committer {
         if (list === undefined) offsets.set(o.topic, [entry]);
         else list.push(entry);
       }
+    let written: WrittenEnds | undefined;
     const transaction = this.producer.transaction(async (tx) => {
-      await sendRecords(tx, parts);
+      written = await sendRecords(tx, parts);
       if (offsets.size > 0)
         await tx.sendOffsets({
           consumerGroupId: this.options.groupId,
@@ -226,6 +267,13 @@ export class Committer {
     this.committing = transaction.then(
       () => {
         this.committing = undefined;
+        if (written !== undefined)
+          for (const [topic, partitions] of written) {
+            const known = this.writtenEnds.get(topic) ?? new Map<number, number>();
+            this.writtenEnds.set(topic, known);
+            for (const [partition, end] of partitions)
+              if (end > (known.get(partition) ?? -1)) known.set(partition, end);
+          }
       },
       (error: unknown) => {
         this.committing = undefined;

@@ -92,6 +92,8 @@ export class RuntimeTask implements CommitSource {
   private readonly task: StreamTask;
   private readonly dir: string;
   private readonly changelogs: Map<string, string>;
+  /** Per changelog: where the restore at open ended (the local stores hold everything before). */
+  private readonly restoredTo: Map<string, number>;
   private pending: OutgoingRecord[] = [];
   /** Next offset to process per input topic (committed, or processed and about to be). */
   private readonly next: Map<string, number>;
@@ -108,6 +110,7 @@ export class RuntimeTask implements CommitSource {
       bytes: Map<string, LevelBytesStore>;
       caches: CachingBytesStore[];
       changelogs: Map<string, string>;
+      restoredTo: Map<string, number>;
       next: Map<string, number>;
       stores: Map<string, AnyStore>;
     },
@@ -122,6 +125,7 @@ export class RuntimeTask implements CommitSource {
     this.bytes = init.bytes;
     this.caches = init.caches;
     this.changelogs = init.changelogs;
+    this.restoredTo = init.restoredTo;
     this.next = init.next;
     this.task = new StreamTask({
       id: init.id,
@@ -244,7 +248,18 @@ export class RuntimeTask implements CommitSource {
       if (ownCommitter) await readCommitted();
       const runtimeTask: RuntimeTask = new RuntimeTask(
         { ...options, logger: log },
-        { id, dir, committer, ownCommitter, bytes, caches, changelogs, next, stores },
+        {
+          id,
+          dir,
+          committer,
+          ownCommitter,
+          bytes,
+          caches,
+          changelogs,
+          restoredTo: new Map(targets.map((t) => [t.topic, t.to])),
+          next,
+          stores,
+        },
       );
       await runtimeTask.task.init();
       committer.add(runtimeTask);
@@ -398,12 +413,24 @@ export class RuntimeTask implements CommitSource {
         await this.task.close();
         const unflushed = this.caches.some((c) => c.pending > 0);
         if (clean && !unflushed && this.pending.length === 0 && !this.dirtyOffsets) {
+          // What the stores hold: the restore, then this task's own committed writes. Not simply
+          // the changelog's end as read now: a next owner (this task revoked, or this member
+          // removed from the group while it closes) may already write there, and its records
+          // must be restored, not claimed, when this machine owns the task again. The end is
+          // taken when all past this task's last record is its own transaction's commit marker
+          // (one offset), so that an ordinary restart restores nothing.
           const checkpoint: Record<string, number> = {};
           for (const changelog of this.changelogs.values()) {
-            const end = (await this.options.admin.fetchTopicOffsets(changelog)).find(
-              (o) => o.partition === this.partition,
+            const restored = this.restoredTo.get(changelog) ?? 0;
+            const written = this.committer.writtenEnd(changelog, this.partition);
+            const own = Math.max(restored, written ?? 0);
+            const marker = written !== undefined && written >= restored ? 1 : 0;
+            const end = Number(
+              (await this.options.admin.fetchTopicOffsets(changelog)).find(
+                (o) => o.partition === this.partition,
+              )?.high ?? 0,
             );
-            checkpoint[changelog] = Number(end?.high ?? 0);
+            checkpoint[changelog] = end <= own + marker ? end : own;
           }
           // The engine holds every committed change before the checkpoint says so.
           await Promise.all(this.caches.map((c) => c.writeAll()));

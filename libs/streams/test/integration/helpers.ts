@@ -40,6 +40,8 @@ export async function produce(kafka: Kafka, topic: string, records: readonly Inp
 
 export interface OutputRecord {
   key: string;
+  /** The key as written (binary keys: a store's changelog). */
+  keyBytes: Buffer | null;
   value: Buffer | null;
   partition: number;
   offset: string;
@@ -65,6 +67,7 @@ export async function readTopic(
       eachMessage: async ({ message, partition }) => {
         out.push({
           key: message.key?.toString() ?? '',
+          keyBytes: message.key,
           value: message.value,
           partition,
           offset: message.offset,
