@@ -15,6 +15,8 @@
  * reason (ClickHouse down or slow, registry down) is retried with exponential backoff and full
  * jitter while consumption stays paused: memory is bounded by `maxRows` plus one fetch.
  */
+
+import { randomBytes } from 'node:crypto';
 import type { RegistryClient } from '@cdc/avro';
 import type { ClickHouseTransport } from '@cdc/clickhouse';
 import {
@@ -41,6 +43,7 @@ import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
 import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder, type Transcoded } from './decode.ts';
 import { DecodePool, POOLED_LINE, POOLED_SKIP, type PooledRecord } from './decode-pool.ts';
+import { duplicatedBlocks, refillDropped, type WrittenBatch } from './dedup-check.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
 import { LineWriter } from './row-encoder.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
@@ -130,6 +133,10 @@ export class ClickHouseSink {
   /** The tables being prepared while a batch is decoded (`prepareTable`, settled): a flush waits for them. */
   private preparing: Promise<void> = Promise.resolve();
   private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
+  /** The engine's count of blocks dropped as duplicates after the last flush (`dedup-check.ts`). */
+  private duplicated: number | undefined;
+  /** Salts the token of a batch refilled after its insert was dropped (`refillToken`): random per instance. */
+  private readonly instance = randomBytes(4).toString('hex');
 
   constructor(deps: SinkDeps) {
     this.deps = deps;
@@ -661,19 +668,25 @@ export class ClickHouseSink {
       }
     }
     let rows = 0;
+    // A batch formed again after a restart sends a token an earlier instance sent, maybe spent
+    // without its rows: when the engine dropped a block as a duplicate during this flush, the
+    // batches are checked and refilled before the commit (`dedup-check.ts`).
+    const watch = insertOptions.dedup && pending.size > 0;
+    const duplicatedBefore = watch ? (this.duplicated ?? (await duplicatedBlocks(transport))) : undefined;
+    const written: WrittenBatch[] = [];
     for (const p of pending.values()) {
       const token = insertToken(p.records, attempt);
+      let truncations: RowItem[] = [];
       if (p.truncations.length > 0) {
         await tables.init();
-        const payload = p.truncations.map((t) => ({
-          table_name: p.table,
-          _version: t.version,
-          _change_id: t.changeId,
+        truncations = p.truncations.map((t) => ({
+          row: { table_name: p.table, _version: t.version, _change_id: t.changeId },
+          record: p.records[0]!,
         }));
         const rejected = await insertIsolating(
           transport,
           tables.qualified(TRUNCATIONS_TABLE),
-          payload.map((row) => ({ row, record: p.records[0]! })),
+          truncations,
           `${token}/truncate`,
           insertOptions,
         );
@@ -689,7 +702,13 @@ export class ClickHouseSink {
         );
         for (const r of rejected) letters.push({ record: r.item.record, table: p.table, error: r.error });
         rows += p.items.length - rejected.length;
-        await tables.applyDrops(p.table);
+        const dropped = new Set(rejected.map((r) => r.item));
+        written.push({
+          table: p.table,
+          items: dropped.size === 0 ? p.items : p.items.filter((i) => !dropped.has(i)),
+          truncations,
+          token,
+        });
       } catch (err) {
         if (isRetriable(err)) throw err;
         // Rejected for a reason other than the data (the table was changed behind the sink's back…).
@@ -704,6 +723,31 @@ export class ClickHouseSink {
         for (const r of p.records) limit(r);
       }
     }
+    if (watch) {
+      const duplicatedAfter = await duplicatedBlocks(transport);
+      this.duplicated = duplicatedAfter;
+      // Unknown (the server does not say): every flush is checked.
+      if (duplicatedAfter === undefined || duplicatedAfter !== duplicatedBefore) {
+        const refill = {
+          transport,
+          tables,
+          insert: insertOptions,
+          logger: this.logger,
+          instance: this.instance,
+        };
+        for (const r of await refillDropped(refill, written))
+          letters.push({ record: r.item.record, table: r.table, error: r.error });
+      }
+    }
+    // Columns dropped at the source go once the batch is written (a refill too: its rows may hold them).
+    for (const w of written)
+      try {
+        await tables.applyDrops(w.table);
+      } catch (err) {
+        if (isRetriable(err)) throw err;
+        stop(w.table, err as Error);
+        for (const r of pending.get(w.table)?.records ?? []) limit(r);
+      }
     if (letters.length > 0) {
       for (const d of letters)
         this.logger.warn('record dead-lettered', {

@@ -111,7 +111,9 @@ export function dedupToken(records: readonly KafkaRecord[]): string {
  * `<token>/r<attempt>`, which no earlier attempt sent, nor any token derived from one
  * (`/truncate`, the halves' `/a` and `/b`). Rows an earlier attempt did write are written again:
  * harmless, they carry the same key and `_version`, and collapse under FINAL in the table, its
- * history (ordered by key and `_version`) and `_cdc_truncations`.
+ * history (ordered by key and `_version`) and `_cdc_truncations`. A token an earlier sink instance
+ * spent that way (it stopped before a retry went through) is sent again after a restart; the flush
+ * then finds the batch missing and refills it with a token of its own (`dedup-check.ts`).
  */
 export function insertToken(records: readonly KafkaRecord[], attempt: number): string {
   const token = dedupToken(records);
