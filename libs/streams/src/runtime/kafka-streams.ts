@@ -20,6 +20,12 @@ import { GlobalTables } from './global-tables.ts';
 import { planPartitions } from './partition-plan.ts';
 import { RuntimeTask } from './runtime-task.ts';
 
+/** A task the consumer group assigned to this instance: its subtopology and input partition. */
+interface AssignedTask {
+  st: Subtopology;
+  partition: number;
+}
+
 export interface KafkaStreamsOptions {
   /** Names the consumer group, the internal topics (`<applicationId>-…`) and the state folder. */
   applicationId: string;
@@ -143,7 +149,8 @@ export class KafkaStreams {
     return this.options.transactionTimeoutMs ?? (this.v2 ? 10_000 : 60_000);
   }
   private failure: unknown;
-  private assignment = new Set<string>();
+  /** The tasks the consumer group assigned here, by id (`<subtopology>_<partition>`). */
+  private assignment = new Map<string, AssignedTask>();
   /** The consumer's heartbeat, as the last batch handed it over. */
   private heartbeat: (() => Promise<void>) | undefined;
   private currentState: KafkaStreamsState = 'created';
@@ -177,7 +184,7 @@ export class KafkaStreams {
 
   /** Task ids the consumer group assigned here (`<subtopology>_<partition>`); each opens at its first batch. */
   get assignedTasks(): string[] {
-    return [...this.assignment].sort();
+    return [...this.assignment.keys()].sort();
   }
 
   /** Task ids open here (stores restored, producer initialized). */
@@ -406,13 +413,19 @@ export class KafkaStreams {
     return id;
   }
 
-  /** The open tasks whose partitions `assignment` does not hold. */
-  private revokedBy(assignment: Record<string, number[]>): RuntimeTask[] {
-    const keep = new Set<string>();
+  /** The tasks of a consumer's assignment (topic → partitions), by id. */
+  private tasksOf(assignment: Record<string, number[]>): Map<string, AssignedTask> {
+    const tasks = new Map<string, AssignedTask>();
     for (const [topic, partitions] of Object.entries(assignment)) {
       const st = this.subtopologyByTopic.get(topic);
-      if (st) for (const p of partitions) keep.add(`${st.id}_${p}`);
+      if (st) for (const partition of partitions) tasks.set(`${st.id}_${partition}`, { st, partition });
     }
+    return tasks;
+  }
+
+  /** The open tasks whose partitions `assignment` does not hold. */
+  private revokedBy(assignment: Record<string, number[]>): RuntimeTask[] {
+    const keep = this.tasksOf(assignment);
     return [...this.tasks.values()].filter((t) => !keep.has(t.id));
   }
 
@@ -456,15 +469,12 @@ export class KafkaStreams {
           );
         await committer.renew();
       }
-      for (const id of this.assignment) {
-        const [stId, p] = [id.slice(0, id.lastIndexOf('_')), Number(id.slice(id.lastIndexOf('_') + 1))];
-        const st = this.topology.subtopologies.find((s) => String(s.id) === stId);
-        if (!st) continue;
+      for (const [id, { st, partition }] of this.assignment) {
         try {
-          const task = await this.openTask(st, p);
+          const task = await this.openTask(st, partition);
           for (const [topic, offset] of task.positions())
             if (offset >= 0 && this.assignment.has(id))
-              this.consumer?.seek({ topic, partition: p, offset: String(offset) });
+              this.consumer?.seek({ topic, partition, offset: String(offset) });
         } catch (openErr) {
           this.logger.warn('reopening a task failed; its first batch tries again', {
             task: id,
@@ -551,12 +561,8 @@ export class KafkaStreams {
     assignment: Record<string, number[]>,
     lost: ReadonlySet<RuntimeTask>,
   ): Promise<void> {
-    const keep = new Map<string, { st: Subtopology; partition: number }>();
-    for (const [topic, partitions] of Object.entries(assignment)) {
-      const st = this.subtopologyByTopic.get(topic);
-      if (st) for (const p of partitions) keep.set(`${st.id}_${p}`, { st, partition: p });
-    }
-    this.assignment = new Set(keep.keys());
+    const keep = this.tasksOf(assignment);
+    this.assignment = keep;
     // Lost tasks (exactly_once_v2: revoked, or all after a gap) close without a checkpoint: their
     // next owner may already write their changelogs, which a checkpoint read now would claim.
     for (const [id, task] of this.tasks) {

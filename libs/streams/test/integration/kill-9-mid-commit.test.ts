@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deleteTopicsIfExist, ensureTopics } from '@cdc/kafka';
+import { ensureTopics } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
-import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
-import { type InputRecord, localKafka, produce, readTopic, runId } from './helpers.ts';
+import { localKafka, runId } from './helpers.ts';
+import { Instances, keepProducing, removeScenario, settledOutput, sleep, tail } from './instances.ts';
 import { expectedCounts, lastCounts, WINDOW_MS } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -15,52 +14,15 @@ const appId = `it-streams-kill9-${run}`;
 const kafka = localKafka(appId);
 const KILLS = 3;
 let stateDir = '';
-const children: ChildProcess[] = [];
-
-function startInstance(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'run-windowed-count.ts')], {
-    env: {
-      ...process.env,
-      BROKERS: localEndpoints().kafka.brokers[0],
-      APP_ID: appId,
-      INPUT: input,
-      OUTPUT: output,
-      STATE_DIR: stateDir,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('instance did not start in 30 s')), 30_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('running')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`instance exited with ${code} before starting`));
-    });
-  });
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.removeAllListeners('exit');
-    child.on('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
+const instances = new Instances({ appId, input, output });
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  const admin = kafka.admin();
-  await admin.connect();
-  await deleteTopicsIfExist(admin, [input, output, `${appId}-counts-changelog`]);
-  await admin.deleteGroups([appId]).catch(() => {});
-  await admin.disconnect();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  await instances.killAll();
+  await removeScenario(kafka, {
+    topics: [input, output, `${appId}-counts-changelog`],
+    groups: [appId],
+    dir: stateDir,
+  });
 });
 
 describe('kill-9-mid-commit', () => {
@@ -75,40 +37,30 @@ describe('kill-9-mid-commit', () => {
     await admin.disconnect();
 
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 20 * WINDOW_MS;
-    const sent: InputRecord[] = [];
-    let producing = true;
     // Input keeps arriving the whole time, so that every kill lands while batches are in flight.
-    const producer = (async () => {
-      for (let i = 0; producing; ) {
-        const chunk = Array.from({ length: 100 }, () => {
-          const n = i++;
-          return { key: `k${n % 20}`, value: String(n), timestamp: base + (n % 600) * 1_000 };
-        });
-        await produce(kafka, input, chunk);
-        sent.push(...chunk);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
+    const input$ = keepProducing(kafka, input, (n) => ({
+      key: `k${n % 20}`,
+      value: String(n),
+      timestamp: base + (n % 600) * 1_000,
+    }));
 
     for (let k = 0; k < KILLS; k++) {
-      const child = await startInstance();
+      const instance = await instances.start(stateDir);
       // After a kill, the group waits out the dead member's 6 s session before it reassigns the
       // partitions; kill the next instance only once it has had time to restore and process.
-      const settle = k === 0 ? 500 : 7_000;
-      await new Promise((r) => setTimeout(r, settle + Math.floor(Math.random() * 2_500)));
-      await kill9(child);
+      await sleep((k === 0 ? 500 : 7_000) + Math.floor(Math.random() * 2_500));
+      await instances.kill9(instance);
     }
-    producing = false;
-    await producer;
+    await input$.stop();
 
-    const last = await startInstance();
-    const expected = expectedCounts(sent);
+    const last = await instances.start(stateDir);
+    const { sent } = input$;
     // every input record yields exactly one committed update: a doubled record shows up as an extra one
-    const out = await readTopic(kafka, output, (r) => r.length >= sent.length, 90_000);
-    await new Promise((r) => setTimeout(r, 2_000));
-    const settled = await readTopic(kafka, output, (r) => r.length >= out.length, 20_000);
-    await kill9(last);
-    expect(settled.length).toBe(sent.length);
-    expect(lastCounts(settled)).toEqual(expected);
+    const settled = await settledOutput(kafka, output, sent.length, 90_000);
+    await instances.kill9(last);
+    expect(settled.length, `committed updates against inputs; the last instance's log:\n${tail(last)}`).toBe(
+      sent.length,
+    );
+    expect(lastCounts(settled)).toEqual(expectedCounts(sent));
   });
 });

@@ -7,15 +7,22 @@
  * generation, its producer the old epoch), its tasks must restart from what was committed, and
  * it must go on as a member of the group rather than die.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deleteTopicsIfExist, ensureTopics } from '@cdc/kafka';
+import { ensureTopics } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
-import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { expectedGroupCounts } from './grouped-count-topology.ts';
-import { type InputRecord, localKafka, produce, readTopic, runId } from './helpers.ts';
+import { localKafka, runId } from './helpers.ts';
+import {
+  Instances,
+  isAlive,
+  keepProducing,
+  removeScenario,
+  settledOutput,
+  sleep,
+  tail,
+} from './instances.ts';
 import { lastCounts, WINDOW_MS } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -24,70 +31,15 @@ const output = `it.streams.zombie.out.${run}`;
 const appId = `it-streams-zombie-${run}`;
 const kafka = localKafka(appId);
 let stateDir = '';
-const children: ChildProcess[] = [];
-
-interface Instance {
-  child: ChildProcess;
-  /** Its log lines (JSON), for the assertions' messages. */
-  log: string[];
-}
-
-function startInstance(name: string): Promise<Instance> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'run-windowed-count.ts')], {
-    env: {
-      ...process.env,
-      BROKERS: localEndpoints().kafka.brokers[0],
-      APP_ID: appId,
-      INPUT: input,
-      OUTPUT: output,
-      TOPOLOGY: 'grouped',
-      STATE_DIR: join(stateDir, name),
-      STREAMS_IT_LOG: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const log: string[] = [];
-  const keep = (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (line.trim() !== '') log.push(line);
-  };
-  child.stderr?.on('data', keep);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance ${name} did not start in 30 s`)), 30_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      keep(d);
-      if (log.includes('running')) {
-        clearTimeout(timer);
-        resolve({ child, log });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`instance ${name} exited with ${code} before starting`));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const instances = new Instances({ appId, input, output, topology: 'grouped', verbose: true });
 
 afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGCONT');
-      c.kill('SIGKILL');
-    }
-  }
-  const admin = kafka.admin();
-  await admin.connect();
-  await deleteTopicsIfExist(admin, [
-    input,
-    output,
-    `${appId}-by-group-repartition`,
-    `${appId}-group-counts-changelog`,
-  ]);
-  await admin.deleteGroups([appId]).catch(() => {});
-  await admin.disconnect();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  await instances.killAll();
+  await removeScenario(kafka, {
+    topics: [input, output, `${appId}-by-group-repartition`, `${appId}-group-counts-changelog`],
+    groups: [appId],
+    dir: stateDir,
+  });
 });
 
 describe('zombie-frozen-past-its-session', () => {
@@ -102,24 +54,17 @@ describe('zombie-frozen-past-its-session', () => {
     await admin.disconnect();
 
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 20 * WINDOW_MS;
-    const sent: InputRecord[] = [];
-    let producing = true;
     // Input arrives the whole time, so that the frozen instance holds processed, uncommitted
     // work (and, as often as not, an open transaction) when it stops.
-    const producer = (async () => {
-      for (let i = 0; producing; ) {
-        const chunk = Array.from({ length: 50 }, () => {
-          const n = i++;
-          return { key: `u${n % 40}`, value: `g${(n * 7) % 11}`, timestamp: base + (n % 600) * 1_000 };
-        });
-        await produce(kafka, input, chunk);
-        sent.push(...chunk);
-        await sleep(50);
-      }
-    })();
+    const input$ = keepProducing(
+      kafka,
+      input,
+      (n) => ({ key: `u${n % 40}`, value: `g${(n * 7) % 11}`, timestamp: base + (n % 600) * 1_000 }),
+      { chunk: 50, pauseMs: 50 },
+    );
 
-    const zombie = await startInstance('a');
-    const other = await startInstance('b');
+    const zombie = await instances.start(join(stateDir, 'a'), 'a');
+    const other = await instances.start(join(stateDir, 'b'), 'b');
     await sleep(3_000);
     zombie.child.kill('SIGSTOP');
     // Past its 6 s session (the group moves its tasks to the other instance) and the 10 s
@@ -127,23 +72,19 @@ describe('zombie-frozen-past-its-session', () => {
     await sleep(15_000);
     zombie.child.kill('SIGCONT');
     await sleep(10_000);
-    producing = false;
-    await producer;
+    await input$.stop();
 
-    const expected = expectedGroupCounts(sent);
+    const { sent } = input$;
     // Every input record yields exactly one committed update: one committed twice (by the
     // zombie and by the instance that took its tasks over) shows up as an extra one.
-    const out = await readTopic(kafka, output, (r) => r.length >= sent.length, 60_000);
-    await sleep(2_000);
-    const settled = await readTopic(kafka, output, (r) => r.length >= out.length, 20_000);
-    const alive = zombie.child.exitCode === null && zombie.child.signalCode === null;
-    const tail = zombie.log.slice(-15).join('\n');
-    for (const i of [zombie, other]) i.child.kill('SIGKILL');
-    expect(alive, `the thawed instance died; its last log lines:\n${tail}`).toBe(true);
-    const logs = `thawed instance:\n${tail}\nother instance:\n${other.log.slice(-15).join('\n')}`;
+    const settled = await settledOutput(kafka, output, sent.length);
+    const alive = isAlive(zombie);
+    const logs = `thawed instance:\n${tail(zombie)}\nother instance:\n${tail(other)}`;
+    await instances.killAll();
+    expect(alive, `the thawed instance died; its last log lines:\n${tail(zombie)}`).toBe(true);
     expect(settled.length, `committed updates against inputs; the instances' last log lines:\n${logs}`).toBe(
       sent.length,
     );
-    expect(lastCounts(settled)).toEqual(expected);
+    expect(lastCounts(settled)).toEqual(expectedGroupCounts(sent));
   });
 });
