@@ -123,6 +123,13 @@ export class KafkaStreams {
   private globals: GlobalTables | undefined;
   private readonly tasks = new Map<string, RuntimeTask>();
   private readonly opening = new Map<string, Promise<RuntimeTask>>();
+  /**
+   * exactly_once_v2: counts the group joins after a gap (this member was removed from the group
+   * and joined again). A task whose opening began before such a join read its input positions
+   * and restored its stores while another member may have owned and advanced it: it is closed
+   * without a checkpoint when it is ready, and opened again.
+   */
+  private gaps = 0;
   /** Tasks being closed: the next open of the same task waits for it (its LevelDB folder is locked). */
   private readonly closing = new Map<string, Promise<void>>();
   private readonly subtopologyByTopic = new Map<string, Subtopology>();
@@ -298,6 +305,23 @@ export class KafkaStreams {
             : [...this.tasks.values()];
       for (const task of lost) this.committer?.delete(task);
       this.group = { generationId, memberId };
+      if (this.committer !== undefined && !continuous) {
+        this.gaps += 1;
+        // Openings under way (as recovered() starts them for the assignment this member had
+        // before it learnt it was removed) are superseded: the next open of each task waits
+        // for its stale opening to be ready and closed (it holds the task's LevelDB folder).
+        for (const [id, stale] of this.opening) {
+          this.opening.delete(id);
+          const closed = stale.then(
+            () => {},
+            () => {},
+          );
+          this.closing.set(id, closed);
+          void closed.then(() => {
+            if (this.closing.get(id) === closed) this.closing.delete(id);
+          });
+        }
+      }
       if (lost.length > 0 && !continuous)
         this.logger.warn('rejoined the group after a gap; every task restarts from what was committed', {
           generationId,
@@ -472,6 +496,7 @@ export class KafkaStreams {
       for (const [id, { st, partition }] of this.assignment) {
         try {
           const task = await this.openTask(st, partition);
+          if (task.isClosed) continue; // superseded by a group join meanwhile
           for (const [topic, offset] of task.positions())
             if (offset >= 0 && this.assignment.has(id))
               this.consumer?.seek({ topic, partition, offset: String(offset) });
@@ -512,7 +537,8 @@ export class KafkaStreams {
     let opening = this.opening.get(id);
     if (!opening) {
       const closed = this.closing.get(id) ?? Promise.resolve();
-      opening = closed.then(() =>
+      const gaps = this.gaps;
+      const started: Promise<RuntimeTask> = closed.then(() =>
         RuntimeTask.open({
           kafka: this.options.kafka,
           admin: this.admin as Admin,
@@ -532,7 +558,14 @@ export class KafkaStreams {
           // A restore can outlast the session: keep the group membership alive meanwhile.
           onProgress: () => (this.heartbeat ? this.heartbeat().catch(() => {}) : Promise.resolve()),
         }).then(async (task) => {
-          this.opening.delete(id);
+          if (this.opening.get(id) === started) this.opening.delete(id);
+          if (gaps !== this.gaps) {
+            // Opened for a membership that ended: its positions and stores may be behind what
+            // the task's owner meanwhile committed (see `gaps`).
+            this.logger.info('a task opened before this member rejoined the group is reopened', { task: id });
+            await task.close(false).catch(() => {});
+            return task;
+          }
           const stopping = this.currentState === 'closing' || this.currentState === 'closed';
           if (!this.assignment.has(id) || stopping) {
             // Revoked (or closing) while it opened: hand it back at once.
@@ -543,8 +576,11 @@ export class KafkaStreams {
           return task;
         }),
       );
-      opening.catch(() => this.opening.delete(id));
-      this.opening.set(id, opening);
+      started.catch(() => {
+        if (this.opening.get(id) === started) this.opening.delete(id);
+      });
+      this.opening.set(id, started);
+      opening = started;
     }
     return opening;
   }
