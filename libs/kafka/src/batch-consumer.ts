@@ -29,6 +29,9 @@
  *   same group on the new set; topics without committed offsets start from the earliest offset.
  * - Rebalance: kafkajs restarts every assigned partition from its committed offset, so records
  *   buffered but not yet handed out are dropped (they come again).
+ * - Assignment: `assigned` gets the high watermark of each partition's first batch after each
+ *   (re)assignment (`unassigned` before it): what an earlier consumer of the partition may have
+ *   fetched lies below it.
  * - Transaction markers: a fetch that ends in transaction markers (or aborted records) moves the
  *   committed offset past them once no record before them waits, so a group's lag reaches 0 as a
  *   Java consumer's does.
@@ -72,6 +75,16 @@ export interface BatchConsumerOptions {
   held?: (topic: string) => boolean;
   /** Called for every fetched batch of records (metrics). */
   consumed?: (topic: string, records: number) => void;
+  /**
+   * Called with the first batch of records fetched for a partition after each assignment (the
+   * consumer's join of the group, every rebalance, a switched subscription), with the
+   * partition's high watermark as that fetch saw it: no earlier consumer of the partition
+   * fetched a record at or past it (not later than this fetch, so it only errs towards a
+   * higher mark). `unassigned` comes first whenever the assignment may change.
+   */
+  assigned?: (topic: string, partition: number, highWatermark: string) => void;
+  /** Called when the assignment may change (a rebalance, a join, a new consumer): what `assigned` gave no longer holds. */
+  unassigned?: () => void;
   logger: Logger;
   clock?: Clock;
 }
@@ -118,6 +131,8 @@ export class BatchConsumer {
   private ended = false;
   private subscribed: string[] = [];
   private assigned: string[] = [];
+  /** The partitions (`partitionKey`) a batch was fetched for since the assignment (`options.assigned`). */
+  private readonly fetchedSinceAssigned = new Set<string>();
   /**
    * Per partition, the offset past a run of transaction markers (or aborted records) read after
    * its last record: committed with the next commit once no record before it waits unhandled
@@ -282,6 +297,7 @@ export class BatchConsumer {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       if (this.consumer !== consumer) return;
       this.assigned = Object.keys(e.payload.memberAssignment);
+      this.reassigned();
       if (this.pausedAll) this.pause();
       for (const t of this.assigned.filter((a) => this.isHeld(a))) consumer.pause([{ topic: t }]);
     });
@@ -296,6 +312,7 @@ export class BatchConsumer {
       this.buffer = [];
       this.generation += 1;
       this.markerTails.clear();
+      this.reassigned();
       this.changed();
     });
     // A fetch that held only transaction markers (or aborted records) never reaches eachBatch:
@@ -312,6 +329,7 @@ export class BatchConsumer {
     this.consumer = consumer;
     this.assigned = [];
     this.markerTails.clear();
+    this.reassigned();
     try {
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning: true });
@@ -322,6 +340,13 @@ export class BatchConsumer {
           if (this.consumer !== consumer || this.phase === 'swapping') return;
           if (this.buffer.length === 0) this.bufferSince = this.clock.now();
           const messages = batch.messages;
+          if (this.options.assigned !== undefined && messages.length > 0) {
+            const k = partitionKey(batch.topic, batch.partition);
+            if (!this.fetchedSinceAssigned.has(k)) {
+              this.fetchedSinceAssigned.add(k);
+              this.options.assigned(batch.topic, batch.partition, batch.highWatermark);
+            }
+          }
           // Indexed loops over the records here and below: a for-of over them (run once per batch,
           // not optimized) made an iterator result per record.
           for (let i = 0; i < messages.length; i++) {
@@ -408,6 +433,12 @@ export class BatchConsumer {
       this.phase = 'consuming';
       this.changed();
     }
+  }
+
+  /** The assignment may change: the next batch of each partition is its first (`options.assigned`). */
+  private reassigned(): void {
+    this.fetchedSinceAssigned.clear();
+    this.options.unassigned?.();
   }
 
   private isHeld(topic: string): boolean {

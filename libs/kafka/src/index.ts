@@ -26,6 +26,7 @@ export {
   BatchConsumer,
   type BatchConsumerOptions,
   type ConsumedRecord,
+  offsetBefore,
   offsetRanges,
   partitionKey,
   sameTopics,

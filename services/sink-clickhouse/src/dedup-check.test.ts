@@ -1,8 +1,12 @@
+import type { RegistryClient } from '@cdc/avro';
 import type { ClickHouseTransport } from '@cdc/clickhouse';
 import { CdcError, noopLogger } from '@cdc/core';
+import type { Kafka } from '@cdc/kafka';
+import { ClickHouseSinkSchema } from '@cdc/pipeline';
 import { describe, expect, it } from 'vitest';
-import type { KafkaRecord } from './decode.ts';
+import type { Decoding, KafkaRecord } from './decode.ts';
 import {
+  AssignedEnds,
   changeIdsOf,
   duplicatedBlocks,
   missingFromHistory,
@@ -11,6 +15,8 @@ import {
   type WrittenBatch,
 } from './dedup-check.ts';
 import type { RowItem } from './row-item.ts';
+import type { TableManager } from './schema/tables.ts';
+import { ClickHouseSink } from './sink.ts';
 import { insertToken } from './table-writer.ts';
 
 const record = {
@@ -165,5 +171,111 @@ describe('refillDropped', () => {
     const { transport, inserts } = fakeTransport(() => [{ found: 0 }]);
     await refillDropped(context(transport), [{ ...batch, items: [], truncations: [truncation] }]);
     expect(inserts).toEqual([{ table: 'db._cdc_truncations', token: 'tok/truncate/si1', rows: 1 }]);
+  });
+});
+
+describe('AssignedEnds', () => {
+  const at = (topic: string, partition: number, offset: string) => ({ topic, partition, offset });
+
+  it('suspects a record below its partition mark, or of a partition without one', () => {
+    const ends = new AssignedEnds();
+    ends.set('a', 0, '100');
+    ends.set('a', 1, '7');
+    expect(ends.suspect([at('a', 0, '100'), at('a', 0, '101'), at('a', 1, '7')])).toBe(false);
+    expect(ends.suspect([at('a', 0, '100'), at('a', 0, '99')])).toBe(true);
+    // Compared as numbers: '99' < '100', '1000' > '100'.
+    expect(ends.suspect([at('a', 0, '1000')])).toBe(false);
+    expect(ends.suspect([at('a', 1, '8'), at('a', 1, '6')])).toBe(true);
+    expect(ends.suspect([at('a', 0, '100'), at('b', 0, '100')])).toBe(true);
+    expect(ends.suspect([])).toBe(false);
+  });
+
+  it('holds no mark after a rebalance until the partition is fetched again', () => {
+    const ends = new AssignedEnds();
+    ends.set('a', 0, '10');
+    expect(ends.suspect([at('a', 0, '10')])).toBe(false);
+    ends.clear();
+    expect(ends.suspect([at('a', 0, '10')])).toBe(true);
+    ends.set('a', 0, '20');
+    expect(ends.suspect([at('a', 0, '10')])).toBe(true);
+    expect(ends.suspect([at('a', 0, '20')])).toBe(false);
+  });
+});
+
+describe('the flush reads the duplicates counter only for records an earlier consumer may have attempted', () => {
+  const counter = 'system.events';
+  /** A sink on fakes: no Kafka consumer (the commit is a no-op), tables that are ready, the transport given. */
+  function sinkOn(transport: ClickHouseTransport): ClickHouseSink {
+    const tables = {
+      database: 'db',
+      qualified: (t: string) => `db.${t}`,
+      init: async () => {},
+      exists: async () => true,
+      isClaimedBy: () => true,
+      isEnsured: () => true,
+      takeRenames: () => undefined,
+      renamesOf: () => new Map(),
+      applyDrops: async () => {},
+    } as unknown as TableManager;
+    return new ClickHouseSink({
+      kafka: {} as Kafka,
+      registry: {} as RegistryClient,
+      transport,
+      tables,
+      options: ClickHouseSinkSchema.parse({ topics: ['t'], groupId: 'g', deadLetterTopic: 't.dlq' }),
+      logger: noopLogger,
+      decodeThreads: 0,
+    });
+  }
+  const batch = (from: number, n: number) => {
+    const records = Array.from({ length: n }, (_, i) => ({ ...record, offset: String(from + i) }));
+    const decoded = records.map(
+      (_, i): Decoding => ({
+        kind: 'row',
+        shape: {} as never,
+        shapeId: 's',
+        row: { id: from + i, _change_id: `c${from + i}` },
+      }),
+    );
+    return [records, decoded] as const;
+  };
+
+  it('skips the counter for records at or past the mark, and reads it around the inserts below it', async () => {
+    const { transport, queries, inserts } = fakeTransport((sql) =>
+      sql.includes(counter) ? [{ value: '0' }] : [],
+    );
+    const sink = sinkOn(transport);
+    // The partition's log end when this sink was assigned it (its first fetch's high watermark).
+    sink.assignedEnds.set('t', 0, '100');
+
+    await sink.flush(...batch(100, 3));
+    expect(inserts).toHaveLength(1);
+    expect(queries.filter((q) => q.includes(counter))).toHaveLength(0);
+
+    // One record below the mark (an earlier instance may have sent this batch's token): read before and after.
+    await sink.flush(...batch(98, 3));
+    expect(inserts).toHaveLength(2);
+    expect(queries.filter((q) => q.includes(counter))).toHaveLength(2);
+
+    // A rebalance: no mark until the partition's next first fetch, so every record is suspect.
+    sink.assignedEnds.clear();
+    queries.length = 0;
+    await sink.flush(...batch(200, 3));
+    expect(queries.filter((q) => q.includes(counter))).toHaveLength(1);
+    sink.assignedEnds.set('t', 0, '200');
+    queries.length = 0;
+    await sink.flush(...batch(203, 3));
+    expect(queries).toEqual([]);
+  });
+
+  it('checks and refills a batch below the mark when the counter moved', async () => {
+    let reads = 0;
+    const { transport, inserts } = fakeTransport((sql) =>
+      sql.includes(counter) ? [{ value: String(reads++ === 0 ? 0 : 2) }] : [{ found: 0 }],
+    );
+    const sink = sinkOn(transport);
+    sink.assignedEnds.set('t', 0, '100');
+    await sink.flush(...batch(97, 3));
+    expect(inserts.map((i) => i.token)).toEqual(['t-0-97-99', expect.stringMatching(/^t-0-97-99\/s/)]);
   });
 });

@@ -14,10 +14,17 @@
  * counter once per flush (`duplicatedBlocks`); only when it moved during the flush are the
  * flush's tables checked for the batch's changes (`missingFromHistory`, `behindInTable`), and a
  * batch they lack inserted again with a token no attempt sent (`refillToken`).
+ *
+ * Only a flush that may hold a batch formed again reads the counter (`AssignedEnds`): one with a
+ * record below its partition's log end as it stood when this sink was assigned the partition,
+ * which an earlier consumer may have attempted. Records appended later were never fetched by an
+ * earlier instance, and this instance's own retries send tokens of their own (`/r<attempt>`).
  */
 
 import type { ClickHouseTransport } from '@cdc/clickhouse';
 import { isRetriable, type Logger, quoteIdent, quoteString } from '@cdc/core';
+import { offsetBefore, partitionKey } from '@cdc/kafka';
+import type { KafkaRecord } from './decode.ts';
 import type { RowItem } from './row-item.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
 import { type InsertOptions, insertIsolating } from './table-writer.ts';
@@ -43,6 +50,49 @@ export async function duplicatedBlocks(transport: ClickHouseTransport): Promise<
   } catch (err) {
     if (isRetriable(err)) throw err;
     return undefined;
+  }
+}
+
+/**
+ * Per partition, its log end (high watermark) as it stood when this sink was assigned it: the
+ * first batch fetched after each assignment brings it (`BatchConsumerOptions.assigned`), and
+ * every rebalance clears them all. One string per assigned partition, nothing per record.
+ */
+export class AssignedEnds {
+  private readonly ends = new Map<string, string>();
+
+  /** The partition's mark for this assignment (the high watermark its first fetch saw). */
+  set(topic: string, partition: number, highWatermark: string): void {
+    this.ends.set(partitionKey(topic, partition), highWatermark);
+  }
+
+  /** The assignment may change: no mark holds until the partition's next first fetch. */
+  clear(): void {
+    this.ends.clear();
+  }
+
+  /**
+   * Whether an earlier consumer of their partition may have attempted any of `records`: one
+   * lies below its partition's mark, or its partition has none (revoked or reassigned since
+   * the fetch: every record of it is suspect then). A lookup per run of one partition, a
+   * comparison of strings per record.
+   */
+  suspect(records: readonly Pick<KafkaRecord, 'topic' | 'partition' | 'offset'>[]): boolean {
+    let topic: string | undefined;
+    let partition = -1;
+    let end = '';
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (r.partition !== partition || r.topic !== topic) {
+        topic = r.topic;
+        partition = r.partition;
+        const e = this.ends.get(partitionKey(topic, partition));
+        if (e === undefined) return true;
+        end = e;
+      }
+      if (offsetBefore(r.offset, end)) return true;
+    }
+    return false;
   }
 }
 

@@ -43,7 +43,7 @@ import type { ClickHouseSinkOptions } from '@cdc/pipeline';
 import { DEAD_LETTER_TOPIC_CONFIG, type DeadLetter, FETCH_BYTES, sendDeadLetters } from './dead-letter.ts';
 import { type Decoded, type Decoding, type KafkaRecord, RecordDecoder, type Transcoded } from './decode.ts';
 import { DecodePool, POOLED_LINE, POOLED_SKIP, type PooledRecord } from './decode-pool.ts';
-import { duplicatedBlocks, refillDropped, type WrittenBatch } from './dedup-check.ts';
+import { AssignedEnds, duplicatedBlocks, refillDropped, type WrittenBatch } from './dedup-check.ts';
 import { noopObserver, type SinkObserver } from './observer.ts';
 import { LineWriter } from './row-encoder.ts';
 import { type TableManager, TRUNCATIONS_TABLE } from './schema/tables.ts';
@@ -133,8 +133,16 @@ export class ClickHouseSink {
   /** The tables being prepared while a batch is decoded (`prepareTable`, settled): a flush waits for them. */
   private preparing: Promise<void> = Promise.resolve();
   private readonly counts = { records: 0, rows: 0, deadLettered: 0, flushes: 0, retries: 0 };
-  /** The engine's count of blocks dropped as duplicates after the last flush (`dedup-check.ts`). */
+  /**
+   * The engine's count of blocks dropped as duplicates after the last flush (`dedup-check.ts`);
+   * undefined after a flush that did not read it.
+   */
   private duplicated: number | undefined;
+  /**
+   * Per assigned partition, its log end when this sink was assigned it: a flush of records all
+   * at or past it holds no batch an earlier consumer attempted, and skips the dedup check.
+   */
+  readonly assignedEnds = new AssignedEnds();
   /** Salts the token of a batch refilled after its insert was dropped (`refillToken`): random per instance. */
   private readonly instance = randomBytes(4).toString('hex');
 
@@ -157,6 +165,8 @@ export class ClickHouseSink {
       fetchBytes: FETCH_BYTES,
       held: (topic) => this.isStopped(topic),
       consumed: (topic, n) => this.observer.consumed(topic, n),
+      assigned: (topic, partition, highWatermark) => this.assignedEnds.set(topic, partition, highWatermark),
+      unassigned: () => this.assignedEnds.clear(),
       logger: deps.logger,
       clock: this.clock,
     });
@@ -670,8 +680,18 @@ export class ClickHouseSink {
     let rows = 0;
     // A batch formed again after a restart sends a token an earlier instance sent, maybe spent
     // without its rows: when the engine dropped a block as a duplicate during this flush, the
-    // batches are checked and refilled before the commit (`dedup-check.ts`).
-    const watch = insertOptions.dedup && pending.size > 0;
+    // batches are checked and refilled before the commit (`dedup-check.ts`). Only a flush with a
+    // record an earlier consumer of its partition may have attempted (below the partition's log
+    // end when this sink was assigned it) can hold such a batch: the others skip the counter.
+    let watch = false;
+    if (insertOptions.dedup)
+      for (const p of pending.values())
+        if (this.assignedEnds.suspect(p.records)) {
+          watch = true;
+          break;
+        }
+    // Inserts not watched may move the counter: the next watched flush reads it before its own.
+    if (!watch && pending.size > 0) this.duplicated = undefined;
     const duplicatedBefore = watch ? (this.duplicated ?? (await duplicatedBlocks(transport))) : undefined;
     const written: WrittenBatch[] = [];
     for (const p of pending.values()) {
