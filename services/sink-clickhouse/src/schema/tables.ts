@@ -344,7 +344,8 @@ export class TableManager {
   async applyDrops(table: string): Promise<void> {
     const names = this.pendingDrops.get(table);
     if (!names) return;
-    this.pendingDrops.delete(table);
+    // Every step is idempotent: a failure (ClickHouse away) leaves the drops pending, and the
+    // batch's retry applies them again.
     await this.transport.command(`DROP VIEW IF EXISTS ${this.qualified(`${table}_history_mv`)}`);
     await this.transport.command(
       `ALTER TABLE ${this.qualified(table)} ${names.map((name) => `DROP COLUMN IF EXISTS ${q(name)}`).join(', ')}`,
@@ -352,6 +353,8 @@ export class TableManager {
     const known = this.known.get(table);
     for (const name of names) known?.columns.delete(name);
     await this.createViews(table, true);
+    // Only these: a later schema may have added drops meanwhile.
+    if (this.pendingDrops.get(table) === names) this.pendingDrops.delete(table);
     this.logger.info('columns dropped at the source dropped from the table (its history keeps them)', {
       table: `${this.database}.${table}`,
       columns: names,
