@@ -15,7 +15,7 @@ import { noopLogger } from '@cdc/core';
 import { deleteTopicsIfExist, ensureTopics, TransactionalProducer } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaStreams } from '../../src/index.ts';
-import { localKafka, produce, readTopic, runId, testLogger } from './helpers.ts';
+import { createTopics, localKafka, produce, readTopic, runId, testLogger } from './helpers.ts';
 import { lastCounts, WINDOW_MS, windowedCountTopology } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -94,13 +94,10 @@ afterAll(async () => {
 describe('aborted-transactions-interleaved', () => {
   it('counts no record of two transactions open at once on one partition and aborted in the reverse order of their start', async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'streams-aborted-'));
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: input, numPartitions: 1 },
       { topic: output, numPartitions: 1 },
     ]);
-    await admin.disconnect();
     const ts = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 5 * WINDOW_MS;
     const window = `${ts}`;
     const committed = (n: number) =>

@@ -5,11 +5,11 @@
  * per record; its records are read into the application's schema; bytes that are not Avro go
  * to the deserialization policy.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AvroRecordSchema, AvroSerde, RegistryClient } from '@cdc/avro';
-import { createIdempotentProducer, deleteTopicsIfExist, ensureTopics } from '@cdc/kafka';
+import { createIdempotentProducer } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import {
@@ -20,7 +20,15 @@ import {
   Serdes,
   StreamsBuilder,
 } from '../../src/index.ts';
-import { localKafka, readTopic, runId, testLogger, waitFor } from './helpers.ts';
+import {
+  createTopics,
+  localKafka,
+  readTopic,
+  removeScenario,
+  runId,
+  testLogger,
+  waitFor,
+} from './helpers.ts';
 
 const run = runId();
 const input = `it.streams.avro.orders.${run}`;
@@ -85,28 +93,24 @@ async function registry(method: string, path: string): Promise<void> {
 }
 
 afterAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await deleteTopicsIfExist(admin, [input, output, `${appId}-totals-changelog`]);
-  await admin.deleteGroups([appId]).catch(() => {});
-  await admin.disconnect();
+  await removeScenario(kafka, {
+    topics: [input, output, `${appId}-totals-changelog`],
+    groups: [appId],
+    dirs: [stateDir],
+  });
   for (const s of subjects) {
     await registry('DELETE', `/subjects/${encodeURIComponent(s)}`);
     await registry('DELETE', `/subjects/${encodeURIComponent(s)}?permanent=true`);
   }
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
 describe('avro serdes', () => {
   it('reads a topic whose writer schema evolves mid-run, fetching the new schema once, and writes Avro', async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'streams-avro-'));
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: input, numPartitions: 1 },
       { topic: output, numPartitions: 1 },
     ]);
-    await admin.disconnect();
 
     // The producer side: its own serde and client, as capture would have.
     const producerAvro = new AvroSerde({ registry: new RegistryClient({ url }) });

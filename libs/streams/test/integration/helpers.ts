@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { createJsonLogger, type Logger, noopLogger } from '@cdc/core';
-import { createIdempotentProducer, createKafka, type Kafka, KafkaConfigSchema } from '@cdc/kafka';
+import {
+  createIdempotentProducer,
+  createKafka,
+  deleteTopicsIfExist,
+  ensureTopics,
+  type Kafka,
+  KafkaConfigSchema,
+} from '@cdc/kafka';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 
 export function localKafka(clientId: string): Kafka {
@@ -93,4 +101,31 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what:
 /** Quiet unless STREAMS_IT_LOG=1 (then JSON lines on stderr). */
 export function testLogger(): Logger {
   return process.env.STREAMS_IT_LOG === '1' ? createJsonLogger({ level: 'debug' }) : noopLogger;
+}
+
+/** Creates a test's topics (those that exist are left as they are). */
+export async function createTopics(
+  kafka: Kafka,
+  topics: readonly { topic: string; numPartitions: number }[],
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [...topics]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes a test's topics and consumer groups, and its state folders. */
+export async function removeScenario(
+  kafka: Kafka,
+  { topics, groups, dirs = [] }: { topics: string[]; groups: string[]; dirs?: string[] },
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await deleteTopicsIfExist(admin, topics);
+  await admin.deleteGroups(groups).catch(() => {});
+  await admin.disconnect();
+  for (const dir of dirs) if (dir) await rm(dir, { recursive: true, force: true });
 }

@@ -4,9 +4,8 @@
  * read once it has settled, and the topics, groups and folders removed afterwards.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deleteTopicsIfExist, type Kafka } from '@cdc/kafka';
+import type { Kafka } from '@cdc/kafka';
 import { localEndpoints } from '../../../../infra/local/src/endpoints.ts';
 import { type InputRecord, type OutputRecord, produce, readTopic } from './helpers.ts';
 
@@ -145,17 +144,4 @@ export async function settledOutput(
   const out = await readTopic(kafka, output, (r) => r.length >= expected, timeoutMs);
   await sleep(2_000);
   return readTopic(kafka, output, (r) => r.length >= out.length, 20_000);
-}
-
-/** Deletes a scenario's topics and consumer groups and its state folder. */
-export async function removeScenario(
-  kafka: Kafka,
-  { topics, groups, dir }: { topics: string[]; groups: string[]; dir: string },
-): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await deleteTopicsIfExist(admin, topics);
-  await admin.deleteGroups(groups).catch(() => {});
-  await admin.disconnect();
-  if (dir) await rm(dir, { recursive: true, force: true });
 }

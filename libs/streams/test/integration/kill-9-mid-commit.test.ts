@@ -1,10 +1,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureTopics } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
-import { localKafka, runId } from './helpers.ts';
-import { Instances, keepProducing, removeScenario, settledOutput, sleep, tail } from './instances.ts';
+import { createTopics, localKafka, removeScenario, runId } from './helpers.ts';
+import { Instances, keepProducing, settledOutput, sleep, tail } from './instances.ts';
 import { expectedCounts, lastCounts, WINDOW_MS } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -21,20 +20,17 @@ afterAll(async () => {
   await removeScenario(kafka, {
     topics: [input, output, `${appId}-counts-changelog`],
     groups: [appId],
-    dir: stateDir,
+    dirs: [stateDir],
   });
 });
 
 describe('kill-9-mid-commit', () => {
   it(`a windowed count killed ${KILLS} times at random moments ends exactly equal to a count of the input`, async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'streams-kill9-'));
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: input, numPartitions: 2 },
       { topic: output, numPartitions: 1 },
     ]);
-    await admin.disconnect();
 
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 20 * WINDOW_MS;
     // Input keeps arriving the whole time, so that every kill lands while batches are in flight.

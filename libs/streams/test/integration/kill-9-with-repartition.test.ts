@@ -1,19 +1,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureTopics } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectedGroupCounts } from './grouped-count-topology.ts';
-import { localKafka, runId } from './helpers.ts';
-import {
-  type Instance,
-  Instances,
-  keepProducing,
-  removeScenario,
-  settledOutput,
-  sleep,
-  tail,
-} from './instances.ts';
+import { createTopics, localKafka, removeScenario, runId } from './helpers.ts';
+import { type Instance, Instances, keepProducing, settledOutput, sleep, tail } from './instances.ts';
 import { lastCounts, WINDOW_MS } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -30,20 +21,17 @@ afterAll(async () => {
   await removeScenario(kafka, {
     topics: [input, output, `${appId}-by-group-repartition`, `${appId}-group-counts-changelog`],
     groups: [appId],
-    dir: stateDir,
+    dirs: [stateDir],
   });
 });
 
 describe('kill-9-with-repartition', () => {
   it(`a count grouped through a repartition topic, over two instances of which one is killed ${KILLS} times at random moments, ends exactly equal to a count of the input`, async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'streams-kill9r-'));
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: input, numPartitions: 2 },
       { topic: output, numPartitions: 1 },
     ]);
-    await admin.disconnect();
 
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 20 * WINDOW_MS;
     // Input keeps arriving the whole time, so that every kill lands while transactions are open

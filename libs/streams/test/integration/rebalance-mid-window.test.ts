@@ -1,10 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deleteTopicsIfExist, ensureTopics } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaStreams } from '../../src/index.ts';
-import { type InputRecord, localKafka, produce, readTopic, runId, testLogger, waitFor } from './helpers.ts';
+import {
+  createTopics,
+  type InputRecord,
+  localKafka,
+  produce,
+  readTopic,
+  removeScenario,
+  runId,
+  testLogger,
+  waitFor,
+} from './helpers.ts';
 import { expectedCounts, lastCounts, WINDOW_MS, windowedCountTopology } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -32,23 +41,19 @@ async function instance(): Promise<KafkaStreams> {
 
 afterAll(async () => {
   for (const a of apps) await a.close().catch(() => {});
-  const admin = kafka.admin();
-  await admin.connect();
-  await deleteTopicsIfExist(admin, [input, output, `${appId}-counts-changelog`]);
-  await admin.deleteGroups([appId]).catch(() => {});
-  await admin.disconnect();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await removeScenario(kafka, {
+    topics: [input, output, `${appId}-counts-changelog`],
+    groups: [appId],
+    dirs,
+  });
 });
 
 describe('rebalance-mid-window', () => {
   it('moves window state between two instances as they join and leave, and the counts stay exact', async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: input, numPartitions: 4 },
       { topic: output, numPartitions: 1 },
     ]);
-    await admin.disconnect();
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 5 * WINDOW_MS;
     let n = 0;
     const chunk = (count: number): InputRecord[] =>

@@ -1,10 +1,19 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createIdempotentProducer, deleteTopicsIfExist, ensureTopics } from '@cdc/kafka';
+import { createIdempotentProducer } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaStreams } from '../../src/index.ts';
-import { type InputRecord, localKafka, produce, readTopic, runId, testLogger } from './helpers.ts';
+import {
+  createTopics,
+  type InputRecord,
+  localKafka,
+  produce,
+  readTopic,
+  removeScenario,
+  runId,
+  testLogger,
+} from './helpers.ts';
 import { expectedCounts, lastCounts, WINDOW_MS, windowedCountTopology } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -27,32 +36,20 @@ function records(from: number, count: number, base: number): InputRecord[] {
 }
 
 afterAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await deleteTopicsIfExist(admin, [
-    input,
-    output,
-    `${appId}-counts-changelog`,
-    claimIn,
-    claimOut,
-    `${claimApp}-counts-changelog`,
-  ]);
-  await admin.deleteGroups([appId, claimApp]).catch(() => {});
-  await admin.disconnect();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
-  if (claimStateDir) await rm(claimStateDir, { recursive: true, force: true });
+  await removeScenario(kafka, {
+    topics: [input, output, `${appId}-counts-changelog`, claimIn, claimOut, `${claimApp}-counts-changelog`],
+    groups: [appId, claimApp],
+    dirs: [stateDir, claimStateDir],
+  });
 });
 
 describe('restore-from-changelog', () => {
   it('rebuilds a windowed count from its changelog after the local LevelDB folder is deleted', async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'streams-restore-'));
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: input, numPartitions: 2 },
       { topic: output, numPartitions: 1 },
     ]);
-    await admin.disconnect();
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 10 * WINDOW_MS;
     const first = records(0, 40, base);
     const second = records(40, 30, base);
@@ -94,13 +91,10 @@ describe('restore-from-changelog', () => {
     // from the group) while its next owner already writes the changelog. The checkpoint must say
     // where this instance's own writes end, so that the next open here restores the rest.
     claimStateDir = await mkdtemp(join(tmpdir(), 'streams-claim-'));
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: claimIn, numPartitions: 1 },
       { topic: claimOut, numPartitions: 1 },
     ]);
-    await admin.disconnect();
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 10 * WINDOW_MS;
     const one = (i: number): InputRecord => ({ key: 'a', value: String(i), timestamp: base });
     await produce(kafka, claimIn, [1, 2, 3, 4, 5].map(one));

@@ -10,19 +10,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureTopics } from '@cdc/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectedGroupCounts } from './grouped-count-topology.ts';
-import { localKafka, runId } from './helpers.ts';
-import {
-  Instances,
-  isAlive,
-  keepProducing,
-  removeScenario,
-  settledOutput,
-  sleep,
-  tail,
-} from './instances.ts';
+import { createTopics, localKafka, removeScenario, runId } from './helpers.ts';
+import { Instances, isAlive, keepProducing, settledOutput, sleep, tail } from './instances.ts';
 import { lastCounts, WINDOW_MS } from './windowed-count-topology.ts';
 
 const run = runId();
@@ -38,20 +29,17 @@ afterAll(async () => {
   await removeScenario(kafka, {
     topics: [input, output, `${appId}-by-group-repartition`, `${appId}-group-counts-changelog`],
     groups: [appId],
-    dir: stateDir,
+    dirs: [stateDir],
   });
 });
 
 describe('zombie-frozen-past-its-session', () => {
   it('an instance frozen past its session and transaction timeout, then thawed, commits nothing twice and goes on: the grouped count ends exactly equal to a count of the input', async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'streams-zombie-'));
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [
+    await createTopics(kafka, [
       { topic: input, numPartitions: 2 },
       { topic: output, numPartitions: 1 },
     ]);
-    await admin.disconnect();
 
     const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 20 * WINDOW_MS;
     // Input arrives the whole time, so that the frozen instance holds processed, uncommitted
