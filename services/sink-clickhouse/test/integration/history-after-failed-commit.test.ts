@@ -71,6 +71,25 @@ async function blockNextPart(ch: EmbeddedTransport, database: string, name: stri
   return planted;
 }
 
+/** Both batches whole: their 8 changes once each in the history under FINAL, the table's 6 rows at their last change. */
+async function expectEveryChange(ch: EmbeddedTransport, tables: TableManager, table: string): Promise<void> {
+  const [h] = await ch.query<{ rows: string; changes: string }>(
+    `SELECT count() AS rows, uniqExact(_change_id) AS changes FROM ${tables.qualified(`${table}_history`)} FINAL`,
+  );
+  expect({ changes: Number(h?.changes), rows: Number(h?.rows) }).toEqual({ changes: 8, rows: 8 });
+  const current = await ch.query<{ id: string; customer: string }>(
+    `SELECT id, customer FROM ${tables.qualified(table)} FINAL WHERE _is_deleted = 0 ORDER BY id`,
+  );
+  expect(current.map((r) => [Number(r.id), r.customer])).toEqual([
+    [1, 'a2'],
+    [2, 'b2'],
+    [3, 'c'],
+    [4, 'd'],
+    [5, 'e'],
+    [6, 'f'],
+  ]);
+}
+
 async function failedCommit(target: 'history' | 'table'): Promise<void> {
   const ch = embeddedTransport();
   const database = unique(`it_commit_${target}`);
@@ -128,21 +147,7 @@ async function failedCommit(target: 'history' | 'table'): Promise<void> {
   expect(planted).toEqual([]);
   expect(sink.totals.retries).toBeGreaterThanOrEqual(1);
 
-  const [h] = await ch.query<{ rows: string; changes: string }>(
-    `SELECT count() AS rows, uniqExact(_change_id) AS changes FROM ${tables.qualified(`${table}_history`)} FINAL`,
-  );
-  expect({ changes: Number(h?.changes), rows: Number(h?.rows) }).toEqual({ changes: 8, rows: 8 });
-  const current = await ch.query<{ id: string; customer: string }>(
-    `SELECT id, customer FROM ${tables.qualified(table)} FINAL WHERE _is_deleted = 0 ORDER BY id`,
-  );
-  expect(current.map((r) => [Number(r.id), r.customer])).toEqual([
-    [1, 'a2'],
-    [2, 'b2'],
-    [3, 'c'],
-    [4, 'd'],
-    [5, 'e'],
-    [6, 'f'],
-  ]);
+  await expectEveryChange(ch, tables, table);
 }
 
 describe('a batch whose first insert failed at the commit of a part', () => {
@@ -267,21 +272,7 @@ async function restartAfter(before: 'history' | 'table' | 'inserted'): Promise<v
   expect(batchesOfB).toEqual([['3', '4', '5', '6', '7']]);
   expect(second.totals.retries).toBe(0);
 
-  const [h] = await ch.query<{ rows: string; changes: string }>(
-    `SELECT count() AS rows, uniqExact(_change_id) AS changes FROM ${tables.qualified(`${table}_history`)} FINAL`,
-  );
-  expect({ changes: Number(h?.changes), rows: Number(h?.rows) }).toEqual({ changes: 8, rows: 8 });
-  const current = await ch.query<{ id: string; customer: string }>(
-    `SELECT id, customer FROM ${tables.qualified(table)} FINAL WHERE _is_deleted = 0 ORDER BY id`,
-  );
-  expect(current.map((r) => [Number(r.id), r.customer])).toEqual([
-    [1, 'a2'],
-    [2, 'b2'],
-    [3, 'c'],
-    [4, 'd'],
-    [5, 'e'],
-    [6, 'f'],
-  ]);
+  await expectEveryChange(ch, tables, table);
   // A batch that was in both before is dropped whole: not one row more on disk.
   if (before === 'inserted') expect(await physical()).toEqual(onDisk);
 }
