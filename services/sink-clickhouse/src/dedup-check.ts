@@ -109,16 +109,14 @@ export function changeIdsOf(items: readonly RowItem[]): string[] {
   });
 }
 
-function chunks(ids: readonly string[]): string[] {
+/** The distinct `ids` as quoted lists for `IN (…)`, at most `IDS_PER_QUERY` each, with their sizes. */
+function chunks(ids: readonly string[]): { list: string; size: number }[] {
   const distinct = [...new Set(ids)];
-  const out: string[] = [];
-  for (let i = 0; i < distinct.length; i += IDS_PER_QUERY)
-    out.push(
-      distinct
-        .slice(i, i + IDS_PER_QUERY)
-        .map(quoteString)
-        .join(', '),
-    );
+  const out: { list: string; size: number }[] = [];
+  for (let i = 0; i < distinct.length; i += IDS_PER_QUERY) {
+    const chunk = distinct.slice(i, i + IDS_PER_QUERY);
+    out.push({ list: chunk.map(quoteString).join(', '), size: chunk.length });
+  }
   return out;
 }
 
@@ -132,11 +130,11 @@ export async function missingFromHistory(
   ids: readonly string[],
 ): Promise<number> {
   let missing = 0;
-  for (const list of chunks(ids)) {
+  for (const { list, size } of chunks(ids)) {
     const [row] = await transport.query<{ found: string | number }>(
       `SELECT uniqExact(_change_id) AS found FROM ${history} WHERE _change_id IN (${list})`,
     );
-    missing += list.split(', ').length - Number(row?.found ?? 0);
+    missing += size - Number(row?.found ?? 0);
   }
   return missing;
 }
@@ -157,7 +155,7 @@ export async function behindInTable(
 ): Promise<number> {
   const key = keyColumns.map(quoteIdent).join(', ');
   let behind = 0;
-  for (const list of chunks(ids)) {
+  for (const { list } of chunks(ids)) {
     const [row] = await transport.query<{ behind: string | number }>(
       `SELECT count() AS behind FROM (SELECT ${key}, max(_version) AS v FROM ${history} WHERE _change_id IN (${list}) GROUP BY ${key}) AS b LEFT JOIN (SELECT ${key}, max(_version) AS m FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${history} WHERE _change_id IN (${list})) GROUP BY ${key}) AS c USING (${key}) WHERE c.m IS NULL OR c.m < b.v SETTINGS join_use_nulls = 1`,
     );

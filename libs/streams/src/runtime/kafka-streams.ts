@@ -312,14 +312,7 @@ export class KafkaStreams {
         // for its stale opening to be ready and closed (it holds the task's LevelDB folder).
         for (const [id, stale] of this.opening) {
           this.opening.delete(id);
-          const closed = stale.then(
-            () => {},
-            () => {},
-          );
-          this.closing.set(id, closed);
-          void closed.then(() => {
-            if (this.closing.get(id) === closed) this.closing.delete(id);
-          });
+          void this.closingUntil(id, stale);
         }
       }
       if (lost.length > 0 && !continuous)
@@ -618,12 +611,22 @@ export class KafkaStreams {
 
   private async dropTask(task: RuntimeTask, clean: boolean): Promise<void> {
     if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
-    const closing = task
-      .close(clean)
-      .catch((err) => this.logger.warn('closing task failed', { task: task.id, err }));
-    this.closing.set(task.id, closing);
-    await closing;
-    if (this.closing.get(task.id) === closing) this.closing.delete(task.id);
+    await this.closingUntil(
+      task.id,
+      task.close(clean).catch((err) => this.logger.warn('closing task failed', { task: task.id, err })),
+    );
+  }
+
+  /** Task `id` counts as closing until `done` settles: its next open waits for that (`closing`). */
+  private closingUntil(id: string, done: Promise<unknown>): Promise<void> {
+    const closed = done.then(
+      () => {},
+      () => {},
+    );
+    this.closing.set(id, closed);
+    return closed.then(() => {
+      if (this.closing.get(id) === closed) this.closing.delete(id);
+    });
   }
 
   private fail(err: unknown): void {
