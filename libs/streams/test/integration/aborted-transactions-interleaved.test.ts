@@ -151,10 +151,14 @@ describe('aborted-transactions-interleaved', () => {
       // move past them either way, since kafkajs never fetches them again.
       const open = await openTransaction('only', 5, ts, { topic: onlyAborted.input, partition: 1 });
       await open.abort();
-      const [, end] = (await admin.fetchTopicOffsets(onlyAborted.input)).sort(
-        (a, b) => a.partition - b.partition,
-      );
-      expect(Number(end?.high)).toBe(6); // 5 aborted records and the marker
+      // The coordinator writes the abort marker after EndTxn has answered: read the end until it
+      // holds the marker (at most 10 s).
+      const endOf1 = async () =>
+        Number((await admin.fetchTopicOffsets(onlyAborted.input)).find((o) => o.partition === 1)?.high);
+      let end = await endOf1();
+      for (const deadline = Date.now() + 10_000; end !== 6 && Date.now() < deadline; end = await endOf1())
+        await new Promise((r) => setTimeout(r, 100));
+      expect(end).toBe(6); // 5 aborted records and the marker
 
       const app = new KafkaStreams(windowedCountTopology(onlyAborted.input, onlyAborted.output), {
         applicationId: onlyAborted.appId,
