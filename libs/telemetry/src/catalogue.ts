@@ -90,6 +90,14 @@ export const METRICS = {
       'Input records of a windowed aggregation that arrived after the grace period of their window (written to its late-records topic when it has one, else only counted).',
     labels: ['application'],
   },
+  stateRestored: {
+    name: 'cdc_state_restored_records_total',
+    kind: 'counter',
+    unit: '{record}',
+    description:
+      'Changelog records a processor applied to its local state stores when tasks opened: after a crash or a failed transaction a task restores its stores whole; after a clean close, or a rebalance that found its work committed, only what was written since.',
+    labels: ['application'],
+  },
   consumerLag: {
     name: 'cdc_consumer_lag',
     kind: 'gauge',

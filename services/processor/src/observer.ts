@@ -101,20 +101,23 @@ export function telemetryObserver(telemetry: Telemetry, application: string): Pr
  * The runtime's counters as catalogue metrics: called periodically, adds what grew since the
  * last call. Late records by application; records the dead-letter policy parked, by the
  * application id as `topic` (the runtime does not count them per input topic); records a
- * `continue` policy skipped, as errors.
+ * `continue` policy skipped, as errors; changelog records restored into local stores.
  */
 export function runtimeCounters(telemetry: Telemetry, application: string): (m: StreamsMetrics) => void {
-  const last = { lateRecords: 0, deadLettered: 0, skipped: 0 };
+  const last = { lateRecords: 0, deadLettered: 0, skipped: 0, restored: 0 };
   const { metrics } = telemetry;
   return (m) => {
     const late = m.lateRecords - last.lateRecords;
     const dead = m.deadLettered - last.deadLettered;
     const skipped = m.skipped - last.skipped;
+    const restored = m.restored - last.restored;
     if (late > 0) metrics.lateRecords.add(late, { application });
     if (dead > 0) metrics.deadLetters.add(dead, { topic: application, reason: 'POISON_RECORD' });
     if (skipped > 0) metrics.errors.add(skipped, { stage: 'process', code: 'POISON_RECORD' });
+    if (restored > 0) metrics.stateRestored.add(restored, { application });
     last.lateRecords = m.lateRecords;
     last.deadLettered = m.deadLettered;
     last.skipped = m.skipped;
+    last.restored = m.restored;
   };
 }

@@ -48,10 +48,12 @@ export interface StreamsMetrics {
   lateRecords: number;
   /** Late records written to a late-records topic. */
   lateRecordsSent: number;
+  /** Changelog records applied to local stores when their tasks opened (restores). */
+  restored: number;
 }
 
 export function newMetrics(): StreamsMetrics {
-  return { processed: 0, skipped: 0, deadLettered: 0, lateRecords: 0, lateRecordsSent: 0 };
+  return { processed: 0, skipped: 0, deadLettered: 0, lateRecords: 0, lateRecordsSent: 0, restored: 0 };
 }
 
 export interface TaskOptions {

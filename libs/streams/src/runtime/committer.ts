@@ -8,6 +8,8 @@ export interface CommitPart {
   offsets: { topic: string; partition: number; offset: number }[];
   /** The local stores' writes of this commit: the transaction commits only once they are done. */
   written: Promise<unknown>;
+  /** Called once the transaction that holds this part has committed. */
+  committed?: () => void;
 }
 
 /** A task as a commit sees it: it hands over what it processed since its last part. */
@@ -267,6 +269,7 @@ export class Committer {
     this.committing = transaction.then(
       () => {
         this.committing = undefined;
+        for (const p of parts) p.committed?.();
         if (written !== undefined)
           for (const [topic, partitions] of written) {
             const known = this.writtenEnds.get(topic) ?? new Map<number, number>();

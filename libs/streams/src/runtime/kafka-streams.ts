@@ -108,9 +108,11 @@ export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' |
  * committed while the tasks process their next batches; the next commit waits for it, and its
  * failure fails the next batch, commit or close of every task that shared it (see `Committer`).
  *
- * Local state: a checkpoint of changelog offsets is written only on a clean close, after the
- * last commit, and deleted when the task opens; a task that finds none (crash, `kill -9`,
- * fencing) wipes its LevelDB folder and restores it from the changelog.
+ * Local state: a checkpoint of changelog offsets is written when a task closes with stores that
+ * hold exactly what was committed (a clean close, after its last commit; a task lost to a
+ * rebalance whose transactions all committed, its uncommitted work dropped), and deleted when
+ * the task opens; a task that finds none (crash, `kill -9`, a failed transaction) wipes its
+ * LevelDB folder and restores it from the changelog.
  */
 export class KafkaStreams {
   private readonly topology: Topology;
@@ -386,7 +388,7 @@ export class KafkaStreams {
           // The first failure is the one to report: a punctuation queued on this task would
           // fail next, on the producer this failure left unusable.
           if (!fenced) this.fail(err);
-          await this.dropTask(task, false);
+          await this.dropTask(task, 'dirty');
           if (fenced) {
             // Another instance owns this task now; its next rebalance tells us so.
             this.logger.warn('task fenced by its new owner; dropped', { task: task.id });
@@ -451,9 +453,10 @@ export class KafkaStreams {
    * coordinator refused a transaction's offsets (the group moved to a newer generation while it
    * was on its way), or the broker aborted a transaction that outlived its timeout and fenced
    * its producer (the instance was frozen, or starved of CPU, past it). Every task's
-   * uncommitted work is gone with that transaction, so every task is dropped without a
-   * checkpoint and opened again from what was committed (restored stores, the consumer moved
-   * back to the committed offsets), on a new producer session if it was fenced: as Kafka
+   * uncommitted work is gone with that transaction, so every task is dropped (without a
+   * checkpoint when the failed transaction held some of its work) and opened again from what
+   * was committed (restored stores, the consumer moved back to the committed offsets), on a
+   * new producer session if it was fenced: as Kafka
    * Streams handles a TaskMigratedException. Returns whether the application goes on; any
    * other failure fails it.
    */
@@ -471,7 +474,7 @@ export class KafkaStreams {
           : "this instance's producer was fenced (a transaction outlived its timeout); its work is dropped and every task restarts from what was committed, on a new producer session",
         { err },
       );
-      for (const task of [...this.tasks.values()]) await this.dropTask(task, false);
+      for (const task of [...this.tasks.values()]) await this.dropTask(task, 'lost');
       if (byGroup) committer.reset();
       else {
         // A live instance with the same transactional id (another process on this state
@@ -556,13 +559,14 @@ export class KafkaStreams {
             // Opened for a membership that ended: its positions and stores may be behind what
             // the task's owner meanwhile committed (see `gaps`).
             this.logger.info('a task opened before this member rejoined the group is reopened', { task: id });
-            await task.close(false).catch(() => {});
+            // No checkpoint: its restore may have stopped below a transaction still open then.
+            await task.close('dirty').catch(() => {});
             return task;
           }
           const stopping = this.currentState === 'closing' || this.currentState === 'closed';
           if (!this.assignment.has(id) || stopping) {
             // Revoked (or closing) while it opened: hand it back at once.
-            await task.close(true).catch(() => {});
+            await task.close('clean').catch(() => {});
             return task;
           }
           this.tasks.set(id, task);
@@ -592,11 +596,12 @@ export class KafkaStreams {
   ): Promise<void> {
     const keep = this.tasksOf(assignment);
     this.assignment = keep;
-    // Lost tasks (exactly_once_v2: revoked, or all after a gap) close without a checkpoint: their
-    // next owner may already write their changelogs, which a checkpoint read now would claim.
+    // Lost tasks (exactly_once_v2: revoked, or all after a gap) drop what they processed since
+    // their last commit, which can no longer be committed, and keep their stores when those hold
+    // exactly what was committed (see RuntimeTask.close).
     for (const [id, task] of this.tasks) {
-      if (lost.has(task)) await this.dropTask(task, false);
-      else if (!keep.has(id)) await this.dropTask(task, true);
+      if (lost.has(task)) await this.dropTask(task, 'lost');
+      else if (!keep.has(id)) await this.dropTask(task, 'clean');
     }
     this.logger.info('partitions assigned', { tasks: [...keep.keys()].sort() });
     await Promise.all(
@@ -609,11 +614,11 @@ export class KafkaStreams {
     );
   }
 
-  private async dropTask(task: RuntimeTask, clean: boolean): Promise<void> {
+  private async dropTask(task: RuntimeTask, mode: 'clean' | 'lost' | 'dirty'): Promise<void> {
     if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
     await this.closingUntil(
       task.id,
-      task.close(clean).catch((err) => this.logger.warn('closing task failed', { task: task.id, err })),
+      task.close(mode).catch((err) => this.logger.warn('closing task failed', { task: task.id, err })),
     );
   }
 
@@ -656,7 +661,7 @@ export class KafkaStreams {
         .catch((err) => this.logger.warn('the last commit before leaving the group failed', { err }));
     }
     await this.consumer?.disconnect().catch((err) => this.logger.warn('consumer disconnect failed', { err }));
-    for (const task of [...this.tasks.values()]) await this.dropTask(task, !failed);
+    for (const task of [...this.tasks.values()]) await this.dropTask(task, failed ? 'dirty' : 'clean');
     await this.committer?.close();
     await this.globals?.stop().catch(() => {});
     await this.admin?.disconnect().catch(() => {});

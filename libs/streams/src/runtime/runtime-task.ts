@@ -99,6 +99,8 @@ export class RuntimeTask implements CommitSource {
   private readonly next: Map<string, number>;
   private dirtyOffsets = false;
   private closed = false;
+  /** Commit parts handed to the committer whose transaction has not (yet) committed. */
+  private uncommittedParts = 0;
 
   private constructor(
     options: RuntimeTaskOptions,
@@ -218,10 +220,12 @@ export class RuntimeTask implements CommitSource {
         }
         targets.push({ topic: changelog, partition, from, to: end, store });
       }
-      await restoreChangelogs(options.kafka, targets, {
+      const restored = await restoreChangelogs(options.kafka, targets, {
         logger: log,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
+      // Added after the await: other tasks restore meanwhile.
+      options.metrics.restored += restored;
       const stores = new Map<string, AnyStore>();
       const caches: CachingBytesStore[] = [];
       for (const spec of st.stores) {
@@ -390,29 +394,52 @@ export class RuntimeTask implements CommitSource {
     for (const [topic, offset] of this.next)
       if (offset >= 0) offsets.push({ topic, partition: this.partition, offset });
     this.dirtyOffsets = false;
-    return { records, offsets, written };
+    this.uncommittedParts += 1;
+    return {
+      records,
+      offsets,
+      written,
+      committed: () => {
+        this.uncommittedParts -= 1;
+      },
+    };
   }
 
   /**
-   * Closes the task. Clean (after a commit): writes the checkpoint so that the next owner on this
-   * machine skips the restore. Dirty (after a failure): no checkpoint, so the next open wipes and
-   * restores.
+   * Closes the task, and writes the checkpoint when its stores hold exactly what was committed,
+   * so that the next open on this machine restores only what was written after it:
+   * - `clean`: commits the work processed since the last commit first (a revoked partition hands
+   *   its next owner everything done so far);
+   * - `lost` (exactly_once_v2: the group moved on, so that work can no longer be committed): the
+   *   work is dropped (its next owner redoes it from the committed offsets); the stores are kept
+   *   when every transaction this task took part in has committed, and wiped at the next open
+   *   otherwise (a failed one may have left writes in them);
+   * - `dirty` (after a failure): no checkpoint, so the next open wipes and restores.
    */
-  close(clean: boolean): Promise<void> {
+  close(mode: 'clean' | 'lost' | 'dirty'): Promise<void> {
     return this.exclusive(async () => {
       if (this.closed) return;
       this.closed = true;
       let wroteCheckpoint = false;
       try {
-        // Work processed since the last commit is committed before a clean close (a revoked
-        // partition hands its next owner everything done so far).
-        if (clean) {
+        if (mode === 'clean') {
           await this.committer.commit();
           await this.committer.settle();
         }
         await this.task.close();
+        let keep = mode === 'clean';
+        if (mode === 'lost') {
+          // The transaction on its way may hold this task's last part: its outcome decides.
+          await this.committer.idle();
+          keep = this.uncommittedParts === 0;
+          if (keep) {
+            for (const c of this.caches) c.discard();
+            this.pending = [];
+            this.dirtyOffsets = false;
+          }
+        }
         const unflushed = this.caches.some((c) => c.pending > 0);
-        if (clean && !unflushed && this.pending.length === 0 && !this.dirtyOffsets) {
+        if (keep && !unflushed && this.pending.length === 0 && !this.dirtyOffsets) {
           // What the stores hold: the restore, then this task's own committed writes. Not simply
           // the changelog's end as read now: a next owner (this task revoked, or this member
           // removed from the group while it closes) may already write there, and its records
@@ -447,7 +474,7 @@ export class RuntimeTask implements CommitSource {
         else await this.committer.idle();
         await Promise.all(this.caches.map((c) => c.idle()));
         for (const b of this.bytes.values()) await b.close().catch(() => {});
-        this.options.logger.info('task closed', { clean: wroteCheckpoint });
+        this.options.logger.info('task closed', { mode, checkpoint: wroteCheckpoint });
       }
     });
   }

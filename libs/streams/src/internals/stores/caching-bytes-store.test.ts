@@ -19,6 +19,27 @@ function engine(): MemoryBytesStore & BatchBytesStore & { batches: number } {
 const b = (s: string) => Buffer.from(s);
 
 describe('CachingBytesStore', () => {
+  it('discard forgets the writes since the last flush and keeps the flushed ones: no changelog record, no engine write of them', async () => {
+    const inner = engine();
+    await inner.put(b('k'), b('engine'));
+    const log: string[] = [];
+    const store = new CachingBytesStore(inner, (k, v) => log.push(`${k}=${v ?? '∅'}`), 200_000, 100);
+    await store.put(b('f'), b('flushed'));
+    await store.flush();
+    await store.put(b('k'), b('uncommitted'));
+    await store.put(b('f'), b('uncommitted'));
+    await store.delete(b('gone'));
+    store.discard();
+    expect(store.pending).toBe(0);
+    expect(store.getSync(b('k'))?.toString()).toBe('engine');
+    expect(store.getSync(b('f'))?.toString()).toBe('flushed');
+    await store.flush();
+    await store.writeAll();
+    expect(log).toEqual(['f=flushed']);
+    expect((await inner.get(b('k')))?.toString()).toBe('engine');
+    expect((await inner.get(b('f')))?.toString()).toBe('flushed');
+  });
+
   it('logs every flush at once but writes the engine once `writeEvery` keys wait, and all of them at writeAll; reads and scans see them meanwhile', async () => {
     const inner = engine();
     await inner.put(b('old'), b('0'));

@@ -139,6 +139,14 @@ export class CachingBytesStore implements BytesStore {
     }
   }
 
+  /**
+   * Forgets the writes since the last flush: they belong to work that will never be committed
+   * (a task handed over without a commit). The engine and the flushed writes stay as they are.
+   */
+  discard(): void {
+    this.dirty = new Map();
+  }
+
   /** How many keys changed since the last flush. */
   get pending(): number {
     return this.dirty.size;
