@@ -30,7 +30,10 @@ export interface KafkaStreamsOptions {
   /** Names the consumer group, the internal topics (`<applicationId>-…`) and the state folder. */
   applicationId: string;
   kafka: Kafka;
-  /** Where LevelDB stores live: `<stateDir>/<applicationId>/<taskId>/<store>`. */
+  /**
+   * Where LevelDB stores live: `<stateDir>/<applicationId>/<taskId>/<store>`, and the global
+   * tables in `<stateDir>/<applicationId>/global/<store>`.
+   */
   stateDir: string;
   logger: Logger;
   clock?: Clock;
@@ -252,7 +255,9 @@ export class KafkaStreams {
     // One after the other: kafkajs's admin is not safe for a topic creation beside an offsets
     // lookup (its shared metadata changes under the lookup, which then fails with a TypeError).
     await ensureTopics(admin, specs);
-    this.globals = new GlobalTables(kafka, this.topology.globals, this.logger);
+    this.globals = new GlobalTables(kafka, this.topology.globals, this.logger, {
+      dir: join(this.options.stateDir, applicationId, 'global'),
+    });
     await this.globals.start(admin, (err) => this.fail(err));
     if (this.v2) {
       const transactionalId = `${applicationId}-${await this.processId()}`;

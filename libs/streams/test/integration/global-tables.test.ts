@@ -6,8 +6,18 @@
  * stops moving fails retriably, naming the partitions short of their end, instead of announcing
  * tables half loaded.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isCdcError, noopLogger } from '@cdc/core';
-import { type Admin, deleteTopicsIfExist, ensureTopics, type Kafka, TransactionalProducer } from '@cdc/kafka';
+import {
+  type Admin,
+  createIdempotentProducer,
+  deleteTopicsIfExist,
+  ensureTopics,
+  type Kafka,
+  TransactionalProducer,
+} from '@cdc/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Serdes, StreamsBuilder } from '../../src/index.ts';
 import { GlobalTables } from '../../src/runtime/global-tables.ts';
@@ -18,14 +28,26 @@ const topic = `it.streams.global-tables.${run}`;
 let kafka: Kafka;
 let admin: Admin;
 
-function tables(): { globals: GlobalTables; store: string } {
+function tables(
+  dir?: string,
+  table = topic,
+  checkpointIntervalMs?: number,
+): { globals: GlobalTables; store: string } {
   const builder = new StreamsBuilder();
-  builder.globalTable(topic, {
+  builder.globalTable(table, {
     keySerde: Serdes.string(),
     valueSerde: Serdes.string(),
     storeName: 'customers',
+    // An empty value deletes the row (as a CDC delete does).
+    isDelete: (v: string) => v === '',
   });
-  return { globals: new GlobalTables(kafka, builder.build().globals, noopLogger), store: 'customers' };
+  return {
+    globals: new GlobalTables(kafka, builder.build().globals, noopLogger, {
+      ...(dir === undefined ? {} : { dir }),
+      ...(checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs }),
+    }),
+    store: 'customers',
+  };
 }
 
 async function lookup(globals: GlobalTables, store: string, key: string): Promise<unknown> {
@@ -107,6 +129,54 @@ describe('GlobalTables.start', () => {
       await globals.stop();
       await holder.disconnect();
       await producer.disconnect();
+    }
+  });
+
+  it('kept in a state folder: a restart reads only the records written since its checkpoint, and holds every row as the topic has it', async () => {
+    const persisted = `${topic}.persisted`;
+    await ensureTopics(admin, [{ topic: persisted, numPartitions: 3 }]);
+    const dir = await mkdtemp(join(tmpdir(), 'streams-global-'));
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const send = (rows: [string, string][]) =>
+      producer.send({ topic: persisted, messages: rows.map(([key, value]) => ({ key, value })) });
+    const rows = (from: number, to: number, v: (i: number) => string): [string, string][] =>
+      Array.from({ length: to - from }, (_, k) => [`c${from + k}`, v(from + k)]);
+    let globals: GlobalTables | undefined;
+    try {
+      await send(rows(0, 500, (i) => `v${i}`));
+      ({ globals } = tables(dir, persisted));
+      await globals.start(admin, () => {}, 30_000);
+      expect(globals.recordsRead).toBe(500);
+      expect(await lookup(globals, 'customers', 'c499')).toBe('v499');
+      await globals.stop();
+
+      // While it is stopped: 40 rows change, 10 are deleted, 20 are new.
+      await send([
+        ...rows(0, 40, (i) => `w${i}`),
+        ...rows(40, 50, () => ''),
+        ...rows(500, 520, (i) => `v${i}`),
+      ]);
+      ({ globals } = tables(dir, persisted));
+      await globals.start(admin, () => {}, 30_000);
+      expect(globals.recordsRead).toBe(70);
+      const want = (i: number) => (i < 40 ? `w${i}` : i < 50 ? undefined : `v${i}`);
+      const all = await Promise.all(
+        Array.from({ length: 520 }, (_, i) => lookup(globals as GlobalTables, 'customers', `c${i}`)),
+      );
+      expect(all.map((v, i) => [i, v]).filter(([i, v]) => v !== want(i as number))).toEqual([]);
+      await globals.stop();
+
+      // Another table on the same folder: it is read whole, not from the first one's checkpoint.
+      ({ globals } = tables(dir, topic));
+      await globals.start(admin, () => {}, 30_000);
+      expect(await lookup(globals, 'customers', 'c519')).toBeUndefined();
+      expect(globals.recordsRead).toBeGreaterThan(0);
+    } finally {
+      await globals?.stop();
+      await producer.disconnect();
+      await deleteTopicsIfExist(admin, [persisted]);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -4,16 +4,17 @@ import type { RawRecord } from '../task.ts';
 import type { KeyValueStoreImpl } from './typed-stores.ts';
 
 /**
- * Applies one record of a global table's topic to its store. A record that cannot be read is
- * logged and skipped (unless the cause is retriable, such as a registry that is down: that throws): the global table is a lookup cache, and stopping every task for one bad
- * row would be worse (the skip is visible in the log with its offset).
+ * One record of a global table's topic, read: the row to put (`value`), or `null` to delete the
+ * key; undefined when there is nothing to apply. A record that cannot be read is logged and
+ * skipped (unless the cause is retriable, such as a registry that is down: that throws): the
+ * global table is a lookup cache, and stopping every task for one bad row would be worse (the
+ * skip is visible in the log with its offset).
  */
-export async function applyGlobalRecord(
+export async function readGlobalRecord(
   node: GlobalStoreNode,
-  store: KeyValueStoreImpl<unknown, unknown>,
   raw: RawRecord,
   logger: Logger,
-): Promise<void> {
+): Promise<{ key: unknown; value: unknown } | undefined> {
   let key: unknown;
   let value: unknown;
   try {
@@ -32,9 +33,21 @@ export async function applyGlobalRecord(
       offset: raw.offset,
       err: err instanceof CdcError ? err : String(err),
     });
-    return;
+    return undefined;
   }
-  if (key === null || key === undefined) return;
-  if (value === null || node.isDelete(value)) await store.delete(key);
-  else await store.put(key, value);
+  if (key === null || key === undefined) return undefined;
+  return { key, value: value === null || node.isDelete(value) ? null : value };
+}
+
+/** Applies one record of a global table's topic to its store (see `readGlobalRecord`). */
+export async function applyGlobalRecord(
+  node: GlobalStoreNode,
+  store: KeyValueStoreImpl<unknown, unknown>,
+  raw: RawRecord,
+  logger: Logger,
+): Promise<void> {
+  const row = await readGlobalRecord(node, raw, logger);
+  if (row === undefined) return;
+  if (row.value === null) await store.delete(row.key);
+  else await store.put(row.key, row.value);
 }

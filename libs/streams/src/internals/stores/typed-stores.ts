@@ -174,6 +174,12 @@ export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
     this.decoded.delete(key);
     super.deleteSync(key);
   }
+
+  /** The engine's value of `key` changed under this store (a batch written to it directly). */
+  forget(key: K): void {
+    this.writes += 1;
+    this.decoded.delete(key);
+  }
 }
 
 abstract class WindowedBase<K, V> {
