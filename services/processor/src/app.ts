@@ -164,9 +164,13 @@ export class ProcessorApp {
   /** Stops consuming, commits or aborts what is open, checkpoints the stores, closes. */
   async close(): Promise<void> {
     if (this.announcer) clearInterval(this.announcer);
-    await this.http?.close();
-    await this.streams?.close();
-    await this.membership?.stop(this.url);
+    try {
+      await this.http?.close();
+    } finally {
+      // Whatever the listener did: the stores' LevelDB folders must be released for the next attempt.
+      await this.streams?.close();
+      await this.membership?.stop(this.url);
+    }
   }
 }
 

@@ -262,11 +262,12 @@ export class GlobalTables {
       try {
         engine = await LevelBytesStore.open(join(dir, n.store.name));
       } catch (err) {
+        // Retriable: a previous attempt of this process may still be closing them.
         if (lockedBy(err))
           throw new CdcError(
-            'CONFIG_INVALID',
-            `another process uses the global tables at ${dir}: give each instance its own processing.stateDir`,
-            { cause: err },
+            'STATE_STORE_FAILED',
+            `the global tables at ${dir} are in use by another process (or an attempt still closing): give each instance its own processing.stateDir`,
+            { cause: err, retriable: true },
           );
         throw err;
       }
@@ -319,7 +320,9 @@ export class GlobalTables {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.consumer?.disconnect();
+    await this.consumer
+      ?.disconnect()
+      .catch((err: unknown) => this.logger.warn('disconnecting the global tables consumer failed', { err }));
     if (this.engines.size === 0) return;
     try {
       await this.checkpoint();
