@@ -168,11 +168,7 @@ try {
   log(
     `restart (${CHANGED} rows changed since): ${Math.round(restart.ms)} ms, ${restart.cpuSeconds.toFixed(2)} CPU s`,
   );
-  const disk = Number(
-    execFileSync('du', ['-sm', dir])
-      .toString()
-      .split('\t')[0],
-  );
+  const disk = Number(execFileSync('du', ['-sm', dir]).toString().split('\t')[0]);
   const result = {
     benchmark: 'global-table-restart',
     node: process.version,
