@@ -103,7 +103,12 @@ export function telemetryObserver(telemetry: Telemetry, application: string): Pr
  * application id as `topic` (the runtime does not count them per input topic); records a
  * `continue` policy skipped, as errors; changelog records restored into local stores.
  */
-export function runtimeCounters(telemetry: Telemetry, application: string): (m: StreamsMetrics) => void {
+export function runtimeCounters(
+  telemetry: Telemetry,
+  application: string,
+  /** Receives the runtime's restore progress per store (see `restoreProgress`). */
+  restoring?: (r: StreamsMetrics['restoring']) => void,
+): (m: StreamsMetrics) => void {
   const last = { lateRecords: 0, deadLettered: 0, skipped: 0, restored: 0 };
   const { metrics } = telemetry;
   return (m) => {
@@ -119,5 +124,33 @@ export function runtimeCounters(telemetry: Telemetry, application: string): (m: 
     last.deadLettered = m.deadLettered;
     last.skipped = m.skipped;
     last.restored = m.restored;
+    restoring?.(m.restoring);
+  };
+}
+
+/**
+ * The restore progress gauges of a processor process: per store, the changelog records its
+ * stream threads' restores have read and those they had to read, summed over the threads
+ * (`cdc_state_restore_records` / `_estimated`). Each thread's runtime reports its own figures
+ * (`thread`: 0 for the main one).
+ */
+export function restoreProgress(
+  telemetry: Telemetry,
+): (thread: number, r: StreamsMetrics['restoring']) => void {
+  const byThread = new Map<number, StreamsMetrics['restoring']>();
+  return (thread, r) => {
+    byThread.set(thread, r);
+    const sums = new Map<string, { restored: number; estimated: number }>();
+    for (const t of byThread.values())
+      for (const [store, p] of Object.entries(t)) {
+        const sum = sums.get(store) ?? { restored: 0, estimated: 0 };
+        sum.restored += p.restored;
+        sum.estimated += p.estimated;
+        sums.set(store, sum);
+      }
+    for (const [store, p] of sums) {
+      telemetry.metrics.stateRestoreRecords.set(p.restored, { store });
+      telemetry.metrics.stateRestoreRecordsEstimated.set(p.estimated, { store });
+    }
   };
 }

@@ -12,7 +12,7 @@ import { CdcError, isRetriable, type LogLevel } from '@cdc/core';
 import { createKafka, isFencedError, isRetriableKafkaError, pollGroupLag } from '@cdc/kafka';
 import { runService } from '@cdc/service';
 import { missingInputsMessage, missingInputTopics, ProcessorApp } from './app.ts';
-import { runtimeCounters, telemetryObserver } from './observer.ts';
+import { restoreProgress, runtimeCounters, telemetryObserver } from './observer.ts';
 import { StreamThreads, type ThreadReport } from './threads.ts';
 import { countTransactions } from './transaction-counter.ts';
 
@@ -30,7 +30,8 @@ runService({
     const registry = new RegistryClient({ ...pipeline.registry, logger }); // url, auth, ca
     const observer = telemetryObserver(telemetry, section.applicationId);
     const kafka = countTransactions(createKafka(pipeline.kafka, logger), section.applicationId, observer);
-    const counters = runtimeCounters(telemetry, section.applicationId);
+    const restores = restoreProgress(telemetry);
+    const counters = runtimeCounters(telemetry, section.applicationId, (r) => restores(0, r));
     // The other threads' counts, as the main thread's observer would have made them.
     const threadCounters = new Map<number, ReturnType<typeof runtimeCounters>>();
     const fromThread = (index: number, r: ThreadReport) => {
@@ -38,7 +39,9 @@ runService({
       for (const c of r.committed) observer.committed(new Map(c.perTopic), c.total);
       for (let i = 0; i < r.aborted; i++) observer.aborted();
       if (r.metrics) {
-        const count = threadCounters.get(index) ?? runtimeCounters(telemetry, section.applicationId);
+        const count =
+          threadCounters.get(index) ??
+          runtimeCounters(telemetry, section.applicationId, (p) => restores(index, p));
         threadCounters.set(index, count);
         count(r.metrics);
       }

@@ -50,10 +50,23 @@ export interface StreamsMetrics {
   lateRecordsSent: number;
   /** Changelog records applied to local stores when their tasks opened (restores). */
   restored: number;
+  /**
+   * Per store, over the task openings of this runtime: the changelog offsets its restores had
+   * to read (end minus checkpoint) and those they have read (a finished restore counts whole).
+   */
+  restoring: Record<string, { restored: number; estimated: number }>;
 }
 
 export function newMetrics(): StreamsMetrics {
-  return { processed: 0, skipped: 0, deadLettered: 0, lateRecords: 0, lateRecordsSent: 0, restored: 0 };
+  return {
+    processed: 0,
+    skipped: 0,
+    deadLettered: 0,
+    lateRecords: 0,
+    lateRecordsSent: 0,
+    restored: 0,
+    restoring: {},
+  };
 }
 
 export interface TaskOptions {

@@ -24,7 +24,13 @@ export interface RestoreTarget {
 export async function restoreChangelogs(
   kafka: Kafka,
   targets: readonly RestoreTarget[],
-  options: { logger: Logger; stallMs?: number; onProgress?: () => Promise<void> },
+  options: {
+    logger: Logger;
+    stallMs?: number;
+    onProgress?: () => Promise<void>;
+    /** Offsets of `target` read since the last call (a finished target counts whole). */
+    onRead?: (target: RestoreTarget, offsets: number) => void;
+  },
 ): Promise<number> {
   const pending = targets.filter((t) => t.to > t.from);
   if (pending.length === 0) return 0;
@@ -76,6 +82,7 @@ export async function restoreChangelogs(
         }
         await t.store.write(entries);
         applied += entries.length;
+        if (position > t.position) options.onRead?.(t, position - t.position);
         t.position = position;
         idleFetches = 0;
         movedAt = Date.now();
@@ -102,6 +109,8 @@ export async function restoreChangelogs(
       await new Promise((r) => setTimeout(r, 50));
       await options.onProgress?.();
     }
+    // What remains below the end holds no record (transaction markers, aborted records).
+    for (const t of byKey.values()) if (t.position < t.to) options.onRead?.(t, t.to - t.position);
     options.logger.info('stores restored from changelog', { records: applied, targets: [...byKey.keys()] });
     return applied;
   } finally {

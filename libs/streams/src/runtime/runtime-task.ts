@@ -220,8 +220,18 @@ export class RuntimeTask implements CommitSource {
         }
         targets.push({ topic: changelog, partition, from, to: end, store });
       }
+      const storeOf = new Map([...changelogs].map(([store, topic]) => [topic, store]));
+      const progress = (topic: string) => {
+        const store = storeOf.get(topic) as string;
+        options.metrics.restoring[store] ??= { restored: 0, estimated: 0 };
+        return options.metrics.restoring[store];
+      };
+      for (const t of targets) if (t.to > t.from) progress(t.topic).estimated += t.to - t.from;
       const restored = await restoreChangelogs(options.kafka, targets, {
         logger: log,
+        onRead: (t, offsets) => {
+          progress(t.topic).restored += offsets;
+        },
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
       // Added after the await: other tasks restore meanwhile.

@@ -4,98 +4,39 @@
  * when it comes back to the same instance it restores only what the other instance wrote to its
  * changelog meanwhile, not the whole changelog; the counts stay exact.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KafkaStreams } from '../../src/index.ts';
-import {
-  createTopics,
-  type InputRecord,
-  localKafka,
-  produce,
-  readTopic,
-  removeScenario,
-  runId,
-  testLogger,
-  waitFor,
-} from './helpers.ts';
-import { expectedCounts, lastCounts, WINDOW_MS, windowedCountTopology } from './windowed-count-topology.ts';
+import { readTopic, waitFor } from './helpers.ts';
+import { RebalanceScenario } from './rebalance-harness.ts';
+import { expectedCounts, lastCounts } from './windowed-count-topology.ts';
 
-const run = runId();
-const input = `it.streams.revoked.in.${run}`;
-const output = `it.streams.revoked.out.${run}`;
-const appId = `it-streams-revoked-${run}`;
-const changelog = `${appId}-counts-changelog`;
-const kafka = localKafka(appId);
-const dirs: string[] = [];
-const apps: KafkaStreams[] = [];
-
-async function instance(): Promise<{ app: KafkaStreams; stateDir: string }> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'streams-revoked-'));
-  dirs.push(stateDir);
-  const app = new KafkaStreams(windowedCountTopology(input, output), {
-    applicationId: appId,
-    kafka,
-    stateDir,
-    logger: testLogger(),
-    sessionTimeoutMs: 6_000,
-  });
-  apps.push(app);
-  await app.start();
-  return { app, stateDir };
-}
+const scenario = new RebalanceScenario('revoked');
 
 /** The checkpoint a closed task left in its folder (undefined: none). */
 async function checkpointOf(stateDir: string, task: string): Promise<Record<string, number> | undefined> {
   try {
-    return JSON.parse(await readFile(join(stateDir, appId, task, '.checkpoint'), 'utf8')) as Record<
-      string,
-      number
-    >;
+    const text = await readFile(join(stateDir, scenario.appId, task, '.checkpoint'), 'utf8');
+    return JSON.parse(text) as Record<string, number>;
   } catch {
     return undefined;
   }
 }
 
-afterAll(async () => {
-  for (const a of apps) await a.close().catch(() => {});
-  await removeScenario(kafka, { topics: [input, output, changelog], groups: [appId], dirs });
-});
+afterAll(() => scenario.remove());
 
 describe('revoked-task-keeps-its-state', () => {
   it('restores only what was written since a revoked task left when it comes back, and the counts stay exact', async () => {
-    await createTopics(kafka, [
-      { topic: input, numPartitions: 4 },
-      { topic: output, numPartitions: 1 },
-    ]);
-    const base = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 5 * WINDOW_MS;
-    let n = 0;
-    const chunk = (count: number): InputRecord[] =>
-      Array.from({ length: count }, () => {
-        const i = n++;
-        // every key's two windows are counted in all three phases
-        return {
-          key: `k${i % 40}`,
-          value: String(i),
-          timestamp: base + (i % 2) * WINDOW_MS + (i % 7) * 1_000,
-        };
-      });
-    const sent: InputRecord[] = [];
-    const send = async (records: InputRecord[]) => {
-      await produce(kafka, input, records);
-      sent.push(...records);
-    };
-    const outputsReach = (count: number) => readTopic(kafka, output, (r) => r.length >= count, 60_000);
-
-    const { app: a, stateDir: aDir } = await instance();
-    await send(chunk(400));
-    await outputsReach(sent.length);
+    const { changelog } = scenario;
+    await scenario.createTopics();
+    const { app: a, stateDir: aDir } = await scenario.instance();
+    await scenario.send(400);
+    await scenario.outputsReachSent();
     await waitFor(() => a.assignedTasks.length === 4, 20_000, 'instance A to own all four tasks');
     const all = [...a.assignedTasks];
 
     // B joins while A is idle (everything committed): the tasks that move are lost to A.
-    const { app: b } = await instance();
+    const { app: b } = await scenario.instance();
     await waitFor(() => a.assignedTasks.length < 4 && a.openTasks.length < 4, 30_000, 'tasks to move to B');
     const moved = all.filter((t) => !a.assignedTasks.includes(t));
     expect(moved.length).toBeGreaterThan(0);
@@ -110,8 +51,8 @@ describe('revoked-task-keeps-its-state', () => {
     }
     for (const c of checkpoints.values()) expect(c[changelog]).toBeGreaterThan(0);
 
-    await send(chunk(400)); // B counts on in the moved tasks' windows, writing their changelogs
-    await outputsReach(sent.length);
+    await scenario.send(400); // B counts on in the moved tasks' windows, writing their changelogs
+    await scenario.outputsReachSent();
     await waitFor(() => b.openTasks.length === moved.length, 30_000, 'B to run the moved tasks');
 
     // What A must restore when the moved tasks come back: B's records past each checkpoint.
@@ -122,7 +63,7 @@ describe('revoked-task-keeps-its-state', () => {
       if (r.length !== seen) [seen, seenAt] = [r.length, Date.now()];
       return r.length > 0 && Date.now() - seenAt > 1_500;
     };
-    const logged = await readTopic(kafka, changelog, settled, 30_000);
+    const logged = await readTopic(scenario.kafka, changelog, settled, 30_000);
     const sinceCheckpoint = logged.filter((r) => {
       const task = partitions.get(r.partition);
       return task !== undefined && Number(r.offset) >= (checkpoints.get(task)?.[changelog] ?? 0);
@@ -135,11 +76,14 @@ describe('revoked-task-keeps-its-state', () => {
     await b.close(); // leaves: A takes its tasks back
     await waitFor(() => a.openTasks.length === 4, 30_000, 'A to run all four tasks again');
     expect(a.metrics.restored - restoredBefore).toBe(sinceCheckpoint);
+    // The restore progress (cdc_state_restore_records over _estimated) ends at 1.
+    expect(a.metrics.restoring.counts?.estimated).toBeGreaterThan(0);
+    expect(a.metrics.restoring.counts?.restored).toBe(a.metrics.restoring.counts?.estimated);
 
-    await send(chunk(400));
-    const out = await outputsReach(sent.length);
-    expect(out).toHaveLength(sent.length);
-    expect(lastCounts(out)).toEqual(expectedCounts(sent));
+    await scenario.send(400);
+    const out = await scenario.outputsReachSent();
+    expect(out).toHaveLength(scenario.sent.length);
+    expect(lastCounts(out)).toEqual(expectedCounts(scenario.sent));
     expect(a.state).toBe('running');
   });
 });

@@ -60,6 +60,7 @@ describe('the telemetry listener', () => {
     t.metrics.errors.add(1, { stage: 'sink', code: 'SINK_UNAVAILABLE' });
     t.metrics.deadLetters.add(2, { topic: 'shop.public.orders', reason: 'POISON_RECORD' });
     t.metrics.lateRecords.add(1, { application: 'cdc-processor' });
+    t.metrics.stateRestored.add(21, { application: 'cdc-processor' });
     t.metrics.consumerLag.set(42, { group: 'cdc-sink', topic: 'shop.public.orders', partition: 3 });
     t.metrics.endToEndLatency.record(0.3, { topic: 'shop.public.orders' });
     t.metrics.captureLag.set(0.1, { source: 'shop' });
@@ -105,6 +106,7 @@ describe('the telemetry listener', () => {
     expect(value(all, 'cdc_end_to_end_latency_seconds_bucket', { topic, le: '0.25' })).toBe(0);
     expect(value(all, 'cdc_end_to_end_latency_seconds_bucket', { topic, le: '0.5' })).toBe(1);
     expect(value(all, 'cdc_slot_wal_retained_bytes', { slot: 'cdc_shop' })).toBe(16_777_216);
+    expect(value(all, 'cdc_state_restored_records_total', { application: 'cdc-processor' })).toBe(21);
     expect(value(all, 'cdc_service_info', { version: '1.2.3' })).toBe(1);
     expect(
       value(all, 'cdc_table_stopped', { stage: 'sink', table: 'orders', code: 'SCHEMA_INCOMPATIBLE' }),
