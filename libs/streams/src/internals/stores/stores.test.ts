@@ -57,6 +57,29 @@ describe('MemoryBytesStore', () => {
     expect(keys).toEqual(['a', 'ab']);
     expect((await collect(s.range())).map(([k]) => k.toString())).toEqual(['a', 'ab', 'b']);
   });
+
+  it('keeps byte order through puts, deletes and puts again between scans', async () => {
+    const s = new MemoryBytesStore();
+    const keys = async () => (await collect(s.range())).map(([k]) => k.toString('latin1'));
+    const put = (k: string) => s.put(Buffer.from(k, 'latin1'), Buffer.from('v'));
+    const del = (k: string) => s.delete(Buffer.from(k, 'latin1'));
+    for (const k of ['m', '\u00ff', 'a', 'z']) await put(k);
+    expect(await keys()).toEqual(['a', 'm', 'z', '\u00ff']);
+    await del('m');
+    await put('b');
+    await put('m'); // deleted, then put again before the next scan
+    await del('a');
+    await put('m'); // an overwrite adds no key
+    expect(await keys()).toEqual(['b', 'm', 'z', '\u00ff']);
+    expect(s.size).toBe(4);
+    await del('z');
+    await del('\u00ff');
+    await put('\u00ff');
+    expect(await keys()).toEqual(['b', 'm', '\u00ff']);
+    const many = Array.from({ length: 1000 }, (_, i) => `k${String(999 - i).padStart(4, '0')}`);
+    for (const k of many) await put(k);
+    expect(await keys()).toEqual(['b', ...[...many].reverse(), 'm', '\u00ff']);
+  });
 });
 
 describe('global table store (reads kept decoded)', () => {
