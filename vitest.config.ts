@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['{libs,services,infra,loadtests,schemas}/**/src/**/*.test.ts', 'scripts/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**', '.stack/**'],
+    // scripts/test/integration needs the stack: it runs with the integration tests.
+    exclude: ['**/node_modules/**', '**/dist/**', '.stack/**', 'scripts/test/integration/**'],
   },
 });
