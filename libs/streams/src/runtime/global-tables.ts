@@ -84,6 +84,8 @@ export class GlobalTables {
   /** Persistent tables: per `topic:partition`, the next offset to read (the stores hold all before). */
   private readonly positions = new Map<string, number>();
   private written = '';
+  /** The checkpoint write under way (the timer's and the one at `stop` never overlap). */
+  private checkpointing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private records = 0;
 
@@ -302,8 +304,17 @@ export class GlobalTables {
     for (const k of keys) store.forget(k);
   }
 
-  /** Writes the offsets the persistent stores hold (when they moved since the last one). */
-  private async checkpoint(): Promise<void> {
+  /** Writes the offsets the persistent stores hold (when they moved), one write at a time. */
+  private checkpoint(): Promise<void> {
+    const next = this.checkpointing.then(
+      () => this.writeCheckpoint(),
+      () => this.writeCheckpoint(),
+    );
+    this.checkpointing = next;
+    return next;
+  }
+
+  private async writeCheckpoint(): Promise<void> {
     const dir = this.options.dir;
     if (dir === undefined || this.engines.size === 0) return;
     const body: GlobalCheckpoint = {
