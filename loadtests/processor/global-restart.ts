@@ -28,6 +28,7 @@ import {
 } from '@cdc/kafka';
 import { localEndpoints } from '@cdc/local-stack';
 import { KafkaStreams, Serdes, StreamsBuilder } from '@cdc/streams';
+import { peakRssMiB as peakRss } from '../lib/proc-stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -86,8 +87,7 @@ if (values.child) {
   const cpu = process.cpuUsage(cpu0);
   (globalThis as { gc?: () => void }).gc?.();
   const heapMiB = process.memoryUsage().heapUsed / 2 ** 20;
-  const status = await import('node:fs').then((fs) => fs.readFileSync('/proc/self/status', 'utf8'));
-  const peakRssMiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  const peakRssMiB = peakRss(process.pid);
   await app.close();
   const result: StartResult = { ms, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMiB, heapMiB };
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -12,22 +12,28 @@ export type Checkpoint = Record<string, number>;
 const FILE = '.checkpoint';
 
 export async function readCheckpoint(taskDir: string): Promise<Checkpoint | undefined> {
+  const parsed = await readCheckpointFile(taskDir);
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const out: Checkpoint = {};
+  for (const [k, v] of Object.entries(parsed))
+    if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = v;
+  return out;
+}
+
+/** `<dir>/.checkpoint` as parsed JSON, unchecked; undefined when it is missing or unreadable. */
+export async function readCheckpointFile(dir: string): Promise<unknown> {
   try {
-    const parsed = JSON.parse(await readFile(join(taskDir, FILE), 'utf8')) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const out: Checkpoint = {};
-    for (const [k, v] of Object.entries(parsed))
-      if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = v;
-    return out;
+    return JSON.parse(await readFile(join(dir, FILE), 'utf8')) as unknown;
   } catch {
     return undefined;
   }
 }
 
-export async function writeCheckpoint(taskDir: string, checkpoint: Checkpoint): Promise<void> {
-  const tmp = join(taskDir, `${FILE}.tmp`);
+/** Replaces `<dir>/.checkpoint` at once (written beside it, then renamed): a task's, or the global tables'. */
+export async function writeCheckpoint(dir: string, checkpoint: Checkpoint | object): Promise<void> {
+  const tmp = join(dir, `${FILE}.tmp`);
   await writeFile(tmp, JSON.stringify(checkpoint));
-  await rename(tmp, join(taskDir, FILE));
+  await rename(tmp, join(dir, FILE));
 }
 
 export async function deleteCheckpoint(taskDir: string): Promise<void> {

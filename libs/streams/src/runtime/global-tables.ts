@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CdcError, type Logger } from '@cdc/core';
 import {
@@ -21,10 +21,10 @@ import {
   typedStore,
 } from '../internals/stores/typed-stores.ts';
 import type { RawRecord } from '../internals/task.ts';
+import { readCheckpointFile, writeCheckpoint } from './checkpoint.ts';
 
 /** Bumped when what a persistent global store holds changes meaning: older folders are reloaded. */
 const FORMAT = 1;
-const CHECKPOINT = '.checkpoint';
 
 interface GlobalCheckpoint {
   format: number;
@@ -79,6 +79,8 @@ export class GlobalTables {
   private readonly kafka: Kafka;
   private readonly logger: Logger;
   private readonly options: GlobalTablesOptions;
+  /** Store name → topic: what a checkpoint must name to be this folder's. */
+  private readonly identity: Record<string, string>;
   /** Persistent tables: each store's LevelDB engine. */
   private readonly engines = new Map<string, LevelBytesStore>();
   /** Persistent tables: per `topic:partition`, the next offset to read (the stores hold all before). */
@@ -99,6 +101,7 @@ export class GlobalTables {
     this.nodes = nodes;
     this.logger = logger;
     this.options = options;
+    this.identity = Object.fromEntries(nodes.map((n) => [n.store.name, n.topic]));
     if (options.dir !== undefined) return; // the stores open in `start`
     for (const n of nodes) {
       // Looked up by every record of the streams they enrich: kept decoded (read-only for processors).
@@ -229,33 +232,32 @@ export class GlobalTables {
   ): Promise<Map<string, number>> {
     const dir = this.options.dir as string;
     const from = new Map<string, number>();
-    const checkpoint = await readFile(join(dir, CHECKPOINT), 'utf8')
-      .then((t) => JSON.parse(t) as GlobalCheckpoint)
-      .catch(() => undefined);
-    const stores = Object.fromEntries(this.nodes.map((n) => [n.store.name, n.topic]));
+    const checkpoint = (await readCheckpointFile(dir)) as Partial<GlobalCheckpoint> | null | undefined;
     let why: string | undefined;
-    if (checkpoint === undefined) why = 'no checkpoint';
-    else if (checkpoint.format !== FORMAT || JSON.stringify(checkpoint.stores) !== JSON.stringify(stores))
+    if (typeof checkpoint !== 'object' || checkpoint === null) why = 'no checkpoint';
+    else if (
+      checkpoint.format !== FORMAT ||
+      JSON.stringify(checkpoint.stores) !== JSON.stringify(this.identity)
+    )
       why = 'the tables changed';
     else {
       for (const [key, { low, high }] of logs) {
-        const at = checkpoint.offsets[key] ?? 0;
+        const at = checkpoint.offsets?.[key] ?? 0;
         if (BigInt(at) > high || (at > 0 && BigInt(at) < low)) why = `${key} no longer holds offset ${at}`;
         else from.set(key, at);
       }
     }
-    if (why === undefined)
-      for (const n of this.nodes)
-        if (
-          !(await stat(join(dir, n.store.name)).then(
-            () => true,
-            () => false,
-          ))
-        )
-          why = `the folder of ${n.store.name} is missing`;
+    const missing = async (store: string) =>
+      stat(join(dir, store)).then(
+        () => false,
+        () => true,
+      );
+    for (const n of this.nodes)
+      if (why === undefined && (await missing(n.store.name)))
+        why = `the folder of ${n.store.name} is missing`;
     if (why !== undefined) {
       from.clear();
-      if (checkpoint !== undefined) this.logger.info('global tables are read whole', { reason: why });
+      if (why !== 'no checkpoint') this.logger.info('global tables are read whole', { reason: why });
       await rm(dir, { recursive: true, force: true });
     }
     await mkdir(dir, { recursive: true });
@@ -319,13 +321,12 @@ export class GlobalTables {
     if (dir === undefined || this.engines.size === 0) return;
     const body: GlobalCheckpoint = {
       format: FORMAT,
-      stores: Object.fromEntries(this.nodes.map((n) => [n.store.name, n.topic])),
+      stores: this.identity,
       offsets: Object.fromEntries(this.positions),
     };
     const text = JSON.stringify(body);
     if (text === this.written) return;
-    await writeFile(join(dir, `${CHECKPOINT}.tmp`), text);
-    await rename(join(dir, `${CHECKPOINT}.tmp`), join(dir, CHECKPOINT));
+    await writeCheckpoint(dir, body);
     this.written = text;
   }
 

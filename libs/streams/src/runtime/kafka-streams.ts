@@ -18,7 +18,7 @@ import type { Subtopology, Topology } from '../topology.ts';
 import { Committer } from './committer.ts';
 import { GlobalTables } from './global-tables.ts';
 import { planPartitions } from './partition-plan.ts';
-import { RuntimeTask } from './runtime-task.ts';
+import { type CloseMode, RuntimeTask } from './runtime-task.ts';
 
 /** A task the consumer group assigned to this instance: its subtopology and input partition. */
 interface AssignedTask {
@@ -461,9 +461,8 @@ export class KafkaStreams {
    * uncommitted work is gone with that transaction, so every task is dropped (without a
    * checkpoint when the failed transaction held some of its work) and opened again from what
    * was committed (restored stores, the consumer moved back to the committed offsets), on a
-   * new producer session if it was fenced: as Kafka
-   * Streams handles a TaskMigratedException. Returns whether the application goes on; any
-   * other failure fails it.
+   * new producer session if it was fenced: as Kafka Streams handles a TaskMigratedException.
+   * Returns whether the application goes on; any other failure fails it.
    */
   private async recovered(err: unknown): Promise<boolean> {
     const committer = this.committer;
@@ -619,7 +618,7 @@ export class KafkaStreams {
     );
   }
 
-  private async dropTask(task: RuntimeTask, mode: 'clean' | 'lost' | 'dirty'): Promise<void> {
+  private async dropTask(task: RuntimeTask, mode: CloseMode): Promise<void> {
     if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
     await this.closingUntil(
       task.id,

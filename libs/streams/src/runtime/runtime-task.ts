@@ -41,6 +41,9 @@ export interface RuntimeTaskOptions {
   committer?: Committer;
 }
 
+/** How a task closes: see `RuntimeTask.close`. */
+export type CloseMode = 'clean' | 'lost' | 'dirty';
+
 export interface InputMessage {
   offset: string;
   key: Buffer | null;
@@ -426,7 +429,7 @@ export class RuntimeTask implements CommitSource {
    *   otherwise (a failed one may have left writes in them);
    * - `dirty` (after a failure): no checkpoint, so the next open wipes and restores.
    */
-  close(mode: 'clean' | 'lost' | 'dirty'): Promise<void> {
+  close(mode: CloseMode): Promise<void> {
     return this.exclusive(async () => {
       if (this.closed) return;
       this.closed = true;

@@ -144,14 +144,12 @@ export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
   }
 
   override async put(key: K, value: V): Promise<void> {
-    this.writes += 1;
-    this.decoded.delete(key);
+    this.forget(key);
     await super.put(key, value);
   }
 
   override async delete(key: K): Promise<void> {
-    this.writes += 1;
-    this.decoded.delete(key);
+    this.forget(key);
     await super.delete(key);
   }
 
@@ -164,18 +162,19 @@ export class DecodedKeyValueStore<K, V> extends KeyValueStoreImpl<K, V> {
   }
 
   override putSync(key: K, value: V): void {
-    this.writes += 1;
-    this.decoded.delete(key);
+    this.forget(key);
     super.putSync(key, value);
   }
 
   override deleteSync(key: K): void {
-    this.writes += 1;
-    this.decoded.delete(key);
+    this.forget(key);
     super.deleteSync(key);
   }
 
-  /** The engine's value of `key` changed under this store (a batch written to it directly). */
+  /**
+   * The value of `key` changes: its decoded copy goes, and a read under way is not kept. Also
+   * for a write that reaches the engine another way (the global tables' batches).
+   */
   forget(key: K): void {
     this.writes += 1;
     this.decoded.delete(key);
