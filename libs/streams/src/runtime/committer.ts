@@ -6,9 +6,7 @@ export interface CommitPart {
   records: OutgoingRecord[];
   /** The next offset to process, per input topic of the task's partition. */
   offsets: { topic: string; partition: number; offset: number }[];
-  /** The local stores' writes of this commit: the transaction commits only once they are done. */
-  written: Promise<unknown>;
-  /** Called once the transaction that holds this part has committed. */
+  /** Called once the transaction that holds this part has committed (its store writes may then reach LevelDB). */
   committed?: () => void;
 }
 
@@ -262,9 +260,6 @@ export class Committer {
           topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions })),
           ...(group === undefined ? {} : { consumerGroupMetadata: group }),
         });
-      // The local stores hold this transaction's writes before it commits (none of it is
-      // checkpointed until a clean close, which waits for everything).
-      await Promise.all(parts.map((p) => p.written));
     });
     this.committing = transaction.then(
       () => {

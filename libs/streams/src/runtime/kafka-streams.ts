@@ -111,11 +111,12 @@ export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' |
  * committed while the tasks process their next batches; the next commit waits for it, and its
  * failure fails the next batch, commit or close of every task that shared it (see `Committer`).
  *
- * Local state: a checkpoint of changelog offsets is written when a task closes with stores that
- * hold exactly what was committed (a clean close, after its last commit; a task lost to a
- * rebalance whose transactions all committed, its uncommitted work dropped), and deleted when
- * the task opens; a task that finds none (crash, `kill -9`, a failed transaction) wipes its
- * LevelDB folder and restores it from the changelog.
+ * Local state: a store's writes reach LevelDB only once the transaction holding them has
+ * committed, so a task's stores always hold exactly the committed state, and a checkpoint of
+ * changelog offsets is written when the task closes (after its last commit on a clean close;
+ * its uncommitted work dropped when it was lost to a rebalance or its transaction failed), and
+ * deleted when the task opens; a task that finds none (a crash, `kill -9`, an application that
+ * failed) wipes its LevelDB folder and restores it from the changelog.
  */
 export class KafkaStreams {
   private readonly topology: Topology;
@@ -393,7 +394,8 @@ export class KafkaStreams {
           // The first failure is the one to report: a punctuation queued on this task would
           // fail next, on the producer this failure left unusable.
           if (!fenced) this.fail(err);
-          await this.dropTask(task, 'dirty');
+          // Fenced, its stores hold what it committed: kept under a checkpoint for its return.
+          await this.dropTask(task, fenced ? 'lost' : 'dirty');
           if (fenced) {
             // Another instance owns this task now; its next rebalance tells us so.
             this.logger.warn('task fenced by its new owner; dropped', { task: task.id });
@@ -458,10 +460,11 @@ export class KafkaStreams {
    * coordinator refused a transaction's offsets (the group moved to a newer generation while it
    * was on its way), or the broker aborted a transaction that outlived its timeout and fenced
    * its producer (the instance was frozen, or starved of CPU, past it). Every task's
-   * uncommitted work is gone with that transaction, so every task is dropped (without a
-   * checkpoint when the failed transaction held some of its work) and opened again from what
-   * was committed (restored stores, the consumer moved back to the committed offsets), on a
-   * new producer session if it was fenced: as Kafka Streams handles a TaskMigratedException.
+   * uncommitted work is gone with that transaction, so every task is dropped and opened again
+   * from what was committed (the consumer moved back to the committed offsets), on a new
+   * producer session if it was fenced: as Kafka Streams handles a TaskMigratedException. The
+   * stores are kept under a checkpoint (LevelDB never held the failed transaction's writes):
+   * each task restores only what its changelog holds past it, not the whole changelog.
    * Returns whether the application goes on; any other failure fails it.
    */
   private async recovered(err: unknown): Promise<boolean> {

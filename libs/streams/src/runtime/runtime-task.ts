@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '@cdc/core';
 import { type Admin, fetchStableOffsets, type Kafka, TransactionalProducer } from '@cdc/kafka';
 import type { ErrorHandlers } from '../error-handlers.ts';
-import { CachingBytesStore } from '../internals/stores/caching-bytes-store.ts';
+import { type CacheFlush, CachingBytesStore } from '../internals/stores/caching-bytes-store.ts';
 import { LevelBytesStore } from '../internals/stores/level-bytes-store.ts';
 import { type AnyStore, typedStore } from '../internals/stores/typed-stores.ts';
 import { type OutgoingRecord, type RawRecord, type StreamsMetrics, StreamTask } from '../internals/task.ts';
@@ -102,8 +102,6 @@ export class RuntimeTask implements CommitSource {
   private readonly next: Map<string, number>;
   private dirtyOffsets = false;
   private closed = false;
-  /** Commit parts handed to the committer whose transaction has not (yet) committed. */
-  private uncommittedParts = 0;
 
   private constructor(
     options: RuntimeTaskOptions,
@@ -388,17 +386,24 @@ export class RuntimeTask implements CommitSource {
 
   /**
    * What this task processed since its last part, for the committer's next transaction: the
-   * records held back by processors (combined deltas) and the stores' changelog records join it;
-   * the stores' engine writes go on in the background and the transaction waits for them (a
-   * failed write fails it). Whatever the task writes from here on belongs to the next commit.
+   * records held back by processors (combined deltas) and the stores' changelog records join it.
+   * The stores' writes reach LevelDB only once that transaction has committed, so LevelDB never
+   * holds the work of a transaction that failed. Whatever the task writes from here on belongs
+   * to the next commit. Throws when a store lacks committed writes (a LevelDB write failed).
    */
   async takeCommitPart(): Promise<CommitPart | undefined> {
     await this.task.flush();
-    const written = Promise.all(this.caches.map((cache) => cache.flush()));
-    // Awaited by the transaction; a transaction that fails before it leaves it unawaited.
-    written.catch(() => {});
+    const flushes: [CachingBytesStore, CacheFlush][] = [];
+    for (const cache of this.caches) {
+      const flush = cache.flush();
+      if (flush !== undefined) flushes.push([cache, flush]);
+    }
+    // A failed engine write is kept by its cache: the next commit, or the close, fails on it.
+    const committed = () => {
+      for (const [cache, flush] of flushes) cache.committed(flush).catch(() => {});
+    };
     if (this.pending.length === 0 && !this.dirtyOffsets) {
-      await written;
+      committed(); // writes to stores without a changelog only: no transaction to wait for
       return undefined;
     }
     const records = this.pending;
@@ -407,58 +412,50 @@ export class RuntimeTask implements CommitSource {
     for (const [topic, offset] of this.next)
       if (offset >= 0) offsets.push({ topic, partition: this.partition, offset });
     this.dirtyOffsets = false;
-    this.uncommittedParts += 1;
-    return {
-      records,
-      offsets,
-      written,
-      committed: () => {
-        this.uncommittedParts -= 1;
-      },
-    };
+    return { records, offsets, committed };
   }
 
   /**
    * Closes the task, and writes the checkpoint when its stores hold exactly what was committed,
-   * so that the next open on this machine restores only what was written after it:
+   * so that the next open on this machine restores only what was written after it. The
+   * transaction on its way, which may hold this task's last part, ends first; the writes of a
+   * transaction that failed never reached LevelDB, and are dropped with the work processed
+   * since the last part (its next owner redoes it from the committed offsets):
    * - `clean`: commits the work processed since the last commit first (a revoked partition hands
-   *   its next owner everything done so far);
-   * - `lost` (exactly_once_v2: the group moved on, so that work can no longer be committed): the
-   *   work is dropped (its next owner redoes it from the committed offsets); the stores are kept
-   *   when every transaction this task took part in has committed, and wiped at the next open
-   *   otherwise (a failed one may have left writes in them);
-   * - `dirty` (after a failure): no checkpoint, so the next open wipes and restores.
+   *   its next owner everything done so far); rejects if that commit failed, after the checkpoint;
+   * - `lost` (the group moved on, or a transaction failed: that work can no longer be
+   *   committed): drops it;
+   * - `dirty` (the application failed, for a cause that may lie in the stores themselves): no
+   *   checkpoint, so the next open wipes the stores and restores them from their changelogs.
    */
   close(mode: CloseMode): Promise<void> {
     return this.exclusive(async () => {
       if (this.closed) return;
       this.closed = true;
       let wroteCheckpoint = false;
+      let lastCommit: { error: unknown } | undefined;
       try {
         if (mode === 'clean') {
-          await this.committer.commit();
-          await this.committer.settle();
-        }
-        await this.task.close();
-        let keep = mode === 'clean';
-        if (mode === 'lost') {
-          // The transaction on its way may hold this task's last part: its outcome decides.
-          await this.committer.idle();
-          keep = this.uncommittedParts === 0;
-          if (keep) {
-            for (const c of this.caches) c.discard();
-            this.pending = [];
-            this.dirtyOffsets = false;
+          try {
+            await this.committer.commit();
+            await this.committer.settle();
+          } catch (error) {
+            lastCommit = { error };
           }
         }
-        const unflushed = this.caches.some((c) => c.pending > 0);
-        if (keep && !unflushed && this.pending.length === 0 && !this.dirtyOffsets) {
+        await this.task.close();
+        await this.committer.idle();
+        for (const c of this.caches) c.abandon();
+        this.pending = [];
+        this.dirtyOffsets = false;
+        if (mode !== 'dirty' && this.caches.every((c) => c.failed === undefined)) {
           // What the stores hold: the restore, then this task's own committed writes. Not simply
           // the changelog's end as read now: a next owner (this task revoked, or this member
           // removed from the group while it closes) may already write there, and its records
-          // must be restored, not claimed, when this machine owns the task again. The end is
-          // taken when all past this task's last record is its own transaction's commit marker
-          // (one offset), so that an ordinary restart restores nothing.
+          // must be restored, not claimed, when this machine owns the task again; so may a
+          // transaction of this task whose outcome was not learnt (it is restored if it
+          // committed). The end is taken when all past this task's last record is its own
+          // transaction's commit marker (one offset), so that an ordinary restart restores nothing.
           const checkpoint: Record<string, number> = {};
           for (const changelog of this.changelogs.values()) {
             const restored = this.restoredTo.get(changelog) ?? 0;
@@ -480,8 +477,7 @@ export class RuntimeTask implements CommitSource {
         }
       } finally {
         // A transaction on its way ends (commits or fails) before the producer goes, and the
-        // engine writes of the caches before their LevelDB stores close. What this task did not
-        // hand over is never committed (a dirty close: its next owner restores and redoes it).
+        // engine writes of the caches before their LevelDB stores close.
         this.committer.delete(this);
         if (this.ownCommitter) await this.committer.close();
         else await this.committer.idle();
@@ -489,6 +485,7 @@ export class RuntimeTask implements CommitSource {
         for (const b of this.bytes.values()) await b.close().catch(() => {});
         this.options.logger.info('task closed', { mode, checkpoint: wroteCheckpoint });
       }
+      if (lastCommit) throw lastCommit.error;
     });
   }
 

@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '@cdc/core';
 import type { Kafka } from '@cdc/kafka';
 import { KafkaStreams } from '../../src/index.ts';
 import {
@@ -52,14 +53,14 @@ export class RebalanceScenario {
   }
 
   /** A started instance and its state directory. */
-  async instance(): Promise<{ app: KafkaStreams; stateDir: string }> {
+  async instance(options: { logger?: Logger } = {}): Promise<{ app: KafkaStreams; stateDir: string }> {
     const stateDir = await mkdtemp(join(tmpdir(), `streams-${this.appId}-`));
     this.dirs.push(stateDir);
     const app = new KafkaStreams(windowedCountTopology(this.input, this.output), {
       applicationId: this.appId,
       kafka: this.kafka,
       stateDir,
-      logger: testLogger(),
+      logger: options.logger ?? testLogger(),
       sessionTimeoutMs: 6_000,
     });
     this.apps.push(app);

@@ -18,36 +18,89 @@ function engine(): MemoryBytesStore & BatchBytesStore & { batches: number } {
 
 const b = (s: string) => Buffer.from(s);
 
+/** A commit as the runtime makes one: the flush, logged in a transaction that then commits. */
+async function commit(store: CachingBytesStore): Promise<void> {
+  const flush = store.flush();
+  if (flush !== undefined) await store.committed(flush);
+}
+
 describe('CachingBytesStore', () => {
-  it('discard forgets the writes since the last flush and keeps the flushed ones: no changelog record, no engine write of them', async () => {
+  it('abandon forgets the writes since the last flush and those of flushes whose transaction never committed; committed ones stay and reach the engine', async () => {
     const inner = engine();
     await inner.put(b('k'), b('engine'));
     const log: string[] = [];
-    const store = new CachingBytesStore(inner, (k, v) => log.push(`${k}=${v ?? '∅'}`), 200_000, 100);
-    await store.put(b('f'), b('flushed'));
-    await store.flush();
-    await store.put(b('k'), b('uncommitted'));
-    await store.put(b('f'), b('uncommitted'));
+    const store = new CachingBytesStore(inner, (k, v) => log.push(`${k}=${v ?? '∅'}`), 200_000, 1);
+    await store.put(b('f'), b('committed'));
+    await commit(store);
+    await store.put(b('k'), b('in-a-failed-transaction'));
+    await store.put(b('x'), b('in-a-failed-transaction'));
+    const failed = store.flush();
+    expect(failed).toBeDefined();
+    // Logged for its transaction, read back meanwhile, but never written to the engine.
+    expect(store.getSync(b('k'))?.toString()).toBe('in-a-failed-transaction');
+    expect(inner.batches).toBe(1);
+    await store.put(b('f'), b('never-flushed'));
     await store.delete(b('gone'));
-    store.discard();
+    store.abandon();
     expect(store.pending).toBe(0);
     expect(store.getSync(b('k'))?.toString()).toBe('engine');
-    expect(store.getSync(b('f'))?.toString()).toBe('flushed');
-    await store.flush();
+    expect(store.getSync(b('x'))).toBeUndefined();
+    expect(store.getSync(b('f'))?.toString()).toBe('committed');
+    const scan: string[] = [];
+    for await (const [k, v] of store.range()) scan.push(`${k}=${v}`);
+    expect(scan).toEqual(['f=committed', 'k=engine']);
+    // Its transaction's outcome learnt late: nothing of it comes back.
+    await store.committed(failed as NonNullable<typeof failed>);
     await store.writeAll();
-    expect(log).toEqual(['f=flushed']);
+    expect(log).toEqual(['f=committed', 'k=in-a-failed-transaction', 'x=in-a-failed-transaction']);
     expect((await inner.get(b('k')))?.toString()).toBe('engine');
-    expect((await inner.get(b('f')))?.toString()).toBe('flushed');
+    expect(await inner.get(b('x'))).toBeUndefined();
+    expect((await inner.get(b('f')))?.toString()).toBe('committed');
   });
 
-  it('logs every flush at once but writes the engine once `writeEvery` keys wait, and all of them at writeAll; reads and scans see them meanwhile', async () => {
+  it('writes nothing to the engine before the transaction of a flush commits, and commits flushes in order', async () => {
+    const inner = engine();
+    const store = new CachingBytesStore(inner, undefined, 200_000, 1);
+    await store.put(b('a'), b('1'));
+    const first = store.flush();
+    await store.put(b('a'), b('2'));
+    await store.put(b('b'), b('2'));
+    const second = store.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(inner.batches).toBe(0);
+    expect(store.getSync(b('a'))?.toString()).toBe('2');
+    // The later transaction committed: the earlier one had (transactions commit in order).
+    await store.committed(second as NonNullable<typeof second>);
+    expect((await inner.get(b('a')))?.toString()).toBe('2');
+    expect((await inner.get(b('b')))?.toString()).toBe('2');
+    await store.committed(first as NonNullable<typeof first>); // already in: nothing happens
+    expect((await inner.get(b('a')))?.toString()).toBe('2');
+  });
+
+  it('stops at a failed engine write: later flushes and writeAll throw its error, and reads still answer the failed batch', async () => {
+    const inner = engine();
+    const broken = new Error('disk full');
+    inner.write = async () => {
+      throw broken;
+    };
+    const store = new CachingBytesStore(inner, undefined, 200_000, 1);
+    await store.put(b('a'), b('1'));
+    await expect(commit(store)).rejects.toBe(broken);
+    expect(store.failed?.error).toBe(broken);
+    expect(store.getSync(b('a'))?.toString()).toBe('1');
+    await store.put(b('b'), b('2'));
+    expect(() => store.flush()).toThrow(broken);
+    await expect(store.writeAll()).rejects.toBe(broken);
+  });
+
+  it('logs every flush at once but writes the engine once `writeEvery` committed keys wait, and all of them at writeAll; reads and scans see them meanwhile', async () => {
     const inner = engine();
     await inner.put(b('old'), b('0'));
     const log: string[] = [];
     const store = new CachingBytesStore(inner, (k, v) => log.push(`${k}=${v ?? '∅'}`), 200_000, 3);
     await store.put(b('a'), b('1'));
     await store.delete(b('old'));
-    await store.flush();
+    await commit(store);
     // In the changelog at once (its commit), not in the engine yet.
     expect(log).toEqual(['a=1', 'old=∅']);
     expect(inner.batches).toBe(0);
@@ -62,7 +115,7 @@ describe('CachingBytesStore', () => {
     // A later write of a key waiting for the engine replaces it there too.
     await store.put(b('a'), b('2'));
     await store.put(b('c'), b('3'));
-    await store.flush();
+    await commit(store);
     expect(log).toEqual(['a=1', 'old=∅', 'a=2', 'c=3']);
     expect(inner.batches).toBe(1); // 3 keys waited: one batch with the last value of each
     expect(inner.size).toBe(2);
@@ -70,7 +123,7 @@ describe('CachingBytesStore', () => {
     expect(await inner.get(b('old'))).toBeUndefined();
 
     await store.put(b('d'), b('4'));
-    await store.flush();
+    await commit(store);
     expect(inner.batches).toBe(1);
     await store.writeAll();
     expect(inner.batches).toBe(2);
@@ -94,7 +147,7 @@ describe('CachingBytesStore', () => {
     expect(inner.size).toBe(1);
     expect(log).toEqual([]);
 
-    await store.flush();
+    await commit(store);
     expect(log).toEqual([
       ['a', '2'],
       ['b', '1'],
@@ -102,7 +155,7 @@ describe('CachingBytesStore', () => {
     ]);
     expect(inner.batches).toBe(1);
     expect(inner.size).toBe(2);
-    await store.flush();
+    expect(store.flush()).toBeUndefined();
     expect(log).toHaveLength(3);
   });
 
@@ -143,7 +196,8 @@ describe('CachingBytesStore', () => {
     const store = new CachingBytesStore(inner, undefined);
     expect((await store.get(b('k')))?.toString()).toBe('0');
     await store.put(b('k'), b('1'));
-    const flushing = store.flush(); // e.g. one started by the commit, while a query reads
+    const flush = store.flush();
+    const flushing = store.committed(flush as NonNullable<typeof flush>); // on its way, while a query reads
     await new Promise((r) => setTimeout(r, 0));
     expect((await store.get(b('k')))?.toString()).toBe('1');
     const scanned: string[] = [];
@@ -154,7 +208,7 @@ describe('CachingBytesStore', () => {
     release();
     await flushing;
     expect((await store.get(b('k')))?.toString()).toBe('2');
-    await store.flush();
+    await commit(store);
     expect((await inner.get(b('k')))?.toString()).toBe('2');
   });
 
@@ -174,7 +228,7 @@ describe('CachingBytesStore', () => {
     const slow = store.get(b('k'));
     await new Promise((r) => setTimeout(r, 0));
     await store.put(b('k'), b('1'));
-    await store.flush();
+    await commit(store);
     answer();
     expect((await slow)?.toString()).toBe('0');
     inner.get = get;
@@ -193,12 +247,12 @@ describe('CachingBytesStore, synchronous path', () => {
     expect(store.getSync(b('a'))?.toString()).toBe('1');
     expect(store.getSync(b('kept'))).toBeUndefined();
     expect(store.getSync(b('never'))).toBeUndefined();
-    await store.flush();
+    await commit(store);
     expect(inner.size).toBe(1);
     expect(store.getSync(b('a'))?.toString()).toBe('1');
   });
 
-  it('logs a flush before it returns its promise, and reads see every flush still on its way to the engine', async () => {
+  it('logs a flush before it returns, and reads see every committed flush still on its way to the engine', async () => {
     const inner = engine();
     const release: (() => void)[] = [];
     inner.write = (entries) =>
@@ -213,11 +267,13 @@ describe('CachingBytesStore, synchronous path', () => {
     const store = new CachingBytesStore(inner, (k, v) => log.push(`${k}=${v ?? 'deleted'}`));
     store.putSync(b('a'), b('1'));
     store.putSync(b('b'), b('1'));
-    const first = store.flush();
+    const firstFlush = store.flush();
     expect(log).toEqual(['a=1', 'b=1']); // at once: the transaction that takes them is begun now
+    const first = store.committed(firstFlush as NonNullable<typeof firstFlush>);
     store.putSync(b('a'), b('2'));
     store.deleteSync(b('b'));
-    const second = store.flush();
+    const secondFlush = store.flush();
+    const second = store.committed(secondFlush as NonNullable<typeof secondFlush>);
     expect(log).toEqual(['a=1', 'b=1', 'a=2', 'b=deleted']);
     // Neither write reached the engine: the newest flush answers, then the older one.
     expect(inner.size).toBe(0);
@@ -253,14 +309,15 @@ describe('CachingBytesStore, synchronous path', () => {
       expect(store.getSync(b('on-disk'))?.toString()).toBe('0');
       expect(store.getSync(b('never'))).toBeUndefined();
       expect(level.mightHave(b('never'))).toBe(false);
-      const flushed = store.flush();
+      const flush = store.flush();
+      const flushed = store.committed(flush as NonNullable<typeof flush>);
       // While the batch is on its way, and after it landed.
       expect(store.getSync(b('unflushed'))?.toString()).toBe('1');
       await flushed;
       expect(store.getSync(b('unflushed'))?.toString()).toBe('1');
       store.deleteSync(b('on-disk'));
       expect(store.getSync(b('on-disk'))).toBeUndefined();
-      await store.flush();
+      await commit(store);
       expect(store.getSync(b('on-disk'))).toBeUndefined();
       await store.close();
     } finally {
