@@ -116,8 +116,22 @@ export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' |
  * changelog offsets is written when the task closes (after its last commit on a clean close;
  * its uncommitted work dropped when it was lost to a rebalance or its transaction failed), and
  * deleted when the task opens; a task that finds none (a crash, `kill -9`, an application that
- * failed) wipes its LevelDB folder and restores it from the changelog.
+ * failed for a cause outside Kafka: `leavesStoresSound`) wipes its LevelDB folder and restores
+ * it from the changelog.
  */
+/**
+ * Whether the tasks' stores are sound after the application failed with `err`: a failure that
+ * came from Kafka (a transaction, a fetch, a request the cluster refused or did not answer)
+ * leaves LevelDB holding exactly what committed transactions wrote, so the stores are kept under
+ * a checkpoint and the restart restores only what follows it. Any other failure (a store, a
+ * processor, a serde) may lie in local state: the stores are wiped and restored whole.
+ */
+export function leavesStoresSound(err: unknown): boolean {
+  if (err instanceof CdcError) return err.code.startsWith('KAFKA_');
+  const name = (err as { name?: unknown } | null | undefined)?.name;
+  return typeof name === 'string' && name.startsWith('KafkaJS');
+}
+
 export class KafkaStreams {
   private readonly topology: Topology;
   private readonly options: KafkaStreamsOptions;
@@ -394,8 +408,9 @@ export class KafkaStreams {
           // The first failure is the one to report: a punctuation queued on this task would
           // fail next, on the producer this failure left unusable.
           if (!fenced) this.fail(err);
-          // Fenced, its stores hold what it committed: kept under a checkpoint for its return.
-          await this.dropTask(task, fenced ? 'lost' : 'dirty');
+          // Failed in Kafka (fenced: another instance owns it now), its stores hold what it
+          // committed: kept under a checkpoint for its return.
+          await this.dropTask(task, leavesStoresSound(err) ? 'lost' : 'dirty');
           if (fenced) {
             // Another instance owns this task now; its next rebalance tells us so.
             this.logger.warn('task fenced by its new owner; dropped', { task: task.id });
@@ -668,7 +683,8 @@ export class KafkaStreams {
         .catch((err) => this.logger.warn('the last commit before leaving the group failed', { err }));
     }
     await this.consumer?.disconnect().catch((err) => this.logger.warn('consumer disconnect failed', { err }));
-    for (const task of [...this.tasks.values()]) await this.dropTask(task, failed ? 'dirty' : 'clean');
+    const mode = !failed ? 'clean' : leavesStoresSound(this.failure) ? 'lost' : 'dirty';
+    for (const task of [...this.tasks.values()]) await this.dropTask(task, mode);
     await this.committer?.close();
     await this.globals?.stop().catch(() => {});
     await this.admin?.disconnect().catch(() => {});

@@ -423,10 +423,11 @@ export class RuntimeTask implements CommitSource {
    * since the last part (its next owner redoes it from the committed offsets):
    * - `clean`: commits the work processed since the last commit first (a revoked partition hands
    *   its next owner everything done so far); rejects if that commit failed, after the checkpoint;
-   * - `lost` (the group moved on, or a transaction failed: that work can no longer be
-   *   committed): drops it;
-   * - `dirty` (the application failed, for a cause that may lie in the stores themselves): no
-   *   checkpoint, so the next open wipes the stores and restores them from their changelogs.
+   * - `lost` (the group moved on, a transaction failed, or the application failed in Kafka:
+   *   that work can no longer be committed): drops it;
+   * - `dirty` (the application failed for a cause that may lie in the stores themselves, see
+   *   `leavesStoresSound`): no checkpoint, so the next open wipes the stores and restores them
+   *   from their changelogs.
    */
   close(mode: CloseMode): Promise<void> {
     return this.exclusive(async () => {
@@ -462,11 +463,11 @@ export class RuntimeTask implements CommitSource {
             const written = this.committer.writtenEnd(changelog, this.partition);
             const own = Math.max(restored, written ?? 0);
             const marker = written !== undefined && written >= restored ? 1 : 0;
-            const end = Number(
-              (await this.options.admin.fetchTopicOffsets(changelog)).find(
-                (o) => o.partition === this.partition,
-              )?.high ?? 0,
-            );
+            // Unknown (the cluster is what failed): `own`, and the next open reads past it.
+            const end = await this.options.admin
+              .fetchTopicOffsets(changelog)
+              .then((o) => Number(o.find((p) => p.partition === this.partition)?.high ?? 0))
+              .catch(() => Number.POSITIVE_INFINITY);
             checkpoint[changelog] = end <= own + marker ? end : own;
           }
           // The engine holds every committed change before the checkpoint says so.
