@@ -11,6 +11,8 @@ export function windowedCountTopology(
   input: string,
   output: string,
   emit: 'on-update' | 'on-window-close' = 'on-update',
+  /** The output value of a key's count (default: the count as a decimal string). */
+  render: (key: string, count: number) => string = (_key, count) => String(count),
 ): Topology {
   const builder = new StreamsBuilder();
   builder
@@ -19,7 +21,7 @@ export function windowedCountTopology(
     .windowedBy(TimeWindows.tumbling(WINDOW_MS, { graceMs: 24 * 3_600_000 }))
     .count({ storeName: 'counts', emit })
     .toStream()
-    .map((k: Windowed<string>, v) => ({ key: `${k.key}@${k.window.start}`, value: String(v) }))
+    .map((k: Windowed<string>, v) => ({ key: `${k.key}@${k.window.start}`, value: render(k.key, Number(v)) }))
     .to(output, { keySerde: Serdes.string(), valueSerde: Serdes.string() });
   return builder.build();
 }
