@@ -1,11 +1,12 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
  * The changelog offsets up to which a task's local stores are known to hold exactly the
- * committed state. It exists only while the task is not running: it is written after the last
- * commit of a clean close and deleted before processing starts, so a task that finds none after
- * a crash wipes its stores and restores them from the changelog.
+ * committed state. It exists only while the task is not running: it is written when the task
+ * closes with sound stores (`RuntimeTask.close`), once they are on disk, and deleted before
+ * processing starts, so a task that finds none after a crash wipes its stores and restores them
+ * from the changelog.
  */
 export type Checkpoint = Record<string, number>;
 
@@ -29,13 +30,55 @@ export async function readCheckpointFile(dir: string): Promise<unknown> {
   }
 }
 
-/** Replaces `<dir>/.checkpoint` at once (written beside it, then renamed): a task's, or the global tables'. */
+/**
+ * Replaces `<dir>/.checkpoint` at once (written beside it, then renamed): a task's, or the global
+ * tables'. Durably: the file is on disk before its name is, and the name before this returns, so
+ * that after a power loss the checkpoint is either the old one or the new one, whole. The caller
+ * makes the stores it vouches for durable first (`syncFolder`).
+ */
 export async function writeCheckpoint(dir: string, checkpoint: Checkpoint | object): Promise<void> {
   const tmp = join(dir, `${FILE}.tmp`);
-  await writeFile(tmp, JSON.stringify(checkpoint));
+  const file = await open(tmp, 'w');
+  try {
+    await file.writeFile(JSON.stringify(checkpoint));
+    await file.sync();
+  } finally {
+    await file.close();
+  }
   await rename(tmp, join(dir, FILE));
+  await syncEntry(dir);
 }
 
 export async function deleteCheckpoint(taskDir: string): Promise<void> {
   await rm(join(taskDir, FILE), { force: true });
+  await syncEntry(taskDir);
+}
+
+/** fsync of a file or a folder (its entries); one that is gone meanwhile is skipped. */
+async function syncEntry(path: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Puts everything written to the files of `folder` (a LevelDB store, open or closed) on disk,
+ * and the folder's entries. LevelDB does not sync its log unless asked to at every write, so a
+ * checkpoint written after a power loss could otherwise vouch for writes the store lost: its
+ * state would be silently behind what the checkpoint says. (Files LevelDB removes meanwhile,
+ * as a compaction does, are skipped: what they held is in the files that replace them.)
+ */
+export async function syncFolder(folder: string): Promise<void> {
+  for (const entry of await readdir(folder, { withFileTypes: true }))
+    if (entry.isFile()) await syncEntry(join(folder, entry.name));
+  await syncEntry(folder);
 }

@@ -21,7 +21,7 @@ import {
   typedStore,
 } from '../internals/stores/typed-stores.ts';
 import type { RawRecord } from '../internals/task.ts';
-import { readCheckpointFile, writeCheckpoint } from './checkpoint.ts';
+import { readCheckpointFile, syncFolder, writeCheckpoint } from './checkpoint.ts';
 
 /** Bumped when what a persistent global store holds changes meaning: older folders are reloaded. */
 const FORMAT = 1;
@@ -326,6 +326,8 @@ export class GlobalTables {
     };
     const text = JSON.stringify(body);
     if (text === this.written) return;
+    // The stores hold at least what `body` says (positions move after their writes): on disk first.
+    for (const e of this.engines.values()) await syncFolder(e.location);
     await writeCheckpoint(dir, body);
     this.written = text;
   }

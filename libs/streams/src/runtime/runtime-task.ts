@@ -8,7 +8,7 @@ import { LevelBytesStore } from '../internals/stores/level-bytes-store.ts';
 import { type AnyStore, typedStore } from '../internals/stores/typed-stores.ts';
 import { type OutgoingRecord, type RawRecord, type StreamsMetrics, StreamTask } from '../internals/task.ts';
 import type { Subtopology } from '../topology.ts';
-import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { deleteCheckpoint, readCheckpoint, syncFolder, writeCheckpoint } from './checkpoint.ts';
 import { type CommitPart, type CommitSource, Committer } from './committer.ts';
 import { restoreChangelogs } from './restore.ts';
 
@@ -473,6 +473,7 @@ export class RuntimeTask implements CommitSource {
           // The engine holds every committed change before the checkpoint says so.
           await Promise.all(this.caches.map((c) => c.writeAll()));
           for (const b of this.bytes.values()) await b.close();
+          for (const b of this.bytes.values()) await syncFolder(b.location);
           await writeCheckpoint(this.dir, checkpoint);
           wroteCheckpoint = true;
         }
