@@ -1,5 +1,5 @@
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * The changelog offsets up to which a task's local stores are known to hold exactly the
@@ -31,22 +31,29 @@ export async function readCheckpointFile(dir: string): Promise<unknown> {
 }
 
 /**
- * Replaces `<dir>/.checkpoint` at once (written beside it, then renamed): a task's, or the global
- * tables'. Durably: the file is on disk before its name is, and the name before this returns, so
- * that after a power loss the checkpoint is either the old one or the new one, whole. The caller
+ * Replaces `<dir>/.checkpoint` (a task's, or the global tables'): see `replaceFile`. The caller
  * makes the stores it vouches for durable first (`syncFolder`).
  */
 export async function writeCheckpoint(dir: string, checkpoint: Checkpoint | object): Promise<void> {
-  const tmp = join(dir, `${FILE}.tmp`);
+  await replaceFile(join(dir, FILE), JSON.stringify(checkpoint));
+}
+
+/**
+ * Replaces the file at `path` at once, durably: written beside it and fsynced, then renamed, and
+ * the folder fsynced, so that after a power loss the file is either the old one or the new one,
+ * whole, and the new one once this has returned.
+ */
+export async function replaceFile(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
   const file = await open(tmp, 'w');
   try {
-    await file.writeFile(JSON.stringify(checkpoint));
+    await file.writeFile(text);
     await file.sync();
   } finally {
     await file.close();
   }
-  await rename(tmp, join(dir, FILE));
-  await syncEntry(dir);
+  await rename(tmp, path);
+  await syncEntry(dirname(path));
 }
 
 export async function deleteCheckpoint(taskDir: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CdcError, type Clock, isCdcError, type Logger, systemClock } from '@cdc/core';
@@ -15,6 +15,7 @@ import {
 import { defaultErrorHandlers, type ErrorHandlers } from '../error-handlers.ts';
 import { newMetrics, type StreamsMetrics } from '../internals/task.ts';
 import type { Subtopology, Topology } from '../topology.ts';
+import { replaceFile } from './checkpoint.ts';
 import { Committer } from './committer.ts';
 import { GlobalTables } from './global-tables.ts';
 import { planPartitions } from './partition-plan.ts';
@@ -93,6 +94,19 @@ function fetchedOffsetOf(batch: { firstOffset(): string | null; messages: { offs
 export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' | 'closed' | 'failed';
 
 /**
+ * Whether the tasks' stores are sound after the application failed with `err`: a failure that
+ * came from Kafka (a transaction, a fetch, a request the cluster refused or did not answer)
+ * leaves LevelDB holding exactly what committed transactions wrote, so the stores are kept under
+ * a checkpoint and the restart restores only what follows it. Any other failure (a store, a
+ * processor, a serde) may lie in local state: the stores are wiped and restored whole.
+ */
+export function leavesStoresSound(err: unknown): boolean {
+  if (err instanceof CdcError) return err.code.startsWith('KAFKA_');
+  const name = (err as { name?: unknown } | null | undefined)?.name;
+  return typeof name === 'string' && name.startsWith('KafkaJS');
+}
+
+/**
  * Runs a topology over Kafka.
  *
  * Exactly-once model (`processingGuarantee`): one task per subtopology and input partition. Under
@@ -112,26 +126,13 @@ export type KafkaStreamsState = 'created' | 'starting' | 'running' | 'closing' |
  * failure fails the next batch, commit or close of every task that shared it (see `Committer`).
  *
  * Local state: a store's writes reach LevelDB only once the transaction holding them has
- * committed, so a task's stores always hold exactly the committed state, and a checkpoint of
+ * committed, so a task's stores hold nothing but committed state, and a checkpoint of
  * changelog offsets is written when the task closes (after its last commit on a clean close;
  * its uncommitted work dropped when it was lost to a rebalance or its transaction failed), and
  * deleted when the task opens; a task that finds none (a crash, `kill -9`, an application that
  * failed for a cause outside Kafka: `leavesStoresSound`) wipes its LevelDB folder and restores
  * it from the changelog.
  */
-/**
- * Whether the tasks' stores are sound after the application failed with `err`: a failure that
- * came from Kafka (a transaction, a fetch, a request the cluster refused or did not answer)
- * leaves LevelDB holding exactly what committed transactions wrote, so the stores are kept under
- * a checkpoint and the restart restores only what follows it. Any other failure (a store, a
- * processor, a serde) may lie in local state: the stores are wiped and restored whole.
- */
-export function leavesStoresSound(err: unknown): boolean {
-  if (err instanceof CdcError) return err.code.startsWith('KAFKA_');
-  const name = (err as { name?: unknown } | null | undefined)?.name;
-  return typeof name === 'string' && name.startsWith('KafkaJS');
-}
-
 export class KafkaStreams {
   private readonly topology: Topology;
   private readonly options: KafkaStreamsOptions;
@@ -449,8 +450,7 @@ export class KafkaStreams {
     if (/^[A-Za-z0-9-]{8,64}$/.test(existing)) return existing;
     const id = randomUUID();
     await mkdir(dir, { recursive: true });
-    await writeFile(`${file}.tmp`, id);
-    await rename(`${file}.tmp`, file);
+    await replaceFile(file, id);
     return id;
   }
 
